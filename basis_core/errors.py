@@ -1,0 +1,158 @@
+"""The typed error taxonomy of basis-core.
+
+Every error a user can meet derives from :class:`BasisError`. Errors about an instruction name the
+offending ``field`` and the ``reason``; nothing has been applied when one is raised (the ledger,
+the venue's orders and the journal are unchanged). Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+
+class BasisError(Exception):
+    """Base class of every basis-core error."""
+
+
+class InstructionError(BasisError, ValueError):
+    """An instruction is malformed or impossible; ``field`` names the culprit, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class InstructionValidationError(InstructionError):
+    """The instruction does not parse (missing / mistyped field, bad symbol, bad amount)."""
+
+    def __init__(self, field: str, reason: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.errors = errors or []
+
+
+class UnknownOperationError(InstructionError):
+    """``operation`` is not one basis-core knows."""
+
+
+class UnknownVenueError(InstructionError):
+    """No installed venue plugin has this name."""
+
+    def __init__(self, venue: str, installed: Iterable[str]) -> None:
+        self.venue = venue
+        self.installed = sorted(installed)
+        listed = ", ".join(self.installed) or "none"
+        super().__init__(
+            "venue",
+            f"unknown venue {venue!r}; installed venues: {listed}; "
+            f"to add it: pip install basis-venue-{venue}",
+        )
+
+
+class UnsupportedOperationError(InstructionError):
+    """The venue exists but does not implement this operation."""
+
+    def __init__(self, venue: str, operation: str, supported: Iterable[str] = ()) -> None:
+        self.venue = venue
+        self.operation = operation
+        sup = ", ".join(sorted(supported)) or "none"
+        super().__init__("operation", f"venue {venue!r} does not support {operation!r} (supports: {sup})")
+
+
+class InsufficientFundsError(InstructionError):
+    """Applying the instruction would overdraw a balance (as the venue would refuse it)."""
+
+    def __init__(self, key: str, required: Decimal, available: Decimal, field: str = "amount") -> None:
+        self.key = key
+        self.required = required
+        self.available = available
+        super().__init__(field, f"insufficient {key}: needs {required}, has {available}")
+
+
+class RiskLimitError(InstructionError):
+    """A core risk limit (e.g. ``max_notional``) refuses the instruction."""
+
+
+class MarginError(InstructionError):
+    """Not enough margin for a perpetual order (initial margin or leverage limits)."""
+
+
+class HealthFactorError(InstructionError):
+    """A lending action would break the LTV / health-factor limit."""
+
+
+class SlippageError(InstructionError):
+    """The quoted output is below ``min_amount_out`` / ``max_slippage_bps``."""
+
+
+class OrderNotFoundError(InstructionError):
+    """``order_id`` names no open order on the venue."""
+
+
+class DuplicateClientIdError(InstructionError):
+    """``client_id`` is already used by an open order on the venue."""
+
+
+class VenueContractError(BasisError):
+    """A venue plugin broke the plugin contract (returned None or a malformed result)."""
+
+
+class DiscoveryError(BasisError):
+    """Venue discovery failed as a whole (e.g. two distributions claim one venue name)."""
+
+
+class DuplicateVenueError(DiscoveryError):
+    """Two distributions claim the same venue name."""
+
+    def __init__(self, venue: str, distributions: Iterable[str]) -> None:
+        self.venue = venue
+        self.distributions = sorted(distributions)
+        super().__init__(
+            f"venue name {venue!r} is claimed by more than one distribution: {', '.join(self.distributions)}"
+        )
+
+
+class MarketDataError(BasisError, LookupError):
+    """Market data is missing: an unknown series or a timestamp before the first row."""
+
+
+class ClockError(BasisError, ValueError):
+    """The run's clock would go backwards, or a timestamp has no timezone."""
+
+
+class ConfigError(BasisError, ValueError):
+    """The configuration is invalid (names the setting)."""
+
+
+class LiveExecutionError(BasisError):
+    """A live venue call failed definitively (rejected) or could not be confirmed."""
+
+
+class AuthenticationError(LiveExecutionError):
+    """The venue rejected the credentials or the signature."""
+
+
+class AmbiguousOutcomeError(LiveExecutionError):
+    """A request may or may not have reached the venue (timeout, dropped response, 5xx)."""
+
+
+class RetryableError(AmbiguousOutcomeError):
+    """A transient failure that is safe to retry (rate limit, unavailable)."""
+
+
+class TransactionRevertedError(LiveExecutionError):
+    """An on-chain transaction was mined and reverted (no state change, gas spent)."""
+
+
+class TransactionTimeoutError(AmbiguousOutcomeError):
+    """A sent transaction has no receipt yet; it is tracked by hash and nonce, never re-sent."""
+
+    def __init__(self, message: str, tx_hash: str | None = None, nonce: int | None = None) -> None:
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        super().__init__(message)
+
+
+class ScenarioError(BasisError, ValueError):
+    """A scenario file is invalid (names the line and field)."""

@@ -1,0 +1,1 @@
+"""Test support for basis-core and venue plugins: local chains, emulator bases, conformance kit."""

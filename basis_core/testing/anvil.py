@@ -1,0 +1,159 @@
+"""Start and stop a local anvil node (npm ``@foundry-rs/anvil``) on 127.0.0.1 and an ephemeral port.
+
+The binary is found in ``node_modules`` of the project root (installed by ``npm ci``) or through
+``BASIS_ANVIL`` / ``PATH``. The node is stopped by PID. Snapshots give per-test isolation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# A well-known anvil dev key (account 0 of the default mnemonic); test-only, never a real secret.
+ANVIL_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3d73f6c74f9f5ff2",
+)
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """Return the nearest directory above ``start`` holding ``package.json`` with node_modules."""
+    here = (start or Path(__file__)).resolve()
+    for p in [here, *here.parents]:
+        if (p / "package.json").exists() and (p / "node_modules").exists():
+            return p
+    cwd = Path.cwd().resolve()
+    for p in [cwd, *cwd.parents]:
+        if (p / "package.json").exists() and (p / "node_modules").exists():
+            return p
+    return None
+
+
+def node_modules() -> Path:
+    """The ``node_modules`` directory with the test chain's npm packages (``BASIS_NODE_MODULES`` wins)."""
+    env = os.environ.get("BASIS_NODE_MODULES")
+    if env:
+        return Path(env)
+    root = find_project_root()
+    if root is None:
+        raise FileNotFoundError("node_modules not found: run `npm ci` in the project root")
+    return root / "node_modules"
+
+
+def anvil_binary() -> str:
+    """Path of the anvil binary."""
+    env = os.environ.get("BASIS_ANVIL")
+    if env:
+        return env
+    try:
+        nm = node_modules()
+        for cand in (nm / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil", nm / ".bin" / "anvil"):
+            if cand.exists():
+                return str(cand)
+    except FileNotFoundError:
+        pass
+    found = shutil.which("anvil")
+    if found:
+        return found
+    raise FileNotFoundError("anvil not found: run `npm ci` (package @foundry-rs/anvil)")
+
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AnvilNode:
+    """A running anvil process. Use :func:`start_anvil`; call :meth:`stop` (or use as a context manager)."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    chain_id: int = 31337
+    keys: tuple[str, ...] = ANVIL_KEYS
+    _id: int = field(default=0, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        """A raw JSON-RPC call (for test control: snapshots, time travel, mining)."""
+        self._id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or []})
+        req = urllib.request.Request(self.url, body.encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            out = json.loads(resp.read())
+        if "error" in out:
+            raise RuntimeError(f"anvil {method}: {out['error']}")
+        return out["result"]
+
+    def snapshot(self) -> str:
+        return str(self.rpc("evm_snapshot"))
+
+    def revert(self, snapshot_id: str) -> None:
+        if not self.rpc("evm_revert", [snapshot_id]):
+            raise RuntimeError(f"anvil could not revert to snapshot {snapshot_id}")
+
+    def increase_time(self, seconds: int) -> None:
+        self.rpc("evm_increaseTime", [seconds])
+        self.rpc("evm_mine")
+
+    def stop(self) -> None:
+        """Stop the node by PID (SIGTERM, then SIGKILL)."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> AnvilNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_anvil(*extra_args: str, timeout: float = 20.0) -> AnvilNode:
+    """Start anvil on 127.0.0.1 and an ephemeral port; return once it answers JSON-RPC."""
+    binary = anvil_binary()
+    last_err: Exception | None = None
+    for _ in range(3):
+        port = free_port()
+        proc = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", *extra_args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        node = AnvilNode(port=port, process=proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last_err = RuntimeError(f"anvil exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                break
+            try:
+                node.chain_id = int(node.rpc("eth_chainId"), 16)
+                return node
+            except OSError as e:
+                last_err = e
+                time.sleep(0.02)
+        node.stop()
+    raise RuntimeError(f"anvil did not start: {last_err}")
