@@ -258,6 +258,10 @@ class EmulatorServer:
             return json_response(fault.status, fault.payload or {})
         raise ValueError(f"{fault.kind} has no fixed response")
 
+    def raw_query(self) -> str:
+        """The undecoded query string of the request being handled (for signature checks), else ``""``."""
+        return str(getattr(self._local, "raw_query", ""))
+
     # -- clock --------------------------------------------------------------------------------
     def now_ms(self) -> int:
         """Wall clock in ms since the epoch, plus :attr:`clock_skew_ms` and any active clock_skew fault."""
@@ -343,6 +347,7 @@ class EmulatorServer:
 
         skew = fault.skew_ms if fault is not None and fault.kind == "clock_skew" else 0
         self._local.skew_ms = skew
+        self._local.raw_query = parts.query
         try:
             with self.lock:
                 resp = self.handle(method, path, query, headers, body)
@@ -351,6 +356,7 @@ class EmulatorServer:
             resp = json_response(500, {"code": -1000, "msg": "An unknown error occurred (emulator bug)."})
         finally:
             self._local.skew_ms = 0
+            self._local.raw_query = ""
 
         if fault is not None and fault.kind == "drop_after_accept":
             self._record(method, path, route, params, kind, None)

@@ -1,0 +1,33 @@
+"""basis-core: one instruction model, one code path for backtest and live, exact economics.
+
+Import is light: no ccxt / web3 (live clients load lazily), venues are discovered by the manager.
+"""
+
+from __future__ import annotations
+
+import decimal as _decimal
+
+from basis_core.deltas import ExecutionDeltas, instrument_key
+from basis_core.hookspecs import hookimpl
+from basis_core.instructions import parse_instruction
+from basis_core.interfaces import (
+    CEXExecutionInterface,
+    DEXExecutionInterface,
+    OnChainExecutionInterface,
+    VenueContext,
+    VenueInfo,
+)
+from basis_core.manager import ExecutionInterfaceManager
+
+# Decimal arithmetic with 28 digits can round wei-exact products; give the library headroom.
+# (Affects the default context of this thread and of new threads.)
+_decimal.DefaultContext.prec = max(_decimal.DefaultContext.prec, 60)
+_decimal.getcontext().prec = max(_decimal.getcontext().prec, 60)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CEXExecutionInterface", "DEXExecutionInterface", "ExecutionDeltas", "ExecutionInterfaceManager",
+    "OnChainExecutionInterface", "VenueContext", "VenueInfo", "__version__", "hookimpl", "instrument_key",
+    "parse_instruction",
+]

@@ -1,0 +1,117 @@
+"""Venue discovery: stevedore loads entry points of group ``basis_core.venues``.
+
+One broken plugin is reported (venue, distribution, error) and the others still load; two
+distributions claiming one venue name raise :class:`DuplicateVenueError` naming both; an allow-list
+loads only the named venues (``NamedExtensionManager``) and reports the missing ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stevedore import ExtensionManager, NamedExtensionManager
+
+from basis_core.errors import DuplicateVenueError
+
+ENTRY_POINT_GROUP = "basis_core.venues"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedVenue:
+    """A venue plugin class found through an entry point."""
+
+    name: str
+    distribution: str
+    version: str
+    plugin_class: Any
+    entry_point: str
+
+
+@dataclass(frozen=True)
+class FailedVenue:
+    """An entry point that could not be loaded."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+@dataclass
+class DiscoveryReport:
+    """What discovery found: loaded venues, load failures, allow-listed names not installed, blocked names."""
+
+    loaded: list[LoadedVenue] = field(default_factory=list)
+    failed: list[FailedVenue] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": [{"name": v.name, "distribution": v.distribution, "version": v.version,
+                        "entry_point": v.entry_point} for v in self.loaded],
+            "failed": [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in self.failed],
+            "missing": list(self.missing),
+            "blocked": list(self.blocked),
+        }
+
+
+def _dist_of(ep: Any) -> tuple[str, str]:
+    """(distribution name, version) of an entry point, via importlib.metadata when stevedore's cache lacks it."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        dist = _dist_index().get((ep.name, getattr(ep, "value", None)))
+    if dist is None:
+        return "unknown", "unknown"
+    return str(dist.metadata["Name"] or dist.name), str(dist.version)
+
+
+def _dist_index() -> dict[tuple[str, str], Any]:
+    from importlib.metadata import entry_points
+    return {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def discover_venues(names: Iterable[str] | None = None, blocked: Iterable[str] = ()) -> DiscoveryReport:
+    """Load venue plugin classes (not instances) from the ``basis_core.venues`` entry points."""
+    report = DiscoveryReport()
+    blocked_set = set(blocked)
+
+    def on_fail(_mgr: Any, ep: Any, err: BaseException) -> None:
+        dist, _ = _dist_of(ep)
+        log.warning("venue plugin %r from %s failed to load: %s", ep.name, dist, err)
+        report.failed.append(FailedVenue(ep.name, dist, f"{type(err).__name__}: {err}"))
+
+    common: dict[str, Any] = {"invoke_on_load": False, "on_load_failure_callback": on_fail,
+                              "verify_requirements": False}
+    wanted = None if names is None else [n for n in names if n not in blocked_set]
+    if wanted is not None:
+        mgr: ExtensionManager = NamedExtensionManager(ENTRY_POINT_GROUP, names=wanted, name_order=True, **common)
+    else:
+        mgr = ExtensionManager(ENTRY_POINT_GROUP, **common)
+
+    by_name: dict[str, list[LoadedVenue]] = {}
+    for ext in mgr.extensions:
+        if ext.name in blocked_set:
+            report.blocked.append(ext.name)
+            continue
+        dist, version = _dist_of(ext.entry_point)
+        ep_value = getattr(ext.entry_point, "value", str(ext.entry_point))
+        rec = LoadedVenue(ext.name, dist, version, ext.plugin, ep_value)
+        same = by_name.setdefault(ext.name, [])
+        if any(r.distribution == dist for r in same):  # the same distribution seen twice on sys.path
+            continue
+        same.append(rec)
+    for name, recs in by_name.items():
+        if len(recs) > 1:
+            raise DuplicateVenueError(name, [r.distribution for r in recs])
+        report.loaded.append(recs[0])
+    if blocked_set:
+        report.blocked = sorted(set(report.blocked) | (blocked_set & set(by_name)))
+    if wanted is not None:
+        found = {v.name for v in report.loaded} | {f.name for f in report.failed}
+        report.missing = [n for n in wanted if n not in found]
+    report.loaded.sort(key=lambda v: v.name)
+    return report

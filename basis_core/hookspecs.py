@@ -1,0 +1,285 @@
+"""Hook specifications: the contract between basis-core and venue plugins.
+
+Every operation hook takes ``(timestamp, instruction)``: ``timestamp`` is a timezone-aware UTC
+``pandas.Timestamp`` (the run's clock; in backtest never earlier than the previous call) and
+``instruction`` the validated pydantic model of that operation (amounts in human units). The manager
+calls exactly one venue's implementation (a subset hook caller per venue), wrapped by the core's
+wrappers (validation, history / statistics, risk limits). Operation hooks are ``firstresult``: the
+venue returns an :class:`~basis_core.deltas.ExecutionDeltas` and must never return ``None``
+(:class:`~basis_core.errors.VenueContractError`).
+
+Errors: raise the typed errors of :mod:`basis_core.errors` (``InstructionError`` subclasses name the
+field). In backtest mode, a raised error rolls back every ledger write the call made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from basis_core.deltas import ExecutionDeltas
+    from basis_core.interfaces import VenueContext, VenueInfo
+
+PROJECT = "basis_core"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: operation name -> hook name (the seed's names)
+OPERATION_HOOKS: dict[str, str] = {
+    "spot_trade": "execute_spot_trade",
+    "perp_trade": "execute_perp_trade",
+    "swap": "execute_swap",
+    "supply": "execute_supply",
+    "withdraw": "execute_withdraw",
+    "borrow": "execute_borrow",
+    "repay": "execute_repay",
+    "stake": "execute_stake",
+    "unstake": "execute_unstake",
+    "add_liquidity": "execute_add_liquidity",
+    "remove_liquidity": "execute_remove_liquidity",
+    "transfer": "execute_transfer",
+    "cancel_order": "cancel_order",
+    "modify_order": "modify_order",
+    "atomic": "execute_atomic",
+}
+
+
+@hookspec(historic=True)
+def configure(context: VenueContext) -> None:
+    """Receive the run's context once, before any other call (historic: late plugins get it too).
+
+    :param context: mode (``backtest`` | ``live``), the venue's settings (``context.settings_for(name)``),
+        the data provider, the backtest ledger (None in live mode) and the run's clock.
+    :return: nothing.
+    :raises ConfigError: the venue's settings are invalid (e.g. live mode without credentials).
+
+    Example::
+
+        @hookimpl
+        def configure(self, context): self.ctx = context
+    """
+
+
+@hookspec
+def venue_info() -> VenueInfo:
+    """Describe the venue: name, kind (``cex`` | ``dex`` | ``onchain``), operations, instruments.
+
+    :return: a :class:`~basis_core.interfaces.VenueInfo`; ``operations`` must list exactly the
+        operations whose hooks the plugin implements (the conformance kit checks it).
+    """
+
+
+@hookspec(firstresult=True)
+def execute_spot_trade(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Buy or sell on a spot market.
+
+    :param timestamp: aware UTC time of the instruction.
+    :param instruction: :class:`~basis_core.instructions.SpotTrade` (symbol ``ETH/USDT``, side, amount in
+        base units, market or limit with price in quote units, time in force, post-only).
+    :return: deltas: e.g. ``binance:spot:ETH`` +amount, ``binance:spot:USDT`` -cost, fees in the
+        asset the venue charges them; a resting limit order returns status ``open`` and no positions.
+    :raises InstructionError: unknown symbol, amount below minimum / off step, price off tick.
+    :raises InsufficientFundsError: not enough quote (buy) or base (sell).
+
+    Example: ``{"operation": "spot_trade", "venue": "binance", "symbol": "ETH/USDT", "side": "buy", "amount": "1"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_perp_trade(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Trade a linear perpetual (long = buy), with reduce-only and leverage.
+
+    :param instruction: :class:`~basis_core.instructions.PerpTrade` (``ETH/USDT:USDT``, amount in base units).
+    :return: deltas on ``<venue>:perp:<symbol>`` (signed base units) and the margin wallet
+        (realised PnL, fees).
+    :raises MarginError: not enough margin; :raises InstructionError: reduce-only would increase.
+
+    Example: ``{"operation": "perp_trade", "venue": "binance", "symbol": "ETH/USDT:USDT", "side": "sell", "amount": "2"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Swap tokens on a DEX (or quote only when ``instruction.quote_only``).
+
+    :param instruction: :class:`~basis_core.instructions.Swap` (token_in, token_out, amount_in in human
+        units, min_amount_out / max_slippage_bps, pool, deadline).
+    :return: deltas on ``ethereum:wallet:<token>`` incl. gas in ``ethereum:wallet:ETH``; ``details``
+        carry ``amount_out``, ``execution_price``, ``price_impact_bps``, ``fee``, ``gas_units``.
+    :raises SlippageError: the output is below the bound; :raises InstructionError: unknown token or pool,
+        amount beyond the pool, expired deadline.
+
+    Example: ``{"operation": "swap", "venue": "uniswap", "token_in": "USDC", "token_out": "WETH", "amount_in": "5000"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_supply(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Supply an asset to a lending market.
+
+    :param instruction: :class:`~basis_core.instructions.Supply` (asset, amount, optional e-mode category).
+    :return: ``ethereum:wallet:<asset>`` -amount, ``<venue>:supplied:<asset>`` +amount, gas.
+    :raises InsufficientFundsError: wallet balance too small.
+
+    Example: ``{"operation": "supply", "venue": "aave", "asset": "wstETH", "amount": "10"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_withdraw(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Withdraw a supplied asset (an amount or ``"max"``).
+
+    :return: ``<venue>:supplied:<asset>`` -amount, ``ethereum:wallet:<asset>`` +amount, gas.
+    :raises HealthFactorError: the withdrawal would push the health factor below 1.
+
+    Example: ``{"operation": "withdraw", "venue": "aave", "asset": "wstETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_borrow(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Borrow an asset at a variable rate against collateral.
+
+    :return: ``<venue>:debt:<asset>`` +amount (a liability), ``ethereum:wallet:<asset>`` +amount, gas.
+    :raises HealthFactorError: the borrow exceeds the LTV / borrowing power.
+
+    Example: ``{"operation": "borrow", "venue": "aave", "asset": "WETH", "amount": "5"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Repay borrowed debt (an amount or ``"max"``).
+
+    :return: ``<venue>:debt:<asset>`` -amount, ``ethereum:wallet:<asset>`` -amount, gas.
+
+    Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_stake(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Stake (ETH -> stETH) or wrap (stETH -> wstETH) at the protocol's exchange rate.
+
+    :param instruction: :class:`~basis_core.instructions.Stake` (asset, amount, receive).
+    :return: wallet deltas of both tokens and gas.
+
+    Example: ``{"operation": "stake", "venue": "lido", "asset": "ETH", "amount": "10", "receive": "wstETH"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_unstake(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Unstake: request a withdrawal (claimable after the queue delay), claim it, or unwrap.
+
+    :param instruction: :class:`~basis_core.instructions.Unstake` (action request | claim | unwrap).
+    :return: deltas; a request returns status ``requested`` and ``details['request_id']``.
+    :raises InstructionError: claiming a request that is not yet finalised or unknown.
+
+    Example: ``{"operation": "unstake", "venue": "lido", "asset": "stETH", "amount": "1"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_add_liquidity(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Add liquidity to a pool (v2 / Curve LP tokens, or a v3 position in a tick range).
+
+    :return: token wallet deltas, ``<venue>:lp:<pool>`` (or a position key), gas.
+
+    Example: ``{"operation": "add_liquidity", "venue": "curve", "pool": "3pool", "amounts": {"USDC": "1000"}}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_remove_liquidity(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Remove liquidity (LP tokens or a v3 position incl. its accrued fees).
+
+    Example: ``{"operation": "remove_liquidity", "venue": "uniswap", "pool": "v2:WETH/USDC", "lp_amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_transfer(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Move an asset between two accounts of one venue (Binance spot <-> futures, Hyperliquid spot <-> perp).
+
+    :raises InsufficientFundsError: the source account is short.
+
+    Example: ``{"operation": "transfer", "venue": "binance", "asset": "USDT", "amount": "1000",
+    "from_account": "spot", "to_account": "futures"}``
+    """
+
+
+@hookspec(firstresult=True)
+def cancel_order(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Cancel an open order (by venue order id or its client id).
+
+    :return: deltas with status ``cancelled`` and no positions.
+    :raises OrderNotFoundError: no such open order.
+
+    Example: ``{"operation": "cancel_order", "venue": "binance", "order_id": "my-order-1"}``
+    """
+
+
+@hookspec(firstresult=True)
+def modify_order(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Change the amount and/or price of an open limit order.
+
+    :return: deltas with status ``modified`` (or ``filled`` if the new price is marketable).
+    :raises OrderNotFoundError: no such open order.
+
+    Example: ``{"operation": "modify_order", "venue": "binance", "order_id": "my-order-1", "price": "2900"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_atomic(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Live mode: execute an atomic bundle in one transaction (e.g. a flash-loan loop).
+
+    In backtest the core runs bundles itself on a scratch ledger; a venue implements this hook
+    to execute bundles live (all steps land or none do).
+
+    :return: the net deltas of the bundle.
+    :raises LiveExecutionError: the transaction reverted (nothing changed).
+    """
+
+
+@hookspec(firstresult=True)
+def get_balances(timestamp: Any, instruction: Any) -> dict[str, Any] | None:
+    """Balances and positions of the venue's account, by instrument key.
+
+    :param instruction: None, or a dict of options (e.g. ``{"include_metrics": True}``).
+    :return: instrument key -> Decimal; venues may add ``<venue>:metric:<name>`` entries (health
+        factor, LTV, borrowing power, margin ratio).
+
+    Example: ``manager.get_balances(ts, "aave")["aave:metric:health_factor"]``
+    """
+
+
+@hookspec(firstresult=True)
+def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Quote a swap without executing it (nothing changes).
+
+    :return: deltas with status ``quoted``; ``details``: amount_out, execution_price,
+        price_impact_bps, fee, gas_units, gas_cost_eth.
+    """
+
+
+@hookspec(firstresult=True)
+def estimate_notional(timestamp: Any, instruction: Any) -> Any:
+    """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
+
+    :return: a Decimal in USD, or None when the instruction has no notional (cancel, claim).
+    """
+
+
+@hookspec
+def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+    """Backtest: apply time-dependent effects between ``previous`` (exclusive) and ``timestamp``
+    (inclusive): funding settlements, interest, LST rebases, resting-order fills, liquidations.
+
+    Called on every venue when the run's clock advances, before the instruction at ``timestamp``.
+    :return: the deltas of each effect (the core applies their ``positions`` to the ledger and
+        records them in the history), or None.
+    """

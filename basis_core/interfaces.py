@@ -1,0 +1,174 @@
+"""Base classes for venue plugins: CEXExecutionInterface, DEXExecutionInterface, OnChainExecutionInterface.
+
+A venue plugin is a class (the entry point of group ``basis_core.venues`` points at it) whose
+instances carry the seed's state (``current_orders``, ``execution_history``, ``orders_executed``,
+``orders_failed``, ``last_execution_timestamp``) and implement hooks with ``@hookimpl``. The manager
+instantiates it once per manager, so two managers never share state.
+
+Mode dispatch: an operation hook calls ``self.dispatch("spot_trade", timestamp, instruction)``,
+which calls the same-named method of the backtest backend (``make_backtest_backend``) or the live
+backend (``make_live_backend``, created lazily so a backtest never imports ccxt / web3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from basis_core.config import BasisSettings, VenueSettings
+from basis_core.hookspecs import OPERATION_HOOKS, hookimpl
+
+if TYPE_CHECKING:
+    from basis_core.backtest.clock import Clock
+    from basis_core.backtest.ledger import Ledger
+    from basis_core.data.provider import DataProvider
+
+VenueKind = Literal["cex", "dex", "onchain", "test"]
+
+
+@dataclass
+class VenueContext:
+    """What the manager hands every venue at ``configure`` time."""
+
+    mode: Literal["backtest", "live"]
+    settings: BasisSettings
+    data_provider: DataProvider | None
+    ledger: Ledger | None
+    clock: Clock
+
+    def settings_for(self, venue: str) -> VenueSettings:
+        return self.settings.venue(venue)
+
+
+@dataclass(frozen=True)
+class VenueInfo:
+    """A venue's self-description (``venue_info`` hook)."""
+
+    name: str
+    kind: VenueKind
+    operations: tuple[str, ...]
+    instruments: tuple[str, ...] = ()
+    key_namespaces: tuple[str, ...] = ()
+    description: str = ""
+    capabilities: frozenset[str] = frozenset()
+    flash_loan_premium: Decimal | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "operations": list(self.operations),
+            "instruments": list(self.instruments), "key_namespaces": list(self.key_namespaces),
+            "description": self.description, "capabilities": sorted(self.capabilities),
+        }
+
+
+class VenueInterface:
+    """Common base of every venue plugin (state, status, mode dispatch)."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[VenueKind] = "cex"
+    description: ClassVar[str] = ""
+    #: instrument-key namespaces this venue writes (``binance:spot``, ``ethereum:wallet`` ...)
+    key_namespaces: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        self.current_orders: dict[str, Any] = {}
+        self.execution_history: list[Any] = []
+        self.orders_executed = 0
+        self.orders_failed = 0
+        self.last_execution_timestamp: Any = None
+        self.context: VenueContext | None = None
+        self.settings: VenueSettings = VenueSettings()
+        self.mode: str = "backtest"
+        self._backend: Any = None
+
+    # -- hooks every venue has -------------------------------------------------------------
+    @hookimpl
+    def configure(self, context: VenueContext) -> None:
+        self.context = context
+        self.mode = context.mode
+        self.settings = context.settings_for(self.name)
+        self._backend = None
+        self.on_configure(context)
+
+    @hookimpl
+    def venue_info(self) -> VenueInfo:
+        return VenueInfo(
+            name=self.name, kind=self.kind, operations=self.operations(), instruments=self.instruments(),
+            key_namespaces=self.key_namespaces or (f"{self.name}:",), description=self.description,
+            capabilities=self.capabilities, flash_loan_premium=self.flash_loan_premium(),
+        )
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def on_configure(self, context: VenueContext) -> None:
+        """Called after ``configure``; validate settings here (raise ConfigError)."""
+
+    @classmethod
+    def operations(cls) -> tuple[str, ...]:
+        """Operations this class implements a hook for (derived from its hookimpls)."""
+        ops = []
+        for op, hook in OPERATION_HOOKS.items():
+            fn = getattr(cls, hook, None)
+            if fn is not None and hasattr(fn, "basis_core_impl"):
+                ops.append(op)
+        return tuple(ops)
+
+    def instruments(self) -> tuple[str, ...]:
+        return ()
+
+    def flash_loan_premium(self) -> Decimal | None:
+        return None
+
+    def make_backtest_backend(self) -> Any:
+        raise NotImplementedError(f"{self.name} has no backtest backend")
+
+    def make_live_backend(self) -> Any:
+        raise NotImplementedError(f"{self.name} has no live backend")
+
+    @property
+    def backend(self) -> Any:
+        """The backend for the configured mode (created on first use)."""
+        if self._backend is None:
+            self._backend = self.make_live_backend() if self.mode == "live" else self.make_backtest_backend()
+        return self._backend
+
+    def dispatch(self, operation: str, timestamp: Any, instruction: Any) -> Any:
+        """Call ``backend.<operation>(timestamp, instruction)``."""
+        method: Callable[[Any, Any], Any] = getattr(self.backend, operation)
+        return method(timestamp, instruction)
+
+    def get_execution_status(self) -> dict[str, Any]:
+        """The seed's status dict."""
+        return {
+            "venue": self.name,
+            "mode": self.mode,
+            "orders_executed": self.orders_executed,
+            "orders_failed": self.orders_failed,
+            "open_orders": len(self.current_orders),
+            "last_execution_timestamp": None if self.last_execution_timestamp is None
+            else str(self.last_execution_timestamp),
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} venue={self.name!r} mode={self.mode!r}>"
+
+
+class CEXExecutionInterface(VenueInterface):
+    """Base of centralised-exchange venues (spot, perpetuals, transfers, order management)."""
+
+    kind: ClassVar[VenueKind] = "cex"
+
+
+class DEXExecutionInterface(VenueInterface):
+    """Base of DEX venues (swaps, liquidity, price-impact quotes, gas)."""
+
+    kind: ClassVar[VenueKind] = "dex"
+
+
+class OnChainExecutionInterface(VenueInterface):
+    """Base of on-chain protocol venues (lending, staking)."""
+
+    kind: ClassVar[VenueKind] = "onchain"
