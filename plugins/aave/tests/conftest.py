@@ -1,0 +1,26 @@
+"""Fixtures for the Aave plugin tests: one real Aave v3 market per session on the session's anvil node."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:  # the plugin is normally pip-installed; fall back to its source folder
+    import basis_venue_aave  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from basis_core.testing.anvil import AnvilNode
+
+
+@pytest.fixture(scope="session")
+def aave_world(anvil: AnvilNode) -> Any:
+    """A deployed Aave v3 market (WETH, wstETH, weETH, USDC, USDT) with seeded liquidity."""
+    from basis_venue_aave.testing.deploy import deploy_aave_market
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    return deploy_aave_market(w3, w3.eth.accounts[0])
