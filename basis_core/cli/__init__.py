@@ -8,6 +8,11 @@ app = typer.Typer(name="basis", help="basis-core: execution layer for basis / de
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 
 
+@app.callback()
+def _root() -> None:
+    """basis-core: execution layer for basis / delta-neutral trading."""
+
+
 def _register() -> None:
     from basis_core.cli import backtest_cmd, emulate_cmd, new_venue_cmd, venues_cmd
 
