@@ -1,0 +1,1 @@
+"""basis-core venue plugin for Binance (spot + USD-M perpetuals)."""
