@@ -7,7 +7,10 @@ weighted entry, realized PnL), never read back from the emulator's own arithmeti
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -433,3 +436,84 @@ def test_venue_error_and_clock_skew_faults(emu: HyperliquidEmulator, client: ccx
     with pytest.raises(ccxt.ExchangeError, match="Invalid nonce: nonce too low"):
         client.create_order(ETH_PERP, "limit", "buy", 0.1, 2900)
     assert emu.orders == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# more of the venue's surface
+# ---------------------------------------------------------------------------------------------
+
+
+def test_funding_open_orders_variants_and_fills_by_time(
+    emu: HyperliquidEmulator, client: ccxt.hyperliquid
+) -> None:
+    client.create_order(ETH_PERP, "market", "buy", 0.5, 3000)
+    emu.apply_funding("ETH", "0.0001")  # positive rate: the long pays szi * mark * rate
+    paid = Decimal("0.5") * 3000 * Decimal("0.0001")
+    assert emu.perp_usdc() == PERP_USDC - Decimal("0.5") * 3000 * PERP_TAKER - paid
+    (pos,) = client.fetch_positions([ETH_PERP])
+    assert _d(pos["info"]["position"]["cumFunding"]["sinceOpen"]) == paid
+
+    cloid = cloid_from_client_id("oo-1")
+    client.create_order(ETH_PERP, "limit", "sell", 0.1, 3100, {"clientOrderId": cloid})
+    plain = client.fetch_open_orders(ETH_PERP, params={"method": "openOrders"})
+    assert [(o["clientOrderId"], o["side"], _d(o["price"])) for o in plain] == [
+        (cloid, "sell", Decimal("3100"))
+    ]
+    assert emu.request_log[-1].route == "POST /info:openOrders"
+
+    trades = client.fetch_my_trades(ETH_PERP, since=0)
+    assert emu.request_log[-1].route == "POST /info:userFillsByTime"
+    assert [_d(t["amount"]) for t in trades] == [Decimal("0.5")]
+
+
+def test_price_band_and_raw_protocol_errors(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
+    with pytest.raises(ccxt.InvalidOrder, match="80% away from the reference price"):
+        client.create_order(ETH_PERP, "limit", "buy", 0.1, 500)
+
+    def post(path: str, obj: object) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            emu.base_url + path, data=json.dumps(obj).encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    assert post("/info", {"type": "noSuchType"}) == (
+        422,
+        b"Failed to deserialize the JSON body into the target type",
+    )
+
+    def signed_order(px: str, sz: str) -> dict[str, object]:
+        action = {
+            "type": "order",
+            "orders": [{"a": 1, "b": True, "p": px, "s": sz, "r": False, "t": {"limit": {"tif": "Gtc"}}}],
+            "grouping": "na",
+        }
+        nonce = client.incrementing_nonce()
+        return {"action": action, "nonce": nonce, "signature": client.sign_l1_action(action, nonce)}
+
+    # ETH has szDecimals 4: prices take at most 5 significant figures and 6 - 4 = 2 decimals
+    for px, sz, message in [
+        ("2900.55", "0.1", "Price must be divisible by tick size. asset=1"),
+        ("290.123", "0.1", "Price must be divisible by tick size. asset=1"),
+        ("2900", "0.00001", "Order has invalid size. asset=1"),
+        ("2900", "0", "Order has zero size. asset=1"),
+    ]:
+        status, body = post("/exchange", signed_order(px, sz))
+        assert status == 200
+        assert json.loads(body) == {
+            "status": "ok",
+            "response": {"type": "order", "data": {"statuses": [{"error": message}]}},
+        }
+    status, body = post("/exchange", signed_order("2900.5", "0.1"))  # 5 significant figures, 1 decimal: valid
+    assert json.loads(body)["response"]["data"]["statuses"][0]["resting"]["oid"] > 0
+
+    bad = signed_order("2900", "0.1")
+    bad["signature"] = {"r": "0x00", "s": "0x00", "v": 27}
+    assert json.loads(post("/exchange", bad)[1]) == {"status": "err", "response": "Unable to recover signer."}
+    tampered = signed_order("2900", "0.1")
+    tampered["action"]["orders"][0]["p"] = "2800"  # type: ignore[index]
+    err = json.loads(post("/exchange", tampered)[1])
+    assert err["status"] == "err" and err["response"].startswith("User or API Wallet 0x")
