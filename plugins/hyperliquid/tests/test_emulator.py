@@ -29,6 +29,7 @@ ETH_SPOT = "ETH/USDC"
 PERP_TAKER = Decimal("0.00045")  # Hyperliquid base tier, from the venue's fee schedule
 PERP_MAKER = Decimal("0.00015")
 SPOT_TAKER = Decimal("0.0007")
+SPOT_MAKER = Decimal("0.0004")
 PERP_USDC = Decimal("10000")
 SPOT_USDC = Decimal("5000")
 
@@ -278,6 +279,19 @@ def test_spot_fees_in_received_token_and_balances(emu: HyperliquidEmulator, clie
     assert _d(perp["USDC"]["total"]) == PERP_USDC and _d(perp["USDC"]["used"]) == 0
 
 
+def test_spot_post_only_rests_then_fills_as_maker(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
+    cloid = cloid_from_client_id("spot-alo")
+    client.create_order(ETH_SPOT, "limit", "buy", 0.1, 2950, {"postOnly": True, "clientOrderId": cloid})
+    assert client.fetch_order(None, ETH_SPOT, {"clientOrderId": cloid})["status"] == "open"
+    emu.set_mark("ETH", "2940")  # the perp and the UETH pair both trade off the ETH mark
+    got = client.fetch_order(None, ETH_SPOT, {"clientOrderId": cloid})
+    assert (got["status"], got["symbol"]) == ("closed", ETH_SPOT)
+    assert emu.spot_balance("ETH") == Decimal("0.1") * (1 - SPOT_MAKER)
+    assert emu.spot_balance("USDC") == SPOT_USDC - Decimal("0.1") * 2950
+    (fill,) = emu.fills()
+    assert (fill["coin"], fill["feeToken"], fill["crossed"]) == ("@1", "UETH", False)
+
+
 def test_usd_class_transfer_both_ways(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
     client.transfer("USDC", 100, "spot", "swap")
     client.transfer("USDC", 40.5, "swap", "spot")
@@ -460,6 +474,9 @@ def test_funding_open_orders_variants_and_fills_by_time(
         (cloid, "sell", Decimal("3100"))
     ]
     assert emu.request_log[-1].route == "POST /info:openOrders"
+
+    fee = client.fetch_trading_fee(ETH_PERP)
+    assert (_d(fee["taker"]), _d(fee["maker"])) == (PERP_TAKER, PERP_MAKER)
 
     trades = client.fetch_my_trades(ETH_PERP, since=0)
     assert emu.request_log[-1].route == "POST /info:userFillsByTime"

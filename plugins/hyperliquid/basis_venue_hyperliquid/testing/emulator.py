@@ -8,8 +8,9 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
 - ``POST /info`` types ``meta``, ``spotMeta``, ``metaAndAssetCtxs``, ``spotMetaAndAssetCtxs``,
   ``perpDexs``, ``allMids``, ``clearinghouseState``, ``spotClearinghouseState``, ``openOrders``,
   ``frontendOpenOrders``, ``orderStatus`` (oid int or cloid hex), ``historicalOrders``,
-  ``userFills``, ``userFillsByTime``, ``userAbstraction``, ``exchangeStatus``. An unknown type or a
-  body that does not parse answers 422 ``Failed to deserialize the JSON body into the target type``.
+  ``userFills``, ``userFillsByTime``, ``userFees``, ``userAbstraction``, ``exchangeStatus``. An
+  unknown type or a body that does not parse answers 422 ``Failed to deserialize the JSON body into
+  the target type``.
 - ``POST /exchange`` actions ``order`` (limit Gtc / Ioc / Alo, reduce-only, cloid), ``cancel``,
   ``cancelByCloid``, ``batchModify``, ``updateLeverage``, ``usdClassTransfer`` (user-signed, master
   key only), ``approveBuilderFee`` and ``setReferrer`` (accepted and recorded, so tests can prove
@@ -764,6 +765,24 @@ class HyperliquidEmulator(EmulatorServer):
             return [f for f in copy.deepcopy(acct.fills) if start <= f["time"] <= end]
         if kind == "userAbstraction":
             return "default"
+        if kind == "userFees":
+            f = {k: _fmt(v) for k, v in self.fees.items()}
+            return {
+                "dailyUserVlm": [],
+                "feeSchedule": {
+                    "cross": f["perp_taker"],
+                    "add": f["perp_maker"],
+                    "spotCross": f["spot_taker"],
+                    "spotAdd": f["spot_maker"],
+                    "tiers": {"vip": [], "mm": []},
+                    "referralDiscount": "0.04",
+                },
+                "userCrossRate": f["perp_taker"],
+                "userAddRate": f["perp_maker"],
+                "userSpotCrossRate": f["spot_taker"],
+                "userSpotAddRate": f["spot_maker"],
+                "activeReferralDiscount": "0.0",
+            }
         raise _BadRequest
 
     def _open_orders(self, acct: _Account) -> list[_Order]:
