@@ -6,7 +6,8 @@ A venue emulator subclasses :class:`EmulatorServer` and implements two methods:
   ``"POST /api/v3/order"`` (Binance) or ``"POST /exchange:order"`` (Hyperliquid);
 - ``handle(method, path, query, headers, body) -> (status, headers, body)``: answer one request.
   The base calls ``handle`` while holding ``self.lock`` (an ``RLock``), so emulator state needs no
-  locking of its own; tests may take ``self.lock`` too to read state consistently.
+  locking of its own; tests may take ``self.lock`` too to read state consistently. Inside
+  ``handle``, :meth:`EmulatorServer.raw_query` gives the undecoded query string (for signatures).
 
 Faults (:class:`Fault`, injected through ``server.faults``) are applied by the base around ``handle``:
 

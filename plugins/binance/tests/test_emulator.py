@@ -173,6 +173,27 @@ def test_spot_resting_limit_fills_as_maker_when_price_crosses(client: Any, emula
     assert trade["takerOrMaker"] == "maker" and trade["fee"]["currency"] == "USDT"
 
 
+def test_partial_fill_then_cancel_all(client: Any, emulator: BinanceEmulator) -> None:
+    client.create_order(SPOT, "limit", "buy", 1, 2900, {"clientOrderId": "part-s"})
+    emulator.fill_order("part-s", D("0.4"))
+    o = client.fetch_order(None, SPOT, {"clientOrderId": "part-s"})
+    assert o["status"] == "open" and o["filled"] == 0.4 and o["remaining"] == 0.6
+    # 0.4 bought at 2900 = 1160 paid; 0.6 x 2900 = 1740 still locked; maker fee 0.0004 ETH
+    assert emulator.spot_balance("USDT") == (SPOT_USDT - D(1160) - D(1740), D(1740))
+    assert emulator.spot_balance("ETH") == (SPOT_ETH + D("0.4") - D("0.0004"), D(0))
+    cancelled = client.cancel_all_orders(SPOT)
+    assert [c["clientOrderId"] for c in cancelled] != [] and cancelled[0]["status"] == "canceled"
+    assert emulator.spot_balance("USDT") == (SPOT_USDT - D(1160), D(0))
+
+    client.create_order(PERP, "limit", "sell", 2, 3100, {"clientOrderId": "part-p"})
+    client.create_order(PERP, "limit", "sell", 1, 3300)
+    emulator.fill_order("part-p", D("0.5"))
+    assert emulator.position("ETHUSDT").amount == D("-0.5")
+    client.cancel_all_orders(PERP)
+    assert emulator.open_orders("linear") == []
+    assert client.fetch_order(None, PERP, {"clientOrderId": "part-p"})["filled"] == 0.5
+
+
 def test_spot_edit_is_cancel_replace(client: Any, emulator: BinanceEmulator) -> None:
     o = client.create_order(SPOT, "limit", "buy", 0.1, 2900, {"clientOrderId": "e-1"})
     e = client.edit_order(o["id"], SPOT, "limit", "buy", 0.2, 2950, {"clientOrderId": "e-2"})

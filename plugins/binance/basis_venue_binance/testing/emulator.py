@@ -108,6 +108,7 @@ SERVED_ROUTES: tuple[str, ...] = (
     "DELETE /api/v3/order",
     "POST /api/v3/order/cancelReplace",
     "GET /api/v3/openOrders",
+    "DELETE /api/v3/openOrders",
     "GET /api/v3/allOrders",
     "GET /api/v3/myTrades",
     "GET /api/v3/account",
@@ -123,6 +124,7 @@ SERVED_ROUTES: tuple[str, ...] = (
     "DELETE /fapi/v1/order",
     "PUT /fapi/v1/order",
     "GET /fapi/v1/openOrders",
+    "DELETE /fapi/v1/allOpenOrders",
     "GET /fapi/v1/allOrders",
     "GET /fapi/v1/userTrades",
     "GET /fapi/v2/account",
@@ -374,6 +376,32 @@ class BinanceEmulator(EmulatorServer):
                     filled.append(o)
         return filled
 
+    def fill_order(self, client_order_id: str, qty: Decimal | None = None) -> EmulatedOrder:
+        """Fill ``qty`` (default: all that remains) of the newest OPEN order with this client id.
+
+        The fill is a maker fill at the order's limit price, as if the market traded through it;
+        a partial ``qty`` leaves the order PARTIALLY_FILLED (to exercise partial-fill handling).
+        """
+        with self.lock:
+            cands = [o for o in self.orders if o.client_order_id == client_order_id and o.is_open]
+            if not cands:
+                raise KeyError(f"no open order with client id {client_order_id!r}")
+            o = cands[-1]
+            q = o.remaining if qty is None else Decimal(qty)
+            if q <= 0 or q > o.remaining:
+                raise ValueError(f"fill qty {q} outside (0, {o.remaining}]")
+            if o.market == "spot":
+                self._spot_fill(o, o.price, q, maker=True)  # releases the whole lock
+                if o.is_open:
+                    self._spot_lock(o, self.spot_specs[o.symbol])  # re-lock what remains
+            else:
+                if o.reduce_only:
+                    q = min(q, self._reduce_qty(o))
+                    if q <= 0:
+                        raise ValueError("reduce-only order has nothing to reduce")
+                self._perp_fill(o, o.price, q, maker=True)
+            return o
+
     def orders_for_client_id(self, client_order_id: str) -> list[EmulatedOrder]:
         """Every order (any market, any status) created with this client order id, oldest first."""
         with self.lock:
@@ -495,6 +523,7 @@ class BinanceEmulator(EmulatorServer):
             ("DELETE", "/api/v3/order"): self._spot_cancel,
             ("POST", "/api/v3/order/cancelReplace"): self._spot_cancel_replace,
             ("GET", "/api/v3/openOrders"): lambda p: self._list_orders("spot", p, open_only=True),
+            ("DELETE", "/api/v3/openOrders"): self._spot_cancel_all,
             ("GET", "/api/v3/allOrders"): lambda p: self._list_orders("spot", p, open_only=False),
             ("GET", "/api/v3/myTrades"): lambda p: self._trades("spot", p),
             ("GET", "/api/v3/account"): self._spot_account,
@@ -510,6 +539,7 @@ class BinanceEmulator(EmulatorServer):
             ("DELETE", "/fapi/v1/order"): self._perp_cancel,
             ("PUT", "/fapi/v1/order"): self._perp_modify,
             ("GET", "/fapi/v1/openOrders"): lambda p: self._list_orders("linear", p, open_only=True),
+            ("DELETE", "/fapi/v1/allOpenOrders"): self._perp_cancel_all,
             ("GET", "/fapi/v1/allOrders"): lambda p: self._list_orders("linear", p, open_only=False),
             ("GET", "/fapi/v1/userTrades"): lambda p: self._trades("linear", p),
             ("GET", "/fapi/v2/account"): lambda p: self._perp_account(v2=True),
@@ -1072,6 +1102,16 @@ class BinanceEmulator(EmulatorServer):
         d["transactTime"] = o.update_time
         return d
 
+    def _spot_cancel_all(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        self._price_of("spot", sym)
+        targets = [o for o in self.orders if o.market == "spot" and o.symbol == sym and o.is_open]
+        if not targets:
+            raise BinanceError(-2011, "Unknown order sent.")
+        return [self._spot_cancel({"symbol": sym, "orderId": str(o.order_id)}) for o in targets]
+
     def _spot_cancel_replace(self, p: dict[str, str]) -> dict[str, Any]:
         mode = p.get("cancelReplaceMode")
         if not mode:
@@ -1367,6 +1407,18 @@ class BinanceEmulator(EmulatorServer):
         o.status = "CANCELED"
         o.update_time = self.now_ms()
         return self._order_json(o)
+
+    def _perp_cancel_all(self, p: dict[str, str]) -> dict[str, Any]:
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        self._price_of("linear", sym)
+        now = self.now_ms()
+        for o in self.orders:
+            if o.market == "linear" and o.symbol == sym and o.is_open:
+                o.status = "CANCELED"
+                o.update_time = now
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def _perp_modify(self, p: dict[str, str]) -> dict[str, Any]:
         o = self._find_order("linear", p, "-2013")
