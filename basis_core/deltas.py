@@ -53,7 +53,7 @@ def split_key(key: str) -> tuple[str, str, str]:
 _EMPTY: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecutionDeltas:
     """What one instruction (or one accrual) changed.
 
@@ -62,6 +62,8 @@ class ExecutionDeltas:
     ``pnl``: component (see :data:`PNL_COMPONENTS`) -> signed USD value.
     ``status``: ``filled`` | ``partially_filled`` | ``open`` | ``cancelled`` | ``modified`` |
     ``settled`` | ``accrued`` | ``liquidated`` | ``quoted`` | ``requested`` | ``claimed``.
+
+    Treat instances as immutable (not frozen only because frozen dataclasses are slow to build).
     """
 
     venue: str

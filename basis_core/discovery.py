@@ -84,9 +84,11 @@ def discover_venues(names: Iterable[str] | None = None, blocked: Iterable[str] =
         log.warning("venue plugin %r from %s failed to load: %s", ep.name, dist, err)
         report.failed.append(FailedVenue(ep.name, dist, f"{type(err).__name__}: {err}"))
 
-    common: dict[str, Any] = {"invoke_on_load": False, "on_load_failure_callback": on_fail,
-                              "verify_requirements": False}
+    common: dict[str, Any] = {"invoke_on_load": False, "on_load_failure_callback": on_fail}
     wanted = None if names is None else [n for n in names if n not in blocked_set]
+    # stevedore memoises entry points per group for the process; a venue installed (or removed)
+    # since the last discovery must be seen, so start from the on-disk metadata every time.
+    ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
     if wanted is not None:
         mgr: ExtensionManager = NamedExtensionManager(ENTRY_POINT_GROUP, names=wanted, name_order=True, **common)
     else:

@@ -1,12 +1,17 @@
-"""Compact execution-history records (slots, tuples) so 100,000 of them stay small."""
+"""Compact execution-history records (slots; maps shared with the deltas) so 100,000 of them stay small."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.timeutil import from_ns
+
+
+_EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
 
 class HistoryRecord:
@@ -17,8 +22,8 @@ class HistoryRecord:
 
     def __init__(self, ts_ns: int, venue: str, operation: str, success: bool, status: str,
                  client_id: str | None = None, order_id: str | None = None,
-                 positions: tuple[tuple[str, Decimal], ...] = (), fees: tuple[tuple[str, Decimal], ...] = (),
-                 pnl: tuple[tuple[str, Decimal], ...] = (), error: str | None = None,
+                 positions: Mapping[str, Decimal] = _EMPTY, fees: Mapping[str, Decimal] = _EMPTY,
+                 pnl: Mapping[str, Decimal] = _EMPTY, error: str | None = None,
                  error_field: str | None = None) -> None:
         self.ts_ns = ts_ns
         self.venue = venue
@@ -35,8 +40,9 @@ class HistoryRecord:
 
     @classmethod
     def from_deltas(cls, ts_ns: int, d: ExecutionDeltas) -> HistoryRecord:
+        # the deltas' maps are never mutated after they are returned: share them, copy nothing
         return cls(ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id,
-                   tuple(d.positions.items()), tuple(d.fees.items()), tuple(d.pnl.items()))
+                   d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
 
     @classmethod
     def failure(cls, ts_ns: int, venue: str, operation: str, client_id: str | None, exc: BaseException) -> HistoryRecord:
@@ -50,16 +56,14 @@ class HistoryRecord:
     def __getitem__(self, key: str) -> Any:
         if key == "timestamp":
             return self.timestamp
-        if key in ("positions", "fees", "pnl"):
-            return dict(getattr(self, key))
         return getattr(self, key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "timestamp": self.timestamp.isoformat(), "venue": self.venue, "operation": self.operation,
             "success": self.success, "status": self.status, "client_id": self.client_id,
-            "order_id": self.order_id, "positions": {k: str(v) for k, v in self.positions},
-            "fees": {k: str(v) for k, v in self.fees}, "pnl": {k: str(v) for k, v in self.pnl},
+            "order_id": self.order_id, "positions": {k: str(v) for k, v in self.positions.items()},
+            "fees": {k: str(v) for k, v in self.fees.items()}, "pnl": {k: str(v) for k, v in self.pnl.items()},
             "error": self.error, "error_field": self.error_field,
         }
 

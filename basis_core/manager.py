@@ -42,11 +42,11 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.timeutil import to_utc
-from basis_core.wrappers import GuardWrapper, HistoryWrapper, LedgerWrapper
+from basis_core.wrappers import CoreWrapper
 
 log = logging.getLogger(__name__)
 
-_CORE_PLUGINS = ("basis_core.history", "basis_core.ledger", "basis_core.guard")
+_CORE_PLUGIN = "basis_core.core"
 
 
 class ExecutionInterfaceManager:
@@ -89,9 +89,7 @@ class ExecutionInterfaceManager:
 
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.pm.register(HistoryWrapper(self), name=_CORE_PLUGINS[0])
-        self.pm.register(LedgerWrapper(self), name=_CORE_PLUGINS[1])
-        self.pm.register(GuardWrapper(self), name=_CORE_PLUGINS[2])
+        self.pm.register(CoreWrapper(self), name=_CORE_PLUGIN)
         self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock)
         self.pm.hook.configure.call_historic(kwargs={"context": self.context})
 

@@ -9,6 +9,7 @@ import pandas as pd
 from basis_core.errors import ClockError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PD_UTC = pd.Timestamp(0, tz="UTC").tzinfo
 
 
 def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
@@ -16,6 +17,8 @@ def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
 
     Raises :class:`ClockError` (field ``timestamp``) for a naive timestamp.
     """
+    if type(ts) is pd.Timestamp and ts.tzinfo is _PD_UTC:
+        return ts
     if isinstance(ts, pd.Timestamp):
         if ts.tzinfo is None:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")

@@ -1,10 +1,12 @@
-"""The core's hook wrappers: they wrap every routed operation call.
+"""The core's hook wrapper: it wraps every routed operation call (one generator per call, for speed).
 
-- ``HistoryWrapper`` (outermost): records success / failure in the manager's history and the venue's
-  statistics (``orders_executed``, ``orders_failed``, ``last_execution_timestamp``).
-- ``LedgerWrapper`` (backtest): applies the result's positions to the ledger atomically.
-- ``GuardWrapper`` (innermost): instruction validation (the model matches the hook, the result is a
-  well-formed ExecutionDeltas of that venue) and the max-notional risk limit.
+Three concerns, in this order:
+1. validation: the instruction model matches the hook; the result is a well-formed ExecutionDeltas
+   of the routed venue with Decimal positions (else VenueContractError);
+2. risk: the max-notional limit, checked before the venue runs (``estimate_notional`` hook) and on
+   the fill (backtest: a violation rolls the fill back);
+3. ledger + history: in backtest the result's positions are applied to the ledger atomically; success
+   or failure is recorded in the manager's history and the venue's statistics.
 """
 
 from __future__ import annotations
@@ -21,58 +23,21 @@ from basis_core.instructions import MODELS
 if TYPE_CHECKING:
     from basis_core.manager import ExecutionInterfaceManager
 
-_HOOK_MODEL = {hook: MODELS[op] for op, hook in OPERATION_HOOKS.items()}
+_STABLE_QUOTES = frozenset({"USDT", "USDC", "USD"})
 
 
-def _install(cls: type, body: Any, **marker: Any) -> type:
-    """Give ``cls`` one wrapper method per operation hook, all running ``body``."""
-    for hook in OPERATION_HOOKS.values():
-        def make(hook_name: str) -> Any:
-            def wrapper(self: Any, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
-                return (yield from body(self, hook_name, timestamp, instruction))
-            wrapper.__name__ = hook_name
-            return hookimpl(wrapper=True, **marker)(wrapper)
-        setattr(cls, hook, make(hook))
-    return cls
-
-
-class _Base:
-    def __init__(self, manager: ExecutionInterfaceManager) -> None:
-        self.manager = manager
-
-
-class HistoryWrapper(_Base):
-    """Records every routed call's outcome."""
-
-
-def _history_body(self: HistoryWrapper, hook: str, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
-    try:
-        result = yield
-    except BaseException as exc:
-        self.manager._record_failure(timestamp, instruction, exc)
-        raise
-    self.manager._record_success(timestamp, result)
-    return result
-
-
-class GuardWrapper(_Base):
-    """Validation and the max-notional risk limit."""
-
-
-def _guard_body(self: GuardWrapper, hook: str, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
-    m = self.manager
-    if type(instruction) is not _HOOK_MODEL[hook]:
+def check_instruction(hook: str, model: type, instruction: Any) -> None:
+    """Validation: the hook got the model it is specified for."""
+    if type(instruction) is not model:
         raise InstructionValidationError(
-            "operation", f"hook {hook} expects a {_HOOK_MODEL[hook].__name__}, got {type(instruction).__name__}")
-    limit = m._max_notional
-    if limit is not None:
-        notional = m._estimate_notional(timestamp, instruction)
-        if notional is not None and notional > limit:
-            raise RiskLimitError("amount", f"notional {notional:.2f} USD exceeds max_notional {limit} USD")
-    result = yield
+            "operation", f"hook {hook} expects a {model.__name__}, got {type(instruction).__name__}")
+
+
+def check_result(hook: str, instruction: Any, result: Any) -> ExecutionDeltas:
+    """Validation: the venue returned well-formed deltas of its own."""
     if result is None:
         raise VenueContractError(f"venue {instruction.venue!r} returned None from {hook}")
-    if not isinstance(result, ExecutionDeltas):
+    if type(result) is not ExecutionDeltas:
         raise VenueContractError(f"venue {instruction.venue!r} returned {type(result).__name__} from {hook}, "
                                  "not ExecutionDeltas")
     if result.venue != instruction.venue:
@@ -80,26 +45,59 @@ def _guard_body(self: GuardWrapper, hook: str, timestamp: Any, instruction: Any)
     for k, v in result.positions.items():
         if type(v) is not Decimal:
             raise VenueContractError(f"venue {instruction.venue!r}: position {k!r} is {type(v).__name__}, not Decimal")
-    if limit is not None and result.fill_price is not None and result.fill_amount is not None:
-        filled = abs(result.fill_price * result.fill_amount)
-        quote = instruction.symbol.split("/")[1].split(":")[0] if hasattr(instruction, "symbol") else "USD"
-        if quote in ("USDT", "USDC", "USD") and filled > limit:
-            raise RiskLimitError("amount", f"filled notional {filled:.2f} USD exceeds max_notional {limit} USD")
     return result
 
 
-class LedgerWrapper(_Base):
-    """Applies the venue's deltas to the backtest ledger (all keys or none)."""
+def check_risk_before(m: ExecutionInterfaceManager, limit: Decimal, timestamp: Any, instruction: Any) -> None:
+    """Risk: refuse an instruction whose estimated USD notional exceeds ``limit``."""
+    notional = m._estimate_notional(timestamp, instruction)
+    if notional is not None and notional > limit:
+        raise RiskLimitError("amount", f"notional {notional:.2f} USD exceeds max_notional {limit} USD")
 
 
-def _ledger_body(self: LedgerWrapper, hook: str, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
-    result = yield
-    ledger = self.manager.ledger
-    if ledger is not None and result is not None and isinstance(result, ExecutionDeltas) and result.positions:
-        ledger.apply(result.positions)
-    return result
+def check_risk_after(limit: Decimal, instruction: Any, result: ExecutionDeltas) -> None:
+    """Risk: refuse a fill whose USD notional exceeds ``limit`` (stable-quoted symbols)."""
+    if result.fill_price is None or result.fill_amount is None:
+        return
+    symbol = getattr(instruction, "symbol", None)
+    if symbol is None or symbol.split("/")[1].split(":")[0] not in _STABLE_QUOTES:
+        return
+    filled = abs(result.fill_price * result.fill_amount)
+    if filled > limit:
+        raise RiskLimitError("amount", f"filled notional {filled:.2f} USD exceeds max_notional {limit} USD")
 
 
-_install(HistoryWrapper, _history_body, tryfirst=True)
-_install(GuardWrapper, _guard_body, trylast=True)
-_install(LedgerWrapper, _ledger_body)
+def _make_wrapper(hook: str, model: type) -> Any:
+    def wrapper(self: CoreWrapper, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
+        m = self.manager
+        try:
+            check_instruction(hook, model, instruction)
+            limit = m._max_notional
+            if limit is not None:
+                check_risk_before(m, limit, timestamp, instruction)
+            result = check_result(hook, instruction, (yield))
+            if limit is not None:
+                check_risk_after(limit, instruction, result)
+            ledger = m.ledger
+            if ledger is not None and result.positions:
+                ledger.apply(result.positions)
+        except BaseException as exc:
+            m._record_failure(timestamp, instruction, exc)
+            raise
+        m._record_success(timestamp, result)
+        return result
+
+    wrapper.__name__ = hook
+    wrapper.__doc__ = f"Core wrapper of {hook}: validation, risk limit, ledger, history."
+    return hookimpl(wrapper=True, tryfirst=True)(wrapper)
+
+
+class CoreWrapper:
+    """The core plugin whose wrappers surround every venue call (registered by the manager)."""
+
+    def __init__(self, manager: ExecutionInterfaceManager) -> None:
+        self.manager = manager
+
+
+for _op, _hook in OPERATION_HOOKS.items():
+    setattr(CoreWrapper, _hook, _make_wrapper(_hook, MODELS[_op]))

@@ -1,0 +1,38 @@
+# basis-core developer commands. Quick start (fresh clone):
+#   make backtest   -> set up .venv (core + every plugin) and run the default backtest
+#   make test       -> set up the test environment (+ npm ci for anvil and contract artifacts) and run all tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+.PHONY: install install-test backtest test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(PIP) -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
+
+install-test: $(BIN)/python
+	$(PIP) -e '.[test,live]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper
+	npm ci --no-audit --no-fund --loglevel=error
+
+backtest: install
+	$(BIN)/basis backtest
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check basis_core plugins tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+bench: install-test
+	for f in bench/bench_*.py; do $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,166 @@
+"""Routing: exactly one venue implementation runs, wrapped by the core's wrappers; typed routing errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from basis_core import CEXExecutionInterface, ExecutionDeltas, ExecutionInterfaceManager, hookimpl
+from basis_core.data import DataProvider
+from basis_core.errors import (
+    ConfigError,
+    RiskLimitError,
+    UnknownVenueError,
+    UnsupportedOperationError,
+    VenueContractError,
+)
+
+T0 = "2025-02-01T00:00:00Z"
+
+
+def _trade(venue: str, **kw: Any) -> dict[str, Any]:
+    return {"operation": "spot_trade", "venue": venue, "symbol": "ETH/USDT", "side": "buy", "amount": "1", **kw}
+
+
+class Spy(CEXExecutionInterface):
+    """Records every call it receives; returns a fixed fill."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    @hookimpl
+    def execute_spot_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        self.calls.append(instruction.venue)
+        return ExecutionDeltas(self.name, "spot_trade", timestamp, {f"{self.name}:spot:ETH": instruction.amount})
+
+
+class SpyTwo(Spy):
+    name = "spy2"
+
+
+def test_routing_reaches_only_the_named_venue(market: DataProvider) -> None:
+    a, b = Spy(), SpyTwo()
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[a, b])
+    m.execute(T0, _trade("spy2"))
+    m.execute(T0, _trade("spy2"))
+    m.execute(T0, _trade("spy"))
+    assert a.calls == ["spy"]
+    assert b.calls == ["spy2", "spy2"]
+
+
+def test_routing_among_installed_venues_reaches_only_the_named_one(manager: ExecutionInterfaceManager) -> None:
+    d = manager.execute(T0, _trade("paper2"))
+    assert set(d.positions) == {"paper2:spot:ETH", "paper2:spot:USDT"}
+    assert manager.ledger.balance("paper:spot:ETH") == 0  # type: ignore[union-attr]
+    assert manager.ledger.balance("paper2:spot:ETH") == 1  # type: ignore[union-attr]
+
+
+def test_wrappers_record_history_and_venue_statistics(manager: ExecutionInterfaceManager) -> None:
+    manager.execute(T0, _trade("paper"))
+    with pytest.raises(Exception):
+        manager.execute(T0, _trade("paper", amount="1000"))
+    st = manager.venue("paper").get_execution_status()
+    assert (st["orders_executed"], st["orders_failed"]) == (1, 1)
+    assert [r.success for r in manager.execution_history] == [True, False]
+    assert manager.get_execution_status()["failed"] == 1
+
+
+def test_wrapper_applies_deltas_to_the_ledger(manager: ExecutionInterfaceManager) -> None:
+    d = manager.execute(T0, _trade("paper"))
+    assert manager.ledger.balance("paper:spot:USDT") == Decimal("100000") + d.positions["paper:spot:USDT"]  # type: ignore[union-attr]
+
+
+def test_unsupported_operation_is_typed(manager: ExecutionInterfaceManager) -> None:
+    with pytest.raises(UnsupportedOperationError) as info:
+        manager.execute(T0, {"operation": "supply", "venue": "paper", "asset": "USDT", "amount": "1"})
+    assert "supply" in str(info.value) and "spot_trade" in str(info.value)
+
+
+def test_a_venue_returning_none_breaks_the_contract(market: DataProvider) -> None:
+    class Lazy(CEXExecutionInterface):
+        name = "lazy"
+
+        @hookimpl
+        def execute_spot_trade(self, timestamp: Any, instruction: Any) -> None:
+            return None
+
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[Lazy])
+    with pytest.raises(VenueContractError):
+        m.execute(T0, _trade("lazy"))
+    assert m.execution_history[-1].success is False
+
+
+def test_a_venue_returning_floats_breaks_the_contract_and_changes_nothing(market: DataProvider) -> None:
+    class Sloppy(CEXExecutionInterface):
+        name = "sloppy"
+
+        @hookimpl
+        def execute_spot_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+            return ExecutionDeltas(self.name, "spot_trade", timestamp, {"sloppy:spot:ETH": 1.0})  # type: ignore[dict-item]
+
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[Sloppy])
+    with pytest.raises(VenueContractError):
+        m.execute(T0, _trade("sloppy"))
+    assert m.ledger.balances == {}  # type: ignore[union-attr]
+
+
+def test_manual_registration_with_autoload_off(market: DataProvider) -> None:
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False)
+    assert m.venues() == []
+    with pytest.raises(UnknownVenueError):
+        m.execute(T0, _trade("spy"))
+    m.register(Spy())
+    assert [v["name"] for v in m.venues()] == ["spy"]
+    assert m.execute(T0, _trade("spy")).positions == {"spy:spot:ETH": Decimal(1)}
+
+
+def test_registering_a_venue_twice_is_an_error(market: DataProvider) -> None:
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[Spy])
+    with pytest.raises(ConfigError):
+        m.register(Spy)
+
+
+def test_two_managers_in_one_process_are_independent(market: DataProvider) -> None:
+    cfg = {"initial_balances": {"paper:spot:USDT": "100000"}, "venues": ["paper"]}
+    m1 = ExecutionInterfaceManager(cfg, market, "backtest")
+    m2 = ExecutionInterfaceManager(cfg, market, "backtest")
+    m1.execute(T0, _trade("paper"))
+    assert m1.ledger.balance("paper:spot:ETH") == 1  # type: ignore[union-attr]
+    assert m2.ledger.balance("paper:spot:ETH") == 0  # type: ignore[union-attr]
+    assert m1.venue("paper") is not m2.venue("paper")
+    assert m2.venue("paper").orders_executed == 0
+
+
+def test_max_notional_refuses_before_the_venue_runs(market: DataProvider) -> None:
+    cfg = {"initial_balances": {"paper:spot:USDT": "1000000"}, "venues": ["paper"], "max_notional": "10000"}
+    m = ExecutionInterfaceManager(cfg, market, "backtest")
+    m.execute(T0, _trade("paper", amount="1"))
+    before = m.ledger.balances  # type: ignore[union-attr]
+    with pytest.raises(RiskLimitError) as info:
+        m.execute(T0, _trade("paper", amount="100"))
+    assert info.value.field == "amount"
+    assert m.ledger.balances == before  # type: ignore[union-attr]
+
+
+def test_same_client_id_twice_executes_once(manager: ExecutionInterfaceManager) -> None:
+    d1 = manager.execute(T0, _trade("paper", client_id="order-1"))
+    d2 = manager.execute(T0, _trade("paper", client_id="order-1"))
+    assert d1 is d2
+    assert manager.ledger.balance("paper:spot:ETH") == 1  # type: ignore[union-attr]
+    assert manager.venue("paper").orders_executed == 1
+
+
+def test_instruction_accepted_as_model_dict_or_json(manager: ExecutionInterfaceManager) -> None:
+    import json
+
+    from basis_core.instructions import SpotTrade
+
+    manager.execute(T0, SpotTrade(venue="paper", symbol="ETH/USDT", side="buy", amount=Decimal("0.5")))
+    manager.execute(T0, _trade("paper", amount="0.25"))
+    manager.execute(T0, json.dumps(_trade("paper", amount="0.25")))
+    assert manager.ledger.balance("paper:spot:ETH") == 1  # type: ignore[union-attr]
