@@ -518,6 +518,16 @@ def test_emulator_base_threaded_and_stops_cleanly() -> None:
         urllib.request.urlopen(url + "/after", timeout=1)
 
 
+def test_demo_emulator_serves_btc_market() -> None:
+    with BinanceEmulator.with_defaults(API_KEY, API_SECRET) as emu:
+        c = make_binance_client(API_KEY, API_SECRET, base_url=emu.base_url, enable_rate_limit=False)
+        c.load_markets()
+        o = c.create_order("BTC/USDT", "market", "sell", 0.5, None)
+        # 0.5 BTC at 60000 = 30000 USDT, taker 0.1% in USDT = 30
+        assert D(o["info"]["fills"][0]["commission"]) == D(30)
+        assert c.fetch_balance()["USDT"]["free"] == 100_000 + 30_000 - 30
+
+
 def test_client_factory_options_and_urls(emulator: BinanceEmulator) -> None:
     c = make_binance_client(API_KEY, API_SECRET, base_url=emulator.base_url + "/", timeout_ms=1234)
     assert c.timeout == 1234 and c.enableRateLimit is True

@@ -338,6 +338,19 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/premiumIndex"),
         }
 
+    @classmethod
+    def with_defaults(cls, api_key: str, api_secret: str, port: int = 0) -> BinanceEmulator:
+        """A demo venue (for ``basis emulate binance``): spot 100,000 USDT, 10 ETH, 1 BTC; USD-M
+        wallet 50,000 USDT; ETHUSDT 3000, BTCUSDT 60000."""
+        return cls(
+            api_key,
+            api_secret,
+            spot_balances={"USDT": Decimal(100_000), "ETH": Decimal(10), "BTC": Decimal(1)},
+            futures_balances={"USDT": Decimal(50_000)},
+            prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60_000)},
+            port=port,
+        )
+
     def __repr__(self) -> str:
         try:
             where = self.base_url
