@@ -1,0 +1,1 @@
+"""Live-mode support: retry policy, idempotency journal, secrets, the shared web3 client (imported lazily)."""
