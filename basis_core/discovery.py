@@ -63,7 +63,7 @@ def _dist_of(ep: Any) -> tuple[str, str]:
     """(distribution name, version) of an entry point, via importlib.metadata when stevedore's cache lacks it."""
     dist = getattr(ep, "dist", None)
     if dist is None:
-        dist = _dist_index().get((ep.name, getattr(ep, "value", None)))
+        dist = _dist_index().get((str(ep.name), str(getattr(ep, "value", ""))))
     if dist is None:
         return "unknown", "unknown"
     return str(dist.metadata["Name"] or dist.name), str(dist.version)

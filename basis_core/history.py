@@ -10,7 +10,6 @@ from typing import Any
 from basis_core.deltas import ExecutionDeltas
 from basis_core.timeutil import from_ns
 
-
 _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
 
@@ -45,7 +44,8 @@ class HistoryRecord:
                    d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
 
     @classmethod
-    def failure(cls, ts_ns: int, venue: str, operation: str, client_id: str | None, exc: BaseException) -> HistoryRecord:
+    def failure(cls, ts_ns: int, venue: str, operation: str, client_id: str | None,
+                exc: BaseException) -> HistoryRecord:
         return cls(ts_ns, venue, operation, False, "failed", client_id, None, error=f"{type(exc).__name__}: {exc}",
                    error_field=getattr(exc, "field", None))
 

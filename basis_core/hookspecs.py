@@ -63,7 +63,7 @@ def configure(context: VenueContext) -> None:
 
 
 @hookspec
-def venue_info() -> VenueInfo:
+def venue_info() -> VenueInfo:  # type: ignore[empty-body]
     """Describe the venue: name, kind (``cex`` | ``dex`` | ``onchain``), operations, instruments.
 
     :return: a :class:`~basis_core.interfaces.VenueInfo`; ``operations`` must list exactly the
@@ -96,7 +96,8 @@ def execute_perp_trade(timestamp: Any, instruction: Any) -> ExecutionDeltas | No
         (realised PnL, fees).
     :raises MarginError: not enough margin; :raises InstructionError: reduce-only would increase.
 
-    Example: ``{"operation": "perp_trade", "venue": "binance", "symbol": "ETH/USDT:USDT", "side": "sell", "amount": "2"}``
+    Example: ``{"operation": "perp_trade", "venue": "binance", "symbol": "ETH/USDT:USDT", "side": "sell",
+    "amount": "2"}``
     """
 
 

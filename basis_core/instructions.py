@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from basis_core.errors import InstructionValidationError, UnknownOperationError
+from basis_core.errors import InstructionError, InstructionValidationError, UnknownOperationError
 
 #: Largest amount or price accepted (anything above is treated as a typo, not an order).
 MAX_AMOUNT = Decimal("1e15")
@@ -328,7 +328,7 @@ _PATTERN_HINTS = {
 }
 
 
-def _error_from_validation(exc: ValidationError) -> InstructionValidationError:
+def _error_from_validation(exc: ValidationError) -> InstructionError:
     errs = exc.errors(include_url=False)
     first = errs[0]
     loc = [str(p) for p in first["loc"]]

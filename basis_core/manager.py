@@ -191,7 +191,8 @@ class ExecutionInterfaceManager:
         return effects
 
     # -- execution -------------------------------------------------------------------------------
-    def execute(self, timestamp: datetime | str, instruction: InstructionBase | Mapping[str, Any] | str) -> ExecutionDeltas:
+    def execute(self, timestamp: datetime | str,
+                instruction: InstructionBase | Mapping[str, Any] | str) -> ExecutionDeltas:
         """Execute one instruction at ``timestamp`` (aware) and return its deltas.
 
         Raises a typed :class:`~basis_core.errors.BasisError`; a failed instruction changes nothing
@@ -224,12 +225,14 @@ class ExecutionInterfaceManager:
         return result
 
     def _route(self, ts: Any, instr: Any) -> ExecutionDeltas:
-        hook = OPERATION_HOOKS[instr.operation]
-        try:
-            caller = self._caller(instr.venue, hook)
-        except BasisError as exc:
-            self._record_early_failure(ts, instr, exc)
-            raise
+        caller = self._callers.get((instr.venue, instr.operation))
+        if caller is None:
+            try:
+                caller = self._caller(instr.venue, OPERATION_HOOKS[instr.operation])
+            except BasisError as exc:
+                self._record_early_failure(ts, instr, exc)
+                raise
+            self._callers[(instr.venue, instr.operation)] = caller
         ledger = self.ledger
         if ledger is None:
             return caller(timestamp=ts, instruction=instr)  # type: ignore[no-any-return]
@@ -368,7 +371,8 @@ class ExecutionInterfaceManager:
         except BasisError:
             ts_ns = self.clock.now_ns or 0
         if isinstance(instruction, Mapping):
-            venue, op, cid = instruction.get("venue", "?"), instruction.get("operation", "?"), instruction.get("client_id")
+            venue, op = instruction.get("venue", "?"), instruction.get("operation", "?")
+            cid = instruction.get("client_id")
         else:
             venue = getattr(instruction, "venue", "?")
             op = getattr(instruction, "operation", "?")

@@ -36,8 +36,9 @@ class Lender(OnChainExecutionInterface):
 
 
 def _manager(market: DataProvider, wallet: str = "10") -> ExecutionInterfaceManager:
-    return ExecutionInterfaceManager({"initial_balances": {"paper:spot:USDT": "100000", "ethereum:wallet:WETH": wallet},
-                                      "venues": ["paper", "lender"]}, market, "backtest", plugins=[Lender])
+    balances = {"paper:spot:USDT": "100000", "ethereum:wallet:WETH": wallet}
+    return ExecutionInterfaceManager({"initial_balances": balances, "venues": ["paper", "lender"]}, market,
+                                     "backtest", plugins=[Lender])
 
 
 def test_a_failing_step_undoes_the_steps_before_it(market: DataProvider) -> None:

@@ -75,8 +75,8 @@ def test_missing_fields_are_named(manager: ExecutionInterfaceManager, field: str
     _assert_refused(manager, _with(**{field: None}), InstructionValidationError, field)
 
 
-@pytest.mark.parametrize(("field", "value"), [("side", "long"), ("amount", [1]), ("order_type", "stop"),
-                                               ("post_only", "maybe"), ("client_id", "has space")])
+@pytest.mark.parametrize(("field", "value"), [
+    ("side", "long"), ("amount", [1]), ("order_type", "stop"), ("post_only", "maybe"), ("client_id", "has space")])
 def test_mistyped_fields_are_named(manager: ExecutionInterfaceManager, field: str, value: Any) -> None:
     _assert_refused(manager, _with(**{field: value}), InstructionValidationError, field)
 

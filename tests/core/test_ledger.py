@@ -57,7 +57,8 @@ def test_nested_transactions_roll_back_balances_and_tables() -> None:
     assert "o3" not in orders and led.balance("a:spot:X") == D(9)
 
 
-_amounts = st.one_of(st.decimals(min_value=D("-2"), max_value=D("2"), places=3), st.sampled_from([D("NaN"), D("Infinity"), D("1e40")]))
+_amounts = st.one_of(st.decimals(min_value=D("-2"), max_value=D("2"), places=3),
+                     st.sampled_from([D("NaN"), D("Infinity"), D("1e40")]))
 _instr = st.fixed_dictionaries({
     "venue": st.sampled_from(["paper", "paper2", "nosuch"]),
     "side": st.sampled_from(["buy", "sell", "hold"]),

@@ -11,6 +11,7 @@ from basis_core import CEXExecutionInterface, ExecutionDeltas, ExecutionInterfac
 from basis_core.data import DataProvider
 from basis_core.errors import (
     ConfigError,
+    InsufficientFundsError,
     RiskLimitError,
     UnknownVenueError,
     UnsupportedOperationError,
@@ -62,7 +63,7 @@ def test_routing_among_installed_venues_reaches_only_the_named_one(manager: Exec
 
 def test_wrappers_record_history_and_venue_statistics(manager: ExecutionInterfaceManager) -> None:
     manager.execute(T0, _trade("paper"))
-    with pytest.raises(Exception):
+    with pytest.raises(InsufficientFundsError):
         manager.execute(T0, _trade("paper", amount="1000"))
     st = manager.venue("paper").get_execution_status()
     assert (st["orders_executed"], st["orders_failed"]) == (1, 1)

@@ -15,6 +15,17 @@ FEE = Decimal("0.001")
 class PaperVenue(CEXExecutionInterface):
     name = "paper"
     description = "test venue"
+    capabilities = frozenset({"fills"})
+
+    # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------
+    def conformance_examples(self) -> dict[str, list[dict[str, Any]]]:
+        return {"spot_trade": [
+            {"operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy", "amount": "1.5"},
+            {"operation": "spot_trade", "symbol": "BTC/USDT", "side": "sell", "amount": "0.1"},
+        ]}
+
+    def conformance_balances(self) -> dict[str, str]:
+        return {f"{self.name}:spot:USDT": "100000", f"{self.name}:spot:BTC": "1"}
 
     def price(self, timestamp: Any, symbol: str) -> Decimal:
         assert self.context is not None and self.context.data_provider is not None
