@@ -26,8 +26,9 @@ class Lender(OnChainExecutionInterface):
     @hookimpl
     def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
         a = instruction.asset
+        amt = instruction.amount
         return ExecutionDeltas(self.name, "supply", timestamp,
-                               {f"ethereum:wallet:{a}": -instruction.amount, f"lender:supplied:{a}": instruction.amount})
+                               {f"ethereum:wallet:{a}": -amt, f"lender:supplied:{a}": amt})
 
     @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:

@@ -53,7 +53,7 @@ def test_float_nan_amount_is_refused(manager: ExecutionInterfaceManager) -> None
     _assert_refused(manager, _with(amount=float("nan")), InstructionValidationError, "amount")
 
 
-def test_unknown_venue_lists_installed_venues_and_the_distribution_to_install(manager: ExecutionInterfaceManager) -> None:
+def test_unknown_venue_lists_installed_venues_and_the_pip_name(manager: ExecutionInterfaceManager) -> None:
     with pytest.raises(UnknownVenueError) as info:
         manager.execute(T0, _with(venue="kraken"))
     msg = str(info.value)
