@@ -50,7 +50,10 @@ def gas_cost_eth(snapshot: MarketSnapshot, units: int) -> Decimal:
     return Decimal(units) * gas_price_gwei(snapshot) * _GWEI
 
 
-def gas_charge(snapshot: MarketSnapshot, units: int) -> tuple[dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]:
+_Maps = tuple[dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]
+
+
+def gas_charge(snapshot: MarketSnapshot, units: int) -> _Maps:
     """(positions, fees, pnl) of paying gas: ``ethereum:wallet:ETH`` -cost; pnl ``gas`` in USD."""
     cost = gas_cost_eth(snapshot, units)
     usd = cost * usd_price(snapshot, "ETH")
