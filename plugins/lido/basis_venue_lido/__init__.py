@@ -1,0 +1,1 @@
+"""basis-core venue plugin for Lido stETH / wstETH / withdrawal queue (share math in ``rates``)."""

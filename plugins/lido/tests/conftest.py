@@ -1,0 +1,26 @@
+"""Fixtures for the Lido plugin tests: one deployment of our stETH / wstETH / queue per session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    import basis_venue_lido  # noqa: F401
+except ImportError:  # plugin not pip-installed yet: import it from its source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from basis_venue_lido.testing.deploy import LidoWorld, deploy_lido
+
+
+@pytest.fixture(scope="session")
+def lido_world(anvil: Any) -> Iterator[LidoWorld]:
+    """stETH bootstrapped with 1 ETH (1:1), wstETH, and the withdrawal queue; deployer is account 0."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    yield deploy_lido(w3, w3.eth.accounts[0])
