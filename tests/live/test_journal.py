@@ -1,0 +1,113 @@
+"""The append-only SQLite execution journal: intents before outcomes, pending(), restart, no secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from basis_core.errors import ConfigError
+from basis_core.live.journal import ExecutionJournal, fingerprint
+from basis_core.live.secrets import MASK, Redactor
+
+SECRET = "s3cr3t-api-secret-value-0123456789"
+
+
+def _intent(j: ExecutionJournal, key: str, op: str = "spot_trade", venue: str = "binance") -> int:
+    instr = {"venue": venue, "operation": op, "client_id": key, "amount": Decimal("0.5")}
+    return j.record_intent(venue, key, key, op, {"instruction": instr}, fingerprint(instr))
+
+
+def test_intent_then_outcome_and_pending(tmp_path: Path) -> None:
+    j = ExecutionJournal(tmp_path / "j.sqlite")
+    _intent(j, "a")
+    _intent(j, "b")
+    assert [s.intent.intent_id for s in j.pending()] == ["a", "b"]
+    st = j.state("binance", "a")
+    assert st is not None and st.status == "sending" and st.pending
+    assert st.intent.payload["instruction"]["amount"] == "0.5"  # Decimals stored exactly, as text
+    j.record_outcome(st.intent, "unknown", {"event": "ambiguous"})
+    assert [s.intent.intent_id for s in j.pending()] == ["a", "b"]  # unknown is not terminal
+    j.record_outcome(st.intent, "done", {"deltas": {}})
+    assert [s.intent.intent_id for s in j.pending()] == ["b"]
+    b = j.state("binance", "b")
+    assert b is not None
+    j.record_outcome(b.intent, "rejected", {"error": "insufficient"})
+    assert j.pending() == []
+    # a key re-used after a rejection: the new intent is pending again, the old outcome does not count
+    _intent(j, "b")
+    again = j.state("binance", "b")
+    assert again is not None and again.outcome is None and again.pending
+    assert [r.kind for r in j.rows()] == ["intent", "intent", "outcome", "outcome", "outcome", "intent"]
+    with pytest.raises(ValueError):
+        j.record_outcome(again.intent, "maybe", {})
+
+
+def test_pending_per_venue_and_unknown_key(tmp_path: Path) -> None:
+    j = ExecutionJournal(tmp_path / "j.sqlite")
+    _intent(j, "x", venue="binance")
+    _intent(j, "x", venue="hyperliquid")
+    assert [s.intent.venue for s in j.pending("hyperliquid")] == ["hyperliquid"]
+    assert j.state("binance", "nope") is None
+
+
+def test_append_only_rows_cannot_be_changed(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = ExecutionJournal(path)
+    _intent(j, "a")
+    raw = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        raw.execute("UPDATE journal SET status='done'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        raw.execute("DELETE FROM journal")
+    raw.close()
+    assert len(j.rows()) == 1
+
+
+def test_survives_reopen_like_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "journal.sqlite"
+    j1 = ExecutionJournal(path)
+    _intent(j1, "crashed")
+    del j1  # no close: as if the process died after the commit
+    j2 = ExecutionJournal(path)
+    (st,) = j2.pending()
+    assert st.intent.intent_id == "crashed" and st.intent.payload["instruction"]["client_id"] == "crashed"
+    j2.record_outcome(st.intent, "done", {})
+    j2.close()
+    assert ExecutionJournal(path).pending() == []
+
+
+def test_in_memory_journal_is_private() -> None:
+    a, b = ExecutionJournal(None), ExecutionJournal(":memory:")
+    _intent(a, "k")
+    assert len(a.rows()) == 1 and b.rows() == [] and repr(a) == "ExecutionJournal(:memory:)"
+
+
+def test_secrets_are_masked_before_writing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "j.sqlite"
+    j = ExecutionJournal(path, redactor=Redactor([SECRET, "0x" + "ab" * 32]))
+    j.record_intent("binance", "k", "k", "spot_trade", {"oops": f"secret={SECRET}", "key": "AB" * 32}, "fp")
+    text = j.dump_text()
+    assert SECRET not in text and ("ab" * 32) not in text.lower() and MASK in text
+    assert SECRET not in path.read_bytes().decode("latin-1")
+    assert SECRET not in caplog.text and "contained a secret" in caplog.text
+
+
+def test_not_a_journal_is_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match="journal_path"):
+        ExecutionJournal(bad)
+    other = tmp_path / "v9.sqlite"
+    c = sqlite3.connect(other)
+    c.execute("PRAGMA user_version=9")
+    c.close()
+    with pytest.raises(ConfigError, match="schema version 9"):
+        ExecutionJournal(other)
+
+
+def test_fingerprint_is_canonical() -> None:
+    assert fingerprint({"a": Decimal("1.0"), "b": 2}) == fingerprint({"b": 2, "a": Decimal("1.0")})
+    assert fingerprint({"a": Decimal("1.0")}) != fingerprint({"a": Decimal("1.5")})

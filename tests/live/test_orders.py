@@ -1,0 +1,319 @@
+"""The idempotent order flow against a scripted in-memory venue (exact counts of orders and sends).
+
+The venue keeps a book ``client id -> order``; each send follows a script step (accept, accept then drop
+the answer, time out and land later, 5xx, 429, reject ...). The invariant checked everywhere: after
+``run`` returns or raises, the book holds exactly one order for the client id (none for a rejection),
+and the journal tells the same story.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import pandas as pd
+import pytest
+
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import (
+    AmbiguousOutcomeError,
+    AuthenticationError,
+    BasisError,
+    DuplicateClientIdError,
+    InstructionError,
+    InsufficientFundsError,
+    MarginError,
+    RetryableError,
+)
+from basis_core.live.journal import ExecutionJournal, fingerprint
+from basis_core.live.orders import (
+    ErrorKind,
+    IdempotentExecutor,
+    LiveCall,
+    classify_ccxt_error,
+    deltas_from_json,
+    deltas_to_json,
+    guess_field,
+    to_basis_error,
+)
+from basis_core.live.retry import RetryPolicy
+
+TS = pd.Timestamp("2025-03-01T00:00:00Z")
+
+
+class Crash(BaseException):
+    """The process dies (not an Exception: nothing may catch it)."""
+
+
+class FakeVenue:
+    def __init__(self, script: list[str], lookup_script: list[str] | None = None) -> None:
+        self.script = list(script)
+        self.lookup_script = list(lookup_script or [])
+        self.book: dict[str, dict[str, Any]] = {}
+        self.sends = 0
+        self.lookups = 0
+        self.in_flight: list[dict[str, Any]] = []
+
+    def _place(self, cid: str) -> dict[str, Any]:
+        if cid in self.book:
+            raise ccxt.DuplicateOrderId("binance {\"code\":-4116,\"msg\":\"ClientOrderId is duplicated.\"}")
+        order = {"id": str(1000 + len(self.book)), "clientOrderId": cid, "amount": "0.5", "status": "closed"}
+        self.book[cid] = order
+        return order
+
+    def land(self) -> None:
+        """Delayed requests arrive now."""
+        for o in self.in_flight:
+            self.book.setdefault(o["clientOrderId"], o)
+        self.in_flight.clear()
+
+    def send(self, cid: str) -> dict[str, Any]:
+        self.sends += 1
+        step = self.script.pop(0) if self.script else "ok"
+        if step == "ok":
+            return self._place(cid)
+        if step == "drop":  # accepted, answer lost
+            self._place(cid)
+            raise ccxt.NetworkError("connection reset by peer")
+        if step == "late":  # times out; the request lands later
+            self.in_flight.append({"id": "late-1", "clientOrderId": cid, "amount": "0.5", "status": "closed"})
+            raise ccxt.RequestTimeout("read timed out")
+        if step == "5xx":
+            raise ccxt.ExchangeNotAvailable("503 Service Unavailable")
+        if step == "-1007":
+            self._place(cid)
+            raise ccxt.ExchangeError('binance {"code":-1007,"msg":"Timeout waiting for response from backend server. '
+                                     'Send status unknown; execution status unknown."}')
+        if step == "429":
+            raise ccxt.RateLimitExceeded("429 Too Many Requests")
+        if step == "reject":
+            raise ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
+        if step == "funds":
+            raise ccxt.InsufficientFunds('binance {"code":-2010,"msg":"Account has insufficient balance."}')
+        if step == "auth":
+            raise ccxt.BadRequest('binance {"code":-1022,"msg":"Signature for this request is not valid."}')
+        if step == "crash":
+            self._place(cid)
+            raise Crash()
+        raise AssertionError(step)
+
+    def lookup(self, cid: str) -> dict[str, Any] | None:
+        self.lookups += 1
+        step = self.lookup_script.pop(0) if self.lookup_script else "ok"
+        if step == "fail":
+            raise ccxt.RequestTimeout("lookup timed out")
+        if step == "land":
+            self.land()
+        return self.book.get(cid)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.waits: list[float] = []
+
+    def wall(self) -> float:
+        return self.now
+
+    def wait(self, s: float) -> None:
+        self.waits.append(round(s, 6))
+        self.now += s
+
+
+def make_call(v: FakeVenue, cid: str = "cid-1", window: float = 0.0, amount: str = "0.5") -> LiveCall:
+    instr = {"venue": "fake", "operation": "spot_trade", "client_id": cid, "amount": amount}
+
+    def build(order: dict[str, Any], adopted: bool) -> ExecutionDeltas:
+        return ExecutionDeltas("fake", "spot_trade", TS, {"fake:spot:ETH": Decimal(order["amount"])}, {}, "filled",
+                               cid, order["id"], details={"adopted": adopted})
+
+    def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
+        return to_basis_error(exc, "fake", kind=kind, funds_key="fake:spot:USDT", required=Decimal(amount))
+
+    return LiveCall("fake", "spot_trade", cid, cid, {"instruction": instr}, fingerprint(instr),
+                    send=lambda: v.send(cid), lookup=lambda: v.lookup(cid), build=build, map_error=map_error,
+                    matches=lambda o: o["amount"] == amount, landing_window_s=window)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> ExecutionJournal:
+    return ExecutionJournal(tmp_path / "journal.sqlite")
+
+
+def executor(journal: ExecutionJournal, clock: Clock | None = None, attempts: int = 3,
+             slept: list[float] | None = None) -> IdempotentExecutor:
+    clock = clock or Clock()
+    sleeper = slept.append if slept is not None else (lambda s: None)
+    return IdempotentExecutor(journal, RetryPolicy(max_attempts=attempts, sleeper=sleeper), wall=clock.wall,
+                              waiter=clock.wait)
+
+
+def outcomes(journal: ExecutionJournal) -> list[str]:
+    return [f"{r.status}:{r.payload.get('event', '')}" for r in journal.rows() if r.kind == "outcome"]
+
+
+def test_success_journals_intent_before_done(journal: ExecutionJournal) -> None:
+    v = FakeVenue(["ok"])
+    d = executor(journal).run(make_call(v))
+    assert d.order_id == "1000" and v.sends == 1 and v.lookups == 0 and list(v.book) == ["cid-1"]
+    rows = journal.rows()
+    assert [(r.kind, r.status) for r in rows] == [("intent", "sending"), ("outcome", "done")]
+    assert rows[0].venue_client_id == "cid-1" and deltas_from_json(rows[1].payload["deltas"]).order_id == "1000"
+
+
+@pytest.mark.parametrize("fault", ["drop", "-1007"])
+def test_accepted_then_lost_answer_is_adopted_not_resent(journal: ExecutionJournal, fault: str) -> None:
+    v = FakeVenue([fault])
+    d = executor(journal).run(make_call(v, window=5.0))
+    assert v.sends == 1 and v.lookups == 1 and len(v.book) == 1 and d.details["adopted"] is True
+    assert outcomes(journal) == ["unknown:ambiguous", "done:ambiguous"]
+
+
+def test_late_landing_request_is_waited_for_then_adopted(journal: ExecutionJournal) -> None:
+    clock = Clock()
+    v = FakeVenue(["late"], lookup_script=["ok", "land"])
+    d = executor(journal, clock).run(make_call(v, window=2.0))
+    # first lookup: not there yet; wait until the request can no longer land; second lookup finds it
+    assert clock.waits == [2.0] and v.sends == 1 and v.lookups == 2 and d.order_id == "late-1"
+    assert len(v.book) == 1
+
+
+def test_without_the_window_wait_a_late_request_would_duplicate(journal: ExecutionJournal) -> None:
+    """Control for the test above: window 0 re-sends at once; the late request then hits a used id."""
+    v = FakeVenue(["late", "ok"])
+    executor(journal).run(make_call(v, window=0.0))
+    assert v.sends == 2 and v.book["cid-1"]["id"] == "1000"
+    v.land()  # the first request arrives after the re-send: the venue's book keeps one per id here,
+    assert len(v.book) == 1  # but a venue that frees ids of filled orders (Binance) would now hold two
+
+
+def test_verified_absent_is_resent_with_the_same_client_id(journal: ExecutionJournal) -> None:
+    clock = Clock()
+    slept: list[float] = []
+    v = FakeVenue(["5xx", "ok"])
+    d = executor(journal, clock, slept=slept).run(make_call(v, window=1.5))
+    assert v.sends == 2 and v.lookups == 2 and clock.waits == [1.5] and slept == [0.1]
+    assert d.details["adopted"] is False and list(v.book) == ["cid-1"]
+    assert outcomes(journal) == ["unknown:ambiguous", "unknown:resend", "done:sent"]
+
+
+def test_gives_up_after_max_attempts_when_verified_absent(journal: ExecutionJournal) -> None:
+    v = FakeVenue(["5xx", "5xx", "5xx", "ok"])
+    with pytest.raises(RetryableError, match="nothing was placed"):
+        executor(journal).run(make_call(v))
+    assert v.sends == 3 and v.book == {} and journal.pending() == []
+    assert outcomes(journal)[-1] == "absent:gave_up"
+
+
+def test_unconfirmable_outcome_stays_pending(journal: ExecutionJournal) -> None:
+    v = FakeVenue(["drop"], lookup_script=["fail", "fail", "fail"])
+    with pytest.raises(AmbiguousOutcomeError, match="stays pending"):
+        executor(journal).run(make_call(v))
+    assert v.sends == 1 and v.lookups == 3 and len(v.book) == 1
+    (p,) = journal.pending()
+    assert p.intent.intent_id == "cid-1"
+    # the next run of the same instruction resolves it by client id instead of sending
+    d = executor(journal).run(make_call(v))
+    assert v.sends == 1 and d.details["adopted"] is True and journal.pending() == []
+
+
+def test_transient_refusals_are_resent_after_backoff(journal: ExecutionJournal) -> None:
+    slept: list[float] = []
+    v = FakeVenue(["429", "429", "ok"])
+    executor(journal, slept=slept).run(make_call(v))
+    assert v.sends == 3 and v.lookups == 0 and slept == [0.1, 0.2] and len(v.book) == 1
+    v2 = FakeVenue(["429"] * 5)
+    with pytest.raises(RetryableError):
+        executor(journal).run(make_call(v2, cid="cid-2"))
+    assert v2.sends == 3 and v2.book == {}
+
+
+@pytest.mark.parametrize(("step", "err", "field"), [
+    ("reject", InstructionError, "amount"),
+    ("funds", InsufficientFundsError, "amount"),
+    ("auth", AuthenticationError, None),
+])
+def test_definitive_rejections_are_never_retried(journal: ExecutionJournal, step: str, err: type,
+                                                 field: str | None) -> None:
+    v = FakeVenue([step, "ok"])
+    with pytest.raises(err) as ei:
+        executor(journal).run(make_call(v))
+    assert v.sends == 1 and v.lookups == 0 and v.book == {}
+    assert getattr(ei.value, "field", None) == field
+    assert outcomes(journal) == ["rejected:rejected"] and journal.pending() == []
+
+
+def test_duplicate_id_adopts_own_order_refuses_foreign(journal: ExecutionJournal) -> None:
+    v = FakeVenue([])
+    v.book["cid-1"] = {"id": "7", "clientOrderId": "cid-1", "amount": "0.5", "status": "open"}
+    d = executor(journal).run(make_call(v))
+    assert d.order_id == "7" and v.sends == 1 and len(v.book) == 1
+    v.book["cid-9"] = {"id": "8", "clientOrderId": "cid-9", "amount": "3", "status": "open"}
+    with pytest.raises(DuplicateClientIdError):
+        executor(journal).run(make_call(v, cid="cid-9"))
+
+
+def test_same_client_id_is_idempotent_and_guarded(journal: ExecutionJournal) -> None:
+    v = FakeVenue(["ok"])
+    first = executor(journal).run(make_call(v))
+    again = executor(journal).run(make_call(v))
+    assert v.sends == 1 and again.order_id == first.order_id and again.positions == first.positions
+    assert again.details["from_journal"] is True
+    with pytest.raises(DuplicateClientIdError, match="different"):
+        executor(journal).run(make_call(v, amount="0.7"))
+    assert v.sends == 1
+
+
+def test_crash_after_send_then_restart_reconciles(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    v = FakeVenue(["crash"])
+    with pytest.raises(Crash):
+        executor(ExecutionJournal(path)).run(make_call(v))
+    assert len(v.book) == 1
+    j2 = ExecutionJournal(path)  # a new process
+    (st,) = j2.pending()
+    d = executor(j2).resolve(st, make_call(v))
+    assert d is not None and d.details["adopted"] is True and v.sends == 1 and j2.pending() == []
+    assert executor(j2).run(make_call(v)).order_id == d.order_id and v.sends == 1
+
+
+def test_restart_with_nothing_at_the_venue_waits_out_the_window(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = ExecutionJournal(path)
+    instr_call = make_call(FakeVenue([]))
+    j.record_intent("fake", "cid-1", "cid-1", "spot_trade", instr_call.request, instr_call.fingerprint)
+    clock = Clock()
+    import time as _t
+    clock.now = _t.time()
+    v = FakeVenue([])
+    st = j.pending()[0]
+    assert executor(j, clock).resolve(st, make_call(v, window=3.0)) is None
+    assert len(clock.waits) == 1 and 2.5 < clock.waits[0] <= 3.0 and v.lookups == 2
+    assert outcomes(j) == ["absent:reconciled"] and j.pending() == []
+
+
+def test_error_mapping_and_field_guesses() -> None:
+    e = to_basis_error(ccxt.InsufficientFunds("Margin is insufficient."), "binance", perp=True,
+                       funds_key="binance:futures:USDT")
+    assert isinstance(e, MarginError) and e.field == "amount"
+    e2 = to_basis_error(ccxt.InsufficientFunds("Insufficient spot balance"), "hl", funds_key="hl:spot:USDC",
+                        required=Decimal(5))
+    assert isinstance(e2, InsufficientFundsError) and e2.key == "hl:spot:USDC" and "refused 5" in str(e2)
+    assert guess_field("Post only order would have immediately matched") == "post_only"
+    assert guess_field('{"code":-2022,"msg":"ReduceOnly Order is rejected."}') == "reduce_only"
+    assert guess_field("Filter failure: PRICE_FILTER") == "price"
+    assert guess_field("something else") == "instruction"
+    assert classify_ccxt_error(ccxt.InvalidOrder("User or API Wallet 0xabc does not exist.")) == "auth"
+    assert isinstance(to_basis_error(ccxt.InvalidOrder("Unable to recover signer."), "hl"), AuthenticationError)
+
+
+def test_deltas_json_round_trip_is_exact() -> None:
+    d = ExecutionDeltas("v", "perp_trade", TS, {"v:perp:ETH/USDT:USDT": Decimal("-0.123456789012345678901")},
+                        {"v:futures:USDT": Decimal("-0.0000001")}, "filled", "c", "1", Decimal("3000.01"),
+                        Decimal("0.123456789012345678901"), {"trading_fees": Decimal("-0.0000001")},
+                        {"liquidity": "taker", "ref": Decimal("3000")})
+    back = deltas_from_json(deltas_to_json(d))
+    assert back.positions == d.positions and back.fees == d.fees and back.pnl == d.pnl
+    assert (back.fill_price, back.fill_amount, back.timestamp) == (d.fill_price, d.fill_amount, d.timestamp)
