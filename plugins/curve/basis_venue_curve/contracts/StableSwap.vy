@@ -1,4 +1,5 @@
 # pragma version 0.4.3
+# Not Curve's code: written for basis-core's tests from the StableSwap whitepaper; exposes Curve's ABI.
 """
 @title StableSwap (test pool)
 @notice Not Curve's code: written for basis-core's tests from the StableSwap whitepaper;
