@@ -1,0 +1,272 @@
+"""Cash-and-carry basis: long spot, short the perpetual, rebalanced to stay delta-neutral.
+
+Per leg: part of the capital is posted as perp collateral (moved from the spot account to the perp
+margin account with a ``transfer`` when both legs are on one venue), the rest buys spot; the perp is
+shorted for exactly the spot amount received. Each check the strategy
+- re-hedges when ``|spot + perp|`` drifts beyond ``delta_band`` of the spot size,
+- keeps the collateral near its target ratio (collateral equity / short notional): when the short has
+  lost and the ratio falls below ``target x margin_low``, it sells spot, moves the cash to the margin
+  account and buys back the same amount of perp; above ``target x margin_high`` it does the reverse.
+  Legs across two venues cannot move cash, so a low ratio there shrinks both legs instead (de-risk).
+Funding (shorts receive it when positive) accrues on the perp venue; fees and slippage come from the
+venues' own models. Written only against the public manager API.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, round_down
+
+#: per perp venue: the spot market used by default, and the account names of the transfer
+VENUE_DEFAULTS: dict[str, dict[str, str]] = {
+    "binance": {"spot_symbol": "ETH/USDT", "perp_symbol": "ETH/USDT:USDT", "spot_account": "spot",
+                "margin_account": "futures", "margin_kind": "futures"},
+    "hyperliquid": {"spot_symbol": "ETH/USDC", "perp_symbol": "ETH/USDC:USDC", "spot_account": "spot",
+                    "margin_account": "perp", "margin_kind": "margin"},
+}
+
+
+class CarryLeg(StrategyParams):
+    """One spot / perp pair."""
+
+    spot_venue: str = Field("binance", description="venue of the long spot leg")
+    spot_symbol: str | None = Field(None, description="spot market (default: the perp venue's ETH market)")
+    perp_venue: str = Field("binance", description="venue of the short perp leg")
+    perp_symbol: str | None = Field(None, description="linear perp (default ETH/USDT:USDT or ETH/USDC:USDC)")
+    capital: Decimal | None = Field(None, gt=0, description="quote units to deploy (default: the strategy's capital)")
+    margin_account: str | None = Field(None, description="perp margin account name of the venue's transfer")
+    margin_key: str | None = Field(None, description="ledger key of the perp collateral (default by venue)")
+
+
+class CashAndCarryParams(StrategyParams):
+    """Parameters of ``cash_and_carry`` (amounts in the quote asset, USDT / USDC)."""
+
+    legs: list[CarryLeg] = Field(
+        default_factory=list,
+        description="spot / perp pairs; empty = one same-venue leg per installed perp venue (binance, hyperliquid)")
+    capital: Decimal = Field(Decimal(50_000), gt=0, description="quote units deployed per leg (spot + collateral)")
+    margin_fraction: Decimal = Field(Decimal("0.3"), gt=0, lt=1,
+                                     description="share of a leg's capital posted as perp collateral")
+    delta_band: Decimal = Field(Decimal("0.01"), gt=0,
+                                description="re-hedge when |spot + perp| exceeds this fraction of the spot size")
+    margin_low: Decimal = Field(Decimal("0.6"), gt=0, lt=1,
+                                description="top up collateral below this multiple of the target ratio")
+    margin_high: Decimal = Field(Decimal("1.6"), gt=1,
+                                 description="release collateral above this multiple of the target ratio")
+    check_every: int = Field(1, ge=1, description="check the rebalancing rules every N steps")
+    size_decimals: int = Field(3, ge=0, le=8, description="order sizes are rounded down to this many decimals")
+    fee_buffer: Decimal = Field(Decimal("0.002"), ge=0, lt=1,
+                                description="cash kept aside for fees and slippage when buying spot")
+
+    @model_validator(mode="after")
+    def _check(self) -> CashAndCarryParams:
+        for leg in self.legs:
+            for v in (leg.spot_venue, leg.perp_venue):
+                if not v:
+                    raise ValueError("legs: venue names must not be empty")
+        return self
+
+
+class _Leg:
+    """Runtime state of one leg (what this strategy holds: the venues may hold more)."""
+
+    def __init__(self, spec: CarryLeg, capital: Decimal) -> None:
+        d = VENUE_DEFAULTS.get(spec.perp_venue, VENUE_DEFAULTS["binance"])
+        self.spot_venue = spec.spot_venue
+        self.perp_venue = spec.perp_venue
+        self.spot_symbol = spec.spot_symbol or d["spot_symbol"]
+        self.perp_symbol = spec.perp_symbol or d["perp_symbol"]
+        self.base, self.quote = self.spot_symbol.split("/")
+        self.settle = self.perp_symbol.rsplit(":", 1)[-1]
+        self.capital = spec.capital or capital
+        self.same_venue = spec.spot_venue == spec.perp_venue
+        self.spot_account = d["spot_account"]
+        self.margin_account = spec.margin_account or d["margin_account"]
+        self.margin_key = spec.margin_key or f"{spec.perp_venue}:{d['margin_kind']}:{self.settle}"
+        self.spot_key = f"{spec.spot_venue}:spot:{self.base}"
+        self.perp_key = f"{spec.perp_venue}:perp:{self.perp_symbol}"
+        self.spot_qty = Decimal(0)      # base units this leg holds
+        self.perp_qty = Decimal(0)      # signed base units (short < 0)
+        self.entry = Decimal(0)         # average entry of the short (own bookkeeping)
+        self.target_ratio = Decimal(0)
+
+    def on_perp_fill(self, signed: Decimal, price: Decimal) -> None:
+        new = self.perp_qty + signed
+        if self.perp_qty == 0 or (self.perp_qty < 0) == (signed < 0):
+            total = abs(self.perp_qty) + abs(signed)
+            self.entry = (self.entry * abs(self.perp_qty) + price * abs(signed)) / total if total else price
+        elif new != 0 and (new < 0) != (self.perp_qty < 0):
+            self.entry = price
+        self.perp_qty = new
+
+
+class CashAndCarry(Strategy):
+    """Long spot / short perp basis trade, delta-neutral, collateral kept near its target ratio."""
+
+    name = "cash_and_carry"
+    Params = CashAndCarryParams
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.legs: list[_Leg] = []
+        self._n = 0
+
+    def prepare(self, manager: Any) -> str | None:
+        p: CashAndCarryParams = self.params
+        specs = list(p.legs)
+        if not specs:
+            have = self.installed(manager)
+            for venue in ("binance", "hyperliquid"):
+                if venue in have and {"spot_trade", "perp_trade"} <= have[venue]:
+                    specs.append(CarryLeg.model_validate({"spot_venue": venue, "perp_venue": venue}))
+            if not specs:
+                return "no installed venue offers both spot_trade and perp_trade (binance, hyperliquid)"
+        for spec in specs:
+            needs: dict[str, set[str]] = {spec.spot_venue: {"spot_trade"}}
+            needs.setdefault(spec.perp_venue, set()).add("perp_trade")
+            if spec.spot_venue == spec.perp_venue:
+                needs[spec.perp_venue].add("transfer")
+            reason = self.missing_ops(manager, needs)
+            if reason:
+                return reason
+        self.legs = [_Leg(s, p.capital) for s in specs]
+        return None
+
+    # -- market data (as of ts: no look-ahead) ---------------------------------------------------------
+    @staticmethod
+    def _spot(manager: Any, ts: Any, symbol: str) -> Decimal:
+        return manager.data_provider.get_data(ts).get(f"spot:{symbol}")  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _mark(manager: Any, ts: Any, venue: str, symbol: str) -> Decimal:
+        return manager.data_provider.get_data(ts).get(f"perp:{venue}:{symbol}")  # type: ignore[no-any-return]
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def start(self, manager: Any, ts: Any) -> None:
+        p: CashAndCarryParams = self.params
+        for leg in self.legs:
+            margin = leg.capital * p.margin_fraction
+            spot_cash = leg.capital - margin
+            leg.target_ratio = margin / spot_cash
+            if leg.same_venue:
+                if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
+                    continue
+            px = self._spot(manager, ts, leg.spot_symbol)
+            qty = round_down(spot_cash / (px * (1 + p.fee_buffer)), p.size_decimals)
+            if qty > 0:
+                self._buy_spot(manager, ts, leg, qty)
+                self._hedge(manager, ts, leg)
+
+    def step(self, manager: Any, ts: Any) -> None:
+        p: CashAndCarryParams = self.params
+        self._n += 1
+        if (self._n - 1) % p.check_every:
+            return
+        for leg in self.legs:
+            if leg.spot_qty <= 0:
+                continue
+            self._rebalance_margin(manager, ts, leg)
+            drift = leg.spot_qty + leg.perp_qty
+            if abs(drift) > p.delta_band * leg.spot_qty:
+                self._hedge(manager, ts, leg)
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def _transfer(self, manager: Any, ts: Any, leg: _Leg, amount: Decimal, *, to_margin: bool) -> Any:
+        amount = round_down(amount, 6)
+        if amount <= 0:
+            return None
+        src, dst = (leg.spot_account, leg.margin_account) if to_margin else (leg.margin_account, leg.spot_account)
+        return self.try_execute(manager, ts, {
+            "venue": leg.perp_venue, "operation": "transfer", "asset": leg.settle, "amount": str(amount),
+            "from_account": src, "to_account": dst})
+
+    def _buy_spot(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> Any:
+        d = self.try_execute(manager, ts, {"venue": leg.spot_venue, "operation": "spot_trade",
+                                           "symbol": leg.spot_symbol, "side": "buy", "amount": str(qty)})
+        if d is not None:
+            leg.spot_qty += d.positions.get(leg.spot_key, Decimal(0))
+        return d
+
+    def _sell_spot(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> Any:
+        qty = min(qty, round_down(leg.spot_qty, self.params.size_decimals))
+        if qty <= 0:
+            return None
+        d = self.try_execute(manager, ts, {"venue": leg.spot_venue, "operation": "spot_trade",
+                                           "symbol": leg.spot_symbol, "side": "sell", "amount": str(qty)})
+        if d is not None:
+            leg.spot_qty += d.positions.get(leg.spot_key, Decimal(0))
+        return d
+
+    def _perp(self, manager: Any, ts: Any, leg: _Leg, signed: Decimal, reduce_only: bool = False) -> Any:
+        amount = round_down(abs(signed), self.params.size_decimals)
+        if amount <= 0:
+            return None
+        instr: dict[str, Any] = {"venue": leg.perp_venue, "operation": "perp_trade", "symbol": leg.perp_symbol,
+                                 "side": "buy" if signed > 0 else "sell", "amount": str(amount)}
+        if reduce_only:
+            instr["reduce_only"] = True
+        d = self.try_execute(manager, ts, instr)
+        if d is not None:
+            filled = d.positions.get(leg.perp_key, Decimal(0))
+            price = d.fill_price if d.fill_price is not None else self._mark(manager, ts, leg.perp_venue,
+                                                                             leg.perp_symbol)
+            leg.on_perp_fill(filled, price)
+        return d
+
+    def _hedge(self, manager: Any, ts: Any, leg: _Leg) -> None:
+        """Trade the perp so that it offsets the spot held."""
+        gap = -(leg.spot_qty + leg.perp_qty)
+        if gap != 0:
+            self._perp(manager, ts, leg, gap, reduce_only=gap > 0 and leg.perp_qty < 0 and -gap >= leg.perp_qty)
+
+    def _margin_equity(self, manager: Any, ts: Any, leg: _Leg, mark: Decimal) -> Decimal:
+        bal = manager.get_balances(ts, leg.perp_venue)
+        wallet = bal.get(leg.margin_key, Decimal(0))
+        entry = bal.get(f"{leg.perp_venue}:metric:entry_price:{leg.perp_symbol}", leg.entry)
+        return wallet + leg.perp_qty * (mark - entry)  # type: ignore[no-any-return]
+
+    def _rebalance_margin(self, manager: Any, ts: Any, leg: _Leg) -> None:
+        p: CashAndCarryParams = self.params
+        if leg.perp_qty >= 0:
+            return
+        mark = self._mark(manager, ts, leg.perp_venue, leg.perp_symbol)
+        notional = -leg.perp_qty * mark
+        equity = self._margin_equity(manager, ts, leg, mark)
+        ratio = equity / notional
+        t = leg.target_ratio
+        if ratio < t * p.margin_low:
+            px = self._spot(manager, ts, leg.spot_symbol)
+            if leg.same_venue:
+                # sell x spot, move the cash to the margin account, buy back x perp: (E + xp)/(N - xp) = t
+                value = (t * notional - equity) / (1 + t)
+            else:
+                # de-risk: shrink both legs so that E / (N - xp) = t
+                value = notional - equity / t
+            qty = round_down(value / px, p.size_decimals)
+            if qty <= 0:
+                return
+            d = self._sell_spot(manager, ts, leg, qty)
+            if d is None:
+                return
+            if leg.same_venue:
+                proceeds = d.positions.get(f"{leg.spot_venue}:spot:{leg.quote}", Decimal(0))
+                self._transfer(manager, ts, leg, proceeds, to_margin=True)
+            self._hedge(manager, ts, leg)
+        elif ratio > t * p.margin_high and leg.same_venue:
+            value = (equity - t * notional) / (1 + t)
+            wallet = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
+            value = min(value, wallet * Decimal("0.95"))
+            if value <= 0 or self._transfer(manager, ts, leg, value, to_margin=False) is None:
+                return
+            px = self._spot(manager, ts, leg.spot_symbol)
+            qty = round_down(value / (px * (1 + p.fee_buffer)), p.size_decimals)
+            if qty > 0:
+                self._buy_spot(manager, ts, leg, qty)
+                self._hedge(manager, ts, leg)
+
+
+__all__ = ["CarryLeg", "CashAndCarry", "CashAndCarryParams"]

@@ -1,0 +1,220 @@
+"""Leveraged staking loop: wstETH supplied to Aave, WETH borrowed against it and staked again, in one
+atomic flash-loan bundle, held at a target LTV with a de-leverage rule.
+
+Lever up (one atomic bundle): flash-borrow ``F`` WETH, turn it into wstETH (``acquire_via``: stake with
+Lido, or swap on a DEX), supply the wstETH, borrow ``F + premium`` WETH on Aave; the flash loan is
+repaid from that borrow. ``F`` is chosen so that debt / collateral reaches ``target_ltv``.
+De-leverage (one atomic bundle): flash-borrow WETH, repay debt, withdraw wstETH, swap it to WETH on
+the DEX, repay the flash loan. It runs when the LTV exceeds ``max_ltv`` (back to ``target_ltv``) and
+when the WETH borrow rate exceeds the staking yield plus ``min_spread`` (then down to ``unwind_ltv``).
+Every bundle must leave the health factor above ``min_health_factor``. Public manager API only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, round_down
+from basis_core.data.prices import usd_price
+from basis_core.errors import BasisError
+
+_DAY_NS = 86_400 * 10**9
+
+
+class LeveragedStakingLoopParams(StrategyParams):
+    """Parameters of ``leveraged_staking_loop`` (LTV = debt value / collateral value)."""
+
+    eth_amount: Decimal | None = Field(None, gt=0, description="own ETH to start with (default: wallet ETH)")
+    keep_eth: Decimal = Field(Decimal("0.05"), ge=0, description="ETH left in the wallet for gas")
+    lido_venue: str = Field("lido", description="staking venue")
+    aave_venue: str = Field("aave", description="lending / flash-loan venue")
+    acquire_via: str = Field("lido", pattern="^(lido|swap)$", description="WETH -> wstETH: 'lido' stake or 'swap'")
+    swap_venue: str | None = Field(None, description="DEX for wstETH <-> WETH (default: curve, else uniswap)")
+    swap_pool: str | None = Field(None, description="pool id on the DEX (default: the venue's choice)")
+    max_slippage_bps: Decimal = Field(Decimal(50), ge=0, le=10_000, description="slippage limit of swaps")
+    e_mode_category: int | None = Field(1, ge=0, le=255, description="Aave e-mode (1 = ETH-correlated)")
+    target_ltv: Decimal = Field(Decimal("0.80"), gt=0, lt=1, description="LTV to lever up to")
+    max_ltv: Decimal = Field(Decimal("0.86"), gt=0, lt=1, description="de-leverage to target above this LTV")
+    unwind_ltv: Decimal = Field(Decimal("0.0"), ge=0, lt=1,
+                                description="LTV to go down to when borrowing costs more than staking earns")
+    min_spread: Decimal = Field(Decimal("0.0"), description="required staking APR - borrow APR (decimal)")
+    yield_lookback_days: int = Field(7, ge=1, description="window of the trailing staking APR")
+    min_health_factor: Decimal = Field(Decimal("1.05"), gt=1, description="post-condition of every bundle")
+    check_every: int = Field(24, ge=1, description="check the rules every N steps")
+    amount_decimals: int = Field(6, ge=0, le=18, description="amounts are rounded down to this many decimals")
+
+    @model_validator(mode="after")
+    def _check(self) -> LeveragedStakingLoopParams:
+        if self.max_ltv <= self.target_ltv:
+            raise ValueError("max_ltv: must be above target_ltv")
+        if self.unwind_ltv > self.target_ltv:
+            raise ValueError("unwind_ltv: must not exceed target_ltv")
+        return self
+
+
+class LeveragedStakingLoop(Strategy):
+    """wstETH / WETH loop on Aave via atomic flash-loan bundles."""
+
+    name = "leveraged_staking_loop"
+    Params = LeveragedStakingLoopParams
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.swap_venue: str | None = None
+        self.unwound = False
+        self.bundles = 0
+        self._n = 0
+
+    def prepare(self, manager: Any) -> str | None:
+        p: LeveragedStakingLoopParams = self.params
+        have = self.installed(manager)
+        swap = p.swap_venue or next((v for v in ("curve", "uniswap") if "swap" in have.get(v, set())), None)
+        if swap is None:
+            return "no DEX installed to swap wstETH back to WETH for de-leveraging (curve or uniswap)"
+        needs: dict[str, set[str]] = {p.lido_venue: {"stake"}, p.aave_venue: {"supply", "borrow", "repay", "withdraw"},
+                                      swap: {"swap"}}
+        reason = self.missing_ops(manager, needs)
+        if reason:
+            return reason
+        if manager.venue(p.aave_venue).venue_info().flash_loan_premium is None:
+            return f"venue {p.aave_venue!r} offers no flash loans"
+        self.swap_venue = swap
+        return None
+
+    # -- book ------------------------------------------------------------------------------------------
+    def _book(self, manager: Any, ts: Any) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(wstETH supplied, WETH debt, wstETH price, WETH price) from Aave's balances."""
+        p: LeveragedStakingLoopParams = self.params
+        bal = manager.get_balances(ts, p.aave_venue)
+        snap = manager.data_provider.get_data(ts)
+        coll = bal.get(f"{p.aave_venue}:supplied:wstETH", Decimal(0))
+        debt = bal.get(f"{p.aave_venue}:debt:WETH", Decimal(0))
+        return coll, debt, usd_price(snap, "wstETH"), usd_price(snap, "WETH")
+
+    def ltv(self, manager: Any, ts: Any) -> Decimal:
+        coll, debt, pc, pd_ = self._book(manager, ts)
+        return debt * pd_ / (coll * pc) if coll > 0 else Decimal(0)
+
+    def _premium(self, manager: Any) -> Decimal:
+        return manager.venue(self.params.aave_venue).venue_info().flash_loan_premium  # type: ignore[no-any-return]
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def start(self, manager: Any, ts: Any) -> None:
+        p: LeveragedStakingLoopParams = self.params
+        amount = p.eth_amount
+        if amount is None:
+            amount = manager.get_balances(ts, p.lido_venue).get("ethereum:wallet:ETH", Decimal(0)) - p.keep_eth
+        if amount <= 0:
+            return
+        d = self.try_execute(manager, ts, {"venue": p.lido_venue, "operation": "stake", "asset": "ETH",
+                                           "amount": str(amount), "receive": "wstETH"})
+        if d is None:
+            return
+        got = sum((v for k, v in d.positions.items() if k.endswith(":wstETH") and v > 0), Decimal(0))
+        supply: dict[str, Any] = {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH", "amount": str(got)}
+        if p.e_mode_category is not None:
+            supply["e_mode_category"] = p.e_mode_category
+        if self.try_execute(manager, ts, supply) is None:
+            return
+        self._lever_to(manager, ts, p.target_ltv)
+
+    def step(self, manager: Any, ts: Any) -> None:
+        p: LeveragedStakingLoopParams = self.params
+        self._n += 1
+        if (self._n - 1) % p.check_every:
+            return
+        ltv = self.ltv(manager, ts)
+        spread = self._spread(manager, ts)
+        if spread is not None and spread < p.min_spread:
+            if ltv > p.unwind_ltv + Decimal("0.01"):
+                self._delever_to(manager, ts, p.unwind_ltv)
+                self.unwound = True
+            return
+        if self.unwound and spread is not None and spread >= p.min_spread:
+            self.unwound = False
+            self._lever_to(manager, ts, p.target_ltv)
+            return
+        if ltv > p.max_ltv:
+            self._delever_to(manager, ts, p.target_ltv)
+
+    def _spread(self, manager: Any, ts: Any) -> Decimal | None:
+        """Trailing staking APR (wstETH rate growth) minus the current WETH variable borrow APR."""
+        p: LeveragedStakingLoopParams = self.params
+        snap = manager.data_provider.get_data(ts)
+        try:
+            now = snap.get("lst:wstETH", "rate")
+            past = manager.data_provider.get_data(snap.ts_ns - p.yield_lookback_days * _DAY_NS)
+            then = past.get("lst:wstETH", "rate")
+            borrow = snap.get("aave:WETH", "variable_borrow_rate")
+        except BasisError:
+            return None
+        staking = (now / then - 1) * Decimal(365) / Decimal(p.yield_lookback_days)
+        return staking - borrow  # type: ignore[no-any-return]
+
+    # -- bundles ------------------------------------------------------------------------------------------
+    def _lever_to(self, manager: Any, ts: Any, ltv: Decimal) -> None:
+        p: LeveragedStakingLoopParams = self.params
+        coll, debt, pc, pw = self._book(manager, ts)
+        prem = self._premium(manager)
+        # after: (debt + F(1+prem)) pw = ltv (coll pc + F pw)  (wstETH bought with F WETH worth F pw)
+        f = (ltv * coll * pc - debt * pw) / (pw * (1 + prem) - ltv * pw)
+        f = round_down(f, p.amount_decimals)
+        if f <= 0:
+            return
+        acquire: dict[str, Any]
+        if p.acquire_via == "lido":
+            acquire = {"venue": p.lido_venue, "operation": "stake", "asset": "WETH", "amount": str(f),
+                       "receive": "wstETH"}
+        else:
+            acquire = self._swap("WETH", "wstETH", f)
+        wst = round_down(f * pw / pc * (1 - p.max_slippage_bps / 10_000), p.amount_decimals)
+        supply: dict[str, Any] = {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH", "amount": str(wst)}
+        borrow: dict[str, Any] = {"venue": p.aave_venue, "operation": "borrow", "asset": "WETH",
+                                  "amount": str(f + f * prem)}
+        if p.e_mode_category is not None:
+            borrow["e_mode_category"] = p.e_mode_category
+        self._bundle(manager, ts, f, [acquire, supply, borrow])
+
+    def _delever_to(self, manager: Any, ts: Any, ltv: Decimal) -> None:
+        p: LeveragedStakingLoopParams = self.params
+        coll, debt, pc, pw = self._book(manager, ts)
+        if debt <= 0:
+            return
+        prem = self._premium(manager)
+        slip = 1 - p.max_slippage_bps / 10_000
+        # repay R WETH, withdraw W wstETH worth R(1+prem)/slip WETH; (debt - R) pw = ltv (coll pc - W pc)
+        k = (1 + prem) / slip
+        r = (debt * pw - ltv * coll * pc) / (pw - ltv * k * pw)
+        r = min(round_down(r, p.amount_decimals), debt)
+        if r <= 0:
+            return
+        w = round_down(r * k * pw / pc, p.amount_decimals) + Decimal(1).scaleb(-p.amount_decimals)
+        repay: dict[str, Any] = {"venue": p.aave_venue, "operation": "repay", "asset": "WETH",
+                                 "amount": "max" if r >= debt else str(r)}
+        withdraw = {"venue": p.aave_venue, "operation": "withdraw", "asset": "wstETH", "amount": str(min(w, coll))}
+        self._bundle(manager, ts, r, [repay, withdraw, self._swap("wstETH", "WETH", min(w, coll))])
+
+    def _swap(self, token_in: str, token_out: str, amount: Decimal) -> dict[str, Any]:
+        p: LeveragedStakingLoopParams = self.params
+        s: dict[str, Any] = {"venue": self.swap_venue, "operation": "swap", "token_in": token_in,
+                             "token_out": token_out, "amount_in": str(amount),
+                             "max_slippage_bps": str(p.max_slippage_bps)}
+        if p.swap_pool:
+            s["pool"] = p.swap_pool
+        return s
+
+    def _bundle(self, manager: Any, ts: Any, flash: Decimal, steps: list[dict[str, Any]]) -> Any:
+        p: LeveragedStakingLoopParams = self.params
+        d = self.try_execute(manager, ts, {
+            "venue": "atomic", "operation": "atomic", "steps": steps,
+            "flash_loan": {"venue": p.aave_venue, "asset": "WETH", "amount": str(flash)},
+            "min_health_factor": str(p.min_health_factor), "health_factor_venue": p.aave_venue})
+        if d is not None:
+            self.bundles += 1
+        return d
+
+
+__all__ = ["LeveragedStakingLoop", "LeveragedStakingLoopParams"]

@@ -1,0 +1,231 @@
+"""Mark-to-market of a backtest book in USD, from ledger balances and a market snapshot.
+
+Rules by instrument-key kind (``venue:kind:asset``):
+
+- ``perp`` (signed base units): unrealised PnL in USD. If the venue reports
+  ``<venue>:metric:entry_price:<symbol>`` in ``get_balances`` the PnL is ``size x (mark - entry)``;
+  otherwise it is computed from the fills seen in the execution history, independently of how the
+  venue splits realised / unrealised PnL: ``size x mark - sum(fill size x fill price) - realised``,
+  where ``realised`` is the settle-asset cash the venue booked on those fills (fees excluded).
+  The mark is ``perp:<venue>:<symbol>`` close, in the settle asset, times its USD price.
+  Exposure (for charts and delta) is ``size x mark`` in USD.
+- ``debt`` / ``borrow``: ``- amount x usd_price(asset)`` (a liability).
+- ``metric``: not value (health factors, rates ...).
+- ``lp`` and anything else the venue values itself: ``<venue>:metric:value_usd:<kind>:<asset>`` from
+  ``get_balances`` when the venue reports it.
+- every other kind (spot, futures, wallet, supplied, staked, margin ...): ``amount x usd_price(asset)``
+  (:func:`basis_core.data.usd_price`).
+
+A key that cannot be valued is valued at 0 and listed in :attr:`Valuer.unpriced` (the report shows it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from basis_core.data.prices import usd_price
+from basis_core.data.provider import DataProvider, MarketSnapshot
+from basis_core.errors import BasisError, MarketDataError
+
+log = logging.getLogger(__name__)
+
+_ZERO = Decimal(0)
+LIABILITY_KINDS = frozenset({"debt", "borrow", "borrowed"})
+NON_VALUE_KINDS = frozenset({"metric"})
+VENUE_VALUED_KINDS = frozenset({"lp", "position", "request", "withdrawal"})
+#: non-rebasing liquid staking tokens: their value grows with ``lst:<token>.rate`` (ETH per token)
+RATE_LSTS = frozenset({"wstETH", "weETH"})
+
+
+@dataclass(slots=True)
+class _PerpBook:
+    """Fill-based cost basis of one perp key: sum(fill size x price) + realised cash, in settle units."""
+
+    cost: Decimal = _ZERO
+    size: Decimal = _ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """The book's value at one time: total equity and the per-key value and exposure (USD)."""
+
+    equity: Decimal
+    values: dict[str, Decimal]
+    exposures: dict[str, Decimal]
+
+
+def _split(key: str) -> tuple[str, str, str]:
+    venue, _, rest = key.partition(":")
+    kind, _, asset = rest.partition(":")
+    return venue, kind, asset
+
+
+class Valuer:
+    """Values ledger balances in USD; feed it every execution-history record with :meth:`observe`.
+
+    :param provider: the run's market data.
+    :param balances_of: ``venue -> get_balances`` callable (the manager's), used for venue metrics.
+    """
+
+    def __init__(self, provider: DataProvider,
+                 balances_of: Any = None) -> None:
+        self.provider = provider
+        self.balances_of = balances_of
+        self.perps: dict[str, _PerpBook] = {}
+        self.unpriced: set[str] = set()
+        self._venue_metrics: dict[str, bool] = {}
+        self._kinds: dict[str, tuple[str, str, str]] = {}
+
+    # -- history ---------------------------------------------------------------------------------
+    def observe(self, records: Iterable[Any], snapshot_at: Any = None) -> None:
+        """Update perp cost bases from successful history records (HistoryRecord or ExecutionDeltas)."""
+        for rec in records:
+            if not getattr(rec, "success", True):
+                continue
+            positions = tuple(rec.positions.items()) if isinstance(rec.positions, Mapping) else tuple(rec.positions)
+            perp_moves = [(k, d) for k, d in positions if _split(k)[1] == "perp" and d != 0]
+            if not perp_moves:
+                continue
+            fees = dict(rec.fees.items()) if isinstance(rec.fees, Mapping) else dict(rec.fees)
+            for key, delta in perp_moves:
+                venue, _, symbol = _split(key)
+                settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
+                price = self._fill_price(rec, key, delta, snapshot_at)
+                # realised cash: the settle-asset change on non-perp keys of the venue, fees excluded
+                realised = _ZERO
+                if len(perp_moves) == 1:
+                    for k, d in positions:
+                        v, kind, asset = _split(k)
+                        if v == venue and kind != "perp" and asset == settle:
+                            realised += d - fees.get(k, _ZERO)
+                book = self.perps.setdefault(key, _PerpBook())
+                book.cost += delta * price + realised
+                book.size += delta
+
+    def _fill_price(self, rec: Any, key: str, delta: Decimal, snapshot_at: Any) -> Decimal:
+        fp = getattr(rec, "fill_price", None)
+        if fp is not None:
+            return Decimal(fp)
+        # history records carry no fill price: the deltas' own price is needed; fall back to the mark
+        venue, _, symbol = _split(key)
+        ts_ns = getattr(rec, "ts_ns", None)
+        if ts_ns is None:
+            ts_ns = snapshot_at
+        return self.provider.series(f"perp:{venue}:{symbol}").value("close", ts_ns)
+
+    # -- valuation -------------------------------------------------------------------------------
+    def value(self, snapshot: MarketSnapshot, balances: Mapping[str, Decimal]) -> Valuation:
+        """Total equity (USD) of ``balances`` at the snapshot, with per-key values and exposures."""
+        values: dict[str, Decimal] = {}
+        exposures: dict[str, Decimal] = {}
+        total = _ZERO
+        metrics_cache: dict[str, Mapping[str, Decimal]] = {}
+        kinds = self._kinds
+        for key, amount in balances.items():
+            parts = kinds.get(key)
+            if parts is None:
+                parts = kinds[key] = _split(key)
+            venue, kind, asset = parts
+            if kind in NON_VALUE_KINDS or amount == 0:
+                continue
+            try:
+                if kind == "perp":
+                    value, exposure = self._perp_value(snapshot, key, venue, asset, amount, metrics_cache)
+                elif kind in LIABILITY_KINDS:
+                    value = -amount * usd_price(snapshot, asset)
+                    exposure = value
+                elif kind in VENUE_VALUED_KINDS:
+                    value = self._venue_value(snapshot, venue, kind, asset, metrics_cache)
+                    exposure = value
+                else:
+                    value = amount * usd_price(snapshot, asset)
+                    exposure = value
+            except (MarketDataError, LookupError):
+                try:
+                    value = self._venue_value(snapshot, venue, kind, asset, metrics_cache)
+                except (BasisError, LookupError):
+                    if key not in self.unpriced:
+                        log.warning("cannot value %s at %s; counted as 0", key, snapshot.timestamp)
+                        self.unpriced.add(key)
+                    value = _ZERO
+                exposure = value
+            values[key] = value
+            exposures[key] = exposure
+            total += value
+        return Valuation(total, values, exposures)
+
+    def _metrics(self, snapshot: MarketSnapshot, venue: str,
+                 cache: dict[str, Mapping[str, Decimal]]) -> Mapping[str, Decimal]:
+        m = cache.get(venue)
+        if m is None:
+            m = {}
+            if self.balances_of is not None:
+                try:
+                    m = self.balances_of(snapshot.timestamp, venue) or {}
+                except BasisError:
+                    m = {}
+            cache[venue] = m
+        return m
+
+    def _venue_value(self, snapshot: MarketSnapshot, venue: str, kind: str, asset: str,
+                     cache: dict[str, Mapping[str, Decimal]]) -> Decimal:
+        m = self._metrics(snapshot, venue, cache)
+        for name in (f"{venue}:metric:value_usd:{kind}:{asset}", f"{venue}:metric:value_usd:{asset}"):
+            if name in m:
+                return Decimal(m[name])
+        raise MarketDataError(f"venue {venue} reports no value for {kind}:{asset}")
+
+    def _perp_value(self, snapshot: MarketSnapshot, key: str, venue: str, symbol: str, size: Decimal,
+                    cache: dict[str, Mapping[str, Decimal]]) -> tuple[Decimal, Decimal]:
+        mark = snapshot.get(f"perp:{venue}:{symbol}")
+        settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
+        settle_px = usd_price(snapshot, settle)
+        uses_metrics = self._venue_metrics.get(venue)
+        if uses_metrics is None or uses_metrics:
+            m = self._metrics(snapshot, venue, cache)
+            entry = m.get(f"{venue}:metric:entry_price:{symbol}")
+            if uses_metrics is None:
+                uses_metrics = self._venue_metrics[venue] = entry is not None
+            if entry is not None:
+                return size * (mark - Decimal(entry)) * settle_px, size * mark * settle_px
+        book = self.perps.get(key)
+        cost = book.cost if book is not None else _ZERO
+        return (size * mark - cost) * settle_px, size * mark * settle_px
+
+
+def lst_rate_gain(prev: MarketSnapshot | None, snap: MarketSnapshot, balances: Mapping[str, Decimal]) -> Decimal:
+    """USD gain from the growth of non-rebasing LST exchange rates over one step (staking yield).
+
+    For every balance of wstETH / weETH (liabilities negative): ``amount x ETH price now x (rate now -
+    rate before)``. The rest of the value change of these tokens is price.
+    """
+    if prev is None:
+        return _ZERO
+    gain = _ZERO
+    eth_now: Decimal | None = None
+    rates: dict[str, Decimal] = {}
+    for key, amount in balances.items():
+        _, kind, asset = _split(key)
+        if asset not in RATE_LSTS or kind in NON_VALUE_KINDS or kind == "perp" or amount == 0:
+            continue
+        d = rates.get(asset)
+        if d is None:
+            try:
+                d = snap.get(f"lst:{asset}", "rate") - prev.get(f"lst:{asset}", "rate")
+            except MarketDataError:
+                d = _ZERO
+            rates[asset] = d
+        if d == 0:
+            continue
+        if eth_now is None:
+            eth_now = usd_price(snap, "ETH")
+        sign = -1 if kind in LIABILITY_KINDS else 1
+        gain += sign * amount * eth_now * d
+    return gain
+
+
+__all__ = ["LIABILITY_KINDS", "RATE_LSTS", "Valuation", "Valuer", "lst_rate_gain"]
