@@ -156,3 +156,17 @@ class TransactionTimeoutError(AmbiguousOutcomeError):
 
 class ScenarioError(BasisError, ValueError):
     """A scenario file is invalid (names the line and field)."""
+
+
+class ContractRevertError(TransactionRevertedError):
+    """An on-chain transaction reverted, with details: mined with status 0 (``tx_hash`` and ``gas_used``
+    set, gas spent), or refused by the node's simulation before sending (``tx_hash`` None, nothing sent,
+    nonce not consumed). ``reason`` is the decoded revert reason when the node gives one."""
+
+    def __init__(self, message: str, reason: str | None = None, tx_hash: str | None = None,
+                 nonce: int | None = None, gas_used: int | None = None) -> None:
+        self.reason = reason
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        self.gas_used = gas_used
+        super().__init__(message)
