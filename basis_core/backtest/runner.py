@@ -31,6 +31,7 @@ from basis_core.backtest.valuation import Valuer, lst_rate_gain
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import PNL_COMPONENTS
 from basis_core.errors import BasisError, ScenarioError
+from basis_core.instructions import OPERATIONS
 from basis_core.manager import ExecutionInterfaceManager
 from basis_core.timeutil import from_ns
 
@@ -160,6 +161,11 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager) -> tuple
             log.info("strategy %s skipped: %s", spec.name, reason)
             status.append(StrategyStatus(spec.name, False, reason))
         else:
+            ledger = manager.ledger
+            assert ledger is not None
+            for key, amount in spec.balances.items():
+                if amount:
+                    ledger.set_balance(key, ledger.balance(key) + amount)
             active.append(strat)
             status.append(StrategyStatus(spec.name, True))
     return active, status
@@ -354,7 +360,7 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         annual = float("nan")
     max_dd = float(eq["drawdown"].max()) if len(eq) else 0.0
     hist = result.executions
-    instr = hist[hist["status"] != "accrued"] if len(hist) else hist
+    instr = hist[hist["operation"].isin(OPERATIONS)] if len(hist) else hist
     steps = len(eq)
     return {
         "scenario": result.scenario.name,

@@ -69,6 +69,14 @@ Timestamp = Annotated[pd.Timestamp, BeforeValidator(_parse_time)]
 Step = Annotated[pd.Timedelta, BeforeValidator(_parse_step)]
 
 
+def _check_instrument_keys(v: dict[str, Decimal]) -> dict[str, Decimal]:
+    for k in v:
+        if k.count(":") < 2 or any(not p for p in k.split(":", 2)):
+            raise ValueError(f"{k!r} is not an instrument key of the form venue:kind:asset "
+                             "(e.g. binance:spot:USDT, ethereum:wallet:ETH)")
+    return v
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
 
@@ -108,6 +116,14 @@ class StrategySpec(_Model):
     name: str = Field(description="strategy name, e.g. cash_and_carry, staked_basis, leveraged_staking_loop")
     params: dict[str, Any] = Field(default_factory=dict, description="the strategy's parameters")
     required: bool = Field(False, description="fail the run instead of skipping when its venues are missing")
+    balances: dict[str, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="capital of this strategy: added to the initial balances only when the strategy runs")
+
+    @field_validator("balances")
+    @classmethod
+    def _check_keys(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        return _check_instrument_keys(v)
 
 
 class ScheduledInstruction(_Model):
@@ -157,11 +173,7 @@ class Scenario(_Model):
     @field_validator("initial_balances")
     @classmethod
     def _check_keys(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
-        for k in v:
-            if k.count(":") < 2 or any(not p for p in k.split(":", 2)):
-                raise ValueError(f"{k!r} is not an instrument key of the form venue:kind:asset "
-                                 "(e.g. binance:spot:USDT, ethereum:wallet:ETH)")
-        return v
+        return _check_instrument_keys(v)
 
     @field_validator("schedule")
     @classmethod

@@ -3,9 +3,10 @@
 Rules by instrument-key kind (``venue:kind:asset``):
 
 - ``perp`` (signed base units): unrealised PnL in USD. If the venue reports
-  ``<venue>:metric:entry_price:<symbol>`` in ``get_balances`` the PnL is ``size x (mark - entry)``;
-  otherwise it is computed from the fills seen in the execution history, independently of how the
-  venue splits realised / unrealised PnL: ``size x mark - sum(fill size x fill price) - realised``,
+  ``<venue>:metric:unrealised_pnl:<symbol>`` (settle units) in ``get_balances`` that is used, else
+  ``<venue>:metric:entry_price:<symbol>`` gives ``size x (mark - entry)``; otherwise it is computed
+  from the fills seen in the execution history (records with a fill price), independently of how
+  the venue splits realised / unrealised PnL: ``size x mark - sum(fill size x fill price) - realised``,
   where ``realised`` is the settle-asset cash the venue booked on those fills (fees excluded).
   The mark is ``perp:<venue>:<symbol>`` close, in the settle asset, times its USD price.
   Exposure (for charts and delta) is ``size x mark`` in USD.
@@ -187,9 +188,12 @@ class Valuer:
         uses_metrics = self._venue_metrics.get(venue)
         if uses_metrics is None or uses_metrics:
             m = self._metrics(snapshot, venue, cache)
+            upnl = m.get(f"{venue}:metric:unrealised_pnl:{symbol}")
             entry = m.get(f"{venue}:metric:entry_price:{symbol}")
             if uses_metrics is None:
-                uses_metrics = self._venue_metrics[venue] = entry is not None
+                uses_metrics = self._venue_metrics[venue] = upnl is not None or entry is not None
+            if upnl is not None:
+                return Decimal(upnl) * settle_px, size * mark * settle_px
             if entry is not None:
                 return size * (mark - Decimal(entry)) * settle_px, size * mark * settle_px
         book = self.perps.get(key)

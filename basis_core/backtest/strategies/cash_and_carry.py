@@ -26,7 +26,7 @@ VENUE_DEFAULTS: dict[str, dict[str, str]] = {
     "binance": {"spot_symbol": "ETH/USDT", "perp_symbol": "ETH/USDT:USDT", "spot_account": "spot",
                 "margin_account": "futures", "margin_kind": "futures"},
     "hyperliquid": {"spot_symbol": "ETH/USDC", "perp_symbol": "ETH/USDC:USDC", "spot_account": "spot",
-                    "margin_account": "perp", "margin_kind": "margin"},
+                    "margin_account": "perp", "margin_kind": "perp-margin"},
 }
 
 
@@ -61,6 +61,10 @@ class CashAndCarryParams(StrategyParams):
     size_decimals: int = Field(3, ge=0, le=8, description="order sizes are rounded down to this many decimals")
     fee_buffer: Decimal = Field(Decimal("0.002"), ge=0, lt=1,
                                 description="cash kept aside for fees and slippage when buying spot")
+    min_trade_usd: Decimal = Field(Decimal(25), ge=0,
+                                   description="skip orders below this notional (venues' minimum order values)")
+    min_rebalance: Decimal = Field(Decimal("0.01"), ge=0, lt=1,
+                                   description="move collateral only in chunks of at least this share of capital")
 
     @model_validator(mode="after")
     def _check(self) -> CashAndCarryParams:
@@ -184,7 +188,12 @@ class CashAndCarry(Strategy):
             "venue": leg.perp_venue, "operation": "transfer", "asset": leg.settle, "amount": str(amount),
             "from_account": src, "to_account": dst})
 
+    def _small(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> bool:
+        return qty <= 0 or qty * self._spot(manager, ts, leg.spot_symbol) < self.params.min_trade_usd
+
     def _buy_spot(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> Any:
+        if self._small(manager, ts, leg, qty):
+            return None
         d = self.try_execute(manager, ts, {"venue": leg.spot_venue, "operation": "spot_trade",
                                            "symbol": leg.spot_symbol, "side": "buy", "amount": str(qty)})
         if d is not None:
@@ -193,7 +202,7 @@ class CashAndCarry(Strategy):
 
     def _sell_spot(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> Any:
         qty = min(qty, round_down(leg.spot_qty, self.params.size_decimals))
-        if qty <= 0:
+        if self._small(manager, ts, leg, qty):
             return None
         d = self.try_execute(manager, ts, {"venue": leg.spot_venue, "operation": "spot_trade",
                                            "symbol": leg.spot_symbol, "side": "sell", "amount": str(qty)})
@@ -203,7 +212,7 @@ class CashAndCarry(Strategy):
 
     def _perp(self, manager: Any, ts: Any, leg: _Leg, signed: Decimal, reduce_only: bool = False) -> Any:
         amount = round_down(abs(signed), self.params.size_decimals)
-        if amount <= 0:
+        if amount <= 0 or amount * self._mark(manager, ts, leg.perp_venue, leg.perp_symbol) < self.params.min_trade_usd:
             return None
         instr: dict[str, Any] = {"venue": leg.perp_venue, "operation": "perp_trade", "symbol": leg.perp_symbol,
                                  "side": "buy" if signed > 0 else "sell", "amount": str(amount)}
@@ -226,8 +235,10 @@ class CashAndCarry(Strategy):
     def _margin_equity(self, manager: Any, ts: Any, leg: _Leg, mark: Decimal) -> Decimal:
         bal = manager.get_balances(ts, leg.perp_venue)
         wallet = bal.get(leg.margin_key, Decimal(0))
-        entry = bal.get(f"{leg.perp_venue}:metric:entry_price:{leg.perp_symbol}", leg.entry)
-        return wallet + leg.perp_qty * (mark - entry)  # type: ignore[no-any-return]
+        upnl = bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
+        if upnl is None:
+            upnl = leg.perp_qty * (mark - leg.entry)
+        return wallet + upnl  # type: ignore[no-any-return]
 
     def _rebalance_margin(self, manager: Any, ts: Any, leg: _Leg) -> None:
         p: CashAndCarryParams = self.params
@@ -246,9 +257,9 @@ class CashAndCarry(Strategy):
             else:
                 # de-risk: shrink both legs so that E / (N - xp) = t
                 value = notional - equity / t
-            qty = round_down(value / px, p.size_decimals)
-            if qty <= 0:
+            if value < p.min_rebalance * leg.capital:
                 return
+            qty = round_down(value / px, p.size_decimals)
             d = self._sell_spot(manager, ts, leg, qty)
             if d is None:
                 return
@@ -258,9 +269,14 @@ class CashAndCarry(Strategy):
             self._hedge(manager, ts, leg)
         elif ratio > t * p.margin_high and leg.same_venue:
             value = (equity - t * notional) / (1 + t)
-            wallet = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
-            value = min(value, wallet * Decimal("0.95"))
-            if value <= 0 or self._transfer(manager, ts, leg, value, to_margin=False) is None:
+            bal = manager.get_balances(ts, leg.perp_venue)
+            free = bal.get(f"{leg.perp_venue}:metric:available:{leg.settle}")
+            if free is None:  # a venue without the metric: leave the initial margin of the short in place
+                free = bal.get(leg.margin_key, Decimal(0)) - notional * t / 2
+            value = min(value, free * Decimal("0.99"))
+            if value < max(p.min_rebalance * leg.capital, p.min_trade_usd):
+                return
+            if self._transfer(manager, ts, leg, value, to_margin=False) is None:
                 return
             px = self._spot(manager, ts, leg.spot_symbol)
             qty = round_down(value / (px * (1 + p.fee_buffer)), p.size_decimals)

@@ -139,8 +139,10 @@ class StakedBasis(Strategy):
         mark = self._mark(manager, ts)
         if self.perp_qty < 0:
             bal = manager.get_balances(ts, self.hedge_venue)
-            entry = bal.get(f"{self.hedge_venue}:metric:entry_price:{self.hedge_symbol}", self.entry)
-            equity = bal.get(self.margin_key, Decimal(0)) + self.perp_qty * (mark - entry)
+            upnl = bal.get(f"{self.hedge_venue}:metric:unrealised_pnl:{self.hedge_symbol}")
+            if upnl is None:
+                upnl = self.perp_qty * (mark - self.entry)
+            equity = bal.get(self.margin_key, Decimal(0)) + upnl
             notional = -self.perp_qty * mark
             if equity / notional < p.min_margin_ratio:
                 # de-risk: cut the short so that equity / notional is back at twice the minimum
