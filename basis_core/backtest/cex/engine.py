@@ -1,0 +1,776 @@
+"""``CexSimulator``: the backtest backend of a centralised exchange (spot + linear perpetuals).
+
+Parameterised by a :class:`~basis_core.backtest.cex.spec.CexSpec`; all state lives in ledger tables
+named ``<venue>.<table>`` so a failed instruction rolls everything back: ``orders`` (order id ->
+:class:`RestingOrder`), ``client_ids`` (client id -> order id), ``locks`` (balance key -> amount held
+by resting orders; on a margin wallet: initial margin reserved by resting perp orders),
+``positions`` (symbol -> :class:`PerpPosition`, open positions only), ``leverage`` (symbol -> leverage),
+``perp_totals`` (symbol -> :class:`PerpTotals`).
+
+Market model
+- Reference price: the as-of close of ``spot:<symbol>`` (spot) or ``perp:<venue>:<symbol>`` (perp mark).
+- Market orders fill in full at the reference price moved by the slippage model, as taker.
+- Limit orders: marketable ones (buy limit >= reference, sell limit <= reference) fill at once as taker
+  at the slipped price capped by the limit; post-only ones are refused instead; IOC / FOK ones that are
+  not marketable are cancelled; GTC ones rest, holding their balance (spot) or initial margin (perp).
+  A resting order fills in full at its limit price, as maker, in the first bar whose close time is in
+  ``(previous, timestamp]`` of an accrual and whose low (buy) / high (sell) reaches the limit (the
+  close when the series has no high / low).
+- Funding: for every row of ``funding:<venue>:<symbol>`` in ``(previous, timestamp]``, an open position
+  receives ``-(size x mark x rate)`` into its margin wallet (mark = as-of close at the settlement).
+- Liquidation (cross margin per margin wallet): at every accrual point (each settlement, each resting
+  fill, and the accrual's end) when wallet + unrealised PnL < total maintenance margin, every position
+  of that wallet is closed at the mark, a liquidation fee (``fees.liquidation`` x notional, at most
+  what is left) is charged, resting perp orders of the wallet are cancelled; a shortfall below zero
+  is absorbed (insurance fund) and reported in ``details``.
+Events inside one accrual are processed in time order (fills before funding at equal times).
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_right
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from basis_core.backtest.cex.fills import perp_fill, spot_fill
+from basis_core.backtest.cex.funding import funding_payment
+from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
+from basis_core.backtest.cex.market import Market, build_markets
+from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
+from basis_core.backtest.cex.slippage import fill_price
+from basis_core.backtest.cex.spec import CexSpec
+from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
+from basis_core.backtest.cex.validation import check_amount, check_notional, check_price, market_for
+from basis_core.backtest.ledger import Ledger
+from basis_core.data.provider import DataProvider
+from basis_core.data.series import Series
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import (
+    ConfigError,
+    DuplicateClientIdError,
+    InstructionError,
+    InsufficientFundsError,
+    MarginError,
+    MarketDataError,
+    OrderNotFoundError,
+)
+from basis_core.timeutil import from_ns
+
+ZERO = Decimal(0)
+_UNSET: Any = object()
+_EMPTY: Mapping[str, Decimal] = {}
+
+
+class CexSimulator:
+    """Backtest backend: one per venue instance (see the module docstring for the market model)."""
+
+    def __init__(self, spec: CexSpec, ledger: Ledger, data: DataProvider) -> None:
+        if ledger is None or data is None:
+            raise ConfigError(f"{spec.venue}: the backtest backend needs a ledger and a data provider")
+        self.spec = spec
+        self.venue = v = spec.venue
+        self.ledger = ledger
+        self.data = data
+        self.markets: dict[str, Market] = build_markets(spec)
+        self.orders = ledger.table(f"{v}.orders")
+        self.client_ids = ledger.table(f"{v}.client_ids")
+        self.locks = ledger.table(f"{v}.locks")
+        self.positions = ledger.table(f"{v}.positions")
+        self.leverage = ledger.table(f"{v}.leverage")
+        self.totals = ledger.table(f"{v}.perp_totals")
+        self._ids = itertools.count(1)
+        self._series: dict[str, Series] = {}
+        self._px: dict[str, tuple[int, Decimal]] = {}
+        self._src: dict[str, tuple[list[int], list[Decimal]]] = {}
+        self._funding: dict[str, Series | None] = {}
+        self._cursors: dict[str, tuple[int, int]] = {}
+        self._liq_rate = spec.fees.liquidation
+        self._accounts = spec.accounts
+
+    # -- market data ------------------------------------------------------------------------------
+    def series(self, m: Market) -> Series:
+        """The price series of ``m`` (resolved once): spot templates in order, or the perp mark series."""
+        s = self._series.get(m.symbol)
+        if s is None:
+            names = ([self.spec.mark_series] if m.is_perp else list(self.spec.spot_series))
+            names = [n.format(venue=self.venue, symbol=m.symbol) for n in names]
+            for n in names:
+                s = self.data.find(n)
+                if s is not None:
+                    break
+            if s is None:
+                raise MarketDataError(f"{self.venue}: no price series for {m.symbol} (tried {', '.join(names)})")
+            self._series[m.symbol] = s
+        return s
+
+    def price(self, m: Market, ts_ns: int) -> Decimal:
+        """As-of close of ``m``'s series at ``ts_ns`` (cached per symbol for the last time asked)."""
+        sym = m.symbol
+        c = self._px.get(sym)
+        if c is not None and c[0] == ts_ns:
+            return c[1]
+        src = self._src.get(sym)
+        if src is None:
+            s = self.series(m)
+            src = self._src[sym] = (s.times, s.columns["close"])
+        i = bisect_right(src[0], ts_ns) - 1
+        if i < 0:
+            raise MarketDataError(f"{self.series(m).name}: no data at or before {from_ns(ts_ns).isoformat()}")
+        px = src[1][i]
+        self._px[sym] = (ts_ns, px)
+        return px
+
+    def funding_series(self, m: Market) -> Series | None:
+        """The funding series of perp ``m`` (None when absent and not required)."""
+        if m.symbol in self._funding:
+            return self._funding[m.symbol]
+        name = self.spec.funding_series.format(venue=self.venue, symbol=m.symbol)
+        s = self.data.find(name)
+        if s is None and self.spec.require_funding_data:
+            raise MarketDataError(f"{self.venue}: no funding series {name!r} for {m.symbol}; a perp position needs "
+                                  f"it (set venue_config.{self.venue}.require_funding_data: false to trade without)")
+        self._funding[m.symbol] = s
+        return s
+
+    def _market(self, symbol: str, perp: bool) -> Market:
+        m = self.markets.get(symbol)
+        if m is None or m.is_perp != perp:
+            return market_for(self.markets, self.venue, symbol, perp)
+        return m
+
+    def _next_id(self) -> str:
+        return str(next(self._ids))
+
+    # -- spot -------------------------------------------------------------------------------------
+    def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        m = self._market(ins.symbol, False)
+        ts_ns = ts.value
+        ref = self.price(m, ts_ns)
+        amount = ins.amount
+        buy = ins.side == "buy"
+        check_amount(m, amount)
+        if ins.order_type == "market":
+            check_notional(m, amount, ref)
+            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), "spot_trade")
+        limit = ins.price
+        check_price(m, limit)
+        check_notional(m, amount, limit)
+        return self._limit(ts, m, ins, buy, amount, limit, ref, None)
+
+    def _spot_taker(self, ts: Any, m: Market, buy: bool, amount: Decimal, px: Decimal, ref: Decimal,
+                    client_id: str | None, order_id: str, op: str) -> ExecutionDeltas:
+        if len(self.locks):
+            key = m.quote_key if buy else m.base_key
+            self._check_available(key, amount * px if buy else amount)
+        rate = m.fee_rates.taker
+        if buy and m.fee_in_received:
+            fee, fee_asset = amount * rate, m.base
+        else:
+            fee, fee_asset = amount * px * rate, m.quote
+        positions, fees, pnl = spot_fill(m, buy, amount, px, fee, fee_asset, ref)
+        return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, amount, pnl,
+                               {"liquidity": "taker", "fee_asset": fee_asset, "reference_price": ref})
+
+    def _check_available(self, key: str, needed: Decimal) -> None:
+        held = self.locks.get(key)
+        if held:
+            available = self.ledger.balance(key) - held
+            if needed > available:
+                raise InsufficientFundsError(key, needed, available)
+
+    # -- limit orders (spot and perp) ---------------------------------------------------------------
+    def _limit(self, ts: Any, m: Market, ins: Any, buy: bool, amount: Decimal, limit: Decimal, ref: Decimal,
+               perp_ctx: tuple[PerpPosition | None, Decimal] | None) -> ExecutionDeltas:
+        """A limit order: refuse (post-only crossing), fill as taker (marketable), cancel (IOC / FOK) or rest."""
+        marketable = limit >= ref if buy else limit <= ref
+        op = ins.operation
+        if marketable:
+            if ins.post_only:
+                raise InstructionError("post_only", f"a post-only {ins.side} at {limit} would immediately match "
+                                                    f"(reference price {ref}); it was refused")
+            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            px = min(px, limit) if buy else max(px, limit)
+            if perp_ctx is None:
+                return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), op)
+            pos, lev = perp_ctx
+            qty = amount if buy else -amount
+            return self._perp_execute(ts, m, pos, qty, px, ref, lev, ins.client_id, self._next_id(), op,
+                                      False, ins.leverage is not None)
+        if ins.time_in_force != "GTC":
+            return ExecutionDeltas(self.venue, op, ts, {}, {}, "cancelled", ins.client_id, self._next_id(),
+                                   details={"reason": f"{ins.time_in_force} limit {ins.side} at {limit} not "
+                                                      f"marketable (reference price {ref})"})
+        lev = perp_ctx[1] if perp_ctx is not None else None
+        order = self._rest(ts.value, m, ins.side, amount, limit, ins.time_in_force, ins.post_only,
+                           bool(getattr(ins, "reduce_only", False)), lev, ins.client_id, self._next_id(), None)
+        return ExecutionDeltas(self.venue, op, ts, {}, {}, "open", ins.client_id, order.order_id,
+                               details={"price": limit, "amount": amount, "side": ins.side, "symbol": m.symbol})
+
+    def _rest(self, ts_ns: int, m: Market, side: str, amount: Decimal, price: Decimal, tif: str, post_only: bool,
+              reduce_only: bool, lev: Decimal | None, client_id: str | None, order_id: str,
+              seq: int | None) -> RestingOrder:
+        """Store a resting order after holding its balance / reserving its margin."""
+        if client_id is not None:
+            other = self.client_ids.get(client_id)
+            if other is not None:
+                raise DuplicateClientIdError("client_id", f"{client_id!r} is already used by open order {other}")
+        buy = side == "buy"
+        if m.is_perp:
+            key = m.margin_key
+            lock = ZERO if reduce_only else amount * price / lev  # type: ignore[operator]
+            if lock:
+                wallet, upnl, im, _mm = self._account(m.margin_key, ts_ns, {})
+                free = wallet + upnl - im
+                if lock > free:
+                    raise MarginError("amount", f"insufficient margin on {key}: the order needs {lock} of initial "
+                                                f"margin, {free} is free")
+        else:
+            key = m.quote_key if buy else m.base_key
+            lock = amount * price if buy else amount
+            held = self.locks.get(key, ZERO)
+            available = self.ledger.balance(key) - held
+            if lock > available:
+                raise InsufficientFundsError(key, lock, available)
+        if lock:
+            self.locks[key] = self.locks.get(key, ZERO) + lock
+        order = RestingOrder(order_id, client_id, m.symbol, m.is_perp, side, amount, price, tif, post_only,
+                             reduce_only, lev, ts_ns, int(order_id) if seq is None else seq, key, lock)
+        self.orders[order_id] = order
+        if client_id is not None:
+            self.client_ids[client_id] = order_id
+        return order
+
+    def _remove_order(self, o: RestingOrder) -> None:
+        del self.orders[o.order_id]
+        if o.client_id is not None and self.client_ids.get(o.client_id) == o.order_id:
+            del self.client_ids[o.client_id]
+        if o.lock_amount:
+            left = self.locks[o.lock_key] - o.lock_amount
+            if left:
+                self.locks[o.lock_key] = left
+            else:
+                del self.locks[o.lock_key]
+
+    def _find_order(self, order_id: str, symbol: str | None) -> RestingOrder:
+        o = self.orders.get(order_id)
+        if o is None:
+            oid = self.client_ids.get(order_id)
+            o = None if oid is None else self.orders.get(oid)
+        if o is None or (symbol is not None and o.symbol != symbol):
+            raise OrderNotFoundError("order_id", f"no open order {order_id!r} on {self.venue}"
+                                                 + (f" for {symbol}" if symbol else ""))
+        return o
+
+    def cancel_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        o = self._find_order(ins.order_id, ins.symbol)
+        self._remove_order(o)
+        return ExecutionDeltas(self.venue, "cancel_order", ts, {}, {}, "cancelled", ins.client_id, o.order_id,
+                               details={"symbol": o.symbol, "side": o.side, "amount": o.amount, "price": o.price,
+                                        "order_client_id": o.client_id})
+
+    def modify_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        o = self._find_order(ins.order_id, ins.symbol)
+        m = self.markets[o.symbol]
+        amount = o.amount if ins.amount is None else ins.amount
+        price = o.price if ins.price is None else ins.price
+        check_amount(m, amount)
+        check_price(m, price)
+        if not o.reduce_only:
+            check_notional(m, amount, price)
+        ts_ns = ts.value
+        ref = self.price(m, ts_ns)
+        buy = o.side == "buy"
+        marketable = price >= ref if buy else price <= ref
+        if marketable and o.post_only:
+            raise InstructionError("price", f"the post-only order would immediately match at {price} "
+                                            f"(reference price {ref}); not modified")
+        self._remove_order(o)
+        if marketable:
+            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            px = min(px, price) if buy else max(px, price)
+            if not m.is_perp:
+                return self._spot_taker(ts, m, buy, amount, px, ref, o.client_id, o.order_id, "modify_order")
+            pos = self.positions.get(m.symbol)
+            qty = amount if buy else -amount
+            if o.reduce_only:
+                qty = self._reduce_only_qty(m, pos, qty)
+            lev = o.leverage or self._leverage(m, pos)
+            return self._perp_execute(ts, m, pos, qty, px, ref, lev, o.client_id, o.order_id, "modify_order",
+                                      False)
+        new = self._rest(ts_ns, m, o.side, amount, price, o.time_in_force, o.post_only, o.reduce_only, o.leverage,
+                         o.client_id, o.order_id, o.seq)
+        return ExecutionDeltas(self.venue, "modify_order", ts, {}, {}, "modified", ins.client_id, new.order_id,
+                               details={"symbol": m.symbol, "amount": amount, "price": price})
+
+    # -- perpetuals ---------------------------------------------------------------------------------
+    def _leverage(self, m: Market, pos: PerpPosition | None) -> Decimal:
+        if pos is not None:
+            return pos.leverage
+        lev: Decimal | None = self.leverage.get(m.symbol)
+        return m.default_leverage if lev is None else lev
+
+    def _reduce_only_qty(self, m: Market, pos: PerpPosition | None, qty: Decimal) -> Decimal:
+        size = ZERO if pos is None else pos.size
+        if size == 0 or (size > 0) == (qty > 0):
+            raise InstructionError("reduce_only", f"a reduce-only {'buy' if qty > 0 else 'sell'} of {abs(qty)} would "
+                                                  f"increase the {m.symbol} position ({size})")
+        if abs(qty) > abs(size):
+            if not self.spec.reduce_only_clamp:
+                raise InstructionError("amount", f"reduce-only amount {abs(qty)} exceeds the {m.symbol} position "
+                                                 f"size {abs(size)}")
+            qty = -size
+        return qty
+
+    def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        symbol = ins.symbol
+        m = self.markets.get(symbol)
+        if m is None or not m.is_perp:
+            m = market_for(self.markets, self.venue, symbol, True)
+        ts_ns = ts.value
+        mark = self.price(m, ts_ns)
+        if symbol not in self._funding:
+            self.funding_series(m)
+        amount = ins.amount
+        buy = ins.side == "buy"
+        pos = self.positions.get(symbol)
+        check_amount(m, amount)
+        qty = amount if buy else -amount
+        reduce_only = ins.reduce_only
+        if reduce_only:
+            qty = self._reduce_only_qty(m, pos, qty)
+            amount = abs(qty)
+        limit = ins.price
+        if limit is not None:
+            check_price(m, limit)
+        if not reduce_only:
+            check_notional(m, amount, mark if limit is None else limit)
+        lev = ins.leverage
+        if lev is None:
+            lev = self._leverage(m, pos)
+        else:
+            if lev > m.spec.max_leverage:
+                raise MarginError("leverage", f"{lev}x exceeds the maximum {m.spec.max_leverage}x for {symbol}")
+            if self.leverage.get(symbol) != lev:
+                self.leverage[symbol] = lev
+            if pos is not None and pos.leverage != lev:
+                pos = pos._replace(leverage=lev)
+                self.positions[symbol] = pos
+        if ins.order_type == "market":
+            px = fill_price(mark, m.slippage.rate(amount * mark), buy)
+            return self._perp_execute(ts, m, pos, qty, px, mark, lev, ins.client_id, self._next_id(), "perp_trade",
+                                      False, ins.leverage is not None)
+        return self._limit(ts, m, ins, buy, amount, limit, mark, (pos, lev))
+
+    def _perp_execute(self, ts: Any, m: Market, pos: PerpPosition | None, qty: Decimal, px: Decimal,
+                      ref: Decimal | None, lev: Decimal, client_id: str | None, order_id: str, op: str,
+                      maker: bool, force_check: bool = False, check: bool = True,
+                      pending: Mapping[str, Decimal] = _EMPTY, resting: bool = False) -> ExecutionDeltas:
+        """Fill signed ``qty`` at ``px``: O(1) position update (running size and cost basis), margin check
+        when the exposure grows (or ``force_check``, e.g. after a leverage change)."""
+        symbol = m.symbol
+        if pos is None:
+            size = cost = ZERO
+        else:
+            size, cost = pos.size, pos.cost
+        new_size, new_cost, realised = apply_fill(size, cost, qty, px)
+        abs_qty = -qty if qty < 0 else qty
+        fee = abs_qty * px * (m.fee_rates.maker if maker else m.fee_rates.taker)
+        if check and (force_check or (new_size and (not size or (size > 0) != (new_size > 0)
+                                                    or abs(new_size) > abs(size)))):
+            self._check_margin(m, new_size, new_cost, lev, realised - fee, ts.value, pending)
+        if pos is None:
+            self.positions[symbol] = PerpPosition(new_size, new_cost, lev, realised, -fee)
+        elif new_size:
+            self.positions[symbol] = PerpPosition(new_size, new_cost, lev, pos.realised + realised, pos.fees - fee)
+        else:
+            del self.positions[symbol]
+            t = self.totals.get(symbol, EMPTY_TOTALS)
+            self.totals[symbol] = PerpTotals(t.realised + pos.realised + realised, t.fees + pos.fees - fee,
+                                             t.funding, t.liquidation)
+        positions, fees, pnl = perp_fill(m, qty, px, fee, realised, ref)
+        details = {"liquidity": "maker" if maker else "taker", "realised_pnl": realised, "reference_price": ref,
+                   "position": new_size}
+        if resting:
+            details["resting"] = True
+        return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, abs_qty, pnl,
+                               details)
+
+    def _check_margin(self, m: Market, new_size: Decimal, new_cost: Decimal, lev: Decimal, wallet_change: Decimal,
+                      ts_ns: int, pending: Mapping[str, Decimal]) -> None:
+        """MarginError unless margin balance >= initial margin (positions at ``lev`` / their leverage plus
+        resting orders) after the fill, and ``lev`` within the tier of the new notional."""
+        mark = self.price(m, ts_ns)
+        if new_size > 0:
+            notional = new_size * mark
+            upnl = notional - new_cost
+        else:
+            notional = -new_size * mark
+            upnl = new_cost - notional
+        tier = m.tiers[0]
+        if tier.cap is not None and notional >= tier.cap:
+            tier = tier_for(m.tiers, notional)
+        if lev > tier.max_leverage:
+            raise MarginError("leverage", f"{lev}x exceeds the {tier.max_leverage}x allowed for a {m.symbol} position "
+                                          f"of {notional} {m.quote} notional")
+        key = m.margin_key
+        equity = self.ledger.balance(key) + wallet_change + upnl
+        if pending:
+            equity += pending.get(key, ZERO)
+        held = self.locks.get(key, ZERO)
+        positions = self.positions
+        n = len(positions)
+        if n > 1 or (n == 1 and m.symbol not in positions):
+            _w, o_upnl, o_im, _mm = self._account(key, ts_ns, _EMPTY, skip=m.symbol)
+            equity += o_upnl
+            held = o_im  # includes the resting orders' margin
+        if (equity - held) * lev < notional:
+            im = held + notional / lev
+            raise MarginError("amount", f"insufficient margin on {key}: initial margin {im} exceeds the "
+                                        f"margin balance {equity} after the order")
+
+    def _account(self, margin_key: str, ts_ns: int, pending: Mapping[str, Decimal],
+                 skip: str | None = None) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """``(wallet, unrealised PnL, initial margin incl. resting orders, maintenance margin)`` of one
+        margin wallet at ``ts_ns`` (``skip``: leave one symbol out; ``pending``: unapplied changes)."""
+        wallet = self.ledger.balance(margin_key) + pending.get(margin_key, ZERO)
+        upnl = ZERO
+        im = self.locks.get(margin_key, ZERO)
+        mm = ZERO
+        markets = self.markets
+        for sym, p in self.positions.items():
+            pm = markets[sym]
+            if sym == skip or pm.margin_key != margin_key:
+                continue
+            mark = self.price(pm, ts_ns)
+            notional = abs(p.size) * mark
+            upnl += unrealised_pnl(p.size, p.cost, mark)
+            im += notional / p.leverage
+            mm += maintenance_margin(pm.tiers, notional)
+        return wallet, upnl, im, mm
+
+    # -- transfers ----------------------------------------------------------------------------------
+    def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        src = self._account_key(ins.from_account, ins.asset, "from_account")
+        dst = self._account_key(ins.to_account, ins.asset, "to_account")
+        if src == dst:
+            raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
+        available = self.transferable(src, ts.value)
+        if ins.amount > available:
+            raise InsufficientFundsError(src, ins.amount, available)
+        return ExecutionDeltas(self.venue, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
+                               ins.client_id, self._next_id(), details={"from": src, "to": dst})
+
+    def _account_key(self, account: str, asset: str, field: str) -> str:
+        kind = self._accounts.get(account)
+        if kind is None:
+            raise InstructionError(field, f"unknown {self.venue} account {account!r} "
+                                          f"(known: {', '.join(sorted(self._accounts))})")
+        if kind == "margin":
+            if asset not in self.spec.margin_assets:
+                raise InstructionError("asset", f"{asset} is not a margin asset of {self.venue} "
+                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
+            return f"{self.venue}:{self.spec.margin_kind}:{asset}"
+        return f"{self.venue}:{self.spec.spot_kind}:{asset}"
+
+    def transferable(self, key: str, ts_ns: int) -> Decimal:
+        """What can leave ``key``: a spot balance minus what resting orders hold; a margin wallet
+        ``min(wallet, wallet + min(unrealised PnL, 0) - initial margin)``, never below 0."""
+        if key.startswith(f"{self.venue}:{self.spec.margin_kind}:"):
+            wallet, upnl, im, _mm = self._account(key, ts_ns, _EMPTY)
+            free = wallet + min(upnl, ZERO) - im
+            return max(min(wallet, free), ZERO)
+        return max(self.ledger.balance(key) - self.locks.get(key, ZERO), ZERO)
+
+    # -- accrual ------------------------------------------------------------------------------------
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Resting-order fills, funding settlements and liquidations in ``(previous, timestamp]``.
+
+        Events are processed in time order; at each event time: resting fills (placement order), then
+        the funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
+        ``details["payments"]``), then the liquidation check; finally a liquidation check at ``timestamp``.
+        """
+        orders = self.orders
+        positions = self.positions
+        n_orders = len(orders)
+        if not n_orders and not len(positions):
+            return None
+        prev_ns = previous.value
+        ts_ns = timestamp.value
+        events: list[tuple[int, int, int, str, int]] = []
+        perp_syms: Any = positions.keys()
+        if n_orders:
+            for oid, o in orders.items():
+                s = self.series(self.markets[o.symbol])
+                r = s.range_between(prev_ns, ts_ns)
+                if not r:
+                    continue
+                cols = s.columns
+                if o.side == "buy":
+                    col = cols.get("low") or cols["close"]
+                    hit = next((i for i in r if col[i] <= o.price), None)
+                else:
+                    col = cols.get("high") or cols["close"]
+                    hit = next((i for i in r if col[i] >= o.price), None)
+                if hit is not None:
+                    events.append((s.times[hit], 0, o.seq, oid, hit))
+            perp_syms = set(perp_syms)
+            perp_syms.update(o.symbol for o in orders.values() if o.perp)
+        cursors = self._cursors
+        for sym in perp_syms:
+            fs = self._funding.get(sym, _UNSET)
+            if fs is _UNSET:
+                fs = self.funding_series(self.markets[sym])
+            if fs is None:
+                continue
+            times = fs.times
+            c = cursors.get(sym)
+            i = c[1] if c is not None and c[0] == prev_ns else bisect_right(times, prev_ns)
+            if i < len(times) and times[i] <= ts_ns:
+                j = bisect_right(times, ts_ns, i)
+                events.extend((times[k], 1, 0, sym, k) for k in range(i, j))
+                i = j
+            cursors[sym] = (ts_ns, i)
+        out: list[ExecutionDeltas] = []
+        pending: dict[str, Decimal] = {}
+        last_t = None
+        if events:
+            if len(events) > 1:
+                events.sort()
+            n = len(events)
+            k = 0
+            while k < n:
+                t = events[k][0]
+                stamp = timestamp if t == ts_ns else from_ns(t)
+                batch: list[tuple[str, int]] = []
+                while k < n and events[k][0] == t:
+                    _t, kind, _seq, key, idx = events[k]
+                    if kind == 0:
+                        o = orders.get(key)
+                        if o is not None:
+                            self._fill_resting(stamp, o, pending, out)
+                    else:
+                        batch.append((key, idx))
+                    k += 1
+                if batch:
+                    self._settle_funding(stamp, batch, pending, out)
+                if len(positions):
+                    self._liquidate_if_needed(stamp, t, pending, out)
+                last_t = t
+        if last_t != ts_ns and len(positions):
+            self._liquidate_if_needed(timestamp, ts_ns, pending, out)
+        return out or None
+
+    def _fill_resting(self, stamp: Any, o: RestingOrder, pending: dict[str, Decimal],
+                      out: list[ExecutionDeltas]) -> None:
+        m = self.markets[o.symbol]
+        self._remove_order(o)
+        buy = o.side == "buy"
+        if not m.is_perp:
+            rate = m.fee_rates.maker
+            if buy and m.fee_in_received:
+                fee, fee_asset = o.amount * rate, m.base
+            else:
+                fee, fee_asset = o.amount * o.price * rate, m.quote
+            positions, fees, pnl = spot_fill(m, buy, o.amount, o.price, fee, fee_asset)
+            for k, v in positions.items():
+                pending[k] = pending.get(k, ZERO) + v
+            out.append(ExecutionDeltas(self.venue, "spot_trade", stamp, positions, fees, "filled", o.client_id,
+                                       o.order_id, o.price, o.amount, pnl,
+                                       {"liquidity": "maker", "fee_asset": fee_asset, "resting": True}))
+            return
+        pos = self.positions.get(m.symbol)
+        qty = o.amount if buy else -o.amount
+        if o.reduce_only:
+            size = ZERO if pos is None else pos.size
+            if size == 0 or (size > 0) == buy:
+                out.append(ExecutionDeltas(self.venue, "perp_trade", stamp, {}, {}, "cancelled", o.client_id,
+                                           o.order_id, details={"reason": "reduce-only order would increase the "
+                                                                          "position; expired"}))
+                return
+            if abs(qty) > abs(size):
+                qty = -size
+        lev = o.leverage or self._leverage(m, pos)
+        d = self._perp_execute(stamp, m, pos, qty, o.price, None, lev, o.client_id, o.order_id, "perp_trade",
+                               True, check=False, resting=True)
+        for k, v in d.positions.items():
+            pending[k] = pending.get(k, ZERO) + v
+        out.append(d)
+
+    def _settle_funding(self, stamp: Any, batch: list[tuple[str, int]], pending: dict[str, Decimal],
+                        out: list[ExecutionDeltas]) -> None:
+        """Settle the funding rows ``batch`` ((symbol, row index), one settlement time): one deltas per wallet."""
+        by_wallet: dict[str, tuple[list[Decimal], dict[str, dict[str, Decimal]]]] = {}
+        positions = self.positions
+        for symbol, idx in batch:
+            pos = positions.get(symbol)
+            if pos is None:
+                continue
+            m = self.markets[symbol]
+            fs = self._funding[symbol]
+            assert fs is not None
+            rate = fs.columns["rate"][idx]
+            mark = self.price(m, fs.times[idx])
+            pay = funding_payment(pos.size, mark, rate)
+            t = self.totals.get(symbol, EMPTY_TOTALS)
+            self.totals[symbol] = PerpTotals(t.realised, t.fees, t.funding + pay, t.liquidation)
+            entry = by_wallet.get(m.margin_key)
+            if entry is None:
+                entry = by_wallet[m.margin_key] = ([ZERO], {})
+            entry[0][0] += pay
+            entry[1][symbol] = {"size": pos.size, "mark": mark, "rate": rate, "payment": pay}
+        for key, (total, payments) in by_wallet.items():
+            amount = total[0]
+            pending[key] = pending.get(key, ZERO) + amount
+            out.append(ExecutionDeltas(self.venue, "funding", stamp, {key: amount}, {}, "settled",
+                                       pnl={"funding": amount}, details={"payments": payments}))
+
+    def _health(self, t_ns: int, pending: Mapping[str, Decimal]) -> dict[str, list[Decimal]]:
+        """Per margin wallet with open positions: ``[margin balance, maintenance margin]`` at ``t_ns``."""
+        out: dict[str, list[Decimal]] = {}
+        markets = self.markets
+        price = self.price
+        for sym, p in self.positions.items():
+            m = markets[sym]
+            mark = price(m, t_ns)
+            size = p.size
+            acc = out.get(m.margin_key)
+            if acc is None:
+                key = m.margin_key
+                acc = out[key] = [self.ledger.balance(key) + pending.get(key, ZERO), ZERO]
+            if size > 0:
+                notional = size * mark
+                acc[0] += notional - p.cost
+            else:
+                notional = -size * mark
+                acc[0] += p.cost - notional
+            tier = m.tiers[0]
+            if tier.cap is not None and notional >= tier.cap:
+                tier = tier_for(m.tiers, notional)
+            acc[1] += notional * tier.mmr - tier.cum
+        return out
+
+    def _liquidate_if_needed(self, stamp: Any, t_ns: int, pending: dict[str, Decimal],
+                             out: list[ExecutionDeltas]) -> None:
+        for key, (balance, mm) in self._health(t_ns, pending).items():
+            if is_liquidatable(balance, mm):
+                self._liquidate(stamp, key, t_ns, balance, mm, pending, out)
+
+    def _liquidate(self, stamp: Any, key: str, t_ns: int, balance: Decimal, mm: Decimal,
+                   pending: dict[str, Decimal], out: list[ExecutionDeltas]) -> None:
+        """Close every position of margin wallet ``key`` at the mark, charge the liquidation fee."""
+        wallet = self.ledger.balance(key) + pending.get(key, ZERO)
+        positions: dict[str, Decimal] = {}
+        realised_total = ZERO
+        notional_total = ZERO
+        closed: dict[str, Any] = {}
+        for sym, p in self.positions.items():
+            m = self.markets[sym]
+            if m.margin_key != key:
+                continue
+            mark = self.price(m, t_ns)
+            _s, _c, realised = apply_fill(p.size, p.cost, -p.size, mark)
+            realised_total += realised
+            notional_total += abs(p.size) * mark
+            positions[m.perp_key] = -p.size
+            closed[sym] = {"size": p.size, "mark": mark, "entry_price": entry_price(p.size, p.cost),
+                           "realised_pnl": realised}
+            del self.positions[sym]
+            tot = self.totals.get(sym, EMPTY_TOTALS)
+            self.totals[sym] = PerpTotals(tot.realised + p.realised + realised, tot.fees + p.fees, tot.funding,
+                                          tot.liquidation)
+        after = wallet + realised_total
+        fee = min(notional_total * self._liq_rate, max(after, ZERO))
+        change = realised_total - fee
+        shortfall = ZERO
+        if wallet + change < 0:
+            shortfall = -(wallet + change)
+            change = -wallet
+        positions[key] = change
+        pending[key] = pending.get(key, ZERO) + change
+        loss = change - realised_total  # = -fee (+ any shortfall the insurance fund absorbed)
+        if fee and closed:
+            first = next(iter(closed))
+            tot = self.totals[first]
+            self.totals[first] = PerpTotals(tot.realised, tot.fees, tot.funding, tot.liquidation - fee)
+        cancelled = [o.order_id for o in self.orders.values() if o.perp and o.lock_key == key]
+        for oid in cancelled:
+            self._remove_order(self.orders[oid])
+        out.append(ExecutionDeltas(
+            self.venue, "liquidation", stamp, positions, {key: -fee} if fee else {}, "liquidated",
+            pnl={"liquidation": loss},
+            details={"margin_balance": balance, "maintenance_margin": mm, "closed": closed,
+                     "liquidation_fee": fee, "insurance_fund_shortfall": shortfall,
+                     "cancelled_orders": cancelled}))
+
+    # -- queries ------------------------------------------------------------------------------------
+    def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
+        op = ins.operation
+        if op in ("spot_trade", "perp_trade"):
+            m = self.markets.get(ins.symbol)
+            if m is None:
+                return None
+            px = ins.price if ins.price is not None else self.price(m, ts.value)
+            return ins.amount * px  # type: ignore[no-any-return]
+        if op == "transfer":
+            from basis_core.data.prices import STABLECOINS
+            return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
+        if op == "modify_order":
+            o = self.orders.get(ins.order_id)
+            if o is None:
+                return None
+            return (ins.amount or o.amount) * (ins.price or o.price)  # type: ignore[no-any-return]
+        return None
+
+    def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
+        """Balances of the venue's keys plus metrics ``<venue>:metric:<name>:<symbol | asset>``:
+        per open position ``entry_price``, ``mark_price``, ``notional``, ``unrealised_pnl``, ``leverage``,
+        ``initial_margin``, ``maintenance_margin``; per traded perp ``realised_pnl``, ``funding``,
+        ``trading_fees``, ``liquidation_fees`` (cumulative); per margin asset ``margin_balance``,
+        ``unrealised_pnl``, ``initial_margin``, ``maintenance_margin``, ``available``, ``margin_ratio``
+        (maintenance / margin balance); per held spot asset ``locked``. Options: ``{"include_metrics": False}``."""
+        v = self.venue
+        prefix = f"{v}:"
+        out = {k: b for k, b in self.ledger.balances.items() if k.startswith(prefix)}
+        if isinstance(options, Mapping) and not options.get("include_metrics", True):
+            return out
+        ts_ns = ts.value
+        mk = f"{v}:metric:"
+        for sym, p in self.positions.items():
+            m = self.markets[sym]
+            mark = self.price(m, ts_ns)
+            notional = abs(p.size) * mark
+            out[f"{mk}entry_price:{sym}"] = entry_price(p.size, p.cost)
+            out[f"{mk}mark_price:{sym}"] = mark
+            out[f"{mk}notional:{sym}"] = notional
+            out[f"{mk}unrealised_pnl:{sym}"] = unrealised_pnl(p.size, p.cost, mark)
+            out[f"{mk}leverage:{sym}"] = p.leverage
+            out[f"{mk}initial_margin:{sym}"] = notional / p.leverage
+            out[f"{mk}maintenance_margin:{sym}"] = maintenance_margin(m.tiers, notional)
+            out[f"{mk}maintenance_rate:{sym}"] = tier_for(m.tiers, notional).mmr
+        positions = self.positions
+        for sym in set(self.totals.keys()) | set(positions.keys()):
+            t = self.totals.get(sym, EMPTY_TOTALS)
+            p = positions.get(sym)
+            out[f"{mk}realised_pnl:{sym}"] = t.realised + (p.realised if p is not None else ZERO)
+            out[f"{mk}trading_fees:{sym}"] = t.fees + (p.fees if p is not None else ZERO)
+            out[f"{mk}funding:{sym}"] = t.funding
+            out[f"{mk}liquidation_fees:{sym}"] = t.liquidation
+        for asset in self.spec.margin_assets:
+            key = f"{v}:{self.spec.margin_kind}:{asset}"
+            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in self.positions):
+                continue
+            wallet, upnl, im, mm = self._account(key, ts_ns, _EMPTY)
+            balance = wallet + upnl
+            out[f"{mk}margin_balance:{asset}"] = balance
+            out[f"{mk}unrealised_pnl:{asset}"] = upnl
+            out[f"{mk}initial_margin:{asset}"] = im
+            out[f"{mk}maintenance_margin:{asset}"] = mm
+            out[f"{mk}available:{asset}"] = self.transferable(key, ts_ns)
+            out[f"{mk}margin_ratio:{asset}"] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
+        for key, held in self.locks.items():
+            if held and not key.startswith(f"{v}:{self.spec.margin_kind}:"):
+                out[f"{mk}locked:{key.rsplit(':', 1)[1]}"] = held
+        return out

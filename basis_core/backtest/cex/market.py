@@ -1,0 +1,58 @@
+"""``Market``: a listed symbol with everything the per-order path needs precomputed (instrument keys,
+fee rates, slippage model, margin tiers), built once per venue from a :class:`CexSpec`.
+
+Shared by the backtest simulator and a live backend: validation (:mod:`.validation`) and delta
+building (:mod:`.fills`) take a ``Market``, so both modes check and account for orders the same way.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from basis_core.backtest.cex.fees import FeeRates
+from basis_core.backtest.cex.margin import MarginTier
+from basis_core.backtest.cex.slippage import SlippageModel
+from basis_core.backtest.cex.spec import CexSpec, SymbolSpec
+
+
+class Market:
+    """One listed symbol of one venue (plain slots object; treat as read-only).
+
+    ``base_key`` / ``quote_key``: spot balance keys; ``perp_key``: the signed position key;
+    ``margin_key``: the perp's margin wallet; ``fee_rates``: maker / taker of the market type;
+    ``fee_in_received``: spot fees are charged in the received asset (else in the quote / settle asset).
+    """
+
+    __slots__ = (
+        "base", "base_key", "default_leverage", "fee_in_received", "fee_rates", "is_perp", "margin_key",
+        "perp_key", "price_series", "quote", "quote_key", "settle", "slippage", "spec", "symbol", "tiers",
+        "venue",
+    )
+
+    def __init__(self, spec: CexSpec, sym: SymbolSpec) -> None:
+        v = spec.venue
+        self.venue = v
+        self.spec = sym
+        self.symbol = sym.symbol
+        self.base = sym.base
+        self.quote = sym.quote
+        self.is_perp = sym.market == "perp"
+        self.base_key = f"{v}:{spec.spot_kind}:{sym.base}"
+        self.quote_key = f"{v}:{spec.spot_kind}:{sym.quote}"
+        self.settle: str | None = sym.settle
+        self.perp_key = f"{v}:perp:{sym.symbol}" if self.is_perp else ""
+        self.margin_key = f"{v}:{spec.margin_kind}:{self.settle}" if self.is_perp else ""
+        self.fee_rates: FeeRates = spec.fees.perp if self.is_perp else spec.fees.spot
+        self.fee_in_received = (not self.is_perp) and spec.fees.spot_fee_asset == "received"
+        self.slippage: SlippageModel = spec.slippage_for(sym)
+        self.tiers: tuple[MarginTier, ...] = sym.tiers
+        self.default_leverage: Decimal = spec.leverage_for(sym) if self.is_perp else Decimal(1)
+        self.price_series = ""  # resolved by the simulator
+
+    def __repr__(self) -> str:
+        return f"Market({self.venue}:{self.symbol})"
+
+
+def build_markets(spec: CexSpec) -> dict[str, Market]:
+    """Symbol -> :class:`Market` for every listed symbol (spot and perp symbols never collide)."""
+    return {s.symbol: Market(spec, s) for s in spec.symbols}

@@ -1,0 +1,113 @@
+"""``CexVenue``: the hook implementations every simulated CEX plugin shares.
+
+A plugin subclasses it, sets ``name`` / ``description`` / ``default_spec`` and (later) implements
+``make_live_backend``. Backtest mode runs :class:`~basis_core.backtest.cex.engine.CexSimulator`; a live
+backend must expose the same methods (``spot_trade``, ``perp_trade``, ``transfer``, ``cancel_order``,
+``modify_order``, ``get_balances``, ``estimate_notional``) and should reuse :mod:`.validation` and
+:mod:`.fills` so both modes refuse and account for orders the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from basis_core.backtest.cex.engine import CexSimulator
+from basis_core.backtest.cex.market import Market, build_markets
+from basis_core.backtest.cex.spec import CexSpec
+from basis_core.backtest.ledger import TxTable
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import ConfigError
+from basis_core.hookspecs import hookimpl
+from basis_core.interfaces import CEXExecutionInterface, VenueContext
+
+
+class OrdersView(Mapping[str, Any]):
+    """Read-only ``current_orders``: order id -> :class:`RestingOrder`, backed by the ledger table (so a
+    rolled-back instruction never leaves a phantom order)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: TxTable) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __repr__(self) -> str:
+        return f"OrdersView({dict(self._table.snapshot())!r})"
+
+
+class CexVenue(CEXExecutionInterface):
+    """Generic CEX venue plugin (spot, linear perps, transfers, order management) over a :class:`CexSpec`."""
+
+    default_spec: ClassVar[CexSpec]
+    capabilities: ClassVar[frozenset[str]] = frozenset({"spot", "perp", "limit_orders", "funding", "transfers"})
+
+    def __init__(self, spec: CexSpec | None = None) -> None:
+        super().__init__()
+        self._base_spec: CexSpec = spec or type(self).default_spec
+        if self._base_spec.venue != self.name:
+            raise ConfigError(f"spec: venue {self._base_spec.venue!r} does not match plugin {self.name!r}")
+        self.spec: CexSpec = self._base_spec
+        self.markets: dict[str, Market] = build_markets(self.spec)
+
+    def on_configure(self, context: VenueContext) -> None:
+        self.spec = self._base_spec.with_settings(self.settings.fees, self.settings.options)
+        self.markets = build_markets(self.spec)
+        if context.ledger is not None:
+            self.current_orders = OrdersView(context.ledger.table(f"{self.name}.orders"))  # type: ignore[assignment]
+
+    def instruments(self) -> tuple[str, ...]:
+        return tuple(s.symbol for s in self.spec.symbols)
+
+    def make_backtest_backend(self) -> CexSimulator:
+        ctx = self.context
+        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
+            raise ConfigError(f"{self.name}: backtest mode needs a ledger and a data provider")
+        return CexSimulator(self.spec, ctx.ledger, ctx.data_provider)
+
+    def _b(self) -> Any:
+        b = self._backend
+        return b if b is not None else self.backend
+
+    # -- hooks --------------------------------------------------------------------------------------
+    @hookimpl
+    def execute_spot_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self._b().spot_trade(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_perp_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self._b().perp_trade(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_transfer(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self._b().transfer(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def cancel_order(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self._b().cancel_order(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def modify_order(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self._b().modify_order(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Any]:
+        return self._b().get_balances(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def estimate_notional(self, timestamp: Any, instruction: Any) -> Any:
+        return self._b().estimate_notional(timestamp, instruction)
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        if self.mode != "backtest":
+            return None
+        return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]

@@ -1,0 +1,27 @@
+"""The Binance venue plugin (entry point ``binance`` of ``basis_core.venues``).
+
+Structure (shared by both modes): instruction validation against Binance's filters
+(:mod:`basis_core.backtest.cex.validation` over the markets of :data:`~basis_venue_binance.spec.BINANCE_SPEC`)
+and delta building from a fill (:mod:`basis_core.backtest.cex.fills`). Backtest backend: the core's
+:class:`~basis_core.backtest.cex.engine.CexSimulator` parameterised by the spec. Live backend (ccxt):
+not implemented yet. Keys, fees and defaults: see :mod:`basis_venue_binance.spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from basis_core.backtest.cex import CexSpec, CexVenue
+from basis_venue_binance.spec import BINANCE_SPEC
+
+
+class BinanceVenue(CexVenue):
+    """Binance spot + USD-M perpetuals."""
+
+    name = "binance"
+    description = "Binance spot and USD-M linear perpetuals"
+    key_namespaces = ("binance:",)
+    default_spec: ClassVar[CexSpec] = BINANCE_SPEC
+
+    def make_live_backend(self) -> Any:
+        raise NotImplementedError("binance: live mode (ccxt) is not implemented yet")

@@ -1,0 +1,28 @@
+"""The Hyperliquid venue plugin (entry point ``hyperliquid`` of ``basis_core.venues``).
+
+Structure (shared by both modes): instruction validation against Hyperliquid's size / price rules
+(:mod:`basis_core.backtest.cex.validation` over the markets of
+:data:`~basis_venue_hyperliquid.spec.HYPERLIQUID_SPEC`) and delta building from a fill
+(:mod:`basis_core.backtest.cex.fills`). Backtest backend: the core's
+:class:`~basis_core.backtest.cex.engine.CexSimulator` parameterised by the spec. Live backend (ccxt):
+not implemented yet. Keys, fees and defaults: see :mod:`basis_venue_hyperliquid.spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from basis_core.backtest.cex import CexSpec, CexVenue
+from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
+
+
+class HyperliquidVenue(CexVenue):
+    """Hyperliquid spot + USDC-margined perpetuals."""
+
+    name = "hyperliquid"
+    description = "Hyperliquid spot and USDC linear perpetuals"
+    key_namespaces = ("hyperliquid:",)
+    default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
+
+    def make_live_backend(self) -> Any:
+        raise NotImplementedError("hyperliquid: live mode (ccxt) is not implemented yet")
