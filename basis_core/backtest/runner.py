@@ -173,7 +173,7 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager) -> tuple
 
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
-        plugins: Iterable[Any] = (), autoload: bool | None = None,
+        plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),
         attribute_lst_yield: bool = True) -> BacktestResult:
     """Run a backtest scenario and return its :class:`BacktestResult`.
 
@@ -183,6 +183,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     :param progress: ``callback(done_steps, total_steps)``, called about 200 times per run.
     :param plugins: extra venue plugin objects / classes to register (host apps, tests).
     :param autoload: discover installed venues (default: yes).
+    :param strategies: your own :class:`~basis_core.backtest.strategies.Strategy` objects, run after the
+        scenario's built-in ones (host apps).
     :param attribute_lst_yield: book wstETH / weETH exchange-rate growth as staking yield (else price).
     :raises ScenarioError: invalid scenario or period; strategy / instruction errors propagate when
         ``on_error: stop`` (a strategy's own unexpected error always propagates).
@@ -199,6 +201,12 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     ledger = manager.ledger
     assert ledger is not None
     active, status = _strategies(sc, manager)
+    for strat in strategies:
+        reason = strat.prepare(manager)
+        name = strat.name or type(strat).__name__
+        status.append(StrategyStatus(name, not reason, reason or ""))
+        if not reason:
+            active.append(strat)
     valuer = Valuer(provider, manager.get_balances)
     history = manager.execution_history
     schedule = list(sc.schedule)

@@ -373,5 +373,26 @@ def default_scenario_path() -> Path:
     return Path(__file__).with_name("scenarios") / "default.yaml"
 
 
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenarios shipped with basis-core: name -> path (``default``, ``cash_and_carry``, ...)."""
+    return {p.stem: p for p in sorted(Path(__file__).with_name("scenarios").glob("*.yaml"))}
+
+
+def resolve_scenario(arg: str | Path | None) -> Path:
+    """A scenario file from a path, or the name of a bundled scenario (None: the default one).
+
+    Raises ScenarioError when neither exists.
+    """
+    if arg is None:
+        return default_scenario_path()
+    path = Path(arg)
+    if path.exists():
+        return path
+    bundled = bundled_scenarios()
+    if str(arg) in bundled:
+        return bundled[str(arg)]
+    raise ScenarioError(f"{arg}: no such scenario file; bundled scenarios: {', '.join(bundled)}")
+
+
 __all__ = ["MarketSpec", "PeriodSpec", "ReportSpec", "Scenario", "ScheduledInstruction", "StrategySpec",
-           "default_scenario_path", "load_scenario"]
+           "bundled_scenarios", "default_scenario_path", "load_scenario", "resolve_scenario"]

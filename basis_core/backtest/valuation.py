@@ -14,8 +14,10 @@ Rules by instrument-key kind (``venue:kind:asset``):
 - ``metric``: not value (health factors, rates ...).
 - ``lp`` and anything else the venue values itself: ``<venue>:metric:value_usd:<kind>:<asset>`` from
   ``get_balances`` when the venue reports it.
-- every other kind (spot, futures, wallet, supplied, staked, margin ...): ``amount x usd_price(asset)``
-  (:func:`basis_core.data.usd_price`).
+- ``spot`` (exchange spot accounts): ``amount x`` the close of ``spot:<asset>/USDT`` (or ``/USDC``), the
+  market the exchange fills at, so a hedged book is not marked against another source; else usd_price.
+- every other kind (futures, wallet, supplied, staked, margin ...): ``amount x usd_price(asset)``
+  (:func:`basis_core.data.usd_price`: stablecoins 1, ETH by the ``oracle:ETH/USD``, LSTs by their rate).
 
 A key that cannot be valued is valued at 0 and listed in :attr:`Valuer.unpriced` (the report shows it).
 """
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from basis_core.data.prices import usd_price
+from basis_core.data.prices import STABLECOINS, usd_price
 from basis_core.data.provider import DataProvider, MarketSnapshot
 from basis_core.errors import BasisError, MarketDataError
 
@@ -38,6 +40,8 @@ _ZERO = Decimal(0)
 LIABILITY_KINDS = frozenset({"debt", "borrow", "borrowed"})
 NON_VALUE_KINDS = frozenset({"metric"})
 VENUE_VALUED_KINDS = frozenset({"lp", "position", "request", "withdrawal"})
+#: exchange balances, valued at the exchange's spot market (``spot:<asset>/USDT`` close) when listed
+EXCHANGE_KINDS = frozenset({"spot"})
 #: non-rebasing liquid staking tokens: their value grows with ``lst:<token>.rate`` (ETH per token)
 RATE_LSTS = frozenset({"wstETH", "weETH"})
 
@@ -142,6 +146,9 @@ class Valuer:
                 elif kind in VENUE_VALUED_KINDS:
                     value = self._venue_value(snapshot, venue, kind, asset, metrics_cache)
                     exposure = value
+                elif kind in EXCHANGE_KINDS:
+                    value = amount * self._exchange_price(snapshot, asset)
+                    exposure = value
                 else:
                     value = amount * usd_price(snapshot, asset)
                     exposure = value
@@ -158,6 +165,17 @@ class Valuer:
             exposures[key] = exposure
             total += value
         return Valuation(total, values, exposures)
+
+    def _exchange_price(self, snapshot: MarketSnapshot, asset: str) -> Decimal:
+        """USD price of an exchange balance: the spot market's close against USDT / USDC when listed
+        (where a CEX's spot fills happen), else :func:`usd_price`."""
+        if asset in STABLECOINS:
+            return usd_price(snapshot, asset)
+        for quote in ("USDT", "USDC"):
+            name = f"spot:{asset}/{quote}"
+            if self.provider.has(name) and snapshot.has(name):
+                return snapshot.get(name) * usd_price(snapshot, quote)
+        return usd_price(snapshot, asset)
 
     def _metrics(self, snapshot: MarketSnapshot, venue: str,
                  cache: dict[str, Mapping[str, Decimal]]) -> Mapping[str, Decimal]:

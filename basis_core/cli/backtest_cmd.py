@@ -43,8 +43,9 @@ def _parse_balances(items: list[str]) -> dict[str, Decimal]:
 
 
 def backtest(
-    scenario: Path | None = typer.Argument(None, help="scenario YAML (default: the bundled default scenario)",
-                                          show_default=False),
+    scenario: str | None = typer.Argument(None, help="scenario YAML file, or the name of a bundled scenario "
+                                         "(default, cash_and_carry, staked_basis ...); default: 'default'",
+                                         show_default=False),
     data: Path | None = typer.Option(None, "--data",
                                      help="directory of real market data files (../shared/data format)"),
     out: Path = typer.Option(DEFAULT_OUT, "--out",
@@ -55,12 +56,12 @@ def backtest(
     """Run a backtest scenario and write its report."""
     from basis_core.backtest.report import summary_table, write_report
     from basis_core.backtest.runner import run
-    from basis_core.backtest.scenario import default_scenario_path, load_scenario
+    from basis_core.backtest.scenario import load_scenario, resolve_scenario
 
     if fmt is not None and fmt not in ("parquet", "csv"):
         raise typer.BadParameter("must be parquet or csv", param_hint="--format")
     try:
-        sc = load_scenario(scenario if scenario is not None else default_scenario_path())
+        sc = load_scenario(resolve_scenario(scenario))
         if data is not None and not data.is_dir():
             raise BasisError(f"--data: {data} is not a directory")
     except BasisError as exc:

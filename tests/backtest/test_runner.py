@@ -262,3 +262,24 @@ def test_cash_and_carry_stays_delta_neutral_and_keeps_its_collateral_when_eth_ra
     assert ratio > Decimal("0.25") * Decimal("0.6")  # never below the top-up threshold at the end
     assert abs(r.totals["price"]) < 0.002 * float(r.start_equity)  # hedged: ETH +60% barely moves equity
     assert_identity(r)
+
+
+def test_host_strategy_object_runs_through_the_public_api() -> None:
+    from basis_core.backtest.strategies import Strategy
+
+    class BuyTheDip(Strategy):
+        name = "buy_the_dip"
+
+        def step(self, manager: Any, ts: Any) -> None:
+            px = manager.data_provider.get_data(ts).get("spot:ETH/USDT")
+            if px < 1950 and not self.errors:
+                self.try_execute(manager, ts, {"venue": "paper", "operation": "spot_trade", "symbol": "ETH/USDT",
+                                               "side": "buy", "amount": "1"})
+                self.errors += 1  # once
+
+    prices = [Decimal(2000 - 10 * i) for i in range(11)]
+    r = run(scenario([], 10), data_provider=market(prices), plugins=[PaperVenue], autoload=False,
+            strategies=[BuyTheDip()])
+    assert [(s.name, s.active) for s in r.strategies] == [("buy_the_dip", True)]
+    assert r.totals["trading_fees"] == -FEE * prices[6]  # first close below 1950 is hour 6 (1940)
+    assert r.totals["price"] == 4 * Decimal(-10)

@@ -232,8 +232,7 @@ class CashAndCarry(Strategy):
         if gap != 0:
             self._perp(manager, ts, leg, gap, reduce_only=gap > 0 and leg.perp_qty < 0 and -gap >= leg.perp_qty)
 
-    def _margin_equity(self, manager: Any, ts: Any, leg: _Leg, mark: Decimal) -> Decimal:
-        bal = manager.get_balances(ts, leg.perp_venue)
+    def _margin_equity(self, bal: dict[str, Decimal], leg: _Leg, mark: Decimal) -> Decimal:
         wallet = bal.get(leg.margin_key, Decimal(0))
         upnl = bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
         if upnl is None:
@@ -246,7 +245,8 @@ class CashAndCarry(Strategy):
             return
         mark = self._mark(manager, ts, leg.perp_venue, leg.perp_symbol)
         notional = -leg.perp_qty * mark
-        equity = self._margin_equity(manager, ts, leg, mark)
+        bal = manager.get_balances(ts, leg.perp_venue)
+        equity = self._margin_equity(bal, leg, mark)
         ratio = equity / notional
         t = leg.target_ratio
         if ratio < t * p.margin_low:
@@ -269,7 +269,6 @@ class CashAndCarry(Strategy):
             self._hedge(manager, ts, leg)
         elif ratio > t * p.margin_high and leg.same_venue:
             value = (equity - t * notional) / (1 + t)
-            bal = manager.get_balances(ts, leg.perp_venue)
             free = bal.get(f"{leg.perp_venue}:metric:available:{leg.settle}")
             if free is None:  # a venue without the metric: leave the initial margin of the short in place
                 free = bal.get(leg.margin_key, Decimal(0)) - notional * t / 2
