@@ -50,6 +50,7 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import instruction_to_dict, parse_instruction
 from basis_core.testing.conformance_checks import (
     FILL_STATUSES,
+    apply_positions,
     check_deltas,
     check_venue_info,
     diff_balances,
@@ -275,11 +276,10 @@ class ConformanceSuite:
         problems = check_deltas(d, venue=instr.venue, operation=case.operation, timestamp=ts,
                                 namespaces=info.key_namespaces, client_id=instr.client_id)
         after, _ = ledger_state(m.ledger)
-        gained = diff_balances(before, after)
-        expected = merge_positions(d.positions)
-        if gained != expected:
-            problems.append(f"the ledger changed by {gained}, but the result's positions are {expected} "
-                            "(never write your own result to the ledger; the manager applies positions)")
+        if after != apply_positions(before, d.positions):
+            problems.append(f"the ledger changed by {diff_balances(before, after)}, but the result's positions are "
+                            f"{merge_positions(d.positions)} (never write your own result to the ledger; the manager "
+                            "applies positions)")
         new = m.execution_history[n:]
         if not new or not new[-1].success or new[-1].operation != case.operation:
             problems.append(f"execution_history did not record the success (new records: {new})")
@@ -500,8 +500,9 @@ class ConformanceSuite:
                 problems += [f"after {op}[{i}]: {p}" for p in
                              check_deltas(eff, venue=h.name, operation=None, timestamp=None,
                                           namespaces=info.key_namespaces, client_id=None)]
-            gained = diff_balances(before, ledger_state(m.ledger)[0])
-            if gained != merge_positions(*(e.positions for e in effects)):
+            after = ledger_state(m.ledger)[0]
+            if after != apply_positions(before, *(e.positions for e in effects)):
+                gained = diff_balances(before, after)
                 problems.append(f"after {op}[{i}]: the ledger changed by {gained}, not by the accruals' positions")
         _fail(f"{h.name}: accruals", problems)
 

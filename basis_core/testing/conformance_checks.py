@@ -111,6 +111,15 @@ def diff_balances(before: Mapping[str, Decimal], after: Mapping[str, Decimal]) -
     return {k: v for k, v in out.items() if v != 0}
 
 
+def apply_positions(balances: Mapping[str, Decimal], *changes: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """``balances`` with each change map added in order (as the ledger adds them), zeros dropped."""
+    out = dict(balances)
+    for part in changes:
+        for k, v in part.items():
+            out[k] = out.get(k, Decimal(0)) + v
+    return {k: v for k, v in out.items() if v != 0}
+
+
 def ledger_state(ledger: Any) -> tuple[dict[str, Decimal], dict[str, dict[Any, Any]]]:
     """Balances and every transactional table of a backtest ledger (to compare before / after)."""
     tables = {name: t.snapshot() for name, t in getattr(ledger, "_tables", {}).items()}
@@ -267,7 +276,19 @@ def find_leaks(secrets: Iterable[str], texts: Mapping[str, str]) -> list[str]:
 
 
 __all__ = [
-    "ABS_TOL", "FILL_STATUSES", "REL_TOL", "STATUSES", "Valuation", "Variant", "check_deltas",
-    "check_venue_info", "diff_balances", "find_leaks", "in_namespaces", "invalid_variants", "ledger_state",
+    "ABS_TOL",
+    "FILL_STATUSES",
+    "REL_TOL",
+    "STATUSES",
+    "Valuation",
+    "Variant",
+    "apply_positions",
+    "check_deltas",
+    "check_venue_info",
+    "diff_balances",
+    "find_leaks",
+    "in_namespaces",
+    "invalid_variants",
+    "ledger_state",
     "value_fill",
 ]

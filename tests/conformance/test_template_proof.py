@@ -1,0 +1,194 @@
+"""Proof of issue 9: a brand-new venue from the template, installed without touching the core.
+
+``basis new-venue`` generates one plugin per kind into a temporary directory; they are ``pip install``ed
+(no deps, no build isolation) into this interpreter's environment; then, in fresh interpreters (so no
+entry-point cache of this process can help): ``basis venues --json`` lists them, an instruction is routed
+to each through the manager, and the generated projects' own tests (the conformance kit + the simulator
+tests) pass unmodified. After ``pip uninstall`` the venues are gone and an instruction for one raises a
+clear UnknownVenueError. The core is unchanged (its template, its installed metadata, no artefacts).
+The install is undone in a finally block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import basis_core
+from basis_core.cli import _register, app
+from basis_core.cli.new_venue_cmd import generate_venue
+from basis_core.errors import ConfigError
+
+KINDS = ("cex", "dex", "onchain")
+NAMES = {k: f"zzproof_{k}" for k in KINDS}
+DISTS = {k: f"basis-venue-zzproof-{k}" for k in KINDS}
+CORE = Path(basis_core.__file__).resolve().parent
+INSTRUCTIONS = {
+    "cex": {"operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy", "amount": "1"},
+    "dex": {"operation": "swap", "token_in": "USDC", "token_out": "WETH", "amount_in": "1000"},
+    "onchain": {"operation": "supply", "asset": "USDC", "amount": "100"},
+}
+BALANCES = {"zzproof_cex:spot:USDT": "10000", "ethereum:wallet:USDC": "10000", "ethereum:wallet:ETH": "1"}
+
+ROUTE_SCRIPT = """
+import json, sys
+from basis_core import ExecutionInterfaceManager
+from basis_core.errors import UnknownVenueError
+names, instructions, balances = json.loads(sys.argv[1])
+out = {}
+m = ExecutionInterfaceManager({"venues": names, "initial_balances": balances})
+for name, instr in zip(names, instructions):
+    try:
+        d = m.execute("2025-06-02T12:00:00Z", {**instr, "venue": name})
+        obj = m.venue(name)
+        out[name] = {"venue": d.venue, "status": d.status, "positions": {k: str(v) for k, v in d.positions.items()},
+                     "module": sys.modules[type(obj).__module__].__file__}
+    except UnknownVenueError as e:
+        out[name] = {"error": type(e).__name__, "message": str(e), "field": e.field}
+print(json.dumps(out))
+"""
+
+
+def _core_state() -> tuple[str, str, list[str]]:
+    """What the proof could have changed in the core: the template's files (digest), the basis-core
+    distribution's metadata (digest: pip must not reinstall or alter it), and artefact paths under
+    basis_core (answers files, build dirs, egg-info, generated packages). Other files of the tree are left
+    out on purpose: developers may edit them while the suite runs."""
+    h = hashlib.sha256()
+    for p in sorted((CORE / "templates").rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(CORE)).encode())
+            h.update(p.read_bytes())
+    dist = distribution("basis-core")
+    meta = hashlib.sha256()
+    for name in ("METADATA", "PKG-INFO", "entry_points.txt", "RECORD", "SOURCES.txt", "direct_url.json"):
+        meta.update(f"{name}:{dist.read_text(name)}".encode())
+    artefacts = sorted(str(p.relative_to(CORE)) for p in CORE.rglob("*")
+                       if p.name.endswith((".egg-info", ".copier-answers.yml")) or p.name in ("build", "dist")
+                       or "zzproof" in p.name)
+    return h.hexdigest(), meta.hexdigest() + dist.version, artefacts
+
+
+def _installed(dist: str) -> bool:
+    try:
+        distribution(dist)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def _pip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _uninstall_all() -> None:
+    present = [d for d in DISTS.values() if _installed(d)]
+    if present:
+        _pip("uninstall", "-y", *present)
+
+
+def _basis_venues() -> dict[str, dict[str, object]]:
+    out = subprocess.run([sys.executable, "-c", "from basis_core.cli import main; main()", "venues", "--json"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return {v["name"]: v for v in json.loads(out)["venues"]}
+
+
+def _route() -> dict[str, dict[str, object]]:
+    names = [NAMES[k] for k in KINDS]
+    arg = json.dumps([names, [INSTRUCTIONS[k] for k in KINDS], BALANCES])
+    proc = subprocess.run([sys.executable, "-c", ROUTE_SCRIPT, arg], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """The three generated projects, installed into this environment; uninstalled afterwards, whatever happens."""
+    _uninstall_all()  # leftovers of an interrupted run
+    dirs = {k: generate_venue(NAMES[k], k, tmp_path / f"basis-venue-zzproof-{k}") for k in KINDS}
+    try:
+        res = _pip("install", "--no-deps", "--no-build-isolation", *(str(d) for d in dirs.values()))
+        assert res.returncode == 0, res.stderr[-3000:]
+        yield dirs
+    finally:
+        _uninstall_all()
+
+
+def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: dict[str, Path]) -> None:
+    before = _core_state()
+
+    listed = _basis_venues()
+    for k in KINDS:
+        assert listed[NAMES[k]]["distribution"] == DISTS[k]
+        assert listed[NAMES[k]]["kind"] == k
+
+    routed = _route()
+    for k in KINDS:
+        r = routed[NAMES[k]]
+        assert r["venue"] == NAMES[k] and r["status"] == "filled", r
+        assert str(generated[k]) not in str(r["module"]), "the installed copy, not the source tree, must run"
+    assert routed["zzproof_cex"]["positions"]["zzproof_cex:spot:ETH"] == "1"
+    assert routed["zzproof_onchain"]["positions"]["zzproof_onchain:supplied:USDC"] == "100"
+
+    tests = [str(generated[k] / "tests") for k in KINDS]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "--import-mode=importlib", *tests], capture_output=True, text=True, timeout=600,
+                          cwd=generated["cex"].parent, check=False)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
+
+    _uninstall_all()
+    assert not any(_installed(d) for d in DISTS.values())
+    assert not set(NAMES.values()) & set(_basis_venues())
+    gone = _route()
+    for k in KINDS:
+        g = gone[NAMES[k]]
+        assert g["error"] == "UnknownVenueError" and g["field"] == "venue", g
+        assert f"unknown venue '{NAMES[k]}'" in str(g["message"])
+        assert f"pip install basis-venue-{NAMES[k]}" in str(g["message"])
+
+    assert _core_state() == before, "generating / installing a venue must not change the core"
+
+
+# -- the command's own contract ----------------------------------------------------------------------------
+def test_new_venue_command_writes_a_project(tmp_path: Path) -> None:
+    _register()
+    res = CliRunner().invoke(app, ["new-venue", "acme", "--kind", "dex", "--dest", str(tmp_path / "acme")])
+    assert res.exit_code == 0, res.output
+    root = tmp_path / "acme"
+    pyproject = (root / "pyproject.toml").read_text()
+    assert '[project.entry-points."basis_core.venues"]' in pyproject
+    assert 'acme = "basis_venue_acme.venue:AcmeVenue"' in pyproject
+    assert 'name = "basis-venue-acme"' in pyproject
+    venue = (root / "basis_venue_acme" / "venue.py").read_text()
+    assert "class AcmeVenue(DEXExecutionInterface)" in venue and "def execute_swap" in venue
+    assert (root / "tests" / "test_conformance.py").read_text().count('venue = "acme"') == 1
+    assert (root / "basis_venue_acme" / "py.typed").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("Bad-Name",), "must match"),
+    (("ok", "--kind", "futures"), "must be one of"),
+])
+def test_new_venue_command_rejects_bad_input(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    _register()
+    res = CliRunner().invoke(app, ["new-venue", *args, "--dest", str(tmp_path / "x")])
+    assert res.exit_code == 2 and message in res.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_new_venue_refuses_a_non_empty_destination(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        generate_venue("acme", "cex", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
