@@ -18,18 +18,18 @@ Market model
   close when the series has no high / low).
 - Funding: for every row of ``funding:<venue>:<symbol>`` in ``(previous, timestamp]``, an open position
   receives ``-(size x mark x rate)`` into its margin wallet (mark = as-of close at the settlement).
-- Liquidation (cross margin per margin wallet): at every accrual point (each settlement, each resting
-  fill, and the accrual's end) when wallet + unrealised PnL < total maintenance margin, every position
-  of that wallet is closed at the mark, a liquidation fee (``fees.liquidation`` x notional, at most
-  what is left) is charged, resting perp orders of the wallet are cancelled; a shortfall below zero
-  is absorbed (insurance fund) and reported in ``details``.
+- Liquidation (cross margin per margin wallet): at every accrual point (each close of the mark of an
+  open position, each settlement, each resting fill, and the accrual's end) when wallet + unrealised
+  PnL < total maintenance margin, every position of that wallet is closed at the mark, a liquidation
+  fee (``fees.liquidation`` x notional, at most what is left) is charged, resting perp orders of the
+  wallet are cancelled; a shortfall below zero is absorbed (insurance fund) and reported in ``details``.
 Events inside one accrual are processed in time order (fills before funding at equal times).
 """
 
 from __future__ import annotations
 
 import itertools
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -488,8 +488,9 @@ class CexSimulator:
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
         """Resting-order fills, funding settlements and liquidations in ``(previous, timestamp]``.
 
-        Events are processed in time order; at each event time: resting fills (placement order), then
-        the funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
+        Events are processed in time order; at each event time (resting-order fill checks, funding
+        settlements, closes of the marks of open positions): resting fills (placement order), then the
+        funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
         ``details["payments"]``), then the liquidation check; finally a liquidation check at ``timestamp``.
         """
         orders = self.orders
@@ -533,6 +534,20 @@ class CexSimulator:
                 events.extend((times[k], 1, 0, sym, k) for k in range(i, j))
                 i = j
             cursors[sym] = (ts_ns, i)
+        if len(positions):
+            # mark bars closing strictly inside the step are accrual points too (liquidation checks)
+            checks: set[int] = set()
+            for sym in positions.keys():
+                src = self._src.get(sym)
+                if src is None:
+                    self.price(self.markets[sym], ts_ns)
+                    src = self._src[sym]
+                times = src[0]
+                lo = bisect_right(times, prev_ns)
+                if lo < len(times) and times[lo] < ts_ns:
+                    checks.update(times[lo:bisect_left(times, ts_ns, lo)])
+            if checks:
+                events.extend((t, 2, 0, "", 0) for t in checks)
         out: list[ExecutionDeltas] = []
         pending: dict[str, Decimal] = {}
         last_t = None
@@ -551,7 +566,7 @@ class CexSimulator:
                         o = orders.get(key)
                         if o is not None:
                             self._fill_resting(stamp, o, pending, out)
-                    else:
+                    elif kind == 1:
                         batch.append((key, idx))
                     k += 1
                 if batch:
