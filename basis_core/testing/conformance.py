@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -142,10 +142,24 @@ def _id(t: VenueTarget | _Broken) -> str:
 def _harness_or_fail(t: VenueTarget | _Broken) -> Harness:
     if isinstance(t, _Broken):
         pytest.fail(f"venue {t.spec!r} cannot be loaded: {t.error}", pytrace=False)
+    h, err = _attempt(lambda: _harness(t), Exception)
+    if err is not None:
+        pytest.fail(f"venue {t.name!r}: its conformance declarations fail: {_err(err)}", pytrace=False)
+    return h  # type: ignore[no-any-return]
+
+
+def _attempt(fn: Callable[[], Any], catch: type[BaseException] | tuple[type[BaseException], ...] = BasisError
+             ) -> tuple[Any, BaseException | None]:
+    """``(fn(), None)`` or ``(None, the exception)``, so a failure is reported outside the except block
+    (without pytest printing the chained traceback)."""
     try:
-        return _harness(t)
-    except Exception as e:
-        pytest.fail(f"venue {t.name!r}: its conformance declarations fail: {type(e).__name__}: {e}", pytrace=False)
+        return fn(), None
+    except catch as e:
+        return None, e
+
+
+def _err(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
 
 
 def _bullets(problems: list[str]) -> str:
@@ -203,27 +217,26 @@ class ConformanceSuite:
 
     @staticmethod
     def _parse(h: Harness, case: Case, d: Mapping[str, Any], what: str = "example") -> Any:
-        try:
-            return parse_instruction(dict(d))
-        except BasisError as e:
-            pytest.fail(f"{h.name} {case.operation}[{case.index}]: the {what} is not a valid instruction: {e}",
+        res, err = _attempt(lambda: parse_instruction(dict(d)))
+        if err is not None:
+            pytest.fail(f"{h.name} {case.operation}[{case.index}]: the {what} is not a valid instruction: {err}",
                         pytrace=False)
+        return res
 
     @staticmethod
     def _prepare(h: Harness, case: Case, m: Any) -> pd.Timestamp:
-        try:
-            return h.prepare(m, case.example)
-        except BasisError as e:
-            pytest.fail(f"{h.name} {case.operation}[{case.index}]: a setup step failed: {type(e).__name__}: {e}",
-                        pytrace=False)
+        res, err = _attempt(lambda: h.prepare(m, case.example))
+        if err is not None:
+            pytest.fail(f"{h.name} {case.operation}[{case.index}]: a setup step failed: {_err(err)}", pytrace=False)
+        return res  # type: ignore[no-any-return]
 
     @staticmethod
     def _execute(h: Harness, case: Case, m: Any, ts: pd.Timestamp, instruction: Any) -> Any:
-        try:
-            return m.execute(ts, instruction)
-        except BasisError as e:
-            pytest.fail(f"{h.name} {case.operation}[{case.index}]: the valid example raised "
-                        f"{type(e).__name__}: {e} (check conformance_balances / setup)", pytrace=False)
+        res, err = _attempt(lambda: m.execute(ts, instruction))
+        if err is not None:
+            pytest.fail(f"{h.name} {case.operation}[{case.index}]: the valid example raised {_err(err)} "
+                        "(check conformance_balances / setup)", pytrace=False)
+        return res
 
     # -- venue-level tests -------------------------------------------------------------------------------------
     def test_venue_info(self, conformance_venue: VenueTarget | _Broken) -> None:
@@ -356,11 +369,10 @@ class ConformanceSuite:
         first = self._execute(h, case, m, ts, instr)
         state, n, executed = ledger_state(m.ledger), len(m.execution_history), obj.orders_executed
         problems = []
-        try:
-            second = m.execute(ts, dict(d))
-        except Exception as e:
+        second, err = _attempt(lambda: m.execute(ts, dict(d)), Exception)
+        if err is not None:
             _fail(f"{h.name} {case.operation}[{case.index}]: client_id {d['client_id']!r} twice",
-                  [f"the second call executed again and raised {type(e).__name__}: {e}"])
+                  [f"the second call executed again and raised {_err(err)}"])
         if second != first:
             problems.append(f"the second call returned a different result: {second} vs {first}")
         if ledger_state(m.ledger) != state:
@@ -397,10 +409,9 @@ class ConformanceSuite:
                 cancel = {"operation": "cancel_order", "venue": h.name, "order_id": oid}
                 if "symbol" in d:
                     cancel["symbol"] = d["symbol"]
-                try:
-                    c = m.execute(ts, cancel)
-                except BasisError as e:
-                    _fail(f"{h.name}: cancel_order by {by} {oid!r}", [f"raised {type(e).__name__}: {e}"])
+                c, err = _attempt(lambda: m.execute(ts, cancel))  # noqa: B023 (called at once)
+                if err is not None:
+                    _fail(f"{h.name}: cancel_order by {by} {oid!r}", [f"raised {_err(err)}"])
                 if c.status != "cancelled":
                     problems.append(f"cancel returned status {c.status!r}, expected 'cancelled'")
                 if ledger_state(m.ledger)[0] != bal_before:

@@ -150,8 +150,12 @@ def value_fill(d: ExecutionDeltas, instruction: Any, price_of: Callable[[str], D
 
     Prices, in order: ``details['reference_prices'][key]``, ``...[asset]``; for a spot trade with a
     ``fill_price``, the base asset at ``fill_price x USD(quote)``; else ``price_of(asset)`` (the as-of
-    USD price). Keys of kind ``perp`` / ``metric`` are worth 0 (a perp position opened at the mark
-    has no value; its PnL settles into the margin key); ``debt`` keys are liabilities.
+    USD price). ``debt`` keys are liabilities (valued negatively). ``metric`` keys are worth 0. A ``perp``
+    key's change is worth ``details['reference_prices'][key]`` USD per unit: the position's value per unit
+    at the reference (mark) price, i.e. ``mark - entry`` of the units changed in USD (``mark - fill_price``
+    for a position opened by this fill); 0 when not given (the fill happened at the reference price).
+    Realised PnL settles into the margin key, so a venue whose fill closes a position gives
+    ``mark - entry`` for the perp key and the identity still holds.
     """
     refs: Mapping[str, Decimal] = {}
     if isinstance(d.details, Mapping) and isinstance(d.details.get(REFERENCE_PRICES), Mapping):
@@ -170,7 +174,12 @@ def value_fill(d: ExecutionDeltas, instruction: Any, price_of: Callable[[str], D
             problems.append(f"malformed key {key!r}")
             continue
         if kind in SIGNED_KINDS:
-            lines.append(f"{key}: {delta} x 0 (signed position, valued through its margin key)")
+            per_unit = Decimal(refs[key]) if kind == "perp" and key in refs else Decimal(0)
+            v = delta * per_unit
+            value += v
+            gross += abs(v)
+            lines.append(f"{key}: {delta} x {per_unit} (signed position: USD value per unit at the reference, "
+                         f"mark - entry; 0 unless given) = {v}")
             continue
         try:
             if key in refs:
