@@ -22,5 +22,5 @@ def aave_world(anvil: AnvilNode) -> Any:
     from basis_venue_aave.testing.deploy import deploy_aave_market
     from web3 import Web3
 
-    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    w3 = Web3(Web3.HTTPProvider(anvil.url, cache_allowed_requests=True))  # caches eth_chainId
     return deploy_aave_market(w3, w3.eth.accounts[0])
