@@ -22,6 +22,8 @@ from basis_core.data.prices import usd_price
 from basis_core.errors import BasisError
 
 _DAY_NS = 86_400 * 10**9
+#: share of the staked amount not supplied inside the bundle (wei rounding of the LST received)
+LIDO_BUFFER = Decimal("0.0001")
 
 
 class LeveragedStakingLoopParams(StrategyParams):
@@ -41,7 +43,8 @@ class LeveragedStakingLoopParams(StrategyParams):
     unwind_ltv: Decimal = Field(Decimal("0.0"), ge=0, lt=1,
                                 description="LTV to go down to when borrowing costs more than staking earns")
     min_spread: Decimal = Field(Decimal("0.0"), description="required staking APR - borrow APR (decimal)")
-    yield_lookback_days: int = Field(7, ge=1, description="window of the trailing staking APR")
+    yield_lookback_days: int = Field(7, ge=1, description="window of the trailing staking APR (shorter at the "
+                                                         "start of the data; no rule before one day of history)")
     min_health_factor: Decimal = Field(Decimal("1.05"), gt=1, description="post-condition of every bundle")
     check_every: int = Field(24, ge=1, description="check the rules every N steps")
     amount_decimals: int = Field(6, ge=0, le=18, description="amounts are rounded down to this many decimals")
@@ -113,7 +116,7 @@ class LeveragedStakingLoop(Strategy):
                                            "amount": str(amount), "receive": "wstETH"})
         if d is None:
             return
-        got = sum((v for k, v in d.positions.items() if k.endswith(":wstETH") and v > 0), Decimal(0))
+        got = round_down(sum((v for k, v in d.positions.items() if k.endswith(":wstETH") and v > 0), Decimal(0)), 18)
         supply: dict[str, Any] = {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH", "amount": str(got)}
         if p.e_mode_category is not None:
             supply["e_mode_category"] = p.e_mode_category
@@ -143,15 +146,20 @@ class LeveragedStakingLoop(Strategy):
     def _spread(self, manager: Any, ts: Any) -> Decimal | None:
         """Trailing staking APR (wstETH rate growth) minus the current WETH variable borrow APR."""
         p: LeveragedStakingLoopParams = self.params
-        snap = manager.data_provider.get_data(ts)
+        data = manager.data_provider
+        snap = data.get_data(ts)
         try:
-            now = snap.get("lst:wstETH", "rate")
-            past = manager.data_provider.get_data(snap.ts_ns - p.yield_lookback_days * _DAY_NS)
-            then = past.get("lst:wstETH", "rate")
+            series = data.series("lst:wstETH")
+            then_ns = max(snap.ts_ns - p.yield_lookback_days * _DAY_NS, series.first_ns)
+            days = Decimal(snap.ts_ns - then_ns) / _DAY_NS
+            if days < 1:
+                return None  # not enough history yet
+            now = series.value("rate", snap.ts_ns)
+            then = series.value("rate", then_ns)
             borrow = snap.get("aave:WETH", "variable_borrow_rate")
         except BasisError:
             return None
-        staking = (now / then - 1) * Decimal(365) / Decimal(p.yield_lookback_days)
+        staking = (now / then - 1) * Decimal(365) / days
         return staking - borrow  # type: ignore[no-any-return]
 
     # -- bundles ------------------------------------------------------------------------------------------
@@ -159,8 +167,12 @@ class LeveragedStakingLoop(Strategy):
         p: LeveragedStakingLoopParams = self.params
         coll, debt, pc, pw = self._book(manager, ts)
         prem = self._premium(manager)
-        # after: (debt + F(1+prem)) pw = ltv (coll pc + F pw)  (wstETH bought with F WETH worth F pw)
-        f = (ltv * coll * pc - debt * pw) / (pw * (1 + prem) - ltv * pw)
+        # the bundle supplies a conservative estimate of the wstETH received (its steps' amounts are fixed
+        # in advance): s = 1 - buffer; the rest is swept into Aave right after the bundle
+        buffer = LIDO_BUFFER if p.acquire_via == "lido" else p.max_slippage_bps / 10_000
+        s = 1 - buffer
+        # after: (debt + F(1+prem)) pw = ltv (coll pc + F pw s)
+        f = (ltv * coll * pc - debt * pw) / (pw * (1 + prem) - ltv * pw * s)
         f = round_down(f, p.amount_decimals)
         if f <= 0:
             return
@@ -170,13 +182,18 @@ class LeveragedStakingLoop(Strategy):
                        "receive": "wstETH"}
         else:
             acquire = self._swap("WETH", "wstETH", f)
-        wst = round_down(f * pw / pc * (1 - p.max_slippage_bps / 10_000), p.amount_decimals)
+        wst = round_down(f * pw / pc * s, p.amount_decimals)
         supply: dict[str, Any] = {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH", "amount": str(wst)}
         borrow: dict[str, Any] = {"venue": p.aave_venue, "operation": "borrow", "asset": "WETH",
                                   "amount": str(f + f * prem)}
         if p.e_mode_category is not None:
             borrow["e_mode_category"] = p.e_mode_category
-        self._bundle(manager, ts, f, [acquire, supply, borrow])
+        d = self._bundle(manager, ts, f, [acquire, supply, borrow])
+        if d is not None:
+            left = round_down(d.positions.get("ethereum:wallet:wstETH", Decimal(0)), 18)
+            if left > 0:
+                self.try_execute(manager, ts, {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH",
+                                               "amount": str(left)})
 
     def _delever_to(self, manager: Any, ts: Any, ltv: Decimal) -> None:
         p: LeveragedStakingLoopParams = self.params
@@ -187,13 +204,19 @@ class LeveragedStakingLoop(Strategy):
         slip = 1 - p.max_slippage_bps / 10_000
         # repay R WETH, withdraw W wstETH worth R(1+prem)/slip WETH; (debt - R) pw = ltv (coll pc - W pc)
         k = (1 + prem) / slip
-        r = (debt * pw - ltv * coll * pc) / (pw - ltv * k * pw)
-        r = min(round_down(r, p.amount_decimals), debt)
+        step = Decimal(1).scaleb(-p.amount_decimals)
+        full = ltv == 0
+        if full:  # repay everything: flash-borrow the debt rounded up to the amount step
+            r = round_down(debt, p.amount_decimals)
+            r = r if r == debt else r + step
+        else:
+            r = (debt * pw - ltv * coll * pc) / (pw - ltv * k * pw)
+            r = min(round_down(r, p.amount_decimals), debt)
         if r <= 0:
             return
-        w = round_down(r * k * pw / pc, p.amount_decimals) + Decimal(1).scaleb(-p.amount_decimals)
+        w = round_down(r * k * pw / pc, p.amount_decimals) + step
         repay: dict[str, Any] = {"venue": p.aave_venue, "operation": "repay", "asset": "WETH",
-                                 "amount": "max" if r >= debt else str(r)}
+                                 "amount": "max" if full or r >= debt else str(r)}
         withdraw = {"venue": p.aave_venue, "operation": "withdraw", "asset": "wstETH", "amount": str(min(w, coll))}
         self._bundle(manager, ts, r, [repay, withdraw, self._swap("wstETH", "WETH", min(w, coll))])
 

@@ -95,7 +95,7 @@ class StakedBasis(Strategy):
                                            "amount": str(amount), "receive": p.lst})
         if d is None:
             return
-        got = sum((v for k, v in d.positions.items() if k.endswith(f":{p.lst}") and v > 0), Decimal(0))
+        got = round_down(sum((v for k, v in d.positions.items() if k.endswith(f":{p.lst}") and v > 0), Decimal(0)), 18)
         self.lst_held = got
         if p.aave_venue and got > 0:
             s = self.try_execute(manager, ts, {"venue": p.aave_venue, "operation": "supply", "asset": p.lst,
