@@ -172,7 +172,8 @@ class CexSimulator:
             fee, fee_asset = amount * px * rate, m.quote
         positions, fees, pnl = spot_fill(m, buy, amount, px, fee, fee_asset, ref)
         return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, amount, pnl,
-                               {"liquidity": "taker", "fee_asset": fee_asset, "reference_price": ref})
+                               {"liquidity": "taker", "fee_asset": fee_asset, "reference_price": ref,
+                                "reference_prices": {m.base: ref}})
 
     def _check_available(self, key: str, needed: Decimal) -> None:
         held = self.locks.get(key)
@@ -391,8 +392,13 @@ class CexSimulator:
             self.totals[symbol] = PerpTotals(t.realised + pos.realised + realised, t.fees + pos.fees - fee,
                                              t.funding, t.liquidation)
         positions, fees, pnl = perp_fill(m, qty, px, fee, realised, ref)
+        r = px if ref is None else ref
+        if not realised and (size == 0 or (size > 0) == (qty > 0)):
+            per_unit = r - px  # new units valued at the reference price
+        else:  # change of unrealised PnL at the reference price, per unit traded
+            per_unit = (unrealised_pnl(new_size, new_cost, r) - unrealised_pnl(size, cost, r)) / qty
         details = {"liquidity": "maker" if maker else "taker", "realised_pnl": realised, "reference_price": ref,
-                   "position": new_size}
+                   "position": new_size, "reference_prices": {m.perp_key: per_unit}}
         if resting:
             details["resting"] = True
         return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, abs_qty, pnl,

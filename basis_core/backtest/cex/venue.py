@@ -10,6 +10,7 @@ backend must expose the same methods (``spot_trade``, ``perp_trade``, ``transfer
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core.backtest.cex.engine import CexSimulator
@@ -48,7 +49,7 @@ class CexVenue(CEXExecutionInterface):
     """Generic CEX venue plugin (spot, linear perps, transfers, order management) over a :class:`CexSpec`."""
 
     default_spec: ClassVar[CexSpec]
-    capabilities: ClassVar[frozenset[str]] = frozenset({"spot", "perp", "limit_orders", "funding", "transfers"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders"})
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
@@ -111,3 +112,48 @@ class CexVenue(CEXExecutionInterface):
         if self.mode != "backtest":
             return None
         return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]
+
+    # -- conformance kit declarations (basis_core.testing.conformance_protocol) ------------------------------
+    def conformance_examples(self) -> dict[str, Any]:
+        """Valid examples for every operation, derived from the spec's first spot and perp symbols."""
+        from basis_core.testing.conformance_protocol import ConformanceExample
+
+        spec = self._base_spec
+        spot = next(s for s in spec.symbols if s.market == "spot")
+        perp = next(s for s in spec.symbols if s.market == "perp")
+        amount = str(max(Decimal("0.05"), spot.min_amount, perp.min_amount))
+        spot_account = next(a for a, k in spec.accounts.items() if k == "spot")
+        margin_account = next(a for a, k in spec.accounts.items() if k == "margin")
+        rest = {"operation": "spot_trade", "symbol": spot.symbol, "side": "buy", "amount": amount,
+                "order_type": "limit", "price": "1000"}  # far below the market: rests
+        return {
+            "spot_trade": [
+                {"operation": "spot_trade", "symbol": spot.symbol, "side": "buy", "amount": amount},
+                {"operation": "spot_trade", "symbol": spot.symbol, "side": "sell", "amount": amount},
+                ConformanceExample(rest, label="resting"),
+            ],
+            "perp_trade": [
+                {"operation": "perp_trade", "symbol": perp.symbol, "side": "sell", "amount": amount},
+                ConformanceExample({"operation": "perp_trade", "symbol": perp.symbol, "side": "sell",
+                                    "amount": amount, "reduce_only": True},
+                                   setup=({"operation": "perp_trade", "symbol": perp.symbol, "side": "buy",
+                                           "amount": amount},), label="reduce",
+                                   # a venue that clamps reduce-only orders accepts any size
+                                   skip_variants=("amount=huge",) if spec.reduce_only_clamp else ()),
+            ],
+            "transfer": [{"operation": "transfer", "asset": spec.margin_assets[0], "amount": "100",
+                          "from_account": spot_account, "to_account": margin_account}],
+            "cancel_order": [ConformanceExample({"operation": "cancel_order", "order_id": "conf-rest"},
+                                                setup=({**rest, "client_id": "conf-rest"},))],
+            "modify_order": [ConformanceExample({"operation": "modify_order", "order_id": "conf-mod", "price": "1100"},
+                                                setup=({**rest, "client_id": "conf-mod"},))],
+        }
+
+    def conformance_balances(self) -> dict[str, str]:
+        spec = self._base_spec
+        out = {f"{spec.venue}:{spec.margin_kind}:{a}": "1000000" for a in spec.margin_assets}
+        for s in spec.symbols:
+            if s.market == "spot":
+                out[f"{spec.venue}:{spec.spot_kind}:{s.quote}"] = "1000000"
+                out[f"{spec.venue}:{spec.spot_kind}:{s.base}"] = "100"
+        return out
