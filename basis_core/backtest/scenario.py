@@ -282,7 +282,9 @@ def _pydantic_reason(err: Mapping[str, Any]) -> tuple[list[Any], str]:
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] not in ("missing", "value_error") and "input" in err:
-        msg = f"{msg} (got {err['input']!r})"
+        inp = err["input"]
+        shown = str(inp) if isinstance(inp, Decimal | int | float) and not isinstance(inp, bool) else repr(inp)
+        msg = f"{msg} (got {shown})"
     return loc, msg
 
 

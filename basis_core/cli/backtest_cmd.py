@@ -87,7 +87,11 @@ def backtest(
     except BasisError as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
-    files = write_report(result, out, fmt=fmt)
+    if show:
+        with err_console.status(f"writing the report to {out}/"):
+            files = write_report(result, out, fmt=fmt)
+    else:
+        files = write_report(result, out, fmt=fmt)
     if as_json:
         payload = dict(result.summary)
         payload["files"] = {k: str(v) for k, v in files.items()}

@@ -52,7 +52,7 @@ class CashAndCarryParams(StrategyParams):
     margin_fraction: Decimal = Field(Decimal("0.3"), gt=0, lt=1,
                                      description="share of a leg's capital posted as perp collateral")
     delta_band: Decimal = Field(Decimal("0.01"), gt=0,
-                                description="re-hedge when |spot + perp| exceeds this fraction of the spot size")
+                                description="re-hedge when abs(spot + perp) exceeds this fraction of the spot size")
     margin_low: Decimal = Field(Decimal("0.6"), gt=0, lt=1,
                                 description="top up collateral below this multiple of the target ratio")
     margin_high: Decimal = Field(Decimal("1.6"), gt=1,
