@@ -23,6 +23,8 @@ Market model
   PnL < total maintenance margin, every position of that wallet is closed at the mark, a liquidation
   fee (``fees.liquidation`` x notional, at most what is left) is charged, resting perp orders of the
   wallet are cancelled; a shortfall below zero is absorbed (insurance fund) and reported in ``details``.
+  A funding payment the margin wallet cannot cover (asset balances never go negative; possible with a
+  large unrealised profit) first closes the wallet's positions at the mark as taker, then is paid.
 Events inside one accrual are processed in time order (fills before funding at equal times).
 """
 
@@ -576,7 +578,7 @@ class CexSimulator:
                         batch.append((key, idx))
                     k += 1
                 if batch:
-                    self._settle_funding(stamp, batch, pending, out)
+                    self._settle_funding(stamp, t, batch, pending, out)
                 if len(positions):
                     self._liquidate_if_needed(stamp, t, pending, out)
                 last_t = t
@@ -620,7 +622,7 @@ class CexSimulator:
             pending[k] = pending.get(k, ZERO) + v
         out.append(d)
 
-    def _settle_funding(self, stamp: Any, batch: list[tuple[str, int]], pending: dict[str, Decimal],
+    def _settle_funding(self, stamp: Any, t_ns: int, batch: list[tuple[str, int]], pending: dict[str, Decimal],
                         out: list[ExecutionDeltas]) -> None:
         """Settle the funding rows ``batch`` ((symbol, row index), one settlement time): one deltas per wallet."""
         by_wallet: dict[str, tuple[list[Decimal], dict[str, dict[str, Decimal]]]] = {}
@@ -644,9 +646,20 @@ class CexSimulator:
             entry[1][symbol] = {"size": pos.size, "mark": mark, "rate": rate, "payment": pay}
         for key, (total, payments) in by_wallet.items():
             amount = total[0]
+            details: dict[str, Any] = {"payments": payments}
+            if amount < 0 and self.ledger.balance(key) + pending.get(key, ZERO) + amount < 0:
+                # the wallet cannot pay (possible with a large unrealised profit): the wallet's positions are
+                # closed at the mark first, as taker, and the payment is taken from the realised result
+                balance, mm = self._health(t_ns, pending).get(key, (ZERO, ZERO))
+                self._liquidate(stamp, key, t_ns, balance, mm, pending, out, self.spec.fees.perp.taker,
+                                "funding payment exceeds the margin wallet")
+                wallet = self.ledger.balance(key) + pending.get(key, ZERO)
+                if wallet + amount < 0:
+                    details["insurance_fund_shortfall"] = -(wallet + amount)
+                    amount = -wallet
             pending[key] = pending.get(key, ZERO) + amount
             out.append(ExecutionDeltas(self.venue, "funding", stamp, {key: amount}, {}, "settled",
-                                       pnl={"funding": amount}, details={"payments": payments}))
+                                       pnl={"funding": amount}, details=details))
 
     def _health(self, t_ns: int, pending: Mapping[str, Decimal]) -> dict[str, list[Decimal]]:
         """Per margin wallet with open positions: ``[margin balance, maintenance margin]`` at ``t_ns``."""
@@ -680,8 +693,10 @@ class CexSimulator:
                 self._liquidate(stamp, key, t_ns, balance, mm, pending, out)
 
     def _liquidate(self, stamp: Any, key: str, t_ns: int, balance: Decimal, mm: Decimal,
-                   pending: dict[str, Decimal], out: list[ExecutionDeltas]) -> None:
-        """Close every position of margin wallet ``key`` at the mark, charge the liquidation fee."""
+                   pending: dict[str, Decimal], out: list[ExecutionDeltas], rate: Decimal | None = None,
+                   reason: str = "margin balance below maintenance margin") -> None:
+        """Close every position of margin wallet ``key`` at the mark, charge the liquidation fee (``rate``
+        of the notional, default ``fees.liquidation``, at most what is left)."""
         wallet = self.ledger.balance(key) + pending.get(key, ZERO)
         positions: dict[str, Decimal] = {}
         realised_total = ZERO
@@ -703,7 +718,7 @@ class CexSimulator:
             self.totals[sym] = PerpTotals(tot.realised + p.realised + realised, tot.fees + p.fees, tot.funding,
                                           tot.liquidation)
         after = wallet + realised_total
-        fee = min(notional_total * self._liq_rate, max(after, ZERO))
+        fee = min(notional_total * (self._liq_rate if rate is None else rate), max(after, ZERO))
         change = realised_total - fee
         shortfall = ZERO
         if wallet + change < 0:
@@ -722,7 +737,7 @@ class CexSimulator:
         out.append(ExecutionDeltas(
             self.venue, "liquidation", stamp, positions, {key: -fee} if fee else {}, "liquidated",
             pnl={"liquidation": loss},
-            details={"margin_balance": balance, "maintenance_margin": mm, "closed": closed,
+            details={"reason": reason, "margin_balance": balance, "maintenance_margin": mm, "closed": closed,
                      "liquidation_fee": fee, "insurance_fund_shortfall": shortfall,
                      "cancelled_orders": cancelled}))
 

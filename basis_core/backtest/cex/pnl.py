@@ -4,8 +4,9 @@ A position is ``(size, cost)``: ``size`` signed base units (long > 0), ``cost`` 
 notional in quote units (``|size| x average entry price``). Keeping the cost basis instead of the
 average price keeps every update O(1) and exact: a full close realises exactly
 ``exit notional - entry notional``; a partial close removes ``cost x closed / |size|`` from the
-basis (the only division, rounded at the context precision), and the same rounded amount is used
-for the realised PnL, so basis + realised PnL is always conserved to the last digit.
+basis (the only division, rounded to :data:`BASIS_QUANTUM` = 10^-24 quote units so the sums that
+follow stay exact), and the same rounded amount is used for the realised PnL, so basis + realised
+PnL is always conserved to the last digit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 ZERO = Decimal(0)
+#: resolution of the basis removed by a partial close (quote units)
+BASIS_QUANTUM = Decimal("1e-24")
 
 
 def apply_fill(size: Decimal, cost: Decimal, qty: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal]:
@@ -27,7 +30,7 @@ def apply_fill(size: Decimal, cost: Decimal, qty: Decimal, price: Decimal) -> tu
     abs_size = -size if size < 0 else size
     abs_q = -qty if qty < 0 else qty
     if abs_q < abs_size:
-        removed = cost * abs_q / abs_size
+        removed = (cost * abs_q / abs_size).quantize(BASIS_QUANTUM)
         exit_value = abs_q * price
         realised = exit_value - removed if size > 0 else removed - exit_value
         return size + qty, cost - removed, realised

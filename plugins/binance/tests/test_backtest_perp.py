@@ -201,3 +201,18 @@ def test_liquidation_gap_beyond_bankruptcy_is_absorbed() -> None:
     assert liq.positions == {POS: D(1), WALLET: -wallet}
     assert liq.details["insurance_fund_shortfall"] == D(2300) - entry - wallet
     assert liq.pnl == {"liquidation": liq.details["insurance_fund_shortfall"]}
+
+
+def test_funding_the_wallet_cannot_cover_closes_the_position_first() -> None:
+    """Long 1 from 3000 to 6000, then a 10 % funding rate: 600 due, ~198 in the wallet. The position is
+    closed at the mark as taker (realising the profit), then the funding is paid; no balance goes negative."""
+    m = make("200", ["3000"] + ["6000"] * 10, ["0", "0.1"], slippage={"perp": [[None, 0]]})
+    m.execute(at(0), perp("buy", "1"))
+    effects = m.advance_to(at(8))
+    liq, fund = effects
+    assert liq.operation == "liquidation" and liq.details["reason"].startswith("funding")
+    wallet = D(200) - D(3000) * TAKER
+    close_fee = D(6000) * TAKER
+    assert liq.positions == {POS: D(-1), WALLET: D(3000) - close_fee}
+    assert fund.positions == {WALLET: D(-600)}
+    assert m.ledger is not None and m.ledger.balance(WALLET) == wallet + D(3000) - close_fee - D(600)
