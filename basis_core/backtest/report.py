@@ -75,6 +75,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
     t.add_row("venues", ", ".join(summary["venues"]) or "none")
     t.add_row("executions / accruals / failed",
               f"{summary['executions']} / {summary['accruals']} / {summary['failed']}")
+    for note in summary.get("notes", []):
+        t.add_row("note", note)
     if summary.get("unpriced_keys"):
         t.add_row("not valued (0)", ", ".join(summary["unpriced_keys"]))
     rt = summary.get("runtime", {})

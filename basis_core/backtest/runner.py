@@ -108,19 +108,29 @@ def build_market(scenario: Scenario, data_dir: str | Path | None = None) -> Data
     return synthetic_market(**overrides)
 
 
-def step_times(scenario: Scenario, provider: DataProvider) -> list[int]:
+def step_times(scenario: Scenario, provider: DataProvider, notes: list[str] | None = None) -> list[int]:
     """UTC-ns times of the steps: ``start`` .. ``end`` inclusive, ``step`` apart.
 
     Defaults: from the latest first row to the earliest last row over all series (every series is
-    live for the whole run).
+    live for the whole run). An explicit end beyond the data (a series' last row plus its average
+    spacing) is clipped there, so no step sees stale data; the clip is logged and noted in ``notes``.
     """
     names = provider.names()
     if not names:
         raise ScenarioError("market: the market has no series")
-    firsts = [provider.series(n).first_ns for n in names]
-    lasts = [provider.series(n).last_ns for n in names]
+    series = [provider.series(n) for n in names]
+    firsts = [sr.first_ns for sr in series]
+    lasts = [sr.last_ns for sr in series]
+    fresh = min(sr.last_ns + ((sr.last_ns - sr.first_ns) // (len(sr) - 1) if len(sr) > 1 else 0) for sr in series)
     start = scenario.period.start.value if scenario.period.start is not None else max(firsts)
     end = scenario.period.end.value if scenario.period.end is not None else min(lasts)
+    if end > fresh:
+        msg = (f"period.end {from_ns(end).isoformat()} is beyond the market data; the run ends at "
+               f"{from_ns(fresh).isoformat()}")
+        log.warning(msg)
+        if notes is not None:
+            notes.append(msg)
+        end = fresh
     if start < provider.start_ns:
         raise ScenarioError(f"period.start: {from_ns(start).isoformat()} is before the market's first row "
                             f"{from_ns(provider.start_ns).isoformat()}")
@@ -192,7 +202,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     t_wall = time.perf_counter()
     sc = load_scenario(scenario) if not isinstance(scenario, Scenario) else scenario
     provider = data_provider if data_provider is not None else build_market(sc, data_dir)
-    times = step_times(sc, provider)
+    notes: list[str] = []
+    times = step_times(sc, provider, notes)
     for item in sc.schedule:
         if not times[0] <= item.at.value <= times[-1]:
             raise ScenarioError(f"schedule: instruction at {item.at.isoformat()} is outside the period "
@@ -291,6 +302,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
             progress(n + 1, total)
     for s in active:
         s.finish(manager, from_ns(times[-1]))
+        notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
     end_equity = eq_rows[-1]
     totals = dict(zip(COMPONENTS, cum, strict=True))
@@ -311,7 +323,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         unpriced=sorted(valuer.unpriced), manager=manager,
     )
     result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
-                               venues=[v["name"] for v in manager.venues()])
+                               venues=[v["name"] for v in manager.venues()], notes=notes)
     return result
 
 
@@ -356,7 +368,7 @@ def _fmt_step(td: pd.Timedelta) -> str:
 
 
 def summarize(result: BacktestResult, *, provider_name: str = "", failures: int = 0, wall_seconds: float = 0.0,
-              venues: list[str] | None = None) -> dict[str, Any]:
+              venues: list[str] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
     """The run's summary (JSON-ready): equity, return, annualised return, max drawdown, PnL components."""
     eq = result.equity
     start, end = result.start_equity, result.end_equity
@@ -394,6 +406,7 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         "failed": int((~hist["success"]).sum()) if len(hist) else 0,
         "failed_scheduled": failures,
         "unpriced_keys": list(result.unpriced),
+        "notes": list(notes or []),
         "runtime": {"wall_seconds": round(wall_seconds, 3),
                     "steps_per_second": round(steps / wall_seconds, 1) if wall_seconds > 0 else None},
     }

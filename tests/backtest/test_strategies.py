@@ -123,3 +123,21 @@ def test_leveraged_loop_is_skipped_without_its_venues() -> None:
           "strategies": [{"name": "leveraged_staking_loop", "params": {"swap_venue": "dex"}}]}
     r = run(sc, data_provider=MARKET, autoload=False, plugins=[fake_defi.FakeLido, fake_defi.FakeDex])
     assert not r.strategies[0].active and "aave" in r.strategies[0].reason
+
+
+@needs_binance
+def test_cash_and_carry_gives_up_a_leg_whose_short_cannot_open() -> None:
+    """Without a funding series the Binance perp refuses orders: the long is sold back, nothing is left
+    unhedged, and the summary says why."""
+    from basis_core.data.provider import DataProvider
+
+    market = DataProvider([MARKET.series(n) for n in MARKET.names() if not n.startswith("funding:binance")])
+    sc = {"name": "x", "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
+          "venues": ["binance"],
+          "strategies": [{"name": "cash_and_carry", "params": {"capital": 10000},
+                          "balances": {"binance:spot:USDT": 10000}}]}
+    r = run(sc, data_provider=market)
+    assert r.positions.get("binance:spot:ETH", pd.Series([0.0])).abs().iloc[-1] < 1e-3
+    assert "binance:perp:ETH/USDT:USDT" not in r.positions or r.positions["binance:perp:ETH/USDT:USDT"].iloc[-1] == 0
+    assert any("could not be opened" in n for n in r.summary["notes"])
+    assert r.end_equity > r.start_equity * Decimal("0.99")  # only the round trip's costs

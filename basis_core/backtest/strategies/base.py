@@ -38,6 +38,8 @@ class Strategy:
             params = self.Params.model_validate(params or {})
         self.params: Any = params
         self.errors = 0
+        #: things the report should mention (e.g. a leg given up); the runner adds them to the summary
+        self.notes: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def prepare(self, manager: Any) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, round_down
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down
 
 #: per perp venue: the spot market used by default, and the account names of the transfer
 VENUE_DEFAULTS: dict[str, dict[str, str]] = {
@@ -63,6 +63,8 @@ class CashAndCarryParams(StrategyParams):
                                 description="cash kept aside for fees and slippage when buying spot")
     min_trade_usd: Decimal = Field(Decimal(25), ge=0,
                                    description="skip orders below this notional (venues' minimum order values)")
+    max_hedge_failures: int = Field(3, ge=1, description="stop managing a leg after this many failed re-hedges "
+                                                         "in a row (the report notes it)")
     min_rebalance: Decimal = Field(Decimal("0.01"), ge=0, lt=1,
                                    description="move collateral only in chunks of at least this share of capital")
 
@@ -97,6 +99,8 @@ class _Leg:
         self.perp_qty = Decimal(0)      # signed base units (short < 0)
         self.entry = Decimal(0)         # average entry of the short (own bookkeeping)
         self.target_ratio = Decimal(0)
+        self.disabled = False
+        self.hedge_failures = 0
 
     def on_perp_fill(self, signed: Decimal, price: Decimal) -> None:
         new = self.perp_qty + signed
@@ -161,9 +165,21 @@ class CashAndCarry(Strategy):
                     continue
             px = self._spot(manager, ts, leg.spot_symbol)
             qty = round_down(spot_cash / (px * (1 + p.fee_buffer)), p.size_decimals)
-            if qty > 0:
-                self._buy_spot(manager, ts, leg, qty)
-                self._hedge(manager, ts, leg)
+            if qty > 0 and self._buy_spot(manager, ts, leg, qty) is not None:
+                if self._hedge(manager, ts, leg) is None and leg.perp_qty == 0:
+                    # the short cannot be opened: do not keep an unhedged long; give the leg up
+                    self._sell_spot(manager, ts, leg, leg.spot_qty)
+                    if leg.same_venue:
+                        free = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
+                        self._transfer(manager, ts, leg, free, to_margin=False)
+                    self._give_up(leg, ts, "the perp short could not be opened")
+
+    def _give_up(self, leg: _Leg, ts: Any, why: str) -> None:
+        leg.disabled = True
+        note = (f"leg {leg.spot_venue} {leg.spot_symbol} / {leg.perp_venue} {leg.perp_symbol} stopped at "
+                f"{ts.isoformat()}: {why}")
+        self.notes.append(note)
+        log.warning("%s: %s", self.name, note)
 
     def step(self, manager: Any, ts: Any) -> None:
         p: CashAndCarryParams = self.params
@@ -171,12 +187,18 @@ class CashAndCarry(Strategy):
         if (self._n - 1) % p.check_every:
             return
         for leg in self.legs:
-            if leg.spot_qty <= 0:
+            if leg.spot_qty <= 0 or leg.disabled:
                 continue
             self._rebalance_margin(manager, ts, leg)
             drift = leg.spot_qty + leg.perp_qty
             if abs(drift) > p.delta_band * leg.spot_qty:
-                self._hedge(manager, ts, leg)
+                if self._hedge(manager, ts, leg) is None:
+                    leg.hedge_failures += 1
+                    if leg.hedge_failures >= p.max_hedge_failures:
+                        self._give_up(leg, ts, f"{leg.hedge_failures} re-hedges in a row failed; "
+                                               "positions left as they are")
+                else:
+                    leg.hedge_failures = 0
 
     # -- actions ---------------------------------------------------------------------------------------
     def _transfer(self, manager: Any, ts: Any, leg: _Leg, amount: Decimal, *, to_margin: bool) -> Any:
@@ -226,11 +248,12 @@ class CashAndCarry(Strategy):
             leg.on_perp_fill(filled, price)
         return d
 
-    def _hedge(self, manager: Any, ts: Any, leg: _Leg) -> None:
-        """Trade the perp so that it offsets the spot held."""
+    def _hedge(self, manager: Any, ts: Any, leg: _Leg) -> Any:
+        """Trade the perp so that it offsets the spot held; the deltas, or None (failed / nothing to do)."""
         gap = -(leg.spot_qty + leg.perp_qty)
-        if gap != 0:
-            self._perp(manager, ts, leg, gap, reduce_only=gap > 0 and leg.perp_qty < 0 and -gap >= leg.perp_qty)
+        if gap == 0:
+            return None
+        return self._perp(manager, ts, leg, gap, reduce_only=gap > 0 and leg.perp_qty < 0 and -gap >= leg.perp_qty)
 
     def _margin_equity(self, bal: dict[str, Decimal], leg: _Leg, mark: Decimal) -> Decimal:
         wallet = bal.get(leg.margin_key, Decimal(0))
