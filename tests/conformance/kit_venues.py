@@ -347,3 +347,13 @@ class BadQuoteWrites(KitDex):
         t = self.context.ledger.table(f"{self.name}.quotes")
         t[len(t)] = str(instruction.amount_in)
         return super().quote_swap(timestamp, instruction)
+
+
+class BadLiveConfigure(KitVenue):
+    """Imports ccxt when configured in live mode (before any call)."""
+
+    name = "badliveconfigure"
+
+    def on_configure(self, context: Any) -> None:
+        if context.mode == "live":
+            import ccxt  # noqa: F401

@@ -290,3 +290,8 @@ def test_every_operation_hook_is_known_to_the_kit() -> None:
     """The kit's hooks-vs-operations check covers every operation hook of hookspecs."""
     assert set(OPERATION_HOOKS) >= {"spot_trade", "perp_trade", "swap", "cancel_order", "atomic"}
     assert "execute_spot_trade" in OPERATION_HOOKS.values() and "cancel_order" in OPERATION_HOOKS.values()
+
+
+def test_live_import_when_building_a_live_manager_fails() -> None:
+    with pytest.raises(Failed, match=r"in 'live manager' imported \['ccxt"):
+        run_venue_test("test_no_live_imports_in_backtest", kv.BadLiveConfigure)
