@@ -24,8 +24,8 @@ was sent can no longer take effect (Binance: ``recvWindow`` + clock margin; 0 fo
      timestamp outside recvWindow, Hyperliquid "Invalid nonce"): re-sent after the backoff delay;
    - ``duplicate`` (the venue says the client id is in use): looked up and adopted when it is this
      order, else :class:`~basis_core.errors.DuplicateClientIdError`;
-   - ``not_found`` (cancel / modify of an unknown order): looked up (a previous attempt may have done
-     it), else :class:`~basis_core.errors.OrderNotFoundError`.
+   - ``not_found`` (cancel / modify of an unknown order): after an earlier ambiguous attempt, looked up
+     (that attempt may have done it), else :class:`~basis_core.errors.OrderNotFoundError`.
 
    At most ``policy.max_attempts`` sends. When every attempt failed and the order is verified absent,
    :class:`~basis_core.errors.RetryableError` (nothing exists; safe to retry); when it cannot be
@@ -377,14 +377,19 @@ class IdempotentExecutor:
                 f"{call.venue}: the outcome of {call.operation} {call.venue_client_id} is unknown and the venue could "
                 f"not be asked ({venue_message(e, self.redactor)}); it stays pending in the journal") from None
 
+    def _lookup_in(self, call: LiveCall, intent: JournalRow) -> Any:
+        """:meth:`_lookup`; a lookup that proves the effect impossible (an InstructionError, e.g. cancelling
+        an order that has filled) is journaled as ``rejected`` and raised."""
+        try:
+            return self._lookup(call)
+        except InstructionError as e:
+            self.journal.record_outcome(intent, "rejected", {"event": "lookup", "kind": "definitive",
+                                                             "error": venue_message(e, self.redactor)})
+            raise
+
     def _confirm(self, call: LiveCall, intent: JournalRow, sent_at: float) -> Any:
         """Look the order up; if absent and the request might still land, wait until it cannot and look again."""
-        try:
-            found = self._lookup(call)
-        except InstructionError as e:  # the effect became impossible (e.g. cancel of a filled order)
-            self.journal.record_outcome(intent, "rejected", {"event": "lookup", "kind": "definitive",
-                                                             "error": str(e)})
-            raise
+        found = self._lookup_in(call, intent)
         if found is not None:
             return found
         deadline = sent_at + call.landing_window_s
@@ -393,7 +398,7 @@ class IdempotentExecutor:
             log.info("%s %s not found yet; waiting %.3f s until the request can no longer land", call.venue,
                      call.venue_client_id, left)
             self.waiter(left)
-            found = self._lookup(call)
+            found = self._lookup_in(call, intent)
         return found
 
     def _send_loop(self, call: LiveCall, intent: JournalRow) -> ExecutionDeltas:
@@ -414,7 +419,10 @@ class IdempotentExecutor:
                             return self._done(call, intent, handled, "rejected_as_outcome")
                     raise self._reject(call, intent, exc, kind) from None
                 if kind in ("duplicate", "not_found"):
-                    found = self._lookup(call) if call.lookup is not None else None
+                    # "not found" on a first attempt is the answer; after an ambiguous attempt, an earlier
+                    # request may have done it (a cancel): look
+                    look = call.lookup is not None and (kind == "duplicate" or sends > 1)
+                    found = self._lookup_in(call, intent) if look else None
                     if found is not None:
                         return self._adopt(call, intent, found, kind)
                     raise self._reject(call, intent, exc, kind) from None

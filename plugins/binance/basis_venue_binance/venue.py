@@ -4,7 +4,7 @@ Structure (shared by both modes): instruction validation against Binance's filte
 (:mod:`basis_core.backtest.cex.validation` over the markets of :data:`~basis_venue_binance.spec.BINANCE_SPEC`)
 and delta building from a fill (:mod:`basis_core.backtest.cex.fills`). Backtest backend: the core's
 :class:`~basis_core.backtest.cex.engine.CexSimulator` parameterised by the spec. Live backend (ccxt):
-not implemented yet. Keys, fees and defaults: see :mod:`basis_venue_binance.spec`.
+:class:`basis_venue_binance.live.BinanceLiveBackend`. Keys, fees and defaults: see :mod:`basis_venue_binance.spec`.
 """
 
 from __future__ import annotations
@@ -23,5 +23,14 @@ class BinanceVenue(CexVenue):
     key_namespaces = ("binance:",)
     default_spec: ClassVar[CexSpec] = BINANCE_SPEC
 
+    def on_configure(self, context: Any) -> None:
+        super().on_configure(context)
+        if context.mode == "live":  # credentials are checked at configure (live.py imports no ccxt)
+            from basis_venue_binance.live import BinanceLiveBackend
+
+            BinanceLiveBackend.check_configuration(self.name, self.settings, context.settings)
+
     def make_live_backend(self) -> Any:
-        raise NotImplementedError("binance: live mode (ccxt) is not implemented yet")
+        from basis_venue_binance.live import BinanceLiveBackend
+
+        return BinanceLiveBackend(self)

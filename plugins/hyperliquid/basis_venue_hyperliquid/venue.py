@@ -5,7 +5,8 @@ Structure (shared by both modes): instruction validation against Hyperliquid's s
 :data:`~basis_venue_hyperliquid.spec.HYPERLIQUID_SPEC`) and delta building from a fill
 (:mod:`basis_core.backtest.cex.fills`). Backtest backend: the core's
 :class:`~basis_core.backtest.cex.engine.CexSimulator` parameterised by the spec. Live backend (ccxt):
-not implemented yet. Keys, fees and defaults: see :mod:`basis_venue_hyperliquid.spec`.
+:class:`basis_venue_hyperliquid.live.HyperliquidLiveBackend`. Keys, fees and defaults: see
+:mod:`basis_venue_hyperliquid.spec`.
 """
 
 from __future__ import annotations
@@ -24,5 +25,14 @@ class HyperliquidVenue(CexVenue):
     key_namespaces = ("hyperliquid:",)
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
 
+    def on_configure(self, context: Any) -> None:
+        super().on_configure(context)
+        if context.mode == "live":  # credentials are checked at configure (live.py imports no ccxt)
+            from basis_venue_hyperliquid.live import HyperliquidLiveBackend
+
+            HyperliquidLiveBackend.check_configuration(self.name, self.settings, context.settings)
+
     def make_live_backend(self) -> Any:
-        raise NotImplementedError("hyperliquid: live mode (ccxt) is not implemented yet")
+        from basis_venue_hyperliquid.live import HyperliquidLiveBackend
+
+        return HyperliquidLiveBackend(self)

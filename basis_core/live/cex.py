@@ -1,0 +1,710 @@
+"""``CexLiveBackend``: the live backend shared by ccxt CEX plugins (Binance, Hyperliquid).
+
+It implements the backend methods :class:`~basis_core.backtest.cex.venue.CexVenue` dispatches to
+(``spot_trade``, ``perp_trade``, ``transfer``, ``cancel_order``, ``modify_order``, ``get_balances``,
+``estimate_notional``) with the same validation (:mod:`basis_core.backtest.cex.validation`) and the same
+delta builders (:mod:`basis_core.backtest.cex.fills`) as the simulator, so a live fill produces the same
+keys and the same arithmetic as a simulated one, with the venue's own prices, amounts and fees.
+
+Every state-changing call goes through :class:`~basis_core.live.orders.IdempotentExecutor` (journal
+intent before the request, lookup by client id after an ambiguous failure, retry policy). A plugin
+subclasses this class and implements the venue adapter methods (``make_client``, ``send_order``,
+``fetch_order``, ``order_view`` ...; see "venue adapter" below); it never parses instructions or builds
+deltas itself.
+
+Restart: the backend is created at the first live call of a manager; before it serves anything it
+reconciles every pending intent of its venue in the journal by client id (:meth:`reconcile`), so a
+crash between send and answer never leads to a second order.
+
+Settings (``venue_config.<venue>``): credentials (SecretStr), ``base_url``, ``timeout_ms``,
+``enable_rate_limit`` (ccxt's limiter, on by default) and the options ``rate_limit_ms`` (ccxt's
+``rateLimit``); the run's ``max_retry_attempts``, ``retry_delay_seconds`` and ``journal_path``
+(None: an in-memory journal; restart reconciliation then needs a path, a warning says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from basis_core.backtest.cex.fills import perp_fill, spot_fill
+from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.validation import check_amount, check_notional, check_price, market_for, validate_order
+from basis_core.data.prices import STABLECOINS
+from basis_core.deltas import ExecutionDeltas, merge_positions
+from basis_core.errors import (
+    AmbiguousOutcomeError,
+    BasisError,
+    ConfigError,
+    InstructionError,
+    LiveExecutionError,
+    MarginError,
+    OrderNotFoundError,
+)
+from basis_core.instructions import instruction_to_dict, parse_instruction
+from basis_core.live.journal import ExecutionJournal, IntentState, fingerprint
+from basis_core.live.orders import (
+    ErrorKind,
+    IdempotentExecutor,
+    LiveCall,
+    classify_ccxt_error,
+    to_basis_error,
+    venue_message,
+)
+from basis_core.live.retry import RetryPolicy
+from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+#: ccxt logs request headers (the API key) at DEBUG: every live backend's secrets are masked there.
+_CCXT_LOG_REDACTOR = Redactor()
+_CCXT_LOG_FILTER = RedactingFilter(_CCXT_LOG_REDACTOR)
+for _name in ("ccxt", "ccxt.base.exchange"):
+    logging.getLogger(_name).addFilter(_CCXT_LOG_FILTER)
+
+
+def dec(x: Any) -> Decimal:
+    """Exact Decimal of a venue number given as a string (floats go through ``repr``)."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, float):
+        return Decimal(repr(x))
+    return Decimal(str(x))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFill:
+    """One execution as the venue reports it: price, base quantity (unsigned), fee and its asset,
+    realised PnL (perps, as reported), maker flag."""
+
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    realised: Decimal = ZERO
+    maker: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """A venue order normalised for delta building.
+
+    ``status``: ``open`` | ``closed`` | ``canceled`` | ``expired`` | ``rejected``; ``filled`` base units;
+    ``fills`` the executions whose quantities sum to ``filled`` (fetched by the adapter when needed).
+    """
+
+    order_id: str
+    client_id: str | None
+    symbol: str
+    side: str
+    status: str
+    amount: Decimal
+    price: Decimal | None
+    filled: Decimal
+    fills: tuple[VenueFill, ...] = ()
+    post_only: bool = False
+    reduce_only: bool = False
+    raw_status: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The order a cancel / modify refers to: its market and its venue id and / or venue client id."""
+
+    market: Market
+    order_id: str | None
+    client_id: str | None
+
+    def label(self) -> str:
+        return self.client_id or self.order_id or "?"
+
+
+class CexLiveBackend:
+    """Live backend of a ccxt CEX venue plugin (see the module docstring).
+
+    :param plugin: the :class:`~basis_core.backtest.cex.venue.CexVenue` instance (its name, markets,
+        spec, settings and context are read, never written).
+    """
+
+    #: ccxt account names of the spec's account kinds (``spot`` / ``margin``), for transfers.
+    ccxt_accounts: Mapping[str, str] = {"spot": "spot", "margin": "swap"}
+
+    def __init__(self, plugin: Any, *, journal: ExecutionJournal | None = None,
+                 policy: RetryPolicy | None = None, waiter: Callable[[float], None] = time.sleep) -> None:
+        ctx = plugin.context
+        if ctx is None:
+            raise ConfigError(f"{plugin.name}: configure the venue before using it")
+        self.name: str = plugin.name
+        self.plugin = plugin
+        self.spec = plugin.spec
+        self.markets: dict[str, Market] = plugin.markets
+        self.settings = plugin.settings
+        self.core_settings = ctx.settings
+        problem = self.credentials_problem(self.settings)
+        if problem:
+            raise ConfigError(problem)
+        self.redactor = Redactor(secret_values(self.settings))
+        _CCXT_LOG_REDACTOR.add(*secret_values(self.settings))
+        self.policy = policy or RetryPolicy.from_settings(self.core_settings)
+        if journal is None:
+            path = self.core_settings.journal_path
+            if path is None:
+                log.warning("%s live: no journal_path set; the execution journal is in memory, so a restarted "
+                            "manager cannot reconcile orders sent before the restart", self.name)
+            journal = ExecutionJournal(path, redactor=self.redactor)
+        self.journal = journal
+        self.executor = IdempotentExecutor(self.journal, self.policy, redactor=self.redactor, waiter=waiter)
+        self._symbols_by_cid: dict[str, str] = {}
+        self._symbols_by_oid: dict[str, str] = {}
+        self._leverage: dict[str, int] = {}
+        self.reconciled: list[ExecutionDeltas] = []
+        self.unresolved: list[str] = []
+        self.client = self.make_client()
+        self._read(self.client.load_markets, "load_markets")
+        self._index_journal()
+        self.reconcile()
+
+    @classmethod
+    def check_configuration(cls, venue: str, settings: Any, core_settings: Any) -> None:
+        """Configure-time check of live settings (``on_configure`` of the plugin, live mode only).
+
+        Raises :class:`ConfigError` when the venue is explicitly configured (it has a ``venue_config``
+        entry or is in the ``venues`` allow-list) and its credentials are missing; an auto-discovered
+        venue nobody configured only fails when it is first used, so one configured venue is enough to
+        start a live manager.
+        """
+        problem = cls.credentials_problem(settings)
+        if not problem:
+            return
+        chosen = venue in (core_settings.venue_config or {}) or (
+            core_settings.venues is not None and venue in core_settings.venues)
+        if chosen:
+            raise ConfigError(problem)
+        log.info("%s: not configured for live mode (%s); it fails if used", venue, problem)
+
+    @staticmethod
+    def missing_secrets(settings: Any, fields: tuple[str, ...]) -> list[str]:
+        """The names among ``fields`` whose SecretStr setting is absent or empty."""
+        out = []
+        for f in fields:
+            v = getattr(settings, f, None)
+            if v is None or not v.get_secret_value():
+                out.append(f)
+        return out
+
+    # =============================================================================================
+    # venue adapter (implemented by the plugin)
+    # =============================================================================================
+    @classmethod
+    def credentials_problem(cls, settings: Any) -> str | None:
+        """A message naming the missing / malformed credential settings, or None (never shows a value)."""
+        raise NotImplementedError
+
+    def make_client(self) -> Any:
+        """The configured ccxt client (markets not loaded yet)."""
+        raise NotImplementedError
+
+    def venue_client_id(self, client_id: str) -> str:
+        """The venue client id derived deterministically from an instruction's ``client_id``."""
+        raise NotImplementedError
+
+    def new_venue_client_id(self) -> str:
+        """A fresh venue client id for an instruction without ``client_id`` (journaled before sending)."""
+        raise NotImplementedError
+
+    @property
+    def landing_window_s(self) -> float:
+        """Seconds after a request starts during which it may still take effect at the venue."""
+        return 0.0
+
+    def prepare_order(self, m: Market, ins: Any) -> None:
+        """Venue checks and reads before an order is journaled (e.g. a reference price); default none."""
+
+    def send_order(self, m: Market, ins: Any, vcid: str) -> Any:
+        """Send one order (spot or perp per ``m``) with client id ``vcid``; return ccxt's answer."""
+        raise NotImplementedError
+
+    def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
+        """ccxt's order by client id or venue id, or None when the venue does not know it."""
+        raise NotImplementedError
+
+    def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
+        """Normalise ccxt's ``answer`` (of create / edit / fetch) into an :class:`OrderView`; with its fills
+        (fetched from the venue when the answer has none) unless ``fills`` is False."""
+        raise NotImplementedError
+
+    def cancel_request(self, target: Target) -> Any:
+        raise NotImplementedError
+
+    def edit_request(self, target: Target, current: OrderView, amount: Decimal, price: Decimal) -> Any:
+        raise NotImplementedError
+
+    def set_leverage(self, m: Market, leverage: int) -> None:
+        raise NotImplementedError
+
+    def transfer_request(self, asset: str, amount: Decimal, from_account: str, to_account: str) -> Any:
+        """Move ``amount`` of ``asset`` between ccxt accounts (``spot`` / ``swap``)."""
+        return self.client.transfer(asset, str(amount), from_account, to_account)
+
+    def balances(self, options: Any = None) -> dict[str, Decimal]:
+        raise NotImplementedError
+
+    def reference_price(self, m: Market) -> Decimal:
+        """The venue's current price of ``m`` (risk estimates, market-order protection)."""
+        raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        return classify_ccxt_error(exc)
+
+    def rejection_as_outcome(self, exc: BaseException, kind: ErrorKind) -> str | None:
+        """If a refusal is a normal outcome of the order (Hyperliquid: an IOC that could not match is
+        refused), the deltas status to report (``cancelled``); else None (an error)."""
+        return None
+
+    # =============================================================================================
+    # operations (the backend protocol of CexVenue)
+    # =============================================================================================
+    def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self._order(ts, ins, perp=False)
+
+    def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self._order(ts, ins, perp=True)
+
+    def cancel_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        target = self._target(ins)
+        intent_id = f"cancel:{self._own_id(ins)}"
+        payload = {"instruction": instruction_to_dict(ins)}
+
+        def lookup() -> Any:
+            found = self.fetch_order(target.market, client_id=target.client_id, order_id=target.order_id)
+            if found is None:
+                raise OrderNotFoundError("order_id", f"{self.name} does not know order {target.label()!r}")
+            v = self.order_view(target.market, found, fills=False)
+            if v.status in ("canceled", "expired", "rejected"):
+                return found
+            if v.status == "closed":
+                raise OrderNotFoundError("order_id", f"order {target.label()!r} on {self.name} has already filled")
+            return None
+
+        def build(answer: Any, adopted: bool) -> ExecutionDeltas:
+            return self._cancel_deltas(ts, ins, target, answer, adopted)
+
+        call = self._call("cancel_order", intent_id, target.label(), payload, lambda: self.cancel_request(target),
+                          lookup, build, target.market, ins)
+        return self.executor.run(call)
+
+    def modify_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        target = self._target(ins)
+        current_raw = self._read(lambda: self.fetch_order(target.market, client_id=target.client_id,
+                                                          order_id=target.order_id), "fetch_order")
+        if current_raw is None:
+            raise OrderNotFoundError("order_id", f"{self.name} does not know order {target.label()!r}")
+        current = self.order_view(target.market, current_raw, fills=False)
+        if current.status != "open":
+            raise OrderNotFoundError("order_id", f"order {target.label()!r} on {self.name} is {current.status}, "
+                                                 "not open")
+        m = target.market
+        amount = current.amount if ins.amount is None else ins.amount
+        price = current.price if ins.price is None else ins.price
+        if price is None:
+            raise InstructionError("price", f"order {target.label()!r} has no limit price to keep; give one")
+        check_amount(m, amount)
+        check_price(m, price)
+        if not current.reduce_only:
+            check_notional(m, amount, price)
+        target = Target(m, current.order_id, current.client_id or target.client_id)
+        intent_id = f"modify:{self._own_id(ins)}"
+        payload = {"instruction": instruction_to_dict(ins), "resolved": {"amount": str(amount), "price": str(price)}}
+
+        def lookup() -> Any:
+            found = self.fetch_order(m, client_id=target.client_id, order_id=None if target.client_id
+                                     else target.order_id)
+            if found is None:
+                return None
+            v = self.order_view(m, found, fills=False)
+            if v.amount == amount and v.price == price and v.status in ("open", "closed"):
+                return found
+            return None
+
+        def build(answer: Any, adopted: bool) -> ExecutionDeltas:
+            return self._modify_deltas(ts, ins, m, current, answer, amount, price, adopted)
+
+        call = self._call("modify_order", intent_id, target.label(), payload,
+                          lambda: self.edit_request(target, current, amount, price), lookup, build, m, ins)
+        return self.executor.run(call)
+
+    def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        src_kind = self._account_kind(ins.from_account, "from_account")
+        dst_kind = self._account_kind(ins.to_account, "to_account")
+        if src_kind == dst_kind:
+            raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
+        src = self._account_key(src_kind, ins.asset)
+        dst = self._account_key(dst_kind, ins.asset)
+        intent_id = f"transfer:{self._own_id(ins)}"
+        req = instruction_to_dict(ins)
+
+        def send() -> Any:
+            return self.transfer_request(ins.asset, ins.amount, self.ccxt_accounts[src_kind],
+                                         self.ccxt_accounts[dst_kind])
+
+        def build(answer: Any, adopted: bool) -> ExecutionDeltas:
+            tid = answer.get("id") if isinstance(answer, Mapping) else None
+            return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
+                                   ins.client_id, None if tid is None else str(tid),
+                                   details={"from": src, "to": dst, "live": True})
+
+        def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
+            return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=src,
+                                  required=ins.amount)
+
+        call = LiveCall(self.name, "transfer", intent_id, intent_id, {"instruction": req}, fingerprint(req), send,
+                        None, build, map_error, classify=self.classify)
+        return self.executor.run(call)
+
+    def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
+        return self._read(lambda: self.balances(options), "balances")
+
+    def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
+        op = ins.operation
+        if op in ("spot_trade", "perp_trade"):
+            m = self.markets.get(ins.symbol)
+            if m is None:
+                return None
+            px = ins.price if ins.price is not None else self._read(lambda: self.reference_price(m), "price")
+            return ins.amount * px  # type: ignore[no-any-return]
+        if op == "transfer":
+            return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
+        if op == "modify_order" and ins.amount is not None and ins.price is not None:
+            return ins.amount * ins.price  # type: ignore[no-any-return]
+        return None
+
+    def accrue(self, previous: Any, timestamp: Any) -> None:
+        return None
+
+    # =============================================================================================
+    # reconciliation
+    # =============================================================================================
+    def reconcile(self) -> list[ExecutionDeltas]:
+        """Settle every pending intent of this venue in the journal by client id (oldest first).
+
+        Orders found at the venue are adopted (their deltas journaled and kept in :attr:`reconciled`);
+        orders verifiably absent are journaled ``absent``. Intents that cannot be looked up (transfers)
+        stay pending and are listed in :attr:`unresolved` (re-submitting them raises
+        AmbiguousOutcomeError instead of sending twice). Raises AmbiguousOutcomeError when the venue
+        cannot be asked: the backend then refuses to start until it can.
+        """
+        out: list[ExecutionDeltas] = []
+        for st in self.journal.pending(self.name):
+            call = self._call_for_intent(st)
+            if call is None or call.lookup is None:
+                self.unresolved.append(st.intent.intent_id)
+                log.warning("%s: pending %s %s cannot be reconciled by client id; left pending", self.name,
+                            st.intent.operation, st.intent.intent_id)
+                continue
+            try:
+                d = self.executor.resolve(st, call)
+            except InstructionError as e:
+                log.info("%s: pending %s %s resolved as rejected: %s", self.name, st.intent.operation,
+                         st.intent.intent_id, e)
+                continue
+            if d is not None:
+                out.append(d)
+                self._remember(d, st.intent.payload.get("instruction", {}).get("symbol"))
+        if out:
+            log.info("%s: reconciled %d pending intent(s) with the venue", self.name, len(out))
+        self.reconciled.extend(out)
+        return out
+
+    def _call_for_intent(self, st: IntentState) -> LiveCall | None:
+        payload = st.intent.payload
+        raw = payload.get("instruction")
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            ins = parse_instruction(dict(raw))
+        except BasisError:
+            return None
+        ts = pd.Timestamp(st.intent.written_ns, unit="ns", tz="UTC")
+        if ins.operation in ("spot_trade", "perp_trade"):
+            m = market_for(self.markets, self.name, ins.symbol, ins.operation == "perp_trade")
+            return self._order_call(ts, ins, m, st.intent.venue_client_id)
+        if ins.operation == "cancel_order":
+            target = self._target(ins)
+            return self._call("cancel_order", st.intent.intent_id, target.label(), payload,
+                              lambda: None, lambda: self._cancel_lookup(target),
+                              lambda a, ad: self._cancel_deltas(ts, ins, target, a, ad), target.market, ins,
+                              fp=st.intent.fingerprint)
+        if ins.operation == "modify_order":
+            resolved = payload.get("resolved") or {}
+            if "amount" not in resolved:
+                return None
+            target = self._target(ins)
+            amount, price = Decimal(resolved["amount"]), Decimal(resolved["price"])
+            m = target.market
+
+            def lookup() -> Any:
+                found = self.fetch_order(m, client_id=target.client_id, order_id=target.order_id)
+                if found is None:
+                    return None
+                v = self.order_view(m, found, fills=False)
+                return found if v.amount == amount and v.price == price and v.status != "canceled" else None
+
+            def build(a: Any, ad: bool) -> ExecutionDeltas:
+                v = self.order_view(m, a, fills=False)
+                return self._modify_deltas(ts, ins, m, v, a, amount, price, ad)
+
+            return self._call("modify_order", st.intent.intent_id, target.label(), payload, lambda: None,
+                              lookup, build, m, ins, fp=st.intent.fingerprint)
+        return None  # transfers cannot be looked up by client id
+
+    def _cancel_lookup(self, target: Target) -> Any:
+        found = self.fetch_order(target.market, client_id=target.client_id, order_id=target.order_id)
+        if found is None:
+            return None
+        v = self.order_view(target.market, found, fills=False)
+        return found if v.status in ("canceled", "expired") else None
+
+    # =============================================================================================
+    # internals
+    # =============================================================================================
+    def _read(self, fn: Callable[[], Any], what: str) -> Any:
+        """A read-only venue call, retried on ambiguous / transient errors; typed errors otherwise."""
+        def retryable(e: BaseException) -> bool:
+            return self.classify(e) in ("ambiguous", "transient")
+
+        try:
+            return self.policy.call(fn, retryable=retryable, what=f"{self.name} {what}")
+        except BasisError:
+            raise
+        except Exception as e:
+            kind = self.classify(e)
+            if kind in ("ambiguous", "transient"):
+                raise AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}") from None
+            raise to_basis_error(e, self.name, kind=kind, redactor=self.redactor) from None
+
+    def _own_id(self, ins: Any) -> str:
+        return str(ins.client_id) if ins.client_id else self.new_venue_client_id()
+
+    def _index_journal(self) -> None:
+        """Remember the symbols of journaled orders (client id / order id -> symbol) for cancel / modify."""
+        for row in self.journal.rows(self.name):
+            instr = row.payload.get("instruction") if row.kind == "intent" else None
+            if isinstance(instr, Mapping) and instr.get("symbol") and row.operation in ("spot_trade", "perp_trade"):
+                self._symbols_by_cid[row.venue_client_id] = str(instr["symbol"])
+                if instr.get("client_id"):
+                    self._symbols_by_cid[str(instr["client_id"])] = str(instr["symbol"])
+            deltas = row.payload.get("deltas") if row.kind == "outcome" else None
+            if isinstance(deltas, Mapping) and deltas.get("order_id") and deltas.get("details", {}).get("symbol"):
+                self._symbols_by_oid[str(deltas["order_id"])] = str(deltas["details"]["symbol"])
+
+    def _remember(self, d: ExecutionDeltas, symbol: str | None) -> None:
+        sym = symbol or d.details.get("symbol")
+        if not sym:
+            return
+        if d.order_id:
+            self._symbols_by_oid[str(d.order_id)] = str(sym)
+        vcid = d.details.get("venue_client_id")
+        if vcid:
+            self._symbols_by_cid[str(vcid)] = str(sym)
+        if d.client_id:
+            self._symbols_by_cid[str(d.client_id)] = str(sym)
+
+    def _target(self, ins: Any) -> Target:
+        """Market and ids of the order a cancel / modify names (``order_id``: venue id or client id)."""
+        ref = str(ins.order_id)
+        known_cid = ref in self._symbols_by_cid
+        is_oid = not known_cid and (ref.isdigit() or ref in self._symbols_by_oid)
+        symbol = ins.symbol or (self._symbols_by_oid.get(ref) if is_oid else self._symbols_by_cid.get(ref))
+        if symbol is None and not is_oid:
+            symbol = self._symbols_by_cid.get(self.venue_client_id(ref))
+        if symbol is None:
+            raise InstructionError("symbol", f"give the symbol of order {ref!r}: it is not in this {self.name} "
+                                             "journal")
+        m = self.markets.get(symbol)
+        if m is None:
+            raise InstructionError("symbol", f"{symbol} is not listed on {self.name}")
+        if is_oid:
+            return Target(m, ref, None)
+        return Target(m, None, self.venue_client_id(ref))
+
+    def _account_kind(self, account: str, fld: str) -> str:
+        kind = self.spec.accounts.get(account)
+        if kind is None:
+            raise InstructionError(fld, f"unknown {self.name} account {account!r} "
+                                        f"(known: {', '.join(sorted(self.spec.accounts))})")
+        return str(kind)
+
+    def _account_key(self, kind: str, asset: str) -> str:
+        if kind == "margin":
+            if asset not in self.spec.margin_assets:
+                raise InstructionError("asset", f"{asset} is not a margin asset of {self.name} "
+                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
+            return f"{self.name}:{self.spec.margin_kind}:{asset}"
+        return f"{self.name}:{self.spec.spot_kind}:{asset}"
+
+    def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
+        if m.is_perp:
+            key, required = m.margin_key, None
+        elif ins is not None and getattr(ins, "side", None) == "buy":
+            key = m.quote_key
+            required = ins.amount * ins.price if ins.price is not None else None
+        else:
+            key, required = m.base_key, getattr(ins, "amount", None)
+
+        def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
+            return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=key,
+                                  required=required, perp=m.is_perp)
+
+        return map_error
+
+    def _call(self, op: str, intent_id: str, vcid: str, payload: Mapping[str, Any], send: Callable[[], Any],
+              lookup: Callable[[], Any] | None, build: Callable[[Any, bool], ExecutionDeltas], m: Market, ins: Any,
+              fp: str | None = None) -> LiveCall:
+        return LiveCall(self.name, op, intent_id, vcid, payload,
+                        fp or fingerprint(payload["instruction"]), send, lookup, build,
+                        self._map_order_error(m, ins), landing_window_s=self.landing_window_s,
+                        classify=self.classify)
+
+    # -- orders ------------------------------------------------------------------------------------
+    def _order(self, ts: Any, ins: Any, perp: bool) -> ExecutionDeltas:
+        m = market_for(self.markets, self.name, ins.symbol, perp)
+        reduce_only = bool(getattr(ins, "reduce_only", False))
+        validate_order(m, ins.amount, ins.price, None, reduce_only)
+        lev = getattr(ins, "leverage", None)
+        if lev is not None:
+            self._ensure_leverage(m, lev)
+        self._read(lambda: self.prepare_order(m, ins), "prepare_order")
+        vcid = self.venue_client_id(ins.client_id) if ins.client_id else self.new_venue_client_id()
+        return self.executor.run(self._order_call(ts, ins, m, vcid))
+
+    def _order_call(self, ts: Any, ins: Any, m: Market, vcid: str) -> LiveCall:
+        req = instruction_to_dict(ins)
+        payload = {"instruction": req, "venue_client_id": vcid}
+
+        def lookup() -> Any:
+            return self.fetch_order(m, client_id=vcid)
+
+        def build(answer: Any, adopted: bool) -> ExecutionDeltas:
+            d = self._order_deltas(ts, ins, m, vcid, self.order_view(m, answer, ins), adopted)
+            self._remember(d, m.symbol)
+            return d
+
+        def matches(found: Any) -> bool:
+            v = self.order_view(m, found, None, fills=False)
+            return v.symbol == m.symbol and v.side == ins.side and v.amount == ins.amount
+
+        def is_rejected(found: Any) -> str | None:
+            v = self.order_view(m, found, None, fills=False)
+            return f"order {vcid} is {v.raw_status or v.status}" if v.status == "rejected" else None
+
+        map_error = self._map_order_error(m, ins)
+        on_rejected = None
+        if ins.time_in_force in ("IOC", "FOK") and ins.order_type == "limit":
+            def on_rejected(exc: BaseException, kind: ErrorKind) -> ExecutionDeltas | None:
+                status = self.rejection_as_outcome(exc, kind)
+                if status is None:
+                    return None
+                return ExecutionDeltas(self.name, ins.operation, ts, {}, {}, status, ins.client_id, None,
+                                       details={"reason": venue_message(exc, self.redactor), "symbol": m.symbol,
+                                                "venue_client_id": vcid, "live": True})
+
+        return LiveCall(self.name, ins.operation, vcid, vcid, payload, fingerprint(req),
+                        lambda: self.send_order(m, ins, vcid), lookup, build, map_error, matches,
+                        self.landing_window_s, is_rejected, on_rejected, self.classify)
+
+    def _ensure_leverage(self, m: Market, lev: Decimal) -> None:
+        if lev != lev.to_integral_value():
+            raise InstructionError("leverage", f"{self.name} takes a whole-number leverage, got {lev}")
+        if lev > m.spec.max_leverage:
+            raise MarginError("leverage", f"{lev}x exceeds the maximum {m.spec.max_leverage}x for {m.symbol}")
+        n = int(lev)
+        if self._leverage.get(m.symbol) == n:
+            return
+        self._read(lambda: self.set_leverage(m, n), "set_leverage")  # idempotent: safe to repeat
+        self._leverage[m.symbol] = n
+
+    def _fill_parts(self, m: Market, side: str, fills: tuple[VenueFill, ...]) -> tuple[dict[str, Decimal],
+                                                                                        dict[str, Decimal],
+                                                                                        dict[str, Decimal]]:
+        """Positions, fees and PnL of ``fills`` through the shared builders (one call per fill, summed)."""
+        buy = side == "buy"
+        pos_parts: list[Mapping[str, Decimal]] = []
+        fee_parts: list[Mapping[str, Decimal]] = []
+        pnl: dict[str, Decimal] = {}
+        for f in fills:
+            if m.is_perp:
+                qty = f.qty if buy else -f.qty
+                p, fe, pn = perp_fill(m, qty, f.price, f.fee, f.realised)
+            else:
+                p, fe, pn = spot_fill(m, buy, f.qty, f.price, f.fee, f.fee_asset)
+            pos_parts.append(p)
+            fee_parts.append(fe)
+            for k, v in pn.items():
+                pnl[k] = pnl.get(k, ZERO) + v
+        return merge_positions(*pos_parts), merge_positions(*fee_parts), pnl
+
+    def _order_deltas(self, ts: Any, ins: Any, m: Market, vcid: str, v: OrderView, adopted: bool,
+                      operation: str | None = None) -> ExecutionDeltas:
+        filled = sum((f.qty for f in v.fills), ZERO)
+        if filled != v.filled:
+            raise LiveExecutionError(f"{self.name}: order {v.order_id} reports {v.filled} filled but its fills sum "
+                                     f"to {filled}")
+        positions, fees, pnl = self._fill_parts(m, v.side, v.fills)
+        if filled == 0:
+            status = "open" if v.status == "open" else "cancelled"
+        elif filled < v.amount and (v.status == "open" or not v.reduce_only):
+            status = "partially_filled"
+        else:  # complete, or a reduce-only order the venue cut to the position size
+            status = "filled"
+        avg = sum((f.qty * f.price for f in v.fills), ZERO) / filled if filled else None
+        makers = {f.maker for f in v.fills if f.maker is not None}
+        details: dict[str, Any] = {
+            "symbol": m.symbol, "side": v.side, "venue_status": v.raw_status or v.status, "venue_client_id": vcid,
+            "live": True, "adopted": adopted, "fills": len(v.fills),
+        }
+        if makers:
+            details["liquidity"] = "maker" if makers == {True} else "taker" if makers == {False} else "mixed"
+        assets = {f.fee_asset for f in v.fills if f.fee}
+        if len(assets) == 1:
+            details["fee_asset"] = assets.pop()
+        if m.is_perp:
+            details["realised_pnl"] = sum((f.realised for f in v.fills), ZERO)
+        if status == "open" or status == "partially_filled":
+            details.update({"price": v.price, "amount": v.amount, "remaining": v.amount - filled})
+        return ExecutionDeltas(self.name, operation or ins.operation, ts, positions, fees, status,
+                               ins.client_id, v.order_id, avg, filled if filled else None, pnl, details)
+
+    def _cancel_deltas(self, ts: Any, ins: Any, target: Target, answer: Any, adopted: bool) -> ExecutionDeltas:
+        m = target.market
+        details: dict[str, Any] = {"symbol": m.symbol, "live": True, "adopted": adopted,
+                                   "order_client_id": target.client_id}
+        order_id = target.order_id
+        try:
+            v = self.order_view(m, answer)
+        except Exception:  # a sparse cancel answer (Hyperliquid: "success")
+            v = None
+        if v is not None:
+            order_id = v.order_id or order_id
+            details.update({"side": v.side, "amount": v.amount, "price": v.price, "filled": v.filled})
+        return ExecutionDeltas(self.name, "cancel_order", ts, {}, {}, "cancelled", ins.client_id, order_id,
+                               details=details)
+
+    def _modify_deltas(self, ts: Any, ins: Any, m: Market, current: OrderView, answer: Any, amount: Decimal,
+                       price: Decimal, adopted: bool) -> ExecutionDeltas:
+        v = self.order_view(m, answer)
+        if v.filled > 0:
+            return self._order_deltas(ts, ins, m, v.client_id or current.client_id or "", v, adopted,
+                                      operation="modify_order")
+        return ExecutionDeltas(self.name, "modify_order", ts, {}, {}, "modified", ins.client_id, v.order_id,
+                               details={"symbol": m.symbol, "amount": amount, "price": price, "live": True,
+                                        "adopted": adopted, "previous_order_id": current.order_id,
+                                        "venue_client_id": v.client_id})

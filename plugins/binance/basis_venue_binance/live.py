@@ -1,0 +1,204 @@
+"""Binance live backend (ccxt ``binance``, spot + USD-M), on the core's :class:`~basis_core.live.cex.CexLiveBackend`.
+
+Settings (``venue_config.binance``): ``api_key`` and ``api_secret`` (SecretStr, from the environment
+``BASIS_VENUE_CONFIG__BINANCE__API_KEY`` / ``..._API_SECRET`` or a ``secrets_file``), ``base_url`` (an
+emulator), ``timeout_ms``, ``enable_rate_limit`` (ccxt's limiter, default on) and the options:
+
+- ``recv_window_ms`` (default 5000): Binance's ``recvWindow`` on every signed request. After an
+  ambiguous failure, an order not found by client id is only re-sent once ``recv_window_ms +
+  clock_margin_ms`` have passed since it was sent: by then Binance rejects the original request
+  (-1021) if it was still in flight, so a re-send can never make a second order;
+- ``clock_margin_ms`` (default 1000): Binance refuses timestamps more than 1000 ms ahead of its clock,
+  so an accepted request's timestamp is at most that far behind Binance's clock;
+- ``rate_limit_ms``: ccxt's ``rateLimit`` (ms between requests when the limiter is on).
+
+Client ids: an instruction's ``client_id`` is sent as ``newClientOrderId`` as is when Binance accepts it
+(``[.A-Za-z0-9:/_-]{1,36}``), else as ``bh-`` + the first 32 hex digits of its sha256; without one, a
+random ``bs-`` + 32 hex id is journaled before sending. Fees are the venue's: spot fills from the
+FULL answer (``fills[].commission``), USD-M fills from ``userTrades`` (commission, realizedPnl).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from basis_core.backtest.cex.market import Market
+from basis_core.live.cex import CexLiveBackend, OrderView, Target, VenueFill, dec
+
+_CID = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
+
+#: Binance order status -> OrderView status
+_STATUS = {
+    "NEW": "open", "PARTIALLY_FILLED": "open", "PENDING_NEW": "open", "PENDING_CANCEL": "open",
+    "FILLED": "closed", "CANCELED": "canceled", "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired",
+    "REJECTED": "rejected",
+}
+
+ZERO = Decimal(0)
+
+
+def binance_client_id(client_id: str) -> str:
+    """``newClientOrderId`` for an instruction ``client_id`` (deterministic; see the module docstring)."""
+    if _CID.match(client_id):
+        return client_id
+    return "bh-" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:32]
+
+
+class BinanceLiveBackend(CexLiveBackend):
+    """Binance spot + USD-M through ccxt (see the module docstring)."""
+
+    @classmethod
+    def credentials_problem(cls, settings: Any) -> str | None:
+        missing = cls.missing_secrets(settings, ("api_key", "api_secret"))
+        if missing:
+            return (f"venue_config.binance: live mode needs {' and '.join(missing)} (environment "
+                    f"BASIS_VENUE_CONFIG__BINANCE__{missing[0].upper()} or a secrets_file)")
+        return None
+
+    def make_client(self) -> Any:
+        from basis_venue_binance.client import make_binance_client
+
+        opts = self.settings.options
+        self._recv_ms = int(opts.get("recv_window_ms", 5000))
+        self._margin_ms = int(opts.get("clock_margin_ms", 1000))
+        s = self.settings
+        client = make_binance_client(s.api_key.get_secret_value(), s.api_secret.get_secret_value(),
+                                     base_url=s.base_url, timeout_ms=s.timeout_ms,
+                                     enable_rate_limit=s.enable_rate_limit, recvWindow=self._recv_ms)
+        if "rate_limit_ms" in opts:
+            client.rateLimit = float(opts["rate_limit_ms"])
+        return client
+
+    @property
+    def landing_window_s(self) -> float:
+        return (self._recv_ms + self._margin_ms) / 1000
+
+    def venue_client_id(self, client_id: str) -> str:
+        return binance_client_id(client_id)
+
+    def new_venue_client_id(self) -> str:
+        return "bs-" + uuid.uuid4().hex
+
+    # -- orders ------------------------------------------------------------------------------------
+    def send_order(self, m: Market, ins: Any, vcid: str) -> Any:
+        params: dict[str, Any] = {"clientOrderId": vcid, "newOrderRespType": "RESULT" if m.is_perp else "FULL"}
+        if ins.post_only:
+            params["postOnly"] = True
+        elif ins.order_type == "limit" and ins.time_in_force != "GTC":
+            params["timeInForce"] = ins.time_in_force
+        if m.is_perp and ins.reduce_only:
+            params["reduceOnly"] = True
+        price = None if ins.order_type == "market" else str(ins.price)
+        return self.client.create_order(m.symbol, ins.order_type, ins.side, str(ins.amount), price, params)
+
+    def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
+        import ccxt
+
+        params = {"clientOrderId": client_id} if client_id else {}
+        try:
+            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
+        except ccxt.OrderNotFound:
+            return None
+
+    def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
+        info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer
+        if not isinstance(info, Mapping) or "orderId" not in info:
+            raise ValueError("not a Binance order")
+        raw = str(info.get("status", ""))
+        filled = dec(info.get("executedQty", "0"))
+        typ = str(info.get("type", ""))
+        price = dec(info.get("price", "0"))
+        order_id = str(info["orderId"])
+        got: tuple[VenueFill, ...] = ()
+        if fills and filled > 0:
+            got = self._fills(m, info, order_id, filled)
+        return OrderView(
+            order_id=order_id, client_id=info.get("clientOrderId"), symbol=m.symbol, side=str(info["side"]).lower(),
+            status=_STATUS.get(raw, "open"), amount=dec(info.get("origQty", "0")),
+            price=None if typ == "MARKET" or price == 0 else price, filled=filled, fills=got,
+            post_only=typ == "LIMIT_MAKER" or info.get("timeInForce") == "GTX",
+            reduce_only=bool(info.get("reduceOnly", False)), raw_status=raw,
+        )
+
+    def _fills(self, m: Market, info: Mapping[str, Any], order_id: str, filled: Decimal) -> tuple[VenueFill, ...]:
+        raw = info.get("fills")
+        if raw:  # spot FULL answer
+            out = tuple(VenueFill(dec(f["price"]), dec(f["qty"]), dec(f["commission"]), str(f["commissionAsset"]))
+                        for f in raw)
+            if sum((f.qty for f in out), ZERO) == filled:
+                return out
+        trades = self._read(lambda: self.client.fetch_my_trades(m.symbol, None, None, {"orderId": order_id}),
+                            "fetch_my_trades")
+        return tuple(
+            VenueFill(dec(t["info"]["price"]), dec(t["info"]["qty"]), dec(t["info"].get("commission", "0")),
+                      str(t["info"].get("commissionAsset") or m.quote), dec(t["info"].get("realizedPnl", "0")),
+                      bool(t["info"].get("maker", t["info"].get("isMaker", False))))
+            for t in trades if str(t["info"].get("orderId")) == order_id
+        )
+
+    def cancel_request(self, target: Target) -> Any:
+        params = {"clientOrderId": target.client_id} if target.client_id else {}
+        return self.client.cancel_order(None if target.client_id else target.order_id, target.market.symbol, params)
+
+    def edit_request(self, target: Target, current: OrderView, amount: Decimal, price: Decimal) -> Any:
+        params: dict[str, Any] = {}
+        if not target.market.is_perp:
+            # cancel-replace: the replacement keeps the client id (free once the original is cancelled)
+            if current.client_id:
+                params["clientOrderId"] = current.client_id
+            if current.post_only:
+                params["postOnly"] = True
+        return self.client.edit_order(current.order_id, target.market.symbol, "limit", current.side, str(amount),
+                                      str(price), params)
+
+    def set_leverage(self, m: Market, leverage: int) -> None:
+        self.client.set_leverage(leverage, m.symbol)
+
+    # -- account -----------------------------------------------------------------------------------
+    def balances(self, options: Any = None) -> dict[str, Decimal]:
+        v = self.name
+        out: dict[str, Decimal] = {}
+        spot = self.client.fetch_balance()["info"]
+        for b in spot.get("balances", []):
+            free, locked = dec(b.get("free", "0")), dec(b.get("locked", "0"))
+            if free or locked:
+                out[f"{v}:{self.spec.spot_kind}:{b['asset']}"] = free + locked
+            if locked:
+                out[f"{v}:metric:locked:{b['asset']}"] = locked
+        fut = self.client.fetch_balance({"type": "future"})["info"]
+        include_metrics = not (isinstance(options, Mapping) and not options.get("include_metrics", True))
+        for a in fut.get("assets", []):
+            asset = a["asset"]
+            wallet = dec(a.get("walletBalance", "0"))
+            if wallet or asset in self.spec.margin_assets:
+                out[f"{v}:{self.spec.margin_kind}:{asset}"] = wallet
+            if include_metrics and (wallet or dec(a.get("initialMargin", "0"))):
+                mk = f"{v}:metric:"
+                out[f"{mk}margin_balance:{asset}"] = dec(a.get("marginBalance", "0"))
+                out[f"{mk}unrealised_pnl:{asset}"] = dec(a.get("unrealizedProfit", "0"))
+                out[f"{mk}initial_margin:{asset}"] = dec(a.get("initialMargin", "0"))
+                out[f"{mk}maintenance_margin:{asset}"] = dec(a.get("maintMargin", "0"))
+                out[f"{mk}available:{asset}"] = dec(a.get("maxWithdrawAmount", a.get("availableBalance", "0")))
+        by_id = {mk["id"]: s for s, mk in self.client.markets.items() if mk.get("linear") and mk.get("swap")}
+        for p in fut.get("positions", []):
+            amt = dec(p.get("positionAmt", "0"))
+            sym = by_id.get(p.get("symbol"))
+            if not amt or sym is None:
+                continue
+            out[f"{v}:perp:{sym}"] = amt
+            if include_metrics:
+                out[f"{v}:metric:notional:{sym}"] = abs(dec(p.get("notional", "0")))
+                out[f"{v}:metric:unrealised_pnl:{sym}"] = dec(p.get("unrealizedProfit", "0"))
+                out[f"{v}:metric:initial_margin:{sym}"] = dec(p.get("initialMargin", "0"))
+                out[f"{v}:metric:maintenance_margin:{sym}"] = dec(p.get("maintMargin", "0"))
+        return out
+
+    def reference_price(self, m: Market) -> Decimal:
+        t = self.client.fetch_ticker(m.symbol)
+        info = t.get("info") or {}
+        return dec(info.get("lastPrice") or info.get("price") or t["last"])

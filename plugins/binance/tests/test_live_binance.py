@@ -1,0 +1,424 @@
+"""Binance live mode through the MANAGER: the real ccxt client against the signature-checking emulator.
+
+Expected deltas are closed forms from the emulator's configured prices and Binance's fee schedule
+(spot 0.1 % charged in the received asset; USD-M taker 0.05 %, maker 0.02 % in USDT), and every
+order count is read from the emulator's own book (``orders_for_client_id``), never from the code
+under test. Fault tests assert the invariant of issue 5: after the instruction returns or raises, the
+venue holds exactly one order for the client id (none for a definitive rejection).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from basis_venue_binance.live import BinanceLiveBackend, binance_client_id
+from basis_venue_binance.testing.emulator import BinanceEmulator
+
+from basis_core import ExecutionInterfaceManager
+from basis_core.errors import (
+    AmbiguousOutcomeError,
+    AuthenticationError,
+    ConfigError,
+    InstructionError,
+    InsufficientFundsError,
+    MarginError,
+    OrderNotFoundError,
+    RetryableError,
+    RiskLimitError,
+)
+from basis_core.live.journal import ExecutionJournal
+from basis_core.testing.http_emulator import Fault
+
+D = Decimal
+API_KEY = "live-test-key-6b1f0c3e9d2a4b7c8e5f1a0b"
+API_SECRET = "live-test-SECRET-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+TS = "2025-06-01T00:00:00Z"
+SPOT, PERP = "ETH/USDT", "ETH/USDT:USDT"
+SPOT_FEE, PERP_TAKER, PERP_MAKER = D("0.001"), D("0.0005"), D("0.0002")
+RECV_MS, MARGIN_MS = 400, 100  # the landing window of a sent request: 0.5 s
+
+
+class Crash(BaseException):
+    """The process dies right after the request went out (nothing may catch it)."""
+
+
+@pytest.fixture
+def emu() -> Iterator[BinanceEmulator]:
+    e = BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
+                        futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000), "BTCUSDT": D(60_000)})
+    e.start()
+    try:
+        yield e
+    finally:
+        e.stop()
+
+
+def config(emu: BinanceEmulator, journal: Path | None, **over: Any) -> dict[str, Any]:
+    venue = {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": emu.base_url, "enable_rate_limit": False,
+             "timeout_ms": 300, "recv_window_ms": RECV_MS, "clock_margin_ms": MARGIN_MS}
+    venue.update(over.pop("venue", {}))
+    return {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": str(journal) if journal else None,
+            "venue_config": {"binance": venue}, **over}
+
+
+@pytest.fixture
+def make(emu: BinanceEmulator, tmp_path: Path) -> Callable[..., ExecutionInterfaceManager]:
+    def _make(**over: Any) -> ExecutionInterfaceManager:
+        return ExecutionInterfaceManager(config=config(emu, tmp_path / "journal.sqlite", **over),
+                                         execution_mode="live")
+    return _make
+
+
+@pytest.fixture
+def m(make: Callable[..., ExecutionInterfaceManager]) -> ExecutionInterfaceManager:
+    return make()
+
+
+def spot(side: str, amount: str, cid: str | None = None, **kw: Any) -> dict[str, Any]:
+    d = {"venue": "binance", "operation": "spot_trade", "symbol": SPOT, "side": side, "amount": amount, **kw}
+    return {**d, "client_id": cid} if cid else d
+
+
+def perp(side: str, amount: str, cid: str | None = None, **kw: Any) -> dict[str, Any]:
+    d = {"venue": "binance", "operation": "perp_trade", "symbol": PERP, "side": side, "amount": amount, **kw}
+    return {**d, "client_id": cid} if cid else d
+
+
+def n_orders(emu: BinanceEmulator, cid: str) -> int:
+    return len(emu.orders_for_client_id(cid))
+
+
+def wait_until(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Poll a late server-side effect (not a timing assertion)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and not cond():
+        time.sleep(0.01)
+    return bool(cond())
+
+
+# ------------------------------------------------------------------------------------------------ round trips
+def test_spot_market_buy_and_sell_deltas_match_the_venue(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    buy = m.execute(TS, spot("buy", "0.5", "s-buy"))
+    fee = D("0.5") * SPOT_FEE  # in ETH, the received asset
+    assert buy.status == "filled" and buy.fill_price == 3000 and buy.fill_amount == D("0.5")
+    assert buy.positions == {"binance:spot:ETH": D("0.5") - fee, "binance:spot:USDT": D(-1500)}
+    assert buy.fees == {"binance:spot:ETH": -fee} and buy.pnl["trading_fees"] == -fee * 3000
+    assert emu.spot_balance("ETH") == (D(10) + D("0.5") - fee, 0) and emu.spot_balance("USDT") == (D(98_500), 0)
+    (o,) = emu.orders_for_client_id("s-buy")
+    assert buy.order_id == str(o.order_id)
+    emu.set_price("ETHUSDT", D(3200))
+    sell = m.execute(TS, spot("sell", "1", "s-sell"))
+    assert sell.positions == {"binance:spot:ETH": D(-1), "binance:spot:USDT": D(3200) - D(3200) * SPOT_FEE}
+    assert sell.fees == {"binance:spot:USDT": -D("3.2")}
+    h = m.execution_history[-1]
+    assert h.success and h.client_id == "s-sell" and h.order_id == sell.order_id
+
+
+def test_spot_limit_post_only_rests_modify_cancel(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    rest = m.execute(TS, spot("buy", "0.1", "lim-1", order_type="limit", price="2900", post_only=True))
+    assert rest.status == "open" and rest.positions == {}
+    (o,) = emu.orders_for_client_id("lim-1")
+    assert (o.type, o.price, o.status) == ("LIMIT_MAKER", D(2900), "NEW")
+    mod = m.execute(TS, {"venue": "binance", "operation": "modify_order", "order_id": "lim-1", "price": "2800"})
+    assert mod.status == "modified" and mod.details["price"] == D(2800)
+    old, new = emu.orders_for_client_id("lim-1")  # cancel-replace: same client id, still post-only
+    assert (old.status, new.status, new.price, new.type) == ("CANCELED", "NEW", D(2800), "LIMIT_MAKER")
+    assert emu.spot_balance("USDT") == (D(100_000) - D(280), D(280))
+    c = m.execute(TS, {"venue": "binance", "operation": "cancel_order", "order_id": "lim-1"})
+    assert c.status == "cancelled" and c.order_id == str(new.order_id)
+    assert emu.orders_for_client_id("lim-1")[-1].status == "CANCELED" and emu.spot_balance("USDT") == (D(100_000), 0)
+    with pytest.raises(OrderNotFoundError):
+        m.execute(TS, {"venue": "binance", "operation": "cancel_order", "order_id": "lim-1", "client_id": "c2"})
+
+
+def test_resting_limit_fill_is_reported_when_modified_into_the_market(m: ExecutionInterfaceManager,
+                                                                      emu: BinanceEmulator) -> None:
+    m.execute(TS, perp("sell", "0.2", "pl-1", order_type="limit", price="3100"))
+    d = m.execute(TS, {"venue": "binance", "operation": "modify_order", "order_id": "pl-1", "symbol": PERP,
+                       "price": "2990"})  # now marketable: fills at the mark as taker
+    fee = D("0.2") * 3000 * PERP_TAKER
+    assert d.status == "filled" and d.operation == "modify_order"
+    assert d.positions == {"binance:perp:ETH/USDT:USDT": D("-0.2"), "binance:futures:USDT": -fee}
+    assert emu.position("ETHUSDT").amount == D("-0.2")
+
+
+def test_ioc_that_cannot_match_is_cancelled(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    d = m.execute(TS, spot("buy", "0.1", "ioc-1", order_type="limit", price="2900", time_in_force="IOC"))
+    assert d.status == "cancelled" and d.positions == {}
+    (o,) = emu.orders_for_client_id("ioc-1")
+    assert o.status == "EXPIRED"
+
+
+def test_spot_post_only_that_would_take_is_refused(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    with pytest.raises(InstructionError) as ei:
+        m.execute(TS, spot("buy", "0.1", "po-x", order_type="limit", price="3100", post_only=True))
+    assert ei.value.field == "post_only" and n_orders(emu, "po-x") == 0
+    assert m.execution_history[-1].success is False
+
+
+def test_perp_leverage_open_then_reduce_only_close_realises_pnl(m: ExecutionInterfaceManager,
+                                                                emu: BinanceEmulator) -> None:
+    o = m.execute(TS, perp("buy", "0.5", "p-open", leverage="5"))
+    fee1 = D("0.5") * 3000 * PERP_TAKER
+    assert o.positions == {"binance:perp:ETH/USDT:USDT": D("0.5"), "binance:futures:USDT": -fee1}
+    assert emu.leverage["ETHUSDT"] == 5 and emu.position("ETHUSDT").amount == D("0.5")
+    emu.set_price("ETHUSDT", D(3100))
+    c = m.execute(TS, perp("sell", "0.5", "p-close", reduce_only=True))
+    fee2 = D("0.5") * 3100 * PERP_TAKER
+    realised = D("0.5") * (3100 - 3000)
+    assert c.positions == {"binance:perp:ETH/USDT:USDT": D("-0.5"), "binance:futures:USDT": realised - fee2}
+    assert c.details["realised_pnl"] == realised and emu.futures_wallet["USDT"] == D(50_000) - fee1 + realised - fee2
+    with pytest.raises(InstructionError) as ei:  # nothing left to reduce
+        m.execute(TS, perp("sell", "0.1", "p-ro", reduce_only=True))
+    assert ei.value.field == "reduce_only" and n_orders(emu, "p-ro") == 0
+
+
+def test_perp_post_only_rests_then_maker_fill_is_in_the_balances(m: ExecutionInterfaceManager,
+                                                                 emu: BinanceEmulator) -> None:
+    r = m.execute(TS, perp("buy", "0.3", "gtx-1", order_type="limit", price="2950", post_only=True))
+    assert r.status == "open" and emu.orders_for_client_id("gtx-1")[0].time_in_force == "GTX"
+    emu.set_price("ETHUSDT", D(2940))  # crosses: maker fill at 2950
+    bal = m.get_balances(TS, "binance")
+    assert bal["binance:perp:ETH/USDT:USDT"] == D("0.3")
+    assert bal["binance:futures:USDT"] == D(50_000) - D("0.3") * 2950 * PERP_MAKER
+
+
+def test_transfers_both_ways_and_balances(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    t = m.execute(TS, {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "1000",
+                       "from_account": "spot", "to_account": "futures"})
+    assert t.positions == {"binance:spot:USDT": D(-1000), "binance:futures:USDT": D(1000)}
+    back = m.execute(TS, {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "250.5",
+                          "from_account": "futures", "to_account": "spot"})
+    assert back.positions == {"binance:futures:USDT": D("-250.5"), "binance:spot:USDT": D("250.5")}
+    assert [x["type"] for x in emu.transfers] == ["MAIN_UMFUTURE", "UMFUTURE_MAIN"]
+    bal = m.get_balances(TS, "binance")
+    assert bal["binance:spot:USDT"] == D(100_000) - 1000 + D("250.5") == emu.spot_balance("USDT")[0]
+    assert bal["binance:futures:USDT"] == D(50_000) + 1000 - D("250.5") == emu.futures_wallet["USDT"]
+    assert bal["binance:spot:ETH"] == D(10)
+    with pytest.raises(InsufficientFundsError) as ei:
+        m.execute(TS, {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "1000000",
+                       "from_account": "spot", "to_account": "futures"})
+    assert ei.value.key == "binance:spot:USDT"
+
+
+def test_definitive_rejections_place_nothing(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    with pytest.raises(InsufficientFundsError) as ei:
+        m.execute(TS, spot("buy", "40", "too-big"))  # 120,000 USDT > 100,000
+    assert ei.value.key == "binance:spot:USDT" and n_orders(emu, "too-big") == 0
+    with pytest.raises(MarginError):
+        m.execute(TS, perp("buy", "400", "too-big-p"))  # 1.2M notional at 20x needs 60,000 USDT
+    assert n_orders(emu, "too-big-p") == 0
+    with pytest.raises(InstructionError) as e2:  # the shared validation: Binance's step size, nothing sent
+        m.execute(TS, spot("buy", "0.00001", "tiny"))
+    assert e2.value.field == "amount"
+    assert emu.orders == [] and len(emu.requests_for("POST", "/api/v3/order")) == 1
+
+
+def test_long_client_ids_are_hashed_deterministically(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    cid = "strategy-basis-eth/2025-06-01T00:00:00Z/leg-1-spot"  # 50 characters: too long for Binance
+    d = m.execute(TS, spot("buy", "0.1", cid))
+    vcid = binance_client_id(cid)
+    assert vcid.startswith("bh-") and len(vcid) == 35 and d.details["venue_client_id"] == vcid
+    assert n_orders(emu, vcid) == 1
+
+
+def test_max_notional_applies_in_live_mode(make: Callable[..., ExecutionInterfaceManager],
+                                           emu: BinanceEmulator) -> None:
+    m = make(max_notional="1000")
+    with pytest.raises(RiskLimitError):
+        m.execute(TS, spot("buy", "0.5", "risky"))  # 0.5 x 3000 (the venue's last price) > 1000
+    assert n_orders(emu, "risky") == 0
+    assert m.execute(TS, spot("buy", "0.3", "fine")).status == "filled"
+
+
+# ------------------------------------------------------------------------------------------------ credentials
+def test_missing_credentials_is_a_config_error_at_construction(emu: BinanceEmulator) -> None:
+    cfg = config(emu, None)
+    del cfg["venue_config"]["binance"]["api_secret"]
+    with pytest.raises(ConfigError, match="api_secret"):
+        ExecutionInterfaceManager(config=cfg, execution_mode="live")
+    assert BinanceLiveBackend.credentials_problem(type("S", (), {"api_key": None, "api_secret": None})())
+
+
+@pytest.mark.parametrize(("key", "secret"), [(API_KEY, "wrong-secret-000000000000"), ("wrong-key-000000", API_SECRET)],
+                         ids=["wrong-secret", "wrong-key"])
+def test_wrong_credentials_are_typed_authentication_errors(emu: BinanceEmulator, tmp_path: Path, key: str,
+                                                           secret: str) -> None:
+    cfg = config(emu, tmp_path / "j.sqlite", venue={"api_key": key, "api_secret": secret})
+    m = ExecutionInterfaceManager(config=cfg, execution_mode="live")
+    with pytest.raises(AuthenticationError) as ei:
+        m.execute(TS, spot("buy", "0.1", "auth-1"))
+    assert n_orders(emu, "auth-1") == 0 and API_SECRET not in str(ei.value) and secret not in str(ei.value)
+    assert "1022" in str(ei.value) or "2015" in str(ei.value)
+    with pytest.raises(AuthenticationError):
+        m.get_balances(TS, "binance")
+
+
+# ------------------------------------------------------------------------------------------------ faults
+@pytest.mark.parametrize("path", ["/api/v3/order", "/fapi/v1/order"], ids=["spot", "perp"])
+def test_dropped_answer_after_accept_is_adopted_not_resent(m: ExecutionInterfaceManager, emu: BinanceEmulator,
+                                                           path: str) -> None:
+    emu.faults.inject(f"POST {path}", Fault("drop_after_accept"))
+    is_spot = path.startswith("/api/")
+    ins = spot("buy", "0.5", "drop-1") if is_spot else perp("buy", "0.5", "drop-1")
+    d = m.execute(TS, ins)
+    (o,) = emu.orders_for_client_id("drop-1")
+    assert o.status == "FILLED" and d.order_id == str(o.order_id) and d.details["adopted"] is True
+    assert len(emu.requests_for("POST", path)) == 1  # looked up, never re-sent
+    if is_spot:
+        assert d.positions == {"binance:spot:ETH": D("0.5") - D("0.0005"), "binance:spot:USDT": D(-1500)}
+    else:
+        assert d.positions == {"binance:perp:ETH/USDT:USDT": D("0.5"), "binance:futures:USDT": -D("0.75")}
+
+
+def test_timeout_then_late_landing_within_recv_window_is_adopted(m: ExecutionInterfaceManager,
+                                                                 emu: BinanceEmulator) -> None:
+    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.35))  # > timeout 0.3 s, < recvWindow
+    d = m.execute(TS, spot("buy", "0.2", "late-1"))
+    assert n_orders(emu, "late-1") == 1 and d.details["adopted"] is True and d.status == "filled"
+    assert len(emu.requests_for("POST", "/api/v3/order")) == 1
+
+
+def test_timeout_past_recv_window_is_rejected_by_venue_and_resent_once(m: ExecutionInterfaceManager,
+                                                                        emu: BinanceEmulator) -> None:
+    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.9))  # lands after recvWindow: -1021
+    d = m.execute(TS, spot("buy", "0.2", "late-2"))
+    assert d.status == "filled" and d.details["adopted"] is False
+    # wait for the late original to be answered by the venue: refused, so still exactly one order
+    assert wait_until(lambda: len([r for r in emu.request_log if r.method == "POST" and r.path == "/api/v3/order"
+                                   and r.status]) == 2)
+    assert n_orders(emu, "late-2") == 1
+    late = next(r for r in emu.request_log if r.fault == "delay")
+    assert late.status == 400
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("http_5xx", status=503), Fault("http_5xx", status=500), Fault("http_429"), Fault("http_418"),
+    Fault("venue_error", status=503, payload={"code": -1007, "msg": "Timeout waiting for response from backend "
+                                              "server. Send status unknown; execution status unknown."}),
+    Fault("clock_skew", skew_ms=5_000),
+], ids=["503", "500", "429", "418", "-1007", "clock_skew"])
+def test_refused_or_unknown_then_verified_absent_is_sent_exactly_once(m: ExecutionInterfaceManager,
+                                                                      emu: BinanceEmulator, fault: Fault) -> None:
+    emu.faults.inject("POST /fapi/v1/order", fault)
+    d = m.execute(TS, perp("sell", "0.1", "f-1"))
+    assert d.status == "filled" and n_orders(emu, "f-1") == 1
+    assert d.positions == {"binance:perp:ETH/USDT:USDT": D("-0.1"), "binance:futures:USDT": -D("0.15")}
+    assert len(emu.requests_for("POST", "/fapi/v1/order")) == 2
+
+
+def test_persistent_outage_gives_up_after_three_attempts_with_nothing_placed(
+        m: ExecutionInterfaceManager, emu: BinanceEmulator, tmp_path: Path) -> None:
+    emu.faults.inject("POST /api/v3/order", Fault("http_5xx", status=503, times=3))
+    with pytest.raises(RetryableError, match="nothing was placed"):
+        m.execute(TS, spot("buy", "0.1", "down-1"))
+    assert n_orders(emu, "down-1") == 0 and len(emu.requests_for("POST", "/api/v3/order")) == 3
+    assert ExecutionJournal(tmp_path / "journal.sqlite").pending() == []
+    assert m.execute(TS, spot("buy", "0.1", "down-1")).status == "filled"  # retry later: one order
+    assert n_orders(emu, "down-1") == 1
+
+
+def test_lookup_impossible_leaves_intent_pending_and_a_retry_adopts(m: ExecutionInterfaceManager,
+                                                                   emu: BinanceEmulator) -> None:
+    emu.faults.inject("POST /api/v3/order", Fault("drop_after_accept"))
+    emu.faults.inject("GET /api/v3/order", Fault("http_5xx", status=503, times=3))
+    with pytest.raises(AmbiguousOutcomeError, match="pending"):
+        m.execute(TS, spot("buy", "0.1", "amb-1"))
+    assert n_orders(emu, "amb-1") == 1
+    d = m.execute(TS, spot("buy", "0.1", "amb-1"))  # same client id: resolved by lookup, not re-sent
+    assert d.details["adopted"] is True and n_orders(emu, "amb-1") == 1
+    assert len(emu.requests_for("POST", "/api/v3/order")) == 1
+
+
+# ------------------------------------------------------------------------------------------------ restart
+def _crash_after(m: ExecutionInterfaceManager, path: str) -> None:
+    client = m.venue("binance").backend.client
+    real = client.fetch
+
+    def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        out = real(url, method, headers, body)
+        if method == "POST" and url.split("?")[0].endswith(path):
+            raise Crash()
+        return out
+
+    client.fetch = fetch
+
+
+def test_kill_after_send_then_new_manager_adopts_and_sends_nothing(make: Callable[..., ExecutionInterfaceManager],
+                                                                   emu: BinanceEmulator) -> None:
+    m1 = make()
+    m1.get_balances(TS, "binance")  # backend up
+    _crash_after(m1, "/fapi/v1/order")
+    with pytest.raises(Crash):
+        m1.execute(TS, perp("buy", "0.4", "crash-1"))
+    assert n_orders(emu, "crash-1") == 1
+    posts = len(emu.requests_for("POST", "/fapi/v1/order"))
+    m2 = make()  # same journal: reconciles before serving anything
+    bal = m2.get_balances(TS, "binance")
+    backend = m2.venue("binance").backend
+    (adopted,) = backend.reconciled
+    assert adopted.client_id == "crash-1" and adopted.positions == {
+        "binance:perp:ETH/USDT:USDT": D("0.4"), "binance:futures:USDT": -D("0.4") * 3000 * PERP_TAKER}
+    assert bal["binance:perp:ETH/USDT:USDT"] == D("0.4")
+    again = m2.execute(TS, perp("buy", "0.4", "crash-1"))  # the host re-submits: answered from the journal
+    assert again.order_id == adopted.order_id and again.details["from_journal"] is True
+    assert len(emu.requests_for("POST", "/fapi/v1/order")) == posts and n_orders(emu, "crash-1") == 1
+    with pytest.raises(InstructionError, match="different"):  # same client id, other order: refused
+        make().execute(TS, perp("buy", "0.5", "crash-1"))
+    assert n_orders(emu, "crash-1") == 1
+
+
+def test_kill_before_send_then_restart_marks_absent_and_sends_once(make: Callable[..., ExecutionInterfaceManager],
+                                                                   emu: BinanceEmulator) -> None:
+    m1 = make()
+    client = m1.venue("binance").backend.client
+
+    def dead(*a: Any, **k: Any) -> Any:
+        raise Crash()
+
+    client.fetch = dead  # dies after the intent is journaled, before anything is sent
+    with pytest.raises(Crash):
+        m1.execute(TS, spot("buy", "0.1", "pre-1"))
+    assert n_orders(emu, "pre-1") == 0
+    m2 = make()
+    m2.get_balances(TS, "binance")
+    assert m2.venue("binance").backend.reconciled == []
+    assert m2.execute(TS, spot("buy", "0.1", "pre-1")).status == "filled" and n_orders(emu, "pre-1") == 1
+
+
+# ------------------------------------------------------------------------------------------------ secrets
+def test_secret_never_in_logs_reprs_errors_history_or_journal(make: Callable[..., ExecutionInterfaceManager],
+                                                              emu: BinanceEmulator, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    m = make()
+    m.execute(TS, spot("buy", "0.1", "sec-1"))
+    emu.faults.inject("POST /api/v3/order", Fault("drop_after_accept"))
+    m.execute(TS, spot("buy", "0.1", "sec-2"))
+    errors = []
+    for ins in (spot("buy", "100", "sec-3"), spot("buy", "0.1", "sec-4", order_type="limit", price="3100",
+                                                  post_only=True)):
+        with pytest.raises(InstructionError) as ei:
+            m.execute(TS, ins)
+        errors.append(ei.value)
+    bad = ExecutionInterfaceManager(config=config(emu, tmp_path / "other.sqlite",
+                                                  venue={"api_secret": "another-secret-value-123456"}),
+                                    execution_mode="live")
+    with pytest.raises(AuthenticationError) as auth:
+        bad.execute(TS, spot("buy", "0.1", "sec-5"))
+    errors.append(auth.value)
+    backend = m.venue("binance").backend
+    texts = [caplog.text, repr(m), repr(m.settings), repr(m.venue("binance")), repr(backend.client),
+             repr(m.settings.venue_config), str(m.settings.model_dump()), repr(backend.settings),
+             *(str(e) for e in errors), *(repr(e) for e in errors),
+             *(str(h.to_dict()) for h in [*m.execution_history, *bad.execution_history]),
+             (tmp_path / "journal.sqlite").read_bytes().decode("latin-1"), backend.journal.dump_text()]
+    for t in texts:
+        assert API_SECRET not in t and "another-secret-value-123456" not in t
+    assert emu.api_key not in caplog.text
