@@ -101,7 +101,7 @@ def build_market(scenario: Scenario, data_dir: str | Path | None = None) -> Data
         overrides["start"] = hour0.isoformat()
         end = scenario.period.end
         hours = YEAR_HOURS + 1 if end is None else int((end.value - hour0.value) // HOUR_NS) + 2
-        overrides["hours"] = max(hours, 2)
+        overrides["hours"] = max(hours, 49)  # two days at least: the daily series need a second row
     elif scenario.period.end is not None:
         default_start = pd.Timestamp("2025-01-01T00:00:00Z")
         overrides["hours"] = max(int((scenario.period.end.value - default_start.value) // HOUR_NS) + 2, 2)
@@ -121,7 +121,8 @@ def step_times(scenario: Scenario, provider: DataProvider, notes: list[str] | No
     series = [provider.series(n) for n in names]
     firsts = [sr.first_ns for sr in series]
     lasts = [sr.last_ns for sr in series]
-    fresh = min(sr.last_ns + ((sr.last_ns - sr.first_ns) // (len(sr) - 1) if len(sr) > 1 else 0) for sr in series)
+    spaced = [sr for sr in series if len(sr) > 1]  # a one-row series has no known spacing: not checked
+    fresh = min((sr.last_ns + (sr.last_ns - sr.first_ns) // (len(sr) - 1) for sr in spaced), default=2**63 - 1)
     start = scenario.period.start.value if scenario.period.start is not None else max(firsts)
     end = scenario.period.end.value if scenario.period.end is not None else min(lasts)
     if end > fresh:
