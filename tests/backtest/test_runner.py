@@ -283,3 +283,20 @@ def test_host_strategy_object_runs_through_the_public_api() -> None:
     assert [(s.name, s.active) for s in r.strategies] == [("buy_the_dip", True)]
     assert r.totals["trading_fees"] == -FEE * prices[6]  # first close below 1950 is hour 6 (1940)
     assert r.totals["price"] == 4 * Decimal(-10)
+
+
+def test_default_scenario_same_seed_same_result_over_ten_days() -> None:
+    from basis_core.backtest.scenario import default_scenario_path, load_scenario
+
+    base = load_scenario(default_scenario_path())
+    period = base.period.model_copy(update={"end": pd.Timestamp("2025-01-11T00:00:00Z")})
+    sc = base.model_copy(update={"period": period})
+    a, b = run(sc), run(sc)
+    pd.testing.assert_frame_equal(a.equity, b.equity)
+    pd.testing.assert_frame_equal(a.positions, b.positions)
+    assert a.totals == b.totals and a.end_equity == b.end_equity
+    assert len(a.executions) == len(b.executions)
+    assert_identity(a)
+    other = run(sc.model_copy(update={"market": sc.market.model_copy(update={"seed": 8})}))
+    if any(s.active for s in a.strategies):
+        assert other.end_equity != a.end_equity
