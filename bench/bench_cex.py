@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import replace
@@ -36,8 +37,10 @@ TS = pd.Timestamp("2025-03-01T00:00:00Z")
 
 
 def best_rate(fn: Any, n: int, repeat: int = 3) -> float:
+    """Best of ``repeat`` runs of ``fn(n)`` in orders per second (includes building the manager)."""
     best = 0.0
     for _ in range(repeat):
+        gc.collect()
         t = time.perf_counter()
         fn(n)
         best = max(best, n / (time.perf_counter() - t))
@@ -50,49 +53,51 @@ def manager(venue: Any, balances: dict[str, str], market: Any = None) -> Executi
 
 
 def bench_spot() -> dict[str, float]:
-    m = manager(BinanceVenue, {"binance:spot:USDT": "1e12", "binance:spot:ETH": "1e6"})
+    """Alternating buys and sells of 0.01 ETH (a fresh manager per repeat)."""
     buy = SpotTrade(venue="binance", symbol="ETH/USDT", side="buy", amount=Decimal("0.01"))
     sell = SpotTrade(venue="binance", symbol="ETH/USDT", side="sell", amount=Decimal("0.01"))
-    ex = m.execute
-    ex(TS, buy)
-
-    def run(n: int) -> None:
-        for _ in range(n // 2):
-            ex(TS, buy)
-            ex(TS, sell)
-    via_manager = best_rate(run, 40_000)
-    backend = m.venue("binance").backend
+    balances = {"binance:spot:USDT": "1e12", "binance:spot:ETH": "1e6"}
 
     def run_venue(n: int) -> None:
-        f = backend.spot_trade
+        m = manager(BinanceVenue, balances)
+        m.execute(TS, buy)
+        f = m.venue("binance").backend.spot_trade
         for _ in range(n // 2):
             f(TS, buy)
             f(TS, sell)
-    return {"spot_market_orders_per_s": round(via_manager), "spot_market_orders_per_s_venue_only":
-            round(best_rate(run_venue, 100_000))}
+
+    def run(n: int) -> None:
+        m = manager(BinanceVenue, balances)
+        ex = m.execute
+        ex(TS, buy)
+        for _ in range(n // 2):
+            ex(TS, buy)
+            ex(TS, sell)
+    return {"spot_market_orders_per_s_venue_only": round(best_rate(run_venue, 100_000)),
+            "spot_market_orders_per_s": round(best_rate(run, 50_000))}
 
 
 def bench_perp() -> dict[str, float]:
-    m = manager(BinanceVenue, {"binance:futures:USDT": "1e12"})
+    """Buys of 0.02 ETH into one long: every order grows the position and runs the margin check."""
     buy = PerpTrade(venue="binance", symbol="ETH/USDT:USDT", side="buy", amount=Decimal("0.02"))
-    ex = m.execute
-    ex(TS, buy)
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            ex(TS, buy)
-    via_manager = best_rate(run, 30_000)
-    backend = m.venue("binance").backend
-    ledger = m.ledger
-    assert ledger is not None
+    balances = {"binance:futures:USDT": "1e12"}
 
     def run_venue(n: int) -> None:
-        f = backend.perp_trade
-        apply = ledger.apply
+        m = manager(BinanceVenue, balances)
+        m.execute(TS, buy)
+        f = m.venue("binance").backend.perp_trade
+        apply = m.ledger.apply  # type: ignore[union-attr]
         for _ in range(n):
             apply(f(TS, buy).positions)  # keep the wallet in step with the position
-    return {"perp_market_orders_per_s": round(via_manager),
-            "perp_market_orders_per_s_venue_only": round(best_rate(run_venue, 60_000))}
+
+    def run(n: int) -> None:
+        m = manager(BinanceVenue, balances)
+        ex = m.execute
+        ex(TS, buy)
+        for _ in range(n):
+            ex(TS, buy)
+    return {"perp_market_orders_per_s_venue_only": round(best_rate(run_venue, 60_000)),
+            "perp_market_orders_per_s": round(best_rate(run, 40_000))}
 
 
 def _ten_symbol_market(venue: str, settle: str, base_market: Any) -> tuple[Any, list[str]]:
@@ -107,7 +112,7 @@ def _ten_symbol_market(venue: str, settle: str, base_market: Any) -> tuple[Any, 
     return base_market, symbols
 
 
-def bench_funding(venue_cls: Any, base_spec: Any, settle: str, margin_key: str) -> dict[str, float]:
+def bench_funding(venue_cls: Any, base_spec: Any, settle: str, margin_key: str) -> dict[str, Any]:
     market, symbols = _ten_symbol_market(base_spec.venue, settle, synthetic_market())
     extra = tuple(perp(s, tick="0.01", step="0.001", min_notional="5", tiers=USDM_TIERS) for s in symbols)
     spec = replace(base_spec, symbols=base_spec.symbols + extra)
@@ -119,14 +124,18 @@ def bench_funding(venue_cls: Any, base_spec: Any, settle: str, margin_key: str) 
         m.execute(start, PerpTrade(venue=base_spec.venue, symbol=s, side="buy" if i % 2 else "sell",
                                    amount=Decimal("1")))
     stamps = [from_ns(start.value + h * NS_PER_HOUR) for h in range(1, 365 * 24 + 1)]
-    n_before = len(m.execution_history)
+    effects: list[Any] = []
+    keep = effects.extend
+    gc.collect()
     t = time.perf_counter()
     adv = m.advance_to
     for ts in stamps:
-        adv(ts)
+        keep(adv(ts))
     elapsed = time.perf_counter() - t
-    settlements = sum(1 for r in m.execution_history[n_before:] if r.operation == "funding")
-    return {"seconds": round(elapsed, 3), "funding_settlements": settlements}
+    funding = [e for e in effects if e.operation == "funding"]
+    return {"seconds": round(elapsed, 3), "funding_records": len(funding),
+            "position_settlements": sum(len(e.details["payments"]) for e in funding),
+            "liquidations": sum(1 for e in effects if e.operation == "liquidation")}
 
 
 def bench_flat() -> dict[str, Any]:
@@ -163,9 +172,11 @@ def main() -> None:
     out["spot_market_orders_per_s_target"] = 150_000
     out.update(bench_perp())
     out["perp_market_orders_per_s_target"] = 100_000
-    out["funding_year_binance"] = bench_funding(BinanceVenue, BINANCE_SPEC, "USDT", "binance:futures:USDT")
-    out["funding_year_hyperliquid"] = bench_funding(HyperliquidVenue, HYPERLIQUID_SPEC, "USDC",
-                                                    "hyperliquid:perp-margin:USDC")
+    out["funding_year_binance"] = min((bench_funding(BinanceVenue, BINANCE_SPEC, "USDT", "binance:futures:USDT")
+                                       for _ in range(3)), key=lambda r: r["seconds"])
+    out["funding_year_hyperliquid"] = min((bench_funding(HyperliquidVenue, HYPERLIQUID_SPEC, "USDC",
+                                                         "hyperliquid:perp-margin:USDC") for _ in range(3)),
+                                          key=lambda r: r["seconds"])
     out["funding_year_s_target"] = 0.5
     out["flat_fill_cost"] = bench_flat()
     print(json.dumps(out, indent=2))

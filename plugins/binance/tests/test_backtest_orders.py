@@ -161,3 +161,27 @@ def test_resting_perp_order_reserves_margin_and_fills_as_maker() -> None:
     assert bal["binance:metric:entry_price:ETH/USDT:USDT"] == D("3099.50")
     assert bal["binance:metric:unrealised_pnl:ETH/USDT:USDT"] == D("3099.50") - D(3085)
     assert bal["binance:metric:initial_margin:USDT"] == D("308.5")
+
+
+def test_modify_a_resting_perp_order_moves_its_margin() -> None:
+    m = make({"binance:futures:USDT": "1000"})
+    a = m.execute(at(0), limit("buy", "1", "2800", symbol="ETH/USDT:USDT", leverage="10"))
+    assert m.get_balances(at(0), "binance")["binance:metric:initial_margin:USDT"] == D(280)
+    m.execute(at(0), {"operation": "modify_order", "venue": "binance", "order_id": a.order_id, "price": "2500",
+                      "amount": "2"})
+    assert m.get_balances(at(0), "binance")["binance:metric:initial_margin:USDT"] == D(500)
+    status = m.venue("binance").get_execution_status()
+    assert status["open_orders"] == 1 and status["orders_executed"] == 2
+
+
+def test_max_notional_risk_limit_uses_the_venue_estimate() -> None:
+    from basis_core.errors import RiskLimitError
+    mk = market(candles("spot:ETH/USDT", T0, ETH_BARS))
+    m = ExecutionInterfaceManager({"initial_balances": {"binance:spot:USDT": "1e6"}, "max_notional": "5000"}, mk,
+                                  "backtest", autoload=False, plugins=[BinanceVenue])
+    m.execute(at(0), limit("buy", "1", "2900"))
+    with pytest.raises(RiskLimitError):
+        m.execute(at(0), limit("buy", "2", "2900"))  # 5,800 USD at the limit price
+    with pytest.raises(RiskLimitError):
+        m.execute(at(0), {"operation": "spot_trade", "venue": "binance", "symbol": "ETH/USDT", "side": "buy",
+                          "amount": "1.7"})  # 5,100 USD at the as-of price

@@ -159,3 +159,34 @@ def test_entry_point() -> None:
     (info,) = m.venues()
     assert info["distribution"] == "basis-venue-hyperliquid"
     assert info["instruments"] == ["ETH/USDC", "ETH/USDC:USDC", "BTC/USDC:USDC"]
+
+
+def test_margin_tiers_fees_and_leverage_are_configurable() -> None:
+    mk = market(candles("perp:hyperliquid:ETH/USDC:USDC", T0, ["3000"] * 3),
+                settlements("funding:hyperliquid:ETH/USDC:USDC", T0, ["0"] * 3, 1))
+    cfg = {"initial_balances": {WALLET: "1000"}, "venue_config": {"hyperliquid": {
+        "margin_tiers": {SYM: [[100_000, 50, "0.01"], [None, 10, "0.05"]]},
+        "fees": {"perp_taker": "0.0003"}, "default_leverage": 40, "slippage": {"perp": [[None, 0]]}}}}
+    m = ExecutionInterfaceManager(cfg, mk, "backtest", autoload=False, plugins=[HyperliquidVenue])
+    d = m.execute(at(0), perp("buy", "10"))  # 30,000 at 40x: 750 of initial margin
+    assert d.positions == {POS: D(10), WALLET: D(-9)}
+    bal = m.get_balances(at(0), "hyperliquid")
+    assert bal[f"{MET}initial_margin:{SYM}"] == D(750)
+    assert bal[f"{MET}maintenance_margin:{SYM}"] == D(300)
+
+
+@pytest.mark.parametrize("venue_cfg", [
+    {"fees": {"perp_taker": "2"}},
+    {"fees": {"taker": "0.001"}},
+    {"margin_tiers": {"SOL/USDC:USDC": [[None, 5, "0.1"]]}},
+    {"margin_tiers": {SYM: [[100, 5, "0.1"], [50, 3, "0.2"]]}},
+    {"slippage": {"perp": [[None, -1]]}},
+    {"default_leverage": "0.5"},
+])
+def test_bad_configuration_is_a_config_error(venue_cfg: dict[str, Any]) -> None:
+    from basis_core.errors import ConfigError
+    mk = market(candles("perp:hyperliquid:ETH/USDC:USDC", T0, ["3000"] * 3))
+    with pytest.raises(ConfigError) as ei:
+        ExecutionInterfaceManager({"venue_config": {"hyperliquid": venue_cfg}}, mk, "backtest", autoload=False,
+                                  plugins=[HyperliquidVenue])
+    assert "venue_config.hyperliquid." in str(ei.value)
