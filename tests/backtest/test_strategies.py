@@ -141,3 +141,17 @@ def test_cash_and_carry_gives_up_a_leg_whose_short_cannot_open() -> None:
     assert "binance:perp:ETH/USDT:USDT" not in r.positions or r.positions["binance:perp:ETH/USDT:USDT"].iloc[-1] == 0
     assert any("could not be opened" in n for n in r.summary["notes"])
     assert r.end_equity > r.start_equity * Decimal("0.99")  # only the round trip's costs
+
+
+@needs_binance
+def test_staked_basis_stakes_nothing_when_the_hedge_cannot_open() -> None:
+    from basis_core.data.provider import DataProvider
+
+    market = DataProvider([MARKET.series(n) for n in MARKET.names() if not n.startswith("funding:binance")])
+    sc = {"name": "x", "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
+          "strategies": [{"name": "staked_basis", "params": {"eth_amount": 5, "hedge_venue": "binance"},
+                          "balances": {"ethereum:wallet:ETH": 5, "binance:futures:USDT": 20000}}]}
+    r = run(sc, data_provider=market, autoload=False, plugins=[fake_defi.FakeLido, fake_defi.FakeAave, _binance()])
+    assert r.positions["ethereum:wallet:ETH"].iloc[-1] == 5  # still unstaked
+    assert any("nothing staked" in n for n in r.summary["notes"])
+    assert len(r.executions) == 1 and not r.executions["success"].iloc[0]

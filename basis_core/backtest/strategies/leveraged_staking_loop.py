@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, round_down
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down
 from basis_core.data.prices import usd_price
 from basis_core.errors import BasisError
 
@@ -47,6 +47,7 @@ class LeveragedStakingLoopParams(StrategyParams):
                                                          "start of the data; no rule before one day of history)")
     min_health_factor: Decimal = Field(Decimal("1.05"), gt=1, description="post-condition of every bundle")
     check_every: int = Field(24, ge=1, description="check the rules every N steps")
+    max_failures: int = Field(3, ge=1, description="stop after this many failed bundles in a row (noted)")
     amount_decimals: int = Field(6, ge=0, le=18, description="amounts are rounded down to this many decimals")
 
     @model_validator(mode="after")
@@ -69,6 +70,8 @@ class LeveragedStakingLoop(Strategy):
         self.swap_venue: str | None = None
         self.unwound = False
         self.bundles = 0
+        self.failures = 0
+        self.stopped = False
         self._n = 0
 
     def prepare(self, manager: Any) -> str | None:
@@ -127,7 +130,7 @@ class LeveragedStakingLoop(Strategy):
     def step(self, manager: Any, ts: Any) -> None:
         p: LeveragedStakingLoopParams = self.params
         self._n += 1
-        if (self._n - 1) % p.check_every:
+        if (self._n - 1) % p.check_every or self.stopped:
             return
         ltv = self.ltv(manager, ts)
         spread = self._spread(manager, ts)
@@ -237,6 +240,14 @@ class LeveragedStakingLoop(Strategy):
             "min_health_factor": str(p.min_health_factor), "health_factor_venue": p.aave_venue})
         if d is not None:
             self.bundles += 1
+            self.failures = 0
+        else:
+            self.failures += 1
+            if self.failures >= p.max_failures and not self.stopped:
+                self.stopped = True
+                note = f"stopped at {ts.isoformat()}: {self.failures} bundles in a row failed"
+                self.notes.append(note)
+                log.warning("%s: %s", self.name, note)
         return d
 
 

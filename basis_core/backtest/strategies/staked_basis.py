@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, round_down
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down
 from basis_core.backtest.strategies.cash_and_carry import VENUE_DEFAULTS
 
 
@@ -36,6 +36,8 @@ class StakedBasisParams(StrategyParams):
     margin_key: str | None = Field(None, description="ledger key of the hedge collateral (default by venue)")
     size_decimals: int = Field(3, ge=0, le=8, description="perp sizes are rounded down to this many decimals")
     check_every: int = Field(1, ge=1, description="check the rules every N steps")
+    max_hedge_failures: int = Field(3, ge=1, description="stop managing after this many failed hedge trades in "
+                                                         "a row (the report notes it)")
 
 
 class StakedBasis(Strategy):
@@ -53,6 +55,8 @@ class StakedBasis(Strategy):
         self.hedge_symbol = ""
         self.margin_key = ""
         self.hedge_cuts = 0
+        self.hedge_failures = 0
+        self.stopped = False
         self._n = 0
 
     def prepare(self, manager: Any) -> str | None:
@@ -91,9 +95,15 @@ class StakedBasis(Strategy):
             amount = wallet - p.keep_eth
         if amount <= 0:
             return
+        # hedge first: if the short cannot be opened, nothing is staked (no unhedged ETH left behind)
+        if p.hedge_ratio > 0 and self._perp(manager, ts, -amount * p.hedge_ratio) is None:
+            self._stop(ts, "the hedge could not be opened; nothing staked")
+            return
         d = self.try_execute(manager, ts, {"venue": p.lido_venue, "operation": "stake", "asset": "ETH",
                                            "amount": str(amount), "receive": p.lst})
         if d is None:
+            self._perp(manager, ts, -self.perp_qty)
+            self._stop(ts, "staking failed; the hedge was closed")
             return
         got = round_down(sum((v for k, v in d.positions.items() if k.endswith(f":{p.lst}") and v > 0), Decimal(0)), 18)
         self.lst_held = got
@@ -101,8 +111,15 @@ class StakedBasis(Strategy):
             s = self.try_execute(manager, ts, {"venue": p.aave_venue, "operation": "supply", "asset": p.lst,
                                                "amount": str(got)})
             if s is None:
-                return
+                self.notes.append(f"supplying {p.lst} to {p.aave_venue} failed at {ts.isoformat()}; it stays in "
+                                  "the wallet (hedged)")
         self._hedge(manager, ts)
+
+    def _stop(self, ts: Any, why: str) -> None:
+        self.stopped = True
+        note = f"stopped at {ts.isoformat()}: {why}"
+        self.notes.append(note)
+        log.warning("%s: %s", self.name, note)
 
     def _lst_eth_value(self, manager: Any, ts: Any) -> Decimal:
         p: StakedBasisParams = self.params
@@ -111,21 +128,27 @@ class StakedBasis(Strategy):
             held = manager.get_balances(ts, p.aave_venue).get(f"{p.aave_venue}:supplied:{p.lst}", held)
         return held * self._rate(manager, ts)  # type: ignore[no-any-return]
 
-    def _perp(self, manager: Any, ts: Any, signed: Decimal) -> None:
+    def _perp(self, manager: Any, ts: Any, signed: Decimal) -> Any:
+        """Trade ``signed`` base units of the hedge perp; the deltas, or None."""
         amount = round_down(abs(signed), self.params.size_decimals)
         if amount <= 0:
-            return
+            return None
         d = self.try_execute(manager, ts, {"venue": self.hedge_venue, "operation": "perp_trade",
                                            "symbol": self.hedge_symbol, "side": "buy" if signed > 0 else "sell",
                                            "amount": str(amount)})
         if d is None:
-            return
+            self.hedge_failures += 1
+            if self.hedge_failures >= self.params.max_hedge_failures and not self.stopped:
+                self._stop(ts, f"{self.hedge_failures} hedge trades in a row failed; positions left as they are")
+            return None
+        self.hedge_failures = 0
         filled = d.positions.get(f"{self.hedge_venue}:perp:{self.hedge_symbol}", Decimal(0))
         price = d.fill_price or self._mark(manager, ts)
         new = self.perp_qty + filled
         if new != 0 and (self.perp_qty == 0 or (self.perp_qty < 0) == (filled < 0)):
             self.entry = (self.entry * abs(self.perp_qty) + price * abs(filled)) / abs(new)
         self.perp_qty = new
+        return d
 
     def _hedge(self, manager: Any, ts: Any) -> None:
         target = -self._lst_eth_value(manager, ts) * self.params.hedge_ratio
@@ -134,7 +157,7 @@ class StakedBasis(Strategy):
     def step(self, manager: Any, ts: Any) -> None:
         p: StakedBasisParams = self.params
         self._n += 1
-        if (self._n - 1) % p.check_every or self.lst_held <= 0:
+        if (self._n - 1) % p.check_every or self.lst_held <= 0 or self.stopped:
             return
         mark = self._mark(manager, ts)
         if self.perp_qty < 0:
@@ -148,6 +171,8 @@ class StakedBasis(Strategy):
                 # de-risk: cut the short so that equity / notional is back at twice the minimum
                 keep = max(equity / (2 * p.min_margin_ratio) / mark, Decimal(0))
                 self.hedge_cuts += 1
+                self.notes.append(f"hedge cut to {keep:.3f} at {ts.isoformat()}: collateral ratio "
+                                  f"{equity / notional:.3f} below {p.min_margin_ratio}")
                 self._perp(manager, ts, -self.perp_qty - keep)
                 return
         target = -self._lst_eth_value(manager, ts) * p.hedge_ratio
