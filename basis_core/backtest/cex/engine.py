@@ -206,9 +206,9 @@ class CexSimulator:
             return ExecutionDeltas(self.venue, op, ts, {}, {}, "cancelled", ins.client_id, self._next_id(),
                                    details={"reason": f"{ins.time_in_force} limit {ins.side} at {limit} not "
                                                       f"marketable (reference price {ref})"})
-        lev = perp_ctx[1] if perp_ctx is not None else None
+        rest_lev = perp_ctx[1] if perp_ctx is not None else None
         order = self._rest(ts.value, m, ins.side, amount, limit, ins.time_in_force, ins.post_only,
-                           bool(getattr(ins, "reduce_only", False)), lev, ins.client_id, self._next_id(), None)
+                           bool(getattr(ins, "reduce_only", False)), rest_lev, ins.client_id, self._next_id(), None)
         return ExecutionDeltas(self.venue, op, ts, {}, {}, "open", ins.client_id, order.order_id,
                                details={"price": limit, "amount": amount, "side": ins.side, "symbol": m.symbol})
 
@@ -399,8 +399,9 @@ class CexSimulator:
             per_unit = r - px  # new units valued at the reference price
         else:  # change of unrealised PnL at the reference price, per unit traded
             per_unit = (unrealised_pnl(new_size, new_cost, r) - unrealised_pnl(size, cost, r)) / qty
-        details = {"liquidity": "maker" if maker else "taker", "realised_pnl": realised, "reference_price": ref,
-                   "position": new_size, "reference_prices": {m.perp_key: per_unit}}
+        details: dict[str, Any] = {"liquidity": "maker" if maker else "taker", "realised_pnl": realised,
+                                   "reference_price": ref, "position": new_size,
+                                   "reference_prices": {m.perp_key: per_unit}}
         if resting:
             details["resting"] = True
         return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, abs_qty, pnl,
