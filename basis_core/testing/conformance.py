@@ -468,13 +468,17 @@ class ConformanceSuite:
                 except BaseException as e:
                     texts[f"{place} {v.label}: error"] = f"{e!s} {e!r} {e.args!r}"
             look(place, m)
+        live_err = None
         if "live" in h.protocol.capabilities:
-            try:
-                look("live mode", h.manager(mode="live", credentials=creds))
-            except BaseException as e:
-                texts["live mode: error"] = f"{e!s} {e!r}"
+            live_m, live_err = _attempt(lambda: h.manager(mode="live", credentials=creds), Exception)
+            if live_err is not None:
+                texts["live mode: error"] = f"{live_err!s} {live_err!r}"
+            else:
+                look("live mode", live_m)
         texts["logs"] = caplog.text
         _fail(f"{h.name}: credentials leak", find_leaks(secrets, texts))
+        if live_err is not None:
+            _fail(f"{h.name}: declares 'live' but a live-mode manager cannot be built", [_err(live_err)])
 
     def test_no_live_imports_in_backtest(self, conformance_venue: VenueTarget | _Broken) -> None:
         """A fresh interpreter runs every example in backtest without importing ccxt or web3 ([live]: nor
@@ -483,6 +487,10 @@ class ConformanceSuite:
         res = probe_imports(h.target, live="live" in h.protocol.capabilities)
         if res.get("crashed"):
             pytest.fail(f"{h.name}: the import probe crashed:\n{_bullets(res['errors'])}", pytrace=False)
+        live_errors = [e for e in res["errors"] if e.startswith("live-mode manager")]
+        if live_errors:
+            pytest.fail(f"{h.name}: declares 'live' but a live-mode manager with fake credentials (and "
+                        f"conformance_settings()) cannot be built:\n{_bullets(live_errors)}", pytrace=False)
         if res["modules"]:
             pytest.fail(f"{h.name}: importing the plugin / running it in {res['first_stage']!r} imported "
                         f"{res['modules'][:8]}; import live clients lazily (make_live_backend)", pytrace=False)

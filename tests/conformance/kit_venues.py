@@ -357,3 +357,14 @@ class BadLiveConfigure(KitVenue):
     def on_configure(self, context: Any) -> None:
         if context.mode == "live":
             import ccxt  # noqa: F401
+
+
+class BadLiveUnbuildable(KitVenue):
+    """Declares live but refuses every live configuration."""
+
+    name = "badliveunbuildable"
+
+    def on_configure(self, context: Any) -> None:
+        if context.mode == "live":
+            from basis_core.errors import ConfigError
+            raise ConfigError("base_url: required in live mode")

@@ -295,3 +295,8 @@ def test_every_operation_hook_is_known_to_the_kit() -> None:
 def test_live_import_when_building_a_live_manager_fails() -> None:
     with pytest.raises(Failed, match=r"in 'live manager' imported \['ccxt"):
         run_venue_test("test_no_live_imports_in_backtest", kv.BadLiveConfigure)
+
+
+def test_declared_live_but_unbuildable_fails(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(Failed, match="live-mode manager cannot be built"):
+        run_venue_test("test_credentials_never_leak", kv.BadLiveUnbuildable, caplog=caplog)
