@@ -73,6 +73,11 @@ def test_fast_tick_at_sqrt_ratio_equals_contract_algorithm(s: int) -> None:
     assert m.get_sqrt_ratio_at_tick(tick) <= s < m.get_sqrt_ratio_at_tick(tick + 1)
 
 
+def test_fee_tiers_match_the_deployed_factory(uniswap_world: UniswapWorld) -> None:
+    for fee, spacing in m.FEE_TIERS.items():
+        assert uniswap_world.v3_factory.functions.feeAmountTickSpacing(fee).call() == spacing
+
+
 def test_tick_math_bounds() -> None:
     assert m.get_sqrt_ratio_at_tick(m.MIN_TICK) == m.MIN_SQRT_RATIO
     assert m.get_sqrt_ratio_at_tick(m.MAX_TICK) == m.MAX_SQRT_RATIO
@@ -208,9 +213,14 @@ def test_real_swaps_match_balances_and_pool_state(
     me, recipient = world.deployer, world.w3.eth.accounts[1]
     fee = data.draw(st.sampled_from(FEES), label="fee")
     contract = world.v3_pools[(PAIR, fee)]
+    # protocol fee off, or 1/4..1/10 of the swap fee per token (set by the factory owner)
+    fp0, fp1 = (data.draw(st.sampled_from([0, 4, 5, 7, 10]), label=f"fee_protocol{i}") for i in (0, 1))
     snap = chain.snapshot()
     try:
+        if fp0 or fp1:
+            transact(world.w3, contract.functions.setFeeProtocol(fp0, fp1), sender=me)
         sim = with_positions(world, fee, read_v3_pool(contract))
+        assert sim.fee_protocol == fp0 + (fp1 << 4)
         for _ in range(data.draw(st.integers(1, 3), label="n_swaps")):
             sym_in, sym_out, zero_for_one = direction(world, data.draw(st.sampled_from(["WETH", "USDC"])))
             exact_in = data.draw(st.booleans(), label="exact_in")
@@ -233,6 +243,7 @@ def test_real_swaps_match_balances_and_pool_state(
             assert balances(world, recipient)[sym_out] - get_before[sym_out] == received
             assert_same_state(read_v3_pool(contract), new)
             sim = new
+        assert tuple(contract.functions.protocolFees().call()) == (sim.protocol_fees0, sim.protocol_fees1)
         # fees owed to every position == what the position manager would collect right now
         for p in world.v3_positions[(PAIR, fee)]:
             collect = world.position_manager.functions.collect(

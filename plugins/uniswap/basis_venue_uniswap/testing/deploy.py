@@ -141,6 +141,7 @@ def deploy_uniswap(w3: Any, deployer: str) -> UniswapWorld:
     v2_factory = deploy(w3, art["UniswapV2Factory"], deployer, sender=deployer)
     v2_router = deploy(w3, art["UniswapV2Router02"], v2_factory.address, weth.address, sender=deployer)
     v3_factory = deploy(w3, art["UniswapV3Factory"], sender=deployer)
+    send(v3_factory.functions.enableFeeAmount(100, 1))  # v3-core 1.0.1 ships 500/3000/10000; mainnet has 100
     swap_router = deploy(w3, art["SwapRouter"], v3_factory.address, weth.address, sender=deployer)
     npm = deploy(w3, art["NonfungiblePositionManager"], v3_factory.address, weth.address, ZERO_ADDRESS,
                  sender=deployer)
