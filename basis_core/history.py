@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.timeutil import from_ns
@@ -70,3 +70,53 @@ class HistoryRecord:
     def __repr__(self) -> str:
         return (f"HistoryRecord({self.timestamp.isoformat()}, {self.venue}, {self.operation}, "
                 f"success={self.success}, status={self.status})")
+
+
+class HistoryLog(Sequence[HistoryRecord]):
+    """The manager's execution history: a sequence of :class:`HistoryRecord`.
+
+    Rows are kept as plain tuples of atoms and untracked maps, which the garbage collector stops
+    tracking, so a run with millions of records does not slow down collections; records are built
+    on access (``log[-1].success``, iteration, slices).
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[Any, ...]] = []
+
+    def add_deltas(self, ts_ns: int, d: ExecutionDeltas) -> None:
+        self._rows.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id,
+                           d.positions, d.fees or _EMPTY, d.pnl or _EMPTY, None, None))
+
+    def add(self, r: HistoryRecord) -> None:
+        self._rows.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id,
+                           r.positions, r.fees, r.pnl, r.error, r.error_field))
+
+    append = add
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> HistoryRecord: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[HistoryRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> HistoryRecord | list[HistoryRecord]:
+        if isinstance(i, slice):
+            return [HistoryRecord(*row) for row in self._rows[i]]
+        return HistoryRecord(*self._rows[i])
+
+    def __iter__(self) -> Iterator[HistoryRecord]:
+        for row in self._rows:
+            yield HistoryRecord(*row)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The raw rows: (ts_ns, venue, operation, success, status, client_id, order_id, positions, fees, pnl,
+        error, error_field)."""
+        return self._rows
+
+    def __repr__(self) -> str:
+        return f"HistoryLog({len(self._rows)} records)"

@@ -37,7 +37,7 @@ from basis_core.errors import (
     UnsupportedOperationError,
     VenueContractError,
 )
-from basis_core.history import HistoryRecord
+from basis_core.history import HistoryLog, HistoryRecord
 from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
@@ -80,7 +80,7 @@ class ExecutionInterfaceManager:
             self.ledger = None
         self.clock = Clock()
         self._max_notional: Decimal | None = self.settings.max_notional
-        self.execution_history: list[HistoryRecord] = []
+        self.execution_history = HistoryLog()
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._done: dict[tuple[str, str], ExecutionDeltas] = {}
         self._callers: dict[tuple[str, str], Any] = {}
@@ -187,7 +187,7 @@ class ExecutionInterfaceManager:
         for d in effects:
             if ledger is not None and d.positions:
                 ledger.apply(d.positions)
-            self.execution_history.append(HistoryRecord.from_deltas(ts_ns, d))
+            self.execution_history.add_deltas(ts_ns, d)
         return effects
 
     # -- execution -------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ class ExecutionInterfaceManager:
             fees=merge_positions(*fees), status="filled", client_id=bundle.client_id, pnl=pnl,
             details={"steps": len(bundle.steps)},
         )
-        self.execution_history.append(HistoryRecord.from_deltas(ts.value, result))
+        self.execution_history.add_deltas(ts.value, result)
         return result
 
     # -- queries ---------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ class ExecutionInterfaceManager:
         return result  # type: ignore[no-any-return]
 
     def get_execution_status(self) -> dict[str, Any]:
-        ok = sum(1 for r in self.execution_history if r.success)
+        ok = sum(1 for r in self.execution_history.rows() if r[3])
         return {
             "execution_mode": self.execution_mode,
             "venues": {n: v.get_execution_status() for n, v in sorted(self._venues.items())},
@@ -344,7 +344,7 @@ class ExecutionInterfaceManager:
         if self._pending_history:
             self._pending_history[-1].append((timestamp, result))
             return
-        self.execution_history.append(HistoryRecord.from_deltas(timestamp.value, result))
+        self.execution_history.add_deltas(timestamp.value, result)
         v = self._venues.get(result.venue)
         if v is not None:
             v.orders_executed += 1
