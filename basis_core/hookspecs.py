@@ -68,6 +68,9 @@ def venue_info() -> VenueInfo:  # type: ignore[empty-body]
 
     :return: a :class:`~basis_core.interfaces.VenueInfo`; ``operations`` must list exactly the
         operations whose hooks the plugin implements (the conformance kit checks it).
+
+    Example: ``VenueInfo(name="binance", kind="cex", operations=("spot_trade", "perp_trade"))`` (the base
+    classes build it from the class attributes and the implemented hooks).
     """
 
 
@@ -155,6 +158,8 @@ def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     """Repay borrowed debt (an amount or ``"max"``).
 
     :return: ``<venue>:debt:<asset>`` -amount, ``ethereum:wallet:<asset>`` -amount, gas.
+    :raises InsufficientFundsError: the wallet holds less than the repayment.
+    :raises InstructionError: nothing is owed in ``asset``.
 
     Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
     """
@@ -166,6 +171,8 @@ def execute_stake(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
     :param instruction: :class:`~basis_core.instructions.Stake` (asset, amount, receive).
     :return: wallet deltas of both tokens and gas.
+    :raises InstructionError: an asset / receive pair the venue cannot stake or wrap.
+    :raises InsufficientFundsError: the wallet holds less than ``amount``.
 
     Example: ``{"operation": "stake", "venue": "lido", "asset": "ETH", "amount": "10", "receive": "wstETH"}``
     """
@@ -187,7 +194,11 @@ def execute_unstake(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 def execute_add_liquidity(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     """Add liquidity to a pool (v2 / Curve LP tokens, or a v3 position in a tick range).
 
+    :param instruction: :class:`~basis_core.instructions.AddLiquidity` (pool, amounts by token, v3 tick range,
+        min_lp_out).
     :return: token wallet deltas, ``<venue>:lp:<pool>`` (or a position key), gas.
+    :raises SlippageError: fewer LP tokens than ``min_lp_out``.
+    :raises InstructionError: unknown pool or token, a tick range off the pool's spacing.
 
     Example: ``{"operation": "add_liquidity", "venue": "curve", "pool": "3pool", "amounts": {"USDC": "1000"}}``
     """
@@ -197,6 +208,12 @@ def execute_add_liquidity(timestamp: Any, instruction: Any) -> ExecutionDeltas |
 def execute_remove_liquidity(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     """Remove liquidity (LP tokens or a v3 position incl. its accrued fees).
 
+    :param instruction: :class:`~basis_core.instructions.RemoveLiquidity` (pool, lp_amount or position_id,
+        min_amounts).
+    :return: deltas: ``<venue>:lp:<pool>`` -lp_amount, token wallets +amounts (fees included), gas.
+    :raises SlippageError: a token amount below ``min_amounts``.
+    :raises InstructionError: unknown pool or position, more LP tokens than held.
+
     Example: ``{"operation": "remove_liquidity", "venue": "uniswap", "pool": "v2:WETH/USDC", "lp_amount": "max"}``
     """
 
@@ -205,6 +222,7 @@ def execute_remove_liquidity(timestamp: Any, instruction: Any) -> ExecutionDelta
 def execute_transfer(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     """Move an asset between two accounts of one venue (Binance spot <-> futures, Hyperliquid spot <-> perp).
 
+    :return: deltas: the asset -amount on ``from_account``, +amount on ``to_account`` (no fee).
     :raises InsufficientFundsError: the source account is short.
 
     Example: ``{"operation": "transfer", "venue": "binance", "asset": "USDT", "amount": "1000",
@@ -243,6 +261,9 @@ def execute_atomic(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
     :return: the net deltas of the bundle.
     :raises LiveExecutionError: the transaction reverted (nothing changed).
+
+    Example: ``{"operation": "atomic", "venue": "aave", "flash_loan": {"asset": "WETH", "amount": "20"},
+    "steps": [...], "min_health_factor": "1.05"}``
     """
 
 
@@ -262,8 +283,13 @@ def get_balances(timestamp: Any, instruction: Any) -> dict[str, Any] | None:
 def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     """Quote a swap without executing it (nothing changes).
 
+    :param instruction: a :class:`~basis_core.instructions.Swap`.
     :return: deltas with status ``quoted``; ``details``: amount_out, execution_price,
         price_impact_bps, fee, gas_units, gas_cost_eth.
+    :raises InstructionError: unknown token or pool, amount beyond the pool.
+
+    Example: ``manager.quote(ts, {"operation": "swap", "venue": "uniswap", "token_in": "USDC",
+    "token_out": "WETH", "amount_in": "5000"}).details["price_impact_bps"]``
     """
 
 
@@ -271,7 +297,10 @@ def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
 
+    :param instruction: any validated instruction routed to the venue.
     :return: a Decimal in USD, or None when the instruction has no notional (cancel, claim).
+
+    Example: a 2 ETH market buy at an as-of price of 3000 USDT returns ``Decimal("6000")``.
     """
 
 
@@ -281,6 +310,12 @@ def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     (inclusive): funding settlements, interest, LST rebases, resting-order fills, liquidations.
 
     Called on every venue when the run's clock advances, before the instruction at ``timestamp``.
+
+    :param previous: the clock's previous time (exclusive), aware UTC.
+    :param timestamp: the new time (inclusive), aware UTC.
     :return: the deltas of each effect (the core applies their ``positions`` to the ledger and
         records them in the history), or None.
+
+    Example: a 1 ETH short on Binance crossing 08:00 UTC returns one ``funding`` deltas of
+    ``{"binance:futures:USDT": mark * rate}``.
     """

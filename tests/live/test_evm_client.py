@@ -37,7 +37,7 @@ from basis_core.live.units import from_base_units, to_base_units
 from basis_core.testing.anvil import ANVIL_KEYS, AnvilNode
 from basis_core.testing.contracts import deploy, load_artifact, transact
 
-KEY = ANVIL_KEYS[2]  # its address is not one of anvil's pre-funded accounts: the fixture funds it
+KEY = ANVIL_KEYS[2]  # anvil dev account 2 (pre-funded; the fixture sets its balance anyway)
 OTHER = Account.from_key(ANVIL_KEYS[1]).address  # anvil account 1
 
 
