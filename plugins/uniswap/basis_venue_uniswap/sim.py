@@ -49,7 +49,6 @@ from basis_venue_uniswap import v2_math
 from basis_venue_uniswap.deployment import (
     DEFAULT_ROUTES,
     V2_FEE_BPS,
-    PoolId,
     load_table,
     mainnet_token_order,
     parse_pool_id,
@@ -457,7 +456,8 @@ class UniswapSim:
         return from_units(a0, spec.dec0) * m.prices[spec.token0] + from_units(a1, spec.dec1) * m.prices[spec.token1]
 
     def _check_funds(self, spec: PoolSpec, a0: int, a1: int, gas: GasCost) -> None:
-        need = {wallet_key(spec.token0): -from_units(a0, spec.dec0), wallet_key(spec.token1): -from_units(a1, spec.dec1)}
+        need = {wallet_key(spec.token0): -from_units(a0, spec.dec0),
+                wallet_key(spec.token1): -from_units(a1, spec.dec1)}
         gk = wallet_key("ETH")
         need[gk] = need.get(gk, _ZERO) - gas.eth
         self.ledger.check(need, "amounts")
@@ -528,7 +528,8 @@ class UniswapSim:
     def _check_min_amounts(self, spec: PoolSpec, ins: Any, got: Mapping[str, Decimal]) -> None:
         for tok, lo in (ins.min_amounts or {}).items():
             if tok not in got:
-                raise InstructionError("min_amounts", f"pool {spec.id} holds {spec.token0} and {spec.token1}, not {tok}")
+                raise InstructionError("min_amounts",
+                                       f"pool {spec.id} holds {spec.token0} and {spec.token1}, not {tok}")
             if got[tok] < lo:
                 raise SlippageError("min_amounts", f"would return {got[tok]} {tok}, below the minimum {lo}")
 

@@ -1,0 +1,264 @@
+"""Shared DEX mechanics of the AMM venue plugins (Uniswap, Curve): units, slippage bounds, deltas, anchoring.
+
+Plugins never import each other, so what both need lives here: pure functions, no web3.
+
+Conventions
+- Human amounts are ``Decimal``; pool math works on integer base units (:func:`to_units`,
+  :func:`from_units` convert exactly, never rounding).
+- Wallet keys are ``ethereum:wallet:<TOKEN>``; gas is charged in ETH to ``ethereum:wallet:ETH``
+  (:mod:`basis_core.backtest.gas`).
+- The *no-impact output* of a swap is what the pool would pay at its marginal (mid) price after its
+  fee: ``amount_in x (1 - fee) x mid``. ``price_impact_bps = (no_impact_out - amount_out) / no_impact_out
+  x 10,000`` (the fee is not impact). ``max_slippage_bps`` bounds that impact; ``min_amount_out`` bounds
+  the output itself. A violated bound raises :class:`~basis_core.errors.SlippageError` naming the field.
+- PnL of a swap or a liquidity change, valued at the as-of market prices (``reference_prices``):
+  ``trading_fees`` = -(fee x its token's price), ``gas`` = -(gas ETH x ETH price), and ``price_impact``
+  = the rest of the value change, so that ``sum(pnl) == sum(delta x price)`` over the positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+from math import isqrt
+from typing import Any
+
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import InstructionError, SlippageError
+
+WALLET_PREFIX = "ethereum:wallet:"
+GAS_TOKEN = "ETH"
+_EXACT = Context(prec=120)  # wide enough for any amount <= 1e15 with 36 decimals: scaleb never rounds
+_ZERO = Decimal(0)
+_BPS = Decimal(10_000)
+_BPS_PLACES = Decimal("0.0001")
+
+__all__ = [
+    "GAS_TOKEN", "WALLET_PREFIX", "GasCost", "SwapFill", "check_deadline", "check_slippage", "from_units",
+    "impact_bps", "liquidity_deltas", "min_out_units", "quote_deltas", "ratio_units", "reserves_for_value",
+    "sqrt_price_x96", "swap_deltas", "to_units", "value_of", "wallet_key", "without_valuation",
+]
+
+
+def wallet_key(token: str) -> str:
+    """``ethereum:wallet:<token>``."""
+    return WALLET_PREFIX + token
+
+
+def to_units(amount: Decimal, decimals: int, field: str = "amount") -> int:
+    """``amount x 10**decimals`` as an exact int; InstructionError(field) if it has more decimals than the token."""
+    v = amount.scaleb(decimals, _EXACT)
+    if v != v.to_integral_value():
+        raise InstructionError(field, f"{amount} has more fractional digits than the token's {decimals} decimals")
+    return int(v)
+
+
+def from_units(value: int, decimals: int) -> Decimal:
+    """``value / 10**decimals`` as an exact Decimal."""
+    return Decimal(value).scaleb(-decimals, _EXACT)
+
+
+def ratio_units(price: Decimal, dec_base: int, dec_quote: int) -> tuple[int, int]:
+    """A human price (quote per base) as an exact fraction ``(num, den)`` of quote base units per base unit."""
+    n, d = price.as_integer_ratio()
+    return n * 10**dec_quote, d * 10**dec_base
+
+
+def sqrt_price_x96(num: int, den: int) -> int:
+    """``floor(sqrt(num / den) x 2**96)``: a Uniswap v3 Q64.96 square-root price from a base-unit ratio."""
+    return isqrt((num << 192) // den)
+
+
+def reserves_for_value(value_usd: Decimal, usd: tuple[Decimal, ...], decimals: tuple[int, ...]) -> tuple[int, ...]:
+    """Base-unit balances holding ``value_usd`` split equally in USD across the tokens (pool depth at a price)."""
+    share = value_usd / len(usd)
+    return tuple(int((share / p).scaleb(d, _EXACT)) for p, d in zip(usd, decimals, strict=True))
+
+
+def value_of(amounts: Mapping[str, Decimal], prices: Mapping[str, Decimal]) -> Decimal:
+    """USD value of token amounts at ``prices`` (token -> USD)."""
+    total = _ZERO
+    for tok, amt in amounts.items():
+        total += amt * prices[tok]
+    return total
+
+
+def impact_bps(no_impact_out: Decimal, amount_out: Decimal) -> Decimal:
+    """``(no_impact_out - amount_out) / no_impact_out x 10,000`` (0 when ``no_impact_out`` is 0)."""
+    if not no_impact_out:
+        return _ZERO
+    return (no_impact_out - amount_out) / no_impact_out * _BPS
+
+
+def check_slippage(instruction: Any, amount_out: Decimal, impact: Decimal, token_out: str) -> None:
+    """Raise SlippageError naming ``min_amount_out`` or ``max_slippage_bps`` when the quote violates it."""
+    lo = instruction.min_amount_out
+    if lo is not None and amount_out < lo:
+        raise SlippageError("min_amount_out",
+                            f"the swap would pay {amount_out} {token_out}, below min_amount_out {lo}")
+    cap = instruction.max_slippage_bps
+    if cap is not None and impact > cap:
+        raise SlippageError("max_slippage_bps",
+                            f"price impact {impact.quantize(_BPS_PLACES)} bps exceeds max_slippage_bps {cap}")
+
+
+def min_out_units(instruction: Any, no_impact_out_units: Decimal, quoted_out_units: int, decimals: int,
+                  default_bps: Decimal) -> int:
+    """The on-chain minimum output (base units) for a live swap: the tightest of ``min_amount_out`` and
+    ``no_impact_out x (1 - max_slippage_bps)``; with neither, ``quoted_out x (1 - default_bps)``."""
+    bounds: list[int] = []
+    if instruction.min_amount_out is not None:
+        v = instruction.min_amount_out.scaleb(decimals, _EXACT)
+        bounds.append(int(v.to_integral_value(rounding="ROUND_CEILING")))
+    if instruction.max_slippage_bps is not None:
+        keep = (_BPS - instruction.max_slippage_bps) / _BPS
+        bounds.append(int((no_impact_out_units * keep).to_integral_value(rounding="ROUND_CEILING")))
+    if not bounds:
+        keep = (_BPS - default_bps) / _BPS
+        bounds.append(int((Decimal(quoted_out_units) * keep).to_integral_value(rounding="ROUND_FLOOR")))
+    return max(0, *bounds)
+
+
+def check_deadline(deadline: datetime | None, now: datetime) -> None:
+    """InstructionError('deadline') when ``deadline`` is at or before ``now``."""
+    if deadline is not None and deadline <= now:
+        raise InstructionError("deadline", f"expired: {deadline.isoformat()} is not after {now.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class GasCost:
+    """Gas of one operation: ``units`` x gas price, ``eth`` paid, ETH's USD price (for the pnl)."""
+
+    units: int
+    eth: Decimal
+    eth_usd: Decimal
+
+    @property
+    def usd(self) -> Decimal:
+        return self.eth * self.eth_usd
+
+
+@dataclass(frozen=True, slots=True)
+class SwapFill:
+    """A swap's outcome in human units: the fee is in ``fee_token`` (the input for Uniswap, the output for Curve)."""
+
+    pool: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    amount_out: Decimal
+    fee: Decimal
+    fee_token: str
+    no_impact_out: Decimal
+
+    @property
+    def execution_price(self) -> Decimal:
+        """``amount_out / amount_in`` (token_out per token_in)."""
+        return self.amount_out / self.amount_in
+
+    @property
+    def impact_bps(self) -> Decimal:
+        return impact_bps(self.no_impact_out, self.amount_out)
+
+
+def _swap_details(fill: SwapFill, gas: GasCost | None, prices: Mapping[str, Decimal],
+                  extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "pool": fill.pool, "token_in": fill.token_in, "token_out": fill.token_out,
+        "amount_in": fill.amount_in, "amount_out": fill.amount_out,
+        "execution_price": fill.execution_price, "mid_price": fill.no_impact_out / fill.amount_in,
+        "no_impact_amount_out": fill.no_impact_out, "price_impact_bps": fill.impact_bps.quantize(_BPS_PLACES),
+        "fee": fill.fee, "fee_token": fill.fee_token,
+        "gas_units": gas.units if gas else 0, "gas_cost_eth": gas.eth if gas else _ZERO,
+        "reference_prices": dict(prices),
+    }
+    if extra:
+        details.update(extra)
+    return details
+
+
+def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],
+                gas: GasCost | None, client_id: str | None = None,
+                extra: Mapping[str, Any] | None = None, order_id: str | None = None) -> ExecutionDeltas:
+    """Deltas of a filled swap: wallet -amount_in / +amount_out, gas in ETH; pnl trading_fees, gas, price_impact.
+
+    ``prices``: token -> USD (both swap tokens, and ``ETH`` when gas is charged); they are put in
+    ``details['reference_prices']`` and the pnl is exact against them. ``order_id``: e.g. a transaction hash.
+    """
+    k_in, k_out = WALLET_PREFIX + fill.token_in, WALLET_PREFIX + fill.token_out
+    positions: dict[str, Decimal] = {k_in: -fill.amount_in, k_out: fill.amount_out}
+    value = fill.amount_out * prices[fill.token_out] - fill.amount_in * prices[fill.token_in]
+    fee_usd = -(fill.fee * prices[fill.fee_token])
+    fees: dict[str, Decimal] = {}
+    pnl: dict[str, Decimal] = {"trading_fees": fee_usd}
+    if gas is not None and gas.eth:
+        gk = WALLET_PREFIX + GAS_TOKEN
+        positions[gk] = positions.get(gk, _ZERO) - gas.eth
+        fees[gk] = -gas.eth
+        gas_usd = -(gas.eth * prices[GAS_TOKEN])
+        value += gas_usd
+        pnl["gas"] = gas_usd
+    else:
+        gas_usd = _ZERO
+    pnl["price_impact"] = value - fee_usd - gas_usd
+    return ExecutionDeltas(
+        venue, "swap", timestamp, positions, fees, "filled", client_id, order_id,
+        fill.execution_price, fill.amount_in, pnl, _swap_details(fill, gas, prices, extra),
+    )
+
+
+def quote_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],
+                 gas: GasCost | None, client_id: str | None = None,
+                 extra: Mapping[str, Any] | None = None) -> ExecutionDeltas:
+    """A quote: status ``quoted``, no positions; ``details`` as for a fill plus the would-be ``positions``
+    and ``pnl``."""
+    would = swap_deltas(venue, timestamp, fill, prices, gas, client_id, extra)
+    details = dict(would.details)
+    details["positions"] = dict(would.positions)
+    details["pnl"] = dict(would.pnl)
+    return ExecutionDeltas(venue, "swap", timestamp, {}, {}, "quoted", client_id, None,
+                           fill.execution_price, fill.amount_in, {}, details)
+
+
+def liquidity_deltas(venue: str, operation: str, timestamp: datetime, tokens: Mapping[str, Decimal],
+                     lp_key: str, lp_delta: Decimal, lp_price: Decimal, prices: Mapping[str, Decimal],
+                     gas: GasCost | None, *, fees_usd: Decimal = _ZERO, client_id: str | None = None,
+                     details: Mapping[str, Any] | None = None, order_id: str | None = None) -> ExecutionDeltas:
+    """Deltas of adding (``lp_delta`` > 0) or removing liquidity: wallet token changes, the LP key, gas.
+
+    ``lp_price``: USD per LP unit (the pool's value at the market prices / its supply); ``fees_usd``: the
+    signed ``trading_fees`` (imbalance fees paid < 0, v3 fees collected > 0). ``price_impact`` takes the
+    rest of the value change (rounding, a pool off the market price).
+    """
+    positions: dict[str, Decimal] = {WALLET_PREFIX + t: v for t, v in tokens.items() if v}
+    positions[lp_key] = lp_delta
+    value = lp_delta * lp_price + value_of(tokens, prices)
+    fees: dict[str, Decimal] = {}
+    pnl: dict[str, Decimal] = {"trading_fees": fees_usd}
+    gas_usd = _ZERO
+    if gas is not None and gas.eth:
+        gk = WALLET_PREFIX + GAS_TOKEN
+        positions[gk] = positions.get(gk, _ZERO) - gas.eth
+        fees[gk] = -gas.eth
+        gas_usd = -(gas.eth * prices[GAS_TOKEN])
+        value += gas_usd
+        pnl["gas"] = gas_usd
+    pnl["price_impact"] = value - fees_usd - gas_usd
+    refs = dict(prices)
+    refs[lp_key] = lp_price
+    info: dict[str, Any] = {"amounts": dict(tokens), "lp_key": lp_key, "lp_amount": lp_delta,
+                            "gas_units": gas.units if gas else 0, "gas_cost_eth": gas.eth if gas else _ZERO,
+                            "reference_prices": refs}
+    if details:
+        info.update(details)
+    return ExecutionDeltas(venue, operation, timestamp, positions, fees, "filled", client_id, order_id, pnl=pnl,
+                           details=info)
+
+
+def without_valuation(d: ExecutionDeltas) -> ExecutionDeltas:
+    """``d`` without pnl and reference prices (when the tokens could not be priced)."""
+    details = {k: v for k, v in d.details.items() if k != "reference_prices"}
+    return ExecutionDeltas(d.venue, d.operation, d.timestamp, d.positions, d.fees, d.status, d.client_id,
+                           d.order_id, d.fill_price, d.fill_amount, {}, details)

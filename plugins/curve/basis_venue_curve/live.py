@@ -1,0 +1,425 @@
+"""Live backend of the Curve venue: real transactions through :class:`basis_core.live.evm.EvmClient` (web3).
+
+Imported only in live mode (``make_live_backend``), so a backtest never loads web3.
+
+Swap: ``exchange(i, j, dx, min_dy)`` on the pool. Checked before anything is sent: tokens and pool,
+decimals, an expired ``deadline`` (against the latest block: Curve's ``exchange`` takes no deadline, so
+this is the only place it is honoured), ``dx`` beyond the pool's balance of the input coin, the wallet
+balance, and the slippage bounds against the pool's own ``get_dy`` (SlippageError, nothing sent). The
+on-chain ``min_dy`` is the tightest bound given (or ``get_dy`` less ``default_slippage_bps``). Liquidity:
+``add_liquidity(amounts, min_mint_amount)`` (``min_lp_out``) and ``remove_liquidity(lp, min_amounts)``.
+Approvals ``exact`` / ``unlimited`` to the pool, approve(0) first for ``zero_approval_first`` tokens.
+
+Deltas come from the receipts (ERC20 ``Transfer`` events, LP token included; gas of every transaction in
+``ethereum:wallet:ETH``). The fee and the no-impact output come from the pool's state read on chain and
+the exact StableSwap math. PnL: stablecoins at 1, ETH (gas) at the manager's market data if it has a data
+provider, else the ``eth_usd`` option; without an ETH price the deltas carry no pnl.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from basis_core.backtest.dex import (
+    GasCost,
+    SwapFill,
+    check_deadline,
+    check_slippage,
+    from_units,
+    liquidity_deltas,
+    min_out_units,
+    quote_deltas,
+    swap_deltas,
+    to_units,
+    wallet_key,
+    without_valuation,
+)
+from basis_core.backtest.gas import DEFAULT_GAS_UNITS
+from basis_core.data.prices import STABLECOINS, usd_price
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import (
+    ConfigError,
+    InstructionError,
+    InsufficientFundsError,
+    MarketDataError,
+    SlippageError,
+    TransactionTimeoutError,
+)
+from basis_core.live.evm import EvmClient, Receipt
+from basis_venue_curve.deployment import DEFAULT_ROUTES, load_table
+from basis_venue_curve.sim import marginal_rate
+from basis_venue_curve.stableswap_math import FEE_DENOMINATOR, StableSwapPool, StableSwapRevert
+
+VENUE = "curve"
+LP_DECIMALS = 18
+MAX_UINT256 = 2**256 - 1
+_ZERO = Decimal(0)
+
+
+def _pool_abi(n: int) -> list[dict[str, Any]]:
+    """The subset of a Curve plain pool's ABI used here (outputs omitted: old pools return nothing)."""
+    def fn(name: str, inputs: list[tuple[str, str]], outputs: list[str] | None = None,
+           mut: str = "nonpayable") -> dict[str, Any]:
+        return {"type": "function", "name": name, "stateMutability": mut,
+                "inputs": [{"name": a, "type": t} for a, t in inputs],
+                "outputs": [{"name": "", "type": t} for t in (outputs or [])]}
+    arr = f"uint256[{n}]"
+    return [
+        fn("exchange", [("i", "int128"), ("j", "int128"), ("dx", "uint256"), ("min_dy", "uint256")]),
+        fn("add_liquidity", [("amounts", arr), ("min_mint_amount", "uint256")]),
+        fn("remove_liquidity", [("_amount", "uint256"), ("min_amounts", arr)]),
+        fn("get_dy", [("i", "int128"), ("j", "int128"), ("dx", "uint256")], ["uint256"], "view"),
+        fn("balances", [("i", "uint256")], ["uint256"], "view"),
+        fn("A", [], ["uint256"], "view"),
+        fn("fee", [], ["uint256"], "view"),
+        fn("admin_fee", [], ["uint256"], "view"),
+    ]
+
+
+_SUPPLY_ABI = [{"type": "function", "name": "totalSupply", "stateMutability": "view", "inputs": [],
+                "outputs": [{"name": "", "type": "uint256"}]}]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCurvePool:
+    """A deployed pool: name, address, LP token, coins in pool order and their decimals."""
+
+    id: str
+    address: str
+    lp_token: str
+    coins: tuple[str, ...]
+    decimals: tuple[int, ...]
+
+    def lp_key(self) -> str:
+        return f"{VENUE}:lp:{self.id}"
+
+
+@dataclass
+class _PendingSwap:
+    fill: SwapFill
+    approvals: list[Receipt]
+    timestamp: Any
+    client_id: str | None
+
+
+def _opt_float(opts: Mapping[str, Any], name: str, default: float) -> float:
+    try:
+        return float(opts.get(name, default))
+    except (TypeError, ValueError):
+        raise ConfigError(f"venue_config.curve.{name}: expected a number") from None
+
+
+class CurveLive:
+    """The live backend (one per venue instance); methods mirror the venue's operations."""
+
+    def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
+        s = venue.settings
+        opts = s.options
+        if client is None:
+            if not s.rpc_url:
+                raise ConfigError("venue_config.curve.rpc_url: required in live mode")
+            if s.private_key is None:
+                raise ConfigError("venue_config.curve.private_key: required in live mode")
+        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        self.approval_mode = str(opts.get("approval_mode", "exact"))
+        self.default_slippage_bps = Decimal(str(opts.get("default_slippage_bps", "50")))
+        self.eth_usd = None if opts.get("eth_usd") is None else Decimal(str(opts["eth_usd"]))
+        self.data = venue.context.data_provider if venue.context is not None else None
+        if client is None:
+            client = EvmClient(
+                str(s.rpc_url), s.private_key,  # type: ignore[arg-type]
+                receipt_poll_interval=_opt_float(opts, "receipt_poll_interval", 0.005),
+                receipt_timeout=_opt_float(opts, "receipt_timeout", 120.0),
+                request_timeout=s.timeout_ms / 1000,
+            )
+        self.client = client
+        if self.table.get("chain_id") is not None and int(self.table["chain_id"]) != client.chain_id:
+            raise ConfigError(f"venue_config.curve.deployment: table is for chain {self.table['chain_id']}, "
+                              f"the node is chain {client.chain_id}")
+        self.tokens: dict[str, str] = {k: client.checksum(v) for k, v in self.table["tokens"].items()}
+        self.token_decimals = {k: int(v) for k, v in self.table["decimals"].items()}
+        self.zero_first = set(self.table.get("zero_approval_first") or ())
+        self.pools: dict[str, LiveCurvePool] = {
+            name: LiveCurvePool(name, client.checksum(p["address"]), client.checksum(p["lp_token"]),
+                                tuple(p["coins"]), tuple(self.token_decimals[c] for c in p["coins"]))
+            for name, p in self.table["pools"].items()}
+        self._contracts: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self.pending_swaps: dict[str, _PendingSwap] = {}
+
+    def __repr__(self) -> str:
+        return f"<CurveLive {self.client!r}>"
+
+    # --------------------------------------------------------------------------------- lookups
+    def pool(self, name: str, field: str = "pool") -> LiveCurvePool:
+        p = self.pools.get(name)
+        if p is None:
+            raise InstructionError(field, f"unknown pool {name!r}; deployed: {', '.join(sorted(self.pools))}")
+        return p
+
+    def contract(self, p: LiveCurvePool) -> Any:
+        c = self._contracts.get(p.id)
+        if c is None:
+            c = self._contracts[p.id] = self.client.w3.eth.contract(address=p.address, abi=_pool_abi(len(p.coins)))
+        return c
+
+    def swap_pool(self, ins: Any) -> LiveCurvePool:
+        for tok, field in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
+            if tok not in self.tokens:
+                raise InstructionError(field, f"unknown token {tok!r}; known: {', '.join(sorted(self.tokens))}")
+        if ins.pool is None:
+            name = DEFAULT_ROUTES.get(frozenset((ins.token_in, ins.token_out)))
+            if name is None or name not in self.pools:
+                raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
+                                                    "name one with 'pool'")
+            p = self.pool(name)
+        else:
+            p = self.pool(ins.pool)
+        if ins.token_in not in p.coins:
+            raise InstructionError("token_in", f"pool {p.id} does not hold {ins.token_in}")
+        if ins.token_out not in p.coins:
+            raise InstructionError("token_out", f"pool {p.id} does not hold {ins.token_out}")
+        return p
+
+    # --------------------------------------------------------------------------------- chain reads
+    def chain_time(self) -> datetime:
+        return datetime.fromtimestamp(int(self.client.w3.eth.get_block("latest")["timestamp"]), UTC)
+
+    def state(self, p: LiveCurvePool, block: Any = "latest") -> StableSwapPool:
+        """The pool's state read on chain (balances, A, fees, LP supply) as a :class:`StableSwapPool`."""
+        c = self.contract(p).functions
+        supply = self.client.w3.eth.contract(address=p.lp_token, abi=_SUPPLY_ABI).functions.totalSupply()
+        bal = [int(c.balances(i).call(block_identifier=block)) for i in range(len(p.coins))]
+        return StableSwapPool.from_decimals(bal, p.decimals, int(c.A().call(block_identifier=block)),
+                                            int(c.fee().call(block_identifier=block)),
+                                            int(c.admin_fee().call(block_identifier=block)),
+                                            int(supply.call(block_identifier=block)))
+
+    def usd_prices(self, ts: Any, tokens: Sequence[str]) -> dict[str, Decimal] | None:
+        """Stablecoins at 1; ETH from the manager's market data or the ``eth_usd`` option; None if unknown."""
+        out: dict[str, Decimal] = {}
+        for t in tokens:
+            if t in STABLECOINS:
+                out[t] = Decimal(1)
+            elif t == "ETH" and self.data is not None:
+                try:
+                    out[t] = usd_price(self.data.get_data(ts), "ETH")
+                except MarketDataError:
+                    return None
+            elif t == "ETH" and self.eth_usd is not None:
+                out[t] = self.eth_usd
+            else:
+                return None
+        return out
+
+    def _gas_paid(self, receipts: Sequence[Receipt], prices: Mapping[str, Decimal] | None) -> GasCost:
+        wei = sum(r.gas_cost_wei for r in receipts)
+        return GasCost(sum(r.gas_used for r in receipts), from_units(wei, 18), (prices or {}).get("ETH", _ZERO))
+
+    def _check_balance(self, token: str, amount: int, field: str) -> None:
+        have = self.client.balance_of(self.tokens[token])
+        if have < amount:
+            dec = self.token_decimals[token]
+            raise InsufficientFundsError(wallet_key(token), from_units(amount, dec), from_units(have, dec), field)
+
+    def _lock(self, token: str) -> threading.Lock:
+        with self._locks_guard:
+            lk = self._locks.get(token)
+            if lk is None:
+                lk = self._locks[token] = threading.Lock()
+            return lk
+
+    def _approve(self, token: str, spender: str, amount: int) -> list[Receipt]:
+        addr = self.tokens[token]
+        current = self.client.allowance(addr, spender)
+        if current >= amount:
+            return []
+        erc = self.client.erc20(addr)
+        sent: list[Receipt] = []
+        if token in self.zero_first and current > 0:
+            sent.append(self.client.send(erc.functions.approve(spender, 0)))
+        value = MAX_UINT256 if self.approval_mode == "unlimited" else amount
+        sent.append(self.client.send(erc.functions.approve(spender, value)))
+        return sent
+
+    def _moved(self, receipt: Receipt, p: LiveCurvePool) -> dict[str, Decimal]:
+        addrs = [self.tokens[c] for c in p.coins]
+        raw = self.client.transfer_deltas(receipt, addrs)
+        return {c: from_units(raw[a], d) for c, a, d in zip(p.coins, addrs, p.decimals, strict=True)}
+
+    # --------------------------------------------------------------------------------- swaps
+    def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
+        """Quote with the pool's ``get_dy``, check the bounds, approve, ``exchange``; exact receipt deltas."""
+        p = self.swap_pool(ins)
+        i, j = p.coins.index(ins.token_in), p.coins.index(ins.token_out)
+        d_in, d_out = p.decimals[i], p.decimals[j]
+        dx = to_units(ins.amount_in, d_in, "amount_in")
+        check_deadline(ins.deadline, self.chain_time())
+        st = self.state(p)
+        if dx > st.balances[i]:
+            raise InstructionError("amount_in", f"beyond the pool: {ins.amount_in} {ins.token_in} exceeds its "
+                                                f"balance of {from_units(st.balances[i], d_in)}")
+        c = self.contract(p)
+        dy = int(c.functions.get_dy(i, j, dx).call())
+        if dy <= 0:
+            raise InstructionError("amount_in", f"too small: {ins.amount_in} {ins.token_in} buys nothing in {p.id}")
+        try:
+            fee = st.exchange(i, j, dx).fee
+        except StableSwapRevert as e:
+            raise InstructionError("amount_in", f"beyond the pool: {e}") from None
+        mul_in, mul_out = st.precision_mul[i], st.precision_mul[j]
+        no_impact = (Decimal(dx * mul_in) * marginal_rate(st, i, j) * (FEE_DENOMINATOR - st.fee) / FEE_DENOMINATOR
+                     / mul_out)
+        fill = SwapFill(p.id, ins.token_in, ins.token_out, ins.amount_in, from_units(dy, d_out),
+                        from_units(fee, d_out), ins.token_out, no_impact.scaleb(-d_out))
+        prices = self.usd_prices(ts, [ins.token_in, ins.token_out, "ETH"])
+        if quote or ins.quote_only:
+            units = DEFAULT_GAS_UNITS["swap_curve"]
+            gas = GasCost(units, from_units(units * int(self.client.w3.eth.gas_price), 18),
+                          (prices or {}).get("ETH", _ZERO))
+            q = quote_deltas(VENUE, ts, fill, prices or _zero_prices(fill), gas, ins.client_id)
+            return q if prices else without_valuation(q)
+        check_slippage(ins, fill.amount_out, fill.impact_bps, ins.token_out)
+        self._check_balance(ins.token_in, dx, "amount_in")
+        min_dy = min_out_units(ins, no_impact, dy, d_out, self.default_slippage_bps)
+        fn = c.functions.exchange(i, j, dx, min_dy)
+        lock = self._lock(ins.token_in) if self.approval_mode == "exact" else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            approvals = self._approve(ins.token_in, p.address, dx)
+            pending = self.client.submit(fn)
+            self.pending_swaps[pending.tx_hash] = _PendingSwap(fill, approvals, ts, ins.client_id)
+            try:
+                receipt = self.client.resume(pending.tx_hash)
+            except TransactionTimeoutError:
+                raise
+            except BaseException:
+                self.pending_swaps.pop(pending.tx_hash, None)
+                raise
+        finally:
+            if lock is not None:
+                lock.release()
+        return self._swap_result(pending.tx_hash, receipt)
+
+    def resume(self, tx_hash: str, timeout: float | None = None) -> ExecutionDeltas:
+        """Wait again for a swap whose receipt timed out; its deltas once mined (never re-sent)."""
+        return self._swap_result(tx_hash, self.client.resume(tx_hash, timeout))
+
+    def _swap_result(self, tx_hash: str, receipt: Receipt) -> ExecutionDeltas:
+        ctx = self.pending_swaps.pop(tx_hash)
+        f = ctx.fill
+        p = self.pool(f.pool)
+        moved = self._moved(receipt, p)
+        fill = SwapFill(f.pool, f.token_in, f.token_out, -moved[f.token_in], moved[f.token_out], f.fee, f.fee_token,
+                        f.no_impact_out)
+        prices = self.usd_prices(ctx.timestamp, [f.token_in, f.token_out, "ETH"])
+        gas = self._gas_paid([*ctx.approvals, receipt], prices)
+        extra = {"tx_hash": tx_hash, "block_number": receipt.block_number, "nonce": receipt.nonce,
+                 "approval_tx_hashes": [r.tx_hash for r in ctx.approvals], "gas_used": gas.units}
+        d = swap_deltas(VENUE, ctx.timestamp, fill, prices or _zero_prices(fill), gas, ctx.client_id, extra, tx_hash)
+        return d if prices else without_valuation(d)
+
+    # --------------------------------------------------------------------------------- liquidity
+    def add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """``add_liquidity(amounts, min_mint_amount = min_lp_out)``."""
+        p = self.pool(ins.pool)
+        if ins.tick_lower is not None:
+            raise InstructionError("tick_lower", f"{p.id} is a Curve pool: no tick range")
+        for tok in ins.amounts:
+            if tok not in p.coins:
+                raise InstructionError("amounts", f"pool {p.id} holds {', '.join(p.coins)}, not {tok}")
+        amounts = [to_units(ins.amounts.get(c, _ZERO), d, "amounts") for c, d in zip(p.coins, p.decimals, strict=True)]
+        st = self.state(p)
+        try:
+            res = st.add_liquidity(amounts)
+        except StableSwapRevert as e:
+            raise InstructionError("amounts", f"the pool refuses the deposit: {e}") from None
+        min_mint = 0
+        if ins.min_lp_out is not None:
+            min_mint = to_units(ins.min_lp_out, LP_DECIMALS, "min_lp_out")
+            if res.lp_amount < min_mint:
+                raise SlippageError("min_lp_out", f"would mint {from_units(res.lp_amount, LP_DECIMALS)} LP tokens, "
+                                                  f"below min_lp_out {ins.min_lp_out}")
+        for c, a in zip(p.coins, amounts, strict=True):
+            if a:
+                self._check_balance(c, a, "amounts")
+        receipts: list[Receipt] = []
+        for c, a in zip(p.coins, amounts, strict=True):
+            if a:
+                receipts += self._approve(c, p.address, a)
+        main = self.client.send(self.contract(p).functions.add_liquidity(amounts, min_mint))
+        return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main)
+
+    def remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """``remove_liquidity(lp, min_amounts)``: a pro-rata share of every coin."""
+        p = self.pool(ins.pool)
+        if ins.position_id is not None:
+            raise InstructionError("position_id", f"{p.id} is a Curve pool: it has LP tokens, not positions")
+        mins = dict(ins.min_amounts or {})
+        for tok in mins:
+            if tok not in p.coins:
+                raise InstructionError("min_amounts", f"pool {p.id} holds {', '.join(p.coins)}, not {tok}")
+        held = self.client.balance_of(p.lp_token)
+        burn = held if ins.lp_amount in (None, "max") else to_units(ins.lp_amount, LP_DECIMALS, "lp_amount")
+        if held <= 0 or burn > held:
+            raise InsufficientFundsError(p.lp_key(), from_units(burn, LP_DECIMALS), from_units(held, LP_DECIMALS),
+                                         "lp_amount")
+        min_units = [to_units(mins.get(c, _ZERO), d, "min_amounts") for c, d in zip(p.coins, p.decimals, strict=True)]
+        st = self.state(p)
+        expect = [b * burn // st.lp_supply for b in st.balances]
+        if any(e < m for e, m in zip(expect, min_units, strict=True)):
+            raise SlippageError("min_amounts", f"would return {expect} base units, below min_amounts {min_units}")
+        main = self.client.send(self.contract(p).functions.remove_liquidity(burn, min_units))
+        return self._lp_result(ts, ins, p, "remove_liquidity", [main], main)
+
+    def _lp_result(self, ts: Any, ins: Any, p: LiveCurvePool, op: str, receipts: list[Receipt],
+                   main: Receipt) -> ExecutionDeltas:
+        tokens = self._moved(main, p)
+        lp = from_units(self.client.transfer_deltas(main, [p.lp_token])[p.lp_token], LP_DECIMALS)
+        prices = self.usd_prices(ts, [*p.coins, "ETH"])
+        px = prices or dict.fromkeys((*p.coins, "ETH"), _ZERO)
+        after = self.state(p, main.block_number)
+        value = sum((from_units(b, d) * px[c] for b, d, c in zip(after.balances, p.decimals, p.coins, strict=True)),
+                    _ZERO)
+        lp_price = value / from_units(after.lp_supply, LP_DECIMALS) if after.lp_supply else _ZERO
+        gas = self._gas_paid(receipts, prices)
+        details = {"pool": p.id, "tx_hash": main.tx_hash, "block_number": main.block_number, "gas_used": gas.units,
+                   "approval_tx_hashes": [r.tx_hash for r in receipts if r is not main]}
+        d = liquidity_deltas(VENUE, op, ts, {c: v for c, v in tokens.items() if v}, p.lp_key(), lp, lp_price, px,
+                             gas, client_id=ins.client_id, details=details, order_id=main.tx_hash)
+        return d if prices else without_valuation(d)
+
+    # --------------------------------------------------------------------------------- queries
+    def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
+        """Wallet tokens, ETH and LP tokens of the account, read on chain."""
+        c = self.client
+        out = {wallet_key("ETH"): from_units(c.eth_balance(), 18)}
+        for sym, addr in self.tokens.items():
+            out[wallet_key(sym)] = from_units(c.balance_of(addr), self.token_decimals[sym])
+        for p in self.pools.values():
+            bal = c.balance_of(p.lp_token)
+            if bal:
+                out[p.lp_key()] = from_units(bal, LP_DECIMALS)
+        return out
+
+    def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
+        """USD notional of a swap or deposit (stablecoins at 1); None otherwise."""
+        if ins.operation == "swap":
+            return ins.amount_in if ins.token_in in STABLECOINS else None  # type: ignore[no-any-return]
+        if ins.operation == "add_liquidity" and all(t in STABLECOINS for t in ins.amounts):
+            return sum(ins.amounts.values(), _ZERO)
+        return None
+
+
+def _zero_prices(fill: SwapFill) -> dict[str, Decimal]:
+    return dict.fromkeys((fill.token_in, fill.token_out, "ETH"), _ZERO)
+
+
+__all__ = ["CurveLive", "LiveCurvePool"]
