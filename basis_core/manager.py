@@ -49,6 +49,34 @@ log = logging.getLogger(__name__)
 _CORE_PLUGIN = "basis_core.core"
 
 
+class _Route:
+    """A precomputed subset hook caller: one venue's implementation plus every non-venue plugin
+    (the core's and host apps' wrappers) of one hook.
+
+    Same semantics as ``pm.subset_hook_caller(hook, remove_plugins=other_venues)`` but without
+    re-filtering the implementations on every call; it rebuilds itself when a plugin is
+    (un)registered on the hook (the implementation list changes length).
+    """
+
+    __slots__ = ("_exec", "_impls", "_n", "_orig", "_subset", "name")
+
+    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any]) -> None:
+        self._subset = pm.subset_hook_caller(hook, remove_plugins=remove)
+        self._orig = getattr(pm.hook, hook)
+        self._exec = pm._hookexec
+        self.name = hook
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._impls = self._subset.get_hookimpls()
+        self._n = len(self._orig.get_hookimpls())
+
+    def __call__(self, timestamp: Any, instruction: Any) -> Any:
+        if len(self._orig._hookimpls) != self._n:
+            self._refresh()
+        return self._exec(self.name, self._impls, {"timestamp": timestamp, "instruction": instruction}, True)
+
+
 class ExecutionInterfaceManager:
     """Routes instructions to venue plugins; one instance per run (no global state).
 
@@ -156,7 +184,7 @@ class ExecutionInterfaceManager:
                 op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), hook)
                 raise UnsupportedOperationError(venue, op, obj.venue_info().operations)
             others = [p for n, p in self._venues.items() if n != venue]
-            caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+            caller = _Route(self.pm, hook, others)
             self._callers[key] = caller
         return caller
 
