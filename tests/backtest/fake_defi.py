@@ -149,3 +149,7 @@ class FakeDex(_Base):
                                                           W + instruction.token_out: gross - fee},
                                fees={W + instruction.token_out: -fee}, pnl={"trading_fees": -fee * po},
                                client_id=instruction.client_id)
+
+    @hookimpl
+    def quote_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.execute_swap(timestamp, instruction)

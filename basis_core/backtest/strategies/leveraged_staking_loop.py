@@ -34,8 +34,9 @@ class LeveragedStakingLoopParams(StrategyParams):
     lido_venue: str = Field("lido", description="staking venue")
     aave_venue: str = Field("aave", description="lending / flash-loan venue")
     acquire_via: str = Field("lido", pattern="^(lido|swap)$", description="WETH -> wstETH: 'lido' stake or 'swap'")
-    swap_venue: str | None = Field(None, description="DEX for wstETH <-> WETH (default: curve, else uniswap)")
-    swap_pool: str | None = Field(None, description="pool id on the DEX (default: the venue's choice)")
+    swap_venue: str | None = Field(None, description="DEX for wstETH <-> WETH (default: uniswap, else curve)")
+    swap_pool: str | None = Field(None, description="pool id on the DEX (default: the venue's route; the "
+                                                    "DEX needs a wstETH / WETH pool, e.g. in venue_config)")
     max_slippage_bps: Decimal = Field(Decimal(50), ge=0, le=10_000, description="slippage limit of swaps")
     e_mode_category: int | None = Field(1, ge=0, le=255, description="Aave e-mode (1 = ETH-correlated)")
     target_ltv: Decimal = Field(Decimal("0.80"), gt=0, lt=1, description="LTV to lever up to")
@@ -77,9 +78,9 @@ class LeveragedStakingLoop(Strategy):
     def prepare(self, manager: Any) -> str | None:
         p: LeveragedStakingLoopParams = self.params
         have = self.installed(manager)
-        swap = p.swap_venue or next((v for v in ("curve", "uniswap") if "swap" in have.get(v, set())), None)
+        swap = p.swap_venue or next((v for v in ("uniswap", "curve") if "swap" in have.get(v, set())), None)
         if swap is None:
-            return "no DEX installed to swap wstETH back to WETH for de-leveraging (curve or uniswap)"
+            return "no DEX installed to swap wstETH back to WETH for de-leveraging (uniswap or curve)"
         needs: dict[str, set[str]] = {p.lido_venue: {"stake"}, p.aave_venue: {"supply", "borrow", "repay", "withdraw"},
                                       swap: {"swap"}}
         reason = self.missing_ops(manager, needs)
@@ -110,6 +111,14 @@ class LeveragedStakingLoop(Strategy):
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self, manager: Any, ts: Any) -> None:
         p: LeveragedStakingLoopParams = self.params
+        try:  # the DEX must be able to swap wstETH back to WETH, or de-leveraging would be impossible
+            manager.quote(ts, self._swap("wstETH", "WETH", Decimal("0.01")))
+        except BasisError as exc:
+            self.stopped = True
+            self.notes.append(f"not started: {self.swap_venue} cannot swap wstETH -> WETH ({exc}); configure a "
+                              "wstETH / WETH pool (venue_config) or set swap_venue / swap_pool")
+            log.warning("%s: %s", self.name, self.notes[-1])
+            return
         amount = p.eth_amount
         if amount is None:
             amount = manager.get_balances(ts, p.lido_venue).get("ethereum:wallet:ETH", Decimal(0)) - p.keep_eth
