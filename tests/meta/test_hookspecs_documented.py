@@ -36,7 +36,6 @@ MODULE_DOC = inspect.getdoc(hookspecs) or ""
 KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("configure", "tested"): "no test names the hook yet",
     ("execute_unstake", "tested"): "the lido plugin's tests are not written yet",
-    ("execute_remove_liquidity", "tested"): "the curve / uniswap plugins' tests are not written yet",
 }
 
 
