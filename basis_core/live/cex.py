@@ -24,6 +24,8 @@ Settings (``venue_config.<venue>``): credentials (SecretStr), ``base_url``, ``ti
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -47,8 +49,8 @@ from basis_core.errors import (
     MarginError,
     OrderNotFoundError,
 )
-from basis_core.instructions import instruction_to_dict, parse_instruction
-from basis_core.live.journal import ExecutionJournal, IntentState, fingerprint
+from basis_core.instructions import parse_instruction
+from basis_core.live.journal import ExecutionJournal, IntentState, dumps
 from basis_core.live.orders import (
     ErrorKind,
     IdempotentExecutor,
@@ -78,6 +80,20 @@ def dec(x: Any) -> Decimal:
     if isinstance(x, float):
         return Decimal(repr(x))
     return Decimal(str(x))
+
+
+def instruction_json(ins: Any) -> tuple[str, str]:
+    """``(canonical JSON of the instruction, its sha256 fingerprint)`` (pydantic's serializer: fields in
+    declaration order, Decimals as given, None left out)."""
+    text = ins.model_dump_json(exclude_none=True)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def intent_payload(ins_json: str, **extra: Any) -> str:
+    """The JSON text of an intent payload: ``{"instruction": <ins_json>, **extra}``."""
+    parts = [f'"instruction":{ins_json}']
+    parts += [f"{json.dumps(k)}:{dumps(v)}" for k, v in extra.items()]
+    return "{" + ",".join(parts) + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +176,7 @@ class CexLiveBackend:
             if path is None:
                 log.warning("%s live: no journal_path set; the execution journal is in memory, so a restarted "
                             "manager cannot reconcile orders sent before the restart", self.name)
-            journal = ExecutionJournal(path, redactor=self.redactor)
+            journal = ExecutionJournal.shared(path, redactor=self.redactor)
         self.journal = journal
         self.executor = IdempotentExecutor(self.journal, self.policy, redactor=self.redactor, waiter=waiter)
         self._symbols_by_cid: dict[str, str] = {}
@@ -282,7 +298,8 @@ class CexLiveBackend:
     def cancel_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
         target = self._target(ins)
         intent_id = f"cancel:{self._own_id(ins)}"
-        payload = {"instruction": instruction_to_dict(ins)}
+        ins_json, fp = instruction_json(ins)
+        payload = intent_payload(ins_json)
 
         def lookup() -> Any:
             found = self.fetch_order(target.market, client_id=target.client_id, order_id=target.order_id)
@@ -299,7 +316,7 @@ class CexLiveBackend:
             return self._cancel_deltas(ts, ins, target, answer, adopted)
 
         call = self._call("cancel_order", intent_id, target.label(), payload, lambda: self.cancel_request(target),
-                          lookup, build, target.market, ins)
+                          lookup, build, target.market, ins, fp)
         return self.executor.run(call)
 
     def modify_order(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -323,7 +340,8 @@ class CexLiveBackend:
             check_notional(m, amount, price)
         target = Target(m, current.order_id, current.client_id or target.client_id)
         intent_id = f"modify:{self._own_id(ins)}"
-        payload = {"instruction": instruction_to_dict(ins), "resolved": {"amount": str(amount), "price": str(price)}}
+        ins_json, fp = instruction_json(ins)
+        payload = intent_payload(ins_json, resolved={"amount": str(amount), "price": str(price)})
 
         def lookup() -> Any:
             found = self.fetch_order(m, client_id=target.client_id, order_id=None if target.client_id
@@ -339,7 +357,7 @@ class CexLiveBackend:
             return self._modify_deltas(ts, ins, m, current, answer, amount, price, adopted)
 
         call = self._call("modify_order", intent_id, target.label(), payload,
-                          lambda: self.edit_request(target, current, amount, price), lookup, build, m, ins)
+                          lambda: self.edit_request(target, current, amount, price), lookup, build, m, ins, fp)
         return self.executor.run(call)
 
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -350,7 +368,7 @@ class CexLiveBackend:
         src = self._account_key(src_kind, ins.asset)
         dst = self._account_key(dst_kind, ins.asset)
         intent_id = f"transfer:{self._own_id(ins)}"
-        req = instruction_to_dict(ins)
+        ins_json, fp = instruction_json(ins)
 
         def send() -> Any:
             return self.transfer_request(ins.asset, ins.amount, self.ccxt_accounts[src_kind],
@@ -366,7 +384,7 @@ class CexLiveBackend:
             return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=src,
                                   required=ins.amount)
 
-        call = LiveCall(self.name, "transfer", intent_id, intent_id, {"instruction": req}, fingerprint(req), send,
+        call = LiveCall(self.name, "transfer", intent_id, intent_id, intent_payload(ins_json), fp, send,
                         None, build, map_error, classify=self.classify)
         return self.executor.run(call)
 
@@ -566,11 +584,10 @@ class CexLiveBackend:
 
         return map_error
 
-    def _call(self, op: str, intent_id: str, vcid: str, payload: Mapping[str, Any], send: Callable[[], Any],
+    def _call(self, op: str, intent_id: str, vcid: str, payload: Mapping[str, Any] | str, send: Callable[[], Any],
               lookup: Callable[[], Any] | None, build: Callable[[Any, bool], ExecutionDeltas], m: Market, ins: Any,
-              fp: str | None = None) -> LiveCall:
-        return LiveCall(self.name, op, intent_id, vcid, payload,
-                        fp or fingerprint(payload["instruction"]), send, lookup, build,
+              fp: str) -> LiveCall:
+        return LiveCall(self.name, op, intent_id, vcid, payload, fp, send, lookup, build,
                         self._map_order_error(m, ins), landing_window_s=self.landing_window_s,
                         classify=self.classify)
 
@@ -582,13 +599,14 @@ class CexLiveBackend:
         lev = getattr(ins, "leverage", None)
         if lev is not None:
             self._ensure_leverage(m, lev)
-        self._read(lambda: self.prepare_order(m, ins), "prepare_order")
+        if type(self).prepare_order is not CexLiveBackend.prepare_order:
+            self._read(lambda: self.prepare_order(m, ins), "prepare_order")
         vcid = self.venue_client_id(ins.client_id) if ins.client_id else self.new_venue_client_id()
         return self.executor.run(self._order_call(ts, ins, m, vcid))
 
     def _order_call(self, ts: Any, ins: Any, m: Market, vcid: str) -> LiveCall:
-        req = instruction_to_dict(ins)
-        payload = {"instruction": req, "venue_client_id": vcid}
+        ins_json, fp = instruction_json(ins)
+        payload = intent_payload(ins_json, venue_client_id=vcid)
 
         def lookup() -> Any:
             return self.fetch_order(m, client_id=vcid)
@@ -617,7 +635,7 @@ class CexLiveBackend:
                                        details={"reason": venue_message(exc, self.redactor), "symbol": m.symbol,
                                                 "venue_client_id": vcid, "live": True})
 
-        return LiveCall(self.name, ins.operation, vcid, vcid, payload, fingerprint(req),
+        return LiveCall(self.name, ins.operation, vcid, vcid, payload, fp,
                         lambda: self.send_order(m, ins, vcid), lookup, build, map_error, matches,
                         self.landing_window_s, is_rejected, on_rejected, self.classify)
 

@@ -32,7 +32,15 @@ payload is passed through a :class:`~basis_core.live.secrets.Redactor` before it
 
 Durability: WAL with ``synchronous=NORMAL`` by default; a committed row survives a crash of the
 process (the case the journal is for); ``synchronous="FULL"`` also survives an OS crash or power
-loss at the price of an fsync per row.
+loss at the price of an fsync per row. Every intent is committed before its request is sent. The
+``done`` outcome of an order may be written with ``defer=True``: it is committed together with the
+next intent (one commit per order instead of two), or by a background flusher at most
+:data:`DEFER_SECONDS` later, by :meth:`ExecutionJournal.flush`, on close or at interpreter exit.
+A crash can therefore lose only outcomes not yet committed; their intents are then pending and
+reconciliation re-derives them from the venue by client id, so nothing is sent twice. Within a
+process, :meth:`ExecutionJournal.shared` hands every user of one file the same connection (a
+deferred transaction never blocks another writer of the process); one journal file should not be
+written by two processes at once (a writer waits up to 30 s for the other's lock).
 """
 
 from __future__ import annotations
@@ -43,9 +51,11 @@ import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,7 +113,7 @@ def fingerprint(obj: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class JournalRow:
-    """One row of the journal (``payload`` decoded)."""
+    """One row of the journal; ``payload`` is decoded from ``payload_text`` on first use."""
 
     seq: int
     written_ns: int
@@ -114,7 +124,12 @@ class JournalRow:
     operation: str
     status: str
     fingerprint: str
-    payload: dict[str, Any]
+    payload_text: str = field(repr=False)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.payload_text)
+        return out
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,73 @@ class IntentState:
     @property
     def pending(self) -> bool:
         return self.status not in TERMINAL
+
+
+_SHARED: weakref.WeakValueDictionary[str, ExecutionJournal] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+#: Seconds after which a deferred outcome is committed by the background flusher at the latest.
+DEFER_SECONDS = 0.05
+
+
+class _Flusher:
+    """Commits deferred outcomes at most ``delay`` seconds after they were written (a daemon thread,
+    started on first use; sqlite3 releases the GIL while committing, so this overlaps the caller's
+    next network wait). Holds no reference to the journal, so the journal can be collected."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, delay: float) -> None:
+        self.db, self.lock, self.delay = db, lock, delay
+        self.cond = threading.Condition(threading.Lock())
+        self.due: float | None = None
+        self.stopped = False
+        self.thread: threading.Thread | None = None
+
+    def schedule(self) -> None:
+        with self.cond:
+            if self.due is not None or self.stopped:
+                return
+            self.due = time.monotonic() + self.delay
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="basis-journal-flush", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.stopped and self.due is None:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+                assert self.due is not None
+                left = self.due - time.monotonic()
+                if left > 0:
+                    self.cond.wait(left)
+                    continue
+                self.due = None
+            with self.lock:
+                try:
+                    if self.db.in_transaction:
+                        self.db.execute("COMMIT")
+                except sqlite3.Error as e:  # pragma: no cover - the next intent commits it anyway
+                    log.warning("journal: deferred commit failed: %s", e)
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify()
+
+
+def _finalize(db: sqlite3.Connection, lock: threading.RLock, flusher: _Flusher) -> None:
+    """Commit a deferred outcome and close (close(), garbage collection or interpreter exit)."""
+    flusher.stop()
+    with lock:
+        try:
+            if db.in_transaction:
+                db.execute("COMMIT")
+            db.close()
+        except sqlite3.Error:  # pragma: no cover - closing at exit
+            pass
 
 
 class ExecutionJournal:
@@ -166,58 +248,102 @@ class ExecutionJournal:
             if version not in (0, SCHEMA_VERSION):
                 raise ConfigError(f"journal_path: {self.path} has schema version {version}, "
                                   f"this basis-core writes {SCHEMA_VERSION}")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version == 0:  # new file: create the schema (an existing journal is opened read-only until used)
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"journal_path: {target} is not a usable SQLite journal: {e}") from None
+        self._flusher = _Flusher(self._db, self._lock, DEFER_SECONDS)
+        self._finalizer = weakref.finalize(self, _finalize, self._db, self._lock, self._flusher)
+
+    @classmethod
+    def shared(cls, path: str | Path | None, *, redactor: Redactor | None = None) -> ExecutionJournal:
+        """The process-wide journal of ``path`` (one connection per file; a new private one for None).
+
+        ``redactor``'s secrets are added to the shared journal's redactor.
+        """
+        if path is None or str(path) == ":memory:":
+            return cls(None, redactor=redactor)
+        key = str(Path(path).resolve())
+        with _SHARED_LOCK:
+            j = _SHARED.get(key)
+            if j is None or j._closed:
+                j = cls(path, redactor=Redactor())
+                _SHARED[key] = j
+        if redactor is not None:
+            j.redactor.merge(redactor)
+        return j
+
+    @property
+    def _closed(self) -> bool:
+        return not self._finalizer.alive
 
     # -- writing --------------------------------------------------------------------------------
     def _insert(self, venue: str, kind: str, intent_id: str, venue_client_id: str, operation: str,
-                status: str, fp: str, payload: Mapping[str, Any]) -> int:
-        text = dumps(payload)
-        if self.redactor.contains_secret(text):
+                status: str, fp: str, payload: Mapping[str, Any] | str, defer: bool = False) -> JournalRow:
+        text = payload if isinstance(payload, str) else dumps(payload)
+        if self.redactor and self.redactor.contains_secret(text):
             log.warning("a journal payload of %s %s contained a secret value; it was masked", venue, operation)
             text = self.redactor.redact(text)
+        now = time.time_ns()
+        db = self._db
         with self._lock:
-            cur = self._db.execute(
+            if defer and not db.in_transaction:
+                db.execute("BEGIN")
+            cur = db.execute(
                 "INSERT INTO journal (written_ns, venue, kind, intent_id, venue_client_id, operation, status,"
                 " fingerprint, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time_ns(), venue, kind, intent_id, venue_client_id, operation, status, fp, text),
+                (now, venue, kind, intent_id, venue_client_id, operation, status, fp, text),
             )
-            return int(cur.lastrowid or 0)
+            if not defer and db.in_transaction:
+                db.execute("COMMIT")  # also commits any deferred outcome before it
+            seq = int(cur.lastrowid or 0)
+        if defer:
+            self._flusher.schedule()
+        return JournalRow(seq, now, venue, kind, intent_id, venue_client_id, operation, status,  # type: ignore[arg-type]
+                          fp, text)
 
     def record_intent(self, venue: str, intent_id: str, venue_client_id: str, operation: str,
-                      payload: Mapping[str, Any], fp: str) -> int:
-        """Write an intent (before sending); returns its ``seq``. Committed when this returns."""
+                      payload: Mapping[str, Any] | str, fp: str) -> JournalRow:
+        """Write an intent (before sending) and return its row; committed (with any deferred outcome) when
+        this returns. ``payload``: a JSON-able mapping or its JSON text."""
         return self._insert(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, payload)
 
-    def record_outcome(self, intent: JournalRow, status: str, payload: Mapping[str, Any]) -> int:
-        """Write an outcome of ``intent`` (``done`` / ``rejected`` / ``absent`` / ``unknown``)."""
+    def record_outcome(self, intent: JournalRow, status: str, payload: Mapping[str, Any] | str,
+                       defer: bool = False) -> JournalRow:
+        """Write an outcome of ``intent`` (``done`` / ``rejected`` / ``absent`` / ``unknown``); with ``defer``
+        it is committed by the next intent, :meth:`flush`, close or exit (see the module docstring)."""
         if status not in OUTCOME_STATUSES:
             raise ValueError(f"unknown outcome status {status!r}")
         return self._insert(intent.venue, "outcome", intent.intent_id, intent.venue_client_id, intent.operation,
-                            status, intent.fingerprint, payload)
+                            status, intent.fingerprint, payload, defer)
+
+    def flush(self) -> None:
+        """Commit deferred outcomes now."""
+        with self._lock:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
 
     # -- reading --------------------------------------------------------------------------------
     @staticmethod
     def _row(r: tuple[Any, ...]) -> JournalRow:
-        return JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+        return JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
 
     _COLS = "seq, written_ns, venue, kind, intent_id, venue_client_id, operation, status, fingerprint, payload"
 
     def state(self, venue: str, intent_id: str) -> IntentState | None:
         """The latest intent of ``(venue, intent_id)`` and its last outcome, or None if never journaled."""
         with self._lock:
-            r = self._db.execute(
-                f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? AND kind='intent'"
-                " ORDER BY seq DESC LIMIT 1", (venue, intent_id)).fetchone()
-            if r is None:
-                return None
-            intent = self._row(r)
-            o = self._db.execute(
-                f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? AND kind='outcome' AND seq>?"
-                " ORDER BY seq DESC LIMIT 1", (venue, intent_id, intent.seq)).fetchone()
-        return IntentState(intent, self._row(o) if o is not None else None)
+            rows = self._db.execute(
+                f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
+                (venue, intent_id)).fetchall()
+        outcome = None
+        for r in rows:  # newest first: outcomes after the latest intent, then that intent
+            if r[3] == "intent":
+                return IntentState(self._row(r), self._row(outcome) if outcome is not None else None)
+            if outcome is None:
+                outcome = r
+        return None
 
     def pending(self, venue: str | None = None) -> list[IntentState]:
         """Intents without a terminal outcome (oldest first), optionally of one venue."""
@@ -257,8 +383,8 @@ class ExecutionJournal:
                              for r in self._db.execute("SELECT * FROM journal ORDER BY seq").fetchall())
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Commit deferred outcomes and close the connection."""
+        self._finalizer()
 
     def __repr__(self) -> str:
         return f"ExecutionJournal({str(self.path) if self.path else ':memory:'})"

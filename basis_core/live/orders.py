@@ -199,14 +199,25 @@ def to_basis_error(exc: BaseException, venue: str, *, kind: ErrorKind | None = N
 # deltas <-> journal
 # ---------------------------------------------------------------------------------------------------
 def deltas_to_json(d: ExecutionDeltas) -> dict[str, Any]:
-    """JSON form of deltas for the journal (Decimals as strings; :func:`deltas_from_json` inverts it)."""
-    out = d.to_dict()
-    out["details"] = {k: v for k, v in out["details"].items() if _jsonable(v)}
-    return out
+    """JSON form of deltas for the journal (Decimals as strings; :func:`deltas_from_json` inverts it).
+    Details that are not JSON values (or Decimals) are left out."""
+    details: dict[str, Any] = {}
+    for k, v in d.details.items():
+        if v is None or type(v) in _JSON_TYPES:
+            details[k] = v
+        elif type(v) is Decimal:
+            details[k] = str(v)
+    return {
+        "venue": d.venue, "operation": d.operation, "timestamp": d.timestamp.isoformat(), "status": d.status,
+        "client_id": d.client_id, "order_id": d.order_id,
+        "fill_price": None if d.fill_price is None else str(d.fill_price),
+        "fill_amount": None if d.fill_amount is None else str(d.fill_amount),
+        "positions": {k: str(v) for k, v in d.positions.items()}, "fees": {k: str(v) for k, v in d.fees.items()},
+        "pnl": {k: str(v) for k, v in d.pnl.items()}, "details": details,
+    }
 
 
-def _jsonable(v: Any) -> bool:
-    return v is None or isinstance(v, str | int | float | bool | list | dict)
+_JSON_TYPES = frozenset({str, int, float, bool, list, dict})
 
 
 def deltas_from_json(obj: Mapping[str, Any]) -> ExecutionDeltas:
@@ -259,7 +270,7 @@ class LiveCall:
     operation: str
     intent_id: str
     venue_client_id: str
-    request: Mapping[str, Any]
+    request: Mapping[str, Any] | str
     fingerprint: str
     send: Callable[[], Any]
     lookup: Callable[[], Any] | None
@@ -328,14 +339,12 @@ class IdempotentExecutor:
 
     # -- internals ---------------------------------------------------------------------------------
     def _intent(self, call: LiveCall) -> JournalRow:
-        seq = self.journal.record_intent(call.venue, call.intent_id, call.venue_client_id, call.operation,
-                                         call.request, call.fingerprint)
-        st = self.journal.state(call.venue, call.intent_id)
-        assert st is not None and st.intent.seq == seq
-        return st.intent
+        return self.journal.record_intent(call.venue, call.intent_id, call.venue_client_id, call.operation,
+                                          call.request, call.fingerprint)
 
     def _done(self, call: LiveCall, intent: JournalRow, deltas: ExecutionDeltas, how: str) -> ExecutionDeltas:
-        self.journal.record_outcome(intent, "done", {"event": how, "deltas": deltas_to_json(deltas)})
+        # deferred: committed with the next intent (a lost "done" is re-derived by reconciliation)
+        self.journal.record_outcome(intent, "done", {"event": how, "deltas": deltas_to_json(deltas)}, defer=True)
         return deltas
 
     def _reject(self, call: LiveCall, intent: JournalRow, exc: BaseException, kind: ErrorKind) -> BasisError:

@@ -64,6 +64,10 @@ class Redactor:
         # longest first, so a secret containing another is masked whole
         self._needles = tuple(sorted(needles, key=len, reverse=True))
 
+    def merge(self, other: Redactor) -> None:
+        """Add every secret ``other`` knows."""
+        self._needles = tuple(sorted(set(self._needles) | set(other._needles), key=len, reverse=True))
+
     def __bool__(self) -> bool:
         return bool(self._needles)
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from basis_core.errors import ConfigError
-from basis_core.live.journal import ExecutionJournal, fingerprint
+from basis_core.live import journal as journal_mod
+from basis_core.live.journal import ExecutionJournal, JournalRow, fingerprint
 from basis_core.live.secrets import MASK, Redactor
 
 SECRET = "s3cr3t-api-secret-value-0123456789"
 
 
-def _intent(j: ExecutionJournal, key: str, op: str = "spot_trade", venue: str = "binance") -> int:
+def _intent(j: ExecutionJournal, key: str, op: str = "spot_trade", venue: str = "binance") -> JournalRow:
     instr = {"venue": venue, "operation": op, "client_id": key, "amount": Decimal("0.5")}
     return j.record_intent(venue, key, key, op, {"instruction": instr}, fingerprint(instr))
 
@@ -111,3 +115,58 @@ def test_not_a_journal_is_a_config_error(tmp_path: Path) -> None:
 def test_fingerprint_is_canonical() -> None:
     assert fingerprint({"a": Decimal("1.0"), "b": 2}) == fingerprint({"b": 2, "a": Decimal("1.0")})
     assert fingerprint({"a": Decimal("1.0")}) != fingerprint({"a": Decimal("1.5")})
+
+
+def test_deferred_outcome_commits_with_the_next_intent_and_a_hard_exit_loses_only_it(tmp_path: Path) -> None:
+    """A process writes intent a, its deferred outcome, intent b, b's deferred outcome, then dies with
+    os._exit (no flush, no finalizers): a's outcome was committed by b's intent; b's is lost, so b is
+    the only pending intent (reconciliation re-derives it from the venue)."""
+    path = tmp_path / "j.sqlite"
+    code = (
+        "import os\n"
+        "from basis_core.live.journal import ExecutionJournal\n"
+        f"j = ExecutionJournal({str(path)!r})\n"
+        "a = j.record_intent('binance', 'a', 'a', 'spot_trade', {}, 'fa')\n"
+        "j.record_outcome(a, 'done', {'deltas': {}}, defer=True)\n"
+        "assert j.state('binance', 'a').status == 'done'  # visible on its own connection\n"
+        "b = j.record_intent('binance', 'b', 'b', 'spot_trade', {}, 'fb')\n"
+        "j.record_outcome(b, 'done', {'deltas': {}}, defer=True)\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    j = ExecutionJournal(path)
+    a, b = j.state("binance", "a"), j.state("binance", "b")
+    assert a is not None and a.status == "done"
+    assert b is not None and b.status == "sending" and [p.intent.intent_id for p in j.pending()] == ["b"]
+
+
+def test_flush_close_and_shared_connection(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = ExecutionJournal.shared(path, redactor=Redactor([SECRET]))
+    assert ExecutionJournal.shared(path) is j and ExecutionJournal.shared(None) is not j
+    other = ExecutionJournal(path)  # a second connection (another process)
+    journal_mod.DEFER_SECONDS, old = 60.0, journal_mod.DEFER_SECONDS  # no background commit during the checks
+    try:
+        j2 = ExecutionJournal(tmp_path / "k.sqlite")
+        a = _intent(j2, "a")
+        j2.record_outcome(a, "done", {}, defer=True)
+        seen = ExecutionJournal(tmp_path / "k.sqlite")  # opening an existing journal takes no write lock
+        assert seen.state("binance", "a").status == "sending"  # type: ignore[union-attr]  # not committed yet
+        j2.flush()
+        assert seen.state("binance", "a").status == "done"  # type: ignore[union-attr]
+        b = _intent(j2, "b")
+        j2.record_outcome(b, "done", {}, defer=True)
+        j2.close()  # commits the deferred outcome
+        assert seen.state("binance", "b").status == "done"  # type: ignore[union-attr]
+    finally:
+        journal_mod.DEFER_SECONDS = old
+    c = _intent(j, "c")
+    j.record_outcome(c, "done", {}, defer=True)  # the background flusher commits it soon
+    deadline = time.monotonic() + 10
+    while other.state("binance", "c").status != "done" and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    assert other.state("binance", "c").status == "done"  # type: ignore[union-attr]
+    ExecutionJournal.shared(path).record_intent("binance", "d", "d", "spot_trade", {"x": SECRET}, "fd")
+    assert SECRET not in j.dump_text()  # the first user's redactor was merged into the shared one
+    j.close()
+    assert ExecutionJournal.shared(path) is not j  # a closed shared journal is replaced

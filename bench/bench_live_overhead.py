@@ -1,0 +1,208 @@
+"""Live-mode overhead (issue 5): the framework's cost per order over the bare ccxt calls, against the local
+emulators (real ccxt client, real HTTP on 127.0.0.1, signatures checked). Prints one JSON object.
+
+Each emulator runs in its own process (``basis emulate <venue> --json``, demo balances), so the client
+process measured here does not share its interpreter with the server; both sides hit the same emulator
+order by order, alternating (so the emulator's growing state hits both alike):
+
+- ``bare``: the ccxt calls a careful caller needs for the same information, on a pre-loaded client:
+  Binance spot market order = ``create_order`` (the FULL answer carries fills and fees); Binance USD-M
+  market order = ``create_order`` + ``fetch_my_trades(orderId)`` (fees and realised PnL);
+  Hyperliquid perp market order = ``allMids`` (ccxt needs a price) + ``create_order`` +
+  ``fetch_my_trades`` (fees; ccxt's answer is sparse).
+- ``framework``: ``ExecutionInterfaceManager.execute`` in live mode with a file journal (SQLite WAL):
+  parse, validation, risk wrapper, journal intent + outcome, the same calls, deltas, history.
+
+``overhead_pct = (framework median - bare median) / bare median x 100`` per order; target <= 10 %.
+Also reported: ``overhead_vs_create_only_pct`` for the cases where bare is more than one call, and for
+the Binance spot case ``framework_work_median_us``: the framework's own time per order measured inside
+the same calls (total minus ccxt's ``create_order``): validation, journal (one durable SQLite commit:
+the intent before the send; the outcome is committed with the next intent), deltas, history.
+Run: ``.venv/bin/python bench/bench_live_overhead.py [--orders N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+TS = "2025-06-01T00:00:00Z"
+
+
+@contextlib.contextmanager
+def emulator(venue: str) -> Iterator[dict[str, Any]]:
+    """``basis emulate <venue>`` in a subprocess; yields its venue_config (demo credentials); stops it by PID."""
+    p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", venue,
+                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert p.stdout is not None
+        info = json.loads(p.stdout.readline())
+        yield dict(info["venue_config"][venue])
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _time(fn: Callable[[], Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _interleave(bare: Callable[[], Any], framework: Callable[[], Any], orders: int) -> dict[str, Any]:
+    """Alternate bare / framework order by order (the emulator's growing state hits both alike)."""
+    for _ in range(10):  # warm-up (connections, caches)
+        bare()
+        framework()
+    b: list[float] = []
+    f: list[float] = []
+    for _ in range(orders):
+        b += _time(bare, 1)
+        f += _time(framework, 1)
+    bm, fm = statistics.median(b), statistics.median(f)
+    return {"orders": len(b), "bare_median_ms": round(bm * 1e3, 3), "framework_median_ms": round(fm * 1e3, 3),
+            "bare_p90_ms": round(sorted(b)[int(len(b) * 0.9)] * 1e3, 3),
+            "framework_p90_ms": round(sorted(f)[int(len(f) * 0.9)] * 1e3, 3),
+            "overhead_ms": round((fm - bm) * 1e3, 3), "overhead_pct": round((fm - bm) / bm * 100, 2)}
+
+
+def bench_binance(tmp: Path, orders: int) -> dict[str, Any]:
+    from basis_venue_binance.client import make_binance_client
+
+    from basis_core import ExecutionInterfaceManager
+
+    with emulator("binance") as cfg:
+        client = make_binance_client(cfg["api_key"], cfg["api_secret"], base_url=cfg["base_url"],
+                                     enable_rate_limit=False, recvWindow=5000)
+        client.load_markets()
+        m = ExecutionInterfaceManager(config={
+            "venues": ["binance"], "journal_path": str(tmp / "binance.sqlite"), "venue_config": {"binance": cfg}},
+            execution_mode="live")
+        m.get_balances(TS, "binance")
+        seq = iter(range(10**9))
+        side = ("buy", "sell")
+
+        def bare_spot() -> Any:
+            n = next(seq)
+            return client.create_order("ETH/USDT", "market", side[n % 2], "0.01", None,
+                                       {"clientOrderId": f"bare-{n}", "newOrderRespType": "FULL"})
+
+        def fw_spot() -> Any:
+            n = next(seq)
+            return m.execute(TS, {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT",
+                                  "side": side[n % 2], "amount": "0.01", "client_id": f"fw-{n}"})
+
+        def bare_perp() -> Any:
+            n = next(seq)
+            o = client.create_order("ETH/USDT:USDT", "market", side[n % 2], "0.01", None,
+                                    {"clientOrderId": f"bare-{n}", "newOrderRespType": "RESULT"})
+            return client.fetch_my_trades("ETH/USDT:USDT", None, None, {"orderId": o["id"]})
+
+        def fw_perp() -> Any:
+            n = next(seq)
+            return m.execute(TS, {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT",
+                                  "side": side[n % 2], "amount": "0.01", "client_id": f"fw-{n}"})
+
+        fw_client = m.venue("binance").backend.client
+        real_create = fw_client.create_order
+        sends: list[float] = []
+
+        def timed_create(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return real_create(*a, **k)
+            finally:
+                sends.append(time.perf_counter() - t0)
+
+        fw_client.create_order = timed_create
+        totals: list[float] = []
+
+        def fw_spot_timed() -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fw_spot()
+            finally:
+                totals.append(time.perf_counter() - t0)
+
+        spot = _interleave(bare_spot, fw_spot_timed, orders)
+        # the framework's own work per order, measured inside the same calls: total minus ccxt's create_order
+        work = [t - s for t, s in zip(totals, sends, strict=True)]
+        spot["framework_work_median_us"] = round(statistics.median(work) * 1e6, 1)
+        perp = _interleave(bare_perp, fw_perp, orders)
+        create_only = statistics.median(_time(lambda: client.create_order(
+            "ETH/USDT:USDT", "market", side[next(seq) % 2], "0.01", None,
+            {"clientOrderId": f"co-{next(seq)}", "newOrderRespType": "RESULT"}), max(20, orders // 4)))
+        perp["overhead_vs_create_only_pct"] = round(
+            (perp["framework_median_ms"] / 1e3 - create_only) / create_only * 100, 2)
+        return {"spot_market": spot, "perp_market": perp}
+
+
+def bench_hyperliquid(tmp: Path, orders: int) -> dict[str, Any]:
+    from basis_venue_hyperliquid.client import make_hyperliquid_client
+
+    from basis_core import ExecutionInterfaceManager
+
+    with emulator("hyperliquid") as cfg:
+        client = make_hyperliquid_client(cfg["wallet_address"], cfg["private_key"], base_url=cfg["base_url"],
+                                         enable_rate_limit=False)
+        client.load_markets()
+        m = ExecutionInterfaceManager(config={
+            "venues": ["hyperliquid"], "journal_path": str(tmp / "hl.sqlite"), "venue_config": {"hyperliquid": cfg}},
+            execution_mode="live")
+        m.get_balances(TS, "hyperliquid")
+        seq = iter(range(10**9))
+        side = ["buy", "sell"]
+
+        def bare() -> Any:
+            n = next(seq)
+            mid = client.publicPostInfo({"type": "allMids"})["ETH"]
+            o = client.create_order("ETH/USDC:USDC", "market", side[n % 2], "0.01", mid)
+            return client.fetch_my_trades("ETH/USDC:USDC", int(time.time() * 1000) - 60_000), o
+
+        def fw() -> Any:
+            n = next(seq)
+            return m.execute(TS, {"venue": "hyperliquid", "operation": "perp_trade", "symbol": "ETH/USDC:USDC",
+                                  "side": side[n % 2], "amount": "0.01", "client_id": f"fw-{n}"})
+
+        perp = _interleave(bare, fw, orders)
+        create_only = statistics.median(_time(lambda: client.create_order(
+            "ETH/USDC:USDC", "limit", "buy", "0.01", "2000"), max(20, orders // 4)))
+        perp["overhead_vs_create_only_pct"] = round(
+            (perp["framework_median_ms"] / 1e3 - create_only) / create_only * 100, 2)
+        return {"perp_market": perp}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--orders", type=int, default=300, help="orders per side and case")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        out: dict[str, Any] = {"binance": bench_binance(tmp, args.orders),
+               "hyperliquid": bench_hyperliquid(tmp, args.orders)}
+    cases = [out["binance"]["spot_market"], out["binance"]["perp_market"], out["hyperliquid"]["perp_market"]]
+    out["target_overhead_pct"] = 10
+    out["max_overhead_pct"] = max(c["overhead_pct"] for c in cases)
+    out["meets_target"] = out["max_overhead_pct"] <= 10
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
