@@ -1,0 +1,340 @@
+"""Uniswap venue, live mode, against the real Uniswap v2 / v3 contracts (npm artifacts) on anvil.
+
+What is compared with what: every result's positions against the account's on-chain balance changes
+(``balanceOf`` and ``eth_getBalance``, gas included), v2 outputs against the constant-product formula on
+the reserves read before, v3 outputs against the pool read into the exact Python model; bad input against
+"no balance change, no nonce used, nothing pending"; the packaged ``local`` table against a fresh deployment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+from basis_venue_uniswap.deployment import load_table
+from basis_venue_uniswap.testing.deploy import UniswapWorld, deploy_uniswap, read_v3_pool
+from basis_venue_uniswap.venue import UniswapVenue
+
+from basis_core import ExecutionInterfaceManager
+from basis_core.errors import (
+    ContractRevertError,
+    InstructionError,
+    InsufficientFundsError,
+    SlippageError,
+    TransactionTimeoutError,
+)
+from basis_core.instructions import Swap
+from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.contracts import transact
+
+KEY = "0x" + "a1" * 32  # a test-only key funded below
+TOKENS = ("WETH", "USDC", "DAI")
+FUNDS = {"WETH": 50, "USDC": 100_000, "DAI": 100_000}
+
+
+@pytest.fixture(scope="module")
+def account(uniswap_world: UniswapWorld) -> str:
+    """The venue's account: 100 ETH, 50 WETH, 100k USDC, 100k DAI from the deployer."""
+    from eth_account import Account
+
+    w3, dep = uniswap_world.w3, uniswap_world.deployer
+    addr = str(Account.from_key(KEY).address)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": dep, "to": addr, "value": 100 * 10**18}))
+    for sym, whole in FUNDS.items():
+        tok = uniswap_world.tokens[sym]
+        transact(w3, tok.functions.transfer(addr, whole * 10 ** uniswap_world.decimals[sym]), sender=dep)
+    return addr
+
+
+def live(world: UniswapWorld, anvil: AnvilNode, **options: Any) -> ExecutionInterfaceManager:
+    cfg = {"execution_mode": "live", "venue_config": {"uniswap": {
+        "rpc_url": anvil.url, "private_key": KEY, "deployment_table": world.deployment_table(),
+        "receipt_poll_interval": 0.002, **options}}}
+    return ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False, plugins=[UniswapVenue])
+
+
+def balances(world: UniswapWorld, addr: str) -> dict[str, Decimal]:
+    out = {f"ethereum:wallet:{s}": Decimal(world.tokens[s].functions.balanceOf(addr).call())
+           / 10 ** world.decimals[s] for s in TOKENS}
+    out["ethereum:wallet:ETH"] = Decimal(world.w3.eth.get_balance(addr)) / 10**18
+    for pair, c in world.v2_pairs.items():
+        out[f"uniswap:lp:v2:{pair}"] = Decimal(c.functions.balanceOf(addr).call()) / 10**18
+    return out
+
+
+def changes(before: dict[str, Decimal], after: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def swap(**kw: Any) -> dict[str, Any]:
+    return {"venue": "uniswap", "operation": "swap", **kw}
+
+
+def nothing_pending(world: UniswapWorld, addr: str) -> bool:
+    w3 = world.w3
+    return int(w3.eth.get_transaction_count(addr, "pending")) == int(w3.eth.get_transaction_count(addr, "latest"))
+
+
+# ----------------------------------------------------------------------------------------------- swaps
+def test_v2_swap_deltas_are_the_balance_changes(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain)
+    pair = w.v2_pairs["WETH/USDC"]
+    r0, r1, _ = pair.functions.getReserves().call()
+    weth_is_0 = int(w.address("WETH"), 16) < int(w.address("USDC"), 16)
+    r_weth, r_usdc = (r0, r1) if weth_is_0 else (r1, r0)
+    a = 15 * 10**17
+    expected = a * 997 * r_usdc // (r_weth * 1000 + a * 997)
+    before = balances(w, account)
+    d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="1.5", pool="v2:WETH/USDC",
+                              min_amount_out="2000"))
+    assert changes(before, balances(w, account)) == dict(d.positions)
+    assert d.positions["ethereum:wallet:USDC"] == Decimal(expected) / 10**6
+    assert len(d.details["approval_tx_hashes"]) == 1  # exact approval, then the swap: both paid gas
+    receipts = [w.w3.eth.get_transaction_receipt(h) for h in (*d.details["approval_tx_hashes"], d.order_id)]
+    gas_wei = sum(int(r["gasUsed"]) * int(r["effectiveGasPrice"]) for r in receipts)
+    assert d.positions["ethereum:wallet:ETH"] == -Decimal(gas_wei) / 10**18
+    assert w.tokens["WETH"].functions.allowance(account, w.v2_router.address).call() == 0
+    refs = d.details["reference_prices"]
+    value = sum(v * refs[k.split(":")[-1]] for k, v in d.positions.items())
+    assert sum(d.pnl.values()) == value
+    assert nothing_pending(w, account)
+
+
+@pytest.mark.parametrize(("pool", "token_in", "token_out", "amount"), [
+    ("v3:WETH/USDC:500", "USDC", "WETH", "60000"),  # crosses initialised ticks
+    ("v3:WETH/USDC:3000", "WETH", "USDC", "3"),
+])
+def test_v3_swap_deltas_are_the_balance_changes_and_the_model_output(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode, pool: str, token_in: str, token_out: str,
+        amount: str) -> None:
+    w = uniswap_world
+    fee = int(pool.rsplit(":", 1)[1])
+    model = read_v3_pool(w.v3_pools[("WETH/USDC", fee)])
+    zero_for_one = w.v3_pool_tokens("WETH/USDC")[0] == token_in
+    units = int(Decimal(amount) * 10 ** w.decimals[token_in])
+    expected = model.quote_exact_input(zero_for_one, units)
+    before = balances(w, account)
+    d = live(w, chain).execute(now(), swap(token_in=token_in, token_out=token_out, amount_in=amount, pool=pool))
+    assert changes(before, balances(w, account)) == dict(d.positions)
+    assert d.positions[f"ethereum:wallet:{token_out}"] == Decimal(expected) / 10 ** w.decimals[token_out]
+    assert d.details["price_impact_bps"] > 0
+
+
+def test_unlimited_approval_is_sent_once(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    m = live(uniswap_world, chain, approval_mode="unlimited")
+    ins = swap(token_in="USDC", token_out="WETH", amount_in="1000")
+    first, second = m.execute(now(), ins), m.execute(now(), ins)
+    assert len(first.details["approval_tx_hashes"]) == 1 and second.details["approval_tx_hashes"] == []
+    assert uniswap_world.tokens["USDC"].functions.allowance(account, uniswap_world.swap_router.address).call() \
+        >= 2**255
+
+
+def test_quote_sends_nothing_and_matches_the_execution(uniswap_world: UniswapWorld, account: str,
+                                                       chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain)
+    nonce = w.w3.eth.get_transaction_count(account)
+    ins = swap(token_in="WETH", token_out="USDC", amount_in="2")
+    q = m.quote(now(), ins)
+    assert q.status == "quoted" and q.positions == {}
+    assert w.w3.eth.get_transaction_count(account) == nonce
+    d = m.execute(now(), ins)
+    assert d.positions["ethereum:wallet:USDC"] == q.details["amount_out"]
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+BAD = [
+    ({"token_in": "ZZZ"}, "token_in", InstructionError),
+    ({"token_in": "ETH"}, "token_in", InstructionError),
+    ({"pool": "v3:WETH/USDC:10000"}, "pool", InstructionError),  # not deployed
+    ({"token_out": "DAI", "pool": "v2:WETH/USDC"}, "token_out", InstructionError),
+    ({"token_out": "WETH"}, "token_out", InstructionError),  # same token
+    ({"amount_in": "0"}, "amount_in", InstructionError),
+    ({"amount_in": "1.0000000000000000001"}, "amount_in", InstructionError),
+    ({"amount_in": "150", "pool": "v2:WETH/USDC"}, "amount_in", InstructionError),  # > the pair's 100 WETH
+    ({"amount_in": "1000000", "pool": "v3:WETH/USDC:500"}, "amount_in", InstructionError),  # drains the ticks
+    ({"amount_in": "60", "pool": "v2:WETH/USDC"}, "amount_in", InsufficientFundsError),  # holds 50
+    ({"min_amount_out": "1000000"}, "min_amount_out", SlippageError),
+    ({"amount_in": "20", "max_slippage_bps": "1"}, "max_slippage_bps", SlippageError),
+    ({"deadline": "2020-01-01T00:00:00Z"}, "deadline", InstructionError),
+]
+
+
+def test_bad_input_is_typed_changes_nothing_and_leaves_nothing_pending(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain)
+    before = balances(w, account)
+    nonce = w.w3.eth.get_transaction_count(account, "pending")
+    for changes_, field, error in BAD:
+        with pytest.raises(error) as e:
+            m.execute(now(), swap(**{"token_in": "WETH", "token_out": "USDC", "amount_in": "1", **changes_}))
+        assert e.value.field == field, changes_
+    assert balances(w, account) == before
+    assert w.w3.eth.get_transaction_count(account, "pending") == nonce
+    assert m.venue("uniswap").backend.client.pending == {}
+    assert all(not r.success for r in m.execution_history[-len(BAD):])
+
+
+def test_deadline_enforced_by_the_router_reverts_typed_and_costs_only_gas(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    """The deadline passes our check (latest block) but the mining block is an hour later: the router
+    reverts ('EXPIRED'); the error is typed, carries the hash and nonce, and only gas was spent."""
+    w = uniswap_world
+    m = live(w, chain, approval_mode="unlimited")
+    m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))  # approve once
+    latest = int(w.w3.eth.get_block("latest")["timestamp"])
+    chain.rpc("evm_increaseTime", [3600])  # the next block is an hour later; the latest block is not
+    before = balances(w, account)
+    nonce = w.w3.eth.get_transaction_count(account, "pending")
+    deadline = pd.Timestamp(latest + 60, unit="s", tz="UTC").isoformat()
+    with pytest.raises(ContractRevertError) as e:
+        m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC",
+                              deadline=deadline))
+    err = e.value
+    assert err.tx_hash is not None and err.nonce == nonce and err.gas_used
+    receipt = w.w3.eth.get_transaction_receipt(err.tx_hash)
+    assert receipt["status"] == 0
+    spent = Decimal(int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])) / 10**18
+    assert changes(before, balances(w, account)) == {"ethereum:wallet:ETH": -spent}
+    assert nothing_pending(w, account) and m.venue("uniswap").backend.pending_swaps == {}
+
+
+# ----------------------------------------------------------------------------------------------- in flight
+def test_a_timed_out_receipt_is_tracked_and_resumed_never_resent(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain, approval_mode="unlimited", receipt_timeout=0.3)
+    m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1"))  # approvals done
+    backend = m.venue("uniswap").backend
+    before = balances(w, account)
+    nonce = w.w3.eth.get_transaction_count(account, "latest")
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        with pytest.raises(TransactionTimeoutError) as e:
+            m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="1"))
+        assert e.value.nonce == nonce and e.value.tx_hash in backend.client.pending
+        assert e.value.tx_hash in backend.pending_swaps
+        assert w.w3.eth.get_transaction_count(account, "pending") == nonce + 1
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+    d = backend.resume(e.value.tx_hash)
+    assert changes(before, balances(w, account)) == dict(d.positions)
+    assert d.order_id == e.value.tx_hash and d.details["nonce"] == nonce
+    assert w.w3.eth.get_transaction_count(account, "latest") == nonce + 1  # one transaction, never re-sent
+    assert backend.client.pending == {} and backend.pending_swaps == {}
+
+
+def test_concurrent_instructions_get_distinct_nonces(uniswap_world: UniswapWorld, account: str,
+                                                    chain: AnvilNode) -> None:
+    w = uniswap_world
+    # the swaps move each other's pools: allow for it in the on-chain minimum (default 50 bps)
+    backend = live(w, chain, default_slippage_bps="500").venue("uniswap").backend
+    before = balances(w, account)
+    jobs = [Swap(venue="uniswap", token_in="WETH", token_out="USDC", amount_in=Decimal("0.5"), pool="v2:WETH/USDC"),
+            Swap(venue="uniswap", token_in="WETH", token_out="USDC", amount_in=Decimal("0.7"), pool="v2:WETH/USDC"),
+            Swap(venue="uniswap", token_in="USDC", token_out="WETH", amount_in=Decimal("900")),
+            Swap(venue="uniswap", token_in="USDC", token_out="WETH", amount_in=Decimal("1100"))]
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(ins: Swap) -> None:
+        try:
+            results.append(backend.swap(now(), ins))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    nonces = [r.details["nonce"] for r in results]
+    assert len(set(nonces)) == 4
+    total: dict[str, Decimal] = {}
+    for r in results:
+        for k, v in r.positions.items():
+            total[k] = total.get(k, Decimal(0)) + v
+    assert changes(before, balances(w, account)) == total
+
+
+# ----------------------------------------------------------------------------------------------- liquidity
+def test_v2_liquidity_round_trip(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain)
+    before = balances(w, account)
+    add = m.execute(now(), {"venue": "uniswap", "operation": "add_liquidity", "pool": "v2:WETH/USDC",
+                            "amounts": {"WETH": "2", "USDC": "5000"}})
+    mid = balances(w, account)
+    assert changes(before, mid) == dict(add.positions)
+    assert add.positions["uniswap:lp:v2:WETH/USDC"] > 0 and add.positions["ethereum:wallet:WETH"] == -2
+    rm = m.execute(now(), {"venue": "uniswap", "operation": "remove_liquidity", "pool": "v2:WETH/USDC",
+                           "lp_amount": "max", "min_amounts": {"WETH": "1.99"}})
+    assert changes(mid, balances(w, account)) == dict(rm.positions)
+    assert rm.positions["uniswap:lp:v2:WETH/USDC"] == -add.positions["uniswap:lp:v2:WETH/USDC"]
+
+
+def test_v3_position_round_trip_collects_fees(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    w = uniswap_world
+    m = live(w, chain, approval_mode="unlimited")
+    before = balances(w, account)
+    add = m.execute(now(), {"venue": "uniswap", "operation": "add_liquidity", "pool": "v3:WETH/USDC:500",
+                            "amounts": {"WETH": "5", "USDC": "10000"}})
+    pid = add.details["position_id"]
+    key = f"uniswap:lp:v3:WETH/USDC:500#{pid}"
+    pos = w.position_manager.functions.positions(int(pid)).call()
+    assert add.positions[key] == pos[7] == add.details["liquidity"]
+    assert m.get_balances(now(), "uniswap")[key] == pos[7]
+    tokens = {k: v for k, v in add.positions.items() if not k.startswith("uniswap:")}
+    assert changes(before, balances(w, account)) == tokens
+    m.execute(now(), swap(token_in="USDC", token_out="WETH", amount_in="20000", pool="v3:WETH/USDC:500"))
+    mid = balances(w, account)
+    rm = m.execute(now(), {"venue": "uniswap", "operation": "remove_liquidity", "pool": "v3:WETH/USDC:500",
+                           "position_id": pid})
+    assert changes(mid, balances(w, account)) == {k: v for k, v in rm.positions.items() if k != key}
+    assert rm.positions[key] == -pos[7]
+    assert rm.details["fees_collected"]["USDC"] > 0 and rm.pnl["trading_fees"] > 0
+    assert w.position_manager.functions.positions(int(pid)).call()[7] == 0
+    with pytest.raises(InstructionError) as e:
+        m.execute(now(), {"venue": "uniswap", "operation": "remove_liquidity", "pool": "v3:WETH/USDC:500",
+                          "position_id": "999999"})
+    assert e.value.field == "position_id"
+
+
+def test_balances_are_the_chain_reads(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    bal = live(uniswap_world, chain).get_balances(now(), "uniswap")
+    onchain = balances(uniswap_world, account)
+    for k, v in onchain.items():
+        assert bal.get(k, Decimal(0)) == v
+
+
+# ----------------------------------------------------------------------------------------------- tables
+@pytest.fixture(scope="module")
+def fresh_node() -> Iterator[AnvilNode]:
+    node = start_anvil()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def test_local_table_is_a_fresh_deployment_from_account_0(fresh_node: AnvilNode) -> None:
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(fresh_node.url))
+    world = deploy_uniswap(w3, w3.eth.accounts[0])
+    table = load_table("local")
+    fresh = world.deployment_table()
+    for key in ("chain_id", "tokens", "decimals", "contracts", "v2_pairs", "v3_pools"):
+        assert table[key] == fresh[key], key
