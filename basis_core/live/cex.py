@@ -56,6 +56,7 @@ from basis_core.live.orders import (
     IdempotentExecutor,
     LiveCall,
     classify_ccxt_error,
+    deltas_to_json,
     to_basis_error,
     venue_message,
 )
@@ -441,6 +442,29 @@ class CexLiveBackend:
             log.info("%s: reconciled %d pending intent(s) with the venue", self.name, len(out))
         self.reconciled.extend(out)
         return out
+
+    def resolve_transfer(self, client_id: str, happened: bool, note: str = "") -> ExecutionDeltas | None:
+        """Settle by hand a transfer whose outcome is unknown (transfers cannot be looked up by client id).
+
+        ``happened``: whether the venue shows the transfer (check its transfer history). Journals ``done``
+        (and returns the transfer's deltas, which re-submitting the instruction then returns without
+        sending) or ``absent`` (re-submitting sends it). Raises OrderNotFoundError if nothing is pending.
+        """
+        st = self.journal.state(self.name, f"transfer:{client_id}")
+        if st is None or not st.pending:
+            raise OrderNotFoundError("client_id", f"no pending transfer {client_id!r} in the {self.name} journal")
+        if not happened:
+            self.journal.record_outcome(st.intent, "absent", {"event": "by_hand", "note": note})
+            return None
+        ins = parse_instruction(dict(st.intent.payload["instruction"]))
+        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
+        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
+        ts = pd.Timestamp(st.intent.written_ns, unit="ns", tz="UTC")
+        d = ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
+                            ins.client_id, None, details={"from": src, "to": dst, "live": True, "by_hand": True})
+        self.journal.record_outcome(st.intent, "done", {"event": "by_hand", "note": note,
+                                                        "deltas": deltas_to_json(d)})
+        return d
 
     def _call_for_intent(self, st: IntentState) -> LiveCall | None:
         payload = st.intent.payload

@@ -382,6 +382,8 @@ class IdempotentExecutor:
         except BasisError:
             raise
         except Exception as e:
+            if call.classify(e) == "auth":
+                raise to_basis_error(e, call.venue, kind="auth", redactor=self.redactor) from None
             raise AmbiguousOutcomeError(
                 f"{call.venue}: the outcome of {call.operation} {call.venue_client_id} is unknown and the venue could "
                 f"not be asked ({venue_message(e, self.redactor)}); it stays pending in the journal") from None

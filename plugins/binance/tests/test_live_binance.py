@@ -336,14 +336,33 @@ def test_lookup_impossible_leaves_intent_pending_and_a_retry_adopts(m: Execution
     assert len(emu.requests_for("POST", "/api/v3/order")) == 1
 
 
+def test_transfer_with_unknown_outcome_is_never_sent_twice(m: ExecutionInterfaceManager,
+                                                            emu: BinanceEmulator) -> None:
+    ins = {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "500", "from_account": "spot",
+           "to_account": "futures", "client_id": "tr-1"}
+    emu.faults.inject("POST /sapi/v1/asset/transfer", Fault("drop_after_accept"))
+    with pytest.raises(AmbiguousOutcomeError, match="cannot be looked up"):
+        m.execute(TS, ins)
+    with pytest.raises(AmbiguousOutcomeError, match="resolve it by hand"):  # re-submitted: not sent again
+        m.execute(TS, ins)
+    assert len(emu.transfers) == 1 and len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == 1
+    backend = m.venue("binance").backend
+    d = backend.resolve_transfer("tr-1", happened=True, note="seen in the transfer history")
+    assert d is not None and d.positions == {"binance:spot:USDT": D(-500), "binance:futures:USDT": D(500)}
+    again = m.execute(TS, ins)
+    assert again.positions == d.positions and len(emu.transfers) == 1
+    with pytest.raises(OrderNotFoundError):
+        backend.resolve_transfer("tr-1", happened=False)
+
+
 # ------------------------------------------------------------------------------------------------ restart
-def _crash_after(m: ExecutionInterfaceManager, path: str) -> None:
+def _crash_after(m: ExecutionInterfaceManager, path: str, method: str = "POST") -> None:
     client = m.venue("binance").backend.client
     real = client.fetch
 
-    def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        out = real(url, method, headers, body)
-        if method == "POST" and url.split("?")[0].endswith(path):
+    def fetch(url: str, meth: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        out = real(url, meth, headers, body)
+        if meth == method and url.split("?")[0].endswith(path):
             raise Crash()
         return out
 
@@ -372,6 +391,32 @@ def test_kill_after_send_then_new_manager_adopts_and_sends_nothing(make: Callabl
     with pytest.raises(InstructionError, match="different"):  # same client id, other order: refused
         make().execute(TS, perp("buy", "0.5", "crash-1"))
     assert n_orders(emu, "crash-1") == 1
+
+
+def test_kill_after_cancel_and_modify_then_restart_adopts_both(make: Callable[..., ExecutionInterfaceManager],
+                                                               emu: BinanceEmulator) -> None:
+    m1 = make()
+    m1.execute(TS, perp("buy", "0.1", "rc-mod", order_type="limit", price="2900"))
+    m1.execute(TS, perp("buy", "0.1", "rc-can", order_type="limit", price="2800"))
+    modify = {"venue": "binance", "operation": "modify_order", "order_id": "rc-mod", "price": "2850",
+              "client_id": "mod-1"}
+    cancel = {"venue": "binance", "operation": "cancel_order", "order_id": "rc-can", "client_id": "can-1"}
+    _crash_after(m1, "/fapi/v1/order", "PUT")
+    with pytest.raises(Crash):
+        m1.execute(TS, modify)
+    _crash_after(m1, "/fapi/v1/order", "DELETE")
+    with pytest.raises(Crash):
+        m1.execute(TS, cancel)
+    assert [o.price for o in emu.orders_for_client_id("rc-mod")] == [D(2850)]
+    assert emu.orders_for_client_id("rc-can")[0].status == "CANCELED"
+    n_put, n_del = len(emu.requests_for("PUT", "/fapi/v1/order")), len(emu.requests_for("DELETE", "/fapi/v1/order"))
+    m2 = make()
+    m2.get_balances(TS, "binance")
+    done = {d.operation: d for d in m2.venue("binance").backend.reconciled}
+    assert done["modify_order"].status == "modified" and done["cancel_order"].status == "cancelled"
+    assert m2.execute(TS, modify).details["from_journal"] and m2.execute(TS, cancel).details["from_journal"]
+    assert len(emu.requests_for("PUT", "/fapi/v1/order")) == n_put
+    assert len(emu.requests_for("DELETE", "/fapi/v1/order")) == n_del
 
 
 def test_kill_before_send_then_restart_marks_absent_and_sends_once(make: Callable[..., ExecutionInterfaceManager],
