@@ -355,7 +355,8 @@ class CurveLive:
             if a:
                 receipts += self._approve(c, p.address, a)
         main = self.client.send(self.contract(p).functions.add_liquidity(amounts, min_mint))
-        return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main)
+        fees = {c: from_units(f, d) for c, f, d in zip(p.coins, res.fees, p.decimals, strict=True) if f}
+        return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main, fees)
 
     def remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """``remove_liquidity(lp, min_amounts)``: a pro-rata share of every coin."""
@@ -380,7 +381,9 @@ class CurveLive:
         return self._lp_result(ts, ins, p, "remove_liquidity", [main], main)
 
     def _lp_result(self, ts: Any, ins: Any, p: LiveCurvePool, op: str, receipts: list[Receipt],
-                   main: Receipt) -> ExecutionDeltas:
+                   main: Receipt, imbalance_fees: Mapping[str, Decimal] | None = None) -> ExecutionDeltas:
+        """Deltas from the receipt; ``imbalance_fees`` (coin -> amount, from the pool model before sending)
+        are reported as ``trading_fees``."""
         tokens = self._moved(main, p)
         lp = from_units(self.client.transfer_deltas(main, [p.lp_token])[p.lp_token], LP_DECIMALS)
         prices = self.usd_prices(ts, [*p.coins, "ETH"])
@@ -390,10 +393,15 @@ class CurveLive:
                     _ZERO)
         lp_price = value / from_units(after.lp_supply, LP_DECIMALS) if after.lp_supply else _ZERO
         gas = self._gas_paid(receipts, prices)
-        details = {"pool": p.id, "tx_hash": main.tx_hash, "block_number": main.block_number, "gas_used": gas.units,
-                   "approval_tx_hashes": [r.tx_hash for r in receipts if r is not main]}
+        details: dict[str, Any] = {"pool": p.id, "tx_hash": main.tx_hash, "block_number": main.block_number,
+                                   "gas_used": gas.units,
+                                   "approval_tx_hashes": [r.tx_hash for r in receipts if r is not main]}
+        fees_usd = _ZERO
+        if imbalance_fees:
+            details["imbalance_fees"] = dict(imbalance_fees)
+            fees_usd = -sum((v * px[c] for c, v in imbalance_fees.items()), _ZERO)
         d = liquidity_deltas(VENUE, op, ts, {c: v for c, v in tokens.items() if v}, p.lp_key(), lp, lp_price, px,
-                             gas, client_id=ins.client_id, details=details, order_id=main.tx_hash)
+                             gas, fees_usd=fees_usd, client_id=ins.client_id, details=details, order_id=main.tx_hash)
         return d if prices else without_valuation(d)
 
     # --------------------------------------------------------------------------------- queries
