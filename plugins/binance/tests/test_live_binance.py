@@ -237,6 +237,17 @@ def test_max_notional_applies_in_live_mode(make: Callable[..., ExecutionInterfac
     assert m.execute(TS, spot("buy", "0.3", "fine")).status == "filled"
 
 
+def test_startup_makes_only_the_calls_it_needs_and_limiter_follows_config(
+        make: Callable[..., ExecutionInterfaceManager], emu: BinanceEmulator) -> None:
+    m = make(venue={"enable_rate_limit": True, "rate_limit_ms": 1})
+    m.get_balances(TS, "binance")
+    assert [r.route for r in emu.request_log] == [
+        "GET /api/v3/exchangeInfo", "GET /fapi/v1/exchangeInfo",  # no currencies, no margin pairs
+        "GET /api/v3/account", "GET /fapi/v3/account"]
+    client = m.venue("binance").backend.client
+    assert client.enableRateLimit is True and client.rateLimit == 1 and client.options["maxRetriesOnFailure"] == 0
+
+
 # ------------------------------------------------------------------------------------------------ credentials
 def test_missing_credentials_is_a_config_error_at_construction(emu: BinanceEmulator) -> None:
     cfg = config(emu, None)

@@ -193,6 +193,16 @@ def test_client_id_that_is_a_cloid_is_sent_as_is(m: ExecutionInterfaceManager, e
     assert d.details["venue_client_id"] == cloid.lower() and len(emu.orders_for_cloid(cloid)) == 1
 
 
+def test_startup_makes_only_the_calls_it_needs(make: Callable[..., ExecutionInterfaceManager],
+                                               emu: HyperliquidEmulator) -> None:
+    m = make(rate_limit_ms=1)
+    m.get_balances(TS, "hyperliquid")
+    assert [r.route for r in emu.request_log] == [
+        "POST /info:spotMeta", "POST /info:spotMetaAndAssetCtxs", "POST /info:metaAndAssetCtxs",
+        "POST /info:clearinghouseState", "POST /info:spotClearinghouseState"]  # nothing sent to /exchange
+    assert m.venue("hyperliquid").backend.client.rateLimit == 1
+
+
 # ------------------------------------------------------------------------------------------------ credentials
 def test_agent_key_trades_wrong_key_is_an_authentication_error(emu: HyperliquidEmulator, tmp_path: Path) -> None:
     agent = ExecutionInterfaceManager(config=config(emu, tmp_path / "a.sqlite", key=AGENT_KEY), execution_mode="live")
