@@ -243,6 +243,10 @@ class CexLiveBackend:
         """Seconds after a request starts during which it may still take effect at the venue."""
         return 0.0
 
+    def signed_at(self) -> float | None:
+        """Wall time (epoch s) the client signed its last request at, when it can tell (Binance); None."""
+        return None
+
     def prepare_order(self, m: Market, ins: Any) -> None:
         """Venue checks and reads before an order is journaled (e.g. a reference price); default none."""
 
@@ -613,7 +617,7 @@ class CexLiveBackend:
               fp: str) -> LiveCall:
         return LiveCall(self.name, op, intent_id, vcid, payload, fp, send, lookup, build,
                         self._map_order_error(m, ins), landing_window_s=self.landing_window_s,
-                        classify=self.classify)
+                        classify=self.classify, signed_at=self.signed_at)
 
     # -- orders ------------------------------------------------------------------------------------
     def _order(self, ts: Any, ins: Any, perp: bool) -> ExecutionDeltas:
@@ -661,7 +665,7 @@ class CexLiveBackend:
 
         return LiveCall(self.name, ins.operation, vcid, vcid, payload, fp,
                         lambda: self.send_order(m, ins, vcid), lookup, build, map_error, matches,
-                        self.landing_window_s, is_rejected, on_rejected, self.classify)
+                        self.landing_window_s, is_rejected, on_rejected, self.classify, self.signed_at)
 
     def _ensure_leverage(self, m: Market, lev: Decimal) -> None:
         if lev != lev.to_integral_value():

@@ -261,6 +261,8 @@ class LiveCall:
     :param build: ``build(answer, adopted)`` -> deltas; ``adopted`` is True for an order found by lookup.
     :param matches: whether an order found by lookup is this call's order (else DuplicateClientIdError).
     :param landing_window_s: seconds after a send starts during which it may still take effect.
+    :param signed_at: wall time (epoch s) the last request was signed at, if the client reports it (the
+        landing window then starts there; else when ``send`` was called).
     :param map_error: maps a definitive error to a typed basis-core error.
     :param on_rejected: optional ``on_rejected(exc, kind)`` returning deltas for a refusal that is a
         normal outcome (e.g. an IOC order that could not match is "cancelled", not an error).
@@ -281,6 +283,7 @@ class LiveCall:
     is_rejected: Callable[[Any], str | None] = field(default=lambda found: None)
     on_rejected: Callable[[BaseException, ErrorKind], ExecutionDeltas | None] | None = None
     classify: Callable[[BaseException], ErrorKind] = classify_ccxt_error
+    signed_at: Callable[[], float | None] | None = None
 
 
 class IdempotentExecutor:
@@ -448,6 +451,9 @@ class IdempotentExecutor:
                     policy.sleep_before(sends)
                     continue
                 # ambiguous: look the order up before anything is re-sent
+                signed = call.signed_at() if call.signed_at is not None else None
+                if signed is not None and signed > sent_at:
+                    sent_at = signed  # the request's own timestamp: the window starts there
                 self.journal.record_outcome(intent, "unknown", {"event": "ambiguous", "attempt": sends, "error": msg})
                 log.warning("%s %s %s: ambiguous failure (%s); looking it up by client id", call.venue,
                             call.operation, call.venue_client_id, type(exc).__name__)

@@ -180,6 +180,17 @@ def test_late_landing_request_is_waited_for_then_adopted(journal: ExecutionJourn
     assert len(v.book) == 1
 
 
+def test_window_counts_from_the_signed_timestamp(journal: ExecutionJournal) -> None:
+    """A client that signs later than ``send`` was called (a rate limiter sleeping first) moves the window."""
+    clock = Clock()
+    v = FakeVenue(["late"], lookup_script=["ok", "land"])
+    call = make_call(v, window=2.0)
+    signed = clock.now + 0.5
+    call.signed_at = lambda: signed
+    executor(journal, clock).run(call)
+    assert clock.waits == [2.5] and len(v.book) == 1
+
+
 def test_without_the_window_wait_a_late_request_would_duplicate(journal: ExecutionJournal) -> None:
     """Control for the test above: window 0 re-sends at once; the late request then hits a used id."""
     v = FakeVenue(["late", "ok"])

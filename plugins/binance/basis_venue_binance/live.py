@@ -6,8 +6,9 @@ emulator), ``timeout_ms``, ``enable_rate_limit`` (ccxt's limiter, default on) an
 
 - ``recv_window_ms`` (default 5000): Binance's ``recvWindow`` on every signed request. After an
   ambiguous failure, an order not found by client id is only re-sent once ``recv_window_ms +
-  clock_margin_ms`` have passed since it was sent: by then Binance rejects the original request
-  (-1021) if it was still in flight, so a re-send can never make a second order;
+  clock_margin_ms`` have passed since the request's own ``timestamp`` (recorded when ccxt signs it):
+  by then Binance rejects the original request (-1021) if it was still in flight, so a re-send can
+  never make a second order (after a restart the window counts from the journaled intent);
 - ``clock_margin_ms`` (default 1000): Binance refuses timestamps more than 1000 ms ahead of its clock,
   so an accepted request's timestamp is at most that far behind Binance's clock;
 - ``rate_limit_ms``: ccxt's ``rateLimit`` (ms between requests when the limiter is on).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -72,7 +74,18 @@ class BinanceLiveBackend(CexLiveBackend):
                                      enable_rate_limit=s.enable_rate_limit, recvWindow=self._recv_ms)
         if "rate_limit_ms" in opts:
             client.rateLimit = float(opts["rate_limit_ms"])
+        real_nonce = client.nonce
+        self._signed_at: float | None = None
+
+        def nonce() -> Any:  # the request timestamp: recvWindow counts from here
+            self._signed_at = time.time()
+            return real_nonce()
+
+        client.nonce = nonce
         return client
+
+    def signed_at(self) -> float | None:
+        return self._signed_at
 
     @property
     def landing_window_s(self) -> float:
