@@ -31,6 +31,7 @@ from basis_core.discovery import DiscoveryReport, LoadedVenue, discover_venues
 from basis_core.errors import (
     BasisError,
     ConfigError,
+    DuplicateClientIdError,
     HealthFactorError,
     InstructionValidationError,
     UnknownVenueError,
@@ -110,7 +111,7 @@ class ExecutionInterfaceManager:
         self._max_notional: Decimal | None = self.settings.max_notional
         self.execution_history = HistoryLog()
         self._pending_history: list[list[tuple[Any, ...]]] = []
-        self._done: dict[tuple[str, str], ExecutionDeltas] = {}
+        self._done: dict[tuple[str, str], tuple[Any, ExecutionDeltas]] = {}
         self._callers: dict[tuple[str, str], Any] = {}
         self._venues: dict[str, Any] = {}
         self._venue_dists: dict[str, LoadedVenue] = {}
@@ -243,13 +244,18 @@ class ExecutionInterfaceManager:
         if cid is not None:
             done = self._done.get((instr.venue, cid))
             if done is not None:
-                return done
+                if done[0] != instr:
+                    exc = DuplicateClientIdError(
+                        "client_id", f"{cid!r} was already used for a different instruction on {instr.venue!r}")
+                    self._record_early_failure(ts, instr, exc)
+                    raise exc
+                return done[1]
         if isinstance(instr, Atomic) and (self.execution_mode == "backtest" or instr.venue == "atomic"):
             result = self._execute_atomic(ts, instr)
         else:
             result = self._route(ts, instr)
         if cid is not None:
-            self._done[(instr.venue, cid)] = result
+            self._done[(instr.venue, cid)] = (instr, result)
         return result
 
     def _route(self, ts: Any, instr: Any) -> ExecutionDeltas:

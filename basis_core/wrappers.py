@@ -76,9 +76,9 @@ def _make_wrapper(hook: str, model: type) -> Any:
             if limit is not None:
                 check_risk_before(m, limit, timestamp, instruction)
             result = check_result(hook, instruction, (yield))
-            if limit is not None:
-                check_risk_after(limit, instruction, result)
             ledger = m.ledger
+            if limit is not None and ledger is not None:  # backtest: a refused fill rolls back
+                check_risk_after(limit, instruction, result)
             if ledger is not None and result.positions:
                 ledger.apply(result.positions)
         except BaseException as exc:

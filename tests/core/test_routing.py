@@ -11,6 +11,7 @@ from basis_core import CEXExecutionInterface, ExecutionDeltas, ExecutionInterfac
 from basis_core.data import DataProvider
 from basis_core.errors import (
     ConfigError,
+    DuplicateClientIdError,
     InsufficientFundsError,
     RiskLimitError,
     UnknownVenueError,
@@ -154,6 +155,15 @@ def test_same_client_id_twice_executes_once(manager: ExecutionInterfaceManager) 
     assert d1 is d2
     assert manager.ledger.balance("paper:spot:ETH") == 1  # type: ignore[union-attr]
     assert manager.venue("paper").orders_executed == 1
+
+
+def test_same_client_id_for_a_different_instruction_is_refused(manager: ExecutionInterfaceManager) -> None:
+    manager.execute(T0, _trade("paper", client_id="order-2"))
+    before = manager.ledger.balances  # type: ignore[union-attr]
+    with pytest.raises(DuplicateClientIdError) as info:
+        manager.execute(T0, _trade("paper", client_id="order-2", amount="2"))
+    assert info.value.field == "client_id"
+    assert manager.ledger.balances == before  # type: ignore[union-attr]
 
 
 def test_instruction_accepted_as_model_dict_or_json(manager: ExecutionInterfaceManager) -> None:
