@@ -245,10 +245,10 @@ class ExecutionInterfaceManager:
             done = self._done.get((instr.venue, cid))
             if done is not None:
                 if done[0] != instr:
-                    exc = DuplicateClientIdError(
+                    dup = DuplicateClientIdError(
                         "client_id", f"{cid!r} was already used for a different instruction on {instr.venue!r}")
-                    self._record_early_failure(ts, instr, exc)
-                    raise exc
+                    self._record_early_failure(ts, instr, dup)
+                    raise dup
                 return done[1]
         if isinstance(instr, Atomic) and (self.execution_mode == "backtest" or instr.venue == "atomic"):
             result = self._execute_atomic(ts, instr)

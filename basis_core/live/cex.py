@@ -49,7 +49,7 @@ from basis_core.errors import (
     MarginError,
     OrderNotFoundError,
 )
-from basis_core.instructions import parse_instruction
+from basis_core.instructions import Transfer, parse_instruction
 from basis_core.live.journal import ExecutionJournal, IntentState, dumps
 from basis_core.live.orders import (
     ErrorKind,
@@ -461,6 +461,8 @@ class CexLiveBackend:
             self.journal.record_outcome(st.intent, "absent", {"event": "by_hand", "note": note})
             return None
         ins = parse_instruction(dict(st.intent.payload["instruction"]))
+        if not isinstance(ins, Transfer):
+            raise OrderNotFoundError("client_id", f"{client_id!r} is not a transfer")
         src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
         dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
         ts = pd.Timestamp(st.intent.written_ns, unit="ns", tz="UTC")
