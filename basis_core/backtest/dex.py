@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
 from math import isqrt
-from typing import Any
+from typing import Any, NamedTuple
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError, SlippageError
@@ -50,9 +50,10 @@ def wallet_key(token: str) -> str:
 def to_units(amount: Decimal, decimals: int, field: str = "amount") -> int:
     """``amount x 10**decimals`` as an exact int; InstructionError(field) if it has more decimals than the token."""
     v = amount.scaleb(decimals, _EXACT)
-    if v != v.to_integral_value():
+    i = int(v)
+    if i != v:
         raise InstructionError(field, f"{amount} has more fractional digits than the token's {decimals} decimals")
-    return int(v)
+    return i
 
 
 def from_units(value: int, decimals: int) -> Decimal:
@@ -93,7 +94,8 @@ def impact_bps(no_impact_out: Decimal, amount_out: Decimal) -> Decimal:
 
 
 def check_slippage(instruction: Any, amount_out: Decimal, impact: Decimal, token_out: str) -> None:
-    """Raise SlippageError naming ``min_amount_out`` or ``max_slippage_bps`` when the quote violates it."""
+    """Raise SlippageError naming ``min_amount_out`` or ``max_slippage_bps`` when the quote violates it
+    (``impact``: the quote's price impact in bps)."""
     lo = instruction.min_amount_out
     if lo is not None and amount_out < lo:
         raise SlippageError("min_amount_out",
@@ -140,9 +142,9 @@ class GasCost:
         return self.eth * self.eth_usd
 
 
-@dataclass(frozen=True, slots=True)
-class SwapFill:
-    """A swap's outcome in human units: the fee is in ``fee_token`` (the input for Uniswap, the output for Curve)."""
+class SwapFill(NamedTuple):
+    """A swap's outcome in human units: the fee is in ``fee_token`` (the input for Uniswap, the output for Curve).
+    (A NamedTuple: immutable and cheap to build on the per-swap path.)"""
 
     pool: str
     token_in: str
@@ -164,12 +166,13 @@ class SwapFill:
 
 
 def _swap_details(fill: SwapFill, gas: GasCost | None, prices: Mapping[str, Decimal],
-                  extra: Mapping[str, Any] | None) -> dict[str, Any]:
+                  extra: Mapping[str, Any] | None, impact: Decimal | None, price: Decimal) -> dict[str, Any]:
+    if impact is None:
+        impact = fill.impact_bps
     details: dict[str, Any] = {
         "pool": fill.pool, "token_in": fill.token_in, "token_out": fill.token_out,
-        "amount_in": fill.amount_in, "amount_out": fill.amount_out,
-        "execution_price": fill.execution_price, "mid_price": fill.no_impact_out / fill.amount_in,
-        "no_impact_amount_out": fill.no_impact_out, "price_impact_bps": fill.impact_bps.quantize(_BPS_PLACES),
+        "amount_in": fill.amount_in, "amount_out": fill.amount_out, "execution_price": price,
+        "no_impact_amount_out": fill.no_impact_out, "price_impact_bps": impact.quantize(_BPS_PLACES),
         "fee": fill.fee, "fee_token": fill.fee_token,
         "gas_units": gas.units if gas else 0, "gas_cost_eth": gas.eth if gas else _ZERO,
         "reference_prices": dict(prices),
@@ -181,11 +184,13 @@ def _swap_details(fill: SwapFill, gas: GasCost | None, prices: Mapping[str, Deci
 
 def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],
                 gas: GasCost | None, client_id: str | None = None,
-                extra: Mapping[str, Any] | None = None, order_id: str | None = None) -> ExecutionDeltas:
+                extra: Mapping[str, Any] | None = None, order_id: str | None = None,
+                impact: Decimal | None = None) -> ExecutionDeltas:
     """Deltas of a filled swap: wallet -amount_in / +amount_out, gas in ETH; pnl trading_fees, gas, price_impact.
 
     ``prices``: token -> USD (both swap tokens, and ``ETH`` when gas is charged); they are put in
-    ``details['reference_prices']`` and the pnl is exact against them. ``order_id``: e.g. a transaction hash.
+    ``details['reference_prices']`` and the pnl is exact against them. ``order_id``: e.g. a transaction hash;
+    ``impact``: the fill's price impact in bps when the caller has computed it already.
     """
     k_in, k_out = WALLET_PREFIX + fill.token_in, WALLET_PREFIX + fill.token_out
     positions: dict[str, Decimal] = {k_in: -fill.amount_in, k_out: fill.amount_out}
@@ -203,9 +208,10 @@ def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping
     else:
         gas_usd = _ZERO
     pnl["price_impact"] = value - fee_usd - gas_usd
+    price = fill.amount_out / fill.amount_in
     return ExecutionDeltas(
         venue, "swap", timestamp, positions, fees, "filled", client_id, order_id,
-        fill.execution_price, fill.amount_in, pnl, _swap_details(fill, gas, prices, extra),
+        price, fill.amount_in, pnl, _swap_details(fill, gas, prices, extra, impact, price),
     )
 
 

@@ -135,6 +135,7 @@ class _TsCache:
     prices: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     gas: dict[int, GasCost] = field(default_factory=dict)
     snapshot: Any = None
+    anchored: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # pool -> (stored state, anchored)
 
 
 def _beyond(what: str) -> InstructionError:
@@ -195,7 +196,7 @@ class CurveSim:
     def _snapshot(self, ts: Any) -> _TsCache:
         c = self._cache
         if c.ts_ns != ts.value:
-            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts))
+            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts), {})
         return c
 
     def prices(self, ts: Any, spec: CurveSpec) -> dict[str, Decimal]:
@@ -223,7 +224,13 @@ class CurveSim:
         st = self.pools.get(spec.id)
         if st is not None and (st.anchored_ns == ts.value or not self.reanchor):
             return st  # type: ignore[no-any-return]
-        return self._anchor(spec, st, prices, ts.value)
+        cache = self._snapshot(ts).anchored
+        hit = cache.get(spec.id)
+        if hit is not None and hit[0] is st:  # anchoring is a pure function of (stored state, market at ts)
+            return hit[1]  # type: ignore[no-any-return]
+        new = self._anchor(spec, st, prices, ts.value)
+        cache[spec.id] = (st, new)
+        return new
 
     def _anchor(self, spec: CurveSpec, st: CurveState | None, prices: Mapping[str, Decimal], ts_ns: int) -> CurveState:
         n = len(spec.coins)
@@ -245,6 +252,23 @@ class CurveSim:
         return CurveState(pool, supply - ours, ts_ns)
 
     # --------------------------------------------------------------------------------- swaps
+    @staticmethod
+    def swap_math(st: CurveState, i: int, j: int, dx: int, want_state: bool
+                  ) -> tuple[int, int, Decimal, StableSwapPool | None]:
+        """(dy, fee, no-impact output, new pool) in coin j's native units: ``exchange`` without the state
+        when ``want_state`` is False (the quote path). Raises StableSwapRevert where the contract reverts."""
+        pool = st.pool
+        if want_state:
+            res = pool.exchange(i, j, dx)
+            dy, fee, new = res.dy, res.fee, res.pool
+        else:
+            dy_n, fee_n = pool._dy_parts(i, j, dx)
+            mul_j = pool.precision_mul[j]
+            dy, fee, new = (dy_n - fee_n) // mul_j, fee_n // mul_j, None
+        no_impact = (Decimal(dx * pool.precision_mul[i]) * st.rate(i, j) * (FEE_DENOMINATOR - pool.fee)
+                     / (FEE_DENOMINATOR * pool.precision_mul[j]))
+        return dy, fee, no_impact, new
+
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
         """Execute (or quote) ``exchange(i, j, dx)``; see the module docstring."""
         spec = self.swap_spec(ins)
@@ -259,24 +283,25 @@ class CurveSim:
         pool = st.pool
         if dx > pool.balances[i]:
             raise _beyond(f"{ins.amount_in} {t_in} exceeds the pool's balance of {from_units(pool.balances[i], d_in)}")
+        quote = quote or ins.quote_only
         try:
-            res = pool.exchange(i, j, dx)
+            dy, fee, no_impact, new = self.swap_math(st, i, j, dx, not quote)
         except StableSwapRevert as e:
             raise _beyond(str(e)) from None
-        if res.dy <= 0:
+        if dy <= 0:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {spec.id}")
-        mul_in, mul_out = pool.precision_mul[i], pool.precision_mul[j]
-        no_impact = (Decimal(dx * mul_in) * st.rate(i, j) * (FEE_DENOMINATOR - pool.fee) / FEE_DENOMINATOR
-                     / mul_out)
-        fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(res.dy, d_out), from_units(res.fee, d_out),
+        fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(dy, d_out), from_units(fee, d_out),
                         t_out, no_impact.scaleb(-d_out))
         gas = self.gas(ts, "swap_curve")
-        if quote or ins.quote_only:
+        if quote:
             return quote_deltas(VENUE, ts, fill, prices, gas, ins.client_id)
-        check_slippage(ins, fill.amount_out, fill.impact_bps, t_out)
+        impact = fill.impact_bps
+        if ins.min_amount_out is not None or ins.max_slippage_bps is not None:
+            check_slippage(ins, fill.amount_out, impact, t_out)
         self.ledger.check({wallet_key(t_in): -ins.amount_in, wallet_key("ETH"): -gas.eth}, "amount_in")
-        self.pools[spec.id] = CurveState(res.pool, st.external_lp, st.anchored_ns)
-        return swap_deltas(VENUE, ts, fill, prices, gas, ins.client_id)
+        assert new is not None
+        self.pools[spec.id] = CurveState(new, st.external_lp, st.anchored_ns)
+        return swap_deltas(VENUE, ts, fill, prices, gas, ins.client_id, impact=impact)
 
     # --------------------------------------------------------------------------------- liquidity
     def _lp_price(self, pool: StableSwapPool, spec: CurveSpec, prices: Mapping[str, Decimal]) -> Decimal:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from math import isqrt
-from typing import Any
+from typing import Any, NamedTuple
 
 from basis_core.backtest.dex import (
     GasCost,
@@ -76,6 +76,8 @@ _HUGE = 1 << 200  # an exact input no pool can absorb: the anchoring swap stops 
 _LOG_TICK = math.log(1.0001)
 _ZERO = Decimal(0)
 _MILLION = 1_000_000
+_GAS_KEY = "ethereum:wallet:ETH"
+_SCALE = 10**12  # no-impact outputs are kept to 1e-12 base units
 
 #: default virtual depth per pool: tvl_usd, range_pct (v3: the external position spans +/- range_pct)
 DEFAULT_POOLS: dict[str, dict[str, Any]] = {
@@ -158,9 +160,8 @@ def build_specs(overrides: Mapping[str, Mapping[str, Any]] | None, decimals: Map
 
 
 # ------------------------------------------------------------------------------------------------ state
-@dataclass(frozen=True, slots=True)
-class V2State:
-    """A v2 pair: reserves (base units), LP supply, the part of it held by the virtual market."""
+class V2State(NamedTuple):
+    """A v2 pair: reserves (base units), LP supply, the part of it held by the virtual market (immutable)."""
 
     reserve0: int
     reserve1: int
@@ -169,9 +170,8 @@ class V2State:
     anchored_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class V3State:
-    """A v3 pool (:class:`V3Pool`, never mutated) and its external position ``(lower, upper, L)``."""
+class V3State(NamedTuple):
+    """A v3 pool (:class:`V3Pool`, never mutated) and its external position ``(lower, upper, L)`` (immutable)."""
 
     pool: V3Pool
     external: tuple[int, int, int] | None
@@ -193,6 +193,7 @@ class _TsCache:
     markets: dict[str, PoolMarket] = field(default_factory=dict)
     gas: dict[int, GasCost] = field(default_factory=dict)
     snapshot: Any = None
+    anchored: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # pool id -> (stored state, anchored)
 
 
 def _clamp_sqrt(s: int) -> int:
@@ -242,6 +243,7 @@ class UniswapSim:
         self.positions = self.ledger.table(POSITIONS_TABLE)
         self.meta = self.ledger.table(META_TABLE)
         self._cache = _TsCache()
+        self._routes_cache: dict[tuple[str, str, str | None], PoolSpec] = {}
 
     # --------------------------------------------------------------------------------- lookups
     def spec(self, pool: str, field: str = "pool") -> PoolSpec:
@@ -260,7 +262,14 @@ class UniswapSim:
             raise InstructionError(field, f"unknown token {token!r}{hint}; known: {', '.join(sorted(self.decimals))}")
 
     def swap_spec(self, ins: Any) -> PoolSpec:
-        """The pool of a swap (named or the default route), checked to trade both tokens."""
+        """The pool of a swap (named or the default route), checked to trade both tokens (cached)."""
+        key = (ins.token_in, ins.token_out, ins.pool)
+        spec = self._routes_cache.get(key)
+        if spec is None:
+            spec = self._routes_cache[key] = self._swap_spec(ins)
+        return spec
+
+    def _swap_spec(self, ins: Any) -> PoolSpec:
         self._token(ins.token_in, "token_in")
         self._token(ins.token_out, "token_out")
         if ins.pool is None:
@@ -281,7 +290,7 @@ class UniswapSim:
     def _snapshot(self, ts: Any) -> _TsCache:
         c = self._cache
         if c.ts_ns != ts.value:
-            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts))
+            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts), {})
         return c
 
     def market(self, ts: Any, spec: PoolSpec) -> PoolMarket:
@@ -318,9 +327,13 @@ class UniswapSim:
         st = self.pools.get(spec.id)
         if st is not None and (st.anchored_ns == ts.value or not self.reanchor):
             return st  # type: ignore[no-any-return]
-        if spec.kind == "v2":
-            return self._anchor_v2(spec, st, m, ts.value)
-        return self._anchor_v3(spec, st, m, ts.value)
+        cache = self._snapshot(ts).anchored
+        hit = cache.get(spec.id)
+        if hit is not None and hit[0] is st:  # anchoring is a pure function of (stored state, market at ts)
+            return hit[1]  # type: ignore[no-any-return]
+        new = self._anchor_v2(spec, st, m, ts.value) if spec.kind == "v2" else self._anchor_v3(spec, st, m, ts.value)
+        cache[spec.id] = (st, new)
+        return new
 
     def _external_reserves(self, spec: PoolSpec, m: PoolMarket) -> tuple[int, int]:
         half = spec.tvl_usd / 2
@@ -378,7 +391,10 @@ class UniswapSim:
     # --------------------------------------------------------------------------------- swaps
     def _swap_math(self, spec: PoolSpec, st: V2State | V3State, token_in: str, amt: int, want_state: bool
                    ) -> tuple[int, Decimal, Decimal, V2State | V3State | None]:
-        """(amount_out, fee in token_in base units, no-impact output in token_out base units, new state)."""
+        """(amount_out, fee in token_in base units, no-impact output in token_out base units, new state).
+
+        The fee is the nominal rate on the input (v3's per-step fees round up by a few base units); the
+        no-impact output is ``amt x (1 - fee) x mid`` to 1e-12 base units."""
         zero_for_one = token_in == spec.token0
         if type(st) is V2State:
             r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
@@ -386,8 +402,8 @@ class UniswapSim:
                 raise _beyond(f"{amt} base units in exceed the pool's reserve of {r_in}")
             keep = 10_000 - spec.fee
             out = amt * keep * r_out // (r_in * 10_000 + amt * keep)
-            fee = Decimal(amt * spec.fee) / 10_000
-            no_impact = Decimal(amt * keep * r_out) / (r_in * 10_000)
+            fee = Decimal(amt * spec.fee).scaleb(-4)
+            no_impact = Decimal(amt * keep * r_out * _SCALE // (r_in * 10_000)).scaleb(-12)
             new: V2State | V3State | None = None
             if want_state:
                 if zero_for_one:
@@ -395,7 +411,6 @@ class UniswapSim:
                 else:
                     new = V2State(st.reserve0 - out, st.reserve1 + amt, st.supply, st.external_lp, st.anchored_ns)
             return out, fee, no_impact, new
-        assert type(st) is V3State
         pool = st.pool
         if want_state:
             a0, a1, newpool = pool.swap(zero_for_one, amt)
@@ -408,10 +423,10 @@ class UniswapSim:
         keep = _MILLION - spec.fee
         s2 = pool.sqrt_price_x96 * pool.sqrt_price_x96
         if zero_for_one:
-            no_impact = Decimal(amt * keep * s2) / (_MILLION << 192)
+            no_impact = Decimal(amt * keep * s2 * _SCALE // (_MILLION << 192)).scaleb(-12)
         else:
-            no_impact = Decimal((amt * keep) << 192) / (_MILLION * s2)
-        fee = Decimal(amt * spec.fee) / _MILLION
+            no_impact = Decimal(((amt * keep * _SCALE) << 192) // (_MILLION * s2)).scaleb(-12)
+        fee = Decimal(amt * spec.fee).scaleb(-6)
         return out, fee, no_impact, (V3State(newpool, st.external, st.anchored_ns) if newpool is not None else None)
 
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
@@ -438,10 +453,12 @@ class UniswapSim:
         gas = self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
         if quote:
             return quote_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id)
-        check_slippage(ins, fill.amount_out, fill.impact_bps, t_out)
-        self.ledger.check({wallet_key(t_in): -ins.amount_in, wallet_key("ETH"): -gas.eth}, "amount_in")
+        impact = fill.impact_bps
+        if ins.min_amount_out is not None or ins.max_slippage_bps is not None:
+            check_slippage(ins, fill.amount_out, impact, t_out)
+        self.ledger.check({wallet_key(t_in): -ins.amount_in, _GAS_KEY: -gas.eth}, "amount_in")
         self.pools[spec.id] = new
-        return swap_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id)
+        return swap_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id, impact=impact)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, spec: PoolSpec, amounts: Mapping[str, Decimal]) -> tuple[int, int]:
