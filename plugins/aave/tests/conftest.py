@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-try:  # the plugin is normally pip-installed; fall back to its source folder
-    import basis_venue_aave  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the environment
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basis_core.testing.anvil import AnvilNode
 

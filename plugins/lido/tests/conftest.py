@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-try:
-    import basis_venue_lido  # noqa: F401
-except ImportError:  # plugin not pip-installed yet: import it from its source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from basis_venue_lido.testing.deploy import LidoWorld, deploy_lido
 
 

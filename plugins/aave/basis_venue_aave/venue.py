@@ -1,0 +1,147 @@
+"""The Aave v3 venue plugin (entry point ``aave`` of ``basis_core.venues``): supply, withdraw, variable-rate
+borrow, repay, e-mode, health factor, liquidations, flash loans and (live) atomic flash-loan bundles.
+
+Backtest (:mod:`basis_venue_aave.sim`): scaled balances on the ``aave:<asset>`` index snapshots, Aave's
+integer account math and validation, liquidations at accrual points. Live (:mod:`basis_venue_aave.live`,
+web3 imported lazily): the stable IPool calls ``supply`` / ``borrow`` / ``repay`` / ``withdraw`` /
+``setUserEMode`` / ``getUserAccountData`` through :class:`basis_core.live.evm.EvmClient`, and atomic bundles
+as ONE transaction through our own executor contract (``contracts/LoopExecutor.sol``: Aave
+``flashLoanSimple``, the steps in its callback, repay; a revert anywhere changes nothing).
+
+Keys: wallet ``ethereum:wallet:<TOKEN>`` (gas in ``ethereum:wallet:ETH``), ``aave:supplied:<asset>`` and
+``aave:debt:<asset>`` (positive = owed) in token units, metrics ``aave:metric:health_factor`` (the
+contract's wad; with no debt ``type(uint256).max / 1e18``, as ``getUserAccountData`` returns it),
+``aave:metric:ltv`` (debt / collateral value now), ``aave:metric:max_ltv`` (``getUserAccountData.ltv``,
+the collateral-weighted maximum), ``aave:metric:liquidation_threshold``, ``aave:metric:borrowing_power_usd``
+(``availableBorrowsBase``), ``aave:metric:collateral_usd``, ``aave:metric:debt_usd``,
+``aave:metric:e_mode_category``. PnL components: ``lending_interest`` (+), ``borrow_interest`` (-),
+``liquidation`` (-, the bonus paid), ``gas``; the core adds ``flash_loan_fee`` to bundles.
+
+Settings (``venue_config.aave``): backtest options ``reserves`` ({asset: {ltv, liquidation_threshold,
+liquidation_bonus, decimals, e_mode_category, borrowing_enabled}}, fractions), ``e_mode_categories``
+({id: {ltv, liquidation_threshold, liquidation_bonus, label}}), ``flash_loan_premium_bps`` (5),
+``gas_units`` ({operation: units}), ``charge_gas`` (true), ``liquidations`` (true). Live: ``rpc_url``,
+``private_key``, ``deployment`` ("mainnet" | a JSON path) or option ``deployment_table`` (a dict, see
+:mod:`basis_venue_aave.deployment`), options ``approval_mode`` ("exact" | "unlimited"),
+``receipt_poll_interval`` (s), ``receipt_timeout`` (s).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
+from basis_core.errors import ConfigError
+
+
+class AaveVenue(OnChainExecutionInterface):
+    """Aave v3 on Ethereum."""
+
+    name = "aave"
+    description = "Aave v3: supply, borrow (variable), repay, withdraw, e-mode, health factor, flash-loan bundles"
+    key_namespaces = ("aave:", "ethereum:wallet:")
+    capabilities = frozenset({"fills", "credentials", "live"})
+
+    def on_configure(self, context: Any) -> None:
+        from basis_venue_aave.sim import build_emode, build_reserves, flash_loan_premium_bps
+
+        opts = self.settings.options
+        self._premium_bps = flash_loan_premium_bps(opts)
+        build_reserves(opts)
+        build_emode(opts)
+        mode = opts.get("approval_mode", "exact")
+        if mode not in ("exact", "unlimited"):
+            raise ConfigError(f"venue_config.aave.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+
+    def flash_loan_premium(self) -> Decimal:
+        """Aave's flash-loan premium as a fraction (default 5 bps = 0.0005)."""
+        return Decimal(getattr(self, "_premium_bps", 5)) / 10_000
+
+    def instruments(self) -> tuple[str, ...]:
+        from basis_venue_aave.params import RESERVES
+        return tuple(RESERVES)
+
+    def make_backtest_backend(self) -> Any:
+        from basis_venue_aave.sim import AaveSim
+        return AaveSim(self)
+
+    def make_live_backend(self) -> Any:
+        from basis_venue_aave.live import AaveLive
+        return AaveLive(self)
+
+    # -- operations --------------------------------------------------------------------------------------
+    @hookimpl
+    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        """Live: the bundle as one transaction through the executor (backtest bundles are run by the core)."""
+        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
+        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
+        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        if self.mode != "backtest":
+            return None
+        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
+
+    # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
+    def conformance_examples(self) -> dict[str, list[Any]]:
+        supply = {"operation": "supply", "asset": "wstETH", "amount": "10", "e_mode_category": 1}
+        supply_usdc = {"operation": "supply", "asset": "USDC", "amount": "100000"}
+        borrow = {"operation": "borrow", "asset": "WETH", "amount": "5"}
+        return {
+            "supply": [supply, supply_usdc, {"operation": "supply", "asset": "WETH", "amount": "1.5"}],
+            "withdraw": [
+                {"instruction": {"operation": "withdraw", "asset": "wstETH", "amount": "4"}, "setup": [supply]},
+                {"instruction": {"operation": "withdraw", "asset": "wstETH", "amount": "max"}, "setup": [supply],
+                 "label": "max"},
+            ],
+            "borrow": [
+                {"instruction": borrow, "setup": [supply]},
+                {"instruction": {"operation": "borrow", "asset": "USDT", "amount": "20000"}, "setup": [supply_usdc]},
+            ],
+            "repay": [
+                # Aave repays at most the debt: a repay above it (amount=huge) is valid and repays the debt
+                {"instruction": {"operation": "repay", "asset": "WETH", "amount": "2"}, "setup": [supply, borrow],
+                 "skip_variants": ("amount=huge",)},
+                {"instruction": {"operation": "repay", "asset": "WETH", "amount": "max"},
+                 "setup": [supply, borrow], "wait": "1D", "label": "max-after-a-day",
+                 "skip_variants": ("amount=huge",)},
+            ],
+            "atomic": [
+                {"instruction": {"operation": "atomic", "venue": "atomic",
+                                 "flash_loan": {"venue": "aave", "asset": "WETH", "amount": "10"},
+                                 "steps": [{"operation": "supply", "venue": "aave", "asset": "WETH", "amount": "10",
+                                            "e_mode_category": 1},
+                                           {"operation": "borrow", "venue": "aave", "asset": "WETH",
+                                            "amount": "10.005"}],
+                                 "min_health_factor": "1.01"},
+                 "setup": [supply], "label": "flash-loop"},
+            ],
+        }
+
+    def conformance_balances(self) -> dict[str, str]:
+        return {"ethereum:wallet:ETH": "10", "ethereum:wallet:WETH": "100", "ethereum:wallet:wstETH": "100",
+                "ethereum:wallet:USDC": "1000000", "ethereum:wallet:USDT": "1000000"}

@@ -1,0 +1,108 @@
+"""The Lido venue plugin (entry point ``lido`` of ``basis_core.venues``): stake ETH (or WETH) into stETH /
+wstETH, wrap and unwrap, and withdraw through the queue (request, then claim once finalised).
+
+Instructions: ``Stake(asset="ETH"|"WETH", amount, receive="stETH"|"wstETH")`` (receive defaults to
+stETH), ``Stake(asset="stETH", amount, receive="wstETH")`` = wrap; ``Unstake(action="unwrap",
+asset="wstETH", amount)``; ``Unstake(action="request", asset="stETH"|"wstETH", amount)`` -> status
+``requested``, ``details["request_id"]``; ``Unstake(action="claim", request_id)`` -> status ``claimed``.
+
+Backtest (:mod:`basis_venue_lido.sim`): the ``lst:wstETH`` rate (stEthPerToken) with the contracts' share
+rounding; stETH rebases in ``accrue``; a request becomes claimable ``withdrawal_delay`` after it was made.
+Live (:mod:`basis_venue_lido.live`, web3 imported lazily): ``stETH.submit``, ``WstETH`` receive / ``wrap`` /
+``unwrap``, ``WithdrawalQueue.requestWithdrawals`` / ``requestWithdrawalsWstETH`` / ``claimWithdrawal``
+through :class:`basis_core.live.evm.EvmClient`.
+
+Keys: ``ethereum:wallet:ETH`` / ``WETH`` / ``stETH`` / ``wstETH``; an open withdrawal request
+``lido:withdrawal:<id>`` holds the stETH amount it locked (valued through the metric
+``lido:metric:value_usd:withdrawal:<id>``: the ETH it will pay x the ETH price); metrics
+``lido:metric:claimable:<id>`` (1 once claimable) and ``lido:metric:steth_per_wsteth``. PnL:
+``staking_yield`` (stETH rebases; wstETH's rate growth is booked by the runner), ``gas``.
+
+Settings (``venue_config.lido``): ``withdrawal_delay`` (pandas duration or seconds, default ``"3D"``),
+``gas_units``, ``charge_gas`` (true); live: ``rpc_url``, ``private_key``, ``deployment`` ("mainnet" | a
+JSON path) or option ``deployment_table`` ({"contracts": {"stETH", "wstETH", "WithdrawalQueue", "WETH"}}
+or the flat ``LidoWorld.deployment_table()``), ``approval_mode``, ``receipt_poll_interval``,
+``receipt_timeout``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
+from basis_core.errors import ConfigError
+
+
+class LidoVenue(OnChainExecutionInterface):
+    """Lido liquid staking on Ethereum."""
+
+    name = "lido"
+    description = "Lido: stake ETH to stETH / wstETH, wrap / unwrap, withdrawal queue (request, claim)"
+    key_namespaces = ("lido:", "ethereum:wallet:")
+    capabilities = frozenset({"fills", "credentials", "live"})
+
+    def on_configure(self, context: Any) -> None:
+        from basis_venue_lido.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
+
+        opts = self.settings.options
+        parse_delay(opts.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
+        mode = opts.get("approval_mode", "exact")
+        if mode not in ("exact", "unlimited"):
+            raise ConfigError(f"venue_config.lido.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+
+    def instruments(self) -> tuple[str, ...]:
+        return ("stETH", "wstETH")
+
+    def make_backtest_backend(self) -> Any:
+        from basis_venue_lido.sim import LidoSim
+        return LidoSim(self)
+
+    def make_live_backend(self) -> Any:
+        from basis_venue_lido.live import LidoLive
+        return LidoLive(self)
+
+    @hookimpl
+    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
+        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
+        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        if self.mode != "backtest":
+            return None
+        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
+
+    # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
+    def conformance_examples(self) -> dict[str, list[Any]]:
+        request = {"operation": "unstake", "action": "request", "asset": "stETH", "amount": "5"}
+        return {
+            "stake": [
+                {"operation": "stake", "asset": "ETH", "amount": "10", "receive": "stETH"},
+                {"operation": "stake", "asset": "ETH", "amount": "2.5", "receive": "wstETH"},
+                {"operation": "stake", "asset": "WETH", "amount": "3", "receive": "wstETH"},
+                {"operation": "stake", "asset": "stETH", "amount": "4", "receive": "wstETH"},
+            ],
+            "unstake": [
+                {"operation": "unstake", "action": "unwrap", "asset": "wstETH", "amount": "2"},
+                request,
+                {"operation": "unstake", "action": "request", "asset": "wstETH", "amount": "1.5"},
+                {"instruction": {"operation": "unstake", "action": "claim", "request_id": "1"},
+                 "setup": [request], "wait": "4D", "label": "claim"},
+            ],
+        }
+
+    def conformance_balances(self) -> dict[str, str]:
+        return {"ethereum:wallet:ETH": "50", "ethereum:wallet:WETH": "10", "ethereum:wallet:stETH": "20",
+                "ethereum:wallet:wstETH": "20"}
