@@ -1,6 +1,6 @@
 """Deployment tables of the Curve venue (token and pool addresses per chain), shared by both backends.
 
-A table is a JSON object (package data ``deployments/mainnet.json``, a path, or a dict)::
+A table is a JSON object (package data ``deployments/<name>.json``, a path, or a dict)::
 
     {"chain_id": 1,
      "tokens": {"USDC": "0x...", ...}, "decimals": {"USDC": 6, ...},
@@ -9,7 +9,8 @@ A table is a JSON object (package data ``deployments/mainnet.json``, a path, or 
 
 ``lp_token`` defaults to the pool's address (pools that are their own LP token, like the project's
 ``StableSwap.vy``). ``mainnet`` holds Curve's 3pool (DAI / USDC / USDT, LP token 3Crv); Ethereum mainnet
-has no plain USDC / USDT pool named ``2pool``: give a table (or a ``pools`` entry) for it.
+has no plain USDC / USDT pool named ``2pool``: give a table (or a ``pools`` entry) for it. ``local`` is what
+:func:`~basis_venue_curve.testing.deploy.deploy_curve_pools` deploys from anvil's account 0 on a fresh node.
 :func:`table_from_world` builds the table of a test deployment (:class:`~basis_venue_curve.testing.deploy.CurveWorld`).
 """
 
@@ -59,16 +60,17 @@ def _packaged(name: str) -> dict[str, Any]:
 
 
 def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """A deployment table: ``"mainnet"`` (package data), a path to a JSON file, or a mapping (None: mainnet)."""
+    """A deployment table: ``"mainnet"`` / ``"local"`` (package data), a path to a JSON file, or a mapping
+    (None: mainnet). Raises ConfigError naming the problem."""
     if deployment is None:
         deployment = "mainnet"
     if isinstance(deployment, Mapping):
         return _validate(deployment, "table")
-    if deployment == "mainnet":
-        return dict(_packaged("mainnet"))
+    if deployment in ("mainnet", "local"):
+        return dict(_packaged(deployment))
     path = Path(deployment)
     if not path.exists():
-        raise ConfigError(f"deployment: {deployment!r} is neither 'mainnet' nor an existing JSON file")
+        raise ConfigError(f"deployment: {deployment!r} is neither 'mainnet', 'local' nor an existing JSON file")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:

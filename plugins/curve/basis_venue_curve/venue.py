@@ -11,7 +11,8 @@ PnL components: ``price_impact``, ``trading_fees`` (swap fee in the output coin,
 
 Settings (``venue_config.curve``): backtest options ``pools`` ({name: {coins, A, fee, admin_fee, tvl_usd}}),
 ``routes`` ({"A/B": pool}), ``reanchor`` (default true), ``gas_units``, ``tokens`` ({symbol: decimals});
-live: ``rpc_url``, ``private_key``, ``deployment`` ("mainnet" | a JSON path; or option ``deployment_table``),
+live: ``rpc_url``, ``private_key``, ``deployment`` ("mainnet" | "local" | a JSON path; or option
+``deployment_table``: a dict),
 options ``receipt_poll_interval``, ``receipt_timeout``, ``approval_mode`` ("exact" | "unlimited"),
 ``default_slippage_bps``, ``eth_usd`` (ETH price for the gas pnl when the manager has no market data).
 Curve's ``exchange`` takes no deadline: live mode refuses an expired deadline before sending, and that is

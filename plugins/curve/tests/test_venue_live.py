@@ -12,14 +12,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from basis_venue_curve.deployment import table_from_world
-from basis_venue_curve.testing.deploy import CurveWorld, mint, write_pool_state
+from basis_venue_curve.deployment import load_table, table_from_world
+from basis_venue_curve.testing.deploy import CurveWorld, deploy_curve_pools, mint, write_pool_state
 from basis_venue_curve.venue import CurveVenue
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import synthetic_market
 from basis_core.errors import InstructionError, InsufficientFundsError, SlippageError
-from basis_core.testing.anvil import AnvilNode
+from basis_core.testing.anvil import AnvilNode, start_anvil
 
 KEY = "0x" + "c1" * 32  # a test-only key funded below
 TOKENS = ("USDC", "USDT", "DAI")
@@ -186,3 +186,21 @@ def test_without_an_eth_price_deltas_carry_no_pnl(curve_world: CurveWorld, accou
     bal = live(w, chain).get_balances(now(), "curve")
     for k, v in balances(w, account).items():
         assert bal.get(k, Decimal(0)) == v
+
+
+def test_local_and_mainnet_tables(curve_world: CurveWorld) -> None:
+    """``local`` is a fresh deployment from account 0 (compiled already by the session's curve_world)."""
+    from web3 import Web3
+
+    node = start_anvil()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        fresh = table_from_world(deploy_curve_pools(w3, w3.eth.accounts[0]))
+    finally:
+        node.stop()
+    local = load_table("local")
+    for key in ("chain_id", "tokens", "decimals", "pools"):
+        assert local[key] == fresh[key], key
+    main = load_table("mainnet")
+    assert main["pools"]["3pool"]["coins"] == ["DAI", "USDC", "USDT"]
+    assert main["pools"]["3pool"]["lp_token"] != main["pools"]["3pool"]["address"]

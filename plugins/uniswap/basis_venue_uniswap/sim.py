@@ -411,6 +411,7 @@ class UniswapSim:
                 else:
                     new = V2State(st.reserve0 - out, st.reserve1 + amt, st.supply, st.external_lp, st.anchored_ns)
             return out, fee, no_impact, new
+        assert type(st) is V3State
         pool = st.pool
         if want_state:
             a0, a1, newpool = pool.swap(zero_for_one, amt)
