@@ -76,13 +76,13 @@ def test_staked_basis_is_hedged_and_earns_staking_lending_and_funding() -> None:
     assert sum(t.values(), Decimal(0)) == r.end_equity - r.start_equity
 
 
-def _loop(**params: Any) -> Any:
+def _loop(extra: tuple[Any, ...] = (), balances: dict[str, Any] | None = None, **params: Any) -> Any:
     sc = {"name": "loop", "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-05T00:00:00Z"},
           "strategies": [{"name": "leveraged_staking_loop", "required": True,
                           "params": {"eth_amount": 10, "swap_venue": "dex", "check_every": 6, **params},
-                          "balances": {"ethereum:wallet:ETH": 10}}]}
+                          "balances": {"ethereum:wallet:ETH": 10, **(balances or {})}}]}
     return run(sc, data_provider=MARKET, autoload=False,
-               plugins=[fake_defi.FakeLido, fake_defi.FakeAave, fake_defi.FakeDex])
+               plugins=[fake_defi.FakeLido, fake_defi.FakeAave, fake_defi.FakeDex, *extra])
 
 
 def _ltv(r: Any, i: int) -> float:
@@ -93,7 +93,7 @@ def _ltv(r: Any, i: int) -> float:
 
 
 def test_leveraged_loop_levers_to_the_target_in_one_bundle() -> None:
-    r = _loop(target_ltv="0.8", max_ltv="0.86", min_spread="-1")
+    r = _loop(target_ltv="0.8", max_ltv="0.86")
     assert _ltv(r, 0) == pytest.approx(0.8, abs=2e-3)
     ex = r.executions
     # own ETH staked and supplied, then one bundle (its steps recorded one by one), then the sweep
@@ -110,7 +110,8 @@ def test_leveraged_loop_levers_to_the_target_in_one_bundle() -> None:
 
 
 def test_leveraged_loop_unwinds_when_borrowing_costs_more_than_staking_earns() -> None:
-    r = _loop(target_ltv="0.8", max_ltv="0.86", min_spread="1", unwind_ltv="0")  # spread never reaches 100%
+    # a spread of 100% is never reached: unwind at the first check with one day of history
+    r = _loop(target_ltv="0.8", max_ltv="0.86", min_spread="1", unwind_ltv="0", yield_lookback_days=1)
     assert _ltv(r, 0) == pytest.approx(0.8, abs=2e-3)
     assert r.positions["aave:debt:WETH"].iloc[-1] == 0
     assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity
@@ -155,3 +156,16 @@ def test_staked_basis_stakes_nothing_when_the_hedge_cannot_open() -> None:
     assert r.positions["ethereum:wallet:ETH"].iloc[-1] == 5  # still unstaked
     assert any("nothing staked" in n for n in r.summary["notes"])
     assert len(r.executions) == 1 and not r.executions["success"].iloc[0]
+
+
+@needs_binance
+def test_leveraged_loop_with_a_hedge_shorts_its_net_eth() -> None:
+    r = _loop(extra=(_binance(),), balances={"binance:futures:USDT": 40000}, hedge_venue="binance",
+              hedge_band="0.01")
+    pos = r.positions
+    rates = pd.Series([float(MARKET.series("lst:wstETH").value("rate", t.value)) for t in pos.index], index=pos.index)
+    net = pos["aave:supplied:wstETH"] * rates - pos["aave:debt:WETH"]
+    short = -pos["binance:perp:ETH/USDT:USDT"]
+    assert net.iloc[0] == pytest.approx(10, rel=0.02)  # own 10 ETH less the costs
+    assert ((short - net).abs() <= 0.01 * net + 0.002).all()
+    assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity

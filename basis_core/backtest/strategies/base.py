@@ -89,4 +89,44 @@ def round_down(x: Decimal, places: int) -> Decimal:
     return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
 
 
-__all__ = ["Strategy", "StrategyParams", "round_down"]
+
+
+class LendingBook:
+    """This strategy's own part of a shared lending account (one Aave account per wallet: other
+    strategies may supply or borrow the same assets).
+
+    Amounts are kept scaled by the reserve's index from the market data (``aave:<asset>``:
+    ``liquidity_index`` for supplied, ``variable_borrow_index`` for debt), as Aave scales balances, so
+    they grow with interest: ``amount(ts) = scaled x index(ts)``. Feed every own deltas to :meth:`record`.
+    """
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self.scaled: dict[tuple[str, str], Decimal] = {}
+
+    @staticmethod
+    def index(manager: Any, ts: Any, kind: str, asset: str) -> Decimal:
+        col = "liquidity_index" if kind == "supplied" else "variable_borrow_index"
+        try:
+            value: Decimal = manager.data_provider.get_data(ts).get(f"aave:{asset}", col)
+        except BasisError:
+            return Decimal(1)
+        return value if value > 0 else Decimal(1)
+
+    def record(self, manager: Any, ts: Any, positions: Mapping[str, Decimal]) -> None:
+        prefix = f"{self.venue}:"
+        for key, delta in positions.items():
+            if not key.startswith(prefix) or not delta:
+                continue
+            _, kind, asset = key.split(":", 2)
+            if kind in ("supplied", "debt"):
+                k = (kind, asset)
+                new = self.scaled.get(k, Decimal(0)) + delta / self.index(manager, ts, kind, asset)
+                self.scaled[k] = max(new, Decimal(0))
+
+    def amount(self, manager: Any, ts: Any, kind: str, asset: str) -> Decimal:
+        s = self.scaled.get((kind, asset), Decimal(0))
+        return s * self.index(manager, ts, kind, asset) if s else Decimal(0)
+
+
+__all__ = ["LendingBook", "Strategy", "StrategyParams", "round_down"]

@@ -13,11 +13,12 @@ Every bundle must leave the health factor above ``min_health_factor``. Public ma
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down
+from basis_core.backtest.strategies.base import LendingBook, Strategy, StrategyParams, log, round_down
+from basis_core.backtest.strategies.hedge import PerpHedge
 from basis_core.data.prices import usd_price
 from basis_core.errors import BasisError
 
@@ -29,7 +30,10 @@ LIDO_BUFFER = Decimal("0.0001")
 class LeveragedStakingLoopParams(StrategyParams):
     """Parameters of ``leveraged_staking_loop`` (LTV = debt value / collateral value)."""
 
-    eth_amount: Decimal | None = Field(None, gt=0, description="own ETH to start with (default: wallet ETH)")
+    eth_amount: Decimal | None = Field(None, gt=0, description="own ETH (or WETH) to start with (default: the "
+                                                               "wallet's)")
+    start_asset: Literal["ETH", "WETH"] = Field("ETH", description="own capital: ETH (staked with Lido) or WETH "
+                                                                  "(turned into wstETH like the loop: acquire_via)")
     keep_eth: Decimal = Field(Decimal("0.05"), ge=0, description="ETH left in the wallet for gas")
     lido_venue: str = Field("lido", description="staking venue")
     aave_venue: str = Field("aave", description="lending / flash-loan venue")
@@ -43,9 +47,17 @@ class LeveragedStakingLoopParams(StrategyParams):
     max_ltv: Decimal = Field(Decimal("0.86"), gt=0, lt=1, description="de-leverage to target above this LTV")
     unwind_ltv: Decimal = Field(Decimal("0.0"), ge=0, lt=1,
                                 description="LTV to go down to when borrowing costs more than staking earns")
-    min_spread: Decimal = Field(Decimal("0.0"), description="required staking APR - borrow APR (decimal)")
-    yield_lookback_days: int = Field(7, ge=1, description="window of the trailing staking APR (shorter at the "
-                                                         "start of the data; no rule before one day of history)")
+    min_spread: Decimal | None = Field(None, description="unwind when the trailing staking APR minus the WETH "
+                                                         "borrow APR falls below this (decimal; null: no such rule)")
+    relever_margin: Decimal = Field(Decimal("0.005"), ge=0, description="re-lever after an unwind once the spread "
+                                                                       "is back above min_spread + this")
+    yield_lookback_days: int = Field(30, ge=1, description="window of the trailing staking APR (the spread rule "
+                                                          "waits until this much history exists)")
+    hedge_venue: str | None = Field(None, description="perp venue to short the loop's net ETH exposure "
+                                                      "(null: unhedged, long ETH)")
+    hedge_symbol: str | None = Field(None, description="perp symbol (default: the venue's ETH perp)")
+    hedge_band: Decimal = Field(Decimal("0.02"), gt=0, description="re-size the hedge beyond this relative drift")
+    min_margin_ratio: Decimal = Field(Decimal("0.15"), gt=0, description="cut the hedge below this collateral ratio")
     min_health_factor: Decimal = Field(Decimal("1.05"), gt=1, description="post-condition of every bundle")
     check_every: int = Field(24, ge=1, description="check the rules every N steps")
     max_failures: int = Field(3, ge=1, description="stop after this many failed bundles in a row (noted)")
@@ -69,6 +81,8 @@ class LeveragedStakingLoop(Strategy):
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.swap_venue: str | None = None
+        self.hedge: PerpHedge | None = None
+        self.book: LendingBook | None = None
         self.unwound = False
         self.bundles = 0
         self.failures = 0
@@ -78,28 +92,42 @@ class LeveragedStakingLoop(Strategy):
     def prepare(self, manager: Any) -> str | None:
         p: LeveragedStakingLoopParams = self.params
         have = self.installed(manager)
+        if p.hedge_venue is not None:
+            reason = self.missing_ops(manager, {p.hedge_venue: {"perp_trade"}})
+            if reason:
+                return reason
+            self.hedge = PerpHedge(self, p.hedge_venue, p.hedge_symbol, max_failures=p.max_failures)
         swap = p.swap_venue or next((v for v in ("uniswap", "curve") if "swap" in have.get(v, set())), None)
         if swap is None:
             return "no DEX installed to swap wstETH back to WETH for de-leveraging (uniswap or curve)"
-        needs: dict[str, set[str]] = {p.lido_venue: {"stake"}, p.aave_venue: {"supply", "borrow", "repay", "withdraw"},
-                                      swap: {"swap"}}
+        needs: dict[str, set[str]] = {p.aave_venue: {"supply", "borrow", "repay", "withdraw"}, swap: {"swap"}}
+        if p.acquire_via == "lido" or p.start_asset == "ETH":
+            needs.setdefault(p.lido_venue, set()).add("stake")
         reason = self.missing_ops(manager, needs)
         if reason:
             return reason
         if manager.venue(p.aave_venue).venue_info().flash_loan_premium is None:
             return f"venue {p.aave_venue!r} offers no flash loans"
         self.swap_venue = swap
+        self.book = LendingBook(p.aave_venue)
         return None
 
     # -- book ------------------------------------------------------------------------------------------
     def _book(self, manager: Any, ts: Any) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """(wstETH supplied, WETH debt, wstETH price, WETH price) from Aave's balances."""
-        p: LeveragedStakingLoopParams = self.params
-        bal = manager.get_balances(ts, p.aave_venue)
+        """(own wstETH supplied, own WETH debt, wstETH price, WETH price); own = what this strategy
+        supplied / borrowed, with interest (the Aave account may be shared with other strategies)."""
+        book = self.book
+        assert book is not None
         snap = manager.data_provider.get_data(ts)
-        coll = bal.get(f"{p.aave_venue}:supplied:wstETH", Decimal(0))
-        debt = bal.get(f"{p.aave_venue}:debt:WETH", Decimal(0))
+        coll = book.amount(manager, ts, "supplied", "wstETH")
+        debt = book.amount(manager, ts, "debt", "WETH")
         return coll, debt, usd_price(snap, "wstETH"), usd_price(snap, "WETH")
+
+    def _execute(self, manager: Any, ts: Any, instruction: dict[str, Any]) -> Any:
+        d = self.try_execute(manager, ts, instruction)
+        if d is not None and self.book is not None:
+            self.book.record(manager, ts, d.positions)
+        return d
 
     def ltv(self, manager: Any, ts: Any) -> Decimal:
         coll, debt, pc, pd_ = self._book(manager, ts)
@@ -121,39 +149,69 @@ class LeveragedStakingLoop(Strategy):
             return
         amount = p.eth_amount
         if amount is None:
-            amount = manager.get_balances(ts, p.lido_venue).get("ethereum:wallet:ETH", Decimal(0)) - p.keep_eth
+            wallet = manager.get_balances(ts, p.aave_venue).get(f"ethereum:wallet:{p.start_asset}", Decimal(0))
+            amount = wallet - (p.keep_eth if p.start_asset == "ETH" else 0)
+        amount = round_down(amount, 18)
         if amount <= 0:
             return
-        d = self.try_execute(manager, ts, {"venue": p.lido_venue, "operation": "stake", "asset": "ETH",
-                                           "amount": str(amount), "receive": "wstETH"})
+        if p.start_asset == "ETH" or p.acquire_via == "lido":
+            instr: dict[str, Any] = {"venue": p.lido_venue, "operation": "stake", "asset": p.start_asset,
+                                     "amount": str(amount), "receive": "wstETH"}
+        else:
+            instr = self._swap("WETH", "wstETH", amount)
+        d = self.try_execute(manager, ts, instr)
         if d is None:
+            self.stopped = True
+            self.notes.append(f"not started: turning the own {p.start_asset} into wstETH failed at {ts.isoformat()}")
             return
         got = round_down(sum((v for k, v in d.positions.items() if k.endswith(":wstETH") and v > 0), Decimal(0)), 18)
         supply: dict[str, Any] = {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH", "amount": str(got)}
         if p.e_mode_category is not None:
             supply["e_mode_category"] = p.e_mode_category
-        if self.try_execute(manager, ts, supply) is None:
+        if self._execute(manager, ts, supply) is None:
             return
         self._lever_to(manager, ts, p.target_ltv)
+        if self.hedge is not None and self.hedge.trade(manager, ts, -self.net_eth(manager, ts)) is None:
+            self.notes.append(f"the hedge could not be opened at {ts.isoformat()}; the loop runs unhedged")
 
     def step(self, manager: Any, ts: Any) -> None:
         p: LeveragedStakingLoopParams = self.params
         self._n += 1
-        if (self._n - 1) % p.check_every or self.stopped:
+        if self.stopped:
             return
+        hedge = self.hedge
+        if hedge is not None and hedge.qty:
+            note = hedge.derisk(manager, ts, p.min_margin_ratio)  # every step: collateral can go fast
+            if note is not None:
+                self.notes.append(note)
+        if (self._n - 1) % p.check_every:
+            return
+        self._rules(manager, ts)
+        if hedge is not None:
+            target = hedge.capped(manager, ts, -self.net_eth(manager, ts), p.min_margin_ratio)
+            hedge.resize(manager, ts, target, p.hedge_band)
+
+    def _rules(self, manager: Any, ts: Any) -> None:
+        p: LeveragedStakingLoopParams = self.params
         ltv = self.ltv(manager, ts)
-        spread = self._spread(manager, ts)
-        if spread is not None and spread < p.min_spread:
-            if ltv > p.unwind_ltv + Decimal("0.01"):
-                self._delever_to(manager, ts, p.unwind_ltv)
-                self.unwound = True
-            return
-        if self.unwound and spread is not None and spread >= p.min_spread:
-            self.unwound = False
-            self._lever_to(manager, ts, p.target_ltv)
-            return
+        spread = self._spread(manager, ts) if p.min_spread is not None else None
+        if spread is not None and p.min_spread is not None:
+            if spread < p.min_spread:
+                if ltv > p.unwind_ltv + Decimal("0.01"):
+                    self._delever_to(manager, ts, p.unwind_ltv)
+                    self.unwound = True
+                return
+            if self.unwound and spread >= p.min_spread + p.relever_margin:
+                self.unwound = False
+                self._lever_to(manager, ts, p.target_ltv)
+                return
         if ltv > p.max_ltv:
             self._delever_to(manager, ts, p.target_ltv)
+
+    def net_eth(self, manager: Any, ts: Any) -> Decimal:
+        """The loop's ETH exposure: wstETH supplied x rate - WETH debt (ETH units)."""
+        coll, debt, pc, pw = self._book(manager, ts)
+        return (coll * pc - debt * pw) / pw
 
     def _spread(self, manager: Any, ts: Any) -> Decimal | None:
         """Trailing staking APR (wstETH rate growth) minus the current WETH variable borrow APR."""
@@ -162,10 +220,10 @@ class LeveragedStakingLoop(Strategy):
         snap = data.get_data(ts)
         try:
             series = data.series("lst:wstETH")
-            then_ns = max(snap.ts_ns - p.yield_lookback_days * _DAY_NS, series.first_ns)
-            days = Decimal(snap.ts_ns - then_ns) / _DAY_NS
-            if days < 1:
+            then_ns = snap.ts_ns - p.yield_lookback_days * _DAY_NS
+            if then_ns < series.first_ns:
                 return None  # not enough history yet
+            days = Decimal(p.yield_lookback_days)
             now = series.value("rate", snap.ts_ns)
             then = series.value("rate", then_ns)
             borrow = snap.get("aave:WETH", "variable_borrow_rate")
@@ -204,14 +262,18 @@ class LeveragedStakingLoop(Strategy):
         if d is not None:
             left = round_down(d.positions.get("ethereum:wallet:wstETH", Decimal(0)), 18)
             if left > 0:
-                self.try_execute(manager, ts, {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH",
-                                               "amount": str(left)})
+                self._execute(manager, ts, {"venue": p.aave_venue, "operation": "supply", "asset": "wstETH",
+                                            "amount": str(left)})
 
     def _delever_to(self, manager: Any, ts: Any, ltv: Decimal) -> None:
         p: LeveragedStakingLoopParams = self.params
         coll, debt, pc, pw = self._book(manager, ts)
         if debt <= 0:
             return
+        account = manager.get_balances(ts, p.aave_venue)
+        account_debt = account.get(f"{p.aave_venue}:debt:WETH", Decimal(0))
+        account_coll = account.get(f"{p.aave_venue}:supplied:wstETH", Decimal(0))
+        only_ours = account_debt <= debt * Decimal("1.001")  # nobody else borrows WETH on this account
         prem = self._premium(manager)
         slip = 1 - p.max_slippage_bps / 10_000
         # repay R WETH, withdraw W wstETH worth R(1+prem)/slip WETH; (debt - R) pw = ltv (coll pc - W pc)
@@ -219,18 +281,19 @@ class LeveragedStakingLoop(Strategy):
         step = Decimal(1).scaleb(-p.amount_decimals)
         full = ltv == 0
         if full:  # repay everything: flash-borrow the debt rounded up to the amount step
-            r = round_down(debt, p.amount_decimals)
-            r = r if r == debt else r + step
+            owed = account_debt if only_ours else min(debt, account_debt)
+            r = round_down(owed, p.amount_decimals)
+            r = r if r == owed else r + step
         else:
             r = (debt * pw - ltv * coll * pc) / (pw - ltv * k * pw)
-            r = min(round_down(r, p.amount_decimals), debt)
+            r = min(round_down(r, p.amount_decimals), debt, account_debt)
         if r <= 0:
             return
-        w = round_down(r * k * pw / pc, p.amount_decimals) + step
-        repay: dict[str, Any] = {"venue": p.aave_venue, "operation": "repay", "asset": "WETH",
-                                 "amount": "max" if full or r >= debt else str(r)}
-        withdraw = {"venue": p.aave_venue, "operation": "withdraw", "asset": "wstETH", "amount": str(min(w, coll))}
-        self._bundle(manager, ts, r, [repay, withdraw, self._swap("wstETH", "WETH", min(w, coll))])
+        w = min(round_down(r * k * pw / pc, p.amount_decimals) + step, account_coll)
+        amount = "max" if full and only_ours else str(min(r, account_debt))
+        repay: dict[str, Any] = {"venue": p.aave_venue, "operation": "repay", "asset": "WETH", "amount": amount}
+        withdraw = {"venue": p.aave_venue, "operation": "withdraw", "asset": "wstETH", "amount": str(w)}
+        self._bundle(manager, ts, r, [repay, withdraw, self._swap("wstETH", "WETH", w)])
 
     def _swap(self, token_in: str, token_out: str, amount: Decimal) -> dict[str, Any]:
         p: LeveragedStakingLoopParams = self.params
@@ -243,7 +306,7 @@ class LeveragedStakingLoop(Strategy):
 
     def _bundle(self, manager: Any, ts: Any, flash: Decimal, steps: list[dict[str, Any]]) -> Any:
         p: LeveragedStakingLoopParams = self.params
-        d = self.try_execute(manager, ts, {
+        d = self._execute(manager, ts, {
             "venue": "atomic", "operation": "atomic", "steps": steps,
             "flash_loan": {"venue": p.aave_venue, "asset": "WETH", "amount": str(flash)},
             "min_health_factor": str(p.min_health_factor), "health_factor_venue": p.aave_venue})
