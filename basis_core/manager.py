@@ -43,7 +43,7 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.timeutil import to_utc
-from basis_core.wrappers import CoreWrapper
+from basis_core.wrappers import CoreWrapper, check_accrual
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,8 @@ class ExecutionInterfaceManager:
         for res in self.pm.hook.accrue(previous=from_ns(prev), timestamp=ts):
             if res:
                 effects.extend(res)
+        for d in effects:
+            check_accrual(d)
         ledger = self.ledger
         for d in effects:
             if ledger is not None and d.positions:

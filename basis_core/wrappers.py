@@ -48,6 +48,16 @@ def check_result(hook: str, instruction: Any, result: Any) -> ExecutionDeltas:
     return result
 
 
+def check_accrual(result: Any) -> ExecutionDeltas:
+    """Validation of an ``accrue`` result: well-formed deltas with Decimal positions."""
+    if type(result) is not ExecutionDeltas:
+        raise VenueContractError(f"accrue returned {type(result).__name__}, not ExecutionDeltas")
+    for k, v in result.positions.items():
+        if type(v) is not Decimal:
+            raise VenueContractError(f"venue {result.venue!r}: accrued position {k!r} is {type(v).__name__}, not Decimal")
+    return result
+
+
 def check_risk_before(m: ExecutionInterfaceManager, limit: Decimal, timestamp: Any, instruction: Any) -> None:
     """Risk: refuse an instruction whose estimated USD notional exceeds ``limit``."""
     notional = m._estimate_notional(timestamp, instruction)

@@ -49,7 +49,7 @@ class CexVenue(CEXExecutionInterface):
     """Generic CEX venue plugin (spot, linear perps, transfers, order management) over a :class:`CexSpec`."""
 
     default_spec: ClassVar[CexSpec]
-    capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders", "credentials", "live"})
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
