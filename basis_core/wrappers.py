@@ -54,7 +54,8 @@ def check_accrual(result: Any) -> ExecutionDeltas:
         raise VenueContractError(f"accrue returned {type(result).__name__}, not ExecutionDeltas")
     for k, v in result.positions.items():
         if type(v) is not Decimal:
-            raise VenueContractError(f"venue {result.venue!r}: accrued position {k!r} is {type(v).__name__}, not Decimal")
+            raise VenueContractError(
+                f"venue {result.venue!r}: accrued position {k!r} is {type(v).__name__}, not Decimal")
     return result
 
 
