@@ -185,7 +185,7 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager) -> tuple
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
         plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),
-        attribute_lst_yield: bool = True) -> BacktestResult:
+        attribute_lst_yield: bool = True, eth_price: str = "market") -> BacktestResult:
     """Run a backtest scenario and return its :class:`BacktestResult`.
 
     :param scenario: a :class:`Scenario`, a path to a YAML file, or a dict.
@@ -197,6 +197,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     :param strategies: your own :class:`~basis_core.backtest.strategies.Strategy` objects, run after the
         scenario's built-in ones (host apps).
     :param attribute_lst_yield: book wstETH / weETH exchange-rate growth as staking yield (else price).
+    :param eth_price: value ETH-family tokens at the ETH ``market`` (spot:ETH/USDT close, the default) or
+        by the ``oracle`` (:mod:`basis_core.backtest.valuation`).
     :raises ScenarioError: invalid scenario or period; strategy / instruction errors propagate when
         ``on_error: stop`` (a strategy's own unexpected error always propagates).
     """
@@ -219,7 +221,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         status.append(StrategyStatus(name, not reason, reason or ""))
         if not reason:
             active.append(strat)
-    valuer = Valuer(provider, manager.get_balances)
+    valuer = Valuer(provider, manager.get_balances, eth_price=eth_price)
     history = manager.execution_history
     schedule = list(sc.schedule)
     n_sched = len(schedule)
@@ -285,7 +287,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         continue
                     step[j] += v
         if attribute_lst_yield:
-            step[_COMP_INDEX["staking_yield"]] += lst_rate_gain(prev_snap, snap, prev_bal)
+            step[_COMP_INDEX["staking_yield"]] += lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
         bal = ledger.balances
         val = valuer.value(snap, bal)
         prev_eq = eq_rows[-1] if eq_rows else start_equity

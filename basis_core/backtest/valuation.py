@@ -10,14 +10,20 @@ Rules by instrument-key kind (``venue:kind:asset``):
   where ``realised`` is the settle-asset cash the venue booked on those fills (fees excluded).
   The mark is ``perp:<venue>:<symbol>`` close, in the settle asset, times its USD price.
   Exposure (for charts and delta) is ``size x mark`` in USD.
-- ``debt`` / ``borrow``: ``- amount x usd_price(asset)`` (a liability).
+- ``debt`` / ``borrow``: ``- amount x price(asset)`` (a liability).
 - ``metric``: not value (health factors, rates ...).
 - ``lp`` and anything else the venue values itself: ``<venue>:metric:value_usd:<kind>:<asset>`` from
   ``get_balances`` when the venue reports it.
 - ``spot`` (exchange spot accounts): ``amount x`` the close of ``spot:<asset>/USDT`` (or ``/USDC``), the
   market the exchange fills at, so a hedged book is not marked against another source; else usd_price.
-- every other kind (futures, wallet, supplied, staked, margin ...): ``amount x usd_price(asset)``
-  (:func:`basis_core.data.usd_price`: stablecoins 1, ETH by the ``oracle:ETH/USD``, LSTs by their rate).
+- every other kind (futures, wallet, supplied, staked, margin ...): ``amount x price(asset)``.
+
+Prices (:func:`market_usd_price`): stablecoins 1; ETH / WETH / stETH at the ETH market, the close of
+``spot:ETH/USDT`` (the market the hedges trade against), else :func:`basis_core.data.usd_price` (the
+``oracle:ETH/USD``); wstETH / weETH = that ETH price x ``lst:<token>.rate``; other tokens by usd_price.
+(The real-data oracle file is smoothed: valuing on-chain ETH by it and the perp hedge at the market
+would show a noise of about 1% of the hedged notional that is not PnL. Pass ``eth_price="oracle"`` to
+value by the oracle.)
 
 A key that cannot be valued is valued at 0 and listed in :attr:`Valuer.unpriced` (the report shows it).
 """
@@ -63,6 +69,24 @@ class Valuation:
     exposures: dict[str, Decimal]
 
 
+ETH_LIKE = frozenset({"ETH", "WETH", "stETH"})
+
+
+def market_usd_price(snapshot: MarketSnapshot, token: str, eth_price: str = "market") -> Decimal:
+    """USD price of ``token`` for valuation (see the module docstring)."""
+    if token in STABLECOINS:
+        return usd_price(snapshot, token)
+    if eth_price == "market" and (token in ETH_LIKE or token in RATE_LSTS):
+        if snapshot.has("spot:ETH/USDT"):
+            eth = snapshot.get("spot:ETH/USDT")
+        else:
+            eth = usd_price(snapshot, "ETH")
+        if token in RATE_LSTS:
+            return eth * snapshot.get(f"lst:{token}", "rate")  # type: ignore[no-any-return]
+        return eth  # type: ignore[no-any-return]
+    return usd_price(snapshot, token)
+
+
 def _split(key: str) -> tuple[str, str, str]:
     venue, _, rest = key.partition(":")
     kind, _, asset = rest.partition(":")
@@ -76,8 +100,10 @@ class Valuer:
     :param balances_of: ``venue -> get_balances`` callable (the manager's), used for venue metrics.
     """
 
-    def __init__(self, provider: DataProvider,
-                 balances_of: Any = None) -> None:
+    def __init__(self, provider: DataProvider, balances_of: Any = None, eth_price: str = "market") -> None:
+        if eth_price not in ("market", "oracle"):
+            raise ValueError(f"eth_price: 'market' or 'oracle', got {eth_price!r}")
+        self.eth_price = eth_price
         self.provider = provider
         self.balances_of = balances_of
         self.perps: dict[str, _PerpBook] = {}
@@ -141,7 +167,7 @@ class Valuer:
                 if kind == "perp":
                     value, exposure = self._perp_value(snapshot, key, venue, asset, amount, metrics_cache)
                 elif kind in LIABILITY_KINDS:
-                    value = -amount * usd_price(snapshot, asset)
+                    value = -amount * market_usd_price(snapshot, asset, self.eth_price)
                     exposure = value
                 elif kind in VENUE_VALUED_KINDS:
                     value = self._venue_value(snapshot, venue, kind, asset, metrics_cache)
@@ -150,7 +176,7 @@ class Valuer:
                     value = amount * self._exchange_price(snapshot, asset)
                     exposure = value
                 else:
-                    value = amount * usd_price(snapshot, asset)
+                    value = amount * market_usd_price(snapshot, asset, self.eth_price)
                     exposure = value
             except (MarketDataError, LookupError):
                 try:
@@ -175,7 +201,7 @@ class Valuer:
             name = f"spot:{asset}/{quote}"
             if self.provider.has(name) and snapshot.has(name):
                 return snapshot.get(name) * usd_price(snapshot, quote)
-        return usd_price(snapshot, asset)
+        return market_usd_price(snapshot, asset, self.eth_price)
 
     def _metrics(self, snapshot: MarketSnapshot, venue: str,
                  cache: dict[str, Mapping[str, Decimal]]) -> Mapping[str, Decimal]:
@@ -219,7 +245,8 @@ class Valuer:
         return (size * mark - cost) * settle_px, size * mark * settle_px
 
 
-def lst_rate_gain(prev: MarketSnapshot | None, snap: MarketSnapshot, balances: Mapping[str, Decimal]) -> Decimal:
+def lst_rate_gain(prev: MarketSnapshot | None, snap: MarketSnapshot, balances: Mapping[str, Decimal],
+                  eth_price: str = "market") -> Decimal:
     """USD gain from the growth of non-rebasing LST exchange rates over one step (staking yield).
 
     For every balance of wstETH / weETH (liabilities negative): ``amount x ETH price now x (rate now -
@@ -244,10 +271,10 @@ def lst_rate_gain(prev: MarketSnapshot | None, snap: MarketSnapshot, balances: M
         if d == 0:
             continue
         if eth_now is None:
-            eth_now = usd_price(snap, "ETH")
+            eth_now = market_usd_price(snap, "ETH", eth_price)
         sign = -1 if kind in LIABILITY_KINDS else 1
         gain += sign * amount * eth_now * d
     return gain
 
 
-__all__ = ["LIABILITY_KINDS", "RATE_LSTS", "Valuation", "Valuer", "lst_rate_gain"]
+__all__ = ["LIABILITY_KINDS", "RATE_LSTS", "Valuation", "Valuer", "lst_rate_gain", "market_usd_price"]

@@ -169,3 +169,14 @@ def test_leveraged_loop_with_a_hedge_shorts_its_net_eth() -> None:
     assert net.iloc[0] == pytest.approx(10, rel=0.02)  # own 10 ETH less the costs
     assert ((short - net).abs() <= 0.01 * net + 0.002).all()
     assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity
+
+
+def test_the_docs_list_every_parameter() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "backtest.md"
+    if not doc.is_file():
+        pytest.skip("docs/backtest.md is not in this checkout")
+    text = doc.read_text()
+    for name, rows in describe().items():
+        assert f"**{name}**" in text, name
+        for r in rows:
+            assert f"| `{r['name']}` |" in text, (name, r["name"])
