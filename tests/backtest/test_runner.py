@@ -300,3 +300,14 @@ def test_default_scenario_same_seed_same_result_over_ten_days() -> None:
     other = run(sc.model_copy(update={"market": sc.market.model_copy(update={"seed": 8})}))
     if any(s.active for s in a.strategies):
         assert other.end_equity != a.end_equity
+
+
+def test_venue_valued_keys_and_unpriced_keys() -> None:
+    prov = DataProvider([Series("oracle:ETH/USD", [T0], {"price": [Decimal(3000)]})])
+    metrics = {"lido:metric:value_usd:withdrawal:7": Decimal("6000.5")}
+    v = Valuer(prov, balances_of=lambda ts, venue: metrics if venue == "lido" else {})
+    val = v.value(prov.get_data(T0), {"lido:withdrawal:7": Decimal(2), "uniswap:lp:v2:WETH/USDC": Decimal(5),
+                                      "ethereum:wallet:ETH": Decimal(1), "aave:metric:health_factor": Decimal(9)})
+    assert val.values["lido:withdrawal:7"] == Decimal("6000.5")
+    assert val.values["uniswap:lp:v2:WETH/USDC"] == 0 and v.unpriced == {"uniswap:lp:v2:WETH/USDC"}
+    assert val.equity == Decimal("6000.5") + 3000
