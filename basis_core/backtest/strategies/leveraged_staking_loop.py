@@ -172,6 +172,7 @@ class LeveragedStakingLoop(Strategy):
             return
         self._lever_to(manager, ts, p.target_ltv)
         if self.hedge is not None and self.hedge.trade(manager, ts, -self.net_eth(manager, ts)) is None:
+            self.hedge = None
             self.notes.append(f"the hedge could not be opened at {ts.isoformat()}; the loop runs unhedged")
 
     def step(self, manager: Any, ts: Any) -> None:
@@ -190,6 +191,10 @@ class LeveragedStakingLoop(Strategy):
         if hedge is not None:
             target = hedge.capped(manager, ts, -self.net_eth(manager, ts), p.min_margin_ratio)
             hedge.resize(manager, ts, target, p.hedge_band)
+            if hedge.failed_too_often:
+                self.hedge = None
+                self.notes.append(f"hedge given up at {ts.isoformat()} after {hedge.failures} failed trades in a row "
+                                  f"(position left: {hedge.qty})")
 
     def _rules(self, manager: Any, ts: Any) -> None:
         p: LeveragedStakingLoopParams = self.params
