@@ -77,6 +77,8 @@ MAX_UINT256 = 2**256 - 1
 _ZERO = Decimal(0)
 _MILLION = 1_000_000
 
+_USD_QUANTUM = Decimal("1e-18")
+
 
 # ------------------------------------------------------------------------------------------------- ABIs
 def _p(spec: str | tuple[str, str, Sequence[Any]]) -> dict[str, Any]:
@@ -342,7 +344,8 @@ class UniswapLive:
                     except (InstructionError, KeyError):
                         return None
                     mid = self.mid_price(p)
-                    out["weth"] = mid if p.token0 == "WETH" else 1 / mid
+                    # quantised to 1e-18 USD: valuations (amount x price) then stay exact in Decimal
+                    out["weth"] = (mid if p.token0 == "WETH" else 1 / mid).quantize(_USD_QUANTUM)
                 out[t] = out["weth"]
             else:
                 return None
