@@ -129,8 +129,37 @@ REAL_DATA_ALIASES = {
 }
 
 
+def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) -> Series:
+    """``primary`` with every gap longer than ``max_gap_ns`` filled by ``secondary``'s rows inside the gap.
+
+    Used for the same contract on another venue (the Binance perp file has day-long holes that Bybit's
+    covers): a stale mark for a day would otherwise show as a spike in every hedged PnL.
+    """
+    times, cols = list(primary.times), {c: list(v) for c, v in primary.columns.items()}
+    out_t: list[int] = []
+    out_c: dict[str, list[Decimal]] = {c: [] for c in cols}
+    sec_cols = {c: secondary.column(c) for c in cols}
+    for i, t in enumerate(times):
+        if i and t - times[i - 1] > max_gap_ns:
+            for j in secondary.range_between(times[i - 1], t - 1):
+                out_t.append(secondary.times[j])
+                for c in cols:
+                    out_c[c].append(sec_cols[c][j])
+        out_t.append(t)
+        for c in cols:
+            out_c[c].append(cols[c][i])
+    return Series(primary.name, out_t, out_c)
+
+
+#: series whose gaps are filled from the same contract on another venue
+GAP_FILLS = {"perp:binance:ETH/USDT:USDT": "perp:bybit:ETH/USDT:USDT"}
+
+
 def load_data_dir(directory: str | Path, aliases: dict[str, str] | None = None) -> DataProvider:
-    """Load every recognised file of ``directory`` into a DataProvider (unknown files are ignored)."""
+    """Load every recognised file of ``directory`` into a DataProvider (unknown files are ignored).
+
+    Gaps longer than an hour in the series of :data:`GAP_FILLS` are filled from their counterpart.
+    """
     d = Path(directory)
     if not d.is_dir():
         raise MarketDataError(f"data directory {d} does not exist")
@@ -159,6 +188,9 @@ def load_data_dir(directory: str | Path, aliases: dict[str, str] | None = None) 
             break
     if not series:
         raise MarketDataError(f"no recognised market data files in {d}")
+    for name, other in GAP_FILLS.items():
+        if name in series and other in series:
+            series[name] = fill_gaps(series[name], series[other])
     al = dict(REAL_DATA_ALIASES)
     al.update(aliases or {})
     return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=str(d))

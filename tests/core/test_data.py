@@ -106,3 +106,20 @@ def test_load_data_dir_names_series_by_convention() -> None:
                  "aave:wstETH", "oracle:ETH/USD", "lst:wstETH", "gas"):
         assert p.has(name), name
     assert p.has("perp:hyperliquid:ETH/USDC:USDC")  # alias to the Binance mark
+
+
+def test_fill_gaps_takes_the_other_series_rows_inside_a_gap_only() -> None:
+    from basis_core.data.loaders import fill_gaps
+
+    h = 3600 * NS
+    a = Series("a", [0, h, 5 * h, 6 * h], {"close": [Decimal(1), Decimal(2), Decimal(6), Decimal(7)]})
+    b = Series("b", [h * i for i in range(8)], {"close": [Decimal(100 + i) for i in range(8)]})
+    f = fill_gaps(a, b)
+    assert f.times == [0, h, 2 * h, 3 * h, 4 * h, 5 * h, 6 * h]
+    assert f.columns["close"] == [Decimal(x) for x in (1, 2, 102, 103, 104, 6, 7)]
+
+
+@needs_data
+def test_real_binance_eth_perp_has_no_gap_longer_than_an_hour() -> None:
+    s = load_data_dir(DATA).series("perp:binance:ETH/USDT:USDT")
+    assert max(b - a for a, b in zip(s.times, s.times[1:], strict=False)) <= 3600 * NS
