@@ -143,6 +143,25 @@ def error_text(code: str) -> str:
     return f"Aave error {code} {ERROR_NAMES.get(code, '')}".rstrip()
 
 
+def account_metrics(acc: AccountData, emode: int) -> dict[str, Decimal]:
+    """``aave:metric:*`` of account data (both backends): health_factor (wad, as ``getUserAccountData``;
+    ``type(uint256).max / 1e18`` with no debt), ltv (debt / collateral value, 18 decimals), max_ltv,
+    liquidation_threshold, borrowing_power_usd, collateral_usd, debt_usd, e_mode_category."""
+    coll = from_units(acc.total_collateral_base, 8)
+    debt = from_units(acc.total_debt_base, 8)
+    ltv = (acc.total_debt_base * 10**18 // acc.total_collateral_base) if acc.total_collateral_base else 0
+    return {
+        f"{VENUE}:metric:health_factor": from_units(acc.health_factor, 18),
+        f"{VENUE}:metric:ltv": from_units(ltv, 18),
+        f"{VENUE}:metric:max_ltv": from_units(acc.ltv, 4),
+        f"{VENUE}:metric:liquidation_threshold": from_units(acc.current_liquidation_threshold, 4),
+        f"{VENUE}:metric:borrowing_power_usd": from_units(acc.available_borrows_base, 8),
+        f"{VENUE}:metric:collateral_usd": coll,
+        f"{VENUE}:metric:debt_usd": debt,
+        f"{VENUE}:metric:e_mode_category": Decimal(emode),
+    }
+
+
 # ------------------------------------------------------------------------------------------- config
 def _fraction_bps(v: Any, name: str) -> int:
     try:
@@ -786,20 +805,8 @@ class AaveSim:
         return out
 
     def metrics(self, acc: AccountData) -> dict[str, Decimal]:
-        """``aave:metric:*`` of account data: health_factor, ltv (debt / collateral), max_ltv,
-        liquidation_threshold, borrowing_power_usd, collateral_usd, debt_usd, e_mode_category."""
-        coll = from_units(acc.total_collateral_base, 8)
-        debt = from_units(acc.total_debt_base, 8)
-        return {
-            f"{VENUE}:metric:health_factor": from_units(acc.health_factor, 18),
-            f"{VENUE}:metric:ltv": (debt / coll) if coll else _ZERO,
-            f"{VENUE}:metric:max_ltv": from_units(acc.ltv, 4),
-            f"{VENUE}:metric:liquidation_threshold": from_units(acc.current_liquidation_threshold, 4),
-            f"{VENUE}:metric:borrowing_power_usd": from_units(acc.available_borrows_base, 8),
-            f"{VENUE}:metric:collateral_usd": coll,
-            f"{VENUE}:metric:debt_usd": debt,
-            f"{VENUE}:metric:e_mode_category": Decimal(self.emode),
-        }
+        """``aave:metric:*`` of the account (see :func:`account_metrics`)."""
+        return account_metrics(acc, self.emode)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         asset = getattr(ins, "asset", None)

@@ -216,12 +216,15 @@ def deploy_aave_market(
     seed: Mapping[str, Decimal] = DEFAULT_SEED,
     emode: EModeCategoryParams | None = EMODE_ETH_CORRELATED,
     flash_loan_premium_total: int = FLASHLOAN_PREMIUM_TOTAL,
+    external_tokens: Mapping[str, str] | None = None,
 ) -> AaveWorld:
     """Deploy and configure an Aave v3 market for ``assets`` (see the module docstring for the steps).
 
     ``deployer`` (an unlocked account) becomes ACL admin and pool admin. ``liquidity_provider``
     (default: the node's last account) supplies ``seed`` of every asset; ``treasury`` (default: the
-    deployer) receives reserve-factor income. Returns the :class:`AaveWorld`.
+    deployer) receives reserve-factor income. ``external_tokens`` ({symbol: address}) lists existing
+    ERC20s (e.g. our Lido wstETH) instead of deploying mocks; they are not minted nor seeded.
+    Returns the :class:`AaveWorld`.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -268,9 +271,12 @@ def deploy_aave_market(
 
     # 4. tokens
     tokens: dict[str, Any] = {}
+    external = dict(external_tokens or {})
     for sym in assets:
         r = reserves[sym]
-        if sym == "WETH":
+        if sym in external:
+            tokens[sym] = at("MintableERC20", external[sym])
+        elif sym == "WETH":
             tokens[sym] = dep("WETH9Mocked")
         else:
             tokens[sym] = dep("MintableERC20", sym, sym, r.decimals)
@@ -412,7 +418,7 @@ def deploy_aave_market(
     # 11. seed liquidity
     for sym in assets:
         amount = seed.get(sym, Decimal(0))
-        if amount > 0:
+        if amount > 0 and sym not in external:
             world.approve_and_supply(sym, lp, to_base_units(amount, reserves[sym].decimals))
     timings["seed"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t0

@@ -1,0 +1,224 @@
+"""Our flash-loan executor (``contracts/LoopExecutor.sol``): its artifact, how bundle steps become its ops, and
+how to compile / deploy it.
+
+The compiled artifact ships as package data (``contracts/LoopExecutor.json``: ABI + creation bytecode, solc
+0.8.x from npm ``solc``, optimizer 200 runs, EVM cancun) so live mode needs no compiler;
+:func:`compile_executor` rebuilds it from the source (the tests check the shipped one is current).
+
+Step translation (:func:`ops_for_steps`), each step -> executor ops:
+
+- ``Supply(asset, amount)`` -> SUPPLY; ``Borrow(asset, amount)`` -> BORROW (credit delegation);
+  ``Repay(asset, amount | "max")`` -> REPAY (max: the owner's whole debt at execution);
+  ``Withdraw(asset, amount | "max")`` -> WITHDRAW (pulls the owner's aTokens, withdraws them);
+- ``Stake(asset="ETH", receive="stETH" | None)`` -> STAKE_ETH; ``receive="wstETH"`` -> STAKE_ETH_WSTETH;
+  ``asset="WETH"`` -> UNWRAP_WETH first; ``Stake(asset="stETH", receive="wstETH")`` -> WRAP_STETH;
+  ``Unstake(action="unwrap", asset="wstETH")`` -> UNWRAP_WSTETH.
+
+Anything else (swaps, perps, withdrawal requests ...) is refused with an InstructionError naming the step.
+ETH the steps stake (``Stake(asset="ETH")``) is sent as the transaction's value.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from basis_core.errors import InstructionError
+
+MAX_UINT256 = 2**256 - 1
+OP_UNWRAP_WETH = 1
+OP_WRAP_ETH = 2
+OP_STAKE_ETH = 3
+OP_STAKE_ETH_WSTETH = 4
+OP_WRAP_STETH = 5
+OP_UNWRAP_WSTETH = 6
+OP_SUPPLY = 7
+OP_BORROW = 8
+OP_REPAY = 9
+OP_WITHDRAW = 10
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+SOURCE = "LoopExecutor.sol"
+ARTIFACT = "LoopExecutor.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One executor op: kind, asset (token address), amount (base units; MAX_UINT256 = all), aux address."""
+
+    kind: int
+    asset: str
+    amount: int
+    aux: str = ZERO_ADDRESS
+
+    def as_tuple(self) -> tuple[int, str, int, str]:
+        return (self.kind, self.asset, self.amount, self.aux)
+
+
+@dataclass(frozen=True)
+class ExecutorArtifact:
+    """ABI and creation bytecode (hex, no 0x) of LoopExecutor."""
+
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+
+def _contracts_dir() -> Path:
+    return Path(str(resources.files("basis_venue_aave").joinpath("contracts")))
+
+
+@lru_cache(maxsize=1)
+def executor_artifact() -> ExecutorArtifact:
+    """The shipped artifact (package data)."""
+    data = json.loads((_contracts_dir() / ARTIFACT).read_text())
+    return ExecutorArtifact(data["abi"], data["bytecode"])
+
+
+_NODE_SCRIPT = """
+const solc = require(process.argv[1]);
+let input = '';
+process.stdin.on('data', (c) => { input += c; });
+process.stdin.on('end', () => { process.stdout.write(solc.compile(input)); });
+"""
+
+
+def compile_executor(solc_dir: Path | None = None) -> ExecutorArtifact:
+    """Compile ``contracts/LoopExecutor.sol`` with solc-js (``node_modules/solc``); raises RuntimeError on errors."""
+    from basis_core.testing.anvil import node_modules
+
+    node = shutil.which("node")
+    if node is None:
+        raise FileNotFoundError("node not found: needed to run solc-js")
+    solc = solc_dir or node_modules() / "solc"
+    std_input = {
+        "language": "Solidity",
+        "sources": {SOURCE: {"content": (_contracts_dir() / SOURCE).read_text()}},
+        "settings": {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "cancun",
+                     "outputSelection": {"*": {"LoopExecutor": ["abi", "evm.bytecode.object"]}}},
+    }
+    proc = subprocess.run([node, "-e", _NODE_SCRIPT, str(solc)], input=json.dumps(std_input), capture_output=True,
+                          text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"solc-js failed: {proc.stderr.strip()[:2000]}")
+    out = json.loads(proc.stdout)
+    errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise RuntimeError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    c = out["contracts"][SOURCE]["LoopExecutor"]
+    return ExecutorArtifact(c["abi"], c["evm"]["bytecode"]["object"])
+
+
+def write_artifact(art: ExecutorArtifact, path: Path | None = None) -> Path:
+    """Write ``contracts/LoopExecutor.json`` (maintainers, after changing the source)."""
+    target = path or _contracts_dir() / ARTIFACT
+    target.write_text(json.dumps({"contractName": "LoopExecutor", "abi": art.abi, "bytecode": art.bytecode},
+                                 indent=1) + "\n")
+    return target
+
+
+def deploy_executor(client: Any, pool: str, weth: str, steth: str, wsteth: str) -> str:
+    """Deploy a LoopExecutor owned by ``client``'s account (an EvmClient); returns its address."""
+    art = executor_artifact()
+    contract = client.w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode)
+    data = contract.constructor(client.checksum(pool), client.checksum(weth), client.checksum(steth),
+                                client.checksum(wsteth)).data_in_transaction
+    receipt = client.send({"data": data})
+    if not receipt.contract_address:
+        raise RuntimeError("LoopExecutor deployment returned no contract address")
+    return str(receipt.contract_address)
+
+
+@dataclass
+class Translation:
+    """A bundle's steps as executor ops, with what the caller must prepare."""
+
+    ops: list[Op]
+    value: int  # wei sent with the transaction (ETH the steps stake)
+    borrowed: dict[str, int]  # asset symbol -> base units borrowed (credit delegation needed)
+    pulled: set[str]  # token symbols / 'a<SYM>' aTokens the executor may pull from the owner
+    emode: int | None  # e-mode category the steps ask for (set before the bundle)
+    aave_assets: set[str]  # reserves the bundle touches
+    sweep: set[str]  # token symbols to sweep back
+
+
+def ops_for_steps(steps: Sequence[Any], token: Callable[[str, str], str], units: Callable[[str, Any, str], int],
+                  a_token: Callable[[str], str], debt_token: Callable[[str], str], lido: Callable[[str], str]
+                  ) -> Translation:
+    """Translate bundle steps into executor ops (see the module docstring).
+
+    ``token(symbol, field)`` -> address of an Aave reserve token; ``units(symbol, amount, field)`` -> base
+    units; ``a_token`` / ``debt_token`` -> the reserve's aToken / variable debt token; ``lido(name)`` -> the
+    executor's WETH / stETH / wstETH address. Raises InstructionError naming ``steps.<i>.<field>``.
+    """
+    ops: list[Op] = []
+    value = 0
+    borrowed: dict[str, int] = {}
+    pulled: set[str] = set()
+    emode: int | None = None
+    assets: set[str] = set()
+    sweep: set[str] = {"WETH", "stETH", "wstETH"}
+    for i, s in enumerate(steps):
+        f = f"steps.{i}"
+        op = s.operation
+        if s.venue == "aave" and op in ("supply", "borrow", "repay", "withdraw"):
+            addr = token(s.asset, f"{f}.asset")
+            assets.add(s.asset)
+            sweep.add(s.asset)
+            cat = getattr(s, "e_mode_category", None)
+            if cat is not None:
+                if emode is not None and cat != emode:
+                    raise InstructionError(f"{f}.e_mode_category", "the steps ask for two different e-mode categories")
+                emode = cat
+            if op == "supply":
+                amt = units(s.asset, s.amount, f"{f}.amount")
+                ops.append(Op(OP_SUPPLY, addr, amt))
+                pulled.add(s.asset)
+            elif op == "borrow":
+                amt = units(s.asset, s.amount, f"{f}.amount")
+                ops.append(Op(OP_BORROW, addr, amt))
+                borrowed[s.asset] = borrowed.get(s.asset, 0) + amt
+            elif op == "repay":
+                amt = MAX_UINT256 if s.amount == "max" else units(s.asset, s.amount, f"{f}.amount")
+                ops.append(Op(OP_REPAY, addr, amt, debt_token(s.asset)))
+                pulled.add(s.asset)
+            else:
+                amt = MAX_UINT256 if s.amount == "max" else units(s.asset, s.amount, f"{f}.amount")
+                ops.append(Op(OP_WITHDRAW, addr, amt, a_token(s.asset)))
+                pulled.add(f"a{s.asset}")
+        elif s.venue == "lido" and op == "stake":
+            amt = units("ETH", s.amount, f"{f}.amount")
+            receive = s.receive or ("wstETH" if s.asset == "stETH" else "stETH")
+            if s.asset == "stETH" and receive == "wstETH":
+                ops.append(Op(OP_WRAP_STETH, lido("stETH"), amt))
+                pulled.add("stETH")
+                continue
+            if s.asset not in ("ETH", "WETH") or receive not in ("stETH", "wstETH"):
+                raise InstructionError(f"{f}.asset", f"the executor stakes ETH / WETH into stETH / wstETH or wraps "
+                                                     f"stETH, not {s.asset} -> {receive}")
+            if s.asset == "WETH":
+                ops.append(Op(OP_UNWRAP_WETH, lido("WETH"), amt))
+                pulled.add("WETH")
+            else:
+                value += amt
+            kind = OP_STAKE_ETH_WSTETH if receive == "wstETH" else OP_STAKE_ETH
+            ops.append(Op(kind, lido(receive), amt))
+        elif s.venue == "lido" and op == "unstake" and s.action == "unwrap":
+            if s.asset != "wstETH":
+                raise InstructionError(f"{f}.asset", "only wstETH unwraps")
+            ops.append(Op(OP_UNWRAP_WSTETH, lido("wstETH"), units("wstETH", s.amount, f"{f}.amount")))
+            pulled.add("wstETH")
+        else:
+            raise InstructionError(f"{f}.operation", f"the aave executor cannot run {s.venue}:{op} in a bundle "
+                                                     "(it runs aave supply / borrow / repay / withdraw and lido "
+                                                     "stake / wrap / unwrap)")
+    return Translation(ops, value, borrowed, pulled, emode, assets, sweep)
+
+
+__all__ = ["MAX_UINT256", "ExecutorArtifact", "Op", "Translation", "compile_executor", "deploy_executor",
+           "executor_artifact", "ops_for_steps", "write_artifact"]
