@@ -680,7 +680,9 @@ class AaveSim:
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas] | None:
         """Interest since the last accrual (one deltas), then liquidations while the health factor is below 1."""
         positions = self.positions
-        if not len(positions) and "adopted" in self.account:
+        if "adopted" not in self.account:
+            self._at(previous.value)  # initial balances are as of the clock's first time
+        if not len(positions):
             return None
         self._at(ts.value)
         out: list[ExecutionDeltas] = []
