@@ -315,7 +315,8 @@ def test_real_data_supply_and_borrow_follow_the_index_ratio() -> None:
         m1.advance_to(ts)
         m2.advance_to(ts)
     i0, i1 = F(_row_on(usdt, "2024-01-01")["liquidityIndex"]), F(_row_on(usdt, "2025-01-01")["liquidityIndex"])
-    v0, v1 = F(_row_on(weth, "2024-01-01")["variableBorrowIndex"]), F(_row_on(weth, "2025-01-01")["variableBorrowIndex"])
+    v0 = F(_row_on(weth, "2024-01-01")["variableBorrowIndex"])
+    v1 = F(_row_on(weth, "2025-01-01")["variableBorrowIndex"])
     assert abs(F(m1.ledger.balance("aave:supplied:USDT")) - 1000 * i1 / i0) <= F(1, 10**6)  # type: ignore[union-attr]
     assert abs(F(m2.ledger.balance("aave:debt:WETH")) - 10 * v1 / v0) <= F(1, 10**18)  # type: ignore[union-attr]
     assert m2.get_balances(end, "aave")["aave:metric:health_factor"] > 1
