@@ -12,9 +12,10 @@ Deployment table (option ``deployment_table`` or ``deployment`` = "mainnet" / a 
 
 or the flat ``LidoWorld.deployment_table()`` (``{"stETH": ..., "wstETH": ..., "WithdrawalQueue": ...}``).
 
-Deltas: tokens from the receipts' ERC20 ``Transfer`` events of the account (stETH emits token amounts);
-ETH = -value - gas (+ the claim's ``WithdrawalClaimed.amountOfETH``); a request adds
-``lido:withdrawal:<id>`` = its ``amountOfStETH`` (from ``WithdrawalRequested``), a claim removes it.
+Deltas: WETH / stETH / wstETH as ``balanceOf`` after the last transaction minus before the first (exact also
+for the rebasing stETH, whose balance moves by a wei of share rounding without a Transfer event); ETH = -value
+- gas (+ the claim's ``WithdrawalClaimed.amountOfETH``); a request adds ``lido:withdrawal:<id>`` = its
+``amountOfStETH`` (from ``WithdrawalRequested``), a claim removes it.
 Claiming a request that is not finalised (or unknown, or claimed) raises an InstructionError naming
 ``request_id`` before anything is sent. Approvals: ``approval_mode`` exact (default) or unlimited.
 """
@@ -180,15 +181,13 @@ class LidoLive:
                 extra: Mapping[str, Decimal] | None = None, status: str = "filled",
                 details: dict[str, Any] | None = None) -> ExecutionDeltas:
         syms = [s for s in ("WETH", "stETH", "wstETH") if s != "WETH" or self.weth is not None]
-        addrs = [self._token(s) for s in syms]
-        moved = dict.fromkeys(addrs, 0)
-        for r in receipts:
-            for a, v in self.client.transfer_deltas(r, addrs).items():
-                moved[a] += v
+        first, last = receipts[0].block_number - 1, receipts[-1].block_number
         positions: dict[str, Decimal] = {}
-        for s, a in zip(syms, addrs, strict=True):
-            if moved[a]:
-                positions[WALLET + s] = from_base_units(moved[a], 18)
+        for s in syms:  # balanceOf around the transactions: exact for the rebasing stETH (share rounding)
+            erc = self.client.erc20(self._token(s)).functions.balanceOf(self.me)
+            moved = int(erc.call(block_identifier=last)) - int(erc.call(block_identifier=first))
+            if moved:
+                positions[WALLET + s] = from_base_units(moved, 18)
         gas = sum(r.gas_cost_wei for r in receipts)
         eth = eth_in - value - gas
         if eth:
