@@ -488,8 +488,9 @@ class AaveLive:
     # ------------------------------------------------------------------------------------------ queries
     def account_data(self, block: Any = "latest") -> AccountData:
         """``getUserAccountData`` of the account (at ``block``)."""
-        r = self.pool.functions.getUserAccountData(self.me).call(block_identifier=block)
-        return AccountData(*(int(x) for x in r))
+        c, d, a, lt, ltv, hf = (int(x) for x in self.pool.functions.getUserAccountData(self.me).call(
+            block_identifier=block))
+        return AccountData(c, d, a, lt, ltv, hf)
 
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         """Wallet balances of the table's tokens and ETH, supplied / debt balances, account metrics."""

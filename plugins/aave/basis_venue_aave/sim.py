@@ -357,9 +357,17 @@ class AaveSim:
         return v
 
     def usd(self, asset: str) -> Decimal:
+        """:func:`basis_core.data.usd_price` of ``asset`` now (cached per timestamp; the ETH price is looked up
+        once for WETH / stETH and the rate tokens, with usd_price's own rules: ETH x ``lst:<token>.rate``)."""
         p = self._usd.get(asset)
         if p is None:
-            p = self._usd[asset] = usd_price(self._snap, asset)
+            if asset in ("WETH", "stETH"):
+                p = self.usd("ETH")
+            elif asset in ("wstETH", "weETH"):
+                p = self.usd("ETH") * self._snap.get(f"lst:{asset}", "rate")
+            else:
+                p = usd_price(self._snap, asset)
+            self._usd[asset] = p
         return p
 
     def price(self, asset: str) -> int:
@@ -461,13 +469,14 @@ class AaveSim:
         self._touch()
         return "set_emode"
 
-    def summary(self) -> tuple[int, int, int, int, bool]:
+    def summary(self, cat: int | None = None) -> tuple[int, int, int, int, bool]:
         """Account totals now: (collateral base, debt base, avg LTV, avg liquidation threshold, zero-LTV
         collateral), as ``GenericLogic.calculateUserAccountData`` sums them (same integers as
         :meth:`account_data`). Each asset's contribution is cached per timestamp and e-mode and recomputed
         when its position tuple changes (identity check, so a rolled-back write is never used)."""
         acct = self.account
-        cat = acct.get("emode", 0)
+        if cat is None:
+            cat = acct.get("emode", 0)
         v = acct.get("v")
         cached = self._sum
         if cached is not None and cached[0] == v and cached[1] == cat:
@@ -514,8 +523,10 @@ class AaveSim:
         """After ``positions[asset]`` went from ``old`` to ``new`` (new collateral balance ``coll`` or new debt
         value ``debt_base``): bump the version and update the cached contribution and sums in place of a
         recomputation, when they were computed from ``old``."""
-        prev = self.account.get("v")
-        self._touch()
+        acct = self.account
+        prev = acct.get("v")
+        self._seq += 1
+        acct["v"] = self._seq
         c = self._contrib.get(asset)
         cached = self._sum
         if c is None or c[0] is not old:
@@ -616,8 +627,12 @@ class AaveSim:
         if ts_ns != self._ts:
             self._at(ts_ns)
         cat = ins.e_mode_category
-        extra = None if cat is None or cat == self.account.get("emode", 0) else self._set_emode(cat)
-        cat = self.account.get("emode", 0)
+        cur = self.account.get("emode", 0)
+        extra = None
+        if cat is not None and cat != cur:
+            extra = self._set_emode(cat)
+            cur = cat
+        cat = cur
         if cat and r.emode_category != cat:
             raise InstructionError("asset", f"{asset} is not in e-mode category {cat}: it cannot be borrowed in it "
                                             f"({error_text(INCONSISTENT_EMODE_CATEGORY)})")
@@ -627,7 +642,7 @@ class AaveSim:
         if w != scaled_amount:
             raise InstructionError("amount", f"{amount} has more than {dec} decimals")
         # ValidationLogic.validateBorrow, collateral part (the integers of math.borrow_error)
-        tc, td, ltv, lt, _ = self.summary()
+        tc, td, ltv, lt, _ = self.summary(cat)
         price = self._px.get(asset) or self.price(asset)
         unit = self._units[asset]
         if (not tc or not ltv or (td and ((tc * lt + 5000) // 10_000 * WAD + td // 2) // td <= WAD)
@@ -688,28 +703,38 @@ class AaveSim:
         out: list[ExecutionDeltas] = []
         pos: dict[str, Decimal] = {}
         lending = borrowing = _ZERO
-        has_debt = False
+        cat = self.account.get("emode", 0)
+        contrib = self._contrib
+        tc = td = sl = st = 0
         for asset, p in positions.items():
             li, vi = self._idx.get(asset) or self.index(asset)
             ss, sw, ds, dw = p
             nsw = (ss * li + HALF_RAY) // RAY if ss else 0
             ndw = (ds * vi + HALF_RAY) // RAY if ds else 0
-            if ds:
-                has_debt = True
-            if nsw == sw and ndw == dw:
-                continue
-            dec = self.reserves[asset].decimals
-            _, supplied, debt = self._keys[asset]
-            usd = self._usd.get(asset) or self.usd(asset)
-            if nsw != sw:
-                d = Decimal(nsw - sw).scaleb(-dec, CTX)
-                pos[supplied] = d
-                lending += d * usd
-            if ndw != dw:
-                d = Decimal(ndw - dw).scaleb(-dec, CTX)
-                pos[debt] = d
-                borrowing -= d * usd
-            positions[asset] = (ss, nsw, ds, ndw)
+            new = p
+            if nsw != sw or ndw != dw:
+                dec = self.reserves[asset].decimals
+                _, supplied, debt = self._keys[asset]
+                usd = self._usd.get(asset) or self.usd(asset)
+                if nsw != sw:
+                    d = Decimal(nsw - sw).scaleb(-dec, CTX)
+                    pos[supplied] = d
+                    lending += d * usd
+                if ndw != dw:
+                    d = Decimal(ndw - dw).scaleb(-dec, CTX)
+                    pos[debt] = d
+                    borrowing -= d * usd
+                new = positions[asset] = (ss, nsw, ds, ndw)
+            # the account totals at the new balances (GenericLogic, as summary() computes them)
+            price = self._px.get(asset) or self.price(asset)
+            unit = self._units[asset]
+            cb, lw, tw, zl = self._collateral_part(self.reserves[asset], nsw, price, unit, cat)
+            db = ndw * price // unit
+            contrib[asset] = (new, cat, (cb, db, lw, tw, zl))
+            tc += cb
+            td += db
+            sl += lw
+            st += tw
         if pos:
             self._touch()
             pnl = {}
@@ -718,14 +743,13 @@ class AaveSim:
             if borrowing:
                 pnl["borrow_interest"] = borrowing
             out.append(ExecutionDeltas(VENUE, "interest", ts, pos, {}, "accrued", pnl=pnl))
-        if has_debt and self.liquidations:
-            tc, td, _, lt, _ = self.summary()
-            if td and tc and ((tc * lt + 5000) // 10_000 * WAD + td // 2) // td < WAD:
-                for _ in range(MAX_LIQUIDATIONS_PER_STEP):
-                    liq = self._liquidate(ts)
-                    if liq is None:
-                        break
-                    out.append(liq)
+        self._sum = None
+        if td and self.liquidations and tc and ((tc * (st // tc) + 5000) // 10_000 * WAD + td // 2) // td < WAD:
+            for _ in range(MAX_LIQUIDATIONS_PER_STEP):
+                liq = self._liquidate(ts)
+                if liq is None:
+                    break
+                out.append(liq)
         return out or None
 
     def _liquidate(self, ts: Any) -> ExecutionDeltas | None:

@@ -96,7 +96,8 @@ def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
-    contracts = raw.get("contracts") if isinstance(raw.get("contracts"), Mapping) else {
+    nested = raw.get("contracts")
+    contracts: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {
         k: v for k, v in raw.items() if k in CONTRACTS}
     for name in ("stETH", "wstETH", "WithdrawalQueue"):
         if name not in contracts:
