@@ -48,6 +48,7 @@ Balances of ``aave:*`` keys given as initial balances are adopted (scaled at the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Context, Decimal
 from typing import Any
@@ -55,7 +56,13 @@ from typing import Any
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.errors import (
+    ConfigError,
+    HealthFactorError,
+    InstructionError,
+    InsufficientFundsError,
+    MarketDataError,
+)
 from basis_venue_aave.math import (
     COLLATERAL_BALANCE_IS_ZERO,
     COLLATERAL_CANNOT_COVER_NEW_BORROW,
@@ -83,6 +90,8 @@ from basis_venue_aave.params import (
     EModeCategoryParams,
     ReserveParams,
 )
+
+log = logging.getLogger(__name__)
 
 VENUE = "aave"
 POSITIONS = "aave.positions"
@@ -394,7 +403,11 @@ class AaveSim:
             kind, _, asset = rest.partition(":")
             if venue != VENUE or kind not in ("supplied", "debt") or asset not in self.reserves or bal <= 0:
                 continue
-            li, vi = self.index(asset)
+            try:
+                li, vi = self.index(asset)
+            except MarketDataError:
+                log.warning("aave: no index data for %s at the first call; %s stays %s (no interest)", asset, key, bal)
+                continue
             w = to_units(bal, self.reserves[asset].decimals, key)
             p = list(self.positions.get(asset, _EMPTY))
             if kind == "supplied":
@@ -696,7 +709,10 @@ class AaveSim:
         """Interest since the last accrual (one deltas), then liquidations while the health factor is below 1."""
         positions = self.positions
         if "adopted" not in self.account:
-            self._at(previous.value)  # initial balances are as of the clock's first time
+            if not any(k.startswith(f"{VENUE}:") for k in self.ledger.balances):
+                self.account["adopted"] = True  # nothing to adopt: no data needed
+            else:
+                self._at(previous.value)  # initial balances are as of the clock's first time
         if not len(positions):
             return None
         self._at(ts.value)

@@ -369,3 +369,15 @@ def test_cached_account_summary_equals_full_recomputation(ops: list[tuple[str, s
         tc, td, ltv, lt, zero = sim.summary()
         assert (tc, td, ltv, lt, zero) == (acc.total_collateral_base, acc.total_debt_base, acc.ltv,
                                            acc.current_liquidation_threshold, acc.has_zero_ltv_collateral)
+
+
+def test_installed_but_unused_venues_need_no_data() -> None:
+    """A clock starting before the market data, stETH held without an lst:wstETH series: advancing never fails."""
+    from basis_venue_lido.venue import LidoVenue
+
+    provider = DataProvider([Series("oracle:ETH/USD", [int((T0 + DAY).value)], {"price": [D(3000)]})])
+    m = ExecutionInterfaceManager({"initial_balances": {"ethereum:wallet:stETH": "1"}, "autoload": False}, provider,
+                                  "backtest", plugins=[AaveVenue, LidoVenue])
+    m.advance_to(T0)
+    assert m.advance_to(T0 + 2 * DAY) == []
+    assert m.ledger.balance("ethereum:wallet:stETH") == 1  # type: ignore[union-attr]

@@ -40,7 +40,7 @@ import pandas as pd
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError
+from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, MarketDataError
 from basis_core.timeutil import from_ns
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT, ONE
 
@@ -263,7 +263,10 @@ class LidoSim:
         bal = self.ledger.balance(KEYS["stETH"])
         if bal <= 0:
             return None
-        r0, r1 = self.rate(previous.value), self.rate(ts.value)
+        try:
+            r0, r1 = self.rate(previous.value), self.rate(ts.value)
+        except MarketDataError:  # no lst:wstETH rate (yet): nothing known to rebase by
+            return None
         if r0 == r1:
             return None
         w = to_wei(bal, KEYS["stETH"])
