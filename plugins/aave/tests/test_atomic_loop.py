@@ -190,3 +190,31 @@ def test_executor_refuses_strangers(loop_world: Any, chain: Any) -> None:
     assert receipt["status"] == 0
     with pytest.raises(RuntimeError):
         wait_receipt(w3, w3.eth.send_transaction(tx))
+
+
+def test_loop_from_own_eth_in_one_transaction(loop_world: Any, chain: Any) -> None:
+    """Own ETH (sent as the transaction's value) and the flash loan staked, supplied and borrowed against in the
+    same transaction: the account pays exactly its ETH plus gas; the position is the sum of both stakes."""
+    world = loop_world
+    prices(world)
+    m = live_manager(world)
+    own, f = D(6), D("24")
+    owed = f * (1 + PREMIUM)
+    steps = [{"operation": "stake", "venue": "lido", "asset": "ETH", "amount": str(own), "receive": "wstETH"},
+             {"operation": "stake", "venue": "lido", "asset": "WETH", "amount": str(f), "receive": "wstETH"},
+             {"operation": "supply", "venue": "aave", "asset": "wstETH", "amount": str((own + f) / RATE),
+              "e_mode_category": 1},
+             {"operation": "borrow", "venue": "aave", "asset": "WETH", "amount": str(owed)}]
+    b = {"operation": "atomic", "venue": "aave", "flash_loan": {"venue": "aave", "asset": "WETH", "amount": str(f)},
+         "steps": steps, "min_health_factor": "1.05"}
+    m.venue("aave").backend.prepare_atomic(_parse(b))
+    before = chain_state(world)
+    d = m.execute(TS, b)
+    after = chain_state(world)
+    assert after["nonce"] == before["nonce"] + 1  # set-up done: the bundle is ONE transaction
+    receipt = world.aave.w3.eth.get_transaction_receipt(d.details["tx_hashes"][-1])
+    gas = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+    assert after["eth"] - before["eth"] == -int(own * 10**18) - gas
+    assert d.positions["ethereum:wallet:ETH"] == D(-int(own * 10**18) - gas).scaleb(-18)
+    assert after["awstETH"] - before["awstETH"] == int((own + f) / RATE * 10**18)
+    assert after["dWETH"] - before["dWETH"] == int(owed * 10**18)
