@@ -147,6 +147,7 @@ class AaveLive:
         self._reserve_tokens: dict[str, tuple[str, str]] = {}
         self._executor_address: str | None = opts.get("executor") or c.get("LoopExecutor")
         self._executor: Any = None
+        self._lido_cache: tuple[str, dict[str, str]] | None = None
         self._premium_bps: int | None = None
 
     def __repr__(self) -> str:
@@ -376,10 +377,18 @@ class AaveLive:
         self._executor = None
         return addr
 
-    def _translate(self, bundle: Any) -> Translation:
+    def _lido(self) -> dict[str, str]:
+        """The executor's WETH / stETH / wstETH addresses (immutables, read once per executor)."""
         ex = self.executor
-        lido = {"WETH": ex.functions.WETH().call(), "stETH": ex.functions.STETH().call(),
-                "wstETH": ex.functions.WSTETH().call()}
+        cached = self._lido_cache
+        if cached is None or cached[0] != ex.address:
+            cached = self._lido_cache = (ex.address, {"WETH": ex.functions.WETH().call(),
+                                                      "stETH": ex.functions.STETH().call(),
+                                                      "wstETH": ex.functions.WSTETH().call()})
+        return cached[1]
+
+    def _translate(self, bundle: Any) -> Translation:
+        lido = self._lido()
 
         def units(asset: str, amount: Decimal, field: str) -> int:
             return to_base_units(amount, self.decimals.get(asset, 18), field)
@@ -399,8 +408,7 @@ class AaveLive:
         pulled = set(t.pulled)
         if bundle.flash_loan is not None:
             pulled.add(bundle.flash_loan.asset)
-        lido = {"WETH": self.executor.functions.WETH().call(), "stETH": self.executor.functions.STETH().call(),
-                "wstETH": self.executor.functions.WSTETH().call()}
+        lido = self._lido()
         for sym in sorted(pulled):
             if sym.startswith("a") and sym[1:] in self.tokens:
                 addr = self.reserve_tokens(sym[1:])[0]
@@ -426,8 +434,7 @@ class AaveLive:
         if bundle.min_health_factor is not None:
             min_hf = int((bundle.min_health_factor * 10**18).to_integral_value(rounding=ROUND_CEILING))
         ex = self.executor
-        lido = {"WETH": ex.functions.WETH().call(), "stETH": ex.functions.STETH().call(),
-                "wstETH": ex.functions.WSTETH().call()}
+        lido = self._lido()
         sweep = sorted({self.tokens.get(s) or lido[s] for s in t.sweep})
         fn = ex.functions.run([o.as_tuple() for o in t.ops], flash_asset, flash_amt, min_hf, sweep)
         try:
@@ -441,8 +448,10 @@ class AaveLive:
         d = self._deltas("atomic", ts, bundle, [*prep, receipt] if prep else [receipt], wallet_tokens, assets,
                          extra_eth=swept_eth - t.value, details={"steps": len(bundle.steps)})
         positions = dict(d.positions)
-        for sym, addr in extra_wallet.items():  # Lido tokens that are not Aave reserves of this market
-            v = self.client.transfer_deltas(receipt, [addr])[addr]
+        for sym, addr in extra_wallet.items():  # Lido tokens that are not reserves: balances around the bundle
+            bal = self.client.erc20(addr).functions.balanceOf(self.me)
+            v = int(bal.call(block_identifier=receipt.block_number)) - int(
+                bal.call(block_identifier=receipt.block_number - 1))
             if v:
                 positions[WALLET + sym] = from_base_units(v, 18)
         pnl = dict(d.pnl)
