@@ -1,15 +1,31 @@
-"""Timestamps: every timestamp is timezone-aware; internally UTC nanoseconds since the epoch."""
+"""Timestamps: every timestamp is timezone-aware; internally UTC nanoseconds since the epoch.
+
+pandas is imported on first use, not at ``import basis_core`` (it is most of the import time).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from basis_core.errors import ClockError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PD_UTC = pd.Timestamp(0, tz="UTC").tzinfo
+_pd: Any = None
+_PD_UTC: Any = None
+
+
+def _pandas() -> Any:
+    global _pd, _PD_UTC
+    if _pd is None:
+        import pandas
+
+        _PD_UTC = pandas.Timestamp(0, tz="UTC").tzinfo
+        _pd = pandas
+    return _pd
 
 
 def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
@@ -17,35 +33,37 @@ def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
 
     Raises :class:`ClockError` (field ``timestamp``) for a naive timestamp.
     """
-    if type(ts) is pd.Timestamp and ts.tzinfo is _PD_UTC:
-        return ts
-    if isinstance(ts, pd.Timestamp):
+    pdm = _pd or _pandas()
+    if type(ts) is pdm.Timestamp and ts.tzinfo is _PD_UTC:  # type: ignore[union-attr]
+        return ts  # type: ignore[return-value]
+    if isinstance(ts, pdm.Timestamp):
         if ts.tzinfo is None:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")
         return ts.tz_convert("UTC")
     if isinstance(ts, str):
         try:
-            parsed = pd.Timestamp(ts)
+            parsed = pdm.Timestamp(ts)
         except ValueError as e:
             raise ClockError(f"timestamp: cannot parse {ts!r}: {e}") from None
         return to_utc(parsed)
     if isinstance(ts, datetime):
         if ts.tzinfo is None or ts.utcoffset() is None:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")
-        return pd.Timestamp(ts).tz_convert("UTC")
+        return pdm.Timestamp(ts).tz_convert("UTC")
     raise ClockError(f"timestamp: expected a datetime or ISO string, got {type(ts).__name__}")
 
 
 def to_ns(ts: datetime | str | pd.Timestamp) -> int:
     """UTC nanoseconds since the epoch of an aware timestamp (see :func:`to_utc`)."""
-    if type(ts) is pd.Timestamp and ts.tzinfo is not None:
-        return int(ts.value)
+    pdm = _pd or _pandas()
+    if type(ts) is pdm.Timestamp and ts.tzinfo is not None:  # type: ignore[union-attr]
+        return int(ts.value)  # type: ignore[union-attr]
     return int(to_utc(ts).value)
 
 
 def from_ns(ns: int) -> pd.Timestamp:
     """The UTC timestamp of ``ns`` nanoseconds since the epoch."""
-    return pd.Timestamp(ns, unit="ns", tz="UTC")
+    return (_pd or _pandas()).Timestamp(ns, unit="ns", tz="UTC")
 
 
 NS_PER_SECOND = 1_000_000_000

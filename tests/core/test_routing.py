@@ -121,6 +121,16 @@ def test_manual_registration_with_autoload_off(market: DataProvider) -> None:
     assert m.execute(T0, _trade("spy")).positions == {"spy:spot:ETH": Decimal(1)}
 
 
+def test_configure_is_historic_a_late_registered_venue_gets_the_context(market: DataProvider) -> None:
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False)
+    late = Spy()
+    assert late.context is None
+    m.register(late)  # after the manager called the `configure` hook
+    assert late.context is m.context
+    assert late.context.ledger is m.ledger and late.context.data_provider is market
+    assert late.mode == "backtest"
+
+
 def test_registering_a_venue_twice_is_an_error(market: DataProvider) -> None:
     m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[Spy])
     with pytest.raises(ConfigError):

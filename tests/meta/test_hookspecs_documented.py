@@ -34,8 +34,6 @@ MODULE_DOC = inspect.getdoc(hookspecs) or ""
 
 #: (hook, rule) -> why it is a known gap today. Fix the docstring / add the test, then delete the entry.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("configure", "tested"): "no test names the hook yet",
-    ("execute_unstake", "tested"): "only the conformance kit exercises it (lido's own tests do not yet)",
 }
 
 
