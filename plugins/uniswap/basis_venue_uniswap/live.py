@@ -680,8 +680,16 @@ class UniswapLive:
             pos = self.npm.functions.positions(tid).call()
             a, b = self.symbols.get(str(pos[2]).lower()), self.symbols.get(str(pos[3]).lower())
             if a and b and int(pos[7]):
-                out[f"{VENUE}:lp:v3:{a}/{b}:{int(pos[4])}#{tid}"] = Decimal(int(pos[7]))
+                out[f"{VENUE}:lp:v3:{self._v3_name(a, b, int(pos[4]))}#{tid}"] = Decimal(int(pos[7]))
         return out
+
+    def _v3_name(self, a: str, b: str, fee: int) -> str:
+        """``A/B:fee`` of the v3 pool of tokens ``a`` / ``b`` as the deployment table names it (the key
+        add_liquidity uses); ``a/b:fee`` when the table does not list it. A position's tokens come in
+        address order (token0 < token1), which need not be the table's order: that depends on the addresses."""
+        swapped = f"{b}/{a}:{fee}"
+        return swapped if swapped in self.table["v3_pools"] and f"{a}/{b}:{fee}" not in self.table["v3_pools"] \
+            else f"{a}/{b}:{fee}"
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap or deposit at on-chain mid prices; None when a token has no price."""

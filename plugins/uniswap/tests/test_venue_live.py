@@ -312,6 +312,28 @@ def test_v3_position_round_trip_collects_fees(uniswap_world: UniswapWorld, accou
     assert e.value.field == "position_id"
 
 
+@pytest.mark.parametrize("table_order", ["as_deployed", "reversed"])
+def test_v3_position_balance_key_follows_the_table_not_the_address_order(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode, table_order: str) -> None:
+    """A position's tokens come in address order (token0 < token1), which depends on the deployment; the
+    balance key must be the pool's name in the deployment table, as add_liquidity reports it. Both spellings
+    of the table are run, so both address orders are covered whatever addresses this deployment got."""
+    w = uniswap_world
+    table = w.deployment_table()
+    if table_order == "reversed":
+        table["v3_pools"] = {f"{name.split(':')[0].split('/')[1]}/{name.split(':')[0].split('/')[0]}:"
+                             f"{name.split(':')[1]}": addr for name, addr in table["v3_pools"].items()}
+    name = next(n for n in table["v3_pools"] if n.endswith(":500") and "WETH" in n and "USDC" in n)
+    m = live(w, chain, deployment_table=table)
+    add = m.execute(now(), {"venue": "uniswap", "operation": "add_liquidity", "pool": f"v3:{name}",
+                            "amounts": {"WETH": "1", "USDC": "2000"}})
+    pid = add.details["position_id"]
+    key = f"uniswap:lp:v3:{name}#{pid}"
+    onchain = w.position_manager.functions.positions(int(pid)).call()[7]
+    assert add.positions[key] == onchain
+    assert m.get_balances(now(), "uniswap")[key] == onchain
+
+
 def test_balances_are_the_chain_reads(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     bal = live(uniswap_world, chain).get_balances(now(), "uniswap")
     onchain = balances(uniswap_world, account)
