@@ -512,10 +512,12 @@ class EvmClient:
     def approve(
         self, token: str, spender: str, amount: int,
         mode: Literal["exact", "unlimited"] = "exact", zero_first: bool = False,
+        sent: list[Receipt] | None = None,
     ) -> Receipt | None:
         """Ensure ``spender`` may pull ``amount`` base units; returns None (nothing sent) when the current
         allowance already suffices. ``mode='unlimited'`` approves 2**256-1. ``zero_first`` resets a
-        non-zero allowance to 0 first (USDT-style tokens require it)."""
+        non-zero allowance to 0 first (USDT-style tokens require it). ``sent``, when given, receives the
+        receipt of every transaction sent (the reset included: it paid gas too)."""
         if mode not in ("exact", "unlimited"):
             raise ConfigError(f"approve mode must be 'exact' or 'unlimited', got {mode!r}")
         spender = self.checksum(spender)
@@ -524,8 +526,13 @@ class EvmClient:
             return None
         c = self.erc20(token)
         if zero_first and current > 0:
-            self.send(c.functions.approve(spender, 0))
-        return self.send(c.functions.approve(spender, MAX_UINT256 if mode == "unlimited" else amount))
+            reset = self.send(c.functions.approve(spender, 0))
+            if sent is not None:
+                sent.append(reset)
+        receipt = self.send(c.functions.approve(spender, MAX_UINT256 if mode == "unlimited" else amount))
+        if sent is not None:
+            sent.append(receipt)
+        return receipt
 
     def transfer(self, token: str, to: str, amount: int) -> Receipt:
         """ERC20 transfer of ``amount`` base units."""

@@ -18,7 +18,6 @@ provider, else the ``eth_usd`` option; without an ETH price the deltas carry no 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +42,6 @@ from basis_core.backtest.gas import DEFAULT_GAS_UNITS
 from basis_core.data.prices import STABLECOINS, usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import (
-    ConfigError,
     InstructionError,
     InsufficientFundsError,
     MarketDataError,
@@ -51,13 +49,13 @@ from basis_core.errors import (
     TransactionTimeoutError,
 )
 from basis_core.live.evm import EvmClient, Receipt
+from basis_core.live.onchain import OnChainLiveBase, client_from_settings
 from basis_venue_curve.deployment import DEFAULT_ROUTES, load_table
 from basis_venue_curve.sim import marginal_rate
 from basis_venue_curve.stableswap_math import FEE_DENOMINATOR, StableSwapPool, StableSwapRevert
 
 VENUE = "curve"
 LP_DECIMALS = 18
-MAX_UINT256 = 2**256 - 1
 _ZERO = Decimal(0)
 
 
@@ -107,50 +105,24 @@ class _PendingSwap:
     client_id: str | None
 
 
-def _opt_float(opts: Mapping[str, Any], name: str, default: float) -> float:
-    try:
-        return float(opts.get(name, default))
-    except (TypeError, ValueError):
-        raise ConfigError(f"venue_config.curve.{name}: expected a number") from None
-
-
-class CurveLive:
+class CurveLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
         opts = s.options
         if client is None:
-            if not s.rpc_url:
-                raise ConfigError("venue_config.curve.rpc_url: required in live mode")
-            if s.private_key is None:
-                raise ConfigError("venue_config.curve.private_key: required in live mode")
+            client = client_from_settings(VENUE, s)
         self.table = load_table(opts.get("deployment_table") or s.deployment)
-        self.approval_mode = str(opts.get("approval_mode", "exact"))
         self.default_slippage_bps = Decimal(str(opts.get("default_slippage_bps", "50")))
         self.eth_usd = None if opts.get("eth_usd") is None else Decimal(str(opts["eth_usd"]))
         self.data = venue.context.data_provider if venue.context is not None else None
-        if client is None:
-            client = EvmClient(
-                str(s.rpc_url), s.private_key,  # type: ignore[arg-type]
-                receipt_poll_interval=_opt_float(opts, "receipt_poll_interval", 0.005),
-                receipt_timeout=_opt_float(opts, "receipt_timeout", 120.0),
-                request_timeout=s.timeout_ms / 1000,
-            )
-        self.client = client
-        if self.table.get("chain_id") is not None and int(self.table["chain_id"]) != client.chain_id:
-            raise ConfigError(f"venue_config.curve.deployment: table is for chain {self.table['chain_id']}, "
-                              f"the node is chain {client.chain_id}")
-        self.tokens: dict[str, str] = {k: client.checksum(v) for k, v in self.table["tokens"].items()}
-        self.token_decimals = {k: int(v) for k, v in self.table["decimals"].items()}
-        self.zero_first = set(self.table.get("zero_approval_first") or ())
+        self.init_onchain(VENUE, client, self.table, opts)
         self.pools: dict[str, LiveCurvePool] = {
             name: LiveCurvePool(name, client.checksum(p["address"]), client.checksum(p["lp_token"]),
-                                tuple(p["coins"]), tuple(self.token_decimals[c] for c in p["coins"]))
+                                tuple(p["coins"]), tuple(self.decimals[c] for c in p["coins"]))
             for name, p in self.table["pools"].items()}
         self._contracts: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
         self.pending_swaps: dict[str, _PendingSwap] = {}
 
     def __repr__(self) -> str:
@@ -218,41 +190,6 @@ class CurveLive:
                 return None
         return out
 
-    def _gas_paid(self, receipts: Sequence[Receipt], prices: Mapping[str, Decimal] | None) -> GasCost:
-        wei = sum(r.gas_cost_wei for r in receipts)
-        return GasCost(sum(r.gas_used for r in receipts), from_units(wei, 18), (prices or {}).get("ETH", _ZERO))
-
-    def _check_balance(self, token: str, amount: int, field: str) -> None:
-        have = self.client.balance_of(self.tokens[token])
-        if have < amount:
-            dec = self.token_decimals[token]
-            raise InsufficientFundsError(wallet_key(token), from_units(amount, dec), from_units(have, dec), field)
-
-    def _lock(self, token: str) -> threading.Lock:
-        with self._locks_guard:
-            lk = self._locks.get(token)
-            if lk is None:
-                lk = self._locks[token] = threading.Lock()
-            return lk
-
-    def _approve(self, token: str, spender: str, amount: int) -> list[Receipt]:
-        addr = self.tokens[token]
-        current = self.client.allowance(addr, spender)
-        if current >= amount:
-            return []
-        erc = self.client.erc20(addr)
-        sent: list[Receipt] = []
-        if token in self.zero_first and current > 0:
-            sent.append(self.client.send(erc.functions.approve(spender, 0)))
-        value = MAX_UINT256 if self.approval_mode == "unlimited" else amount
-        sent.append(self.client.send(erc.functions.approve(spender, value)))
-        return sent
-
-    def _moved(self, receipt: Receipt, p: LiveCurvePool) -> dict[str, Decimal]:
-        addrs = [self.tokens[c] for c in p.coins]
-        raw = self.client.transfer_deltas(receipt, addrs)
-        return {c: from_units(raw[a], d) for c, a, d in zip(p.coins, addrs, p.decimals, strict=True)}
-
     # --------------------------------------------------------------------------------- swaps
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
         """Quote with the pool's ``get_dy``, check the bounds, approve, ``exchange``; exact receipt deltas."""
@@ -286,14 +223,14 @@ class CurveLive:
             q = quote_deltas(VENUE, ts, fill, prices or _zero_prices(fill), gas, ins.client_id)
             return q if prices else without_valuation(q)
         check_slippage(ins, fill.amount_out, fill.impact_bps, ins.token_out)
-        self._check_balance(ins.token_in, dx, "amount_in")
+        self.check_balance(ins.token_in, dx, "amount_in")
         min_dy = min_out_units(ins, no_impact, dy, d_out, self.default_slippage_bps)
         fn = c.functions.exchange(i, j, dx, min_dy)
-        lock = self._lock(ins.token_in) if self.approval_mode == "exact" else None
+        lock = self.token_lock(ins.token_in) if self.approval_mode == "exact" else None
         if lock is not None:
             lock.acquire()
         try:
-            approvals = self._approve(ins.token_in, p.address, dx)
+            approvals = self.approve(ins.token_in, p.address, dx)
             pending = self.client.submit(fn)
             self.pending_swaps[pending.tx_hash] = _PendingSwap(fill, approvals, ts, ins.client_id)
             try:
@@ -316,11 +253,11 @@ class CurveLive:
         ctx = self.pending_swaps.pop(tx_hash)
         f = ctx.fill
         p = self.pool(f.pool)
-        moved = self._moved(receipt, p)
+        moved = self.token_deltas([receipt], p.coins)
         fill = SwapFill(f.pool, f.token_in, f.token_out, -moved[f.token_in], moved[f.token_out], f.fee, f.fee_token,
                         f.no_impact_out)
         prices = self.usd_prices(ctx.timestamp, [f.token_in, f.token_out, "ETH"])
-        gas = self._gas_paid([*ctx.approvals, receipt], prices)
+        gas = self.gas_paid([*ctx.approvals, receipt], prices)
         extra = {"tx_hash": tx_hash, "block_number": receipt.block_number, "nonce": receipt.nonce,
                  "approval_tx_hashes": [r.tx_hash for r in ctx.approvals], "gas_used": gas.units}
         d = swap_deltas(VENUE, ctx.timestamp, fill, prices or _zero_prices(fill), gas, ctx.client_id, extra, tx_hash)
@@ -349,11 +286,11 @@ class CurveLive:
                                                   f"below min_lp_out {ins.min_lp_out}")
         for c, a in zip(p.coins, amounts, strict=True):
             if a:
-                self._check_balance(c, a, "amounts")
+                self.check_balance(c, a, "amounts")
         receipts: list[Receipt] = []
         for c, a in zip(p.coins, amounts, strict=True):
             if a:
-                receipts += self._approve(c, p.address, a)
+                receipts += self.approve(c, p.address, a)
         main = self.client.send(self.contract(p).functions.add_liquidity(amounts, min_mint))
         fees = {c: from_units(f, d) for c, f, d in zip(p.coins, res.fees, p.decimals, strict=True) if f}
         return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main, fees)
@@ -384,7 +321,7 @@ class CurveLive:
                    main: Receipt, imbalance_fees: Mapping[str, Decimal] | None = None) -> ExecutionDeltas:
         """Deltas from the receipt; ``imbalance_fees`` (coin -> amount, from the pool model before sending)
         are reported as ``trading_fees``."""
-        tokens = self._moved(main, p)
+        tokens = self.token_deltas([main], p.coins)
         lp = from_units(self.client.transfer_deltas(main, [p.lp_token])[p.lp_token], LP_DECIMALS)
         prices = self.usd_prices(ts, [*p.coins, "ETH"])
         px = prices or dict.fromkeys((*p.coins, "ETH"), _ZERO)
@@ -392,7 +329,7 @@ class CurveLive:
         value = sum((from_units(b, d) * px[c] for b, d, c in zip(after.balances, p.decimals, p.coins, strict=True)),
                     _ZERO)
         lp_price = value / from_units(after.lp_supply, LP_DECIMALS) if after.lp_supply else _ZERO
-        gas = self._gas_paid(receipts, prices)
+        gas = self.gas_paid(receipts, prices)
         details: dict[str, Any] = {"pool": p.id, "tx_hash": main.tx_hash, "block_number": main.block_number,
                                    "gas_used": gas.units,
                                    "approval_tx_hashes": [r.tx_hash for r in receipts if r is not main]}
@@ -410,7 +347,7 @@ class CurveLive:
         c = self.client
         out = {wallet_key("ETH"): from_units(c.eth_balance(), 18)}
         for sym, addr in self.tokens.items():
-            out[wallet_key(sym)] = from_units(c.balance_of(addr), self.token_decimals[sym])
+            out[wallet_key(sym)] = from_units(c.balance_of(addr), self.decimals[sym])
         for p in self.pools.values():
             bal = c.balance_of(p.lp_token)
             if bal:

@@ -1,0 +1,154 @@
+"""Shared pieces of the on-chain venues' live backends (Aave, Curve, Lido, Uniswap).
+
+Settings: :func:`approval_mode` (validated ``approval_mode`` option), :func:`option_float`,
+:func:`client_from_settings` (the :class:`~basis_core.live.evm.EvmClient` of ``rpc_url`` / ``private_key`` /
+``receipt_poll_interval`` / ``receipt_timeout`` / ``timeout_ms``), :func:`check_chain` (the deployment table
+is for the node's chain).
+
+:class:`OnChainLiveBase`: the token tables (symbol -> checksummed address, symbol -> decimals, the
+``zero_approval_first`` symbols) and what every backend does with them: wallet balance checks, approvals
+through :meth:`EvmClient.approve <basis_core.live.evm.EvmClient.approve>` (every receipt returned: each paid
+gas), per-token locks serialising exact approvals with the transaction that spends them, gas paid by
+receipts, token deltas decoded from receipts' ``Transfer`` events. Amounts: ints in base units in,
+Decimals in token units out. web3 is only imported when a client is built.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from basis_core.backtest.dex import GasCost, from_units, wallet_key
+from basis_core.errors import ConfigError, InsufficientFundsError
+from basis_core.live.evm import EvmClient, Receipt
+
+APPROVAL_MODES = ("exact", "unlimited")
+_ZERO = Decimal(0)
+
+__all__ = ["APPROVAL_MODES", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
+           "option_float"]
+
+
+def approval_mode(venue: str, options: Mapping[str, Any]) -> str:
+    """The ``approval_mode`` option ("exact" by default); ConfigError naming ``venue_config.<venue>`` otherwise."""
+    mode = options.get("approval_mode", "exact")
+    if mode not in APPROVAL_MODES:
+        raise ConfigError(f"venue_config.{venue}.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+    return str(mode)
+
+
+def option_float(venue: str, options: Mapping[str, Any], name: str, default: float) -> float:
+    """Option ``name`` as a float (``default`` when absent); ConfigError when it is not a number."""
+    try:
+        return float(options.get(name, default))
+    except (TypeError, ValueError):
+        raise ConfigError(f"venue_config.{venue}.{name}: expected a number") from None
+
+
+def client_from_settings(venue: str, settings: Any) -> EvmClient:
+    """The EvmClient of a venue's live settings: ``rpc_url`` and ``private_key`` required (ConfigError),
+    options ``receipt_poll_interval`` (s, default 0.005) and ``receipt_timeout`` (s, 120), request timeout
+    ``timeout_ms``. Nothing is read from the node here."""
+    if not settings.rpc_url:
+        raise ConfigError(f"venue_config.{venue}.rpc_url: required in live mode")
+    if settings.private_key is None:
+        raise ConfigError(f"venue_config.{venue}.private_key: required in live mode")
+    opts = settings.options
+    return EvmClient(
+        str(settings.rpc_url), settings.private_key,
+        receipt_poll_interval=option_float(venue, opts, "receipt_poll_interval", 0.005),
+        receipt_timeout=option_float(venue, opts, "receipt_timeout", 120.0),
+        request_timeout=settings.timeout_ms / 1000,
+    )
+
+
+def check_chain(venue: str, table: Mapping[str, Any], client: EvmClient) -> None:
+    """ConfigError when the deployment table names a ``chain_id`` other than the node's."""
+    if table.get("chain_id") is not None and int(table["chain_id"]) != client.chain_id:
+        raise ConfigError(f"venue_config.{venue}.deployment: table is for chain {table['chain_id']}, "
+                          f"the node is chain {client.chain_id}")
+
+
+class OnChainLiveBase:
+    """Token tables and the token mechanics shared by the on-chain live backends.
+
+    Subclasses call :meth:`init_onchain` in their ``__init__``. ``tokens`` maps symbols to checksummed
+    addresses, ``decimals`` symbols to decimals, ``zero_first`` holds the symbols whose non-zero
+    allowance must be reset to 0 before it changes (USDT).
+    """
+
+    client: EvmClient
+    tokens: dict[str, str]
+    decimals: dict[str, int]
+    zero_first: set[str]
+    approval_mode: str
+
+    def init_onchain(self, venue: str, client: EvmClient, table: Mapping[str, Any],
+                     options: Mapping[str, Any]) -> None:
+        """Check the table's chain, then set the client, the approval mode and the token tables
+        (the table's ``tokens``, ``decimals`` and ``zero_approval_first``, each optional)."""
+        check_chain(venue, table, client)
+        self.client = client
+        self.approval_mode = approval_mode(venue, options)
+        self.tokens = {k: client.checksum(v) for k, v in (table.get("tokens") or {}).items()}
+        self.decimals = {k: int(v) for k, v in (table.get("decimals") or {}).items()}
+        self.zero_first = set(table.get("zero_approval_first") or ())
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------ checks
+    def check_balance(self, token: str, amount: int, field: str = "amount") -> None:
+        """InsufficientFundsError(``ethereum:wallet:<token>``, field) when the wallet holds less than
+        ``amount`` base units of ``token`` (a symbol of ``tokens``)."""
+        have = self.client.balance_of(self.tokens[token])
+        if have < amount:
+            dec = self.decimals[token]
+            raise InsufficientFundsError(wallet_key(token), from_units(amount, dec), from_units(have, dec), field)
+
+    # ------------------------------------------------------------------------------------------ approvals
+    def token_lock(self, token: str) -> threading.Lock:
+        """The lock of ``token``: held around an exact approval and the transaction that spends it, so
+        concurrent instructions cannot consume each other's allowance."""
+        with self._locks_guard:
+            lk = self._locks.get(token)
+            if lk is None:
+                lk = self._locks[token] = threading.Lock()
+            return lk
+
+    def approve_address(self, token_address: str, spender: str, amount: int, *, zero_first: bool = False,
+                        unlimited: bool = False) -> list[Receipt]:
+        """Make ``spender`` able to pull ``amount`` base units of the ERC20 at ``token_address`` (exact, or
+        2**256-1 when ``unlimited`` or ``approval_mode`` is "unlimited"); the receipts of what was sent
+        (none when the allowance suffices; the reset to 0 first when ``zero_first`` and it is non-zero)."""
+        sent: list[Receipt] = []
+        mode: Literal["exact", "unlimited"] = "unlimited" if unlimited or self.approval_mode == "unlimited" else "exact"
+        self.client.approve(token_address, spender, amount, mode=mode, zero_first=zero_first, sent=sent)
+        return sent
+
+    def approve(self, token: str, spender: str, amount: int, *, unlimited: bool = False) -> list[Receipt]:
+        """:meth:`approve_address` for the symbol ``token`` (reset to 0 first if it is in ``zero_first``)."""
+        return self.approve_address(self.tokens[token], spender, amount, zero_first=token in self.zero_first,
+                                    unlimited=unlimited)
+
+    # ------------------------------------------------------------------------------------------ receipts
+    @staticmethod
+    def gas_paid(receipts: Sequence[Receipt], prices: Mapping[str, Decimal] | None) -> GasCost:
+        """Gas units and ETH paid by ``receipts`` (``gasUsed x effectiveGasPrice``), valued at ``prices["ETH"]``
+        (0 without a price)."""
+        wei = sum(r.gas_cost_wei for r in receipts)
+        return GasCost(sum(r.gas_used for r in receipts), from_units(wei, 18), (prices or {}).get("ETH", _ZERO))
+
+    def transfer_totals(self, receipts: Sequence[Receipt], addresses: Sequence[str]) -> dict[str, int]:
+        """The account's net base-unit change of each token address over ``receipts`` (Transfer events)."""
+        total = dict.fromkeys(addresses, 0)
+        for r in receipts:
+            for a, v in self.client.transfer_deltas(r, addresses).items():
+                total[a] += v
+        return total
+
+    def token_deltas(self, receipts: Sequence[Receipt], tokens: Sequence[str]) -> dict[str, Decimal]:
+        """The account's net change of each symbol in ``tokens`` over ``receipts``, in token units."""
+        total = self.transfer_totals(receipts, [self.tokens[t] for t in tokens])
+        return {t: from_units(total[self.tokens[t]], self.decimals[t]) for t in tokens}
