@@ -40,10 +40,10 @@ from basis_core.errors import (
 )
 from basis_core.history import HistoryLog, HistoryRecord
 from basis_core.hookspecs import OPERATION_HOOKS
-from basis_core.instructions import Atomic, InstructionBase, parse_instruction
+from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.timeutil import to_utc
-from basis_core.wrappers import CoreWrapper, check_accrual
+from basis_core.wrappers import CoreWrapper, check_accrual, run_direct
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +59,35 @@ class _Route:
     (un)registered on the hook (the implementation list changes length).
     """
 
-    __slots__ = ("_exec", "_impls", "_n", "_orig", "_subset", "name")
+    __slots__ = ("_core", "_exec", "_fast", "_impls", "_model", "_n", "_orig", "_subset", "name")
 
-    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any]) -> None:
+    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any], core: CoreWrapper) -> None:
         self._subset = pm.subset_hook_caller(hook, remove_plugins=remove)
         self._orig = getattr(pm.hook, hook)
         self._exec = pm._hookexec
+        self._core = core
+        op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), None)
+        self._model = MODELS.get(op) if op else None
         self.name = hook
         self._refresh()
 
     def _refresh(self) -> None:
         self._impls = self._subset.get_hookimpls()
         self._n = len(self._orig.get_hookimpls())
+        # fast path: exactly the core wrapper around one plain implementation taking (timestamp, instruction)
+        self._fast = None
+        if self._model is not None and len(self._impls) == 2:
+            wrap, impl = sorted(self._impls, key=lambda i: not i.wrapper)
+            if (wrap.wrapper and wrap.plugin is self._core and not impl.wrapper and not impl.hookwrapper
+                    and tuple(impl.argnames) == ("timestamp", "instruction")):
+                self._fast = impl.function
 
     def __call__(self, timestamp: Any, instruction: Any) -> Any:
         if len(self._orig._hookimpls) != self._n:
             self._refresh()
+        if self._fast is not None:
+            return run_direct(self._core.manager, self.name, self._model, self._fast,  # type: ignore[arg-type]
+                              timestamp, instruction)
         return self._exec(self.name, self._impls, {"timestamp": timestamp, "instruction": instruction}, True)
 
 
@@ -118,7 +131,8 @@ class ExecutionInterfaceManager:
 
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.pm.register(CoreWrapper(self), name=_CORE_PLUGIN)
+        self._core = CoreWrapper(self)
+        self.pm.register(self._core, name=_CORE_PLUGIN)
         self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock)
         self.pm.hook.configure.call_historic(kwargs={"context": self.context})
 
@@ -185,7 +199,7 @@ class ExecutionInterfaceManager:
                 op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), hook)
                 raise UnsupportedOperationError(venue, op, obj.venue_info().operations)
             others = [p for n, p in self._venues.items() if n != venue]
-            caller = _Route(self.pm, hook, others)
+            caller = _Route(self.pm, hook, others, self._core)
             self._callers[key] = caller
         return caller
 
@@ -231,7 +245,7 @@ class ExecutionInterfaceManager:
         """
         try:
             ts = to_utc(timestamp)
-            instr = parse_instruction(instruction)  # type: ignore[arg-type]
+            instr = instruction if isinstance(instruction, InstructionBase) else parse_instruction(instruction)  # type: ignore[arg-type]
         except BasisError as exc:
             self._record_early_failure(timestamp, instruction, exc)
             raise

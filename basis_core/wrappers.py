@@ -78,20 +78,50 @@ def check_risk_after(limit: Decimal, instruction: Any, result: ExecutionDeltas) 
         raise RiskLimitError("amount", f"filled notional {filled:.2f} USD exceeds max_notional {limit} USD")
 
 
+def before_call(m: ExecutionInterfaceManager, hook: str, model: type, timestamp: Any, instruction: Any) -> None:
+    """The wrapper's work before the venue runs: validation and the pre-trade risk limit."""
+    if type(instruction) is not model:
+        check_instruction(hook, model, instruction)
+    limit = m._max_notional
+    if limit is not None:
+        check_risk_before(m, limit, timestamp, instruction)
+
+
+def after_call(m: ExecutionInterfaceManager, hook: str, instruction: Any, outcome: Any) -> ExecutionDeltas:
+    """The wrapper's work after the venue returned: result validation, post-fill risk, ledger."""
+    result = check_result(hook, instruction, outcome)
+    ledger = m.ledger
+    if ledger is not None:
+        if m._max_notional is not None:  # backtest: a refused fill rolls back
+            check_risk_after(m._max_notional, instruction, result)
+        if result.positions:
+            ledger.apply(result.positions)
+    return result
+
+
+def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: Any,
+               timestamp: Any, instruction: Any) -> ExecutionDeltas:
+    """The core wrapper around one venue implementation, called without pluggy's generator machinery.
+
+    Used by the manager's routes when the core wrapper is the only wrapper of the hook: same steps,
+    same order, same errors as :func:`_make_wrapper`'s generator.
+    """
+    try:
+        before_call(m, hook, model, timestamp, instruction)
+        result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+    except BaseException as exc:
+        m._record_failure(timestamp, instruction, exc)
+        raise
+    m._record_success(timestamp, result)
+    return result
+
+
 def _make_wrapper(hook: str, model: type) -> Any:
     def wrapper(self: CoreWrapper, timestamp: Any, instruction: Any) -> Generator[None, Any, Any]:
         m = self.manager
         try:
-            check_instruction(hook, model, instruction)
-            limit = m._max_notional
-            if limit is not None:
-                check_risk_before(m, limit, timestamp, instruction)
-            result = check_result(hook, instruction, (yield))
-            ledger = m.ledger
-            if limit is not None and ledger is not None:  # backtest: a refused fill rolls back
-                check_risk_after(limit, instruction, result)
-            if ledger is not None and result.positions:
-                ledger.apply(result.positions)
+            before_call(m, hook, model, timestamp, instruction)
+            result = after_call(m, hook, instruction, (yield))
         except BaseException as exc:
             m._record_failure(timestamp, instruction, exc)
             raise

@@ -185,3 +185,50 @@ def test_instruction_accepted_as_model_dict_or_json(manager: ExecutionInterfaceM
     manager.execute(T0, _trade("paper", amount="0.25"))
     manager.execute(T0, json.dumps(_trade("paper", amount="0.25")))
     assert manager.ledger.balance("paper:spot:ETH") == 1  # type: ignore[union-attr]
+
+
+class HostWrapper:
+    """A host application's own wrapper (e.g. tracing): it must run around venue calls too."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def execute_spot_trade(self, timestamp: Any, instruction: Any) -> Any:
+        self.seen.append(f"before {instruction.venue}")
+        result = yield
+        self.seen.append(f"after {result.venue}")
+        return result
+
+
+def test_a_host_wrapper_registered_later_wraps_routed_calls(market: DataProvider) -> None:
+    a = Spy()
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[a])
+    m.execute(T0, _trade("spy"))  # the route exists before the host wrapper is registered
+    host = HostWrapper()
+    m.pm.register(host, name="host.tracing")
+    d = m.execute(T0, _trade("spy"))
+    assert host.seen == ["before spy", "after spy"]
+    assert d.positions == {"spy:spot:ETH": Decimal(1)}
+    assert m.ledger.balance("spy:spot:ETH") == 2  # type: ignore[union-attr]
+    assert [r.success for r in m.execution_history] == [True, True]
+    m.pm.unregister(host)
+    m.execute(T0, _trade("spy"))
+    assert len(host.seen) == 2
+
+
+def test_core_wrapper_behaves_the_same_with_or_without_other_wrappers(market: DataProvider) -> None:
+    def run(with_host: bool) -> tuple[Any, ...]:
+        cfg = {"initial_balances": {"paper:spot:USDT": "3000"}, "venues": ["paper"]}
+        m = ExecutionInterfaceManager(cfg, market, "backtest")
+        if with_host:
+            m.pm.register(HostWrapper(), name="host")
+        out: list[Any] = []
+        for amount in ("1", "5", "0.5"):
+            try:
+                out.append(m.execute(T0, _trade("paper", amount=amount)).positions)
+            except InsufficientFundsError as e:
+                out.append(("refused", e.field, e.key))
+        return (tuple(map(str, out)), m.ledger.balances, [(r.success, r.error) for r in m.execution_history])  # type: ignore[union-attr]
+
+    assert run(False) == run(True)
