@@ -26,7 +26,6 @@ NonfungiblePositionManager (``mint``; ``decreaseLiquidity`` + ``collect`` in one
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,13 +50,13 @@ from basis_core.backtest.gas import DEFAULT_GAS_UNITS
 from basis_core.data.prices import STABLECOINS
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import (
-    ConfigError,
     InstructionError,
     InsufficientFundsError,
     SlippageError,
     TransactionTimeoutError,
 )
 from basis_core.live.evm import EvmClient, Receipt
+from basis_core.live.onchain import OnChainLiveBase, client_from_settings, option_float
 from basis_venue_uniswap import v2_math
 from basis_venue_uniswap.deployment import DEFAULT_ROUTES, PoolId, load_table, parse_pool_id
 from basis_venue_uniswap.v3_math import (
@@ -73,7 +72,6 @@ from basis_venue_uniswap.v3_math import (
 
 VENUE = "uniswap"
 LP_DECIMALS = 18
-MAX_UINT256 = 2**256 - 1
 _ZERO = Decimal(0)
 _MILLION = 1_000_000
 
@@ -196,53 +194,27 @@ class _PendingSwap:
     client_id: str | None
 
 
-def _opt_float(opts: Mapping[str, Any], name: str, default: float) -> float:
-    try:
-        return float(opts.get(name, default))
-    except (TypeError, ValueError):
-        raise ConfigError(f"venue_config.uniswap.{name}: expected a number") from None
-
-
-class UniswapLive:
+class UniswapLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
         opts = s.options
         if client is None:
-            if not s.rpc_url:
-                raise ConfigError("venue_config.uniswap.rpc_url: required in live mode")
-            if s.private_key is None:
-                raise ConfigError("venue_config.uniswap.private_key: required in live mode")
+            client = client_from_settings(VENUE, s)
         self.table = load_table(opts.get("deployment_table") or s.deployment)
-        self.approval_mode = str(opts.get("approval_mode", "exact"))
-        self.deadline_seconds = int(_opt_float(opts, "deadline_seconds", 300))
+        self.deadline_seconds = int(option_float(VENUE, opts, "deadline_seconds", 300))
         self.default_slippage_bps = Decimal(str(opts.get("default_slippage_bps", "50")))
-        if client is None:
-            client = EvmClient(
-                str(s.rpc_url), s.private_key,  # type: ignore[arg-type]
-                receipt_poll_interval=_opt_float(opts, "receipt_poll_interval", 0.005),
-                receipt_timeout=_opt_float(opts, "receipt_timeout", 120.0),
-                request_timeout=s.timeout_ms / 1000,
-            )
-        self.client = client
-        if self.table.get("chain_id") is not None and int(self.table["chain_id"]) != client.chain_id:
-            raise ConfigError(f"venue_config.uniswap.deployment: table is for chain {self.table['chain_id']}, "
-                              f"the node is chain {client.chain_id}")
+        self.init_onchain(VENUE, client, self.table, opts)
         w3 = client.w3
         c = self.table["contracts"]
-        self.tokens: dict[str, str] = {k: client.checksum(v) for k, v in self.table["tokens"].items()}
         self.symbols = {v.lower(): k for k, v in self.tokens.items()}
-        self.decimals: dict[str, int] = {k: int(v) for k, v in self.table["decimals"].items()}
         self.router_v2 = w3.eth.contract(address=client.checksum(c["UniswapV2Router02"]), abi=ROUTER02_ABI)
         self.swap_router = w3.eth.contract(address=client.checksum(c["SwapRouter"]), abi=SWAP_ROUTER_ABI)
         self.quoter = w3.eth.contract(address=client.checksum(c["QuoterV2"]), abi=QUOTER_V2_ABI)
         self.npm = w3.eth.contract(address=client.checksum(c["NonfungiblePositionManager"]), abi=NPM_ABI)
-        self.zero_first = set(self.table.get("zero_approval_first") or ())
         self.routes = dict(DEFAULT_ROUTES)
         self._pools: dict[str, LivePool] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
         self.pending_swaps: dict[str, _PendingSwap] = {}
 
     def __repr__(self) -> str:
@@ -380,46 +352,6 @@ class UniswapLive:
         price = int(self.client.w3.eth.gas_price)
         return GasCost(units, from_units(units * price, 18), (prices or {}).get("ETH", _ZERO))
 
-    def _gas_paid(self, receipts: Sequence[Receipt], prices: Mapping[str, Decimal] | None) -> GasCost:
-        wei = sum(r.gas_cost_wei for r in receipts)
-        return GasCost(sum(r.gas_used for r in receipts), from_units(wei, 18), (prices or {}).get("ETH", _ZERO))
-
-    def _check_balance(self, token: str, amount: int, field: str) -> None:
-        have = self.client.balance_of(self.tokens[token])
-        if have < amount:
-            dec = self.decimals[token]
-            raise InsufficientFundsError(wallet_key(token), from_units(amount, dec), from_units(have, dec), field)
-
-    # --------------------------------------------------------------------------------- writes
-    def _lock(self, token: str) -> threading.Lock:
-        with self._locks_guard:
-            lk = self._locks.get(token)
-            if lk is None:
-                lk = self._locks[token] = threading.Lock()
-            return lk
-
-    def _approve(self, token: str, spender: str, amount: int) -> list[Receipt]:
-        """Make ``spender`` able to pull ``amount`` of ``token``; the receipts of what was sent."""
-        addr = self.tokens[token]
-        current = self.client.allowance(addr, spender)
-        if current >= amount:
-            return []
-        erc = self.client.erc20(addr)
-        sent: list[Receipt] = []
-        if token in self.zero_first and current > 0:
-            sent.append(self.client.send(erc.functions.approve(spender, 0)))
-        value = MAX_UINT256 if self.approval_mode == "unlimited" else amount
-        sent.append(self.client.send(erc.functions.approve(spender, value)))
-        return sent
-
-    def _token_deltas(self, receipts: Sequence[Receipt], tokens: Sequence[str]) -> dict[str, Decimal]:
-        addrs = [self.tokens[t] for t in tokens]
-        total = dict.fromkeys(addrs, 0)
-        for r in receipts:
-            for a, v in self.client.transfer_deltas(r, addrs).items():
-                total[a] += v
-        return {t: from_units(total[self.tokens[t]], self.decimals[t]) for t in tokens}
-
     # --------------------------------------------------------------------------------- swaps
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
         """Quote on chain, check the bounds, approve, send the swap, and return the receipt's exact deltas."""
@@ -441,7 +373,7 @@ class UniswapLive:
                                ins.client_id)
             return q_d if prices else without_valuation(q_d)
         check_slippage(ins, fill.amount_out, fill.impact_bps, t_out)
-        self._check_balance(t_in, amt, "amount_in")
+        self.check_balance(t_in, amt, "amount_in")
         min_out = min_out_units(ins, q.no_impact, q.out, d_out, self.default_slippage_bps)
         me = self.client.address
         a_in, a_out = self.tokens[t_in], self.tokens[t_out]
@@ -451,11 +383,11 @@ class UniswapLive:
         else:
             spender = self.swap_router.address
             fn = self.swap_router.functions.exactInputSingle((a_in, a_out, p.fee, me, deadline, amt, min_out, 0))
-        lock = self._lock(t_in) if self.approval_mode == "exact" else None
+        lock = self.token_lock(t_in) if self.approval_mode == "exact" else None
         if lock is not None:
             lock.acquire()
         try:
-            approvals = self._approve(t_in, spender, amt)
+            approvals = self.approve(t_in, spender, amt)
             pending = self.client.submit(fn)
             self.pending_swaps[pending.tx_hash] = _PendingSwap(fill, t_in, t_out, approvals, ts, ins.client_id)
             receipt = self._wait(pending.tx_hash)
@@ -481,12 +413,12 @@ class UniswapLive:
     def _swap_result(self, tx_hash: str, receipt: Receipt) -> ExecutionDeltas:
         ctx = self.pending_swaps.pop(tx_hash)
         receipts = [*ctx.approvals, receipt]
-        moved = self._token_deltas([receipt], [ctx.token_in, ctx.token_out])
+        moved = self.token_deltas([receipt], [ctx.token_in, ctx.token_out])
         prices = self.usd_prices([ctx.token_in, ctx.token_out, "ETH"])
         f = ctx.fill
         fill = SwapFill(f.pool, f.token_in, f.token_out, -moved[ctx.token_in], moved[ctx.token_out],
                         f.fee, f.fee_token, f.no_impact_out)
-        gas = self._gas_paid(receipts, prices)
+        gas = self.gas_paid(receipts, prices)
         extra = {"tx_hash": tx_hash, "block_number": receipt.block_number, "nonce": receipt.nonce,
                  "approval_tx_hashes": [r.tx_hash for r in ctx.approvals], "gas_used": gas.units}
         d = swap_deltas(VENUE, ctx.timestamp, fill, prices or _zero_prices(fill), gas, ctx.client_id, extra, tx_hash)
@@ -523,10 +455,10 @@ class UniswapLive:
             if ins.min_lp_out is not None and from_units(est, LP_DECIMALS) < ins.min_lp_out:
                 raise SlippageError("min_lp_out", f"would mint about {from_units(est, LP_DECIMALS)} LP tokens, "
                                                   f"below min_lp_out {ins.min_lp_out}")
-            self._check_balance(p.token0, u0, "amounts")
-            self._check_balance(p.token1, u1, "amounts")
+            self.check_balance(p.token0, u0, "amounts")
+            self.check_balance(p.token1, u1, "amounts")
             spender = self.router_v2.address
-            receipts = self._approve(p.token0, spender, u0) + self._approve(p.token1, spender, u1)
+            receipts = self.approve(p.token0, spender, u0) + self.approve(p.token1, spender, u1)
             t0, t1 = self.tokens[p.token0], self.tokens[p.token1]
             main = self.client.send(self.router_v2.functions.addLiquidity(t0, t1, a0, a1, u0, u1, me, deadline))
             return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main, prices)
@@ -541,11 +473,11 @@ class UniswapLive:
             for name, t in (("tick_lower", lo), ("tick_upper", hi)):
                 if t % spacing or not MIN_TICK <= t <= MAX_TICK:
                     raise InstructionError(name, f"{t} is not a multiple of {p.id}'s tick spacing {spacing}")
-        self._check_balance(p.token0, a0, "amounts")
-        self._check_balance(p.token1, a1, "amounts")
+        self.check_balance(p.token0, a0, "amounts")
+        self.check_balance(p.token1, a1, "amounts")
         spender = self.npm.address
-        receipts = self._approve(p.token0, spender, a0) if a0 else []
-        receipts += self._approve(p.token1, spender, a1) if a1 else []
+        receipts = self.approve(p.token0, spender, a0) if a0 else []
+        receipts += self.approve(p.token1, spender, a1) if a1 else []
         params = (self.tokens[p.token0], self.tokens[p.token1], p.fee, lo, hi, a0, a1, 0, 0, me, deadline)
         main = self.client.send(self.npm.functions.mint(params))
         return self._lp_result(ts, ins, p, "add_liquidity", [*receipts, main], main, prices, (lo, hi))
@@ -577,7 +509,7 @@ class UniswapLive:
             if e0 < m0 or e1 < m1:
                 raise SlippageError("min_amounts", f"would return {from_units(e0, p.dec0)} {p.token0} and "
                                                    f"{from_units(e1, p.dec1)} {p.token1}, below min_amounts")
-            receipts = self._lp_approve(p.address, self.router_v2.address, liq)
+            receipts = self.approve_address(p.address, self.router_v2.address, liq)
             t0, t1 = self.tokens[p.token0], self.tokens[p.token1]
             main = self.client.send(self.router_v2.functions.removeLiquidity(t0, t1, liq, m0, m1, me, deadline))
             return self._lp_result(ts, ins, p, "remove_liquidity", [*receipts, main], main, prices)
@@ -613,18 +545,11 @@ class UniswapLive:
         return self._lp_result(ts, ins, p, "remove_liquidity", [main], main, prices, (int(pos[5]), int(pos[6])),
                                token_id=token_id)
 
-    def _lp_approve(self, lp_token: str, spender: str, amount: int) -> list[Receipt]:
-        erc = self.client.erc20(lp_token)
-        if self.client.allowance(lp_token, spender) >= amount:
-            return []
-        value = MAX_UINT256 if self.approval_mode == "unlimited" else amount
-        return [self.client.send(erc.functions.approve(spender, value))]
-
     def _lp_result(self, ts: Any, ins: Any, p: LivePool, op: str, receipts: list[Receipt], main: Receipt,
                    prices: Mapping[str, Decimal] | None, ticks: tuple[int, int] | None = None,
                    token_id: int | None = None) -> ExecutionDeltas:
-        tokens = self._token_deltas([main], [p.token0, p.token1])
-        gas = self._gas_paid(receipts, prices)
+        tokens = self.token_deltas([main], [p.token0, p.token1])
+        gas = self.gas_paid(receipts, prices)
         px = dict(prices) if prices else dict.fromkeys((p.token0, p.token1, "ETH"), _ZERO)
         details: dict[str, Any] = {"pool": p.id, "tx_hash": main.tx_hash, "block_number": main.block_number,
                                    "gas_used": gas.units,
