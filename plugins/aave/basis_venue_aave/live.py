@@ -46,6 +46,7 @@ from basis_core.errors import (
     InsufficientFundsError,
 )
 from basis_core.live.evm import EvmClient, Receipt
+from basis_core.live.onchain import OnChainLiveBase, client_from_settings
 from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_aave.deployment import load_table
 from basis_venue_aave.executor import MAX_UINT256, Translation, deploy_executor, executor_artifact, ops_for_steps
@@ -105,42 +106,19 @@ AAVE_ERRORS: dict[str, tuple[type[InstructionError], str, str]] = {
 }
 
 
-def _opt_float(opts: Mapping[str, Any], name: str, default: float) -> float:
-    try:
-        return float(opts.get(name, default))
-    except (TypeError, ValueError):
-        raise ConfigError(f"venue_config.aave.{name}: expected a number") from None
-
-
-class AaveLive:
+class AaveLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
         opts = s.options
         if client is None:
-            if not s.rpc_url:
-                raise ConfigError("venue_config.aave.rpc_url: required in live mode")
-            if s.private_key is None:
-                raise ConfigError("venue_config.aave.private_key: required in live mode")
-            client = EvmClient(
-                str(s.rpc_url), s.private_key,
-                receipt_poll_interval=_opt_float(opts, "receipt_poll_interval", 0.005),
-                receipt_timeout=_opt_float(opts, "receipt_timeout", 120.0),
-                request_timeout=s.timeout_ms / 1000,
-            )
-        self.client = client
+            client = client_from_settings(VENUE, s)
         self.table = load_table(opts.get("deployment_table") or s.deployment)
-        if self.table.get("chain_id") is not None and int(self.table["chain_id"]) != client.chain_id:
-            raise ConfigError(f"venue_config.aave.deployment: table is for chain {self.table['chain_id']}, "
-                              f"the node is chain {client.chain_id}")
-        self.approval_mode = str(opts.get("approval_mode", "exact"))
+        self.init_onchain(VENUE, client, self.table, opts)
         w3 = client.w3
         c = self.table["contracts"]
         self.pool = w3.eth.contract(address=client.checksum(c["Pool"]), abi=POOL_ABI)
-        self.tokens: dict[str, str] = {k: client.checksum(v) for k, v in self.table["tokens"].items()}
-        self.decimals: dict[str, int] = dict(self.table["decimals"])
-        self.zero_first = set(self.table.get("zero_approval_first") or ())
         self._contracts = dict(c)
         self._oracle: Any = None
         self._data_provider: Any = None
@@ -233,19 +211,6 @@ class AaveLive:
             raise err from None
 
     # ------------------------------------------------------------------------------------------ helpers
-    def _approve(self, asset: str, spender: str, amount: int, unlimited: bool = False) -> list[Receipt]:
-        addr = self.token(asset) if asset in self.tokens else asset
-        current = self.client.allowance(addr, spender)
-        if current >= amount:
-            return []
-        erc = self.client.erc20(addr)
-        sent: list[Receipt] = []
-        if asset in self.zero_first and current > 0:
-            sent.append(self.client.send(erc.functions.approve(spender, 0)))
-        value = MAX_UINT256 if unlimited or self.approval_mode == "unlimited" else amount
-        sent.append(self.client.send(erc.functions.approve(spender, value)))
-        return sent
-
     def _emode(self, category: int | None, prefix: str = "") -> list[Receipt]:
         """``setUserEMode(category)`` when it differs from the account's (errors name ``prefix`` + field)."""
         if category is None:
@@ -254,12 +219,6 @@ class AaveLive:
             return []
         return [self._send(self.pool.functions.setUserEMode(category), field_prefix=prefix,
                            fields={"35": "e_mode_category", "58": "e_mode_category"})]
-
-    def _wallet_check(self, asset: str, amount: int) -> None:
-        have = self.client.balance_of(self.token(asset))
-        if have < amount:
-            dec = self.decimals[asset]
-            raise InsufficientFundsError(WALLET + asset, from_base_units(amount, dec), from_base_units(have, dec))
 
     def _position_balances(self, assets: Sequence[str], block: int) -> dict[str, tuple[int, int]]:
         out = {}
@@ -278,10 +237,7 @@ class AaveLive:
         before = self._position_balances(assets, first - 1)
         after = self._position_balances(assets, last)
         addrs = [self.token(t) for t in wallet_tokens]
-        moved = dict.fromkeys(addrs, 0)
-        for r in receipts:
-            for a, v in self.client.transfer_deltas(r, addrs).items():
-                moved[a] += v
+        moved = self.transfer_totals(receipts, addrs)
         positions: dict[str, Decimal] = {}
         for t, a in zip(wallet_tokens, addrs, strict=True):
             if moved[a]:
@@ -314,9 +270,9 @@ class AaveLive:
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
         addr = self.token(ins.asset)
         amt = self.units(ins.asset, ins.amount)
-        self._wallet_check(ins.asset, amt)
+        self.check_balance(ins.asset, amt)
         receipts = self._emode(ins.e_mode_category)
-        receipts += self._approve(ins.asset, self.pool.address, amt)
+        receipts += self.approve(ins.asset, self.pool.address, amt)
         receipts.append(self._send(self.pool.functions.supply(addr, amt, self.me, 0)))
         return self._deltas("supply", ts, ins, receipts, [ins.asset], [ins.asset])
 
@@ -348,13 +304,13 @@ class AaveLive:
         margin = owed + owed // 100_000 + 1  # the debt grows until the block is mined: a 0.001 % margin
         if ins.amount == "max":
             amt = MAX_UINT256
-            self._wallet_check(ins.asset, owed)
+            self.check_balance(ins.asset, owed)
             allow = min(margin, self.client.balance_of(addr))
         else:
             amt = self.units(ins.asset, ins.amount)
-            self._wallet_check(ins.asset, min(amt, owed))
+            self.check_balance(ins.asset, min(amt, owed))
             allow = min(amt, margin)
-        receipts = self._approve(ins.asset, self.pool.address, allow)
+        receipts = self.approve(ins.asset, self.pool.address, allow)
         receipts.append(self._send(self.pool.functions.repay(addr, amt, 2, self.me)))
         return self._deltas("repay", ts, ins, receipts, [ins.asset], [ins.asset])
 
@@ -415,7 +371,7 @@ class AaveLive:
             else:
                 addr = self.tokens.get(sym) or lido[sym]
             if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
-                sent += self._approve(addr, ex, MAX_UINT256, unlimited=True)
+                sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
 
     def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
