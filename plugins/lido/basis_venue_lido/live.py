@@ -32,7 +32,8 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
-from basis_core.live.evm import MAX_UINT256, EvmClient, Receipt
+from basis_core.live.evm import EvmClient, Receipt
+from basis_core.live.onchain import OnChainLiveBase, client_from_settings
 from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT
 
@@ -114,27 +115,16 @@ def _hex(v: Any) -> str:
     return v.removeprefix("0x") if isinstance(v, str) else bytes(v).hex()
 
 
-class LidoLive:
+class LidoLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
         opts = s.options
         if client is None:
-            if not s.rpc_url:
-                raise ConfigError("venue_config.lido.rpc_url: required in live mode")
-            if s.private_key is None:
-                raise ConfigError("venue_config.lido.private_key: required in live mode")
-            client = EvmClient(str(s.rpc_url), s.private_key,
-                               receipt_poll_interval=float(opts.get("receipt_poll_interval", 0.005)),
-                               receipt_timeout=float(opts.get("receipt_timeout", 120.0)),
-                               request_timeout=s.timeout_ms / 1000)
-        self.client = client
+            client = client_from_settings(VENUE, s)
         self.table = load_table(opts.get("deployment_table") or s.deployment)
-        if self.table.get("chain_id") is not None and int(self.table["chain_id"]) != client.chain_id:
-            raise ConfigError(f"venue_config.lido.deployment: table is for chain {self.table['chain_id']}, "
-                              f"the node is chain {client.chain_id}")
-        self.approval_mode = str(opts.get("approval_mode", "exact"))
+        self.init_onchain(VENUE, client, self.table, opts)  # the table has no token list: contracts only
         c = {k: client.checksum(v) for k, v in self.table["contracts"].items()}
         w3 = client.w3
         self.addresses = c
@@ -164,11 +154,7 @@ class LidoLive:
             raise InsufficientFundsError(WALLET + sym, from_base_units(amount, 18), from_base_units(have, 18))
 
     def _approve(self, sym: str, spender: str, amount: int) -> list[Receipt]:
-        addr = self._token(sym)
-        if self.client.allowance(addr, spender) >= amount:
-            return []
-        value = MAX_UINT256 if self.approval_mode == "unlimited" else amount
-        return [self.client.send(self.client.erc20(addr).functions.approve(spender, value))]
+        return self.approve_address(self._token(sym), spender, amount)
 
     def _send(self, fn: Any, value: int = 0) -> Receipt:
         try:
