@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.errors import ConfigError
+from basis_core.live.onchain import approval_mode
 
 
 class AaveVenue(OnChainExecutionInterface):
@@ -50,9 +50,7 @@ class AaveVenue(OnChainExecutionInterface):
         self._premium_bps = flash_loan_premium_bps(opts)
         build_reserves(opts)
         build_emode(opts)
-        mode = opts.get("approval_mode", "exact")
-        if mode not in ("exact", "unlimited"):
-            raise ConfigError(f"venue_config.aave.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+        approval_mode(self.name, opts)
 
     def flash_loan_premium(self) -> Decimal:
         """Aave's flash-loan premium as a fraction (default 5 bps = 0.0005)."""

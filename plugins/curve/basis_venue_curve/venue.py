@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core import DEXExecutionInterface, ExecutionDeltas, hookimpl
-from basis_core.errors import ConfigError
+from basis_core.live.onchain import approval_mode
 
 
 class CurveVenue(DEXExecutionInterface):
@@ -37,9 +37,7 @@ class CurveVenue(DEXExecutionInterface):
     capabilities = frozenset({"fills", "credentials", "live"})
 
     def on_configure(self, context: Any) -> None:
-        mode = self.settings.options.get("approval_mode", "exact")
-        if mode not in ("exact", "unlimited"):
-            raise ConfigError(f"venue_config.curve.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+        approval_mode(self.name, self.settings.options)
 
     def instruments(self) -> tuple[str, ...]:
         from basis_venue_curve.sim import DEFAULT_POOLS

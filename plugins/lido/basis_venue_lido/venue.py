@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.errors import ConfigError
+from basis_core.live.onchain import approval_mode
 
 
 class LidoVenue(OnChainExecutionInterface):
@@ -47,9 +47,7 @@ class LidoVenue(OnChainExecutionInterface):
 
         opts = self.settings.options
         parse_delay(opts.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
-        mode = opts.get("approval_mode", "exact")
-        if mode not in ("exact", "unlimited"):
-            raise ConfigError(f"venue_config.lido.approval_mode: 'exact' or 'unlimited', got {mode!r}")
+        approval_mode(self.name, opts)
 
     def instruments(self) -> tuple[str, ...]:
         return ("stETH", "wstETH")
