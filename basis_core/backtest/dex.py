@@ -36,10 +36,53 @@ _BPS = Decimal(10_000)
 _BPS_PLACES = Decimal("0.0001")
 
 __all__ = [
-    "GAS_TOKEN", "WALLET_PREFIX", "GasCost", "SwapFill", "check_deadline", "check_slippage", "from_units",
-    "impact_bps", "liquidity_deltas", "min_out_units", "quote_deltas", "ratio_units", "reserves_for_value",
-    "sqrt_price_x96", "swap_deltas", "to_units", "value_of", "wallet_key", "without_valuation",
+    "GAS_TOKEN",
+    "WALLET_PREFIX",
+    "GasCost",
+    "SwapFill",
+    "check_deadline",
+    "check_slippage",
+    "from_units",
+    "impact_bps",
+    "liquidity_deltas",
+    "min_out_units",
+    "quote_deltas",
+    "ratio_units",
+    "reserves_for_value",
+    "sim_decimals",
+    "sim_gas_units",
+    "sim_routes",
+    "sqrt_price_x96",
+    "swap_deltas",
+    "to_units",
+    "value_of",
+    "wallet_key",
+    "without_valuation",
 ]
+
+
+def sim_decimals(table_decimals: Mapping[str, Any], tokens_option: Mapping[str, Any] | None) -> dict[str, int]:
+    """Token decimals of a DEX backtest: the deployment table's, updated by the ``tokens`` option
+    ({symbol: decimals} or {symbol: {"decimals": n}})."""
+    out: dict[str, int] = dict(table_decimals)
+    for sym, info in (tokens_option or {}).items():
+        out[sym] = int(info["decimals"] if isinstance(info, Mapping) else info)
+    return out
+
+
+def sim_routes(default: Mapping[frozenset[str], str], routes_option: Mapping[str, Any] | None
+               ) -> dict[frozenset[str], str]:
+    """Default pool per unordered token pair: ``default`` updated by the ``routes`` option ({"A/B": pool})."""
+    out: dict[frozenset[str], str] = dict(default)
+    for pair, pool in (routes_option or {}).items():
+        a, _, b = str(pair).partition("/")
+        out[frozenset((a, b))] = str(pool)
+    return out
+
+
+def sim_gas_units(default: Mapping[str, int], gas_units_option: Mapping[str, Any] | None) -> dict[str, int]:
+    """Gas units per operation: ``default`` updated by the ``gas_units`` option."""
+    return {**default, **{k: int(v) for k, v in (gas_units_option or {}).items()}}
 
 
 def wallet_key(token: str) -> str:

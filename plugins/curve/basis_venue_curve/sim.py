@@ -28,6 +28,9 @@ from basis_core.backtest.dex import (
     from_units,
     liquidity_deltas,
     quote_deltas,
+    sim_decimals,
+    sim_gas_units,
+    sim_routes,
     swap_deltas,
     to_units,
     wallet_key,
@@ -152,16 +155,11 @@ class CurveSim:
         self.ledger = ctx.ledger
         self.data = ctx.data_provider
         opts = venue.settings.options
-        self.decimals: dict[str, int] = dict(load_table("mainnet")["decimals"])
-        for sym, info in (opts.get("tokens") or {}).items():
-            self.decimals[sym] = int(info["decimals"] if isinstance(info, Mapping) else info)
+        self.decimals = sim_decimals(load_table("mainnet")["decimals"], opts.get("tokens"))
         self.specs = build_specs(opts.get("pools"), self.decimals)
-        self.routes: dict[frozenset[str], str] = dict(DEFAULT_ROUTES)
-        for pair, name in (opts.get("routes") or {}).items():
-            a, _, b = str(pair).partition("/")
-            self.routes[frozenset((a, b))] = str(name)
+        self.routes = sim_routes(DEFAULT_ROUTES, opts.get("routes"))
         self.reanchor = bool(opts.get("reanchor", True))
-        self.gas_units = {**DEFAULT_GAS_UNITS, **{k: int(v) for k, v in (opts.get("gas_units") or {}).items()}}
+        self.gas_units = sim_gas_units(DEFAULT_GAS_UNITS, opts.get("gas_units"))
         self.pools = self.ledger.table(POOLS_TABLE)
         self._cache = _TsCache()
 
