@@ -21,23 +21,17 @@ the only check (a transaction mined later than the deadline still executes).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from basis_core import DEXExecutionInterface, ExecutionDeltas, hookimpl
-from basis_core.live.onchain import approval_mode
+from basis_core.backtest.amm_venue import AmmVenue
 
 
-class CurveVenue(DEXExecutionInterface):
+class CurveVenue(AmmVenue):
     """Curve StableSwap pools on Ethereum."""
 
     name = "curve"
     description = "Curve StableSwap: swaps, liquidity, price-impact quotes, gas (exact pool math)"
     key_namespaces = ("curve:", "ethereum:wallet:")
-    capabilities = frozenset({"fills", "credentials", "live"})
-
-    def on_configure(self, context: Any) -> None:
-        approval_mode(self.name, self.settings.options)
 
     def instruments(self) -> tuple[str, ...]:
         from basis_venue_curve.sim import DEFAULT_POOLS
@@ -51,30 +45,7 @@ class CurveVenue(DEXExecutionInterface):
         from basis_venue_curve.live import CurveLive
         return CurveLive(self)
 
-    # -- operations --------------------------------------------------------------------------------------
-    @hookimpl
-    def execute_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.dispatch("swap", timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_add_liquidity(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.dispatch("add_liquidity", timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_remove_liquidity(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.dispatch("remove_liquidity", timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def quote_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.swap(timestamp, instruction, quote=True)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
-        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+    # operations (swap, liquidity, quote, balances, notional): AmmVenue dispatches them to the backend
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

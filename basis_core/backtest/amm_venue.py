@@ -1,0 +1,50 @@
+"""``AmmVenue``: the hook layer shared by AMM venue plugins (Uniswap, Curve) — swaps, liquidity,
+quotes, balances and notional estimates, each dispatched to the mode's backend.
+
+A subclass sets ``name`` / ``description`` and implements ``make_backtest_backend`` /
+``make_live_backend``; its backends provide ``swap(ts, instruction, quote=False)``,
+``add_liquidity``, ``remove_liquidity``, ``balances`` and ``estimate_notional``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from basis_core.deltas import ExecutionDeltas
+from basis_core.hookspecs import hookimpl
+from basis_core.interfaces import DEXExecutionInterface
+from basis_core.live.onchain import approval_mode
+
+
+class AmmVenue(DEXExecutionInterface):
+    """A DEX venue with swaps and pool liquidity on Ethereum (wallet keys ``ethereum:wallet:<TOKEN>``)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
+
+    def on_configure(self, context: Any) -> None:
+        approval_mode(self.name, self.settings.options)
+
+    @hookimpl
+    def execute_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.dispatch("swap", timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_add_liquidity(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.dispatch("add_liquidity", timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_remove_liquidity(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.dispatch("remove_liquidity", timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def quote_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.swap(timestamp, instruction, quote=True)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
+        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
+        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
