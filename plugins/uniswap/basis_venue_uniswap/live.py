@@ -26,6 +26,7 @@ NonfungiblePositionManager (``mint``; ``decreaseLiquidity`` + ``collect`` in one
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -280,12 +281,14 @@ class UniswapLive(OnChainLiveBase):
         return datetime.fromtimestamp(int(self.client.w3.eth.get_block("latest")["timestamp"]), UTC)
 
     def _deadline(self, ins: Any, now: datetime) -> int:
-        """The unix deadline for the contract: the instruction's (refused if already past) or now + deadline_seconds."""
+        """The unix deadline for the contract: the instruction's (refused if already past), or deadline_seconds
+        after the later of the latest block and the wall clock (an idle node's latest block can be old: the
+        next block is stamped with the current time)."""
         deadline = getattr(ins, "deadline", None)  # liquidity instructions have none
         check_deadline(deadline, now)
         if deadline is not None:
             return int(deadline.timestamp())
-        return int(now.timestamp()) + self.deadline_seconds
+        return max(int(now.timestamp()), int(time.time())) + self.deadline_seconds
 
     def _pair(self, p: LivePool) -> Any:
         return self.client.w3.eth.contract(address=p.address, abi=PAIR_ABI)

@@ -360,3 +360,16 @@ def test_local_table_is_a_fresh_deployment_from_account_0(fresh_node: AnvilNode)
     fresh = world.deployment_table()
     for key in ("chain_id", "tokens", "decimals", "contracts", "v2_pairs", "v3_pools"):
         assert table[key] == fresh[key], key
+
+
+def test_a_swap_on_an_idle_node_gets_a_deadline_from_the_current_time(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
+    """On an idle dev node the latest block can be older than ``deadline_seconds``; the next block is stamped
+    with the current time, so a deadline of "latest block + deadline_seconds" would already have passed."""
+    import time
+
+    m = live(uniswap_world, chain, deadline_seconds=1)
+    time.sleep(2.2)  # the node mines nothing meanwhile: its latest block is now > 1 s old
+    d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))
+    assert d.positions["ethereum:wallet:WETH"] == Decimal("-0.1")
+    assert nothing_pending(uniswap_world, account)
