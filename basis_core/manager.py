@@ -285,10 +285,10 @@ class ExecutionInterfaceManager:
             self._callers[(instr.venue, instr.operation)] = caller
         ledger = self.ledger
         if ledger is None:
-            return caller(timestamp=ts, instruction=instr)  # type: ignore[no-any-return]
+            return caller(ts, instr)  # type: ignore[no-any-return]
         ledger.begin()
         try:
-            result: ExecutionDeltas = caller(timestamp=ts, instruction=instr)
+            result: ExecutionDeltas = caller(ts, instr)
         except BaseException:
             ledger.rollback()
             raise
