@@ -16,14 +16,29 @@ _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 class HistoryRecord:
     """One execution (or accrual) outcome. Dict-style access works too: ``record["success"]``."""
 
-    __slots__ = ("client_id", "error", "error_field", "fees", "operation", "order_id", "pnl", "positions",
-                 "status", "success", "ts_ns", "venue")
+    __slots__ = (
+        "client_id",
+        "error",
+        "error_field",
+        "fees",
+        "fill_amount",
+        "fill_price",
+        "operation",
+        "order_id",
+        "pnl",
+        "positions",
+        "status",
+        "success",
+        "ts_ns",
+        "venue",
+    )
 
     def __init__(self, ts_ns: int, venue: str, operation: str, success: bool, status: str,
                  client_id: str | None = None, order_id: str | None = None,
                  positions: Mapping[str, Decimal] = _EMPTY, fees: Mapping[str, Decimal] = _EMPTY,
                  pnl: Mapping[str, Decimal] = _EMPTY, error: str | None = None,
-                 error_field: str | None = None) -> None:
+                 error_field: str | None = None, fill_price: Decimal | None = None,
+                 fill_amount: Decimal | None = None) -> None:
         self.ts_ns = ts_ns
         self.venue = venue
         self.operation = operation
@@ -36,12 +51,14 @@ class HistoryRecord:
         self.pnl = pnl
         self.error = error
         self.error_field = error_field
+        self.fill_price = fill_price
+        self.fill_amount = fill_amount
 
     @classmethod
     def from_deltas(cls, ts_ns: int, d: ExecutionDeltas) -> HistoryRecord:
         # the deltas' maps are never mutated after they are returned: share them, copy nothing
         return cls(ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id,
-                   d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
+                   d.positions, d.fees or _EMPTY, d.pnl or _EMPTY, None, None, d.fill_price, d.fill_amount)
 
     @classmethod
     def failure(cls, ts_ns: int, venue: str, operation: str, client_id: str | None,
@@ -65,6 +82,8 @@ class HistoryRecord:
             "order_id": self.order_id, "positions": {k: str(v) for k, v in self.positions.items()},
             "fees": {k: str(v) for k, v in self.fees.items()}, "pnl": {k: str(v) for k, v in self.pnl.items()},
             "error": self.error, "error_field": self.error_field,
+            "fill_price": None if self.fill_price is None else str(self.fill_price),
+            "fill_amount": None if self.fill_amount is None else str(self.fill_amount),
         }
 
     def __repr__(self) -> str:
@@ -87,11 +106,11 @@ class HistoryLog(Sequence[HistoryRecord]):
 
     def add_deltas(self, ts_ns: int, d: ExecutionDeltas) -> None:
         self._rows.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id,
-                           d.positions, d.fees or _EMPTY, d.pnl or _EMPTY, None, None))
+                           d.positions, d.fees or _EMPTY, d.pnl or _EMPTY, None, None, d.fill_price, d.fill_amount))
 
     def add(self, r: HistoryRecord) -> None:
         self._rows.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id,
-                           r.positions, r.fees, r.pnl, r.error, r.error_field))
+                           r.positions, r.fees, r.pnl, r.error, r.error_field, r.fill_price, r.fill_amount))
 
     append = add
 
@@ -115,7 +134,7 @@ class HistoryLog(Sequence[HistoryRecord]):
 
     def rows(self) -> list[tuple[Any, ...]]:
         """The raw rows: (ts_ns, venue, operation, success, status, client_id, order_id, positions, fees, pnl,
-        error, error_field)."""
+        error, error_field, fill_price, fill_amount)."""
         return self._rows
 
     def __repr__(self) -> str:

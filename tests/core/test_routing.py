@@ -72,6 +72,13 @@ def test_wrappers_record_history_and_venue_statistics(manager: ExecutionInterfac
     assert manager.get_execution_status()["failed"] == 1
 
 
+def test_history_records_the_fill_price_and_amount(manager: ExecutionInterfaceManager) -> None:
+    d = manager.execute(T0, _trade("paper", amount="0.5"))
+    rec = manager.execution_history[-1]
+    assert (rec.fill_price, rec.fill_amount) == (d.fill_price, Decimal("0.5"))
+    assert rec.to_dict()["fill_amount"] == "0.5"
+
+
 def test_wrapper_applies_deltas_to_the_ledger(manager: ExecutionInterfaceManager) -> None:
     d = manager.execute(T0, _trade("paper"))
     assert manager.ledger.balance("paper:spot:USDT") == Decimal("100000") + d.positions["paper:spot:USDT"]  # type: ignore[union-attr]
