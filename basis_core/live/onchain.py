@@ -15,9 +15,13 @@ Decimals in token units out. web3 is only imported when a client is built.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from basis_core.backtest.dex import GasCost, from_units, wallet_key
@@ -28,7 +32,37 @@ APPROVAL_MODES = ("exact", "unlimited")
 _ZERO = Decimal(0)
 
 __all__ = ["APPROVAL_MODES", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
-           "option_float"]
+           "option_float", "read_deployment"]
+
+
+@lru_cache(maxsize=16)
+def _packaged_json(package: str, name: str) -> Mapping[str, Any]:
+    return json.loads(resources.files(package).joinpath("deployments", f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+def read_deployment(deployment: str | Mapping[str, Any] | None, package: str,
+                    packaged: tuple[str, ...] = ("mainnet",)) -> tuple[Mapping[str, Any], str]:
+    """``(raw table, where it came from)`` of a venue's ``deployment`` setting, for the venue to validate.
+
+    A name in ``packaged`` reads ``<package>/deployments/<name>.json`` (package data; ``None`` means
+    ``"mainnet"``), a mapping is returned as given, anything else is a path to a JSON file. Raises
+    :class:`ConfigError` naming the problem. The returned mapping must not be mutated.
+    """
+    if deployment is None:
+        deployment = "mainnet"
+    if isinstance(deployment, Mapping):
+        return deployment, "table"
+    if deployment in packaged:
+        return _packaged_json(package, deployment), deployment
+    path = Path(deployment)
+    if not path.exists():
+        names = " nor ".join([", ".join(repr(n) for n in packaged), "an existing JSON file"])
+        raise ConfigError(f"deployment: {deployment!r} is neither {names}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
+    return data, str(path)
 
 
 def approval_mode(venue: str, options: Mapping[str, Any]) -> str:

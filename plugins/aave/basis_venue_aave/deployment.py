@@ -21,14 +21,11 @@ provider), the rest are contracts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from basis_core.errors import ConfigError
+from basis_core.live.onchain import read_deployment
 from basis_venue_aave.params import RESERVES
 
 #: contract names a flat table may carry (everything else that is not a token is ignored)
@@ -64,31 +61,12 @@ def _validate(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=4)
-def _packaged(name: str) -> dict[str, Any]:
-    text = resources.files("basis_venue_aave").joinpath("deployments", f"{name}.json").read_text()
-    return _validate(json.loads(text), name)
-
-
 def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """A validated table from ``"mainnet"`` (package data), a JSON file path or a mapping (None = mainnet).
-
-    Raises ConfigError naming the problem.
+    """A validated table from ``"mainnet"`` (package data), a JSON file path or a mapping (None = mainnet),
+    read by :func:`basis_core.live.onchain.read_deployment`. Raises ConfigError naming the problem.
     """
-    if deployment is None:
-        deployment = "mainnet"
-    if isinstance(deployment, Mapping):
-        return _validate(deployment, "table")
-    if deployment == "mainnet":
-        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in _packaged("mainnet").items()}
-    path = Path(deployment)
-    if not path.exists():
-        raise ConfigError(f"deployment: {deployment!r} is neither 'mainnet' nor an existing JSON file")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
-    return _validate(data, str(path))
+    raw, where = read_deployment(deployment, "basis_venue_aave")
+    return _validate(raw, where)
 
 
 __all__ = ["CONTRACT_NAMES", "load_table"]

@@ -16,14 +16,11 @@ has no plain USDC / USDT pool named ``2pool``: give a table (or a ``pools`` entr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from basis_core.errors import ConfigError
+from basis_core.live.onchain import read_deployment
 
 #: the pool a swap uses when the instruction names none
 DEFAULT_ROUTES: dict[frozenset[str], str] = {
@@ -53,29 +50,12 @@ def _validate(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-@lru_cache(maxsize=4)
-def _packaged(name: str) -> dict[str, Any]:
-    text = resources.files("basis_venue_curve").joinpath("deployments", f"{name}.json").read_text()
-    return _validate(json.loads(text), name)
-
-
 def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """A deployment table: ``"mainnet"`` / ``"local"`` (package data), a path to a JSON file, or a mapping
-    (None: mainnet). Raises ConfigError naming the problem."""
-    if deployment is None:
-        deployment = "mainnet"
-    if isinstance(deployment, Mapping):
-        return _validate(deployment, "table")
-    if deployment in ("mainnet", "local"):
-        return dict(_packaged(deployment))
-    path = Path(deployment)
-    if not path.exists():
-        raise ConfigError(f"deployment: {deployment!r} is neither 'mainnet', 'local' nor an existing JSON file")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
-    return _validate(data, str(path))
+    """A validated deployment table: ``"mainnet"`` / ``"local"`` (package data; None: mainnet), a path to a
+    JSON file, or a mapping (:func:`basis_core.live.onchain.read_deployment`). Raises ConfigError naming the
+    problem."""
+    raw, where = read_deployment(deployment, "basis_venue_curve", ("mainnet", "local"))
+    return _validate(raw, where)
 
 
 def table_from_world(world: Any) -> dict[str, Any]:

@@ -22,18 +22,14 @@ Claiming a request that is not finalised (or unknown, or claimed) raises an Inst
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import OnChainLiveBase, client_from_settings, read_deployment
 from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT
 
@@ -78,25 +74,9 @@ WITHDRAWAL_REQUESTED = "WithdrawalRequested(uint256,address,address,uint256,uint
 WITHDRAWAL_CLAIMED = "WithdrawalClaimed(uint256,address,address,uint256)"
 
 
-@lru_cache(maxsize=2)
-def _packaged(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("basis_venue_lido").joinpath("deployments", f"{name}.json").read_text())
-
-
 def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
     """A validated table from "mainnet", a JSON path or a mapping (nested or flat, see the module doc)."""
-    if deployment is None or deployment == "mainnet":
-        raw: Mapping[str, Any] = _packaged("mainnet")
-    elif isinstance(deployment, Mapping):
-        raw = deployment
-    else:
-        path = Path(deployment)
-        if not path.exists():
-            raise ConfigError(f"deployment: {deployment!r} is neither 'mainnet' nor an existing JSON file")
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
+    raw, _ = read_deployment(deployment, "basis_venue_lido")
     nested = raw.get("contracts")
     contracts: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {
         k: v for k, v in raw.items() if k in CONTRACTS}
