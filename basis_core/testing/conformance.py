@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -172,6 +172,25 @@ def _fail(what: str, problems: list[str]) -> None:
 
 
 # -- the suite ---------------------------------------------------------------------------------------------
+def _info_or_skip(h: Any, hook: str) -> Any:
+    """The venue's info; the test is skipped when the venue implements no ``hook``."""
+    m0 = h.manager()
+    if not has_impl(m0, h.name, hook):
+        pytest.skip(f"{h.name} implements no {hook} hook")
+    return h.venue(m0).venue_info()
+
+
+def _after_each_example(h: Any) -> Iterator[tuple[str, int, Any, Any]]:
+    """``(operation, index, manager, timestamp)`` after each example ran on a fresh manager (failed ones skipped)."""
+    for op, i, ex in h.cases():
+        m = h.manager()
+        try:
+            ts = h.run(m, ex).timestamp
+        except BasisError:
+            continue
+        yield op, i, m, ts
+
+
 class ConformanceSuite:
     """Subclass as ``Test...`` and set ``venue`` (entry-point name or class) to run the kit on a venue.
 
@@ -498,17 +517,9 @@ class ConformanceSuite:
     def test_accruals_well_formed(self, conformance_venue: VenueTarget | _Broken) -> None:
         """accrue() (if implemented) returns well-formed deltas in the venue's namespaces, applied exactly."""
         h = _harness_or_fail(conformance_venue)
-        m0 = h.manager()
-        if not has_impl(m0, h.name, "accrue"):
-            pytest.skip(f"{h.name} implements no accrue hook")
-        info = h.venue(m0).venue_info()
+        info = _info_or_skip(h, "accrue")
         problems: list[str] = []
-        for op, i, ex in h.cases():
-            m = h.manager()
-            try:
-                ts = h.run(m, ex).timestamp
-            except BasisError:
-                continue
+        for op, i, m, ts in _after_each_example(h):
             before, _ = ledger_state(m.ledger)
             try:
                 effects = m.advance_to(pd.Timestamp(ts) + pd.Timedelta("1D"))
@@ -528,17 +539,9 @@ class ConformanceSuite:
     def test_balances_well_formed(self, conformance_venue: VenueTarget | _Broken) -> None:
         """get_balances() (if implemented) maps keys in the venue's namespaces to finite Decimals."""
         h = _harness_or_fail(conformance_venue)
-        m0 = h.manager()
-        if not has_impl(m0, h.name, "get_balances"):
-            pytest.skip(f"{h.name} implements no get_balances hook")
-        info = h.venue(m0).venue_info()
+        info = _info_or_skip(h, "get_balances")
         problems: list[str] = []
-        for op, i, ex in h.cases():
-            m = h.manager()
-            try:
-                ts = h.run(m, ex).timestamp
-            except BasisError:
-                continue
+        for op, i, m, ts in _after_each_example(h):
             bal = m.get_balances(ts, h.name)
             if not isinstance(bal, Mapping):
                 problems.append(f"after {op}[{i}]: get_balances returned {type(bal).__name__}")
