@@ -26,7 +26,7 @@ from math import isqrt
 from typing import Any, NamedTuple
 
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import InstructionError, SlippageError
+from basis_core.errors import ConfigError, InstructionError, SlippageError
 
 WALLET_PREFIX = "ethereum:wallet:"
 GAS_TOKEN = "ETH"
@@ -59,6 +59,18 @@ __all__ = [
     "wallet_key",
     "without_valuation",
 ]
+
+
+def sim_pool_options(defaults: Mapping[str, Mapping[str, Any]], overrides: Mapping[str, Any] | None,
+                     expected: str) -> dict[str, dict[str, Any]]:
+    """The default pools updated by the ``pools`` option (new ids add pools); ConfigError naming
+    ``pools.<id>`` when an entry is not a mapping (``expected`` lists its keys)."""
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in defaults.items()}
+    for pid, cfg in (overrides or {}).items():
+        if not isinstance(cfg, Mapping):
+            raise ConfigError(f"pools.{pid}: expected a mapping ({expected})")
+        merged.setdefault(pid, {}).update(cfg)
+    return merged
 
 
 def sim_decimals(table_decimals: Mapping[str, Any], tokens_option: Mapping[str, Any] | None) -> dict[str, int]:

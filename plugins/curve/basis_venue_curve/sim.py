@@ -30,6 +30,7 @@ from basis_core.backtest.dex import (
     quote_deltas,
     sim_decimals,
     sim_gas_units,
+    sim_pool_options,
     sim_routes,
     swap_deltas,
     to_units,
@@ -77,11 +78,7 @@ class CurveSpec:
 
 def build_specs(overrides: Mapping[str, Mapping[str, Any]] | None, decimals: Mapping[str, int]) -> dict[str, CurveSpec]:
     """Specs from :data:`DEFAULT_POOLS` updated by the ``pools`` option (new names add pools)."""
-    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_POOLS.items()}
-    for name, cfg in (overrides or {}).items():
-        if not isinstance(cfg, Mapping):
-            raise ConfigError(f"pools.{name}: expected a mapping (coins, A, fee, admin_fee, tvl_usd)")
-        merged.setdefault(name, {}).update(cfg)
+    merged = sim_pool_options(DEFAULT_POOLS, overrides, "coins, A, fee, admin_fee, tvl_usd")
     out: dict[str, CurveSpec] = {}
     for name, cfg in merged.items():
         try:

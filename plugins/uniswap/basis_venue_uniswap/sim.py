@@ -39,6 +39,7 @@ from basis_core.backtest.dex import (
     quote_deltas,
     sim_decimals,
     sim_gas_units,
+    sim_pool_options,
     sim_routes,
     swap_deltas,
     to_units,
@@ -131,11 +132,7 @@ class PoolSpec:
 
 def build_specs(overrides: Mapping[str, Mapping[str, Any]] | None, decimals: Mapping[str, int]) -> dict[str, PoolSpec]:
     """Pool specs from :data:`DEFAULT_POOLS` updated by the ``pools`` option (new ids add pools)."""
-    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_POOLS.items()}
-    for pid, cfg in (overrides or {}).items():
-        if not isinstance(cfg, Mapping):
-            raise ConfigError(f"pools.{pid}: expected a mapping (tvl_usd, range_pct, liquidity, price_series)")
-        merged.setdefault(pid, {}).update(cfg)
+    merged = sim_pool_options(DEFAULT_POOLS, overrides, "tvl_usd, range_pct, liquidity, price_series")
     out: dict[str, PoolSpec] = {}
     for pid, cfg in merged.items():
         try:
