@@ -94,28 +94,42 @@ class HistoryRecord:
 class HistoryLog(Sequence[HistoryRecord]):
     """The manager's execution history: a sequence of :class:`HistoryRecord`.
 
-    Rows are kept as plain tuples of atoms and untracked maps, which the garbage collector stops
-    tracking, so a run with millions of records does not slow down collections; records are built
-    on access (``log[-1].success``, iteration, slices).
+    Stored in two flat lists so a run with millions of records does not slow the garbage collector
+    down: ``_atoms`` holds one tuple of atoms per record (ints, strings, Decimals, None), which the
+    collector stops tracking at its first pass; ``_maps`` holds each record's positions, fees and pnl
+    maps, three per record (a tuple holding a dict would stay tracked forever and make every full
+    collection walk the whole history). Records are built on access (``log[-1].success``, iteration,
+    slices).
     """
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_atoms", "_maps")
 
     def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+        self._atoms: list[tuple[Any, ...]] = []
+        self._maps: list[Mapping[str, Decimal]] = []
 
     def add_deltas(self, ts_ns: int, d: ExecutionDeltas) -> None:
-        self._rows.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id,
-                           d.positions, d.fees or _EMPTY, d.pnl or _EMPTY, None, None, d.fill_price, d.fill_amount))
+        """Record a successful execution (or accrual) ``d`` at ``ts_ns``; its maps are shared, not copied."""
+        self._atoms.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id, None, None,
+                            d.fill_price, d.fill_amount))
+        self._maps += (d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
 
     def add(self, r: HistoryRecord) -> None:
-        self._rows.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id,
-                           r.positions, r.fees, r.pnl, r.error, r.error_field, r.fill_price, r.fill_amount))
+        self._atoms.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id, r.error,
+                            r.error_field, r.fill_price, r.fill_amount))
+        self._maps += (r.positions, r.fees, r.pnl)
 
     append = add
 
+    def _record(self, i: int) -> HistoryRecord:
+        ts_ns, venue, op, ok, status, cid, oid, err, err_field, price, amount = self._atoms[i]
+        j = 3 * i
+        maps = self._maps
+        return HistoryRecord(ts_ns, venue, op, ok, status, cid, oid, maps[j], maps[j + 1], maps[j + 2], err,
+                             err_field, price, amount)
+
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._atoms)
 
     @overload
     def __getitem__(self, i: int) -> HistoryRecord: ...
@@ -124,18 +138,22 @@ class HistoryLog(Sequence[HistoryRecord]):
     def __getitem__(self, i: slice) -> list[HistoryRecord]: ...
 
     def __getitem__(self, i: int | slice) -> HistoryRecord | list[HistoryRecord]:
+        n = len(self._atoms)
         if isinstance(i, slice):
-            return [HistoryRecord(*row) for row in self._rows[i]]
-        return HistoryRecord(*self._rows[i])
+            return [self._record(j) for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("history index out of range")
+        return self._record(i)
 
     def __iter__(self) -> Iterator[HistoryRecord]:
-        for row in self._rows:
-            yield HistoryRecord(*row)
+        for i in range(len(self._atoms)):
+            yield self._record(i)
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """The raw rows: (ts_ns, venue, operation, success, status, client_id, order_id, positions, fees, pnl,
-        error, error_field, fill_price, fill_amount)."""
-        return self._rows
+    def successes(self) -> int:
+        """How many records are successes."""
+        return sum(1 for a in self._atoms if a[3])
 
     def __repr__(self) -> str:
-        return f"HistoryLog({len(self._rows)} records)"
+        return f"HistoryLog({len(self._atoms)} records)"

@@ -19,8 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pluggy
-
 from basis_core import hookspecs
 from basis_core.backtest.clock import Clock
 from basis_core.backtest.ledger import Ledger
@@ -42,53 +40,14 @@ from basis_core.history import HistoryLog, HistoryRecord
 from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
-from basis_core.timeutil import to_utc
-from basis_core.wrappers import CoreWrapper, check_accrual, run_direct
+from basis_core.routing import HookRegistry, Route
+from basis_core.timeutil import is_utc_timestamp, to_utc
+from basis_core.wrappers import CoreWrapper, check_accrual
 
 log = logging.getLogger(__name__)
 
 _CORE_PLUGIN = "basis_core.core"
-
-
-class _Route:
-    """A precomputed subset hook caller: one venue's implementation plus every non-venue plugin
-    (the core's and host apps' wrappers) of one hook.
-
-    Same semantics as ``pm.subset_hook_caller(hook, remove_plugins=other_venues)`` but without
-    re-filtering the implementations on every call; it rebuilds itself when a plugin is
-    (un)registered on the hook (the implementation list changes length).
-    """
-
-    __slots__ = ("_core", "_exec", "_fast", "_impls", "_model", "_n", "_orig", "_subset", "name")
-
-    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any], core: CoreWrapper) -> None:
-        self._subset = pm.subset_hook_caller(hook, remove_plugins=remove)
-        self._orig = getattr(pm.hook, hook)
-        self._exec = pm._hookexec
-        self._core = core
-        op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), None)
-        self._model = MODELS.get(op) if op else None
-        self.name = hook
-        self._refresh()
-
-    def _refresh(self) -> None:
-        self._impls = self._subset.get_hookimpls()
-        self._n = len(self._orig.get_hookimpls())
-        # fast path: exactly the core wrapper around one plain implementation taking (timestamp, instruction)
-        self._fast = None
-        if self._model is not None and len(self._impls) == 2:
-            wrap, impl = sorted(self._impls, key=lambda i: not i.wrapper)
-            if (wrap.wrapper and wrap.plugin is self._core and not impl.wrapper and not impl.hookwrapper
-                    and tuple(impl.argnames) == ("timestamp", "instruction")):
-                self._fast = impl.function
-
-    def __call__(self, timestamp: Any, instruction: Any) -> Any:
-        if len(self._orig._hookimpls) != self._n:
-            self._refresh()
-        if self._fast is not None:
-            return run_direct(self._core.manager, self.name, self._model, self._fast,  # type: ignore[arg-type]
-                              timestamp, instruction)
-        return self._exec(self.name, self._impls, {"timestamp": timestamp, "instruction": instruction}, True)
+_MODEL_TYPES = frozenset(MODELS.values())
 
 
 class ExecutionInterfaceManager:
@@ -123,13 +82,15 @@ class ExecutionInterfaceManager:
         self.clock = Clock()
         self._max_notional: Decimal | None = self.settings.max_notional
         self.execution_history = HistoryLog()
+        self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._done: dict[tuple[str, str], tuple[Any, ExecutionDeltas]] = {}
-        self._callers: dict[tuple[str, str], Any] = {}
+        self._callers: dict[tuple[str, str], Route] = {}
+        self._runs: dict[tuple[str, str], Any] = {}  # (venue, operation) -> Route.runner()
         self._venues: dict[str, Any] = {}
         self._venue_dists: dict[str, LoadedVenue] = {}
 
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm = HookRegistry(hookspecs.PROJECT, on_change=self._forget_routes)
         self.pm.add_hookspecs(hookspecs)
         self._core = CoreWrapper(self)
         self.pm.register(self._core, name=_CORE_PLUGIN)
@@ -163,13 +124,11 @@ class ExecutionInterfaceManager:
             raise ConfigError(f"venue: {venue!r} is already registered")
         self.pm.register(obj, name=venue)
         self._venues[venue] = obj
-        self._callers.clear()
         return obj
 
     def unregister(self, name: str) -> None:
         obj = self._venues.pop(name)
         self.pm.unregister(obj)
-        self._callers.clear()
 
     def venue(self, name: str) -> Any:
         """The registered plugin object of venue ``name`` (UnknownVenueError otherwise)."""
@@ -189,6 +148,11 @@ class ExecutionInterfaceManager:
         return out
 
     # -- routing --------------------------------------------------------------------------------
+    def _forget_routes(self) -> None:
+        """The plugin set changed: routes are rebuilt on their next use."""
+        self._callers.clear()
+        self._runs.clear()
+
     def _caller(self, venue: str, hook: str) -> Any:
         key = (venue, hook)
         caller = self._callers.get(key)
@@ -199,7 +163,7 @@ class ExecutionInterfaceManager:
                 op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), hook)
                 raise UnsupportedOperationError(venue, op, obj.venue_info().operations)
             others = [p for n, p in self._venues.items() if n != venue]
-            caller = _Route(self.pm, hook, others, self._core)
+            caller = Route(self.pm, hook, others, self._core)
             self._callers[key] = caller
         return caller
 
@@ -244,8 +208,8 @@ class ExecutionInterfaceManager:
         and is recorded in ``execution_history`` with ``success=False``.
         """
         try:
-            ts = to_utc(timestamp)
-            instr = instruction if isinstance(instruction, InstructionBase) else parse_instruction(instruction)  # type: ignore[arg-type]
+            ts = timestamp if is_utc_timestamp(timestamp) else to_utc(timestamp)
+            instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
         except BasisError as exc:
             self._record_early_failure(timestamp, instruction, exc)
             raise
@@ -266,34 +230,25 @@ class ExecutionInterfaceManager:
                     self._record_early_failure(ts, instr, dup)
                     raise dup
                 return done[1]
-        if isinstance(instr, Atomic) and (self.execution_mode == "backtest" or instr.venue == "atomic"):
+        if instr.operation == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
             result = self._execute_atomic(ts, instr)
         else:
-            result = self._route(ts, instr)
+            run = self._runs.get((instr.venue, instr.operation))
+            result = run(ts, instr) if run is not None else self._route(ts, instr)
         if cid is not None:
             self._done[(instr.venue, cid)] = (instr, result)
         return result
 
     def _route(self, ts: Any, instr: Any) -> ExecutionDeltas:
-        caller = self._callers.get((instr.venue, instr.operation))
-        if caller is None:
+        run = self._runs.get((instr.venue, instr.operation))
+        if run is None:
             try:
-                caller = self._caller(instr.venue, OPERATION_HOOKS[instr.operation])
+                run = self._caller(instr.venue, OPERATION_HOOKS[instr.operation]).runner()
             except BasisError as exc:
                 self._record_early_failure(ts, instr, exc)
                 raise
-            self._callers[(instr.venue, instr.operation)] = caller
-        ledger = self.ledger
-        if ledger is None:
-            return caller(ts, instr)  # type: ignore[no-any-return]
-        ledger.begin()
-        try:
-            result: ExecutionDeltas = caller(ts, instr)
-        except BaseException:
-            ledger.rollback()
-            raise
-        ledger.commit()
-        return result
+            self._runs[(instr.venue, instr.operation)] = run
+        return run(ts, instr)  # type: ignore[no-any-return]
 
     def _execute_atomic(self, ts: Any, bundle: Atomic) -> ExecutionDeltas:
         """Backtest (or core-run) atomic bundle: every step and the post-condition, or nothing."""
@@ -379,7 +334,7 @@ class ExecutionInterfaceManager:
         return result  # type: ignore[no-any-return]
 
     def get_execution_status(self) -> dict[str, Any]:
-        ok = sum(1 for r in self.execution_history.rows() if r[3])
+        ok = self.execution_history.successes()
         return {
             "execution_mode": self.execution_mode,
             "venues": {n: v.get_execution_status() for n, v in sorted(self._venues.items())},
@@ -394,7 +349,7 @@ class ExecutionInterfaceManager:
         if self._pending_history:
             self._pending_history[-1].append((timestamp, result))
             return
-        self.execution_history.add_deltas(timestamp.value, result)
+        self._add_history(timestamp.value, result)
         v = self._venues.get(result.venue)
         if v is not None:
             v.orders_executed += 1

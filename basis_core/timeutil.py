@@ -16,16 +16,23 @@ if TYPE_CHECKING:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _pd: Any = None
 _PD_UTC: Any = None
+_PD_TIMESTAMP: Any = None  # pd.Timestamp once pandas is imported
 
 
 def _pandas() -> Any:
-    global _pd, _PD_UTC
+    global _pd, _PD_UTC, _PD_TIMESTAMP
     if _pd is None:
         import pandas
 
         _PD_UTC = pandas.Timestamp(0, tz="UTC").tzinfo
+        _PD_TIMESTAMP = pandas.Timestamp
         _pd = pandas
     return _pd
+
+
+def is_utc_timestamp(ts: object) -> bool:
+    """Whether ``ts`` already is what :func:`to_utc` returns (a UTC ``pd.Timestamp``): the cheap check."""
+    return type(ts) is _PD_TIMESTAMP and ts.tzinfo is _PD_UTC  # type: ignore[attr-defined]
 
 
 def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:

@@ -35,9 +35,9 @@ def check_instruction(hook: str, model: type, instruction: Any) -> None:
 
 def check_result(hook: str, instruction: Any, result: Any) -> ExecutionDeltas:
     """Validation: the venue returned well-formed deltas of its own."""
-    if result is None:
-        raise VenueContractError(f"venue {instruction.venue!r} returned None from {hook}")
     if type(result) is not ExecutionDeltas:
+        if result is None:
+            raise VenueContractError(f"venue {instruction.venue!r} returned None from {hook}")
         raise VenueContractError(f"venue {instruction.venue!r} returned {type(result).__name__} from {hook}, "
                                  "not ExecutionDeltas")
     if result.venue != instruction.venue:
@@ -101,14 +101,25 @@ def after_call(m: ExecutionInterfaceManager, hook: str, instruction: Any, outcom
 
 def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: Any,
                timestamp: Any, instruction: Any) -> ExecutionDeltas:
-    """The core wrapper around one venue implementation, called without pluggy's generator machinery.
+    """The core wrapper around one venue implementation, in the instruction's own ledger transaction,
+    called without pluggy's generator machinery.
 
     Used by the manager's routes when the core wrapper is the only wrapper of the hook: same steps,
-    same order, same errors as :func:`_make_wrapper`'s generator.
+    same order, same errors as :func:`_make_wrapper`'s generator inside the manager's transaction.
     """
+    ledger = m.ledger
     try:
         before_call(m, hook, model, timestamp, instruction)
-        result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+        if ledger is None:
+            result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+        else:
+            ledger.begin()
+            try:
+                result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+            except BaseException:
+                ledger.rollback()
+                raise
+            ledger.commit()
     except BaseException as exc:
         m._record_failure(timestamp, instruction, exc)
         raise

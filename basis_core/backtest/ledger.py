@@ -35,6 +35,11 @@ class TxTable:
         self.name = name
         self._data: dict[Any, Any] = {}
 
+    @property
+    def data(self) -> dict[Any, Any]:
+        """The live contents (read-only by contract: write through the table, never through this dict)."""
+        return self._data
+
     def __getitem__(self, key: Any) -> Any:
         return self._data[key]
 
@@ -94,7 +99,8 @@ class Ledger:
         self._tables: dict[str, TxTable] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._marks: list[int] = []
-        self.signed_kinds = set(signed_kinds)
+        self.signed_kinds = frozenset(signed_kinds)
+        self._signed: dict[str, bool] = {}
         for k, v in (balances or {}).items():
             self._balances[k] = Decimal(v)
 
@@ -109,34 +115,46 @@ class Ledger:
         return {k: v for k, v in self._balances.items() if v != 0}
 
     def is_signed(self, key: str) -> bool:
-        kind = key.split(":", 2)[1] if key.count(":") >= 2 else ""
-        return kind in self.signed_kinds
+        """Whether ``key``'s kind may go negative (memoised per key)."""
+        signed = self._signed.get(key)
+        if signed is None:
+            kind = key.split(":", 2)[1] if key.count(":") >= 2 else ""
+            signed = self._signed[key] = kind in self.signed_kinds
+        return signed
 
     def check(self, positions: Mapping[str, Decimal], field: str = "amount") -> None:
         """Raise InsufficientFundsError if applying ``positions`` would overdraw an asset balance."""
-        bal = self._balances
+        get = self._balances.get
         for k, d in positions.items():
-            if d < 0:
-                new = bal.get(k, _ZERO) + d
-                if new < 0 and not self.is_signed(k):
-                    raise InsufficientFundsError(k, -d, bal.get(k, _ZERO), field)
+            if d < _ZERO and get(k, _ZERO) + d < _ZERO and not self.is_signed(k):
+                raise InsufficientFundsError(k, -d, get(k, _ZERO), field)
 
     def apply(self, positions: Mapping[str, Decimal], field: str = "amount") -> None:
-        """Add ``positions`` to the balances atomically (all keys or none)."""
-        bal = self._balances
-        items = positions.items()
-        for k, d in items:  # the check of :meth:`check`, inlined: this is the hot path of every fill
-            if d < 0 and bal.get(k, _ZERO) + d < 0 and not self.is_signed(k):
-                raise InsufficientFundsError(k, -d, bal.get(k, _ZERO), field)
+        """Add ``positions`` to the balances atomically (all keys or none).
+
+        Raises InsufficientFundsError (naming the key and ``field``) when a debit would overdraw an
+        asset balance; nothing is changed then.
+        """
         log = self._undo
         if log is None:
-            for k, d in items:
-                bal[k] = bal.get(k, _ZERO) + d
+            self.check(positions, field)
+            bal = self._balances
+            get = bal.get
+            for k, d in positions.items():
+                bal[k] = get(k, _ZERO) + d
             return
-        for k, d in items:
-            old = bal.get(k, _MISSING)
+        # in a transaction (every fill): one pass, written and undo-logged key by key, undone on failure
+        bal = self._balances
+        get = bal.get
+        mark = len(log)
+        for k, d in positions.items():
+            old = get(k, _MISSING)
+            new = d if old is _MISSING else old + d
+            if new < _ZERO and d < _ZERO and not self.is_signed(k):
+                self._undo_to(mark)
+                raise InsufficientFundsError(k, -d, _ZERO if old is _MISSING else old, field)
             log.append((bal, k, old))
-            bal[k] = (_ZERO if old is _MISSING else old) + d
+            bal[k] = new
 
     def set_balance(self, key: str, value: Decimal) -> None:
         """Overwrite one balance (setup and tests; runs go through :meth:`apply`)."""
@@ -167,7 +185,12 @@ class Ledger:
 
     def rollback(self) -> None:
         """Close the innermost transaction, undoing its writes."""
-        mark = self._marks.pop()
+        self._undo_to(self._marks.pop())
+        if not self._marks:
+            self._undo = None
+
+    def _undo_to(self, mark: int) -> None:
+        """Undo the logged writes after position ``mark`` of the undo log, newest first."""
         log = self._undo
         assert log is not None
         while len(log) > mark:
@@ -176,8 +199,6 @@ class Ledger:
                 container.pop(key, None)
             else:
                 container[key] = old
-        if not self._marks:
-            self._undo = None
 
     @contextmanager
     def transaction(self) -> Iterator[Ledger]:

@@ -25,6 +25,18 @@ def test_apply_is_all_or_nothing() -> None:
     assert led.balances == {"a:spot:X": D(5), "a:spot:Y": D(1)}
 
 
+def test_apply_inside_a_transaction_is_all_or_nothing_and_the_transaction_stays_usable() -> None:
+    led = Ledger({"a:spot:X": "5", "a:spot:Y": "1"})
+    with led.transaction():
+        led.apply({"a:spot:Z": D(3)})
+        with pytest.raises(InsufficientFundsError) as info:
+            led.apply({"a:spot:X": D(-1), "a:spot:W": D(7), "a:spot:Y": D(-2)})
+        assert info.value.key == "a:spot:Y"
+        assert led.balances == {"a:spot:X": D(5), "a:spot:Y": D(1), "a:spot:Z": D(3)}
+        led.apply({"a:spot:Y": D(-1)})
+    assert led.balances == {"a:spot:X": D(5), "a:spot:Z": D(3)}
+
+
 def test_signed_kinds_may_go_negative() -> None:
     led = Ledger()
     led.apply({"binance:perp:ETH/USDT:USDT": D(-2)})

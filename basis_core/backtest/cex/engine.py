@@ -79,6 +79,7 @@ class CexSimulator:
         self.orders = ledger.table(f"{v}.orders")
         self.client_ids = ledger.table(f"{v}.client_ids")
         self.locks = ledger.table(f"{v}.locks")
+        self._held = self.locks.data
         self.positions = ledger.table(f"{v}.positions")
         self.leverage = ledger.table(f"{v}.leverage")
         self.totals = ledger.table(f"{v}.perp_totals")
@@ -147,9 +148,10 @@ class CexSimulator:
 
     # -- spot -------------------------------------------------------------------------------------
     def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        m = self._market(ins.symbol, False)
-        ts_ns = ts.value
-        ref = self.price(m, ts_ns)
+        m = self.markets.get(ins.symbol)
+        if m is None or m.is_perp:
+            m = market_for(self.markets, self.venue, ins.symbol, False)
+        ref = self.price(m, ts.value)
         amount = ins.amount
         buy = ins.side == "buy"
         check_amount(m, amount)
@@ -164,7 +166,7 @@ class CexSimulator:
 
     def _spot_taker(self, ts: Any, m: Market, buy: bool, amount: Decimal, px: Decimal, ref: Decimal,
                     client_id: str | None, order_id: str, op: str) -> ExecutionDeltas:
-        if len(self.locks):
+        if self._held:  # some balance is held by resting orders
             key = m.quote_key if buy else m.base_key
             self._check_available(key, amount * px if buy else amount)
         rate = m.fee_rates.taker

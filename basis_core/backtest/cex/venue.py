@@ -81,11 +81,11 @@ class CexVenue(CEXExecutionInterface):
     # -- hooks --------------------------------------------------------------------------------------
     @hookimpl
     def execute_spot_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self._b().spot_trade(timestamp, instruction)  # type: ignore[no-any-return]
+        return (self._backend or self.backend).spot_trade(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
     def execute_perp_trade(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self._b().perp_trade(timestamp, instruction)  # type: ignore[no-any-return]
+        return (self._backend or self.backend).perp_trade(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
     def execute_transfer(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
