@@ -207,6 +207,8 @@ class ExecutionInterfaceManager:
         Raises a typed :class:`~basis_core.errors.BasisError`; a failed instruction changes nothing
         and is recorded in ``execution_history`` with ``success=False``.
         """
+        ts: Any
+        instr: Any
         try:
             ts = timestamp if is_utc_timestamp(timestamp) else to_utc(timestamp)
             instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]

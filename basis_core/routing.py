@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -104,10 +104,10 @@ class Route:
         ledger = m.ledger
         kwargs = {"timestamp": timestamp, "instruction": instruction}
         if ledger is None:
-            return self._exec(self.name, self._impls, kwargs, True)  # type: ignore[no-any-return]
+            return cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
         ledger.begin()
         try:
-            result: ExecutionDeltas = self._exec(self.name, self._impls, kwargs, True)
+            result = cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
         except BaseException:
             ledger.rollback()
             raise
