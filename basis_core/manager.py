@@ -41,7 +41,7 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.routing import HookRegistry, Route
-from basis_core.timeutil import is_utc_timestamp, to_utc
+from basis_core.timeutil import from_ns, is_utc_timestamp, to_utc
 from basis_core.wrappers import CoreWrapper, check_accrual
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class ExecutionInterfaceManager:
         else:
             self.ledger = None
         self.clock = Clock()
+        self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
         self._max_notional: Decimal | None = self.settings.max_notional
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
@@ -183,11 +184,12 @@ class ExecutionInterfaceManager:
 
     def _advance(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
         prev = self.clock.advance(ts_ns)
+        last, self._clock_ts = self._clock_ts, ts
         if prev is None or prev == ts_ns or self.execution_mode != "backtest":
             return []
-        from basis_core.timeutil import from_ns
+        previous = last if last is not None and last.value == prev else from_ns(prev)
         effects: list[ExecutionDeltas] = []
-        for res in self.pm.hook.accrue(previous=from_ns(prev), timestamp=ts):
+        for res in self.pm.hook.accrue(previous=previous, timestamp=ts):
             if res:
                 effects.extend(res)
         for d in effects:
@@ -343,7 +345,7 @@ class ExecutionInterfaceManager:
             "executions": len(self.execution_history),
             "succeeded": ok,
             "failed": len(self.execution_history) - ok,
-            "clock": None if self.clock.now_ns is None else str(to_utc_ns(self.clock.now_ns)),
+            "clock": None if self.clock.now_ns is None else from_ns(self.clock.now_ns).isoformat(),
         }
 
     # -- history (called by the wrappers) ------------------------------------------------------------
@@ -388,11 +390,6 @@ class ExecutionInterfaceManager:
 
     def __repr__(self) -> str:
         return f"<ExecutionInterfaceManager mode={self.execution_mode} venues={sorted(self._venues)}>"
-
-
-def to_utc_ns(ns: int) -> Any:
-    from basis_core.timeutil import from_ns
-    return from_ns(ns).isoformat()
 
 
 __all__ = ["ExecutionInterfaceManager", "InstructionValidationError"]

@@ -79,8 +79,9 @@ class CexSimulator:
         self.orders = ledger.table(f"{v}.orders")
         self.client_ids = ledger.table(f"{v}.client_ids")
         self.locks = ledger.table(f"{v}.locks")
-        self._held = self.locks.data
+        self._held = self.locks.data  # read-only view of the held balances
         self.positions = ledger.table(f"{v}.positions")
+        self._open = self.positions.data  # read-only view of the open positions (writes go through the table)
         self.leverage = ledger.table(f"{v}.leverage")
         self.totals = ledger.table(f"{v}.perp_totals")
         self._ids = itertools.count(1)
@@ -340,7 +341,7 @@ class CexSimulator:
             self.funding_series(m)
         amount = ins.amount
         buy = ins.side == "buy"
-        pos = self.positions.get(symbol)
+        pos = self._open.get(symbol)
         check_amount(m, amount)
         qty = amount if buy else -amount
         reduce_only = ins.reduce_only
@@ -354,7 +355,7 @@ class CexSimulator:
             check_notional(m, amount, mark if limit is None else limit)
         lev = ins.leverage
         if lev is None:
-            lev = self._leverage(m, pos)
+            lev = pos.leverage if pos is not None else self._leverage(m, pos)
         else:
             if lev > m.spec.max_leverage:
                 raise MarginError("leverage", f"{lev}x exceeds the maximum {m.spec.max_leverage}x for {symbol}")
@@ -430,8 +431,8 @@ class CexSimulator:
         equity = self.ledger.balance(key) + wallet_change + upnl
         if pending:
             equity += pending.get(key, ZERO)
-        held = self.locks.get(key, ZERO)
-        positions = self.positions
+        held = self._held.get(key, ZERO)
+        positions = self._open
         n = len(positions)
         if n > 1 or (n == 1 and m.symbol not in positions):
             _w, o_upnl, o_im, _mm = self._account(key, ts_ns, _EMPTY, skip=m.symbol)
@@ -542,7 +543,10 @@ class CexSimulator:
             i = c[1] if c is not None and c[0] == prev_ns else bisect_right(times, prev_ns)
             if i < len(times) and times[i] <= ts_ns:
                 j = bisect_right(times, ts_ns, i)
-                events.extend((times[k], 1, 0, sym, k) for k in range(i, j))
+                if j == i + 1:  # the usual case: one settlement in the step
+                    events.append((times[i], 1, 0, sym, i))
+                else:
+                    events.extend((times[k], 1, 0, sym, k) for k in range(i, j))
                 i = j
             cursors[sym] = (ts_ns, i)
         if len(positions):
@@ -629,19 +633,22 @@ class CexSimulator:
                         out: list[ExecutionDeltas]) -> None:
         """Settle the funding rows ``batch`` ((symbol, row index), one settlement time): one deltas per wallet."""
         by_wallet: dict[str, tuple[list[Decimal], dict[str, dict[str, Decimal]]]] = {}
-        positions = self.positions
+        open_positions = self._open
+        markets = self.markets
+        funding = self._funding
+        totals = self.totals
         for symbol, idx in batch:
-            pos = positions.get(symbol)
+            pos = open_positions.get(symbol)
             if pos is None:
                 continue
-            m = self.markets[symbol]
-            fs = self._funding[symbol]
+            m = markets[symbol]
+            fs = funding[symbol]
             assert fs is not None
             rate = fs.columns["rate"][idx]
-            mark = self.price(m, fs.times[idx])
+            mark = self.price(m, t_ns)
             pay = funding_payment(pos.size, mark, rate)
-            t = self.totals.get(symbol, EMPTY_TOTALS)
-            self.totals[symbol] = PerpTotals(t.realised, t.fees, t.funding + pay, t.liquidation)
+            t = totals.get(symbol, EMPTY_TOTALS)
+            totals[symbol] = PerpTotals(t.realised, t.fees, t.funding + pay, t.liquidation)
             entry = by_wallet.get(m.margin_key)
             if entry is None:
                 entry = by_wallet[m.margin_key] = ([ZERO], {})
@@ -669,7 +676,7 @@ class CexSimulator:
         out: dict[str, list[Decimal]] = {}
         markets = self.markets
         price = self.price
-        for sym, p in self.positions.items():
+        for sym, p in self._open.items():
             m = markets[sym]
             mark = price(m, t_ns)
             size = p.size
