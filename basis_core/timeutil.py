@@ -6,6 +6,7 @@ pandas is imported on first use, not at ``import basis_core`` (it is most of the
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from basis_core.errors import ClockError
@@ -48,16 +49,23 @@ def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")
         return ts.tz_convert("UTC")
     if isinstance(ts, str):
-        try:
-            parsed = pdm.Timestamp(ts)
-        except ValueError as e:
-            raise ClockError(f"timestamp: cannot parse {ts!r}: {e}") from None
-        return to_utc(parsed)
+        return _parse_utc(ts)
     if isinstance(ts, datetime):
         if ts.tzinfo is None or ts.utcoffset() is None:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")
         return pdm.Timestamp(ts).tz_convert("UTC")
     raise ClockError(f"timestamp: expected a datetime or ISO string, got {type(ts).__name__}")
+
+
+@lru_cache(maxsize=1024)
+def _parse_utc(text: str) -> pd.Timestamp:
+    """:func:`to_utc` of an ISO string, memoised (live callers pass the same few strings again and again;
+    timestamps are immutable, so sharing them is safe)."""
+    try:
+        parsed = (_pd or _pandas()).Timestamp(text)
+    except ValueError as e:
+        raise ClockError(f"timestamp: cannot parse {text!r}: {e}") from None
+    return to_utc(parsed)
 
 
 def to_ns(ts: datetime | str | pd.Timestamp) -> int:

@@ -72,7 +72,7 @@ OUTCOME_STATUSES = frozenset({"done", "rejected", "absent", "unknown"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,  -- rows are never deleted, so rowids only grow (no AUTOINCREMENT bookkeeping)
     written_ns INTEGER NOT NULL,
     venue TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('intent', 'outcome')),

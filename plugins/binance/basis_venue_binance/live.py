@@ -51,8 +51,30 @@ def binance_client_id(client_id: str) -> str:
     return "bh-" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:32]
 
 
+def order_request(market_id: str, perp: bool, ins: Any, vcid: str) -> dict[str, str]:
+    """Binance's new-order parameters for a validated spot / perp trade (the same request ccxt's
+    ``create_order`` builds for these order kinds): ``LIMIT_MAKER`` for a spot post-only order, ``GTX``
+    time in force for a USD-M one; spot answers are ``FULL`` (with fills), USD-M ``RESULT``."""
+    req = {"symbol": market_id, "side": ins.side.upper(), "quantity": format(ins.amount, "f"),
+           "newClientOrderId": vcid, "newOrderRespType": "RESULT" if perp else "FULL"}
+    if ins.order_type == "market":
+        req["type"] = "MARKET"
+    else:
+        req["price"] = format(ins.price, "f")
+        if ins.post_only and not perp:
+            req["type"] = "LIMIT_MAKER"
+        else:
+            req["type"] = "LIMIT"
+            req["timeInForce"] = "GTX" if ins.post_only else ins.time_in_force
+    if perp and ins.reduce_only:
+        req["reduceOnly"] = "true"
+    return req
+
+
 class BinanceLiveBackend(CexLiveBackend):
     """Binance spot + USD-M through ccxt (see the module docstring)."""
+
+    _ids: dict[str, str]  # unified symbol -> Binance market id
 
     @classmethod
     def credentials_problem(cls, settings: Any) -> str | None:
@@ -82,6 +104,7 @@ class BinanceLiveBackend(CexLiveBackend):
             return real_nonce()
 
         client.nonce = nonce
+        self._ids = {}
         return client
 
     def signed_at(self) -> float | None:
@@ -99,15 +122,19 @@ class BinanceLiveBackend(CexLiveBackend):
 
     # -- orders ------------------------------------------------------------------------------------
     def send_order(self, m: Market, ins: Any, vcid: str) -> Any:
-        params: dict[str, Any] = {"clientOrderId": vcid, "newOrderRespType": "RESULT" if m.is_perp else "FULL"}
-        if ins.post_only:
-            params["postOnly"] = True
-        elif ins.order_type == "limit" and ins.time_in_force != "GTC":
-            params["timeInForce"] = ins.time_in_force
-        if m.is_perp and ins.reduce_only:
-            params["reduceOnly"] = True
-        price = None if ins.order_type == "market" else str(ins.price)
-        return self.client.create_order(m.symbol, ins.order_type, ins.side, str(ins.amount), price, params)
+        """POST the order (spot ``/api/v3/order``, USD-M ``/fapi/v1/order``) through ccxt's signed endpoint
+        methods with the request built here from the validated instruction, and return Binance's own
+        answer: :meth:`order_view` reads that raw answer anyway, so ccxt's unified order building and
+        parsing (about 0.2 ms per order) is skipped. Signing, rate limiting and error mapping are ccxt's."""
+        return (self.client.fapiPrivatePostOrder if m.is_perp else self.client.privatePostOrder)(
+            order_request(self._market_id(m), m.is_perp, ins, vcid))
+
+    def _market_id(self, m: Market) -> str:
+        client = self.client  # created on first use (with the id cache)
+        mid = self._ids.get(m.symbol)
+        if mid is None:
+            mid = self._ids[m.symbol] = str(client.market(m.symbol)["id"])
+        return mid
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
         import ccxt

@@ -248,6 +248,39 @@ def test_startup_makes_only_the_calls_it_needs_and_limiter_follows_config(
     assert client.enableRateLimit is True and client.rateLimit == 1 and client.options["maxRetriesOnFailure"] == 0
 
 
+_ORDER_KINDS = [  # (instruction, ccxt create_order arguments: symbol, type, side, amount, price, params)
+    (spot("buy", "0.5"), (SPOT, "market", "buy", "0.5", None, {})),
+    (spot("sell", "1.25", order_type="limit", price="3100.5"), (SPOT, "limit", "sell", "1.25", "3100.5", {})),
+    (spot("buy", "0.1", order_type="limit", price="2900", time_in_force="IOC"),
+     (SPOT, "limit", "buy", "0.1", "2900", {"timeInForce": "IOC"})),
+    (spot("buy", "0.1", order_type="limit", price="2900", post_only=True),
+     (SPOT, "limit", "buy", "0.1", "2900", {"postOnly": True})),
+    (perp("sell", "0.3"), (PERP, "market", "sell", "0.3", None, {})),
+    (perp("sell", "0.3", reduce_only=True), (PERP, "market", "sell", "0.3", None, {"reduceOnly": True})),
+    (perp("buy", "0.3", order_type="limit", price="2950", time_in_force="FOK"),
+     (PERP, "limit", "buy", "0.3", "2950", {"timeInForce": "FOK"})),
+    (perp("buy", "0.3", order_type="limit", price="2950", post_only=True),
+     (PERP, "limit", "buy", "0.3", "2950", {"postOnly": True})),
+]
+
+
+@pytest.mark.parametrize(("instruction", "ccxt_args"), _ORDER_KINDS)
+def test_order_request_is_the_one_ccxt_create_order_builds(m: ExecutionInterfaceManager, instruction: dict[str, Any],
+                                                           ccxt_args: tuple[Any, ...]) -> None:
+    """The request the backend signs and sends equals ccxt's own ``create_order_request`` (the oracle)."""
+    from basis_venue_binance.live import order_request
+
+    from basis_core.instructions import parse_instruction
+
+    client = m.venue("binance").backend.client
+    symbol, typ, side, amount, price, params = ccxt_args
+    expected = client.create_order_request(symbol, typ, side, amount, price,
+                                           {"newClientOrderId": "cid-1", **params})
+    ins = parse_instruction(instruction)
+    got = order_request(client.market(symbol)["id"], symbol == PERP, ins, "cid-1")
+    assert got == {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in expected.items()}
+
+
 # ------------------------------------------------------------------------------------------------ credentials
 def test_missing_credentials_is_a_config_error_at_construction(emu: BinanceEmulator) -> None:
     cfg = config(emu, None)
