@@ -40,7 +40,8 @@ A crash can therefore lose only outcomes not yet committed; their intents are th
 reconciliation re-derives them from the venue by client id, so nothing is sent twice. Within a
 process, :meth:`ExecutionJournal.shared` hands every user of one file the same connection (a
 deferred transaction never blocks another writer of the process); one journal file should not be
-written by two processes at once (a writer waits up to 30 s for the other's lock).
+written by two processes at once (a writer waits up to 30 s for the other's lock). Once a connection
+has written, it keeps the file's intent keys in memory, so looking up a new client id costs no query.
 """
 
 from __future__ import annotations
@@ -254,6 +255,8 @@ class ExecutionJournal:
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"journal_path: {target} is not a usable SQLite journal: {e}") from None
         self._flusher = _Flusher(self._db, self._lock, DEFER_SECONDS)
+        #: intent keys in the file, kept once this connection has written (one writer per file, see above)
+        self._known: set[tuple[str, str]] | None = None
         self._finalizer = weakref.finalize(self, _finalize, self._db, self._lock, self._flusher)
 
     @classmethod
@@ -307,7 +310,12 @@ class ExecutionJournal:
                       payload: Mapping[str, Any] | str, fp: str) -> JournalRow:
         """Write an intent (before sending) and return its row; committed (with any deferred outcome) when
         this returns. ``payload``: a JSON-able mapping or its JSON text."""
-        return self._insert(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, payload)
+        row = self._insert(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, payload)
+        with self._lock:
+            if self._known is None:  # this connection writes: from now on it is the file's one writer
+                self._known = set(self._db.execute("SELECT DISTINCT venue, intent_id FROM journal WHERE kind='intent'"))
+            self._known.add((venue, intent_id))
+        return row
 
     def record_outcome(self, intent: JournalRow, status: str, payload: Mapping[str, Any] | str,
                        defer: bool = False) -> JournalRow:
@@ -333,6 +341,9 @@ class ExecutionJournal:
 
     def state(self, venue: str, intent_id: str) -> IntentState | None:
         """The latest intent of ``(venue, intent_id)`` and its last outcome, or None if never journaled."""
+        known = self._known
+        if known is not None and (venue, intent_id) not in known:
+            return None  # this connection is the writer and never wrote it (no query needed)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
