@@ -170,3 +170,19 @@ def test_flush_close_and_shared_connection(tmp_path: Path) -> None:
     assert SECRET not in j.dump_text()  # the first user's redactor was merged into the shared one
     j.close()
     assert ExecutionJournal.shared(path) is not j  # a closed shared journal is replaced
+
+
+def test_a_writing_connection_still_finds_intents_an_earlier_process_wrote(tmp_path: Path) -> None:
+    """The in-memory intent keys of a writer are loaded from the file on its first write: a restarted
+    process that writes before it looks up an old client id still finds that id's intent."""
+    path = tmp_path / "j.sqlite"
+    first = ExecutionJournal(path)
+    old = _intent(first, "old")
+    first.record_outcome(old, "done", {"deltas": {}})
+    first.close()
+    restarted = ExecutionJournal(path)
+    _intent(restarted, "new")
+    st = restarted.state("binance", "old")
+    assert st is not None and st.intent.seq == old.seq and st.status == "done"
+    assert restarted.state("binance", "never") is None
+    assert restarted.state("binance", "new").status == "sending"  # type: ignore[union-attr]
