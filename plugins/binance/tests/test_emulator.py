@@ -228,6 +228,21 @@ def test_spot_quote_order_qty_and_lot_size_filters(client: Any, emulator: Binanc
 
 
 # ------------------------------------------------------------------------------------------ perps
+def test_user_trades_filter_by_order_id_from_id_and_limit_as_binance_does(client: Any) -> None:
+    orders = [client.create_order(PERP, "market", "buy" if i % 2 else "sell", "0.01") for i in range(6)]
+    everything = client.fapiPrivateGetUserTrades({"symbol": "ETHUSDT"})
+    assert len(everything) == 6 and [int(t["id"]) for t in everything] == sorted(int(t["id"]) for t in everything)
+    third = orders[2]["id"]
+    only = client.fapiPrivateGetUserTrades({"symbol": "ETHUSDT", "orderId": third})
+    assert [str(t["orderId"]) for t in only] == [third]
+    ids = [int(t["id"]) for t in everything]
+    assert [int(t["id"]) for t in client.fapiPrivateGetUserTrades({"symbol": "ETHUSDT", "limit": 2})] == ids[-2:]
+    assert [int(t["id"]) for t in client.fapiPrivateGetUserTrades(
+        {"symbol": "ETHUSDT", "fromId": ids[1], "limit": 3})] == ids[1:4]
+    with pytest.raises(ccxt.BadRequest):
+        client.fapiPrivateGetUserTrades({"symbol": "ETHUSDT", "limit": 1001})
+
+
 def test_perp_long_then_flip_short_positions_and_wallet(client: Any, emulator: BinanceEmulator) -> None:
     long_ = client.create_order(PERP, "market", "buy", 1, None, {"clientOrderId": "p-long"})
     assert long_["status"] == "closed" and long_["average"] == 3000

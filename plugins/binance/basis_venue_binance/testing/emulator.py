@@ -842,14 +842,30 @@ class BinanceEmulator(EmulatorServer):
         ]
 
     def _trades(self, market: MarketKind, p: dict[str, str]) -> list[dict[str, Any]]:
+        """``myTrades`` / ``userTrades``: the account's trades of ``symbol``, filtered as Binance does by
+        ``orderId``, ``fromId`` (trade id, inclusive), ``startTime`` / ``endTime`` (ms, inclusive), at most
+        ``limit`` (default 500, max 1000): the oldest from ``fromId`` on, else the most recent."""
         sym = p.get("symbol")
         if not sym:
             raise _missing("symbol")
+        try:
+            limit = int(p.get("limit", "500"))
+            order_id = int(p["orderId"]) if "orderId" in p else None
+            from_id = int(p["fromId"]) if "fromId" in p else None
+            start = int(p["startTime"]) if "startTime" in p else None
+            end = int(p["endTime"]) if "endTime" in p else None
+        except ValueError:
+            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
+        if not 1 <= limit <= 1000:
+            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
         out: list[dict[str, Any]] = []
         for o in self.orders:
-            if o.market != market or o.symbol != sym:
+            if o.market != market or o.symbol != sym or (order_id is not None and o.order_id != order_id):
                 continue
             for f in o.fills:
+                if ((from_id is not None and f.trade_id < from_id) or (start is not None and f.time < start)
+                        or (end is not None and f.time > end)):
+                    continue
                 t: dict[str, Any] = {
                     "symbol": o.symbol,
                     "id": f.trade_id,
@@ -883,7 +899,7 @@ class BinanceEmulator(EmulatorServer):
                     )
                 out.append(t)
         out.sort(key=lambda t: t["id"])
-        return out
+        return out[:limit] if from_id is not None else out[-limit:]
 
     def _order_json(self, o: EmulatedOrder, resp_type: str = "RESULT") -> dict[str, Any]:
         if o.market == "spot":

@@ -127,6 +127,8 @@ USER_SIGNED_TYPES: dict[str, tuple[str, list[dict[str, str]]]] = {
 }
 
 
+_MAX_FILLS = 2000  # fills per userFills / userFillsByTime answer, as on the venue
+
 class SignatureError(ValueError):
     """The signature is malformed: no signer can be recovered from it."""
 
@@ -757,12 +759,12 @@ class HyperliquidEmulator(EmulatorServer):
                 for o in sorted(self.orders.values(), key=lambda x: -x.oid)
                 if o.user == acct.master
             ]
-        if kind == "userFills":
-            return list(reversed(copy.deepcopy(acct.fills)))
-        if kind == "userFillsByTime":
+        if kind == "userFills":  # the venue answers at most the 2000 most recent fills, newest first
+            return list(reversed(copy.deepcopy(acct.fills[-_MAX_FILLS:])))
+        if kind == "userFillsByTime":  # at most 2000 per answer, oldest first (page on by time)
             start = int(req["startTime"])
             end = int(req.get("endTime") or 2**63)
-            return [f for f in copy.deepcopy(acct.fills) if start <= f["time"] <= end]
+            return copy.deepcopy([f for f in acct.fills if start <= f["time"] <= end][:_MAX_FILLS])
         if kind == "userAbstraction":
             return "default"
         if kind == "userFees":
