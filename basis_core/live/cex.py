@@ -37,7 +37,14 @@ import pandas as pd
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
-from basis_core.backtest.cex.validation import check_amount, check_notional, check_price, market_for, validate_order
+from basis_core.backtest.cex.validation import (
+    check_amount,
+    check_notional,
+    check_price,
+    check_time_in_force,
+    market_for,
+    validate_order,
+)
 from basis_core.data.prices import STABLECOINS
 from basis_core.deltas import ExecutionDeltas, merge_positions
 from basis_core.errors import (
@@ -626,6 +633,7 @@ class CexLiveBackend:
         m = market_for(self.markets, self.name, ins.symbol, perp)
         reduce_only = bool(getattr(ins, "reduce_only", False))
         validate_order(m, ins.amount, ins.price, None, reduce_only)
+        check_time_in_force(self.name, self.spec.time_in_force, ins)
         lev = getattr(ins, "leverage", None)
         if lev is not None:
             self._ensure_leverage(m, lev)

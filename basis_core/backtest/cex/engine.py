@@ -44,7 +44,13 @@ from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
-from basis_core.backtest.cex.validation import check_amount, check_notional, check_price, market_for
+from basis_core.backtest.cex.validation import (
+    check_amount,
+    check_notional,
+    check_price,
+    check_time_in_force,
+    market_for,
+)
 from basis_core.backtest.ledger import Ledger
 from basis_core.data.provider import DataProvider
 from basis_core.data.series import Series
@@ -163,6 +169,7 @@ class CexSimulator:
         limit = ins.price
         check_price(m, limit)
         check_notional(m, amount, limit)
+        check_time_in_force(self.venue, self.spec.time_in_force, ins)
         return self._limit(ts, m, ins, buy, amount, limit, ref, None)
 
     def _spot_taker(self, ts: Any, m: Market, buy: bool, amount: Decimal, px: Decimal, ref: Decimal,
@@ -351,6 +358,7 @@ class CexSimulator:
         limit = ins.price
         if limit is not None:
             check_price(m, limit)
+            check_time_in_force(self.venue, self.spec.time_in_force, ins)
         if not reduce_only:
             check_notional(m, amount, mark if limit is None else limit)
         lev = ins.leverage

@@ -119,6 +119,8 @@ class CexSpec:
     spot_series: tuple[str, ...] = ("spot:{venue}:{symbol}", "spot:{symbol}")
     mark_series: str = "perp:{venue}:{symbol}"
     funding_series: str = "funding:{venue}:{symbol}"
+    #: time-in-force values the venue takes on limit orders (Hyperliquid has no FOK)
+    time_in_force: tuple[str, ...] = ("GTC", "IOC", "FOK")
     notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.errors import InstructionError
@@ -69,3 +70,10 @@ def validate_order(m: Market, amount: Decimal, limit_price: Decimal | None, refe
         px = limit_price if limit_price is not None else reference_price
         if px is not None:
             check_notional(m, amount, px)
+
+
+def check_time_in_force(venue: str, supported: tuple[str, ...], ins: Any) -> None:
+    """A limit order's ``time_in_force`` is one the venue takes."""
+    if ins.order_type == "limit" and ins.time_in_force not in supported:
+        raise InstructionError("time_in_force", f"{venue} has no {ins.time_in_force} orders (it takes "
+                                                f"{', '.join(supported)}, or post_only)")

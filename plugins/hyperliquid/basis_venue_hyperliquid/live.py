@@ -112,9 +112,6 @@ class HyperliquidLiveBackend(CexLiveBackend):
         return self.client.market(m.symbol)
 
     def prepare_order(self, m: Market, ins: Any) -> None:
-        if ins.time_in_force == "FOK":
-            raise InstructionError("time_in_force", "Hyperliquid has no fill-or-kill orders (use GTC, IOC or "
-                                                    "post_only)")
         if ins.order_type == "market":  # ccxt sends market orders as IOC limits around this price
             self._prepared_price = (m.symbol, self.reference_price(m), time.monotonic())
 

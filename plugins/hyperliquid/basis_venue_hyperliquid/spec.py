@@ -52,6 +52,7 @@ HYPERLIQUID_SPEC = CexSpec(
     accounts={"spot": "spot", "perp": "margin", "perps": "margin", "swap": "margin", "perp_margin": "margin"},
     spot_kind="spot",
     margin_kind="perp-margin",
+    time_in_force=("GTC", "IOC"),
     default_leverage=Decimal(20),
     reduce_only_clamp=True,
 )

@@ -80,6 +80,8 @@ def test_spot_limit_rests_and_fills_as_maker() -> None:
     (perp("buy", "0.003"), "amount", "minimum notional"),
     (perp("buy", "1", leverage="30"), "leverage", "maximum 25"),
     (perp("buy", "1", symbol="ETH/USDT:USDT"), "symbol", "not a perpetual market"),
+    (perp("buy", "1", order_type="limit", price="3100", time_in_force="FOK"), "time_in_force", "no FOK"),
+    (spot("buy", "1", order_type="limit", price="2900", time_in_force="FOK"), "time_in_force", "no FOK"),
 ])
 def test_size_price_and_leverage_rules(instr: dict[str, Any], field: str, needle: str | None) -> None:
     m = make({"hyperliquid:spot:USDC": "100000", WALLET: "100000"})
