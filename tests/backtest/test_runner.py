@@ -311,3 +311,33 @@ def test_venue_valued_keys_and_unpriced_keys() -> None:
     assert val.values["lido:withdrawal:7"] == Decimal("6000.5")
     assert val.values["uniswap:lp:v2:WETH/USDC"] == 0 and v.unpriced == {"uniswap:lp:v2:WETH/USDC"}
     assert val.equity == Decimal("6000.5") + 3000
+
+
+def test_lp_positions_of_the_installed_amm_venues_are_valued_not_unpriced() -> None:
+    """Uniswap v2 / v3 and Curve LP keys are valued through the venues' ``value_usd`` metrics: a fresh deposit
+    is worth what was deposited (within rounding), so equity does not drop when a strategy provides liquidity."""
+    from basis_core import ExecutionInterfaceManager
+    from basis_core.data import synthetic_market
+
+    market = synthetic_market()
+    ts = pd.Timestamp("2025-06-02T12:00:00Z")
+    bal = {"ethereum:wallet:WETH": "100", "ethereum:wallet:USDC": "1000000", "ethereum:wallet:USDT": "1000000",
+           "ethereum:wallet:ETH": "10"}
+    m = ExecutionInterfaceManager({"initial_balances": bal, "venues": ["uniswap", "curve"]}, market, "backtest")
+    valuer = Valuer(market, m.get_balances)
+    before = valuer.value(market.get_data(ts), m.ledger.balances).equity  # type: ignore[union-attr]
+    gas = Decimal(0)
+    for pool, amounts in (("v2:WETH/USDC", {"WETH": "1", "USDC": "5000"}),
+                          ("v3:WETH/USDC:500", {"WETH": "1", "USDC": "5000"})):
+        d = m.execute(ts, {"venue": "uniswap", "operation": "add_liquidity", "pool": pool, "amounts": amounts})
+        gas += d.pnl["gas"]
+    d = m.execute(ts, {"venue": "curve", "operation": "add_liquidity", "pool": "2pool",
+                       "amounts": {"USDC": "1000", "USDT": "1000"}})
+    gas += d.pnl["gas"]
+    val = valuer.value(market.get_data(ts), m.ledger.balances)  # type: ignore[union-attr]
+    assert not valuer.unpriced
+    lp = {k: v for k, v in val.values.items() if ":lp:" in k}
+    assert len(lp) == 3 and all(v > 0 for v in lp.values())
+    # only gas was spent, up to rounding and the pools' ETH/USDC series differing from the valuation's ETH
+    # price (the ETH/USDT close) by a few hundredths of a percent on the 2 WETH deposited
+    assert abs(val.equity - (before + gas)) < Decimal("2")

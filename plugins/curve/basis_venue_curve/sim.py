@@ -375,8 +375,23 @@ class CurveSim:
 
     # --------------------------------------------------------------------------------- queries
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
-        """Wallet tokens and Curve LP keys from the ledger."""
-        return {k: v for k, v in self.ledger.balances.items() if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
+        """Wallet tokens and Curve LP keys from the ledger, and ``curve:metric:value_usd:lp:<pool>`` for each
+        LP key (:meth:`lp_value_usd`), which the backtest report values them by."""
+        out = {k: v for k, v in self.ledger.balances.items() if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
+        prefix = f"{VENUE}:lp:"
+        for key, amount in list(out.items()):
+            if key.startswith(prefix) and amount > 0:
+                out[f"{VENUE}:metric:value_usd:lp:{key[len(prefix):]}"] = self.lp_value_usd(ts, key, amount)
+        return out
+
+    def lp_value_usd(self, ts: Any, key: str, amount: Decimal) -> Decimal:
+        """USD value at ``ts`` of ``amount`` LP tokens of ``key``: the coins a balanced ``remove_liquidity``
+        would return now, at the market's USD prices, before gas."""
+        spec = self.spec(key[len(f"{VENUE}:lp:"):])
+        prices = self.prices(ts, spec)
+        res = self.state(ts, spec, prices).pool.remove_liquidity(to_units(amount, LP_DECIMALS, "lp_amount"))
+        return sum((from_units(a, d) * prices[c] for c, a, d in zip(spec.coins, res.amounts, spec.decimals,
+                                                                     strict=True)), _ZERO)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a deposit; None for removals."""

@@ -183,3 +183,18 @@ def test_liquidity_bad_input() -> None:
         with pytest.raises(InstructionError) as e:
             m.execute(TS, {"venue": "curve", "operation": "remove_liquidity", **extra})
         assert e.value.field == field
+
+
+def test_lp_value_usd_is_the_pro_rata_share_of_the_pool_coins() -> None:
+    """``get_balances`` values the LP tokens (the report uses it): share of supply x each coin balance, at the
+    stablecoins' USD price of 1, rounded down per coin as the pool's ``remove_liquidity`` pays."""
+    m = manager()
+    m.execute(TS, {"venue": "curve", "operation": "add_liquidity", "pool": "2pool",
+                   "amounts": {"USDC": "1000", "USDT": "1000"}})
+    m.execute(TS, swap(token_in="USDC", token_out="USDT", amount_in="3000000", pool="2pool"))
+    held = m.ledger.balance("curve:lp:2pool")
+    st = state(m, "2pool").pool
+    burn = int(held * 10**18)
+    expected = sum(Decimal(b * burn // st.lp_supply) / 10**6 for b in st.balances)
+    value = m.get_balances(TS, "curve")["curve:metric:value_usd:lp:2pool"]
+    assert value == expected and abs(value - 2000) < Decimal("0.5")

@@ -619,9 +619,33 @@ class UniswapSim:
 
     # --------------------------------------------------------------------------------- queries
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
-        """Wallet tokens and Uniswap LP keys from the ledger."""
-        return {k: v for k, v in self.ledger.balances.items()
-                if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
+        """Wallet tokens and Uniswap LP keys from the ledger, and ``uniswap:metric:value_usd:lp:<id>`` for
+        each LP key (:meth:`lp_value_usd`), which the backtest report values them by."""
+        out = {k: v for k, v in self.ledger.balances.items() if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
+        prefix = f"{VENUE}:lp:"
+        for key, amount in list(out.items()):
+            if key.startswith(prefix) and amount > 0:
+                out[f"{VENUE}:metric:value_usd:lp:{key[len(prefix):]}"] = self.lp_value_usd(ts, key, amount)
+        return out
+
+    def lp_value_usd(self, ts: Any, key: str, amount: Decimal) -> Decimal:
+        """USD value at ``ts`` of ``amount`` of LP key ``key``: the tokens burning it would return now (v2:
+        the pair's ``burn`` amounts; v3: the position's principal at the current price plus its uncollected
+        fees, as ``burn`` + ``collect`` pay them), at the market's USD prices, before gas."""
+        pool_id, _, pid = key[len(f"{VENUE}:lp:"):].partition("#")
+        spec = self.spec(pool_id)
+        m = self.market(ts, spec)
+        st = self.state(ts, spec, m)
+        if type(st) is V2State:
+            a0, a1 = v2_math.burn_amounts(to_units(amount, LP_DECIMALS, "lp_amount"), st.reserve0, st.reserve1,
+                                          st.supply)
+            return self._value(spec, m, a0, a1)
+        assert type(st) is V3State
+        _, lo, hi = self.positions[pid]
+        owner = f"#{pid}"
+        _, _, burnt = st.pool.burn(owner, lo, hi, int(amount))
+        c0, c1, _ = burnt.collect(owner, lo, hi)
+        return self._value(spec, m, c0, c1)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a liquidity deposit; None for removals."""

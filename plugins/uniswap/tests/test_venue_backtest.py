@@ -357,3 +357,43 @@ def test_risk_limit_uses_the_swap_notional_and_balances_list_the_keys() -> None:
     assert bal["ethereum:wallet:WETH"] == Decimal(30000 - 50 - 1)
     assert bal["uniswap:lp:v2:WETH/USDC"] > 0
     assert all(k.startswith(("ethereum:wallet:", "uniswap:")) for k in bal)
+
+
+# ------------------------------------------------------------------------------------------------- LP value
+def test_v2_lp_value_usd_follows_the_impermanent_loss_closed_form() -> None:
+    """``get_balances`` values the LP tokens (the report uses it): at a later price, value / hold value is
+    2 sqrt(r) / (1 + r), computed here from the market prices alone."""
+    m = manager()
+    add = m.execute(TS, {"venue": "uniswap", "operation": "add_liquidity", "pool": "v2:WETH/USDC",
+                         "amounts": {"WETH": "100", "USDC": "200000"}})
+    weth_in, usdc_in = -add.positions["ethereum:wallet:WETH"], -add.positions["ethereum:wallet:USDC"]
+    now = m.get_balances(TS, "uniswap")["uniswap:metric:value_usd:lp:v2:WETH/USDC"]
+    assert abs(now - (weth_in * px(TS) + usdc_in)) < Decimal("1e-5")  # worth its deposit (burn rounds down)
+    later = m.get_balances(TS2, "uniswap")["uniswap:metric:value_usd:lp:v2:WETH/USDC"]
+    r = px(TS2) / px(TS)
+    with localcontext() as ctx:
+        ctx.prec = 50
+        expected = 2 * r.sqrt() / (1 + r)
+    assert abs(later / (weth_in * px(TS2) + usdc_in) - expected) < Decimal("1e-9") and r != 1
+
+
+def test_v3_position_value_usd_is_what_removing_it_pays_fees_included() -> None:
+    m = manager()
+    st = sim(m).pool_state(TS, "v3:WETH/USDC:500")
+    tick = st.pool.tick
+    lo, hi = (tick // 10 - 30) * 10, (tick // 10 + 30) * 10
+    add = m.execute(TS, {"venue": "uniswap", "operation": "add_liquidity", "pool": "v3:WETH/USDC:500",
+                         "amounts": {"WETH": "50", "USDC": "100000"}, "tick_lower": lo, "tick_upper": hi})
+    pid = add.details["position_id"]
+    key = f"uniswap:metric:value_usd:lp:v3:WETH/USDC:500#{pid}"
+    paid = -add.positions["ethereum:wallet:WETH"] * px(TS) - add.positions["ethereum:wallet:USDC"]
+    before = m.get_balances(TS, "uniswap")[key]
+    assert paid - Decimal("0.01") <= before <= paid  # the deposit, less burn rounding
+    m.execute(TS, swap(token_in="USDC", token_out="WETH", amount_in="40000", pool="v3:WETH/USDC:500"))
+    after = m.get_balances(TS, "uniswap")[key]
+    rm = m.execute(TS, {"venue": "uniswap", "operation": "remove_liquidity", "pool": "v3:WETH/USDC:500",
+                        "position_id": pid})
+    gas_eth = rm.fees["ethereum:wallet:ETH"]  # paid in ETH, not part of the position's value
+    got = rm.positions["ethereum:wallet:WETH"] * px(TS) + rm.positions["ethereum:wallet:USDC"]
+    assert got == after and rm.details["fees_collected"]["USDC"] > 0 and gas_eth < 0
+    assert "uniswap:metric:value_usd:lp:v3:WETH/USDC:500#" + pid not in m.get_balances(TS, "uniswap")
