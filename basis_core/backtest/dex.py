@@ -18,12 +18,12 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
 from math import isqrt
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, SlippageError
@@ -34,12 +34,14 @@ _EXACT = Context(prec=120)  # wide enough for any amount <= 1e15 with 36 decimal
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
 _BPS_PLACES = Decimal("0.0001")
+P = TypeVar("P")
 
 __all__ = [
     "GAS_TOKEN",
     "WALLET_PREFIX",
     "GasCost",
     "SwapFill",
+    "amm_balances",
     "check_deadline",
     "check_slippage",
     "from_units",
@@ -49,6 +51,7 @@ __all__ = [
     "quote_deltas",
     "ratio_units",
     "reserves_for_value",
+    "resolve_swap_pool",
     "sim_decimals",
     "sim_gas_units",
     "sim_routes",
@@ -95,6 +98,44 @@ def sim_routes(default: Mapping[frozenset[str], str], routes_option: Mapping[str
 def sim_gas_units(default: Mapping[str, int], gas_units_option: Mapping[str, Any] | None) -> dict[str, int]:
     """Gas units per operation: ``default`` updated by the ``gas_units`` option."""
     return {**default, **{k: int(v) for k, v in (gas_units_option or {}).items()}}
+
+
+def resolve_swap_pool(ins: Any, check_token: Callable[[str, str], Any], routes: Mapping[frozenset[str], str],
+              pool: Callable[[str], P], coins: Callable[[P], Collection[str]]) -> P:
+    """The pool a swap instruction trades in, for the backtest and live backends alike.
+
+    ``check_token(token, field)`` raises for an unknown token; the pool is ``pool(ins.pool)``, or
+    ``pool(routes[{token_in, token_out}])`` (the default route) when the instruction names none.
+    Raises InstructionError naming ``token_out`` when no route exists and ``token_in`` / ``token_out``
+    when the pool does not hold that token.
+    """
+    check_token(ins.token_in, "token_in")
+    check_token(ins.token_out, "token_out")
+    if ins.pool is None:
+        name = routes.get(frozenset((ins.token_in, ins.token_out)))
+        if name is None:
+            raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
+                                                "name one with 'pool'")
+        p = pool(name)
+    else:
+        p = pool(ins.pool)
+    held = coins(p)
+    for token, field in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
+        if token not in held:
+            raise InstructionError(field, f"pool {getattr(p, 'id', p)} does not hold {token}")
+    return p
+
+
+def amm_balances(ledger: Any, venue: str, lp_value_usd: Callable[[str, Decimal], Decimal]) -> dict[str, Decimal]:
+    """An AMM venue's ``get_balances``: wallet tokens and ``<venue>:`` keys from the ledger, plus
+    ``<venue>:metric:value_usd:lp:<id>`` = ``lp_value_usd(key, amount)`` for each held LP key (the backtest
+    report values LP positions by it)."""
+    out = {k: v for k, v in ledger.balances.items() if k.startswith((WALLET_PREFIX, f"{venue}:"))}
+    prefix = f"{venue}:lp:"
+    for key, amount in list(out.items()):
+        if key.startswith(prefix) and amount > 0:
+            out[f"{venue}:metric:value_usd:lp:{key[len(prefix):]}"] = lp_value_usd(key, amount)
+    return out
 
 
 def wallet_key(token: str) -> str:

@@ -33,6 +33,7 @@ from basis_core.backtest.dex import (
     liquidity_deltas,
     min_out_units,
     quote_deltas,
+    resolve_swap_pool,
     swap_deltas,
     to_units,
     wallet_key,
@@ -142,22 +143,12 @@ class CurveLive(OnChainLiveBase):
         return c
 
     def swap_pool(self, ins: Any) -> LiveCurvePool:
-        for tok, field in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
-            if tok not in self.tokens:
-                raise InstructionError(field, f"unknown token {tok!r}; known: {', '.join(sorted(self.tokens))}")
-        if ins.pool is None:
-            name = DEFAULT_ROUTES.get(frozenset((ins.token_in, ins.token_out)))
-            if name is None or name not in self.pools:
-                raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
-                                                    "name one with 'pool'")
-            p = self.pool(name)
-        else:
-            p = self.pool(ins.pool)
-        if ins.token_in not in p.coins:
-            raise InstructionError("token_in", f"pool {p.id} does not hold {ins.token_in}")
-        if ins.token_out not in p.coins:
-            raise InstructionError("token_out", f"pool {p.id} does not hold {ins.token_out}")
-        return p
+        routes = {pair: name for pair, name in DEFAULT_ROUTES.items() if name in self.pools}
+        return resolve_swap_pool(ins, self._token, routes, self.pool, lambda p: p.coins)
+
+    def _token(self, token: str, field: str) -> None:
+        if token not in self.tokens:
+            raise InstructionError(field, f"unknown token {token!r}; known: {', '.join(sorted(self.tokens))}")
 
     # --------------------------------------------------------------------------------- chain reads
     def chain_time(self) -> datetime:

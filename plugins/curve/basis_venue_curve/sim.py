@@ -23,11 +23,13 @@ from typing import Any
 from basis_core.backtest.dex import (
     GasCost,
     SwapFill,
+    amm_balances,
     check_deadline,
     check_slippage,
     from_units,
     liquidity_deltas,
     quote_deltas,
+    resolve_swap_pool,
     sim_decimals,
     sim_gas_units,
     sim_pool_options,
@@ -172,21 +174,7 @@ class CurveSim:
             raise InstructionError(field, f"unknown token {token!r}; known: {', '.join(sorted(self.decimals))}")
 
     def swap_spec(self, ins: Any) -> CurveSpec:
-        self._token(ins.token_in, "token_in")
-        self._token(ins.token_out, "token_out")
-        if ins.pool is None:
-            name = self.routes.get(frozenset((ins.token_in, ins.token_out)))
-            if name is None:
-                raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
-                                                    "name one with 'pool'")
-            spec = self.spec(name)
-        else:
-            spec = self.spec(ins.pool)
-        if ins.token_in not in spec.coins:
-            raise InstructionError("token_in", f"pool {spec.id} does not hold {ins.token_in}")
-        if ins.token_out not in spec.coins:
-            raise InstructionError("token_out", f"pool {spec.id} does not hold {ins.token_out}")
-        return spec
+        return resolve_swap_pool(ins, self._token, self.routes, self.spec, lambda s: s.coins)
 
     def _snapshot(self, ts: Any) -> _TsCache:
         c = self._cache
@@ -375,14 +363,8 @@ class CurveSim:
 
     # --------------------------------------------------------------------------------- queries
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
-        """Wallet tokens and Curve LP keys from the ledger, and ``curve:metric:value_usd:lp:<pool>`` for each
-        LP key (:meth:`lp_value_usd`), which the backtest report values them by."""
-        out = {k: v for k, v in self.ledger.balances.items() if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
-        prefix = f"{VENUE}:lp:"
-        for key, amount in list(out.items()):
-            if key.startswith(prefix) and amount > 0:
-                out[f"{VENUE}:metric:value_usd:lp:{key[len(prefix):]}"] = self.lp_value_usd(ts, key, amount)
-        return out
+        """Wallet tokens, Curve LP keys and their ``value_usd`` metrics (:meth:`lp_value_usd`)."""
+        return amm_balances(self.ledger, VENUE, lambda key, amount: self.lp_value_usd(ts, key, amount))
 
     def lp_value_usd(self, ts: Any, key: str, amount: Decimal) -> Decimal:
         """USD value at ``ts`` of ``amount`` LP tokens of ``key``: the coins a balanced ``remove_liquidity``

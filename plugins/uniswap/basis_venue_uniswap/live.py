@@ -42,6 +42,7 @@ from basis_core.backtest.dex import (
     liquidity_deltas,
     min_out_units,
     quote_deltas,
+    resolve_swap_pool,
     swap_deltas,
     to_units,
     wallet_key,
@@ -259,21 +260,7 @@ class UniswapLive(OnChainLiveBase):
         return self.table["v3_pools"].get(f"{pid.pair}:{pid.fee}")  # type: ignore[no-any-return]
 
     def swap_pool(self, ins: Any) -> LivePool:
-        self._token(ins.token_in, "token_in")
-        self._token(ins.token_out, "token_out")
-        if ins.pool is None:
-            pid = self.routes.get(frozenset((ins.token_in, ins.token_out)))
-            if pid is None:
-                raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
-                                                    "name one with 'pool'")
-            p = self.pool(pid)
-        else:
-            p = self.pool(ins.pool)
-        if ins.token_in not in (p.token0, p.token1):
-            raise InstructionError("token_in", f"pool {p.id} does not trade {ins.token_in}")
-        if ins.token_out not in (p.token0, p.token1):
-            raise InstructionError("token_out", f"pool {p.id} does not trade {ins.token_out}")
-        return p
+        return resolve_swap_pool(ins, self._token, self.routes, self.pool, lambda p: (p.token0, p.token1))
 
     # --------------------------------------------------------------------------------- chain reads
     def chain_time(self) -> datetime:

@@ -32,11 +32,13 @@ from typing import Any, NamedTuple
 from basis_core.backtest.dex import (
     GasCost,
     SwapFill,
+    amm_balances,
     check_deadline,
     check_slippage,
     from_units,
     liquidity_deltas,
     quote_deltas,
+    resolve_swap_pool,
     sim_decimals,
     sim_gas_units,
     sim_pool_options,
@@ -264,22 +266,7 @@ class UniswapSim:
         return spec
 
     def _swap_spec(self, ins: Any) -> PoolSpec:
-        self._token(ins.token_in, "token_in")
-        self._token(ins.token_out, "token_out")
-        if ins.pool is None:
-            pid = self.routes.get(frozenset((ins.token_in, ins.token_out)))
-            if pid is None:
-                raise InstructionError("token_out", f"no default pool for {ins.token_in}/{ins.token_out}; "
-                                                    "name one with 'pool'")
-            spec = self.spec(pid)
-        else:
-            spec = self.spec(ins.pool)
-        pair = (spec.token0, spec.token1)
-        if ins.token_in not in pair:
-            raise InstructionError("token_in", f"pool {spec.id} does not trade {ins.token_in}")
-        if ins.token_out not in pair:
-            raise InstructionError("token_out", f"pool {spec.id} does not trade {ins.token_out}")
-        return spec
+        return resolve_swap_pool(ins, self._token, self.routes, self.spec, lambda s: (s.token0, s.token1))
 
     def _snapshot(self, ts: Any) -> _TsCache:
         c = self._cache
@@ -619,14 +606,8 @@ class UniswapSim:
 
     # --------------------------------------------------------------------------------- queries
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
-        """Wallet tokens and Uniswap LP keys from the ledger, and ``uniswap:metric:value_usd:lp:<id>`` for
-        each LP key (:meth:`lp_value_usd`), which the backtest report values them by."""
-        out = {k: v for k, v in self.ledger.balances.items() if k.startswith(("ethereum:wallet:", f"{VENUE}:"))}
-        prefix = f"{VENUE}:lp:"
-        for key, amount in list(out.items()):
-            if key.startswith(prefix) and amount > 0:
-                out[f"{VENUE}:metric:value_usd:lp:{key[len(prefix):]}"] = self.lp_value_usd(ts, key, amount)
-        return out
+        """Wallet tokens, Uniswap LP keys and their ``value_usd`` metrics (:meth:`lp_value_usd`)."""
+        return amm_balances(self.ledger, VENUE, lambda key, amount: self.lp_value_usd(ts, key, amount))
 
     def lp_value_usd(self, ts: Any, key: str, amount: Decimal) -> Decimal:
         """USD value at ``ts`` of ``amount`` of LP key ``key``: the tokens burning it would return now (v2:
