@@ -19,12 +19,14 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Context, Decimal
 from math import isqrt
 from typing import Any, NamedTuple, TypeVar
 
+from basis_core.backtest.gas import gas_cost_eth
+from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, SlippageError
 
@@ -35,11 +37,14 @@ _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
 _BPS_PLACES = Decimal("0.0001")
 P = TypeVar("P")
+S = TypeVar("S")
 
 __all__ = [
     "GAS_TOKEN",
     "WALLET_PREFIX",
     "GasCost",
+    "StepCache",
+    "StepMemo",
     "SwapFill",
     "amm_balances",
     "check_deadline",
@@ -120,9 +125,9 @@ def resolve_swap_pool(ins: Any, check_token: Callable[[str, str], Any], routes: 
     else:
         p = pool(ins.pool)
     held = coins(p)
-    for token, field in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
+    for token, name in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
         if token not in held:
-            raise InstructionError(field, f"pool {getattr(p, 'id', p)} does not hold {token}")
+            raise InstructionError(name, f"pool {getattr(p, 'id', p)} does not hold {token}")
     return p
 
 
@@ -236,6 +241,61 @@ class GasCost:
     @property
     def usd(self) -> Decimal:
         return self.eth * self.eth_usd
+
+
+@dataclass(slots=True)
+class StepCache:
+    """What an AMM simulator memoises for one timestamp: the market snapshot, per-pool prices (whatever
+    the simulator keeps per pool id), gas costs by gas units, and anchored pool states (pool id ->
+    (the stored state it was derived from, the anchored state))."""
+
+    ts_ns: int = -1
+    snapshot: Any = None
+    pools: dict[str, Any] = field(default_factory=dict)
+    gas: dict[int, GasCost] = field(default_factory=dict)
+    anchored: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+class StepMemo:
+    """Per-timestamp memo of an AMM simulator (one :class:`StepCache`, replaced when the time changes).
+
+    A backtest asks for the same snapshot, prices, gas and anchored pools many times per step; all of
+    them are pure functions of the market at ``ts`` (and of the stored pool state), so they are built once.
+    """
+
+    def __init__(self, data: Any, gas_units: Mapping[str, int]) -> None:
+        self.data = data
+        self.gas_units = gas_units
+        self._c = StepCache()
+
+    def at(self, ts: Any) -> StepCache:
+        """The cache of ``ts`` (a fresh one, with the as-of snapshot, when ``ts`` is not the last time asked)."""
+        c = self._c
+        if c.ts_ns != ts.value:
+            c = self._c = StepCache(ts.value, self.data.get_data(ts))
+        return c
+
+    def gas(self, ts: Any, op: str) -> GasCost:
+        """Gas of operation ``op`` (its configured units) at the as-of gas and ETH prices."""
+        units = self.gas_units[op]
+        c = self.at(ts)
+        g = c.gas.get(units)
+        if g is None:
+            g = c.gas[units] = GasCost(units, gas_cost_eth(c.snapshot, units), usd_price(c.snapshot, "ETH"))
+        return g
+
+    def state(self, ts: Any, pool_id: str, stored: Any, reanchor: bool, anchor: Callable[[], S]) -> S:
+        """A pool's state for an operation at ``ts``: the stored one when it was anchored at ``ts`` (or
+        re-anchoring is off), else ``anchor()`` (not stored), memoised per (stored state, time)."""
+        if stored is not None and (stored.anchored_ns == ts.value or not reanchor):
+            return stored  # type: ignore[no-any-return]
+        cache = self.at(ts).anchored
+        hit = cache.get(pool_id)
+        if hit is not None and hit[0] is stored:
+            return hit[1]  # type: ignore[no-any-return]
+        new = anchor()
+        cache[pool_id] = (stored, new)
+        return new
 
 
 class SwapFill(NamedTuple):

@@ -22,6 +22,7 @@ from typing import Any
 
 from basis_core.backtest.dex import (
     GasCost,
+    StepMemo,
     SwapFill,
     amm_balances,
     check_deadline,
@@ -38,7 +39,7 @@ from basis_core.backtest.dex import (
     to_units,
     wallet_key,
 )
-from basis_core.backtest.gas import DEFAULT_GAS_UNITS, gas_cost_eth
+from basis_core.backtest.gas import DEFAULT_GAS_UNITS
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -131,15 +132,6 @@ def marginal_rate(pool: StableSwapPool, i: int, j: int) -> Decimal:
     return +r  # rounded to the caller's precision
 
 
-@dataclass(slots=True)
-class _TsCache:
-    ts_ns: int = -1
-    prices: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    gas: dict[int, GasCost] = field(default_factory=dict)
-    snapshot: Any = None
-    anchored: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # pool -> (stored state, anchored)
-
-
 def _beyond(what: str) -> InstructionError:
     return InstructionError("amount_in", f"beyond the pool: {what}")
 
@@ -160,7 +152,7 @@ class CurveSim:
         self.reanchor = bool(opts.get("reanchor", True))
         self.gas_units = sim_gas_units(DEFAULT_GAS_UNITS, opts.get("gas_units"))
         self.pools = self.ledger.table(POOLS_TABLE)
-        self._cache = _TsCache()
+        self._memo = StepMemo(self.data, self.gas_units)
 
     # --------------------------------------------------------------------------------- lookups
     def spec(self, pool: str, field: str = "pool") -> CurveSpec:
@@ -176,44 +168,25 @@ class CurveSim:
     def swap_spec(self, ins: Any) -> CurveSpec:
         return resolve_swap_pool(ins, self._token, self.routes, self.spec, lambda s: s.coins)
 
-    def _snapshot(self, ts: Any) -> _TsCache:
-        c = self._cache
-        if c.ts_ns != ts.value:
-            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts), {})
-        return c
-
     def prices(self, ts: Any, spec: CurveSpec) -> dict[str, Decimal]:
         """USD prices of the pool's coins and ETH as of ``ts`` (cached per timestamp)."""
-        c = self._snapshot(ts)
-        p = c.prices.get(spec.id)
+        c = self._memo.at(ts)
+        p: dict[str, Decimal] | None = c.pools.get(spec.id)
         if p is None:
             snap = c.snapshot
             p = {t: usd_price(snap, t) for t in spec.coins}
             p["ETH"] = usd_price(snap, "ETH")
-            c.prices[spec.id] = p
+            c.pools[spec.id] = p
         return p
 
     def gas(self, ts: Any, op: str) -> GasCost:
-        units = self.gas_units[op]
-        c = self._snapshot(ts)
-        g = c.gas.get(units)
-        if g is None:
-            g = c.gas[units] = GasCost(units, gas_cost_eth(c.snapshot, units), usd_price(c.snapshot, "ETH"))
-        return g
+        return self._memo.gas(ts, op)
 
     # --------------------------------------------------------------------------------- anchoring
     def state(self, ts: Any, spec: CurveSpec, prices: Mapping[str, Decimal]) -> CurveState:
         """The pool's state at ``ts``: stored, or (re-)anchored (not stored)."""
         st = self.pools.get(spec.id)
-        if st is not None and (st.anchored_ns == ts.value or not self.reanchor):
-            return st  # type: ignore[no-any-return]
-        cache = self._snapshot(ts).anchored
-        hit = cache.get(spec.id)
-        if hit is not None and hit[0] is st:  # anchoring is a pure function of (stored state, market at ts)
-            return hit[1]  # type: ignore[no-any-return]
-        new = self._anchor(spec, st, prices, ts.value)
-        cache[spec.id] = (st, new)
-        return new
+        return self._memo.state(ts, spec.id, st, self.reanchor, lambda: self._anchor(spec, st, prices, ts.value))
 
     def _anchor(self, spec: CurveSpec, st: CurveState | None, prices: Mapping[str, Decimal], ts_ns: int) -> CurveState:
         n = len(spec.coins)

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from math import isqrt
 from typing import Any, NamedTuple
 
 from basis_core.backtest.dex import (
     GasCost,
+    StepMemo,
     SwapFill,
     amm_balances,
     check_deadline,
@@ -47,7 +48,7 @@ from basis_core.backtest.dex import (
     to_units,
     wallet_key,
 )
-from basis_core.backtest.gas import DEFAULT_GAS_UNITS, gas_cost_eth
+from basis_core.backtest.gas import DEFAULT_GAS_UNITS
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -189,15 +190,6 @@ class PoolMarket:
     den: int
 
 
-@dataclass(slots=True)
-class _TsCache:
-    ts_ns: int = -1
-    markets: dict[str, PoolMarket] = field(default_factory=dict)
-    gas: dict[int, GasCost] = field(default_factory=dict)
-    snapshot: Any = None
-    anchored: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # pool id -> (stored state, anchored)
-
-
 def _clamp_sqrt(s: int) -> int:
     return min(max(s, MIN_SQRT_RATIO + 1), MAX_SQRT_RATIO - 1)
 
@@ -238,7 +230,7 @@ class UniswapSim:
         self.pools = self.ledger.table(POOLS_TABLE)
         self.positions = self.ledger.table(POSITIONS_TABLE)
         self.meta = self.ledger.table(META_TABLE)
-        self._cache = _TsCache()
+        self._memo = StepMemo(self.data, self.gas_units)
         self._routes_cache: dict[tuple[str, str, str | None], PoolSpec] = {}
 
     # --------------------------------------------------------------------------------- lookups
@@ -268,18 +260,12 @@ class UniswapSim:
     def _swap_spec(self, ins: Any) -> PoolSpec:
         return resolve_swap_pool(ins, self._token, self.routes, self.spec, lambda s: (s.token0, s.token1))
 
-    def _snapshot(self, ts: Any) -> _TsCache:
-        c = self._cache
-        if c.ts_ns != ts.value:
-            c = self._cache = _TsCache(ts.value, {}, {}, self.data.get_data(ts), {})
-        return c
-
     def market(self, ts: Any, spec: PoolSpec) -> PoolMarket:
         """USD prices of the pool's tokens and ETH, and the pool price, as of ``ts`` (cached per timestamp)."""
-        c = self._snapshot(ts)
-        m = c.markets.get(spec.id)
+        c = self._memo.at(ts)
+        m = c.pools.get(spec.id)
         if m is not None:
-            return m
+            return m  # type: ignore[no-any-return]
         snap = c.snapshot
         if spec.price_series and snap.has(spec.price_series):
             usd_q = usd_price(snap, spec.quote)
@@ -291,30 +277,18 @@ class UniswapSim:
         n0, d0 = usd0.as_integer_ratio()
         n1, d1 = usd1.as_integer_ratio()
         m = PoolMarket(prices, n0 * d1 * 10**spec.dec1, d0 * n1 * 10**spec.dec0)
-        c.markets[spec.id] = m
+        c.pools[spec.id] = m
         return m
 
     def gas(self, ts: Any, op: str) -> GasCost:
-        units = self.gas_units[op]
-        c = self._snapshot(ts)
-        g = c.gas.get(units)
-        if g is None:
-            g = c.gas[units] = GasCost(units, gas_cost_eth(c.snapshot, units), usd_price(c.snapshot, "ETH"))
-        return g
+        return self._memo.gas(ts, op)
 
     # --------------------------------------------------------------------------------- anchoring
     def state(self, ts: Any, spec: PoolSpec, m: PoolMarket) -> V2State | V3State:
         """The pool's state for an operation at ``ts``: stored, or (re-)anchored to the market (not stored)."""
         st = self.pools.get(spec.id)
-        if st is not None and (st.anchored_ns == ts.value or not self.reanchor):
-            return st  # type: ignore[no-any-return]
-        cache = self._snapshot(ts).anchored
-        hit = cache.get(spec.id)
-        if hit is not None and hit[0] is st:  # anchoring is a pure function of (stored state, market at ts)
-            return hit[1]  # type: ignore[no-any-return]
-        new = self._anchor_v2(spec, st, m, ts.value) if spec.kind == "v2" else self._anchor_v3(spec, st, m, ts.value)
-        cache[spec.id] = (st, new)
-        return new
+        anchor = self._anchor_v2 if spec.kind == "v2" else self._anchor_v3
+        return self._memo.state(ts, spec.id, st, self.reanchor, lambda: anchor(spec, st, m, ts.value))
 
     def _external_reserves(self, spec: PoolSpec, m: PoolMarket) -> tuple[int, int]:
         half = spec.tvl_usd / 2
