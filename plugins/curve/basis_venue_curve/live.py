@@ -34,7 +34,6 @@ from basis_core.backtest.dex import (
     min_out_units,
     quote_deltas,
     resolve_swap_pool,
-    swap_deltas,
     to_units,
     wallet_key,
     without_valuation,
@@ -47,10 +46,10 @@ from basis_core.errors import (
     InsufficientFundsError,
     MarketDataError,
     SlippageError,
-    TransactionTimeoutError,
 )
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import client_from_settings
+from basis_core.live.swaps import LiveSwaps, zero_prices
 from basis_venue_curve.deployment import DEFAULT_ROUTES, load_table
 from basis_venue_curve.sim import marginal_rate
 from basis_venue_curve.stableswap_math import FEE_DENOMINATOR, StableSwapPool, StableSwapRevert
@@ -98,16 +97,10 @@ class LiveCurvePool:
         return f"{VENUE}:lp:{self.id}"
 
 
-@dataclass
-class _PendingSwap:
-    fill: SwapFill
-    approvals: list[Receipt]
-    timestamp: Any
-    client_id: str | None
-
-
-class CurveLive(OnChainLiveBase):
+class CurveLive(LiveSwaps):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
+
+    venue_name = VENUE
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
@@ -124,7 +117,7 @@ class CurveLive(OnChainLiveBase):
                                 tuple(p["coins"]), tuple(self.decimals[c] for c in p["coins"]))
             for name, p in self.table["pools"].items()}
         self._contracts: dict[str, Any] = {}
-        self.pending_swaps: dict[str, _PendingSwap] = {}
+        self.pending_swaps = {}
 
     def __repr__(self) -> str:
         return f"<CurveLive {self.client!r}>"
@@ -211,48 +204,12 @@ class CurveLive(OnChainLiveBase):
             units = DEFAULT_GAS_UNITS["swap_curve"]
             gas = GasCost(units, from_units(units * int(self.client.w3.eth.gas_price), 18),
                           (prices or {}).get("ETH", _ZERO))
-            q = quote_deltas(VENUE, ts, fill, prices or _zero_prices(fill), gas, ins.client_id)
+            q = quote_deltas(VENUE, ts, fill, prices or zero_prices(fill), gas, ins.client_id)
             return q if prices else without_valuation(q)
         check_slippage(ins, fill.amount_out, fill.impact_bps, ins.token_out)
         self.check_balance(ins.token_in, dx, "amount_in")
         min_dy = min_out_units(ins, no_impact, dy, d_out, self.default_slippage_bps)
-        fn = c.functions.exchange(i, j, dx, min_dy)
-        lock = self.token_lock(ins.token_in) if self.approval_mode == "exact" else None
-        if lock is not None:
-            lock.acquire()
-        try:
-            approvals = self.approve(ins.token_in, p.address, dx)
-            pending = self.client.submit(fn)
-            self.pending_swaps[pending.tx_hash] = _PendingSwap(fill, approvals, ts, ins.client_id)
-            try:
-                receipt = self.client.resume(pending.tx_hash)
-            except TransactionTimeoutError:
-                raise
-            except BaseException:
-                self.pending_swaps.pop(pending.tx_hash, None)
-                raise
-        finally:
-            if lock is not None:
-                lock.release()
-        return self._swap_result(pending.tx_hash, receipt)
-
-    def resume(self, tx_hash: str, timeout: float | None = None) -> ExecutionDeltas:
-        """Wait again for a swap whose receipt timed out; its deltas once mined (never re-sent)."""
-        return self._swap_result(tx_hash, self.client.resume(tx_hash, timeout))
-
-    def _swap_result(self, tx_hash: str, receipt: Receipt) -> ExecutionDeltas:
-        ctx = self.pending_swaps.pop(tx_hash)
-        f = ctx.fill
-        p = self.pool(f.pool)
-        moved = self.token_deltas([receipt], p.coins)
-        fill = SwapFill(f.pool, f.token_in, f.token_out, -moved[f.token_in], moved[f.token_out], f.fee, f.fee_token,
-                        f.no_impact_out)
-        prices = self.usd_prices(ctx.timestamp, [f.token_in, f.token_out, "ETH"])
-        gas = self.gas_paid([*ctx.approvals, receipt], prices)
-        extra = {"tx_hash": tx_hash, "block_number": receipt.block_number, "nonce": receipt.nonce,
-                 "approval_tx_hashes": [r.tx_hash for r in ctx.approvals], "gas_used": gas.units}
-        d = swap_deltas(VENUE, ctx.timestamp, fill, prices or _zero_prices(fill), gas, ctx.client_id, extra, tx_hash)
-        return d if prices else without_valuation(d)
+        return self.send_swap(ts, ins.client_id, fill, p.address, dx, c.functions.exchange(i, j, dx, min_dy))
 
     # --------------------------------------------------------------------------------- liquidity
     def add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -352,10 +309,6 @@ class CurveLive(OnChainLiveBase):
         if ins.operation == "add_liquidity" and all(t in STABLECOINS for t in ins.amounts):
             return sum(ins.amounts.values(), _ZERO)
         return None
-
-
-def _zero_prices(fill: SwapFill) -> dict[str, Decimal]:
-    return dict.fromkeys((fill.token_in, fill.token_out, "ETH"), _ZERO)
 
 
 __all__ = ["CurveLive", "LiveCurvePool"]

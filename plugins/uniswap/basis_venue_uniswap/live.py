@@ -43,7 +43,6 @@ from basis_core.backtest.dex import (
     min_out_units,
     quote_deltas,
     resolve_swap_pool,
-    swap_deltas,
     to_units,
     wallet_key,
     without_valuation,
@@ -55,10 +54,10 @@ from basis_core.errors import (
     InstructionError,
     InsufficientFundsError,
     SlippageError,
-    TransactionTimeoutError,
 )
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings, option_float
+from basis_core.live.onchain import client_from_settings, option_float
+from basis_core.live.swaps import LiveSwaps, zero_prices
 from basis_venue_uniswap import v2_math
 from basis_venue_uniswap.deployment import DEFAULT_ROUTES, PoolId, load_table, parse_pool_id
 from basis_venue_uniswap.v3_math import (
@@ -184,20 +183,10 @@ class _SwapQuote:
     no_impact: Decimal  # token_out base units
 
 
-@dataclass
-class _PendingSwap:
-    """What is needed to turn a swap's receipt into deltas when it arrives late (see ``resume``)."""
-
-    fill: SwapFill
-    token_in: str
-    token_out: str
-    approvals: list[Receipt]
-    timestamp: Any
-    client_id: str | None
-
-
-class UniswapLive(OnChainLiveBase):
+class UniswapLive(LiveSwaps):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
+
+    venue_name = VENUE
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
         s = venue.settings
@@ -217,7 +206,7 @@ class UniswapLive(OnChainLiveBase):
         self.npm = w3.eth.contract(address=client.checksum(c["NonfungiblePositionManager"]), abi=NPM_ABI)
         self.routes = dict(DEFAULT_ROUTES)
         self._pools: dict[str, LivePool] = {}
-        self.pending_swaps: dict[str, _PendingSwap] = {}
+        self.pending_swaps = {}
 
     def __repr__(self) -> str:
         return f"<UniswapLive {self.client!r}>"
@@ -293,8 +282,9 @@ class UniswapLive(OnChainLiveBase):
             mid = Decimal(s * s) / Decimal(1 << 192)
         return mid.scaleb(p.dec0 - p.dec1)
 
-    def usd_prices(self, tokens: Sequence[str]) -> dict[str, Decimal] | None:
-        """USD per token (stablecoins 1; WETH / ETH the mid of the WETH/USDC default pool); None if unknown."""
+    def usd_prices(self, ts: Any, tokens: Sequence[str]) -> dict[str, Decimal] | None:
+        """USD per token now, from the chain (stablecoins 1; WETH / ETH the mid of the WETH/USDC default pool;
+        ``ts`` is not used); None if unknown."""
         out: dict[str, Decimal] = {}
         for t in tokens:
             if t in STABLECOINS:
@@ -354,12 +344,12 @@ class UniswapLive(OnChainLiveBase):
         q = self._quote(p, t_in, amt)
         if q.out <= 0:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {p.id}")
-        prices = self.usd_prices([t_in, t_out, "ETH"])
+        prices = self.usd_prices(ts, [t_in, t_out, "ETH"])
         op = "swap_v2" if p.kind == "v2" else "swap"
         fill = SwapFill(p.id, t_in, t_out, ins.amount_in, from_units(q.out, d_out), q.fee.scaleb(-d_in), t_in,
                         q.no_impact.scaleb(-d_out))
         if quote or ins.quote_only:
-            q_d = quote_deltas(VENUE, ts, fill, prices or _zero_prices(fill), self._gas_estimate(op, prices),
+            q_d = quote_deltas(VENUE, ts, fill, prices or zero_prices(fill), self._gas_estimate(op, prices),
                                ins.client_id)
             return q_d if prices else without_valuation(q_d)
         check_slippage(ins, fill.amount_out, fill.impact_bps, t_out)
@@ -373,46 +363,7 @@ class UniswapLive(OnChainLiveBase):
         else:
             spender = self.swap_router.address
             fn = self.swap_router.functions.exactInputSingle((a_in, a_out, p.fee, me, deadline, amt, min_out, 0))
-        lock = self.token_lock(t_in) if self.approval_mode == "exact" else None
-        if lock is not None:
-            lock.acquire()
-        try:
-            approvals = self.approve(t_in, spender, amt)
-            pending = self.client.submit(fn)
-            self.pending_swaps[pending.tx_hash] = _PendingSwap(fill, t_in, t_out, approvals, ts, ins.client_id)
-            receipt = self._wait(pending.tx_hash)
-        finally:
-            if lock is not None:
-                lock.release()
-        return self._swap_result(pending.tx_hash, receipt)
-
-    def _wait(self, tx_hash: str) -> Receipt:
-        try:
-            return self.client.resume(tx_hash)
-        except TransactionTimeoutError:
-            raise
-        except BaseException:
-            self.pending_swaps.pop(tx_hash, None)
-            raise
-
-    def resume(self, tx_hash: str, timeout: float | None = None) -> ExecutionDeltas:
-        """Wait again for a swap whose receipt timed out (tracked by hash and nonce); its deltas once mined."""
-        receipt = self.client.resume(tx_hash, timeout)
-        return self._swap_result(tx_hash, receipt)
-
-    def _swap_result(self, tx_hash: str, receipt: Receipt) -> ExecutionDeltas:
-        ctx = self.pending_swaps.pop(tx_hash)
-        receipts = [*ctx.approvals, receipt]
-        moved = self.token_deltas([receipt], [ctx.token_in, ctx.token_out])
-        prices = self.usd_prices([ctx.token_in, ctx.token_out, "ETH"])
-        f = ctx.fill
-        fill = SwapFill(f.pool, f.token_in, f.token_out, -moved[ctx.token_in], moved[ctx.token_out],
-                        f.fee, f.fee_token, f.no_impact_out)
-        gas = self.gas_paid(receipts, prices)
-        extra = {"tx_hash": tx_hash, "block_number": receipt.block_number, "nonce": receipt.nonce,
-                 "approval_tx_hashes": [r.tx_hash for r in ctx.approvals], "gas_used": gas.units}
-        d = swap_deltas(VENUE, ctx.timestamp, fill, prices or _zero_prices(fill), gas, ctx.client_id, extra, tx_hash)
-        return d if prices else without_valuation(d)
+        return self.send_swap(ts, ins.client_id, fill, spender, amt, fn)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, p: LivePool, amounts: Mapping[str, Decimal]) -> tuple[int, int]:
@@ -428,7 +379,7 @@ class UniswapLive(OnChainLiveBase):
         a0, a1 = self._amounts(p, ins.amounts)
         deadline = self._deadline(ins, self.chain_time())
         me = self.client.address
-        prices = self.usd_prices([p.token0, p.token1, "ETH"])
+        prices = self.usd_prices(ts, [p.token0, p.token1, "ETH"])
         if p.kind == "v2":
             if ins.tick_lower is not None:
                 raise InstructionError("tick_lower", f"{p.id} is a v2 pool: no tick range")
@@ -477,7 +428,7 @@ class UniswapLive(OnChainLiveBase):
         p = self.pool(ins.pool)
         deadline = self._deadline(ins, self.chain_time())
         me = self.client.address
-        prices = self.usd_prices([p.token0, p.token1, "ETH"])
+        prices = self.usd_prices(ts, [p.token0, p.token1, "ETH"])
         mins = dict(ins.min_amounts or {})
         for tok in mins:
             if tok not in (p.token0, p.token1):
@@ -609,17 +560,13 @@ class UniswapLive(OnChainLiveBase):
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap or deposit at on-chain mid prices; None when a token has no price."""
         if ins.operation == "swap":
-            prices = self.usd_prices([ins.token_in]) if ins.token_in in self.tokens else None
+            prices = self.usd_prices(ts, [ins.token_in]) if ins.token_in in self.tokens else None
             return None if prices is None else ins.amount_in * prices[ins.token_in]
         if ins.operation == "add_liquidity":
-            prices = self.usd_prices([t for t in ins.amounts if t in self.tokens])
+            prices = self.usd_prices(ts, [t for t in ins.amounts if t in self.tokens])
             return None if prices is None else sum((v * prices[t] for t, v in ins.amounts.items() if t in prices),
                                                    _ZERO)
         return None
-
-
-def _zero_prices(fill: SwapFill) -> dict[str, Decimal]:
-    return dict.fromkeys((fill.token_in, fill.token_out, "ETH"), _ZERO)
 
 
 def _discard() -> Any:
