@@ -1,13 +1,17 @@
 """Deploy contracts from published npm artifacts (Hardhat / Truffle / solc-json) onto a local node.
 
 Test support only: reads ABI and bytecode from ``node_modules``, links libraries at their
-``linkReferences`` offsets, deploys with a funded dev account, waits with a fast receipt poll.
+``linkReferences`` offsets, deploys with a funded dev account, waits with a fast receipt poll; and reads
+what a live venue test compares its deltas with (wallet balances under instrument keys, their changes,
+gas paid, nothing left pending).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +80,36 @@ def transact(w3: Any, fn: Any, sender: str | None = None, **tx: Any) -> Any:
     """Send a contract call from an unlocked dev account and wait for its receipt."""
     tx.setdefault("from", sender or w3.eth.accounts[0])
     return wait_receipt(w3, fn.transact(tx))
+
+
+# -- comparing a venue's deltas with the chain ---------------------------------------------------------
+def wallet_balances(w3: Any, address: str, tokens: Mapping[str, tuple[Any, int]],
+                    lp_tokens: Mapping[str, Any] | None = None, lp_decimals: int = 18) -> dict[str, Decimal]:
+    """The account's on-chain holdings under the instrument keys a venue's deltas use: ``tokens`` maps a
+    symbol to (ERC20 contract, decimals) -> ``ethereum:wallet:<symbol>``; native ETH ->
+    ``ethereum:wallet:ETH``; ``lp_tokens`` maps an instrument key to its LP token contract."""
+    out = {f"ethereum:wallet:{sym}": Decimal(c.functions.balanceOf(address).call()) / 10**dec
+           for sym, (c, dec) in tokens.items()}
+    out["ethereum:wallet:ETH"] = Decimal(w3.eth.get_balance(address)) / 10**18
+    for key, c in (lp_tokens or {}).items():
+        out[key] = Decimal(c.functions.balanceOf(address).call()) / 10**lp_decimals
+    return out
+
+
+def balance_changes(before: Mapping[str, Decimal], after: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The keys whose balance changed, with the change (what a venue's ``positions`` must equal)."""
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def gas_paid_wei(w3: Any, tx_hashes: Iterable[Any]) -> int:
+    """Wei the transactions paid for gas (``gasUsed x effectiveGasPrice`` of their receipts)."""
+    total = 0
+    for h in tx_hashes:
+        r = w3.eth.get_transaction_receipt(h)
+        total += int(r["gasUsed"]) * int(r["effectiveGasPrice"])
+    return total
+
+
+def nothing_pending(w3: Any, address: str) -> bool:
+    """True when the account has no transaction waiting in the node's pool (no nonce used but unmined)."""
+    return int(w3.eth.get_transaction_count(address, "pending")) == int(w3.eth.get_transaction_count(address, "latest"))

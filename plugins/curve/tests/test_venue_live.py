@@ -20,6 +20,8 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import synthetic_market
 from basis_core.errors import InstructionError, InsufficientFundsError, SlippageError
 from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.contracts import balance_changes as changes
+from basis_core.testing.contracts import gas_paid_wei, wallet_balances
 
 KEY = "0x" + "c1" * 32  # a test-only key funded below
 TOKENS = ("USDC", "USDT", "DAI")
@@ -47,16 +49,8 @@ def live(world: CurveWorld, anvil: AnvilNode, **options: Any) -> ExecutionInterf
 
 
 def balances(world: CurveWorld, addr: str) -> dict[str, Decimal]:
-    out = {f"ethereum:wallet:{s}": Decimal(world.tokens[s].functions.balanceOf(addr).call())
-           / 10 ** world.token_decimals[s] for s in TOKENS}
-    out["ethereum:wallet:ETH"] = Decimal(world.w3.eth.get_balance(addr)) / 10**18
-    for name, pool in world.pools.items():
-        out[f"curve:lp:{name}"] = Decimal(pool.functions.balanceOf(addr).call()) / 10**18
-    return out
-
-
-def changes(before: dict[str, Decimal], after: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    return wallet_balances(world.w3, addr, {s: (world.tokens[s], world.token_decimals[s]) for s in TOKENS},
+                           {f"curve:lp:{name}": pool for name, pool in world.pools.items()})
 
 
 def now() -> pd.Timestamp:
@@ -83,9 +77,8 @@ def test_swap_deltas_are_the_balance_changes(curve_world: CurveWorld, account: s
                                            min_amount_out="12000"))
     assert changes(before, balances(w, account)) == dict(d.positions)
     assert d.positions[f"ethereum:wallet:{token_out}"] == Decimal(expected) / 10 ** w.token_decimals[token_out]
-    receipts = [w.w3.eth.get_transaction_receipt(h) for h in (*d.details["approval_tx_hashes"], d.order_id)]
-    assert -d.positions["ethereum:wallet:ETH"] == Decimal(
-        sum(int(r["gasUsed"]) * int(r["effectiveGasPrice"]) for r in receipts)) / 10**18
+    gas_wei = gas_paid_wei(w.w3, (*d.details["approval_tx_hashes"], d.order_id))
+    assert -d.positions["ethereum:wallet:ETH"] == Decimal(gas_wei) / 10**18
     assert d.pnl["gas"] == d.positions["ethereum:wallet:ETH"] * Decimal(ETH_USD)
     value = sum(v * d.details["reference_prices"][k.split(":")[-1]] for k, v in d.positions.items())
     assert sum(d.pnl.values()) == value

@@ -29,7 +29,9 @@ from basis_core.errors import (
 )
 from basis_core.instructions import Swap
 from basis_core.testing.anvil import AnvilNode, start_anvil
-from basis_core.testing.contracts import transact
+from basis_core.testing.contracts import balance_changes as changes
+from basis_core.testing.contracts import gas_paid_wei, transact, wallet_balances
+from basis_core.testing.contracts import nothing_pending as chain_has_nothing_pending
 
 KEY = "0x" + "a1" * 32  # a test-only key funded below
 TOKENS = ("WETH", "USDC", "DAI")
@@ -58,16 +60,8 @@ def live(world: UniswapWorld, anvil: AnvilNode, **options: Any) -> ExecutionInte
 
 
 def balances(world: UniswapWorld, addr: str) -> dict[str, Decimal]:
-    out = {f"ethereum:wallet:{s}": Decimal(world.tokens[s].functions.balanceOf(addr).call())
-           / 10 ** world.decimals[s] for s in TOKENS}
-    out["ethereum:wallet:ETH"] = Decimal(world.w3.eth.get_balance(addr)) / 10**18
-    for pair, c in world.v2_pairs.items():
-        out[f"uniswap:lp:v2:{pair}"] = Decimal(c.functions.balanceOf(addr).call()) / 10**18
-    return out
-
-
-def changes(before: dict[str, Decimal], after: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    return wallet_balances(world.w3, addr, {s: (world.tokens[s], world.decimals[s]) for s in TOKENS},
+                           {f"uniswap:lp:v2:{pair}": c for pair, c in world.v2_pairs.items()})
 
 
 def now() -> pd.Timestamp:
@@ -79,8 +73,7 @@ def swap(**kw: Any) -> dict[str, Any]:
 
 
 def nothing_pending(world: UniswapWorld, addr: str) -> bool:
-    w3 = world.w3
-    return int(w3.eth.get_transaction_count(addr, "pending")) == int(w3.eth.get_transaction_count(addr, "latest"))
+    return chain_has_nothing_pending(world.w3, addr)
 
 
 # ----------------------------------------------------------------------------------------------- swaps
@@ -99,8 +92,7 @@ def test_v2_swap_deltas_are_the_balance_changes(uniswap_world: UniswapWorld, acc
     assert changes(before, balances(w, account)) == dict(d.positions)
     assert d.positions["ethereum:wallet:USDC"] == Decimal(expected) / 10**6
     assert len(d.details["approval_tx_hashes"]) == 1  # exact approval, then the swap: both paid gas
-    receipts = [w.w3.eth.get_transaction_receipt(h) for h in (*d.details["approval_tx_hashes"], d.order_id)]
-    gas_wei = sum(int(r["gasUsed"]) * int(r["effectiveGasPrice"]) for r in receipts)
+    gas_wei = gas_paid_wei(w.w3, (*d.details["approval_tx_hashes"], d.order_id))
     assert d.positions["ethereum:wallet:ETH"] == -Decimal(gas_wei) / 10**18
     assert w.tokens["WETH"].functions.allowance(account, w.v2_router.address).call() == 0
     refs = d.details["reference_prices"]
