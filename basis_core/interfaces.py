@@ -24,19 +24,26 @@ if TYPE_CHECKING:
     from basis_core.backtest.clock import Clock
     from basis_core.backtest.ledger import Ledger
     from basis_core.data.provider import DataProvider
+    from basis_core.deltas import ExecutionDeltas
 
 VenueKind = Literal["cex", "dex", "onchain", "test"]
 
 
 @dataclass
 class VenueContext:
-    """What the manager hands every venue at ``configure`` time."""
+    """What the manager hands every venue at ``configure`` time.
+
+    ``report(timestamp, deltas)``: record an effect that happened outside an instruction of this
+    manager (live: an order sent before a restart and adopted by reconciliation) in the manager's
+    ``execution_history``; None when there is no manager to tell.
+    """
 
     mode: Literal["backtest", "live"]
     settings: BasisSettings
     data_provider: DataProvider | None
     ledger: Ledger | None
     clock: Clock
+    report: Callable[[Any, ExecutionDeltas], None] | None = None
 
     def settings_for(self, venue: str) -> VenueSettings:
         return self.settings.venue(venue)

@@ -95,7 +95,8 @@ class ExecutionInterfaceManager:
         self.pm.add_hookspecs(hookspecs)
         self._core = CoreWrapper(self)
         self.pm.register(self._core, name=_CORE_PLUGIN)
-        self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock)
+        self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock,
+                                    report=self._report_effect)
         self.pm.hook.configure.call_historic(kwargs={"context": self.context})
 
         self.discovery = DiscoveryReport()
@@ -358,6 +359,16 @@ class ExecutionInterfaceManager:
         if v is not None:
             v.orders_executed += 1
             v.last_execution_timestamp = timestamp
+
+    def _report_effect(self, timestamp: Any, result: ExecutionDeltas) -> None:
+        """``VenueContext.report``: a venue's effect outside an instruction (a live order adopted at start-up)
+        enters the history and the venue's statistics like an execution."""
+        ts = to_utc(timestamp)
+        self.execution_history.add_deltas(ts.value, result)
+        v = self._venues.get(result.venue)
+        if v is not None:
+            v.orders_executed += 1
+            v.last_execution_timestamp = ts
 
     def _record_failure(self, timestamp: Any, instruction: Any, exc: BaseException) -> None:
         if self._pending_history:

@@ -426,7 +426,8 @@ class CexLiveBackend:
     def reconcile(self) -> list[ExecutionDeltas]:
         """Settle every pending intent of this venue in the journal by client id (oldest first).
 
-        Orders found at the venue are adopted (their deltas journaled and kept in :attr:`reconciled`);
+        Orders found at the venue are adopted (their deltas journaled, kept in :attr:`reconciled` and
+        reported to the manager, whose ``execution_history`` then lists them);
         orders verifiably absent are journaled ``absent``. Intents that cannot be looked up (transfers)
         stay pending and are listed in :attr:`unresolved` (re-submitting them raises
         AmbiguousOutcomeError instead of sending twice). Raises AmbiguousOutcomeError when the venue
@@ -452,6 +453,10 @@ class CexLiveBackend:
         if out:
             log.info("%s: reconciled %d pending intent(s) with the venue", self.name, len(out))
         self.reconciled.extend(out)
+        report = self.plugin.context.report if self.plugin.context is not None else None
+        if report is not None:
+            for d in out:  # the manager's execution_history shows what was adopted
+                report(d.timestamp, d)
         return out
 
     def resolve_transfer(self, client_id: str, happened: bool, note: str = "") -> ExecutionDeltas | None:

@@ -429,6 +429,10 @@ def test_kill_after_send_then_new_manager_adopts_and_sends_nothing(make: Callabl
     assert adopted.client_id == "crash-1" and adopted.positions == {
         "binance:perp:ETH/USDT:USDT": D("0.4"), "binance:futures:USDT": -D("0.4") * 3000 * PERP_TAKER}
     assert bal["binance:perp:ETH/USDT:USDT"] == D("0.4")
+    (shown,) = m2.execution_history  # the adopted order is in the new manager's history
+    assert (shown.success, shown.client_id, shown.order_id, shown.operation) == (
+        True, "crash-1", adopted.order_id, "perp_trade")
+    assert m2.venue("binance").get_execution_status()["orders_executed"] == 1
     again = m2.execute(TS, perp("buy", "0.4", "crash-1"))  # the host re-submits: answered from the journal
     assert again.order_id == adopted.order_id and again.details["from_journal"] is True
     assert len(emu.requests_for("POST", "/fapi/v1/order")) == posts and n_orders(emu, "crash-1") == 1
