@@ -308,8 +308,11 @@ def estimate_notional(timestamp: Any, instruction: Any) -> Any:
 def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     """Backtest: apply time-dependent effects between ``previous`` (exclusive) and ``timestamp``
     (inclusive): funding settlements, interest, LST rebases, resting-order fills, liquidations.
+    Live: report what happened at the venue since the last call (CEX: fills of resting orders this
+    manager placed); never called for an instruction, only by ``manager.advance_to``.
 
-    Called on every venue when the run's clock advances, before the instruction at ``timestamp``.
+    Called on every venue when the run's clock advances, before the instruction at ``timestamp``
+    (backtest), or when the host calls ``advance_to`` (live).
 
     :param previous: the clock's previous time (exclusive), aware UTC.
     :param timestamp: the new time (inclusive), aware UTC.

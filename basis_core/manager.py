@@ -179,16 +179,27 @@ class ExecutionInterfaceManager:
 
     # -- time -----------------------------------------------------------------------------------
     def advance_to(self, timestamp: datetime | str) -> list[ExecutionDeltas]:
-        """Move the run's clock to ``timestamp`` and let every venue accrue (backtest)."""
-        ts = to_utc(timestamp)
-        return self._advance(ts, ts.value)
+        """Move the run's clock to ``timestamp`` and let every venue accrue; return the effects (also recorded
+        in ``execution_history``).
 
-    def _advance(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
+        Backtest: funding, interest, rebases, resting-order fills and liquidations in (previous, timestamp].
+        Live: the fills of resting orders this manager placed, since they were last reported (the venues are
+        asked now; ``execute`` never polls, so instructions pay no extra round trips).
+        """
+        ts = to_utc(timestamp)
+        return self._advance(ts, ts.value, poll_live=True)
+
+    def _advance(self, ts: Any, ts_ns: int, poll_live: bool = False) -> list[ExecutionDeltas]:
         prev = self.clock.advance(ts_ns)
         last, self._clock_ts = self._clock_ts, ts
-        if prev is None or prev == ts_ns or self.execution_mode != "backtest":
+        if self.execution_mode != "backtest":
+            if not poll_live:
+                return []
+            previous = ts if prev is None else last if last is not None and last.value == prev else from_ns(prev)
+        elif prev is None or prev == ts_ns:
             return []
-        previous = last if last is not None and last.value == prev else from_ns(prev)
+        else:
+            previous = last if last is not None and last.value == prev else from_ns(prev)
         effects: list[ExecutionDeltas] = []
         for res in self.pm.hook.accrue(previous=previous, timestamp=ts):
             if res:

@@ -14,7 +14,12 @@ deltas itself.
 
 Restart: the backend is created at the first live call of a manager; before it serves anything it
 reconciles every pending intent of its venue in the journal by client id (:meth:`reconcile`), so a
-crash between send and answer never leads to a second order.
+crash between send and answer never leads to a second order; adopted orders are reported to the
+manager's history.
+
+Resting orders: an order still open when its instruction returns is remembered (``open_orders``);
+``manager.advance_to`` asks the venue for its fills and reports the new ones (:meth:`accrue`,
+:mod:`basis_core.live.resting`), as the backtest reports resting fills from ``accrue``.
 
 Settings (``venue_config.<venue>``): credentials (SecretStr), ``base_url``, ``timeout_ms``,
 ``enable_rate_limit`` (ccxt's limiter, on by default) and the options ``rate_limit_ms`` (ccxt's
@@ -31,6 +36,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -67,6 +73,7 @@ from basis_core.live.orders import (
     to_basis_error,
     venue_message,
 )
+from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
 
@@ -192,6 +199,8 @@ class CexLiveBackend:
         self._leverage: dict[str, int] = {}
         self.reconciled: list[ExecutionDeltas] = []
         self.unresolved: list[str] = []
+        #: order id -> orders this backend placed, modified or adopted that may still fill (see accrue)
+        self.open_orders: dict[str, OpenOrder] = {}
         self.client = self.make_client()
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
@@ -366,7 +375,7 @@ class CexLiveBackend:
             return None
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
-            return self._modify_deltas(ts, ins, m, current, answer, amount, price, adopted)
+            return self._track(m, self._modify_deltas(ts, ins, m, current, answer, amount, price, adopted))
 
         call = self._call("modify_order", intent_id, target.label(), payload,
                           lambda: self.edit_request(target, current, amount, price), lookup, build, m, ins, fp)
@@ -417,8 +426,41 @@ class CexLiveBackend:
             return ins.amount * ins.price  # type: ignore[no-any-return]
         return None
 
-    def accrue(self, previous: Any, timestamp: Any) -> None:
-        return None
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Fills of this backend's open orders since they were last reported (``manager.advance_to`` in live
+        mode): each open order is looked up by its venue id; new fills come back as the order's
+        ``spot_trade`` / ``perp_trade`` deltas with ``details["resting"]``; an order no longer open is then
+        forgotten. ``previous`` is not used: the venue knows what filled."""
+        out: list[ExecutionDeltas] = []
+        for order_id, o in list(self.open_orders.items()):
+            m = o.market
+            found = self._read(partial(self.fetch_order, m, order_id=order_id), "fetch_order")
+            if found is None:
+                del self.open_orders[order_id]
+                continue
+            v = self.order_view(m, found, fills=True)
+            if v.filled > o.filled:
+                cum = self._order_deltas(timestamp, o, m, v.client_id or "", v, False, o.operation)
+                d = new_fills(o, cum, timestamp)
+                if d is not None:
+                    out.append(d)
+            if v.status != "open":
+                del self.open_orders[order_id]
+        return out or None
+
+    def _track(self, m: Market, d: ExecutionDeltas) -> ExecutionDeltas:
+        """Remember an order that may still fill (and forget one that cannot); for an order already tracked
+        (a modified one) return only the fills not reported yet."""
+        known = self.open_orders.get(str(d.order_id)) if d.order_id is not None else None
+        if known is not None and d.fill_amount:
+            d = new_fills(known, d, d.timestamp, d.operation) or ExecutionDeltas(
+                d.venue, d.operation, d.timestamp, {}, {}, d.status, d.client_id, d.order_id, details=d.details)
+        if d.status in ("open", "partially_filled") or (d.operation == "modify_order" and d.status == "modified"):
+            if known is None and d.order_id is not None:
+                self.open_orders[str(d.order_id)] = open_order(m, d)
+        elif d.order_id is not None:
+            self.open_orders.pop(str(d.order_id), None)
+        return d
 
     # =============================================================================================
     # reconciliation
@@ -520,7 +562,7 @@ class CexLiveBackend:
 
             def build(a: Any, ad: bool) -> ExecutionDeltas:
                 v = self.order_view(m, a, fills=False)
-                return self._modify_deltas(ts, ins, m, v, a, amount, price, ad)
+                return self._track(m, self._modify_deltas(ts, ins, m, v, a, amount, price, ad))
 
             return self._call("modify_order", st.intent.intent_id, target.label(), payload, lambda: None,
                               lookup, build, m, ins, fp=st.intent.fingerprint)
@@ -655,7 +697,7 @@ class CexLiveBackend:
             return self.fetch_order(m, client_id=vcid)
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
-            d = self._order_deltas(ts, ins, m, vcid, self.order_view(m, answer, ins), adopted)
+            d = self._track(m, self._order_deltas(ts, ins, m, vcid, self.order_view(m, answer, ins), adopted))
             self._remember(d, m.symbol)
             return d
 

@@ -109,8 +109,8 @@ class CexVenue(CEXExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":
-            return None
+        if self.mode != "backtest" and self._backend is None:
+            return None  # live: nothing placed through this manager yet (the venue is not even connected)
         return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance_protocol) ------------------------------

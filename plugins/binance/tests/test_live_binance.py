@@ -148,6 +148,44 @@ def test_resting_limit_fill_is_reported_when_modified_into_the_market(m: Executi
     assert emu.position("ETHUSDT").amount == D("-0.2")
 
 
+def test_resting_fills_come_back_from_advance_to_as_the_venue_made_them(m: ExecutionInterfaceManager,
+                                                                         emu: BinanceEmulator) -> None:
+    """A resting spot buy fills in two parts at the venue; each ``advance_to`` reports what is new (maker fee
+    in the received ETH), the history shows both, and the parts sum to the venue's balance changes."""
+    eth0, usdt0 = emu.spot_balance("ETH")[0], sum(emu.spot_balance("USDT"))
+    rest = m.execute(TS, spot("buy", "0.5", "rest-1", order_type="limit", price="2900"))
+    assert rest.status == "open" and m.advance_to(TS) == []  # nothing filled yet: nothing to report
+    emu.fill_order("rest-1", D("0.2"))
+    (first,) = m.advance_to(TS)
+    maker = SPOT_FEE  # the spot maker rate equals the taker rate on the base tier
+    assert (first.operation, first.status, first.order_id, first.client_id) == (
+        "spot_trade", "partially_filled", rest.order_id, "rest-1")
+    assert first.fill_amount == D("0.2") and first.fill_price == 2900 and first.details["resting"] is True
+    assert first.positions == {"binance:spot:ETH": D("0.2") - D("0.2") * maker, "binance:spot:USDT": -D(580)}
+    assert m.advance_to(TS) == []  # reported once
+    emu.fill_order("rest-1")
+    (second,) = m.advance_to(TS)
+    assert second.status == "filled" and second.fill_amount == D("0.3")
+    assert second.positions == {"binance:spot:ETH": D("0.3") - D("0.3") * maker, "binance:spot:USDT": -D(870)}
+    total = {k: first.positions.get(k, 0) + second.positions.get(k, 0) for k in second.positions}
+    assert total == {"binance:spot:ETH": emu.spot_balance("ETH")[0] - eth0,
+                     "binance:spot:USDT": sum(emu.spot_balance("USDT")) - usdt0}
+    assert [(r.operation, r.status) for r in m.execution_history] == [
+        ("spot_trade", "open"), ("spot_trade", "partially_filled"), ("spot_trade", "filled")]
+    assert m.venue("binance").backend.open_orders == {} and m.advance_to(TS) == []
+
+
+def test_a_partial_fill_before_a_cancel_is_still_reported(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    m.execute(TS, perp("buy", "0.4", "rest-p", order_type="limit", price="2950"))
+    emu.fill_order("rest-p", D("0.1"))
+    m.execute(TS, {"venue": "binance", "operation": "cancel_order", "order_id": "rest-p", "symbol": PERP})
+    (fill,) = m.advance_to(TS)
+    assert fill.operation == "perp_trade" and fill.fill_amount == D("0.1")
+    assert fill.positions == {"binance:perp:ETH/USDT:USDT": D("0.1"),
+                              "binance:futures:USDT": -D("0.1") * 2950 * PERP_MAKER}
+    assert emu.position("ETHUSDT").amount == D("0.1") and m.advance_to(TS) == []
+
+
 def test_ioc_that_cannot_match_is_cancelled(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
     d = m.execute(TS, spot("buy", "0.1", "ioc-1", order_type="limit", price="2900", time_in_force="IOC"))
     assert d.status == "cancelled" and d.positions == {}

@@ -132,6 +132,12 @@ def test_limit_rests_modify_then_maker_fill_and_cancel(m: ExecutionInterfaceMana
     emu.set_mark("ETH", "2940")  # crosses: maker fill at 2950
     assert m.get_balances(TS, "hyperliquid")["hyperliquid:perp:ETH/USDC:USDC"] == D("0.2")
     assert emu.perp_usdc() == D(10_000) - D("0.2") * 2950 * PERP_MAKER
+    (fill,) = m.advance_to(TS)  # the modified order's maker fill, reported once, as the venue made it
+    assert (fill.operation, fill.status, fill.order_id, fill.fill_amount, fill.fill_price) == (
+        "perp_trade", "filled", mod.order_id, D("0.2"), D(2950))
+    assert fill.positions == {"hyperliquid:perp:ETH/USDC:USDC": D("0.2"),
+                              "hyperliquid:perp-margin:USDC": -D("0.2") * 2950 * PERP_MAKER}
+    assert m.advance_to(TS) == [] and m.execution_history[-1].status == "filled"
     m.execute(TS, perp("sell", "0.1", "h-lim2", order_type="limit", price="3500"))
     c = m.execute(TS, {"venue": "hyperliquid", "operation": "cancel_order", "order_id": "h-lim2"})
     assert c.status == "cancelled"
