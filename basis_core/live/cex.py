@@ -279,6 +279,10 @@ class CexLiveBackend:
         (fetched from the venue when the answer has none) unless ``fills`` is False."""
         raise NotImplementedError
 
+    def fetch_open_orders(self, m: Market) -> list[Any]:
+        """ccxt's open orders of market ``m`` (default: ``client.fetch_open_orders(symbol)``)."""
+        return list(self.client.fetch_open_orders(m.symbol))
+
     def cancel_request(self, target: Target) -> Any:
         raise NotImplementedError
 
@@ -411,6 +415,29 @@ class CexLiveBackend:
 
     def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         return self._read(lambda: self.balances(options), "balances")
+
+    def open_orders_now(self) -> dict[str, OrderView]:
+        """The venue's open orders on the listed markets, by venue order id (asks the venue now)."""
+        out: dict[str, OrderView] = {}
+        for m in self.markets.values():
+            for raw in self._read(partial(self.fetch_open_orders, m), "fetch_open_orders"):
+                v = self.order_view(m, raw, fills=False)
+                if v.status == "open":
+                    out[v.order_id] = v
+        return out
+
+    def order_status(self, symbol: str, order_id: str | None = None, client_id: str | None = None
+                     ) -> OrderView | None:
+        """One order as the venue knows it now (None if it does not), by venue ``order_id`` or by the
+        ``client_id`` of the instruction that placed it; fills included when it has filled."""
+        m = self.markets.get(symbol)
+        if m is None:
+            raise InstructionError("symbol", f"{symbol} is not listed on {self.name}")
+        if (order_id is None) == (client_id is None):
+            raise InstructionError("order_id", "give exactly one of order_id and client_id")
+        vcid = None if client_id is None else self.venue_client_id(client_id)
+        found = self._read(partial(self.fetch_order, m, client_id=vcid, order_id=order_id), "fetch_order")
+        return None if found is None else self.order_view(m, found, fills=True)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         op = ins.operation

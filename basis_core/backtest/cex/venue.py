@@ -45,6 +45,31 @@ class OrdersView(Mapping[str, Any]):
         return f"OrdersView({dict(self._table.snapshot())!r})"
 
 
+class LiveOrdersView(Mapping[str, Any]):
+    """``current_orders`` in live mode: venue order id -> the live backend's ``OrderView`` of every open
+    order on the venue's listed markets. Each read asks the venue (take ``dict(view)`` for a snapshot)."""
+
+    __slots__ = ("_venue",)
+
+    def __init__(self, venue: CexVenue) -> None:
+        self._venue = venue
+
+    def _now(self) -> dict[str, Any]:
+        return self._venue.backend.open_orders_now()  # type: ignore[no-any-return]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._now()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+    def __repr__(self) -> str:
+        return f"LiveOrdersView({self._venue.name})"
+
+
 class CexVenue(CEXExecutionInterface):
     """Generic CEX venue plugin (spot, linear perps, transfers, order management) over a :class:`CexSpec`."""
 
@@ -64,6 +89,15 @@ class CexVenue(CEXExecutionInterface):
         self.markets = build_markets(self.spec)
         if context.ledger is not None:
             self.current_orders = OrdersView(context.ledger.table(f"{self.name}.orders"))  # type: ignore[assignment]
+        elif context.mode == "live":
+            self.current_orders = LiveOrdersView(self)  # type: ignore[assignment]
+
+    def open_order_count(self) -> int:
+        """Live: the orders this manager placed that may still fill (no venue call; ``current_orders`` asks
+        the venue); backtest: the resting orders."""
+        if isinstance(self.current_orders, LiveOrdersView):
+            return 0 if self._backend is None else len(self._backend.open_orders)
+        return len(self.current_orders)
 
     def instruments(self) -> tuple[str, ...]:
         return tuple(s.symbol for s in self.spec.symbols)

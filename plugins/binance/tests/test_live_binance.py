@@ -186,6 +186,24 @@ def test_a_partial_fill_before_a_cancel_is_still_reported(m: ExecutionInterfaceM
     assert emu.position("ETHUSDT").amount == D("0.1") and m.advance_to(TS) == []
 
 
+def test_open_orders_and_order_status_come_from_the_venue(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    s = m.execute(TS, spot("buy", "0.1", "oo-s", order_type="limit", price="2900"))
+    p = m.execute(TS, perp("sell", "0.2", "oo-p", order_type="limit", price="3100"))
+    venue = m.venue("binance")
+    now = dict(venue.current_orders)
+    assert set(now) == {s.order_id, p.order_id} == {str(o.order_id) for o in emu.open_orders()}
+    assert (now[p.order_id].symbol, now[p.order_id].side, now[p.order_id].amount, now[p.order_id].price) == (
+        PERP, "sell", D("0.2"), D(3100))
+    assert venue.get_execution_status()["open_orders"] == 2  # counted without asking the venue
+    st = venue.backend.order_status(SPOT, client_id="oo-s")
+    assert st is not None and (st.order_id, st.status, st.filled) == (s.order_id, "open", 0)
+    emu.fill_order("oo-s")
+    st = venue.backend.order_status(SPOT, order_id=s.order_id)
+    assert st is not None and st.status == "closed" and st.filled == D("0.1") and len(st.fills) == 1
+    assert set(venue.current_orders) == {p.order_id}
+    assert venue.backend.order_status(PERP, client_id="never-sent") is None
+
+
 def test_ioc_that_cannot_match_is_cancelled(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
     d = m.execute(TS, spot("buy", "0.1", "ioc-1", order_type="limit", price="2900", time_in_force="IOC"))
     assert d.status == "cancelled" and d.positions == {}

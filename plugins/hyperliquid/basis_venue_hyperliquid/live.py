@@ -150,6 +150,8 @@ class HyperliquidLiveBackend(CexLiveBackend):
         info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer
         if not isinstance(info, Mapping):
             raise ValueError("not a Hyperliquid order")
+        if "oid" in info and "limitPx" in info and "order" not in info:  # frontendOpenOrders: an open order
+            info = {"order": info, "status": "open"}
         if isinstance(info.get("order"), Mapping):  # orderStatus: the full order
             o = info["order"]
             raw = str(info.get("status", "open"))
