@@ -125,6 +125,18 @@ class VenueFill:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One funding settlement of one perp position as the venue booked it: ``amount`` in the settle asset
+    (+ received, - paid), the ``rate``, the venue's time (ms) and its id for the payment (``ref``)."""
+
+    symbol: str
+    time_ms: int
+    amount: Decimal
+    rate: Decimal | None
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderView:
     """A venue order normalised for delta building.
 
@@ -201,6 +213,8 @@ class CexLiveBackend:
         self.unresolved: list[str] = []
         #: order id -> orders this backend placed, modified or adopted that may still fill (see accrue)
         self.open_orders: dict[str, OpenOrder] = {}
+        self._funding_since_ms = int(time.time() * 1000)  # funding is reported from when the backend started
+        self._funding_seen: set[str] = set()
         self.client = self.make_client()
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
@@ -278,6 +292,10 @@ class CexLiveBackend:
         """Normalise ccxt's ``answer`` (of create / edit / fetch) into an :class:`OrderView`; with its fills
         (fetched from the venue when the answer has none) unless ``fills`` is False."""
         raise NotImplementedError
+
+    def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """The account's funding payments booked at or after ``since_ms`` (oldest first); default none."""
+        return []
 
     def fetch_open_orders(self, m: Market) -> list[Any]:
         """ccxt's open orders of market ``m`` (default: ``client.fetch_open_orders(symbol)``)."""
@@ -454,10 +472,11 @@ class CexLiveBackend:
         return None
 
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        """Fills of this backend's open orders since they were last reported (``manager.advance_to`` in live
-        mode): each open order is looked up by its venue id; new fills come back as the order's
+        """What happened at the venue since the last call (``manager.advance_to`` in live mode): fills of this
+        backend's open orders, each looked up by its venue id (new fills come back as the order's
         ``spot_trade`` / ``perp_trade`` deltas with ``details["resting"]``; an order no longer open is then
-        forgotten. ``previous`` is not used: the venue knows what filled."""
+        forgotten), and the funding payments the venue booked (:meth:`_funding`). ``previous`` is not used:
+        the venue knows what happened."""
         out: list[ExecutionDeltas] = []
         for order_id, o in list(self.open_orders.items()):
             m = o.market
@@ -473,7 +492,30 @@ class CexLiveBackend:
                     out.append(d)
             if v.status != "open":
                 del self.open_orders[order_id]
+        out.extend(self._funding())
         return out or None
+
+    def _funding(self) -> list[ExecutionDeltas]:
+        """Funding payments booked since the last call: one ``funding`` deltas per margin wallet and settlement
+        time, per-symbol detail in ``details["payments"]`` (as the backtest reports them)."""
+        got = [f for f in self._read(partial(self.funding_payments, self._funding_since_ms), "funding history")
+               if f.ref not in self._funding_seen]
+        groups: dict[tuple[int, str], list[FundingPayment]] = {}
+        for f in got:
+            m = self.markets.get(f.symbol)
+            if m is None or not m.is_perp:
+                continue
+            groups.setdefault((f.time_ms, m.margin_key), []).append(f)
+            self._funding_seen.add(f.ref)
+            self._funding_since_ms = max(self._funding_since_ms, f.time_ms)
+        out = []
+        for (t_ms, key), fs in sorted(groups.items()):
+            amount = sum((f.amount for f in fs), ZERO)
+            ts = pd.Timestamp(t_ms, unit="ms", tz="UTC")
+            payments = {f.symbol: {"payment": f.amount, "rate": f.rate, "ref": f.ref} for f in fs}
+            out.append(ExecutionDeltas(self.name, "funding", ts, {key: amount}, {}, "settled", pnl={"funding": amount},
+                                       details={"payments": payments, "live": True}))
+        return out
 
     def _track(self, m: Market, d: ExecutionDeltas) -> ExecutionDeltas:
         """Remember an order that may still fill (and forget one that cannot); for an order already tracked

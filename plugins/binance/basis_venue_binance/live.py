@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core.backtest.cex.market import Market
-from basis_core.live.cex import CexLiveBackend, OrderView, Target, VenueFill, dec
+from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec
 
 _CID = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 
@@ -135,6 +135,24 @@ class BinanceLiveBackend(CexLiveBackend):
         if mid is None:
             mid = self._ids[m.symbol] = str(client.market(m.symbol)["id"])
         return mid
+
+    def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """USD-M ``FUNDING_FEE`` income rows from ``since_ms`` on (``GET /fapi/v1/income``, 1000 a page)."""
+        by_id = {self._market_id(m): m.symbol for m in self.markets.values() if m.is_perp}
+        out: list[FundingPayment] = []
+        start = since_ms
+        while True:
+            rows = self.client.fapiPrivateGetIncome({"incomeType": "FUNDING_FEE", "startTime": start, "limit": 1000})
+            for r in rows:
+                sym = by_id.get(r.get("symbol"))
+                if sym is not None:
+                    out.append(FundingPayment(sym, int(r["time"]), dec(r["income"]), None, str(r["tranId"])))
+            if len(rows) < 1000:
+                return out
+            nxt = int(rows[-1]["time"])  # the next page starts at the last time (duplicates are dropped by ref)
+            if nxt == start:  # a full page within one millisecond: nothing more to page through
+                return out
+            start = nxt
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
         import ccxt

@@ -243,6 +243,16 @@ def test_user_trades_filter_by_order_id_from_id_and_limit_as_binance_does(client
         client.fapiPrivateGetUserTrades({"symbol": "ETHUSDT", "limit": 1001})
 
 
+def test_income_history_lists_funding_fees_filtered_as_binance_does(client: Any, emulator: BinanceEmulator) -> None:
+    client.create_order(PERP, "market", "buy", "0.2")
+    paid = emulator.apply_funding("ETHUSDT", D("0.0003"))  # the long pays 0.2 x 3000 x 0.0003
+    assert paid == -D("0.18")
+    (row,) = client.fetch_funding_history(PERP)  # GET /fapi/v1/income?incomeType=FUNDING_FEE through ccxt
+    assert D(row["info"]["income"]) == paid and row["info"]["asset"] == "USDT"
+    assert client.fapiPrivateGetIncome({"incomeType": "FUNDING_FEE", "startTime": row["timestamp"] + 1}) == []
+    assert client.fapiPrivateGetIncome({"incomeType": "REALIZED_PNL"}) == []
+
+
 def test_perp_long_then_flip_short_positions_and_wallet(client: Any, emulator: BinanceEmulator) -> None:
     long_ = client.create_order(PERP, "market", "buy", 1, None, {"clientOrderId": "p-long"})
     assert long_["status"] == "closed" and long_["average"] == 3000

@@ -204,6 +204,19 @@ def test_open_orders_and_order_status_come_from_the_venue(m: ExecutionInterfaceM
     assert venue.backend.order_status(PERP, client_id="never-sent") is None
 
 
+def test_funding_the_venue_books_comes_back_from_advance_to(m: ExecutionInterfaceManager,
+                                                             emu: BinanceEmulator) -> None:
+    m.execute(TS, perp("sell", "0.5", "f-short"))
+    wallet = emu.futures_wallet["USDT"]
+    got = emu.apply_funding("ETHUSDT", D("0.0001"))  # positive rate: the short receives 0.5 x 3000 x 0.0001
+    assert got == D("0.15") and emu.futures_wallet["USDT"] == wallet + D("0.15")
+    (f,) = m.advance_to(TS)
+    assert (f.operation, f.status, f.positions, f.pnl) == (
+        "funding", "settled", {"binance:futures:USDT": D("0.15")}, {"funding": D("0.15")})
+    assert f.details["payments"][PERP]["payment"] == D("0.15")
+    assert m.advance_to(TS) == [] and m.execution_history[-1].operation == "funding"  # reported once
+
+
 def test_ioc_that_cannot_match_is_cancelled(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
     d = m.execute(TS, spot("buy", "0.1", "ioc-1", order_type="limit", price="2900", time_in_force="IOC"))
     assert d.status == "cancelled" and d.positions == {}

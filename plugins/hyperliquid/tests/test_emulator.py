@@ -466,6 +466,10 @@ def test_funding_open_orders_variants_and_fills_by_time(
     assert emu.perp_usdc() == PERP_USDC - Decimal("0.5") * 3000 * PERP_TAKER - paid
     (pos,) = client.fetch_positions([ETH_PERP])
     assert _d(pos["info"]["position"]["cumFunding"]["sinceOpen"]) == paid
+    (hist,) = client.fetch_funding_history(ETH_PERP, 0)  # userFunding, through ccxt
+    assert _d(hist["info"]["delta"]["usdc"]) == -paid and _d(hist["info"]["delta"]["szi"]) == Decimal("0.5")
+    assert client.publicPostInfo({"type": "userFunding", "user": client.walletAddress,
+                                  "startTime": hist["timestamp"] + 1}) == []
 
     cloid = cloid_from_client_id("oo-1")
     client.create_order(ETH_PERP, "limit", "sell", 0.1, 3100, {"clientOrderId": cloid})

@@ -147,6 +147,19 @@ def test_limit_rests_modify_then_maker_fill_and_cancel(m: ExecutionInterfaceMana
     assert [o["status"] for o in accepted(emu, "h-lim2")] == ["canceled"]
 
 
+def test_funding_the_venue_books_comes_back_from_advance_to(m: ExecutionInterfaceManager,
+                                                             emu: HyperliquidEmulator) -> None:
+    m.execute(TS, perp("buy", "0.2", "hf-long"))
+    before = emu.perp_usdc()
+    emu.apply_funding("ETH", "0.0001")  # the long pays 0.2 x 3000 x 0.0001
+    assert emu.perp_usdc() == before - D("0.06")
+    (f,) = m.advance_to(TS)
+    assert (f.operation, f.positions, f.pnl) == (
+        "funding", {"hyperliquid:perp-margin:USDC": -D("0.06")}, {"funding": -D("0.06")})
+    assert f.details["payments"]["ETH/USDC:USDC"]["rate"] == D("0.0001")
+    assert m.advance_to(TS) == []
+
+
 def test_ioc_that_cannot_match_is_cancelled_and_fok_is_refused(m: ExecutionInterfaceManager,
                                                                emu: HyperliquidEmulator) -> None:
     d = m.execute(TS, perp("buy", "0.1", "h-ioc", order_type="limit", price="2900", time_in_force="IOC"))

@@ -127,6 +127,7 @@ SERVED_ROUTES: tuple[str, ...] = (
     "DELETE /fapi/v1/allOpenOrders",
     "GET /fapi/v1/allOrders",
     "GET /fapi/v1/userTrades",
+    "GET /fapi/v1/income",
     "GET /fapi/v2/account",
     "GET /fapi/v3/account",
     "GET /fapi/v2/balance",
@@ -315,6 +316,7 @@ class BinanceEmulator(EmulatorServer):
         self.leverage: dict[str, int] = dict.fromkeys(self.perp_specs, default_leverage)
         self.orders: list[EmulatedOrder] = []
         self.transfers: list[dict[str, Any]] = []
+        self.income: list[dict[str, Any]] = []  # USD-M income history (FUNDING_FEE rows from apply_funding)
         self._order_ids = {"spot": itertools.count(100_000_001), "linear": itertools.count(800_000_001)}
         self._trade_ids = itertools.count(5_000_001)
         self._tran_ids = itertools.count(300_000_001)
@@ -442,8 +444,11 @@ class BinanceEmulator(EmulatorServer):
         with self.lock:
             pos = self.positions[symbol]
             spec = self.perp_specs[symbol]
-            pay = -(pos.amount * self.perp_prices[symbol] * Decimal(rate))
+            pay = (-(pos.amount * self.perp_prices[symbol] * Decimal(rate))).quantize(E8)  # paid in 1e-8 units
             self.futures_wallet[spec.quote] += pay
+            self.income.append({"symbol": symbol, "incomeType": "FUNDING_FEE", "income": _s8(pay),
+                                "asset": spec.quote, "info": "FUNDING_FEE", "time": self.now_ms(),
+                                "tranId": next(self._tran_ids), "tradeId": ""})
             return pay
 
     def requests_for(self, method: str, path: str) -> list[Mapping[str, str]]:
@@ -555,6 +560,7 @@ class BinanceEmulator(EmulatorServer):
             ("DELETE", "/fapi/v1/allOpenOrders"): self._perp_cancel_all,
             ("GET", "/fapi/v1/allOrders"): lambda p: self._list_orders("linear", p, open_only=False),
             ("GET", "/fapi/v1/userTrades"): lambda p: self._trades("linear", p),
+            ("GET", "/fapi/v1/income"): self._income,
             ("GET", "/fapi/v2/account"): lambda p: self._perp_account(v2=True),
             ("GET", "/fapi/v3/account"): lambda p: self._perp_account(v2=False),
             ("GET", "/fapi/v2/balance"): self._perp_balance,
@@ -900,6 +906,26 @@ class BinanceEmulator(EmulatorServer):
                 out.append(t)
         out.sort(key=lambda t: t["id"])
         return out[:limit] if from_id is not None else out[-limit:]
+
+    def _income(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /fapi/v1/income``: the income history filtered by ``symbol``, ``incomeType``, ``startTime`` /
+        ``endTime`` (ms, inclusive; neither: the last 7 days), oldest first, at most ``limit`` (default 100,
+        max 1000)."""
+        try:
+            limit = int(p.get("limit", "100"))
+            end = int(p["endTime"]) if "endTime" in p else None
+            start = int(p["startTime"]) if "startTime" in p else None
+        except ValueError:
+            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
+        if not 1 <= limit <= 1000:
+            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        if start is None and end is None:
+            start = self.now_ms() - 7 * 24 * 3600 * 1000
+        rows = [r for r in self.income
+                if (not p.get("symbol") or r["symbol"] == p["symbol"])
+                and (not p.get("incomeType") or r["incomeType"] == p["incomeType"])
+                and (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
+        return [dict(r) for r in rows[:limit]]
 
     def _order_json(self, o: EmulatedOrder, resp_type: str = "RESULT") -> dict[str, Any]:
         if o.market == "spot":

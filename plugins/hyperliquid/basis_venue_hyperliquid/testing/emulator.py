@@ -8,7 +8,7 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
 - ``POST /info`` types ``meta``, ``spotMeta``, ``metaAndAssetCtxs``, ``spotMetaAndAssetCtxs``,
   ``perpDexs``, ``allMids``, ``clearinghouseState``, ``spotClearinghouseState``, ``openOrders``,
   ``frontendOpenOrders``, ``orderStatus`` (oid int or cloid hex), ``historicalOrders``,
-  ``userFills``, ``userFillsByTime``, ``userFees``, ``userAbstraction``, ``exchangeStatus``. An
+  ``userFills``, ``userFillsByTime``, ``userFunding``, ``userFees``, ``userAbstraction``, ``exchangeStatus``. An
   unknown type or a body that does not parse answers 422 ``Failed to deserialize the JSON body into
   the target type``.
 - ``POST /exchange`` actions ``order`` (limit Gtc / Ioc / Alo, reduce-only, cloid), ``cancel``,
@@ -59,6 +59,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
@@ -388,6 +389,7 @@ class _Account:
     positions: dict[str, _Position] = field(default_factory=dict)
     leverage: dict[str, tuple[str, int]] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
+    funding: list[dict[str, Any]] = field(default_factory=list)  # userFunding rows, oldest first
     builder_approvals: dict[str, str] = field(default_factory=dict)
 
 
@@ -575,6 +577,9 @@ class HyperliquidEmulator(EmulatorServer):
                     pay = p.szi * mark * r
                     acct.perp_usdc -= pay
                     p.cum_funding += pay
+                    acct.funding.append({"time": self.now_ms(), "hash": "0x" + secrets.token_hex(32), "delta": {
+                        "type": "funding", "coin": coin, "usdc": _fmt(-pay), "szi": _fmt(p.szi),
+                        "fundingRate": _fmt(r)}})
 
     # -- routing ---------------------------------------------------------------------------------
     def route_key(self, method: str, path: str, body: bytes, query: dict[str, str]) -> str:
@@ -761,6 +766,10 @@ class HyperliquidEmulator(EmulatorServer):
             ]
         if kind == "userFills":  # the venue answers at most the 2000 most recent fills, newest first
             return list(reversed(copy.deepcopy(acct.fills[-_MAX_FILLS:])))
+        if kind == "userFunding":  # funding payments in [startTime, endTime], oldest first, at most 500
+            start = int(req["startTime"])
+            end = int(req.get("endTime") or 2**63)
+            return copy.deepcopy([f for f in acct.funding if start <= f["time"] <= end][:500])
         if kind == "userFillsByTime":  # at most 2000 per answer, oldest first (page on by time)
             start = int(req["startTime"])
             end = int(req.get("endTime") or 2**63)
