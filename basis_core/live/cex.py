@@ -215,6 +215,7 @@ class CexLiveBackend:
         self.open_orders: dict[str, OpenOrder] = {}
         self._funding_since_ms = int(time.time() * 1000)  # funding is reported from when the backend started
         self._funding_seen: set[str] = set()
+        self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
         self.client = self.make_client()
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
@@ -308,6 +309,13 @@ class CexLiveBackend:
         raise NotImplementedError
 
     def set_leverage(self, m: Market, leverage: int) -> None:
+        raise NotImplementedError
+
+    def find_transfers(self, asset: str, amount: Decimal, from_kind: str, to_kind: str,
+                       since_ms: int) -> list[str]:
+        """Venue ids of the transfers of ``amount`` ``asset`` from the ``from_kind`` to the ``to_kind`` account
+        (``spot`` / ``margin``) booked at or after ``since_ms``, oldest first. Default: NotImplementedError (the
+        venue's transfers cannot be listed; an ambiguous transfer then waits for :meth:`resolve_transfer`)."""
         raise NotImplementedError
 
     def transfer_request(self, asset: str, amount: Decimal, from_account: str, to_account: str) -> Any:
@@ -408,8 +416,6 @@ class CexLiveBackend:
         dst_kind = self._account_kind(ins.to_account, "to_account")
         if src_kind == dst_kind:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
-        src = self._account_key(src_kind, ins.asset)
-        dst = self._account_key(dst_kind, ins.asset)
         intent_id = f"transfer:{self._own_id(ins)}"
         ins_json, fp = instruction_json(ins)
 
@@ -417,19 +423,43 @@ class CexLiveBackend:
             return self.transfer_request(ins.asset, ins.amount, self.ccxt_accounts[src_kind],
                                          self.ccxt_accounts[dst_kind])
 
+        return self.executor.run(self._transfer_call(ts, ins, intent_id, intent_payload(ins_json), fp,
+                                                     int(time.time() * 1000), send))
+
+    def _transfer_call(self, ts: Any, ins: Any, intent_id: str, payload: Mapping[str, Any] | str, fp: str,
+                       sent_ms: int, send: Callable[[], Any]) -> LiveCall:
+        """The journaled call of a transfer; it can be looked up after an ambiguous failure when the venue lists
+        its transfers (:meth:`find_transfers`): the oldest matching transfer since ``sent_ms`` (less the
+        landing window) that no other journaled transfer has claimed is adopted."""
+        src_kind = self._account_kind(ins.from_account, "from_account")
+        dst_kind = self._account_kind(ins.to_account, "to_account")
+        src = self._account_key(src_kind, ins.asset)
+        dst = self._account_key(dst_kind, ins.asset)
+
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
             tid = answer.get("id") if isinstance(answer, Mapping) else None
+            if tid is not None:
+                self._claimed_transfers.add(str(tid))
             return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                    ins.client_id, None if tid is None else str(tid),
-                                   details={"from": src, "to": dst, "live": True})
+                                   details={"from": src, "to": dst, "live": True, "adopted": adopted})
 
         def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
             return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=src,
                                   required=ins.amount)
 
-        call = LiveCall(self.name, "transfer", intent_id, intent_id, intent_payload(ins_json), fp, send,
-                        None, build, map_error, classify=self.classify)
-        return self.executor.run(call)
+        lookup = None
+        if type(self).find_transfers is not CexLiveBackend.find_transfers:
+            since = sent_ms - int(self.landing_window_s * 1000) - 1000
+
+            def lookup() -> Any:
+                for tid in self.find_transfers(ins.asset, ins.amount, src_kind, dst_kind, since):
+                    if tid not in self._claimed_transfers:
+                        return {"id": tid}
+                return None
+
+        return LiveCall(self.name, "transfer", intent_id, intent_id, payload, fp, send, lookup, build, map_error,
+                        landing_window_s=self.landing_window_s, classify=self.classify, signed_at=self.signed_at)
 
     def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         return self._read(lambda: self.balances(options), "balances")
@@ -539,7 +569,8 @@ class CexLiveBackend:
 
         Orders found at the venue are adopted (their deltas journaled, kept in :attr:`reconciled` and
         reported to the manager, whose ``execution_history`` then lists them);
-        orders verifiably absent are journaled ``absent``. Intents that cannot be looked up (transfers)
+        orders verifiably absent are journaled ``absent``. Intents that cannot be looked up (transfers on a venue
+        whose transfers cannot be listed)
         stay pending and are listed in :attr:`unresolved` (re-submitting them raises
         AmbiguousOutcomeError instead of sending twice). Raises AmbiguousOutcomeError when the venue
         cannot be asked: the backend then refuses to start until it can.
@@ -571,7 +602,8 @@ class CexLiveBackend:
         return out
 
     def resolve_transfer(self, client_id: str, happened: bool, note: str = "") -> ExecutionDeltas | None:
-        """Settle by hand a transfer whose outcome is unknown (transfers cannot be looked up by client id).
+        """Settle by hand a transfer whose outcome is unknown, on a venue whose transfers cannot be listed
+        (Binance and Hyperliquid transfers are found in the venue's history by :meth:`find_transfers`).
 
         ``happened``: whether the venue shows the transfer (check its transfer history). Journals ``done``
         (and returns the transfer's deltas, which re-submitting the instruction then returns without
@@ -635,7 +667,10 @@ class CexLiveBackend:
 
             return self._call("modify_order", st.intent.intent_id, target.label(), payload, lambda: None,
                               lookup, build, m, ins, fp=st.intent.fingerprint)
-        return None  # transfers cannot be looked up by client id
+        if ins.operation == "transfer" and isinstance(ins, Transfer):
+            return self._transfer_call(ts, ins, st.intent.intent_id, payload, st.intent.fingerprint,
+                                       st.intent.written_ns // 1_000_000, lambda: None)
+        return None
 
     def _cancel_lookup(self, target: Target) -> Any:
         found = self.fetch_order(target.market, client_id=target.client_id, order_id=target.order_id)
@@ -666,7 +701,8 @@ class CexLiveBackend:
         return str(ins.client_id) if ins.client_id else self.new_venue_client_id()
 
     def _index_journal(self) -> None:
-        """Remember the symbols of journaled orders (client id / order id -> symbol) for cancel / modify."""
+        """Remember the symbols of journaled orders (client id / order id -> symbol) for cancel / modify, and the
+        venue ids of journaled transfers (a transfer lookup never adopts one of them twice)."""
         for row in self.journal.rows(self.name):
             instr = row.payload.get("instruction") if row.kind == "intent" else None
             if isinstance(instr, Mapping) and instr.get("symbol") and row.operation in ("spot_trade", "perp_trade"):
@@ -676,6 +712,8 @@ class CexLiveBackend:
             deltas = row.payload.get("deltas") if row.kind == "outcome" else None
             if isinstance(deltas, Mapping) and deltas.get("order_id") and deltas.get("details", {}).get("symbol"):
                 self._symbols_by_oid[str(deltas["order_id"])] = str(deltas["details"]["symbol"])
+            if isinstance(deltas, Mapping) and row.operation == "transfer" and deltas.get("order_id"):
+                self._claimed_transfers.add(str(deltas["order_id"]))
 
     def _remember(self, d: ExecutionDeltas, symbol: str | None) -> None:
         sym = symbol or d.details.get("symbol")

@@ -154,6 +154,24 @@ class BinanceLiveBackend(CexLiveBackend):
                 return out
             start = nxt
 
+    def find_transfers(self, asset: str, amount: Decimal, from_kind: str, to_kind: str,
+                       since_ms: int) -> list[str]:
+        """``GET /sapi/v1/asset/transfer`` (type ``MAIN_UMFUTURE`` / ``UMFUTURE_MAIN``, 100 a page): the ids
+        of the confirmed transfers of ``amount`` ``asset`` since ``since_ms``, oldest first."""
+        typ = "MAIN_UMFUTURE" if from_kind == "spot" else "UMFUTURE_MAIN"
+        found: list[tuple[int, str]] = []
+        page = 1
+        while True:
+            got = self.client.sapiGetAssetTransfer({"type": typ, "startTime": since_ms, "size": 100,
+                                                    "current": page})
+            rows = got.get("rows") or []
+            found += [(int(r["timestamp"]), str(r["tranId"])) for r in rows
+                      if r.get("asset") == asset and dec(r.get("amount", "0")) == amount
+                      and r.get("status", "CONFIRMED") == "CONFIRMED"]
+            if len(rows) < 100:
+                return [tid for _, tid in sorted(found)]
+            page += 1
+
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
         import ccxt
 

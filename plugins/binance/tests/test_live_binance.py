@@ -449,23 +449,51 @@ def test_lookup_impossible_leaves_intent_pending_and_a_retry_adopts(m: Execution
     assert len(emu.requests_for("POST", "/api/v3/order")) == 1
 
 
-def test_transfer_with_unknown_outcome_is_never_sent_twice(m: ExecutionInterfaceManager,
-                                                            emu: BinanceEmulator) -> None:
-    ins = {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "500", "from_account": "spot",
-           "to_account": "futures", "client_id": "tr-1"}
+def _transfer(cid: str, amount: str = "500") -> dict[str, Any]:
+    return {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": amount, "from_account": "spot",
+            "to_account": "futures", "client_id": cid}
+
+
+def test_transfer_whose_answer_was_lost_is_found_in_the_history_and_adopted(m: ExecutionInterfaceManager,
+                                                                             emu: BinanceEmulator) -> None:
+    m.execute(TS, _transfer("tr-0"))  # an earlier identical transfer of ours: never adopted twice
     emu.faults.inject("POST /sapi/v1/asset/transfer", Fault("drop_after_accept"))
-    with pytest.raises(AmbiguousOutcomeError, match="cannot be looked up"):
-        m.execute(TS, ins)
-    with pytest.raises(AmbiguousOutcomeError, match="resolve it by hand"):  # re-submitted: not sent again
-        m.execute(TS, ins)
-    assert len(emu.transfers) == 1 and len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == 1
-    backend = m.venue("binance").backend
-    d = backend.resolve_transfer("tr-1", happened=True, note="seen in the transfer history")
-    assert d is not None and d.positions == {"binance:spot:USDT": D(-500), "binance:futures:USDT": D(500)}
-    again = m.execute(TS, ins)
-    assert again.positions == d.positions and len(emu.transfers) == 1
+    d = m.execute(TS, _transfer("tr-1"))
+    assert len(emu.transfers) == 2 and len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == 2
+    assert d.order_id == str(emu.transfers[-1]["tranId"]) and d.details["adopted"] is True
+    assert d.positions == {"binance:spot:USDT": D(-500), "binance:futures:USDT": D(500)}
+    assert m.execute(TS, _transfer("tr-1")).order_id == d.order_id and len(emu.transfers) == 2  # from the journal
+
+
+def test_transfer_that_never_landed_is_sent_once_more_after_the_landing_window(m: ExecutionInterfaceManager,
+                                                                               emu: BinanceEmulator) -> None:
+    emu.faults.inject("POST /sapi/v1/asset/transfer", Fault("venue_error", status=503, payload={
+        "code": -1007, "msg": "Timeout waiting for response from backend server. Send status unknown; execution "
+                              "status unknown."}))  # ambiguous, but nothing was booked
+    d = m.execute(TS, _transfer("tr-2", "250"))  # looked up (absent), again after the landing window, re-sent
+    assert [t["amount"] for t in emu.transfers] == [D(250)] and d.order_id == str(emu.transfers[0]["tranId"])
+    assert len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == 2
+    assert len(emu.requests_for("GET", "/sapi/v1/asset/transfer")) == 2  # before and after the landing window
+
+
+def test_transfer_left_unknown_by_a_crash_is_adopted_at_restart(make: Callable[..., ExecutionInterfaceManager],
+                                                                emu: BinanceEmulator) -> None:
+    m1 = make()
+    m1.get_balances(TS, "binance")
+    _crash_after(m1, "/sapi/v1/asset/transfer")
+    with pytest.raises(Crash):
+        m1.execute(TS, _transfer("tr-3", "125"))
+    m2 = make()
+    m2.get_balances(TS, "binance")
+    (adopted,) = m2.venue("binance").backend.reconciled
+    assert adopted.operation == "transfer" and adopted.order_id == str(emu.transfers[-1]["tranId"])
+    assert m2.execute(TS, _transfer("tr-3", "125")).order_id == adopted.order_id and len(emu.transfers) == 1
+
+
+def test_a_transfer_by_hand_is_still_possible_to_settle(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    """resolve_transfer stays for venues that cannot list transfers; here nothing is pending, so it says so."""
     with pytest.raises(OrderNotFoundError):
-        backend.resolve_transfer("tr-1", happened=False)
+        m.venue("binance").backend.resolve_transfer("nothing-pending", happened=True)
 
 
 # ------------------------------------------------------------------------------------------------ restart

@@ -137,6 +137,17 @@ class HyperliquidLiveBackend(CexLiveBackend):
             return Decimal(got[1])
         return self.reference_price(m)
 
+    def find_transfers(self, asset: str, amount: Decimal, from_kind: str, to_kind: str,
+                       since_ms: int) -> list[str]:
+        """``userNonFundingLedgerUpdates``: the hashes of the spot <-> perp USDC transfers of ``amount`` in the
+        requested direction since ``since_ms``, oldest first."""
+        rows = self.client.publicPostInfo({"type": "userNonFundingLedgerUpdates", "user": self.wallet,
+                                           "startTime": since_ms})
+        to_perp = to_kind == "margin"
+        return [str(r["hash"]) for r in sorted(rows, key=lambda r: int(r["time"]))
+                if (d := r.get("delta") or {}).get("type") == "accountClassTransfer" and asset == "USDC"
+                and dec(d.get("usdc", "0")) == amount and bool(d.get("toPerp")) == to_perp]
+
     def funding_payments(self, since_ms: int) -> list[FundingPayment]:
         """Perp funding payments from ``since_ms`` on (``userFunding``, 500 an answer)."""
         by_coin = {m.base: m.symbol for m in self.markets.values() if m.is_perp}

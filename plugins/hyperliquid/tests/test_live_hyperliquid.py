@@ -198,6 +198,17 @@ def test_transfers_and_rejections(m: ExecutionInterfaceManager, emu: Hyperliquid
     assert emu.positions == {}
 
 
+def test_transfer_whose_answer_was_lost_is_found_in_the_ledger_and_adopted(m: ExecutionInterfaceManager,
+                                                                            emu: HyperliquidEmulator) -> None:
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("drop_after_accept"))
+    t = m.execute(TS, {"venue": "hyperliquid", "operation": "transfer", "asset": "USDC", "amount": "100",
+                       "from_account": "spot", "to_account": "perp", "client_id": "ht-1"})
+    (booked,) = emu.account().ledger
+    assert t.order_id == booked["hash"] and t.details["adopted"] is True
+    assert emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)  # moved once
+    assert t.positions == {"hyperliquid:spot:USDC": D(-100), "hyperliquid:perp-margin:USDC": D(100)}
+
+
 def test_orders_carry_no_builder_and_no_builder_approval(m: ExecutionInterfaceManager,
                                                          emu: HyperliquidEmulator) -> None:
     m.execute(TS, perp("buy", "0.1", "b-1"))

@@ -137,6 +137,7 @@ SERVED_ROUTES: tuple[str, ...] = (
     "GET /fapi/v3/positionRisk",
     "POST /fapi/v1/leverage",
     "POST /sapi/v1/asset/transfer",
+    "GET /sapi/v1/asset/transfer",
 )
 
 
@@ -570,6 +571,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v3/positionRisk"): lambda p: self._position_risk(p, v2=False),
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
             ("POST", "/sapi/v1/asset/transfer"): self._transfer,
+            ("GET", "/sapi/v1/asset/transfer"): self._transfer_history,
         }
 
     # ------------------------------------------------------------------ public data
@@ -1764,6 +1766,28 @@ class BinanceEmulator(EmulatorServer):
             {"tranId": tran_id, "type": typ, "asset": asset, "amount": amount, "time": self.now_ms()}
         )
         return {"tranId": tran_id}
+
+
+    def _transfer_history(self, p: dict[str, str]) -> dict[str, Any]:
+        """``GET /sapi/v1/asset/transfer``: transfers of ``type`` (required) within ``startTime`` / ``endTime``
+        (ms), newest first, page ``current`` (from 1) of ``size`` (default 10, max 100) rows."""
+        typ = p.get("type")
+        if not typ:
+            raise _missing("type")
+        try:
+            size, page = int(p.get("size", "10")), int(p.get("current", "1"))
+            start = int(p["startTime"]) if "startTime" in p else None
+            end = int(p["endTime"]) if "endTime" in p else None
+        except ValueError:
+            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
+        if not 1 <= size <= 100 or page < 1:
+            raise BinanceError(-1130, "Data sent for parameter 'size' is not valid.")
+        rows = [t for t in reversed(self.transfers) if t["type"] == typ
+                and (start is None or t["time"] >= start) and (end is None or t["time"] <= end)]
+        chunk = rows[(page - 1) * size:page * size]
+        return {"total": len(rows), "rows": [
+            {"asset": t["asset"], "amount": _s(t["amount"]), "type": t["type"], "status": "CONFIRMED",
+             "tranId": t["tranId"], "timestamp": t["time"]} for t in chunk]}
 
 
 def dumps_state(emulator: BinanceEmulator) -> str:

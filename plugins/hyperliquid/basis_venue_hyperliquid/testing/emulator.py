@@ -8,8 +8,9 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
 - ``POST /info`` types ``meta``, ``spotMeta``, ``metaAndAssetCtxs``, ``spotMetaAndAssetCtxs``,
   ``perpDexs``, ``allMids``, ``clearinghouseState``, ``spotClearinghouseState``, ``openOrders``,
   ``frontendOpenOrders``, ``orderStatus`` (oid int or cloid hex), ``historicalOrders``,
-  ``userFills``, ``userFillsByTime``, ``userFunding``, ``userFees``, ``userAbstraction``, ``exchangeStatus``. An
-  unknown type or a body that does not parse answers 422 ``Failed to deserialize the JSON body into
+  ``userFills``, ``userFillsByTime``, ``userFunding``, ``userNonFundingLedgerUpdates`` (spot <-> perp
+  transfers), ``userFees``, ``userAbstraction``, ``exchangeStatus``. An unknown type or a body that does
+  not parse answers 422 ``Failed to deserialize the JSON body into
   the target type``.
 - ``POST /exchange`` actions ``order`` (limit Gtc / Ioc / Alo, reduce-only, cloid), ``cancel``,
   ``cancelByCloid``, ``batchModify``, ``updateLeverage``, ``usdClassTransfer`` (user-signed, master
@@ -390,6 +391,7 @@ class _Account:
     leverage: dict[str, tuple[str, int]] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)  # userFunding rows, oldest first
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # userNonFundingLedgerUpdates rows, oldest first
     builder_approvals: dict[str, str] = field(default_factory=dict)
 
 
@@ -766,6 +768,10 @@ class HyperliquidEmulator(EmulatorServer):
             ]
         if kind == "userFills":  # the venue answers at most the 2000 most recent fills, newest first
             return list(reversed(copy.deepcopy(acct.fills[-_MAX_FILLS:])))
+        if kind == "userNonFundingLedgerUpdates":  # transfers between spot and perp (and more on the venue)
+            start = int(req["startTime"])
+            end = int(req.get("endTime") or 2**63)
+            return copy.deepcopy([u for u in acct.ledger if start <= u["time"] <= end][:500])
         if kind == "userFunding":  # funding payments in [startTime, endTime], oldest first, at most 500
             start = int(req["startTime"])
             end = int(req.get("endTime") or 2**63)
@@ -1467,6 +1473,8 @@ class HyperliquidEmulator(EmulatorServer):
                 return _err("Insufficient balance for token transfer.")
             acct.perp_usdc -= amount
             acct.spot["USDC"] = acct.spot.get("USDC", Decimal(0)) + amount
+        acct.ledger.append({"time": self.now_ms(), "hash": "0x" + secrets.token_hex(32), "delta": {
+            "type": "accountClassTransfer", "usdc": _fmt(amount), "toPerp": to_perp}})
         return {"status": "ok", "response": {"type": "default"}}
 
     def _act_approve_builder_fee(self, acct: _Account, action: dict[str, Any]) -> Any:
