@@ -17,6 +17,7 @@ class HistoryRecord:
     """One execution (or accrual) outcome. Dict-style access works too: ``record["success"]``."""
 
     __slots__ = (
+        "bundle",
         "client_id",
         "error",
         "error_field",
@@ -38,7 +39,7 @@ class HistoryRecord:
                  positions: Mapping[str, Decimal] = _EMPTY, fees: Mapping[str, Decimal] = _EMPTY,
                  pnl: Mapping[str, Decimal] = _EMPTY, error: str | None = None,
                  error_field: str | None = None, fill_price: Decimal | None = None,
-                 fill_amount: Decimal | None = None) -> None:
+                 fill_amount: Decimal | None = None, bundle: int | None = None) -> None:
         self.ts_ns = ts_ns
         self.venue = venue
         self.operation = operation
@@ -53,6 +54,7 @@ class HistoryRecord:
         self.error_field = error_field
         self.fill_price = fill_price
         self.fill_amount = fill_amount
+        self.bundle = bundle  # the atomic bundle (numbered per manager) this record is a step of, or is
 
     @classmethod
     def from_deltas(cls, ts_ns: int, d: ExecutionDeltas) -> HistoryRecord:
@@ -84,6 +86,7 @@ class HistoryRecord:
             "error": self.error, "error_field": self.error_field,
             "fill_price": None if self.fill_price is None else str(self.fill_price),
             "fill_amount": None if self.fill_amount is None else str(self.fill_amount),
+            "bundle": self.bundle,
         }
 
     def __repr__(self) -> str:
@@ -108,25 +111,26 @@ class HistoryLog(Sequence[HistoryRecord]):
         self._atoms: list[tuple[Any, ...]] = []
         self._maps: list[Mapping[str, Decimal]] = []
 
-    def add_deltas(self, ts_ns: int, d: ExecutionDeltas) -> None:
-        """Record a successful execution (or accrual) ``d`` at ``ts_ns``; its maps are shared, not copied."""
+    def add_deltas(self, ts_ns: int, d: ExecutionDeltas, bundle: int | None = None) -> None:
+        """Record a successful execution (or accrual) ``d`` at ``ts_ns`` (``bundle``: the atomic bundle it
+        belongs to); its maps are shared, not copied."""
         self._atoms.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id, None, None,
-                            d.fill_price, d.fill_amount))
+                            d.fill_price, d.fill_amount, bundle))
         self._maps += (d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
 
     def add(self, r: HistoryRecord) -> None:
         self._atoms.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id, r.error,
-                            r.error_field, r.fill_price, r.fill_amount))
+                            r.error_field, r.fill_price, r.fill_amount, r.bundle))
         self._maps += (r.positions, r.fees, r.pnl)
 
     append = add
 
     def _record(self, i: int) -> HistoryRecord:
-        ts_ns, venue, op, ok, status, cid, oid, err, err_field, price, amount = self._atoms[i]
+        ts_ns, venue, op, ok, status, cid, oid, err, err_field, price, amount, bundle = self._atoms[i]
         j = 3 * i
         maps = self._maps
         return HistoryRecord(ts_ns, venue, op, ok, status, cid, oid, maps[j], maps[j + 1], maps[j + 2], err,
-                             err_field, price, amount)
+                             err_field, price, amount, bundle)
 
     def __len__(self) -> int:
         return len(self._atoms)

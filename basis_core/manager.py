@@ -12,6 +12,7 @@ accrue (funding, interest ...) first; a failed instruction rolls back every writ
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -85,6 +86,7 @@ class ExecutionInterfaceManager:
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
+        self._bundles = itertools.count(1)  # numbers of atomic bundles (history records carry them)
         self._done: dict[tuple[str, str], tuple[Any, ExecutionDeltas]] = {}
         self._callers: dict[tuple[str, str], Route] = {}
         self._runs: dict[tuple[str, str], Any] = {}  # (venue, operation) -> Route.runner()
@@ -321,14 +323,15 @@ class ExecutionInterfaceManager:
             self._record_failure(ts, bundle, exc)
             raise
         ledger.commit()
-        for args in self._pending_history.pop():
-            self._record_success(*args)
+        bundle_no = next(self._bundles)
+        for step_ts, step in self._pending_history.pop():
+            self._record_success(step_ts, step, bundle_no)
         result = ExecutionDeltas(
             venue=bundle.venue, operation="atomic", timestamp=ts, positions=merge_positions(*parts),
             fees=merge_positions(*fees), status="filled", client_id=bundle.client_id, pnl=pnl,
             details={"steps": len(bundle.steps)},
         )
-        self.execution_history.add_deltas(ts.value, result)
+        self.execution_history.add_deltas(ts.value, result, bundle_no)
         return result
 
     # -- queries ---------------------------------------------------------------------------------
@@ -361,11 +364,11 @@ class ExecutionInterfaceManager:
         }
 
     # -- history (called by the wrappers) ------------------------------------------------------------
-    def _record_success(self, timestamp: Any, result: ExecutionDeltas) -> None:
+    def _record_success(self, timestamp: Any, result: ExecutionDeltas, bundle: int | None = None) -> None:
         if self._pending_history:
             self._pending_history[-1].append((timestamp, result))
             return
-        self._add_history(timestamp.value, result)
+        self._add_history(timestamp.value, result, bundle)
         v = self._venues.get(result.venue)
         if v is not None:
             v.orders_executed += 1

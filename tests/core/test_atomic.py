@@ -66,6 +66,9 @@ def test_a_bundle_lands_whole_with_net_deltas(market: DataProvider) -> None:
     assert "paper:spot:ETH" not in d.positions  # bought and sold: nets to zero
     assert d.positions["paper:spot:USDT"] == m.ledger.balance("paper:spot:USDT") - D(100000)  # type: ignore[union-attr]
     assert [r.operation for r in m.execution_history] == ["spot_trade", "spot_trade", "atomic"]
+    assert [r.bundle for r in m.execution_history] == [1, 1, 1]  # the steps and their bundle share a number
+    m.execute(T0, {"operation": "spot_trade", "venue": "paper", "symbol": "ETH/USDT", "side": "buy", "amount": "1"})
+    assert m.execution_history[-1].bundle is None and m.execution_history[-1].to_dict()["bundle"] is None
 
 
 def test_flash_loan_is_repaid_with_its_premium(market: DataProvider) -> None:
