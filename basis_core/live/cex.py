@@ -19,7 +19,9 @@ manager's history.
 
 Resting orders: an order still open when its instruction returns is remembered (``open_orders``);
 ``manager.advance_to`` asks the venue for its fills and reports the new ones (:meth:`accrue`,
-:mod:`basis_core.live.resting`), as the backtest reports resting fills from ``accrue``.
+:mod:`basis_core.live.resting`), as the backtest reports resting fills from ``accrue``. At a process's
+first accrual the venue's open orders that an earlier process placed (found in the journal) are taken
+over, so fills made while no process watched are reported too.
 
 Settings (``venue_config.<venue>``): credentials (SecretStr), ``base_url``, ``timeout_ms``,
 ``enable_rate_limit`` (ccxt's limiter, on by default) and the options ``rate_limit_ms`` (ccxt's
@@ -69,6 +71,7 @@ from basis_core.live.orders import (
     IdempotentExecutor,
     LiveCall,
     classify_ccxt_error,
+    deltas_from_json,
     deltas_to_json,
     to_basis_error,
     venue_message,
@@ -215,7 +218,8 @@ class CexLiveBackend:
         self.open_orders: dict[str, OpenOrder] = {}
         self._funding_since_ms = int(time.time() * 1000)  # funding is reported from when the backend started
         self._funding_seen: set[str] = set()
-        self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
+        self._claimed_transfers: set[str] = set()
+        self._took_over_open_orders = False  # venue ids of transfers journaled as ours (lookups skip them)
         self.client = self.make_client()
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
@@ -507,6 +511,8 @@ class CexLiveBackend:
         ``spot_trade`` / ``perp_trade`` deltas with ``details["resting"]``; an order no longer open is then
         forgotten), and the funding payments the venue booked (:meth:`_funding`). ``previous`` is not used:
         the venue knows what happened."""
+        if not self._took_over_open_orders:
+            self._take_over_open_orders()
         out: list[ExecutionDeltas] = []
         for order_id, o in list(self.open_orders.items()):
             m = o.market
@@ -524,6 +530,22 @@ class CexLiveBackend:
                 del self.open_orders[order_id]
         out.extend(self._funding())
         return out or None
+
+    def _take_over_open_orders(self) -> None:
+        """At a process's first accrual: track the venue's open orders that an earlier process placed (their
+        client id is in the journal, with the deltas that process reported), so their later fills are reported
+        too. An order replaced by a modify before the restart is not taken over (its journaled id differs)."""
+        self._took_over_open_orders = True
+        for order_id, v in self.open_orders_now().items():
+            if order_id in self.open_orders or not v.client_id:
+                continue
+            st = self.journal.state(self.name, str(v.client_id))
+            raw = st.outcome.payload.get("deltas") if st is not None and st.outcome is not None else None
+            if st is None or st.status != "done" or not isinstance(raw, Mapping):
+                continue
+            d = deltas_from_json(raw)
+            if str(d.order_id) == order_id and v.symbol in self.markets:
+                self.open_orders[order_id] = open_order(self.markets[v.symbol], d)
 
     def _funding(self) -> list[ExecutionDeltas]:
         """Funding payments booked since the last call: one ``funding`` deltas per margin wallet and settlement

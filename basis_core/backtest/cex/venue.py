@@ -143,9 +143,15 @@ class CexVenue(CEXExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest" and self._backend is None:
-            return None  # live: nothing placed through this manager yet (the venue is not even connected)
+        if self.mode != "backtest" and self._backend is None and not self._configured():
+            return None  # live: an auto-discovered venue nobody configured is never connected
         return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]
+
+    def _configured(self) -> bool:
+        """Whether the run names this venue (a ``venue_config`` entry or the ``venues`` allow-list)."""
+        core = self.context.settings if self.context is not None else None
+        return core is not None and (self.name in (core.venue_config or {}) or (
+            core.venues is not None and self.name in core.venues))
 
     # -- conformance kit declarations (basis_core.testing.conformance_protocol) ------------------------------
     def conformance_examples(self) -> dict[str, Any]:

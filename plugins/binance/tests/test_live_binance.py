@@ -538,6 +538,21 @@ def test_kill_after_send_then_new_manager_adopts_and_sends_nothing(make: Callabl
     assert n_orders(emu, "crash-1") == 1
 
 
+def test_a_restarted_manager_reports_fills_of_orders_an_earlier_one_left_resting(
+        make: Callable[..., ExecutionInterfaceManager], emu: BinanceEmulator) -> None:
+    m1 = make()
+    rest = m1.execute(TS, spot("buy", "0.5", "er-1", order_type="limit", price="2900"))
+    emu.fill_order("er-1", D("0.1"))
+    (early,) = m1.advance_to(TS)  # the first process saw 0.1 filled
+    assert early.fill_amount == D("0.1")
+    emu.fill_order("er-1", D("0.15"))  # more fills while no process watches
+    m2 = make()  # same journal
+    (late,) = m2.advance_to(TS)
+    assert (late.order_id, late.client_id, late.fill_amount, late.status) == (
+        rest.order_id, "er-1", D("0.25"), "partially_filled")  # everything since what was reported at placement
+    assert m2.advance_to(TS) == []
+
+
 def test_kill_after_cancel_and_modify_then_restart_adopts_both(make: Callable[..., ExecutionInterfaceManager],
                                                                emu: BinanceEmulator) -> None:
     m1 = make()
