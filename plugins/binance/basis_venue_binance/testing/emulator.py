@@ -233,6 +233,22 @@ def _s(d: Decimal) -> str:
     return t
 
 
+def _ints(p: Mapping[str, str], **defaults: int | None) -> dict[str, int | None]:
+    """The integer query parameters ``defaults`` names (their default when absent); -1100 when one is not an
+    integer."""
+    try:
+        return {k: int(p[k]) if k in p else d for k, d in defaults.items()}
+    except ValueError:
+        raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
+
+
+def _check_range(value: int | None, lo: int, hi: int, name: str) -> int:
+    """-1130 unless ``lo <= value <= hi``."""
+    if value is None or not lo <= value <= hi:
+        raise BinanceError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return value
+
+
 def _s8(d: Decimal) -> str:
     """Binance spot style: 8 decimals."""
     return f"{d.quantize(E8):f}"
@@ -856,16 +872,9 @@ class BinanceEmulator(EmulatorServer):
         sym = p.get("symbol")
         if not sym:
             raise _missing("symbol")
-        try:
-            limit = int(p.get("limit", "500"))
-            order_id = int(p["orderId"]) if "orderId" in p else None
-            from_id = int(p["fromId"]) if "fromId" in p else None
-            start = int(p["startTime"]) if "startTime" in p else None
-            end = int(p["endTime"]) if "endTime" in p else None
-        except ValueError:
-            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
-        if not 1 <= limit <= 1000:
-            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        q = _ints(p, limit=500, orderId=None, fromId=None, startTime=None, endTime=None)
+        limit = _check_range(q["limit"], 1, 1000, "limit")
+        order_id, from_id, start, end = q["orderId"], q["fromId"], q["startTime"], q["endTime"]
         out: list[dict[str, Any]] = []
         for o in self.orders:
             if o.market != market or o.symbol != sym or (order_id is not None and o.order_id != order_id):
@@ -913,14 +922,9 @@ class BinanceEmulator(EmulatorServer):
         """``GET /fapi/v1/income``: the income history filtered by ``symbol``, ``incomeType``, ``startTime`` /
         ``endTime`` (ms, inclusive; neither: the last 7 days), oldest first, at most ``limit`` (default 100,
         max 1000)."""
-        try:
-            limit = int(p.get("limit", "100"))
-            end = int(p["endTime"]) if "endTime" in p else None
-            start = int(p["startTime"]) if "startTime" in p else None
-        except ValueError:
-            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
-        if not 1 <= limit <= 1000:
-            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        q = _ints(p, limit=100, startTime=None, endTime=None)
+        limit = _check_range(q["limit"], 1, 1000, "limit")
+        start, end = q["startTime"], q["endTime"]
         if start is None and end is None:
             start = self.now_ms() - 7 * 24 * 3600 * 1000
         rows = [r for r in self.income
@@ -1774,14 +1778,10 @@ class BinanceEmulator(EmulatorServer):
         typ = p.get("type")
         if not typ:
             raise _missing("type")
-        try:
-            size, page = int(p.get("size", "10")), int(p.get("current", "1"))
-            start = int(p["startTime"]) if "startTime" in p else None
-            end = int(p["endTime"]) if "endTime" in p else None
-        except ValueError:
-            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
-        if not 1 <= size <= 100 or page < 1:
-            raise BinanceError(-1130, "Data sent for parameter 'size' is not valid.")
+        q = _ints(p, size=10, current=1, startTime=None, endTime=None)
+        size = _check_range(q["size"], 1, 100, "size")
+        page = _check_range(q["current"], 1, 10**9, "current")
+        start, end = q["startTime"], q["endTime"]
         rows = [t for t in reversed(self.transfers) if t["type"] == typ
                 and (start is None or t["time"] >= start) and (end is None or t["time"] <= end)]
         chunk = rows[(page - 1) * size:page * size]
