@@ -510,32 +510,33 @@ class CexLiveBackend:
         backend's open orders, each looked up by its venue id (new fills come back as the order's
         ``spot_trade`` / ``perp_trade`` deltas with ``details["resting"]``; an order no longer open is then
         forgotten), and the funding payments the venue booked (:meth:`_funding`). ``previous`` is not used:
-        the venue knows what happened."""
+        the venue knows what happened. When a venue read fails nothing is reported, and the next call
+        reports it all."""
         if not self._took_over_open_orders:
             self._take_over_open_orders()
-        out: list[ExecutionDeltas] = []
+        seen: list[tuple[str, OpenOrder, OrderView | None]] = []
         for order_id, o in list(self.open_orders.items()):
-            m = o.market
-            found = self._read(partial(self.fetch_order, m, order_id=order_id), "fetch_order")
-            if found is None:
-                del self.open_orders[order_id]
-                continue
-            v = self.order_view(m, found, fills=True)
-            if v.filled > o.filled:
-                cum = self._order_deltas(timestamp, o, m, v.client_id or "", v, False, o.operation)
+            found = self._read(partial(self.fetch_order, o.market, order_id=order_id), "fetch_order")
+            seen.append((order_id, o, None if found is None else self.order_view(o.market, found, fills=True)))
+        booked = self._read(partial(self.funding_payments, self._funding_since_ms), "funding history")
+        # every venue read succeeded: only now is what was reported updated (a failed read changes nothing,
+        # so the next call reports it all)
+        out: list[ExecutionDeltas] = []
+        for order_id, o, v in seen:
+            if v is not None and v.filled > o.filled:
+                cum = self._order_deltas(timestamp, o, o.market, v.client_id or "", v, False, o.operation)
                 d = new_fills(o, cum, timestamp)
                 if d is not None:
                     out.append(d)
-            if v.status != "open":
+            if v is None or v.status != "open":
                 del self.open_orders[order_id]
-        out.extend(self._funding())
+        out.extend(self._funding(booked))
         return out or None
 
     def _take_over_open_orders(self) -> None:
         """At a process's first accrual: track the venue's open orders that an earlier process placed (their
         client id is in the journal, with the deltas that process reported), so their later fills are reported
         too. An order replaced by a modify before the restart is not taken over (its journaled id differs)."""
-        self._took_over_open_orders = True
         for order_id, v in self.open_orders_now().items():
             if order_id in self.open_orders or not v.client_id:
                 continue
@@ -546,12 +547,12 @@ class CexLiveBackend:
             d = deltas_from_json(raw)
             if str(d.order_id) == order_id and v.symbol in self.markets:
                 self.open_orders[order_id] = open_order(self.markets[v.symbol], d)
+        self._took_over_open_orders = True
 
-    def _funding(self) -> list[ExecutionDeltas]:
-        """Funding payments booked since the last call: one ``funding`` deltas per margin wallet and settlement
-        time, per-symbol detail in ``details["payments"]`` (as the backtest reports them)."""
-        got = [f for f in self._read(partial(self.funding_payments, self._funding_since_ms), "funding history")
-               if f.ref not in self._funding_seen]
+    def _funding(self, booked: list[FundingPayment]) -> list[ExecutionDeltas]:
+        """The ``booked`` funding payments not reported yet: one ``funding`` deltas per margin wallet and
+        settlement time, per-symbol detail in ``details["payments"]`` (as the backtest reports them)."""
+        got = [f for f in booked if f.ref not in self._funding_seen]
         groups: dict[tuple[int, str], list[FundingPayment]] = {}
         for f in got:
             m = self.markets.get(f.symbol)

@@ -175,6 +175,22 @@ def test_resting_fills_come_back_from_advance_to_as_the_venue_made_them(m: Execu
     assert m.venue("binance").backend.open_orders == {} and m.advance_to(TS) == []
 
 
+def test_an_advance_whose_venue_read_fails_reports_nothing_and_the_next_reports_it_all(
+        m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
+    m.execute(TS, spot("buy", "0.3", "rf-1", order_type="limit", price="2900"))
+    m.execute(TS, perp("sell", "0.2", "rf-2", order_type="limit", price="3100"))
+    m.advance_to(TS)  # first accrual: takes over nothing (both are this process's own)
+    emu.fill_order("rf-1")
+    emu.fill_order("rf-2")
+    emu.faults.inject("GET /fapi/v1/order", Fault("http_5xx", status=503, times=3))  # the perp lookup fails
+    n = len(m.execution_history)
+    with pytest.raises(AmbiguousOutcomeError):
+        m.advance_to(TS)
+    assert len(m.execution_history) == n  # not half-reported
+    fills = m.advance_to(TS)
+    assert sorted((f.client_id, f.fill_amount) for f in fills) == [("rf-1", D("0.3")), ("rf-2", D("0.2"))]
+
+
 def test_a_partial_fill_before_a_cancel_is_still_reported(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
     m.execute(TS, perp("buy", "0.4", "rest-p", order_type="limit", price="2950"))
     emu.fill_order("rest-p", D("0.1"))
