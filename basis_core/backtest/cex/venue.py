@@ -47,24 +47,26 @@ class OrdersView(Mapping[str, Any]):
 
 class LiveOrdersView(Mapping[str, Any]):
     """``current_orders`` in live mode: venue order id -> the live backend's ``OrderView`` of every open
-    order on the venue's listed markets. Each read asks the venue (take ``dict(view)`` for a snapshot)."""
+    order on the venue's listed markets. Every read asks the venue, so it is never stale; :meth:`snapshot`
+    reads them all with one round of venue calls (``dict(view)`` would ask once per order)."""
 
     __slots__ = ("_venue",)
 
     def __init__(self, venue: CexVenue) -> None:
         self._venue = venue
 
-    def _now(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
+        """The open orders now, by order id (one round of venue calls)."""
         return self._venue.backend.open_orders_now()  # type: ignore[no-any-return]
 
     def __getitem__(self, key: str) -> Any:
-        return self._now()[key]
+        return self.snapshot()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._now())
+        return iter(list(self.snapshot()))
 
     def __len__(self) -> int:
-        return len(self._now())
+        return len(self.snapshot())
 
     def __repr__(self) -> str:
         return f"LiveOrdersView({self._venue.name})"

@@ -206,7 +206,10 @@ def test_open_orders_and_order_status_come_from_the_venue(m: ExecutionInterfaceM
     s = m.execute(TS, spot("buy", "0.1", "oo-s", order_type="limit", price="2900"))
     p = m.execute(TS, perp("sell", "0.2", "oo-p", order_type="limit", price="3100"))
     venue = m.venue("binance")
-    now = dict(venue.current_orders)
+    calls = len(emu.requests_for("GET", "/api/v3/openOrders")) + len(emu.requests_for("GET", "/fapi/v1/openOrders"))
+    now = venue.current_orders.snapshot()
+    assert len(emu.requests_for("GET", "/api/v3/openOrders")) + len(emu.requests_for(
+        "GET", "/fapi/v1/openOrders")) - calls == len(venue.backend.markets)  # one call per listed market
     assert set(now) == {s.order_id, p.order_id} == {str(o.order_id) for o in emu.open_orders()}
     assert (now[p.order_id].symbol, now[p.order_id].side, now[p.order_id].amount, now[p.order_id].price) == (
         PERP, "sell", D("0.2"), D(3100))

@@ -138,9 +138,9 @@ def test_limit_rests_modify_then_maker_fill_and_cancel(m: ExecutionInterfaceMana
     assert fill.positions == {"hyperliquid:perp:ETH/USDC:USDC": D("0.2"),
                               "hyperliquid:perp-margin:USDC": -D("0.2") * 2950 * PERP_MAKER}
     assert m.advance_to(TS) == [] and m.execution_history[-1].status == "filled"
-    assert dict(m.venue("hyperliquid").current_orders) == {}
+    assert m.venue("hyperliquid").current_orders.snapshot() == {}
     rest = m.execute(TS, perp("sell", "0.1", "h-lim2", order_type="limit", price="3500"))
-    (o,) = m.venue("hyperliquid").current_orders.values()  # asks the venue
+    (o,) = m.venue("hyperliquid").current_orders.snapshot().values()  # asks the venue
     assert (o.order_id, o.side, o.amount, o.price, o.status) == (rest.order_id, "sell", D("0.1"), D(3500), "open")
     c = m.execute(TS, {"venue": "hyperliquid", "operation": "cancel_order", "order_id": "h-lim2"})
     assert c.status == "cancelled"
