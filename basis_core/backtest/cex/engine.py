@@ -155,9 +155,7 @@ class CexSimulator:
 
     # -- spot -------------------------------------------------------------------------------------
     def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        m = self.markets.get(ins.symbol)
-        if m is None or m.is_perp:
-            m = market_for(self.markets, self.venue, ins.symbol, False)
+        m = self._market(ins.symbol, False)
         ref = self.price(m, ts.value)
         amount = ins.amount
         buy = ins.side == "buy"
@@ -339,9 +337,7 @@ class CexSimulator:
 
     def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         symbol = ins.symbol
-        m = self.markets.get(symbol)
-        if m is None or not m.is_perp:
-            m = market_for(self.markets, self.venue, symbol, True)
+        m = self._market(symbol, True)
         ts_ns = ts.value
         mark = self.price(m, ts_ns)
         if symbol not in self._funding:
@@ -363,7 +359,7 @@ class CexSimulator:
             check_notional(m, amount, mark if limit is None else limit)
         lev = ins.leverage
         if lev is None:
-            lev = pos.leverage if pos is not None else self._leverage(m, pos)
+            lev = self._leverage(m, pos)
         else:
             if lev > m.spec.max_leverage:
                 raise MarginError("leverage", f"{lev}x exceeds the maximum {m.spec.max_leverage}x for {symbol}")
