@@ -94,14 +94,11 @@ class Route:
         return self.run
 
     def run(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        """Execute one operation instruction in its own ledger transaction (backtest): all or nothing."""
+        """Execute one operation instruction through pluggy (other wrappers present) in its own ledger
+        transaction (backtest): all or nothing."""
         if len(self._orig._hookimpls) != self._n:
             self._refresh()
-        m = self._core.manager
-        fast = self._fast
-        if fast is not None:
-            return run_direct(m, self.name, self._model, fast, timestamp, instruction)  # type: ignore[arg-type]
-        ledger = m.ledger
+        ledger = self._core.manager.ledger
         kwargs = {"timestamp": timestamp, "instruction": instruction}
         if ledger is None:
             return cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
