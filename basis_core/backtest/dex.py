@@ -106,7 +106,7 @@ def sim_gas_units(default: Mapping[str, int], gas_units_option: Mapping[str, Any
 
 
 def resolve_swap_pool(ins: Any, check_token: Callable[[str, str], Any], routes: Mapping[frozenset[str], str],
-              pool: Callable[[str], P], coins: Callable[[P], Collection[str]]) -> P:
+                      pool: Callable[[str], P], coins: Callable[[P], Collection[str]]) -> P:
     """The pool a swap instruction trades in, for the backtest and live backends alike.
 
     ``check_token(token, field)`` raises for an unknown token; the pool is ``pool(ins.pool)``, or
