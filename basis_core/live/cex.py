@@ -218,8 +218,8 @@ class CexLiveBackend:
         self.open_orders: dict[str, OpenOrder] = {}
         self._funding_since_ms = int(time.time() * 1000)  # funding is reported from when the backend started
         self._funding_seen: set[str] = set()
-        self._claimed_transfers: set[str] = set()
-        self._took_over_open_orders = False  # venue ids of transfers journaled as ours (lookups skip them)
+        self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
+        self._took_over_open_orders = False  # whether the first accrual took over an earlier process's orders
         self.client = self.make_client()
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
@@ -438,15 +438,12 @@ class CexLiveBackend:
         src_kind = self._account_kind(ins.from_account, "from_account")
         dst_kind = self._account_kind(ins.to_account, "to_account")
         src = self._account_key(src_kind, ins.asset)
-        dst = self._account_key(dst_kind, ins.asset)
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
             tid = answer.get("id") if isinstance(answer, Mapping) else None
             if tid is not None:
                 self._claimed_transfers.add(str(tid))
-            return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
-                                   ins.client_id, None if tid is None else str(tid),
-                                   details={"from": src, "to": dst, "live": True, "adopted": adopted})
+            return self._transfer_deltas(ts, ins, None if tid is None else str(tid), adopted=adopted)
 
         def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
             return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=src,
@@ -517,7 +514,10 @@ class CexLiveBackend:
         seen: list[tuple[str, OpenOrder, OrderView | None]] = []
         for order_id, o in list(self.open_orders.items()):
             found = self._read(partial(self.fetch_order, o.market, order_id=order_id), "fetch_order")
-            seen.append((order_id, o, None if found is None else self.order_view(o.market, found, fills=True)))
+            v = None if found is None else self.order_view(o.market, found, fills=False)
+            if v is not None and v.filled > o.filled:  # only then are its fills worth a venue call
+                v = self.order_view(o.market, found, fills=True)
+            seen.append((order_id, o, v))
         booked = self._read(partial(self.funding_payments, self._funding_since_ms), "funding history")
         # every venue read succeeded: only now is what was reported updated (a failed read changes nothing,
         # so the next call reports it all)
@@ -641,14 +641,17 @@ class CexLiveBackend:
         ins = parse_instruction(dict(st.intent.payload["instruction"]))
         if not isinstance(ins, Transfer):
             raise OrderNotFoundError("client_id", f"{client_id!r} is not a transfer")
-        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
-        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
-        ts = pd.Timestamp(st.intent.written_ns, unit="ns", tz="UTC")
-        d = ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
-                            ins.client_id, None, details={"from": src, "to": dst, "live": True, "by_hand": True})
+        d = self._transfer_deltas(pd.Timestamp(st.intent.written_ns, unit="ns", tz="UTC"), ins, None, by_hand=True)
         self.journal.record_outcome(st.intent, "done", {"event": "by_hand", "note": note,
                                                         "deltas": deltas_to_json(d)})
         return d
+
+    def _transfer_deltas(self, ts: Any, ins: Any, transfer_id: str | None, **details: Any) -> ExecutionDeltas:
+        """A transfer's deltas: ``amount`` out of the source account, into the destination (no fee)."""
+        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
+        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
+        return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
+                               ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
     def _call_for_intent(self, st: IntentState) -> LiveCall | None:
         payload = st.intent.payload
