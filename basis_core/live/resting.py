@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core.backtest.cex.market import Market
-from basis_core.deltas import ExecutionDeltas
+from basis_core.deltas import ExecutionDeltas, merge_positions
 
 ZERO = Decimal(0)
 
@@ -48,9 +48,8 @@ def open_order(m: Market, d: ExecutionDeltas) -> OpenOrder:
 
 
 def _minus(new: Mapping[str, Decimal], old: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    out = {k: v - old.get(k, ZERO) for k, v in new.items()}
-    out.update({k: -v for k, v in old.items() if k not in new})
-    return {k: v for k, v in out.items() if v != 0}
+    """``new - old`` key by key, exact zeros dropped."""
+    return merge_positions(new, {k: -v for k, v in old.items()})
 
 
 def new_fills(o: OpenOrder, cumulative: ExecutionDeltas, timestamp: Any,
