@@ -35,7 +35,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -137,6 +137,24 @@ class FundingPayment:
     amount: Decimal
     rate: Decimal | None
     ref: str
+
+
+def rows_since(fetch: Callable[[int], Sequence[Any]], since_ms: int, page_size: int,
+               time_ms: Callable[[Any], int] = lambda row: int(row["time"])) -> list[Any]:
+    """Every row of a venue history paged by time, from ``since_ms`` on: ``fetch(start_ms)`` answers at most
+    ``page_size`` rows, oldest first, and the next page starts at the last row's time, so rows at that time
+    come twice (callers drop repeats by the venue's id)."""
+    out: list[Any] = []
+    start = since_ms
+    while True:
+        rows = list(fetch(start))
+        out += rows
+        if len(rows) < page_size:
+            return out
+        nxt = time_ms(rows[-1])
+        if nxt == start:  # a full page within one millisecond: nothing more to page through
+            return out
+        start = nxt
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,11 +570,10 @@ class CexLiveBackend:
     def _funding(self, booked: list[FundingPayment]) -> list[ExecutionDeltas]:
         """The ``booked`` funding payments not reported yet: one ``funding`` deltas per margin wallet and
         settlement time, per-symbol detail in ``details["payments"]`` (as the backtest reports them)."""
-        got = [f for f in booked if f.ref not in self._funding_seen]
         groups: dict[tuple[int, str], list[FundingPayment]] = {}
-        for f in got:
+        for f in booked:
             m = self.markets.get(f.symbol)
-            if m is None or not m.is_perp:
+            if m is None or not m.is_perp or f.ref in self._funding_seen:  # a page boundary repeats rows
                 continue
             groups.setdefault((f.time_ms, m.margin_key), []).append(f)
             self._funding_seen.add(f.ref)

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core.backtest.cex.market import Market
-from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec
+from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
 
 _CID = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 
@@ -139,20 +139,10 @@ class BinanceLiveBackend(CexLiveBackend):
     def funding_payments(self, since_ms: int) -> list[FundingPayment]:
         """USD-M ``FUNDING_FEE`` income rows from ``since_ms`` on (``GET /fapi/v1/income``, 1000 a page)."""
         by_id = {self._market_id(m): m.symbol for m in self.markets.values() if m.is_perp}
-        out: list[FundingPayment] = []
-        start = since_ms
-        while True:
-            rows = self.client.fapiPrivateGetIncome({"incomeType": "FUNDING_FEE", "startTime": start, "limit": 1000})
-            for r in rows:
-                sym = by_id.get(r.get("symbol"))
-                if sym is not None:
-                    out.append(FundingPayment(sym, int(r["time"]), dec(r["income"]), None, str(r["tranId"])))
-            if len(rows) < 1000:
-                return out
-            nxt = int(rows[-1]["time"])  # the next page starts at the last time (duplicates are dropped by ref)
-            if nxt == start:  # a full page within one millisecond: nothing more to page through
-                return out
-            start = nxt
+        rows = rows_since(lambda start: self.client.fapiPrivateGetIncome(
+            {"incomeType": "FUNDING_FEE", "startTime": start, "limit": 1000}), since_ms, 1000)
+        return [FundingPayment(by_id[r["symbol"]], int(r["time"]), dec(r["income"]), None, str(r["tranId"]))
+                for r in rows if r.get("symbol") in by_id]
 
     def find_transfers(self, asset: str, amount: Decimal, from_kind: str, to_kind: str,
                        since_ms: int) -> list[str]:

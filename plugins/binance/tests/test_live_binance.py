@@ -236,6 +236,20 @@ def test_funding_the_venue_books_comes_back_from_advance_to(m: ExecutionInterfac
     assert m.advance_to(TS) == [] and m.execution_history[-1].operation == "funding"  # reported once
 
 
+def test_funding_over_more_than_one_page_is_reported_once_each(m: ExecutionInterfaceManager,
+                                                                emu: BinanceEmulator) -> None:
+    """1,200 settlements span two 1,000-row income pages whose boundary repeats rows: the reported total is
+    exactly the wallet's change at the venue."""
+    m.execute(TS, perp("sell", "0.5", "f-many"))
+    wallet = emu.futures_wallet["USDT"]
+    for _ in range(1200):
+        emu.apply_funding("ETHUSDT", D("0.0001"))
+    got = m.advance_to(TS)
+    assert len(emu.income) == 1200
+    assert sum((f.positions["binance:futures:USDT"] for f in got), D(0)) == emu.futures_wallet["USDT"] - wallet
+    assert m.advance_to(TS) == []
+
+
 def test_ioc_that_cannot_match_is_cancelled(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:
     d = m.execute(TS, spot("buy", "0.1", "ioc-1", order_type="limit", price="2900", time_in_force="IOC"))
     assert d.status == "cancelled" and d.positions == {}

@@ -35,7 +35,7 @@ from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.errors import InstructionError
-from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec
+from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
 from basis_core.live.orders import ErrorKind
 from basis_venue_hyperliquid.client import cloid_from_client_id, validate_cloid
 
@@ -151,22 +151,16 @@ class HyperliquidLiveBackend(CexLiveBackend):
     def funding_payments(self, since_ms: int) -> list[FundingPayment]:
         """Perp funding payments from ``since_ms`` on (``userFunding``, 500 an answer)."""
         by_coin = {m.base: m.symbol for m in self.markets.values() if m.is_perp}
+        rows = rows_since(lambda start: self.client.publicPostInfo(
+            {"type": "userFunding", "user": self.wallet, "startTime": start}), since_ms, 500)
         out: list[FundingPayment] = []
-        start = since_ms
-        while True:
-            rows = self.client.publicPostInfo({"type": "userFunding", "user": self.wallet, "startTime": start})
-            for r in rows:
-                d = r.get("delta") or {}
-                sym = by_coin.get(d.get("coin"))
-                if sym is not None and d.get("type") == "funding":
-                    out.append(FundingPayment(sym, int(r["time"]), dec(d["usdc"]), dec(d.get("fundingRate", "0")),
-                                              f"{r.get('hash')}:{d.get('coin')}"))
-            if len(rows) < 500:
-                return out
-            nxt = int(rows[-1]["time"])
-            if nxt == start:  # a full page within one millisecond: nothing more to page through
-                return out
-            start = nxt
+        for r in rows:
+            d = r.get("delta") or {}
+            sym = by_coin.get(d.get("coin"))
+            if sym is not None and d.get("type") == "funding":
+                out.append(FundingPayment(sym, int(r["time"]), dec(d["usdc"]), dec(d.get("fundingRate", "0")),
+                                          f"{r.get('hash')}:{d.get('coin')}"))
+        return out
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
         import ccxt
