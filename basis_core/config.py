@@ -82,6 +82,11 @@ class BasisSettings(BaseSettings):
                 vs = VenueSettings.model_validate(merged)
         return vs
 
+    def names_venue(self, name: str) -> bool:
+        """Whether the run names venue ``name`` explicitly (a ``venue_config`` entry or the ``venues``
+        allow-list), as opposed to merely discovering it."""
+        return name in (self.venue_config or {}) or (self.venues is not None and name in self.venues)
+
     def __repr__(self) -> str:  # keep reprs short; SecretStr already masks secrets
         return f"BasisSettings(execution_mode={self.execution_mode!r}, venues={self.venues!r})"
 

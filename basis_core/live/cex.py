@@ -255,8 +255,7 @@ class CexLiveBackend:
         problem = cls.credentials_problem(settings)
         if not problem:
             return
-        chosen = venue in (core_settings.venue_config or {}) or (
-            core_settings.venues is not None and venue in core_settings.venues)
+        chosen = core_settings.names_venue(venue)
         if chosen:
             raise ConfigError(problem)
         log.info("%s: not configured for live mode (%s); it fails if used", venue, problem)

@@ -151,9 +151,7 @@ class CexVenue(CEXExecutionInterface):
 
     def _configured(self) -> bool:
         """Whether the run names this venue (a ``venue_config`` entry or the ``venues`` allow-list)."""
-        core = self.context.settings if self.context is not None else None
-        return core is not None and (self.name in (core.venue_config or {}) or (
-            core.venues is not None and self.name in core.venues))
+        return self.context is not None and self.context.settings.names_venue(self.name)
 
     # -- conformance kit declarations (basis_core.testing.conformance_protocol) ------------------------------
     def conformance_examples(self) -> dict[str, Any]:
