@@ -102,11 +102,5 @@ class Route:
         kwargs = {"timestamp": timestamp, "instruction": instruction}
         if ledger is None:
             return cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
-        ledger.begin()
-        try:
-            result = cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
-        except BaseException:
-            ledger.rollback()
-            raise
-        ledger.commit()
-        return result
+        with ledger.transaction():
+            return cast(ExecutionDeltas, self._exec(self.name, self._impls, kwargs, True))
