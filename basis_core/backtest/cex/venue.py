@@ -63,7 +63,7 @@ class LiveOrdersView(Mapping[str, Any]):
         return self.snapshot()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self.snapshot()))
+        return iter(self.snapshot())
 
     def __len__(self) -> int:
         return len(self.snapshot())
