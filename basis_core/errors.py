@@ -117,6 +117,11 @@ class MarketDataError(BasisError, LookupError):
     """Market data is missing: an unknown series or a timestamp before the first row."""
 
 
+class StaleMarketDataError(MarketDataError):
+    """A timestamp is past the end of a series by more than the provider's ``max_staleness``: the last row
+    is too old to stand for the market (instead of silently reusing a years-old price)."""
+
+
 class ClockError(BasisError, ValueError):
     """The run's clock would go backwards, or a timestamp has no timezone."""
 

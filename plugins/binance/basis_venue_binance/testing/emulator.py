@@ -96,6 +96,13 @@ DEFAULT_BRACKETS: tuple[tuple[int, int, int, Decimal, Decimal], ...] = (
     (12_000_000, 50_000_000, 25, Decimal("0.02"), Decimal(131_450)),
 )
 
+#: Binance's -1007 answer: "execution status unknown", the order may or may not exist. Inject it with
+#: ``Fault("venue_error", payload=TIMEOUT_1007)`` (not placed) or ``Fault("venue_error_after_place", ...)``.
+TIMEOUT_1007: dict[str, Any] = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+}
+
 SERVED_ROUTES: tuple[str, ...] = (
     "GET /api/v3/ping",
     "GET /api/v3/time",

@@ -17,6 +17,13 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
   key only), ``approveBuilderFee`` and ``setReferrer`` (accepted and recorded, so tests can prove
   they are never sent).
 
+An L1 action may carry ``expiresAfter`` (ms since the epoch, part of the signed hash, see
+:func:`action_hash`): once :meth:`~basis_core.testing.http_emulator.EmulatorServer.now_ms` is past it the
+action is refused (``Action expired: ...``; message not confirmed against the live venue) before its nonce is
+used, so a request delayed in transit cannot take effect after its sender's landing window. A tampered
+``expiresAfter`` changes the hash, so the signer recovers to another address and the action is refused.
+User-signed actions (``usdClassTransfer``) do not support it (refused when present).
+
 Signatures are checked the venue's way: the signer is *recovered* (EIP-712, see
 :func:`recover_l1_signer` / :func:`recover_user_signed_signer`) and must be the master address or one
 of its agent (API wallet) addresses; otherwise ``{"status":"err","response":"User or API Wallet 0x..
@@ -422,7 +429,8 @@ class HyperliquidEmulator(EmulatorServer):
     ``PURR``; UETH trades at the ETH mark); ``fees``: overrides of :data:`FEES`; ``testnet``: expect
     phantom-agent source ``"b"`` and ``hyperliquidChain "Testnet"`` (default mainnet ``"a"`` /
     ``"Mainnet"``); ``allow_builder``: accept orders with a ``builder`` field once that builder was
-    approved (default: refuse them all).
+    approved (default: refuse them all); ``unique_cloids``: refuse a second order with a cloid already
+    accepted (default; unconfirmed venue behaviour: turn it off to prove exactly-once holds without it).
     """
 
     def __init__(
@@ -436,12 +444,14 @@ class HyperliquidEmulator(EmulatorServer):
         *,
         testnet: bool = False,
         allow_builder: bool = False,
+        unique_cloids: bool = True,
         default_leverage: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
         self.testnet = testnet
+        self.unique_cloids = unique_cloids
         self.allow_builder = allow_builder
         self.default_leverage = default_leverage
         self.perps: dict[int, PerpAsset] = {p.index: p for p in PERPS}
@@ -597,7 +607,8 @@ class HyperliquidEmulator(EmulatorServer):
         return base
 
     def loggable_params(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, str]:
-        """``type`` / ``user`` of /info; action ``type``, ``nonce`` and ``builder`` (if any) of /exchange."""
+        """``type`` / ``user`` of /info; action ``type``, ``nonce``, ``expiresAfter`` and ``builder`` (if any) of
+        /exchange."""
         try:
             obj = json.loads(body or b"null")
         except ValueError:
@@ -610,6 +621,8 @@ class HyperliquidEmulator(EmulatorServer):
         if not isinstance(action, dict):
             return {}
         out = {"type": str(action.get("type")), "nonce": str(obj.get("nonce"))}
+        if "expiresAfter" in obj:
+            out["expiresAfter"] = str(obj["expiresAfter"])
         if "builder" in action:
             out["builder"] = json.dumps(action["builder"], sort_keys=True)
         return out
@@ -984,6 +997,8 @@ class HyperliquidEmulator(EmulatorServer):
         expires = req.get("expiresAfter")
         if not isinstance(nonce, int) or isinstance(nonce, bool) or not isinstance(signature, dict):
             raise _BadRequest
+        if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool) or expires < 0):
+            raise _BadRequest
         signer: str | None = None
 
         def done(resp: Any) -> Any:
@@ -1017,6 +1032,12 @@ class HyperliquidEmulator(EmulatorServer):
                 return done(
                     _err(f"Invalid hyperliquidChain {action.get('hyperliquidChain')!r}, expected {chain!r}.")
                 )
+        if expires is not None:
+            if user_signed:
+                return done(_err(f"expiresAfter is not supported for user-signed action {kind}."))
+            now = self.now_ms()
+            if now > expires:  # refused before its nonce is used: nothing happened
+                return done(_err(f"Action expired: expiresAfter {expires} is before the current time {now}."))
         nonce_error = self._check_nonce(signer, nonce)
         if nonce_error:
             return done(_err(nonce_error))
@@ -1167,7 +1188,7 @@ class HyperliquidEmulator(EmulatorServer):
         cloid = o["cloid"]
         if o["tif"] == "trigger":
             return {"error": "Trigger orders are not supported by the emulator."}
-        if cloid is not None and any(
+        if cloid is not None and self.unique_cloids and any(
             x.user == acct.master
             and x.cloid == cloid
             and not x.status.endswith("Rejected")
