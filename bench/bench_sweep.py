@@ -50,6 +50,15 @@ def _grid(n: int) -> dict[str, list[Any]]:
     return {MF: mf[:side], ETH: eth[: max(1, n // side)]}
 
 
+def _autogroup() -> bool | None:
+    """Linux groups a session's processes for CPU fairness (autogroup): on a busy machine the sweep's workers
+    then share one session's slice, and the speedup shows only when the machine is otherwise quiet."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -176,7 +185,8 @@ def main() -> None:
     ap.add_argument("--skip-speedup", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
     args = ap.parse_args()
-    out: dict[str, Any] = {"benchmark": "sweep", "cpus": len(os.sched_getaffinity(0))}
+    out: dict[str, Any] = {"benchmark": "sweep", "cpus": len(os.sched_getaffinity(0)), "load_1min": _load(),
+                           "sched_autogroup": _autogroup()}
     out["machinery"] = machinery()
     if not args.skip_overhead:
         out["overhead"] = overhead(args.short, args.repeat)
