@@ -198,7 +198,7 @@ def test_deadline_enforced_by_the_router_reverts_typed_and_costs_only_gas(
     assert receipt["status"] == 0
     spent = Decimal(int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])) / 10**18
     assert changes(before, balances(w, account)) == {"ethereum:wallet:ETH": -spent}
-    assert nothing_pending(w, account) and m.venue("uniswap").backend.pending_swaps == {}
+    assert nothing_pending(w, account) and m.venue("uniswap").backend.client.pending == {}
 
 
 # ----------------------------------------------------------------------------------------------- in flight
@@ -211,20 +211,23 @@ def test_a_timed_out_receipt_is_tracked_and_resumed_never_resent(
     before = balances(w, account)
     nonce = w.w3.eth.get_transaction_count(account, "latest")
     chain.rpc("evm_setAutomine", [False])
+    instruction = swap(token_in="WETH", token_out="USDC", amount_in="1", client_id="timed-out-swap")
     try:
         with pytest.raises(TransactionTimeoutError) as e:
-            m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="1"))
+            m.execute(now(), instruction)
         assert e.value.nonce == nonce and e.value.tx_hash in backend.client.pending
-        assert e.value.tx_hash in backend.pending_swaps
+        with pytest.raises(TransactionTimeoutError) as again:  # re-issued while still in the pool: waits, no new tx
+            m.execute(now(), instruction)
+        assert again.value.tx_hash == e.value.tx_hash and again.value.nonce == nonce
         assert w.w3.eth.get_transaction_count(account, "pending") == nonce + 1
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", [True])
-    d = backend.resume(e.value.tx_hash)
+    d = m.execute(now(), instruction)  # re-issued once mined: adopted by hash
     assert changes(before, balances(w, account)) == dict(d.positions)
     assert d.order_id == e.value.tx_hash and d.details["nonce"] == nonce
     assert w.w3.eth.get_transaction_count(account, "latest") == nonce + 1  # one transaction, never re-sent
-    assert backend.client.pending == {} and backend.pending_swaps == {}
+    assert backend.client.pending == {}
 
 
 def test_concurrent_instructions_get_distinct_nonces(uniswap_world: UniswapWorld, account: str,
