@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ from basis_core.errors import (
 )
 from basis_core.instructions import Swap
 from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import balance_changes as changes
 from basis_core.testing.contracts import gas_paid_wei, transact, wallet_balances
 from basis_core.testing.contracts import nothing_pending as chain_has_nothing_pending
@@ -368,3 +370,33 @@ def test_a_swap_on_an_idle_node_gets_a_deadline_from_the_current_time(
     d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))
     assert d.positions["ethereum:wallet:WETH"] == Decimal("-0.1")
     assert nothing_pending(uniswap_world, account)
+
+
+# ----------------------------------------------------------------------------------------------- exactly once
+def journaled(world: UniswapWorld, journal: Path, url: str, **options: Any) -> ExecutionInterfaceManager:
+    cfg = {"execution_mode": "live", "journal_path": str(journal), "venue_config": {"uniswap": {
+        "rpc_url": url, "private_key": KEY, "deployment_table": world.deployment_table(),
+        "receipt_poll_interval": 0.002, "approval_mode": "unlimited", **options}}}
+    return ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False, plugins=[UniswapVenue])
+
+
+SWAP = {"venue": "uniswap", "operation": "swap", "token_in": "WETH", "token_out": "USDC", "amount_in": "0.3",
+        "pool": "v2:WETH/USDC"}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_fault_ends_with_exactly_one_transaction(uniswap_world: UniswapWorld, account: str,
+                                                       chain: AnvilNode, tmp_path: Path, fault: str) -> None:
+    journal = tmp_path / "journal.sqlite"
+    ts = pd.Timestamp.now(tz="UTC")
+    journaled(uniswap_world, journal, chain.url).execute(ts, {**SWAP, "client_id": "setup"})  # approvals done
+    ins = {**SWAP, "client_id": f"swap-{fault}"}
+    run = run_with_fault(fault, chain.url, account, lambda url, opts: journaled(uniswap_world, journal, url, **opts),
+                         ins, ts)
+    assert run.first_error is not None  # the first process never learnt the outcome
+    assert run.sent == 1  # exactly one transaction of the account, whatever happened
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert run.reissued.positions["ethereum:wallet:WETH"] == Decimal("-0.3")
+    assert run.reissued.details.get("from_journal") is True
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)
