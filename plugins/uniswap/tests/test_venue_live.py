@@ -400,3 +400,77 @@ def test_every_fault_ends_with_exactly_one_transaction(uniswap_world: UniswapWor
     assert run.reissued.positions["ethereum:wallet:WETH"] == Decimal("-0.3")
     assert run.reissued.details.get("from_journal") is True
     assert dict(run.reissued.positions) == dict(resumed[0].positions)
+
+
+def test_one_client_id_from_four_threads_sends_one_transaction(uniswap_world: UniswapWorld, account: str,
+                                                                chain: AnvilNode, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    m = journaled(uniswap_world, journal, chain.url)
+    ts = pd.Timestamp.now(tz="UTC")
+    m.execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = uniswap_world.w3.eth.get_transaction_count(account)
+    ins = {**SWAP, "client_id": "one-of-four"}
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(journaled(uniswap_world, journal, chain.url).execute(ts, ins))  # a manager per thread
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len({r.order_id for r in results}) == 1
+    assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+def test_a_stuck_transaction_is_replaced_on_the_same_nonce_by_a_fee_bump(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode, tmp_path: Path) -> None:
+    w = uniswap_world
+    m = journaled(w, tmp_path / "journal.sqlite", chain.url, receipt_timeout=0.2)
+    ts = pd.Timestamp.now(tz="UTC")
+    m.execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = w.w3.eth.get_transaction_count(account)
+    ins = {**SWAP, "client_id": "stuck"}
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        with pytest.raises(TransactionTimeoutError) as e:
+            m.execute(ts, ins)
+        bumped = m.venue("uniswap").backend.bump_fee("stuck")
+        assert bumped != e.value.tx_hash
+        assert w.w3.eth.get_transaction(bumped)["nonce"] == n0 == e.value.nonce  # the pool holds the replacement
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+    d = m.execute(ts, ins)  # resumed: the replacement is the one mined
+    assert d.order_id == bumped
+    assert w.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+def test_gas_limit_covers_a_block_later_than_the_estimate(uniswap_world: UniswapWorld, account: str,
+                                                          chain: AnvilNode) -> None:
+    """The concurrent-swap flake's root cause: eth_estimateGas runs in the latest block (its timestamp); a v2 pair
+    first updated in a LATER second writes its two price accumulators from zero (44k gas more than estimated).
+    With the estimate taken in the pair's own second, the swap must still fit its gas limit."""
+    w = uniswap_world
+    m = live(w, chain, approval_mode="unlimited")
+    m.execute(now(), swap(token_in="DAI", token_out="WETH", amount_in="10", pool="v2:WETH/DAI"))  # approvals
+    latest = int(w.w3.eth.get_block("latest")["timestamp"])
+    pair = w.v2_pairs["WETH/DAI"]
+    chain.rpc("evm_setNextBlockTimestamp", [latest + 1])
+    transact(w.w3, pair.functions.sync(), sender=w.deployer)  # the pair's last update: second latest + 1
+    chain.rpc("evm_setAutomine", [False])
+    backend = m.venue("uniswap").backend
+    try:
+        fn = backend.router_v2.functions.swapExactTokensForTokens(
+            10**18, 0, [w.address("DAI"), w.address("WETH")], account, latest + 3600)
+        estimate = backend.client.estimate_gas(fn)  # in the pair's second: no accumulator writes
+        p = backend.client.submit(fn)
+        chain.rpc("evm_setNextBlockTimestamp", [latest + 30])
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+    receipt = backend.client.resume(p.tx_hash)  # raised ContractRevertError (out of gas) with the bare 1.2x margin
+    assert receipt.gas_used > estimate * 1.2 or receipt.gas_used > estimate
