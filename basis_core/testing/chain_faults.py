@@ -43,7 +43,7 @@ class StallingProxy:
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if proxy.sent.is_set():
                     proxy.release.wait(60)
@@ -134,7 +134,7 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
     first_error: BaseException | None = None
     if fault in ("kill_after_sign", "kill_after_broadcast"):
         m = make_manager(node_url, {})
-        m.venue(instruction["venue"]).backend  # connected before the crash point is armed
+        _ = m.venue(instruction["venue"]).backend  # connected before the crash point is armed
         with crash_at(fault.removeprefix("kill_")):
             try:
                 m.execute(timestamp, instruction)
@@ -145,21 +145,21 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
         proxy = StallingProxy(node_url)
         try:
             m = make_manager(proxy.url, {})
-            m.venue(instruction["venue"]).backend.client.w3.provider._request_kwargs["timeout"] = 0.5  # noqa: SLF001
+            m.venue(instruction["venue"]).backend.client.w3.provider._request_kwargs["timeout"] = 0.5
             try:
                 m.execute(timestamp, instruction)
-            except Exception as e:  # noqa: BLE001 - what the caller sees is checked by the test
+            except Exception as e:
                 first_error = e
         finally:
             proxy.close()
     else:
         m = make_manager(node_url, {"receipt_timeout": 0.2})
-        m.venue(instruction["venue"]).backend
+        _ = m.venue(instruction["venue"]).backend
         _rpc(node_url, "evm_setAutomine", [False])
         try:
             try:
                 m.execute(timestamp, instruction)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 first_error = e
             if fault == "dropped":
                 _rpc(node_url, "anvil_dropAllTransactions", [])
@@ -169,7 +169,7 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
             _rpc(node_url, "evm_setAutomine", [True])
         del m
     restarted = make_manager(node_url, {})
-    restarted.venue(instruction["venue"]).backend  # a restart: pending intents are resumed here
+    _ = restarted.venue(instruction["venue"]).backend  # a restart: pending intents are resumed here
     history = list(restarted.execution_history)
     reissued = restarted.execute(timestamp, instruction)
     return FaultRun(nonce() - n0, first_error, restarted, reissued, history)
