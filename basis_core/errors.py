@@ -158,6 +158,11 @@ class ScenarioError(BasisError, ValueError):
     """A scenario file is invalid (names the line and field)."""
 
 
+class StrategyLoadError(ScenarioError):
+    """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
+    loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
 class ContractRevertError(TransactionRevertedError):
     """An on-chain transaction reverted, with details: mined with status 0 (``tx_hash`` and ``gas_used``
     set, gas spent), or refused by the node's simulation before sending (``tx_hash`` None, nothing sent,
