@@ -94,6 +94,13 @@ class BacktestResult:
     def equity_change(self) -> Decimal:
         return self.end_equity - self.start_equity
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling keeps the data and drops ``manager`` (live venue objects, not meant to cross processes):
+        a result read back from another process has ``manager`` None."""
+        state = dict(self.__dict__)
+        state["manager"] = None
+        return state
+
 
 # -- market and period ----------------------------------------------------------------------------
 def build_market(scenario: Scenario, data_dir: str | Path | None = None) -> DataProvider:

@@ -116,6 +116,8 @@ def backtest(
         None, "--strategy", help="run this strategy instead of the scenario's: path/to/file.py:ClassName, "
                                  "package.module:ClassName, an installed entry point or a built-in name"),
     param: list[str] = typer.Option([], "--param", help="parameter of --strategy, KEY=VALUE (repeatable)"),
+    balance: list[str] = typer.Option([], "--balance", help="initial balance KEY=AMOUNT added to the scenario's "
+                                                            "(repeatable), e.g. binance:spot:USDT=10000"),
     fail_on_error: bool = typer.Option(False, "--fail-on-error",
                                        help="exit with status 3 when any instruction failed (report still written)"),
     html: bool = typer.Option(True, "--html/--no-html", help="write report.html (needs plotly)"),
@@ -134,9 +136,15 @@ def backtest(
     if param and strategy is None:
         raise typer.BadParameter("--param needs --strategy", param_hint="--param")
     params = _parse_params(param)
+    extra = _parse_balances(balance)
     try:
         _check_out(out)
         sc = load_scenario(resolve_scenario(scenario))
+        if extra:
+            merged_balances = dict(sc.initial_balances)
+            for k, v in extra.items():
+                merged_balances[k] = merged_balances.get(k, Decimal(0)) + v
+            sc = sc.model_copy(update={"initial_balances": merged_balances})
         if strategy is not None:
             from basis_core.backtest.strategies.loader import load_strategy
 

@@ -29,8 +29,8 @@ A minimal strategy (see ``examples/buy_the_dip.py`` for a complete one)::
             drop: Decimal = Decimal("0.05")
 
         def step(self, manager, ts):
-            closes = self.history(manager, ts, "spot:ETH/USDT", n=24)["close"]
-            if len(closes) == 24 and closes.iloc[-1] < closes.max() * (1 - float(self.params.drop)):
+            closes = self.history(manager, ts, "spot:ETH/USDT", n=24).column("close")
+            if len(closes) == 24 and closes[-1] < max(closes) * (1 - self.params.drop):
                 self.try_execute(manager, ts, {"venue": "binance", "operation": "spot_trade",
                                                "symbol": "ETH/USDT", "side": "buy", "amount": "0.1"})
 
@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from basis_core.errors import BasisError
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from basis_core.data.series import Series
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +134,14 @@ class Strategy:
         return None
 
     @staticmethod
-    def history(manager: Any, ts: Any, series: str, n: int | None = None, since: Any = None) -> pd.DataFrame:
-        """The lookback window of a market series visible at ``ts``: the last ``n`` rows, or every row since
-        ``since`` (inclusive), as a DataFrame of floats indexed by UTC time, oldest first (fewer rows than
-        ``n`` near the start of the data). Nothing later than ``ts`` is returned.
+    def history(manager: Any, ts: Any, series: str, n: int | None = None, since: Any = None) -> Series:
+        """The lookback window of a market series visible at ``ts``: its last ``n`` rows and / or the rows since
+        ``since``, never a row later than ``ts`` (fewer than ``n`` near the start of the data). Exact Decimals:
+        ``.column("close")`` is the sequence of closes, ``.to_frame()`` a pandas frame.
 
-        Reads ``manager.data_provider.history`` (:class:`~basis_core.data.provider.DataProvider`).
+        This is :meth:`basis_core.data.provider.DataProvider.history` with ``until=ts``.
         """
-        return manager.data_provider.history(series, n=n, since=since, until=ts)  # type: ignore[no-any-return]
+        return manager.data_provider.history(series, n, since, until=ts)  # type: ignore[no-any-return]
 
     @staticmethod
     def rules(manager: Any, venue: str, symbol: str) -> InstrumentRules | None:
