@@ -18,7 +18,7 @@ import pytest
 
 from basis_core.backtest.runner import _scenario_source, run
 from basis_core.backtest.scenario import load_scenario
-from basis_core.backtest.strategies import Strategy, StrategyParams
+from basis_core.backtest.strategies import Strategy
 from basis_core.backtest.strategies.loader import ENTRY_POINT_GROUP, load_strategy
 from basis_core.data.synthetic import synthetic_market
 from basis_core.errors import ScenarioError, StrategyLoadError
@@ -39,7 +39,7 @@ needs_binance = pytest.mark.skipif(not _installed("binance"), reason="basis-venu
 
 RECORDER = textwrap.dedent('''
     from decimal import Decimal
-    from basis_core.backtest.strategies import Strategy, StrategyParams
+    from basis_core.backtest.strategies import Strategy
 
     class Recorder(Strategy):
         """Records the lookback window it sees at every step (to check there is no look-ahead)."""
@@ -183,7 +183,7 @@ def test_run_accepts_a_bundled_scenario_name() -> None:
     from basis_core.backtest.scenario import bundled_scenarios
 
     assert _scenario_source("default") == bundled_scenarios()["default"]
-    with pytest.raises(ScenarioError, match="bundled: .*default"):
+    with pytest.raises(ScenarioError, match=r"bundled: .*default"):
         _scenario_source("no-such-scenario")
 
 
