@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -226,21 +226,33 @@ _SPOT = re.compile(r"^spot:(?P<venue>[^:]+):(?P<pair>[^:]+)$")
 def load_data_dir(directory: str | Path, aliases: Mapping[str, str] | None = None,
                   max_staleness: Staleness = DEFAULT_MAX_STALENESS,
                   contributions: MarketDataFiles | None = None) -> DataProvider:
-    """Load every recognised ``*.csv`` of ``directory`` into a DataProvider.
+    """Load every recognised ``*.csv`` of ``directory`` into a DataProvider (see :func:`load_data_files`).
 
-    Files are recognised by the loaders the installed venues and the core contribute
-    (``market_data_files`` hooks; ``contributions`` replaces them, e.g. in tests). Two files making one
-    series are an error naming both. A venue's spot series ``spot:<venue>:<pair>`` also answers as
-    ``spot:<pair>`` when exactly one venue has that pair; with several, ``spot:<pair>`` is an error naming
-    them until ``aliases`` chooses one (e.g. ``{"spot:ETH/USDT": "spot:bybit:ETH/USDT"}``). Gaps longer than
-    an hour in a series with a contributed gap fill are filled from its counterpart. A directory with no
-    recognised file is an error listing the accepted file kinds; other files are ignored (logged).
+    Other files are ignored (logged); a directory with no recognised file is an error listing the accepted
+    file kinds.
     """
-    from basis_core.data.contrib import FileContributions, collect_files, data_plugin_manager
-
     d = Path(directory)
     if not d.is_dir():
         raise MarketDataError(f"data directory {d} does not exist")
+    return load_data_files(sorted(d.glob("*.csv")), aliases, max_staleness, contributions, name=str(d),
+                           strict=False)
+
+
+def load_data_files(paths: Sequence[str | Path], aliases: Mapping[str, str] | None = None,
+                    max_staleness: Staleness = DEFAULT_MAX_STALENESS, contributions: MarketDataFiles | None = None,
+                    *, name: str = "files", strict: bool = True) -> DataProvider:
+    """Load market data files into a DataProvider with the file loaders the installed venues and the core
+    contribute (``market_data_files`` hooks; ``contributions`` replaces them, e.g. in tests).
+
+    Two files making one series are an error naming both. A venue's spot series ``spot:<venue>:<pair>`` also
+    answers as ``spot:<pair>`` when exactly one venue has that pair; with several, ``spot:<pair>`` is an error
+    naming them until ``aliases`` chooses one (e.g. ``{"spot:ETH/USDT": "spot:bybit:ETH/USDT"}``). Gaps longer
+    than an hour in a series with a contributed gap fill are filled from its counterpart. ``strict``: an
+    unrecognised file is an error listing the accepted file kinds (else it is skipped, and only having no
+    recognised file at all is an error).
+    """
+    from basis_core.data.contrib import FileContributions, collect_files, data_plugin_manager
+
     if contributions is None:
         contrib = collect_files(data_plugin_manager())
     else:
@@ -249,40 +261,40 @@ def load_data_dir(directory: str | Path, aliases: Mapping[str, str] | None = Non
     series: dict[str, Series] = {}
     source: dict[str, str] = {}
     ignored: list[str] = []
-    for path in sorted(d.glob("*.csv")):
+    for path in map(Path, paths):
         for who, loader in contrib.loaders:
-            name = loader.match(path.name)
-            if name is None:
+            sname = loader.match(path.name)
+            if sname is None:
                 continue
-            if name in series:
-                raise MarketDataError(f"two files make the series {name!r}: {source[name]} and {path.name} "
+            if sname in series:
+                raise MarketDataError(f"two files make the series {sname!r}: {source[sname]} and {path.name} "
                                       "(keep one, or rename one so another loader reads it)")
-            series[name] = loader.load(path, name)
-            source[name] = path.name
-            log.debug("%s: %s read by %s", path.name, name, who)
+            series[sname] = loader.load(path, sname)
+            source[sname] = path.name
+            log.debug("%s: %s read by %s", path.name, sname, who)
             break
         else:
             ignored.append(path.name)
-    if not series:
+    if not series or (strict and ignored):
         listed = ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else "") if ignored else "no *.csv files"
-        raise MarketDataError(f"no recognised market data files in {d} ({listed}); accepted file names:\n"
+        raise MarketDataError(f"no recognised market data files in {name} ({listed}); accepted file names:\n"
                               + contrib.accepted())
     if ignored:
-        log.info("data dir %s: ignored %d unrecognised file(s): %s", d, len(ignored), ", ".join(ignored))
-    for name, other in contrib.gap_fills.items():
-        if name in series and other in series:
-            series[name] = fill_gaps(series[name], series[other])
+        log.info("%s: ignored %d unrecognised file(s): %s", name, len(ignored), ", ".join(ignored))
+    for sname, other in contrib.gap_fills.items():
+        if sname in series and other in series:
+            series[sname] = fill_gaps(series[sname], series[other])
     al: dict[str, str] = {}
     ambiguous: dict[str, list[str]] = {}
-    for name in series:
-        m = _SPOT.match(name)
+    for sname in series:
+        m = _SPOT.match(sname)
         if m:
-            ambiguous.setdefault(f"spot:{m['pair']}", []).append(name)
+            ambiguous.setdefault(f"spot:{m['pair']}", []).append(sname)
     for generic, names in ambiguous.items():
         if len(names) == 1:
             al[generic] = names[0]
     al.update({k: v for k, v in contrib.aliases.items() if k not in al})
     al.update(aliases or {})
-    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=str(d),
+    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=name,
                         max_staleness=max_staleness,
                         ambiguous={k: v for k, v in ambiguous.items() if len(v) > 1 and k not in al})
