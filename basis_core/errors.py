@@ -163,6 +163,11 @@ class ScenarioError(BasisError, ValueError):
     """A scenario file is invalid (names the line and field)."""
 
 
+class StrategyLoadError(ScenarioError):
+    """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
+    loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
 class SweepError(BasisError, ValueError):
     """A parameter sweep is mis-specified (a ``--grid`` / ``--random`` / backend argument); ``field`` names the
     argument, ``reason`` says why. Raised before any variant runs."""
