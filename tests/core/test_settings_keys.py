@@ -24,7 +24,8 @@ def _manager(venue: str, settings: dict[str, Any]) -> ExecutionInterfaceManager:
 ])
 def test_an_unknown_key_names_itself_and_the_closest_known_key(venue: str, key: str, hint: str) -> None:
     pytest.importorskip(f"basis_venue_{venue}")
-    with pytest.raises(ConfigError, match=rf"venue_config\.{venue}\.{key}: unknown setting \(did you mean '{hint}'\?\)"):
+    want = rf"venue_config\.{venue}\.{key}: unknown setting \(did you mean '{hint}'\?\)"
+    with pytest.raises(ConfigError, match=want):
         _manager(venue, {key: "1"})
 
 
