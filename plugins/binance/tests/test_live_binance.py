@@ -669,9 +669,8 @@ _MATRIX_FAULTS = {
     "5xx-after-place": (Fault("http_5xx_after_place", status=503), True),
     "-1007-after-place": (Fault("venue_error_after_place", status=503, payload=TIMEOUT_1007), True),
     "reset-after-place": (Fault("reset_after_place"), True),
-    "dropped-after-place": (Fault("drop_after_accept"), True),
     "reset-before-place": (Fault("reset_before_place"), False),
-}  # 5xx / -1007 answered without placing: test_refused_or_unknown_then_verified_absent_is_sent_exactly_once
+}  # 5xx / -1007 answered without placing, answers dropped: the tests above
 #: (instruction, order path, venue status after one execution)
 _MATRIX_ORDERS = {
     "spot-market": (spot("buy", "0.5"), "/api/v3/order", "FILLED"),

@@ -363,9 +363,8 @@ def test_private_key_never_in_logs_reprs_errors_history_or_journal(
 _MATRIX_FAULTS = {
     "5xx-after-place": (Fault("http_5xx_after_place", status=502), True),
     "reset-after-place": (Fault("reset_after_place"), True),
-    "dropped-after-place": (Fault("drop_after_accept"), True),
     "reset-before-place": (Fault("reset_before_place"), False),
-}
+}  # an answer dropped after placing: test_dropped_answer_*
 #: (instruction, accepted order status at the venue after one execution)
 _MATRIX_ORDERS = {
     "perp-market": (perp("sell", "0.1", ""), "filled"),
