@@ -200,3 +200,21 @@ def test_full_reports_on_request(tmp_path: Path) -> None:
     assert (report / "summary.json").is_file() and (report / "equity.png").is_file()
     rec = json.loads((tmp_path / "variants" / f"{key}.json").read_text())
     assert metrics_of(json.loads((report / "summary.json").read_text())) == rec["metrics"]
+
+
+DATA = Path(os.environ.get("BASIS_SHARED_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+@pytest.mark.realdata
+def test_a_sweep_on_real_data_files(tmp_path: Path) -> None:
+    """``--data DIR``: every variant runs on the real files; the key follows the files it reads."""
+    if not DATA.is_dir():
+        pytest.skip(f"real market data not found at {DATA}")
+    out = basis_core.sweep.sweep("staked_basis", {"period.end": ["2024-05-20", "2024-05-27"]}, data_dir=DATA,
+                                 out=tmp_path, backend="serial", picture=False)
+    t = out.table
+    assert list(t["status"]) == ["ok", "ok"] and t.loc[0, "steps"] == 7 * 24 + 1
+    assert json.loads((tmp_path / "sweep.json").read_text())["scenario"]["market"]["source"] == "data_dir"
+    again = basis_core.sweep.sweep("staked_basis", {"period.end": ["2024-05-20"]}, data_dir=DATA, out=tmp_path,
+                                   backend="serial", picture=False, hash_data=True)
+    assert again.computed == 1 and again.table.loc[0, "key"] != t.loc[0, "key"]  # keyed by content now
