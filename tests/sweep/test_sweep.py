@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import basis_core.sweep
 from basis_core.backtest.runner import run as run_backtest
 from basis_core.sweep import SweepInterrupted, SweepProgress
+from basis_core.sweep.backends import LocalBackend
 from basis_core.sweep.worker import metrics_of
 
 MF = "strategies.cash_and_carry.params.margin_fraction"
@@ -125,8 +126,10 @@ def test_ctrl_c_stops_the_pool_and_keeps_the_finished_variants(tmp_path: Path) -
             raise KeyboardInterrupt  # as if Ctrl-C arrived right after the first variant finished
 
     grid = {MF: ["0.2", "0.25", "0.3", "0.35"], **SHORT}
+    pool = LocalBackend(2)
     with pytest.raises(SweepInterrupted) as ei:
-        basis_core.sweep.run("default", grid, out=tmp_path, workers=2, progress=interrupt_after_first)
+        basis_core.sweep.run("default", grid, out=tmp_path, backend=pool, progress=interrupt_after_first)
+    assert pool.stopped and not any(p.is_alive() for p in pool.stopped)  # the workers were ended, not awaited
     partial = ei.value.outcome
     assert partial.interrupted and len(partial.table) == 1
     assert len(list((tmp_path / "variants").glob("*.json"))) == 1
