@@ -16,7 +16,7 @@ install: $(BIN)/python
 	$(PIP) -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
 
 install-test: $(BIN)/python
-	$(PIP) -e '.[test,live,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper
+	$(PIP) -e '.[test,live,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper -e tests/plugins/basis-venue-okx
 	npm ci --no-audit --no-fund --loglevel=error
 
 backtest: install

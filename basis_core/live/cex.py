@@ -622,12 +622,19 @@ class CexLiveBackend:
                 log.warning("%s: pending %s %s cannot be reconciled by client id; left pending", self.name,
                             st.intent.operation, st.intent.intent_id)
                 continue
+            i = st.intent
+            claim = self.journal.claim(self.name, i.intent_id, i.venue_client_id, i.operation, "", i.fingerprint,
+                                       new_intent=False, wait_s=0)
+            if not claim.owned or claim.prior is None:
+                continue  # being executed by a live thread / process (it settles it), or settled meanwhile
             try:
-                d = self.executor.resolve(st, call)
+                d = self.executor.resolve(claim.prior, call)
             except InstructionError as e:
                 log.info("%s: pending %s %s resolved as rejected: %s", self.name, st.intent.operation,
                          st.intent.intent_id, e)
                 continue
+            finally:
+                claim.release()
             if d is not None:
                 out.append(d)
                 self._remember(d, st.intent.payload.get("instruction", {}).get("symbol"))

@@ -20,7 +20,7 @@ from basis_core.backtest.ledger import TxTable
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError
 from basis_core.hookspecs import hookimpl
-from basis_core.interfaces import CEXExecutionInterface, VenueContext
+from basis_core.interfaces import CEXExecutionInterface, InstrumentRules, VenueContext
 
 
 class OrdersView(Mapping[str, Any]):
@@ -103,6 +103,11 @@ class CexVenue(CEXExecutionInterface):
 
     def instruments(self) -> tuple[str, ...]:
         return tuple(s.symbol for s in self.spec.symbols)
+
+    def instrument_rules(self) -> dict[str, InstrumentRules]:
+        """The spec's filters per symbol (after the run's settings)."""
+        return {s.symbol: InstrumentRules(self.name, s.symbol, s.market, s.step, s.min_amount, s.min_notional, s.tick,
+                                          s.max_leverage) for s in self.spec.symbols}
 
     def make_backtest_backend(self) -> CexSimulator:
         ctx = self.context

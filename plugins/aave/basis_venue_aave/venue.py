@@ -43,6 +43,21 @@ class AaveVenue(OnChainExecutionInterface):
     key_namespaces = ("aave:", "ethereum:wallet:")
     capabilities = frozenset({"fills", "credentials", "live"})
 
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_aave.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_aave.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_aave.data import synthetic_series
+
+        return synthetic_series(market)
+
     def on_configure(self, context: Any) -> None:
         from basis_venue_aave.sim import build_emode, build_reserves, flash_loan_premium_bps
 

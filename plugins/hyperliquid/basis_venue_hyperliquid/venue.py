@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from basis_core import hookimpl
 from basis_core.backtest.cex import CexSpec, CexVenue
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
 
@@ -24,6 +25,21 @@ class HyperliquidVenue(CexVenue):
     description = "Hyperliquid spot and USDC linear perpetuals"
     key_namespaces = ("hyperliquid:",)
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
+
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_hyperliquid.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_hyperliquid.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_hyperliquid.data import synthetic_series
+
+        return synthetic_series(market)
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

@@ -42,6 +42,21 @@ class LidoVenue(OnChainExecutionInterface):
     key_namespaces = ("lido:", "ethereum:wallet:")
     capabilities = frozenset({"fills", "credentials", "live"})
 
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_lido.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_lido.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_lido.data import synthetic_series
+
+        return synthetic_series(market)
+
     def on_configure(self, context: Any) -> None:
         from basis_venue_lido.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
 
