@@ -1,7 +1,9 @@
 """Backtest reports: a rich summary table, ``summary.json``, ``history`` / ``executions`` (parquet or
 csv), ``equity.png`` (equity with the PnL components stacked beneath) and ``positions.png``.
 
-Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps).
+Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps). Charts and
+parquet need the ``report`` extra (``pip install 'basis-execution[report]'``): without it the report is
+``summary.json`` and csv history, and :func:`report_extra_note` says what is missing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,27 @@ COMPONENT_LABELS: dict[str, str] = {
 }
 
 _STABLE = ("USDT", "USDC", "DAI", "USD", "USDS", "FDUSD")
+
+#: import name -> what needs it: the modules the ``report`` extra installs (the one place for report dependencies)
+REPORT_EXTRA_MODULES: dict[str, str] = {"matplotlib": "charts", "pyarrow": "parquet history"}
+
+
+def missing_report_modules() -> list[str]:
+    """Import names of :data:`REPORT_EXTRA_MODULES` that are not installed (empty with ``[report]``)."""
+    import importlib.util
+
+    return [name for name in REPORT_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+
+
+def report_extra_note(parquet: bool = True) -> str | None:
+    """One line telling how to get what the report left out (charts; parquet history when ``parquet`` was
+    asked for), or None when nothing was left out."""
+    missing = [m for m in missing_report_modules() if parquet or m != "pyarrow"]
+    if not missing:
+        return None
+    what = " and ".join(REPORT_EXTRA_MODULES[m] for m in missing)
+    return (f"{what} not written ({', '.join(missing)} not installed): "
+            "pip install 'basis-execution[report]'")
 
 
 def _usd(x: float) -> str:
@@ -101,7 +124,8 @@ def _flat_executions(result: BacktestResult) -> pd.DataFrame:
 
 def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = None,
                  charts: bool = True) -> dict[str, Path]:
-    """Write the report files into ``out_dir`` (created); return name -> path."""
+    """Write the report files into ``out_dir`` (created); return name -> path. Without the ``report`` extra,
+    history is written as csv and the charts are left out (see :func:`report_extra_note`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fmt = fmt or result.scenario.report.history_format
@@ -117,13 +141,16 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
             files["executions"] = out / "executions.parquet"
             ex.to_parquet(files["executions"])
         except ImportError:  # no pyarrow / fastparquet: fall back to csv
-            log.warning("parquet support is not installed; writing csv")
+            log.info("parquet support is not installed; writing csv")
             fmt = "csv"
     if fmt == "csv":
         files["history"] = out / "history.csv"
         hist.to_csv(files["history"])
         files["executions"] = out / "executions.csv"
         ex.to_csv(files["executions"], index=False)
+    if charts and "matplotlib" in missing_report_modules():
+        log.info("matplotlib is not installed; no charts")
+        charts = False
     if charts:
         files["equity"] = out / "equity.png"
         plot_equity(result, files["equity"])
@@ -221,4 +248,5 @@ def plot_positions(result: BacktestResult, path: str | Path) -> None:
     fig.savefig(path)
 
 
-__all__ = ["COMPONENT_LABELS", "history_frame", "plot_equity", "plot_positions", "summary_table", "write_report"]
+__all__ = ["COMPONENT_LABELS", "REPORT_EXTRA_MODULES", "history_frame", "missing_report_modules", "plot_equity",
+           "plot_positions", "report_extra_note", "summary_table", "write_report"]

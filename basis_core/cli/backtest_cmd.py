@@ -54,7 +54,7 @@ def backtest(
     fmt: str | None = typer.Option(None, "--format", help="history format: parquet or csv (default: the scenario's)"),
 ) -> None:
     """Run a backtest scenario and write its report."""
-    from basis_core.backtest.report import summary_table, write_report
+    from basis_core.backtest.report import report_extra_note, summary_table, write_report
     from basis_core.backtest.runner import run
     from basis_core.backtest.scenario import load_scenario, resolve_scenario
 
@@ -92,6 +92,9 @@ def backtest(
             files = write_report(result, out, fmt=fmt)
     else:
         files = write_report(result, out, fmt=fmt)
+    note = report_extra_note(parquet=(fmt or sc.report.history_format) == "parquet")
+    if note:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]note:[/yellow] {note}")
     if as_json:
         payload = dict(result.summary)
         payload["files"] = {k: str(v) for k, v in files.items()}
