@@ -29,7 +29,7 @@ test: install-test
 	$(BIN)/python -m pytest -q
 
 lint:
-	$(BIN)/ruff check basis_core plugins tests bench
+	$(BIN)/ruff check basis_core plugins tests bench examples
 
 typecheck:
 	$(BIN)/mypy

@@ -37,7 +37,7 @@ except _PackageNotFoundError:  # a source tree on sys.path that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
-    "CEXExecutionInterface", "DEXExecutionInterface", "DISTRIBUTION", "ExecutionDeltas", "ExecutionInterfaceManager",
+    "DISTRIBUTION", "CEXExecutionInterface", "DEXExecutionInterface", "ExecutionDeltas", "ExecutionInterfaceManager",
     "OnChainExecutionInterface", "VenueContext", "VenueInfo", "__version__", "hookimpl", "instrument_key",
     "parse_instruction",
 ]

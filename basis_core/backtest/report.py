@@ -1,9 +1,12 @@
 """Backtest reports: a rich summary table, ``summary.json``, ``history`` / ``executions`` (parquet or
-csv), ``equity.png`` (equity with the PnL components stacked beneath) and ``positions.png``.
+csv; executions as a tidy frame of typed columns), ``equity.png`` (equity with the PnL components stacked
+beneath), ``positions.png`` and the interactive ``report.html`` (:mod:`basis_core.backtest.html_report`,
+needs plotly: ``pip install 'basis-execution[report]'``).
 
-Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps). Charts and
-parquet need the ``report`` extra (``pip install 'basis-execution[report]'``): without it the report is
-``summary.json`` and csv history, and :func:`report_extra_note` says what is missing.
+Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps) and are
+downsampled (at most a few thousand points per series), so writing a report takes seconds whatever the
+run length. Charts, parquet and ``report.html`` need the ``report`` extra: without it the report is
+``summary.json`` and csv history, and :func:`report_extra_note` says what was left out.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from basis_core.backtest.metrics import downsample
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -39,9 +44,11 @@ COMPONENT_LABELS: dict[str, str] = {
 }
 
 _STABLE = ("USDT", "USDC", "DAI", "USD", "USDS", "FDUSD")
+#: most points per series in the PNG charts
+_MAX_POINTS = 4000
 
 #: import name -> what needs it: the modules the ``report`` extra installs (the one place for report dependencies)
-REPORT_EXTRA_MODULES: dict[str, str] = {"matplotlib": "charts", "pyarrow": "parquet history"}
+REPORT_EXTRA_MODULES: dict[str, str] = {"matplotlib": "charts", "pyarrow": "parquet history", "plotly": "report.html"}
 
 
 def missing_report_modules() -> list[str]:
@@ -51,13 +58,13 @@ def missing_report_modules() -> list[str]:
     return [name for name in REPORT_EXTRA_MODULES if importlib.util.find_spec(name) is None]
 
 
-def report_extra_note(parquet: bool = True) -> str | None:
-    """One line telling how to get what the report left out (charts; parquet history when ``parquet`` was
+def report_extra_note(parquet: bool = True, html: bool = True) -> str | None:
+    """One line telling how to get what the report left out (charts; parquet history and ``report.html`` when
     asked for), or None when nothing was left out."""
-    missing = [m for m in missing_report_modules() if parquet or m != "pyarrow"]
+    missing = [m for m in missing_report_modules() if (parquet or m != "pyarrow") and (html or m != "plotly")]
     if not missing:
         return None
-    what = " and ".join(REPORT_EXTRA_MODULES[m] for m in missing)
+    what = ", ".join(REPORT_EXTRA_MODULES[m] for m in missing)
     return (f"{what} not written ({', '.join(missing)} not installed): "
             "pip install 'basis-execution[report]'")
 
@@ -84,6 +91,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     t.add_row("return", _pct(summary["return"]))
     t.add_row("annualised return", _pct(summary["annualised_return"]))
     t.add_row("max drawdown", _pct(summary["max_drawdown"]))
+    if "sharpe" in summary:
+        t.add_row("volatility (annualised)", _pct(summary["volatility"]))
+        for k in ("sharpe", "sortino", "calmar"):
+            v = summary[k]
+            t.add_row(k.capitalize(), "n/a" if v is None else f"{v:.2f}")
     t.add_section()
     comps = summary["components"]
     for c, label in COMPONENT_LABELS.items():
@@ -98,6 +110,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     t.add_row("venues", ", ".join(summary["venues"]) or "none")
     t.add_row("executions / accruals / failed",
               f"{summary['executions']} / {summary['accruals']} / {summary['failed']}")
+    for f in summary.get("failures", {}).get("first", [])[:3]:
+        who = f" ({f['strategy']})" if f.get("strategy") else ""
+        t.add_row("failed", f"{f['timestamp']} {f['venue']} {f['operation']}{who}: {f['error']}")
     for note in summary.get("notes", []):
         t.add_row("note", note)
     if summary.get("unpriced_keys"):
@@ -115,17 +130,12 @@ def history_frame(result: BacktestResult) -> pd.DataFrame:
     return pd.concat([result.equity, pos, usd], axis=1)
 
 
-def _flat_executions(result: BacktestResult) -> pd.DataFrame:
-    ex = result.executions.copy()
-    for col in ("positions", "fees", "pnl"):
-        ex[col] = [json.dumps(v, sort_keys=True) for v in ex[col]]
-    return ex
-
-
 def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = None,
-                 charts: bool = True) -> dict[str, Path]:
-    """Write the report files into ``out_dir`` (created); return name -> path. Without the ``report`` extra,
-    history is written as csv and the charts are left out (see :func:`report_extra_note`)."""
+                 charts: bool = True, html: bool = True) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` (created); return name -> path.
+
+    ``html``: also ``report.html``. Without the ``report`` extra, history is written as csv and the charts /
+    ``report.html`` are left out (:func:`report_extra_note` says what and how to get them)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fmt = fmt or result.scenario.report.history_format
@@ -133,7 +143,7 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
     files["summary"] = out / "summary.json"
     files["summary"].write_text(json.dumps(result.summary, indent=2, default=str) + "\n", encoding="utf-8")
     hist = history_frame(result)
-    ex = _flat_executions(result)
+    ex = result.executions
     if fmt == "parquet":
         try:
             files["history"] = out / "history.parquet"
@@ -156,6 +166,15 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
         plot_equity(result, files["equity"])
         files["positions"] = out / "positions.png"
         plot_positions(result, files["positions"])
+    if html:
+        try:
+            import plotly  # noqa: F401
+        except ImportError:
+            log.info("plotly is not installed: no report.html (pip install 'basis-execution[report]')")
+        else:
+            from basis_core.backtest.html_report import write_html
+
+            files["html"] = write_html(result, out / "report.html")
     return files
 
 
@@ -178,7 +197,7 @@ def _usd_axis(ax: Any) -> None:
 
 def plot_equity(result: BacktestResult, path: str | Path) -> None:
     """Equity curve (USD) above the cumulative PnL components stacked (gains up, costs down)."""
-    eq = result.equity
+    eq = downsample(result.equity, _MAX_POINTS)
     fig = _figure(2, 8)
     gs = fig.add_gridspec(2, 1, height_ratios=[1, 1.2])
     ax1 = fig.add_subplot(gs[0])
@@ -223,7 +242,7 @@ def plot_equity(result: BacktestResult, path: str | Path) -> None:
 
 def plot_positions(result: BacktestResult, path: str | Path) -> None:
     """USD exposure of every position over time, and the net exposure to non-stable assets (delta)."""
-    ex = result.exposures
+    ex = downsample(result.exposures, _MAX_POINTS)
     fig = _figure(2, 7)
     gs = fig.add_gridspec(2, 1, height_ratios=[1.4, 1])
     ax1 = fig.add_subplot(gs[0])

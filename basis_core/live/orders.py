@@ -21,7 +21,8 @@ was sent can no longer take effect (Binance: ``recvWindow`` + clock margin; 0 fo
      the lookup is repeated once the request can no longer land (``landing_window_s`` after the send
      started); still not found: re-sent with the same client id, within the attempt budget;
    - ``transient`` (the venue refused this very request: rate limit 429 / 418, Binance -1021
-     timestamp outside recvWindow, Hyperliquid "Invalid nonce"): re-sent after the backoff delay;
+     timestamp outside recvWindow, Hyperliquid "Invalid nonce" or an action past its ``expiresAfter``):
+     re-sent after the backoff delay;
    - ``duplicate`` (the venue says the client id is in use): looked up and adopted when it is this
      order, else :class:`~basis_core.errors.DuplicateClientIdError`;
    - ``not_found`` (cancel / modify of an unknown order): after an earlier ambiguous attempt, looked up
@@ -79,7 +80,7 @@ _AMBIGUOUS_CODES = _codes(1007)
 _AMBIGUOUS_TEXT = ("execution status unknown", "send status unknown")
 #: The venue refused this very request (not executed) for a reason that may pass.
 _TRANSIENT_CODES = _codes(1021, 1003)
-_TRANSIENT_TEXT = ("invalid nonce", "outside of the recvwindow")
+_TRANSIENT_TEXT = ("invalid nonce", "outside of the recvwindow", "action expired")
 #: Credential / signature problems that some ccxt tables map to BadRequest or InvalidOrder.
 _AUTH_CODES = _codes(1022, 2014, 2015)
 _AUTH_TEXT = ("user or api wallet", "unable to recover signer", "signature for this request is not valid",

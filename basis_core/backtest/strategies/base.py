@@ -1,22 +1,58 @@
-"""The strategy interface of the backtest runner.
+"""The strategy interface of the backtest runner: subclass :class:`Strategy` to write your own.
 
 A strategy is written only against the public manager API (``manager.execute``,
 ``manager.get_balances``, ``manager.venues()``, ``manager.data_provider``), so it runs unchanged in a
-host application. The runner calls :meth:`Strategy.prepare` once (return a reason to skip, e.g. a venue
-is not installed), then :meth:`Strategy.start` at the first step and :meth:`Strategy.step` at every
-step (including the first), and :meth:`Strategy.finish` after the last.
+host application. The runner calls, in order:
+
+1. :meth:`Strategy.prepare` once (return a reason to skip, e.g. a venue is not installed);
+2. :meth:`Strategy.start` at the first step, then :meth:`Strategy.step` at every step (the first one too),
+   after the scheduled instructions due and after the clock advanced (funding and interest accrued);
+3. :meth:`Strategy.finish` after the last step (positions stay open: the report marks them to market).
+
+``ts`` is the step's time (an aware UTC ``pandas.Timestamp``); the market visible at ``ts`` is
+``manager.data_provider.get_data(ts)`` (nothing later is ever visible). Helpers for subclasses:
+
+- :meth:`Strategy.history`: the last ``n`` rows (or the rows since a time) of a market series up to ``ts``:
+  the lookback window for indicators;
+- :meth:`Strategy.rules` / :meth:`Strategy.conform_amount`: the venue's instrument rules (amount step,
+  minimum amount, minimum notional, price tick), to size orders the venue accepts;
+- :meth:`Strategy.try_execute`: execute and count a refused instruction instead of raising.
+
+Parameters are a pydantic model: set ``Params`` to a subclass of :class:`StrategyParams`; the scenario's
+``params`` are validated against it (unknown fields are errors) and reach the strategy as ``self.params``.
+A minimal strategy (see ``examples/buy_the_dip.py`` for a complete one)::
+
+    class BuyTheDip(Strategy):
+        name = "buy_the_dip"
+
+        class Params(StrategyParams):
+            drop: Decimal = Decimal("0.05")
+
+        def step(self, manager, ts):
+            closes = self.history(manager, ts, "spot:ETH/USDT", n=24).column("close")
+            if len(closes) == 24 and closes[-1] < max(closes) * (1 - self.params.drop):
+                self.try_execute(manager, ts, {"venue": "binance", "operation": "spot_trade",
+                                               "symbol": "ETH/USDT", "side": "buy", "amount": "0.1"})
+
+Run it with ``basis backtest --strategy path/to/file.py:BuyTheDip``, from a scenario
+(``strategies: [{name: "path/to/file.py:BuyTheDip"}]`` or ``package.module:BuyTheDip``), or publish it
+from a distribution in the entry-point group ``basis_core.strategies``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from basis_core.errors import BasisError
+
+if TYPE_CHECKING:
+    from basis_core.data.series import Series
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +63,32 @@ class StrategyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class InstrumentRules:
+    """A venue's filters for one market, in human units (what the venue refuses, the strategy should avoid).
+
+    ``step``: amount increment; ``min_amount``: smallest amount; ``min_notional``: smallest ``amount x price``
+    in the quote asset (reduce-only perp orders are exempt); ``tick``: price increment (None: significant-figure
+    rules or none); ``max_leverage``: of a perp's first margin tier (1 for spot).
+    """
+
+    venue: str
+    symbol: str
+    market: str
+    step: Decimal
+    min_amount: Decimal
+    min_notional: Decimal
+    tick: Decimal | None = None
+    max_leverage: Decimal = Decimal(1)
+
+
 class Strategy:
-    """Base class: subclasses set ``name``, ``Params`` and override the hooks they need."""
+    """Base class: subclasses set ``name`` (default: the class name), ``Params`` and override the hooks they
+    need (:meth:`prepare`, :meth:`start`, :meth:`step`, :meth:`finish`).
+
+    ``self.errors`` counts instructions refused through :meth:`try_execute`; append to ``self.notes`` what the
+    report should mention.
+    """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
@@ -72,6 +132,38 @@ class Strategy:
             if lacking:
                 return f"venue {venue!r} does not support {', '.join(lacking)}"
         return None
+
+    @staticmethod
+    def history(manager: Any, ts: Any, series: str, n: int | None = None, since: Any = None) -> Series:
+        """The lookback window of a market series visible at ``ts``: its last ``n`` rows and / or the rows since
+        ``since``, never a row later than ``ts`` (fewer than ``n`` near the start of the data). Exact Decimals:
+        ``.column("close")`` is the sequence of closes, ``.to_frame()`` a pandas frame.
+
+        This is :meth:`basis_core.data.provider.DataProvider.history` with ``until=ts``.
+        """
+        return manager.data_provider.history(series, n, since, until=ts)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def rules(manager: Any, venue: str, symbol: str) -> InstrumentRules | None:
+        """The instrument rules of ``symbol`` on ``venue`` (None when the venue publishes none, e.g. a DEX)."""
+        spec = getattr(manager.venue(venue), "spec", None)
+        sym = spec.symbol(symbol) if spec is not None and hasattr(spec, "symbol") else None
+        if sym is None:
+            return None
+        return InstrumentRules(venue, sym.symbol, sym.market, sym.step, sym.min_amount, sym.min_notional, sym.tick,
+                               sym.max_leverage)
+
+    @staticmethod
+    def conform_amount(rules: InstrumentRules | None, amount: Decimal, price: Decimal | None = None) -> Decimal:
+        """``amount`` rounded down to the rules' step; 0 when below the minimum amount or (given ``price``) the
+        minimum notional. Without rules the amount is returned unchanged."""
+        if rules is None:
+            return amount
+        steps = (amount / rules.step).to_integral_value(rounding=ROUND_DOWN)
+        out = steps * rules.step
+        if out < rules.min_amount or (price is not None and out * price < rules.min_notional):
+            return Decimal(0)
+        return out
 
     def try_execute(self, manager: Any, ts: Any, instruction: dict[str, Any]) -> Any:
         """Execute; on a typed error log it, count it and return None (the ledger is unchanged)."""
@@ -129,4 +221,4 @@ class LendingBook:
         return s * self.index(manager, ts, kind, asset) if s else Decimal(0)
 
 
-__all__ = ["LendingBook", "Strategy", "StrategyParams", "round_down"]
+__all__ = ["InstrumentRules", "LendingBook", "Strategy", "StrategyParams", "round_down"]

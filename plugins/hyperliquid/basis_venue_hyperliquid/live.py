@@ -6,10 +6,18 @@ key; environment ``BASIS_VENUE_CONFIG__HYPERLIQUID__PRIVATE_KEY`` or a ``secrets
 ``wallet_address`` (the master account; default: the private key's own address), ``base_url``,
 ``timeout_ms``, ``enable_rate_limit`` and the options ``testnet`` (sign as testnet),
 ``market_slippage`` (default 0.05: market orders are IOC limits at mid x (1 +/- it), as ccxt sends
-them), ``landing_window_ms`` (default 2000: after an ambiguous failure an order not found by cloid is
-looked up again this long after it was sent before it is re-sent; a late original and a re-send
-cannot both become orders because the venue refuses a second order with the same cloid),
-``rate_limit_ms``.
+them), ``landing_window_ms`` (default 2000) and ``clock_margin_ms`` (default 1000), ``rate_limit_ms``.
+
+Landing window: every L1 action (order, cancel, modify, leverage) is signed with ``expiresAfter`` = signing
+time + ``landing_window_ms``; Hyperliquid refuses an action once that time is past, so a request delayed in
+transit can no longer take effect after it. After an ambiguous failure an order not found by cloid is
+looked up again once ``expiresAfter + clock_margin_ms`` has passed (the margin covers the difference
+between our clock and the venue's) and only then re-sent: exactly-once rests on the venue's expiry, not
+on its refusal of a reused cloid (which is kept as a second line of defence).
+
+Transfers (``usdClassTransfer``) are user-signed and cannot carry ``expiresAfter``: a transfer whose
+outcome is unknown is found in the ledger (``userNonFundingLedgerUpdates``) if it landed, but a transfer
+request delayed in transit past the landing window could still land after a re-send.
 
 The client never approves a builder fee, never sets a referrer and never attaches ``builder`` to an
 order (:func:`basis_venue_hyperliquid.client.make_hyperliquid_client`).
@@ -86,17 +94,24 @@ class HyperliquidLiveBackend(CexLiveBackend):
             wallet = str(Account.from_key(key).address)
         self.wallet = wallet
         self._window_ms = int(opts.get("landing_window_ms", 2000))
+        self._margin_ms = int(opts.get("clock_margin_ms", 1000))
         self._slippage = str(opts.get("market_slippage", "0.05"))
         client = make_hyperliquid_client(wallet, key, base_url=s.base_url, timeout_ms=s.timeout_ms,
                                          enable_rate_limit=s.enable_rate_limit,
-                                         testnet=bool(opts.get("testnet", False)))
+                                         testnet=bool(opts.get("testnet", False)), expires_after_ms=self._window_ms)
         if "rate_limit_ms" in opts:
             client.rateLimit = float(opts["rate_limit_ms"])
         return client
 
     @property
     def landing_window_s(self) -> float:
-        return self._window_ms / 1000
+        """From signing to ``expiresAfter`` (``landing_window_ms``) plus the clock margin."""
+        return (self._window_ms + self._margin_ms) / 1000
+
+    def signed_at(self) -> float | None:
+        """When the last L1 action was signed (epoch s): its ``expiresAfter`` less the window."""
+        expires = getattr(self.client, "last_expires_after", None)
+        return None if expires is None else (expires - self._window_ms) / 1000
 
     def venue_client_id(self, client_id: str) -> str:
         return hyperliquid_cloid(client_id)
