@@ -19,7 +19,7 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip uninstall -y -q basis-core 2>/dev/null || true
-	$(PIP) -e '.[test,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper
+	$(PIP) -e '.[test,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper -e tests/plugins/basis-venue-okx
 	npm ci --no-audit --no-fund --loglevel=error
 
 backtest: install

@@ -1,24 +1,32 @@
-"""Loaders for real market data files (the formats of ``../shared/data``): klines, funding, Aave reserve
-history, oracle files with ``#`` comment lines, gas. Values are parsed from the CSV text as exact Decimals.
+"""Loaders for market data files: generic parsers (klines at any cadence, funding, oracle files with ``#``
+comment lines, gas, any named columns) and :func:`load_data_dir`, which reads a directory with the file
+loaders that the installed venues and the core contribute (:mod:`basis_core.data.contrib`). Values are parsed
+from the CSV text as exact Decimals.
 
 Candles are stamped at their CLOSE (open time + interval) so a bar's close is never visible early.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from basis_core.data.provider import DataProvider
-from basis_core.data.series import Series
+from basis_core.data.contrib import MarketDataFiles
+from basis_core.data.frames import int_array, text_column
+from basis_core.data.provider import DEFAULT_MAX_STALENESS, DataProvider, Staleness
+from basis_core.data.series import FixedColumn, Series
 from basis_core.errors import MarketDataError
 
+log = logging.getLogger(__name__)
 _HOUR_NS = 3_600_000_000_000
-
 
 def _read(path: Path) -> pd.DataFrame:
     try:
@@ -28,14 +36,22 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _times(col: pd.Series) -> list[int]:
-    """UTC ns from ISO strings (Z / +00:00 / naive = UTC) or unix seconds."""
+    """UTC ns from ISO strings (Z / +00:00 / naive = UTC) or unix seconds / milliseconds."""
+    return _times_ns(col).tolist()  # type: ignore[no-any-return]
+
+
+def _times_ns(col: pd.Series) -> np.ndarray:
     sample = str(col.iloc[0])
     if re.fullmatch(r"\d{9,11}", sample):
-        return [int(v) * 1_000_000_000 for v in col]
+        return col.astype(np.int64).to_numpy() * 1_000_000_000
     if re.fullmatch(r"\d{12,14}", sample):
-        return [int(v) * 1_000_000 for v in col]
-    idx = pd.to_datetime(col.str.replace(r"\+00:00Z$", "Z", regex=True), utc=True, format="mixed")
-    return [int(v) for v in idx.dt.as_unit("ns").astype("int64")]
+        return col.astype(np.int64).to_numpy() * 1_000_000
+    text = col.str.replace(r"\+00:00Z$", "Z", regex=True)
+    try:
+        idx = pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        idx = pd.to_datetime(text, utc=True, format="mixed")
+    return idx.dt.as_unit("ns").astype("int64").to_numpy()
 
 
 def _frame_to_series(name: str, times: list[int], df: pd.DataFrame, columns: dict[str, str]) -> Series:
@@ -56,36 +72,170 @@ def _frame_to_series(name: str, times: list[int], df: pd.DataFrame, columns: dic
     return Series(name, [times[i] for i in kept], out_cols)
 
 
-def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_col: str = "timestamp") -> Series:
-    """OHLC candles (Binance / Bybit / Uniswap exports); each row visible at its close time.
+def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_col: str = "timestamp",
+                columns: Mapping[str, str] | None = None) -> Series:
+    """OHLC candles (exchange / DEX kline exports) at any cadence; each row visible at its close time.
 
-    A first row at the first bar's open time carries its open price in every column."""
+    ``interval_ns`` is the bar length (1-minute klines: ``60 * 10**9``); ``columns`` maps series columns to
+    file columns (default open/high/low/close by those names). A first row at the first bar's open time
+    carries its open price in every column. Columns are exact fixed-point (:class:`FixedColumn`), so a year
+    of 1-minute candles (525,600 rows) takes ~20 MB.
+    """
+    cols = dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"})
+    p = Path(path)
+    fast = _read_klines_arrow(p, time_col, cols)
+    if fast is not None:
+        opens, values = fast
+        return _klines_series(name, opens, values, interval_ns)
+    try:
+        df = pd.read_csv(p, dtype=str, comment="#", keep_default_na=False,
+                         usecols=lambda c: c == time_col or c in cols.values())
+    except (OSError, pd.errors.ParserError, ValueError) as e:
+        raise MarketDataError(f"cannot read {p}: {e}") from None
+    missing = [c for c in (time_col, *cols.values()) if c not in df.columns]
+    if missing:
+        raise MarketDataError(f"{name}: column(s) {', '.join(map(repr, missing))} missing in {p.name} "
+                              f"(has {', '.join(df.columns)})")
+    if df.empty:
+        raise MarketDataError(f"{name}: {p.name} has no rows")
+    return _klines_series(name, _times_ns(df[time_col]),
+                          {out: df[src].to_numpy(dtype=str) for out, src in cols.items()}, interval_ns)
+
+
+def _read_klines_arrow(p: Path, time_col: str, cols: Mapping[str, str]) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The fast path (pyarrow's streaming CSV reader and compute kernels, no Python object per value, ~1 MB
+    blocks): open times in UTC ns and exact fixed-point columns, or None when the file needs the general path
+    (comment lines, exponents, more than 18 digits, unusual timestamps) or lacks a column (the general path
+    names it). Also None without pyarrow (it comes with the ``report`` extra, not with the core)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return None
+
+    srcs = list(dict.fromkeys(cols.values()))
+    names = [time_col, *srcs]
+    times: list[np.ndarray] = []
+    parts: dict[str, list[tuple[np.ndarray, int, int]]] = {c: [] for c in srcs}  # (units, places, width)
+    unit: int | None = None
+    try:
+        reader = pcsv.open_csv(p, read_options=pcsv.ReadOptions(block_size=1 << 20),
+                               convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                                   include_columns=names))
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            ts = batch.column(time_col)
+            if unit is None:
+                first = str(ts[0].as_py())
+                if re.fullmatch(r"\d{9,11}", first):
+                    unit = 1_000_000_000
+                elif re.fullmatch(r"\d{12,14}", first):
+                    unit = 1_000_000
+                elif re.fullmatch(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)", first):
+                    unit = 0
+                else:
+                    return None
+            if unit:
+                times.append(pc.cast(ts, pa.int64()).to_numpy() * unit)
+            else:
+                times.append(pc.cast(pc.cast(ts, pa.timestamp("ns", "UTC")), pa.int64()).to_numpy())
+            for src in srcs:
+                a = pc.utf8_trim_whitespace(batch.column(src))
+                a = pc.if_else(pc.equal(pc.utf8_length(a), 0), "0", a)
+                dot = pc.find_substring(a, ".")
+                frac = pc.if_else(pc.less(dot, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(a), dot), 1)).to_numpy()
+                places = int(frac.max())
+                digits = pc.replace_substring(pc.replace_substring(a, ".", ""), "+", "")
+                width = int(pc.max(pc.utf8_length(pc.utf8_ltrim(pc.utf8_ltrim(digits, "-"), "0"))).as_py() or 0)
+                if width + places - int(frac.min()) > 18:
+                    return None
+                units = pc.cast(digits, pa.int64()).to_numpy() * (10 ** (places - frac)).astype(np.int64)
+                parts[src].append((units, places, width + places - int(frac.min())))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, OverflowError, ValueError):
+        return None
+    if not times:
+        return None
+    values: dict[str, tuple[np.ndarray, int]] = {}
+    for src, chunks in parts.items():
+        top = max(pl for _, pl, _ in chunks)
+        if max(w + top - pl for _, pl, w in chunks) > 18:
+            return None
+        if len(chunks) == 1:
+            values[src] = (chunks[0][0], top)
+        else:
+            values[src] = (np.concatenate([u * np.int64(10 ** (top - pl)) for u, pl, _ in chunks]), top)
+        chunks.clear()
+    return np.concatenate(times), {out: values[src] for out, src in cols.items()}
+
+
+def _klines_series(name: str, opens: np.ndarray, raw: Mapping[str, Any], interval_ns: int) -> Series:
+    """Sort by open time (a duplicate keeps its last row), stamp at the close, prepend the first open.
+
+    ``raw`` values are ``(int64 units, places)`` (the fast path) or numpy string arrays."""
+    ordered = bool((opens[1:] > opens[:-1]).all())
+    rows: np.ndarray | None = None
+    if ordered:
+        t = opens
+    else:
+        order = np.argsort(opens, kind="stable")
+        t = opens[order]
+        keep = np.ones(len(t), dtype=bool)
+        keep[:-1] = t[1:] != t[:-1]  # a duplicate time keeps its last row
+        rows = order[keep]
+        t = t[keep]
+    times = int_array(np.concatenate([t[:1], t + interval_ns]))  # the first open, then every close
+    cols: dict[str, Any] = {}
+    for out, col in raw.items():
+        if isinstance(col, tuple):
+            units, places = col
+            if rows is not None:
+                units = units[rows]
+            cols[out] = (units, places)
+        else:
+            cols[out] = text_column(col if rows is None else col[rows], f"{name}.{out}")
+    first_src = cols.get("open")
+    values: dict[str, Any] = {}
+    for out, col in cols.items():
+        values[out] = _with_first(col, first_src if first_src is not None else col)
+    return Series(name, times, values)
+
+
+def _first(col: Any) -> Decimal:
+    if isinstance(col, tuple):
+        return Decimal(int(col[0][0])).scaleb(-col[1])
+    return col[0]  # type: ignore[no-any-return]
+
+
+def _with_first(col: Any, first_of: Any) -> Any:
+    """``col`` with the first open prepended (the first bar's open is known at its open time)."""
+    value = _first(first_of)
+    if isinstance(col, tuple):
+        units, places = col
+        scaled = value.scaleb(places)
+        if scaled == scaled.to_integral_value() and abs(scaled) < 2**62:
+            out = array("q", [int(scaled)])
+            out.frombytes(np.ascontiguousarray(units, dtype=np.int64).tobytes())
+            return FixedColumn(out, places)
+        return [value, *FixedColumn(int_array(units), places)]
+    if isinstance(col, FixedColumn):
+        return _with_first((np.frombuffer(col.units, dtype=np.int64), col.places), first_of)
+    return [value, *col]
+
+
+def load_columns(path: str | Path, name: str, columns: Mapping[str, str], time_col: str = "timestamp") -> Series:
+    """Any time-stamped CSV: ``columns`` maps series columns to file columns (each row visible at its time)."""
     df = _read(Path(path))
-    opens = _times(df[time_col])
-    times = [t + interval_ns for t in opens]
-    s = _frame_to_series(name, times, df, {"open": "open", "high": "high", "low": "low", "close": "close"})
-    # the first bar's open price is known at its open time: make it visible from then on
-    first_open = s.columns["open"][0]
-    return Series(name, [s.first_ns - interval_ns, *s.times],
-                  {c: [first_open, *v] for c, v in s.columns.items()})
+    if time_col not in df.columns:
+        raise MarketDataError(f"{name}: column {time_col!r} missing (has {', '.join(df.columns)})")
+    return _frame_to_series(name, _times(df[time_col]), df, dict(columns))
 
 
 def load_funding(path: str | Path, name: str) -> Series:
     """Funding settlements: ``funding_timestamp``, ``funding_rate`` -> column ``rate``."""
     df = _read(Path(path))
     return _frame_to_series(name, _times(df["funding_timestamp"]), df, {"rate": "funding_rate"})
-
-
-def load_aave_rates(path: str | Path, name: str) -> Series:
-    """Aave reserve history: indices (normalised ~1.0), current rates (APR decimals), price."""
-    df = _read(Path(path))
-    return _frame_to_series(name, _times(df["timestamp"]), df, {
-        "liquidity_index": "liquidityIndex",
-        "variable_borrow_index": "variableBorrowIndex",
-        "liquidity_rate": "currentLiquidityRate",
-        "variable_borrow_rate": "currentVariableBorrowRate",
-        "price": "price",
-    })
 
 
 def load_oracle(path: str | Path, name: str, column: str = "rate") -> Series:
@@ -105,35 +255,11 @@ def load_gas(path: str | Path, name: str = "gas") -> Series:
     })
 
 
-# file-name pattern -> (loader, series name); the pair in a name maps to ccxt unified symbols
-_PATTERNS: Sequence[tuple[str, str]] = (
-    (r"^binance_(?P<b>[A-Z]+)USDT_perp_1h_", "perp:binance:{b}/USDT:USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_perp_1h_", "perp:bybit:{b}/USDT:USDT"),
-    (r"^binance_(?P<b>[A-Z]+)USDT_1h_", "spot:{b}/USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_spot_1h_", "spot:{b}/USDT"),
-    (r"^binance_(?P<b>[A-Z]+)USDT_funding_rates_", "funding:binance:{b}/USDT:USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_funding_rates_", "funding:bybit:{b}/USDT:USDT"),
-    (r"^aave_v3_aave-v3-ethereum_(?P<b>[A-Za-z]+)_rates_", "aave:{b}"),
-    (r"^WETH_USD_oracle_", "oracle:ETH/USD"),
-    (r"^(?P<b>wstETH|weETH)_ETH_oracle_", "lst:{b}"),
-    (r"^ethereum_gas_prices_", "gas"),
-    (r"^uniswapv3_(?P<b>WETH)(?P<q>USDT|USDC)_1h_", "dex:uniswap:{b}/{q}"),
-)
-
-#: Default aliases for real data: venues without their own files use a proxy series.
-REAL_DATA_ALIASES = {
-    "perp:hyperliquid:ETH/USDC:USDC": "perp:binance:ETH/USDT:USDT",
-    "perp:hyperliquid:BTC/USDC:USDC": "perp:binance:BTC/USDT:USDT",
-    "spot:ETH/USDC": "spot:ETH/USDT",
-    "spot:BTC/USDC": "spot:BTC/USDT",
-}
-
-
 def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) -> Series:
     """``primary`` with every gap longer than ``max_gap_ns`` filled by ``secondary``'s rows inside the gap.
 
-    Used for the same contract on another venue (the Binance perp file has day-long holes that Bybit's
-    covers): a stale mark for a day would otherwise show as a spike in every hedged PnL.
+    Used for the same contract on another venue (a venue's perp file with day-long holes that another
+    venue's covers): a stale mark for a day would otherwise show as a spike in every hedged PnL.
     """
     times, cols = list(primary.times), {c: list(v) for c, v in primary.columns.items()}
     out_t: list[int] = []
@@ -151,46 +277,81 @@ def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) ->
     return Series(primary.name, out_t, out_c)
 
 
-#: series whose gaps are filled from the same contract on another venue
-GAP_FILLS = {"perp:binance:ETH/USDT:USDT": "perp:bybit:ETH/USDT:USDT"}
+_SPOT = re.compile(r"^spot:(?P<venue>[^:]+):(?P<pair>[^:]+)$")
 
 
-def load_data_dir(directory: str | Path, aliases: dict[str, str] | None = None) -> DataProvider:
-    """Load every recognised file of ``directory`` into a DataProvider (unknown files are ignored).
+def load_data_dir(directory: str | Path, aliases: Mapping[str, str] | None = None,
+                  max_staleness: Staleness = DEFAULT_MAX_STALENESS,
+                  contributions: MarketDataFiles | None = None) -> DataProvider:
+    """Load every recognised ``*.csv`` of ``directory`` into a DataProvider (see :func:`load_data_files`).
 
-    Gaps longer than an hour in the series of :data:`GAP_FILLS` are filled from their counterpart.
+    Other files are ignored (logged); a directory with no recognised file is an error listing the accepted
+    file kinds.
     """
     d = Path(directory)
     if not d.is_dir():
         raise MarketDataError(f"data directory {d} does not exist")
+    return load_data_files(sorted(d.glob("*.csv")), aliases, max_staleness, contributions, name=str(d),
+                           strict=False)
+
+
+def load_data_files(paths: Sequence[str | Path], aliases: Mapping[str, str] | None = None,
+                    max_staleness: Staleness = DEFAULT_MAX_STALENESS, contributions: MarketDataFiles | None = None,
+                    *, name: str = "files", strict: bool = True) -> DataProvider:
+    """Load market data files into a DataProvider with the file loaders the installed venues and the core
+    contribute (``market_data_files`` hooks; ``contributions`` replaces them, e.g. in tests).
+
+    Two files making one series are an error naming both. A venue's spot series ``spot:<venue>:<pair>`` also
+    answers as ``spot:<pair>`` when exactly one venue has that pair; with several, ``spot:<pair>`` is an error
+    naming them until ``aliases`` chooses one (e.g. ``{"spot:ETH/USDT": "spot:bybit:ETH/USDT"}``). Gaps longer
+    than an hour in a series with a contributed gap fill are filled from its counterpart. ``strict``: an
+    unrecognised file is an error listing the accepted file kinds (else it is skipped, and only having no
+    recognised file at all is an error).
+    """
+    from basis_core.data.contrib import FileContributions, collect_files, data_plugin_manager
+
+    if contributions is None:
+        contrib = collect_files(data_plugin_manager())
+    else:
+        contrib = FileContributions([("given", fl) for fl in contributions.loaders], dict(contributions.aliases),
+                                    dict(contributions.gap_fills))
     series: dict[str, Series] = {}
-    for path in sorted(d.glob("*.csv")):
-        for pattern, template in _PATTERNS:
-            m = re.match(pattern, path.name)
-            if not m:
+    source: dict[str, str] = {}
+    ignored: list[str] = []
+    for path in map(Path, paths):
+        for who, loader in contrib.loaders:
+            sname = loader.match(path.name)
+            if sname is None:
                 continue
-            name = template.format(**m.groupdict())
-            if name in series:  # first file wins (binance before bybit for spot when both exist)
-                break
-            if name.startswith(("perp:", "spot:", "dex:")):
-                tcol = "timestamp"
-                series[name] = load_klines(path, name, time_col=tcol)
-            elif name.startswith("funding:"):
-                series[name] = load_funding(path, name)
-            elif name.startswith("aave:"):
-                series[name] = load_aave_rates(path, name)
-            elif name == "oracle:ETH/USD":
-                series[name] = load_oracle(path, name, "price")
-            elif name.startswith("lst:"):
-                series[name] = load_oracle(path, name, "rate")
-            elif name == "gas":
-                series[name] = load_gas(path, name)
+            if sname in series:
+                raise MarketDataError(f"two files make the series {sname!r}: {source[sname]} and {path.name} "
+                                      "(keep one, or rename one so another loader reads it)")
+            series[sname] = loader.load(path, sname)
+            source[sname] = path.name
+            log.debug("%s: %s read by %s", path.name, sname, who)
             break
-    if not series:
-        raise MarketDataError(f"no recognised market data files in {d}")
-    for name, other in GAP_FILLS.items():
-        if name in series and other in series:
-            series[name] = fill_gaps(series[name], series[other])
-    al = dict(REAL_DATA_ALIASES)
+        else:
+            ignored.append(path.name)
+    if not series or (strict and ignored):
+        listed = ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else "") if ignored else "no *.csv files"
+        raise MarketDataError(f"no recognised market data files in {name} ({listed}); accepted file names:\n"
+                              + contrib.accepted())
+    if ignored:
+        log.info("%s: ignored %d unrecognised file(s): %s", name, len(ignored), ", ".join(ignored))
+    for sname, other in contrib.gap_fills.items():
+        if sname in series and other in series:
+            series[sname] = fill_gaps(series[sname], series[other])
+    al: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for sname in series:
+        m = _SPOT.match(sname)
+        if m:
+            ambiguous.setdefault(f"spot:{m['pair']}", []).append(sname)
+    for generic, names in ambiguous.items():
+        if len(names) == 1:
+            al[generic] = names[0]
+    al.update({k: v for k, v in contrib.aliases.items() if k not in al})
     al.update(aliases or {})
-    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=str(d))
+    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=name,
+                        max_staleness=max_staleness,
+                        ambiguous={k: v for k, v in ambiguous.items() if len(v) > 1 and k not in al})

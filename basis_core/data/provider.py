@@ -93,14 +93,20 @@ class MarketSnapshot:
 class DataProvider:
     """Holds named :class:`Series`; ``get_data(ts)`` returns a :class:`MarketSnapshot`.
 
-    ``max_staleness`` (default 7 days; None: no limit) is how long after its last row a series still
-    answers as-of lookups; later lookups raise :class:`~basis_core.errors.StaleMarketDataError`.
+    ``max_staleness`` is how long after its last row a series still answers as-of lookups; later lookups
+    raise :class:`~basis_core.errors.StaleMarketDataError`. Built from series here it defaults to None (no
+    limit: hand-made test markets often hold one row for a whole run); :meth:`from_frames` and
+    :func:`~basis_core.data.loaders.load_data_dir` default to :data:`DEFAULT_MAX_STALENESS` (7 days).
     """
 
     def __init__(self, series: Iterable[Series] | Mapping[str, Series] = (),
                  aliases: Mapping[str, str] | None = None, name: str = "market",
-                 max_staleness: Staleness = DEFAULT_MAX_STALENESS) -> None:
+                 max_staleness: Staleness = None,
+                 ambiguous: Mapping[str, Iterable[str]] | None = None) -> None:
         items = series.values() if isinstance(series, Mapping) else series
+        #: names that several series could answer (e.g. ``spot:ETH/USDT`` with two venues' spot files):
+        #: asking for one is an error naming the candidates, never a silent choice
+        self.ambiguous: dict[str, list[str]] = {k: list(v) for k, v in (ambiguous or {}).items()}
         self.max_staleness_ns = staleness_ns(max_staleness)
         self._series: dict[str, Series] = {}
         for s in items:
@@ -137,9 +143,16 @@ class DataProvider:
         self.end_ns = max(s.last_ns for s in self._series.values())
 
     def find(self, name: str) -> Series | None:
+        """The series ``name`` (following aliases) or None; MarketDataError for an ambiguous name."""
         s = self._series.get(name)
-        if s is None and name in self.aliases:
-            s = self._series.get(self.aliases[name])
+        alias, hops = name, 0
+        while s is None and alias in self.aliases and hops < 8:  # aliases may chain (USDC pair -> USDT pair -> venue)
+            alias, hops = self.aliases[alias], hops + 1
+            s = self._series.get(alias)
+        if s is None and name in self.ambiguous:
+            cands = self.ambiguous[name]
+            raise MarketDataError(f"{name!r} is ambiguous: {', '.join(cands)} all have it; name one of them, or "
+                                  f"choose with aliases={{{name!r}: {cands[0]!r}}}")
         return s
 
     def series(self, name: str) -> Series:

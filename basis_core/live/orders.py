@@ -240,6 +240,21 @@ def deltas_from_json(obj: Mapping[str, Any]) -> ExecutionDeltas:
     )
 
 
+def settled(prior: IntentState, venue: str, intent_id: str, fp: str) -> ExecutionDeltas | None:
+    """The journaled deltas of a ``done`` intent of the same instruction; DuplicateClientIdError when the key
+    was used by another instruction; None otherwise."""
+    if prior.intent.fingerprint != fp:
+        raise DuplicateClientIdError(
+            "client_id", f"client id {intent_id!r} was already used on {venue} for a different "
+                         f"{prior.intent.operation} instruction (journal seq {prior.intent.seq})")
+    if prior.status == "done":
+        assert prior.outcome is not None
+        log.info("%s %s already done (journal seq %d): returning the journaled result", venue, intent_id,
+                 prior.outcome.seq)
+        return deltas_from_json(prior.outcome.payload["deltas"])
+    return None
+
+
 def new_client_id(prefix: str = "basis-") -> str:
     """A fresh random client id (journaled before it is sent)."""
     return prefix + uuid.uuid4().hex
@@ -305,24 +320,26 @@ class IdempotentExecutor:
 
     # -- public ------------------------------------------------------------------------------------
     def run(self, call: LiveCall) -> ExecutionDeltas:
-        """Execute ``call`` exactly once at the venue (see the module docstring)."""
-        prior = self.journal.state(call.venue, call.intent_id)
-        if prior is not None:
-            if prior.intent.fingerprint != call.fingerprint:
-                raise DuplicateClientIdError(
-                    "client_id", f"client id {call.intent_id!r} was already used on {call.venue} for a different "
-                                 f"{prior.intent.operation} instruction (journal seq {prior.intent.seq})")
-            if prior.status == "done":
-                assert prior.outcome is not None
-                log.info("%s %s already done (journal seq %d): returning the journaled result", call.venue,
-                         call.intent_id, prior.outcome.seq)
-                return deltas_from_json(prior.outcome.payload["deltas"])
-            if prior.pending:
-                done = self.resolve(prior, call)
+        """Execute ``call`` exactly once at the venue (see the module docstring). The journal lookup and the
+        intent are one atomic claim (:meth:`ExecutionJournal.claim`): of several threads or processes with
+        the same client id one sends, the others wait for its outcome."""
+        claim = self.journal.claim(call.venue, call.intent_id, call.venue_client_id, call.operation, call.request,
+                                   call.fingerprint)
+        try:
+            intent = claim.intent
+            if intent is None:
+                prior = claim.prior
+                assert prior is not None
+                done = settled(prior, call.venue, call.intent_id, call.fingerprint)
                 if done is not None:
                     return done
-        intent = self._intent(call)
-        return self._send_loop(call, intent)
+                done = self.resolve(prior, call)  # a pending intent handed to this claim (its writer is gone)
+                if done is not None:
+                    return done
+                intent = self._intent(call)
+            return self._send_loop(call, intent)
+        finally:
+            claim.release()
 
     def resolve(self, state: IntentState, call: LiveCall) -> ExecutionDeltas | None:
         """Settle a pending intent by client id: deltas if the venue holds the order (adopted, journaled

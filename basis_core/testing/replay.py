@@ -23,7 +23,6 @@ the path's end the last values hold and no more funding settles.
 from __future__ import annotations
 
 import csv
-import re
 import threading
 import time
 from bisect import bisect_right
@@ -64,6 +63,7 @@ class ReplayClock:
         self._wall = wall
         self._lock = threading.Lock()
         self._anchor_ns = start if isinstance(start, int) else to_ns(start)
+        self.start_ns = self._anchor_ns  #: the market time it started at
         self._anchor_wall = wall()
         self._speed = float(speed)
         self._paused = False
@@ -330,24 +330,16 @@ def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
 
 
 def _load_named_file(p: Path) -> DataProvider:
-    """One real data file, named as in ``../shared/data``."""
-    import basis_core.data.loaders as ld
+    """One market data file, recognised by the installed venues' and the core's file loaders."""
+    from basis_core.data.loaders import load_data_files
 
-    for pattern, template in ld._PATTERNS:
-        m = re.match(pattern, p.name)
-        if not m:
-            continue
-        name = template.format(**m.groupdict())
-        if name.startswith(("perp:", "spot:", "dex:")):
-            s = ld.load_klines(p, name)
-        elif name.startswith("funding:"):
-            s = ld.load_funding(p, name)
-        else:
-            break
-        return DataProvider([s], aliases={k: v for k, v in ld.REAL_DATA_ALIASES.items() if v == name},
-                            name=str(p), max_staleness=None)
-    raise MarketDataError(f"{p.name}: not a market CSV and not a recognised klines / funding file name "
-                          "(e.g. binance_ETHUSDT_perp_1h_*.csv, binance_ETHUSDT_funding_rates_*.csv)")
+    try:
+        return load_data_files([p], name=str(p), max_staleness=None)
+    except MarketDataError as e:
+        if "no recognised market data files" not in str(e):
+            raise
+        raise MarketDataError(f"{p.name}: not a market CSV (header {','.join(MARKET_CSV_HEADER)}) and not a "
+                              f"recognised market data file name; {e}") from None
 
 
 def feeds_for(provider: DataProvider, wanted: Mapping[str, tuple[Literal["price", "funding"], Sequence[str]]],

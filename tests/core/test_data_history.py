@@ -84,7 +84,7 @@ def test_past_the_staleness_limit_is_a_typed_error_not_a_stale_price() -> None:
         p.get_data(last + 2 * 3_600_000_000_000 + 1).get("spot:ETH/USDT")
 
 
-def test_the_default_staleness_is_a_week_and_none_lifts_it() -> None:
+def test_the_default_staleness_of_frames_is_a_week_and_none_lifts_it() -> None:
     years_later = "2028-01-01T00:00:00Z"
     with pytest.raises(StaleMarketDataError):
         DataProvider.from_frames({"spot:ETH/USDT": _frame("1h")}).get_data(years_later).get("spot:ETH/USDT")

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from basis_core.backtest.report import REPORT_EXTRA_MODULES, report_extra_note
 
 CHILD = """
@@ -42,3 +44,18 @@ def test_backtest_without_the_report_extra_writes_the_summary_and_says_how_to_ge
 
 def test_with_the_report_extra_nothing_is_left_out() -> None:
     assert report_extra_note() is None
+
+
+def test_klines_load_without_pyarrow_through_the_general_path(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow comes with ``[report]``: without it the loader's fast path steps aside and the result is the same."""
+    from basis_core.data.loaders import load_klines
+
+    rows = ["timestamp,open,high,low,close", "2025-01-01T00:00:00Z,1,1.25,1,1.5", "2025-01-01T01:00:00Z,2,2,2,2.75"]
+    (tmp_path / "k.csv").write_text("\n".join(rows) + "\n")
+    fast = load_klines(tmp_path / "k.csv", "x")
+    for name in ("pyarrow", "pyarrow.compute", "pyarrow.csv"):
+        monkeypatch.setitem(sys.modules, name, None)
+    general = load_klines(tmp_path / "k.csv", "x")
+    assert list(general.times) == list(fast.times) and len(fast) == 3
+    assert [list(general.column(c)) for c in ("open", "close")] == [list(fast.column(c)) for c in ("open", "close")]

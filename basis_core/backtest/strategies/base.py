@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from basis_core.errors import BasisError
+from basis_core.interfaces import InstrumentRules
 
 if TYPE_CHECKING:
     from basis_core.data.series import Series
@@ -61,25 +61,6 @@ class StrategyParams(BaseModel):
     """Base of every strategy's parameter model (unknown fields are errors)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentRules:
-    """A venue's filters for one market, in human units (what the venue refuses, the strategy should avoid).
-
-    ``step``: amount increment; ``min_amount``: smallest amount; ``min_notional``: smallest ``amount x price``
-    in the quote asset (reduce-only perp orders are exempt); ``tick``: price increment (None: significant-figure
-    rules or none); ``max_leverage``: of a perp's first margin tier (1 for spot).
-    """
-
-    venue: str
-    symbol: str
-    market: str
-    step: Decimal
-    min_amount: Decimal
-    min_notional: Decimal
-    tick: Decimal | None = None
-    max_leverage: Decimal = Decimal(1)
 
 
 class Strategy:
@@ -146,12 +127,19 @@ class Strategy:
     @staticmethod
     def rules(manager: Any, venue: str, symbol: str) -> InstrumentRules | None:
         """The instrument rules of ``symbol`` on ``venue`` (None when the venue publishes none, e.g. a DEX)."""
-        spec = getattr(manager.venue(venue), "spec", None)
-        sym = spec.symbol(symbol) if spec is not None and hasattr(spec, "symbol") else None
-        if sym is None:
-            return None
-        return InstrumentRules(venue, sym.symbol, sym.market, sym.step, sym.min_amount, sym.min_notional, sym.tick,
-                               sym.max_leverage)
+        return manager.venue(venue).venue_info().rules.get(symbol)  # type: ignore[no-any-return]
+
+    @classmethod
+    def size_unit(cls, manager: Any, size_decimals: int, *markets: tuple[str, str]) -> Decimal:
+        """The order-size unit for trading ``markets`` (``(venue, symbol)`` pairs) together: the coarsest of
+        ``10**-size_decimals`` and each market's amount step from ``venue_info`` (a hedged pair trades equal
+        sizes, so both legs use the coarser step)."""
+        unit = Decimal(1).scaleb(-size_decimals)
+        for venue, symbol in markets:
+            r = cls.rules(manager, venue, symbol)
+            if r is not None and r.step > unit:
+                unit = r.step
+        return unit
 
     @staticmethod
     def conform_amount(rules: InstrumentRules | None, amount: Decimal, price: Decimal | None = None) -> Decimal:
@@ -174,6 +162,11 @@ class Strategy:
             log.info("%s: %s %s failed at %s: %s", self.name, instruction.get("venue"),
                      instruction.get("operation"), ts, exc)
             return None
+
+
+def round_to(x: Decimal, unit: Decimal) -> Decimal:
+    """``x`` rounded toward zero to a multiple of ``unit`` (an order-size step, e.g. ``0.01``)."""
+    return (x / unit).to_integral_value(rounding=ROUND_DOWN) * unit
 
 
 def round_down(x: Decimal, places: int) -> Decimal:
@@ -221,4 +214,4 @@ class LendingBook:
         return s * self.index(manager, ts, kind, asset) if s else Decimal(0)
 
 
-__all__ = ["InstrumentRules", "LendingBook", "Strategy", "StrategyParams", "round_down"]
+__all__ = ["InstrumentRules", "LendingBook", "Strategy", "StrategyParams", "round_down", "round_to"]
