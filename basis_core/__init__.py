@@ -6,7 +6,6 @@ Import is light: no ccxt / web3 (live clients load lazily), venues are discovere
 
 from __future__ import annotations
 
-import decimal as _decimal
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
@@ -22,10 +21,8 @@ from basis_core.interfaces import (
 )
 from basis_core.manager import ExecutionInterfaceManager
 
-# Decimal arithmetic with 28 digits can round wei-exact products; give the library headroom.
-# (Affects the default context of this thread and of new threads.)
-_decimal.DefaultContext.prec = max(_decimal.DefaultContext.prec, 60)
-_decimal.getcontext().prec = max(_decimal.getcontext().prec, 60)
+# The host's Decimal context is left alone: the library computes in its own 60-digit context at its entry
+# points (basis_core.numeric.library_context).
 
 #: the core's distribution name on the package index (``pip install basis-execution``); the import
 #: package stays ``basis_core`` and the command ``basis``
