@@ -26,7 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from basis_core.errors import InstructionError, InstructionValidationError, UnknownOperationError
+from basis_core.errors import (
+    FrozenInstructionError,
+    InstructionError,
+    InstructionValidationError,
+    UnknownOperationError,
+)
 
 #: Largest amount or price accepted (anything above is treated as a typo, not an order).
 MAX_AMOUNT = Decimal("1e15")
@@ -54,6 +59,35 @@ class InstructionBase(BaseModel):
 
     venue: VenueName
     client_id: ClientId | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if any(getattr(b, "__basis_final__", False) for b in cls.__mro__[1:]):
+            raise TypeError(f"{cls.__name__}: instruction models are final (the core routes only its own models)")
+        super().__init_subclass__(**kwargs)
+
+
+class _FrozenField:
+    """Set on each field of a final instruction model: ``object.__setattr__(instruction, field, value)``, the way
+    round a frozen pydantic model, raises instead of changing the caller's instruction. It has no ``__get__``, so
+    reading a field costs what it did (the value comes from the instance ``__dict__``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __set__(self, obj: object, value: object) -> None:
+        raise FrozenInstructionError(f"instruction field {self.name!r} is frozen; build a new instruction instead")
+
+    def __delete__(self, obj: object) -> None:
+        raise FrozenInstructionError(f"instruction field {self.name!r} is frozen")
+
+
+def _make_final(model: type[BaseModel]) -> None:
+    """Guard every field of ``model`` against ``object.__setattr__`` (see :class:`_FrozenField`)."""
+    for name in model.model_fields:
+        setattr(model, name, _FrozenField(name))
+    model.__basis_final__ = True  # type: ignore[attr-defined]
 
 
 class _OrderFields(InstructionBase):
@@ -314,6 +348,8 @@ MODELS: dict[str, type[InstructionBase]] = {
               RemoveLiquidity, Transfer, CancelOrder, ModifyOrder, Atomic)
 }
 OPERATIONS: tuple[str, ...] = tuple(MODELS)
+for _model in (*MODELS.values(), FlashLoan):
+    _make_final(_model)  # type: ignore[arg-type]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Instruction)
 
