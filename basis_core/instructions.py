@@ -31,10 +31,13 @@ from basis_core.errors import (
     InstructionError,
     InstructionValidationError,
     UnknownOperationError,
+    short_repr,
 )
 
 #: Largest amount or price accepted (anything above is treated as a typo, not an order).
 MAX_AMOUNT = Decimal("1e15")
+#: Longest JSON text accepted as an instruction (characters or bytes).
+MAX_JSON_CHARS = 1_000_000
 
 Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
 NonNegativeAmount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
@@ -383,13 +386,13 @@ def _error_from_validation(exc: ValidationError) -> InstructionError:
             field = f"{field}.operation" if field else "operation"
         if first["type"] == "union_tag_invalid":
             tag = first.get("ctx", {}).get("tag")
-            return UnknownOperationError(field, f"unknown operation {tag!r}; known: {', '.join(OPERATIONS)}")
+            return UnknownOperationError(field, f"unknown operation {short_repr(tag)}; known: {', '.join(OPERATIONS)}")
         return InstructionValidationError(field, "missing: every instruction needs an operation", errs)  # type: ignore[arg-type]
     field = ".".join(loc) or "instruction"
     inp = first.get("input")
     if first["type"] == "string_pattern_mismatch" and loc:
         msg = _PATTERN_HINTS.get(loc[-1], msg)
-    reason = msg if first["type"] == "missing" else f"{msg} (got {inp!r})"
+    reason = msg if first["type"] == "missing" else f"{msg} (got {short_repr(inp)})"
     return InstructionValidationError(field, reason, errs)  # type: ignore[arg-type]
 
 
@@ -401,16 +404,25 @@ def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> In
     if isinstance(obj, InstructionBase):
         return obj  # type: ignore[return-value]
     if isinstance(obj, str | bytes):
+        if len(obj) > MAX_JSON_CHARS:
+            raise InstructionValidationError(
+                "instruction", f"JSON text too large: {len(obj)} characters (limit {MAX_JSON_CHARS})")
         try:
             obj = json.loads(obj)
         except json.JSONDecodeError as e:
             raise InstructionValidationError("instruction", f"not valid JSON: {e.msg}") from None
+        except RecursionError:
+            raise InstructionValidationError("instruction", "JSON nested too deeply") from None
+        except ValueError as e:  # not UTF-8 bytes, an integer with too many digits ...
+            raise InstructionValidationError("instruction", f"not valid JSON: {short_repr(str(e))}") from None
     if not isinstance(obj, dict):
         raise InstructionValidationError("instruction", f"expected an object, got {type(obj).__name__}")
     try:
         return _ADAPTER.validate_python(obj)  # type: ignore[no-any-return]
     except ValidationError as e:
         raise _error_from_validation(e) from None
+    except RecursionError:
+        raise InstructionValidationError("instruction", "nested too deeply") from None
 
 
 def instruction_to_dict(instruction: InstructionBase) -> dict[str, Any]:

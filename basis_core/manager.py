@@ -120,7 +120,7 @@ class ExecutionInterfaceManager:
             self.ledger = None
         self.clock = Clock()
         self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
-        self._now: tuple[Any, int] = (object(), 0)  # a sentinel no caller passes  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
+        self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
@@ -464,8 +464,12 @@ class ExecutionInterfaceManager:
             except BasisError as exc:
                 self._record_early_failure(timestamp, instruction, exc)
                 raise
-            except OverflowError as exc:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
-                err = ClockError(f"timestamp: not usable ({type(exc).__name__}: {exc})")
+            except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
+                try:
+                    to_utc(timestamp)
+                    err = ClockError("timestamp: outside the supported range")
+                except ClockError as e:
+                    err = e
                 self._record_early_failure(None, instruction, err)
                 raise err from None
             if ts_ns != self.clock.now_ns:
