@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from basis_core.errors import BasisError, ScenarioError, short_repr
+from basis_core.errors import BasisError, ScenarioError, bounded, short_repr
 from basis_core.instructions import InstructionModel, parse_instruction
 from basis_core.timeutil import to_utc
 
@@ -323,7 +323,7 @@ def _load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: s
             except OSError as e:
                 raise ScenarioError(f"{where}: cannot read the scenario: {e.strerror or e}") from None
         else:
-            where = short_repr(str(source), 80) if source else "scenario"
+            where = bounded(str(source), 80) if source else "scenario"
         if len(text) > MAX_SCENARIO_CHARS:
             raise ScenarioError(f"{where}: the scenario is too large: {len(text)} characters "
                                 f"(limit {MAX_SCENARIO_CHARS})")

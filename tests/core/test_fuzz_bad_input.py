@@ -223,7 +223,7 @@ def test_the_cli_reports_a_bad_scenario_without_a_traceback(tmp_path: Any) -> No
     bad = tmp_path / "bad.yaml"
     bad.write_text("period: {start: 0001-01-01, end: 2025-01-02}\n" + "# " + "x" * 100_000 + "\n")
     res = CliRunner().invoke(app, ["backtest", str(bad)])
-    assert res.exit_code != 0 and res.exception is None or isinstance(res.exception, SystemExit)
+    assert (res.exit_code != 0 and res.exception is None) or isinstance(res.exception, SystemExit)
     assert "supported range" in res.output and "Traceback" not in res.output
 
 

@@ -87,7 +87,8 @@ def _manager(market: DataProvider, **kw: Any) -> ExecutionInterfaceManager:
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_venue_failing_to_load_is_reported_and_the_others_work(
         case: str, fake_dist: Callable[..., None], market: DataProvider) -> None:
-    fake_dist("basis-venue-broken", {"broken": "basis_venue_broken_mod:Broken"}, {"basis_venue_broken_mod": BROKEN[case]})
+    fake_dist("basis-venue-broken", {"broken": "basis_venue_broken_mod:Broken"},
+              {"basis_venue_broken_mod": BROKEN[case]})
     m = _manager(market)  # does not raise
     stage, reason = STAGE_AND_REASON[case]
     (failed,) = [f for f in m.discovery.failed if f.name == "broken"]
@@ -104,7 +105,8 @@ def test_a_venue_failing_to_load_is_reported_and_the_others_work(
 
 @pytest.mark.parametrize("case", ["construct", "configure", "venue_info"])
 def test_basis_venues_exits_0_and_shows_the_failure(case: str, fake_dist: Callable[..., None]) -> None:
-    fake_dist("basis-venue-broken", {"broken": "basis_venue_broken_mod:Broken"}, {"basis_venue_broken_mod": BROKEN[case]})
+    fake_dist("basis-venue-broken", {"broken": "basis_venue_broken_mod:Broken"},
+              {"basis_venue_broken_mod": BROKEN[case]})
     _register()
     stage, reason = STAGE_AND_REASON[case]
     res = CliRunner().invoke(app, ["venues", "--json"])
@@ -178,8 +180,8 @@ def test_an_accrue_that_raises_or_returns_junk_takes_only_that_venue_out(
     cls = {"raises": "Raises", "junk": "Junk", "floatjunk": "FloatJunk", "trespasser": "Trespasser"}[bad]
     eps = {"good": "basis_venue_acc_mod:Good", bad: f"basis_venue_acc_mod:{cls}"}
     fake_dist("basis-venue-accruers", eps, {"basis_venue_acc_mod": ACCRUING})
-    m = ExecutionInterfaceManager({"initial_balances": {"good:spot:USDT": "10", "paper:spot:USDT": "100000"}, "venues": ["good", bad, "paper"]},
-                                  market, "backtest")
+    balances = {"good:spot:USDT": "10", "paper:spot:USDT": "100000"}
+    m = ExecutionInterfaceManager({"initial_balances": balances, "venues": ["good", bad, "paper"]}, market, "backtest")
     m.execute(T0, BUY)
     effects = m.advance_to(T1)
     assert [(d.venue, d.positions) for d in effects] == [("good", {"good:spot:USDT": Decimal(1)})]
