@@ -16,7 +16,7 @@ install: $(BIN)/python
 	$(PIP) -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
 
 install-test: $(BIN)/python
-	$(PIP) -e '.[test,live]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper
+	$(PIP) -e '.[test,live,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper -e tests/plugins/basis-venue-okx
 	npm ci --no-audit --no-fund --loglevel=error
 
 backtest: install
@@ -26,7 +26,7 @@ test: install-test
 	$(BIN)/python -m pytest -q
 
 lint:
-	$(BIN)/ruff check basis_core plugins tests bench
+	$(BIN)/ruff check basis_core plugins tests bench examples
 
 typecheck:
 	$(BIN)/mypy

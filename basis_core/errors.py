@@ -164,6 +164,11 @@ class MarketDataError(BasisError, LookupError):
     """Market data is missing: an unknown series or a timestamp before the first row."""
 
 
+class StaleMarketDataError(MarketDataError):
+    """A timestamp is past the end of a series by more than the provider's ``max_staleness``: the last row
+    is too old to stand for the market (instead of silently reusing a years-old price)."""
+
+
 class ClockError(BasisError, ValueError):
     """The run's clock would go backwards, or a timestamp has no timezone."""
 
@@ -203,6 +208,32 @@ class TransactionTimeoutError(AmbiguousOutcomeError):
 
 class ScenarioError(BasisError, ValueError):
     """A scenario file is invalid (names the line and field)."""
+
+
+class StrategyLoadError(ScenarioError):
+    """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
+    loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
+class SweepError(BasisError, ValueError):
+    """A parameter sweep is mis-specified (a ``--grid`` / ``--random`` / backend argument); ``field`` names the
+    argument, ``reason`` says why. Raised before any variant runs."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class SweepKeyError(SweepError):
+    """A sweep key (a dotted path into the scenario such as ``strategies.cash_and_carry.params.capital``) does
+    not lead anywhere: ``key`` is the whole path, ``segment`` the part that failed, ``choices`` what exists there."""
+
+    def __init__(self, key: str, segment: str, reason: str, choices: list[str] | None = None) -> None:
+        self.key = key
+        self.segment = segment
+        self.choices = list(choices or [])
+        super().__init__(key, reason)
 
 
 class ContractRevertError(TransactionRevertedError):

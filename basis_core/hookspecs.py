@@ -322,3 +322,70 @@ def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     Example: a 1 ETH short on Binance crossing 08:00 UTC returns one ``funding`` deltas of
     ``{"binance:futures:USDT": mark * rate}``.
     """
+
+
+# -- market data (called on the venue *class*, before any manager exists: implement as static methods) --------
+@hookspec
+def market_data_files() -> Any:
+    """Contribute the market data files this venue's data comes in, for ``basis backtest --data DIR``.
+
+    Implement as a ``@staticmethod`` on the venue class: the core calls it on the classes of the
+    ``basis_core.venues`` entry points (and on its own generic contribution, last) when it loads a
+    directory, before any manager exists. A file matched by several contributions is loaded by the first
+    (venues before the core); two files making the same series are an error naming both, never a silent win.
+
+    :return: a :class:`basis_core.data.contrib.MarketDataFiles` (file loaders: pattern, series template,
+        cadence, columns; proxy aliases; gap fills), or None.
+
+    Example::
+
+        @staticmethod
+        @hookimpl
+        def market_data_files():
+            return MarketDataFiles(loaders=(
+                klines(r"^okx_(?P<base>[A-Z]+)USDT_perp_1m_", "perp:okx:{base}/USDT:USDT", cadence="1m"),
+                funding(r"^okx_(?P<base>[A-Z]+)USDT_funding_", "funding:okx:{base}/USDT:USDT")))
+    """
+
+
+@hookspec
+def synthetic_series(market: Any) -> Any:
+    """Contribute this venue's series to the seeded synthetic market (the default backtest's data).
+
+    Implement as a ``@staticmethod`` on the venue class. ``market`` is a
+    :class:`basis_core.data.synthetic.SyntheticMarket`: its ``spec`` (seed, start, hours), ``times``,
+    the underlying price paths (``market.path("ETH")``), per-series random streams (``market.rng(name)``:
+    seeded by the run's seed and the series name, so installing another venue never changes yours) and
+    builders (``market.perp(venue, symbol, funding_every_hours=8)``, ``market.candles(...)``).
+
+    :param market: the synthetic market being built.
+    :return: a list of :class:`basis_core.data.series.Series` (names per the series naming of
+        docs/writing-a-venue-plugin.md), or None.
+
+    Example: ``return market.perp("okx", "ETH/USDT:USDT", funding_every_hours=8)``
+    """
+
+
+@hookspec(firstresult=True)
+def live_market_data(timestamp: Any, keys: Any) -> Any:
+    """Live reads of market data: the latest values of series ``keys`` at the venue (declared for the
+    live-parity work, where a live provider answers the same ``get_data`` as the backtest one; the core
+    does not call it yet).
+
+    Implement on the venue *instance* (it has the configured live backend and credentials); read through
+    the live client, never at import time.
+
+    :param timestamp: the time of the read (aware UTC); values newer than it must not be returned.
+    :param keys: the series names wanted, e.g. ``["perp:okx:ETH/USDT:USDT", "funding:okx:ETH/USDT:USDT"]``.
+    :return: ``{series name: {column: Decimal}}`` for the keys this venue serves, or None.
+
+    Example: ``{"perp:okx:ETH/USDT:USDT": {"close": Decimal("3012.5")}}``
+    """
+
+
+class DataHooks:
+    """The market-data hook specifications alone (the data plugin manager registers venue classes with these)."""
+
+    market_data_files = staticmethod(market_data_files)
+    synthetic_series = staticmethod(synthetic_series)
+    live_market_data = staticmethod(live_market_data)

@@ -12,7 +12,7 @@ backend (``make_live_backend``, created lazily so a backtest never imports ccxt 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -49,9 +49,33 @@ class VenueContext:
         return self.settings.venue(venue)
 
 
+@dataclass(frozen=True, slots=True)
+class InstrumentRules:
+    """A venue's filters for one market, in human units (what the venue refuses, a strategy should avoid).
+
+    ``step``: amount increment; ``min_amount``: smallest amount; ``min_notional``: smallest ``amount x price``
+    in the quote asset (reduce-only perp orders are exempt); ``tick``: price increment (None: significant-figure
+    rules or none); ``max_leverage``: of a perp's first margin tier (1 for spot).
+    """
+
+    venue: str
+    symbol: str
+    market: str
+    step: Decimal
+    min_amount: Decimal
+    min_notional: Decimal
+    tick: Decimal | None = None
+    max_leverage: Decimal = Decimal(1)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"market": self.market, "step": str(self.step), "min_amount": str(self.min_amount),
+                "min_notional": str(self.min_notional), "tick": None if self.tick is None else str(self.tick),
+                "max_leverage": str(self.max_leverage)}
+
+
 @dataclass(frozen=True)
 class VenueInfo:
-    """A venue's self-description (``venue_info`` hook)."""
+    """A venue's self-description (``venue_info`` hook); ``rules``: instrument rules by symbol (CEX markets)."""
 
     name: str
     kind: VenueKind
@@ -62,13 +86,32 @@ class VenueInfo:
     capabilities: frozenset[str] = frozenset()
     flash_loan_premium: Decimal | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rules: Mapping[str, InstrumentRules] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "kind": self.kind, "operations": list(self.operations),
             "instruments": list(self.instruments), "key_namespaces": list(self.key_namespaces),
             "description": self.description, "capabilities": sorted(self.capabilities),
+            "rules": {sym: r.to_dict() for sym, r in self.rules.items()},
         }
+
+
+def check_settings_keys(venue: str, options: Mapping[str, Any], known: frozenset[str]) -> None:
+    """Raise :class:`ConfigError` for a settings key of ``venue`` that is neither a common
+    :class:`~basis_core.config.VenueSettings` field nor one of ``known``, naming it and the closest known key."""
+    import difflib
+
+    from basis_core.config import VenueSettings
+    from basis_core.errors import ConfigError
+
+    for key in options:
+        if key in known:
+            continue
+        allowed = sorted(known | set(VenueSettings.model_fields))
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"venue_config.{venue}.{key}: unknown setting{hint}; {venue} accepts: {', '.join(allowed)}")
 
 
 class VenueInterface:
@@ -80,6 +123,9 @@ class VenueInterface:
     #: instrument-key namespaces this venue writes (``binance:spot``, ``ethereum:wallet`` ...)
     key_namespaces: ClassVar[tuple[str, ...]] = ()
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: venue-specific settings keys this venue reads (``venue_config.<venue>.<key>`` beyond the common fields of
+    #: :class:`~basis_core.config.VenueSettings`); any other key is a ConfigError naming it, never ignored
+    settings_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self.current_orders: dict[str, Any] = {}
@@ -102,6 +148,7 @@ class VenueInterface:
         self.context = context
         self.mode = context.mode
         self.settings = context.settings_for(self.name)
+        check_settings_keys(self.name, self.settings.options, type(self).settings_options)
         self._backend = None
         self.on_configure(context)
 
@@ -111,6 +158,7 @@ class VenueInterface:
             name=self.name, kind=self.kind, operations=self.operations(), instruments=self.instruments(),
             key_namespaces=self.key_namespaces or (f"{self.name}:",), description=self.description,
             capabilities=self.capabilities, flash_loan_premium=self.flash_loan_premium(),
+            rules=self.instrument_rules(),
         )
 
     # -- for subclasses ----------------------------------------------------------------------
@@ -129,6 +177,10 @@ class VenueInterface:
 
     def instruments(self) -> tuple[str, ...]:
         return ()
+
+    def instrument_rules(self) -> dict[str, InstrumentRules]:
+        """Amount step, minimums and tick by symbol (published in ``venue_info``); none by default."""
+        return {}
 
     def flash_loan_premium(self) -> Decimal | None:
         return None

@@ -1,7 +1,11 @@
 """Backtest reports: a rich summary table, ``summary.json``, ``history`` / ``executions`` (parquet or
-csv), ``equity.png`` (equity with the PnL components stacked beneath) and ``positions.png``.
+csv; executions as a tidy frame of typed columns), ``equity.png`` (equity with the PnL components stacked
+beneath), ``positions.png`` and the interactive ``report.html`` (:mod:`basis_core.backtest.html_report`,
+needs plotly: ``pip install 'basis-core[report]'``).
 
-Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps).
+Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps) and are
+downsampled (at most a few thousand points per series), so writing a report takes seconds whatever the
+run length.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from basis_core.backtest.metrics import downsample
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,6 +43,8 @@ COMPONENT_LABELS: dict[str, str] = {
 }
 
 _STABLE = ("USDT", "USDC", "DAI", "USD", "USDS", "FDUSD")
+#: most points per series in the PNG charts
+_MAX_POINTS = 4000
 
 
 def _usd(x: float) -> str:
@@ -61,6 +69,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     t.add_row("return", _pct(summary["return"]))
     t.add_row("annualised return", _pct(summary["annualised_return"]))
     t.add_row("max drawdown", _pct(summary["max_drawdown"]))
+    if "sharpe" in summary:
+        t.add_row("volatility (annualised)", _pct(summary["volatility"]))
+        for k in ("sharpe", "sortino", "calmar"):
+            v = summary[k]
+            t.add_row(k.capitalize(), "n/a" if v is None else f"{v:.2f}")
     t.add_section()
     comps = summary["components"]
     for c, label in COMPONENT_LABELS.items():
@@ -75,6 +88,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     t.add_row("venues", ", ".join(summary["venues"]) or "none")
     t.add_row("executions / accruals / failed",
               f"{summary['executions']} / {summary['accruals']} / {summary['failed']}")
+    for f in summary.get("failures", {}).get("first", [])[:3]:
+        who = f" ({f['strategy']})" if f.get("strategy") else ""
+        t.add_row("failed", f"{f['timestamp']} {f['venue']} {f['operation']}{who}: {f['error']}")
     for note in summary.get("notes", []):
         t.add_row("note", note)
     if summary.get("unpriced_keys"):
@@ -92,16 +108,12 @@ def history_frame(result: BacktestResult) -> pd.DataFrame:
     return pd.concat([result.equity, pos, usd], axis=1)
 
 
-def _flat_executions(result: BacktestResult) -> pd.DataFrame:
-    ex = result.executions.copy()
-    for col in ("positions", "fees", "pnl"):
-        ex[col] = [json.dumps(v, sort_keys=True) for v in ex[col]]
-    return ex
-
-
 def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = None,
-                 charts: bool = True) -> dict[str, Path]:
-    """Write the report files into ``out_dir`` (created); return name -> path."""
+                 charts: bool = True, html: bool = True) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` (created); return name -> path.
+
+    ``html``: also ``report.html`` when plotly is installed (the ``report`` extra; skipped with a warning
+    otherwise)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fmt = fmt or result.scenario.report.history_format
@@ -109,7 +121,7 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
     files["summary"] = out / "summary.json"
     files["summary"].write_text(json.dumps(result.summary, indent=2, default=str) + "\n", encoding="utf-8")
     hist = history_frame(result)
-    ex = _flat_executions(result)
+    ex = result.executions
     if fmt == "parquet":
         try:
             files["history"] = out / "history.parquet"
@@ -129,6 +141,15 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
         plot_equity(result, files["equity"])
         files["positions"] = out / "positions.png"
         plot_positions(result, files["positions"])
+    if html:
+        try:
+            import plotly  # noqa: F401
+        except ImportError:
+            log.warning("plotly is not installed: no report.html (pip install 'basis-core[report]')")
+        else:
+            from basis_core.backtest.html_report import write_html
+
+            files["html"] = write_html(result, out / "report.html")
     return files
 
 
@@ -151,7 +172,7 @@ def _usd_axis(ax: Any) -> None:
 
 def plot_equity(result: BacktestResult, path: str | Path) -> None:
     """Equity curve (USD) above the cumulative PnL components stacked (gains up, costs down)."""
-    eq = result.equity
+    eq = downsample(result.equity, _MAX_POINTS)
     fig = _figure(2, 8)
     gs = fig.add_gridspec(2, 1, height_ratios=[1, 1.2])
     ax1 = fig.add_subplot(gs[0])
@@ -196,7 +217,7 @@ def plot_equity(result: BacktestResult, path: str | Path) -> None:
 
 def plot_positions(result: BacktestResult, path: str | Path) -> None:
     """USD exposure of every position over time, and the net exposure to non-stable assets (delta)."""
-    ex = result.exposures
+    ex = downsample(result.exposures, _MAX_POINTS)
     fig = _figure(2, 7)
     gs = fig.add_gridspec(2, 1, height_ratios=[1.4, 1])
     ax1 = fig.add_subplot(gs[0])

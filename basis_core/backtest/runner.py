@@ -15,7 +15,9 @@ up exactly to the equity change. Rows are collected in lists and framed once at 
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +25,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from basis_core.backtest.scenario import Scenario, load_scenario
-from basis_core.backtest.strategies import STRATEGIES, Strategy
+from basis_core.backtest.strategies import Strategy
+from basis_core.backtest.strategies.loader import load_strategy, strategy_name
 from basis_core.backtest.valuation import Valuer, lst_rate_gain
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import PNL_COMPONENTS
@@ -64,6 +68,10 @@ class BacktestResult:
     - ``exposures``: USD exposure by key (perps: size x mark; liabilities negative).
     - ``executions``: one row per execution-history record (instructions and accruals).
     - ``totals``: exact Decimal totals of every component; ``start_equity`` / ``end_equity`` exact.
+    - ``risk``: ``leverage`` and ``net_delta`` (shares of equity, every step) and the venues' health factor,
+      LTV and margin ratios (``<venue>:health_factor``, ``<venue>:ltv``, ``<venue>:margin_ratio:<asset>``,
+      sampled at about 1,000 steps).
+    - ``interrupted``: the run was stopped (Ctrl-C) and the frames hold the steps done.
     """
 
     scenario: Scenario
@@ -79,10 +87,19 @@ class BacktestResult:
     summary: dict[str, Any]
     unpriced: list[str] = field(default_factory=list)
     manager: ExecutionInterfaceManager | None = field(default=None, repr=False)
+    risk: pd.DataFrame = field(default_factory=pd.DataFrame)
+    interrupted: bool = False
 
     @property
     def equity_change(self) -> Decimal:
         return self.end_equity - self.start_equity
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling keeps the data and drops ``manager`` (live venue objects, not meant to cross processes):
+        a result read back from another process has ``manager`` None."""
+        state = dict(self.__dict__)
+        state["manager"] = None
+        return state
 
 
 # -- market and period ----------------------------------------------------------------------------
@@ -159,18 +176,21 @@ def make_manager(scenario: Scenario, provider: DataProvider, *, plugins: Iterabl
                                      plugins=plugins, autoload=autoload)
 
 
-def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager) -> tuple[list[Strategy], list[StrategyStatus]]:
+def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager,
+                capital: list[dict[str, Decimal]]) -> tuple[list[Strategy], list[StrategyStatus]]:
+    """The scenario's strategies that can run (their ``balances`` added to the ledger and to ``capital``)."""
     active: list[Strategy] = []
     status: list[StrategyStatus] = []
+    base_dir = scenario.source_path.parent if scenario.source_path is not None else None
     for i, spec in enumerate(scenario.strategies):
-        cls = STRATEGIES[spec.name]
+        cls = load_strategy(spec.name, base_dir=base_dir)
         strat = cls(cls.Params.model_validate(spec.params))
         reason = strat.prepare(manager)
         if reason:
             if spec.required:
                 raise ScenarioError(f"strategies[{i}]: {spec.name} cannot run: {reason}")
             log.info("strategy %s skipped: %s", spec.name, reason)
-            status.append(StrategyStatus(spec.name, False, reason))
+            status.append(StrategyStatus(strategy_name(cls), False, reason))
         else:
             ledger = manager.ledger
             assert ledger is not None
@@ -178,8 +198,20 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager) -> tuple
                 if amount:
                     ledger.set_balance(key, ledger.balance(key) + amount)
             active.append(strat)
-            status.append(StrategyStatus(spec.name, True))
+            capital.append({k: v for k, v in spec.balances.items() if v})
+            status.append(StrategyStatus(strategy_name(cls), True))
     return active, status
+
+
+def _labels(active: list[Strategy]) -> list[str]:
+    """Unique display names of the active strategies (a second instance of a class gets ``#2``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in active:
+        base = s.name or type(s).__name__
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return out
 
 
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
@@ -188,7 +220,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         attribute_lst_yield: bool = True, eth_price: str = "market") -> BacktestResult:
     """Run a backtest scenario and return its :class:`BacktestResult`.
 
-    :param scenario: a :class:`Scenario`, a path to a YAML file, or a dict.
+    :param scenario: a :class:`Scenario`, a path to a YAML file, the name of a bundled scenario
+        (``"default"``, ``"cash_and_carry"``, ``"staked_basis"``), a YAML text, or a dict.
     :param data_dir: real data files to use instead of the scenario's market.
     :param data_provider: a ready market (overrides both).
     :param progress: ``callback(done_steps, total_steps)``, called about 200 times per run.
@@ -203,6 +236,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         ``on_error: stop`` (a strategy's own unexpected error always propagates).
     """
     t_wall = time.perf_counter()
+    if isinstance(scenario, str | Path) and not isinstance(scenario, Scenario):
+        scenario = _scenario_source(scenario)
     sc = load_scenario(scenario) if not isinstance(scenario, Scenario) else scenario
     provider = data_provider if data_provider is not None else build_market(sc, data_dir)
     notes: list[str] = []
@@ -214,13 +249,20 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     manager = make_manager(sc, provider, plugins=plugins, autoload=autoload)
     ledger = manager.ledger
     assert ledger is not None
-    active, status = _strategies(sc, manager)
+    capital: list[dict[str, Decimal]] = []
+    active, status = _strategies(sc, manager, capital)
     for strat in strategies:
         reason = strat.prepare(manager)
         name = strat.name or type(strat).__name__
         status.append(StrategyStatus(name, not reason, reason or ""))
         if not reason:
             active.append(strat)
+            capital.append({})
+    labels = _labels(active)
+    owners: list[tuple[int, int, str]] = []  # history [start, end) made by a strategy
+    risk_venues = [v["name"] for v in manager.venues() if v.get("kind") == "cex" or "borrow" in v["operations"]]
+    risk_rows: list[dict[str, float]] = []
+    risk_index: list[int] = []
     valuer = Valuer(provider, manager.get_balances, eth_price=eth_price)
     history = manager.execution_history
     schedule = list(sc.schedule)
@@ -230,6 +272,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
 
     total = len(times)
     every = max(1, total // 200)
+    risk_every = max(1, total // 1000)
     ncomp = len(COMPONENTS)
     cum = [_ZERO] * ncomp
     hist_i = 0
@@ -249,62 +292,83 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     pos_rows: list[dict[str, Decimal]] = []
     exp_rows: list[dict[str, Decimal]] = []
     started = False
-    for n, ts_ns in enumerate(times):
-        ts = from_ns(ts_ns)
-        while si < n_sched and schedule[si].at.value <= ts_ns:
-            item = schedule[si]
-            si += 1
-            try:
-                manager.execute(item.at, item.parsed)
-            except BasisError as exc:
-                failures += 1
-                log.warning("scheduled instruction at %s failed: %s", item.at.isoformat(), exc)
-                if sc.on_error == "stop":
-                    raise
-        manager.advance_to(ts)
-        if not started:
-            for s in active:
-                s.start(manager, ts)
+    interrupted = False
+    try:
+        for n, ts_ns in enumerate(times):
+            ts = from_ns(ts_ns)
+            while si < n_sched and schedule[si].at.value <= ts_ns:
+                item = schedule[si]
+                si += 1
+                try:
+                    manager.execute(item.at, item.parsed)
+                except BasisError as exc:
+                    failures += 1
+                    log.warning("scheduled instruction at %s failed: %s", item.at.isoformat(), exc)
+                    if sc.on_error == "stop":
+                        raise
+            manager.advance_to(ts)
+            for s, label in zip(active, labels, strict=True):
+                h0 = len(history)
+                if not started:
+                    s.start(manager, ts)
+                s.step(manager, ts)
+                if len(history) > h0:
+                    owners.append((h0, len(history), label))
             started = True
-        for s in active:
-            s.step(manager, ts)
-        snap = provider.get_data(ts_ns)
-        step = [_ZERO] * ncomp
-        if hist_i < len(history):
-            new = history[hist_i:]
-            hist_i = len(history)
-            valuer.observe(new)
-            for rec in new:
-                if not rec.success or not rec.pnl:
-                    continue
-                atomic = rec.operation == "atomic"
-                for comp, v in _items(rec.pnl):
-                    if atomic and comp != "flash_loan_fee":
-                        continue  # the bundle's steps are recorded (and counted) one by one
-                    j = _COMP_INDEX.get(comp)
-                    if j is None:
-                        log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
+            snap = provider.get_data(ts_ns)
+            step = [_ZERO] * ncomp
+            if hist_i < len(history):
+                new = history[hist_i:]
+                hist_i = len(history)
+                valuer.observe(new)
+                for rec in new:
+                    if not rec.success or not rec.pnl:
                         continue
-                    step[j] += v
-        if attribute_lst_yield:
-            step[_COMP_INDEX["staking_yield"]] += lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
-        bal = ledger.balances
-        val = valuer.value(snap, bal)
-        prev_eq = eq_rows[-1] if eq_rows else start_equity
-        step[0] = (val.equity - prev_eq) - sum(step[1:], _ZERO)
-        for j in range(ncomp):
-            cum[j] += step[j]
-        eq_rows.append(val.equity)
-        cum_rows.append(tuple(cum))
-        step_rows.append(tuple(step))
-        pos_rows.append(bal)
-        exp_rows.append(val.exposures)
-        prev_snap = snap
-        prev_bal = bal
-        if progress is not None and (n % every == 0 or n == total - 1):
-            progress(n + 1, total)
+                    atomic = rec.operation == "atomic"
+                    for comp, v in _items(rec.pnl):
+                        if atomic and comp != "flash_loan_fee":
+                            continue  # the bundle's steps are recorded (and counted) one by one
+                        j = _COMP_INDEX.get(comp)
+                        if j is None:
+                            log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
+                            continue
+                        step[j] += v
+            if attribute_lst_yield:
+                step[_COMP_INDEX["staking_yield"]] += lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
+            bal = ledger.balances
+            val = valuer.value(snap, bal)
+            prev_eq = eq_rows[-1] if eq_rows else start_equity
+            step[0] = (val.equity - prev_eq) - sum(step[1:], _ZERO)
+            for j in range(ncomp):
+                cum[j] += step[j]
+            eq_rows.append(val.equity)
+            cum_rows.append(tuple(cum))
+            step_rows.append(tuple(step))
+            pos_rows.append(bal)
+            exp_rows.append(val.exposures)
+            prev_snap = snap
+            prev_bal = bal
+            if risk_venues and (n % risk_every == 0 or n == total - 1):
+                risk_rows.append(_risk_sample(manager, ts, risk_venues))
+                risk_index.append(ts_ns)
+            if progress is not None and (n % every == 0 or n == total - 1):
+                progress(n + 1, total)
+    except KeyboardInterrupt:
+        if not eq_rows:
+            raise
+        interrupted = True
+        msg = (f"interrupted after {len(eq_rows)} of {total} steps (at {from_ns(times[len(eq_rows) - 1]).isoformat()}):"
+               " this report is partial")
+        log.warning(msg)
+        notes.append(msg)
+        times = times[:len(eq_rows)]
+    if not interrupted:
+        for s, label in zip(active, labels, strict=True):
+            h0 = len(history)
+            s.finish(manager, from_ns(times[-1]))
+            if len(history) > h0:
+                owners.append((h0, len(history), label))
     for s in active:
-        s.finish(manager, from_ns(times[-1]))
         notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
     end_equity = eq_rows[-1]
@@ -318,16 +382,127 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     pnl = pd.DataFrame([[float(x) for x in r] for r in step_rows], index=index, columns=list(COMPONENTS))
     positions = _frame(pos_rows, index)
     exposures = _frame(exp_rows, index)
-    executions = executions_frame(history)
-    wall = time.perf_counter() - t_wall
+    strategy_of = _owner_map(owners, len(history))
+    executions = executions_frame(history, strategy_of)
+    risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
     result = BacktestResult(
         scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures, executions=executions,
         totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
-        unpriced=sorted(valuer.unpriced), manager=manager,
+        unpriced=sorted(valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
     )
+    by_strategy = _strategy_pnl(result, history, strategy_of, dict(zip(labels, capital, strict=True)))
+    wall = time.perf_counter() - t_wall
     result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
-                               venues=[v["name"] for v in manager.venues()], notes=notes)
+                               venues=[v["name"] for v in manager.venues()], notes=notes,
+                               pnl_by_strategy=by_strategy)
     return result
+
+
+def _scenario_source(arg: str | Path) -> Any:
+    """A scenario argument of :func:`run`: an existing file, a bundled scenario's name (``"default"``), or a
+    YAML text (several lines)."""
+    from basis_core.backtest.scenario import bundled_scenarios
+
+    text = str(arg)
+    if isinstance(arg, str) and "\n" in text:
+        return load_scenario("scenario", text=text)
+    path = Path(arg)
+    if path.exists():
+        return path
+    bundled = bundled_scenarios()
+    if text in bundled:
+        return bundled[text]
+    raise ScenarioError(f"{text}: no such scenario file and no bundled scenario of that name "
+                        f"(bundled: {', '.join(bundled)})")
+
+
+def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str]) -> dict[str, float]:
+    """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances)."""
+    out: dict[str, float] = {}
+    for v in venues:
+        try:
+            bal = manager.get_balances(ts, v)
+        except BasisError:
+            continue
+        for key, value in bal.items():
+            venue, kind, name = key.partition(":")[0], *key.split(":", 2)[1:]
+            if kind != "metric":
+                continue
+            metric, _, asset = name.partition(":")
+            if metric in ("health_factor", "ltv"):
+                if metric == "health_factor" and bal.get(f"{venue}:metric:debt_usd", 1) == 0:
+                    continue  # no debt: the health factor is infinite
+                out[f"{venue}:{metric}"] = float(value)
+            elif metric == "margin_ratio" and asset:
+                out[f"{venue}:margin_ratio:{asset}"] = float(value)
+    return out
+
+
+def _risk_frame(rows: list[dict[str, float]], index_ns: list[int], exposures: pd.DataFrame,
+                equity: pd.Series) -> pd.DataFrame:
+    """Risk over time: ``leverage`` and ``net_delta`` (shares of equity) every step, and the venues' health
+    factor / LTV / margin ratios at about 1,000 sampled steps (NaN between samples)."""
+    from basis_core.backtest.metrics import exposure_shares
+
+    shares = exposure_shares(exposures, equity)
+    if not rows:
+        return shares
+    idx = pd.DatetimeIndex(pd.to_datetime(index_ns, unit="ns", utc=True), name="timestamp")
+    sampled = pd.DataFrame(rows, index=idx)
+    sampled = sampled[~sampled.index.duplicated(keep="last")]
+    return shares.join(sampled, how="left")
+
+
+def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
+    """History index -> the strategy whose step made it."""
+    out: dict[int, str] = {}
+    for a, b, label in owners:
+        for i in range(a, min(b, n)):
+            out[i] = label
+    return out
+
+
+def _trade_value_deltas(rec: Any) -> tuple[Mapping[str, Any], Mapping[str, float] | None]:
+    """The position changes of a record for valuing them, and the prices to value some of them at. A perp trade
+    counts its perp change at its fill price (slippage is in the entry price, not in a balance) and its fees:
+    the realised PnL it credits to the margin account is already the perp change marked to market."""
+    pos = dict(_items(rec.positions))
+    perps = {k: v for k, v in pos.items() if k.split(":", 2)[1:2] == ["perp"]}
+    if not perps:
+        return pos, {}  # an exchange within the strategy's book: no cost of its own
+    for k, v in _items(rec.fees):
+        perps[k] = perps.get(k, _ZERO) + v
+    entry = float(rec.fill_price) if rec.fill_price else math.nan
+    return perps, {k: entry for k in perps if ":perp:" in k}
+
+
+def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int, str],
+                  capital: Mapping[str, Mapping[str, Decimal]]) -> dict[str, float]:
+    """PnL by strategy (:func:`basis_core.backtest.metrics.pnl_by_strategy`); a strategy's own ``balances``
+    count as held from the first step."""
+    from basis_core.backtest.metrics import pnl_by_strategy, unit_prices
+
+    if not strategy_of and not any(capital.values()):
+        return {}
+    index = result.equity.index
+    own: list[tuple[int, str, Mapping[str, Any], Mapping[str, float] | None]] = [
+        (0, label, bal, None) for label, bal in capital.items() if bal]
+    accruals: list[tuple[int, float, Any]] = []
+    ns = np.asarray(index.asi8)  # type: ignore[attr-defined]
+    for i, rec in enumerate(history):
+        if not rec.success or rec.operation == "atomic":
+            continue
+        step = int(ns.searchsorted(rec.ts_ns, side="left"))
+        label = strategy_of.get(i)
+        if label is not None:
+            own.append((step, label, *_trade_value_deltas(rec)))
+        elif rec.operation not in OPERATIONS and rec.pnl:
+            usd = float(sum((v for c, v in _items(rec.pnl) if c in ("funding", "lending_interest",
+                                                                      "borrow_interest")), _ZERO))
+            if usd:
+                accruals.append((step, usd, list(rec.positions)))
+    px = unit_prices(result.positions, result.exposures, {k for o in own for k in o[2]})
+    return pnl_by_strategy(px, own, accruals, float(result.end_equity - result.start_equity))
 
 
 def _items(m: Any) -> Iterable[tuple[str, Any]]:
@@ -345,21 +520,72 @@ def _frame(rows: list[dict[str, Decimal]], index: pd.DatetimeIndex) -> pd.DataFr
     return pd.DataFrame(data, index=index, columns=cols)
 
 
-def executions_frame(history: Iterable[Any]) -> pd.DataFrame:
-    """One row per history record: time, venue, operation, success, status, ids, positions / fees /
-    pnl (JSON-ready dicts of strings), error and error field."""
+#: columns of :func:`executions_frame`, in order, with their dtypes
+EXECUTION_COLUMNS: dict[str, str] = {
+    "timestamp": "datetime64[ns, UTC]", "venue": "string", "operation": "string", "symbol": "string",
+    "side": "string", "fill_price": "float64", "fill_amount": "float64", "notional": "float64", "fee": "float64",
+    "strategy": "string", "success": "bool", "status": "string", "error": "string", "error_field": "string",
+    "client_id": "string", "order_id": "string", "bundle": "Int64",
+    **{f"pnl_{c}": "float64" for c in PNL_COMPONENTS},
+    "positions": "string",
+}
+
+
+def _symbol_side(rec: Any) -> tuple[str | None, str | None]:
+    """The market and side of a record, read from its position changes (history records keep no instruction):
+    perps from the ``perp`` key; spot from the base (the key whose change is the fill amount) and the quote;
+    swaps as ``IN->OUT``; other operations: the asset they moved."""
+    pos = _items(rec.positions)
+    items = [(k, v) for k, v in pos if ":metric:" not in k]
+    if not items:
+        return None, None
+    for k, v in items:
+        parts = k.split(":", 2)
+        if len(parts) == 3 and parts[1] == "perp":
+            return parts[2], ("buy" if v > 0 else "sell")
+    op = rec.operation
+    if op == "spot_trade" and rec.fill_amount is not None and len(items) >= 2:
+        amt = abs(rec.fill_amount)
+        base_k, base_v = min(items, key=lambda kv: abs(abs(kv[1]) - amt))
+        rest = [kv for kv in items if kv[0] != base_k and (kv[1] > 0) != (base_v > 0)] or \
+            [kv for kv in items if kv[0] != base_k]
+        quote_k = max(rest, key=lambda kv: abs(kv[1]))[0]
+        return f"{base_k.split(':', 2)[2]}/{quote_k.split(':', 2)[2]}", ("buy" if base_v > 0 else "sell")
+    if op == "swap":
+        sold = [k.split(":", 2)[2] for k, v in items if v < 0]
+        bought = [k.split(":", 2)[2] for k, v in items if v > 0]
+        if sold and bought:
+            return f"{sold[0]}->{bought[0]}", "swap"
+    return items[0][0].split(":", 2)[2], None
+
+
+def executions_frame(history: Iterable[Any], strategy_of: Mapping[int, str] | None = None) -> pd.DataFrame:
+    """A tidy frame, one row per history record (instructions, accruals, fills of resting orders, liquidations)
+    with typed columns (:data:`EXECUTION_COLUMNS`): time, venue, operation, symbol and side (derived from the
+    position changes), fill price and amount, notional (price x amount, quote units), ``fee`` (USD paid in
+    trading fees and gas, positive = cost), the strategy that made it (None: scheduled instructions and accruals),
+    success, status, error and its field, ids, the atomic bundle, ``pnl_<component>`` (USD) and the position
+    changes as JSON."""
+    owner = strategy_of or {}
+    fee_comps = ("trading_fees", "gas")
     rows = []
-    for r in history:
-        rows.append({
-            "timestamp": from_ns(r.ts_ns), "venue": r.venue, "operation": r.operation, "success": r.success,
-            "status": r.status, "client_id": r.client_id, "order_id": r.order_id,
-            "positions": {k: str(v) for k, v in _items(r.positions)},
-            "fees": {k: str(v) for k, v in _items(r.fees)},
-            "pnl": {k: str(v) for k, v in _items(r.pnl)}, "error": r.error, "error_field": r.error_field,
-        })
-    cols = ["timestamp", "venue", "operation", "success", "status", "client_id", "order_id", "positions", "fees",
-            "pnl", "error", "error_field"]
-    return pd.DataFrame(rows, columns=cols)
+    for i, r in enumerate(history):
+        pnl = dict(_items(r.pnl))
+        symbol, side = _symbol_side(r) if r.success else (None, None)
+        price = None if r.fill_price is None else float(r.fill_price)
+        amount = None if r.fill_amount is None else float(r.fill_amount)
+        rows.append((
+            from_ns(r.ts_ns), r.venue, r.operation, symbol, side, price, amount,
+            None if price is None or amount is None else price * amount,
+            -float(sum((pnl.get(c, _ZERO) for c in fee_comps), _ZERO)), owner.get(i), r.success, r.status,
+            r.error, r.error_field, r.client_id, r.order_id, r.bundle,
+            *(float(pnl.get(c, _ZERO)) for c in PNL_COMPONENTS),
+            json.dumps({k: str(v) for k, v in _items(r.positions)}, sort_keys=True),
+        ))
+    frame = pd.DataFrame(rows, columns=list(EXECUTION_COLUMNS))
+    if not len(frame):
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame.astype(EXECUTION_COLUMNS)  # type: ignore[arg-type]
 
 
 def _fmt_step(td: pd.Timedelta) -> str:
@@ -370,9 +596,30 @@ def _fmt_step(td: pd.Timedelta) -> str:
     return str(td)
 
 
+def _failures(hist: pd.DataFrame, limit: int = 5) -> dict[str, Any]:
+    """Failed records: how many, counts by error type, and the first ``limit`` with their reasons."""
+    if not len(hist):
+        return {"count": 0, "by_error": {}, "first": []}
+    bad = hist[~hist["success"]]
+    kinds = pd.Series([str(e).partition(":")[0] for e in bad["error"].fillna("")], dtype=object)
+    def text(v: Any) -> str | None:
+        return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+    first = [{"timestamp": r["timestamp"].isoformat(), "venue": r["venue"], "operation": r["operation"],
+              "strategy": text(r["strategy"]), "field": text(r["error_field"]), "error": text(r["error"])}
+             for r in bad.head(limit).to_dict("records")]
+    return {"count": len(bad), "by_error": {str(k): int(v) for k, v in kinds.value_counts().items()},
+            "first": first}
+
+
 def summarize(result: BacktestResult, *, provider_name: str = "", failures: int = 0, wall_seconds: float = 0.0,
-              venues: list[str] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
-    """The run's summary (JSON-ready): equity, return, annualised return, max drawdown, PnL components."""
+              venues: list[str] | None = None, notes: list[str] | None = None,
+              pnl_by_strategy: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The run's summary (JSON-ready; every metric the report shows is here): equity, return, annualised return,
+    max drawdown, volatility, Sharpe, Sortino, Calmar (annualised from the step, see
+    :mod:`basis_core.backtest.metrics`), PnL components, PnL by venue and by strategy, risk extremes, failures
+    with their first reasons."""
+    from basis_core.backtest.metrics import performance, pnl_by_venue
     eq = result.equity
     start, end = result.start_equity, result.end_equity
     span_ns = int(eq.index[-1].value - eq.index[0].value) if len(eq) > 1 else 0
@@ -385,6 +632,21 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
     hist = result.executions
     instr = hist[hist["operation"].isin(OPERATIONS)] if len(hist) else hist
     steps = len(eq)
+    perf = performance(eq["equity"], result.scenario.period.step, annual, max_dd)
+    total_pnl = float(end - start)
+    risk = result.risk
+    risk_extremes: dict[str, float | None] = {}
+    for col in risk.columns:
+        v = risk[col].dropna()
+        if not len(v):
+            continue
+        worst = v.min() if col.endswith(("health_factor", "margin_ratio")) or ":margin_ratio:" in col else None
+        if ":margin_ratio:" in col or col.endswith(":ltv") or col == "leverage":
+            risk_extremes[f"max_{col}"] = float(v.max())
+        elif col.endswith(":health_factor"):
+            risk_extremes[f"min_{col}"] = float(worst) if worst is not None else None
+        elif col == "net_delta":
+            risk_extremes["max_abs_net_delta"] = float(v.abs().max())
     return {
         "scenario": result.scenario.name,
         "market": provider_name,
@@ -400,7 +662,16 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         "return": ret,
         "annualised_return": annual,
         "max_drawdown": max_dd,
+        "volatility": perf["volatility"],
+        "sharpe": perf["sharpe"],
+        "sortino": perf["sortino"],
+        "calmar": perf["calmar"],
+        "annualisation": {"periods_per_year": perf["periods_per_year"], "risk_free_rate": 0.0,
+                          "method": "step returns of equity scaled by periods per year (365.25 days / step)"},
         "components": {c: float(v) for c, v in result.totals.items()},
+        "pnl_by_venue": pnl_by_venue(result.positions, result.exposures, hist, total_pnl),
+        "pnl_by_strategy": dict(pnl_by_strategy or {}),
+        "risk": risk_extremes,
         "components_exact": {c: str(v) for c, v in result.totals.items()},
         "start_equity_exact": str(start),
         "end_equity_exact": str(end),
@@ -408,6 +679,8 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         "accruals": int(len(hist) - len(instr)),
         "failed": int((~hist["success"]).sum()) if len(hist) else 0,
         "failed_scheduled": failures,
+        "failures": _failures(hist),
+        "interrupted": result.interrupted,
         "unpriced_keys": list(result.unpriced),
         "notes": list(notes or []),
         "runtime": {"wall_seconds": round(wall_seconds, 3),
@@ -415,5 +688,5 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
     }
 
 
-__all__ = ["COMPONENTS", "BacktestResult", "StrategyStatus", "build_market", "executions_frame", "make_manager",
-           "run", "step_times", "summarize"]
+__all__ = ["COMPONENTS", "EXECUTION_COLUMNS", "BacktestResult", "StrategyStatus", "build_market", "executions_frame",
+           "make_manager", "run", "step_times", "summarize"]

@@ -111,9 +111,11 @@ class PeriodSpec(_Model):
 
 
 class StrategySpec(_Model):
-    """A built-in strategy and its parameters (see :mod:`basis_core.backtest.strategies`)."""
+    """A strategy and its parameters (see :mod:`basis_core.backtest.strategies.loader` for the names)."""
 
-    name: str = Field(description="strategy name, e.g. cash_and_carry, staked_basis, leveraged_staking_loop")
+    name: str = Field(description="a built-in strategy (cash_and_carry, staked_basis, leveraged_staking_loop), "
+                      "path/to/file.py:ClassName (relative to the scenario file), package.module:ClassName, "
+                      "or an entry point of the group basis_core.strategies")
     params: dict[str, Any] = Field(default_factory=dict, description="the strategy's parameters")
     required: bool = Field(False, description="fail the run instead of skipping when its venues are missing")
     balances: dict[str, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(
@@ -349,13 +351,13 @@ def _load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: s
         loc, msg = _pydantic_reason(e.errors(include_url=False)[0])
         raise _error(where, node, loc, msg) from None
     # deeper checks: strategy parameters against their models, instructions against theirs
-    from basis_core.backtest.strategies import STRATEGIES
+    from basis_core.backtest.strategies.loader import load_strategy
 
     for i, spec in enumerate(sc.strategies):
-        cls = STRATEGIES.get(spec.name)
-        if cls is None:
-            raise _error(where, node, ["strategies", i, "name"],
-                         f"unknown strategy {short_repr(spec.name)}; built-in: {', '.join(sorted(STRATEGIES))}")
+        try:
+            cls = load_strategy(spec.name, base_dir=path.parent if path is not None else None)
+        except BasisError as e:
+            raise _error(where, node, ["strategies", i, "name"], str(e)) from None
         try:
             cls.Params.model_validate(spec.params)
         except ValidationError as e:

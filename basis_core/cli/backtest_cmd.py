@@ -1,8 +1,9 @@
 """``basis backtest``, ``basis execute`` and ``basis scenario validate``.
 
-- ``basis backtest [SCENARIO.yaml] [--data DIR] [--out DIR] [--json]``: run a scenario (default: the
-  bundled one on the synthetic market), show a progress bar on stderr, then the summary table (or the
-  summary as JSON), and write the report files into ``--out``.
+- ``basis backtest [SCENARIO.yaml] [--data DIR] [--out DIR] [--json] [--strategy REF [--param K=V]]
+  [--fail-on-error]``: run a scenario (default: the bundled one on the synthetic market), show progress on
+  stderr (a bar on a terminal, else a line with rate and ETA every ``--progress-every`` seconds), then the
+  summary table (or the summary as JSON), and write the report files into ``--out`` (checked first).
 - ``basis execute --mode backtest --at TIMESTAMP 'INSTRUCTION-JSON'``: one instruction's deltas as JSON.
 - ``basis scenario validate FILE``: check a scenario file (errors name the line and the field).
 """
@@ -10,8 +11,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,13 @@ import typer
 from basis_core.errors import BasisError
 
 DEFAULT_OUT = Path("backtest-report")
+
+
+class HistoryFormat(StrEnum):
+    """File format of history and executions."""
+
+    parquet = "parquet"
+    csv = "csv"
 
 
 def _err(msg: str) -> None:
@@ -42,6 +53,54 @@ def _parse_balances(items: list[str]) -> dict[str, Decimal]:
     return out
 
 
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values read as YAML (numbers stay exact Decimals, like scenario files)."""
+    import yaml
+
+    from basis_core.backtest.scenario import _Loader
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. capital=50000", param_hint="--param")
+        try:
+            out[key.strip()] = yaml.load(value, Loader=_Loader)  # a SafeLoader subclass
+        except yaml.YAMLError:
+            raise typer.BadParameter(f"{item!r}: {value!r} is not a value", param_hint="--param") from None
+    return out
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` must be a writable directory (created if missing): checked before the run, not after it."""
+    if out.exists() and not out.is_dir():
+        raise BasisError(f"--out: {out} exists and is not a directory")
+    probe_dir = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not os.access(probe_dir, os.W_OK):
+        raise BasisError(f"--out: {probe_dir} is not writable")
+
+
+class _LineProgress:
+    """Progress as periodic log lines (stderr is not a terminal): steps done, rate and ETA, every ``every`` s."""
+
+    def __init__(self, name: str, every: float = 10.0) -> None:
+        self.name = name
+        self.every = every
+        self.t0 = time.monotonic()
+        self.last = self.t0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        typer.echo(f"backtest {self.name}: {done}/{total} steps ({done / total:.0%}), {rate:,.0f} steps/s, "
+                   f"elapsed {elapsed:.0f} s, ETA {eta:.0f} s", err=True)
+
+
 def backtest(
     scenario: str | None = typer.Argument(None, help="scenario YAML file, or the name of a bundled scenario "
                                          "(default, cash_and_carry, staked_basis ...); default: 'default'",
@@ -49,19 +108,54 @@ def backtest(
     data: Path | None = typer.Option(None, "--data",
                                      help="directory of real market data files (../shared/data format)"),
     out: Path = typer.Option(DEFAULT_OUT, "--out",
-                             help="directory for summary.json, history, equity.png, positions.png"),
+                             help="directory for summary.json, history, executions, equity.png, positions.png, "
+                                  "report.html"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON (no table, no progress bar)"),
-    fmt: str | None = typer.Option(None, "--format", help="history format: parquet or csv (default: the scenario's)"),
+    fmt: HistoryFormat | None = typer.Option(None, "--format", help="history format (default: the scenario's)"),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="run this strategy instead of the scenario's: path/to/file.py:ClassName, "
+                                 "package.module:ClassName, an installed entry point or a built-in name"),
+    param: list[str] = typer.Option([], "--param", help="parameter of --strategy, KEY=VALUE (repeatable)"),
+    balance: list[str] = typer.Option([], "--balance", help="initial balance KEY=AMOUNT added to the scenario's "
+                                                            "(repeatable), e.g. binance:spot:USDT=10000"),
+    fail_on_error: bool = typer.Option(False, "--fail-on-error",
+                                       help="exit with status 3 when any instruction failed (report still written)"),
+    html: bool = typer.Option(True, "--html/--no-html", help="write report.html (needs plotly)"),
+    progress_every: float = typer.Option(10.0, "--progress-every", min=0.1,
+                                         help="seconds between progress lines when stderr is not a terminal"),
 ) -> None:
-    """Run a backtest scenario and write its report."""
+    """Run a backtest scenario and write its report.
+
+    Exit status: 0 ok; 1 the run failed; 2 bad usage or an invalid scenario; 3 instructions failed and
+    --fail-on-error was given; 130 interrupted (Ctrl-C: the partial report is written).
+    """
     from basis_core.backtest.report import summary_table, write_report
     from basis_core.backtest.runner import run
     from basis_core.backtest.scenario import load_scenario, resolve_scenario
 
-    if fmt is not None and fmt not in ("parquet", "csv"):
-        raise typer.BadParameter("must be parquet or csv", param_hint="--format")
+    if param and strategy is None:
+        raise typer.BadParameter("--param needs --strategy", param_hint="--param")
+    params = _parse_params(param)
+    extra = _parse_balances(balance)
     try:
+        _check_out(out)
         sc = load_scenario(resolve_scenario(scenario))
+        if extra:
+            merged_balances = dict(sc.initial_balances)
+            for k, v in extra.items():
+                merged_balances[k] = merged_balances.get(k, Decimal(0)) + v
+            sc = sc.model_copy(update={"initial_balances": merged_balances})
+        if strategy is not None:
+            from basis_core.backtest.strategies.loader import load_strategy
+
+            cls = load_strategy(strategy)
+            merged = sc.model_dump(exclude={"source_path"})
+            merged["strategies"] = [{"name": strategy, "params": params}]
+            try:
+                cls.Params.model_validate(params)
+            except Exception as exc:
+                raise BasisError(f"--param: {exc}") from None
+            sc = load_scenario(merged).model_copy(update={"source_path": sc.source_path})
         if data is not None and not data.is_dir():
             raise BasisError(f"--data: {data} is not a directory")
     except BasisError as exc:
@@ -69,37 +163,64 @@ def backtest(
         raise typer.Exit(2) from None
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     err_console = Console(stderr=True)
-    show = not as_json and sys.stderr.isatty()
+    tty = sys.stderr.isatty()
+    show = not as_json and tty
     progress = Progress(TextColumn("[bold]backtest[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("steps"), TimeElapsedColumn(), console=err_console, disable=not show,
-                        transient=True)
+                        TextColumn("steps"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+                        disable=not show, transient=True)
+    lines = None if tty else _LineProgress(sc.name, progress_every)
     try:
         with progress:
-            task = progress.add_task(sc.name, total=None)
+            task = progress.add_task(sc.name, total=None, rate="")
+            t0 = time.monotonic()
 
             def on_progress(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                elapsed = time.monotonic() - t0
+                rate = f"{done / elapsed:,.0f} steps/s" if elapsed > 0 else ""
+                progress.update(task, completed=done, total=total, rate=rate)
+                if lines is not None:
+                    lines(done, total)
 
             result = run(sc, data_dir=data, progress=on_progress)
     except BasisError as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _err("interrupted before the first step: no report")
+        raise typer.Exit(130) from None
     if show:
         with err_console.status(f"writing the report to {out}/"):
-            files = write_report(result, out, fmt=fmt)
+            files = write_report(result, out, fmt=fmt.value if fmt else None, html=html)
     else:
-        files = write_report(result, out, fmt=fmt)
+        files = write_report(result, out, fmt=fmt.value if fmt else None, html=html)
     if as_json:
         payload = dict(result.summary)
         payload["files"] = {k: str(v) for k, v in files.items()}
         typer.echo(json.dumps(payload, indent=2, default=str))
-        return
-    console = Console()
-    console.print(summary_table(result.summary))
-    console.print(f"report: {out}/ ({', '.join(p.name for p in files.values())})")
+    else:
+        console = Console()
+        console.print(summary_table(result.summary))
+        console.print(f"report: {out}/ ({', '.join(p.name for p in files.values())})")
+    if result.interrupted:
+        _err(f"interrupted: partial report written to {out}/")
+        raise typer.Exit(130)
+    failed = result.summary.get("failures", {}).get("count", 0)
+    if fail_on_error and failed:
+        first = result.summary["failures"]["first"][0]
+        _err(f"{failed} instruction(s) failed; first: {first['timestamp']} {first['venue']} {first['operation']}: "
+             f"{first['error']}")
+        raise typer.Exit(3)
 
 
 def execute(

@@ -1,4 +1,5 @@
-"""``basis emulate <venue> [--port N] [--json]``: run a venue's local emulator in the foreground.
+"""``basis emulate <venue> [--port N] [--json] [--replay FILE --speed N [--start ISO]]``: run a venue's local
+emulator in the foreground, optionally replaying a price path (marks, funding) on an accelerated clock.
 
 The emulator is found by importing ``basis_venue_<venue>.testing.emulator`` at run time (the core never
 imports a plugin at module level) and taking its :class:`~basis_core.testing.http_emulator.EmulatorServer`
@@ -86,27 +87,56 @@ def build_emulator(venue: str, port: int) -> tuple[Any, dict[str, str]]:
     return target(**kwargs), creds
 
 
+def attach_replay(server: Any, venue: str, sources: list[str], speed: float, start: str | None) -> dict[str, Any]:
+    """Make ``server`` follow the price path of ``sources`` (:func:`basis_core.testing.replay.load_replay`);
+    returns what it follows (for the printed details). typer.BadParameter for an emulator that cannot replay
+    or a source that cannot be read."""
+    from basis_core.errors import BasisError
+    from basis_core.testing.replay import load_replay
+    from basis_core.timeutil import from_ns
+
+    if not callable(getattr(server, "attach_replay", None)):
+        raise typer.BadParameter(f"the {venue} emulator cannot replay a price path", param_hint="--replay")
+    try:
+        rep = server.attach_replay(load_replay(sources), speed=speed, start=start)
+    except (BasisError, ValueError) as e:
+        raise typer.BadParameter(str(e), param_hint="--replay") from None
+    return {"speed": speed, "start": from_ns(rep.clock.start_ns).isoformat(),
+            "end": from_ns(rep.end_ns).isoformat(), "series": sorted({f.series.name for f in rep.feeds})}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("emulate")
     def emulate(
         venue: str = typer.Argument(..., help="venue id, e.g. binance or hyperliquid"),
         port: int = typer.Option(0, "--port", min=0, max=65535, help="port on 127.0.0.1 (0: pick a free one)"),
         as_json: bool = typer.Option(False, "--json", help="print the connection details as one JSON line"),
+        replay: list[str] = typer.Option(
+            [], "--replay", help="replay a price path: a market CSV, a data directory, a klines / funding CSV, or "
+                                 "'synthetic' (repeatable)"),
+        speed: float = typer.Option(1.0, "--speed", min=0.0,
+                                    help="with --replay: path seconds per wall second (3600: an hour a second)"),
+        start: str | None = typer.Option(None, "--start", help="with --replay: path time to start at (ISO UTC)"),
     ) -> None:
         """Run a local, signature-checking emulator of VENUE in the foreground (Ctrl-C to stop)."""
         from basis_core.testing.http_emulator import serve_forever_cli
 
         server, creds = build_emulator(venue, port)
+        replay_info = attach_replay(server, venue, replay, speed, start) if replay else None
         try:
             url = server.start()
         except OSError as e:
             raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port}: {e.strerror}", param_hint="--port") from None
         cfg: dict[str, Any] = {**creds, "base_url": url, "enable_rate_limit": False}
         if as_json:
+            extra = {"replay": replay_info} if replay_info else {}
             typer.echo(json.dumps({"venue": venue, "base_url": url, "port": server.port, "demo": True,
-                                   "venue_config": {venue: cfg}}))
+                                   "venue_config": {venue: cfg}, **extra}))
         else:
             typer.echo(f"basis emulate {venue}: serving on {url} (Ctrl-C to stop)")
+            if replay_info:
+                typer.echo(f"replaying {', '.join(replay_info['series'])} from {replay_info['start']} at "
+                           f"{replay_info['speed']:g}x")
             typer.echo("demo credentials: they open this emulator only, never a real account")
             typer.echo("venue_config:")
             typer.echo(f"  {venue}:")

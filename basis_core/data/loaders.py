@@ -1,23 +1,35 @@
-"""Loaders for real market data files (the formats of ``../shared/data``): klines, funding, Aave reserve
-history, oracle files with ``#`` comment lines, gas. Values are parsed from the CSV text as exact Decimals.
+"""Loaders for market data files: generic parsers (klines at any cadence, funding, oracle files with ``#``
+comment lines, gas, any named columns) and :func:`load_data_dir`, which reads a directory with the file
+loaders that the installed venues and the core contribute (:mod:`basis_core.data.contrib`). Values are parsed
+from the CSV text as exact Decimals.
 
 Candles are stamped at their CLOSE (open time + interval) so a bar's close is never visible early.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from basis_core.data.provider import DataProvider
+from basis_core.data.contrib import FileLoader, MarketDataFiles
+from basis_core.data.frames import int_array, text_column
+from basis_core.data.provider import DEFAULT_MAX_STALENESS, DataProvider, Staleness
 from basis_core.data.series import Series
 from basis_core.errors import MarketDataError
 
+log = logging.getLogger(__name__)
 _HOUR_NS = 3_600_000_000_000
+#: kline cadences a file name may carry
+CADENCES_NS = {"1s": 10**9, "1m": 60 * 10**9, "3m": 180 * 10**9, "5m": 300 * 10**9, "15m": 900 * 10**9,
+               "30m": 1800 * 10**9, "1h": _HOUR_NS, "2h": 2 * _HOUR_NS, "4h": 4 * _HOUR_NS, "8h": 8 * _HOUR_NS,
+               "12h": 12 * _HOUR_NS, "1d": 24 * _HOUR_NS}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -28,14 +40,22 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _times(col: pd.Series) -> list[int]:
-    """UTC ns from ISO strings (Z / +00:00 / naive = UTC) or unix seconds."""
+    """UTC ns from ISO strings (Z / +00:00 / naive = UTC) or unix seconds / milliseconds."""
+    return _times_ns(col).tolist()  # type: ignore[no-any-return]
+
+
+def _times_ns(col: pd.Series) -> np.ndarray:
     sample = str(col.iloc[0])
     if re.fullmatch(r"\d{9,11}", sample):
-        return [int(v) * 1_000_000_000 for v in col]
+        return col.astype(np.int64).to_numpy() * 1_000_000_000
     if re.fullmatch(r"\d{12,14}", sample):
-        return [int(v) * 1_000_000 for v in col]
-    idx = pd.to_datetime(col.str.replace(r"\+00:00Z$", "Z", regex=True), utc=True, format="mixed")
-    return [int(v) for v in idx.dt.as_unit("ns").astype("int64")]
+        return col.astype(np.int64).to_numpy() * 1_000_000
+    text = col.str.replace(r"\+00:00Z$", "Z", regex=True)
+    try:
+        idx = pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        idx = pd.to_datetime(text, utc=True, format="mixed")
+    return idx.dt.as_unit("ns").astype("int64").to_numpy()
 
 
 def _frame_to_series(name: str, times: list[int], df: pd.DataFrame, columns: dict[str, str]) -> Series:
@@ -56,36 +76,65 @@ def _frame_to_series(name: str, times: list[int], df: pd.DataFrame, columns: dic
     return Series(name, [times[i] for i in kept], out_cols)
 
 
-def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_col: str = "timestamp") -> Series:
-    """OHLC candles (Binance / Bybit / Uniswap exports); each row visible at its close time.
+def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_col: str = "timestamp",
+                columns: Mapping[str, str] | None = None) -> Series:
+    """OHLC candles (exchange / DEX kline exports) at any cadence; each row visible at its close time.
 
-    A first row at the first bar's open time carries its open price in every column."""
-    df = _read(Path(path))
-    opens = _times(df[time_col])
-    times = [t + interval_ns for t in opens]
-    s = _frame_to_series(name, times, df, {"open": "open", "high": "high", "low": "low", "close": "close"})
+    ``interval_ns`` is the bar length (1-minute klines: ``60 * 10**9``); ``columns`` maps series columns to
+    file columns (default open/high/low/close by those names). A first row at the first bar's open time
+    carries its open price in every column. Columns are exact fixed-point (:class:`FixedColumn`), so a year
+    of 1-minute candles (525,600 rows) takes ~20 MB.
+    """
+    cols = dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"})
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, dtype=str, comment="#", keep_default_na=False,
+                         usecols=lambda c: c == time_col or c in cols.values())
+    except (OSError, pd.errors.ParserError, ValueError) as e:
+        raise MarketDataError(f"cannot read {p}: {e}") from None
+    missing = [c for c in (time_col, *cols.values()) if c not in df.columns]
+    if missing:
+        raise MarketDataError(f"{name}: column(s) {', '.join(map(repr, missing))} missing in {p.name} "
+                              f"(has {', '.join(df.columns)})")
+    if df.empty:
+        raise MarketDataError(f"{name}: {p.name} has no rows")
+    opens = _times_ns(df[time_col])
+    order = np.argsort(opens, kind="stable")
+    t = opens[order]
+    keep = np.ones(len(t), dtype=bool)
+    keep[:-1] = t[1:] != t[:-1]  # a duplicate time keeps its last row
+    rows = order[keep]
+    closes = t[keep] + interval_ns
+    values = {out: text_column(df[src].to_numpy(dtype=str)[rows], f"{name}.{out}") for out, src in cols.items()}
     # the first bar's open price is known at its open time: make it visible from then on
-    first_open = s.columns["open"][0]
-    return Series(name, [s.first_ns - interval_ns, *s.times],
-                  {c: [first_open, *v] for c, v in s.columns.items()})
+    first = values["open"][0] if "open" in values else None
+    times = int_array(np.concatenate([[closes[0] - interval_ns], closes]))
+    return Series(name, times, {c: _prepend(v, first if first is not None else v[0]) for c, v in values.items()})
+
+
+def _prepend(col: Any, value: Decimal) -> Any:
+    from basis_core.data.series import FixedColumn
+
+    if isinstance(col, FixedColumn):
+        scaled = value.scaleb(col.places)
+        if scaled == scaled.to_integral_value():
+            units = int_array(np.concatenate([[int(scaled)], np.frombuffer(col.units, dtype=np.int64)]))
+            return FixedColumn(units, col.places)
+    return [value, *col]
+
+
+def load_columns(path: str | Path, name: str, columns: Mapping[str, str], time_col: str = "timestamp") -> Series:
+    """Any time-stamped CSV: ``columns`` maps series columns to file columns (each row visible at its time)."""
+    df = _read(Path(path))
+    if time_col not in df.columns:
+        raise MarketDataError(f"{name}: column {time_col!r} missing (has {', '.join(df.columns)})")
+    return _frame_to_series(name, _times(df[time_col]), df, dict(columns))
 
 
 def load_funding(path: str | Path, name: str) -> Series:
     """Funding settlements: ``funding_timestamp``, ``funding_rate`` -> column ``rate``."""
     df = _read(Path(path))
     return _frame_to_series(name, _times(df["funding_timestamp"]), df, {"rate": "funding_rate"})
-
-
-def load_aave_rates(path: str | Path, name: str) -> Series:
-    """Aave reserve history: indices (normalised ~1.0), current rates (APR decimals), price."""
-    df = _read(Path(path))
-    return _frame_to_series(name, _times(df["timestamp"]), df, {
-        "liquidity_index": "liquidityIndex",
-        "variable_borrow_index": "variableBorrowIndex",
-        "liquidity_rate": "currentLiquidityRate",
-        "variable_borrow_rate": "currentVariableBorrowRate",
-        "price": "price",
-    })
 
 
 def load_oracle(path: str | Path, name: str, column: str = "rate") -> Series:
@@ -105,35 +154,55 @@ def load_gas(path: str | Path, name: str = "gas") -> Series:
     })
 
 
-# file-name pattern -> (loader, series name); the pair in a name maps to ccxt unified symbols
-_PATTERNS: Sequence[tuple[str, str]] = (
-    (r"^binance_(?P<b>[A-Z]+)USDT_perp_1h_", "perp:binance:{b}/USDT:USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_perp_1h_", "perp:bybit:{b}/USDT:USDT"),
-    (r"^binance_(?P<b>[A-Z]+)USDT_1h_", "spot:{b}/USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_spot_1h_", "spot:{b}/USDT"),
-    (r"^binance_(?P<b>[A-Z]+)USDT_funding_rates_", "funding:binance:{b}/USDT:USDT"),
-    (r"^bybit_(?P<b>[A-Z]+)USDT_funding_rates_", "funding:bybit:{b}/USDT:USDT"),
-    (r"^aave_v3_aave-v3-ethereum_(?P<b>[A-Za-z]+)_rates_", "aave:{b}"),
-    (r"^WETH_USD_oracle_", "oracle:ETH/USD"),
-    (r"^(?P<b>wstETH|weETH)_ETH_oracle_", "lst:{b}"),
-    (r"^ethereum_gas_prices_", "gas"),
-    (r"^uniswapv3_(?P<b>WETH)(?P<q>USDT|USDC)_1h_", "dex:uniswap:{b}/{q}"),
-)
+# -- building blocks for contributions (see basis_core.data.contrib) ---------------------------------------------
+def _cadence_ns(cadence: str, where: str) -> int:
+    try:
+        return CADENCES_NS[cadence]
+    except KeyError:
+        raise MarketDataError(f"{where}: unknown cadence {cadence!r} (known: {', '.join(CADENCES_NS)})") from None
 
-#: Default aliases for real data: venues without their own files use a proxy series.
-REAL_DATA_ALIASES = {
-    "perp:hyperliquid:ETH/USDC:USDC": "perp:binance:ETH/USDT:USDT",
-    "perp:hyperliquid:BTC/USDC:USDC": "perp:binance:BTC/USDT:USDT",
-    "spot:ETH/USDC": "spot:ETH/USDT",
-    "spot:BTC/USDC": "spot:BTC/USDT",
-}
+
+def klines(pattern: str, series: str, cadence: str | None = "1m", columns: Mapping[str, str] | None = None,
+           time_col: str = "timestamp", example: str = "") -> FileLoader:
+    """A kline file kind: OHLC bars at ``cadence`` (None: from the pattern's ``cadence`` group, e.g. ``1m``)."""
+    rx = re.compile(pattern)
+
+    def load(path: Path, name: str) -> Series:
+        cad = cadence
+        if cad is None:
+            m = rx.match(path.name)
+            cad = m.group("cadence") if m else ""
+        return load_klines(path, name, _cadence_ns(cad, path.name), time_col=time_col, columns=columns)
+
+    return FileLoader(pattern, series, load, cadence or "from the file name",
+                      dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"}), example)
+
+
+def funding(pattern: str, series: str, time_col: str = "funding_timestamp", rate_col: str = "funding_rate",
+            cadence: str = "", example: str = "") -> FileLoader:
+    """A funding file kind: one settlement a row (``rate``, positive: longs pay shorts)."""
+    return FileLoader(pattern, series, lambda p, n: load_columns(p, n, {"rate": rate_col}, time_col),
+                      cadence, {"rate": rate_col}, example)
+
+
+def oracle(pattern: str, series: str, column: str = "price", example: str = "") -> FileLoader:
+    """An oracle file kind (``#`` comment lines; ``oracle_price_usd`` or ``oracle_price_eth`` -> ``column``)."""
+    return FileLoader(pattern, series, lambda p, n: load_oracle(p, n, column), "irregular",
+                      {column: "oracle_price_usd|oracle_price_eth"}, example)
+
+
+def columns_file(pattern: str, series: str, columns: Mapping[str, str], time_col: str = "timestamp",
+                 cadence: str = "", example: str = "") -> FileLoader:
+    """A file kind of named columns (e.g. a lending reserve history)."""
+    cols = dict(columns)
+    return FileLoader(pattern, series, lambda p, n: load_columns(p, n, cols, time_col), cadence, cols, example)
 
 
 def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) -> Series:
     """``primary`` with every gap longer than ``max_gap_ns`` filled by ``secondary``'s rows inside the gap.
 
-    Used for the same contract on another venue (the Binance perp file has day-long holes that Bybit's
-    covers): a stale mark for a day would otherwise show as a spike in every hedged PnL.
+    Used for the same contract on another venue (a venue's perp file with day-long holes that another
+    venue's covers): a stale mark for a day would otherwise show as a spike in every hedged PnL.
     """
     times, cols = list(primary.times), {c: list(v) for c, v in primary.columns.items()}
     out_t: list[int] = []
@@ -151,46 +220,81 @@ def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) ->
     return Series(primary.name, out_t, out_c)
 
 
-#: series whose gaps are filled from the same contract on another venue
-GAP_FILLS = {"perp:binance:ETH/USDT:USDT": "perp:bybit:ETH/USDT:USDT"}
+_SPOT = re.compile(r"^spot:(?P<venue>[^:]+):(?P<pair>[^:]+)$")
 
 
-def load_data_dir(directory: str | Path, aliases: dict[str, str] | None = None) -> DataProvider:
-    """Load every recognised file of ``directory`` into a DataProvider (unknown files are ignored).
+def load_data_dir(directory: str | Path, aliases: Mapping[str, str] | None = None,
+                  max_staleness: Staleness = DEFAULT_MAX_STALENESS,
+                  contributions: MarketDataFiles | None = None) -> DataProvider:
+    """Load every recognised ``*.csv`` of ``directory`` into a DataProvider (see :func:`load_data_files`).
 
-    Gaps longer than an hour in the series of :data:`GAP_FILLS` are filled from their counterpart.
+    Other files are ignored (logged); a directory with no recognised file is an error listing the accepted
+    file kinds.
     """
     d = Path(directory)
     if not d.is_dir():
         raise MarketDataError(f"data directory {d} does not exist")
+    return load_data_files(sorted(d.glob("*.csv")), aliases, max_staleness, contributions, name=str(d),
+                           strict=False)
+
+
+def load_data_files(paths: Sequence[str | Path], aliases: Mapping[str, str] | None = None,
+                    max_staleness: Staleness = DEFAULT_MAX_STALENESS, contributions: MarketDataFiles | None = None,
+                    *, name: str = "files", strict: bool = True) -> DataProvider:
+    """Load market data files into a DataProvider with the file loaders the installed venues and the core
+    contribute (``market_data_files`` hooks; ``contributions`` replaces them, e.g. in tests).
+
+    Two files making one series are an error naming both. A venue's spot series ``spot:<venue>:<pair>`` also
+    answers as ``spot:<pair>`` when exactly one venue has that pair; with several, ``spot:<pair>`` is an error
+    naming them until ``aliases`` chooses one (e.g. ``{"spot:ETH/USDT": "spot:bybit:ETH/USDT"}``). Gaps longer
+    than an hour in a series with a contributed gap fill are filled from its counterpart. ``strict``: an
+    unrecognised file is an error listing the accepted file kinds (else it is skipped, and only having no
+    recognised file at all is an error).
+    """
+    from basis_core.data.contrib import FileContributions, collect_files, data_plugin_manager
+
+    if contributions is None:
+        contrib = collect_files(data_plugin_manager())
+    else:
+        contrib = FileContributions([("given", fl) for fl in contributions.loaders], dict(contributions.aliases),
+                                    dict(contributions.gap_fills))
     series: dict[str, Series] = {}
-    for path in sorted(d.glob("*.csv")):
-        for pattern, template in _PATTERNS:
-            m = re.match(pattern, path.name)
-            if not m:
+    source: dict[str, str] = {}
+    ignored: list[str] = []
+    for path in map(Path, paths):
+        for who, loader in contrib.loaders:
+            sname = loader.match(path.name)
+            if sname is None:
                 continue
-            name = template.format(**m.groupdict())
-            if name in series:  # first file wins (binance before bybit for spot when both exist)
-                break
-            if name.startswith(("perp:", "spot:", "dex:")):
-                tcol = "timestamp"
-                series[name] = load_klines(path, name, time_col=tcol)
-            elif name.startswith("funding:"):
-                series[name] = load_funding(path, name)
-            elif name.startswith("aave:"):
-                series[name] = load_aave_rates(path, name)
-            elif name == "oracle:ETH/USD":
-                series[name] = load_oracle(path, name, "price")
-            elif name.startswith("lst:"):
-                series[name] = load_oracle(path, name, "rate")
-            elif name == "gas":
-                series[name] = load_gas(path, name)
+            if sname in series:
+                raise MarketDataError(f"two files make the series {sname!r}: {source[sname]} and {path.name} "
+                                      "(keep one, or rename one so another loader reads it)")
+            series[sname] = loader.load(path, sname)
+            source[sname] = path.name
+            log.debug("%s: %s read by %s", path.name, sname, who)
             break
-    if not series:
-        raise MarketDataError(f"no recognised market data files in {d}")
-    for name, other in GAP_FILLS.items():
-        if name in series and other in series:
-            series[name] = fill_gaps(series[name], series[other])
-    al = dict(REAL_DATA_ALIASES)
+        else:
+            ignored.append(path.name)
+    if not series or (strict and ignored):
+        listed = ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else "") if ignored else "no *.csv files"
+        raise MarketDataError(f"no recognised market data files in {name} ({listed}); accepted file names:\n"
+                              + contrib.accepted())
+    if ignored:
+        log.info("%s: ignored %d unrecognised file(s): %s", name, len(ignored), ", ".join(ignored))
+    for sname, other in contrib.gap_fills.items():
+        if sname in series and other in series:
+            series[sname] = fill_gaps(series[sname], series[other])
+    al: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for sname in series:
+        m = _SPOT.match(sname)
+        if m:
+            ambiguous.setdefault(f"spot:{m['pair']}", []).append(sname)
+    for generic, names in ambiguous.items():
+        if len(names) == 1:
+            al[generic] = names[0]
+    al.update({k: v for k, v in contrib.aliases.items() if k not in al})
     al.update(aliases or {})
-    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=str(d))
+    return DataProvider(series, aliases={k: v for k, v in al.items() if k not in series}, name=name,
+                        max_staleness=max_staleness,
+                        ambiguous={k: v for k, v in ambiguous.items() if len(v) > 1 and k not in al})

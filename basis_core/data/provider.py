@@ -14,12 +14,42 @@ Aliases map a missing name to another (e.g. a Hyperliquid mark proxied by Binanc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from basis_core.data.series import Series
-from basis_core.errors import MarketDataError
+from basis_core.errors import ConfigError, MarketDataError
 from basis_core.timeutil import from_ns, to_ns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: default ``max_staleness``: a series' last row answers for at most this long after its time
+DEFAULT_MAX_STALENESS = timedelta(days=7)
+Staleness = timedelta | str | int | None
+
+
+def staleness_ns(value: Staleness) -> int | None:
+    """``max_staleness`` in ns: a timedelta, a pandas offset string (``"36h"``, ``"7D"``), ns, or None (no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"max_staleness: expected a duration, got {value!r}")
+    if isinstance(value, int):
+        ns = value
+    elif isinstance(value, timedelta):
+        ns = (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1000
+    else:
+        import pandas as pd
+
+        try:
+            ns = int(pd.Timedelta(value).value)
+        except ValueError as e:
+            raise ConfigError(f"max_staleness: {value!r} is not a duration ({e})") from None
+    if ns < 0:
+        raise ConfigError(f"max_staleness: must not be negative, got {value!r}")
+    return ns
 
 
 class MarketSnapshot:
@@ -34,6 +64,10 @@ class MarketSnapshot:
     def get(self, series: str, column: str = "close") -> Decimal:
         """As-of value of ``series.column``; MarketDataError if unknown or not yet available."""
         return self.provider.series(series).value(column, self.ts_ns)
+
+    def history(self, key: str, n: int | None = None, since: datetime | str | int | None = None) -> Series:
+        """The lookback window of ``key`` ending at the snapshot time (see :meth:`DataProvider.history`)."""
+        return self.provider.history(key, n, since, until=self.ts_ns)
 
     def __getitem__(self, name: str) -> Decimal:
         series, _, column = name.partition(".")
@@ -57,26 +91,68 @@ class MarketSnapshot:
 
 
 class DataProvider:
-    """Holds named :class:`Series`; ``get_data(ts)`` returns a :class:`MarketSnapshot`."""
+    """Holds named :class:`Series`; ``get_data(ts)`` returns a :class:`MarketSnapshot`.
+
+    ``max_staleness`` is how long after its last row a series still answers as-of lookups; later lookups
+    raise :class:`~basis_core.errors.StaleMarketDataError`. Built from series here it defaults to None (no
+    limit: hand-made test markets often hold one row for a whole run); :meth:`from_frames` and
+    :func:`~basis_core.data.loaders.load_data_dir` default to :data:`DEFAULT_MAX_STALENESS` (7 days).
+    """
 
     def __init__(self, series: Iterable[Series] | Mapping[str, Series] = (),
-                 aliases: Mapping[str, str] | None = None, name: str = "market") -> None:
+                 aliases: Mapping[str, str] | None = None, name: str = "market",
+                 max_staleness: Staleness = None,
+                 ambiguous: Mapping[str, Iterable[str]] | None = None) -> None:
         items = series.values() if isinstance(series, Mapping) else series
-        self._series: dict[str, Series] = {s.name: s for s in items}
+        #: names that several series could answer (e.g. ``spot:ETH/USDT`` with two venues' spot files):
+        #: asking for one is an error naming the candidates, never a silent choice
+        self.ambiguous: dict[str, list[str]] = {k: list(v) for k, v in (ambiguous or {}).items()}
+        self.max_staleness_ns = staleness_ns(max_staleness)
+        self._series: dict[str, Series] = {}
+        for s in items:
+            s.set_staleness(self.max_staleness_ns)
+            self._series[s.name] = s
         self.aliases: dict[str, str] = dict(aliases or {})
         self.name = name
         self.start_ns = min((s.first_ns for s in self._series.values()), default=0)
         self.end_ns = max((s.last_ns for s in self._series.values()), default=0)
 
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame], *, aliases: Mapping[str, str] | None = None,
+                    name: str = "frames", max_staleness: Staleness = DEFAULT_MAX_STALENESS,
+                    stamp: str = "index") -> DataProvider:
+        """A provider from pandas frames: ``{series name: frame}``, any cadence (1 s, 1 min, 1 h, 1 d).
+
+        Each frame has a timezone-aware DatetimeIndex (or a ``timestamp`` column) and one column per
+        series column (``close`` for prices, ``rate`` for funding, ...). Each row is visible from its
+        timestamp on (as-of); stamp rows with the time their values became known (a candle at its
+        close). Values become exact Decimals (floats through their shortest repr, so ``0.1`` is
+        ``Decimal("0.1")``). Example::
+
+            DataProvider.from_frames({"spot:ETH/USDT": df[["close"]]})
+        """
+        from basis_core.data.frames import series_from_frame
+
+        return cls([series_from_frame(n, f) for n, f in frames.items()], aliases=aliases, name=name,
+                   max_staleness=max_staleness)
+
     def add(self, series: Series) -> None:
+        series.set_staleness(self.max_staleness_ns)
         self._series[series.name] = series
         self.start_ns = min(s.first_ns for s in self._series.values())
         self.end_ns = max(s.last_ns for s in self._series.values())
 
     def find(self, name: str) -> Series | None:
+        """The series ``name`` (following aliases) or None; MarketDataError for an ambiguous name."""
         s = self._series.get(name)
-        if s is None and name in self.aliases:
-            s = self._series.get(self.aliases[name])
+        alias, hops = name, 0
+        while s is None and alias in self.aliases and hops < 8:  # aliases may chain (USDC pair -> USDT pair -> venue)
+            alias, hops = self.aliases[alias], hops + 1
+            s = self._series.get(alias)
+        if s is None and name in self.ambiguous:
+            cands = self.ambiguous[name]
+            raise MarketDataError(f"{name!r} is ambiguous: {', '.join(cands)} all have it; name one of them, or "
+                                  f"choose with aliases={{{name!r}: {cands[0]!r}}}")
         return s
 
     def series(self, name: str) -> Series:
@@ -113,3 +189,21 @@ class DataProvider:
     def value(self, series: str, column: str, ts_ns: int) -> Decimal:
         """As-of value without building a snapshot."""
         return self.series(series).value(column, ts_ns)
+
+    def history(self, key: str, n: int | None = None, since: datetime | str | int | None = None, *,
+                until: datetime | str | int | None = None) -> Series:
+        """A lookback window of series ``key`` (aliases followed) as a :class:`Series` of its rows.
+
+        :param n: at most the last ``n`` rows (None: no count limit).
+        :param since: only rows at or after this time (aware datetime, ISO string or UTC ns).
+        :param until: the as-of time (default: the provider's last row); rows later than it are never
+            included, so a strategy passes its step time (``snapshot.history(...)`` does that).
+        :raises MarketDataError: unknown series, or no row in the window.
+
+        Example: ``provider.history("spot:ETH/USDT", n=24, until=ts).column("close")`` is the last 24
+        closes known at ``ts``; ``.to_frame()`` gives a pandas frame.
+        """
+        s = self.series(key)
+        until_ns = self.end_ns if until is None else (until if type(until) is int else to_ns(until))  # type: ignore[arg-type]
+        since_ns = None if since is None else (since if type(since) is int else to_ns(since))  # type: ignore[arg-type]
+        return s.window(until_ns, n, since_ns)

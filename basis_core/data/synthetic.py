@@ -1,15 +1,20 @@
 """The seeded synthetic market: the project's own default data (no downloads). Same seed, same data.
 
-Hourly ETH and BTC spot (correlated GBM candles), perp marks with an OU basis for Binance and
-Hyperliquid, funding (Binance every 8 h at 00/08/16 UTC, Hyperliquid hourly; mean ~10%/yr, positive:
-longs pay shorts), Aave daily reserve snapshots (indices grown from OU rates), the ETH/USD oracle,
-wstETH / weETH exchange rates (~3%/yr), and gas prices. Values are Decimals with fixed decimals.
+The core makes the underlying market: hourly ETH and BTC spot (correlated GBM candles), ETH/USDC, the
+ETH/USD and BTC/USD oracles and gas prices. Every installed venue adds the series of its instruments through
+the ``synthetic_series`` hook (perp marks with an OU basis and funding, lending reserves, LST rates), built
+with :class:`SyntheticMarket`'s helpers. A venue's series draw from their own random stream, seeded by the
+run's seed and the series name, so installing another venue never changes them. Values are Decimals with
+fixed decimals.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,20 +60,69 @@ def _ou(rng: np.random.Generator, n: int, mean: float, vol: float, kappa: float 
     return x
 
 
-def _candles(name: str, times: list[int], close: np.ndarray, rng: np.random.Generator) -> Series:
+def _candles(name: str, times: list[int], close: np.ndarray, rng: np.random.Generator, places: int = 2) -> Series:
     openp = np.concatenate([[close[0]], close[:-1]])
     wiggle = np.abs(rng.standard_normal(len(close))) * 0.002
     high = np.maximum(openp, close) * (1 + wiggle)
     low = np.minimum(openp, close) * (1 - wiggle * 0.9)
-    return Series(name, times, {"open": _dec(openp, 2), "high": _dec(high, 2), "low": _dec(low, 2),
-                                "close": _dec(close, 2)})
+    return Series(name, times, {"open": _dec(openp, places), "high": _dec(high, places), "low": _dec(low, places),
+                                "close": _dec(close, places)})
 
 
-def synthetic_market(spec: SyntheticSpec | None = None, **overrides: object) -> DataProvider:
-    """Generate the synthetic market (``overrides`` replace fields of :class:`SyntheticSpec`)."""
-    spec = spec or SyntheticSpec()
-    if overrides:
-        spec = SyntheticSpec(**{**spec.__dict__, **overrides})  # type: ignore[arg-type]
+class SyntheticMarket:
+    """What a ``synthetic_series`` hook builds on: the spec, the hourly ``times`` (UTC ns), the underlying
+    price paths and per-series random streams."""
+
+    def __init__(self, spec: SyntheticSpec, times: list[int], paths: dict[str, np.ndarray]) -> None:
+        self.spec = spec
+        self.times = times
+        self.n = len(times)
+        self._paths = paths
+
+    def path(self, asset: str) -> np.ndarray:
+        """The underlying USD price path of ``asset`` (``ETH``, ``BTC``; ``WETH`` = ETH), one value an hour."""
+        key = "ETH" if asset in ("WETH", "stETH") else "BTC" if asset == "WBTC" else asset
+        if key not in self._paths:
+            from basis_core.errors import MarketDataError
+
+            raise MarketDataError(f"synthetic market: no price path for {asset!r} (have {', '.join(self._paths)})")
+        return self._paths[key]
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The random stream of series ``name``: seeded by the run's seed and the name alone."""
+        return np.random.default_rng([self.spec.seed, zlib.crc32(name.encode())])
+
+    def candles(self, name: str, close: np.ndarray, places: int = 2) -> Series:
+        """OHLC candles closing at ``close`` (open = previous close; a small high / low wiggle)."""
+        return _candles(name, self.times, close, self.rng(name), places)
+
+    def ou(self, name: str, mean: float, vol: float, kappa: float = 0.02, n: int | None = None) -> np.ndarray:
+        """A mean-reverting (Ornstein-Uhlenbeck) path of ``n`` points (default: one an hour)."""
+        return _ou(self.rng(name), n or self.n, mean, vol, kappa)
+
+    def perp(self, venue: str, symbol: str, funding_every_hours: int = 8, base: str | None = None) -> list[Series]:
+        """A linear perpetual's mark candles ``perp:<venue>:<symbol>`` (spot x (1 + OU basis)) and its funding
+        ``funding:<venue>:<symbol>`` settled every ``funding_every_hours`` at multiples of that many hours
+        since the epoch (8: 00/08/16 UTC), the 8-hour rate scaled to the interval (mean ``funding_8h_mean``)."""
+        spec = self.spec
+        asset = base or symbol.split("/")[0]
+        mark_name, fund_name = f"perp:{venue}:{symbol}", f"funding:{venue}:{symbol}"
+        basis = self.ou(mark_name + "#basis", spec.basis_mean, 0.0003)
+        mark = self.candles(mark_name, self.path(asset) * (1 + basis))
+        f8 = self.ou(fund_name, spec.funding_8h_mean, spec.funding_8h_vol, kappa=0.01)
+        every = [i for i in range(self.n) if (self.times[i] // HOUR_NS) % funding_every_hours == 0]
+        scale = funding_every_hours / 8
+        places = 8 if funding_every_hours >= 8 else 10
+        rates = np.array([f8[i] * scale for i in every])
+        return [mark, Series(fund_name, [self.times[i] for i in every], {"rate": _dec(rates, places)})]
+
+    def daily(self) -> list[int]:
+        """Indices of one row a day (the first hour of each day of the run)."""
+        return list(range(0, self.n, 24))
+
+
+def _core_series(spec: SyntheticSpec) -> tuple[SyntheticMarket, list[Series]]:
+    """The underlying market (spot, oracles, gas) and the :class:`SyntheticMarket` venues build on."""
     rng = np.random.default_rng(spec.seed)
     n = spec.hours
     t0 = int(pd.Timestamp(spec.start).value)
@@ -81,7 +135,6 @@ def synthetic_market(spec: SyntheticSpec | None = None, **overrides: object) -> 
     eth = spec.eth_start * np.exp(np.cumsum(spec.eth_vol * np.sqrt(dt) * z1 - 0.5 * spec.eth_vol**2 * dt))
     btc = spec.btc_start * np.exp(np.cumsum(spec.btc_vol * np.sqrt(dt) * z2 - 0.5 * spec.btc_vol**2 * dt))
     eth_usdc = eth * (1 + rng.standard_normal(n) * 0.0001)
-
     out: list[Series] = [
         _candles("spot:ETH/USDT", times, eth, rng),
         _candles("spot:BTC/USDT", times, btc, rng),
@@ -89,50 +142,41 @@ def synthetic_market(spec: SyntheticSpec | None = None, **overrides: object) -> 
         Series("oracle:ETH/USD", times, {"price": _dec(eth, 2)}),
         Series("oracle:BTC/USD", times, {"price": _dec(btc, 2)}),
     ]
-    for venue, base_px, symbol in (("binance", eth, "ETH/USDT:USDT"), ("binance", btc, "BTC/USDT:USDT"),
-                                   ("hyperliquid", eth, "ETH/USDC:USDC"), ("hyperliquid", btc, "BTC/USDC:USDC")):
-        basis = _ou(rng, n, spec.basis_mean, 0.0003)
-        out.append(_candles(f"perp:{venue}:{symbol}", times, base_px * (1 + basis), rng))
-    # funding: Binance 8h at 00/08/16, Hyperliquid hourly (the 8h rate / 8)
-    f8 = _ou(rng, n, spec.funding_8h_mean, spec.funding_8h_vol, kappa=0.01)
-    eight = [i for i in range(n) if (times[i] // HOUR_NS) % 8 == 0]
-    for symbol in ("ETH/USDT:USDT", "BTC/USDT:USDT"):
-        out.append(Series(f"funding:binance:{symbol}", [times[i] for i in eight],
-                          {"rate": _dec(np.array([f8[i] for i in eight]), 8)}))
-    for symbol in ("ETH/USDC:USDC", "BTC/USDC:USDC"):
-        out.append(Series(f"funding:hyperliquid:{symbol}", times, {"rate": _dec(f8 / 8, 10)}))
-
-    # LST exchange rates grow at ~lst_apr with small noise; hourly
-    growth = np.exp(np.cumsum(np.full(n, spec.lst_apr * dt) + rng.standard_normal(n) * 0.00002))
-    growth /= growth[0]
-    out.append(Series("lst:wstETH", times, {"rate": _dec(spec.wsteth_rate_start * growth, 12)}))
-    out.append(Series("lst:weETH", times, {"rate": _dec(spec.weeth_rate_start * growth, 12)}))
-
+    market = SyntheticMarket(spec, times, {"ETH": eth, "BTC": btc})
     # gas: lognormal base fee around 8 gwei, priority ~0.5 gwei
-    base = np.exp(_ou(rng, n, np.log(8.0), 0.15, kappa=0.05))
-    prio = np.abs(rng.standard_normal(n) * 0.3) + 0.1
+    g = market.rng("gas")
+    base = np.exp(_ou(g, n, np.log(8.0), 0.15, kappa=0.05))
+    prio = np.abs(g.standard_normal(n) * 0.3) + 0.1
     out.append(Series("gas", times, {"base_fee_gwei": _dec(base, 4), "priority_fee_gwei": _dec(prio, 4),
                                      "gas_price_gwei": _dec(base + prio, 4)}))
+    return market, out
 
-    # Aave daily snapshots: APRs as OU, indices grown by the previous day's rate
-    days = list(range(0, n, 24))
-    dtimes = [times[i] for i in days]
-    for asset, borrow_mean, util, price in (
-        ("WETH", 0.027, 0.80, eth), ("USDT", 0.065, 0.85, np.ones(n)), ("USDC", 0.062, 0.85, np.ones(n)),
-        ("wstETH", 0.003, 0.05, eth * spec.wsteth_rate_start * growth),
-        ("weETH", 0.004, 0.08, eth * spec.weeth_rate_start * growth),
-    ):
-        b = np.abs(_ou(rng, len(days), borrow_mean, borrow_mean * 0.15, kappa=0.1))
-        s_rate = b * util * 0.9
-        li = np.empty(len(days))
-        vi = np.empty(len(days))
-        li[0], vi[0] = 1.0 + borrow_mean, 1.0 + borrow_mean * 1.5
-        for k in range(1, len(days)):
-            li[k] = li[k - 1] * (1 + s_rate[k - 1] / 365)
-            vi[k] = vi[k - 1] * np.exp(b[k - 1] / 365)
-        out.append(Series(f"aave:{asset}", dtimes, {
-            "liquidity_index": _dec(li, 18), "variable_borrow_index": _dec(vi, 18),
-            "liquidity_rate": _dec(s_rate, 10), "variable_borrow_rate": _dec(b, 10),
-            "price": _dec(np.array([price[i] for i in days]), 2),
-        }))
+
+def synthetic_market(spec: SyntheticSpec | None = None, plugins: Iterable[tuple[Any, Any]] | None = None,
+                     **overrides: object) -> DataProvider:
+    """Generate the synthetic market (``overrides`` replace fields of :class:`SyntheticSpec`): the core's
+    underlying series plus every installed venue's ``synthetic_series`` (``plugins``: pairs of
+    (:class:`~basis_core.data.contrib.Contributor`, object with the hook) instead of the installed venues).
+
+    A series name contributed twice is an error naming both contributors.
+    """
+    from basis_core.data.contrib import data_plugin_manager
+    from basis_core.errors import MarketDataError
+
+    spec = spec or SyntheticSpec()
+    if overrides:
+        spec = SyntheticSpec(**{**spec.__dict__, **overrides})  # type: ignore[arg-type]
+    market, out = _core_series(spec)
+    owner = {s.name: "core" for s in out}
+    pm = data_plugin_manager(plugins)
+    for impl in pm.hook.synthetic_series.get_hookimpls():  # registration order
+        if impl.plugin_name == "core":
+            continue
+        got: Any = impl.function(market=market) or []
+        for s in got:
+            if s.name in owner:
+                raise MarketDataError(f"synthetic series {s.name!r} is contributed by both {owner[s.name]} "
+                                      f"and {impl.plugin_name}")
+            owner[s.name] = impl.plugin_name
+            out.append(s)
     return DataProvider(out, name=f"synthetic(seed={spec.seed})")

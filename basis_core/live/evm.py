@@ -20,6 +20,14 @@ What it guarantees
   or, for a mined revert, by replaying the transaction with ``eth_call`` on the parent block.
 - The private key is a ``SecretStr`` until signing; it never appears in ``repr``/``str``, logs or
   errors, and the client refuses to be pickled.
+- Gas limit: ``eth_estimateGas x gas_limit_multiplier + gas_limit_headroom``. The estimate runs in the
+  latest block (its state and timestamp) while the transaction lands in a later block, after whatever the
+  account sent meanwhile: a new block second alone makes Uniswap v2 write its price accumulators (two
+  zero-to-non-zero stores on a pair's first update, 44k gas) and v3 its oracle observation, which a bare
+  20 % margin does not always cover (the transaction then runs out of gas inside the pool and reverts with
+  no reason). Unused gas is not paid for, so the fixed headroom costs nothing.
+- In an on-chain intent (:mod:`basis_core.live.chain_intents`) every transaction is journaled (signed
+  bytes, hash, nonce) before it is broadcast and is resumed by hash, never signed again.
 - Receipts are polled from ``receipt_poll_interval`` (5 ms, anvil answers within milliseconds)
   growing by 1.5x per miss up to ``receipt_poll_max_interval`` (1 s, gentle on rate-limited RPCs).
 """
@@ -112,6 +120,7 @@ class PendingTx:
     raw_transaction: bytes = field(repr=False)
     sent_at: float
     to: str | None = None
+    fields: dict[str, Any] | None = field(default=None, repr=False)  # the signed fields (for a fee bump)
 
 
 def gas_cost_wei(receipt: Receipt) -> int:
@@ -201,6 +210,7 @@ class EvmClient:
         max_priority_fee_per_gas: int | None = None,
         max_fee_per_gas_cap: int | None = None,
         gas_limit_multiplier: float = 1.2,
+        gas_limit_headroom: int = 60_000,
         request_timeout: float = 30.0,
         w3: Any = None,
     ) -> None:
@@ -235,6 +245,7 @@ class EvmClient:
         self.max_priority_fee_per_gas = max_priority_fee_per_gas
         self.max_fee_per_gas_cap = max_fee_per_gas_cap
         self.gas_limit_multiplier = gas_limit_multiplier
+        self.gas_limit_headroom = gas_limit_headroom
         self.pending: dict[str, PendingTx] = {}
         self._lock = threading.RLock()
         self._decimals: dict[str, int] = {}
@@ -323,50 +334,93 @@ class EvmClient:
                 f"transaction would revert ({reason or 'no reason given'}); not sent", reason=reason
             ) from None
 
-    def submit(self, fn_or_tx: Any, value: int = 0, gas: int | None = None) -> PendingTx:
+    def submit(self, fn_or_tx: Any, value: int = 0, gas: int | None = None, *, label: str | None = None,
+               final: Any = None) -> PendingTx:
         """Build, sign and send a transaction without waiting; it is tracked in :attr:`pending`.
 
         ``fn_or_tx``: a web3 ContractFunction (``contract.functions.f(args)``) or a dict with ``to``,
         ``data`` and optionally ``value``. ``value`` in wei. ``gas``: the gas limit; when None,
-        ``eth_estimateGas * gas_limit_multiplier`` (a revert in that estimate raises
-        ContractRevertError and nothing is sent).
+        ``eth_estimateGas * gas_limit_multiplier + gas_limit_headroom`` (a revert in that estimate raises
+        ContractRevertError and nothing is sent). Inside an on-chain intent (:mod:`basis_core.live.chain_intents`)
+        the transaction is journaled before it is broadcast under ``label`` (default: the function and target
+        and how often they were sent in the intent), and a label already journaled is resumed instead of
+        signed again; ``final`` (a JSON-able mapping) marks the transaction whose receipt completes the intent.
         """
+        from basis_core.live.chain_intents import current_scope
+
+        scope = current_scope(self)
+        if scope is not None:
+            return scope.submit(fn_or_tx, value, gas, label, final)
+        tx = self.build(fn_or_tx, value, gas)
+        with self._lock:
+            pending = self.sign(tx)
+            self.broadcast(pending)
+        return pending
+
+    def build(self, fn_or_tx: Any, value: int = 0, gas: int | None = None) -> dict[str, Any]:
+        """The fields of a transaction to sign (gas estimated when None, fees from :meth:`fees`; no nonce)."""
         tx = self._call_fields(fn_or_tx, value)
         if gas is None:
-            gas = int(self.estimate_gas(tx) * self.gas_limit_multiplier)
+            gas = int(self.estimate_gas(tx) * self.gas_limit_multiplier) + self.gas_limit_headroom
         max_fee, priority = self.fees()
         tx.update({
             "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority,
             "chainId": self.chain_id, "type": 2,
         })
-        with self._lock:
-            nonce = self._allocate_nonce()
-            tx["nonce"] = nonce
-            signed = self._account.sign_transaction(tx)
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            pending = PendingTx(tx_hash, nonce, bytes(signed.raw_transaction), time.time(), tx.get("to"))
-            try:
-                self._w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception as e:
-                # The node may hold the tx although the call failed (dropped response, web3's own retry
-                # of the same bytes answered "already known"...): ask it by hash before concluding.
-                known = self._node_knows(tx_hash)
-                if known:
-                    log.info("send of %s (nonce %d) raised %s but the node has it", tx_hash, nonce,
-                             type(e).__name__)
-                elif known is False and not isinstance(e, (OSError, TimeoutError)):
-                    raise LiveExecutionError(f"node rejected the transaction (nonce {nonce}): {e}") from None
-                else:  # connection error / node unreachable (requests' errors are OSErrors): unknown outcome
-                    self.pending[tx_hash] = pending
-                    log.warning("send of %s (nonce %d) is ambiguous: %s", tx_hash, nonce, type(e).__name__)
-                    raise TransactionTimeoutError(
-                        f"sending {tx_hash} (nonce {nonce}) failed ambiguously ({type(e).__name__}); "
-                        "it is tracked as pending: resume() it, never re-send with a new nonce",
-                        tx_hash=tx_hash, nonce=nonce,
-                    ) from None
-            self.pending[tx_hash] = pending
-        log.debug("sent %s nonce=%d to=%s gas=%d maxFee=%d", tx_hash, nonce, tx.get("to"), gas, max_fee)
-        return pending
+        return tx
+
+    def sign(self, tx: dict[str, Any], nonce: int | None = None) -> PendingTx:
+        """Sign ``tx`` with the next nonce (or ``nonce``, for a replacement); hold :attr:`lock` from here until
+        :meth:`broadcast` so nonces reach the node in order. Nothing is sent."""
+        tx = dict(tx)
+        tx["nonce"] = self._allocate_nonce() if nonce is None else nonce
+        signed = self._account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        return PendingTx(tx_hash, tx["nonce"], bytes(signed.raw_transaction), time.time(), tx.get("to"), tx)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock nonce allocation, signing and broadcasting share."""
+        return self._lock
+
+    def broadcast(self, pending: PendingTx) -> None:
+        """``eth_sendRawTransaction`` of a signed transaction; tracked in :attr:`pending` once the node may
+        hold it. A failure the node did not take raises LiveExecutionError (nothing sent); one it may have
+        taken (connection error, timeout, stall) raises TransactionTimeoutError carrying the hash and nonce."""
+        tx_hash, nonce = pending.tx_hash, pending.nonce
+        try:
+            self._w3.eth.send_raw_transaction(pending.raw_transaction)
+        except Exception as e:
+            # The node may hold the tx although the call failed (dropped response, web3's own retry
+            # of the same bytes answered "already known"...): ask it by hash before concluding.
+            known = self._node_knows(tx_hash)
+            if known:
+                log.info("send of %s (nonce %d) raised %s but the node has it", tx_hash, nonce, type(e).__name__)
+            elif known is False and not isinstance(e, (OSError, TimeoutError)):
+                raise LiveExecutionError(f"node rejected the transaction (nonce {nonce}): {e}") from None
+            else:  # connection error / node unreachable (requests' errors are OSErrors): unknown outcome
+                self.pending[tx_hash] = pending
+                log.warning("send of %s (nonce %d) is ambiguous: %s", tx_hash, nonce, type(e).__name__)
+                raise TransactionTimeoutError(
+                    f"sending {tx_hash} (nonce {nonce}) failed ambiguously ({type(e).__name__}); "
+                    "it is tracked as pending: resume() it, never re-send with a new nonce",
+                    tx_hash=tx_hash, nonce=nonce,
+                ) from None
+        self.pending[tx_hash] = pending
+        log.debug("sent %s nonce=%d to=%s", tx_hash, nonce, pending.to)
+
+    def replacement(self, pending: PendingTx, max_fee_per_gas: int | None = None,
+                    max_priority_fee_per_gas: int | None = None) -> PendingTx:
+        """A fee bump of ``pending``: the same fields and nonce, fees raised to the given ones and at least 12.5 %
+        + 1 wei above the old (what nodes require of a replacement); signed, not sent."""
+        if pending.fields is None:
+            raise LiveExecutionError(f"{pending.tx_hash}: its fields are not known; it cannot be replaced")
+        old = pending.fields
+        tx = dict(old)
+        bump = max(int(old["maxFeePerGas"]) * 9 // 8 + 1, max_fee_per_gas or 0)
+        tip = max(int(old["maxPriorityFeePerGas"]) * 9 // 8 + 1, max_priority_fee_per_gas or 0)
+        tx.update({"maxFeePerGas": max(bump, tip), "maxPriorityFeePerGas": tip})
+        return self.sign(tx, nonce=pending.nonce)
 
     def _node_knows(self, tx_hash: str) -> bool | None:
         """Whether the node has the transaction (pool or chain); None when it cannot be asked."""
@@ -380,12 +434,18 @@ class EvmClient:
         except Exception:
             return None
 
-    def send(self, fn_or_tx: Any, value: int = 0, gas: int | None = None, timeout: float | None = None) -> Receipt:
+    def send(self, fn_or_tx: Any, value: int = 0, gas: int | None = None, timeout: float | None = None, *,
+             label: str | None = None, final: Any = None) -> Receipt:
         """:meth:`submit` then wait for the receipt (``timeout`` defaults to ``receipt_timeout``).
 
         Raises ContractRevertError on a revert (before sending or mined), TransactionTimeoutError
         (``tx_hash``, ``nonce``; the tx stays in :attr:`pending`) when no receipt arrives in time.
         """
+        from basis_core.live.chain_intents import current_scope
+
+        scope = current_scope(self)
+        if scope is not None:
+            return scope.send(fn_or_tx, value, gas, timeout, label, final)
         p = self.submit(fn_or_tx, value=value, gas=gas)
         return self._wait(p.tx_hash, p.nonce, timeout)
 
@@ -406,28 +466,42 @@ class EvmClient:
             log.debug("rebroadcast of %s: %s", tx_hash, e)
 
     def _wait(self, tx_hash: str, nonce: int | None, timeout: float | None) -> Receipt:
+        return self.wait_any([tx_hash], nonce, timeout)
+
+    def wait_any(self, hashes: list[str], nonce: int | None, timeout: float | None = None) -> Receipt:
+        """The receipt of whichever of ``hashes`` (one nonce: a transaction and its fee bumps) is mined; node
+        errors while polling (a stalled or unreachable node) count as "not yet". TransactionTimeoutError
+        (hash of the latest, nonce) after ``timeout``; ContractRevertError for a mined revert."""
         from web3.exceptions import TransactionNotFound
 
         deadline = time.monotonic() + (self.receipt_timeout if timeout is None else timeout)
         poll = self.receipt_poll_interval
         get_receipt = self._w3.eth.get_transaction_receipt
+        raw = None
         while True:
-            try:
-                raw = get_receipt(tx_hash)
-            except TransactionNotFound:
-                raw = None
+            for tx_hash in hashes:
+                try:
+                    raw = get_receipt(tx_hash)
+                except TransactionNotFound:
+                    raw = None
+                except (OSError, TimeoutError) as e:  # requests' timeouts / connection errors: ask again
+                    log.info("receipt of %s: node did not answer (%s)", tx_hash, type(e).__name__)
+                    raw = None
+                if raw is not None:
+                    break
             if raw is not None:
                 break
             now = time.monotonic()
             if now >= deadline:
                 raise TransactionTimeoutError(
-                    f"no receipt for {tx_hash} (nonce {nonce}) yet; it stays pending: resume() it later",
-                    tx_hash=tx_hash, nonce=nonce,
+                    f"no receipt for {hashes[-1]} (nonce {nonce}) yet; it stays pending: resume() it later",
+                    tx_hash=hashes[-1], nonce=nonce,
                 )
             time.sleep(min(poll, max(deadline - now, 0.0)))
             poll = min(poll * 1.5, self.receipt_poll_max_interval)
         with self._lock:
-            self.pending.pop(tx_hash, None)
+            for h in hashes:
+                self.pending.pop(h, None)
         if nonce is None:
             nonce = int(self._w3.eth.get_transaction(tx_hash)["nonce"])
         receipt = Receipt(
@@ -463,7 +537,7 @@ class EvmClient:
         except Exception as e:  # the replay itself failed: no reason available
             log.debug("revert replay of %s failed: %s", tx_hash, type(e).__name__)
             return None
-        if receipt.gas_used >= int(tx["gas"]):
+        if receipt.gas_used * 64 >= int(tx["gas"]) * 63 - 64_000:  # all gas, or all a call could get (EIP-150)
             return "out of gas"
         return None
 
@@ -521,10 +595,21 @@ class EvmClient:
         if mode not in ("exact", "unlimited"):
             raise ConfigError(f"approve mode must be 'exact' or 'unlimited', got {mode!r}")
         spender = self.checksum(spender)
+        c = self.erc20(token)
+        from basis_core.live.chain_intents import current_scope
+
+        scope = current_scope(self)
+        base = f"approve@{str(c.address).lower()}"
+        if scope is not None and scope.has_journaled(base):  # a resumed intent: its journaled approvals, not a new one
+            receipt = None
+            while scope.has_journaled(base):
+                receipt = self.send(c.functions.approve(spender, MAX_UINT256 if mode == "unlimited" else amount))
+                if sent is not None:
+                    sent.append(receipt)
+            return receipt
         current = self.allowance(token, spender)
         if current >= amount:
             return None
-        c = self.erc20(token)
         if zero_first and current > 0:
             reset = self.send(c.functions.approve(spender, 0))
             if sent is not None:

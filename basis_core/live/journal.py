@@ -4,7 +4,8 @@ Every live operation that changes something at a venue writes an **intent** row 
 is sent (with the deterministic venue client id it will carry) and **outcome** rows after. Rows are
 never updated or deleted (triggers refuse it), so the journal is the audit trail of what was sent.
 
-Schema (``PRAGMA user_version = 1``), one table ``journal``:
+Schema (``PRAGMA user_version = 2``; a version-1 file gains the ``owner`` column when opened), one table
+``journal``:
 
 =================  ========  =====================================================================
 column             type      meaning
@@ -19,6 +20,7 @@ column             type      meaning
 ``status``         TEXT      intent: ``sending``; outcome: see :data:`TERMINAL` / ``unknown``
 ``fingerprint``    TEXT      sha256 of the canonical instruction (same client id, other order: error)
 ``payload``        TEXT      JSON: intent = instruction + request; outcome = order / deltas / error
+``owner``          TEXT      ``pid:start`` of the process that wrote the row (who works on the intent)
 =================  ========  =====================================================================
 
 Outcome statuses: ``done`` (the venue holds the order / did the operation; payload has ``deltas``),
@@ -26,6 +28,17 @@ Outcome statuses: ``done`` (the venue holds the order / did the operation; paylo
 the request could no longer land: nothing exists) are terminal; ``unknown`` (an ambiguous failure,
 not resolved yet) is not. An intent is **pending** while no terminal outcome follows its latest intent
 row; :meth:`ExecutionJournal.pending` lists them for reconciliation.
+
+**Claims** (:meth:`ExecutionJournal.claim`): looking a key up and writing its intent is ONE SQLite write
+transaction (``BEGIN IMMEDIATE``), so of several threads or processes sharing a journal file with the same
+client id exactly one writes the intent and sends; the others find that intent. While its writer works on
+it (a thread of this process holding it, or another live process that wrote the key's latest row), a claim
+waits for its outcome instead of sending or resolving it; an intent whose writer died (a crash) is handed
+to the claimer, who resolves it (looks the order up / resumes the transaction) before anything is sent.
+
+On-chain intents (:mod:`basis_core.live.chain_intents`) add outcome rows of status ``unknown`` for every
+signed transaction (``event: "signed"``: label, hash, nonce, raw signed bytes, fields) committed BEFORE
+the transaction is broadcast.
 
 Secrets never reach the journal: payloads are built from instructions and venue answers, and every
 payload is passed through a :class:`~basis_core.live.secrets.Redactor` before it is written.
@@ -39,9 +52,8 @@ next intent (one commit per order instead of two), or by a background flusher at
 A crash can therefore lose only outcomes not yet committed; their intents are then pending and
 reconciliation re-derives them from the venue by client id, so nothing is sent twice. Within a
 process, :meth:`ExecutionJournal.shared` hands every user of one file the same connection (a
-deferred transaction never blocks another writer of the process); one journal file should not be
-written by two processes at once (a writer waits up to 30 s for the other's lock). Once a connection
-has written, it keeps the file's intent keys in memory, so looking up a new client id costs no query.
+deferred transaction never blocks another writer of the process). Several processes may share one file:
+a writer waits up to 30 s for another's lock, and claims are atomic across them (see Claims above).
 """
 
 from __future__ import annotations
@@ -49,6 +61,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -60,12 +73,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from basis_core.errors import ConfigError
+from basis_core.errors import AmbiguousOutcomeError, ConfigError
 from basis_core.live.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Outcome statuses after which an intent is no longer pending.
 TERMINAL = frozenset({"done", "rejected", "absent"})
@@ -82,7 +95,8 @@ CREATE TABLE IF NOT EXISTS journal (
     operation TEXT NOT NULL,
     status TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS journal_by_intent ON journal (venue, intent_id, seq);
 CREATE TRIGGER IF NOT EXISTS journal_no_update BEFORE UPDATE ON journal
@@ -126,6 +140,7 @@ class JournalRow:
     status: str
     fingerprint: str
     payload_text: str = field(repr=False)
+    owner: str = ""
 
     @cached_property
     def payload(self) -> dict[str, Any]:
@@ -148,6 +163,84 @@ class IntentState:
     @property
     def pending(self) -> bool:
         return self.status not in TERMINAL
+
+
+def _start_time(pid: int) -> str:
+    """The start time of process ``pid`` (clock ticks since boot, Linux ``/proc``), "" when unknown: with the pid
+    it names a process run, so a reused pid is not mistaken for the writer of a row."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+_OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def this_owner() -> str:
+    """The ``owner`` written on this process's rows: ``pid:start``."""
+    global _OWNER
+    pid = os.getpid()
+    if not _OWNER.startswith(f"{pid}:"):  # a forked child
+        _OWNER = f"{pid}:{_start_time(pid)}"
+    return _OWNER
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process that wrote ``owner`` (``pid:start``) still runs (on this host; an unparsable owner
+    counts as dead)."""
+    pid_s, _, start = owner.partition(":")
+    try:
+        pid = int(pid_s)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return owner == this_owner()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return not start or _start_time(pid) in ("", start)
+
+
+#: keys being worked on by a thread of this process: (file, venue, intent id) -> event set when released
+_INFLIGHT: dict[tuple[str, str, str], threading.Event] = {}
+_INFLIGHT_LOCK = threading.Lock()
+
+
+@dataclass
+class Claim:
+    """What :meth:`ExecutionJournal.claim` found and took.
+
+    ``intent``: the intent row written by this claim (send it), or None. ``prior``: the key's state before
+    (None if never journaled); when ``intent`` is None it is ``done`` (return its deltas), a pending intent
+    handed to this claimer (``owned``: resolve it, then claim again), or an intent of another instruction
+    (fingerprint differs: a duplicate client id). An owned claim must be :meth:`release` d (``finally``).
+    """
+
+    intent: JournalRow | None
+    prior: IntentState | None
+    owned: bool
+    _key: tuple[str, str, str] | None = field(default=None, repr=False)
+
+    def release(self) -> None:
+        """Let other threads of this process claim the key again."""
+        key, self._key = self._key, None
+        if key is not None:
+            with _INFLIGHT_LOCK:
+                ev = _INFLIGHT.pop(key, None)
+            if ev is not None:
+                ev.set()
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 _SHARED: weakref.WeakValueDictionary[str, ExecutionJournal] = weakref.WeakValueDictionary()
@@ -246,17 +339,22 @@ class ExecutionJournal:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise ConfigError(f"journal_path: {self.path} has schema version {version}, "
                                   f"this basis-core writes {SCHEMA_VERSION}")
             if version == 0:  # new file: create the schema (an existing journal is opened read-only until used)
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version == 1:  # adds the owner column (rows of version 1 have no known owner: a dead one)
+                self._db.execute("BEGIN IMMEDIATE")
+                if self._db.execute("PRAGMA user_version").fetchone()[0] == 1:
+                    self._db.execute("ALTER TABLE journal ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"journal_path: {target} is not a usable SQLite journal: {e}") from None
         self._flusher = _Flusher(self._db, self._lock, DEFER_SECONDS)
-        #: intent keys in the file, kept once this connection has written (one writer per file, see above)
-        self._known: set[tuple[str, str]] | None = None
+        self._file_key = str(self.path.resolve()) if self.path is not None else f"memory:{id(self)}"
         self._finalizer = weakref.finalize(self, _finalize, self._db, self._lock, self._flusher)
 
     @classmethod
@@ -290,13 +388,14 @@ class ExecutionJournal:
             text = self.redactor.redact(text)
         now = time.time_ns()
         db = self._db
+        owner = this_owner()
         with self._lock:
             if defer and not db.in_transaction:
                 db.execute("BEGIN")
             cur = db.execute(
                 "INSERT INTO journal (written_ns, venue, kind, intent_id, venue_client_id, operation, status,"
-                " fingerprint, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now, venue, kind, intent_id, venue_client_id, operation, status, fp, text),
+                " fingerprint, payload, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, venue, kind, intent_id, venue_client_id, operation, status, fp, text, owner),
             )
             if not defer and db.in_transaction:
                 db.execute("COMMIT")  # also commits any deferred outcome before it
@@ -304,18 +403,108 @@ class ExecutionJournal:
         if defer:
             self._flusher.schedule()
         return JournalRow(seq, now, venue, kind, intent_id, venue_client_id, operation, status,  # type: ignore[arg-type]
-                          fp, text)
+                          fp, text, owner)
 
     def record_intent(self, venue: str, intent_id: str, venue_client_id: str, operation: str,
                       payload: Mapping[str, Any] | str, fp: str) -> JournalRow:
         """Write an intent (before sending) and return its row; committed (with any deferred outcome) when
         this returns. ``payload``: a JSON-able mapping or its JSON text."""
-        row = self._insert(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, payload)
+        return self._insert(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, payload)
+
+    def claim(self, venue: str, intent_id: str, venue_client_id: str, operation: str,
+              payload: Mapping[str, Any] | str, fp: str, *, new_intent: bool = True,
+              wait_s: float = 120.0) -> Claim:
+        """Atomically look ``(venue, intent_id)`` up and, when nothing blocks it, write its intent (see the module
+        docstring): one ``BEGIN IMMEDIATE`` transaction, so threads and processes sharing the file never both
+        send. Never journaled or ended without effect (``absent`` / ``rejected``) and same instruction: a new
+        intent is written and returned (``new_intent=False``: nothing is written, ``intent`` is None). ``done``:
+        returned as ``prior``. Pending: while a thread of this process or another live process works on it,
+        waits up to ``wait_s`` seconds for it to end (then AmbiguousOutcomeError; ``wait_s=0`` returns an
+        unowned claim at once); else it is handed over (``owned``, an ``unknown`` outcome ``taken_over`` is
+        written) for the caller to resolve. Fingerprint differs: returned unowned (a duplicate client id)."""
+        key = (self._file_key, venue, intent_id)
+        deadline = time.monotonic() + wait_s
+        poll = 0.005
+        while True:
+            with _INFLIGHT_LOCK:
+                busy = _INFLIGHT.get(key)
+                if busy is None:
+                    _INFLIGHT[key] = threading.Event()
+            if busy is not None:  # another thread of this process works on the key: wait for it
+                left = deadline - time.monotonic()
+                if left <= 0 or not busy.wait(left):
+                    return self._blocked(venue, intent_id, "another thread of this process", wait_s)
+                continue
+            slot = Claim(None, None, False, key)
+            try:
+                result = self._claim_once(venue, intent_id, venue_client_id, operation, payload, fp, new_intent)
+            except BaseException:
+                slot.release()
+                raise
+            if isinstance(result, Claim):
+                if result.owned:
+                    result._key = key
+                else:
+                    slot.release()
+                return result
+            slot.release()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self._blocked(venue, intent_id, f"process {result.partition(':')[0]}", wait_s)
+            time.sleep(min(poll, left))
+            poll = min(poll * 2, 0.2)
+
+    def _blocked(self, venue: str, intent_id: str, who: str, wait_s: float) -> Claim:
+        if wait_s <= 0:
+            return Claim(None, self.state(venue, intent_id), False)
+        raise AmbiguousOutcomeError(
+            f"{venue}: {intent_id!r} is being executed by {who}; its outcome is not known after {wait_s:g} s: "
+            "nothing was sent, ask again later")
+
+    def _claim_once(self, venue: str, intent_id: str, venue_client_id: str, operation: str,
+                    payload: Mapping[str, Any] | str, fp: str, new_intent: bool) -> Claim | str:
+        """One claim attempt in one write transaction; a live foreign owner's ``pid:start`` when blocked."""
+        text = payload if isinstance(payload, str) else dumps(payload)
+        if self.redactor and self.redactor.contains_secret(text):
+            log.warning("a journal payload of %s %s contained a secret value; it was masked", venue, operation)
+            text = self.redactor.redact(text)
+        db = self._db
         with self._lock:
-            if self._known is None:  # this connection writes: from now on it is the file's one writer
-                self._known = set(self._db.execute("SELECT DISTINCT venue, intent_id FROM journal WHERE kind='intent'"))
-            self._known.add((venue, intent_id))
-        return row
+            if not db.in_transaction:  # (an open transaction holds a deferred outcome: it already has the lock)
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
+                                  (venue, intent_id)).fetchall()
+                prior = self._state_of(rows)
+                if prior is not None and prior.intent.fingerprint != fp:
+                    return Claim(None, prior, False)
+                if prior is not None and prior.status == "done":
+                    return Claim(None, prior, False)
+                if prior is None or not prior.pending:
+                    if not new_intent:
+                        return Claim(None, prior, False)
+                    row = self._write(venue, "intent", intent_id, venue_client_id, operation, "sending", fp, text)
+                    return Claim(row, prior, True)
+                owner = str(rows[0][10])
+                if owner != this_owner() and owner_alive(owner):
+                    return owner
+                took = self._write(venue, "outcome", intent_id, prior.intent.venue_client_id, prior.intent.operation,
+                                   "unknown", prior.intent.fingerprint,
+                                   dumps({"event": "taken_over", "from": owner or "unknown"}))
+                return Claim(None, IntentState(prior.intent, took), True)
+            finally:
+                db.execute("COMMIT")
+
+    def _write(self, venue: str, kind: str, intent_id: str, venue_client_id: str, operation: str, status: str,
+               fp: str, text: str) -> JournalRow:
+        now = time.time_ns()
+        owner = this_owner()
+        cur = self._db.execute(
+            "INSERT INTO journal (written_ns, venue, kind, intent_id, venue_client_id, operation, status,"
+            " fingerprint, payload, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now, venue, kind, intent_id, venue_client_id, operation, status, fp, text, owner))
+        return JournalRow(int(cur.lastrowid or 0), now, venue, kind, intent_id, venue_client_id,  # type: ignore[arg-type]
+                          operation, status, fp, text, owner)
 
     def record_outcome(self, intent: JournalRow, status: str, payload: Mapping[str, Any] | str,
                        defer: bool = False) -> JournalRow:
@@ -335,19 +524,32 @@ class ExecutionJournal:
     # -- reading --------------------------------------------------------------------------------
     @staticmethod
     def _row(r: tuple[Any, ...]) -> JournalRow:
-        return JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+        return JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
 
-    _COLS = "seq, written_ns, venue, kind, intent_id, venue_client_id, operation, status, fingerprint, payload"
+    _COLS = "seq, written_ns, venue, kind, intent_id, venue_client_id, operation, status, fingerprint, payload, owner"
 
     def state(self, venue: str, intent_id: str) -> IntentState | None:
         """The latest intent of ``(venue, intent_id)`` and its last outcome, or None if never journaled."""
-        known = self._known
-        if known is not None and (venue, intent_id) not in known:
-            return None  # this connection is the writer and never wrote it (no query needed)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
                 (venue, intent_id)).fetchall()
+        return self._state_of(rows)
+
+    def rows_of(self, venue: str, intent_id: str) -> list[JournalRow]:
+        """The rows of the latest intent of ``(venue, intent_id)``: that intent, then its outcomes (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
+                (venue, intent_id)).fetchall()
+        out: list[JournalRow] = []
+        for r in rows:
+            out.append(self._row(r))
+            if r[3] == "intent":
+                return out[::-1]
+        return []
+
+    def _state_of(self, rows: list[tuple[Any, ...]]) -> IntentState | None:
         outcome = None
         for r in rows:  # newest first: outcomes after the latest intent, then that intent
             if r[3] == "intent":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from basis_core.backtest.dex import GasCost, from_units, wallet_key
+from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InsufficientFundsError
+from basis_core.live.chain_intents import ChainIntents
 from basis_core.live.evm import EvmClient, Receipt
 
 APPROVAL_MODES = ("exact", "unlimited")
@@ -114,6 +116,7 @@ class OnChainLiveBase:
     """
 
     client: EvmClient
+    intents: ChainIntents
     tokens: dict[str, str]
     decimals: dict[str, int]
     zero_first: set[str]
@@ -131,6 +134,34 @@ class OnChainLiveBase:
         self.zero_first = set(table.get("zero_approval_first") or ())
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------ intents
+    def init_intents(self, venue: str, context: Any) -> None:
+        """The exactly-once flow (:mod:`basis_core.live.chain_intents`) on the run's journal, then resume this
+        venue's pending intents (a restart) before anything new is sent."""
+        self.intents = ChainIntents.for_backend(venue, self.client, context, self.finish_intent)
+        self.resumed = self.intents.resume_pending()
+
+    def intent(self, ts: Any, ins: Any, body: Callable[[], ExecutionDeltas]) -> ExecutionDeltas:
+        """Run ``body`` (an operation that sends transactions) as the journaled intent of ``ins``."""
+        return self.intents.run(ts, ins, body)
+
+    def finish_intent(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
+        """The deltas of an intent from its receipts and the ``final`` context its last transaction was sent with:
+        calls ``finish_<ctx["kind"]>(ts, ins, receipts, ctx)`` of the backend."""
+        fn: Callable[..., ExecutionDeltas] = getattr(self, f"finish_{ctx['kind']}")
+        return fn(ts, ins, receipts, ctx)
+
+    def resume_pending(self) -> list[ExecutionDeltas]:
+        """Settle this venue's pending intents now (``manager.advance_to`` in live mode; see
+        :meth:`ChainIntents.resume_pending`)."""
+        return self.intents.resume_pending()
+
+    def bump_fee(self, client_id: str, max_fee_per_gas: int | None = None,
+                 max_priority_fee_per_gas: int | None = None) -> str:
+        """Replace the stuck transaction of intent ``client_id`` on the same nonce with higher fees (see
+        :meth:`ChainIntents.bump_fee`); the hash of the replacement."""
+        return self.intents.bump_fee(client_id, max_fee_per_gas, max_priority_fee_per_gas)
 
     # ------------------------------------------------------------------------------------------ checks
     def check_balance(self, token: str, amount: int, field: str = "amount") -> None:

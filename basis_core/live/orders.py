@@ -21,7 +21,8 @@ was sent can no longer take effect (Binance: ``recvWindow`` + clock margin; 0 fo
      the lookup is repeated once the request can no longer land (``landing_window_s`` after the send
      started); still not found: re-sent with the same client id, within the attempt budget;
    - ``transient`` (the venue refused this very request: rate limit 429 / 418, Binance -1021
-     timestamp outside recvWindow, Hyperliquid "Invalid nonce"): re-sent after the backoff delay;
+     timestamp outside recvWindow, Hyperliquid "Invalid nonce" or an action past its ``expiresAfter``):
+     re-sent after the backoff delay;
    - ``duplicate`` (the venue says the client id is in use): looked up and adopted when it is this
      order, else :class:`~basis_core.errors.DuplicateClientIdError`;
    - ``not_found`` (cancel / modify of an unknown order): after an earlier ambiguous attempt, looked up
@@ -79,7 +80,7 @@ _AMBIGUOUS_CODES = _codes(1007)
 _AMBIGUOUS_TEXT = ("execution status unknown", "send status unknown")
 #: The venue refused this very request (not executed) for a reason that may pass.
 _TRANSIENT_CODES = _codes(1021, 1003)
-_TRANSIENT_TEXT = ("invalid nonce", "outside of the recvwindow")
+_TRANSIENT_TEXT = ("invalid nonce", "outside of the recvwindow", "action expired")
 #: Credential / signature problems that some ccxt tables map to BadRequest or InvalidOrder.
 _AUTH_CODES = _codes(1022, 2014, 2015)
 _AUTH_TEXT = ("user or api wallet", "unable to recover signer", "signature for this request is not valid",
@@ -239,6 +240,21 @@ def deltas_from_json(obj: Mapping[str, Any]) -> ExecutionDeltas:
     )
 
 
+def settled(prior: IntentState, venue: str, intent_id: str, fp: str) -> ExecutionDeltas | None:
+    """The journaled deltas of a ``done`` intent of the same instruction; DuplicateClientIdError when the key
+    was used by another instruction; None otherwise."""
+    if prior.intent.fingerprint != fp:
+        raise DuplicateClientIdError(
+            "client_id", f"client id {intent_id!r} was already used on {venue} for a different "
+                         f"{prior.intent.operation} instruction (journal seq {prior.intent.seq})")
+    if prior.status == "done":
+        assert prior.outcome is not None
+        log.info("%s %s already done (journal seq %d): returning the journaled result", venue, intent_id,
+                 prior.outcome.seq)
+        return deltas_from_json(prior.outcome.payload["deltas"])
+    return None
+
+
 def new_client_id(prefix: str = "basis-") -> str:
     """A fresh random client id (journaled before it is sent)."""
     return prefix + uuid.uuid4().hex
@@ -304,24 +320,26 @@ class IdempotentExecutor:
 
     # -- public ------------------------------------------------------------------------------------
     def run(self, call: LiveCall) -> ExecutionDeltas:
-        """Execute ``call`` exactly once at the venue (see the module docstring)."""
-        prior = self.journal.state(call.venue, call.intent_id)
-        if prior is not None:
-            if prior.intent.fingerprint != call.fingerprint:
-                raise DuplicateClientIdError(
-                    "client_id", f"client id {call.intent_id!r} was already used on {call.venue} for a different "
-                                 f"{prior.intent.operation} instruction (journal seq {prior.intent.seq})")
-            if prior.status == "done":
-                assert prior.outcome is not None
-                log.info("%s %s already done (journal seq %d): returning the journaled result", call.venue,
-                         call.intent_id, prior.outcome.seq)
-                return deltas_from_json(prior.outcome.payload["deltas"])
-            if prior.pending:
-                done = self.resolve(prior, call)
+        """Execute ``call`` exactly once at the venue (see the module docstring). The journal lookup and the
+        intent are one atomic claim (:meth:`ExecutionJournal.claim`): of several threads or processes with
+        the same client id one sends, the others wait for its outcome."""
+        claim = self.journal.claim(call.venue, call.intent_id, call.venue_client_id, call.operation, call.request,
+                                   call.fingerprint)
+        try:
+            intent = claim.intent
+            if intent is None:
+                prior = claim.prior
+                assert prior is not None
+                done = settled(prior, call.venue, call.intent_id, call.fingerprint)
                 if done is not None:
                     return done
-        intent = self._intent(call)
-        return self._send_loop(call, intent)
+                done = self.resolve(prior, call)  # a pending intent handed to this claim (its writer is gone)
+                if done is not None:
+                    return done
+                intent = self._intent(call)
+            return self._send_loop(call, intent)
+        finally:
+            claim.release()
 
     def resolve(self, state: IntentState, call: LiveCall) -> ExecutionDeltas | None:
         """Settle a pending intent by client id: deltas if the venue holds the order (adopted, journaled

@@ -2,6 +2,7 @@
 
 The binary is found in ``node_modules`` of the project root (installed by ``npm ci``) or through
 ``BASIS_ANVIL`` / ``PATH``. The node is stopped by PID. Snapshots give per-test isolation.
+:class:`ChainClock` keeps the chain's time on an accelerated market clock (interest accrues with it).
 """
 
 from __future__ import annotations
@@ -115,6 +116,15 @@ class AnvilNode:
         self.rpc("evm_increaseTime", [seconds])
         self.rpc("evm_mine")
 
+    def block_time(self) -> int:
+        """Timestamp (epoch s) of the latest block."""
+        return int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def mine_at(self, timestamp: int) -> None:
+        """Mine one empty block at exactly ``timestamp`` (epoch s; after the latest block's)."""
+        self.rpc("evm_setNextBlockTimestamp", [int(timestamp)])
+        self.rpc("evm_mine")
+
     def stop(self) -> None:
         """Stop the node by PID (SIGTERM, then SIGKILL)."""
         if self.process.poll() is None:
@@ -130,6 +140,30 @@ class AnvilNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ChainClock:
+    """Keeps an anvil node's block time on an accelerated market clock
+    (:class:`~basis_core.testing.replay.ReplayClock`), as the CEX emulators replaying a path are: each
+    :meth:`sync` mines a block at the clock's time, so time-driven state (Aave interest on supplies and debts,
+    anything reading ``block.timestamp``) accrues over the accelerated time exactly as over real time.
+
+    Chain time never goes backwards: a sync while the clock is at or before the latest block does nothing.
+    """
+
+    def __init__(self, node: AnvilNode, clock: Any) -> None:
+        self.node = node
+        self.clock = clock
+
+    def sync(self) -> int:
+        """Mine a block at the clock's time (whole seconds, rounded down) if it is later than the chain's;
+        returns the chain's time afterwards."""
+        target = int(self.clock.now_ns()) // 1_000_000_000
+        now = self.node.block_time()
+        if target > now:
+            self.node.mine_at(target)
+            return target
+        return now
 
 
 def start_anvil(*extra_args: str, timeout: float = 20.0) -> AnvilNode:

@@ -11,19 +11,31 @@ A venue emulator subclasses :class:`EmulatorServer` and implements two methods:
 
 Faults (:class:`Fault`, injected through ``server.faults``) are applied by the base around ``handle``:
 
-======================  ==========================================================================
-``drop_after_accept``   ``handle`` runs (state changes: the order exists), then the connection is
-                        closed without an answer. A client sees a dropped connection.
-``delay``               sleep ``delay_s`` (outside the lock), then handle and answer normally. A
-                        client with a shorter timeout sees a timeout; the request still takes effect.
-``http_429``            answer 429 without calling ``handle`` (body from :meth:`fault_response`,
-                        Binance-like ``{"code": -1003, ...}`` by default, header ``Retry-After``).
-``http_418``            answer 418 (IP ban) without calling ``handle``; same body shape.
-``http_5xx``            answer ``status`` (default 503) without calling ``handle``, body
-                        ``{"code": -1001, ...}`` by default.
-``venue_error``         answer ``payload`` as JSON with ``status`` without calling ``handle``.
-``clock_skew``          ``handle`` runs with :meth:`now_ms` shifted by ``skew_ms`` for that request.
-======================  ==========================================================================
+===========================  ==========================================================================
+``drop_after_accept``        ``handle`` runs (state changes: the order exists), then the connection is
+                             closed without an answer. A client sees a dropped connection.
+``delay``                    sleep ``delay_s`` (outside the lock), then handle and answer normally. A
+                             client with a shorter timeout sees a timeout; the request still takes
+                             effect.
+``http_429``                 answer 429 without calling ``handle`` (body from :meth:`fault_response`,
+                             Binance-like ``{"code": -1003, ...}`` by default, header ``Retry-After``).
+``http_418``                 answer 418 (IP ban) without calling ``handle``; same body shape.
+``http_5xx``                 answer ``status`` (default 503) without calling ``handle``, body
+                             ``{"code": -1001, ...}`` by default.
+``venue_error``              answer ``payload`` as JSON with ``status`` without calling ``handle``.
+``clock_skew``               ``handle`` runs with :meth:`now_ms` shifted by ``skew_ms`` for that
+                             request.
+``http_5xx_after_place``     ``handle`` runs (the order exists), then the ``http_5xx`` answer: Binance
+                             documents 5xx as "execution status unknown" (it may have happened).
+``venue_error_after_place``  ``handle`` runs, then ``payload`` is answered with ``status`` (e.g.
+                             Binance -1007 "... execution status unknown" after the order was placed).
+``reset_before_place``       the connection is reset (RST: ``SO_LINGER`` 0, then close) without calling
+                             ``handle``. A client sees ``ECONNRESET``; nothing happened.
+``reset_after_place``        ``handle`` runs (the order exists), then the connection is reset (RST).
+===========================  ==========================================================================
+
+``http_5xx`` / ``venue_error`` / ``reset_before_place`` never change state; ``drop_after_accept``,
+``*_after_place`` and ``delay`` always do: a client cannot tell the two families apart by the answer.
 
 Each fault applies to ``times`` matching requests, in injection order per route. The route ``"*"``
 matches every request; a fault injected for the exact route is taken before a ``"*"`` one.
@@ -38,14 +50,16 @@ keys); subclasses choose what goes into :attr:`EmulatorServer.request_log` via
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -53,7 +67,8 @@ from urllib.parse import parse_qsl, urlsplit
 log = logging.getLogger(__name__)
 
 FaultKind = Literal[
-    "drop_after_accept", "delay", "http_429", "http_418", "http_5xx", "venue_error", "clock_skew"
+    "drop_after_accept", "delay", "http_429", "http_418", "http_5xx", "venue_error", "clock_skew",
+    "http_5xx_after_place", "venue_error_after_place", "reset_before_place", "reset_after_place",
 ]
 
 FAULT_KINDS: tuple[str, ...] = (
@@ -64,7 +79,16 @@ FAULT_KINDS: tuple[str, ...] = (
     "http_5xx",
     "venue_error",
     "clock_skew",
+    "http_5xx_after_place",
+    "venue_error_after_place",
+    "reset_before_place",
+    "reset_after_place",
 )
+
+#: Faults answered without calling ``handle`` (nothing happens at the venue).
+_ANSWER_ONLY = frozenset({"http_429", "http_418", "http_5xx", "venue_error"})
+#: Faults that call ``handle`` and then answer as the fault kind named here.
+_ANSWER_AFTER = {"http_5xx_after_place": "http_5xx", "venue_error_after_place": "venue_error"}
 
 ANY_ROUTE = "*"
 
@@ -76,8 +100,8 @@ class Fault:
     kind: FaultKind
     times: int = 1  # how many matching requests it applies to
     delay_s: float = 0.0  # "delay": seconds slept before answering
-    status: int = 503  # "http_5xx" and "venue_error": the HTTP status answered
-    payload: dict[str, Any] | None = None  # "venue_error": the JSON body answered
+    status: int = 503  # "http_5xx*" and "venue_error*": the HTTP status answered
+    payload: dict[str, Any] | None = None  # "venue_error*": the JSON body answered
     skew_ms: int = 0  # "clock_skew": offset of now_ms() while handling the request
 
     def __post_init__(self) -> None:
@@ -338,10 +362,14 @@ class EmulatorServer:
         if fault is not None:
             log.info("fault %s on %s", fault.kind, route)
 
-        if fault is not None and fault.kind in ("http_429", "http_418", "http_5xx", "venue_error"):
+        if fault is not None and fault.kind in _ANSWER_ONLY:
             resp = self.fault_response(fault)
             self._record(method, path, route, params, kind, resp[0])
             self._write(h, resp)
+            return
+        if fault is not None and fault.kind == "reset_before_place":
+            self._record(method, path, route, params, kind, None)
+            self._reset(h)
             return
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay_s)
@@ -367,6 +395,12 @@ class EmulatorServer:
             except OSError:
                 pass
             return
+        if fault is not None and fault.kind == "reset_after_place":
+            self._record(method, path, route, params, kind, None)
+            self._reset(h)
+            return
+        if fault is not None and fault.kind in _ANSWER_AFTER:
+            resp = self.fault_response(replace(fault, kind=_ANSWER_AFTER[fault.kind]))  # type: ignore[arg-type]
         self._record(method, path, route, params, kind, resp[0])
         self._write(h, resp)
 
@@ -381,6 +415,26 @@ class EmulatorServer:
     ) -> None:
         with self.lock:
             self.request_log.append(RequestRecord(method, path, route, params, fault, status))
+
+    @staticmethod
+    def _reset(h: _Handler) -> None:
+        """Abort the connection with a TCP RST (``SO_LINGER`` on with a zero timeout, then close)."""
+        h.close_connection = True
+        conn = h.connection
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for f in (h.rfile, h.wfile):  # the socket really closes once its file objects are closed
+            try:
+                f.close()
+            except OSError:
+                pass
+        h.rfile, h.wfile = io.BytesIO(), io.BytesIO()  # the handler flushes / closes these afterwards
+        try:
+            conn.close()
+        except OSError:
+            pass
 
     @staticmethod
     def _write(h: _Handler, resp: Response) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from basis_venue_aave.data import load_aave_rates
 
 from basis_core.data import DataProvider, Series, load_data_dir, synthetic_market
-from basis_core.data.loaders import load_aave_rates, load_funding, load_gas, load_klines, load_oracle
+from basis_core.data.loaders import load_funding, load_gas, load_klines, load_oracle
 from basis_core.errors import ClockError, MarketDataError
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -93,7 +93,7 @@ class CexSimulator:
         self._ids = itertools.count(1)
         self._series: dict[str, Series] = {}
         self._px: dict[str, tuple[int, Decimal]] = {}
-        self._src: dict[str, tuple[list[int], list[Decimal]]] = {}
+        self._src: dict[str, tuple[Sequence[int], Sequence[Decimal], Series]] = {}
         self._funding: dict[str, Series | None] = {}
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
@@ -124,10 +124,10 @@ class CexSimulator:
         src = self._src.get(sym)
         if src is None:
             s = self.series(m)
-            src = self._src[sym] = (s.times, s.columns["close"])
+            src = self._src[sym] = (s.times, s.columns["close"], s)
         i = bisect_right(src[0], ts_ns) - 1
-        if i < 0:
-            raise MarketDataError(f"{self.series(m).name}: no data at or before {from_ns(ts_ns).isoformat()}")
+        if i < 0 or i == len(src[0]) - 1:
+            i = src[2].index_at(ts_ns)  # the typed errors: before the first row, or stale past the last
         px = src[1][i]
         self._px[sym] = (ts_ns, px)
         return px

@@ -20,7 +20,7 @@ from basis_core.backtest.ledger import TxTable
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError
 from basis_core.hookspecs import hookimpl
-from basis_core.interfaces import CEXExecutionInterface, VenueContext
+from basis_core.interfaces import CEXExecutionInterface, InstrumentRules, VenueContext
 
 
 class OrdersView(Mapping[str, Any]):
@@ -77,6 +77,9 @@ class CexVenue(CEXExecutionInterface):
 
     default_spec: ClassVar[CexSpec]
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders", "credentials", "live"})
+    #: CexSpec.with_settings options and the ccxt live backend's
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "slippage", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms", "clock_margin_ms"})
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
@@ -103,6 +106,11 @@ class CexVenue(CEXExecutionInterface):
 
     def instruments(self) -> tuple[str, ...]:
         return tuple(s.symbol for s in self.spec.symbols)
+
+    def instrument_rules(self) -> dict[str, InstrumentRules]:
+        """The spec's filters per symbol (after the run's settings)."""
+        return {s.symbol: InstrumentRules(self.name, s.symbol, s.market, s.step, s.min_amount, s.min_notional, s.tick,
+                                          s.max_leverage) for s in self.spec.symbols}
 
     def make_backtest_backend(self) -> CexSimulator:
         ctx = self.context

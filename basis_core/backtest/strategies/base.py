@@ -1,10 +1,42 @@
-"""The strategy interface of the backtest runner.
+"""The strategy interface of the backtest runner: subclass :class:`Strategy` to write your own.
 
 A strategy is written only against the public manager API (``manager.execute``,
 ``manager.get_balances``, ``manager.venues()``, ``manager.data_provider``), so it runs unchanged in a
-host application. The runner calls :meth:`Strategy.prepare` once (return a reason to skip, e.g. a venue
-is not installed), then :meth:`Strategy.start` at the first step and :meth:`Strategy.step` at every
-step (including the first), and :meth:`Strategy.finish` after the last.
+host application. The runner calls, in order:
+
+1. :meth:`Strategy.prepare` once (return a reason to skip, e.g. a venue is not installed);
+2. :meth:`Strategy.start` at the first step, then :meth:`Strategy.step` at every step (the first one too),
+   after the scheduled instructions due and after the clock advanced (funding and interest accrued);
+3. :meth:`Strategy.finish` after the last step (positions stay open: the report marks them to market).
+
+``ts`` is the step's time (an aware UTC ``pandas.Timestamp``); the market visible at ``ts`` is
+``manager.data_provider.get_data(ts)`` (nothing later is ever visible). Helpers for subclasses:
+
+- :meth:`Strategy.history`: the last ``n`` rows (or the rows since a time) of a market series up to ``ts``:
+  the lookback window for indicators;
+- :meth:`Strategy.rules` / :meth:`Strategy.conform_amount`: the venue's instrument rules (amount step,
+  minimum amount, minimum notional, price tick), to size orders the venue accepts;
+- :meth:`Strategy.try_execute`: execute and count a refused instruction instead of raising.
+
+Parameters are a pydantic model: set ``Params`` to a subclass of :class:`StrategyParams`; the scenario's
+``params`` are validated against it (unknown fields are errors) and reach the strategy as ``self.params``.
+A minimal strategy (see ``examples/buy_the_dip.py`` for a complete one)::
+
+    class BuyTheDip(Strategy):
+        name = "buy_the_dip"
+
+        class Params(StrategyParams):
+            drop: Decimal = Decimal("0.05")
+
+        def step(self, manager, ts):
+            closes = self.history(manager, ts, "spot:ETH/USDT", n=24).column("close")
+            if len(closes) == 24 and closes[-1] < max(closes) * (1 - self.params.drop):
+                self.try_execute(manager, ts, {"venue": "binance", "operation": "spot_trade",
+                                               "symbol": "ETH/USDT", "side": "buy", "amount": "0.1"})
+
+Run it with ``basis backtest --strategy path/to/file.py:BuyTheDip``, from a scenario
+(``strategies: [{name: "path/to/file.py:BuyTheDip"}]`` or ``package.module:BuyTheDip``), or publish it
+from a distribution in the entry-point group ``basis_core.strategies``.
 """
 
 from __future__ import annotations
@@ -12,11 +44,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from basis_core.errors import BasisError
+from basis_core.interfaces import InstrumentRules
+
+if TYPE_CHECKING:
+    from basis_core.data.series import Series
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +64,12 @@ class StrategyParams(BaseModel):
 
 
 class Strategy:
-    """Base class: subclasses set ``name``, ``Params`` and override the hooks they need."""
+    """Base class: subclasses set ``name`` (default: the class name), ``Params`` and override the hooks they
+    need (:meth:`prepare`, :meth:`start`, :meth:`step`, :meth:`finish`).
+
+    ``self.errors`` counts instructions refused through :meth:`try_execute`; append to ``self.notes`` what the
+    report should mention.
+    """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
@@ -73,6 +114,45 @@ class Strategy:
                 return f"venue {venue!r} does not support {', '.join(lacking)}"
         return None
 
+    @staticmethod
+    def history(manager: Any, ts: Any, series: str, n: int | None = None, since: Any = None) -> Series:
+        """The lookback window of a market series visible at ``ts``: its last ``n`` rows and / or the rows since
+        ``since``, never a row later than ``ts`` (fewer than ``n`` near the start of the data). Exact Decimals:
+        ``.column("close")`` is the sequence of closes, ``.to_frame()`` a pandas frame.
+
+        This is :meth:`basis_core.data.provider.DataProvider.history` with ``until=ts``.
+        """
+        return manager.data_provider.history(series, n, since, until=ts)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def rules(manager: Any, venue: str, symbol: str) -> InstrumentRules | None:
+        """The instrument rules of ``symbol`` on ``venue`` (None when the venue publishes none, e.g. a DEX)."""
+        return manager.venue(venue).venue_info().rules.get(symbol)  # type: ignore[no-any-return]
+
+    @classmethod
+    def size_unit(cls, manager: Any, size_decimals: int, *markets: tuple[str, str]) -> Decimal:
+        """The order-size unit for trading ``markets`` (``(venue, symbol)`` pairs) together: the coarsest of
+        ``10**-size_decimals`` and each market's amount step from ``venue_info`` (a hedged pair trades equal
+        sizes, so both legs use the coarser step)."""
+        unit = Decimal(1).scaleb(-size_decimals)
+        for venue, symbol in markets:
+            r = cls.rules(manager, venue, symbol)
+            if r is not None and r.step > unit:
+                unit = r.step
+        return unit
+
+    @staticmethod
+    def conform_amount(rules: InstrumentRules | None, amount: Decimal, price: Decimal | None = None) -> Decimal:
+        """``amount`` rounded down to the rules' step; 0 when below the minimum amount or (given ``price``) the
+        minimum notional. Without rules the amount is returned unchanged."""
+        if rules is None:
+            return amount
+        steps = (amount / rules.step).to_integral_value(rounding=ROUND_DOWN)
+        out = steps * rules.step
+        if out < rules.min_amount or (price is not None and out * price < rules.min_notional):
+            return Decimal(0)
+        return out
+
     def try_execute(self, manager: Any, ts: Any, instruction: dict[str, Any]) -> Any:
         """Execute; on a typed error log it, count it and return None (the ledger is unchanged)."""
         try:
@@ -82,6 +162,11 @@ class Strategy:
             log.info("%s: %s %s failed at %s: %s", self.name, instruction.get("venue"),
                      instruction.get("operation"), ts, exc)
             return None
+
+
+def round_to(x: Decimal, unit: Decimal) -> Decimal:
+    """``x`` rounded toward zero to a multiple of ``unit`` (an order-size step, e.g. ``0.01``)."""
+    return (x / unit).to_integral_value(rounding=ROUND_DOWN) * unit
 
 
 def round_down(x: Decimal, places: int) -> Decimal:
@@ -129,4 +214,4 @@ class LendingBook:
         return s * self.index(manager, ts, kind, asset) if s else Decimal(0)
 
 
-__all__ = ["LendingBook", "Strategy", "StrategyParams", "round_down"]
+__all__ = ["InstrumentRules", "LendingBook", "Strategy", "StrategyParams", "round_down", "round_to"]

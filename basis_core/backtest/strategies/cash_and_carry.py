@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down
+from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down, round_to
 
 #: per perp venue: the spot market used by default, and the account names of the transfer
 VENUE_DEFAULTS: dict[str, dict[str, str]] = {
@@ -58,7 +58,8 @@ class CashAndCarryParams(StrategyParams):
     margin_high: Decimal = Field(Decimal("1.6"), gt=1,
                                  description="release collateral above this multiple of the target ratio")
     check_every: int = Field(1, ge=1, description="check the rebalancing rules every N steps")
-    size_decimals: int = Field(3, ge=0, le=8, description="order sizes are rounded down to this many decimals")
+    size_decimals: int = Field(3, ge=0, le=8, description="order sizes are rounded down to this many decimals, or to "
+                               "the venues' amount step (venue_info rules) where that is coarser")
     fee_buffer: Decimal = Field(Decimal("0.002"), ge=0, lt=1,
                                 description="cash kept aside for fees and slippage when buying spot")
     min_trade_usd: Decimal = Field(Decimal(25), ge=0,
@@ -90,6 +91,8 @@ class _Leg:
         self.settle = self.perp_symbol.rsplit(":", 1)[-1]
         self.capital = spec.capital or capital
         self.same_venue = spec.spot_venue == spec.perp_venue
+        #: order-size unit of both legs (set by prepare from the venues' rules)
+        self.unit = Decimal("0.001")
         self.spot_account = d["spot_account"]
         self.margin_account = spec.margin_account or d["margin_account"]
         self.margin_key = spec.margin_key or f"{spec.perp_venue}:{d['margin_kind']}:{self.settle}"
@@ -142,6 +145,9 @@ class CashAndCarry(Strategy):
             if reason:
                 return reason
         self.legs = [_Leg(s, p.capital) for s in specs]
+        for leg in self.legs:  # the venues' amount steps (venue_info rules), never finer than size_decimals
+            leg.unit = self.size_unit(manager, p.size_decimals, (leg.spot_venue, leg.spot_symbol),
+                                      (leg.perp_venue, leg.perp_symbol))
         return None
 
     # -- market data (as of ts: no look-ahead) ---------------------------------------------------------
@@ -164,7 +170,7 @@ class CashAndCarry(Strategy):
                 if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
                     continue
             px = self._spot(manager, ts, leg.spot_symbol)
-            qty = round_down(spot_cash / (px * (1 + p.fee_buffer)), p.size_decimals)
+            qty = round_to(spot_cash / (px * (1 + p.fee_buffer)), leg.unit)
             if qty > 0 and self._buy_spot(manager, ts, leg, qty) is not None:
                 if self._hedge(manager, ts, leg) is None and leg.perp_qty == 0:
                     # the short cannot be opened: do not keep an unhedged long; give the leg up
@@ -223,7 +229,7 @@ class CashAndCarry(Strategy):
         return d
 
     def _sell_spot(self, manager: Any, ts: Any, leg: _Leg, qty: Decimal) -> Any:
-        qty = min(qty, round_down(leg.spot_qty, self.params.size_decimals))
+        qty = min(qty, round_to(leg.spot_qty, leg.unit))
         if self._small(manager, ts, leg, qty):
             return None
         d = self.try_execute(manager, ts, {"venue": leg.spot_venue, "operation": "spot_trade",
@@ -233,7 +239,7 @@ class CashAndCarry(Strategy):
         return d
 
     def _perp(self, manager: Any, ts: Any, leg: _Leg, signed: Decimal, reduce_only: bool = False) -> Any:
-        amount = round_down(abs(signed), self.params.size_decimals)
+        amount = round_to(abs(signed), leg.unit)
         if amount <= 0 or amount * self._mark(manager, ts, leg.perp_venue, leg.perp_symbol) < self.params.min_trade_usd:
             return None
         instr: dict[str, Any] = {"venue": leg.perp_venue, "operation": "perp_trade", "symbol": leg.perp_symbol,
@@ -282,7 +288,7 @@ class CashAndCarry(Strategy):
                 value = notional - equity / t
             if value < p.min_rebalance * leg.capital:
                 return
-            qty = round_down(value / px, p.size_decimals)
+            qty = round_to(value / px, leg.unit)
             d = self._sell_spot(manager, ts, leg, qty)
             if d is None:
                 return
@@ -301,7 +307,7 @@ class CashAndCarry(Strategy):
             if self._transfer(manager, ts, leg, value, to_margin=False) is None:
                 return
             px = self._spot(manager, ts, leg.spot_symbol)
-            qty = round_down(value / (px * (1 + p.fee_buffer)), p.size_decimals)
+            qty = round_to(value / (px * (1 + p.fee_buffer)), leg.unit)
             if qty > 0:
                 self._buy_spot(manager, ts, leg, qty)
                 self._hedge(manager, ts, leg)

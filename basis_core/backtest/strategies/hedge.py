@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from basis_core.backtest.strategies.base import Strategy, round_down
+from basis_core.backtest.strategies.base import Strategy, round_to
 
 #: per perp venue: the ETH perp and the kind of its margin wallet key
 PERP_DEFAULTS: dict[str, tuple[str, str]] = {
@@ -40,18 +40,25 @@ class PerpHedge:
         self.margin_key = margin_key or f"{venue}:{margin_kind}:{self.settle}"
         self.key = f"{venue}:perp:{self.symbol}"
         self.size_decimals = size_decimals
+        self._unit: Decimal | None = None
         self.max_failures = max_failures
         self.qty = Decimal(0)
         self.entry = Decimal(0)
         self.failures = 0
         self.cuts = 0
 
+    def unit(self, manager: Any) -> Decimal:
+        """Order-size unit: ``10**-size_decimals`` or the venue's amount step (venue_info rules) if coarser."""
+        if self._unit is None:
+            self._unit = self.owner.size_unit(manager, self.size_decimals, (self.venue, self.symbol))
+        return self._unit
+
     def mark(self, manager: Any, ts: Any) -> Decimal:
         return manager.data_provider.get_data(ts).get(f"perp:{self.venue}:{self.symbol}")  # type: ignore[no-any-return]
 
     def trade(self, manager: Any, ts: Any, signed: Decimal) -> Any:
         """Trade ``signed`` base units (rounded down to the size step); the deltas, or None."""
-        amount = round_down(abs(signed), self.size_decimals)
+        amount = round_to(abs(signed), self.unit(manager))
         if amount <= 0:
             return None
         d = self.owner.try_execute(manager, ts, {"venue": self.venue, "operation": "perp_trade",
@@ -112,7 +119,7 @@ class PerpHedge:
         ratio = self.collateral_ratio(manager, ts)
         if ratio is None or ratio >= min_ratio:
             return None
-        keep = round_down(abs(self.qty) * ratio / (2 * min_ratio), self.size_decimals)
+        keep = round_to(abs(self.qty) * ratio / (2 * min_ratio), self.unit(manager))
         self.cuts += 1
         sign = -1 if self.qty < 0 else 1
         self.trade(manager, ts, sign * keep - self.qty)

@@ -127,6 +127,7 @@ class AaveLive(OnChainLiveBase):
         self._executor: Any = None
         self._lido_cache: tuple[str, dict[str, str]] | None = None
         self._premium_bps: int | None = None
+        self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
         return f"<AaveLive {self.client!r}>"
@@ -200,10 +201,10 @@ class AaveLive(OnChainLiveBase):
         field = (fields or {}).get(reason, field)
         return cls(field_prefix + field, f"refused by the Aave Pool (error {reason} {name}); nothing was sent")
 
-    def _send(self, fn: Any, value: int = 0, field_prefix: str = "", fields: Mapping[str, str] | None = None
-              ) -> Receipt:
+    def _send(self, fn: Any, value: int = 0, field_prefix: str = "", fields: Mapping[str, str] | None = None,
+              final: Mapping[str, Any] | None = None) -> Receipt:
         try:
-            return self.client.send(fn, value=value)
+            return self.client.send(fn, value=value, final=final)
         except ContractRevertError as e:
             err = self.typed(e, field_prefix, fields)
             if err is e:
@@ -267,16 +268,39 @@ class AaveLive(OnChainLiveBase):
                                amount if isinstance(amount, Decimal) else None, out_pnl, det)
 
     # ------------------------------------------------------------------------------------------ operations
+    # each operation is a journaled on-chain intent (basis_core.live.chain_intents); its final transaction
+    # carries {"kind": "aave" | "atomic"} and finish_<kind> turns the receipts into deltas (also on a resume)
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._supply(ts, ins))
+
+    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
+
+    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
+
+    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._repay(ts, ins))
+
+    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
+
+    _FINAL = {"kind": "aave"}
+
+    def finish_aave(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
+        """Deltas of supply / withdraw / borrow / repay from their receipts."""
+        return self._deltas(ins.operation, ts, ins, receipts, [ins.asset], [ins.asset])
+
+    def _supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
         addr = self.token(ins.asset)
         amt = self.units(ins.asset, ins.amount)
         self.check_balance(ins.asset, amt)
         receipts = self._emode(ins.e_mode_category)
         receipts += self.approve(ins.asset, self.pool.address, amt)
-        receipts.append(self._send(self.pool.functions.supply(addr, amt, self.me, 0)))
-        return self._deltas("supply", ts, ins, receipts, [ins.asset], [ins.asset])
+        receipts.append(self._send(self.pool.functions.supply(addr, amt, self.me, 0), final=self._FINAL))
+        return self.finish_aave(ts, ins, receipts, self._FINAL)
 
-    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+    def _withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
         addr = self.token(ins.asset)
         amt = MAX_UINT256 if ins.amount == "max" else self.units(ins.asset, ins.amount)
         if amt != MAX_UINT256:
@@ -285,17 +309,18 @@ class AaveLive(OnChainLiveBase):
                 dec = self.decimals[ins.asset]
                 raise InsufficientFundsError(f"{VENUE}:supplied:{ins.asset}", from_base_units(amt, dec),
                                              from_base_units(have, dec))
-        receipt = self._send(self.pool.functions.withdraw(addr, amt, self.me))
-        return self._deltas("withdraw", ts, ins, [receipt], [ins.asset], [ins.asset])
+        receipt = self._send(self.pool.functions.withdraw(addr, amt, self.me), final=self._FINAL)
+        return self.finish_aave(ts, ins, [receipt], self._FINAL)
 
-    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+    def _borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
         addr = self.token(ins.asset)
         amt = self.units(ins.asset, ins.amount)
         receipts = self._emode(ins.e_mode_category)
-        receipts.append(self._send(self.pool.functions.borrow(addr, amt, 2, 0, self.me), fields={"58": "asset"}))
-        return self._deltas("borrow", ts, ins, receipts, [ins.asset], [ins.asset])
+        receipts.append(self._send(self.pool.functions.borrow(addr, amt, 2, 0, self.me), fields={"58": "asset"},
+                                   final=self._FINAL))
+        return self.finish_aave(ts, ins, receipts, self._FINAL)
 
-    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+    def _repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
         addr = self.token(ins.asset)
         debt_token = self.reserve_tokens(ins.asset)[1]
         owed = int(self.client.erc20(debt_token).functions.balanceOf(self.me).call())
@@ -311,8 +336,8 @@ class AaveLive(OnChainLiveBase):
             self.check_balance(ins.asset, min(amt, owed))
             allow = min(amt, margin)
         receipts = self.approve(ins.asset, self.pool.address, allow)
-        receipts.append(self._send(self.pool.functions.repay(addr, amt, 2, self.me)))
-        return self._deltas("repay", ts, ins, receipts, [ins.asset], [ins.asset])
+        receipts.append(self._send(self.pool.functions.repay(addr, amt, 2, self.me), final=self._FINAL))
+        return self.finish_aave(ts, ins, receipts, self._FINAL)
 
     # ------------------------------------------------------------------------------------------ atomic bundles
     @property
@@ -374,7 +399,7 @@ class AaveLive(OnChainLiveBase):
                 sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
 
-    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+    def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
         if bundle.min_health_factor is not None and bundle.health_factor_venue != VENUE:
             raise InstructionError("health_factor_venue", "the aave executor checks the health factor on aave only")
         fl = bundle.flash_loan
@@ -394,9 +419,19 @@ class AaveLive(OnChainLiveBase):
         sweep = sorted({self.tokens.get(s) or lido[s] for s in t.sweep})
         fn = ex.functions.run([o.as_tuple() for o in t.ops], flash_asset, flash_amt, min_hf, sweep)
         try:
-            receipt = self.client.send(fn, value=t.value)
+            receipt = self.client.send(fn, value=t.value, final={"kind": "atomic"})
         except ContractRevertError as e:
             raise self._bundle_error(e, bundle) from None
+        return self.finish_atomic(ts, bundle, [*prep, receipt], {"kind": "atomic"})
+
+    def finish_atomic(self, ts: Any, bundle: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
+        """Deltas of a bundle from its receipts (the set-up transactions, then ``LoopExecutor.run``)."""
+        fl = bundle.flash_loan
+        flash_amt = self.units(fl.asset, fl.amount, "flash_loan.amount") if fl is not None else 0
+        t = self._translate(bundle)
+        ex = self.executor
+        lido = self._lido()
+        prep, receipt = receipts[:-1], receipts[-1]
         swept_eth = self._swept_eth(receipt, ex.address)
         wallet_tokens = sorted({s for s in t.sweep if s in self.tokens} | ({fl.asset} if fl else set()))
         assets = sorted(t.aave_assets | ({fl.asset} if fl else set()))

@@ -29,7 +29,7 @@ liquidation_bonus, decimals, e_mode_category, borrowing_enabled}}, fractions), `
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
 from basis_core.live.onchain import approval_mode
@@ -41,7 +41,25 @@ class AaveVenue(OnChainExecutionInterface):
     name = "aave"
     description = "Aave v3: supply, borrow (variable), repay, withdraw, e-mode, health factor, flash-loan bundles"
     key_namespaces = ("aave:", "ethereum:wallet:")
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "approval_mode", "deployment_table", "executor", "charge_gas", "e_mode_categories", "flash_loan_premium_bps",
+        "gas_units", "liquidations", "reserves"})
     capabilities = frozenset({"fills", "credentials", "live"})
+
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_aave.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_aave.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_aave.data import synthetic_series
+
+        return synthetic_series(market)
 
     def on_configure(self, context: Any) -> None:
         from basis_venue_aave.sim import build_emode, build_reserves, flash_loan_premium_bps

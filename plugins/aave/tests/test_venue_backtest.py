@@ -298,7 +298,7 @@ def test_real_data_supply_and_borrow_follow_the_index_ratio() -> None:
     10 WETH borrowed grows by the variableBorrowIndex ratio (rows read with the csv module)."""
     usdt = _csv_rows("aave_v3_aave-v3-ethereum_USDT_rates_*.csv")
     weth = _csv_rows("aave_v3_aave-v3-ethereum_WETH_rates_*.csv")
-    from basis_core.data.loaders import load_aave_rates
+    from basis_venue_aave.data import load_aave_rates
 
     weth_series = load_aave_rates(next(DATA.glob("aave_v3_aave-v3-ethereum_WETH_rates_*.csv")), "aave:WETH")
     # ETH/USD: the Aave oracle price recorded with each WETH snapshot (the hourly oracle file starts at 01:00)

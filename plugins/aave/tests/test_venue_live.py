@@ -7,6 +7,7 @@ account's nonce and ETH balance, receipts' gas), never the plugin's own numbers.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
 
 D = Decimal
@@ -263,3 +265,29 @@ def test_checksum_of_table_addresses() -> None:
     assert t["contracts"]["Pool"] == "0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2"
     for addr in [*t["tokens"].values(), *t["contracts"].values()]:
         assert Web3.to_checksum_address(addr) == addr
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_live_supply_exactly_once_under_every_fault(loop_world: Any, chain: Any, tmp_path: Path, fault: str) -> None:
+    """Kill after sign / after broadcast, node stall, dropped from the pool, mined while down: one supply
+    transaction on chain (by the account's nonce), reported once by the restarted manager."""
+    world = loop_world
+    fund(world, wsteth=D(4), weth=D(0))
+    journal = tmp_path / "journal.sqlite"
+
+    def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
+        cfg = {"execution_mode": "live", "autoload": False, "journal_path": str(journal),
+               "venue_config": {"aave": {"rpc_url": url, "private_key": world.key, "receipt_poll_interval": 0.002,
+                                         "deployment_table": world.aave_table(), "approval_mode": "unlimited",
+                                         **opts}}}
+        return ExecutionInterfaceManager(cfg, plugins=[AaveVenue])
+
+    make(world.url, {}).execute(TS, {"venue": "aave", "operation": "supply", "asset": "wstETH", "amount": "1",
+                                     "client_id": "setup"})  # the unlimited approval
+    ins = {"venue": "aave", "operation": "supply", "asset": "wstETH", "amount": "2", "client_id": f"supply-{fault}"}
+    run = run_with_fault(fault, world.url, world.user, make, ins, TS)
+    assert run.first_error is not None and run.sent == 1
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert run.reissued.positions["ethereum:wallet:wstETH"] == D(-2)
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)

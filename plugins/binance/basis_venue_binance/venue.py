@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from basis_core import hookimpl
 from basis_core.backtest.cex import CexSpec, CexVenue
 from basis_venue_binance.spec import BINANCE_SPEC
 
@@ -21,7 +22,23 @@ class BinanceVenue(CexVenue):
     name = "binance"
     description = "Binance spot and USD-M linear perpetuals"
     key_namespaces = ("binance:",)
+    settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {"recv_window_ms"}
     default_spec: ClassVar[CexSpec] = BINANCE_SPEC
+
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_binance.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_binance.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_binance.data import synthetic_series
+
+        return synthetic_series(market)
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

@@ -7,8 +7,10 @@ with a hand-signed request that does not go through ccxt.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
+import http.client
 import json
 import threading
 import time
@@ -16,16 +18,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
 import pytest
 from basis_venue_binance.client import make_binance_client, rebase_urls
-from basis_venue_binance.testing.emulator import BinanceEmulator
+from basis_venue_binance.testing.emulator import TIMEOUT_1007, BinanceEmulator
 
 from basis_core.testing.http_emulator import EmulatorServer, Fault, FaultPlan, json_response
 
 D = Decimal
+E = TypeVar("E", bound=BaseException)
 SPOT = "ETH/USDT"
 PERP = "ETH/USDT:USDT"
 
@@ -474,6 +477,54 @@ def test_fault_status_answers_without_touching_state(
     assert not isinstance(info.value, ccxt.ExchangeError)  # outcome-unknown family, not definitive
     assert emulator.orders == []
     assert _perp_buy(fast_client, "st-1")["status"] == "closed"  # applied once only
+
+
+@pytest.mark.parametrize(
+    ("fault", "exc", "code"),
+    [
+        (Fault("http_5xx_after_place", status=503), ccxt.OperationFailed, "-1001"),
+        (Fault("http_5xx_after_place", status=500), ccxt.OperationFailed, "-1001"),
+        (Fault("venue_error_after_place", status=503, payload=TIMEOUT_1007), ccxt.RequestTimeout, "-1007"),
+    ],
+    ids=["503", "500", "-1007"],
+)
+def test_fault_status_unknown_after_the_order_was_placed(
+    fast_client: Any, emulator: BinanceEmulator, fault: Fault, exc: type[Exception], code: str
+) -> None:
+    """Binance documents 5xx and -1007 as "execution status unknown": here the order exists."""
+    emulator.faults.inject("POST /fapi/v1/order", fault)
+    with pytest.raises(exc, match=code) as info:
+        _perp_buy(fast_client, "after-1")
+    assert not isinstance(info.value, ccxt.ExchangeError)  # the same answer as the not-placed fault
+    (o,) = emulator.orders_for_client_id("after-1")
+    assert o.status == "FILLED" and emulator.position("ETHUSDT").amount == D("0.01")
+    assert fast_client.fetch_order(None, PERP, {"clientOrderId": "after-1"})["status"] == "closed"
+
+
+def _caused_by(exc: BaseException, kind: type[E]) -> E | None:
+    """The first ``kind`` in the chain of causes / contexts / args of ``exc`` (requests nests them), or None."""
+    seen: list[BaseException] = [exc]
+    while seen:
+        e = seen.pop()
+        if isinstance(e, kind):
+            return e
+        seen += [x for x in (e.__cause__, e.__context__, *e.args) if isinstance(x, BaseException)]
+    return None
+
+
+@pytest.mark.parametrize(("kind", "placed"), [("reset_before_place", 0), ("reset_after_place", 1)],
+                         ids=["before", "after"])
+def test_fault_connection_reset(fast_client: Any, emulator: BinanceEmulator, kind: str, placed: int) -> None:
+    emulator.faults.inject("POST /fapi/v1/order", Fault(kind))  # type: ignore[arg-type]
+    with pytest.raises(ccxt.NetworkError) as info:
+        _perp_buy(fast_client, "rst-1")
+    reset = _caused_by(info.value, ConnectionResetError)  # a TCP RST (ECONNRESET), not a clean close (FIN)
+    assert reset is not None and not isinstance(reset, http.client.RemoteDisconnected)
+    assert reset.errno == errno.ECONNRESET
+    assert len(emulator.orders_for_client_id("rst-1")) == placed
+    (rec,) = [r for r in emulator.request_log if r.fault == kind]
+    assert rec.status is None
+    assert fast_client.fetch_balance()["USDT"]["free"] == float(SPOT_USDT)  # the client reconnects
 
 
 def test_fault_delay_past_client_timeout(fast_client: Any, emulator: BinanceEmulator) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from basis_venue_binance.live import BinanceLiveBackend, binance_client_id
-from basis_venue_binance.testing.emulator import BinanceEmulator
+from basis_venue_binance.testing.emulator import TIMEOUT_1007, BinanceEmulator
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import (
@@ -426,9 +426,10 @@ def test_dropped_answer_after_accept_is_adopted_not_resent(m: ExecutionInterface
         assert d.positions == {"binance:perp:ETH/USDT:USDT": D("0.5"), "binance:futures:USDT": -D("0.75")}
 
 
-def test_timeout_then_late_landing_within_recv_window_is_adopted(m: ExecutionInterfaceManager,
+def test_timeout_then_late_landing_within_recv_window_is_adopted(make: Callable[..., ExecutionInterfaceManager],
                                                                  emu: BinanceEmulator) -> None:
-    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.35))  # > timeout 0.3 s, < recvWindow
+    m = make(venue={"recv_window_ms": 1500})  # a second of margin: a loaded machine still lands it in the window
+    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.5))  # > timeout 0.3 s, < recvWindow
     d = m.execute(TS, spot("buy", "0.2", "late-1"))
     assert n_orders(emu, "late-1") == 1 and d.details["adopted"] is True and d.status == "filled"
     assert len(emu.requests_for("POST", "/api/v3/order")) == 1
@@ -663,3 +664,61 @@ def test_secret_never_in_logs_reprs_errors_history_or_journal(make: Callable[...
     for t in texts:
         assert API_SECRET not in t and "another-secret-value-123456" not in t
     assert emu.api_key not in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------ fault matrix
+#: (fault, whether the venue executed the request before the client saw the failure)
+_MATRIX_FAULTS = {
+    "5xx-after-place": (Fault("http_5xx_after_place", status=503), True),
+    "-1007-after-place": (Fault("venue_error_after_place", status=503, payload=TIMEOUT_1007), True),
+    "reset-after-place": (Fault("reset_after_place"), True),
+    "reset-before-place": (Fault("reset_before_place"), False),
+}  # 5xx / -1007 answered without placing, answers dropped: the tests above
+#: (instruction, order path, venue status after one execution)
+_MATRIX_ORDERS = {
+    "spot-market": (spot("buy", "0.5"), "/api/v3/order", "FILLED"),
+    "spot-limit": (spot("buy", "0.1", order_type="limit", price="2900"), "/api/v3/order", "NEW"),
+    "perp-market": (perp("sell", "0.1"), "/fapi/v1/order", "FILLED"),
+    "perp-limit": (perp("sell", "0.1", order_type="limit", price="3100"), "/fapi/v1/order", "NEW"),
+}
+
+
+@pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
+@pytest.mark.parametrize("order_id", list(_MATRIX_ORDERS))
+def test_fault_matrix_every_order_kind_executes_exactly_once(m: ExecutionInterfaceManager, emu: BinanceEmulator,
+                                                             fault_id: str, order_id: str) -> None:
+    """Whatever the venue did before the failure, the venue ends with exactly one order and its effect once:
+    an order that was placed is found by client id and adopted (never re-sent); one that was not is re-sent
+    once, after the landing window."""
+    fault, placed = _MATRIX_FAULTS[fault_id]
+    ins, path, venue_status = _MATRIX_ORDERS[order_id]
+    cid = f"mx-{order_id}-{fault_id}"
+    emu.faults.inject(f"POST {path}", Fault(fault.kind, status=fault.status, payload=fault.payload))
+    eth0, usdt0 = emu.spot_balance("ETH"), emu.spot_balance("USDT")
+    d = m.execute(TS, {**ins, "client_id": cid})
+    (o,) = emu.orders_for_client_id(cid)
+    assert o.status == venue_status and d.order_id == str(o.order_id) and d.details["adopted"] is placed
+    assert len(emu.requests_for("POST", path)) == (1 if placed else 2)
+    assert next(r.fault for r in emu.request_log if r.method == "POST" and r.path == path) == fault.kind
+    if order_id == "spot-market":
+        assert emu.spot_balance("ETH")[0] - eth0[0] == D("0.5") - D("0.5") * SPOT_FEE
+        assert d.positions == {"binance:spot:ETH": D("0.5") - D("0.0005"), "binance:spot:USDT": D(-1500)}
+    elif order_id == "spot-limit":
+        assert emu.spot_balance("USDT") == (usdt0[0] - D(290), D(290)) and d.status == "open"
+    elif order_id == "perp-market":
+        assert emu.position("ETHUSDT").amount == D("-0.1")
+        assert d.positions == {"binance:perp:ETH/USDT:USDT": D("-0.1"), "binance:futures:USDT": -D("0.15")}
+    else:
+        assert len(emu.open_orders("linear")) == 1 and d.status == "open" and emu.position("ETHUSDT").amount == 0
+
+
+@pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
+def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManager, emu: BinanceEmulator,
+                                                     fault_id: str) -> None:
+    fault, placed = _MATRIX_FAULTS[fault_id]
+    emu.faults.inject("POST /sapi/v1/asset/transfer", Fault(fault.kind, status=fault.status, payload=fault.payload))
+    d = m.execute(TS, _transfer(f"mx-tr-{fault_id}", "300"))
+    (t,) = emu.transfers
+    assert d.order_id == str(t["tranId"]) and d.details["adopted"] is placed
+    assert emu.spot_balance("USDT")[0] == D(100_000) - 300 and emu.futures_wallet["USDT"] == D(50_000) + 300
+    assert len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == (1 if placed else 2)

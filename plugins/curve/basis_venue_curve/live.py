@@ -117,7 +117,7 @@ class CurveLive(LiveSwaps):
                                 tuple(p["coins"]), tuple(self.decimals[c] for c in p["coins"]))
             for name, p in self.table["pools"].items()}
         self._contracts: dict[str, Any] = {}
-        self.pending_swaps = {}
+        self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
         return f"<CurveLive {self.client!r}>"
@@ -176,7 +176,13 @@ class CurveLive(LiveSwaps):
 
     # --------------------------------------------------------------------------------- swaps
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
-        """Quote with the pool's ``get_dy``, check the bounds, approve, ``exchange``; exact receipt deltas."""
+        """Quote with the pool's ``get_dy``, check the bounds, approve, ``exchange``; exact receipt deltas (a
+        journaled on-chain intent: :mod:`basis_core.live.chain_intents`)."""
+        if quote or ins.quote_only:
+            return self._swap(ts, ins, True)
+        return self.intent(ts, ins, lambda: self._swap(ts, ins, False))
+
+    def _swap(self, ts: Any, ins: Any, quote: bool) -> ExecutionDeltas:
         p = self.swap_pool(ins)
         i, j = p.coins.index(ins.token_in), p.coins.index(ins.token_out)
         d_in, d_out = p.decimals[i], p.decimals[j]
@@ -214,6 +220,9 @@ class CurveLive(LiveSwaps):
     # --------------------------------------------------------------------------------- liquidity
     def add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """``add_liquidity(amounts, min_mint_amount = min_lp_out)``."""
+        return self.intent(ts, ins, lambda: self._add_liquidity(ts, ins))
+
+    def _add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         p = self.pool(ins.pool)
         if ins.tick_lower is not None:
             raise InstructionError("tick_lower", f"{p.id} is a Curve pool: no tick range")
@@ -245,6 +254,9 @@ class CurveLive(LiveSwaps):
 
     def remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """``remove_liquidity(lp, min_amounts)``: a pro-rata share of every coin."""
+        return self.intent(ts, ins, lambda: self._remove_liquidity(ts, ins))
+
+    def _remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         p = self.pool(ins.pool)
         if ins.position_id is not None:
             raise InstructionError("position_id", f"{p.id} is a Curve pool: it has LP tokens, not positions")

@@ -79,6 +79,32 @@ def _client_class() -> type[ccxt.hyperliquid]:
                 raise ccxt.InvalidOrder("refusing to send an order carrying a builder field")
             return request
 
+        def incrementing_nonce(self) -> Any:
+            pinned = self.__dict__.get("pinned_nonce")
+            nonce = pinned if pinned is not None else super().incrementing_nonce()
+            self.last_nonce = nonce
+            return nonce
+
+        def sign_l1_action(self, action: Any, nonce: Any, vaultAdress: Any = None,
+                           expiresAfter: Any = None) -> Any:
+            window = getattr(self, "expires_after_ms", None)
+            if expiresAfter is None and window is not None:
+                expiresAfter = int(self.milliseconds()) + int(window)
+                self.last_expires_after = expiresAfter
+                pending = self.__dict__.setdefault("_expires_by_nonce", {})
+                if len(pending) > 64:  # signed but never sent (a request building error): forget the oldest
+                    pending.pop(next(iter(pending)))
+                pending[nonce] = expiresAfter
+            return super().sign_l1_action(action, nonce, vaultAdress, expiresAfter)
+
+        def sign(self, path: str, api: Any = ("public",), method: str = "GET", params: Any = None) -> Any:
+            pending = self.__dict__.get("_expires_by_nonce")
+            if pending and path == "exchange" and isinstance(params, dict) and "expiresAfter" not in params:
+                expires = pending.pop(params.get("nonce"), None)
+                if expires is not None:  # the request carries the expiresAfter its signature covers
+                    params = {**params, "expiresAfter": expires}
+            return super().sign(path, api, method, params if params is not None else {})
+
     return BasisHyperliquid
 
 
@@ -89,6 +115,7 @@ def make_hyperliquid_client(
     timeout_ms: int = 10000,
     enable_rate_limit: bool = True,
     testnet: bool = False,
+    expires_after_ms: int | None = None,
     **options: Any,
 ) -> ccxt.hyperliquid:
     """A configured ccxt Hyperliquid client.
@@ -102,6 +129,12 @@ def make_hyperliquid_client(
       (turn it off against a local emulator, it costs ~0.5 s per /info call);
     - ``testnet``: sign as testnet (source ``"b"``, chain ``"Testnet"``); without ``base_url`` it also
       points ccxt at the public testnet;
+    - ``expires_after_ms``: when set, every L1 action (order, cancel, modify, leverage) carries
+      ``expiresAfter`` = signing time + this many ms, covered by its signature (ccxt 4.5.90 sends none for
+      these actions); the venue refuses the action once that time has passed, so a request delayed in
+      transit cannot take effect later. ``client.last_expires_after`` is the last value sent. User-signed
+      actions (transfers) cannot carry it; a re-sent transfer reuses its first nonce instead
+      (``client.pinned_nonce``; ``client.last_nonce`` is the last nonce signed), so the venue accepts at most one;
     - ``options``: extra ccxt options, merged over the defaults (markets ``spot`` + ``swap`` only,
       ``maxRetriesOnFailure`` 0, unified-margin lookup off). Builder-fee / referrer options are forced off.
     """
@@ -123,6 +156,10 @@ def make_hyperliquid_client(
             "options": opts,
         }
     )
+    client.expires_after_ms = None if expires_after_ms is None else int(expires_after_ms)
+    client.last_expires_after = None
+    client.pinned_nonce = None  # when set, the next signed action uses this nonce (a re-send of the same action)
+    client.last_nonce = None
     if base_url is not None:
         base = base_url.rstrip("/")
         client.urls["api"] = {"public": base, "private": base}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from basis_core import hookimpl
 from basis_core.backtest.cex import CexSpec, CexVenue
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
 
@@ -23,7 +24,24 @@ class HyperliquidVenue(CexVenue):
     name = "hyperliquid"
     description = "Hyperliquid spot and USDC linear perpetuals"
     key_namespaces = ("hyperliquid:",)
+    settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {
+        "landing_window_ms", "market_slippage", "testnet"}
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
+
+    # -- market data (static: called on the class, before any manager exists; see basis_venue_hyperliquid.data)
+    @staticmethod
+    @hookimpl
+    def market_data_files() -> Any:
+        from basis_venue_hyperliquid.data import FILES
+
+        return FILES
+
+    @staticmethod
+    @hookimpl
+    def synthetic_series(market: Any) -> Any:
+        from basis_venue_hyperliquid.data import synthetic_series
+
+        return synthetic_series(market)
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

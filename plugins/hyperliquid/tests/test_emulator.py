@@ -438,6 +438,95 @@ def test_delay_past_client_timeout_then_order_lands(emu: HyperliquidEmulator) ->
     assert [o["status"] for o in emu.orders_for_cloid(cloid)] == ["open"]
 
 
+@pytest.mark.parametrize(("fault", "placed", "exc"), [
+    (Fault("http_5xx_after_place", status=502), 1, ccxt.ExchangeNotAvailable),
+    (Fault("reset_before_place"), 0, ccxt.NetworkError),
+    (Fault("reset_after_place"), 1, ccxt.NetworkError),
+], ids=["502-after-place", "reset-before", "reset-after"])
+def test_unknown_outcome_faults_before_and_after_placing(emu: HyperliquidEmulator, client: ccxt.hyperliquid,
+                                                         fault: Fault, placed: int, exc: type[Exception]) -> None:
+    cloid = cloid_from_client_id("unknown-1")
+    emu.faults.inject("POST /exchange:order", fault)
+    with pytest.raises(exc):
+        client.create_order(ETH_PERP, "limit", "buy", 0.1, 2900, {"clientOrderId": cloid})
+    assert len(emu.orders_for_cloid(cloid)) == placed
+
+
+def _expiring_order(client: ccxt.hyperliquid, expires: int | None) -> dict[str, Any]:
+    """A signed order request (not sent) whose signature covers ``expires`` (None: no expiresAfter)."""
+    action = {"type": "order", "grouping": "na",
+              "orders": [{"a": 1, "b": True, "p": "2900", "s": "0.1", "r": False, "t": {"limit": {"tif": "Gtc"}}}]}
+    nonce = client.incrementing_nonce()
+    req: dict[str, Any] = {"action": action, "nonce": nonce,
+                           "signature": client.sign_l1_action(action, nonce, None, expires)}
+    if expires is not None:
+        req["expiresAfter"] = expires
+    return req
+
+
+def _post(emu: HyperliquidEmulator, obj: object) -> Any:
+    req = urllib.request.Request(emu.base_url + "/exchange", data=json.dumps(obj).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_expires_after_is_covered_by_the_signature(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
+    later = int(time.time() * 1000) + 60_000
+    for tampered in ({**_expiring_order(client, later), "expiresAfter": later + 1000},  # moved later
+                     {k: v for k, v in _expiring_order(client, later).items() if k != "expiresAfter"},  # dropped
+                     {**_expiring_order(client, None), "expiresAfter": later}):  # added to an unexpiring one
+        err = _post(emu, tampered)
+        assert err["status"] == "err" and err["response"].startswith("User or API Wallet 0x")  # another signer
+    assert emu.orders == {}
+    ok = _post(emu, _expiring_order(client, later))
+    assert "resting" in ok["response"]["data"]["statuses"][0] and len(emu.orders) == 1
+
+
+def test_an_action_past_its_expires_after_is_refused_and_its_nonce_stays_unused(
+        emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
+    past = int(time.time() * 1000) - 1
+    req = _expiring_order(client, past)
+    err = _post(emu, req)
+    assert err["status"] == "err" and err["response"].startswith("Action expired")
+    assert emu.orders == {}
+    again = {**req, "expiresAfter": past + 120_000}
+    again["signature"] = client.sign_l1_action(req["action"], req["nonce"], None, past + 120_000)
+    assert "resting" in _post(emu, again)["response"]["data"]["statuses"][0]  # same nonce: it was not used
+
+
+def test_client_signs_and_sends_expires_after_on_every_l1_action(emu: HyperliquidEmulator) -> None:
+    c = _client(emu, expires_after_ms=30_000)
+    c.load_markets()
+    cloid = cloid_from_client_id("exp-1")
+    before = int(time.time() * 1000)
+    c.create_order(ETH_PERP, "limit", "buy", 0.1, 2900, {"clientOrderId": cloid})
+    c.cancel_order(None, ETH_PERP, {"clientOrderId": cloid})
+    c.set_leverage(5, ETH_PERP)
+    c.transfer("USDC", 10, "spot", "swap")  # user-signed: cannot carry expiresAfter
+    after = int(time.time() * 1000)
+    sent = {r.params["type"]: r.params.get("expiresAfter") for r in emu.request_log if r.path == "/exchange"}
+    assert sent["usdClassTransfer"] is None
+    for kind in ("order", "cancelByCloid", "updateLeverage"):
+        assert before + 30_000 <= int(sent[kind]) <= after + 30_000  # type: ignore[arg-type]
+    assert [r.response["status"] for r in emu.exchange_log] == ["ok"] * 4  # every signature verified
+    assert c.last_expires_after == int(sent["updateLeverage"])  # type: ignore[arg-type]
+
+
+def test_a_request_delayed_past_its_expires_after_never_lands(emu: HyperliquidEmulator) -> None:
+    c = _client(emu, timeout_ms=250, expires_after_ms=300)
+    c.load_markets()
+    cloid = cloid_from_client_id("late-exp")
+    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=0.8))
+    with pytest.raises(ccxt.RequestTimeout):
+        c.create_order(ETH_PERP, "limit", "buy", 0.1, 2900, {"clientOrderId": cloid})
+    deadline = time.monotonic() + 10
+    while not emu.exchange_log and time.monotonic() < deadline:  # the late request reaches the venue
+        time.sleep(0.02)
+    (late,) = emu.exchange_log
+    assert late.response["response"].startswith("Action expired") and emu.orders_for_cloid(cloid) == []
+
+
 def test_venue_error_and_clock_skew_faults(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
     emu.faults.inject(
         "POST /exchange:order",

@@ -59,7 +59,7 @@ def emu() -> Iterator[HyperliquidEmulator]:
 
 def config(emu: HyperliquidEmulator, journal: Path | None, key: str = MASTER_KEY, **venue: Any) -> dict[str, Any]:
     v = {"private_key": key, "wallet_address": MASTER, "base_url": emu.base_url, "enable_rate_limit": False,
-         "timeout_ms": 300, "landing_window_ms": 500, **venue}
+         "timeout_ms": 300, "landing_window_ms": 500, "clock_margin_ms": 100, **venue}
     return {"venues": ["hyperliquid"], "retry_delay_seconds": 0, "journal_path": str(journal) if journal else None,
             "venue_config": {"hyperliquid": v}}
 
@@ -356,3 +356,121 @@ def test_private_key_never_in_logs_reprs_errors_history_or_journal(
     for key in (MASTER_KEY, wrong):
         for t in texts:
             assert key[2:].lower() not in t.lower()
+
+
+# ------------------------------------------------------------------------------------------------ fault matrix
+#: (fault, whether the venue executed the request before the client saw the failure)
+_MATRIX_FAULTS = {
+    "5xx-after-place": (Fault("http_5xx_after_place", status=502), True),
+    "reset-after-place": (Fault("reset_after_place"), True),
+    "reset-before-place": (Fault("reset_before_place"), False),
+}  # an answer dropped after placing: test_dropped_answer_*
+#: (instruction, accepted order status at the venue after one execution)
+_MATRIX_ORDERS = {
+    "perp-market": (perp("sell", "0.1", ""), "filled"),
+    "perp-limit": (perp("buy", "0.1", "", order_type="limit", price="2900"), "open"),
+    "spot-market": (spot("buy", "0.5", ""), "filled"),
+    "spot-limit": (spot("buy", "0.1", "", order_type="limit", price="2900"), "open"),
+}
+
+
+def _order_requests(emu: HyperliquidEmulator) -> list[Any]:
+    return [r for r in emu.request_log if r.route == "POST /exchange:order"]
+
+
+@pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
+@pytest.mark.parametrize("order_id", list(_MATRIX_ORDERS))
+def test_fault_matrix_every_order_kind_executes_exactly_once(m: ExecutionInterfaceManager,
+                                                             emu: HyperliquidEmulator, fault_id: str,
+                                                             order_id: str) -> None:
+    """Exactly one order per client id, counted on the venue, and its effect once; the venue is told to
+    accept reused cloids, so nothing rests on that (unconfirmed) refusal."""
+    emu.unique_cloids = False
+    fault, placed = _MATRIX_FAULTS[fault_id]
+    ins, status = _MATRIX_ORDERS[order_id]
+    cid = f"hmx-{order_id}-{fault_id}"
+    emu.faults.inject("POST /exchange:order", Fault(fault.kind, status=fault.status))
+    d = m.execute(TS, {**ins, "client_id": cid})
+    (o,) = accepted(emu, cid)
+    assert o["status"] == status and d.order_id == str(o["oid"]) and d.details["adopted"] is placed
+    assert len(_order_requests(emu)) == (1 if placed else 2) and _order_requests(emu)[0].fault == fault.kind
+    if order_id == "perp-market":
+        assert emu.position("ETH")[0] == D("-0.1")
+    elif order_id == "spot-market":
+        assert emu.spot_balance("ETH") == D("0.5") - D("0.5") * SPOT_TAKER and emu.spot_balance("USDC") == D(3500)
+    else:
+        assert d.status == "open" and emu.positions == {} and emu.spot_balance("USDC") == D(5000)
+
+
+@pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
+def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManager, emu: HyperliquidEmulator,
+                                                     fault_id: str) -> None:
+    fault, placed = _MATRIX_FAULTS[fault_id]
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault(fault.kind, status=fault.status))
+    t = m.execute(TS, {"venue": "hyperliquid", "operation": "transfer", "asset": "USDC", "amount": "100",
+                       "from_account": "spot", "to_account": "perp", "client_id": f"hmx-tr-{fault_id}"})
+    (booked,) = emu.account().ledger
+    assert t.details["adopted"] is placed  # the venue's answer to a transfer carries no id; the ledger's has one
+    assert t.order_id == (booked["hash"] if placed else None)
+    assert emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)
+    assert len([r for r in emu.request_log if r.route == "POST /exchange:usdClassTransfer"]) == (1 if placed else 2)
+
+
+@pytest.mark.parametrize("order_id", ["perp-market", "spot-limit"])
+def test_a_request_delayed_past_expires_after_is_refused_and_resent_once(m: ExecutionInterfaceManager,
+                                                                         emu: HyperliquidEmulator,
+                                                                         order_id: str) -> None:
+    """The first request arrives after its expiresAfter (signing + 500 ms): the venue refuses it. The plugin
+    found nothing by cloid after expiresAfter + margin, re-sent once, and the venue holds one order, though it
+    would accept a reused cloid."""
+    emu.unique_cloids = False
+    ins, status = _MATRIX_ORDERS[order_id]
+    cid = f"hexp-{order_id}"
+    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=1.2))
+    d = m.execute(TS, {**ins, "client_id": cid})
+    assert d.details["adopted"] is False and d.status == ("filled" if status == "filled" else "open")
+    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
+    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "order"]) < 2:
+        time.sleep(0.01)
+    late, resent = sorted((r for r in emu.exchange_log if r.type == "order"), key=lambda r: r.nonce or 0)
+    assert late.response == {"status": "err", "response": late.response["response"]}
+    assert late.response["response"].startswith("Action expired")
+    assert resent.response["status"] == "ok"
+    (o,) = accepted(emu, cid)
+    assert o["status"] == status and d.order_id == str(o["oid"])
+    assert len(_order_requests(emu)) == 2
+
+
+def _usd_transfer(cid: str) -> dict[str, Any]:
+    return {"venue": "hyperliquid", "operation": "transfer", "asset": "USDC", "amount": "100", "from_account": "spot",
+            "to_account": "perp", "client_id": cid}
+
+
+def test_a_transfer_delayed_past_the_landing_window_is_resent_with_its_nonce_and_lands_once(
+        m: ExecutionInterfaceManager, emu: HyperliquidEmulator) -> None:
+    """Transfers are user-signed (no expiresAfter): the re-send reuses the first request's nonce, so when the
+    late original arrives the venue refuses it as a duplicate nonce."""
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", delay_s=1.2))
+    t = m.execute(TS, _usd_transfer("ht-late"))
+    assert t.details["adopted"] is False
+    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
+    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "usdClassTransfer"]) < 2:
+        time.sleep(0.01)
+    resent, late = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
+    assert resent.nonce == late.nonce and resent.response["status"] == "ok"
+    assert late.response == {"status": "err", "response": f"Invalid nonce: duplicate nonce {late.nonce}"}
+    assert len(emu.account().ledger) == 1 and emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)
+
+
+def test_a_resent_transfer_refused_for_its_nonce_is_found_and_adopted(m: ExecutionInterfaceManager,
+                                                                      emu: HyperliquidEmulator) -> None:
+    """The answer is lost and two ledger reads miss the transfer (stale): the re-send with the same nonce is
+    refused ("duplicate nonce": the first one landed), which sends the plugin back to the ledger: adopted."""
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("drop_after_accept"))
+    emu.faults.inject("POST /info:userNonFundingLedgerUpdates", Fault("venue_error", status=200, payload={}, times=2))
+    t = m.execute(TS, _usd_transfer("ht-stale"))
+    (booked,) = emu.account().ledger
+    assert t.details["adopted"] is True and t.order_id == booked["hash"]
+    first, resent = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
+    assert first.nonce == resent.nonce and resent.response["response"].startswith("Invalid nonce: duplicate nonce")
+    assert emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)

@@ -112,6 +112,7 @@ class LidoLive(OnChainLiveBase):
         self.wsteth = w3.eth.contract(address=c["wstETH"], abi=WSTETH_ABI)
         self.queue = w3.eth.contract(address=c["WithdrawalQueue"], abi=QUEUE_ABI)
         self.weth = w3.eth.contract(address=c["WETH"], abi=WETH_ABI) if "WETH" in c else None
+        self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
         return f"<LidoLive {self.client!r}>"
@@ -136,9 +137,9 @@ class LidoLive(OnChainLiveBase):
     def _approve(self, sym: str, spender: str, amount: int) -> list[Receipt]:
         return self.approve_address(self._token(sym), spender, amount)
 
-    def _send(self, fn: Any, value: int = 0) -> Receipt:
+    def _send(self, fn: Any, value: int = 0, final: Mapping[str, Any] | None = None) -> Receipt:
         try:
-            return self.client.send(fn, value=value)
+            return self.client.send(fn, value=value, final=final)
         except ContractRevertError as e:
             if (e.reason or "") in ("BALANCE_EXCEEDED", "ALLOWANCE_EXCEEDED"):
                 raise InstructionError("amount", f"refused by Lido ({e.reason}); nothing was sent") from None
@@ -176,8 +177,32 @@ class LidoLive(OnChainLiveBase):
                 out.append((topics, _hex(log["data"])))
         return out
 
-    # ------------------------------------------------------------------------------------------ stake / wrap
+    # ------------------------------------------------------------------------------------------ intents
+    # each operation is a journaled on-chain intent (basis_core.live.chain_intents); its final transaction carries
+    # {"kind": "lido", ...} and finish_lido turns the receipts into deltas (also when a restart resumes it)
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._stake(ts, ins))
+
+    def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._unstake(ts, ins))
+
+    def _final(self, ts: Any, ins: Any, receipts: list[Receipt], fn: Any, value: int = 0,
+               **ctx: Any) -> ExecutionDeltas:
+        final = {"kind": "lido", "value": value, **ctx}
+        receipts.append(self._send(fn, value=value, final=final))
+        return self.finish_lido(ts, ins, receipts, final)
+
+    def finish_lido(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
+        """Deltas of a stake / unwrap / withdrawal request / claim from its receipts."""
+        step = ctx.get("step", "plain")
+        if step == "request":
+            return self._request_deltas(ts, ins, receipts)
+        if step == "claim":
+            return self._claim_deltas(ts, ins, receipts, int(ctx["steth"]))
+        return self._deltas(ins.operation, ts, ins, receipts, value=int(ctx["value"]), eth_in=int(ctx.get("eth_in", 0)))
+
+    # ------------------------------------------------------------------------------------------ stake / wrap
+    def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
         if asset not in ("ETH", "WETH", "stETH"):
             raise InstructionError("asset", f"lido stakes ETH or WETH (or wraps stETH), not {asset!r}")
@@ -189,8 +214,7 @@ class LidoLive(OnChainLiveBase):
                 raise InstructionError("receive", "staking stETH means wrapping it: give receive='wstETH'")
             self._check_wallet("stETH", amt)
             receipts = self._approve("stETH", self.wsteth.address, amt)
-            receipts.append(self._send(self.wsteth.functions.wrap(amt)))
-            return self._deltas("stake", ts, ins, receipts)
+            return self._final(ts, ins, receipts, self.wsteth.functions.wrap(amt))
         self._check_wallet(asset, amt)
         receipts = []
         eth_in = 0
@@ -199,19 +223,17 @@ class LidoLive(OnChainLiveBase):
             receipts.append(self._send(self.weth.functions.withdraw(amt)))
             eth_in = amt
         if receive == "wstETH":
-            receipts.append(self._send({"to": self.wsteth.address, "data": "0x"}, value=amt))
-        else:
-            receipts.append(self._send(self.steth.functions.submit("0x" + "00" * 20), value=amt))
-        return self._deltas("stake", ts, ins, receipts, value=amt, eth_in=eth_in)
+            return self._final(ts, ins, receipts, {"to": self.wsteth.address, "data": "0x"}, amt, eth_in=eth_in)
+        return self._final(ts, ins, receipts, self.steth.functions.submit("0x" + "00" * 20), amt, eth_in=eth_in)
 
     # ------------------------------------------------------------------------------------------ unstake
-    def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
+    def _unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         if ins.action == "unwrap":
             if ins.asset != "wstETH":
                 raise InstructionError("asset", f"only wstETH unwraps (into stETH), not {ins.asset!r}")
             amt = to_base_units(ins.amount, 18)
             self._check_wallet("wstETH", amt)
-            return self._deltas("unstake", ts, ins, [self._send(self.wsteth.functions.unwrap(amt))])
+            return self._final(ts, ins, [], self.wsteth.functions.unwrap(amt))
         if ins.action == "request":
             return self._request(ts, ins)
         return self._claim(ts, ins)
@@ -228,7 +250,9 @@ class LidoLive(OnChainLiveBase):
         receipts = self._approve(asset, self.queue.address, amt)
         fn = (self.queue.functions.requestWithdrawals if asset == "stETH"
               else self.queue.functions.requestWithdrawalsWstETH)([amt], self.me)
-        receipts.append(self._send(fn))
+        return self._final(ts, ins, receipts, fn, step="request")
+
+    def _request_deltas(self, ts: Any, ins: Any, receipts: list[Receipt]) -> ExecutionDeltas:
         events = self._events(receipts[-1], WITHDRAWAL_REQUESTED)
         if not events:
             raise ContractRevertError("the withdrawal request emitted no WithdrawalRequested event",
@@ -260,7 +284,11 @@ class LidoLive(OnChainLiveBase):
             raise InstructionError("request_id", f"withdrawal request {rid} is already claimed")
         if not finalized:
             raise InstructionError("request_id", f"withdrawal request {rid} is not finalised yet; claim it later")
-        receipt = self._send(self.queue.functions.claimWithdrawal(int(rid)))
+        return self._final(ts, ins, [], self.queue.functions.claimWithdrawal(int(rid)), step="claim", steth=int(steth))
+
+    def _claim_deltas(self, ts: Any, ins: Any, receipts: list[Receipt], steth: int) -> ExecutionDeltas:
+        rid = ins.request_id
+        receipt = receipts[-1]
         events = self._events(receipt, WITHDRAWAL_CLAIMED)
         eth = int(events[0][1][:64], 16) if events else 0
         return self._deltas("unstake", ts, ins, [receipt], eth_in=eth,

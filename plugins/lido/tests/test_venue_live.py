@@ -7,6 +7,7 @@ receipts' gas, the queue's own request ids and statuses.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,7 @@ from basis_venue_lido.venue import LidoVenue
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
 from basis_core.testing.anvil import ANVIL_KEYS
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
 
 D = Decimal
@@ -125,3 +127,30 @@ def test_live_refusals(lido_world: LidoWorld, weth: Any, chain: Any) -> None:
             m.execute(TS, {"venue": "lido", **ins})
         assert info.value.field == field
     assert snapshot(world, weth, user) == before
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_live_stake_exactly_once_under_every_fault(lido_world: LidoWorld, weth: Any, chain: Any, tmp_path: Path,
+                                                   fault: str) -> None:
+    """Kill after sign / after broadcast, node stall, dropped from the pool, mined while down: one stake
+    transaction on chain (by the account's nonce), reported once by the restarted manager."""
+    world = lido_world
+    w3 = world.w3
+    user = w3.eth.accounts[2]
+    table = {**world.deployment_table(), "WETH": weth.address}
+    journal = tmp_path / "journal.sqlite"
+
+    def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
+        cfg = {"execution_mode": "live", "autoload": False, "journal_path": str(journal),
+               "venue_config": {"lido": {"rpc_url": url, "private_key": ANVIL_KEYS[2], "deployment_table": table,
+                                         "receipt_poll_interval": 0.002, **opts}}}
+        return ExecutionInterfaceManager(cfg, plugins=[LidoVenue])
+
+    ins = {"venue": "lido", "operation": "stake", "asset": "ETH", "amount": "1", "receive": "stETH",
+           "client_id": f"stake-{fault}"}
+    run = run_with_fault(fault, w3.provider.endpoint_uri, user, make, ins, TS)
+    assert run.first_error is not None and run.sent == 1
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)
+    assert run.reissued.positions["ethereum:wallet:stETH"] > D("0.99")

@@ -206,7 +206,7 @@ class UniswapLive(LiveSwaps):
         self.npm = w3.eth.contract(address=client.checksum(c["NonfungiblePositionManager"]), abi=NPM_ABI)
         self.routes = dict(DEFAULT_ROUTES)
         self._pools: dict[str, LivePool] = {}
-        self.pending_swaps = {}
+        self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
         return f"<UniswapLive {self.client!r}>"
@@ -334,7 +334,13 @@ class UniswapLive(LiveSwaps):
 
     # --------------------------------------------------------------------------------- swaps
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
-        """Quote on chain, check the bounds, approve, send the swap, and return the receipt's exact deltas."""
+        """Quote on chain, check the bounds, approve, send the swap, and return the receipt's exact deltas (a
+        journaled on-chain intent: :mod:`basis_core.live.chain_intents`)."""
+        if quote or ins.quote_only:
+            return self._swap(ts, ins, True)
+        return self.intent(ts, ins, lambda: self._swap(ts, ins, False))
+
+    def _swap(self, ts: Any, ins: Any, quote: bool) -> ExecutionDeltas:
         p = self.swap_pool(ins)
         t_in, t_out = ins.token_in, ins.token_out
         d_in, d_out = p.decimals(t_in), p.decimals(t_out)
@@ -375,6 +381,9 @@ class UniswapLive(LiveSwaps):
 
     def add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """v2: Router02.addLiquidity (LP tokens); v3: a new NFT position (ticks, or +/- 10 % around the price)."""
+        return self.intent(ts, ins, lambda: self._add_liquidity(ts, ins))
+
+    def _add_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         p = self.pool(ins.pool)
         a0, a1 = self._amounts(p, ins.amounts)
         deadline = self._deadline(ins, self.chain_time())
@@ -425,6 +434,9 @@ class UniswapLive(LiveSwaps):
 
     def remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """v2: Router02.removeLiquidity; v3: decreaseLiquidity + collect (principal and fees) in one multicall."""
+        return self.intent(ts, ins, lambda: self._remove_liquidity(ts, ins))
+
+    def _remove_liquidity(self, ts: Any, ins: Any) -> ExecutionDeltas:
         p = self.pool(ins.pool)
         deadline = self._deadline(ins, self.chain_time())
         me = self.client.address

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ from basis_core.errors import (
 )
 from basis_core.instructions import Swap
 from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import balance_changes as changes
 from basis_core.testing.contracts import gas_paid_wei, transact, wallet_balances
 from basis_core.testing.contracts import nothing_pending as chain_has_nothing_pending
@@ -198,7 +200,7 @@ def test_deadline_enforced_by_the_router_reverts_typed_and_costs_only_gas(
     assert receipt["status"] == 0
     spent = Decimal(int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])) / 10**18
     assert changes(before, balances(w, account)) == {"ethereum:wallet:ETH": -spent}
-    assert nothing_pending(w, account) and m.venue("uniswap").backend.pending_swaps == {}
+    assert nothing_pending(w, account) and m.venue("uniswap").backend.client.pending == {}
 
 
 # ----------------------------------------------------------------------------------------------- in flight
@@ -211,20 +213,23 @@ def test_a_timed_out_receipt_is_tracked_and_resumed_never_resent(
     before = balances(w, account)
     nonce = w.w3.eth.get_transaction_count(account, "latest")
     chain.rpc("evm_setAutomine", [False])
+    instruction = swap(token_in="WETH", token_out="USDC", amount_in="1", client_id="timed-out-swap")
     try:
         with pytest.raises(TransactionTimeoutError) as e:
-            m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="1"))
+            m.execute(now(), instruction)
         assert e.value.nonce == nonce and e.value.tx_hash in backend.client.pending
-        assert e.value.tx_hash in backend.pending_swaps
+        with pytest.raises(TransactionTimeoutError) as again:  # re-issued while still in the pool: waits, no new tx
+            m.execute(now(), instruction)
+        assert again.value.tx_hash == e.value.tx_hash and again.value.nonce == nonce
         assert w.w3.eth.get_transaction_count(account, "pending") == nonce + 1
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", [True])
-    d = backend.resume(e.value.tx_hash)
+    d = m.execute(now(), instruction)  # re-issued once mined: adopted by hash
     assert changes(before, balances(w, account)) == dict(d.positions)
     assert d.order_id == e.value.tx_hash and d.details["nonce"] == nonce
     assert w.w3.eth.get_transaction_count(account, "latest") == nonce + 1  # one transaction, never re-sent
-    assert backend.client.pending == {} and backend.pending_swaps == {}
+    assert backend.client.pending == {}
 
 
 def test_concurrent_instructions_get_distinct_nonces(uniswap_world: UniswapWorld, account: str,
@@ -365,3 +370,107 @@ def test_a_swap_on_an_idle_node_gets_a_deadline_from_the_current_time(
     d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))
     assert d.positions["ethereum:wallet:WETH"] == Decimal("-0.1")
     assert nothing_pending(uniswap_world, account)
+
+
+# ----------------------------------------------------------------------------------------------- exactly once
+def journaled(world: UniswapWorld, journal: Path, url: str, **options: Any) -> ExecutionInterfaceManager:
+    cfg = {"execution_mode": "live", "journal_path": str(journal), "venue_config": {"uniswap": {
+        "rpc_url": url, "private_key": KEY, "deployment_table": world.deployment_table(),
+        "receipt_poll_interval": 0.002, "approval_mode": "unlimited", **options}}}
+    return ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False, plugins=[UniswapVenue])
+
+
+SWAP = {"venue": "uniswap", "operation": "swap", "token_in": "WETH", "token_out": "USDC", "amount_in": "0.3",
+        "pool": "v2:WETH/USDC"}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_fault_ends_with_exactly_one_transaction(uniswap_world: UniswapWorld, account: str,
+                                                       chain: AnvilNode, tmp_path: Path, fault: str) -> None:
+    journal = tmp_path / "journal.sqlite"
+    ts = pd.Timestamp.now(tz="UTC")
+    journaled(uniswap_world, journal, chain.url).execute(ts, {**SWAP, "client_id": "setup"})  # approvals done
+    ins = {**SWAP, "client_id": f"swap-{fault}"}
+    run = run_with_fault(fault, chain.url, account, lambda url, opts: journaled(uniswap_world, journal, url, **opts),
+                         ins, ts)
+    assert run.first_error is not None  # the first process never learnt the outcome
+    assert run.sent == 1  # exactly one transaction of the account, whatever happened
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert run.reissued.positions["ethereum:wallet:WETH"] == Decimal("-0.3")
+    assert run.reissued.details.get("from_journal") is True
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)
+
+
+def test_one_client_id_from_four_threads_sends_one_transaction(uniswap_world: UniswapWorld, account: str,
+                                                                chain: AnvilNode, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    m = journaled(uniswap_world, journal, chain.url)
+    ts = pd.Timestamp.now(tz="UTC")
+    m.execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = uniswap_world.w3.eth.get_transaction_count(account)
+    ins = {**SWAP, "client_id": "one-of-four"}
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(journaled(uniswap_world, journal, chain.url).execute(ts, ins))  # a manager per thread
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len({r.order_id for r in results}) == 1
+    assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+def test_a_stuck_transaction_is_replaced_on_the_same_nonce_by_a_fee_bump(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode, tmp_path: Path) -> None:
+    w = uniswap_world
+    m = journaled(w, tmp_path / "journal.sqlite", chain.url, receipt_timeout=0.2)
+    ts = pd.Timestamp.now(tz="UTC")
+    m.execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = w.w3.eth.get_transaction_count(account)
+    ins = {**SWAP, "client_id": "stuck"}
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        with pytest.raises(TransactionTimeoutError) as e:
+            m.execute(ts, ins)
+        bumped = m.venue("uniswap").backend.bump_fee("stuck")
+        assert bumped != e.value.tx_hash
+        assert w.w3.eth.get_transaction(bumped)["nonce"] == n0 == e.value.nonce  # the pool holds the replacement
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+    d = m.execute(ts, ins)  # resumed: the replacement is the one mined
+    assert d.order_id == bumped
+    assert w.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+def test_gas_limit_covers_a_block_later_than_the_estimate(uniswap_world: UniswapWorld, account: str,
+                                                          chain: AnvilNode) -> None:
+    """The concurrent-swap flake's root cause: eth_estimateGas runs in the latest block (its timestamp); a v2 pair
+    first updated in a LATER second writes its two price accumulators from zero (44k gas more than estimated).
+    With the estimate taken in the pair's own second, the swap must still fit its gas limit."""
+    w = uniswap_world
+    m = live(w, chain, approval_mode="unlimited")
+    m.execute(now(), swap(token_in="DAI", token_out="WETH", amount_in="10", pool="v2:WETH/DAI"))  # approvals
+    latest = int(w.w3.eth.get_block("latest")["timestamp"])
+    pair = w.v2_pairs["WETH/DAI"]
+    chain.rpc("evm_setNextBlockTimestamp", [latest + 1])
+    transact(w.w3, pair.functions.sync(), sender=w.deployer)  # the pair's last update: second latest + 1
+    chain.rpc("evm_setAutomine", [False])
+    backend = m.venue("uniswap").backend
+    try:
+        fn = backend.router_v2.functions.swapExactTokensForTokens(
+            10**18, 0, [w.address("DAI"), w.address("WETH")], account, latest + 3600)
+        estimate = backend.client.estimate_gas(fn)  # in the pair's second: no accumulator writes
+        p = backend.client.submit(fn)
+        chain.rpc("evm_setNextBlockTimestamp", [latest + 30])
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+    receipt = backend.client.resume(p.tx_hash)  # raised ContractRevertError (out of gas) with the bare 1.2x margin
+    assert receipt.gas_used > estimate * 1.2 or receipt.gas_used > estimate

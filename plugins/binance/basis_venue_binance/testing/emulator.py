@@ -18,8 +18,14 @@ Market model (deliberately simple, deterministic):
   the mark, open orders at their limit). An order that adds exposure needs that margin (+ the taker
   fee of a market order) out of ``availableBalance`` (else -2019). Reduce-only orders that would
   increase the position are rejected (-2022); larger ones are cut to the position size. Post-only is
-  ``timeInForce=GTX`` (rejected with -5022 if it would take). No liquidation engine, no funding
-  schedule (``apply_funding`` settles one funding payment on demand).
+  ``timeInForce=GTX`` (rejected with -5022 if it would take). No liquidation engine; ``apply_funding``
+  settles one funding payment on demand.
+- A market that moves: :meth:`BinanceEmulator.attach_replay` follows a price path (spot prices, perp marks,
+  a funding schedule; :mod:`basis_core.testing.replay`) on an accelerated clock. Prices change as the path's
+  rows are crossed (resting orders fill at the prices they cross), market orders fill at the replayed price,
+  and funding settles at the schedule's times at the mark of that time (income rows, ``fundingRate``
+  history, ``premiumIndex`` with the next rate and settlement time). ``basis emulate binance --replay FILE
+  --speed N`` serves one.
 - Client order ids must be unique among OPEN orders of a market (spot -2010 "Duplicate order
   sent.", futures -4116). Orders are found by ``orderId`` or ``origClientOrderId`` (the latest
   order with that id).
@@ -42,7 +48,10 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from basis_core.data.provider import DataProvider
+from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
+from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,13 @@ DEFAULT_BRACKETS: tuple[tuple[int, int, int, Decimal, Decimal], ...] = (
     (12_000_000, 50_000_000, 25, Decimal("0.02"), Decimal(131_450)),
 )
 
+#: Binance's -1007 answer: "execution status unknown", the order may or may not exist. Inject it with
+#: ``Fault("venue_error", payload=TIMEOUT_1007)`` (not placed) or ``Fault("venue_error_after_place", ...)``.
+TIMEOUT_1007: dict[str, Any] = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+}
+
 SERVED_ROUTES: tuple[str, ...] = (
     "GET /api/v3/ping",
     "GET /api/v3/time",
@@ -119,6 +135,7 @@ SERVED_ROUTES: tuple[str, ...] = (
     "GET /fapi/v1/ticker/bookTicker",
     "GET /fapi/v1/ticker/24hr",
     "GET /fapi/v1/premiumIndex",
+    "GET /fapi/v1/fundingRate",
     "POST /fapi/v1/order",
     "GET /fapi/v1/order",
     "DELETE /fapi/v1/order",
@@ -355,7 +372,12 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/ticker/bookTicker"),
             ("GET", "/fapi/v1/ticker/24hr"),
             ("GET", "/fapi/v1/premiumIndex"),
+            ("GET", "/fapi/v1/fundingRate"),
         }
+        self.replay: MarketReplay | None = None
+        #: every funding settlement of a replay, oldest first: symbol, market time (ns), wall time (ms), rate,
+        #: mark and the payment booked (0 when flat)
+        self.funding_settlements: list[dict[str, Any]] = []
 
     @classmethod
     def with_defaults(cls, api_key: str, api_secret: str, port: int = 0) -> BinanceEmulator:
@@ -453,8 +475,9 @@ class BinanceEmulator(EmulatorServer):
             p = self.positions[symbol]
             return Position(p.amount, p.entry_price, p.update_time)
 
-    def apply_funding(self, symbol: str, rate: Decimal) -> Decimal:
-        """Settle one funding payment at the mark: longs pay ``rate x notional`` to shorts.
+    def apply_funding(self, symbol: str, rate: Decimal, at_ms: int | None = None) -> Decimal:
+        """Settle one funding payment at the mark: longs pay ``rate x notional`` to shorts, booked at ``at_ms``
+        (default now).
 
         Returns the wallet change (negative when paid).
         """
@@ -464,9 +487,72 @@ class BinanceEmulator(EmulatorServer):
             pay = (-(pos.amount * self.perp_prices[symbol] * Decimal(rate))).quantize(E8)  # paid in 1e-8 units
             self.futures_wallet[spec.quote] += pay
             self.income.append({"symbol": symbol, "incomeType": "FUNDING_FEE", "income": _s8(pay),
-                                "asset": spec.quote, "info": "FUNDING_FEE", "time": self.now_ms(),
+                                "asset": spec.quote, "info": "FUNDING_FEE",
+                                "time": self.now_ms() if at_ms is None else at_ms,
                                 "tranId": next(self._tran_ids), "tradeId": ""})
             return pay
+
+    # ------------------------------------------------------------------ replayed market
+    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
+                      clock: ReplayClock | None = None) -> MarketReplay:
+        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+
+        Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
+        perp mark ``perp:binance:ETH/USDT:USDT``; funding ``funding:binance:ETH/USDT:USDT``. Symbols without
+        a series keep their fixed price. The clock starts at ``start`` (default: when every followed price
+        series has begun) and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises
+        MarketDataError when ``market`` has no price series for any listed symbol.
+        """
+        wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
+        for sym, spec in self.spot_specs.items():
+            pair = f"{spec.base}/{spec.quote}"
+            wanted[f"spot:{sym}"] = ("price", [f"spot:binance:{pair}", f"spot:{pair}"])
+        for sym, spec in self.perp_specs.items():
+            u = f"{spec.base}/{spec.quote}:{spec.quote}"
+            wanted[f"linear:{sym}"] = ("price", [f"perp:binance:{u}"])
+            wanted[f"funding:{sym}"] = ("funding", [f"funding:binance:{u}"])
+        feeds = feeds_for(market, wanted)
+        prices = [f for f in feeds if f.kind == "price"]
+        if not prices:
+            raise MarketDataError(f"{market.name}: no price series for any Binance symbol (looked for "
+                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
+        if clock is None:
+            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
+        with self.lock:
+            self.replay = MarketReplay(feeds, clock)
+            self._replay_step()
+        log.info("BinanceEmulator replaying %r", self.replay)
+        return self.replay
+
+    def _replay_step(self) -> None:
+        """Apply the replay's events up to now, in order (called under the lock before every request)."""
+        if self.replay is None:
+            return
+        for ev in self.replay.advance():
+            kind, sym = ev.key.split(":", 1)
+            if ev.kind == "price":
+                self.set_price(sym, ev.value, "spot" if kind == "spot" else "linear")
+                continue
+            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
+            pos = self.positions[sym].amount
+            pay = self.apply_funding(sym, ev.value, at_ms) if pos != 0 else ZERO
+            self.funding_settlements.append({"symbol": sym, "market_time_ns": ev.time_ns, "time": at_ms,
+                                             "rate": ev.value, "mark": self.perp_prices[sym], "payment": pay})
+
+    def _funding_rate_history(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /fapi/v1/fundingRate``: settled funding of a replay (``symbol``, ``startTime`` / ``endTime`` ms
+        inclusive, ``limit`` default 100, max 1000), oldest first."""
+        q = _ints(p, limit=100, startTime=None, endTime=None)
+        limit = _check_range(q["limit"], 1, 1000, "limit")
+        sym = p.get("symbol")
+        if sym and sym not in self.perp_specs:
+            raise BinanceError(-1121, "Invalid symbol.")
+        start, end = q["startTime"], q["endTime"]
+        rows = [r for r in self.funding_settlements if (not sym or r["symbol"] == sym)
+                and (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return [{"symbol": r["symbol"], "fundingTime": r["time"], "fundingRate": f"{r['rate']:.8f}",
+                 "markPrice": _s(r["mark"])} for r in rows]
 
     def requests_for(self, method: str, path: str) -> list[Mapping[str, str]]:
         """Logged params of every request to ``method path`` (signature removed)."""
@@ -492,6 +578,7 @@ class BinanceEmulator(EmulatorServer):
         text = body.decode("utf-8", "replace")
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
+        self._replay_step()
         try:
             if (method, path) not in self._public:
                 self._authenticate(headers, self.raw_query(), text, params)
@@ -569,6 +656,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/ticker/bookTicker"): lambda p: self._book_ticker("linear", p),
             ("GET", "/fapi/v1/ticker/24hr"): lambda p: self._ticker_24h("linear", p),
             ("GET", "/fapi/v1/premiumIndex"): self._premium_index,
+            ("GET", "/fapi/v1/fundingRate"): self._funding_rate_history,
             ("POST", "/fapi/v1/order"): self._perp_new_order,
             ("GET", "/fapi/v1/order"): lambda p: self._order_json(self._find_order("linear", p, "-2013")),
             ("DELETE", "/fapi/v1/order"): self._perp_cancel,
@@ -805,18 +893,24 @@ class BinanceEmulator(EmulatorServer):
         return out[0] if p.get("symbol") else out
 
     def _premium_index(self, p: dict[str, str]) -> Any:
+        """Mark, index and the next funding; with a replay, the index is the spot price and the funding the
+        schedule's next rate and the wall time the replay clock reaches it (0 when none is left)."""
         now = self.now_ms()
-        nxt = (now // 28_800_000 + 1) * 28_800_000
         out = []
         for s in self._selected("linear", p):
             px = _s(self.perp_prices[s])
+            rate, nxt = "0.00010000", (now // 28_800_000 + 1) * 28_800_000
+            if self.replay is not None and any(f.key == f"funding:{s}" for f in self.replay.feeds):
+                upcoming = self.replay.next_funding(f"funding:{s}")
+                rate, nxt = ("0.00000000", 0) if upcoming is None else (
+                    f"{upcoming[1]:.8f}", int(self.replay.clock.wall_at(upcoming[0]) * 1000))
             out.append(
                 {
                     "symbol": s,
                     "markPrice": px,
-                    "indexPrice": px,
+                    "indexPrice": _s(self.spot_prices.get(s, self.perp_prices[s])) if self.replay else px,
                     "estimatedSettlePrice": px,
-                    "lastFundingRate": "0.00010000",
+                    "lastFundingRate": rate,
                     "interestRate": "0.00010000",
                     "nextFundingTime": nxt,
                     "time": now,

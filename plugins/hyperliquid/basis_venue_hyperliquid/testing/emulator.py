@@ -17,6 +17,13 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
   key only), ``approveBuilderFee`` and ``setReferrer`` (accepted and recorded, so tests can prove
   they are never sent).
 
+An L1 action may carry ``expiresAfter`` (ms since the epoch, part of the signed hash, see
+:func:`action_hash`): once :meth:`~basis_core.testing.http_emulator.EmulatorServer.now_ms` is past it the
+action is refused (``Action expired: ...``; message not confirmed against the live venue) before its nonce is
+used, so a request delayed in transit cannot take effect after its sender's landing window. A tampered
+``expiresAfter`` changes the hash, so the signer recovers to another address and the action is refused.
+User-signed actions (``usdClassTransfer``) do not support it (refused when present).
+
 Signatures are checked the venue's way: the signer is *recovered* (EIP-712, see
 :func:`recover_l1_signer` / :func:`recover_user_signed_signer`) and must be the master address or one
 of its agent (API wallet) addresses; otherwise ``{"status":"err","response":"User or API Wallet 0x..
@@ -50,9 +57,14 @@ Every response is the venue's shape: per-order / per-cancel problems come back a
 ``{"status":"ok","response":{"type":...,"data":{"statuses":[{"error":"..."}]}}}``; whole-action problems
 as ``{"status":"err","response":"..."}``; an unknown order in ``orderStatus`` as ``{"status":"unknownOid"}``.
 
+A market that moves: :meth:`HyperliquidEmulator.attach_replay` follows a price path (perp marks and an hourly
+funding schedule, :mod:`basis_core.testing.replay`) on an accelerated clock: marks change as the path's rows
+are crossed (resting orders fill at the marks they cross), and funding settles at the schedule's times at the
+mark of that time (``userFunding`` rows, ``fundingHistory``, ``metaAndAssetCtxs`` with the next rate).
+
 Limitations: one book-less price per coin, full fills only, no trigger / TWAP / vault actions, no
-liquidations, funding only through :meth:`HyperliquidEmulator.apply_funding`, isolated margin is
-recorded but computed like cross, liquidation price is a single-position approximation.
+liquidations, isolated margin is recorded but computed like cross, liquidation price is a single-position
+approximation.
 """
 
 from __future__ import annotations
@@ -64,14 +76,17 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Any, Literal
 
 import msgpack
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
+from basis_core.data.provider import DataProvider
+from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
+from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
 
 __all__ = [
     "DEFAULT_MARKS",
@@ -422,7 +437,8 @@ class HyperliquidEmulator(EmulatorServer):
     ``PURR``; UETH trades at the ETH mark); ``fees``: overrides of :data:`FEES`; ``testnet``: expect
     phantom-agent source ``"b"`` and ``hyperliquidChain "Testnet"`` (default mainnet ``"a"`` /
     ``"Mainnet"``); ``allow_builder``: accept orders with a ``builder`` field once that builder was
-    approved (default: refuse them all).
+    approved (default: refuse them all); ``unique_cloids``: refuse a second order with a cloid already
+    accepted (default; unconfirmed venue behaviour: turn it off to prove exactly-once holds without it).
     """
 
     def __init__(
@@ -436,12 +452,14 @@ class HyperliquidEmulator(EmulatorServer):
         *,
         testnet: bool = False,
         allow_builder: bool = False,
+        unique_cloids: bool = True,
         default_leverage: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
         self.testnet = testnet
+        self.unique_cloids = unique_cloids
         self.allow_builder = allow_builder
         self.default_leverage = default_leverage
         self.perps: dict[int, PerpAsset] = {p.index: p for p in PERPS}
@@ -465,6 +483,9 @@ class HyperliquidEmulator(EmulatorServer):
         self._nonces: dict[str, list[int]] = {}
         self._next_oid = 10_000_000_000
         self._next_tid = 500_000_000_000
+        self.replay: MarketReplay | None = None
+        #: every funding settlement of a replay, oldest first: coin, market time (ns), wall time (ms), rate, mark
+        self.funding_settlements: list[dict[str, Any]] = []
         self.add_account(master, agents, perp_usdc, spot_balances)
 
     def __enter__(self) -> HyperliquidEmulator:
@@ -568,8 +589,9 @@ class HyperliquidEmulator(EmulatorServer):
             self.marks[coin] = _dec(px)
             return self._match_resting(coin)
 
-    def apply_funding(self, coin: str, rate: Decimal | int | str) -> None:
-        """Settle one funding payment: each position pays ``szi * mark * rate`` USDC (longs pay if > 0)."""
+    def apply_funding(self, coin: str, rate: Decimal | int | str, at_ms: int | None = None) -> None:
+        """Settle one funding payment: each position pays ``szi * mark * rate`` USDC (longs pay if > 0), booked
+        at ``at_ms`` (default now)."""
         r = _dec(rate)
         with self.lock:
             mark = self.marks[coin]
@@ -579,9 +601,58 @@ class HyperliquidEmulator(EmulatorServer):
                     pay = p.szi * mark * r
                     acct.perp_usdc -= pay
                     p.cum_funding += pay
-                    acct.funding.append({"time": self.now_ms(), "hash": "0x" + secrets.token_hex(32), "delta": {
+                    acct.funding.append({"time": self.now_ms() if at_ms is None else at_ms,
+                                         "hash": "0x" + secrets.token_hex(32), "delta": {
                         "type": "funding", "coin": coin, "usdc": _fmt(-pay), "szi": _fmt(p.szi),
                         "fundingRate": _fmt(r)}})
+
+    # -- replayed market ---------------------------------------------------------------------------
+    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
+                      clock: ReplayClock | None = None) -> MarketReplay:
+        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+
+        Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
+        it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark. The
+        clock starts at ``start`` (default: when every followed mark series has begun) and runs ``speed`` times
+        the wall clock, unless a ``clock`` is given. Raises MarketDataError when ``market`` has no mark series
+        for any coin.
+        """
+        wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
+        for p in self.perps.values():
+            u = f"{p.name}/USDC:USDC"
+            wanted[f"mark:{p.name}"] = ("price", [f"perp:hyperliquid:{u}"])
+            wanted[f"funding:{p.name}"] = ("funding", [f"funding:hyperliquid:{u}"])
+        feeds = feeds_for(market, wanted)
+        marks = [f for f in feeds if f.kind == "price"]
+        if not marks:
+            raise MarketDataError(f"{market.name}: no mark series for any Hyperliquid coin (looked for "
+                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
+        if clock is None:
+            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in marks), speed)
+        with self.lock:
+            self.replay = MarketReplay(feeds, clock)
+            self._replay_step()
+        return self.replay
+
+    def _replay_step(self) -> None:
+        """Apply the replay's events up to now, in order (called under the lock before every request)."""
+        if self.replay is None:
+            return
+        for ev in self.replay.advance():
+            coin = ev.key.split(":", 1)[1]
+            if ev.kind == "price":
+                self.set_mark(coin, ev.value)
+                continue
+            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
+            self.apply_funding(coin, ev.value, at_ms)
+            self.funding_settlements.append({"coin": coin, "market_time_ns": ev.time_ns, "time": at_ms,
+                                             "rate": ev.value, "mark": self.marks[coin]})
+
+    def _next_rate(self, coin: str) -> Decimal | None:
+        if self.replay is None:
+            return None
+        upcoming = self.replay.next_funding(f"funding:{coin}")
+        return None if upcoming is None else upcoming[1]
 
     # -- routing ---------------------------------------------------------------------------------
     def route_key(self, method: str, path: str, body: bytes, query: dict[str, str]) -> str:
@@ -597,7 +668,8 @@ class HyperliquidEmulator(EmulatorServer):
         return base
 
     def loggable_params(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, str]:
-        """``type`` / ``user`` of /info; action ``type``, ``nonce`` and ``builder`` (if any) of /exchange."""
+        """``type`` / ``user`` of /info; action ``type``, ``nonce``, ``expiresAfter`` and ``builder`` (if any) of
+        /exchange."""
         try:
             obj = json.loads(body or b"null")
         except ValueError:
@@ -610,6 +682,8 @@ class HyperliquidEmulator(EmulatorServer):
         if not isinstance(action, dict):
             return {}
         out = {"type": str(action.get("type")), "nonce": str(obj.get("nonce"))}
+        if "expiresAfter" in obj:
+            out["expiresAfter"] = str(obj["expiresAfter"])
         if "builder" in action:
             out["builder"] = json.dumps(action["builder"], sort_keys=True)
         return out
@@ -629,6 +703,7 @@ class HyperliquidEmulator(EmulatorServer):
     ) -> Response:
         if method != "POST" or path not in ("/info", "/exchange"):
             return 404, {"Content-Type": "text/plain"}, b"Not Found"
+        self._replay_step()
         try:
             obj = json.loads(body or b"null")
             if not isinstance(obj, dict):
@@ -660,9 +735,10 @@ class HyperliquidEmulator(EmulatorServer):
         out = []
         for p in self.perps.values():
             m = _fmt(self.marks[p.name])
+            rate = self._next_rate(p.name)
             out.append(
                 {
-                    "funding": "0.0000125",
+                    "funding": "0.0000125" if rate is None else _fmt(rate),
                     "openInterest": "0.0",
                     "prevDayPx": m,
                     "dayNtlVlm": "0.0",
@@ -734,6 +810,11 @@ class HyperliquidEmulator(EmulatorServer):
             return [None]
         if kind == "exchangeStatus":
             return {"specialStatuses": None, "time": self.now_ms()}
+        if kind == "fundingHistory":  # settled funding of a replay, [startTime, endTime], oldest first, 500 max
+            coin, start = req["coin"], int(req["startTime"])
+            end = int(req.get("endTime") or 2**63)
+            return [{"coin": f["coin"], "fundingRate": _fmt(f["rate"]), "premium": "0.0", "time": f["time"]}
+                    for f in self.funding_settlements if f["coin"] == coin and start <= f["time"] <= end][:500]
         if kind == "allMids":
             mids = {p.name: _fmt(self.marks[p.name]) for p in self.perps.values()}
             mids.update({p.name: _fmt(self._spot_mark(p)) for p in self.pairs.values()})
@@ -984,6 +1065,8 @@ class HyperliquidEmulator(EmulatorServer):
         expires = req.get("expiresAfter")
         if not isinstance(nonce, int) or isinstance(nonce, bool) or not isinstance(signature, dict):
             raise _BadRequest
+        if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool) or expires < 0):
+            raise _BadRequest
         signer: str | None = None
 
         def done(resp: Any) -> Any:
@@ -1017,6 +1100,12 @@ class HyperliquidEmulator(EmulatorServer):
                 return done(
                     _err(f"Invalid hyperliquidChain {action.get('hyperliquidChain')!r}, expected {chain!r}.")
                 )
+        if expires is not None:
+            if user_signed:
+                return done(_err(f"expiresAfter is not supported for user-signed action {kind}."))
+            now = self.now_ms()
+            if now > expires:  # refused before its nonce is used: nothing happened
+                return done(_err(f"Action expired: expiresAfter {expires} is before the current time {now}."))
         nonce_error = self._check_nonce(signer, nonce)
         if nonce_error:
             return done(_err(nonce_error))
@@ -1167,7 +1256,7 @@ class HyperliquidEmulator(EmulatorServer):
         cloid = o["cloid"]
         if o["tif"] == "trigger":
             return {"error": "Trigger orders are not supported by the emulator."}
-        if cloid is not None and any(
+        if cloid is not None and self.unique_cloids and any(
             x.user == acct.master
             and x.cloid == cloid
             and not x.status.endswith("Rejected")

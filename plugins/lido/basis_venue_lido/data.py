@@ -1,0 +1,31 @@
+"""The liquid-staking exchange rates ``lst:<token>`` (ETH per token), files and synthetic.
+
+Files: ``wstETH_ETH_oracle_*.csv`` / ``weETH_ETH_oracle_*.csv`` (``#`` comment lines, ``oracle_price_eth``).
+Synthetic: wstETH and weETH rates growing at ``lst_apr`` (~3 %/yr) with small noise, hourly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from basis_core.data.contrib import MarketDataFiles
+from basis_core.data.loaders import oracle
+from basis_core.data.series import Series
+from basis_core.data.synthetic import _dec
+
+FILES = MarketDataFiles(loaders=(
+    oracle(r"^(?P<token>wstETH|weETH)_ETH_oracle_", "lst:{token}", "rate",
+           example="wstETH_ETH_oracle_2024-01-01_2025-09-18.csv"),
+))
+
+
+def synthetic_series(market: Any) -> list[Series]:
+    """wstETH and weETH exchange rates."""
+    spec = market.spec
+    rng = market.rng("lst:growth")
+    growth = np.exp(np.cumsum(np.full(market.n, spec.lst_apr / (365 * 24)) + rng.standard_normal(market.n) * 0.00002))
+    growth /= growth[0]
+    return [Series("lst:wstETH", market.times, {"rate": _dec(spec.wsteth_rate_start * growth, 12)}),
+            Series("lst:weETH", market.times, {"rate": _dec(spec.weeth_rate_start * growth, 12)})]
