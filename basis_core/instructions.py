@@ -11,6 +11,7 @@ JSON string with :func:`parse_instruction`; a bad one raises
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeAlias
@@ -38,6 +39,22 @@ from basis_core.errors import (
 MAX_AMOUNT = Decimal("1e15")
 #: Longest JSON text accepted as an instruction (characters or bytes).
 MAX_JSON_CHARS = 1_000_000
+#: Deepest nesting of arrays / objects accepted in a JSON instruction (an atomic bundle needs 4).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of arrays / objects in ``text`` (strings skipped), counted without parsing: the JSON
+    decoder recurses in C, and a deep enough text crashes the process when the recursion limit is high."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
 NonNegativeAmount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
@@ -408,11 +425,16 @@ def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> In
             raise InstructionValidationError(
                 "instruction", f"JSON text too large: {len(obj)} characters (limit {MAX_JSON_CHARS})")
         try:
-            obj = json.loads(obj)
+            text = obj.decode("utf-8") if isinstance(obj, bytes) else obj
+            if _json_depth(text) > MAX_JSON_DEPTH:
+                raise InstructionValidationError("instruction", f"JSON nested too deeply (limit {MAX_JSON_DEPTH})")
+            obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise InstructionValidationError("instruction", f"not valid JSON: {e.msg}") from None
         except RecursionError:
             raise InstructionValidationError("instruction", "JSON nested too deeply") from None
+        except InstructionValidationError:
+            raise
         except ValueError as e:  # not UTF-8 bytes, an integer with too many digits ...
             raise InstructionValidationError("instruction", f"not valid JSON: {short_repr(str(e))}") from None
     if not isinstance(obj, dict):

@@ -111,7 +111,7 @@ def test_basis_venues_exits_0_and_shows_the_failure(case: str, fake_dist: Callab
     stage, reason = STAGE_AND_REASON[case]
     res = CliRunner().invoke(app, ["venues", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert [(f["name"], f["stage"]) for f in out["failed"]] == [("broken", stage)]
     assert reason in out["failed"][0]["error"] and "paper" in [v["name"] for v in out["venues"]]
     res = CliRunner().invoke(app, ["venues"], env={"COLUMNS": "300"})
