@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: install install-test backtest test lint typecheck bench clean
+.PHONY: install install-test backtest test lint typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+docs: $(BIN)/python
+	$(PIP) -e '.[docs]'
+	$(BIN)/mkdocs build --strict -q
 
 bench: install-test
 	for f in bench/bench_*.py; do $(BIN)/python $$f; done

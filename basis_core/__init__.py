@@ -5,8 +5,6 @@ Import is light: no ccxt / web3 (live clients load lazily), venues are discovere
 
 from __future__ import annotations
 
-import decimal as _decimal
-
 from basis_core.deltas import ExecutionDeltas, instrument_key
 from basis_core.hookspecs import hookimpl
 from basis_core.instructions import parse_instruction
@@ -19,10 +17,8 @@ from basis_core.interfaces import (
 )
 from basis_core.manager import ExecutionInterfaceManager
 
-# Decimal arithmetic with 28 digits can round wei-exact products; give the library headroom.
-# (Affects the default context of this thread and of new threads.)
-_decimal.DefaultContext.prec = max(_decimal.DefaultContext.prec, 60)
-_decimal.getcontext().prec = max(_decimal.getcontext().prec, 60)
+# The host's Decimal context is left alone: the library computes in its own 60-digit context at its entry
+# points (basis_core.numeric.library_context).
 
 __version__ = "0.1.0"
 

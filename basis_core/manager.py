@@ -47,6 +47,7 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.isolation import KeySpace, checked_info, failure_reason, namespaces_of
+from basis_core.numeric import library_context
 from basis_core.routing import HookRegistry, Route
 from basis_core.timeutil import from_ns, to_utc
 from basis_core.wrappers import CoreWrapper, check_accrual
@@ -324,6 +325,7 @@ class ExecutionInterfaceManager:
         return result
 
     # -- time -----------------------------------------------------------------------------------
+    @library_context
     def advance_to(self, timestamp: datetime | str) -> list[ExecutionDeltas]:
         """Move the run's clock to ``timestamp`` and let every venue accrue; return the effects (also recorded
         in ``execution_history``).
@@ -440,6 +442,7 @@ class ExecutionInterfaceManager:
         self._fail_venue(venue, "accrue", exc)
 
     # -- execution -------------------------------------------------------------------------------
+    @library_context
     def execute(self, timestamp: datetime | str,
                 instruction: InstructionBase | Mapping[str, Any] | str) -> ExecutionDeltas:
         """Execute one instruction at ``timestamp`` (aware) and return its deltas.
@@ -582,6 +585,7 @@ class ExecutionInterfaceManager:
         return result
 
     # -- queries ---------------------------------------------------------------------------------
+    @library_context
     def get_balances(self, timestamp: datetime | str, venue: str, options: Any = None) -> dict[str, Decimal]:
         """The venue's balances and metrics (``get_balances`` hook)."""
         ts = to_utc(timestamp)
@@ -591,6 +595,7 @@ class ExecutionInterfaceManager:
             raise VenueContractError(f"venue {venue!r} returned None from get_balances")
         return result  # type: ignore[no-any-return]
 
+    @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:
         """Quote a swap without executing it."""
         ts = to_utc(timestamp)
