@@ -46,7 +46,7 @@ import pytest
 from basis_core.data.prices import usd_price
 from basis_core.deltas import SIGNED_KINDS, merge_positions, split_key
 from basis_core.errors import BasisError, InstructionError, OrderNotFoundError
-from basis_core.hookspecs import OPERATION_HOOKS
+from basis_core.hookspecs import OPERATION_HOOKS, hookimpl
 from basis_core.instructions import instruction_to_dict, parse_instruction
 from basis_core.testing.conformance_checks import (
     FILL_STATUSES,
@@ -178,6 +178,19 @@ def _info_or_skip(h: Any, hook: str) -> Any:
     if not has_impl(m0, h.name, hook):
         pytest.skip(f"{h.name} implements no {hook} hook")
     return h.venue(m0).venue_info()
+
+
+class _AccrualCapture:
+    """A host wrapper around ``accrue`` keeping each venue's raw answer (what the manager then checks)."""
+
+    def __init__(self) -> None:
+        self.results: list[Any] = []
+
+    @hookimpl(wrapper=True)
+    def accrue(self, previous: Any, timestamp: Any) -> Any:
+        res = yield
+        self.results += [r for r in res if r]
+        return res
 
 
 def _after_each_example(h: Any) -> Iterator[tuple[str, int, Any, Any]]:
@@ -583,15 +596,25 @@ class ConformanceSuite:
         problems: list[str] = []
         for op, i, m, ts in _after_each_example(h):
             before, _ = ledger_state(m.ledger)
+            raw = _AccrualCapture()  # what the venue returned, before the manager checks (and may refuse) it
+            m.pm.register(raw)
             try:
                 effects = m.advance_to(pd.Timestamp(ts) + pd.Timedelta("1D"))
             except Exception as exc:
                 problems.append(f"after {op}[{i}]: advancing the clock a day raised {type(exc).__name__}: {exc}")
                 continue
+            finally:
+                m.pm.unregister(raw)
+            failed = [f.error for f in m.discovery.failed if f.name == h.name and f.stage == "accrue"]
+            if failed:
+                problems.append(f"after {op}[{i}]: the manager took the venue out: {failed[0]}")
+                effects = [d for res in raw.results for d in (res if isinstance(res, list | tuple) else [res])]
             for eff in effects:
                 problems += [f"after {op}[{i}]: {p}" for p in
                              check_deltas(eff, venue=h.name, operation=None, timestamp=None,
                                           namespaces=info.key_namespaces, client_id=None)]
+            if failed:
+                continue
             after = ledger_state(m.ledger)[0]
             if after != apply_positions(before, *(e.positions for e in effects)):
                 gained = diff_balances(before, after)
