@@ -451,26 +451,27 @@ def test_a_stuck_transaction_is_replaced_on_the_same_nonce_by_a_fee_bump(
 
 def test_gas_limit_covers_a_block_later_than_the_estimate(uniswap_world: UniswapWorld, account: str,
                                                           chain: AnvilNode) -> None:
-    """The concurrent-swap flake's root cause: eth_estimateGas runs in the latest block (its timestamp); a v2 pair
-    first updated in a LATER second writes its two price accumulators from zero (44k gas more than estimated).
-    With the estimate taken in the pair's own second, the swap must still fit its gas limit."""
+    """The concurrent-swap flake's root cause: eth_estimateGas runs in the latest block (its state and timestamp)
+    while the transaction lands in a later block. A v2 pair whose first update comes in a LATER second than its
+    creation writes its two price accumulators from zero: 44k gas the estimate did not see. With the old limit
+    (estimate x 1.2) the swap ran out of gas inside the pair and reverted with no reason; it must fit now."""
     w = uniswap_world
-    m = live(w, chain, approval_mode="unlimited")
-    m.execute(now(), swap(token_in="DAI", token_out="WETH", amount_in="10", pool="v2:WETH/DAI"))  # approvals
-    latest = int(w.w3.eth.get_block("latest")["timestamp"])
-    pair = w.v2_pairs["WETH/DAI"]
-    chain.rpc("evm_setNextBlockTimestamp", [latest + 1])
-    transact(w.w3, pair.functions.sync(), sender=w.deployer)  # the pair's last update: second latest + 1
+    backend = live(w, chain, approval_mode="unlimited").venue("uniswap").backend
+    client = backend.client
+    usdc, dai = w.address("USDC"), w.address("DAI")
+    client.approve(usdc, w.v2_router.address, 10**30, mode="unlimited")
+    t = int(w.w3.eth.get_block("latest")["timestamp"]) + 1
+    chain.rpc("evm_setNextBlockTimestamp", [t])  # a new USDC/DAI pair is created and funded at second t
+    transact(w.w3, w.v2_router.functions.addLiquidity(usdc, dai, 100_000 * 10**6, 100_000 * 10**18, 0, 0,
+                                                      w.deployer, t + 3600), sender=w.deployer)
     chain.rpc("evm_setAutomine", [False])
-    backend = m.venue("uniswap").backend
     try:
-        fn = backend.router_v2.functions.swapExactTokensForTokens(
-            10**18, 0, [w.address("DAI"), w.address("WETH")], account, latest + 3600)
-        estimate = backend.client.estimate_gas(fn)  # in the pair's second: no accumulator writes
-        p = backend.client.submit(fn)
-        chain.rpc("evm_setNextBlockTimestamp", [latest + 30])
+        fn = w.v2_router.functions.swapExactTokensForTokens(1000 * 10**6, 0, [usdc, dai], account, t + 3600)
+        estimate = client.estimate_gas(fn)  # in block second t: timeElapsed 0, no accumulator writes
+        p = client.submit(fn)
+        chain.rpc("evm_setNextBlockTimestamp", [t + 30])
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", [True])
-    receipt = backend.client.resume(p.tx_hash)  # raised ContractRevertError (out of gas) with the bare 1.2x margin
-    assert receipt.gas_used > estimate * 1.2 or receipt.gas_used > estimate
+    receipt = client.resume(p.tx_hash)  # ContractRevertError (out of gas) with the bare 1.2x margin
+    assert receipt.gas_used > estimate * 1.2  # what the old limit could not pay for
