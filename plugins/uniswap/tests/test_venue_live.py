@@ -475,3 +475,44 @@ def test_gas_limit_covers_a_block_later_than_the_estimate(uniswap_world: Uniswap
         chain.rpc("evm_setAutomine", [True])
     receipt = client.resume(p.tx_hash)  # ContractRevertError (out of gas) with the bare 1.2x margin
     assert receipt.gas_used > estimate * 1.2  # what the old limit could not pay for
+
+
+_KILLED = """
+import json, sys
+from basis_core import ExecutionInterfaceManager
+from basis_venue_uniswap.venue import UniswapVenue
+cfg = json.loads(sys.argv[1])
+m = ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False, plugins=[UniswapVenue])
+m.execute(sys.argv[2], json.loads(sys.argv[3]))
+print("not killed")
+"""
+
+
+@pytest.mark.parametrize("point", ["after_sign", "after_broadcast"])
+def test_a_process_killed_mid_swap_is_resumed_with_one_transaction(
+        uniswap_world: UniswapWorld, account: str, chain: AnvilNode, tmp_path: Path, point: str) -> None:
+    """A real crash: a subprocess is SIGKILLed (BASIS_CRASH_AT) right after the swap is journaled / broadcast; a
+    new manager on the journal resumes it: one transaction on chain, in the history once."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    journal = tmp_path / "journal.sqlite"
+    ts = pd.Timestamp.now(tz="UTC")
+    journaled(uniswap_world, journal, chain.url).execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = uniswap_world.w3.eth.get_transaction_count(account)
+    cfg = {"execution_mode": "live", "journal_path": str(journal), "venue_config": {"uniswap": {
+        "rpc_url": chain.url, "private_key": KEY, "deployment_table": uniswap_world.deployment_table(),
+        "receipt_poll_interval": 0.002, "approval_mode": "unlimited"}}}
+    ins = {**SWAP, "client_id": f"killed-{point}"}
+    proc = subprocess.run([sys.executable, "-c", _KILLED, json.dumps(cfg), ts.isoformat(), json.dumps(ins)],
+                          env={**os.environ, "BASIS_CRASH_AT": point}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    restarted = journaled(uniswap_world, journal, chain.url)
+    _ = restarted.venue("uniswap").backend  # the restart resumes the journaled swap
+    assert [r.client_id for r in restarted.execution_history] == [ins["client_id"]]
+    d = restarted.execute(ts, ins)
+    assert d.details.get("from_journal") is True and d.positions["ethereum:wallet:WETH"] == Decimal("-0.3")
+    assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
