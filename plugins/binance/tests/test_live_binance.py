@@ -754,14 +754,15 @@ def test_one_client_id_from_several_threads_places_one_order(make: Callable[...,
 
 
 _PROCESS = """
-import sys, time
+import sys
 from basis_core import ExecutionInterfaceManager
 cfg = {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": sys.argv[1], "venue_config": {"binance": {
     "api_key": sys.argv[2], "api_secret": sys.argv[3], "base_url": sys.argv[4], "enable_rate_limit": False,
     "timeout_ms": 2000}}}
 m = ExecutionInterfaceManager(config=cfg, execution_mode="live")
 m.venue("binance").backend
-time.sleep(max(0.0, float(sys.argv[5]) - time.time()))
+print("ready", flush=True)
+sys.stdin.readline()  # "go": both processes are connected
 d = m.execute("2025-06-01T00:00:00Z", {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT",
                                        "side": "buy", "amount": "0.3", "client_id": "two-processes"})
 print(d.order_id)
@@ -773,10 +774,15 @@ def test_one_client_id_from_two_processes_places_one_order(emu: BinanceEmulator,
     import sys
 
     journal = tmp_path / "journal.sqlite"
-    start = time.time() + 6.0  # both processes are connected by then (ccxt import and markets)
-    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(journal), API_KEY, API_SECRET, emu.base_url,
-                               str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(journal), API_KEY, API_SECRET, emu.base_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
+    for p in procs:  # both connected (ccxt imported, markets loaded) ...
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:  # ... then both go at once
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     assert n_orders(emu, "two-processes") == 1
