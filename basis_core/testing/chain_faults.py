@@ -146,7 +146,7 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
         try:
             m = make_manager(proxy.url, {})
             provider = m.venue(instruction["venue"]).backend.client.w3.provider
-            provider._request_kwargs["timeout"] = 0.3  # noqa: SLF001 - the stall is seen quickly
+            provider._request_kwargs["timeout"] = 0.3
             provider.exception_retry_configuration = None  # web3's own retries only lengthen the stall
             try:
                 m.execute(timestamp, instruction)

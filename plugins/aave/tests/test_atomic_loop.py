@@ -232,7 +232,7 @@ def test_bundle_exactly_once_under_every_fault(loop_world: Any, chain: Any, tmp_
     aave = setup.venue("aave").backend
     b = bundle("aave")
     aave.prepare_atomic(_parse(b))  # the one-time set-up: the bundle is then one transaction
-    executor = aave._executor_address  # noqa: SLF001 - deployed by live_manager
+    executor = aave._executor_address
     journal = tmp_path / "journal.sqlite"
 
     def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
