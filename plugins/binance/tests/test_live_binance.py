@@ -722,7 +722,7 @@ def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManage
     assert len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == (1 if placed else 2)
 
 
-# ------------------------------------------------------------------------------------------------ one client id, many callers
+# ----------------------------------------------------------------------------------------- one client id, many callers
 def test_one_client_id_from_several_threads_places_one_order(make: Callable[..., ExecutionInterfaceManager],
                                                               emu: BinanceEmulator) -> None:
     """The journal lookup and the intent are one atomic claim: of six threads (three on one manager, three on
