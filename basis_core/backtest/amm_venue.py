@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import DEXExecutionInterface
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import approval_mode, live_accrue
 
 
 class AmmVenue(DEXExecutionInterface):
@@ -48,3 +48,8 @@ class AmmVenue(DEXExecutionInterface):
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Live: settle journaled on-chain intents left pending (a restart, a timeout); backtest: nothing."""
+        return None if self.mode != "live" else live_accrue(self)

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import approval_mode, live_accrue
 
 
 class LidoVenue(OnChainExecutionInterface):
@@ -93,8 +93,8 @@ class LidoVenue(OnChainExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":
-            return None
+        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
+            return live_accrue(self)
         return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------

@@ -516,3 +516,68 @@ def test_a_process_killed_mid_swap_is_resumed_with_one_transaction(
     d = restarted.execute(ts, ins)
     assert d.details.get("from_journal") is True and d.positions["ethereum:wallet:WETH"] == Decimal("-0.3")
     assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+def test_a_restarted_manager_settles_pending_swaps_at_advance_to(uniswap_world: UniswapWorld, account: str,
+                                                                 chain: AnvilNode, tmp_path: Path) -> None:
+    """As with CEX orders: a restarted manager that only advances its clock still settles the swap a crashed one
+    left in flight (mined while it was down), reports it once, and sends nothing."""
+    journal = tmp_path / "journal.sqlite"
+    ts = pd.Timestamp.now(tz="UTC")
+    first = journaled(uniswap_world, journal, chain.url, receipt_timeout=0.2)
+    first.execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = uniswap_world.w3.eth.get_transaction_count(account)
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        with pytest.raises(TransactionTimeoutError):
+            first.execute(ts, {**SWAP, "client_id": "in-flight"})
+    finally:
+        chain.rpc("evm_mine")
+        chain.rpc("evm_setAutomine", [True])
+    del first  # the process "dies"
+    restarted = journaled(uniswap_world, journal, chain.url)
+    effects = restarted.advance_to(ts + pd.Timedelta(seconds=1))
+    assert [(d.client_id, d.operation) for d in restarted.execution_history] == [("in-flight", "swap")]
+    assert effects == [] or [d.client_id for d in effects] == ["in-flight"]
+    assert restarted.advance_to(ts + pd.Timedelta(seconds=2)) == []
+    assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
+
+
+_SAME_ID = """
+import json, sys
+from basis_core import ExecutionInterfaceManager
+from basis_venue_uniswap.venue import UniswapVenue
+m = ExecutionInterfaceManager(json.loads(sys.argv[1]), execution_mode="live", autoload=False, plugins=[UniswapVenue])
+_ = m.venue("uniswap").backend
+print("ready", flush=True)
+sys.stdin.readline()
+print(m.execute(sys.argv[2], json.loads(sys.argv[3])).order_id, flush=True)
+"""
+
+
+def test_one_client_id_from_two_processes_sends_one_transaction(uniswap_world: UniswapWorld, account: str,
+                                                                 chain: AnvilNode, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    journal = tmp_path / "journal.sqlite"
+    ts = pd.Timestamp.now(tz="UTC")
+    journaled(uniswap_world, journal, chain.url).execute(ts, {**SWAP, "client_id": "setup"})
+    n0 = uniswap_world.w3.eth.get_transaction_count(account)
+    cfg = {"execution_mode": "live", "journal_path": str(journal), "venue_config": {"uniswap": {
+        "rpc_url": chain.url, "private_key": KEY, "deployment_table": uniswap_world.deployment_table(),
+        "receipt_poll_interval": 0.002, "approval_mode": "unlimited"}}}
+    args = [sys.executable, "-c", _SAME_ID, json.dumps(cfg), ts.isoformat(), json.dumps({**SWAP, "client_id": "2p"})]
+    procs = [subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert len({o[0].strip() for o in outs}) == 1  # both got the one transaction's deltas
+    assert uniswap_world.w3.eth.get_transaction_count(account) == n0 + 1
