@@ -97,6 +97,23 @@ class VenueInfo:
         }
 
 
+def check_settings_keys(venue: str, options: Mapping[str, Any], known: frozenset[str]) -> None:
+    """Raise :class:`ConfigError` for a settings key of ``venue`` that is neither a common
+    :class:`~basis_core.config.VenueSettings` field nor one of ``known``, naming it and the closest known key."""
+    import difflib
+
+    from basis_core.config import VenueSettings
+    from basis_core.errors import ConfigError
+
+    for key in options:
+        if key in known:
+            continue
+        allowed = sorted(known | set(VenueSettings.model_fields))
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"venue_config.{venue}.{key}: unknown setting{hint}; {venue} accepts: {', '.join(allowed)}")
+
+
 class VenueInterface:
     """Common base of every venue plugin (state, status, mode dispatch)."""
 
@@ -106,6 +123,9 @@ class VenueInterface:
     #: instrument-key namespaces this venue writes (``binance:spot``, ``ethereum:wallet`` ...)
     key_namespaces: ClassVar[tuple[str, ...]] = ()
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: venue-specific settings keys this venue reads (``venue_config.<venue>.<key>`` beyond the common fields of
+    #: :class:`~basis_core.config.VenueSettings`); any other key is a ConfigError naming it, never ignored
+    settings_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self.current_orders: dict[str, Any] = {}
@@ -124,6 +144,7 @@ class VenueInterface:
         self.context = context
         self.mode = context.mode
         self.settings = context.settings_for(self.name)
+        check_settings_keys(self.name, self.settings.options, type(self).settings_options)
         self._backend = None
         self.on_configure(context)
 

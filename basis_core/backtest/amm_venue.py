@@ -21,6 +21,9 @@ class AmmVenue(DEXExecutionInterface):
     """A DEX venue with swaps and pool liquidity on Ethereum (wallet keys ``ethereum:wallet:<TOKEN>``)."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "approval_mode", "deployment_table", "default_slippage_bps", "gas_units", "pools", "reanchor", "routes",
+        "tokens"})
 
     def on_configure(self, context: Any) -> None:
         approval_mode(self.name, self.settings.options)

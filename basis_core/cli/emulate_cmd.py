@@ -101,7 +101,7 @@ def attach_replay(server: Any, venue: str, sources: list[str], speed: float, sta
         rep = server.attach_replay(load_replay(sources), speed=speed, start=start)
     except (BasisError, ValueError) as e:
         raise typer.BadParameter(str(e), param_hint="--replay") from None
-    return {"speed": speed, "start": from_ns(rep.clock.now_ns()).isoformat(),
+    return {"speed": speed, "start": from_ns(rep.clock.start_ns).isoformat(),
             "end": from_ns(rep.end_ns).isoformat(), "series": sorted({f.series.name for f in rep.feeds})}
 
 

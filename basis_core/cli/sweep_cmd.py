@@ -2,7 +2,7 @@
 
 ``basis sweep [SCENARIO] --grid KEY=V1,V2 [--grid ...] [--random N --seed S] [--backend local|ray|serial]
 [--address ray://HOST:10001|auto] [--workers N] [--out DIR] [--rank METRIC] [--reports] [--retry-failed]
-[--data DIR] [--json]``
+[--data DIR] [--hash-data] [--json]``
 
 Progress (rate, ETA) goes to stderr: a bar on a terminal, a log line every 30 s otherwise. The table, the
 ranking and the picture go to ``--out``; re-running the same command resumes (finished variants are read
@@ -75,6 +75,8 @@ def sweep(
     reports: bool = typer.Option(False, "--reports", help="write every variant's full report to OUT/reports/KEY"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run variants again that failed before"),
     data: Path | None = typer.Option(None, "--data", help="run every variant on real market data files"),
+    hash_data: bool = typer.Option(False, "--hash-data", help="key variants by the data files' SHA-256 (default: "
+                                   "their names, sizes and modification times)"),
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON (no table, no progress bar)"),
 ) -> None:
     """Run a parameter sweep of a scenario on a process pool (or Ray) and rank the variants."""
@@ -101,11 +103,13 @@ def sweep(
                 with bar:
                     outcome = run_sweep(scenario, grid, random=random, seed=seed, backend=backend, address=address,
                                         workers=workers, out=out, rank_by=rank_by, reports=reports,
-                                        retry_failed=retry_failed, data_dir=data, progress=bar)
+                                        retry_failed=retry_failed, data_dir=data, hash_data=hash_data,
+                                        progress=bar)
             else:
                 outcome = run_sweep(scenario, grid, random=random, seed=seed, backend=backend, address=address,
                                     workers=workers, out=out, rank_by=rank_by, reports=reports,
-                                    retry_failed=retry_failed, data_dir=data, progress=LogProgress())
+                                    retry_failed=retry_failed, data_dir=data, hash_data=hash_data,
+                                    progress=LogProgress())
         except SweepInterrupted as stop:
             o = stop.outcome
             _err(f"interrupted: {len(o.table)} variants finished and saved in {out}/; run the same command again "

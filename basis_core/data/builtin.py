@@ -8,15 +8,27 @@ market (spot, oracles, gas) is built by :func:`basis_core.data.synthetic.synthet
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from basis_core.data.contrib import FileLoader, MarketDataFiles
-from basis_core.data.loaders import funding, klines, load_gas, oracle
+from basis_core.data.files import funding, klines, oracle
 from basis_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from basis_core.data.series import Series
 
 #: quote currencies the generic convention splits a pair on (``ETHUSDT`` -> ETH / USDT)
 QUOTES = "USDT|USDC|FDUSD|BUSD|USD|DAI|EUR"
 _PAIR = rf"(?P<base>[A-Z0-9]+?)(?P<quote>{QUOTES})"
 _VENUE = r"(?P<venue>[a-z][a-z0-9]*)"
 _CADENCE = r"(?P<cadence>1s|1m|3m|5m|15m|30m|1h|2h|4h|8h|12h|1d)"
+
+def _load_gas(path: Path, name: str) -> Series:
+    from basis_core.data.loaders import load_gas
+
+    return load_gas(path, name)
+
 
 GENERIC_FILES = MarketDataFiles(
     loaders=(
@@ -26,7 +38,7 @@ GENERIC_FILES = MarketDataFiles(
                example="<venue>_ETHUSDT_spot_1m_<from>_<to>.csv"),
         funding(rf"^{_VENUE}_{_PAIR}_funding_rates_", "funding:{venue}:{base}/{quote}:{quote}",
                 example="<venue>_ETHUSDT_funding_rates_<from>_<to>.csv"),
-        FileLoader(r"^ethereum_gas_prices_", "gas", lambda p, n: load_gas(p, n), "irregular",
+        FileLoader(r"^ethereum_gas_prices_", "gas", lambda p, n: _load_gas(p, n), "irregular",
                    {"base_fee_gwei": "base_fee_gwei", "priority_fee_gwei": "priority_fee_p50_gwei",
                     "gas_price_gwei": "gas_price_gwei"}, "ethereum_gas_prices_<from>_<to>.csv"),
         oracle(r"^W?(?P<token>[A-Z]+)_USD_oracle_", "oracle:{token}/USD", "price",

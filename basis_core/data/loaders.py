@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from array import array
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -18,19 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from basis_core.data.contrib import FileLoader, MarketDataFiles
+from basis_core.data.contrib import MarketDataFiles
 from basis_core.data.frames import int_array, text_column
 from basis_core.data.provider import DEFAULT_MAX_STALENESS, DataProvider, Staleness
-from basis_core.data.series import Series
+from basis_core.data.series import FixedColumn, Series
 from basis_core.errors import MarketDataError
 
 log = logging.getLogger(__name__)
 _HOUR_NS = 3_600_000_000_000
-#: kline cadences a file name may carry
-CADENCES_NS = {"1s": 10**9, "1m": 60 * 10**9, "3m": 180 * 10**9, "5m": 300 * 10**9, "15m": 900 * 10**9,
-               "30m": 1800 * 10**9, "1h": _HOUR_NS, "2h": 2 * _HOUR_NS, "4h": 4 * _HOUR_NS, "8h": 8 * _HOUR_NS,
-               "12h": 12 * _HOUR_NS, "1d": 24 * _HOUR_NS}
-
 
 def _read(path: Path) -> pd.DataFrame:
     try:
@@ -87,6 +83,10 @@ def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_c
     """
     cols = dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"})
     p = Path(path)
+    fast = _read_klines_arrow(p, time_col, cols)
+    if fast is not None:
+        opens, values = fast
+        return _klines_series(name, opens, values, interval_ns)
     try:
         df = pd.read_csv(p, dtype=str, comment="#", keep_default_na=False,
                          usecols=lambda c: c == time_col or c in cols.values())
@@ -98,28 +98,126 @@ def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_c
                               f"(has {', '.join(df.columns)})")
     if df.empty:
         raise MarketDataError(f"{name}: {p.name} has no rows")
-    opens = _times_ns(df[time_col])
-    order = np.argsort(opens, kind="stable")
-    t = opens[order]
-    keep = np.ones(len(t), dtype=bool)
-    keep[:-1] = t[1:] != t[:-1]  # a duplicate time keeps its last row
-    rows = order[keep]
-    closes = t[keep] + interval_ns
-    values = {out: text_column(df[src].to_numpy(dtype=str)[rows], f"{name}.{out}") for out, src in cols.items()}
-    # the first bar's open price is known at its open time: make it visible from then on
-    first = values["open"][0] if "open" in values else None
-    times = int_array(np.concatenate([[closes[0] - interval_ns], closes]))
-    return Series(name, times, {c: _prepend(v, first if first is not None else v[0]) for c, v in values.items()})
+    return _klines_series(name, _times_ns(df[time_col]),
+                          {out: df[src].to_numpy(dtype=str) for out, src in cols.items()}, interval_ns)
 
 
-def _prepend(col: Any, value: Decimal) -> Any:
-    from basis_core.data.series import FixedColumn
+def _read_klines_arrow(p: Path, time_col: str, cols: Mapping[str, str]) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The fast path (pyarrow's streaming CSV reader and compute kernels, no Python object per value, ~1 MB
+    blocks): open times in UTC ns and exact fixed-point columns, or None when the file needs the general path
+    (comment lines, exponents, more than 18 digits, unusual timestamps) or lacks a column (the general path
+    names it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
 
+    srcs = list(dict.fromkeys(cols.values()))
+    names = [time_col, *srcs]
+    times: list[np.ndarray] = []
+    parts: dict[str, list[tuple[np.ndarray, int, int]]] = {c: [] for c in srcs}  # (units, places, width)
+    unit: int | None = None
+    try:
+        reader = pcsv.open_csv(p, read_options=pcsv.ReadOptions(block_size=1 << 20),
+                               convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                                   include_columns=names))
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            ts = batch.column(time_col)
+            if unit is None:
+                first = str(ts[0].as_py())
+                if re.fullmatch(r"\d{9,11}", first):
+                    unit = 1_000_000_000
+                elif re.fullmatch(r"\d{12,14}", first):
+                    unit = 1_000_000
+                elif re.fullmatch(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)", first):
+                    unit = 0
+                else:
+                    return None
+            if unit:
+                times.append(pc.cast(ts, pa.int64()).to_numpy() * unit)
+            else:
+                times.append(pc.cast(pc.cast(ts, pa.timestamp("ns", "UTC")), pa.int64()).to_numpy())
+            for src in srcs:
+                a = pc.utf8_trim_whitespace(batch.column(src))
+                a = pc.if_else(pc.equal(pc.utf8_length(a), 0), "0", a)
+                dot = pc.find_substring(a, ".")
+                frac = pc.if_else(pc.less(dot, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(a), dot), 1)).to_numpy()
+                places = int(frac.max())
+                digits = pc.replace_substring(pc.replace_substring(a, ".", ""), "+", "")
+                width = int(pc.max(pc.utf8_length(pc.utf8_ltrim(pc.utf8_ltrim(digits, "-"), "0"))).as_py() or 0)
+                if width + places - int(frac.min()) > 18:
+                    return None
+                units = pc.cast(digits, pa.int64()).to_numpy() * (10 ** (places - frac)).astype(np.int64)
+                parts[src].append((units, places, width + places - int(frac.min())))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, OverflowError, ValueError):
+        return None
+    if not times:
+        return None
+    values: dict[str, tuple[np.ndarray, int]] = {}
+    for src, chunks in parts.items():
+        top = max(pl for _, pl, _ in chunks)
+        if max(w + top - pl for _, pl, w in chunks) > 18:
+            return None
+        if len(chunks) == 1:
+            values[src] = (chunks[0][0], top)
+        else:
+            values[src] = (np.concatenate([u * np.int64(10 ** (top - pl)) for u, pl, _ in chunks]), top)
+        chunks.clear()
+    return np.concatenate(times), {out: values[src] for out, src in cols.items()}
+
+
+def _klines_series(name: str, opens: np.ndarray, raw: Mapping[str, Any], interval_ns: int) -> Series:
+    """Sort by open time (a duplicate keeps its last row), stamp at the close, prepend the first open.
+
+    ``raw`` values are ``(int64 units, places)`` (the fast path) or numpy string arrays."""
+    ordered = bool((opens[1:] > opens[:-1]).all())
+    rows: np.ndarray | None = None
+    if ordered:
+        t = opens
+    else:
+        order = np.argsort(opens, kind="stable")
+        t = opens[order]
+        keep = np.ones(len(t), dtype=bool)
+        keep[:-1] = t[1:] != t[:-1]  # a duplicate time keeps its last row
+        rows = order[keep]
+        t = t[keep]
+    times = int_array(np.concatenate([t[:1], t + interval_ns]))  # the first open, then every close
+    cols: dict[str, Any] = {}
+    for out, col in raw.items():
+        if isinstance(col, tuple):
+            units, places = col
+            if rows is not None:
+                units = units[rows]
+            cols[out] = (units, places)
+        else:
+            cols[out] = text_column(col if rows is None else col[rows], f"{name}.{out}")
+    first_src = cols.get("open")
+    values: dict[str, Any] = {}
+    for out, col in cols.items():
+        values[out] = _with_first(col, first_src if first_src is not None else col)
+    return Series(name, times, values)
+
+
+def _first(col: Any) -> Decimal:
+    if isinstance(col, tuple):
+        return Decimal(int(col[0][0])).scaleb(-col[1])
+    return col[0]  # type: ignore[no-any-return]
+
+
+def _with_first(col: Any, first_of: Any) -> Any:
+    """``col`` with the first open prepended (the first bar's open is known at its open time)."""
+    value = _first(first_of)
+    if isinstance(col, tuple):
+        units, places = col
+        scaled = value.scaleb(places)
+        if scaled == scaled.to_integral_value() and abs(scaled) < 2**62:
+            out = array("q", [int(scaled)])
+            out.frombytes(np.ascontiguousarray(units, dtype=np.int64).tobytes())
+            return FixedColumn(out, places)
+        return [value, *FixedColumn(int_array(units), places)]
     if isinstance(col, FixedColumn):
-        scaled = value.scaleb(col.places)
-        if scaled == scaled.to_integral_value():
-            units = int_array(np.concatenate([[int(scaled)], np.frombuffer(col.units, dtype=np.int64)]))
-            return FixedColumn(units, col.places)
+        return _with_first((np.frombuffer(col.units, dtype=np.int64), col.places), first_of)
     return [value, *col]
 
 
@@ -152,50 +250,6 @@ def load_gas(path: str | Path, name: str = "gas") -> Series:
         "priority_fee_gwei": "priority_fee_p50_gwei",
         "gas_price_gwei": "gas_price_gwei",
     })
-
-
-# -- building blocks for contributions (see basis_core.data.contrib) ---------------------------------------------
-def _cadence_ns(cadence: str, where: str) -> int:
-    try:
-        return CADENCES_NS[cadence]
-    except KeyError:
-        raise MarketDataError(f"{where}: unknown cadence {cadence!r} (known: {', '.join(CADENCES_NS)})") from None
-
-
-def klines(pattern: str, series: str, cadence: str | None = "1m", columns: Mapping[str, str] | None = None,
-           time_col: str = "timestamp", example: str = "") -> FileLoader:
-    """A kline file kind: OHLC bars at ``cadence`` (None: from the pattern's ``cadence`` group, e.g. ``1m``)."""
-    rx = re.compile(pattern)
-
-    def load(path: Path, name: str) -> Series:
-        cad = cadence
-        if cad is None:
-            m = rx.match(path.name)
-            cad = m.group("cadence") if m else ""
-        return load_klines(path, name, _cadence_ns(cad, path.name), time_col=time_col, columns=columns)
-
-    return FileLoader(pattern, series, load, cadence or "from the file name",
-                      dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"}), example)
-
-
-def funding(pattern: str, series: str, time_col: str = "funding_timestamp", rate_col: str = "funding_rate",
-            cadence: str = "", example: str = "") -> FileLoader:
-    """A funding file kind: one settlement a row (``rate``, positive: longs pay shorts)."""
-    return FileLoader(pattern, series, lambda p, n: load_columns(p, n, {"rate": rate_col}, time_col),
-                      cadence, {"rate": rate_col}, example)
-
-
-def oracle(pattern: str, series: str, column: str = "price", example: str = "") -> FileLoader:
-    """An oracle file kind (``#`` comment lines; ``oracle_price_usd`` or ``oracle_price_eth`` -> ``column``)."""
-    return FileLoader(pattern, series, lambda p, n: load_oracle(p, n, column), "irregular",
-                      {column: "oracle_price_usd|oracle_price_eth"}, example)
-
-
-def columns_file(pattern: str, series: str, columns: Mapping[str, str], time_col: str = "timestamp",
-                 cadence: str = "", example: str = "") -> FileLoader:
-    """A file kind of named columns (e.g. a lending reserve history)."""
-    cols = dict(columns)
-    return FileLoader(pattern, series, lambda p, n: load_columns(p, n, cols, time_col), cadence, cols, example)
 
 
 def fill_gaps(primary: Series, secondary: Series, max_gap_ns: int = _HOUR_NS) -> Series:

@@ -116,6 +116,11 @@ class SyntheticMarket:
         rates = np.array([f8[i] * scale for i in every])
         return [mark, Series(fund_name, [self.times[i] for i in every], {"rate": _dec(rates, places)})]
 
+    @staticmethod
+    def decimals(values: np.ndarray, places: int) -> list[Decimal]:
+        """Decimals with ``places`` fixed decimals (how every synthetic value is stored)."""
+        return _dec(values, places)
+
     def daily(self) -> list[int]:
         """Indices of one row a day (the first hour of each day of the run)."""
         return list(range(0, self.n, 24))

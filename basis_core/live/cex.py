@@ -343,6 +343,12 @@ class CexLiveBackend:
         """Move ``amount`` of ``asset`` between ccxt accounts (``spot`` / ``swap``)."""
         return self.client.transfer(asset, str(amount), from_account, to_account)
 
+    def send_transfer(self, intent_id: str, asset: str, amount: Decimal, from_account: str, to_account: str) -> Any:
+        """Send one request of the transfer intent ``intent_id`` (called again with the same id for a re-send).
+        Default: :meth:`transfer_request`. A venue whose re-send can carry the first request's replay protection
+        (Hyperliquid: the same nonce, so at most one of them is accepted) overrides it."""
+        return self.transfer_request(asset, amount, from_account, to_account)
+
     def balances(self, options: Any = None) -> dict[str, Decimal]:
         raise NotImplementedError
 
@@ -441,8 +447,8 @@ class CexLiveBackend:
         ins_json, fp = instruction_json(ins)
 
         def send() -> Any:
-            return self.transfer_request(ins.asset, ins.amount, self.ccxt_accounts[src_kind],
-                                         self.ccxt_accounts[dst_kind])
+            return self.send_transfer(intent_id, ins.asset, ins.amount, self.ccxt_accounts[src_kind],
+                                      self.ccxt_accounts[dst_kind])
 
         return self.executor.run(self._transfer_call(ts, ins, intent_id, intent_payload(ins_json), fp,
                                                      int(time.time() * 1000), send))

@@ -61,7 +61,7 @@ def _context() -> Any:
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["basis_core.sweep.worker", "basis_core.backtest.runner"])
+        ctx.set_forkserver_preload(["basis_core.sweep.preload"])
         return ctx
     return mp.get_context("spawn")
 

@@ -165,8 +165,9 @@ def sweep(scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
     records: dict[str, dict[str, Any]] = {}
     tasks: list[dict[str, Any]] = []
     reused = invalid = 0
+    queued: set[str] = set()
     for v in resolved:
-        if v.key in records or any(t["key"] == v.key for t in tasks):
+        if v.key in records or v.key in queued:
             continue  # two variants that resolve to the same scenario run once
         old = store.load(v.key)
         if old is not None and (old["status"] == "ok" or not retry_failed):
@@ -187,6 +188,7 @@ def sweep(scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
         if reports:
             task["report_dir"] = str(Path(out) / "reports" / v.key)  # type: ignore[arg-type]
         tasks.append(task)
+        queued.add(v.key)
     by_key = {v.key: v for v in resolved}
     state = SweepProgress(total=len({v.key for v in resolved}), reused=reused, failed=invalid)
     t0 = time.monotonic()

@@ -3,8 +3,8 @@
 The key covers the resolved scenario (after the overrides), the data it reads (the synthetic market's
 parameters, or the name, size and modification time of every CSV file of a ``data_dir``, or with
 ``content=True`` their SHA-256), the user strategy files it names (their SHA-256), and the code (basis-core's
-version and the installed venue plugins' distributions and versions). Same key, same result: a resumed sweep
-skips the variants whose key already has a record.
+version and sources, the installed venue plugins' distributions, versions and sources). Same key, same
+result: a resumed sweep skips the variants whose key already has a record.
 """
 
 from __future__ import annotations
@@ -74,9 +74,21 @@ def data_fingerprint(plain: Mapping[str, Any], *, content: bool = False) -> dict
     return out
 
 
+def _source_digest(root: Path) -> str:
+    """SHA-256 over the Python sources under ``root`` (relative path and content of every ``*.py``)."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @lru_cache(maxsize=1)
 def code_fingerprint() -> dict[str, Any]:
-    """basis-core's version and every installed venue plugin (entry point -> distribution and version)."""
+    """The code a variant runs: basis-core's version and a digest of its sources, and every installed venue
+    plugin (entry point -> distribution, version and a digest of its package's sources). A change to the
+    code, released or not, makes new keys: results of other code are not reused."""
+    import importlib.util
     from importlib.metadata import entry_points
 
     import basis_core
@@ -84,8 +96,18 @@ def code_fingerprint() -> dict[str, Any]:
     venues: dict[str, str] = {}
     for ep in entry_points(group="basis_core.venues"):
         dist = ep.dist
-        venues[ep.name] = f"{dist.name}=={dist.version}" if dist is not None else ep.value
-    return {"basis_core": getattr(basis_core, "__version__", "?"), "venues": dict(sorted(venues.items()))}
+        label = f"{dist.name}=={dist.version}" if dist is not None else ep.value
+        top = ep.value.split(":", 1)[0].split(".", 1)[0]
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.submodule_search_locations:
+            label += f" {_source_digest(Path(next(iter(spec.submodule_search_locations))))}"
+        venues[ep.name] = label
+    core = Path(basis_core.__file__).parent
+    return {"basis_core": f"{getattr(basis_core, '__version__', '?')} {_source_digest(core)}",
+            "venues": dict(sorted(venues.items()))}
 
 
 def variant_key(plain: Mapping[str, Any], *, content: bool = False) -> str:

@@ -73,11 +73,11 @@ def init_worker(quiet: bool = True) -> None:
 def run_variant(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one variant. ``task``: ``key``, ``index``, ``scenario`` (plain data), optional ``report_dir`` (write
     the variant's full report there). Returns a plain record (see the module docstring); never raises for a
-    failing variant."""
+    failing variant. ``seconds`` / ``cpu_seconds``: wall and CPU time of the variant in the worker."""
     from basis_core.backtest.runner import run
     from basis_core.backtest.scenario import load_scenario
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec: dict[str, Any] = {"key": task["key"], "index": task["index"]}
     try:
         sc = load_scenario(task["scenario"])
@@ -94,6 +94,7 @@ def run_variant(task: Mapping[str, Any]) -> dict[str, Any]:
         rec.update(status="failed", summary=None, metrics={}, error=f"{type(exc).__name__}: {exc}",
                    error_type=type(exc).__name__, traceback=traceback.format_exc(limit=20))
     rec["seconds"] = round(time.perf_counter() - t0, 4)
+    rec["cpu_seconds"] = round(time.process_time() - c0, 4)
     return rec
 
 

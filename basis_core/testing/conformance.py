@@ -268,6 +268,24 @@ class ConformanceSuite:
             problems.append(f"the class's name {h.name!r} differs from the entry-point name {h.target.name!r}")
         _fail(f"{h.name}: venue_info()", problems)
 
+    def test_unknown_settings_are_refused(self, conformance_venue: VenueTarget | _Broken) -> None:
+        """A misspelled settings key (``venue_config.<venue>.slipage``) is a ConfigError naming it, never ignored."""
+        from basis_core.errors import ConfigError
+        from basis_core.manager import ExecutionInterfaceManager
+
+        h = _harness_or_fail(conformance_venue)
+        cfg = h.config()
+        cfg["venue_config"][h.name] = {**cfg["venue_config"][h.name], "slipage": "5"}
+        try:
+            ExecutionInterfaceManager(cfg, data_provider=h.market, execution_mode="backtest", autoload=False,
+                                      plugins=[h.target.cls])
+        except ConfigError as e:
+            if "slipage" not in str(e):
+                _fail(f"{h.name}: unknown setting", [f"the ConfigError does not name the key 'slipage': {e}"])
+            return
+        _fail(f"{h.name}: unknown setting", ["venue_config.<venue>.slipage was accepted silently; declare the keys "
+                                             "the venue reads in settings_options"])
+
     def test_operations_match_hooks(self, conformance_venue: VenueTarget | _Broken) -> None:
         """Every operation declared in venue_info has a hook implementation, and vice versa."""
         h = _harness_or_fail(conformance_venue)

@@ -63,6 +63,7 @@ class ReplayClock:
         self._wall = wall
         self._lock = threading.Lock()
         self._anchor_ns = start if isinstance(start, int) else to_ns(start)
+        self.start_ns = self._anchor_ns  #: the market time it started at
         self._anchor_wall = wall()
         self._speed = float(speed)
         self._paused = False

@@ -15,7 +15,8 @@ import pytest
 from basis_core import hookimpl, hookspecs
 from basis_core.data import synthetic_market
 from basis_core.data.contrib import Contributor, MarketDataFiles
-from basis_core.data.loaders import funding, klines, load_data_dir
+from basis_core.data.files import funding, klines
+from basis_core.data.loaders import load_data_dir
 from basis_core.data.series import Series
 from basis_core.errors import MarketDataError
 
@@ -160,3 +161,18 @@ def test_live_market_data_is_a_declared_hook_a_venue_can_implement() -> None:
     pm.register(LiveReads())
     got = pm.hook.live_market_data(timestamp=pd.Timestamp("2025-01-01", tz="UTC"), keys=["perp:acme:ETH/USDT:USDT"])
     assert got == {"perp:acme:ETH/USDT:USDT": {"close": Decimal("1")}}
+
+
+def test_the_fast_and_the_general_kline_paths_agree(tmp_path: Path) -> None:
+    rows = ["timestamp,open,high,low,close", "2025-01-01T00:02:00Z,3,3,3,3.5", "2025-01-01T00:00:00Z,1,1.25,1,1.5",
+            "2025-01-01T00:01:00Z,2,2,2,2", "2025-01-01T00:01:00Z,2,2,2,2.75"]  # unsorted, one duplicate
+    (tmp_path / "fast.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "general.csv").write_text("# exported by hand\n" + "\n".join(rows).replace("3.5", "35e-1") + "\n")
+    from basis_core.data.loaders import load_klines
+
+    a = load_klines(tmp_path / "fast.csv", "x", MIN_NS)
+    b = load_klines(tmp_path / "general.csv", "x", MIN_NS)
+    assert list(a.times) == list(b.times)
+    for c in ("open", "high", "low", "close"):
+        assert list(a.column(c)) == list(b.column(c)), c
+    assert [str(v) for v in a.column("close")] == ["1.00", "1.50", "2.75", "3.50"]  # first open, then closes

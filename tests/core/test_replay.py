@@ -137,4 +137,4 @@ def test_real_files_load_by_name_and_as_a_directory() -> None:
     assert {"perp:binance:ETH/USDT:USDT", "funding:binance:ETH/USDT:USDT"} <= set(p.names())
     assert p.find("perp:hyperliquid:ETH/USDC:USDC") is p.series("perp:binance:ETH/USDT:USDT")  # the proxy alias
     whole = load_replay(DATA)
-    assert "spot:ETH/USDT" in whole.names() and "funding:binance:ETH/USDT:USDT" in whole.names()
+    assert whole.find("spot:ETH/USDT") is not None and whole.find("funding:binance:ETH/USDT:USDT") is not None

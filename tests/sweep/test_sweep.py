@@ -191,3 +191,12 @@ def test_ray_gives_the_same_table_as_the_local_pool(local: tuple[pd.DataFrame, P
     table, _ = local
     on_ray = basis_core.sweep.run("default", GRID, backend="ray", workers=2)
     pd.testing.assert_frame_equal(on_ray, table)
+
+
+def test_full_reports_on_request(tmp_path: Path) -> None:
+    out = basis_core.sweep.sweep("default", {MF: ["0.3"], **SHORT}, out=tmp_path, backend="serial", reports=True)
+    key = out.table.loc[0, "key"]
+    report = tmp_path / "reports" / key
+    assert (report / "summary.json").is_file() and (report / "equity.png").is_file()
+    rec = json.loads((tmp_path / "variants" / f"{key}.json").read_text())
+    assert metrics_of(json.loads((report / "summary.json").read_text())) == rec["metrics"]

@@ -10,12 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.loaders import columns_file, load_columns
+from basis_core.data.files import columns_file
 from basis_core.data.series import Series
-from basis_core.data.synthetic import _dec
 
 RESERVE_COLUMNS = {"liquidity_index": "liquidityIndex", "variable_borrow_index": "variableBorrowIndex",
                    "liquidity_rate": "currentLiquidityRate", "variable_borrow_rate": "currentVariableBorrowRate",
@@ -28,6 +25,8 @@ FILES = MarketDataFiles(loaders=(
 
 def synthetic_series(market: Any) -> list[Series]:
     """Daily reserve snapshots (see the module docstring)."""
+    import numpy as np
+
     spec = market.spec
     days = market.daily()
     dtimes = [market.times[i] for i in days]
@@ -49,13 +48,15 @@ def synthetic_series(market: Any) -> list[Series]:
             li[k] = li[k - 1] * (1 + s_rate[k - 1] / 365)
             vi[k] = vi[k - 1] * np.exp(b[k - 1] / 365)
         out.append(Series(f"aave:{asset}", dtimes, {
-            "liquidity_index": _dec(li, 18), "variable_borrow_index": _dec(vi, 18),
-            "liquidity_rate": _dec(s_rate, 10), "variable_borrow_rate": _dec(b, 10),
-            "price": _dec(np.array([price[i] for i in days]), 2),
+            "liquidity_index": market.decimals(li, 18), "variable_borrow_index": market.decimals(vi, 18),
+            "liquidity_rate": market.decimals(s_rate, 10), "variable_borrow_rate": market.decimals(b, 10),
+            "price": market.decimals(np.array([price[i] for i in days]), 2),
         }))
     return out
 
 
 def load_aave_rates(path: str | Path, name: str) -> Series:
     """Aave reserve history: indices (normalised ~1.0), current rates (APR decimals), price."""
+    from basis_core.data.loaders import load_columns
+
     return load_columns(path, name, RESERVE_COLUMNS)

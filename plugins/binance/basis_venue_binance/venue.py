@@ -22,6 +22,7 @@ class BinanceVenue(CexVenue):
     name = "binance"
     description = "Binance spot and USD-M linear perpetuals"
     key_namespaces = ("binance:",)
+    settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {"recv_window_ms"}
     default_spec: ClassVar[CexSpec] = BINANCE_SPEC
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_binance.data)

@@ -206,16 +206,15 @@ def test_basis_emulate_refuses_an_unreadable_replay(tmp_path: Path) -> None:
     assert out.returncode != 0 and "not a market CSV" in flat
 
 
-def _csv_rows(path: Path, time_col: str) -> list[dict[str, str]]:
+def _csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
 
 
 @pytest.mark.realdata
-def test_real_binance_klines_and_funding_replayed_through_the_cli(run_basis_emulate: Callable[..., dict[str, Any]]
-                                                                  ) -> None:
-    """``basis emulate binance --replay <perp klines> --replay <funding> --start ... --speed 0``: the mark is the
-    close of the last 1 h candle closed by the start, the next funding rate the file's next settlement."""
+def test_real_binance_klines_and_funding_replayed(emu: BinanceEmulator, client: Any) -> None:
+    """The real perp klines and funding files: the mark is the close of the last 1 h candle closed by the replay
+    time, the next funding rate the file's next settlement (both read here with the csv module)."""
     if not DATA.is_dir():
         pytest.skip(f"real market data not found at {DATA}")
     perp_file = next(iter(sorted(DATA.glob("binance_ETHUSDT_perp_1h_*.csv"))), None)
@@ -223,15 +222,12 @@ def test_real_binance_klines_and_funding_replayed_through_the_cli(run_basis_emul
     if perp_file is None or funding_file is None:
         pytest.skip("Binance ETHUSDT perp klines / funding files not found")
     start = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
-    info = run_basis_emulate("binance", "--replay", str(perp_file), "--replay", str(funding_file),
-                             "--start", start.isoformat(), "--speed", "0")
-    assert info["replay"]["speed"] == 0 and "perp:binance:ETH/USDT:USDT" in info["replay"]["series"]
-    bars = [r for r in _csv_rows(perp_file, "timestamp")
+    rep = emu.attach_replay(load_replay([perp_file, funding_file]), start=start.isoformat(), speed=0)
+    assert {f.series.name for f in rep.feeds} == {"perp:binance:ETH/USDT:USDT", "funding:binance:ETH/USDT:USDT"}
+    bars = [r for r in _csv_rows(perp_file)
             if datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp() + 3600 <= start.timestamp()]
-    settlements = [r for r in _csv_rows(funding_file, "funding_timestamp")
+    settlements = [r for r in _csv_rows(funding_file)
                    if datetime.fromisoformat(r["funding_timestamp"].replace("Z", "+00:00")) > start]
-    cfg = info["venue_config"]["binance"]
-    c = make_binance_client(cfg["api_key"], cfg["api_secret"], base_url=cfg["base_url"], enable_rate_limit=False)
-    fr = c.fetch_funding_rate(PERP)
+    fr = client.fetch_funding_rate(PERP)
     assert D(str(fr["markPrice"])) == D(bars[-1]["close"])
     assert D(fr["info"]["lastFundingRate"]) == D(settlements[0]["funding_rate"])

@@ -424,9 +424,10 @@ def test_dropped_answer_after_accept_is_adopted_not_resent(m: ExecutionInterface
         assert d.positions == {"binance:perp:ETH/USDT:USDT": D("0.5"), "binance:futures:USDT": -D("0.75")}
 
 
-def test_timeout_then_late_landing_within_recv_window_is_adopted(m: ExecutionInterfaceManager,
+def test_timeout_then_late_landing_within_recv_window_is_adopted(make: Callable[..., ExecutionInterfaceManager],
                                                                  emu: BinanceEmulator) -> None:
-    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.35))  # > timeout 0.3 s, < recvWindow
+    m = make(venue={"recv_window_ms": 1500})  # a second of margin: a loaded machine still lands it in the window
+    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.5))  # > timeout 0.3 s, < recvWindow
     d = m.execute(TS, spot("buy", "0.2", "late-1"))
     assert n_orders(emu, "late-1") == 1 and d.details["adopted"] is True and d.status == "filled"
     assert len(emu.requests_for("POST", "/api/v3/order")) == 1
@@ -669,9 +670,8 @@ _MATRIX_FAULTS = {
     "5xx-after-place": (Fault("http_5xx_after_place", status=503), True),
     "-1007-after-place": (Fault("venue_error_after_place", status=503, payload=TIMEOUT_1007), True),
     "reset-after-place": (Fault("reset_after_place"), True),
-    "dropped-after-place": (Fault("drop_after_accept"), True),
     "reset-before-place": (Fault("reset_before_place"), False),
-}  # 5xx / -1007 answered without placing: test_refused_or_unknown_then_verified_absent_is_sent_exactly_once
+}  # 5xx / -1007 answered without placing, answers dropped: the tests above
 #: (instruction, order path, venue status after one execution)
 _MATRIX_ORDERS = {
     "spot-market": (spot("buy", "0.5"), "/api/v3/order", "FILLED"),

@@ -21,7 +21,7 @@ the only check (a transaction mined later than the deadline still executes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from basis_core.backtest.amm_venue import AmmVenue
 
@@ -32,6 +32,7 @@ class CurveVenue(AmmVenue):
     name = "curve"
     description = "Curve StableSwap: swaps, liquidity, price-impact quotes, gas (exact pool math)"
     key_namespaces = ("curve:", "ethereum:wallet:")
+    settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"eth_usd"}
 
     def instruments(self) -> tuple[str, ...]:
         from basis_venue_curve.sim import DEFAULT_POOLS

@@ -79,6 +79,12 @@ def _client_class() -> type[ccxt.hyperliquid]:
                 raise ccxt.InvalidOrder("refusing to send an order carrying a builder field")
             return request
 
+        def incrementing_nonce(self) -> Any:
+            pinned = self.__dict__.get("pinned_nonce")
+            nonce = pinned if pinned is not None else super().incrementing_nonce()
+            self.last_nonce = nonce
+            return nonce
+
         def sign_l1_action(self, action: Any, nonce: Any, vaultAdress: Any = None,
                            expiresAfter: Any = None) -> Any:
             window = getattr(self, "expires_after_ms", None)
@@ -127,7 +133,8 @@ def make_hyperliquid_client(
       ``expiresAfter`` = signing time + this many ms, covered by its signature (ccxt 4.5.90 sends none for
       these actions); the venue refuses the action once that time has passed, so a request delayed in
       transit cannot take effect later. ``client.last_expires_after`` is the last value sent. User-signed
-      actions (transfers) cannot carry it;
+      actions (transfers) cannot carry it; a re-sent transfer reuses its first nonce instead
+      (``client.pinned_nonce``; ``client.last_nonce`` is the last nonce signed), so the venue accepts at most one;
     - ``options``: extra ccxt options, merged over the defaults (markets ``spot`` + ``swap`` only,
       ``maxRetriesOnFailure`` 0, unified-margin lookup off). Builder-fee / referrer options are forced off.
     """
@@ -151,6 +158,8 @@ def make_hyperliquid_client(
     )
     client.expires_after_ms = None if expires_after_ms is None else int(expires_after_ms)
     client.last_expires_after = None
+    client.pinned_nonce = None  # when set, the next signed action uses this nonce (a re-send of the same action)
+    client.last_nonce = None
     if base_url is not None:
         base = base_url.rstrip("/")
         client.urls["api"] = {"public": base, "private": base}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.loaders import funding, klines
+from basis_core.data.files import funding, klines
 from basis_core.data.series import Series
 
 FILES = MarketDataFiles(

@@ -15,9 +15,12 @@ looked up again once ``expiresAfter + clock_margin_ms`` has passed (the margin c
 between our clock and the venue's) and only then re-sent: exactly-once rests on the venue's expiry, not
 on its refusal of a reused cloid (which is kept as a second line of defence).
 
-Transfers (``usdClassTransfer``) are user-signed and cannot carry ``expiresAfter``: a transfer whose
-outcome is unknown is found in the ledger (``userNonFundingLedgerUpdates``) if it landed, but a transfer
-request delayed in transit past the landing window could still land after a re-send.
+Transfers (``usdClassTransfer``) are user-signed and cannot carry ``expiresAfter``. A transfer whose outcome is
+unknown is looked up in the ledger (``userNonFundingLedgerUpdates``) and adopted if it landed; if not, it is
+re-sent with the **same nonce** as the request whose outcome was unknown, and Hyperliquid accepts a nonce once
+per signer: of the late original and the re-send at most one lands (a re-send refused as "Invalid nonce" means
+the original landed: it is looked up and adopted). This holds within one process; after a restart a pending
+transfer is reconciled by the ledger and a later re-submission signs a new nonce.
 
 The client never approves a builder fee, never sets a referrer and never attaches ``builder`` to an
 order (:func:`basis_venue_hyperliquid.client.make_hyperliquid_client`).
@@ -95,6 +98,8 @@ class HyperliquidLiveBackend(CexLiveBackend):
         self.wallet = wallet
         self._window_ms = int(opts.get("landing_window_ms", 2000))
         self._margin_ms = int(opts.get("clock_margin_ms", 1000))
+        self._transfer_nonces: dict[str, int] = {}  # transfer intent -> nonce of its request of unknown outcome
+        self._resent_nonce: int | None = None
         self._slippage = str(opts.get("market_slippage", "0.05"))
         client = make_hyperliquid_client(wallet, key, base_url=s.base_url, timeout_ms=s.timeout_ms,
                                          enable_rate_limit=s.enable_rate_limit,
@@ -118,6 +123,31 @@ class HyperliquidLiveBackend(CexLiveBackend):
 
     def new_venue_client_id(self) -> str:
         return validate_cloid("0x" + uuid.uuid4().hex)
+
+    def send_transfer(self, intent_id: str, asset: str, amount: Decimal, from_account: str, to_account: str) -> Any:
+        """A transfer request; after an ambiguous failure of this intent, re-sent with the same nonce."""
+        pinned = self._transfer_nonces.get(intent_id)
+        self.client.pinned_nonce = pinned
+        self._resent_nonce = pinned
+        try:
+            answer = self.transfer_request(asset, amount, from_account, to_account)
+        except Exception as e:
+            if pinned is None and self.classify(e) == "ambiguous":  # it may have landed: keep its nonce
+                self._transfer_nonces[intent_id] = self.client.last_nonce
+            raise
+        finally:
+            self.client.pinned_nonce = None
+        self._transfer_nonces.pop(intent_id, None)
+        return answer
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        """As the core classifies, except that a nonce refusal of a re-sent transfer means its first request
+        used the nonce (it landed): ambiguous, so it is looked up."""
+        kind = super().classify(exc)
+        nonce = self._resent_nonce
+        if kind == "transient" and nonce is not None and "invalid nonce" in str(exc).lower() and str(nonce) in str(exc):
+            return "ambiguous"
+        return kind
 
     def rejection_as_outcome(self, exc: BaseException, kind: ErrorKind) -> str | None:
         return "cancelled" if "could not immediately match" in str(exc) else None

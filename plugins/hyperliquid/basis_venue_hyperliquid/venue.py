@@ -24,6 +24,8 @@ class HyperliquidVenue(CexVenue):
     name = "hyperliquid"
     description = "Hyperliquid spot and USDC linear perpetuals"
     key_namespaces = ("hyperliquid:",)
+    settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {
+        "landing_window_ms", "market_slippage", "testnet"}
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_hyperliquid.data)

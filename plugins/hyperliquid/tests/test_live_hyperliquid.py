@@ -363,9 +363,8 @@ def test_private_key_never_in_logs_reprs_errors_history_or_journal(
 _MATRIX_FAULTS = {
     "5xx-after-place": (Fault("http_5xx_after_place", status=502), True),
     "reset-after-place": (Fault("reset_after_place"), True),
-    "dropped-after-place": (Fault("drop_after_accept"), True),
     "reset-before-place": (Fault("reset_before_place"), False),
-}
+}  # an answer dropped after placing: test_dropped_answer_*
 #: (instruction, accepted order status at the venue after one execution)
 _MATRIX_ORDERS = {
     "perp-market": (perp("sell", "0.1", ""), "filled"),
@@ -440,3 +439,38 @@ def test_a_request_delayed_past_expires_after_is_refused_and_resent_once(m: Exec
     (o,) = accepted(emu, cid)
     assert o["status"] == status and d.order_id == str(o["oid"])
     assert len(_order_requests(emu)) == 2
+
+
+def _usd_transfer(cid: str) -> dict[str, Any]:
+    return {"venue": "hyperliquid", "operation": "transfer", "asset": "USDC", "amount": "100", "from_account": "spot",
+            "to_account": "perp", "client_id": cid}
+
+
+def test_a_transfer_delayed_past_the_landing_window_is_resent_with_its_nonce_and_lands_once(
+        m: ExecutionInterfaceManager, emu: HyperliquidEmulator) -> None:
+    """Transfers are user-signed (no expiresAfter): the re-send reuses the first request's nonce, so when the
+    late original arrives the venue refuses it as a duplicate nonce."""
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", delay_s=1.2))
+    t = m.execute(TS, _usd_transfer("ht-late"))
+    assert t.details["adopted"] is False
+    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
+    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "usdClassTransfer"]) < 2:
+        time.sleep(0.01)
+    resent, late = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
+    assert resent.nonce == late.nonce and resent.response["status"] == "ok"
+    assert late.response == {"status": "err", "response": f"Invalid nonce: duplicate nonce {late.nonce}"}
+    assert len(emu.account().ledger) == 1 and emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)
+
+
+def test_a_resent_transfer_refused_for_its_nonce_is_found_and_adopted(m: ExecutionInterfaceManager,
+                                                                      emu: HyperliquidEmulator) -> None:
+    """The answer is lost and two ledger reads miss the transfer (stale): the re-send with the same nonce is
+    refused ("duplicate nonce": the first one landed), which sends the plugin back to the ledger: adopted."""
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("drop_after_accept"))
+    emu.faults.inject("POST /info:userNonFundingLedgerUpdates", Fault("venue_error", status=200, payload={}, times=2))
+    t = m.execute(TS, _usd_transfer("ht-stale"))
+    (booked,) = emu.account().ledger
+    assert t.details["adopted"] is True and t.order_id == booked["hash"]
+    first, resent = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
+    assert first.nonce == resent.nonce and resent.response["response"].startswith("Invalid nonce: duplicate nonce")
+    assert emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.loaders import oracle
+from basis_core.data.files import oracle
 from basis_core.data.series import Series
-from basis_core.data.synthetic import _dec
 
 FILES = MarketDataFiles(loaders=(
     oracle(r"^(?P<token>wstETH|weETH)_ETH_oracle_", "lst:{token}", "rate",
@@ -23,9 +20,11 @@ FILES = MarketDataFiles(loaders=(
 
 def synthetic_series(market: Any) -> list[Series]:
     """wstETH and weETH exchange rates."""
+    import numpy as np
+
     spec = market.spec
     rng = market.rng("lst:growth")
     growth = np.exp(np.cumsum(np.full(market.n, spec.lst_apr / (365 * 24)) + rng.standard_normal(market.n) * 0.00002))
     growth /= growth[0]
-    return [Series("lst:wstETH", market.times, {"rate": _dec(spec.wsteth_rate_start * growth, 12)}),
-            Series("lst:weETH", market.times, {"rate": _dec(spec.weeth_rate_start * growth, 12)})]
+    return [Series("lst:wstETH", market.times, {"rate": market.decimals(spec.wsteth_rate_start * growth, 12)}),
+            Series("lst:weETH", market.times, {"rate": market.decimals(spec.weeth_rate_start * growth, 12)})]

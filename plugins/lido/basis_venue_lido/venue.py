@@ -28,7 +28,7 @@ or the flat ``LidoWorld.deployment_table()``), ``approval_mode``, ``receipt_poll
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
 from basis_core.live.onchain import approval_mode, live_accrue
@@ -40,6 +40,8 @@ class LidoVenue(OnChainExecutionInterface):
     name = "lido"
     description = "Lido: stake ETH to stETH / wstETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("lido:", "ethereum:wallet:")
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"})
     capabilities = frozenset({"fills", "credentials", "live"})
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_lido.data)

@@ -7,7 +7,7 @@ Files: ``uniswapv3_<TOKEN><QUOTE>_<cadence>_*.csv``. Synthetic: none (the simula
 from __future__ import annotations
 
 from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.loaders import klines
+from basis_core.data.files import klines
 
 FILES = MarketDataFiles(loaders=(
     klines(r"^uniswapv3_(?P<base>WETH|WBTC)(?P<quote>USDT|USDC)_(?P<cadence>1m|1h)_", "dex:uniswap:{base}/{quote}",

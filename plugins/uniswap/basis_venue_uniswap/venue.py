@@ -25,7 +25,7 @@ dict), options ``receipt_poll_interval`` (s, default 0.005), ``receipt_timeout``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from basis_core import hookimpl
 from basis_core.backtest.amm_venue import AmmVenue
@@ -37,6 +37,7 @@ class UniswapVenue(AmmVenue):
     name = "uniswap"
     description = "Uniswap v2 / v3: swaps, liquidity, price-impact quotes, gas (exact pool math)"
     key_namespaces = ("uniswap:", "ethereum:wallet:")
+    settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"position_range_pct"}
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_uniswap.data)
     @staticmethod
