@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     from basis_core.live.chain_intents import ChainIntents
 
 APPROVAL_MODES = ("exact", "unlimited")
+#: venue_config options every on-chain venue's live client reads (:func:`client_from_settings`)
+EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"})
 _ZERO = Decimal(0)
 
-__all__ = ["APPROVAL_MODES", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
+__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
            "live_accrue", "option_float", "read_deployment"]
 
 
