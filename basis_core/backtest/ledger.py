@@ -65,12 +65,14 @@ class TxTable:
         return list(self._data)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._ledger.version += 1
         log = self._ledger._undo
         if log is not None:
             log.append((self._data, key, self._data.get(key, _MISSING)))
         self._data[key] = value
 
     def __delitem__(self, key: Any) -> None:
+        self._ledger.version += 1
         log = self._ledger._undo
         if log is not None:
             log.append((self._data, key, self._data[key]))
@@ -91,7 +93,11 @@ class TxTable:
 
 
 class Ledger:
-    """Balances by instrument key (Decimal, human units) and named transactional tables."""
+    """Balances by instrument key (Decimal, human units) and named transactional tables.
+
+    ``version`` grows with every write (balances, tables, rollbacks): a reader may cache what it derived
+    from the ledger while the version is unchanged.
+    """
 
     def __init__(self, balances: Mapping[str, Decimal | int | str] | None = None,
                  signed_kinds: frozenset[str] = SIGNED_KINDS) -> None:
@@ -101,6 +107,7 @@ class Ledger:
         self._marks: list[int] = []
         self.signed_kinds = frozenset(signed_kinds)
         self._signed: dict[str, bool] = {}
+        self.version = 0
         for k, v in (balances or {}).items():
             self._balances[k] = Decimal(v)
 
@@ -135,6 +142,7 @@ class Ledger:
         Raises InsufficientFundsError (naming the key and ``field``) when a debit would overdraw an
         asset balance; nothing is changed then.
         """
+        self.version += 1
         log = self._undo
         if log is None:
             self.check(positions, field)
@@ -158,6 +166,7 @@ class Ledger:
 
     def set_balance(self, key: str, value: Decimal) -> None:
         """Overwrite one balance (setup and tests; runs go through :meth:`apply`)."""
+        self.version += 1
         if self._undo is not None:
             self._undo.append((self._balances, key, self._balances.get(key, _MISSING)))
         self._balances[key] = Decimal(value)
@@ -191,6 +200,7 @@ class Ledger:
 
     def _undo_to(self, mark: int) -> None:
         """Undo the logged writes after position ``mark`` of the undo log, newest first."""
+        self.version += 1
         log = self._undo
         assert log is not None
         while len(log) > mark:

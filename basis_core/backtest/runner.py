@@ -37,6 +37,7 @@ from basis_core.deltas import PNL_COMPONENTS
 from basis_core.errors import BasisError, ScenarioError
 from basis_core.instructions import OPERATIONS
 from basis_core.manager import ExecutionInterfaceManager
+from basis_core.numeric import library_context
 from basis_core.timeutil import from_ns
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ def _labels(active: list[Strategy]) -> list[str]:
     return out
 
 
+@library_context
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
         plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),

@@ -12,6 +12,7 @@ from basis_core.deltas import PNL_COMPONENTS, SIGNED_KINDS, ExecutionDeltas, spl
 from basis_core.errors import MarketDataError
 from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.interfaces import VenueInfo
+from basis_core.numeric import library_context
 from basis_core.testing.conformance_protocol import REFERENCE_PRICES
 
 #: statuses an ExecutionDeltas may carry (see basis_core.deltas)
@@ -104,6 +105,7 @@ def check_deltas(d: Any, *, venue: str, operation: str | None, timestamp: Any, n
     return out
 
 
+@library_context
 def diff_balances(before: Mapping[str, Decimal], after: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Non-zero changes between two balance maps."""
     keys = set(before) | set(after)
@@ -111,6 +113,7 @@ def diff_balances(before: Mapping[str, Decimal], after: Mapping[str, Decimal]) -
     return {k: v for k, v in out.items() if v != 0}
 
 
+@library_context
 def apply_positions(balances: Mapping[str, Decimal], *changes: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """``balances`` with each change map added in order (as the ledger adds them), zeros dropped."""
     out = dict(balances)

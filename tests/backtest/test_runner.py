@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pandas as pd
@@ -15,6 +15,7 @@ from basis_core.data.provider import DataProvider
 from basis_core.data.series import Series
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InsufficientFundsError, ScenarioError
+from basis_core.numeric import LIBRARY_CONTEXT
 
 H = 3_600_000_000_000
 T0 = pd.Timestamp("2025-01-01T00:00:00Z").value
@@ -45,8 +46,9 @@ def go(sc: dict[str, Any], provider: DataProvider) -> Any:
 
 
 def assert_identity(r: Any) -> None:
-    total = sum(r.totals.values(), Decimal(0))
-    assert total == r.end_equity - r.start_equity  # exact, Decimal
+    with localcontext(LIBRARY_CONTEXT):  # exact, Decimal, with the library's 60 digits
+        total = sum(r.totals.values(), Decimal(0))
+        assert total == r.end_equity - r.start_equity
     last = r.equity.iloc[-1]
     assert last["equity"] == pytest.approx(float(r.end_equity))
     assert sum(last[c] for c in COMPONENTS) == pytest.approx(float(r.end_equity - r.start_equity), abs=1e-6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,19 @@ import pytest
 from basis_core.backtest.runner import run
 from basis_core.backtest.strategies import STRATEGIES, describe
 from basis_core.data.synthetic import synthetic_market
+from basis_core.numeric import LIBRARY_CONTEXT
 
 _spec = importlib.util.spec_from_file_location("fake_defi", Path(__file__).with_name("fake_defi.py"))
 assert _spec is not None and _spec.loader is not None
 fake_defi = importlib.util.module_from_spec(_spec)
 sys.modules["fake_defi"] = fake_defi
 _spec.loader.exec_module(fake_defi)
+
+
+def _components_add_up(r: Any) -> bool:
+    """The PnL components sum exactly to the equity change (exact Decimals, with the library's 60 digits)."""
+    with localcontext(LIBRARY_CONTEXT):
+        return bool(sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity)
 
 
 def _installed(name: str) -> bool:
@@ -73,7 +80,7 @@ def test_staked_basis_is_hedged_and_earns_staking_lending_and_funding() -> None:
     # hedged: the price component is small against the ETH move
     move = abs(eth.iloc[-1] - eth.iloc[0]) * 30
     assert abs(float(t["price"])) < 0.05 * move
-    assert sum(t.values(), Decimal(0)) == r.end_equity - r.start_equity
+    assert _components_add_up(r)
 
 
 def _loop(extra: tuple[Any, ...] = (), balances: dict[str, Any] | None = None, **params: Any) -> Any:
@@ -106,7 +113,7 @@ def test_leveraged_loop_levers_to_the_target_in_one_bundle() -> None:
     assert r.positions.get("ethereum:wallet:wstETH", pd.Series([0.0])).iloc[0] == 0  # nothing left idle
     lev = _ltv(r, -1)
     assert 0.79 < lev < 0.86
-    assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity
+    assert _components_add_up(r)
 
 
 def test_leveraged_loop_unwinds_when_borrowing_costs_more_than_staking_earns() -> None:
@@ -114,7 +121,7 @@ def test_leveraged_loop_unwinds_when_borrowing_costs_more_than_staking_earns() -
     r = _loop(target_ltv="0.8", max_ltv="0.86", min_spread="1", unwind_ltv="0", yield_lookback_days=1)
     assert _ltv(r, 0) == pytest.approx(0.8, abs=2e-3)
     assert r.positions["aave:debt:WETH"].iloc[-1] == 0
-    assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity
+    assert _components_add_up(r)
     ops = list(r.executions[r.executions["operation"] != "interest"]["operation"])
     assert ops.count("atomic") == 2 and "swap" in ops and "repay" in ops
 
@@ -168,7 +175,7 @@ def test_leveraged_loop_with_a_hedge_shorts_its_net_eth() -> None:
     short = -pos["binance:perp:ETH/USDT:USDT"]
     assert net.iloc[0] == pytest.approx(10, rel=0.02)  # own 10 ETH less the costs
     assert ((short - net).abs() <= 0.01 * net + 0.002).all()
-    assert sum(r.totals.values(), Decimal(0)) == r.end_equity - r.start_equity
+    assert _components_add_up(r)
 
 
 def test_the_docs_list_every_parameter() -> None:

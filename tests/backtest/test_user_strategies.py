@@ -39,7 +39,7 @@ needs_binance = pytest.mark.skipif(not _installed("binance"), reason="basis-venu
 
 RECORDER = textwrap.dedent('''
     from decimal import Decimal
-    from basis_core.backtest.strategies import Strategy
+    from basis_core.backtest.strategies import Strategy, StrategyParams
 
     class Recorder(Strategy):
         """Records the lookback window it sees at every step (to check there is no look-ahead)."""

@@ -81,6 +81,7 @@ class CexSimulator:
         self.venue = v = spec.venue
         self.ledger = ledger
         self.data = data
+        self._balances_cache: tuple[tuple[int, int, bool], dict[str, Decimal]] | None = None
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self.client_ids = ledger.table(f"{v}.client_ids")
@@ -781,12 +782,22 @@ class CexSimulator:
         ``trading_fees``, ``liquidation_fees`` (cumulative); per margin asset ``margin_balance``,
         ``unrealised_pnl``, ``initial_margin``, ``maintenance_margin``, ``available``, ``margin_ratio``
         (maintenance / margin balance); per held spot asset ``locked``. Options: ``{"include_metrics": False}``."""
+        metrics = not (isinstance(options, Mapping) and not options.get("include_metrics", True))
+        ts_ns = ts.value
+        key = (ts_ns, self.ledger.version, metrics)
+        cached = self._balances_cache
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])  # nothing changed since: the same answer (a copy: callers may mutate it)
+        out = self._balances_now(ts_ns, metrics)
+        self._balances_cache = (key, out)
+        return dict(out)
+
+    def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
         prefix = f"{v}:"
         out = {k: b for k, b in self.ledger.balances.items() if k.startswith(prefix)}
-        if isinstance(options, Mapping) and not options.get("include_metrics", True):
+        if not metrics:
             return out
-        ts_ns = ts.value
         mk = f"{v}:metric:"
         for sym, p in self.positions.items():
             m = self.markets[sym]

@@ -6,18 +6,22 @@ average price keeps every update O(1) and exact: a full close realises exactly
 ``exit notional - entry notional``; a partial close removes ``cost x closed / |size|`` from the
 basis (the only division, rounded to :data:`BASIS_QUANTUM` = 10^-24 quote units so the sums that
 follow stay exact), and the same rounded amount is used for the realised PnL, so basis + realised
-PnL is always conserved to the last digit.
+PnL is always conserved to the last digit. They compute in the library's 60-digit context
+(:mod:`basis_core.numeric`) whatever the caller's.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from basis_core.numeric import library_context
+
 ZERO = Decimal(0)
 #: resolution of the basis removed by a partial close (quote units)
 BASIS_QUANTUM = Decimal("1e-24")
 
 
+@library_context
 def apply_fill(size: Decimal, cost: Decimal, qty: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal]:
     """Apply a fill of signed ``qty`` base units at ``price`` to the position ``(size, cost)``.
 
@@ -39,6 +43,7 @@ def apply_fill(size: Decimal, cost: Decimal, qty: Decimal, price: Decimal) -> tu
     return size + qty, (abs_q - abs_size) * price, realised
 
 
+@library_context
 def unrealised_pnl(size: Decimal, cost: Decimal, mark: Decimal) -> Decimal:
     """Unrealised PnL of ``(size, cost)`` at ``mark`` (quote units, + = profit)."""
     if size > 0:
@@ -48,6 +53,7 @@ def unrealised_pnl(size: Decimal, cost: Decimal, mark: Decimal) -> Decimal:
     return ZERO
 
 
+@library_context
 def entry_price(size: Decimal, cost: Decimal) -> Decimal:
     """Average entry price ``cost / |size|`` (0 for a flat position)."""
     if size == 0:

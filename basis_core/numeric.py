@@ -1,0 +1,43 @@
+"""The library's Decimal context: 60 significant digits, entered at the library's entry points only.
+
+Python's default 28 digits can round wei-exact products (an 18-decimal amount times an 18-decimal price). The
+library never changes the host's context: the manager's ``execute`` / ``advance_to`` / ``get_balances`` /
+``quote``, ``backtest.run`` and the market builders run their arithmetic in :data:`LIBRARY_CONTEXT` through
+:func:`library_context` (a thread-local ``decimal.localcontext``), and the host's context is as it was when
+they return.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+#: precision of the library's arithmetic (significant digits)
+PRECISION = 60
+
+#: the context the library computes in (the default context's rounding and traps, 60 digits)
+LIBRARY_CONTEXT = decimal.Context(prec=PRECISION, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
+                                  traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def library_context(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` in :data:`LIBRARY_CONTEXT` (nested calls already inside it pay one precision check)."""
+    getcontext = decimal.getcontext
+    localcontext = decimal.localcontext
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if getcontext().prec >= PRECISION:
+            return fn(*args, **kwargs)
+        with localcontext(LIBRARY_CONTEXT):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+__all__ = ["LIBRARY_CONTEXT", "PRECISION", "library_context"]
