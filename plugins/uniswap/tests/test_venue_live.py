@@ -22,6 +22,7 @@ from basis_venue_uniswap.venue import UniswapVenue
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import (
+    AmbiguousOutcomeError,
     ContractRevertError,
     InstructionError,
     InsufficientFundsError,
@@ -394,6 +395,9 @@ def test_every_fault_ends_with_exactly_one_transaction(uniswap_world: UniswapWor
     run = run_with_fault(fault, chain.url, account, lambda url, opts: journaled(uniswap_world, journal, url, **opts),
                          ins, ts)
     assert run.first_error is not None  # the first process never learnt the outcome
+    if fault in ("node_stall", "dropped", "mined_while_down"):  # ambiguous, with the hash and nonce to resume by
+        err = run.first_error
+        assert isinstance(err, AmbiguousOutcomeError) and err.tx_hash and err.nonce is not None  # type: ignore[attr-defined]
     assert run.sent == 1  # exactly one transaction of the account, whatever happened
     resumed = [r for r in run.history if r.client_id == ins["client_id"]]
     assert len(resumed) == 1 and resumed[0].success
