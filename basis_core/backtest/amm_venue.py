@@ -14,16 +14,15 @@ from typing import Any, ClassVar
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import DEXExecutionInterface
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import ONCHAIN_LIVE_OPTIONS, approval_mode
 
 
 class AmmVenue(DEXExecutionInterface):
     """A DEX venue with swaps and pool liquidity on Ethereum (wallet keys ``ethereum:wallet:<TOKEN>``)."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "default_slippage_bps", "gas_units", "pools", "reanchor", "routes",
-        "tokens"})
+    settings_options: ClassVar[frozenset[str]] = ONCHAIN_LIVE_OPTIONS | {
+        "default_slippage_bps", "gas_units", "pools", "reanchor", "routes", "tokens"}
 
     def on_configure(self, context: Any) -> None:
         approval_mode(self.name, self.settings.options)

@@ -67,6 +67,10 @@ def read_deployment(deployment: str | Mapping[str, Any] | None, package: str,
     return data, str(path)
 
 
+#: settings keys every on-chain live backend reads (a venue adds them to its ``settings_options``)
+ONCHAIN_LIVE_OPTIONS = frozenset({"approval_mode", "deployment_table", "receipt_poll_interval", "receipt_timeout"})
+
+
 def approval_mode(venue: str, options: Mapping[str, Any]) -> str:
     """The ``approval_mode`` option ("exact" by default); ConfigError naming ``venue_config.<venue>`` otherwise."""
     mode = options.get("approval_mode", "exact")

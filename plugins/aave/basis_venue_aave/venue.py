@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import ONCHAIN_LIVE_OPTIONS, approval_mode
 
 
 class AaveVenue(OnChainExecutionInterface):
@@ -41,9 +41,9 @@ class AaveVenue(OnChainExecutionInterface):
     name = "aave"
     description = "Aave v3: supply, borrow (variable), repay, withdraw, e-mode, health factor, flash-loan bundles"
     key_namespaces = ("aave:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "executor", "charge_gas", "e_mode_categories", "flash_loan_premium_bps",
-        "gas_units", "liquidations", "reserves"})
+    settings_options: ClassVar[frozenset[str]] = ONCHAIN_LIVE_OPTIONS | {
+        "executor", "charge_gas", "e_mode_categories", "flash_loan_premium_bps",
+        "gas_units", "liquidations", "reserves"}
     capabilities = frozenset({"fills", "credentials", "live"})
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_aave.data)
