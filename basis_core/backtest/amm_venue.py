@@ -14,15 +14,16 @@ from typing import Any, ClassVar
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import DEXExecutionInterface
-from basis_core.live.onchain import ONCHAIN_LIVE_OPTIONS, approval_mode
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
 class AmmVenue(DEXExecutionInterface):
     """A DEX venue with swaps and pool liquidity on Ethereum (wallet keys ``ethereum:wallet:<TOKEN>``)."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
-    settings_options: ClassVar[frozenset[str]] = ONCHAIN_LIVE_OPTIONS | {
-        "default_slippage_bps", "gas_units", "pools", "reanchor", "routes", "tokens"}
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "approval_mode", "deployment_table", "default_slippage_bps", "gas_units", "pools", "reanchor", "routes",
+        "tokens"}) | EVM_OPTIONS
 
     def on_configure(self, context: Any) -> None:
         approval_mode(self.name, self.settings.options)
@@ -50,3 +51,8 @@ class AmmVenue(DEXExecutionInterface):
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Live: settle journaled on-chain intents left pending (a restart, a timeout); backtest: nothing."""
+        return None if self.mode != "live" else live_accrue(self)

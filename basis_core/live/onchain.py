@@ -22,19 +22,23 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from basis_core.backtest.dex import GasCost, from_units, wallet_key
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InsufficientFundsError
-from basis_core.live.chain_intents import ChainIntents
 from basis_core.live.evm import EvmClient, Receipt
 
+if TYPE_CHECKING:
+    from basis_core.live.chain_intents import ChainIntents
+
 APPROVAL_MODES = ("exact", "unlimited")
+#: venue_config options every on-chain venue's live client reads (:func:`client_from_settings`)
+EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"})
 _ZERO = Decimal(0)
 
-__all__ = ["APPROVAL_MODES", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
-           "option_float", "read_deployment"]
+__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
+           "live_accrue", "option_float", "read_deployment"]
 
 
 @lru_cache(maxsize=16)
@@ -65,10 +69,6 @@ def read_deployment(deployment: str | Mapping[str, Any] | None, package: str,
     except json.JSONDecodeError as e:
         raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
     return data, str(path)
-
-
-#: settings keys every on-chain live backend reads (a venue adds them to its ``settings_options``)
-ONCHAIN_LIVE_OPTIONS = frozenset({"approval_mode", "deployment_table", "receipt_poll_interval", "receipt_timeout"})
 
 
 def approval_mode(venue: str, options: Mapping[str, Any]) -> str:
@@ -102,6 +102,18 @@ def client_from_settings(venue: str, settings: Any) -> EvmClient:
         receipt_timeout=option_float(venue, opts, "receipt_timeout", 120.0),
         request_timeout=settings.timeout_ms / 1000,
     )
+
+
+def live_accrue(venue: Any) -> list[ExecutionDeltas] | None:
+    """The ``accrue`` hook of an on-chain venue in live mode (``manager.advance_to``): when the run configures the
+    venue (``rpc_url``), its backend (created now if needed: a restart resumes the journal's pending intents
+    then) settles the pending intents and the ones completed now are returned; None otherwise."""
+    ctx = venue.context
+    if ctx is None or ctx.mode != "live":
+        return None
+    if venue._backend is None and not (venue.settings.rpc_url and ctx.settings.names_venue(venue.name)):
+        return None  # an auto-discovered venue nobody configured is never connected
+    return venue.backend.resume_pending() or None
 
 
 def check_chain(venue: str, table: Mapping[str, Any], client: EvmClient) -> None:
@@ -143,6 +155,8 @@ class OnChainLiveBase:
     def init_intents(self, venue: str, context: Any) -> None:
         """The exactly-once flow (:mod:`basis_core.live.chain_intents`) on the run's journal, then resume this
         venue's pending intents (a restart) before anything new is sent."""
+        from basis_core.live.chain_intents import ChainIntents
+
         self.intents = ChainIntents.for_backend(venue, self.client, context, self.finish_intent)
         self.resumed = self.intents.resume_pending()
 
@@ -157,9 +171,9 @@ class OnChainLiveBase:
         return fn(ts, ins, receipts, ctx)
 
     def resume_pending(self) -> list[ExecutionDeltas]:
-        """Settle this venue's pending intents now (``manager.advance_to`` in live mode; see
-        :meth:`ChainIntents.resume_pending`)."""
-        return self.intents.resume_pending()
+        """Settle this venue's pending intents now and return the ones completed (``manager.advance_to`` in live
+        mode returns them as effects; see :meth:`ChainIntents.resume_pending`)."""
+        return self.intents.resume_pending(report=False)
 
     def bump_fee(self, client_id: str, max_fee_per_gas: int | None = None,
                  max_priority_fee_per_gas: int | None = None) -> str:
