@@ -15,6 +15,7 @@ from typing import Any
 from stevedore import ExtensionManager, NamedExtensionManager
 
 from basis_core.errors import DuplicateVenueError
+from basis_core.isolation import failure_reason
 
 ENTRY_POINT_GROUP = "basis_core.venues"
 log = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ class LoadedVenue:
 
 @dataclass(frozen=True)
 class FailedVenue:
-    """An entry point that could not be loaded."""
+    """A venue that failed: its entry point did not import (``stage`` ``import``), or the manager could not
+    construct, configure or describe it (``construct``, ``configure``, ``venue_info``), or it failed later
+    (``accrue``). ``error`` is the bounded reason."""
 
     name: str
     distribution: str
     error: str
+    stage: str = "import"
 
 
 @dataclass
@@ -53,7 +57,8 @@ class DiscoveryReport:
         return {
             "loaded": [{"name": v.name, "distribution": v.distribution, "version": v.version,
                         "entry_point": v.entry_point} for v in self.loaded],
-            "failed": [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in self.failed],
+            "failed": [{"name": f.name, "distribution": f.distribution, "error": f.error, "stage": f.stage}
+                       for f in self.failed],
             "missing": list(self.missing),
             "blocked": list(self.blocked),
         }
@@ -82,7 +87,7 @@ def discover_venues(names: Iterable[str] | None = None, blocked: Iterable[str] =
     def on_fail(_mgr: Any, ep: Any, err: BaseException) -> None:
         dist, _ = _dist_of(ep)
         log.warning("venue plugin %r from %s failed to load: %s", ep.name, dist, err)
-        report.failed.append(FailedVenue(ep.name, dist, f"{type(err).__name__}: {err}"))
+        report.failed.append(FailedVenue(ep.name, dist, failure_reason("import", err)))
 
     common: dict[str, Any] = {"invoke_on_load": False, "on_load_failure_callback": on_fail}
     wanted = None if names is None else [n for n in names if n not in blocked_set]

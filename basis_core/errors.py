@@ -10,18 +10,50 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+#: longest error message kept (longer ones are cut, saying their length)
+MAX_MESSAGE_CHARS = 2000
+#: longest rendering of one offending value inside a message
+MAX_VALUE_CHARS = 200
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was (messages and history stay small)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} chars)"
+
+
+def short_repr(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """A bounded ``repr`` of an offending value: deep or huge values are cut (never a RecursionError)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother, r.maxlong = 4, limit, limit, limit
+    r.maxdict = r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 8
+    try:
+        text = r.repr(value)
+    except Exception:  # a value whose own __repr__ fails or recurses
+        text = f"<{type(value).__name__}>"
+    size = len(value) if isinstance(value, str | bytes) else None
+    if size is not None and size > limit:
+        return f"{text} ({size} chars)"
+    return bounded(text, limit)
+
 
 class BasisError(Exception):
-    """Base class of every basis-core error."""
+    """Base class of every basis-core error. A string message is bounded (:func:`bounded`)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(bounded(a) if type(a) is str and len(a) > MAX_MESSAGE_CHARS else a for a in args))
 
 
 class InstructionError(BasisError, ValueError):
     """An instruction is malformed or impossible; ``field`` names the culprit, ``reason`` says why."""
 
     def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        self.field = bounded(field, MAX_VALUE_CHARS)
+        self.reason = bounded(reason)
+        super().__init__(f"{self.field}: {self.reason}")
 
 
 class InstructionValidationError(InstructionError):
@@ -95,7 +127,22 @@ class DuplicateClientIdError(InstructionError):
 
 
 class VenueContractError(BasisError):
-    """A venue plugin broke the plugin contract (returned None or a malformed result)."""
+    """A venue plugin broke the plugin contract (returned None or a malformed result, wrote keys outside its
+    ``key_namespaces``, changed the instruction it was given)."""
+
+
+class FrozenInstructionError(VenueContractError, AttributeError):
+    """Code (a venue plugin) tried to change a field of a frozen instruction with ``object.__setattr__``; the
+    instruction is unchanged. Also an AttributeError, as for any read-only attribute."""
+
+
+class VenueUnavailableError(InstructionError):
+    """The venue is installed but failed (to import, construct, configure, describe itself or accrue):
+    ``venue`` and ``reason`` say which and why; the other venues keep working."""
+
+    def __init__(self, venue: str, reason: str) -> None:
+        self.venue = venue
+        super().__init__("venue", f"venue {venue!r} is installed but unavailable: {reason}")
 
 
 class DiscoveryError(BasisError):

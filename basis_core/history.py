@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, overload
 
 from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import MAX_VALUE_CHARS, bounded
 from basis_core.timeutil import from_ns
 
 _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
@@ -65,8 +68,15 @@ class HistoryRecord:
     @classmethod
     def failure(cls, ts_ns: int, venue: str, operation: str, client_id: str | None,
                 exc: BaseException) -> HistoryRecord:
-        return cls(ts_ns, venue, operation, False, "failed", client_id, None, error=f"{type(exc).__name__}: {exc}",
-                   error_field=getattr(exc, "field", None))
+        """The record of a failure; its error text and field are bounded (a long value is cut, saying its length)."""
+        try:
+            text = str(exc)
+        except Exception:  # an exception whose __str__ fails
+            text = "?"
+        field = getattr(exc, "field", None)
+        return cls(ts_ns, venue, operation, False, "failed", client_id, None,
+                   error=bounded(f"{type(exc).__name__}: {text}"),
+                   error_field=bounded(field, MAX_VALUE_CHARS) if type(field) is str else None)
 
     @property
     def timestamp(self) -> Any:
@@ -114,14 +124,15 @@ class HistoryLog(Sequence[HistoryRecord]):
     def add_deltas(self, ts_ns: int, d: ExecutionDeltas, bundle: int | None = None) -> None:
         """Record a successful execution (or accrual) ``d`` at ``ts_ns`` (``bundle``: the atomic bundle it
         belongs to); its maps are shared, not copied."""
+        # maps first: a record whose atoms are visible (another thread reading) has its maps
+        self._maps += (d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
         self._atoms.append((ts_ns, d.venue, d.operation, True, d.status, d.client_id, d.order_id, None, None,
                             d.fill_price, d.fill_amount, bundle))
-        self._maps += (d.positions, d.fees or _EMPTY, d.pnl or _EMPTY)
 
     def add(self, r: HistoryRecord) -> None:
+        self._maps += (r.positions, r.fees, r.pnl)
         self._atoms.append((r.ts_ns, r.venue, r.operation, r.success, r.status, r.client_id, r.order_id, r.error,
                             r.error_field, r.fill_price, r.fill_amount, r.bundle))
-        self._maps += (r.positions, r.fees, r.pnl)
 
     append = add
 
@@ -161,3 +172,55 @@ class HistoryLog(Sequence[HistoryRecord]):
 
     def __repr__(self) -> str:
         return f"HistoryLog({len(self._atoms)} records)"
+
+
+class VenueHistory(Sequence[HistoryRecord]):
+    """One venue's ``execution_history``: the records of a :class:`HistoryLog` whose venue is ``venue``, in order.
+
+    A view, not a copy: it shares the manager's records (bounded the same way) and costs nothing per
+    execution; the positions of new records are indexed on the next access (8 bytes per record).
+    """
+
+    __slots__ = ("_idx", "_lock", "_log", "_seen", "venue")
+
+    def __init__(self, log: HistoryLog, venue: str) -> None:
+        self._log = log
+        self.venue = venue
+        self._idx = array("q")
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def _sync(self) -> array[int]:
+        atoms = self._log._atoms
+        n = len(atoms)
+        if self._seen < n:
+            with self._lock:
+                venue, idx = self.venue, self._idx
+                for i in range(self._seen, n):
+                    if atoms[i][1] == venue:
+                        idx.append(i)
+                self._seen = max(self._seen, n)
+        return self._idx
+
+    def __len__(self) -> int:
+        return len(self._sync())
+
+    @overload
+    def __getitem__(self, i: int) -> HistoryRecord: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[HistoryRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> HistoryRecord | list[HistoryRecord]:
+        idx = self._sync()
+        if isinstance(i, slice):
+            return [self._log._record(j) for j in idx[i]]
+        return self._log._record(idx[i])
+
+    def __iter__(self) -> Iterator[HistoryRecord]:
+        idx = self._sync()
+        for j in idx[:]:
+            yield self._log._record(j)
+
+    def __repr__(self) -> str:
+        return f"VenueHistory({self.venue!r}, {len(self)} records)"

@@ -11,6 +11,7 @@ JSON string with :func:`parse_instruction`; a bad one raises
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeAlias
@@ -26,10 +27,34 @@ from pydantic import (
     model_validator,
 )
 
-from basis_core.errors import InstructionError, InstructionValidationError, UnknownOperationError
+from basis_core.errors import (
+    FrozenInstructionError,
+    InstructionError,
+    InstructionValidationError,
+    UnknownOperationError,
+    short_repr,
+)
 
 #: Largest amount or price accepted (anything above is treated as a typo, not an order).
 MAX_AMOUNT = Decimal("1e15")
+#: Longest JSON text accepted as an instruction (characters or bytes).
+MAX_JSON_CHARS = 1_000_000
+#: Deepest nesting of arrays / objects accepted in a JSON instruction (an atomic bundle needs 4).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of arrays / objects in ``text`` (strings skipped), counted without parsing: the JSON
+    decoder recurses in C, and a deep enough text crashes the process when the recursion limit is high."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
 NonNegativeAmount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, decimal_places=36)]
@@ -54,6 +79,35 @@ class InstructionBase(BaseModel):
 
     venue: VenueName
     client_id: ClientId | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if any(getattr(b, "__basis_final__", False) for b in cls.__mro__[1:]):
+            raise TypeError(f"{cls.__name__}: instruction models are final (the core routes only its own models)")
+        super().__init_subclass__(**kwargs)
+
+
+class _FrozenField:
+    """Set on each field of a final instruction model: ``object.__setattr__(instruction, field, value)``, the way
+    round a frozen pydantic model, raises instead of changing the caller's instruction. It has no ``__get__``, so
+    reading a field costs what it did (the value comes from the instance ``__dict__``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __set__(self, obj: object, value: object) -> None:
+        raise FrozenInstructionError(f"instruction field {self.name!r} is frozen; build a new instruction instead")
+
+    def __delete__(self, obj: object) -> None:
+        raise FrozenInstructionError(f"instruction field {self.name!r} is frozen")
+
+
+def _make_final(model: type[BaseModel]) -> None:
+    """Guard every field of ``model`` against ``object.__setattr__`` (see :class:`_FrozenField`)."""
+    for name in model.model_fields:
+        setattr(model, name, _FrozenField(name))
+    model.__basis_final__ = True  # type: ignore[attr-defined]
 
 
 class _OrderFields(InstructionBase):
@@ -314,6 +368,8 @@ MODELS: dict[str, type[InstructionBase]] = {
               RemoveLiquidity, Transfer, CancelOrder, ModifyOrder, Atomic)
 }
 OPERATIONS: tuple[str, ...] = tuple(MODELS)
+for _model in (*MODELS.values(), FlashLoan):
+    _make_final(_model)  # type: ignore[arg-type]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Instruction)
 
@@ -347,13 +403,13 @@ def _error_from_validation(exc: ValidationError) -> InstructionError:
             field = f"{field}.operation" if field else "operation"
         if first["type"] == "union_tag_invalid":
             tag = first.get("ctx", {}).get("tag")
-            return UnknownOperationError(field, f"unknown operation {tag!r}; known: {', '.join(OPERATIONS)}")
+            return UnknownOperationError(field, f"unknown operation {short_repr(tag)}; known: {', '.join(OPERATIONS)}")
         return InstructionValidationError(field, "missing: every instruction needs an operation", errs)  # type: ignore[arg-type]
     field = ".".join(loc) or "instruction"
     inp = first.get("input")
     if first["type"] == "string_pattern_mismatch" and loc:
         msg = _PATTERN_HINTS.get(loc[-1], msg)
-    reason = msg if first["type"] == "missing" else f"{msg} (got {inp!r})"
+    reason = msg if first["type"] == "missing" else f"{msg} (got {short_repr(inp)})"
     return InstructionValidationError(field, reason, errs)  # type: ignore[arg-type]
 
 
@@ -365,16 +421,30 @@ def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> In
     if isinstance(obj, InstructionBase):
         return obj  # type: ignore[return-value]
     if isinstance(obj, str | bytes):
+        if len(obj) > MAX_JSON_CHARS:
+            raise InstructionValidationError(
+                "instruction", f"JSON text too large: {len(obj)} characters (limit {MAX_JSON_CHARS})")
         try:
-            obj = json.loads(obj)
+            text = obj.decode("utf-8") if isinstance(obj, bytes) else obj
+            if _json_depth(text) > MAX_JSON_DEPTH:
+                raise InstructionValidationError("instruction", f"JSON nested too deeply (limit {MAX_JSON_DEPTH})")
+            obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise InstructionValidationError("instruction", f"not valid JSON: {e.msg}") from None
+        except RecursionError:
+            raise InstructionValidationError("instruction", "JSON nested too deeply") from None
+        except InstructionValidationError:
+            raise
+        except ValueError as e:  # not UTF-8 bytes, an integer with too many digits ...
+            raise InstructionValidationError("instruction", f"not valid JSON: {short_repr(str(e))}") from None
     if not isinstance(obj, dict):
         raise InstructionValidationError("instruction", f"expected an object, got {type(obj).__name__}")
     try:
         return _ADAPTER.validate_python(obj)  # type: ignore[no-any-return]
     except ValidationError as e:
         raise _error_from_validation(e) from None
+    except RecursionError:
+        raise InstructionValidationError("instruction", "nested too deeply") from None
 
 
 def instruction_to_dict(instruction: InstructionBase) -> dict[str, Any]:

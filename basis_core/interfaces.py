@@ -12,7 +12,7 @@ backend (``make_live_backend``, created lazily so a backtest never imports ccxt 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -129,7 +129,11 @@ class VenueInterface:
 
     def __init__(self) -> None:
         self.current_orders: dict[str, Any] = {}
-        self.execution_history: list[Any] = []
+        #: this venue's records of the manager's history (a VenueHistory once registered with a manager)
+        self.execution_history: Sequence[Any] = []
+        #: "healthy", or "degraded" / "failed" with ``status_reason`` (set by the manager)
+        self.status: str = "healthy"
+        self.status_reason: str | None = None
         self.orders_executed = 0
         self.orders_failed = 0
         self.last_execution_timestamp: Any = None
@@ -204,13 +208,20 @@ class VenueInterface:
         return len(self.current_orders)
 
     def get_execution_status(self) -> dict[str, Any]:
-        """The seed's status dict."""
+        """The seed's status dict: ``status`` ("healthy", or "degraded" / "failed" with the ``reason``),
+        ``execution_mode``, ``active_orders`` (the open orders), the counts and the last execution time.
+        ``mode`` and ``open_orders`` repeat ``execution_mode`` and ``active_orders`` (earlier names)."""
+        open_orders = self.open_order_count()
         return {
             "venue": self.name,
+            "status": self.status,
+            "reason": self.status_reason,
+            "execution_mode": self.mode,
+            "active_orders": open_orders,
             "mode": self.mode,
             "orders_executed": self.orders_executed,
             "orders_failed": self.orders_failed,
-            "open_orders": self.open_order_count(),
+            "open_orders": open_orders,
             "last_execution_timestamp": None if self.last_execution_timestamp is None
             else str(self.last_execution_timestamp),
         }

@@ -14,42 +14,70 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from basis_core import hookspecs
+from basis_core import hookspecs, timeutil
 from basis_core.backtest.clock import Clock
 from basis_core.backtest.ledger import Ledger
 from basis_core.config import BasisSettings, ExecutionMode, load_settings
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import ExecutionDeltas, instrument_key, merge_positions
-from basis_core.discovery import DiscoveryReport, LoadedVenue, discover_venues
+from basis_core.discovery import DiscoveryReport, FailedVenue, LoadedVenue, discover_venues
 from basis_core.errors import (
     BasisError,
+    ClockError,
     ConfigError,
     DuplicateClientIdError,
     HealthFactorError,
     InstructionValidationError,
+    LiveExecutionError,
     UnknownVenueError,
     UnsupportedOperationError,
     VenueContractError,
+    VenueUnavailableError,
+    short_repr,
 )
-from basis_core.history import HistoryLog, HistoryRecord
+from basis_core.history import HistoryLog, HistoryRecord, VenueHistory
 from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
+from basis_core.isolation import KeySpace, checked_info, failure_reason, namespaces_of
 from basis_core.numeric import library_context
 from basis_core.routing import HookRegistry, Route
-from basis_core.timeutil import from_ns, is_utc_timestamp, to_utc
+from basis_core.timeutil import from_ns, to_utc
 from basis_core.wrappers import CoreWrapper, check_accrual
 
 log = logging.getLogger(__name__)
 
 _CORE_PLUGIN = "basis_core.core"
 _MODEL_TYPES = frozenset(MODELS.values())
+
+
+class _NoLock:
+    """The lock of a live manager's ``execute``: none (venue calls of several threads run concurrently)."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _label(value: Any, limit: int = 80) -> str:
+    """A history label (venue, operation, client id) from untrusted input: short strings as they are, anything
+    else as a bounded repr."""
+    return value if type(value) is str and len(value) <= limit else short_repr(value, limit)
 
 
 class ExecutionInterfaceManager:
@@ -61,6 +89,16 @@ class ExecutionInterfaceManager:
     :param autoload: discover venues through entry points (default from config, True).
     :param plugins: venue plugin objects or classes to register by hand (host apps, tests).
     :param ledger: a backtest ledger to use (default: a new one with ``config.initial_balances``).
+
+    Failure isolation: a venue that fails to import, construct, configure or describe itself
+    (``venue_info``), or whose ``accrue`` fails, is reported in ``discovery.failed`` and
+    ``get_execution_status()`` with the reason and taken out of routing (``VenueUnavailableError``);
+    the other venues keep working. A ``ConfigError`` of a venue the configuration names explicitly still
+    fails construction (the user's configuration is wrong, not the plugin).
+
+    Threads: every method may be called from several threads. Backtest: one instruction, clock step or
+    query at a time (a per-manager lock). Live: venue calls run concurrently; the manager's own state
+    (clock, history, statistics) is updated under the lock.
     """
 
     def __init__(self, config: BasisSettings | Mapping[str, Any] | str | Path | None = None,
@@ -83,6 +121,7 @@ class ExecutionInterfaceManager:
             self.ledger = None
         self.clock = Clock()
         self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
+        self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
@@ -93,6 +132,19 @@ class ExecutionInterfaceManager:
         self._runs: dict[tuple[str, str], Any] = {}  # (venue, operation) -> Route.runner()
         self._venues: dict[str, Any] = {}
         self._venue_dists: dict[str, LoadedVenue] = {}
+        self._infos: dict[str, VenueInfo] = {}  # venue_info() of each venue, checked at registration
+        self._keys: dict[str, KeySpace] = {}  # the keys each venue may write
+        self._unavailable: dict[str, str] = {}  # failed venue -> reason
+        self._failed_objs: dict[str, Any] = {}  # venues taken out after they were registered
+        self._degraded: dict[str, str] = {}  # live venue -> reason of its last failed accrue
+        self._accruers: list[tuple[str | None, list[Any]]] | None = None  # (venue, impls) per accrue call
+        self._lock = threading.RLock()  # the manager's state: ledger, clock, history, statistics
+        self._poll_lock = threading.Lock()  # live: one advance_to poll of the venues at a time
+        self._exec_lock: Any = self._lock if self.execution_mode == "backtest" else _NoLock()
+        if self.execution_mode == "live":  # venue calls run outside the lock: bookkeeping takes it
+            self._record_success = self._locked(self._record_success)  # type: ignore[method-assign]
+            self._record_failure = self._locked(self._record_failure)  # type: ignore[method-assign]
+            self._record_early_failure = self._locked(self._record_early_failure)  # type: ignore[method-assign]
 
         self.pm = HookRegistry(hookspecs.PROJECT, on_change=self._forget_routes)
         self.pm.add_hookspecs(hookspecs)
@@ -105,19 +157,29 @@ class ExecutionInterfaceManager:
         self.discovery = DiscoveryReport()
         if self.settings.autoload if autoload is None else autoload:
             self.discovery = discover_venues(self.settings.venues, self.settings.blocked_venues)
+            for f in self.discovery.failed:
+                self._unavailable[f.name] = f.error
             for rec in self.discovery.loaded:
                 self._venue_dists[rec.name] = rec
-                self.register(rec.plugin_class, name=rec.name)
+                self._register(rec.plugin_class, rec.name, isolate=True)
         for p in plugins:
-            self.register(p)
+            self._register(p, None, isolate=True)
         self.pm.check_pending()
 
     # -- registration -------------------------------------------------------------------------
     def register(self, plugin: Any, name: str | None = None) -> Any:
-        """Register a venue plugin object (or class, instantiated here) under its venue name."""
-        obj = plugin() if isinstance(plugin, type) else plugin
-        venue = name or getattr(obj, "name", None)
-        if not venue:
+        """Register a venue plugin object (or class, instantiated here) under its venue name.
+
+        A plugin that fails to construct, configure or describe itself raises (its BasisError, else
+        VenueUnavailableError with the reason) and leaves the manager unchanged.
+        """
+        return self._register(plugin, name, isolate=False)
+
+    def _register(self, plugin: Any, name: str | None, *, isolate: bool) -> Any:
+        """Register one venue; with ``isolate`` a failure is reported (``discovery.failed``) instead of raised,
+        except a ConfigError of a venue the configuration names."""
+        venue = name or getattr(plugin, "name", None)
+        if not venue or not isinstance(venue, str):
             raise ConfigError("plugin: a venue plugin needs a `name`")
         if venue in self.settings.blocked_venues:
             log.info("venue %s is blocked by configuration", venue)
@@ -127,29 +189,101 @@ class ExecutionInterfaceManager:
             return None
         if venue in self._venues:
             raise ConfigError(f"venue: {venue!r} is already registered")
-        self.pm.register(obj, name=venue)
+        stage = "construct"
+        obj: Any = None
+        try:
+            obj = plugin() if isinstance(plugin, type) else plugin
+            stage = "configure"
+            self.pm.register(obj, name=venue)
+            self._check_pending(obj)
+            stage = "venue_info"
+            info = checked_info(venue, obj.venue_info())
+        except Exception as exc:
+            if obj is not None and self.pm.get_name(obj) is not None:
+                self.pm.unregister(obj)
+            if not isolate or (isinstance(exc, ConfigError) and self.settings.names_venue(venue)):
+                if isinstance(exc, BasisError):
+                    raise
+                raise VenueUnavailableError(venue, failure_reason(stage, exc)) from exc
+            self._fail_venue(venue, stage, exc)
+            return None
         self._venues[venue] = obj
+        self._infos[venue] = info
+        self._keys[venue] = KeySpace(venue, namespaces_of(venue, info))
+        self._unavailable.pop(venue, None)
+        try:  # the seed's per-venue history: this venue's records of the manager's history
+            obj.execution_history = VenueHistory(self.execution_history, venue)
+        except (AttributeError, TypeError):
+            pass
         return obj
 
+    def _check_pending(self, obj: Any) -> None:
+        """pluggy's ``check_pending`` for one plugin: every hook it implements has a spec."""
+        from pluggy import PluginValidationError
+
+        for caller in self.pm.get_hookcallers(obj) or ():
+            if not caller.has_spec():
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is obj and not impl.optionalhook:
+                        raise PluginValidationError(obj, f"unknown hook {caller.name!r} in plugin {obj!r}")
+
+    def _fail_venue(self, venue: str, stage: str, exc: BaseException) -> None:
+        """Take ``venue`` out of routing and report it failed (discovery, status, history) with the reason."""
+        reason = failure_reason(stage, exc)
+        log.warning("venue %s failed and is unavailable: %s", venue, reason)
+        obj = self._venues.pop(venue, None)
+        if obj is not None:
+            self._failed_objs[venue] = obj
+            self.pm.unregister(obj)
+            self._set_health(obj, "failed", reason)
+        self._infos.pop(venue, None)
+        self._keys.pop(venue, None)
+        self._degraded.pop(venue, None)
+        self._unavailable[venue] = reason
+        rec = self._venue_dists.get(venue)
+        self.discovery.failed.append(FailedVenue(venue, rec.distribution if rec else "unknown", reason, stage))
+
+    @staticmethod
+    def _set_health(obj: Any, status: str, reason: str | None) -> None:
+        try:
+            obj.status, obj.status_reason = status, reason
+        except (AttributeError, TypeError):
+            pass
+
     def unregister(self, name: str) -> None:
-        obj = self._venues.pop(name)
-        self.pm.unregister(obj)
+        with self._lock:
+            obj = self._venues.pop(name)
+            self._infos.pop(name, None)
+            self._keys.pop(name, None)
+            self.pm.unregister(obj)
 
     def venue(self, name: str) -> Any:
-        """The registered plugin object of venue ``name`` (UnknownVenueError otherwise)."""
+        """The registered plugin object of venue ``name`` (VenueUnavailableError when it failed,
+        UnknownVenueError when it is not installed)."""
         try:
             return self._venues[name]
         except KeyError:
+            reason = self._unavailable.get(name)
+            if reason is not None:
+                raise VenueUnavailableError(name, reason) from None
             raise UnknownVenueError(name, self._venues) from None
 
+    def venue_info(self, name: str) -> VenueInfo:
+        """The checked ``venue_info()`` of venue ``name``, as it answered at registration."""
+        self.venue(name)
+        return self._infos[name]
+
     def venues(self) -> list[dict[str, Any]]:
-        """Installed venues: name, distribution, version, kind, operations."""
+        """Working venues: name, distribution, version, kind, operations, status ("healthy" or "degraded"
+        with a reason); failed ones are in ``discovery.failed``."""
         out = []
-        for name, obj in sorted(self._venues.items()):
-            info: VenueInfo = obj.venue_info()
-            rec = self._venue_dists.get(name)
-            out.append({**info.to_dict(), "distribution": rec.distribution if rec else None,
-                        "version": rec.version if rec else None})
+        with self._lock:
+            for name in sorted(self._venues):
+                rec = self._venue_dists.get(name)
+                reason = self._degraded.get(name)
+                out.append({**self._infos[name].to_dict(), "distribution": rec.distribution if rec else None,
+                            "version": rec.version if rec else None,
+                            "status": "degraded" if reason else "healthy", "reason": reason})
         return out
 
     # -- routing --------------------------------------------------------------------------------
@@ -157,6 +291,16 @@ class ExecutionInterfaceManager:
         """The plugin set changed: routes are rebuilt on their next use."""
         self._callers.clear()
         self._runs.clear()
+        self._accruers = None
+
+    def _locked(self, fn: Any) -> Any:
+        """``fn`` called under the manager's lock (live bookkeeping)."""
+        lock = self._lock
+
+        def locked(*args: Any) -> Any:
+            with lock:
+                return fn(*args)
+        return locked
 
     def _caller(self, venue: str, hook: str) -> Any:
         key = (venue, hook)
@@ -166,9 +310,9 @@ class ExecutionInterfaceManager:
             impls = [i for i in getattr(self.pm.hook, hook).get_hookimpls() if i.plugin is obj]
             if not impls:
                 op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), hook)
-                raise UnsupportedOperationError(venue, op, obj.venue_info().operations)
+                raise UnsupportedOperationError(venue, op, self._infos[venue].operations)
             others = [p for n, p in self._venues.items() if n != venue]
-            caller = Route(self.pm, hook, others, self._core)
+            caller = Route(self.pm, hook, others, self._core, self._keys[venue])
             self._callers[key] = caller
         return caller
 
@@ -189,33 +333,113 @@ class ExecutionInterfaceManager:
         Backtest: funding, interest, rebases, resting-order fills and liquidations in (previous, timestamp].
         Live: the fills of resting orders this manager placed, since they were last reported (the venues are
         asked now; ``execute`` never polls, so instructions pay no extra round trips).
+        A venue whose ``accrue`` fails is reported and taken out (see the class); the others accrue.
         """
         ts = to_utc(timestamp)
-        return self._advance(ts, ts.value, poll_live=True)
+        if self.ledger is not None:
+            with self._lock:
+                return self._advance(ts, ts.value)
+        with self._poll_lock:  # live: one poll at a time, instructions keep running meanwhile
+            with self._lock:
+                previous = self._step_clock(ts, ts.value, True)
+            return [] if previous is None else self._accrue(previous, ts, ts.value)
 
-    def _advance(self, ts: Any, ts_ns: int, poll_live: bool = False) -> list[ExecutionDeltas]:
+    def _step_clock(self, ts: Any, ts_ns: int, poll_live: bool = False) -> Any:
+        """Move the clock to ``ts``; the ``previous`` time the venues accrue from, or None when nothing accrues."""
         prev = self.clock.advance(ts_ns)
         last, self._clock_ts = self._clock_ts, ts
+        self._now = (ts, ts_ns)
         if self.execution_mode != "backtest":
             if not poll_live:
-                return []
-            previous = ts if prev is None else last if last is not None and last.value == prev else from_ns(prev)
-        elif prev is None or prev == ts_ns:
-            return []
-        else:
-            previous = last if last is not None and last.value == prev else from_ns(prev)
+                return None
+            return ts if prev is None else last if last is not None and last.value == prev else from_ns(prev)
+        if prev is None or prev == ts_ns:
+            return None
+        return last if last is not None and last.value == prev else from_ns(prev)
+
+    def _advance(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
+        previous = self._step_clock(ts, ts_ns)
+        return [] if previous is None else self._accrue(previous, ts, ts_ns)
+
+    def _accrue_calls(self) -> list[tuple[str | None, list[Any]]]:
+        """One ``accrue`` call per implementation, in pluggy's order, each with every wrapper around it:
+        (venue or None for a host plugin's own implementation, the implementations to run)."""
+        calls = self._accruers
+        if calls is None:
+            impls = self.pm.hook.accrue.get_hookimpls()
+            venue_of = {id(obj): name for name, obj in self._venues.items()}
+            wrappers = [i for i in impls if i.wrapper or i.hookwrapper]
+            plain = [i for i in impls if not (i.wrapper or i.hookwrapper)]
+            calls = self._accruers = [(venue_of.get(id(i.plugin)), [i, *wrappers]) for i in reversed(plain)]
+        return calls
+
+    def _accrue(self, previous: Any, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
+        """Every venue's ``accrue``, each in its own ledger transaction (backtest): a venue that raises or returns
+        junk (not a list of its own well-formed deltas inside its key namespaces) is taken out, changing nothing."""
         effects: list[ExecutionDeltas] = []
-        for res in self.pm.hook.accrue(previous=previous, timestamp=ts):
-            if res:
-                effects.extend(res)
-        for d in effects:
-            check_accrual(d)
+        kwargs = {"previous": previous, "timestamp": ts}
         ledger = self.ledger
-        for d in effects:
-            if ledger is not None and d.positions:
-                ledger.apply(d.positions)
-            self.execution_history.add_deltas(ts_ns, d)
+        hookexec = self.pm._hookexec
+        for venue, impls in list(self._accrue_calls()):
+            if ledger is not None:
+                ledger.begin()
+            try:
+                got = self._accrued(venue, hookexec("accrue", impls, kwargs, False))  # type: ignore[arg-type]
+                if ledger is not None:
+                    for d in got:
+                        if d.positions:
+                            ledger.apply(d.positions)
+            except BaseException as exc:
+                if ledger is not None:
+                    ledger.rollback()
+                if venue is None or not isinstance(exc, Exception):
+                    raise
+                with self._lock:
+                    self._accrue_failed(venue, ts_ns, exc)
+                continue
+            if ledger is not None:
+                ledger.commit()
+            elif venue in self._degraded:
+                with self._lock:
+                    self._degraded.pop(venue, None)
+                    self._set_health(self._venues.get(venue), "healthy", None)
+            effects.extend(got)
+        if effects:
+            with self._lock:
+                for d in effects:
+                    self.execution_history.add_deltas(ts_ns, d)
         return effects
+
+    def _accrued(self, venue: str | None, results: list[Any]) -> list[ExecutionDeltas]:
+        """The deltas of one ``accrue`` call, checked: a list of ExecutionDeltas of ``venue`` with Decimal positions
+        inside its key namespaces (VenueContractError otherwise)."""
+        out: list[ExecutionDeltas] = []
+        keys = self._keys.get(venue) if venue is not None else None
+        for res in results:
+            if not res:
+                continue
+            if type(res) is not list and type(res) is not tuple:
+                raise VenueContractError(f"accrue returned {type(res).__name__}, not a list of ExecutionDeltas")
+            for d in res:
+                check_accrual(d)
+                if keys is not None:
+                    if d.venue != venue:
+                        raise VenueContractError(f"venue {venue!r} accrued deltas labelled {d.venue!r}")
+                    keys.check(d.positions)
+                out.append(d)
+        return out
+
+    def _accrue_failed(self, venue: str, ts_ns: int, exc: Exception) -> None:
+        """A venue's ``accrue`` failed: a live read failure degrades it (retried at the next poll); anything else
+        takes it out. Recorded in the history either way."""
+        self.execution_history.append(HistoryRecord.failure(ts_ns, venue, "accrue", None, exc))
+        if self.ledger is None and isinstance(exc, LiveExecutionError):
+            reason = failure_reason("accrue", exc)
+            log.warning("venue %s is degraded: %s", venue, reason)
+            self._degraded[venue] = reason
+            self._set_health(self._venues.get(venue), "degraded", reason)
+            return
+        self._fail_venue(venue, "accrue", exc)
 
     # -- execution -------------------------------------------------------------------------------
     @library_context
@@ -228,37 +452,60 @@ class ExecutionInterfaceManager:
         """
         ts: Any
         instr: Any
+        lock = self._exec_lock  # backtest: the manager's lock; live: none (venue calls run concurrently)
+        lock.acquire()
         try:
-            ts = timestamp if is_utc_timestamp(timestamp) else to_utc(timestamp)
-            instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
-        except BasisError as exc:
-            self._record_early_failure(timestamp, instruction, exc)
-            raise
-        ts_ns = ts.value
-        if ts_ns != self.clock.now_ns:
             try:
-                self._advance(ts, ts_ns)
+                now = self._now
+                if timestamp is now[0]:  # the clock's own timestamp object again: its ns are known
+                    ts, ts_ns = timestamp, now[1]
+                else:
+                    ts = timestamp if (type(timestamp) is timeutil._PD_TIMESTAMP
+                                       and timestamp.tzinfo is timeutil._PD_UTC) else to_utc(timestamp)  # type: ignore[union-attr]
+                    ts_ns = ts.value
+                instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
             except BasisError as exc:
-                self._record_early_failure(ts, instr, exc)
+                self._record_early_failure(timestamp, instruction, exc)
                 raise
-        cid = instr.client_id
-        if cid is not None:
-            done = self._done.get((instr.venue, cid))
-            if done is not None:
-                if done[0] != instr:
-                    dup = DuplicateClientIdError(
-                        "client_id", f"{cid!r} was already used for a different instruction on {instr.venue!r}")
-                    self._record_early_failure(ts, instr, dup)
-                    raise dup
-                return done[1]
-        if instr.operation == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
-            result = self._execute_atomic(ts, instr)
-        else:
-            run = self._runs.get((instr.venue, instr.operation))
-            result = run(ts, instr) if run is not None else self._route(ts, instr)
-        if cid is not None:
-            self._done[(instr.venue, cid)] = (instr, result)
-        return result
+            except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
+                try:
+                    to_utc(timestamp)
+                    err = ClockError("timestamp: outside the supported range")
+                except ClockError as e:
+                    err = e
+                self._record_early_failure(None, instruction, err)
+                raise err from None
+            if ts_ns != self.clock.now_ns:
+                try:
+                    if self.ledger is not None:
+                        self._advance(ts, ts_ns)
+                    else:
+                        with self._lock:
+                            self._step_clock(ts, ts_ns)
+                except BasisError as exc:
+                    self._record_early_failure(ts, instr, exc)
+                    raise
+            cid = instr.client_id
+            if cid is not None:
+                done = self._done.get((instr.venue, cid))
+                if done is not None:
+                    if done[0] != instr:
+                        dup = DuplicateClientIdError(
+                            "client_id", f"{cid!r} was already used for a different instruction on {instr.venue!r}")
+                        self._record_early_failure(ts, instr, dup)
+                        raise dup
+                    return done[1]
+            op = instr.operation
+            if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
+                result = self._execute_atomic(ts, instr)
+            else:
+                run = self._runs.get((instr.venue, op))
+                result = run(ts, instr) if run is not None else self._route(ts, instr)
+            if cid is not None:
+                self._done[(instr.venue, cid)] = (instr, result)
+            return result
+        finally:
+            lock.release()
 
     def _route(self, ts: Any, instr: Any) -> ExecutionDeltas:
         run = self._runs.get((instr.venue, instr.operation))
@@ -285,7 +532,7 @@ class ExecutionInterfaceManager:
             fl = bundle.flash_loan
             wallet = None
             if fl is not None:
-                lender = self.venue(fl.venue).venue_info()
+                lender = self.venue_info(fl.venue)
                 premium = lender.flash_loan_premium
                 if premium is None:
                     raise UnsupportedOperationError(fl.venue, "flash_loan")
@@ -342,7 +589,8 @@ class ExecutionInterfaceManager:
     def get_balances(self, timestamp: datetime | str, venue: str, options: Any = None) -> dict[str, Decimal]:
         """The venue's balances and metrics (``get_balances`` hook)."""
         ts = to_utc(timestamp)
-        result = self._caller(venue, "get_balances")(timestamp=ts, instruction=options)
+        with self._exec_lock:  # backtest: never while an instruction writes the ledger
+            result = self._caller(venue, "get_balances")(timestamp=ts, instruction=options)
         if result is None:
             raise VenueContractError(f"venue {venue!r} returned None from get_balances")
         return result  # type: ignore[no-any-return]
@@ -352,28 +600,50 @@ class ExecutionInterfaceManager:
         """Quote a swap without executing it."""
         ts = to_utc(timestamp)
         instr = parse_instruction(instruction)
-        result = self._caller(instr.venue, "quote_swap")(timestamp=ts, instruction=instr)
+        with self._exec_lock:
+            result = self._caller(instr.venue, "quote_swap")(timestamp=ts, instruction=instr)
         if result is None:
             raise VenueContractError(f"venue {instr.venue!r} returned None from quote_swap")
         return result  # type: ignore[no-any-return]
 
     def get_execution_status(self) -> dict[str, Any]:
-        ok = self.execution_history.successes()
-        return {
-            "execution_mode": self.execution_mode,
-            "venues": {n: v.get_execution_status() for n, v in sorted(self._venues.items())},
-            "executions": len(self.execution_history),
-            "succeeded": ok,
-            "failed": len(self.execution_history) - ok,
-            "clock": None if self.clock.now_ns is None else from_ns(self.clock.now_ns).isoformat(),
-        }
+        """The run's status: mode, clock, execution counts, and per venue its ``get_execution_status()`` with
+        ``status`` ("healthy", "degraded" or "failed") and the ``reason`` when not healthy (failed venues too)."""
+        with self._lock:
+            ok = self.execution_history.successes()
+            n = len(self.execution_history)
+            venues = {name: self._venue_status(name) for name in sorted({*self._venues, *self._unavailable})}
+            return {
+                "execution_mode": self.execution_mode,
+                "venues": venues,
+                "executions": n,
+                "succeeded": ok,
+                "failed": n - ok,
+                "clock": None if self.clock.now_ns is None else from_ns(self.clock.now_ns).isoformat(),
+            }
+
+    def _venue_status(self, name: str) -> dict[str, Any]:
+        """One venue's status dict; the manager's verdict (failed / degraded and why) overrides the venue's."""
+        obj = self._venues.get(name) or self._failed_objs.get(name)
+        base: dict[str, Any] = {"venue": name, "execution_mode": self.execution_mode, "active_orders": 0}
+        reason = self._unavailable.get(name) or self._degraded.get(name)
+        if obj is not None:
+            try:
+                got = obj.get_execution_status()
+                base.update(got if isinstance(got, Mapping) else {})
+            except Exception as exc:
+                reason = reason or failure_reason("get_execution_status", exc)
+        status = "failed" if name in self._unavailable else "degraded" if reason else "healthy"
+        base.update(status=status, reason=reason)
+        return base
 
     # -- history (called by the wrappers) ------------------------------------------------------------
     def _record_success(self, timestamp: Any, result: ExecutionDeltas, bundle: int | None = None) -> None:
         if self._pending_history:
             self._pending_history[-1].append((timestamp, result))
             return
-        self._add_history(timestamp.value, result, bundle)
+        now = self._now
+        self._add_history(now[1] if timestamp is now[0] else timestamp.value, result, bundle)
         v = self._venues.get(result.venue)
         if v is not None:
             v.orders_executed += 1
@@ -383,11 +653,12 @@ class ExecutionInterfaceManager:
         """``VenueContext.report``: a venue's effect outside an instruction (a live order adopted at start-up)
         enters the history and the venue's statistics like an execution."""
         ts = to_utc(timestamp)
-        self.execution_history.add_deltas(ts.value, result)
-        v = self._venues.get(result.venue)
-        if v is not None:
-            v.orders_executed += 1
-            v.last_execution_timestamp = ts
+        with self._lock:
+            self.execution_history.add_deltas(ts.value, result)
+            v = self._venues.get(result.venue)
+            if v is not None:
+                v.orders_executed += 1
+                v.last_execution_timestamp = ts
 
     def _record_failure(self, timestamp: Any, instruction: Any, exc: BaseException) -> None:
         if self._pending_history:
@@ -407,16 +678,20 @@ class ExecutionInterfaceManager:
             return
         try:
             ts_ns = to_utc(timestamp).value
-        except BasisError:
+        except Exception:
             ts_ns = self.clock.now_ns or 0
-        if isinstance(instruction, Mapping):
-            venue, op = instruction.get("venue", "?"), instruction.get("operation", "?")
-            cid = instruction.get("client_id")
-        else:
-            venue = getattr(instruction, "venue", "?")
-            op = getattr(instruction, "operation", "?")
-            cid = getattr(instruction, "client_id", None)
-        self.execution_history.append(HistoryRecord.failure(ts_ns, str(venue), str(op), cid, exc))
+        try:
+            if isinstance(instruction, Mapping):
+                venue, op = instruction.get("venue", "?"), instruction.get("operation", "?")
+                cid = instruction.get("client_id")
+            else:
+                venue = getattr(instruction, "venue", "?")
+                op = getattr(instruction, "operation", "?")
+                cid = getattr(instruction, "client_id", None)
+        except Exception:  # a hostile mapping: record what is known
+            venue, op, cid = "?", "?", None
+        self.execution_history.append(HistoryRecord.failure(ts_ns, _label(venue), _label(op),
+                                                            None if cid is None else _label(cid), exc))
 
     def __repr__(self) -> str:
         return f"<ExecutionInterfaceManager mode={self.execution_mode} venues={sorted(self._venues)}>"

@@ -17,6 +17,7 @@ import pluggy
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS
+from basis_core.isolation import KeySpace
 from basis_core.wrappers import CoreWrapper, run_direct
 
 
@@ -57,10 +58,12 @@ class Route:
     implementation list changes length.
     """
 
-    __slots__ = ("_core", "_exec", "_fast", "_impls", "_model", "_n", "_orig", "_subset", "name")
+    __slots__ = ("_core", "_exec", "_fast", "_impls", "_keys", "_model", "_n", "_orig", "_subset", "name")
 
-    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any], core: CoreWrapper) -> None:
+    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any], core: CoreWrapper,
+                 keys: KeySpace | None = None) -> None:
         self._subset = pm.subset_hook_caller(hook, remove_plugins=remove)
+        self._keys = keys  # the venue's key namespaces (checked on every result it returns)
         self._orig = getattr(pm.hook, hook)
         self._exec = pm._hookexec
         self._core = core
@@ -90,7 +93,7 @@ class Route:
         """``f(timestamp, instruction)`` executing one operation: :func:`run_direct` bound to this route
         when the core wrapper is the only wrapper (no pluggy machinery per call), else :meth:`run`."""
         if self._fast is not None and self._model is not None:
-            return partial(run_direct, self._core.manager, self.name, self._model, self._fast)
+            return partial(run_direct, self._core.manager, self.name, self._model, self._fast, self._keys)
         return self.run
 
     def run(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from basis_core.errors import ClockError
+from basis_core.errors import ClockError, short_repr
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,19 +36,46 @@ def is_utc_timestamp(ts: object) -> bool:
     return type(ts) is _PD_TIMESTAMP and ts.tzinfo is _PD_UTC  # type: ignore[attr-defined]
 
 
+#: the range of nanosecond timestamps (pandas' own), quoted in errors
+_RANGE = "1677-09-22 .. 2262-04-11"
+
+
 def to_utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
     """A UTC ``pd.Timestamp`` from an aware datetime or an ISO string with an offset.
 
-    Raises :class:`ClockError` (field ``timestamp``) for a naive timestamp.
+    Raises :class:`ClockError` (field ``timestamp``) for a naive timestamp, a value that is no timestamp,
+    or one outside the nanosecond range (years 1677 .. 2262).
     """
     pdm = _pd or _pandas()
     if type(ts) is pdm.Timestamp and ts.tzinfo is _PD_UTC:  # type: ignore[union-attr]
+        if ts.unit != "ns":  # type: ignore[union-attr]
+            return _in_range(ts)  # type: ignore[arg-type]
         return ts  # type: ignore[return-value]
+    try:
+        return _in_range(_to_utc(pdm, ts))
+    except (OverflowError, ValueError) as e:
+        if isinstance(e, ClockError):
+            raise
+        raise ClockError(f"timestamp: {short_repr(ts)} is not a usable timestamp ({_RANGE}): "
+                         f"{short_repr(str(e))}") from None
+
+
+def _in_range(ts: pd.Timestamp) -> pd.Timestamp:
+    """``ts`` in nanoseconds, or ClockError when it is outside the nanosecond range."""
+    try:
+        return ts.as_unit("ns") if ts.unit != "ns" else ts
+    except (OverflowError, ValueError):
+        raise ClockError(f"timestamp: year {ts.year} is outside the supported range {_RANGE}") from None
+
+
+def _to_utc(pdm: Any, ts: Any) -> pd.Timestamp:
     if isinstance(ts, pdm.Timestamp):
         if ts.tzinfo is None:
             raise ClockError("timestamp: has no timezone; give an aware timestamp (e.g. ...Z or +00:00)")
         return ts.tz_convert("UTC")
     if isinstance(ts, str):
+        if len(ts) > 64:
+            raise ClockError(f"timestamp: {short_repr(ts, 40)} is too long for an ISO timestamp")
         return _parse_utc(ts)
     if isinstance(ts, datetime):
         if ts.tzinfo is None or ts.utcoffset() is None:
@@ -64,7 +91,7 @@ def _parse_utc(text: str) -> pd.Timestamp:
     try:
         parsed = (_pd or _pandas()).Timestamp(text)
     except ValueError as e:
-        raise ClockError(f"timestamp: cannot parse {text!r}: {e}") from None
+        raise ClockError(f"timestamp: cannot parse {short_repr(text)}: {short_repr(str(e))}") from None
     return to_utc(parsed)
 
 
@@ -78,7 +105,7 @@ def to_ns(ts: datetime | str | pd.Timestamp) -> int:
 
 def from_ns(ns: int) -> pd.Timestamp:
     """The UTC timestamp of ``ns`` nanoseconds since the epoch."""
-    return (_pd or _pandas()).Timestamp(ns, unit="ns", tz="UTC")
+    return (_pd or _pandas()).Timestamp(ns, unit="ns", tz="UTC")  # any int64 ns is in range
 
 
 NS_PER_SECOND = 1_000_000_000

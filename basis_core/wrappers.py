@@ -2,7 +2,8 @@
 
 Three concerns, in this order:
 1. validation: the instruction model matches the hook; the result is a well-formed ExecutionDeltas
-   of the routed venue with Decimal positions (else VenueContractError);
+   of the routed venue with Decimal positions inside the venue's key namespaces, and the venue left the
+   instruction as it got it (else VenueContractError; the caller's instruction is restored);
 2. risk: the max-notional limit, checked before the venue runs (``estimate_notional`` hook) and on
    the fill (backtest: a violation rolls the fill back);
 3. ledger + history: in backtest the result's positions are applied to the ledger atomically; success
@@ -11,14 +12,16 @@ Three concerns, in this order:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Generator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import InstructionValidationError, RiskLimitError, VenueContractError
+from basis_core.errors import InstructionValidationError, RiskLimitError, VenueContractError, short_repr
 from basis_core.hookspecs import OPERATION_HOOKS, hookimpl
-from basis_core.instructions import MODELS
+from basis_core.instructions import MODELS, AddLiquidity, Atomic, RemoveLiquidity
+from basis_core.isolation import KeySpace
 
 if TYPE_CHECKING:
     from basis_core.manager import ExecutionInterfaceManager
@@ -33,29 +36,71 @@ def check_instruction(hook: str, model: type, instruction: Any) -> None:
             "operation", f"hook {hook} expects a {model.__name__}, got {type(instruction).__name__}")
 
 
-def check_result(hook: str, instruction: Any, result: Any) -> ExecutionDeltas:
-    """Validation: the venue returned well-formed deltas of its own."""
+#: models with mutable containers (dicts, lists): the fields themselves are guarded against ``object.__setattr__``
+#: (see ``instructions._FrozenField``), but the containers' contents are checked against a deep snapshot
+_DEEP_MODELS = frozenset({AddLiquidity, RemoveLiquidity, Atomic})
+
+
+def snapshot(model: type, instruction: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(the instruction's fields, a deep copy of them) for a model with mutable containers, else None."""
+    if model not in _DEEP_MODELS:
+        return None
+    fields = instruction.__dict__
+    return fields, copy.deepcopy(fields)
+
+
+def restore_instruction(venue: str, fields: dict[str, Any], snap: dict[str, Any]) -> VenueContractError:
+    """The venue changed the instruction it was given (``object.__setattr__`` on the frozen model): put the
+    caller's fields back and return the error to raise."""
+    changed = sorted({*fields, *snap} - {k for k in fields.keys() & snap.keys() if fields[k] == snap[k]})
+    fields.clear()
+    fields.update(snap)
+    return VenueContractError(f"venue {venue!r} changed the instruction it was given (fields {short_repr(changed)}); "
+                              "the caller's instruction is restored and nothing was applied")
+
+
+def check_result(hook: str, instruction: Any, result: Any, keys: KeySpace | None = None) -> ExecutionDeltas:
+    """Validation: the venue returned well-formed deltas of its own, with Decimal positions inside its key
+    namespaces (``keys``)."""
     if type(result) is not ExecutionDeltas:
         if result is None:
             raise VenueContractError(f"venue {instruction.venue!r} returned None from {hook}")
         raise VenueContractError(f"venue {instruction.venue!r} returned {type(result).__name__} from {hook}, "
                                  "not ExecutionDeltas")
     if result.venue != instruction.venue:
-        raise VenueContractError(f"venue {instruction.venue!r} returned deltas labelled {result.venue!r}")
-    for k, v in result.positions.items():
-        if type(v) is not Decimal:
-            raise VenueContractError(f"venue {instruction.venue!r}: position {k!r} is {type(v).__name__}, not Decimal")
+        raise VenueContractError(f"venue {instruction.venue!r} returned deltas labelled {short_repr(result.venue)}")
+    try:
+        if keys is None:
+            for k, v in result.positions.items():
+                if type(v) is not Decimal:
+                    raise VenueContractError(
+                        f"venue {instruction.venue!r}: position {short_repr(k)} is {type(v).__name__}, not Decimal")
+        else:
+            ok = keys.ok
+            for k, v in result.positions.items():
+                if type(v) is not Decimal:
+                    raise VenueContractError(
+                        f"venue {instruction.venue!r}: position {short_repr(k)} is {type(v).__name__}, not Decimal")
+                if k not in ok:
+                    keys.admit(k)
+    except (AttributeError, TypeError):
+        raise VenueContractError(f"venue {instruction.venue!r}: positions is {type(result.positions).__name__}, "
+                                 "not a mapping of instrument keys to Decimal") from None
     return result
 
 
 def check_accrual(result: Any) -> ExecutionDeltas:
-    """Validation of an ``accrue`` result: well-formed deltas with Decimal positions."""
+    """Validation of an ``accrue`` result: well-formed deltas with finite Decimal positions."""
     if type(result) is not ExecutionDeltas:
         raise VenueContractError(f"accrue returned {type(result).__name__}, not ExecutionDeltas")
-    for k, v in result.positions.items():
-        if type(v) is not Decimal:
-            raise VenueContractError(
-                f"venue {result.venue!r}: accrued position {k!r} is {type(v).__name__}, not Decimal")
+    try:
+        for k, v in result.positions.items():
+            if type(v) is not Decimal or not v.is_finite():
+                raise VenueContractError(
+                    f"venue {short_repr(result.venue)}: accrued position {short_repr(k)} is {short_repr(v)}, "
+                    "not a finite Decimal")
+    except (AttributeError, TypeError):
+        raise VenueContractError(f"accrue: positions is {type(result.positions).__name__}, not a mapping") from None
     return result
 
 
@@ -87,19 +132,24 @@ def before_call(m: ExecutionInterfaceManager, hook: str, model: type, timestamp:
         check_risk_before(m, limit, timestamp, instruction)
 
 
-def after_call(m: ExecutionInterfaceManager, hook: str, instruction: Any, outcome: Any) -> ExecutionDeltas:
+def after_call(m: ExecutionInterfaceManager, hook: str, instruction: Any, outcome: Any,
+               keys: KeySpace | None = None) -> ExecutionDeltas:
     """The wrapper's work after the venue returned: result validation, post-fill risk, ledger."""
-    result = check_result(hook, instruction, outcome)
+    result = check_result(hook, instruction, outcome, keys)
     ledger = m.ledger
     if ledger is not None:
         if m._max_notional is not None:  # backtest: a refused fill rolls back
             check_risk_after(m._max_notional, instruction, result)
         if result.positions:
-            ledger.apply(result.positions)
+            try:
+                ledger.apply(result.positions)
+            except ArithmeticError:  # a NaN position (decimal.InvalidOperation)
+                raise VenueContractError(f"venue {instruction.venue!r} returned a position that is not a number: "
+                                         f"{short_repr(dict(result.positions))}") from None
     return result
 
 
-def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: Any,
+def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: Any, keys: KeySpace | None,
                timestamp: Any, instruction: Any) -> ExecutionDeltas:
     """The core wrapper around one venue implementation, in the instruction's own ledger transaction,
     called without pluggy's generator machinery.
@@ -109,13 +159,24 @@ def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: A
     """
     ledger = m.ledger
     try:
-        before_call(m, hook, model, timestamp, instruction)
+        if type(instruction) is not model:  # before_call, inlined (the hot path of every backtest)
+            check_instruction(hook, model, instruction)
+        limit = m._max_notional
+        if limit is not None:
+            check_risk_before(m, limit, timestamp, instruction)
+        snap = snapshot(model, instruction) if model in _DEEP_MODELS else None
         if ledger is None:
-            result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+            outcome = venue_fn(timestamp, instruction)
+            if snap is not None and snap[0] != snap[1]:
+                raise restore_instruction(instruction.venue, *snap)
+            result = after_call(m, hook, instruction, outcome, keys)
         else:
             ledger.begin()
             try:
-                result = after_call(m, hook, instruction, venue_fn(timestamp, instruction))
+                outcome = venue_fn(timestamp, instruction)
+                if snap is not None and snap[0] != snap[1]:
+                    raise restore_instruction(instruction.venue, *snap)
+                result = after_call(m, hook, instruction, outcome, keys)
             except BaseException:
                 ledger.rollback()
                 raise
@@ -132,7 +193,11 @@ def _make_wrapper(hook: str, model: type) -> Any:
         m = self.manager
         try:
             before_call(m, hook, model, timestamp, instruction)
-            result = after_call(m, hook, instruction, (yield))
+            snap = snapshot(model, instruction)
+            outcome = yield
+            if snap is not None and snap[0] != snap[1]:
+                raise restore_instruction(instruction.venue, *snap)
+            result = after_call(m, hook, instruction, outcome, m._keys.get(instruction.venue))
         except BaseException as exc:
             m._record_failure(timestamp, instruction, exc)
             raise

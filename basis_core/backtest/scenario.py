@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from basis_core.errors import BasisError, ScenarioError
+from basis_core.errors import BasisError, ScenarioError, bounded, short_repr
 from basis_core.instructions import InstructionModel, parse_instruction
 from basis_core.timeutil import to_utc
 
@@ -49,7 +49,7 @@ def _parse_time(v: Any) -> pd.Timestamp:
             return to_utc(v)
         except BasisError as e:
             raise ValueError(str(e).removeprefix("timestamp: ")) from None
-    raise ValueError(f"expected an ISO 8601 timestamp such as 2025-01-01T00:00:00Z, got {v!r}")
+    raise ValueError(f"expected an ISO 8601 timestamp such as 2025-01-01T00:00:00Z, got {short_repr(v)}")
 
 
 def _parse_step(v: Any) -> pd.Timedelta:
@@ -57,11 +57,11 @@ def _parse_step(v: Any) -> pd.Timedelta:
         td = v
     else:
         try:
-            td = pd.Timedelta(str(v).strip())
-        except (ValueError, TypeError):
-            raise ValueError(f"expected a duration such as 1h, 15min, 8h or 1d, got {v!r}") from None
-    if td <= pd.Timedelta(0):
-        raise ValueError(f"must be positive, got {v!r}")
+            td = pd.Timedelta(str(v).strip()[:64])
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError(f"expected a duration such as 1h, 15min, 8h or 1d, got {short_repr(v)}") from None
+    if td is pd.NaT or td <= pd.Timedelta(0):
+        raise ValueError(f"must be positive, got {short_repr(v)}")
     return td
 
 
@@ -72,7 +72,7 @@ Step = Annotated[pd.Timedelta, BeforeValidator(_parse_step)]
 def _check_instrument_keys(v: dict[str, Decimal]) -> dict[str, Decimal]:
     for k in v:
         if k.count(":") < 2 or any(not p for p in k.split(":", 2)):
-            raise ValueError(f"{k!r} is not an instrument key of the form venue:kind:asset "
+            raise ValueError(f"{short_repr(k)} is not an instrument key of the form venue:kind:asset "
                              "(e.g. binance:spot:USDT, ethereum:wallet:ETH)")
     return v
 
@@ -285,17 +285,30 @@ def _pydantic_reason(err: Mapping[str, Any]) -> tuple[list[Any], str]:
         msg = "unknown field"
     elif err["type"] not in ("missing", "value_error") and "input" in err:
         inp = err["input"]
-        shown = str(inp) if isinstance(inp, Decimal | int | float) and not isinstance(inp, bool) else repr(inp)
+        shown = (short_repr(str(inp)) if isinstance(inp, Decimal | int | float) and not isinstance(inp, bool)
+                 else short_repr(inp))
         msg = f"{msg} (got {shown})"
     return loc, msg
+
+
+#: Largest scenario text accepted (characters).
+MAX_SCENARIO_CHARS = 20_000_000
 
 
 def load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: str | None = None) -> Scenario:
     """A validated :class:`Scenario` from a file path, a YAML text (``text=``) or a dict.
 
     Raises :class:`ScenarioError` naming ``file:line: field: reason``; the error has attributes
-    ``line`` (1-based, None for dicts), ``field`` and ``reason``.
+    ``line`` (1-based, None for dicts), ``field`` and ``reason``. A text larger than
+    :data:`MAX_SCENARIO_CHARS` or nested too deeply is refused the same way.
     """
+    try:
+        return _load_scenario(source, text=text)
+    except RecursionError:
+        raise ScenarioError("scenario: nested too deeply") from None
+
+
+def _load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: str | None = None) -> Scenario:
     if isinstance(source, Scenario):
         return source
     node: yaml.Node | None = None
@@ -312,7 +325,10 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: st
             except OSError as e:
                 raise ScenarioError(f"{where}: cannot read the scenario: {e.strerror or e}") from None
         else:
-            where = str(source) if source else "scenario"
+            where = bounded(str(source), 80) if source else "scenario"
+        if len(text) > MAX_SCENARIO_CHARS:
+            raise ScenarioError(f"{where}: the scenario is too large: {len(text)} characters "
+                                f"(limit {MAX_SCENARIO_CHARS})")
         try:
             node = yaml.compose(text, Loader=_Loader)
             _check_duplicates(node, where)
@@ -321,6 +337,10 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: st
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark is not None else None
             raise _make_error(where, line, "yaml", f"not valid YAML: {e.problem or e}") from None
+        except BasisError:
+            raise
+        except (yaml.YAMLError, ArithmeticError, ValueError) as e:  # unreadable characters, odd scalars
+            raise _make_error(where, None, "yaml", f"not valid YAML: {short_repr(str(e))}") from None
         if data is None:
             data = {}
         if not isinstance(data, Mapping):

@@ -1,4 +1,8 @@
-"""``basis venues``: installed venue plugins (name, distribution, version, kind, operations) and load failures."""
+"""``basis venues``: installed venue plugins (name, distribution, version, kind, operations) and failures.
+
+A venue that fails to import, construct, configure or describe itself is listed as failed with the reason;
+the command still exits 0 (the other venues work) and says how many failed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -18,18 +23,21 @@ def register(app: typer.Typer) -> None:
 
         m = ExecutionInterfaceManager(data_provider=DataProvider(), execution_mode="backtest")
         rows = m.venues()
-        failed = [f.__dict__ for f in m.discovery.failed]
+        failed = m.discovery.to_dict()["failed"]
         if as_json:
             typer.echo(json.dumps({"venues": rows, "failed": failed, "missing": m.discovery.missing}, indent=2))
             return
         console = Console()
-        table = Table(title="basis-core venues")
+        table = Table(title="basis-execution venues")
         for col in ("venue", "distribution", "version", "kind", "operations"):
             table.add_column(col)
         for r in rows:
             table.add_row(r["name"], str(r["distribution"]), str(r["version"]), r["kind"], ", ".join(r["operations"]))
         console.print(table)
         for f in failed:
-            console.print(f"[red]failed to load[/red] {f['name']} ({f['distribution']}): {f['error']}")
+            console.print(f"[red]failed ({f['stage']})[/red] "
+                          + escape(f"{f['name']} ({f['distribution']}): {f['error']}"), highlight=False)
+        if failed:
+            console.print(f"{len(failed)} venue(s) failed and are unavailable; the {len(rows)} listed above work.")
         for name in m.discovery.missing:
             console.print(f"[yellow]not installed[/yellow] {name}: pip install basis-venue-{name}")

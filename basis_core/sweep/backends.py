@@ -77,6 +77,8 @@ class LocalBackend:
             raise SweepError("--workers", f"must be at least 1, got {workers}")
         self.workers = workers or cpu_count()
         self.quiet = quiet
+        #: the worker processes ended by the last interruption (for inspection)
+        self.stopped: list[Any] = []
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(), initializer=init_worker,
@@ -124,22 +126,24 @@ class LocalBackend:
                         return sorted(left, key=lambda t: t["index"])
                     on_result(rec)
         except BaseException:
-            _stop(pool)
+            self.stopped = _stop(pool)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return []
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the worker processes now (a backtest cannot be interrupted politely)."""
+def _stop(pool: ProcessPoolExecutor) -> list[Any]:
+    """Cancel what is queued and end the worker processes now (a backtest cannot be interrupted politely);
+    return them (ended)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    procs = getattr(pool, "_processes", None) or {}
-    for p in list(procs.values()):
+    for p in procs:
         if p.is_alive():
             p.terminate()
-    for p in list(procs.values()):
+    for p in procs:
         p.join(timeout=10)
+    return procs
 
 
 def make_backend(name: str, *, workers: int | None = None, address: str | None = None,

@@ -41,6 +41,9 @@ Each fault applies to ``times`` matching requests, in injection order per route.
 matches every request; a fault injected for the exact route is taken before a ``"*"`` one.
 A persistent clock offset for all requests is :attr:`EmulatorServer.clock_skew_ms`.
 
+An emulator with a replayed market (an attribute ``replay``, :mod:`basis_core.testing.replay`) also answers
+``GET`` / ``POST /_emulator/replay`` to read and steer its clock (pause, resume, speed, seek) from another process.
+
 The server listens on 127.0.0.1 and an ephemeral port (or a fixed ``port``), serves in a daemon
 thread, speaks HTTP/1.1 keep-alive with Nagle's algorithm disabled (otherwise each call stalls
 ~40 ms), and logs through :mod:`logging`. It never logs request bodies or headers (they may carry
@@ -91,6 +94,8 @@ _ANSWER_ONLY = frozenset({"http_429", "http_418", "http_5xx", "venue_error"})
 _ANSWER_AFTER = {"http_5xx_after_place": "http_5xx", "venue_error_after_place": "venue_error"}
 
 ANY_ROUTE = "*"
+#: Emulator control of a replayed market (see :meth:`EmulatorServer._replay_control`); not a venue path.
+REPLAY_CONTROL_PATH = "/_emulator/replay"
 
 
 @dataclass
@@ -348,6 +353,9 @@ class EmulatorServer:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in h.headers.items()}
+        if path == REPLAY_CONTROL_PATH and getattr(self, "replay", None) is not None:
+            self._write(h, self._replay_control(method, body))
+            return
         try:
             route = self.route_key(method, path, body, query)
         except Exception:
@@ -415,6 +423,34 @@ class EmulatorServer:
     ) -> None:
         with self.lock:
             self.request_log.append(RequestRecord(method, path, route, params, fault, status))
+
+    def _replay_control(self, method: str, body: bytes) -> Response:
+        """``GET /_emulator/replay``: the replay clock (market time, speed, paused, end); ``POST`` with a JSON object
+        of ``pause`` / ``resume`` (true), ``speed`` (number >= 0), ``seek`` (ISO UTC market time) changes it, then
+        answers the same. For test harnesses driving an emulator in another process; no venue has this path."""
+        from basis_core.timeutil import from_ns
+
+        replay: Any = getattr(self, "replay", None)
+        clock = replay.clock
+        if method == "POST":
+            try:
+                req = json.loads(body or b"{}")
+                if not isinstance(req, dict):
+                    raise ValueError("expected a JSON object")
+                if req.get("pause"):
+                    clock.pause()
+                if "seek" in req:
+                    clock.seek(str(req["seek"]))
+                if "speed" in req:
+                    clock.set_speed(float(req["speed"]))
+                if req.get("resume"):
+                    clock.resume()
+            except Exception as e:  # a bad control request changes nothing it did not get to
+                return json_response(400, {"error": f"{type(e).__name__}: {e}"[:300]})
+        elif method != "GET":
+            return json_response(405, {"error": "GET or POST"})
+        return json_response(200, {"market_time": from_ns(clock.now_ns()).isoformat(), "speed": clock.speed,
+                                   "paused": clock.paused, "end": from_ns(replay.end_ns).isoformat()})
 
     @staticmethod
     def _reset(h: _Handler) -> None:

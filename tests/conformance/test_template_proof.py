@@ -27,14 +27,15 @@ from basis_core.cli import _register, app
 from basis_core.cli.new_venue_cmd import generate_venue
 from basis_core.errors import ConfigError
 
-KINDS = ("cex", "dex", "onchain")
+KINDS = ("cex", "amm", "lending")
+VENUE_KIND = {"cex": "cex", "amm": "dex", "lending": "onchain"}  # template kind -> venue_info kind
 NAMES = {k: f"zzproof_{k}" for k in KINDS}
 DISTS = {k: f"basis-venue-zzproof-{k}" for k in KINDS}
 CORE = Path(basis_core.__file__).resolve().parent
 INSTRUCTIONS = {
     "cex": {"operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy", "amount": "1"},
-    "dex": {"operation": "swap", "token_in": "USDC", "token_out": "WETH", "amount_in": "1000"},
-    "onchain": {"operation": "supply", "asset": "USDC", "amount": "100"},
+    "amm": {"operation": "swap", "token_in": "USDC", "token_out": "WETH", "amount_in": "1000"},
+    "lending": {"operation": "supply", "asset": "USDC", "amount": "100"},
 }
 BALANCES = {"zzproof_cex:spot:USDT": "10000", "ethereum:wallet:USDC": "10000", "ethereum:wallet:ETH": "1"}
 
@@ -58,7 +59,7 @@ print(json.dumps(out))
 
 
 def _core_state() -> tuple[str, str, list[str]]:
-    """What the proof could have changed in the core: the template's files (digest), the basis-core
+    """What the proof could have changed in the core: the template's files (digest), the core's
     distribution's metadata (digest: pip must not reinstall or alter it), and artefact paths under
     basis_core (answers files, build dirs, egg-info, generated packages). Other files of the tree are left
     out on purpose: developers may edit them while the suite runs."""
@@ -67,7 +68,7 @@ def _core_state() -> tuple[str, str, list[str]]:
         if p.is_file() and "__pycache__" not in p.parts:
             h.update(str(p.relative_to(CORE)).encode())
             h.update(p.read_bytes())
-    dist = distribution("basis-core")
+    dist = distribution(basis_core.DISTRIBUTION)
     meta = hashlib.sha256()
     for name in ("METADATA", "PKG-INFO", "entry_points.txt", "RECORD", "SOURCES.txt", "direct_url.json"):
         meta.update(f"{name}:{dist.read_text(name)}".encode())
@@ -130,15 +131,15 @@ def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: di
     listed = _basis_venues()
     for k in KINDS:
         assert listed[NAMES[k]]["distribution"] == DISTS[k]
-        assert listed[NAMES[k]]["kind"] == k
+        assert listed[NAMES[k]]["kind"] == VENUE_KIND[k]
 
     routed = _route()
     for k in KINDS:
         r = routed[NAMES[k]]
         assert r["venue"] == NAMES[k] and r["status"] == "filled", r
         assert str(generated[k]) not in str(r["module"]), "the installed copy, not the source tree, must run"
-    assert routed["zzproof_cex"]["positions"]["zzproof_cex:spot:ETH"] == "1"
-    assert routed["zzproof_onchain"]["positions"]["zzproof_onchain:supplied:USDC"] == "100"
+    assert routed["zzproof_cex"]["positions"]["zzproof_cex:spot:ETH"] == "0.999"  # the core's CEX: fee in ETH
+    assert routed["zzproof_lending"]["positions"]["zzproof_lending:supplied:USDC"] == "100"
 
     tests = [str(generated[k] / "tests") for k in KINDS]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",

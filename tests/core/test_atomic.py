@@ -19,6 +19,7 @@ class Lender(OnChainExecutionInterface):
     """A toy lending venue: supply moves wallet -> supplied; health factor = supplied / 10 (for the test)."""
 
     name = "lender"
+    key_namespaces = ("lender:", "ethereum:wallet:")  # the wallet is shared: declared explicitly
 
     def flash_loan_premium(self) -> Decimal:
         return D("0.0005")

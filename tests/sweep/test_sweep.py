@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import basis_core.sweep
 from basis_core.backtest.runner import run as run_backtest
 from basis_core.sweep import SweepInterrupted, SweepProgress
+from basis_core.sweep.backends import LocalBackend
 from basis_core.sweep.worker import metrics_of
 
 MF = "strategies.cash_and_carry.params.margin_fraction"
@@ -125,8 +126,10 @@ def test_ctrl_c_stops_the_pool_and_keeps_the_finished_variants(tmp_path: Path) -
             raise KeyboardInterrupt  # as if Ctrl-C arrived right after the first variant finished
 
     grid = {MF: ["0.2", "0.25", "0.3", "0.35"], **SHORT}
+    pool = LocalBackend(2)
     with pytest.raises(SweepInterrupted) as ei:
-        basis_core.sweep.run("default", grid, out=tmp_path, workers=2, progress=interrupt_after_first)
+        basis_core.sweep.run("default", grid, out=tmp_path, backend=pool, progress=interrupt_after_first)
+    assert pool.stopped and not any(p.is_alive() for p in pool.stopped)  # the workers were ended, not awaited
     partial = ei.value.outcome
     assert partial.interrupted and len(partial.table) == 1
     assert len(list((tmp_path / "variants").glob("*.json"))) == 1
@@ -200,3 +203,21 @@ def test_full_reports_on_request(tmp_path: Path) -> None:
     assert (report / "summary.json").is_file() and (report / "equity.png").is_file()
     rec = json.loads((tmp_path / "variants" / f"{key}.json").read_text())
     assert metrics_of(json.loads((report / "summary.json").read_text())) == rec["metrics"]
+
+
+DATA = Path(os.environ.get("BASIS_SHARED_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+@pytest.mark.realdata
+def test_a_sweep_on_real_data_files(tmp_path: Path) -> None:
+    """``--data DIR``: every variant runs on the real files; the key follows the files it reads."""
+    if not DATA.is_dir():
+        pytest.skip(f"real market data not found at {DATA}")
+    out = basis_core.sweep.sweep("staked_basis", {"period.end": ["2024-05-20", "2024-05-27"]}, data_dir=DATA,
+                                 out=tmp_path, backend="serial", picture=False)
+    t = out.table
+    assert list(t["status"]) == ["ok", "ok"] and t.loc[0, "steps"] == 7 * 24 + 1
+    assert json.loads((tmp_path / "sweep.json").read_text())["scenario"]["market"]["source"] == "data_dir"
+    again = basis_core.sweep.sweep("staked_basis", {"period.end": ["2024-05-20"]}, data_dir=DATA, out=tmp_path,
+                                   backend="serial", picture=False, hash_data=True)
+    assert again.computed == 1 and again.table.loc[0, "key"] != t.loc[0, "key"]  # keyed by content now

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -195,6 +197,24 @@ def test_basis_emulate_replays_a_market_csv(synthetic: DataProvider, path_file: 
     assert D(str(c.fetch_ticker(SPOT)["last"])) == close(synthetic, "spot:ETH/USDT", to_ns(start))
     assert D(str(c.fetch_funding_rate(PERP)["markPrice"])) == close(synthetic, "perp:binance:ETH/USDT:USDT",
                                                                      to_ns(start))
+    # steered from this process: jump ahead (a laptop that slept), then run again at another speed
+    later = "2025-01-03T17:00:00+00:00"
+    state = _control(info["base_url"], {"pause": True, "seek": later})
+    assert state["paused"] is True and state["market_time"] == later and state["speed"] == 0
+    assert D(str(c.fetch_ticker(SPOT)["last"])) == close(synthetic, "spot:ETH/USDT", to_ns(later))
+    state = _control(info["base_url"], {"speed": 7200, "resume": True})
+    assert state["paused"] is False and state["speed"] == 7200 and to_ns(state["market_time"]) >= to_ns(later)
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        _control(info["base_url"], {"seek": "not a time"})
+    assert bad.value.code == 400
+
+
+def _control(base_url: str, change: dict[str, Any]) -> dict[str, Any]:
+    """POST /_emulator/replay: steer a replaying emulator's clock; its state after the change."""
+    req = urllib.request.Request(base_url + "/_emulator/replay", data=json.dumps(change).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return dict(json.loads(resp.read()))
 
 
 def test_basis_emulate_refuses_an_unreadable_replay(tmp_path: Path) -> None:

@@ -184,11 +184,14 @@ def test_an_advance_whose_venue_read_fails_reports_nothing_and_the_next_reports_
     emu.fill_order("rf-2")
     emu.faults.inject("GET /fapi/v1/order", Fault("http_5xx", status=503, times=3))  # the perp lookup fails
     n = len(m.execution_history)
-    with pytest.raises(AmbiguousOutcomeError):
-        m.advance_to(TS)
-    assert len(m.execution_history) == n  # not half-reported
+    assert m.advance_to(TS) == []  # not half-reported; the other venues would still have accrued
+    (failure,) = m.execution_history[n:]
+    assert not failure.success and failure.operation == "accrue" and "AmbiguousOutcomeError" in str(failure.error)
+    status = m.get_execution_status()["venues"]["binance"]
+    assert status["status"] == "degraded" and "AmbiguousOutcomeError" in status["reason"]
     fills = m.advance_to(TS)
     assert sorted((f.client_id, f.fill_amount) for f in fills) == [("rf-1", D("0.3")), ("rf-2", D("0.2"))]
+    assert m.get_execution_status()["venues"]["binance"]["status"] == "healthy"
 
 
 def test_a_partial_fill_before_a_cancel_is_still_reported(m: ExecutionInterfaceManager, emu: BinanceEmulator) -> None:

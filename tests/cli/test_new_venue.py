@@ -1,0 +1,51 @@
+"""``basis new-venue`` renders its templates with Jinja2 alone (no copier: it works after a plain install of the
+core) and writes no absolute path into the generated project."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import basis_core
+from basis_core.cli.new_venue_cmd import KINDS, generate_venue
+from basis_core.errors import ConfigError
+
+CORE = str(Path(basis_core.__file__).resolve().parent.parent)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_files_hold_no_absolute_path(kind: str, tmp_path: Path) -> None:
+    out = generate_venue("zzpaths", kind, tmp_path / "gen")
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and not any(p.name == ".copier-answers.yml" for p in files)
+    for p in files:
+        text = p.read_text(errors="replace")
+        assert CORE not in text and str(tmp_path) not in text, p
+        assert "{{" not in text and "{%" not in text, f"{p}: unrendered template syntax"
+
+
+def test_the_cex_kind_builds_on_the_core_building_blocks(tmp_path: Path) -> None:
+    out = generate_venue("zzcex", "cex", tmp_path / "gen")
+    venue = (out / "basis_venue_zzcex" / "venue.py").read_text()
+    assert "class ZzcexVenue(CexVenue)" in venue and "def market_data_files" in venue
+    assert "CexLiveBackend" in venue  # the live section names the ccxt base
+    assert (out / "basis_venue_zzcex" / "testing" / "emulator.py").read_text().count("EmulatorServer") >= 2
+    assert not (out / "basis_venue_zzcex" / "sim.py").exists()
+
+
+def test_generation_needs_no_copier(tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['copier'] = None\n"
+            "from basis_core.cli.new_venue_cmd import generate_venue\n"
+            f"print(generate_venue('zznocopier', 'amm', {str(tmp_path / 'gen')!r}))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "gen" / "basis_venue_zznocopier" / "venue.py").exists()
+
+
+def test_old_kind_names_still_work_and_unknown_kinds_are_refused(tmp_path: Path) -> None:
+    assert (generate_venue("zzold", "onchain", tmp_path / "a") / "basis_venue_zzold" / "sim.py").exists()
+    with pytest.raises(ConfigError, match="kind: 'staking' must be one of cex, amm, lending"):
+        generate_venue("zzstake", "staking", tmp_path / "b")
