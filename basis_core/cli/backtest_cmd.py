@@ -35,8 +35,10 @@ class HistoryFormat(StrEnum):
 
 def _err(msg: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {msg}", markup=True)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {escape(msg)}",
+                                                                markup=True)
 
 
 def _parse_balances(items: list[str]) -> dict[str, Decimal]:
