@@ -1,4 +1,4 @@
-# basis-core developer commands. Quick start (fresh clone):
+# basis-execution developer commands. Quick start (fresh clone):
 #   make backtest   -> set up .venv (core + every plugin) and run the default backtest
 #   make test       -> set up the test environment (+ npm ci for anvil and contract artifacts) and run all tests
 PYTHON ?= python3
@@ -12,11 +12,14 @@ PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The core's distribution was called basis-core before 0.2.0: a venv from then still has that name installed.
 install: $(BIN)/python
-	$(PIP) -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	$(BIN)/python -m pip uninstall -y -q basis-core 2>/dev/null || true
+	$(PIP) -e '.[report]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
 
 install-test: $(BIN)/python
-	$(PIP) -e '.[test,live,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper -e tests/plugins/basis-venue-okx
+	$(BIN)/python -m pip uninstall -y -q basis-core 2>/dev/null || true
+	$(PIP) -e '.[test,report]' $(foreach p,$(PLUGIN_DIRS),-e $(p)) -e tests/plugins/basis-venue-paper -e tests/plugins/basis-venue-okx
 	npm ci --no-audit --no-fund --loglevel=error
 
 backtest: install

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import DEXExecutionInterface
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
 class AmmVenue(DEXExecutionInterface):
@@ -23,7 +23,7 @@ class AmmVenue(DEXExecutionInterface):
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
     settings_options: ClassVar[frozenset[str]] = frozenset({
         "approval_mode", "deployment_table", "default_slippage_bps", "gas_units", "pools", "reanchor", "routes",
-        "tokens"})
+        "tokens"}) | EVM_OPTIONS
 
     def on_configure(self, context: Any) -> None:
         approval_mode(self.name, self.settings.options)
@@ -51,3 +51,8 @@ class AmmVenue(DEXExecutionInterface):
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Live: settle journaled on-chain intents left pending (a restart, a timeout); backtest: nothing."""
+        return None if self.mode != "live" else live_accrue(self)

@@ -1,11 +1,12 @@
 """Backtest reports: a rich summary table, ``summary.json``, ``history`` / ``executions`` (parquet or
 csv; executions as a tidy frame of typed columns), ``equity.png`` (equity with the PnL components stacked
 beneath), ``positions.png`` and the interactive ``report.html`` (:mod:`basis_core.backtest.html_report`,
-needs plotly: ``pip install 'basis-core[report]'``).
+needs plotly: ``pip install 'basis-execution[report]'``).
 
 Charts use matplotlib's Agg canvas directly (no pyplot, no global backend change in host apps) and are
 downsampled (at most a few thousand points per series), so writing a report takes seconds whatever the
-run length.
+run length. Charts, parquet and ``report.html`` need the ``report`` extra: without it the report is
+``summary.json`` and csv history, and :func:`report_extra_note` says what was left out.
 """
 
 from __future__ import annotations
@@ -45,6 +46,27 @@ COMPONENT_LABELS: dict[str, str] = {
 _STABLE = ("USDT", "USDC", "DAI", "USD", "USDS", "FDUSD")
 #: most points per series in the PNG charts
 _MAX_POINTS = 4000
+
+#: import name -> what needs it: the modules the ``report`` extra installs (the one place for report dependencies)
+REPORT_EXTRA_MODULES: dict[str, str] = {"matplotlib": "charts", "pyarrow": "parquet history", "plotly": "report.html"}
+
+
+def missing_report_modules() -> list[str]:
+    """Import names of :data:`REPORT_EXTRA_MODULES` that are not installed (empty with ``[report]``)."""
+    import importlib.util
+
+    return [name for name in REPORT_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+
+
+def report_extra_note(parquet: bool = True, html: bool = True) -> str | None:
+    """One line telling how to get what the report left out (charts; parquet history and ``report.html`` when
+    asked for), or None when nothing was left out."""
+    missing = [m for m in missing_report_modules() if (parquet or m != "pyarrow") and (html or m != "plotly")]
+    if not missing:
+        return None
+    what = ", ".join(REPORT_EXTRA_MODULES[m] for m in missing)
+    return (f"{what} not written ({', '.join(missing)} not installed): "
+            "pip install 'basis-execution[report]'")
 
 
 def _usd(x: float) -> str:
@@ -112,8 +134,8 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
                  charts: bool = True, html: bool = True) -> dict[str, Path]:
     """Write the report files into ``out_dir`` (created); return name -> path.
 
-    ``html``: also ``report.html`` when plotly is installed (the ``report`` extra; skipped with a warning
-    otherwise)."""
+    ``html``: also ``report.html``. Without the ``report`` extra, history is written as csv and the charts /
+    ``report.html`` are left out (:func:`report_extra_note` says what and how to get them)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fmt = fmt or result.scenario.report.history_format
@@ -129,13 +151,16 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
             files["executions"] = out / "executions.parquet"
             ex.to_parquet(files["executions"])
         except ImportError:  # no pyarrow / fastparquet: fall back to csv
-            log.warning("parquet support is not installed; writing csv")
+            log.info("parquet support is not installed; writing csv")
             fmt = "csv"
     if fmt == "csv":
         files["history"] = out / "history.csv"
         hist.to_csv(files["history"])
         files["executions"] = out / "executions.csv"
         ex.to_csv(files["executions"], index=False)
+    if charts and "matplotlib" in missing_report_modules():
+        log.info("matplotlib is not installed; no charts")
+        charts = False
     if charts:
         files["equity"] = out / "equity.png"
         plot_equity(result, files["equity"])
@@ -145,7 +170,7 @@ def write_report(result: BacktestResult, out_dir: str | Path, fmt: str | None = 
         try:
             import plotly  # noqa: F401
         except ImportError:
-            log.warning("plotly is not installed: no report.html (pip install 'basis-core[report]')")
+            log.info("plotly is not installed: no report.html (pip install 'basis-execution[report]')")
         else:
             from basis_core.backtest.html_report import write_html
 
@@ -242,4 +267,5 @@ def plot_positions(result: BacktestResult, path: str | Path) -> None:
     fig.savefig(path)
 
 
-__all__ = ["COMPONENT_LABELS", "history_frame", "plot_equity", "plot_positions", "summary_table", "write_report"]
+__all__ = ["COMPONENT_LABELS", "REPORT_EXTRA_MODULES", "history_frame", "missing_report_modules", "plot_equity",
+           "plot_positions", "report_extra_note", "summary_table", "write_report"]

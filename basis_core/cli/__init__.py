@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import typer
 
-app = typer.Typer(name="basis", help="basis-core: execution layer for basis / delta-neutral trading.",
+app = typer.Typer(name="basis", help="basis-execution: execution layer for basis / delta-neutral trading.",
                   no_args_is_help=True, add_completion=True, pretty_exceptions_show_locals=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -50,9 +50,9 @@ def configure_logging(level: int) -> logging.Handler:
 
 def _version(value: bool) -> None:
     if value:
-        from basis_core import __version__
+        from basis_core import DISTRIBUTION, __version__
 
-        typer.echo(f"basis {__version__}")
+        typer.echo(f"basis ({DISTRIBUTION}) {__version__}")
         raise typer.Exit()
 
 
@@ -64,7 +64,7 @@ def _root(
     log_level: LogLevel | None = typer.Option(None, "--log-level", case_sensitive=False,
                                               help="log level (overrides -v); default: warning"),
 ) -> None:
-    """basis-core: execution layer for basis / delta-neutral trading."""
+    """basis-execution: execution layer for basis / delta-neutral trading."""
     if log_level is not None:
         level = getattr(logging, log_level.value.upper())
     else:

@@ -35,8 +35,10 @@ class HistoryFormat(StrEnum):
 
 def _err(msg: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {msg}", markup=True)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {escape(msg)}",
+                                                                markup=True)
 
 
 def _parse_balances(items: list[str]) -> dict[str, Decimal]:
@@ -101,6 +103,17 @@ class _LineProgress:
                    f"elapsed {elapsed:.0f} s, ETA {eta:.0f} s", err=True)
 
 
+def _with_period(sc: Any, start: str | None, end: str | None) -> Any:
+    """``sc`` with its period's start / end replaced (``--start`` / ``--end``); a bad date is a ScenarioError."""
+    from basis_core.backtest.scenario import load_scenario
+
+    merged = sc.model_dump(exclude={"source_path"})
+    for key, value in (("start", start), ("end", end)):
+        if value is not None:
+            merged["period"][key] = value
+    return load_scenario(merged).model_copy(update={"source_path": sc.source_path})
+
+
 def backtest(
     scenario: str | None = typer.Argument(None, help="scenario YAML file, or the name of a bundled scenario "
                                          "(default, cash_and_carry, staked_basis ...); default: 'default'",
@@ -123,13 +136,16 @@ def backtest(
     html: bool = typer.Option(True, "--html/--no-html", help="write report.html (needs plotly)"),
     progress_every: float = typer.Option(10.0, "--progress-every", min=0.1,
                                          help="seconds between progress lines when stderr is not a terminal"),
+    start: str | None = typer.Option(None, "--start", help="first step instead of the scenario's, e.g. 2025-03-01"),
+    end: str | None = typer.Option(None, "--end", help="last step instead of the scenario's, e.g. 2025-01-08 "
+                                                      "(a short run of the default scenario)"),
 ) -> None:
     """Run a backtest scenario and write its report.
 
     Exit status: 0 ok; 1 the run failed; 2 bad usage or an invalid scenario; 3 instructions failed and
     --fail-on-error was given; 130 interrupted (Ctrl-C: the partial report is written).
     """
-    from basis_core.backtest.report import summary_table, write_report
+    from basis_core.backtest.report import report_extra_note, summary_table, write_report
     from basis_core.backtest.runner import run
     from basis_core.backtest.scenario import load_scenario, resolve_scenario
 
@@ -145,6 +161,8 @@ def backtest(
             for k, v in extra.items():
                 merged_balances[k] = merged_balances.get(k, Decimal(0)) + v
             sc = sc.model_copy(update={"initial_balances": merged_balances})
+        if start is not None or end is not None:
+            sc = _with_period(sc, start, end)
         if strategy is not None:
             from basis_core.backtest.strategies.loader import load_strategy
 
@@ -212,6 +230,12 @@ def backtest(
         console = Console()
         console.print(summary_table(result.summary))
         console.print(f"report: {out}/ ({', '.join(p.name for p in files.values())})")
+    note = report_extra_note(parquet=files["history"].suffix == ".csv" and (
+        fmt.value if fmt else sc.report.history_format) == "parquet", html=html)
+    if note:  # without the report extra: say in one line how to get the charts
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]note:[/yellow] {escape(note)}")
     if result.interrupted:
         _err(f"interrupted: partial report written to {out}/")
         raise typer.Exit(130)

@@ -23,16 +23,11 @@ from typing import Any
 
 import typer
 
+from basis_core.cli.backtest_cmd import _err
 from basis_core.errors import BasisError
 
 DEFAULT_OUT = Path("sweep-report")
 TOP = 10
-
-
-def _err(msg: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/bold red] {msg}", markup=True)
 
 
 def _fmt(v: Any) -> str:
@@ -136,11 +131,11 @@ def sweep(
         console = Console()
         console.print(_ranking_table(outcome.ranking, outcome.metric, outcome.keys, TOP))
         console.print(f"{len(outcome.table)} variants: {outcome.computed} run now, {outcome.reused} from an earlier "
-                      f"run, {outcome.failed} failed")
+                      f"run, {outcome.failed} failed", markup=False)
         if outcome.picture_note:
-            console.print(f"note: {outcome.picture_note}")
+            console.print(f"note: {outcome.picture_note}", markup=False)
         console.print(f"results: {out}/ ({', '.join(p.name for p in outcome.files.values())}); a variant's full "
-                      f"report: basis backtest {out}/variants/KEY.yaml --out DIR")
+                      f"report: basis backtest {out}/variants/KEY.yaml --out DIR", markup=False)
     if outcome.failed:
         for _, r in failed.iterrows():
             _err(f"variant {int(r['variant'])} ({r['key']}) failed: {r['error']}")

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({"venues": rows, "failed": failed, "missing": m.discovery.missing}, indent=2))
             return
         console = Console()
-        table = Table(title="basis-core venues")
+        table = Table(title="basis-execution venues")
         for col in ("venue", "distribution", "version", "kind", "operations"):
             table.add_column(col)
         for r in rows:

@@ -106,10 +106,13 @@ def _read_klines_arrow(p: Path, time_col: str, cols: Mapping[str, str]) -> tuple
     """The fast path (pyarrow's streaming CSV reader and compute kernels, no Python object per value, ~1 MB
     blocks): open times in UTC ns and exact fixed-point columns, or None when the file needs the general path
     (comment lines, exponents, more than 18 digits, unusual timestamps) or lacks a column (the general path
-    names it)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
+    names it). Also None without pyarrow (it comes with the ``report`` extra, not with the core)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return None
 
     srcs = list(dict.fromkeys(cols.values()))
     names = [time_col, *srcs]

@@ -362,23 +362,24 @@ class ChainIntents:
         return [t for txs in rows.values() for t in txs if t.nonce == nonce]
 
     # -- restart / fee bump --------------------------------------------------------------------------
-    def resume_pending(self, timeout: float = 2.0) -> list[ExecutionDeltas]:
+    def resume_pending(self, timeout: float = 2.0, report: bool = True) -> list[ExecutionDeltas]:
         """Resume this venue's pending intents that no live thread or process is working on (oldest first):
         re-broadcast what the node lost, adopt what was mined (deltas journaled ``done`` and reported), leave
         what is still in the pool pending after ``timeout`` seconds (its nonces stay registered). An intent
         whose final transaction was never signed is journaled ``absent`` once its other transactions are mined
-        (the instruction had no effect; re-issuing it runs it)."""
+        (the instruction had no effect; re-issuing it runs it). ``report``: also tell the manager (a restart);
+        False when the caller returns them itself (``accrue``)."""
         out: list[ExecutionDeltas] = []
         for st in self.journal.pending(self.venue):
             payload = st.intent.payload
             if payload.get("kind") != "onchain":
                 continue
-            d = self._resume_one(st, timeout)
+            d = self._resume_one(st, timeout, report)
             if d is not None:
                 out.append(d)
         return out
 
-    def _resume_one(self, st: IntentState, timeout: float) -> ExecutionDeltas | None:
+    def _resume_one(self, st: IntentState, timeout: float, report: bool) -> ExecutionDeltas | None:
         from basis_core.instructions import parse_instruction
         from basis_core.timeutil import to_utc
 
@@ -407,7 +408,7 @@ class ChainIntents:
             except ContractRevertError as e:
                 log.warning("%s: pending %s %s reverted: %s", self.venue, i.operation, i.intent_id, e)
                 return None
-            if self.report is not None:
+            if report and self.report is not None:
                 self.report(d.timestamp, d)
             return d
         except (TransactionTimeoutError, AmbiguousOutcomeError) as e:

@@ -22,19 +22,23 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from basis_core.backtest.dex import GasCost, from_units, wallet_key
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InsufficientFundsError
-from basis_core.live.chain_intents import ChainIntents
 from basis_core.live.evm import EvmClient, Receipt
 
+if TYPE_CHECKING:
+    from basis_core.live.chain_intents import ChainIntents
+
 APPROVAL_MODES = ("exact", "unlimited")
+#: venue_config options every on-chain venue's live client reads (:func:`client_from_settings`)
+EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"})
 _ZERO = Decimal(0)
 
-__all__ = ["APPROVAL_MODES", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
-           "option_float", "read_deployment"]
+__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
+           "live_accrue", "option_float", "read_deployment"]
 
 
 @lru_cache(maxsize=16)
@@ -100,6 +104,18 @@ def client_from_settings(venue: str, settings: Any) -> EvmClient:
     )
 
 
+def live_accrue(venue: Any) -> list[ExecutionDeltas] | None:
+    """The ``accrue`` hook of an on-chain venue in live mode (``manager.advance_to``): when the run configures the
+    venue (``rpc_url``), its backend (created now if needed: a restart resumes the journal's pending intents
+    then) settles the pending intents and the ones completed now are returned; None otherwise."""
+    ctx = venue.context
+    if ctx is None or ctx.mode != "live":
+        return None
+    if venue._backend is None and not (venue.settings.rpc_url and ctx.settings.names_venue(venue.name)):
+        return None  # an auto-discovered venue nobody configured is never connected
+    return venue.backend.resume_pending() or None
+
+
 def check_chain(venue: str, table: Mapping[str, Any], client: EvmClient) -> None:
     """ConfigError when the deployment table names a ``chain_id`` other than the node's."""
     if table.get("chain_id") is not None and int(table["chain_id"]) != client.chain_id:
@@ -139,6 +155,8 @@ class OnChainLiveBase:
     def init_intents(self, venue: str, context: Any) -> None:
         """The exactly-once flow (:mod:`basis_core.live.chain_intents`) on the run's journal, then resume this
         venue's pending intents (a restart) before anything new is sent."""
+        from basis_core.live.chain_intents import ChainIntents
+
         self.intents = ChainIntents.for_backend(venue, self.client, context, self.finish_intent)
         self.resumed = self.intents.resume_pending()
 
@@ -153,9 +171,9 @@ class OnChainLiveBase:
         return fn(ts, ins, receipts, ctx)
 
     def resume_pending(self) -> list[ExecutionDeltas]:
-        """Settle this venue's pending intents now (``manager.advance_to`` in live mode; see
-        :meth:`ChainIntents.resume_pending`)."""
-        return self.intents.resume_pending()
+        """Settle this venue's pending intents now and return the ones completed (``manager.advance_to`` in live
+        mode returns them as effects; see :meth:`ChainIntents.resume_pending`)."""
+        return self.intents.resume_pending(report=False)
 
     def bump_fee(self, client_id: str, max_fee_per_gas: int | None = None,
                  max_priority_fee_per_gas: int | None = None) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-MATPLOTLIB_MISSING = "matplotlib is not installed (pip install 'basis-core[report]'): no sweep picture"
+MATPLOTLIB_MISSING = "matplotlib is not installed (pip install 'basis-execution[report]'): no sweep picture"
 
 
 def _axis(values: pd.Series) -> tuple[np.ndarray, list[Any]]:

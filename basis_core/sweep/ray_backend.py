@@ -8,7 +8,7 @@
   travels (the scenario dict there, the record back). Every node needs basis-core and the venue plugins
   the scenario uses installed (or a ``runtime_env`` passed in ``init_kwargs``), and a ``data_dir`` market
   must be readable at the same path on every node.
-- Ray is an optional extra: ``pip install 'basis-core[ray]'``.
+- Ray is an optional extra: ``pip install 'basis-execution[ray]'``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise SweepError("--backend", "ray is not installed; pip install 'basis-core[ray]' (or ray) or use "
+        raise SweepError("--backend", "ray is not installed; pip install 'basis-execution[ray]' (or ray) or use "
                                       "--backend local") from None
     return ray
 

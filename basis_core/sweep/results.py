@@ -166,7 +166,7 @@ def write_tables(df: pd.DataFrame, ranked: pd.DataFrame, out: Path) -> dict[str,
         df.to_parquet(files["results"], index=False)
     except ImportError:
         files.pop("results")
-        log.warning("parquet support (pyarrow) is not installed; results.csv only")
+        log.info("pyarrow is not installed (pip install 'basis-execution[report]'): results.csv only")
     return files
 
 

@@ -145,7 +145,9 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
         proxy = StallingProxy(node_url)
         try:
             m = make_manager(proxy.url, {})
-            m.venue(instruction["venue"]).backend.client.w3.provider._request_kwargs["timeout"] = 0.5
+            provider = m.venue(instruction["venue"]).backend.client.w3.provider
+            provider._request_kwargs["timeout"] = 0.3
+            provider.exception_retry_configuration = None  # web3's own retries only lengthen the stall
             try:
                 m.execute(timestamp, instruction)
             except Exception as e:

@@ -530,6 +530,50 @@ class ConformanceSuite:
         if live_err is not None:
             _fail(f"{h.name}: declares 'live' but a live-mode manager cannot be built", [_err(live_err)])
 
+    def test_live_backend_exercised(self, conformance_venue: VenueTarget | _Broken) -> None:
+        """[live] Against the venue's ``conformance_live_target()`` (a context manager yielding the venue settings
+        of a running emulator or documented fake on 127.0.0.1), a live-mode manager constructs the live backend
+        (``make_live_backend``) and every operation's first plain example runs in live mode, returning the
+        venue's well-formed deltas. A venue declaring ``live`` without a target is skipped, saying so (the kit
+        never calls a real venue)."""
+        from basis_core.deltas import ExecutionDeltas
+        from basis_core.manager import ExecutionInterfaceManager
+
+        h = _harness_or_fail(conformance_venue)
+        self._require(h, "live")
+        target = getattr(h.target.cls(), "conformance_live_target", None)
+        if not callable(target):
+            pytest.skip(f"{h.name}: declares 'live' but no conformance_live_target(): its live backend is not "
+                        "exercised (yield the settings of an emulator or documented fake of the venue)")
+        problems: list[str] = []
+        with target() as settings:
+            cfg = {"execution_mode": "live", "autoload": False, "retry_delay_seconds": 0,
+                   "venue_config": {h.name: {**h.protocol.settings, **dict(settings)}}}
+            live, err = _attempt(lambda: ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False,
+                                                                   plugins=[h.target.cls]), Exception)
+            if err is not None:
+                _fail(f"{h.name}: a live-mode manager on the conformance_live_target cannot be built", [_err(err)])
+            backend, err = _attempt(lambda: h.venue(live).make_live_backend(), Exception)
+            if err is not None or backend is None:
+                _fail(f"{h.name}: declares 'live' but make_live_backend() does not build a backend",
+                      [_err(err) if err is not None else "it returned None"])
+            now = pd.Timestamp.now(tz="UTC")
+            for op, examples in sorted(h.protocol.examples.items()):
+                ex = next((e for e in examples if not e.setup and not e.wait), None)
+                if ex is None:
+                    continue
+                instruction = dict(ex.instruction)
+
+                def run(instruction: dict[str, Any] = instruction) -> Any:
+                    return live.execute(now, instruction)
+
+                d, err = _attempt(run, Exception)
+                if err is not None:
+                    problems.append(f"{op}: {_err(err)}")
+                elif not isinstance(d, ExecutionDeltas) or d.venue != h.name or d.operation != op:
+                    problems.append(f"{op}: returned {d!r}, not the venue's ExecutionDeltas for {op!r}")
+        _fail(f"{h.name}: the live backend against its conformance_live_target", problems)
+
     def test_no_live_imports_in_backtest(self, conformance_venue: VenueTarget | _Broken) -> None:
         """A fresh interpreter runs every example in backtest without importing ccxt or web3 ([live]: nor
         when building a live-mode manager)."""

@@ -14,6 +14,10 @@ A venue class opts in by defining (on the class; called on a fresh, unconfigured
 - ``conformance_market(self) -> DataProvider`` (optional): the market data (default: the synthetic market).
 - ``conformance_timestamp(self) -> str | datetime`` (optional): when the examples run
   (default :data:`DEFAULT_TIMESTAMP`).
+- ``conformance_live_target(self)`` (optional, with ``live``): a context manager that starts an emulator or
+  documented fake of the venue on 127.0.0.1 and yields the venue settings pointing at it (credentials,
+  ``base_url``); the kit builds the live backend there and runs the examples in live mode. Without it the live
+  check is skipped (the kit never calls a real venue).
 - ``capabilities`` (class attribute, frozenset): see :data:`CAPABILITIES`; checks of a capability the
   venue does not declare are skipped.
 - ``ExecutionDeltas.details["reference_prices"]`` (optional, per result): ``{instrument key or

@@ -59,7 +59,7 @@ print(json.dumps(out))
 
 
 def _core_state() -> tuple[str, str, list[str]]:
-    """What the proof could have changed in the core: the template's files (digest), the basis-core
+    """What the proof could have changed in the core: the template's files (digest), the core's
     distribution's metadata (digest: pip must not reinstall or alter it), and artefact paths under
     basis_core (answers files, build dirs, egg-info, generated packages). Other files of the tree are left
     out on purpose: developers may edit them while the suite runs."""
@@ -68,7 +68,7 @@ def _core_state() -> tuple[str, str, list[str]]:
         if p.is_file() and "__pycache__" not in p.parts:
             h.update(str(p.relative_to(CORE)).encode())
             h.update(p.read_bytes())
-    dist = distribution("basis-core")
+    dist = distribution(basis_core.DISTRIBUTION)
     meta = hashlib.sha256()
     for name in ("METADATA", "PKG-INFO", "entry_points.txt", "RECORD", "SOURCES.txt", "direct_url.json"):
         meta.update(f"{name}:{dist.read_text(name)}".encode())

@@ -221,3 +221,18 @@ def test_a_sweep_on_real_data_files(tmp_path: Path) -> None:
     again = basis_core.sweep.sweep("staked_basis", {"period.end": ["2024-05-20"]}, data_dir=DATA, out=tmp_path,
                                    backend="serial", picture=False, hash_data=True)
     assert again.computed == 1 and again.table.loc[0, "key"] != t.loc[0, "key"]  # keyed by content now
+
+
+def test_without_the_report_extra_the_sweep_writes_csv_and_says_how_to_get_the_picture(tmp_path: Path) -> None:
+    """matplotlib and pyarrow made unimportable in a child process (as in ``tests/packaging``)."""
+    child = ("import sys\nsys.modules.update(dict.fromkeys(['matplotlib', 'pyarrow']))\n"
+             "from basis_core.cli import main\n"
+             f"sys.argv = ['basis', 'sweep', '--backend', 'serial', '--grid', '{MF}=0.2,0.3', '--grid', "
+             f"'period.end=2025-01-03', '--out', {str(tmp_path)!r}]\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "results.csv").is_file() and (tmp_path / "ranking.csv").is_file()
+    assert not (tmp_path / "results.parquet").exists() and not (tmp_path / "sweep.png").exists()
+    assert "pip install 'basis-execution[report]'" in proc.stdout
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 2

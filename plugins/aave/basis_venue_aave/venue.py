@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
 class AaveVenue(OnChainExecutionInterface):
@@ -43,7 +43,7 @@ class AaveVenue(OnChainExecutionInterface):
     key_namespaces = ("aave:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = frozenset({
         "approval_mode", "deployment_table", "executor", "charge_gas", "e_mode_categories", "flash_loan_premium_bps",
-        "gas_units", "liquidations", "reserves"})
+        "gas_units", "liquidations", "reserves"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_aave.data)
@@ -118,8 +118,8 @@ class AaveVenue(OnChainExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":
-            return None
+        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
+            return live_accrue(self)
         return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------

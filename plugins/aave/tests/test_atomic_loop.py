@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,7 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import HealthFactorError
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
 
 D = Decimal
@@ -218,3 +220,32 @@ def test_loop_from_own_eth_in_one_transaction(loop_world: Any, chain: Any) -> No
     assert d.positions["ethereum:wallet:ETH"] == D(-int(own * 10**18) - gas).scaleb(-18)
     assert after["awstETH"] - before["awstETH"] == int((own + f) / RATE * 10**18)
     assert after["dWETH"] - before["dWETH"] == int(owed * 10**18)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_bundle_exactly_once_under_every_fault(loop_world: Any, chain: Any, tmp_path: Path, fault: str) -> None:
+    """The atomic bundle (LoopExecutor.run) under kill after sign / after broadcast, node stall, dropped from the
+    pool, mined while down: ONE transaction on chain (the account's nonce), reported once after the restart."""
+    world = loop_world
+    prices(world)
+    setup = live_manager(world)
+    aave = setup.venue("aave").backend
+    b = bundle("aave")
+    aave.prepare_atomic(_parse(b))  # the one-time set-up: the bundle is then one transaction
+    executor = aave._executor_address
+    journal = tmp_path / "journal.sqlite"
+
+    def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
+        cfg = {"execution_mode": "live", "autoload": False, "journal_path": str(journal), "venue_config": {
+            "aave": {"rpc_url": url, "private_key": world.key, "deployment_table": world.aave_table(),
+                     "executor": executor, "receipt_poll_interval": 0.002, **opts}}}
+        return ExecutionInterfaceManager(cfg, plugins=[AaveVenue, LidoVenue])
+
+    ins = {**b, "client_id": f"bundle-{fault}"}
+    run = run_with_fault(fault, world.url, world.user, make, ins, TS)
+    assert run.first_error is not None and run.sent == 1
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    _, wst, owed = sized_flash()
+    assert run.reissued.positions["aave:supplied:wstETH"] == wst and run.reissued.positions["aave:debt:WETH"] == owed
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)

@@ -17,11 +17,18 @@ Client ids: an instruction's ``client_id`` is sent as ``newClientOrderId`` as is
 (``[.A-Za-z0-9:/_-]{1,36}``), else as ``bh-`` + the first 32 hex digits of its sha256; without one, a
 random ``bs-`` + 32 hex id is journaled before sending. Fees are the venue's: spot fills from the
 FULL answer (``fills[].commission``), USD-M fills from ``userTrades`` (commission, realizedPnl).
+
+New orders: the plugin builds Binance's request itself (:func:`order_request`) and sends it through ccxt's
+signed endpoint methods. ccxt is a range (``>=4.4.97,<5``), so the first order of each kind (see
+:func:`order_kind`) on a client proves the hand-built request equal to the one the installed ccxt's own
+``create_order_request`` builds for it; a kind whose requests differ (or that cannot be checked) is sent
+with ccxt's ``create_order`` from then on, with one warning. ``backend.request_checks`` holds the verdicts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -31,6 +38,8 @@ from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
+
+log = logging.getLogger(__name__)
 
 _CID = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 
@@ -71,10 +80,72 @@ def order_request(market_id: str, perp: bool, ins: Any, vcid: str) -> dict[str, 
     return req
 
 
+#: (perp, order type, post only, time in force, reduce only): what :func:`order_request` branches on
+OrderKind = tuple[bool, str, bool, str, bool]
+
+
+def order_kind(perp: bool, ins: Any) -> OrderKind:
+    """The kind of an order as far as the request builder is concerned: one self-check per kind and client."""
+    limit = ins.order_type != "market"
+    return (perp, ins.order_type, bool(limit and ins.post_only), ins.time_in_force if limit else "",
+            bool(perp and ins.reduce_only))
+
+
+def ccxt_order_arguments(symbol: str, perp: bool, ins: Any, vcid: str) -> tuple[Any, ...]:
+    """ccxt ``create_order`` / ``create_order_request`` arguments for the order :func:`order_request` builds:
+    ``(symbol, type, side, amount, price, params)`` (amount and price as decimal strings, no price for a
+    market order: ccxt would turn a spot market buy with a price into ``quoteOrderQty``)."""
+    params: dict[str, Any] = {"newClientOrderId": vcid}
+    price = None
+    if ins.order_type != "market":
+        price = format(ins.price, "f")
+        if ins.post_only:
+            params["postOnly"] = True
+        else:
+            params["timeInForce"] = ins.time_in_force
+    if perp and ins.reduce_only:
+        params["reduceOnly"] = True
+    return symbol, ins.order_type, ins.side, format(ins.amount, "f"), price, params
+
+
+def _kind_name(kind: OrderKind) -> str:
+    perp, typ, post_only, tif, reduce_only = kind
+    words = ["perp" if perp else "spot", typ, "post-only" if post_only else tif, "reduce-only" if reduce_only else ""]
+    return " ".join(w for w in words if w)
+
+
+_NUMERIC_FIELDS = ("quantity", "price")
+
+
+def request_differences(ours: Mapping[str, str], theirs: Mapping[str, Any]) -> list[str]:
+    """The fields where ccxt's request ``theirs`` differs from ``ours`` (empty: the same request). Quantity and
+    price compare as numbers (``0.50`` == ``0.5``); other values as Binance reads them (booleans lower case)."""
+
+    def text(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    diff = []
+    for key in sorted(set(ours) | set(theirs)):
+        if key not in ours or key not in theirs:
+            diff.append(key)
+        elif key in _NUMERIC_FIELDS:
+            try:
+                if Decimal(text(ours[key])) != Decimal(text(theirs[key])):
+                    diff.append(key)
+            except ArithmeticError:
+                diff.append(key)
+        elif text(ours[key]) != text(theirs[key]):
+            diff.append(key)
+    return diff
+
+
 class BinanceLiveBackend(CexLiveBackend):
     """Binance spot + USD-M through ccxt (see the module docstring)."""
 
     _ids: dict[str, str]  # unified symbol -> Binance market id
+    #: order kind -> True when the hand-built request proved equal to ccxt's on this client (False: the kind
+    #: goes through ccxt's ``create_order``); filled by the first order of each kind
+    request_checks: dict[OrderKind, bool]
 
     @classmethod
     def credentials_problem(cls, settings: Any) -> str | None:
@@ -105,6 +176,7 @@ class BinanceLiveBackend(CexLiveBackend):
 
         client.nonce = nonce
         self._ids = {}
+        self.request_checks = {}
         return client
 
     def signed_at(self) -> float | None:
@@ -125,9 +197,37 @@ class BinanceLiveBackend(CexLiveBackend):
         """POST the order (spot ``/api/v3/order``, USD-M ``/fapi/v1/order``) through ccxt's signed endpoint
         methods with the request built here from the validated instruction, and return Binance's own
         answer: :meth:`order_view` reads that raw answer anyway, so ccxt's unified order building and
-        parsing (about 0.2 ms per order) is skipped. Signing, rate limiting and error mapping are ccxt's."""
-        return (self.client.fapiPrivatePostOrder if m.is_perp else self.client.privatePostOrder)(
-            order_request(self._market_id(m), m.is_perp, ins, vcid))
+        parsing (about 0.2 ms per order) is skipped. Signing, rate limiting and error mapping are ccxt's.
+        An order kind whose hand-built request is not proven equal to ccxt's (:meth:`request_check`) is
+        sent with ccxt's ``create_order`` instead (its answer carries Binance's in ``info``)."""
+        req = order_request(self._market_id(m), m.is_perp, ins, vcid)
+        if self.request_check(m, ins, vcid, req):
+            return (self.client.fapiPrivatePostOrder if m.is_perp else self.client.privatePostOrder)(req)
+        return self.client.create_order(*ccxt_order_arguments(m.symbol, m.is_perp, ins, vcid))
+
+    def request_check(self, m: Market, ins: Any, vcid: str, req: Mapping[str, str]) -> bool:
+        """Whether ``req`` (hand-built) may be sent for this order's kind: the first order of a kind on this
+        client compares it with the installed ccxt's ``create_order_request`` for the same order (no network)
+        and the verdict is kept in :attr:`request_checks`. A check that cannot run answers False for this
+        order only."""
+        kind = order_kind(m.is_perp, ins)
+        verdict = self.request_checks.get(kind)
+        if verdict is not None:
+            return verdict
+        try:
+            theirs = self.client.create_order_request(*ccxt_order_arguments(m.symbol, m.is_perp, ins, vcid))
+        except Exception as exc:  # an older / newer ccxt without it, or one that refuses: use create_order
+            log.warning("binance: cannot compare the order request with ccxt's (%s); this order goes through "
+                        "ccxt's create_order", type(exc).__name__)
+            return False
+        diff = request_differences(req, theirs)
+        self.request_checks[kind] = not diff
+        if diff:
+            import ccxt
+
+            log.warning("binance: ccxt %s builds a different %s request (fields %s): orders of this kind go "
+                        "through ccxt's create_order", ccxt.__version__, _kind_name(kind), ", ".join(diff))
+        return not diff
 
     def _market_id(self, m: Market) -> str:
         client = self.client  # created on first use (with the id cache)

@@ -9,6 +9,8 @@ and delta building from a fill (:mod:`basis_core.backtest.cex.fills`). Backtest 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from basis_core import hookimpl
@@ -51,3 +53,20 @@ class BinanceVenue(CexVenue):
         from basis_venue_binance.live import BinanceLiveBackend
 
         return BinanceLiveBackend(self)
+
+    @contextmanager
+    def conformance_live_target(self) -> Iterator[dict[str, Any]]:
+        """The conformance kit's live target: this plugin's signature-checking Binance emulator on 127.0.0.1."""
+        from decimal import Decimal
+
+        from basis_venue_binance.testing.emulator import BinanceEmulator
+
+        key, secret = "kit-api-key", "kit-api-secret-0123456789abcdef"
+        emu = BinanceEmulator(key, secret, spot_balances={"USDT": Decimal(100_000), "ETH": Decimal(10)},
+                              futures_balances={"USDT": Decimal(50_000)},
+                              prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60_000)})
+        emu.start()
+        try:
+            yield {"api_key": key, "api_secret": secret, "base_url": emu.base_url, "enable_rate_limit": False}
+        finally:
+            emu.stop()

@@ -10,6 +10,7 @@ venue holds exactly one order for the client id (none for a definitive rejection
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -722,3 +723,70 @@ def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManage
     assert d.order_id == str(t["tranId"]) and d.details["adopted"] is placed
     assert emu.spot_balance("USDT")[0] == D(100_000) - 300 and emu.futures_wallet["USDT"] == D(50_000) + 300
     assert len(emu.requests_for("POST", "/sapi/v1/asset/transfer")) == (1 if placed else 2)
+
+
+# ----------------------------------------------------------------------------------------- one client id, many callers
+def test_one_client_id_from_several_threads_places_one_order(make: Callable[..., ExecutionInterfaceManager],
+                                                              emu: BinanceEmulator) -> None:
+    """The journal lookup and the intent are one atomic claim: of six threads (three on one manager, three on
+    their own managers, one journal file) exactly one sends; every thread gets that order's deltas."""
+    shared = make()
+    shared.execute(TS, spot("buy", "0.01", "warm-up"))  # the backend exists before the race
+    others = [make() for _ in range(3)]
+    for o in others:
+        o.execute(TS, spot("buy", "0.01", "warm-up"))  # journaled: nothing sent
+    barrier = threading.Barrier(6)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(mgr: ExecutionInterfaceManager) -> None:
+        barrier.wait()
+        try:
+            results.append(mgr.execute(TS, spot("buy", "0.2", "one-order")))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(mgr,)) for mgr in [shared] * 3 + others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 6
+    assert n_orders(emu, "one-order") == 1 and n_orders(emu, "warm-up") == 1
+    assert len({r.order_id for r in results}) == 1
+
+
+_PROCESS = """
+import sys
+from basis_core import ExecutionInterfaceManager
+cfg = {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": sys.argv[1], "venue_config": {"binance": {
+    "api_key": sys.argv[2], "api_secret": sys.argv[3], "base_url": sys.argv[4], "enable_rate_limit": False,
+    "timeout_ms": 2000}}}
+m = ExecutionInterfaceManager(config=cfg, execution_mode="live")
+m.venue("binance").backend
+print("ready", flush=True)
+sys.stdin.readline()  # "go": both processes are connected
+d = m.execute("2025-06-01T00:00:00Z", {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT",
+                                       "side": "buy", "amount": "0.3", "client_id": "two-processes"})
+print(d.order_id)
+"""
+
+
+def test_one_client_id_from_two_processes_places_one_order(emu: BinanceEmulator, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    journal = tmp_path / "journal.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(journal), API_KEY, API_SECRET, emu.base_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:  # both connected (ccxt imported, markets loaded) ...
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:  # ... then both go at once
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert n_orders(emu, "two-processes") == 1
+    assert len({o[0].strip() for o in outs}) == 1

@@ -8,6 +8,7 @@ nothing pending"."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import synthetic_market
 from basis_core.errors import InstructionError, InsufficientFundsError, SlippageError
 from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import balance_changes as changes
 from basis_core.testing.contracts import gas_paid_wei, wallet_balances
 
@@ -197,3 +199,27 @@ def test_local_and_mainnet_tables(curve_world: CurveWorld) -> None:
     main = load_table("mainnet")
     assert main["pools"]["3pool"]["coins"] == ["DAI", "USDC", "USDT"]
     assert main["pools"]["3pool"]["lp_token"] != main["pools"]["3pool"]["address"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_swap_exactly_once_under_every_fault(curve_world: CurveWorld, account: str, chain: AnvilNode,
+                                             tmp_path: Path, fault: str) -> None:
+    """Kill after sign / after broadcast, node stall, dropped from the pool, mined while down: one swap
+    transaction on chain (by the account's nonce), reported once by the restarted manager."""
+    journal = tmp_path / "journal.sqlite"
+
+    def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
+        cfg = {"execution_mode": "live", "journal_path": str(journal), "venue_config": {"curve": {
+            "rpc_url": url, "private_key": KEY, "deployment_table": table_from_world(curve_world),
+            "receipt_poll_interval": 0.002, "eth_usd": ETH_USD, "approval_mode": "unlimited", **opts}}}
+        return ExecutionInterfaceManager(cfg, execution_mode="live", autoload=False, plugins=[CurveVenue])
+
+    base = swap(pool="2pool", token_in="USDC", token_out="USDT", amount_in="1000")
+    make(chain.url, {}).execute(now(), {**base, "client_id": "setup"})  # the unlimited approval
+    ins = {**base, "client_id": f"swap-{fault}"}
+    run = run_with_fault(fault, chain.url, account, make, ins, now())
+    assert run.first_error is not None and run.sent == 1
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert run.reissued.positions["ethereum:wallet:USDC"] == Decimal(-1000)
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)

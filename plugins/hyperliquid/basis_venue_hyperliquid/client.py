@@ -97,13 +97,14 @@ def _client_class() -> type[ccxt.hyperliquid]:
                 pending[nonce] = expiresAfter
             return super().sign_l1_action(action, nonce, vaultAdress, expiresAfter)
 
-        def sign(self, path: str, api: Any = ("public",), method: str = "GET", params: Any = None) -> Any:
+        def sign(self, path: str, api: Any = ("public",), method: str = "GET", params: Any = None,
+                 *more: Any) -> Any:  # ccxt before 4.5.90 also passes headers and body
             pending = self.__dict__.get("_expires_by_nonce")
             if pending and path == "exchange" and isinstance(params, dict) and "expiresAfter" not in params:
                 expires = pending.pop(params.get("nonce"), None)
                 if expires is not None:  # the request carries the expiresAfter its signature covers
                     params = {**params, "expiresAfter": expires}
-            return super().sign(path, api, method, params if params is not None else {})
+            return super().sign(path, api, method, params if params is not None else {}, *more)
 
     return BasisHyperliquid
 

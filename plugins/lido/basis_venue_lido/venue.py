@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.live.onchain import approval_mode
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
 class LidoVenue(OnChainExecutionInterface):
@@ -41,7 +41,7 @@ class LidoVenue(OnChainExecutionInterface):
     description = "Lido: stake ETH to stETH / wstETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("lido:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"})
+        "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_lido.data)
@@ -95,8 +95,8 @@ class LidoVenue(OnChainExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":
-            return None
+        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
+            return live_accrue(self)
         return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------

@@ -37,7 +37,7 @@ class UniswapVenue(AmmVenue):
     name = "uniswap"
     description = "Uniswap v2 / v3: swaps, liquidity, price-impact quotes, gas (exact pool math)"
     key_namespaces = ("uniswap:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"position_range_pct"}
+    settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"position_range_pct", "deadline_seconds"}
 
     # -- market data (static: called on the class, before any manager exists; see basis_venue_uniswap.data)
     @staticmethod
