@@ -15,7 +15,6 @@ up exactly to the equity change. Rows are collected in lists and framed once at 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -288,11 +287,17 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     prev_bal: dict[str, Decimal] = ledger.balances
     hist_i = len(history)
 
+    # per step: equity and the price component; the other components only at steps that have any (sparse);
+    # balances shared between steps while the ledger is unchanged
     eq_rows: list[Decimal] = []
-    cum_rows: list[tuple[Decimal, ...]] = []
-    step_rows: list[tuple[Decimal, ...]] = []
+    price_rows: list[Decimal] = []
+    comp_rows: dict[int, tuple[Decimal, ...]] = {}
     pos_rows: list[dict[str, Decimal]] = []
     exp_rows: list[dict[str, Decimal]] = []
+    prev_eq = start_equity
+    bal = prev_bal
+    bal_version = ledger.version
+    lst_j = _COMP_INDEX["staking_yield"]
     started = False
     interrupted = False
     try:
@@ -318,7 +323,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     owners.append((h0, len(history), label))
             started = True
             snap = provider.get_data(ts_ns)
-            step = [_ZERO] * ncomp
+            step: list[Decimal] | None = None
             if hist_i < len(history):
                 new = history[hist_i:]
                 hist_i = len(history)
@@ -334,20 +339,34 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         if j is None:
                             log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
                             continue
+                        if step is None:
+                            step = [_ZERO] * ncomp
                         step[j] += v
             if attribute_lst_yield:
-                step[_COMP_INDEX["staking_yield"]] += lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
-            bal = ledger.balances
+                gain = lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
+                if gain:
+                    if step is None:
+                        step = [_ZERO] * ncomp
+                    step[lst_j] += gain
+            if ledger.version != bal_version:
+                bal = ledger.balances
+                bal_version = ledger.version
             val = valuer.value(snap, bal)
-            prev_eq = eq_rows[-1] if eq_rows else start_equity
-            step[0] = (val.equity - prev_eq) - sum(step[1:], _ZERO)
-            for j in range(ncomp):
-                cum[j] += step[j]
-            eq_rows.append(val.equity)
-            cum_rows.append(tuple(cum))
-            step_rows.append(tuple(step))
+            equity_now = val.equity
+            change = equity_now - prev_eq
+            if step is None:
+                price = change
+                cum[0] += price
+            else:
+                price = step[0] = change - sum(step[1:], _ZERO)
+                for j in range(ncomp):
+                    cum[j] += step[j]
+                comp_rows[len(eq_rows)] = tuple(step)
+            prev_eq = equity_now
+            price_rows.append(price)
             pos_rows.append(bal)
             exp_rows.append(val.exposures)
+            eq_rows.append(equity_now)  # last: a step counts once everything of it is recorded
             prev_snap = snap
             prev_bal = bal
             if risk_venues and (n % risk_every == 0 or n == total - 1):
@@ -376,14 +395,20 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     end_equity = eq_rows[-1]
     totals = dict(zip(COMPONENTS, cum, strict=True))
     index = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True), name="timestamp")
-    equity = pd.DataFrame([[float(x) for x in r] for r in cum_rows], index=index, columns=list(COMPONENTS))
-    eq_float = pd.Series([float(e) for e in eq_rows], index=index)
+    n_steps = len(eq_rows)
+    per_step = np.zeros((n_steps, ncomp))
+    per_step[:, 0] = np.fromiter((float(p) for p in price_rows[:n_steps]), dtype=float, count=n_steps)
+    for i, row in comp_rows.items():
+        if i < n_steps:
+            per_step[i] = [float(x) for x in row]
+    pnl = pd.DataFrame(per_step, index=index, columns=list(COMPONENTS))
+    equity = pd.DataFrame(np.cumsum(per_step, axis=0), index=index, columns=list(COMPONENTS))
+    eq_float = pd.Series(np.fromiter((float(e) for e in eq_rows), dtype=float, count=n_steps), index=index)
     equity.insert(0, "equity", eq_float)
     peak = eq_float.cummax().clip(lower=float(start_equity))
     equity.insert(1, "drawdown", (1 - eq_float / peak).where(peak > 0, 0.0))
-    pnl = pd.DataFrame([[float(x) for x in r] for r in step_rows], index=index, columns=list(COMPONENTS))
-    positions = _frame(pos_rows, index)
-    exposures = _frame(exp_rows, index)
+    positions = _frame(pos_rows[:n_steps], index)
+    exposures = _frame(exp_rows[:n_steps], index)
     strategy_of = _owner_map(owners, len(history))
     executions = executions_frame(history, strategy_of)
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
@@ -518,7 +543,14 @@ def _frame(rows: list[dict[str, Decimal]], index: pd.DatetimeIndex) -> pd.DataFr
         for k in r:
             keys.setdefault(k)
     cols = sorted(keys)
-    data = [[float(r.get(k, 0)) for k in cols] for r in rows]
+    data: list[list[float]] = []
+    last: Any = None
+    row: list[float] = []
+    for r in rows:
+        if r is not last:  # rows shared between steps are converted once
+            row = [float(r.get(k, 0)) for k in cols]
+            last = r
+        data.append(row)
     return pd.DataFrame(data, index=index, columns=cols)
 
 
@@ -569,24 +601,30 @@ def executions_frame(history: Iterable[Any], strategy_of: Mapping[int, str] | No
     success, status, error and its field, ids, the atomic bundle, ``pnl_<component>`` (USD) and the position
     changes as JSON."""
     owner = strategy_of or {}
-    fee_comps = ("trading_fees", "gas")
+    comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
+    fee_j = (comp_index["trading_fees"], comp_index["gas"])
+    ncomp = len(PNL_COMPONENTS)
     rows = []
+    times: list[int] = []
     for i, r in enumerate(history):
-        pnl = dict(_items(r.pnl))
+        comps = [0.0] * ncomp
+        for c, v in _items(r.pnl):
+            j = comp_index.get(c)
+            if j is not None:
+                comps[j] = float(v)
         symbol, side = _symbol_side(r) if r.success else (None, None)
         price = None if r.fill_price is None else float(r.fill_price)
         amount = None if r.fill_amount is None else float(r.fill_amount)
+        times.append(r.ts_ns)
         rows.append((
-            from_ns(r.ts_ns), r.venue, r.operation, symbol, side, price, amount,
+            None, r.venue, r.operation, symbol, side, price, amount,
             None if price is None or amount is None else price * amount,
-            -float(sum((pnl.get(c, _ZERO) for c in fee_comps), _ZERO)), owner.get(i), r.success, r.status,
-            r.error, r.error_field, r.client_id, r.order_id, r.bundle,
-            *(float(pnl.get(c, _ZERO)) for c in PNL_COMPONENTS),
-            json.dumps({k: str(v) for k, v in _items(r.positions)}, sort_keys=True),
+            -(comps[fee_j[0]] + comps[fee_j[1]]), owner.get(i), r.success, r.status,
+            r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
+            "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(r.positions))) + "}",
         ))
     frame = pd.DataFrame(rows, columns=list(EXECUTION_COLUMNS))
-    if not len(frame):
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["timestamp"] = pd.to_datetime(np.asarray(times, dtype="int64"), unit="ns", utc=True)
     return frame.astype(EXECUTION_COLUMNS)  # type: ignore[arg-type]
 
 

@@ -20,7 +20,9 @@ Market model
   receives ``-(size x mark x rate)`` into its margin wallet (mark = as-of close at the settlement).
 - Liquidation (cross margin per margin wallet): at every accrual point (each close of the mark of an
   open position, each settlement, each resting fill, and the accrual's end) when wallet + unrealised
-  PnL < total maintenance margin, every position of that wallet is closed at the mark, a liquidation
+  PnL < total maintenance margin at any price of the mark bars closed in the step (each position at its
+  adverse extreme: a long at the bar's low, a short at its high), every position of that wallet is closed
+  (one position: at its liquidation price, or the bar's open past it; several: at their extremes), a liquidation
   fee (``fees.liquidation`` x notional, at most what is left) is charged, resting perp orders of the
   wallet are cancelled; a shortfall below zero is absorbed (insurance fund) and reported in ``details``.
   A funding payment the margin wallet cannot cover (asset balances never go negative; possible with a
@@ -592,10 +594,10 @@ class CexSimulator:
                 if batch:
                     self._settle_funding(stamp, t, batch, pending, out)
                 if len(positions):
-                    self._liquidate_if_needed(stamp, t, pending, out)
+                    self._liquidate_if_needed(stamp, t, pending, out, prev_ns)
                 last_t = t
         if last_t != ts_ns and len(positions):
-            self._liquidate_if_needed(timestamp, ts_ns, pending, out)
+            self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
         return out or None
 
     def _fill_resting(self, stamp: Any, o: RestingOrder, pending: dict[str, Decimal],
@@ -676,14 +678,16 @@ class CexSimulator:
             out.append(ExecutionDeltas(self.venue, "funding", stamp, {key: amount}, {}, "settled",
                                        pnl={"funding": amount}, details=details))
 
-    def _health(self, t_ns: int, pending: Mapping[str, Decimal]) -> dict[str, list[Decimal]]:
-        """Per margin wallet with open positions: ``[margin balance, maintenance margin]`` at ``t_ns``."""
+    def _health(self, t_ns: int, pending: Mapping[str, Decimal],
+                marks: Mapping[str, Decimal] | None = None) -> dict[str, list[Decimal]]:
+        """Per margin wallet with open positions: ``[margin balance, maintenance margin]`` at ``t_ns`` (at the
+        given ``marks`` by symbol, else the as-of closes)."""
         out: dict[str, list[Decimal]] = {}
         markets = self.markets
         price = self.price
         for sym, p in self._open.items():
             m = markets[sym]
-            mark = price(m, t_ns)
+            mark = marks[sym] if marks is not None and sym in marks else price(m, t_ns)
             size = p.size
             acc = out.get(m.margin_key)
             if acc is None:
@@ -701,17 +705,62 @@ class CexSimulator:
             acc[1] += notional * tier.mmr - tier.cum
         return out
 
+    def _bar(self, m: Market, t_ns: int, since_ns: int) -> tuple[Decimal, Decimal, Decimal]:
+        """``(open, low, high)`` of the mark bar visible at ``t_ns`` if it closed after ``since_ns`` (the close
+        for missing columns, and three times the close for a bar already checked before ``since_ns``)."""
+        close = self.price(m, t_ns)
+        times, _closes, series = self._src[m.symbol]
+        i = bisect_right(times, t_ns) - 1
+        if times[i] <= since_ns:
+            return close, close, close
+        cols = series.columns
+        return (cols["open"][i] if "open" in cols else close, cols["low"][i] if "low" in cols else close,
+                cols["high"][i] if "high" in cols else close)
+
     def _liquidate_if_needed(self, stamp: Any, t_ns: int, pending: dict[str, Decimal],
-                             out: list[ExecutionDeltas]) -> None:
-        for key, (balance, mm) in self._health(t_ns, pending).items():
-            if is_liquidatable(balance, mm):
-                self._liquidate(stamp, key, t_ns, balance, mm, pending, out)
+                             out: list[ExecutionDeltas], since_ns: int) -> None:
+        """Liquidate the wallets whose margin balance fell below maintenance at any price of the mark's bar:
+        each position is checked at its adverse extreme (a long at the bar's low, a short at its high), so a
+        wick that crosses the liquidation price liquidates even when the close is back. A wallet with one
+        position is closed at its liquidation price (where margin balance = maintenance margin; the bar's open
+        when it gapped beyond), clamped into the bar; a wallet with several at their adverse extremes. Only bars
+        that closed after ``since_ns`` (the accrual's start) count their extremes: a position is never liquidated
+        by a price from before the step it was checked in."""
+        bars = {sym: self._bar(self.markets[sym], t_ns, since_ns) for sym in self._open}
+        adverse = {sym: (bars[sym][1] if p.size > 0 else bars[sym][2]) for sym, p in self._open.items()}
+        for key, (balance, mm) in self._health(t_ns, pending, adverse).items():
+            if not is_liquidatable(balance, mm):
+                continue
+            syms = [sym for sym in self._open if self.markets[sym].margin_key == key]
+            prices = {sym: adverse[sym] for sym in syms}
+            if len(syms) == 1:
+                prices[syms[0]] = self._liquidation_price(syms[0], key, t_ns, pending, bars[syms[0]])
+            self._liquidate(stamp, key, t_ns, balance, mm, pending, out, prices=prices)
+
+    def _liquidation_price(self, sym: str, key: str, t_ns: int, pending: Mapping[str, Decimal],
+                           bar: tuple[Decimal, Decimal, Decimal]) -> Decimal:
+        """The mark at which the only position of wallet ``key`` reaches its maintenance margin, at the bar's
+        open if the bar opened beyond it, clamped into ``[low, high]``."""
+        p = self._open[sym]
+        m = self.markets[sym]
+        wallet = self.ledger.balance(key) + pending.get(key, ZERO)
+        size = abs(p.size)
+        open_, low, high = bar
+        tier = tier_for(m.tiers, size * (high if p.size < 0 else low))
+        if p.size > 0:  # wallet + size x px - cost = size x px x mmr - cum
+            px = (p.cost - wallet - tier.cum) / (size * (1 - tier.mmr))
+            px = min(px, open_)
+        else:  # wallet + cost - size x px = size x px x mmr - cum
+            px = (wallet + p.cost + tier.cum) / (size * (1 + tier.mmr))
+            px = max(px, open_)
+        return min(max(px, low), high)
 
     def _liquidate(self, stamp: Any, key: str, t_ns: int, balance: Decimal, mm: Decimal,
                    pending: dict[str, Decimal], out: list[ExecutionDeltas], rate: Decimal | None = None,
-                   reason: str = "margin balance below maintenance margin") -> None:
-        """Close every position of margin wallet ``key`` at the mark, charge the liquidation fee (``rate``
-        of the notional, default ``fees.liquidation``, at most what is left)."""
+                   reason: str = "margin balance below maintenance margin",
+                   prices: Mapping[str, Decimal] | None = None) -> None:
+        """Close every position of margin wallet ``key`` at the mark (or at ``prices`` by symbol), charge the
+        liquidation fee (``rate`` of the notional, default ``fees.liquidation``, at most what is left)."""
         wallet = self.ledger.balance(key) + pending.get(key, ZERO)
         positions: dict[str, Decimal] = {}
         realised_total = ZERO
@@ -721,7 +770,7 @@ class CexSimulator:
             m = self.markets[sym]
             if m.margin_key != key:
                 continue
-            mark = self.price(m, t_ns)
+            mark = prices[sym] if prices is not None and sym in prices else self.price(m, t_ns)
             _s, _c, realised = apply_fill(p.size, p.cost, -p.size, mark)
             realised_total += realised
             notional_total += abs(p.size) * mark

@@ -54,7 +54,7 @@ from decimal import Context, Decimal
 from typing import Any
 
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
-from basis_core.data.prices import usd_price
+from basis_core.data.prices import STABLECOINS, usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import (
     ConfigError,
@@ -367,13 +367,21 @@ class AaveSim:
 
     def usd(self, asset: str) -> Decimal:
         """:func:`basis_core.data.usd_price` of ``asset`` now (cached per timestamp; the ETH price is looked up
-        once for WETH / stETH and the rate tokens, with usd_price's own rules: ETH x ``lst:<token>.rate``)."""
+        once for WETH / stETH and the rate tokens, with usd_price's own rules: ETH x ``lst:<token>.rate``);
+        a stablecoin at the reserve's oracle ``price`` (``aave:<asset>.price``) when the data has it."""
         p = self._usd.get(asset)
         if p is None:
             if asset in ("WETH", "stETH"):
                 p = self.usd("ETH")
             elif asset in ("wstETH", "weETH"):
                 p = self.usd("ETH") * self._snap.get(f"lst:{asset}", "rate")
+            elif asset in STABLECOINS and self._snap.has(f"aave:{asset}"):
+                # the Aave oracle's price of the stablecoin when the reserve data carries it (0.998 .. 1.002 in
+                # the real files), else usd_price's 1
+                try:
+                    p = self._snap.get(f"aave:{asset}", "price")
+                except MarketDataError:
+                    p = usd_price(self._snap, asset)
             else:
                 p = usd_price(self._snap, asset)
             self._usd[asset] = p

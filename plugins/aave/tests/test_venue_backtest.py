@@ -381,3 +381,18 @@ def test_installed_but_unused_venues_need_no_data() -> None:
     m.advance_to(T0)
     assert m.advance_to(T0 + 2 * DAY) == []
     assert m.ledger.balance("ethereum:wallet:stETH") == 1  # type: ignore[union-attr]
+
+
+def test_stablecoins_are_valued_at_the_reserve_oracle_price_when_the_data_has_it() -> None:
+    """A USDC reserve whose oracle reads 0.998: the collateral is worth 0.998 per token (the real files move
+    0.998 .. 1.002), and the health factor is sum(collateral x price x LT) / debt computed here in fractions."""
+    mk = market({"USDC": FLAT, "WETH": FLAT})
+    usdc = mk.series("aave:USDC")
+    usdc.columns["price"] = [D("0.998")]
+    m = manager(mk, {"ethereum:wallet:USDC": "10000", "ethereum:wallet:WETH": "0"}, charge_gas=False)
+    ex(m, T0, "supply", "USDC", "10000")
+    ex(m, T0, "borrow", "WETH", "1")
+    b = m.get_balances(T0, "aave")
+    assert b["aave:metric:collateral_usd"] == D("9980")
+    lt = F(b["aave:metric:liquidation_threshold"])
+    assert F(b["aave:metric:health_factor"]) == pytest.approx(F(9980) * lt / 3000, rel=1e-12)

@@ -5,6 +5,7 @@ from the inputs (price path, rates, documented fee / slippage / bracket defaults
 from __future__ import annotations
 
 from decimal import Decimal as D
+from decimal import localcontext
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,7 @@ from basis_venue_binance.venue import BinanceVenue
 from basis_core import ExecutionInterfaceManager
 from basis_core.backtest.cex.testing import candles, market, settlements
 from basis_core.errors import InstructionError, MarginError
+from basis_core.numeric import LIBRARY_CONTEXT
 
 T0 = "2025-01-01T00:00:00Z"
 TAKER = D("0.0005")
@@ -201,6 +203,36 @@ def test_liquidation_gap_beyond_bankruptcy_is_absorbed() -> None:
     assert liq.positions == {POS: D(1), WALLET: -wallet}
     assert liq.details["insurance_fund_shortfall"] == D(2300) - entry - wallet
     assert liq.pnl == {"liquidation": liq.details["insurance_fund_shortfall"]}
+
+
+def test_a_wick_through_the_liquidation_price_liquidates_there_though_the_close_is_back() -> None:
+    """The 02:00 bar's high (2150) crosses the short's liquidation price while it closes at 2050: liquidated at
+    that bar, at the price where margin balance = maintenance margin, solved here from the inputs
+    (wallet + entry - p = p x 0.4 %, bracket 1 of ETHUSDT: mmr 0.4 %, cum 0), not at a close."""
+    marks = ["2000", "2050", ("2050", "2150", "2040", "2050"), "2050", "2050"]
+    m, entry, wallet = _liquidation_case(marks=marks)
+    assert m.advance_to(at(1)) == []
+    (liq,) = m.advance_to(at(2))
+    assert liq.timestamp == at(2) and liq.status == "liquidated"
+    with localcontext(LIBRARY_CONTEXT):  # the closed form with the library's 60 digits
+        price = (wallet + entry) / (1 + D("0.004"))
+        assert 2050 < price < 2150
+        assert liq.details["closed"][SYM]["mark"] == price
+        assert liq.positions[POS] == D(1)
+        realised = entry - price
+        fee = min(price * D("0.0125"), wallet + realised)
+        assert liq.positions[WALLET] == realised - fee
+    # the same path with the wick below the liquidation price: nothing happens
+    m2, _, _ = _liquidation_case(marks=["2000", "2050", ("2050", "2130", "2040", "2050"), "2050", "2050"])
+    assert m2.advance_to(at(4)) == []
+
+
+def test_a_bar_before_the_position_opened_never_liquidates_it() -> None:
+    marks = ["2000", ("2000", "2200", "1990", "2000"), "2000", "2000"]
+    m = make("150", marks)
+    m.advance_to(at(1.5))  # the 01:00 bar (its 2200 wick) is already in the past
+    m.execute(at(1.5), perp("sell", "1"))
+    assert m.advance_to(at(1.75)) == []  # no new bar closed since the position opened
 
 
 def test_funding_the_wallet_cannot_cover_closes_the_position_first() -> None:

@@ -11,6 +11,8 @@ Structure (shared by both modes): instruction validation against Hyperliquid's s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from basis_core import hookimpl
@@ -54,3 +56,24 @@ class HyperliquidVenue(CexVenue):
         from basis_venue_hyperliquid.live import HyperliquidLiveBackend
 
         return HyperliquidLiveBackend(self)
+
+    @contextmanager
+    def conformance_live_target(self) -> Iterator[dict[str, Any]]:
+        """The conformance kit's live target: this plugin's Hyperliquid emulator (EIP-712 signer recovery) on
+        127.0.0.1, with a throwaway key (derived here, never a real account's)."""
+        import hashlib
+        from decimal import Decimal
+
+        from eth_account import Account
+
+        from basis_venue_hyperliquid.testing.emulator import HyperliquidEmulator
+
+        key = "0x" + hashlib.sha256(b"basis-conformance-kit-hyperliquid").hexdigest()
+        master = Account.from_key(key).address
+        emu = HyperliquidEmulator(master, perp_usdc=Decimal(100_000), spot_balances={"USDC": Decimal(100_000)},
+                                  marks={"ETH": "3000", "BTC": "100000"})
+        emu.start()
+        try:
+            yield {"private_key": key, "wallet_address": master, "base_url": emu.base_url, "enable_rate_limit": False}
+        finally:
+            emu.stop()
