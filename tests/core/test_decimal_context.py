@@ -44,3 +44,21 @@ def test_entry_points_compute_in_the_library_context_and_restore_the_host_one() 
         assert a * b != exact  # the host's 28 digits round it
     assert seen == [LIBRARY_CONTEXT.prec]
     assert exact == LIBRARY_CONTEXT.multiply(a, b) and len(exact.as_tuple().digits) > 28
+
+
+def test_each_thread_computes_in_its_own_copy_of_the_library_context() -> None:
+    import decimal
+    import threading
+
+    from basis_core.numeric import PRECISION, library_context
+
+    seen = library_context(lambda: (decimal.getcontext().prec, id(decimal.getcontext())))
+    here = seen()
+    there: list[tuple[tuple[int, int], int]] = []
+    t = threading.Thread(target=lambda: there.append((seen(), decimal.getcontext().prec)))
+    t.start()
+    t.join()
+    (prec, ctx_id), host_prec = there[0]
+    assert prec == here[0] == PRECISION
+    assert ctx_id != here[1]  # flags raised in one thread never show in another's context
+    assert host_prec == decimal.getcontext().prec < PRECISION  # each thread's own context is given back
