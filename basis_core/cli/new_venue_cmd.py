@@ -1,4 +1,4 @@
-"""``basis new-venue NAME [--kind cex|amm|lending] [--dest DIR]``: generate a venue plugin distribution.
+"""``basis new-venue NAME [--kind cex|amm|lending|staking] [--dest DIR]``: generate a venue plugin distribution.
 
 The template in ``basis_core/templates/venue/template`` is rendered with Jinja2 (a core dependency: no copier
 needed, works after a plain ``pip install``): paths and ``*.jinja`` files are rendered with ``name``, ``kind``,
@@ -19,11 +19,11 @@ import typer
 from basis_core.errors import ConfigError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "venue" / "template"
-KINDS = ("cex", "amm", "lending")
+KINDS = ("cex", "amm", "lending", "staking")
 #: earlier kind names, still accepted
 KIND_ALIASES = {"dex": "amm", "onchain": "lending"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-Kind = Literal["cex", "amm", "lending"]
+Kind = Literal["cex", "amm", "lending", "staking"]
 
 
 def template_context(name: str, kind: str, description: str | None = None) -> dict[str, str]:
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
     @app.command("new-venue")
     def new_venue(
         name: str = typer.Argument(..., help="venue id: the entry-point name and the `venue` of instructions"),
-        kind: str = typer.Option("cex", "--kind", help="cex | amm | lending (dex / onchain: earlier names)"),
+        kind: str = typer.Option("cex", "--kind", help="cex | amm | lending | staking (dex / onchain: earlier names)"),
         dest: Path | None = typer.Option(None, "--dest", help="directory to create (default ./basis-venue-NAME)"),
         description: str | None = typer.Option(None, "--description", help="one line describing the venue"),
     ) -> None:

@@ -47,5 +47,15 @@ def test_generation_needs_no_copier(tmp_path: Path) -> None:
 
 def test_old_kind_names_still_work_and_unknown_kinds_are_refused(tmp_path: Path) -> None:
     assert (generate_venue("zzold", "onchain", tmp_path / "a") / "basis_venue_zzold" / "sim.py").exists()
-    with pytest.raises(ConfigError, match="kind: 'staking' must be one of cex, amm, lending"):
-        generate_venue("zzstake", "staking", tmp_path / "b")
+    with pytest.raises(ConfigError, match="kind: 'futures' must be one of cex, amm, lending, staking"):
+        generate_venue("zzfut", "futures", tmp_path / "b")
+
+
+def test_the_staking_kind_contributes_its_exchange_rate(tmp_path: Path) -> None:
+    out = generate_venue("zzstake", "staking", tmp_path / "gen")
+    pkg = out / "basis_venue_zzstake"
+    venue = (pkg / "venue.py").read_text()
+    assert "class ZzstakeVenue(OnChainExecutionInterface)" in venue
+    assert "def execute_stake" in venue and "def execute_unstake" in venue and "def synthetic_series" in venue
+    assert 'Series("lst:zzstake"' in (pkg / "data.py").read_text()
+    assert "def rebase(" in (pkg / "sim.py").read_text()

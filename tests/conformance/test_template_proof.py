@@ -27,8 +27,9 @@ from basis_core.cli import _register, app
 from basis_core.cli.new_venue_cmd import generate_venue
 from basis_core.errors import ConfigError
 
-KINDS = ("cex", "amm", "lending")
-VENUE_KIND = {"cex": "cex", "amm": "dex", "lending": "onchain"}  # template kind -> venue_info kind
+KINDS = ("cex", "amm", "lending", "staking")
+#: template kind -> venue_info kind
+VENUE_KIND = {"cex": "cex", "amm": "dex", "lending": "onchain", "staking": "onchain"}
 NAMES = {k: f"zzproof_{k}" for k in KINDS}
 DISTS = {k: f"basis-venue-zzproof-{k}" for k in KINDS}
 CORE = Path(basis_core.__file__).resolve().parent
@@ -36,6 +37,7 @@ INSTRUCTIONS = {
     "cex": {"operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy", "amount": "1"},
     "amm": {"operation": "swap", "token_in": "USDC", "token_out": "WETH", "amount_in": "1000"},
     "lending": {"operation": "supply", "asset": "USDC", "amount": "100"},
+    "staking": {"operation": "stake", "asset": "ETH", "amount": "0.5"},
 }
 BALANCES = {"zzproof_cex:spot:USDT": "10000", "ethereum:wallet:USDC": "10000", "ethereum:wallet:ETH": "1"}
 
@@ -114,7 +116,7 @@ def _route() -> dict[str, dict[str, object]]:
 
 @pytest.fixture
 def generated(tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """The three generated projects, installed into this environment; uninstalled afterwards, whatever happens."""
+    """One generated project per kind, installed into this environment; uninstalled afterwards whatever happens."""
     _uninstall_all()  # leftovers of an interrupted run
     dirs = {k: generate_venue(NAMES[k], k, tmp_path / f"basis-venue-zzproof-{k}") for k in KINDS}
     try:
@@ -140,6 +142,7 @@ def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: di
         assert str(generated[k]) not in str(r["module"]), "the installed copy, not the source tree, must run"
     assert routed["zzproof_cex"]["positions"]["zzproof_cex:spot:ETH"] == "0.999"  # the core's CEX: fee in ETH
     assert routed["zzproof_lending"]["positions"]["zzproof_lending:supplied:USDC"] == "100"
+    assert routed["zzproof_staking"]["positions"]["zzproof_staking:staked:ETH"] == "0.5"
 
     tests = [str(generated[k] / "tests") for k in KINDS]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
