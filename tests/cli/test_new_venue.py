@@ -32,6 +32,9 @@ def test_the_cex_kind_builds_on_the_core_building_blocks(tmp_path: Path) -> None
     venue = (out / "basis_venue_zzcex" / "venue.py").read_text()
     assert "class ZzcexVenue(CexVenue)" in venue and "def market_data_files" in venue
     assert "CexLiveBackend" in venue  # the live section names the ccxt base
+    assert "def conformance_live_target" in venue and '"live"' in venue
+    assert "class ZzcexVenueLiveBackend(CexLiveBackend)" in (out / "basis_venue_zzcex" / "live.py").read_text()
+    assert (out / "tests" / "test_live.py").exists()
     assert (out / "basis_venue_zzcex" / "testing" / "emulator.py").read_text().count("EmulatorServer") >= 2
     assert not (out / "basis_venue_zzcex" / "sim.py").exists()
 
