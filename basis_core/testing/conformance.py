@@ -534,8 +534,10 @@ class ConformanceSuite:
         """[live] Against the venue's ``conformance_live_target()`` (a context manager yielding the venue settings
         of a running emulator or documented fake on 127.0.0.1), a live-mode manager constructs the live backend
         (``make_live_backend``) and every operation's first plain example runs in live mode, returning the
-        venue's well-formed deltas. A venue declaring ``live`` without a target is skipped, saying so (the kit
-        never calls a real venue)."""
+        venue's well-formed deltas. A venue declaring ``live`` without a target is skipped, saying that live is
+        unverified (the kit never calls a real venue), after an offline look (:mod:`basis_core.testing.live_offline`):
+        the live backend is built with fake credentials and unreachable loopback endpoints, and a declared
+        operation without a backend method, or whose method is a NotImplementedError placeholder, fails."""
         from basis_core.deltas import ExecutionDeltas
         from basis_core.manager import ExecutionInterfaceManager
 
@@ -543,8 +545,16 @@ class ConformanceSuite:
         self._require(h, "live")
         target = getattr(h.target.cls(), "conformance_live_target", None)
         if not callable(target):
-            pytest.skip(f"{h.name}: declares 'live' but no conformance_live_target(): its live backend is not "
-                        "exercised (yield the settings of an emulator or documented fake of the venue)")
+            from basis_core.testing.live_offline import inspect_live_offline
+
+            report = inspect_live_offline(lambda creds: h.manager(mode="live", credentials=creds), h.venue,
+                                          sorted(h.protocol.examples), fake_credentials())
+            _fail(f"{h.name}: declares 'live' (no conformance_live_target()) but its live backend, built offline, "
+                  "is not implemented", report.problems)
+            pytest.skip(f"{h.name}: LIVE IS UNVERIFIED: the venue declares 'live' but offers no "
+                        f"conformance_live_target(), so its live backend never runs in the kit; {report.note}. "
+                        "Yield the settings of an emulator or documented fake of the venue from "
+                        "conformance_live_target() to verify it")
         problems: list[str] = []
         with target() as settings:
             cfg = {"execution_mode": "live", "autoload": False, "retry_delay_seconds": 0,

@@ -368,3 +368,71 @@ class BadLiveUnbuildable(KitVenue):
         if context.mode == "live":
             from basis_core.errors import ConfigError
             raise ConfigError("base_url: required in live mode")
+
+
+# -- live without a conformance_live_target: what the kit's offline look finds -------------------------------
+class KitLiveClient:
+    """The HTTP side of the kit's live backends: it connects on first use only (to ``base_url``)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def post(self, path: str, instr: Any) -> ExecutionDeltas:
+        """POST the instruction; the venue answers the deltas as :func:`basis_core.live.orders.deltas_to_json`."""
+        import json
+        import urllib.request
+
+        from basis_core.live.orders import deltas_from_json
+
+        with urllib.request.urlopen(self.base_url + path, data=instr.model_dump_json().encode(), timeout=10) as r:
+            return deltas_from_json(json.loads(r.read()))
+
+
+class KitLiveBackend:
+    """A live backend built without a connection, with both of KitVenue's operations."""
+
+    def __init__(self, venue: Any) -> None:
+        self.client = KitLiveClient(str(venue.settings.base_url))
+
+    def spot_trade(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        return self.client.post("/order", instr)
+
+    def cancel_order(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        return self.client.post("/cancel", instr)
+
+
+class KitHalfLiveBackend(KitLiveBackend):
+    """Its cancel_order is a placeholder."""
+
+    def cancel_order(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        raise NotImplementedError("cancel is not live yet")
+
+
+class KitLiveOffline(KitVenue):
+    """Declares live, no conformance_live_target; its backend builds offline with every operation."""
+
+    name = "kitliveoffline"
+
+    def make_live_backend(self) -> Any:
+        return KitLiveBackend(self)
+
+
+class BadLiveHalf(KitVenue):
+    """Declares live, no conformance_live_target; its backend's cancel_order is a NotImplementedError placeholder."""
+
+    name = "badlivehalf"
+
+    def make_live_backend(self) -> Any:
+        return KitHalfLiveBackend(self)
+
+
+class KitLiveConnectsAtBuild(KitVenue):
+    """Declares live, no conformance_live_target; its backend connects to a public host while it is built."""
+
+    name = "kitliveconnects"
+
+    def make_live_backend(self) -> Any:
+        import urllib.request
+
+        urllib.request.urlopen("http://192.0.2.1:80/", timeout=10)  # TEST-NET-1: refused by the kit's guard
+        return KitLiveBackend(self)

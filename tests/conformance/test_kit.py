@@ -300,3 +300,27 @@ def test_live_import_when_building_a_live_manager_fails() -> None:
 def test_declared_live_but_unbuildable_fails(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(Failed, match="live-mode manager cannot be built"):
         run_venue_test("test_credentials_never_leak", kv.BadLiveUnbuildable, caplog=caplog)
+
+
+# -- live declared without a conformance_live_target: an offline look, and an honest skip ----------------------
+def test_a_placeholder_live_backend_fails_the_live_check() -> None:
+    """KitVenue declares 'live' but its make_live_backend() is a NotImplementedError placeholder."""
+    with pytest.raises(Failed, match=r"make_live_backend\(\) is a NotImplementedError placeholder"):
+        run_venue_test("test_live_backend_exercised", kv.KitVenue)
+
+
+def test_a_placeholder_operation_of_the_live_backend_fails_the_live_check() -> None:
+    with pytest.raises(Failed, match=r"cancel_order: KitHalfLiveBackend.cancel_order\(\) is a NotImplementedError "
+                                     r"placeholder") as info:
+        run_venue_test("test_live_backend_exercised", kv.BadLiveHalf)
+    assert "spot_trade" not in str(info.value)
+
+
+def test_a_live_backend_built_offline_is_skipped_as_unverified() -> None:
+    with pytest.raises(Skipped, match=r"LIVE IS UNVERIFIED.*KitLiveBackend was built offline.*none of them ran"):
+        run_venue_test("test_live_backend_exercised", kv.KitLiveOffline)
+
+
+def test_a_live_backend_that_connects_while_built_gets_no_network_and_is_skipped_as_unverified() -> None:
+    with pytest.raises(Skipped, match=r"LIVE IS UNVERIFIED.*could not even be built offline"):
+        run_venue_test("test_live_backend_exercised", kv.KitLiveConnectsAtBuild)
