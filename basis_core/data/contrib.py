@@ -14,15 +14,17 @@ venue's patterns win over the generic exchange-export convention for the files t
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pluggy
 
 from basis_core.errors import MarketDataError
+from basis_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from basis_core.data.series import Series
@@ -148,3 +150,24 @@ def _add(out: FileContributions, who: str, got: Any) -> None:
         out.aliases.setdefault(k, v)
     for k, v in got.gap_fills.items():
         out.gap_fills.setdefault(k, v)
+
+
+class DataModuleHooks:
+    """Mixin for a venue class whose market data lives in one module of its distribution.
+
+    Set ``data_module`` to that module's import path; it must define ``FILES`` (a :class:`MarketDataFiles`) and
+    ``synthetic_series(market)``. The module is imported only when the core asks for data (never at discovery),
+    and both hooks work on the class, before any manager exists, like hand-written static methods.
+    """
+
+    data_module: ClassVar[str]
+
+    @classmethod
+    @hookimpl
+    def market_data_files(cls) -> Any:
+        return importlib.import_module(cls.data_module).FILES
+
+    @classmethod
+    @hookimpl
+    def synthetic_series(cls, market: Any) -> Any:
+        return importlib.import_module(cls.data_module).synthetic_series(market)

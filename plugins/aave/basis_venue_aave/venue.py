@@ -32,10 +32,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
+from basis_core.data.contrib import DataModuleHooks
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
-class AaveVenue(OnChainExecutionInterface):
+class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
     """Aave v3 on Ethereum."""
 
     name = "aave"
@@ -46,20 +47,8 @@ class AaveVenue(OnChainExecutionInterface):
         "gas_units", "liquidations", "reserves"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
-    # -- market data (static: called on the class, before any manager exists; see basis_venue_aave.data)
-    @staticmethod
-    @hookimpl
-    def market_data_files() -> Any:
-        from basis_venue_aave.data import FILES
-
-        return FILES
-
-    @staticmethod
-    @hookimpl
-    def synthetic_series(market: Any) -> Any:
-        from basis_venue_aave.data import synthetic_series
-
-        return synthetic_series(market)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    data_module: ClassVar[str] = "basis_venue_aave.data"
 
     def on_configure(self, context: Any) -> None:
         from basis_venue_aave.sim import build_emode, build_reserves, flash_loan_premium_bps

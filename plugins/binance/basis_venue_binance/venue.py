@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from basis_core import hookimpl
 from basis_core.backtest.cex import CexSpec, CexVenue
+from basis_core.data.contrib import DataModuleHooks
 from basis_venue_binance.spec import BINANCE_SPEC
 
 
-class BinanceVenue(CexVenue):
+class BinanceVenue(DataModuleHooks, CexVenue):
     """Binance spot + USD-M perpetuals."""
 
     name = "binance"
@@ -27,20 +27,8 @@ class BinanceVenue(CexVenue):
     settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {"recv_window_ms"}
     default_spec: ClassVar[CexSpec] = BINANCE_SPEC
 
-    # -- market data (static: called on the class, before any manager exists; see basis_venue_binance.data)
-    @staticmethod
-    @hookimpl
-    def market_data_files() -> Any:
-        from basis_venue_binance.data import FILES
-
-        return FILES
-
-    @staticmethod
-    @hookimpl
-    def synthetic_series(market: Any) -> Any:
-        from basis_venue_binance.data import synthetic_series
-
-        return synthetic_series(market)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    data_module: ClassVar[str] = "basis_venue_binance.data"
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

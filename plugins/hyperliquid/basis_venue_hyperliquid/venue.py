@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from basis_core import hookimpl
 from basis_core.backtest.cex import CexSpec, CexVenue
+from basis_core.data.contrib import DataModuleHooks
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
 
 
-class HyperliquidVenue(CexVenue):
+class HyperliquidVenue(DataModuleHooks, CexVenue):
     """Hyperliquid spot + USDC-margined perpetuals."""
 
     name = "hyperliquid"
@@ -30,20 +30,8 @@ class HyperliquidVenue(CexVenue):
         "landing_window_ms", "market_slippage", "testnet"}
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
 
-    # -- market data (static: called on the class, before any manager exists; see basis_venue_hyperliquid.data)
-    @staticmethod
-    @hookimpl
-    def market_data_files() -> Any:
-        from basis_venue_hyperliquid.data import FILES
-
-        return FILES
-
-    @staticmethod
-    @hookimpl
-    def synthetic_series(market: Any) -> Any:
-        from basis_venue_hyperliquid.data import synthetic_series
-
-        return synthetic_series(market)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    data_module: ClassVar[str] = "basis_venue_hyperliquid.data"
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

@@ -31,10 +31,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
+from basis_core.data.contrib import DataModuleHooks
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 
-class LidoVenue(OnChainExecutionInterface):
+class LidoVenue(DataModuleHooks, OnChainExecutionInterface):
     """Lido liquid staking on Ethereum."""
 
     name = "lido"
@@ -44,20 +45,8 @@ class LidoVenue(OnChainExecutionInterface):
         "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
-    # -- market data (static: called on the class, before any manager exists; see basis_venue_lido.data)
-    @staticmethod
-    @hookimpl
-    def market_data_files() -> Any:
-        from basis_venue_lido.data import FILES
-
-        return FILES
-
-    @staticmethod
-    @hookimpl
-    def synthetic_series(market: Any) -> Any:
-        from basis_venue_lido.data import synthetic_series
-
-        return synthetic_series(market)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    data_module: ClassVar[str] = "basis_venue_lido.data"
 
     def on_configure(self, context: Any) -> None:
         from basis_venue_lido.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
