@@ -126,6 +126,17 @@ class DuplicateClientIdError(InstructionError):
     """``client_id`` is already used by an open order on the venue."""
 
 
+class PairedExecutionError(InstructionError):
+    """A paired (saga) instruction could not unwind a filled leg after another failed: ``open_legs`` names the legs
+    left open (client id, venue, operation, why) and ``fills`` lists every send of the saga. Act on it by hand."""
+
+    def __init__(self, field: str, reason: str, open_legs: list[str] | None = None,
+                 fills: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.open_legs = list(open_legs or [])
+        self.fills = list(fills or [])
+
+
 class VenueContractError(BasisError):
     """A venue plugin broke the plugin contract (returned None or a malformed result, wrote keys outside its
     ``key_namespaces``, changed the instruction it was given)."""
