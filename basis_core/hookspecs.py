@@ -304,6 +304,23 @@ def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """
 
 
+@hookspec(firstresult=True)
+def risk_state(timestamp: Any, instruction: Any) -> Any:
+    """The venue's liquidation risk under a market shock, computed with the venue's own liquidation math, for
+    the core's joint risk corridor (:mod:`basis_core.risk`); nothing changes.
+
+    :param instruction: a :class:`basis_core.risk.Shock` (``eth`` price factor, ``lst`` exchange-rate factors,
+        ``funding_apr`` / ``borrow_apr`` over ``hours``); the identity shock asks for the state now.
+    :return: a list of :class:`basis_core.risk.LegRisk`, one per liquidation unit (an Aave account, a margin
+        wallet with its perps): ``health`` >= 1 is safe, < 1 is what the venue liquidates (Aave's health factor,
+        a wallet's margin balance / maintenance margin), None when nothing can be liquidated; or None when the
+        venue has no liquidation risk to report.
+
+    Example: ``[LegRisk("binance", "binance:futures:USDT", "perp_margin", Decimal("4.2"),
+    {"perp:binance:ETH/USDT:USDT": Decimal("2100")})]`` for ``Shock(eth=Decimal("0.7"))``.
+    """
+
+
 @hookspec
 def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     """Backtest: apply time-dependent effects between ``previous`` (exclusive) and ``timestamp``

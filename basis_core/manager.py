@@ -618,6 +618,14 @@ class ExecutionInterfaceManager:
         return result  # type: ignore[no-any-return]
 
     @library_context
+    def risk_state(self, timestamp: datetime | str, venue: str, shock: Any = None) -> list[Any] | None:
+        """The venue's legs' liquidation risk under ``shock`` (``risk_state`` hook; a
+        :class:`basis_core.risk.Shock`, None: now); UnsupportedOperationError when the venue does not report it."""
+        ts = to_utc(timestamp)
+        with self._exec_lock:
+            return self._caller(venue, "risk_state")(timestamp=ts, instruction=shock)  # type: ignore[no-any-return]
+
+    @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:
         """Quote a swap without executing it."""
         ts = to_utc(timestamp)
