@@ -43,6 +43,7 @@ OPERATION_HOOKS: dict[str, str] = {
     "cancel_order": "cancel_order",
     "modify_order": "modify_order",
     "atomic": "execute_atomic",
+    "liquidate": "execute_liquidate",
 }
 
 
@@ -162,6 +163,20 @@ def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     :raises InstructionError: nothing is owed in ``asset``.
 
     Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_liquidate(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Liquidate another account's unhealthy position in an isolated market, as the liquidator (Morpho Blue).
+
+    :return: ``ethereum:wallet:<loan token>`` -repaid, ``ethereum:wallet:<collateral token>`` +seized, gas.
+    :raises HealthFactorError: the position is healthy (nothing changes).
+    :raises InstructionError: unknown market or borrower, or no debt to repay.
+    :raises InsufficientFundsError: the wallet holds less than the repayment.
+
+    Example: ``{"operation": "liquidate", "venue": "morpho", "market": "wstETH/WETH-94.5", "borrower": "0xabc...",
+    "amount": "max"}``
     """
 
 
