@@ -3,13 +3,13 @@
 Each step (``period.step`` apart, on the run's clock, :mod:`basis_core.run.clock`):
 
 1. the step is marked in flight in ``state.json``;
-2. the market data the strategies' legs read is checked (missing or stale: the step is skipped, recorded, and
-   the run goes on: nothing is traded on stale data);
+2. the first step runs the pre-flight (:mod:`basis_core.run.preflight`): every leg of every strategy is checked
+   and every missing piece is reported at once (:class:`~basis_core.errors.PreflightError`, the run stops)
+   before anything is sent; later steps check the market data the legs read (missing or stale: the step is
+   skipped, recorded, and the run goes on: nothing is traded on stale data);
 3. the scenario's scheduled instructions that fell due run;
 4. ``manager.advance_to(ts)``: fills of resting orders, funding, interest since the last step;
-5. the first step runs the pre-flight (:mod:`basis_core.run.preflight`): every leg of every strategy is checked
-   and every missing piece is reported at once (:class:`~basis_core.errors.PreflightError`) before anything is
-   sent; then each strategy's ``start``; every step each strategy's ``step``. Strategies get a
+5. the first step calls each strategy's ``start``; every step each strategy's ``step``. Strategies get a
    :class:`~basis_core.run.proxy.RunManager` (deterministic client ids, instruction log);
 6. the step is recorded (``on_step`` and the run-state store when installed), the paper ledger and each
    strategy's :meth:`~basis_core.backtest.strategies.base.Strategy.state_dict` are saved, and ``state.json`` says
@@ -261,6 +261,9 @@ class Runner:
                 if not self.clock.wait_until(plan.at_ns, self._stop):
                     status = "stopped"
                     break
+                if self.clock.now() >= plan.at_ns + self.step_ns:  # the clock jumped during the wait: plan again
+                    due = plan.at_ns
+                    continue
                 ts_ns = max(plan.at_ns, self.clock.now())
                 step_no = int(state["steps"])
                 self._step(manager, proxy, ilog, active, labels, state, step_no, ts_ns,
@@ -300,7 +303,9 @@ class Runner:
         proxy.begin_step(step_no, ilog.of_step(step_no) if replay else None)
         failures: list[str] = []
         h0 = len(manager.execution_history)
-        stale = self._market_problems(manager, active, ts)
+        if not state.get("started"):  # before anything is sent: every leg ready, or every problem at once
+            preflight.require(manager, list(zip(labels, active, strict=True)), ts)
+        stale = self._market_problems(manager, active, ts) if state.get("started") else []
         if stale:
             for msg in stale:
                 failures.append(msg)
@@ -312,8 +317,6 @@ class Runner:
                 manager.advance_to(ts)
             except BasisError as exc:
                 failures.append(f"advance_to: {type(exc).__name__}: {exc}")
-            if not state.get("started"):
-                preflight.require(manager, list(zip(labels, active, strict=True)), ts)
             for i, (s, label) in enumerate(zip(active, labels, strict=True)):
                 proxy.act_as(str(i))
                 try:
