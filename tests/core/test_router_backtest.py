@@ -124,7 +124,7 @@ def test_a_route_that_cannot_exist_is_refused_naming_the_field(market: DataProvi
 
 
 def test_router_settings_are_checked(market: DataProvider) -> None:
-    with pytest.raises(ConfigError, match="venue_config.auto.gird"):
+    with pytest.raises(ConfigError, match=r"venue_config\.auto\.gird"):
         _manager(market, gird=5).quote(T0, _routed("1000"))
     with pytest.raises(ConfigError, match="grid"):
         _manager(market, grid=0).quote(T0, _routed("1000"))
