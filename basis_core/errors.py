@@ -178,6 +178,11 @@ class ConfigError(BasisError, ValueError):
     """The configuration is invalid (names the setting)."""
 
 
+class RunStateError(BasisError, ValueError):
+    """A run-state folder (``basis run`` / ``basis status``) is missing, is not a state folder, or its store is
+    unreadable or of another format; or the store was used out of order (a step before the run started)."""
+
+
 class LiveExecutionError(BasisError):
     """A live venue call failed definitively (rejected) or could not be confirmed."""
 
