@@ -248,7 +248,7 @@ class Runner:
                     break
                 now = self.clock.now()
                 if due is None:
-                    due = now
+                    due = now - now % 1000  # whole microseconds (what datetimes and the stores keep)
                 plan = next_step(int(due), now, self.step_ns, self.gap_policy, self.max_catch_up)
                 if self.until_ns is not None and plan.at_ns > self.until_ns:
                     break
@@ -264,7 +264,7 @@ class Runner:
                 if self.clock.now() >= plan.at_ns + self.step_ns:  # the clock jumped during the wait: plan again
                     due = plan.at_ns
                     continue
-                ts_ns = max(plan.at_ns, self.clock.now())
+                ts_ns = max(plan.at_ns, self.clock.now() // 1000 * 1000)
                 step_no = int(state["steps"])
                 self._step(manager, proxy, ilog, active, labels, state, step_no, ts_ns,
                            replay_step == step_no, plan.skipped, recorder)
@@ -349,7 +349,7 @@ class Runner:
         state["last_failures"] = failures[-20:]
         self.folder.save_state(state)
         report = StepReport(step_no, ts_ns, proxy.sent, failures, skipped, replay)
-        self._recorded(recorder, manager, ts, state)
+        self._recorded(recorder, manager, ts, state, None if stale else self.provider.get_data(ts))
         if self.on_step is not None:
             self.on_step(report)
 
@@ -420,15 +420,34 @@ class Runner:
         return out
 
     def _recorder(self, manager: Any, state: dict[str, Any], resumed: bool) -> Any:
-        """The run-state store (``basis status``) when installed and wanted; None otherwise."""
-        return None
+        """The run-state store ``basis status`` reads (:mod:`basis_core.runstate`), started (or resumed) now; None
+        when not wanted or when it cannot start (an event says why: the run goes on without it)."""
+        if not self._record:
+            return None
+        from basis_core.runstate import RunStateStore
 
-    def _recorded(self, recorder: Any, manager: Any, ts: Any, state: dict[str, Any]) -> None:
+        try:
+            store = RunStateStore(self.folder.path)
+        except BasisError as exc:
+            self._event(state, "record", f"no run-state store: {exc}", level=logging.WARNING)
+            return None
+        now = from_ns(max(self.clock.now(), manager.clock.now_ns or 0))
+        try:
+            store.start(manager, now, mode=self.mode, scenario=self.scenario.name,
+                        meta={"state_dir": str(self.folder.path), "step": str(self.scenario.period.step),
+                              "run_id": state.get("run_id"), "resumed": resumed})
+        except BasisError as exc:
+            store.close()
+            self._event(state, "record", f"the run-state store could not start: {exc}", level=logging.WARNING)
+            return None
+        return store
+
+    def _recorded(self, recorder: Any, manager: Any, ts: Any, state: dict[str, Any], snapshot: Any) -> None:
         """Write the step to the run-state store (a failure to write is an event, never a stop)."""
         if recorder is None:
             return
         try:
-            recorder.record_step(manager, ts)
+            recorder.record_step(manager, ts, snapshot)
         except BasisError as exc:
             self._event(state, "record", f"the run-state store could not record the step: {exc}",
                         level=logging.WARNING)
@@ -447,7 +466,8 @@ class Runner:
         ilog.close()
         if recorder is not None:
             try:
-                recorder.stop(reason=reason)
+                recorder.stop(reason=reason, final={"steps": state.get("steps"), "unhedged": state.get("unhedged", []),
+                                                    "skipped_steps": state.get("skipped_steps", 0)})
                 recorder.close()
             except BasisError as exc:
                 log.warning("run-state store: %s", exc)
