@@ -15,8 +15,8 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
 
 Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 6), ``rounds``
 (Newton rounds of the water-filling, default 4), ``venues`` (the venues to consider; default every venue with
-``quote_swap``), ``executor`` (live: the venue running a multi-pool split as one transaction), ``default_slippage_bps`` (50: the
-legs' on-chain minimum below their quotes when the instruction gives no bound).
+``quote_swap``), ``executor`` (live: the venue running a multi-pool split as one transaction),
+``default_slippage_bps`` (50: the legs' on-chain minimum below their quotes when the instruction gives no bound).
 
 Deltas (venue ``auto``, operation ``swap``): the merged wallet changes of the legs (gas included); ``details``:
 ``legs`` (venue, pool, amount_in, amount_out, gas_cost_eth, price_impact_bps per pool used), ``amount_out``,
