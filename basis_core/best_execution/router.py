@@ -13,10 +13,10 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
    swap; several legs go to the executor venue named by ``venue_config.auto.executor`` (a venue whose
    ``execute_atomic`` runs swap steps in one transaction).
 
-Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 10), ``levels``
-(refinement halvings, default 6), ``venues`` (the venues to consider; default every venue with ``quote_swap``),
-``executor`` (live: the venue running a multi-pool split as one transaction), ``default_slippage_bps`` (50: the
-legs' on-chain minimum below their quotes when the instruction gives no bound).
+Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 6), ``rounds``
+(Newton rounds of the water-filling, default 4), ``venues`` (the venues to consider; default every venue with
+``quote_swap``), ``executor`` (live: the venue running a multi-pool split as one transaction),
+``default_slippage_bps`` (50: the legs' on-chain minimum below their quotes when the instruction gives no bound).
 
 Deltas (venue ``auto``, operation ``swap``): the merged wallet changes of the legs (gas included); ``details``:
 ``legs`` (venue, pool, amount_in, amount_out, gas_cost_eth, price_impact_bps per pool used), ``amount_out``,
@@ -49,7 +49,7 @@ __all__ = ["ROUTER_VENUE", "RoutePlan", "RouterSettings", "execute_routed", "pla
 
 #: the venue name that asks the core to route a swap
 ROUTER_VENUE = "auto"
-_OPTIONS = frozenset({"grid", "levels", "venues", "executor", "default_slippage_bps"})
+_OPTIONS = frozenset({"grid", "rounds", "venues", "executor", "default_slippage_bps"})
 _BPS = Decimal(10_000)
 _ZERO = Decimal(0)
 _WALLET = "ethereum:wallet:"
@@ -59,8 +59,8 @@ _WALLET = "ethereum:wallet:"
 class RouterSettings:
     """The router's settings (``venue_config.auto``)."""
 
-    grid: int = 10
-    levels: int = 6
+    grid: int = 6
+    rounds: int = 4
     venues: tuple[str, ...] | None = None
     executor: str | None = None
     default_slippage_bps: Decimal = Decimal(50)
@@ -75,20 +75,20 @@ def router_settings(settings: Any) -> RouterSettings:
             raise ConfigError(f"venue_config.{ROUTER_VENUE}.{key}: unknown router setting; known: "
                               f"{', '.join(sorted(_OPTIONS))}")
     try:
-        grid = int(opts.get("grid", 10))
-        levels = int(opts.get("levels", 6))
+        grid = int(opts.get("grid", 6))
+        rounds = int(opts.get("rounds", 4))
         slip = Decimal(str(opts.get("default_slippage_bps", 50)))
     except (TypeError, ValueError, ArithmeticError):
-        raise ConfigError(f"venue_config.{ROUTER_VENUE}: grid and levels must be integers, "
+        raise ConfigError(f"venue_config.{ROUTER_VENUE}: grid and rounds must be integers, "
                           "default_slippage_bps a number") from None
-    if not 1 <= grid <= 200 or not 0 <= levels <= 30 or not 0 <= slip < _BPS:
-        raise ConfigError(f"venue_config.{ROUTER_VENUE}: grid must be in [1, 200], levels in [0, 30], "
+    if not 1 <= grid <= 200 or not 0 <= rounds <= 30 or not 0 <= slip < _BPS:
+        raise ConfigError(f"venue_config.{ROUTER_VENUE}: grid must be in [1, 200], rounds in [0, 30], "
                           "default_slippage_bps in [0, 10000)")
     venues = opts.get("venues")
     if venues is not None and (isinstance(venues, str) or not all(isinstance(v, str) for v in venues)):
         raise ConfigError(f"venue_config.{ROUTER_VENUE}.venues: expected a list of venue names")
     executor = opts.get("executor")
-    return RouterSettings(grid, levels, None if venues is None else tuple(venues),
+    return RouterSettings(grid, rounds, None if venues is None else tuple(venues),
                           None if executor is None else str(executor), slip)
 
 
@@ -220,7 +220,7 @@ def plan_route(manager: Any, ts: Any, ins: Swap) -> RoutePlan:
         got = q(total)
         gas.append(0 if got is None else _gas_in_output(manager, ts, p, p.quotes[total], ins.token_out))
     curves = [Curve(p.key, _memo_first(q, total, p), g) for p, q, g in zip(pools, quoters, gas, strict=True)]
-    split = best_split(total, curves, rs.grid, rs.levels)
+    split = best_split(total, curves, rs.grid, rs.rounds)
     if split is None:
         raise InstructionError("amount_in", f"beyond every pool: no split of {ins.amount_in} {ins.token_in} "
                                             f"over {', '.join(p.key for p in pools)} is feasible")

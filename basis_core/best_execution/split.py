@@ -15,13 +15,13 @@ Method (:func:`best_split`)
    chunks, and every single pool is one of those allocations: the split is never worse than the best single
    pool (on the grid: all of ``total`` in one pool).
 2. **Refinement** (water-filling): AMM outputs are concave in the input, so at the optimum every used pool pays
-   the same marginal output (the *water level*). Starting from the grid optimum, the refinement moves a step of
-   input from the pool whose last step is worth least to the pool whose next step is worth most (gas counted
-   when a pool starts or stops being used), halving the step from ``chunk / 2`` over ``levels`` levels. Every
-   move is quoted exactly and taken only if it raises the net output: the result is never below the grid's.
+   the same marginal output (the *water level*). From the grid optimum, Newton rounds move the used pools'
+   amounts to that level (marginals and their slopes from central differences of exact quotes), then each
+   unused pool whose first units pay more than the level is tried in (gas counted). Every change is quoted
+   exactly and kept only if it raises the net output: the result is never below the grid's.
 
-Cost: ``len(curves) * grid`` quotes for the grid plus about ``2 * len(curves)`` per refinement level (every
-quote is memoised per curve and amount).
+Cost: ``len(curves) * grid`` quotes for the grid, about ``4`` per used pool per Newton round and ``2`` per
+unused pool (every quote is memoised per curve and amount).
 """
 
 from __future__ import annotations
@@ -158,45 +158,124 @@ def _grid_optimum(memo: _Memo, total: int, grid: int) -> tuple[int, ...] | None:
     return tuple(chunks)
 
 
-def _refine(memo: _Memo, amounts: list[int], step: int, levels: int, max_moves: int) -> None:
-    """Water-filling moves between curves (see the module docstring), in place."""
-    n = len(amounts)
-    for _ in range(levels):
-        if step <= 0:
+def _gross(memo: _Memo, amounts: Sequence[int]) -> float | int:
+    """Net output of an allocation through the memo (-inf when a curve refuses its amount)."""
+    total: float | int = 0
+    for i, x in enumerate(amounts):
+        total += memo.value(i, x)
+    return total
+
+
+def _slope(memo: _Memo, i: int, a: int, h: int) -> tuple[float, float] | None:
+    """(marginal output per input unit, its derivative) of curve ``i`` at ``a`` by central differences of width
+    ``h`` (one-sided below ``h``); None when the curve refuses a point."""
+    lo, hi = max(a - h, 0), a + h
+    f0, f1, f2 = memo.out(i, lo), memo.out(i, a), memo.out(i, hi)
+    if f0 is None or f1 is None or f2 is None or a <= lo:
+        return None
+    m = (f2 - f0) / (hi - lo)
+    c = ((f2 - f1) / (hi - a) - (f1 - f0) / (a - lo)) / ((hi - lo) / 2)
+    return m, c
+
+
+def _to_total(targets: Sequence[float], total: int) -> list[int]:
+    """Non-negative integer amounts summing to ``total`` from real targets (negatives dropped; the rounding
+    remainder on the largest)."""
+    xs = [max(int(t), 0) for t in targets]
+    top = max(range(len(xs)), key=lambda i: xs[i])
+    xs[top] += total - sum(xs)
+    if xs[top] < 0:  # pathological targets: everything in the largest
+        xs = [0] * len(xs)
+        xs[top] = total
+    return xs
+
+
+def _newton(memo: _Memo, amounts: list[int], total: int, h: int) -> tuple[list[int], float] | None:
+    """One Newton step toward the water level over the used curves: ``m_i + c_i * d_i = level`` with
+    ``sum d_i = 0``. Returns (target amounts, level) or None when fewer than two curves can move."""
+    moving: list[tuple[int, float, float]] = []
+    for i, a in enumerate(amounts):
+        if a > 0:
+            sc = _slope(memo, i, a, h)
+            if sc is not None and sc[1] < 0:
+                moving.append((i, sc[0], sc[1]))
+    if len(moving) < 2:
+        return None
+    level = sum(m / c for _, m, c in moving) / sum(1 / c for _, _, c in moving)
+    targets = [float(a) for a in amounts]
+    for i, m, c in moving:
+        targets[i] = amounts[i] + (level - m) / c
+    return _to_total(targets, total), level
+
+
+def _improve(memo: _Memo, amounts: list[int], target: list[int]) -> list[int] | None:
+    """``target``, or a damped step toward it (1/2, 1/4), if it raises the exact net output; else None."""
+    base = _gross(memo, amounts)
+    total = sum(amounts)
+    for damp in (1.0, 0.5, 0.25):
+        cand = target if damp == 1.0 else _to_total([a + damp * (t - a) for a, t in zip(amounts, target, strict=True)],
+                                                    total)
+        if cand != amounts and _gross(memo, cand) > base:
+            return cand
+    return None
+
+
+def _water_fill(memo: _Memo, amounts: list[int], total: int, h: int, rounds: int) -> list[int]:
+    """Newton rounds toward the water level among the used curves, then one try to bring in each unused curve
+    whose first units pay more than the level; every change is kept only if the exact net output rises."""
+    level: float | None = None
+    for _ in range(rounds):
+        step = _newton(memo, amounts, total, h)
+        if step is None:
             break
-        for _move in range(max_moves):
-            # the worst curve to take ``step`` from, the best to give it to
-            lose: list[float | int] = []
-            gain: list[float | int] = []
-            for i in range(n):
-                a = amounts[i]
-                here = memo.value(i, a)
-                lose.append(here - memo.value(i, a - step) if a >= step else float("inf"))
-                gain.append(memo.value(i, a + step) - here)
-            best, pair = 0.0, None
-            for i in range(n):
-                if lose[i] == float("inf"):
-                    continue
-                for j in range(n):
-                    if j != i and gain[j] - lose[i] > best:
-                        best, pair = gain[j] - lose[i], (i, j)
-            if pair is None:
+        target, level = step
+        better = _improve(memo, amounts, target)
+        if better is None:
+            break
+        moved = max(abs(x - y) for x, y in zip(better, amounts, strict=True))
+        amounts = better
+        if moved <= h:
+            break
+    if level is None:
+        used = [i for i, a in enumerate(amounts) if a > 0]
+        sc = _slope(memo, used[0], amounts[used[0]], h) if len(used) == 1 else None
+        level = sc[0] if sc is not None else None
+    if level is None:
+        return amounts
+    for j, a in enumerate(amounts):
+        if a > 0:
+            continue
+        f1, f2 = memo.out(j, h), memo.out(j, 2 * h)
+        if f1 is None or f2 is None or f1 / h <= level:
+            continue
+        c = (f2 - 2 * f1) / (h * h)
+        m0 = (4 * f1 - f2) / (2 * h)  # the marginal at 0 (quadratic through 0, h, 2h)
+        x = (level - m0) / c if c < 0 else float(h)
+        x = min(max(x, float(h)), total / 2)
+        share = x / total
+        entry = [float(b) * (1 - share) for b in amounts]
+        entry[j] = x
+        cand = _to_total(entry, total)
+        for _ in range(rounds):
+            step = _newton(memo, cand, total, h)
+            if step is None:
                 break
-            i, j = pair
-            amounts[i] -= step
-            amounts[j] += step
-        step //= 2
+            better = _improve(memo, cand, step[0])
+            if better is None:
+                break
+            cand = better
+        if _gross(memo, cand) > _gross(memo, amounts):
+            amounts = cand
+    return amounts
 
 
-def best_split(total: int, curves: Sequence[Curve], grid: int = 10, levels: int = 6,
-               max_moves: int | None = None) -> Split | None:
+def best_split(total: int, curves: Sequence[Curve], grid: int = 6, rounds: int = 4) -> Split | None:
     """The allocation of ``total`` input base units over ``curves`` maximising the output net of gas.
 
     :param total: input in base units (> 0).
     :param curves: the pools (at least one).
     :param grid: chunks of the exact grid search (>= 1).
-    :param levels: halvings of the refinement step (0: the grid optimum as it is).
-    :param max_moves: moves per refinement level (default ``2 * len(curves)``).
+    :param rounds: Newton rounds of the water-filling refinement (0: the grid optimum as it is).
     :return: the :class:`Split`, or None when no allocation is feasible (every curve refuses).
     """
     if total <= 0:
@@ -213,8 +292,8 @@ def best_split(total: int, curves: Sequence[Curve], grid: int = 10, levels: int 
     start = grid_amounts(total, chunks, grid)
     grid_net = net_output_memo(memo, start)
     amounts = list(start)
-    if levels > 0 and len(curves) > 1:
-        _refine(memo, amounts, total // (2 * grid), levels, max_moves or 2 * len(curves))
+    if rounds > 0 and len(curves) > 1:
+        amounts = _water_fill(memo, amounts, total, max(total // (grid * 64), 1), rounds)
     singles = [(memo.value(i, total), i) for i in range(len(curves))]
     s_val, s_idx = max(singles, key=lambda t: (t[0], -t[1]))
     outputs = tuple(int(memo.out(i, x) or 0) for i, x in enumerate(amounts))

@@ -73,9 +73,9 @@ def _root(
 
 
 def _register() -> None:
-    from basis_core.cli import backtest_cmd, emulate_cmd, new_venue_cmd, run_cmd, sweep_cmd, venues_cmd
+    from basis_core.cli import backtest_cmd, emulate_cmd, new_venue_cmd, run_cmd, status_cmd, sweep_cmd, venues_cmd
 
-    for mod in (venues_cmd, backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd, run_cmd):
+    for mod in (venues_cmd, backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd, status_cmd, run_cmd):
         mod.register(app)
 
 
