@@ -309,6 +309,21 @@ def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
 
 @hookspec(firstresult=True)
+def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
+    """The pools of this venue that can swap ``token_in`` for ``token_out`` (the core's router asks every
+    venue implementing ``quote_swap``, then quotes each pool through ``quote_swap`` with ``pool`` set).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: one dict per pool: ``pool`` (the id ``Swap.pool`` takes), ``decimals_in`` / ``decimals_out``
+        (the tokens' decimals); an empty list when no pool trades the pair.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example: ``[{"pool": "v3:WETH/USDC:500", "decimals_in": 6, "decimals_out": 18}, {"pool": "v2:WETH/USDC",
+    "decimals_in": 6, "decimals_out": 18}]``
+    """
+
+
+@hookspec(firstresult=True)
 def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
 
