@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 #: longest error message kept (longer ones are cut, saying their length)
 MAX_MESSAGE_CHARS = 2000
@@ -188,6 +189,11 @@ class ConfigError(BasisError, ValueError):
     """The configuration is invalid (names the setting)."""
 
 
+class RunStateError(BasisError, ValueError):
+    """A run-state folder (``basis run`` / ``basis status``) is missing, is not a state folder, or its store is
+    unreadable or of another format; or the store was used out of order (a step before the run started)."""
+
+
 class LiveExecutionError(BasisError):
     """A live venue call failed definitively (rejected) or could not be confirmed."""
 
@@ -224,6 +230,23 @@ class ScenarioError(BasisError, ValueError):
 class StrategyLoadError(ScenarioError):
     """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
     loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
+class PreflightError(BasisError):
+    """A strategy cannot start: some of the legs it needs are not ready (venue missing or failed, operation
+    unsupported, market data missing or stale, balance short, unknown instrument). ``problems`` lists every
+    missing piece at once (each with ``strategy``, ``venue``, ``check``, ``reason``); nothing was sent."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        lines = "; ".join(str(p) for p in self.problems[:20])
+        more = f" (+{len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
+        super().__init__(f"pre-flight failed, {len(self.problems)} problem(s): {lines}{more}")
+
+
+class RunResumeError(BasisError):
+    """``basis run`` cannot resume from its state folder: the folder belongs to another scenario or mode, its
+    files are unreadable, or a resumed step asked for something other than what the interrupted step had sent."""
 
 
 class SweepError(BasisError, ValueError):

@@ -43,6 +43,7 @@ OPERATION_HOOKS: dict[str, str] = {
     "cancel_order": "cancel_order",
     "modify_order": "modify_order",
     "atomic": "execute_atomic",
+    "liquidate": "execute_liquidate",
 }
 
 
@@ -162,6 +163,20 @@ def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     :raises InstructionError: nothing is owed in ``asset``.
 
     Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_liquidate(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Liquidate another account's unhealthy position in an isolated market, as the liquidator (Morpho Blue).
+
+    :return: ``ethereum:wallet:<loan token>`` -repaid, ``ethereum:wallet:<collateral token>`` +seized, gas.
+    :raises HealthFactorError: the position is healthy (nothing changes).
+    :raises InstructionError: unknown market or borrower, or no debt to repay.
+    :raises InsufficientFundsError: the wallet holds less than the repayment.
+
+    Example: ``{"operation": "liquidate", "venue": "morpho", "market": "wstETH/WETH-94.5", "borrower": "0xabc...",
+    "amount": "max"}``
     """
 
 
@@ -290,6 +305,21 @@ def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
     Example: ``manager.quote(ts, {"operation": "swap", "venue": "uniswap", "token_in": "USDC",
     "token_out": "WETH", "amount_in": "5000"}).details["price_impact_bps"]``
+    """
+
+
+@hookspec(firstresult=True)
+def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
+    """The pools of this venue that can swap ``token_in`` for ``token_out`` (the core's router asks every
+    venue implementing ``quote_swap``, then quotes each pool through ``quote_swap`` with ``pool`` set).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: one dict per pool: ``pool`` (the id ``Swap.pool`` takes), ``decimals_in`` / ``decimals_out``
+        (the tokens' decimals); an empty list when no pool trades the pair.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example: ``[{"pool": "v3:WETH/USDC:500", "decimals_in": 6, "decimals_out": 18}, {"pool": "v2:WETH/USDC",
+    "decimals_in": 6, "decimals_out": 18}]``
     """
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from basis_core import hookspecs, timeutil
 from basis_core.backtest.clock import Clock
 from basis_core.backtest.ledger import Ledger
+from basis_core.best_execution.router import ROUTER_VENUE, prepare_routed, quote_routed
 from basis_core.config import BasisSettings, ExecutionMode, load_settings
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import ExecutionDeltas, instrument_key, merge_positions
@@ -520,6 +521,8 @@ class ExecutionInterfaceManager:
             op = instr.operation
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
+            elif op == "swap" and instr.venue == ROUTER_VENUE:
+                result = self._execute_routed(ts, instr)
             else:
                 run = self._runs.get((instr.venue, op))
                 result = run(ts, instr) if run is not None else self._route(ts, instr)
@@ -539,6 +542,16 @@ class ExecutionInterfaceManager:
                 raise
             self._runs[(instr.venue, instr.operation)] = run
         return run(ts, instr)  # type: ignore[no-any-return]
+
+    def _execute_routed(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        """A swap with ``venue: "auto"``: split across the installed AMM venues' pools and executed as one
+        atomic bundle (:mod:`basis_core.best_execution.router`)."""
+        try:
+            run = prepare_routed(self, ts, instr)
+        except BaseException as exc:
+            self._record_failure(ts, instr, exc)
+            raise
+        return run()  # type: ignore[no-any-return]  # the bundle records its own failure
 
     def _execute_atomic(self, ts: Any, bundle: Atomic) -> ExecutionDeltas:
         """Backtest (or core-run) atomic bundle: every step and the post-condition, or nothing."""
@@ -631,6 +644,8 @@ class ExecutionInterfaceManager:
         ts = to_utc(timestamp)
         instr = parse_instruction(instruction)
         with self._exec_lock:
+            if instr.operation == "swap" and instr.venue == ROUTER_VENUE:
+                return quote_routed(self, ts, instr)
             result = self._caller(instr.venue, "quote_swap")(timestamp=ts, instruction=instr)
         if result is None:
             raise VenueContractError(f"venue {instr.venue!r} returned None from quote_swap")
