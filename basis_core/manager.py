@@ -136,6 +136,7 @@ class ExecutionInterfaceManager:
         self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
         self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
+        self._min_corridor: Decimal | None = self.settings.min_corridor_move
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
@@ -521,6 +522,8 @@ class ExecutionInterfaceManager:
             op = instr.operation
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
+            elif self._min_corridor is not None and self.ledger is not None:
+                result = self._execute_guarded(ts, instr)
             elif op == "swap" and instr.venue == ROUTER_VENUE:
                 result = self._execute_routed(ts, instr)
             else:
@@ -617,6 +620,39 @@ class ExecutionInterfaceManager:
             details={"steps": len(bundle.steps)},
         )
         self.execution_history.add_deltas(ts.value, result, bundle_no)
+        return result
+
+    def _execute_guarded(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        """Backtest with ``min_corridor_move``: the instruction runs in a transaction and is rolled back (a
+        CorridorError naming the leg) when it leaves an ETH move smaller than the bound that liquidates a leg and
+        narrower than before (an instruction that widens a too-narrow corridor is allowed)."""
+        from basis_core.errors import CorridorError
+        from basis_core.risk.corridor import corridor
+
+        ledger = self.ledger
+        assert ledger is not None and self._min_corridor is not None
+        bound = self._min_corridor
+        before = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6")).eth_move
+        self._pending_history.append([])
+        ledger.begin()
+        try:
+            result = self._route(ts, instr)
+            after = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6"))
+            move = after.eth_move
+            if move is not None and move < bound and (before is None or move < before):
+                leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
+                    else after.nearest_leg_up
+                raise CorridorError(leg or "instruction", f"after this {instr.operation}, an ETH move of "
+                                                          f"{move:.2%} liquidates {leg}: below min_corridor_move "
+                                                          f"{bound:.2%}")
+        except BaseException as exc:
+            ledger.rollback()
+            self._pending_history.pop()
+            self._record_failure(ts, instr, exc)
+            raise
+        ledger.commit()
+        for step_ts, step in self._pending_history.pop():
+            self._record_success(step_ts, step)
         return result
 
     # -- queries ---------------------------------------------------------------------------------
