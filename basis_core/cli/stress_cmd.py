@@ -82,8 +82,8 @@ def stress(
     from basis_core.risk.shocks import NAMED_SHOCKS
 
     if list_shocks:
-        for name, s in NAMED_SHOCKS.items():
-            typer.echo(f"{name}: {json.dumps(s.to_dict())}")
+        for name, shk in NAMED_SHOCKS.items():
+            typer.echo(f"{name}: {json.dumps(shk.to_dict())}")
         return
     names = list(shock) or list(DEFAULT_SHOCKS)
     unknown = [n for n in names if n not in NAMED_SHOCKS]
@@ -129,11 +129,11 @@ def stress(
     console.print(f"joint: ETH {_pct(c.eth_down)} liquidates {c.nearest_leg_down or 'nothing'}; "
                   f"ETH {_pct(c.eth_up)} liquidates {c.nearest_leg_up or 'nothing'}; "
                   f"smallest liquidating move {'none' if move is None else f'{float(move):.1%}'}")
-    s = Table(title="legs under named shocks (health; < 1 is liquidated)", title_justify="left")
-    s.add_column("shock")
+    st = Table(title="legs under named shocks (health; < 1 is liquidated)", title_justify="left")
+    st.add_column("shock")
     legs = [leg.leg for leg in c.legs]
     for name in legs:
-        s.add_column(name)
+        st.add_column(name)
     for name, states in shocked.items():
         by_leg = {x.leg: x for x in states}
         cells = []
@@ -143,8 +143,8 @@ def stress(
                 cells.append("-")
             else:
                 cells.append(("LIQUIDATED " if x.liquidatable else "") + f"{float(x.health):.4f}")
-        s.add_row(name, *cells)
-    console.print(s)
+        st.add_row(name, *cells)
+    console.print(st)
 
 
 def register(app: typer.Typer) -> None:
