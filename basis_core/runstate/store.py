@@ -269,7 +269,7 @@ class RunStateStore:
         self._run = cur.lastrowid
         self._attribution = attribution
         assert self._run is not None
-        return RunInfo(self._run, resumed, start_equity, ts.to_pydatetime())
+        return RunInfo(self._run, resumed, start_equity, ts)
 
     @library_context
     def record_step(self, manager: Any, timestamp: datetime | str, snapshot: Any = None) -> StepRecord:
@@ -329,7 +329,7 @@ class RunStateStore:
                     (self._run, r.ts_ns, now_ns, red(str(r.venue)), red(str(r.operation)), red(r.error or r.status),
                      red(dump(row, default=_json_default))))
         assert cur.lastrowid is not None
-        return StepRecord(cur.lastrowid, ts.to_pydatetime(), val.equity, pnl, step_pnl, positions, risk, orders,
+        return StepRecord(cur.lastrowid, ts, val.equity, pnl, step_pnl, positions, risk, orders,
                           fail_rows, errors)
 
     def stop(self, timestamp: datetime | str | None = None, reason: str = "finished",

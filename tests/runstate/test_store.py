@@ -191,3 +191,29 @@ def test_secrets_never_reach_the_store(carry: ModuleType, tmp_path: Path) -> Non
         assert secret.encode() not in data and b"key-abcdef123456" not in data, f.name
     (meta,), = _rows(tmp_path, "SELECT meta FROM runs")
     assert "**********" in meta
+
+
+def test_every_built_in_strategy_at_once_matches_the_backtest_and_resumes_exactly(carry: ModuleType,
+                                                                                  tmp_path: Path) -> None:
+    """Carry on Binance, staked basis (Lido, Aave) and a leveraged staking loop (Aave, Uniswap) hedged on
+    Hyperliquid: staking yield of wstETH, interest, funding on two venues, a health factor and two margin ratios;
+    recorded across a restart."""
+    hours, split = 30, 11
+    sc = carry.default_scenario(hours)
+    result = run(sc)
+    c = carry.CarryRun(sc)
+    with RunStateStore(tmp_path) as store:
+        c.begin(store)
+        first = list(c.steps(store, c.times[:split]))
+    with RunStateStore(tmp_path) as store:
+        assert store.start(c.manager, first[-1].timestamp).resumed
+        rest = list(c.steps(store, c.times[split:]))
+    last = rest[-1]
+    assert last.pnl == result.totals and last.equity == result.end_equity
+    for comp in ("staking_yield", "funding", "lending_interest", "borrow_interest", "trading_fees", "gas"):
+        assert last.pnl[comp] != 0, comp
+    assert {"aave:health_factor", "binance:margin_ratio:USDT", "hyperliquid:margin_ratio:USDC"} <= set(last.risk)
+    assert 1 < last.risk["aave:health_factor"] < 2
+    venues = {k.split(":", 1)[0] for k in last.positions}
+    assert {"aave", "binance", "ethereum", "hyperliquid"} <= venues
+    assert carry.equity_total(last) == last.equity
