@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 #: longest error message kept (longer ones are cut, saying their length)
 MAX_MESSAGE_CHARS = 2000
@@ -126,6 +127,17 @@ class DuplicateClientIdError(InstructionError):
     """``client_id`` is already used by an open order on the venue."""
 
 
+class PairedExecutionError(InstructionError):
+    """A paired (saga) instruction could not unwind a filled leg after another failed: ``open_legs`` names the legs
+    left open (client id, venue, operation, why) and ``fills`` lists every send of the saga. Act on it by hand."""
+
+    def __init__(self, field: str, reason: str, open_legs: list[str] | None = None,
+                 fills: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.open_legs = list(open_legs or [])
+        self.fills = list(fills or [])
+
+
 class VenueContractError(BasisError):
     """A venue plugin broke the plugin contract (returned None or a malformed result, wrote keys outside its
     ``key_namespaces``, changed the instruction it was given)."""
@@ -199,6 +211,11 @@ class ConfigError(BasisError, ValueError):
     """The configuration is invalid (names the setting)."""
 
 
+class RunStateError(BasisError, ValueError):
+    """A run-state folder (``basis run`` / ``basis status``) is missing, is not a state folder, or its store is
+    unreadable or of another format; or the store was used out of order (a step before the run started)."""
+
+
 class LiveExecutionError(BasisError):
     """A live venue call failed definitively (rejected) or could not be confirmed."""
 
@@ -235,6 +252,23 @@ class ScenarioError(BasisError, ValueError):
 class StrategyLoadError(ScenarioError):
     """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
     loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
+class PreflightError(BasisError):
+    """A strategy cannot start: some of the legs it needs are not ready (venue missing or failed, operation
+    unsupported, market data missing or stale, balance short, unknown instrument). ``problems`` lists every
+    missing piece at once (each with ``strategy``, ``venue``, ``check``, ``reason``); nothing was sent."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        lines = "; ".join(str(p) for p in self.problems[:20])
+        more = f" (+{len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
+        super().__init__(f"pre-flight failed, {len(self.problems)} problem(s): {lines}{more}")
+
+
+class RunResumeError(BasisError):
+    """``basis run`` cannot resume from its state folder: the folder belongs to another scenario or mode, its
+    files are unreadable, or a resumed step asked for something other than what the interrupted step had sent."""
 
 
 class SweepError(BasisError, ValueError):

@@ -43,6 +43,7 @@ OPERATION_HOOKS: dict[str, str] = {
     "cancel_order": "cancel_order",
     "modify_order": "modify_order",
     "atomic": "execute_atomic",
+    "liquidate": "execute_liquidate",
 }
 
 
@@ -162,6 +163,20 @@ def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     :raises InstructionError: nothing is owed in ``asset``.
 
     Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_liquidate(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Liquidate another account's unhealthy position in an isolated market, as the liquidator (Morpho Blue).
+
+    :return: ``ethereum:wallet:<loan token>`` -repaid, ``ethereum:wallet:<collateral token>`` +seized, gas.
+    :raises HealthFactorError: the position is healthy (nothing changes).
+    :raises InstructionError: unknown market or borrower, or no debt to repay.
+    :raises InsufficientFundsError: the wallet holds less than the repayment.
+
+    Example: ``{"operation": "liquidate", "venue": "morpho", "market": "wstETH/WETH-94.5", "borrower": "0xabc...",
+    "amount": "max"}``
     """
 
 
@@ -294,6 +309,21 @@ def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
 
 @hookspec(firstresult=True)
+def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
+    """The pools of this venue that can swap ``token_in`` for ``token_out`` (the core's router asks every
+    venue implementing ``quote_swap``, then quotes each pool through ``quote_swap`` with ``pool`` set).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: one dict per pool: ``pool`` (the id ``Swap.pool`` takes), ``decimals_in`` / ``decimals_out``
+        (the tokens' decimals); an empty list when no pool trades the pair.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example: ``[{"pool": "v3:WETH/USDC:500", "decimals_in": 6, "decimals_out": 18}, {"pool": "v2:WETH/USDC",
+    "decimals_in": 6, "decimals_out": 18}]``
+    """
+
+
+@hookspec(firstresult=True)
 def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
 
@@ -301,6 +331,23 @@ def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     :return: a Decimal in USD, or None when the instruction has no notional (cancel, claim).
 
     Example: a 2 ETH market buy at an as-of price of 3000 USDT returns ``Decimal("6000")``.
+    """
+
+
+@hookspec(firstresult=True)
+def risk_state(timestamp: Any, instruction: Any) -> Any:
+    """The venue's liquidation risk under a market shock, computed with the venue's own liquidation math, for
+    the core's joint risk corridor (:mod:`basis_core.risk`); nothing changes.
+
+    :param instruction: a :class:`basis_core.risk.Shock` (``eth`` price factor, ``lst`` exchange-rate factors,
+        ``funding_apr`` / ``borrow_apr`` over ``hours``); the identity shock asks for the state now.
+    :return: a list of :class:`basis_core.risk.LegRisk`, one per liquidation unit (an Aave account, a margin
+        wallet with its perps): ``health`` >= 1 is safe, < 1 is what the venue liquidates (Aave's health factor,
+        a wallet's margin balance / maintenance margin), None when nothing can be liquidated; or None when the
+        venue has no liquidation risk to report.
+
+    Example: ``[LegRisk("binance", "binance:futures:USDT", "perp_margin", Decimal("4.2"),
+    {"perp:binance:ETH/USDT:USDT": Decimal("2100")})]`` for ``Shock(eth=Decimal("0.7"))``.
     """
 
 

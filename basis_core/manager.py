@@ -24,6 +24,7 @@ from typing import Any
 from basis_core import hookspecs, timeutil
 from basis_core.backtest.clock import Clock
 from basis_core.backtest.ledger import Ledger
+from basis_core.best_execution.router import ROUTER_VENUE, prepare_routed, quote_routed
 from basis_core.config import BasisSettings, ExecutionMode, load_settings
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import ExecutionDeltas, instrument_key, merge_positions
@@ -78,6 +79,18 @@ def _label(value: Any, limit: int = 80) -> str:
     """A history label (venue, operation, client id) from untrusted input: short strings as they are, anything
     else as a bounded repr."""
     return value if type(value) is str and len(value) <= limit else short_repr(value, limit)
+
+
+def _is_paired(instruction: Any) -> bool:
+    """Whether ``instruction`` is a paired (saga) instruction: a ``Paired`` model, or a mapping / JSON text whose
+    operation is ``paired`` (checked only after the ordinary parse failed: no cost on the hot path)."""
+    if type(instruction).__name__ == "Paired":
+        return True
+    if isinstance(instruction, Mapping):
+        return instruction.get("operation") == "paired"
+    if isinstance(instruction, str | bytes):
+        return b'"paired"' in (instruction if isinstance(instruction, bytes) else instruction.encode())
+    return False
 
 
 class ExecutionInterfaceManager:
@@ -316,6 +329,13 @@ class ExecutionInterfaceManager:
             self._callers[key] = caller
         return caller
 
+    def estimate_notional(self, timestamp: datetime | str, instruction: Any) -> Decimal | None:
+        """The USD notional the venue estimates for ``instruction`` (``estimate_notional`` hook), None when it has
+        none or the venue does not say."""
+        instr = parse_instruction(instruction)
+        with self._exec_lock:
+            return self._estimate_notional(to_utc(timestamp), instr)
+
     def _estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         try:
             caller = self._caller(instruction.venue, "estimate_notional")
@@ -465,6 +485,9 @@ class ExecutionInterfaceManager:
                     ts_ns = ts.value
                 instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
             except BasisError as exc:
+                if _is_paired(instruction):  # a saga over ordinary instructions (basis_core.paired)
+                    from basis_core.paired.saga import execute_paired
+                    return execute_paired(self, timestamp, instruction)
                 self._record_early_failure(timestamp, instruction, exc)
                 raise
             except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
@@ -498,6 +521,8 @@ class ExecutionInterfaceManager:
             op = instr.operation
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
+            elif op == "swap" and instr.venue == ROUTER_VENUE:
+                result = self._execute_routed(ts, instr)
             else:
                 run = self._runs.get((instr.venue, op))
                 result = run(ts, instr) if run is not None else self._route(ts, instr)
@@ -517,6 +542,16 @@ class ExecutionInterfaceManager:
                 raise
             self._runs[(instr.venue, instr.operation)] = run
         return run(ts, instr)  # type: ignore[no-any-return]
+
+    def _execute_routed(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        """A swap with ``venue: "auto"``: split across the installed AMM venues' pools and executed as one
+        atomic bundle (:mod:`basis_core.best_execution.router`)."""
+        try:
+            run = prepare_routed(self, ts, instr)
+        except BaseException as exc:
+            self._record_failure(ts, instr, exc)
+            raise
+        return run()  # type: ignore[no-any-return]  # the bundle records its own failure
 
     def _execute_atomic(self, ts: Any, bundle: Atomic) -> ExecutionDeltas:
         """Backtest (or core-run) atomic bundle: every step and the post-condition, or nothing."""
@@ -596,11 +631,21 @@ class ExecutionInterfaceManager:
         return result  # type: ignore[no-any-return]
 
     @library_context
+    def risk_state(self, timestamp: datetime | str, venue: str, shock: Any = None) -> list[Any] | None:
+        """The venue's legs' liquidation risk under ``shock`` (``risk_state`` hook; a
+        :class:`basis_core.risk.Shock`, None: now); UnsupportedOperationError when the venue does not report it."""
+        ts = to_utc(timestamp)
+        with self._exec_lock:
+            return self._caller(venue, "risk_state")(timestamp=ts, instruction=shock)  # type: ignore[no-any-return]
+
+    @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:
         """Quote a swap without executing it."""
         ts = to_utc(timestamp)
         instr = parse_instruction(instruction)
         with self._exec_lock:
+            if instr.operation == "swap" and instr.venue == ROUTER_VENUE:
+                return quote_routed(self, ts, instr)
             result = self._caller(instr.venue, "quote_swap")(timestamp=ts, instruction=instr)
         if result is None:
             raise VenueContractError(f"venue {instr.venue!r} returned None from quote_swap")
