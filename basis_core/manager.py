@@ -81,6 +81,18 @@ def _label(value: Any, limit: int = 80) -> str:
     return value if type(value) is str and len(value) <= limit else short_repr(value, limit)
 
 
+def _is_paired(instruction: Any) -> bool:
+    """Whether ``instruction`` is a paired (saga) instruction: a ``Paired`` model, or a mapping / JSON text whose
+    operation is ``paired`` (checked only after the ordinary parse failed: no cost on the hot path)."""
+    if type(instruction).__name__ == "Paired":
+        return True
+    if isinstance(instruction, Mapping):
+        return instruction.get("operation") == "paired"
+    if isinstance(instruction, str | bytes):
+        return b'"paired"' in (instruction if isinstance(instruction, bytes) else instruction.encode())
+    return False
+
+
 class ExecutionInterfaceManager:
     """Routes instructions to venue plugins; one instance per run (no global state).
 
@@ -317,6 +329,13 @@ class ExecutionInterfaceManager:
             self._callers[key] = caller
         return caller
 
+    def estimate_notional(self, timestamp: datetime | str, instruction: Any) -> Decimal | None:
+        """The USD notional the venue estimates for ``instruction`` (``estimate_notional`` hook), None when it has
+        none or the venue does not say."""
+        instr = parse_instruction(instruction)
+        with self._exec_lock:
+            return self._estimate_notional(to_utc(timestamp), instr)
+
     def _estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         try:
             caller = self._caller(instruction.venue, "estimate_notional")
@@ -466,6 +485,9 @@ class ExecutionInterfaceManager:
                     ts_ns = ts.value
                 instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
             except BasisError as exc:
+                if _is_paired(instruction):  # a saga over ordinary instructions (basis_core.paired)
+                    from basis_core.paired.saga import execute_paired
+                    return execute_paired(self, timestamp, instruction)
                 self._record_early_failure(timestamp, instruction, exc)
                 raise
             except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
@@ -607,6 +629,14 @@ class ExecutionInterfaceManager:
         if result is None:
             raise VenueContractError(f"venue {venue!r} returned None from get_balances")
         return result  # type: ignore[no-any-return]
+
+    @library_context
+    def risk_state(self, timestamp: datetime | str, venue: str, shock: Any = None) -> list[Any] | None:
+        """The venue's legs' liquidation risk under ``shock`` (``risk_state`` hook; a
+        :class:`basis_core.risk.Shock`, None: now); UnsupportedOperationError when the venue does not report it."""
+        ts = to_utc(timestamp)
+        with self._exec_lock:
+            return self._caller(venue, "risk_state")(timestamp=ts, instruction=shock)  # type: ignore[no-any-return]
 
     @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:

@@ -191,10 +191,9 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager,
             log.info("strategy %s skipped: %s", spec.name, reason)
             status.append(StrategyStatus(strategy_name(cls), False, reason))
         else:
-            ledger = manager.ledger
-            assert ledger is not None
+            ledger = manager.ledger  # live: the venues hold the capital
             for key, amount in spec.balances.items():
-                if amount:
+                if amount and ledger is not None:
                     ledger.set_balance(key, ledger.balance(key) + amount)
             active.append(strat)
             capital.append({k: v for k, v in spec.balances.items() if v})
