@@ -183,7 +183,29 @@ class MarketDataError(BasisError, LookupError):
 
 class StaleMarketDataError(MarketDataError):
     """A timestamp is past the end of a series by more than the provider's ``max_staleness``: the last row
-    is too old to stand for the market (instead of silently reusing a years-old price)."""
+    is too old to stand for the market (instead of silently reusing a years-old price). Live market data
+    raises it for a value older than the provider's ``max_age``: ``key`` names the series and
+    ``age_seconds`` says how old its value was (both None when not known). Also exported as
+    :data:`StaleDataError`."""
+
+    def __init__(self, message: str, key: str | None = None, age_seconds: float | None = None) -> None:
+        self.key = key
+        self.age_seconds = age_seconds
+        super().__init__(message)
+
+
+#: the name issue 15 gives the stale-data error (one class: a backtest and a live provider raise the same)
+StaleDataError = StaleMarketDataError
+
+
+class MarketDataUnavailableError(MarketDataError):
+    """A venue's live market data could not be read (down, no answer within the timeout, a malformed
+    answer): ``venue`` names it and ``reason`` says why; nothing was traded on it."""
+
+    def __init__(self, venue: str, reason: str) -> None:
+        self.venue = venue
+        self.reason = reason
+        super().__init__(f"live market data of venue {venue!r} is unavailable: {reason}")
 
 
 class ClockError(BasisError, ValueError):
