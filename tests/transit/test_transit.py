@@ -61,7 +61,7 @@ def test_a_withdrawal_pays_the_route_fee_and_routes_can_be_configured() -> None:
     assert d.positions == {"binance:futures:USDT": D(-1000), "transit:binance-ethereum:USDT": D("997.5")}
     assert d.fees == {"binance:futures:USDT": D("-2.5")} and d.pnl == {"trading_fees": D("-2.5")}
     assert d.details["arrives_at"] == (T0 + pd.Timedelta(hours=1)).isoformat()
-    with pytest.raises(ConfigError, match="transit_routes.bad"):
+    with pytest.raises(ConfigError, match=r"transit_routes\.bad"):
         manager(transit_routes={"bad": {}}).execute(T0, move())
 
 
