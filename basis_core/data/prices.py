@@ -1,5 +1,6 @@
 """USD prices of tokens from a snapshot (for valuation, risk limits and gas), by documented rules:
-stablecoins (USDT, USDC, DAI, USD) = 1; ETH / WETH / stETH / eETH (1:1 rebasing ETH claims) = ``oracle:ETH/USD`` (or ``spot:ETH/USDT``);
+stablecoins (USDT, USDC, DAI, USD) = 1; ETH / WETH / stETH / eETH (rebasing 1:1 ETH claims) = ``oracle:ETH/USD``
+(or ``spot:ETH/USDT``);
 wstETH / weETH = ETH x ``lst:<token>.rate``; BTC / WBTC = ``oracle:BTC/USD`` (or ``spot:BTC/USDT``)."""
 
 from __future__ import annotations

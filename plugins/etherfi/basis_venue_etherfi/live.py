@@ -197,7 +197,8 @@ class EtherFiLive(OnChainLiveBase):
             return self._request_deltas(ts, ins, receipts)
         if step == "claim":
             return self._claim_deltas(ts, ins, receipts, int(ctx["eeth"]))
-        return self._deltas(ins.operation, ts, ins, receipts, value=int(ctx["value"]), eth_in=int(ctx.get("eth_in", 0)))
+        spent = int(ctx.get("spent", ctx["value"]))  # ETH sent by this or an earlier transaction of the intent
+        return self._deltas(ins.operation, ts, ins, receipts, value=spent, eth_in=int(ctx.get("eth_in", 0)))
 
     # ------------------------------------------------------------------------------------------ stake / wrap
     def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -211,8 +212,8 @@ class EtherFiLive(OnChainLiveBase):
             if receive != "weETH":
                 raise InstructionError("receive", "staking eETH means wrapping it: give receive='weETH'")
             self._check_wallet("eETH", amt)
-            receipts = self.approve_address(self.addresses["eETH"], self.weeth.address, amt)
-            return self._final(ts, ins, receipts, self.weeth.functions.wrap(amt))
+            approvals = self.approve_address(self.addresses["eETH"], self.weeth.address, amt)
+            return self._final(ts, ins, approvals, self.weeth.functions.wrap(amt))
         if int(self.pool.functions.getTotalPooledEther().call()) and not int(
                 self.pool.functions.sharesForAmount(amt).call()):
             raise InstructionError("amount", f"{ins.amount} {asset} buys no eETH share")
@@ -231,7 +232,7 @@ class EtherFiLive(OnChainLiveBase):
             self.client.erc20(self.addresses["eETH"]).functions.balanceOf(self.me).call(
                 block_identifier=receipts[-1].block_number - 1))
         receipts += self.approve_address(self.addresses["eETH"], self.weeth.address, eeth)
-        return self._final(ts, ins, receipts, self.weeth.functions.wrap(eeth), amt, eth_in=eth_in)
+        return self._final(ts, ins, receipts, self.weeth.functions.wrap(eeth), spent=amt, eth_in=eth_in)
 
     # ------------------------------------------------------------------------------------------ unstake
     def _unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:

@@ -1,8 +1,4 @@
-"""The basis-core conformance kit against the etherfi venue (backtest; live against our contracts on anvil)."""
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+"""The basis-core conformance kit against the etherfi venue (backtest; live-import and credential checks)."""
 
 from basis_core.testing.conformance import ConformanceSuite
 
