@@ -6,7 +6,8 @@ before any manager exists, on the class found through the ``basis_core.venues`` 
 - ``market_data_files()`` -> :class:`MarketDataFiles`: file loaders (a file-name pattern, the series it
   makes, its cadence and columns), proxy aliases and gap fills for ``basis backtest --data DIR``;
 - ``synthetic_series(market)`` -> series for its instruments in the seeded synthetic market;
-- ``live_market_data(...)``: live reads (declared for the live-parity work; not called yet).
+- ``live_market_data(timestamp, keys, context)``: live reads for live and paper runs, collected by
+  :class:`basis_core.live.market_data.LiveMarketData` (every venue serves its own keys).
 
 The core's own generic contribution (:mod:`basis_core.data.builtin`) is registered the same way, last, so a
 venue's patterns win over the generic exchange-export convention for the files they match.
