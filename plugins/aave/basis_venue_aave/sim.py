@@ -854,6 +854,36 @@ class AaveSim:
         out.update(self.metrics(self.account_data()))
         return out
 
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """The account's health factor under a :class:`basis_core.risk.Shock`: ``getUserAccountData`` (the
+        contract's integer math, :func:`calculate_user_account_data`) at the oracle prices moved by the shock's
+        factors, with each debt grown by the shock's borrow rate over its horizon. None without a position."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+
+        shock = shock or NO_SHOCK
+        self._at(ts.value)
+        if not len(self.positions):
+            return None
+        cat = self.emode
+        em = self.emodes.get(cat) if cat else None
+        out: list[AssetPosition] = []
+        for asset in self.positions.keys():
+            coll, debt = self.current(asset)
+            if coll == 0 and debt == 0:
+                continue
+            r = self.reserves[asset]
+            price = price_units(self.usd(asset) * shock.price_factor(asset))
+            if debt:
+                debt = int(Decimal(debt) * shock.debt_growth(asset))
+            out.append(AssetPosition(price, r.decimals, r.ltv, r.liquidation_threshold, coll, debt, coll > 0,
+                                     r.emode_category))
+        acc = calculate_user_account_data(out, em)
+        hf = from_units(acc.health_factor, 18) if acc.total_debt_base else None
+        return [LegRisk(VENUE, f"{VENUE}:account", "lending", hf, {"oracle:ETH/USD": self.usd("ETH") * shock.eth},
+                        {"collateral_usd": from_units(acc.total_collateral_base, 8),
+                         "debt_usd": from_units(acc.total_debt_base, 8),
+                         "liquidation_threshold": from_units(acc.current_liquidation_threshold, 4)})]
+
     def metrics(self, acc: AccountData) -> dict[str, Decimal]:
         """``aave:metric:*`` of the account (see :func:`account_metrics`)."""
         return account_metrics(acc, self.emode)

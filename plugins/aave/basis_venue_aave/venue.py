@@ -106,6 +106,14 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """Backtest: the account's health factor under the shock (:meth:`AaveSim.risk_state`); live: None (not
+        reported yet)."""
+        if self.mode != "backtest":
+            return None
+        return self.backend.risk_state(timestamp, instruction)
+
+    @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
         if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
             return live_accrue(self)
