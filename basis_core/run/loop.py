@@ -303,7 +303,8 @@ class Runner:
         proxy.begin_step(step_no, ilog.of_step(step_no) if replay else None)
         failures: list[str] = []
         h0 = len(manager.execution_history)
-        if not state.get("started"):  # before anything is sent: every leg ready, or every problem at once
+        if not state.get("started") and not proxy.replaying:  # before anything is sent: every leg ready, or every
+            # problem at once (a replayed first step passed it before it sent what the log holds)
             preflight.require(manager, list(zip(labels, active, strict=True)), ts)
         stale = self._market_problems(manager, active, ts) if state.get("started") else []
         if stale:
@@ -431,7 +432,7 @@ class Runner:
         except BasisError as exc:
             self._event(state, "record", f"no run-state store: {exc}", level=logging.WARNING)
             return None
-        now = from_ns(max(self.clock.now(), manager.clock.now_ns or 0))
+        now = from_ns(max(self.clock.now() // 1000 * 1000, manager.clock.now_ns or 0))
         try:
             store.start(manager, now, mode=self.mode, scenario=self.scenario.name,
                         meta={"state_dir": str(self.folder.path), "step": str(self.scenario.period.step),
