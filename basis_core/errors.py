@@ -107,6 +107,11 @@ class RiskLimitError(InstructionError):
     """A core risk limit (e.g. ``max_notional``) refuses the instruction."""
 
 
+class CorridorError(RiskLimitError):
+    """The pre-trade risk-corridor check (``min_corridor_move``) refuses the instruction: after it, an ETH move
+    smaller than the bound would liquidate a leg; ``field`` names that leg (e.g. ``aave:account``)."""
+
+
 class MarginError(InstructionError):
     """Not enough margin for a perpetual order (initial margin or leverage limits)."""
 

@@ -177,13 +177,23 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
             fig.add_trace(go.Scatter(x=shares.index, y=shares[c], name=c.replace("_", " ")), 1, 1)
         for c in risk.columns:
             v = risk[c].dropna()
-            if c in ("leverage", "net_delta") or not len(v):
+            if c in ("leverage", "net_delta") or c.startswith("corridor:") or not len(v):
                 continue
             v = downsample(v, MAX_POINTS)
             row = 3 if ":margin_ratio:" in c else 2
             fig.add_trace(go.Scatter(x=v.index, y=v.values, name=c), row, 1)
         fig.update_layout(title="Risk over time", **{**layout, "height": 700})
         figs.append(("risk", fig))
+        if "corridor:eth_price" in risk:  # the joint liquidation corridor around the ETH price
+            band = downsample(risk[[c for c in ("corridor:eth_price", "corridor:eth_down_price",
+                                                "corridor:eth_up_price") if c in risk]].dropna(how="all"), MAX_POINTS)
+            fig = go.Figure()
+            for c, name in (("corridor:eth_up_price", "liquidation above"), ("corridor:eth_price", "ETH (oracle)"),
+                            ("corridor:eth_down_price", "liquidation below")):
+                if c in band:
+                    fig.add_trace(go.Scatter(x=band.index, y=band[c], name=name))
+            fig.update_layout(title="Risk corridor: ETH prices that liquidate the first leg", **layout)
+            figs.append(("corridor", fig))
 
     # funding rates beside funding PnL
     provider = getattr(result.manager, "data_provider", None)

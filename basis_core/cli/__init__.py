@@ -77,6 +77,8 @@ def _register() -> None:
 
     for mod in (venues_cmd, backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd, status_cmd, run_cmd):
         mod.register(app)
+    from basis_core.cli import stress_cmd
+    stress_cmd.register(app)
 
 
 def main() -> None:

@@ -57,8 +57,8 @@ class FileLoader:
             return None
         return self.series.format(**m.groupdict())
 
-    def describe(self) -> str:
-        cols = ", ".join(f"{k}<-{v}" for k, v in self.columns.items())
+    def describe(self, columns: bool = True) -> str:
+        cols = ", ".join(f"{k}<-{v}" for k, v in self.columns.items()) if columns else ""
         return (f"{self.example or self.pattern} -> {self.series}" + (f" [{self.cadence}]" if self.cadence else "")
                 + (f" ({cols})" if cols else ""))
 
@@ -123,8 +123,9 @@ class FileContributions:
     gap_fills: dict[str, str] = field(default_factory=dict)
 
     def accepted(self) -> str:
-        """One line per accepted file kind (for 'no recognised files' errors and ``basis venues --data``)."""
-        return "\n".join(f"  {who}: {fl.describe()}" for who, fl in self.loaders)
+        """One line per accepted file kind (for 'no recognised files' errors and ``basis venues --data``); without
+        the column mappings, so the list of every installed venue's files fits an error message."""
+        return "\n".join(f"  {who}: {fl.describe(columns=False)}" for who, fl in self.loaders)
 
 
 def collect_files(pm: pluggy.PluginManager) -> FileContributions:

@@ -218,10 +218,27 @@ def corridor(manager: Any, ts: Any, *, drivers: Iterable[str] = DRIVERS, tol: De
     return Corridor(ts, out, horizon_hours)
 
 
+def corridor_columns(manager: Any, ts: Any, snapshot: Any, tol: Decimal = Decimal("1e-5")) -> dict[str, float]:
+    """The recorded corridor of one backtest step (ETH moves only, to ``tol``): factors, the smallest move, and
+    the ETH oracle price now and at both edges (NaN where no move liquidates anything)."""
+    from basis_core.data.prices import usd_price
+
+    c = corridor(manager, ts, drivers=("eth",), tol=tol)
+    eth = usd_price(snapshot, "ETH")
+    nan = float("nan")
+    down, up, move = c.eth_down, c.eth_up, c.eth_move
+    return {"corridor:eth_price": float(eth),
+            "corridor:eth_down": nan if down is None else float(down),
+            "corridor:eth_up": nan if up is None else float(up),
+            "corridor:eth_move": nan if move is None else float(move),
+            "corridor:eth_down_price": nan if down is None else float(eth * down),
+            "corridor:eth_up_price": nan if up is None else float(eth * up)}
+
+
 def stress(manager: Any, ts: Any, shocks: Mapping[str, Shock]) -> dict[str, list[LegRisk]]:
     """Every leg's state under each named shock."""
     names = [v["name"] for v in manager.venues()]
     return {name: leg_states(manager, ts, shock, names) for name, shock in shocks.items()}
 
 
-__all__ = ["Corridor", "LegCorridor", "corridor", "leg_states", "stress"]
+__all__ = ["Corridor", "LegCorridor", "corridor", "corridor_columns", "leg_states", "stress"]

@@ -223,14 +223,14 @@ def read_status(state_dir: str | Path, *, recent: int = RECENT, manager: Any = N
         pnl_d = {c: Decimal(v) for c, v in json.loads(pnl).items()}
         status = RunStatus(
             str(d), latest[3] if latest else "", latest[2] if latest else "", running, len(runs), n_steps,
-            from_ns(first[1]).to_pydatetime() if first else None, from_ns(ts_ns).to_pydatetime(), start_equity,
+            from_ns(first[1]) if first else None, from_ns(ts_ns), start_equity,
             Decimal(equity), {c: pnl_d.get(c, Decimal(0)) for c in COMPONENTS},
             {c: Decimal(v) for c, v in json.loads(step_pnl).items()}, _venue_books(json.loads(positions)),
             json.loads(risk), json.loads(orders), failures, in_doubt, json.loads(errors), stopped, meta)
     else:
         status = RunStatus(
             str(d), latest[3] if latest else "", latest[2] if latest else "", running, len(runs), 0,
-            from_ns(first[1]).to_pydatetime() if first else None, None, start_equity, start_equity,
+            from_ns(first[1]) if first else None, None, start_equity, start_equity,
             {c: Decimal(0) for c in COMPONENTS}, {}, [], {}, [], failures, in_doubt, {}, stopped, meta)
     if manager is not None:
         status.venues_now = venues_now(manager)

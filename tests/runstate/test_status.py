@@ -33,7 +33,10 @@ if not any(c.name == "status" for c in app.registered_commands):  # the console 
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
+    """The folder's content: each file's hash, leaving out SQLite's shared-memory index (``-shm``) and empty
+    write-ahead logs (a reader of a WAL database may create both; they hold nothing)."""
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())
+            if not f.name.endswith("-shm") and not (f.name.endswith("-wal") and f.stat().st_size == 0)}
 
 
 @pytest.fixture(scope="module")
