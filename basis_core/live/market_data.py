@@ -3,7 +3,7 @@
 Public API
 ----------
 ``LiveMarketData(config=None, *, venues=None, max_age="60s", timeout_s=5.0, keys=None, aliases=None,
-on_venue_error="raise", max_rows=10_000, plugins=None)``
+on_venue_error="raise", max_rows=2048, plugins=None)``
     A :class:`~basis_core.data.provider.DataProvider` whose values are read from the venues now. ``config``: the
     settings a manager takes (dict, file, :class:`~basis_core.config.BasisSettings`). No credentials are needed:
     each venue reads public endpoints (``venue_config.<venue>.base_url``, e.g. an emulator) or its chain
@@ -13,8 +13,8 @@ on_venue_error="raise", max_rows=10_000, plugins=None)``
     restrict the reads to these series names (default: everything the venues serve). ``aliases``: extra name ->
     series aliases. ``on_venue_error``: ``"raise"`` (``get_data`` raises when a venue failed) or ``"skip"`` (the
     snapshot is returned; the failed venue's values age and turn stale). ``max_rows``: rows kept per series
-    (memory stays flat over long runs). ``plugins``: ``[(Contributor, venue class), ...]`` instead of the installed
-    venues.
+    (from ``2 * max_rows`` rows on, the oldest are dropped: memory stays flat over long runs). ``plugins``:
+    ``[(Contributor, venue class), ...]`` instead of the installed venues.
 
 ``get_data(timestamp) -> MarketSnapshot``
     The backtest's snapshot type and series names (``spot:ETH/USDT``, ``spot:<venue>:<pair>``,
@@ -207,7 +207,7 @@ class LiveMarketData(DataProvider):
     def __init__(self, config: BasisSettings | Mapping[str, Any] | str | Path | None = None, *,
                  venues: Iterable[str] | None = None, max_age: Staleness = DEFAULT_MAX_AGE, timeout_s: float = 5.0,
                  keys: Iterable[str] | None = None, aliases: Mapping[str, str] | None = None,
-                 on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 10_000,
+                 on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 2048,
                  plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live") -> None:
         super().__init__((), aliases=aliases, name=name, max_staleness=None)
         from basis_core.data.contrib import data_plugin_manager
@@ -240,7 +240,6 @@ class LiveMarketData(DataProvider):
             caller = pm.subset_hook_caller("live_market_data", remove_plugins=others)
             ctx = LiveReadContext(v, self.settings.venue(v), self.timeout_s, run_settings=self.settings)
             self._venues[v] = _VenueState(caller, ctx)
-        self._owner: dict[str, str] = {}
         self._lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
         self._read_ns: int | None = None
@@ -333,7 +332,11 @@ class LiveMarketData(DataProvider):
             except MarketDataUnavailableError as e:
                 failures[v] = e.reason
         step: dict[str, LiveValue] = {}
-        for v, values in results.items():
+        for v in self._venues:  # in the configured order: a key several venues serve (gas) comes from the first
+            values = results.get(v)
+            if values is None:
+                continue
+            values = {k: val for k, val in values.items() if k not in step}
             try:
                 self._apply(v, values, ts_ns)
             except MarketDataError as e:
@@ -368,6 +371,8 @@ class LiveMarketData(DataProvider):
         t0 = time.perf_counter()
         try:
             got = st.caller(timestamp=ts, keys=self.keys, context=st.context)
+        except ConfigError:
+            raise  # a setting the venue needs (rpc_url): the run is misconfigured, not the venue down
         except BasisError as e:
             raise MarketDataUnavailableError(v, bounded(str(e), 500)) from e
         except Exception as e:  # a ccxt / web3 / socket error: the venue is down or answered badly
@@ -392,10 +397,6 @@ class LiveMarketData(DataProvider):
     def _apply(self, venue: str, values: Mapping[str, Any], ts_ns: int) -> None:
         st = self._venues[venue]
         for name, value in values.items():
-            owner = self._owner.setdefault(name, venue)
-            if owner != venue:
-                log.warning("live market data: %s also serves %r (served by %s); ignored", venue, name, owner)
-                continue
             rows: Sequence[LiveValue] = value if isinstance(value, tuple) else (value,)
             for row in sorted(rows, key=lambda r: ts_ns if r.time_ns is None else r.time_ns):
                 s = self._series.get(name)
@@ -405,6 +406,7 @@ class LiveMarketData(DataProvider):
                                                     self.max_age_ns, self.max_rows, st)
                 else:
                     s.upsert(row, ts_ns)  # type: ignore[attr-defined]
+                    s.venue, s._state = venue, st  # type: ignore[attr-defined]
         if self._series:
             self.start_ns = min(s.first_ns for s in self._series.values())
             self.end_ns = max(self.end_ns, ts_ns)
