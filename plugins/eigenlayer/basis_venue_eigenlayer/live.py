@@ -15,8 +15,8 @@ Deployment table (option ``deployment_table`` or ``deployment`` = "mainnet" / a 
 Deltas: the token as ``balanceOf`` after the last transaction minus before the first; ``eigenlayer:position:<TOKEN>``
 as ``stakerDepositShares`` likewise; ETH = -gas; a queued withdrawal adds ``eigenlayer:withdrawal:<nonce>`` (its
 shares), a completed one removes it. The option ``operator`` (an address) makes the first deposit delegate to it
-(``delegateTo``, without an approver signature). Completing a withdrawal whose delay has not elapsed (the next block
-would not be past ``startBlock + minWithdrawalDelayBlocks``), or an unknown one, raises an InstructionError naming
+(``delegateTo``, without an approver signature). Completing a withdrawal whose delay has not elapsed (the chain's head
+is not past ``startBlock + minWithdrawalDelayBlocks``), or an unknown one, raises an InstructionError naming
 ``request_id`` before anything is sent.
 """
 
@@ -223,7 +223,7 @@ class EigenLayerLive(OnChainLiveBase):
         if ins.asset not in (token, "stETH"):  # "stETH" is Unstake's default asset
             raise InstructionError("asset", f"withdrawal {nonce} is of {token}, not {ins.asset!r}")
         completable = int(w[4]) + int(self.dm.functions.minWithdrawalDelayBlocks().call()) + 1
-        if int(self.client.w3.eth.block_number) + 1 < completable:
+        if int(self.client.w3.eth.block_number) < completable:  # (a call at the head must pass: gas is estimated)
             raise InstructionError("request_id", f"withdrawal {nonce} cannot complete yet (WithdrawalDelayNotElapsed):"
                                                  f" completable from block {completable}")
         fn = self.dm.functions.completeQueuedWithdrawal(w, [self.tokens[token]], True)
@@ -253,7 +253,7 @@ class EigenLayerLive(OnChainLiveBase):
             completable = int(w[4]) + delay + 1
             out[f"{VENUE}:withdrawal:{nonce}"] = from_base_units(sum(int(x) for x in w[6]), 18)
             out[f"{VENUE}:metric:completable_block:{nonce}"] = Decimal(completable)
-            out[f"{VENUE}:metric:claimable:{nonce}"] = Decimal(1 if head + 1 >= completable else 0)
+            out[f"{VENUE}:metric:claimable:{nonce}"] = Decimal(1 if head >= completable else 0)
         return out
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
