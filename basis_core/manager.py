@@ -81,16 +81,20 @@ def _label(value: Any, limit: int = 80) -> str:
     return value if type(value) is str and len(value) <= limit else short_repr(value, limit)
 
 
-def _is_paired(instruction: Any) -> bool:
-    """Whether ``instruction`` is a paired (saga) instruction: a ``Paired`` model, or a mapping / JSON text whose
-    operation is ``paired`` (checked only after the ordinary parse failed: no cost on the hot path)."""
-    if type(instruction).__name__ == "Paired":
-        return True
+def _core_operation(instruction: Any) -> str | None:
+    """``paired`` (a saga, :mod:`basis_core.paired`) or ``move`` (capital in transit, :mod:`basis_core.transit`)
+    when ``instruction`` is one of the core's own operations (a model, or a mapping / JSON text with that
+    operation), else None. Checked only after the ordinary parse failed: no cost on the hot path."""
+    name = type(instruction).__name__
+    if name in ("Paired", "Move"):
+        return "paired" if name == "Paired" else "move"
     if isinstance(instruction, Mapping):
-        return instruction.get("operation") == "paired"
+        op = instruction.get("operation")
+        return op if op in ("paired", "move") else None
     if isinstance(instruction, str | bytes):
-        return b'"paired"' in (instruction if isinstance(instruction, bytes) else instruction.encode())
-    return False
+        text = instruction if isinstance(instruction, bytes) else instruction.encode()
+        return "paired" if b'"paired"' in text else "move" if b'"move"' in text else None
+    return None
 
 
 class ExecutionInterfaceManager:
@@ -486,9 +490,13 @@ class ExecutionInterfaceManager:
                     ts_ns = ts.value
                 instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
             except BasisError as exc:
-                if _is_paired(instruction):  # a saga over ordinary instructions (basis_core.paired)
+                core_op = _core_operation(instruction)
+                if core_op == "paired":  # a saga over ordinary instructions (basis_core.paired)
                     from basis_core.paired.saga import execute_paired
                     return execute_paired(self, timestamp, instruction)
+                if core_op == "move":  # a timed transfer between venues (basis_core.transit)
+                    from basis_core.transit.desk import execute_move
+                    return execute_move(self, timestamp, instruction)
                 self._record_early_failure(timestamp, instruction, exc)
                 raise
             except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range

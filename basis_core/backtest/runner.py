@@ -171,6 +171,7 @@ def make_manager(scenario: Scenario, provider: DataProvider, *, plugins: Iterabl
         config["venues"] = list(scenario.venues)
     if scenario.max_notional is not None:
         config["max_notional"] = scenario.max_notional
+    config.update(scenario.settings)
     return ExecutionInterfaceManager(config, data_provider=provider, execution_mode="backtest",
                                      plugins=plugins, autoload=autoload)
 

@@ -68,6 +68,10 @@ class StepReport:
     failures: list[str]
     skipped_before: int = 0
     replayed: bool = False
+    #: seconds spent on the step's work: market data check, schedule, ``advance_to``, strategies (and pre-flight)
+    work_seconds: float = 0.0
+    #: seconds spent saving and recording it: state files, paper ledger, run-state store
+    book_seconds: float = 0.0
 
 
 @dataclass
@@ -142,7 +146,9 @@ class Runner:
     :param on_step: called with a :class:`StepReport` after each step (one call per step).
     :param config: extra manager settings (live: e.g. ``retry_delay_seconds``; ``venue_config`` merged per venue).
     :param manager: a ready manager (host apps, tests): used instead of building one.
-    :param record: write the run-state store (:mod:`basis_core.runstate`) when it is installed.
+    :param record: write the run-state store (:mod:`basis_core.runstate`).
+    :param durable_log: fsync the state files and the instruction log (default: in live mode), so they survive an
+        OS crash or a power loss too; a killed process loses nothing either way (files are replaced atomically).
     """
 
     def __init__(self, scenario: Scenario | str | Path | Mapping[str, Any], *, mode: RunMode,
@@ -150,7 +156,7 @@ class Runner:
                  steps: int | None = None, until: Any = None, gap_policy: GapPolicy = "skip",
                  max_catch_up: int = 3, on_step: Callable[[StepReport], None] | None = None,
                  config: Mapping[str, Any] | None = None, manager: Any = None, plugins: Iterable[Any] = (),
-                 autoload: bool | None = None, record: bool = True, durable_log: bool = True) -> None:
+                 autoload: bool | None = None, record: bool = True, durable_log: bool | None = None) -> None:
         from basis_core.backtest.runner import _scenario_source
         from basis_core.timeutil import to_utc
 
@@ -164,7 +170,8 @@ class Runner:
             scenario = _scenario_source(scenario)
         self.scenario: Scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.mode: RunMode = mode
-        self.folder = StateFolder(state_dir)
+        self._durable = durable_log if durable_log is not None else mode == "live"
+        self.folder = StateFolder(state_dir, durable=self._durable)
         self.provider = data_provider
         self.clock: RunClock = clock or SystemClock()
         self.max_steps = steps
@@ -178,7 +185,6 @@ class Runner:
         self._plugins = list(plugins)
         self._autoload = autoload
         self._record = record
-        self._durable = durable_log
         self._stop = threading.Event()
         self._stop_reason = ""
         self.manager: Any = None
@@ -266,13 +272,11 @@ class Runner:
                     continue
                 ts_ns = max(plan.at_ns, self.clock.now() // 1000 * 1000)
                 step_no = int(state["steps"])
+                due = plan.at_ns + self.step_ns
                 self._step(manager, proxy, ilog, active, labels, state, step_no, ts_ns,
-                           replay_step == step_no, plan.skipped, recorder)
+                           replay_step == step_no, plan.skipped, recorder, due)
                 replay_step = None
                 done_here += 1
-                due = plan.at_ns + self.step_ns
-                state["next_due_ns"] = due
-                self.folder.save_state(state)
         except PreflightError as exc:
             status, error = "failed", str(exc)
             problems = [str(p) for p in exc.problems]
@@ -296,14 +300,19 @@ class Runner:
 
     # -- one step ---------------------------------------------------------------------------------
     def _step(self, manager: Any, proxy: RunManager, ilog: InstructionLog, active: list[Any], labels: list[str],
-              state: dict[str, Any], step_no: int, ts_ns: int, replay: bool, skipped: int, recorder: Any) -> None:
+              state: dict[str, Any], step_no: int, ts_ns: int, replay: bool, skipped: int, recorder: Any,
+              next_due: int) -> None:
         ts = from_ns(ts_ns)
+        t0 = time.perf_counter()
         state["in_flight"] = step_no
-        self.folder.save_state(state)
+        if self.mode == "live":  # live: a restart replays this step from the instruction log; paper: redoes it
+            self.folder.save_state(state)
+        t1 = time.perf_counter()
         proxy.begin_step(step_no, ilog.of_step(step_no) if replay else None)
         failures: list[str] = []
         h0 = len(manager.execution_history)
-        if not state.get("started"):  # before anything is sent: every leg ready, or every problem at once
+        if not state.get("started") and not proxy.replaying:  # before anything is sent: every leg ready, or every
+            # problem at once (a replayed first step passed it before it sent what the log holds)
             preflight.require(manager, list(zip(labels, active, strict=True)), ts)
         stale = self._market_problems(manager, active, ts) if state.get("started") else []
         if stale:
@@ -333,6 +342,7 @@ class Runner:
                     self._unhedged(state, f"step {step_no} (replayed): {row['client_id']} "
                                           f"{(row.get('instruction') or {}).get('operation')} went out before the "
                                           "restart and the strategy did not ask for it again")
+        t2 = time.perf_counter()
         for s, label in zip(active, labels, strict=True):
             for msg in s.unhedged:
                 if msg not in state["unhedged"]:
@@ -346,10 +356,12 @@ class Runner:
         state["steps"] = step_no + 1
         state["last_step_ns"] = ts_ns
         state["in_flight"] = None
+        state["next_due_ns"] = next_due
         state["last_failures"] = failures[-20:]
         self.folder.save_state(state)
-        report = StepReport(step_no, ts_ns, proxy.sent, failures, skipped, replay)
         self._recorded(recorder, manager, ts, state, None if stale else self.provider.get_data(ts))
+        report = StepReport(step_no, ts_ns, proxy.sent, failures, skipped, replay, work_seconds=t2 - t1,
+                            book_seconds=(t1 - t0) + (time.perf_counter() - t2))
         if self.on_step is not None:
             self.on_step(report)
 
@@ -431,7 +443,7 @@ class Runner:
         except BasisError as exc:
             self._event(state, "record", f"no run-state store: {exc}", level=logging.WARNING)
             return None
-        now = from_ns(max(self.clock.now(), manager.clock.now_ns or 0))
+        now = from_ns(max(self.clock.now() // 1000 * 1000, manager.clock.now_ns or 0))
         try:
             store.start(manager, now, mode=self.mode, scenario=self.scenario.name,
                         meta={"state_dir": str(self.folder.path), "step": str(self.scenario.period.step),

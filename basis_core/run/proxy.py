@@ -81,6 +81,11 @@ class RunManager:
         self.replayed = set()
         self.sent = 0
 
+    @property
+    def replaying(self) -> bool:
+        """This step is a replay with logged instructions."""
+        return bool(self._replay)
+
     def act_as(self, actor: str) -> None:
         """Instructions from now on come from ``actor`` (a strategy's index, or ``s`` for the schedule)."""
         self._actor = actor

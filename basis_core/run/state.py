@@ -57,14 +57,18 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=_default, separators=(",", ":"), sort_keys=True)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: a reader (or a restart after a crash) sees the old or the new file whole."""
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` with ``data``: a reader (or a restart after the process was killed) sees the old or the new
+    file whole. ``durable``: also fsync the file and its folder, so it survives an OS crash or a power loss."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+    if not durable:
+        return
     with contextlib.suppress(OSError):  # the rename itself durable (POSIX); not available everywhere
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -81,8 +85,10 @@ def fingerprint(scenario: Mapping[str, Any]) -> str:
 class StateFolder:
     """A run's state folder (created when missing). See the module docstring for its files."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = Path(path)
+        #: fsync every write (survives an OS crash; a killed process loses nothing either way)
+        self.durable = durable
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -126,14 +132,15 @@ class StateFolder:
         return data
 
     def save_state(self, state: Mapping[str, Any]) -> None:
-        write_atomic(self.file(STATE_FILE), json.dumps(state, default=_default, indent=1, sort_keys=True).encode())
+        write_atomic(self.file(STATE_FILE), json.dumps(state, default=_default, indent=1, sort_keys=True).encode(),
+                     self.durable)
 
     # -- the paper ledger -----------------------------------------------------------------------
     def save_ledger(self, ledger: Any) -> None:
         """The ledger's balances and tables (their values are immutable by the ledger's rule: picklable)."""
         tables = {name: dict(t.data) for name, t in ledger._tables.items()}  # the ledger lists no table names
         write_atomic(self.file(LEDGER_FILE), pickle.dumps({"balances": ledger.balances, "tables": tables},
-                                                          protocol=pickle.HIGHEST_PROTOCOL))
+                                                          protocol=pickle.HIGHEST_PROTOCOL), self.durable)
 
     def load_ledger(self, ledger: Any) -> bool:
         """Put the saved balances and tables into ``ledger`` (replacing what it holds); False when none saved."""

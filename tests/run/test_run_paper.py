@@ -28,12 +28,12 @@ from basis_core.timeutil import from_ns, to_ns
 
 START = "2025-01-01T00:00:00Z"
 HOUR = 3_600_000_000_000
-STEPS = 30
+STEPS = 16
 
 
 def carry(capital: int = 100_000, **extra: Any) -> Scenario:
     return load_scenario({
-        "name": "carry", "period": {"start": START, "end": "2025-01-02T05:00:00Z", "step": "1h"},
+        "name": "carry", "period": {"start": START, "end": "2025-01-01T15:00:00Z", "step": "1h"},
         "venues": ["binance"],
         "strategies": [{"name": "cash_and_carry", "required": True,
                         "params": {"legs": [{"spot_venue": "binance", "perp_venue": "binance"}], "capital": capital,
@@ -83,12 +83,12 @@ def test_paper_ends_with_the_backtests_positions(market: DataProvider, backtest_
 
 def test_a_stopped_run_resumes_without_reopening_legs(market: DataProvider, backtest_positions: dict[str, D],
                                                       tmp_path: Path) -> None:
-    first = paper(market, tmp_path, 12).run()
-    assert (first.status, first.steps, first.resumed) == ("finished", 12, False)
+    first = paper(market, tmp_path, 7).run()
+    assert (first.status, first.steps, first.resumed) == ("finished", 7, False)
     starts = [r for r in opened(tmp_path) if r["instruction"]["operation"] == "transfer"]
     assert len(starts) == 1  # the collateral moved once, at the start
     # a new process: the clock stands wherever the wall clock is; the next step is due 1h after the last
-    second = paper(market, tmp_path, STEPS - 12, clock=ManualClock(to_ns(START) + 12 * HOUR)).run()
+    second = paper(market, tmp_path, STEPS - 7, clock=ManualClock(to_ns(START) + 7 * HOUR)).run()
     assert (second.status, second.steps, second.resumed) == ("finished", STEPS, True)
     assert second.positions == backtest_positions  # same book as one uninterrupted run: PnL continued
     assert len([r for r in opened(tmp_path) if r["instruction"]["operation"] == "transfer"]) == 1

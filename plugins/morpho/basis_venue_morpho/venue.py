@@ -90,7 +90,7 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         lend = {"operation": "supply", "asset": "WETH", "amount": "3", "market": MARKET}
         borrow = {"operation": "borrow", "asset": "WETH", "amount": "5"}
         return {
-            "supply": [coll, lend, {"operation": "supply", "asset": "weETH", "amount": "5"}],
+            "supply": [coll, lend, {"operation": "supply", "asset": "USDC", "amount": "5000"}],
             "withdraw": [
                 {"instruction": {"operation": "withdraw", "asset": "wstETH", "amount": "4", "market": MARKET},
                  "setup": [coll]},
