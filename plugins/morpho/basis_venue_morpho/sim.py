@@ -465,27 +465,38 @@ class MorphoSim:
             if who != SELF:
                 continue
             spec = self.markets[alias]
-            m = self._peek(spec, ts)
-            loan_dec, coll_dec = self._dec[alias]
-            ks, kc, kd = self._keys[alias]
-            s, c, d = self._values(alias, m, p)
-            for key, units, dec in ((ks, s, loan_dec), (kc, c, coll_dec), (kd, d, loan_dec)):
-                out[key] = out.get(key, _ZERO) + from_units(units, dec)
-            price = self.price(spec, ts)
-            hf = mm.health_factor(m, p, price, spec.lltv)
-            hf_d = NO_DEBT_HF if hf is None else from_units(hf, 18)
-            out[f"{VENUE}:metric:health_factor:{alias}"] = hf_d
-            coll_value = mm.mul_div_down(c, price, mm.ORACLE_PRICE_SCALE)
-            out[f"{VENUE}:metric:ltv:{alias}"] = (from_units(mm.w_div_down(d, coll_value), 18) if coll_value
-                                                  else _ZERO)
-            rate, _ = mm.adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, 0)
-            out[f"{VENUE}:metric:borrow_apr:{alias}"] = from_units(rate * mm.SECONDS_PER_YEAR, 18)
-            out[f"{VENUE}:metric:utilization:{alias}"] = from_units(
-                mm.utilization(m.total_borrow_assets, m.total_supply_assets), 18)
+            hf = position_balances(out, spec, self._peek(spec, ts), p, self.price(spec, ts))
             if hf is not None:
-                lowest = hf_d if lowest is None else min(lowest, hf_d)
+                lowest = hf if lowest is None else min(lowest, hf)
         out[f"{VENUE}:metric:health_factor"] = NO_DEBT_HF if lowest is None else lowest
         return out
+
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """Each market this account borrows in, under a :class:`basis_core.risk.Shock`: ``_isHealthy``'s max borrow
+        (collateral x oracle price x LLTV, rounded as the contract does) over the debt, with the oracle price moved
+        by the collateral's factor over the loan's and the debt grown by the shock's borrow rate. Isolated markets:
+        one leg per market (``morpho:<alias>``)."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+
+        shock = shock or NO_SHOCK
+        out = []
+        for (alias, who), p in self.positions.items():
+            if who != SELF or not p.borrow_shares:
+                continue
+            spec = self.markets[alias]
+            m = self._peek(spec, ts)
+            debt = mm.borrowed_assets(m, p)
+            if debt == 0:
+                continue
+            factor = shock.price_factor(spec.collateral) / shock.price_factor(spec.loan)
+            price = int(Decimal(self.price(spec, ts)) * factor)
+            debt = int(Decimal(debt) * shock.debt_growth(spec.loan))
+            hf = from_units(mm.w_div_down(mm.max_borrow(p, price, spec.lltv), debt), 18)
+            loan_dec, coll_dec = self._dec[alias]
+            out.append(LegRisk(VENUE, f"{VENUE}:{alias}", "lending", hf,
+                               {f"oracle:{alias}": Decimal(price).scaleb(-(36 + loan_dec - coll_dec), CTX)},
+                               {"debt": from_units(debt, loan_dec), "collateral": from_units(p.collateral, coll_dec)}))
+        return out or None
 
     def _peek(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` without storing it (a query changes nothing)."""
@@ -495,3 +506,26 @@ class MorphoSim:
         m = stored[0] if stored is not None and stored[1] == series.times[i] else self._anchor(spec, series, i)
         now = ts.value // _NS
         return mm.accrue_interest(m, now).market if now > m.last_update else m
+
+
+def position_balances(out: dict[str, Decimal], spec: MarketSpec, m: mm.Market, p: mm.Position, price: int,
+                      decimals: Mapping[str, int] = DECIMALS) -> Decimal | None:
+    """Add one market position's keys to ``out`` (supplied / collateral / debt summed over markets; the market's
+    metrics ``health_factor``, ``ltv``, ``borrow_apr``, ``utilization``); its health factor (None without debt).
+    Shared by the backtest and the live backend (same numbers from the same market state)."""
+    alias = spec.alias
+    loan_dec, coll_dec = decimals[spec.loan], decimals[spec.collateral]
+    s, c, d = mm.supplied_assets(m, p), p.collateral, mm.borrowed_assets(m, p)
+    for key, units, dec in ((f"{VENUE}:supplied:{spec.loan}", s, loan_dec),
+                            (f"{VENUE}:collateral:{spec.collateral}", c, coll_dec),
+                            (f"{VENUE}:debt:{spec.loan}", d, loan_dec)):
+        out[key] = out.get(key, _ZERO) + from_units(units, dec)
+    hf = mm.health_factor(m, p, price, spec.lltv)
+    out[f"{VENUE}:metric:health_factor:{alias}"] = NO_DEBT_HF if hf is None else from_units(hf, 18)
+    coll_value = mm.mul_div_down(c, price, mm.ORACLE_PRICE_SCALE)
+    out[f"{VENUE}:metric:ltv:{alias}"] = from_units(mm.w_div_down(d, coll_value), 18) if coll_value else _ZERO
+    rate, _ = mm.adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, 0)
+    out[f"{VENUE}:metric:borrow_apr:{alias}"] = from_units(rate * mm.SECONDS_PER_YEAR, 18)
+    out[f"{VENUE}:metric:utilization:{alias}"] = from_units(
+        mm.utilization(m.total_borrow_assets, m.total_supply_assets), 18)
+    return None if hf is None else from_units(hf, 18)
