@@ -56,7 +56,8 @@ def cex_risk(venue: str, balances: Mapping[str, Any], tiers_of: Mapping[str, Seq
             continue
         by_wallet.setdefault(margin_key_of[symbol], []).append(
             (symbol, Decimal(size), Decimal(entry), Decimal(mark), tiers_of[symbol]))
-    return [wallet_risk(venue, key, _wallet(venue, key, balances), pos, shock) for key, pos in sorted(by_wallet.items())]
+    return [wallet_risk(venue, key, _wallet(venue, key, balances), pos, shock)
+            for key, pos in sorted(by_wallet.items())]
 
 
 def _wallet(venue: str, key: str, balances: Mapping[str, Any]) -> Decimal:
