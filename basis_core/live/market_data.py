@@ -28,6 +28,8 @@ on_venue_error="raise", max_rows=2048, plugins=None)``
     simulator settles funding when its clock crosses them.
 
 ``read(timestamp) -> dict[str, LiveValue]``: the values one step read (for status views and debugging);
+``venues_with_live_data()``: the installed venues that contribute live reads;
+:func:`basis_core.data.live.live_data_provider` builds the provider of a scenario (``basis run --data live``);
 ``venue_status() -> dict``: per venue the last read time, duration and error; ``close()`` (or ``with``).
 
 Errors (:mod:`basis_core.errors`)
@@ -75,7 +77,7 @@ from basis_core.errors import (
 )
 from basis_core.timeutil import from_ns, to_ns
 
-__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue"]
+__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue", "venues_with_live_data"]
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +150,23 @@ class LiveSeries(Series):
         """No-op: a live series is bounded by ``max_age_ns`` (the provider's ``max_age``)."""
 
     def upsert(self, value: LiveValue, step_ns: int) -> None:
-        """Add ``value``: a new row at its time (``time_ns`` or ``step_ns``); the same time as the last row
-        replaces it only while that row was still in the future at the previous read (an upcoming settlement
-        revised); an older time only refreshes the freshness."""
+        """Add ``value``: a new row at its time (``time_ns`` or ``step_ns``). An explicit time replaces the rows
+        after it that no read has reached yet (an upcoming settlement revised or moved); the same time as the last
+        row replaces that row only while it was still in the future at the previous read; an older time only
+        refreshes the freshness."""
         cols = value.columns
         if cols.keys() != self.columns.keys():
             raise MarketDataError(f"series {self.name!r}: {self.venue} gave columns {sorted(cols)}, "
                                   f"earlier {sorted(self.columns)}")
         t = step_ns if value.time_ns is None else value.time_ns
+        if value.time_ns is not None:
+            # rows later than every read so far were never visible: a venue's revised schedule replaces them
+            while len(self.times) > 1 and self.last_ns > t and self.last_ns > self.read_ns:
+                self._pop()
+            if len(self.times) == 1 and self.last_ns > t and self.last_ns > self.read_ns:
+                for c, v in cols.items():
+                    self.columns[c][-1] = v  # type: ignore[index]
+                self.times[-1] = self.first_ns = self.last_ns = t  # type: ignore[index]
         if t > self.last_ns:
             self.times.append(t)  # type: ignore[attr-defined]
             for c, v in cols.items():
@@ -168,6 +179,12 @@ class LiveSeries(Series):
                 self.columns[c][-1] = v  # type: ignore[index]
         self.as_of_ns = max(self.as_of_ns, value.as_of_ns)
         self.read_ns = max(self.read_ns, step_ns)
+
+    def _pop(self) -> None:
+        del self.times[-1]  # type: ignore[attr-defined]
+        for col in self.columns.values():
+            del col[-1]  # type: ignore[attr-defined]
+        self.last_ns = self.times[-1]
 
     def _trim(self) -> None:
         cut = len(self.times) - self.max_rows
@@ -198,6 +215,14 @@ class LiveSeries(Series):
     def __repr__(self) -> str:
         return (f"LiveSeries({self.name!r}, venue={self.venue!r}, rows={len(self.times)}, "
                 f"as_of={from_ns(self.as_of_ns).isoformat()})")
+
+
+def venues_with_live_data(plugins: Iterable[tuple[Any, Any]] | None = None) -> list[str]:
+    """The installed venues (or those of ``plugins``) that implement the ``live_market_data`` hook, sorted."""
+    from basis_core.data.contrib import data_plugin_manager
+
+    pm = data_plugin_manager(None if plugins is None else list(plugins))
+    return sorted({i.plugin_name for i in pm.hook.live_market_data.get_hookimpls()})
 
 
 class LiveMarketData(DataProvider):

@@ -510,6 +510,33 @@ class MorphoSim:
         out[f"{VENUE}:metric:health_factor"] = NO_DEBT_HF if lowest is None else lowest
         return out
 
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """Each market this account borrows in, under a :class:`basis_core.risk.Shock`: ``_isHealthy``'s max borrow
+        (collateral x oracle price x LLTV, rounded as the contract does) over the debt, with the oracle price moved
+        by the collateral's factor over the loan's and the debt grown by the shock's borrow rate. Isolated markets:
+        one leg per market (``morpho:<alias>``)."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+
+        shock = shock or NO_SHOCK
+        out = []
+        for (alias, who), p in self.positions.items():
+            if who != SELF or not p.borrow_shares:
+                continue
+            spec = self.markets[alias]
+            m = self._peek(spec, ts)
+            debt = mm.borrowed_assets(m, p)
+            if debt == 0:
+                continue
+            factor = shock.price_factor(spec.collateral) / shock.price_factor(spec.loan)
+            price = int(Decimal(self.price(spec, ts)) * factor)
+            debt = int(Decimal(debt) * shock.debt_growth(spec.loan))
+            hf = from_units(mm.w_div_down(mm.max_borrow(p, price, spec.lltv), debt), 18)
+            loan_dec, coll_dec = self._dec[alias]
+            out.append(LegRisk(VENUE, f"{VENUE}:{alias}", "lending", hf,
+                               {f"oracle:{alias}": Decimal(price).scaleb(-(36 + loan_dec - coll_dec), CTX)},
+                               {"debt": from_units(debt, loan_dec), "collateral": from_units(p.collateral, coll_dec)}))
+        return out or None
+
     def _peek(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` without storing it (a query changes nothing)."""
         stored = self.state.get(spec.alias)

@@ -97,6 +97,13 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """Backtest: each borrowing market's health under the shock (``MorphoSim.risk_state``); live: None."""
+        if self.mode != "backtest":
+            return None
+        return self.backend.risk_state(timestamp, instruction)
+
+    @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
         if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
             return live_accrue(self)
