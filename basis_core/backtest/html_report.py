@@ -145,6 +145,30 @@ def components_figure(cumulative: pd.DataFrame) -> Any:
     return fig
 
 
+def risk_figure(risk: pd.DataFrame) -> Any:
+    """Risk over time: ``leverage`` and ``net_delta`` (shares of equity) when the frame has them, the venues'
+    health factor and LTV (``<venue>:health_factor``, ``<venue>:ltv``) and margin ratios
+    (``<venue>:margin_ratio:<asset>``), NaN where not sampled; ``corridor:*`` columns are left out; downsampled."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("leverage and net delta (share of equity)", "health factor and LTV",
+                                        "margin ratio (maintenance margin / margin balance)"))
+    shares = downsample(risk[[c for c in ("leverage", "net_delta") if c in risk]], MAX_POINTS)
+    for c in shares.columns:
+        fig.add_trace(go.Scatter(x=shares.index, y=shares[c], name=c.replace("_", " ")), 1, 1)
+    for c in risk.columns:
+        v = risk[c].dropna()
+        if c in ("leverage", "net_delta") or c.startswith("corridor:") or not len(v):
+            continue
+        v = downsample(v, MAX_POINTS)
+        row = 3 if ":margin_ratio:" in c else 2
+        fig.add_trace(go.Scatter(x=v.index, y=v.values, name=c), row, 1)
+    fig.update_layout(title="Risk over time", **{**LAYOUT, "height": 700})
+    return fig
+
+
 def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -169,21 +193,7 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     # risk over time
     risk = result.risk
     if len(risk):
-        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                            subplot_titles=("leverage and net delta (share of equity)", "health factor and LTV",
-                                            "margin ratio (maintenance margin / margin balance)"))
-        shares = downsample(risk[[c for c in ("leverage", "net_delta") if c in risk]], MAX_POINTS)
-        for c in shares.columns:
-            fig.add_trace(go.Scatter(x=shares.index, y=shares[c], name=c.replace("_", " ")), 1, 1)
-        for c in risk.columns:
-            v = risk[c].dropna()
-            if c in ("leverage", "net_delta") or c.startswith("corridor:") or not len(v):
-                continue
-            v = downsample(v, MAX_POINTS)
-            row = 3 if ":margin_ratio:" in c else 2
-            fig.add_trace(go.Scatter(x=v.index, y=v.values, name=c), row, 1)
-        fig.update_layout(title="Risk over time", **{**layout, "height": 700})
-        figs.append(("risk", fig))
+        figs.append(("risk", risk_figure(risk)))
         if "corridor:eth_price" in risk:  # the joint liquidation corridor around the ETH price
             band = downsample(risk[[c for c in ("corridor:eth_price", "corridor:eth_down_price",
                                                 "corridor:eth_up_price") if c in risk]].dropna(how="all"), MAX_POINTS)
@@ -270,4 +280,4 @@ def write_html(result: BacktestResult, path: str | Path) -> Path:
 
 
 __all__ = ["CSS", "LAYOUT", "MAX_MARKERS", "MAX_POINTS", "chart_divs", "components_figure", "equity_figure",
-           "render_html", "write_html"]
+           "render_html", "risk_figure", "write_html"]

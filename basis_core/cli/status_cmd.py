@@ -59,6 +59,8 @@ def print_status(st: Any, console: Console) -> None:
         if v or c in ("price", "funding", "trading_fees"):
             head.add_row(f"  {COMPONENT_LABELS.get(c, c)} (USD)", _usd(v))
     console.print(head)
+    for msg in st.unhedged:
+        console.print(f"[bold red]UNHEDGED:[/bold red] {escape(msg)}")
 
     pos = Table(title="positions by venue", title_justify="left")
     for col in ("venue", "position", "amount", "value (USD)", "exposure (USD)"):
@@ -99,6 +101,13 @@ def print_status(st: Any, console: Console) -> None:
         console.print(fails)
     else:
         console.print("no failure")
+    if st.events:
+        events = Table(title=f"runner events ({len(st.events)}, newest first)", title_justify="left")
+        for col in ("time", "kind", "message"):
+            events.add_column(col, overflow="fold")
+        for e in st.events:
+            events.add_row(escape(str(e["at"] or "")), escape(e["kind"]), escape(e["message"]))
+        console.print(events)
     for venue, now in st.venues_now.items():
         if "error" in now:
             console.print(f"[red]venue {escape(venue)} not reachable[/red]: {escape(now['error'])}")
@@ -144,9 +153,11 @@ def register(app: typer.Typer) -> None:
         try:
             manager = None
             if venues is not None:
+                from basis_core.config import load_settings
                 from basis_core.manager import ExecutionInterfaceManager
 
-                manager = ExecutionInterfaceManager(venues)
+                # only balances are read: a private in-memory journal, never the run's journal file
+                manager = ExecutionInterfaceManager(load_settings(venues, journal_path=":memory:"))
             st = read_status(state_dir, recent=recent, manager=manager)
         except RunStateError as exc:
             _err(str(exc))

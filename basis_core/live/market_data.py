@@ -3,7 +3,7 @@
 Public API
 ----------
 ``LiveMarketData(config=None, *, venues=None, max_age="60s", timeout_s=5.0, keys=None, aliases=None,
-on_venue_error="raise", max_rows=10_000, plugins=None)``
+on_venue_error="raise", max_rows=2048, plugins=None)``
     A :class:`~basis_core.data.provider.DataProvider` whose values are read from the venues now. ``config``: the
     settings a manager takes (dict, file, :class:`~basis_core.config.BasisSettings`). No credentials are needed:
     each venue reads public endpoints (``venue_config.<venue>.base_url``, e.g. an emulator) or its chain
@@ -13,8 +13,8 @@ on_venue_error="raise", max_rows=10_000, plugins=None)``
     restrict the reads to these series names (default: everything the venues serve). ``aliases``: extra name ->
     series aliases. ``on_venue_error``: ``"raise"`` (``get_data`` raises when a venue failed) or ``"skip"`` (the
     snapshot is returned; the failed venue's values age and turn stale). ``max_rows``: rows kept per series
-    (memory stays flat over long runs). ``plugins``: ``[(Contributor, venue class), ...]`` instead of the installed
-    venues.
+    (from ``2 * max_rows`` rows on, the oldest are dropped: memory stays flat over long runs). ``plugins``:
+    ``[(Contributor, venue class), ...]`` instead of the installed venues.
 
 ``get_data(timestamp) -> MarketSnapshot``
     The backtest's snapshot type and series names (``spot:ETH/USDT``, ``spot:<venue>:<pair>``,
@@ -28,6 +28,8 @@ on_venue_error="raise", max_rows=10_000, plugins=None)``
     simulator settles funding when its clock crosses them.
 
 ``read(timestamp) -> dict[str, LiveValue]``: the values one step read (for status views and debugging);
+``venues_with_live_data()``: the installed venues that contribute live reads;
+:func:`basis_core.data.live.live_data_provider` builds the provider of a scenario (``basis run --data live``);
 ``venue_status() -> dict``: per venue the last read time, duration and error; ``close()`` (or ``with``).
 
 Errors (:mod:`basis_core.errors`)
@@ -75,7 +77,7 @@ from basis_core.errors import (
 )
 from basis_core.timeutil import from_ns, to_ns
 
-__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue"]
+__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue", "venues_with_live_data"]
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +150,23 @@ class LiveSeries(Series):
         """No-op: a live series is bounded by ``max_age_ns`` (the provider's ``max_age``)."""
 
     def upsert(self, value: LiveValue, step_ns: int) -> None:
-        """Add ``value``: a new row at its time (``time_ns`` or ``step_ns``); the same time as the last row
-        replaces it only while that row was still in the future at the previous read (an upcoming settlement
-        revised); an older time only refreshes the freshness."""
+        """Add ``value``: a new row at its time (``time_ns`` or ``step_ns``). An explicit time replaces the rows
+        after it that no read has reached yet (an upcoming settlement revised or moved); the same time as the last
+        row replaces that row only while it was still in the future at the previous read; an older time only
+        refreshes the freshness."""
         cols = value.columns
         if cols.keys() != self.columns.keys():
             raise MarketDataError(f"series {self.name!r}: {self.venue} gave columns {sorted(cols)}, "
                                   f"earlier {sorted(self.columns)}")
         t = step_ns if value.time_ns is None else value.time_ns
+        if value.time_ns is not None:
+            # rows later than every read so far were never visible: a venue's revised schedule replaces them
+            while len(self.times) > 1 and self.last_ns > t and self.last_ns > self.read_ns:
+                self._pop()
+            if len(self.times) == 1 and self.last_ns > t and self.last_ns > self.read_ns:
+                for c, v in cols.items():
+                    self.columns[c][-1] = v  # type: ignore[index]
+                self.times[-1] = self.first_ns = self.last_ns = t  # type: ignore[index]
         if t > self.last_ns:
             self.times.append(t)  # type: ignore[attr-defined]
             for c, v in cols.items():
@@ -168,6 +179,12 @@ class LiveSeries(Series):
                 self.columns[c][-1] = v  # type: ignore[index]
         self.as_of_ns = max(self.as_of_ns, value.as_of_ns)
         self.read_ns = max(self.read_ns, step_ns)
+
+    def _pop(self) -> None:
+        del self.times[-1]  # type: ignore[attr-defined]
+        for col in self.columns.values():
+            del col[-1]  # type: ignore[attr-defined]
+        self.last_ns = self.times[-1]
 
     def _trim(self) -> None:
         cut = len(self.times) - self.max_rows
@@ -200,6 +217,14 @@ class LiveSeries(Series):
                 f"as_of={from_ns(self.as_of_ns).isoformat()})")
 
 
+def venues_with_live_data(plugins: Iterable[tuple[Any, Any]] | None = None) -> list[str]:
+    """The installed venues (or those of ``plugins``) that implement the ``live_market_data`` hook, sorted."""
+    from basis_core.data.contrib import data_plugin_manager
+
+    pm = data_plugin_manager(None if plugins is None else list(plugins))
+    return sorted({i.plugin_name for i in pm.hook.live_market_data.get_hookimpls()})
+
+
 class LiveMarketData(DataProvider):
     """Market data read from the venues now, answering ``get_data`` like the backtest provider (see the module
     docstring for the whole API)."""
@@ -207,7 +232,7 @@ class LiveMarketData(DataProvider):
     def __init__(self, config: BasisSettings | Mapping[str, Any] | str | Path | None = None, *,
                  venues: Iterable[str] | None = None, max_age: Staleness = DEFAULT_MAX_AGE, timeout_s: float = 5.0,
                  keys: Iterable[str] | None = None, aliases: Mapping[str, str] | None = None,
-                 on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 10_000,
+                 on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 2048,
                  plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live") -> None:
         super().__init__((), aliases=aliases, name=name, max_staleness=None)
         from basis_core.data.contrib import data_plugin_manager
@@ -240,7 +265,6 @@ class LiveMarketData(DataProvider):
             caller = pm.subset_hook_caller("live_market_data", remove_plugins=others)
             ctx = LiveReadContext(v, self.settings.venue(v), self.timeout_s, run_settings=self.settings)
             self._venues[v] = _VenueState(caller, ctx)
-        self._owner: dict[str, str] = {}
         self._lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
         self._read_ns: int | None = None
@@ -333,7 +357,11 @@ class LiveMarketData(DataProvider):
             except MarketDataUnavailableError as e:
                 failures[v] = e.reason
         step: dict[str, LiveValue] = {}
-        for v, values in results.items():
+        for v in self._venues:  # in the configured order: a key several venues serve (gas) comes from the first
+            values = results.get(v)
+            if values is None:
+                continue
+            values = {k: val for k, val in values.items() if k not in step}
             try:
                 self._apply(v, values, ts_ns)
             except MarketDataError as e:
@@ -368,6 +396,8 @@ class LiveMarketData(DataProvider):
         t0 = time.perf_counter()
         try:
             got = st.caller(timestamp=ts, keys=self.keys, context=st.context)
+        except ConfigError:
+            raise  # a setting the venue needs (rpc_url): the run is misconfigured, not the venue down
         except BasisError as e:
             raise MarketDataUnavailableError(v, bounded(str(e), 500)) from e
         except Exception as e:  # a ccxt / web3 / socket error: the venue is down or answered badly
@@ -392,10 +422,6 @@ class LiveMarketData(DataProvider):
     def _apply(self, venue: str, values: Mapping[str, Any], ts_ns: int) -> None:
         st = self._venues[venue]
         for name, value in values.items():
-            owner = self._owner.setdefault(name, venue)
-            if owner != venue:
-                log.warning("live market data: %s also serves %r (served by %s); ignored", venue, name, owner)
-                continue
             rows: Sequence[LiveValue] = value if isinstance(value, tuple) else (value,)
             for row in sorted(rows, key=lambda r: ts_ns if r.time_ns is None else r.time_ns):
                 s = self._series.get(name)
@@ -405,6 +431,7 @@ class LiveMarketData(DataProvider):
                                                     self.max_age_ns, self.max_rows, st)
                 else:
                     s.upsert(row, ts_ns)  # type: ignore[attr-defined]
+                    s.venue, s._state = venue, st  # type: ignore[attr-defined]
         if self._series:
             self.start_ns = min(s.first_ns for s in self._series.values())
             self.end_ns = max(self.end_ns, ts_ns)

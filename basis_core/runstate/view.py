@@ -4,7 +4,8 @@ Both open the state folder's files **read-only** (SQLite ``mode=ro``): reading n
 journal and never blocks the running writer. From the run-state store (:mod:`basis_core.runstate.store`): the
 latest step's positions by venue valued in USD, PnL since start split as the backtest report splits it, health
 factor / LTV / margin ratios, open orders, recent failures; from the live journal (``journal.sqlite``, when the
-folder has one): intents still in doubt (no terminal outcome) and recent rejections. Given a manager
+folder has one): intents still in doubt (no terminal outcome) and recent rejections; from ``basis run``'s
+``state.json``: exposures left unhedged and the runner's recent events. Given a manager
 (``read_status(..., manager=m)``) the venues are asked too (``venues_now``: each venue's balances now, or why it
 could not answer).
 """
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: failures shown by default
 RECENT = 20
+#: ``basis run``'s own state file in a state folder (:mod:`basis_core.run.state`): unhedged exposures and events
+RUNNER_STATE_FILE = "state.json"
 
 
 @dataclass
@@ -79,6 +82,10 @@ class RunStatus:
     stopped: dict[str, Any] | None
     meta: dict[str, Any]
     venues_now: dict[str, Any] = field(default_factory=dict)
+    #: exposures the run left unhedged (``basis run``'s ``state.json``): say them loudly
+    unhedged: list[str] = field(default_factory=list)
+    #: the runner's recent events (clock jumps, unhedged legs, stale data ...), newest first
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def pnl_total(self) -> Decimal:
@@ -232,9 +239,33 @@ def read_status(state_dir: str | Path, *, recent: int = RECENT, manager: Any = N
             str(d), latest[3] if latest else "", latest[2] if latest else "", running, len(runs), 0,
             from_ns(first[1]) if first else None, None, start_equity, start_equity,
             {c: Decimal(0) for c in COMPONENTS}, {}, [], {}, [], failures, in_doubt, {}, stopped, meta)
+    status.unhedged, status.events = _runner_view(d, recent)
     if manager is not None:
         status.venues_now = venues_now(manager)
     return status
+
+
+def _runner_view(state_dir: Path, recent: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """(unhedged exposures, recent events) from ``basis run``'s ``state.json`` (replaced atomically: always whole);
+    empty without one."""
+    path = state_dir / RUNNER_STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [], []
+    except (OSError, ValueError) as exc:
+        log.warning("%s not read: %s", path, exc)
+        return [], []
+    if not isinstance(data, dict):
+        return [], []
+    unhedged = [str(u) for u in data.get("unhedged") or []]
+    events = []
+    for e in reversed(data.get("events") or []):
+        if isinstance(e, dict):
+            wall = e.get("wall_ns")
+            events.append({"kind": str(e.get("kind", "")), "message": str(e.get("message", "")),
+                           "at": from_ns(int(wall)).isoformat(timespec="seconds") if isinstance(wall, int) else None})
+    return unhedged, events[:recent]
 
 
 def venues_now(manager: Any) -> dict[str, Any]:
@@ -252,26 +283,54 @@ def venues_now(manager: Any) -> dict[str, Any]:
     return out
 
 
+def _sampled(state_dir: str | Path, columns: str, max_points: int) -> list[tuple[Any, ...]]:
+    """``columns`` of at most about ``max_points`` steps, evenly spaced, first and last kept (oldest first)."""
+    db = open_store(state_dir)
+    try:
+        n = db.execute("SELECT count(*) FROM steps").fetchone()[0]
+        every = max(1, -(-n // max_points)) if n else 1
+        return db.execute(f"SELECT ts_ns, {columns} FROM steps WHERE (seq - 1) % ? = 0 OR "
+                          "seq = (SELECT max(seq) FROM steps) ORDER BY seq", (every,)).fetchall()
+    finally:
+        db.close()
+
+
+def _index(rows: list[tuple[Any, ...]]) -> Any:
+    import pandas as pd
+
+    return pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], unit="ns", utc=True), name="timestamp")
+
+
 def read_history(state_dir: str | Path, max_points: int = 2000) -> Any:
     """Equity and cumulative PnL components per step (a pandas frame indexed by the step's UTC time, floats in
     USD), at most about ``max_points`` rows, evenly spaced (first and last kept): what the status page charts."""
     import pandas as pd
 
-    db = open_store(state_dir)
-    try:
-        n = db.execute("SELECT count(*) FROM steps").fetchone()[0]
-        every = max(1, -(-n // max_points)) if n else 1
-        rows = db.execute("SELECT ts_ns, equity, pnl FROM steps WHERE (seq - 1) % ? = 0 OR "
-                          "seq = (SELECT max(seq) FROM steps) ORDER BY seq", (every,)).fetchall()
-    finally:
-        db.close()
-    index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], unit="ns", utc=True), name="timestamp")
+    rows = _sampled(state_dir, "equity, pnl", max_points)
     data = []
     for _, equity, pnl in rows:
         p = json.loads(pnl)
         data.append([float(equity), *(float(p.get(c, 0)) for c in COMPONENTS)])
-    return pd.DataFrame(data, index=index, columns=["equity", *COMPONENTS])
+    return pd.DataFrame(data, index=_index(rows), columns=["equity", *COMPONENTS])
 
 
-__all__ = ["RECENT", "Position", "RunStatus", "VenueBook", "open_store", "read_history", "read_status",
-           "venues_now"]
+def read_risk_history(state_dir: str | Path, max_points: int = 2000) -> Any:
+    """Risk per step, sampled like :func:`read_history`: ``leverage`` and ``net_delta`` (shares of equity, from
+    the positions' USD exposures, :func:`basis_core.backtest.metrics.exposure_shares`) and the venues' health
+    factor, LTV and margin ratios (``<venue>:health_factor`` ...; NaN where a venue reported none)."""
+    import pandas as pd
+
+    from basis_core.backtest.metrics import exposure_shares
+
+    rows = _sampled(state_dir, "equity, positions, risk", max_points)
+    index = _index(rows)
+    exposures = pd.DataFrame([{k: float(v[2]) for k, v in json.loads(pos).items()} for _, _, pos, _ in rows],
+                             index=index).fillna(0.0)
+    equity = pd.Series([float(e) for _, e, _, _ in rows], index=index)
+    metrics = pd.DataFrame([json.loads(r) for _, _, _, r in rows], index=index)
+    shares = exposure_shares(exposures, equity) if len(exposures.columns) else pd.DataFrame(index=index)
+    return pd.concat([shares, metrics], axis=1)
+
+
+__all__ = ["RECENT", "Position", "RunStatus", "VenueBook", "open_store", "read_history", "read_risk_history",
+           "read_status", "venues_now"]

@@ -4,8 +4,8 @@
 ``GET`` / ``HEAD`` of four routes, each reading the state folder read-only at the time of the request:
 
 - ``/``: the page: the run, equity and PnL since start split by component, positions by venue valued in USD,
-  health factor and margin ratios, open orders, intents in doubt, recent failures, and the equity / drawdown and
-  cumulative PnL-by-component charts (plotly, the backtest report's own figures,
+  health factor and margin ratios, open orders, intents in doubt, recent failures, and the charts of equity /
+  drawdown, cumulative PnL by component and risk over time (plotly, the backtest report's own figures,
   :mod:`basis_core.backtest.html_report`). It refreshes itself every ``refresh`` seconds without reloading: its
   script fetches ``/api/view`` and redraws the tables and charts in place;
 - ``/api/status``: :meth:`basis_core.runstate.view.RunStatus.to_dict` as JSON (what ``basis status --json`` prints);
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from basis_core.errors import BasisError
-from basis_core.runstate.view import RECENT, RunStatus, read_history, read_status
+from basis_core.runstate.view import RECENT, RunStatus, read_history, read_risk_history, read_status
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0
 
 _PAGE_CSS = """
+.unhedged { color: #fff; background: #d62728; padding: 6px 10px; }
 .state { color: #555; } .running { color: #2ca02c; font-weight: 600; } .stopped { color: #d62728; }
 .num { text-align: right; } .venue-total th { background: #f0f4f8; } .grid { display: flex; gap: 24px;
 flex-wrap: wrap; align-items: flex-start; } #updated { color: #777; font-size: 0.85em; }
@@ -110,21 +111,27 @@ def render_tables(st: RunStatus) -> str:
                    [[_esc(f.get(k)) for k in ("timestamp", "venue", "operation", "client_id", "error", "source")]
                     for f in st.failures], "failures") if st.failures else "<p>No failure.</p>"
     errors = "".join(f"<p class='stopped'>{_esc(v)}: {_esc(e)}</p>" for v, e in sorted(st.errors.items()))
-    return (f"<div class='grid'><div><h2>Run</h2>{run_t}</div><div><h2>PnL since start</h2>{pnl_t}</div>"
+    unhedged = "".join(f"<p class='unhedged'><strong>UNHEDGED:</strong> {_esc(u)}</p>" for u in st.unhedged)
+    events = _table(["time", "kind", "message"], [[_esc(e.get(k)) for k in ("at", "kind", "message")]
+                                                  for e in st.events], "events") if st.events else "<p>None.</p>"
+    return (f"{unhedged}<div class='grid'><div><h2>Run</h2>{run_t}</div><div><h2>PnL since start</h2>{pnl_t}</div>"
             f"<div><h2>Health factor and margin ratio</h2>{risk}</div></div>"
             f"<h2>Positions by venue</h2>{errors}{positions}<h2>Open orders</h2>{orders}"
-            f"<h2>Intents in doubt (journal)</h2>{doubt}<h2>Recent failures</h2>{fails}")
+            f"<h2>Intents in doubt (journal)</h2>{doubt}<h2>Recent failures</h2>{fails}"
+            f"<h2>Runner events</h2>{events}")
 
 
 def figures(state_dir: str | Path) -> list[tuple[str, Any]]:
-    """The page's charts: equity with drawdown, cumulative PnL by component (the backtest report's figures)."""
-    from basis_core.backtest.html_report import components_figure, equity_figure
+    """The page's charts, the backtest report's figures: equity with drawdown, cumulative PnL by component, and
+    risk over time (leverage, net delta, health factor, margin ratios)."""
+    from basis_core.backtest.html_report import components_figure, equity_figure, risk_figure
 
     hist = read_history(state_dir)
     eq = hist["equity"]
     peak = eq.cummax()
     drawdown = (1 - eq / peak).where(peak > 0, 0.0)
-    return [("equity", equity_figure(eq, drawdown)), ("components", components_figure(hist))]
+    return [("equity", equity_figure(eq, drawdown)), ("components", components_figure(hist)),
+            ("risk", risk_figure(read_risk_history(state_dir)))]
 
 
 def render_page(state_dir: str | Path, refresh: float = REFRESH_SECONDS, recent: int = RECENT) -> str:

@@ -5,6 +5,7 @@ backtest-mode manager (paper mode) filling on the live snapshot."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,6 +25,7 @@ from basis_core.errors import (
 )
 from basis_core.live.market_data import LiveMarketData
 from basis_core.manager import ExecutionInterfaceManager
+from basis_core.testing.http_emulator import Fault
 
 BinanceEmulator = pytest.importorskip("basis_venue_binance.testing.emulator").BinanceEmulator
 HyperliquidEmulator = pytest.importorskip("basis_venue_hyperliquid.testing.emulator").HyperliquidEmulator
@@ -195,3 +197,115 @@ def test_paper_mode_a_backtest_manager_fills_on_the_live_snapshot(binance: Any, 
         assert spot.fill_price > Decimal("3000.25") and perp.fill_price < Decimal("3001.5")  # slippage, as in backtest
         assert m.get_balances(ts, "hyperliquid")["hyperliquid:perp:ETH/USDC:USDC"] == Decimal(-1)
         assert not binance.requests_for("POST", "/api/v3/order")  # nothing was sent to the venue
+
+
+def test_concurrent_callers_of_one_step_share_one_read(binance: Any) -> None:
+    with LiveMarketData(_config(binance)) as data:
+        data.get_data(_now())  # clients and markets ready
+        n = len(binance.requests_for("GET", "/fapi/v1/premiumIndex"))
+        ts = _now()
+        barrier = threading.Barrier(4)
+        got: list[Decimal] = []
+
+        def ask() -> None:
+            barrier.wait(timeout=30)
+            got.append(data.get_data(ts).get("perp:binance:ETH/USDT:USDT"))
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert got == [Decimal("3000.25")] * 4
+        assert len(binance.requests_for("GET", "/fapi/v1/premiumIndex")) == n + 1
+
+
+def test_a_venue_that_does_not_answer_in_time_is_named_not_waited_for(binance: Any) -> None:
+    with LiveMarketData(_config(binance), timeout_s=1) as data:
+        data.get_data(_now())  # clients ready
+        binance.faults.inject("GET /fapi/v1/premiumIndex", Fault("delay", delay_s=4))
+        t0 = time.monotonic()
+        with pytest.raises(MarketDataUnavailableError, match="binance") as e:
+            data.get_data(_now())
+        assert time.monotonic() - t0 < 3.5  # bounded by the timeout, not by the venue's delay
+        assert e.value.venue == "binance"
+
+
+def test_a_scenario_gives_its_live_market_data(binance: Any) -> None:
+    from basis_core.backtest.scenario import Scenario
+    from basis_core.data.live import live_data_provider
+
+    sc = Scenario.model_validate({"venues": ["binance"], "venue_config": _config(binance)["venue_config"]})
+    with live_data_provider(sc, mode="paper", max_age="30s") as data:
+        assert data.venues == ["binance"]
+        assert data.get_data(_now()).get("spot:ETH/USDT") == Decimal("3000.25")
+    with pytest.raises(ConfigError, match="contributes live market data"):
+        live_data_provider(Scenario.model_validate({"venues": []}))
+
+
+def test_paper_funding_settles_at_the_venues_time_and_rate() -> None:
+    """A replayed path (8 market hours in 3 wall seconds): the live funding row of the next settlement sits at the
+    venue's nextFundingTime with its rate, and a paper short receives size x mark x rate when the clock crosses it."""
+    from basis_core.data.provider import DataProvider
+    from basis_core.data.series import Series
+
+    hour = 3_600 * 10**9
+    t0 = pd.Timestamp("2025-01-01", tz="UTC").value
+    times = [t0 + i * hour for i in range(49)]
+    marks = [Decimal(3000 + i) for i in range(49)]
+    market = DataProvider([Series("spot:binance:ETH/USDT", times, {"close": marks}),
+                           Series("perp:binance:ETH/USDT:USDT", times, {"close": marks}),
+                           Series("funding:binance:ETH/USDT:USDT", times[8::8],
+                                  {"rate": [Decimal("0.0001") * k for k in range(1, 7)]})])
+    emu = BinanceEmulator("k", "s", prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60000)})
+    emu.start()
+    try:
+        cfg = _config(emu, initial_balances={"binance:futures:USDT": "10000"})
+        with LiveMarketData(cfg) as data:
+            data.read(_now())  # clients ready before the path starts: the first settlement is 2.6 s ahead
+            emu.attach_replay(market, speed=8 * 3_600 / 3, start=t0 + hour)  # a settlement every 3 s
+            m = ExecutionInterfaceManager(cfg, data_provider=data, execution_mode="backtest")
+            ts1 = _now()
+            snap = data.get_data(ts1)
+            nxt = snap.row("next_funding:binance:ETH/USDT:USDT")
+            assert nxt["rate"] == Decimal("0.0001")  # the file's rate of the next settlement
+            mark1 = snap.get("perp:binance:ETH/USDT:USDT")
+            m.advance_to(ts1)
+            m.execute(ts1, {"operation": "perp_trade", "venue": "binance", "symbol": "ETH/USDT:USDT",
+                            "side": "sell", "amount": "1"})
+            wallet1 = m.get_balances(ts1, "binance")["binance:futures:USDT"]
+            settle_ns = int(nxt["time"] * 10**9)
+            while time.time_ns() <= settle_ns + 50_000_000:  # wait until the venue's settlement time has passed
+                time.sleep(0.05)
+            ts2 = _now()
+            data.get_data(ts2)
+            funding = data.series("funding:binance:ETH/USDT:USDT")
+            assert settle_ns in funding.times and funding.value("rate", settle_ns) == Decimal("0.0001")
+            effects = m.advance_to(ts2)
+            paid = [d for d in effects if d.operation == "funding"]
+            assert len(paid) == 1 and paid[0].timestamp.value == settle_ns
+            wallet2 = m.get_balances(ts2, "binance")["binance:futures:USDT"]
+            assert wallet2 - wallet1 == mark1 * Decimal("0.0001")  # a short receives size x mark x rate
+    finally:
+        emu.stop()
+
+
+def test_basis_run_in_paper_mode_trades_on_the_live_data(binance: Any, tmp_path: Any) -> None:
+    from basis_core.backtest.scenario import load_scenario
+    from basis_core.data.live import live_data_provider
+    from basis_core.run import ManualClock, Runner
+
+    sc = load_scenario({
+        "name": "paper-live", "period": {"step": "1s"}, "venues": ["binance"],
+        "venue_config": {"binance": {"base_url": binance.base_url, "enable_rate_limit": False}},
+        "strategies": [{"name": "cash_and_carry", "required": True,
+                        "params": {"legs": [{"spot_venue": "binance", "perp_venue": "binance"}], "capital": 10_000},
+                        "balances": {"binance:spot:USDT": 10_000}}]})
+    sent = len(binance.request_log)
+    with live_data_provider(sc, mode="paper") as data:
+        result = Runner(sc, mode="paper", state_dir=tmp_path, data_provider=data, steps=3,
+                        clock=ManualClock(_now().value)).run()
+    assert (result.status, result.steps, result.error) == ("finished", 3, None), result.events
+    assert result.positions["binance:spot:ETH"] > 0 > result.positions["binance:perp:ETH/USDT:USDT"]
+    paths = {r.path for r in binance.request_log[sent:]}
+    assert paths <= {"/api/v3/ticker/price", "/fapi/v1/premiumIndex", "/fapi/v1/fundingRate"}  # reads only

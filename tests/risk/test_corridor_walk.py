@@ -52,17 +52,20 @@ def walked(f1: Decimal, f2: Decimal) -> DataProvider:
     return DataProvider(out)
 
 
-BALANCES = {"binance:futures:USDT": "2000", "hyperliquid:perp-margin:USDC": "1500", "ethereum:wallet:wstETH": "10",
+BALANCES = {"binance:futures:USDT": "2000", "hyperliquid:perp-margin:USDC": "1500", "ethereum:wallet:wstETH": "20",
             "ethereum:wallet:ETH": "1"}
 BINANCE_SHORT = {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT", "side": "sell",
                  "amount": "3"}
 HL_LONG = {"venue": "hyperliquid", "operation": "perp_trade", "symbol": "ETH/USDC:USDC", "side": "buy", "amount": "3"}
 AAVE = [{"venue": "aave", "operation": "supply", "asset": "wstETH", "amount": "10"},
         {"venue": "aave", "operation": "borrow", "asset": "USDC", "amount": "25000"}]
+MORPHO = [{"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10", "market": "wstETH/USDC-86"},
+          {"venue": "morpho", "operation": "borrow", "asset": "USDC", "amount": "25000", "market": "wstETH/USDC-86"}]
 
 
 def opened(market: DataProvider, instructions: list[dict[str, Any]]) -> ExecutionInterfaceManager:
-    m = ExecutionInterfaceManager({"venues": ["binance", "hyperliquid", "aave"], "initial_balances": BALANCES},
+    m = ExecutionInterfaceManager({"venues": ["binance", "hyperliquid", "aave", "morpho"],
+                                   "initial_balances": BALANCES},
                                   data_provider=market, execution_mode="backtest")
     for ins in instructions:
         m.execute(T0, ins)
@@ -87,6 +90,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], str, Callable[[Any], Decimal | None
     "binance short, ETH up": ([BINANCE_SHORT], "binance", lambda leg: leg.eth_up),
     "hyperliquid long, ETH down": ([HL_LONG], "hyperliquid", lambda leg: leg.eth_down),
     "aave wstETH/USDC, ETH down": (AAVE, "aave", lambda leg: leg.eth_down),
+    "morpho wstETH/USDC-86, ETH down": (MORPHO, "morpho", lambda leg: leg.eth_down),
 }
 
 

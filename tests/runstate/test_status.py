@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from basis_core.cli import _register, app
 from basis_core.errors import RunStateError
 from basis_core.live.journal import ExecutionJournal, fingerprint
 from basis_core.runstate import JOURNAL_FILE, RunStateStore
-from basis_core.runstate.view import read_history, read_status
+from basis_core.runstate.view import read_history, read_risk_history, read_status
+from basis_core.runstate.web import render_tables
 from basis_core.testing.browser import chromium_path, load_in_chromium
 
 SECRET = "sk-live-9f8e7d6c5b4a39281706"
@@ -136,6 +138,29 @@ def test_history_holds_equity_and_cumulative_components_per_step(folder: Path) -
     assert read_history(folder, max_points=5).index[-1] == hist.index[-1]
 
 
+def test_risk_history_has_leverage_net_delta_and_the_margin_ratio_per_step(folder: Path) -> None:
+    risk = read_risk_history(folder)
+    records = folder_records[folder]
+    assert len(risk) == len(records)
+    assert risk["binance:margin_ratio:USDT"].tolist() == [r.risk["binance:margin_ratio:USDT"] for r in records]
+    assert risk["leverage"].iloc[-1] > 1 and abs(risk["net_delta"].iloc[-1]) < 0.05  # hedged carry
+
+
+def test_exposures_left_unhedged_and_runner_events_are_shown_loudly(folder: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    (copy / "state.json").write_text(json.dumps({
+        "unhedged": ["cash_and_carry: perp leg refused after the spot leg filled: 3.2 ETH long unhedged"],
+        "events": [{"kind": "clock_jump", "message": "the clock jumped 3700 s", "wall_ns": 1_740_000_000_000_000_000},
+                   {"kind": "unhedged", "message": "3.2 ETH long unhedged", "wall_ns": 1_740_000_100_000_000_000}]}))
+    st = read_status(copy)
+    assert st.unhedged == ["cash_and_carry: perp leg refused after the spot leg filled: 3.2 ETH long unhedged"]
+    assert [e["kind"] for e in st.events] == ["unhedged", "clock_jump"]  # newest first
+    res = CliRunner().invoke(app, ["status", str(copy)], env={"COLUMNS": "200"})
+    assert "UNHEDGED: cash_and_carry: perp leg refused" in res.output and "clock_jump" in res.output
+    assert "<strong>UNHEDGED:</strong> cash_and_carry" in render_tables(st)
+
+
 def test_cli_prints_the_status_and_json(folder: Path) -> None:
     res = CliRunner().invoke(app, ["status", str(folder)], env={"COLUMNS": "160"})
     assert res.exit_code == 0, res.output
@@ -164,6 +189,24 @@ def test_cli_asks_the_venues_when_given_their_configuration(folder: Path, tmp_pa
     res = CliRunner().invoke(app, ["status", str(folder), "--json", "--venues", str(config)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["venues_now"]["binance"]["balances"]["binance:spot:USDT"] == "1234"
+
+
+def test_a_venue_that_cannot_answer_is_listed_with_the_reason(folder: Path) -> None:
+    from basis_core import CEXExecutionInterface, hookimpl
+    from basis_core.errors import LiveExecutionError
+    from basis_core.manager import ExecutionInterfaceManager
+
+    class Down(CEXExecutionInterface):
+        name = "down"
+
+        @hookimpl
+        def get_balances(self, timestamp: object, instruction: object) -> dict[str, Decimal]:
+            raise LiveExecutionError("down: connection refused (127.0.0.1:9)")
+
+    m = ExecutionInterfaceManager({"execution_mode": "live"}, execution_mode="live", plugins=[Down], autoload=False)
+    st = read_status(folder, manager=m)
+    assert st.venues_now == {"down": {"error": "LiveExecutionError: down: connection refused (127.0.0.1:9)"}}
+    assert st.venues  # the stored state is shown all the same
 
 
 def test_no_secret_reaches_the_status(folder: Path) -> None:
@@ -228,7 +271,7 @@ def test_the_page_loads_in_chromium_without_console_errors_and_shows_the_positio
     assert console == []
     assert "perp:ETH/USDT:USDT" in dom and "binance:spot:ETH" in dom and "low-bid" in dom
     charts = set(__import__("re").findall(r'id="chart-([a-z]+)" class="plotly-graph-div js-plotly-plot"', dom))
-    assert charts == {"equity", "components"}
-    assert dom.count('class="main-svg"') >= 4 and dom.count('<path class="js-line"') >= 3  # plotly drew them
+    assert charts == {"equity", "components", "risk"}
+    assert dom.count('class="main-svg"') >= 6 and dom.count('<path class="js-line"') >= 6  # plotly drew them
     refreshed = int(dom.split('data-refreshes="', 1)[1].split('"', 1)[0])
     assert refreshed >= 1  # it refreshed itself from /api/view without reloading

@@ -275,15 +275,30 @@ class ReserveHistory:
         self.rows[i] = row
         return row
 
+    def _resync(self) -> None:
+        """Follow a series that grew (live market data appends a row per step) or dropped its oldest rows."""
+        times = self.series.times
+        n = len(self.rows)
+        if n and times[0] // _NS == self.times_s[0] and len(times) > n:
+            self.times_s.extend(t // _NS for t in times[n:])
+            self.rows.extend([None] * (len(times) - n))
+        else:
+            self.times_s = [t // _NS for t in times]
+            self.rows = [None] * len(times)
+        self._start, self._end = 0, -1
+
     def indices(self, ts_ns: int) -> tuple[int, int]:
         """(normalised income, normalised variable debt) at ``ts_ns`` as rays (see the module doc)."""
+        if len(self.rows) != len(self.series.times):
+            self._resync()
         if self._start <= ts_ns < self._end:
             i = self._i
         else:
             i = self.series.index_at(ts_ns)
             times = self.series.times
             self._i, self._start = i, times[i]
-            self._end = times[i + 1] if i + 1 < len(times) else 1 << 62
+            # past the last row only this exact time is remembered: a later one is looked up (staleness checked)
+            self._end = times[i + 1] if i + 1 < len(times) else ts_ns + 1
         row = self.rows[i] or self._row(i)
         li, lr, vi, vr, bp2, bp3 = row
         dt = ts_ns // _NS - self.times_s[i]

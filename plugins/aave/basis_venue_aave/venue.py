@@ -47,6 +47,14 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
         "gas_units", "liquidations", "reserves"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Reserve indices, rates and oracle prices, and gas, from the market's contracts (:mod:`.market_data`)."""
+        from basis_venue_aave.market_data import read_market_data
+
+        return read_market_data(keys, context)
+
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
     data_module: ClassVar[str] = "basis_venue_aave.data"
 

@@ -11,6 +11,11 @@ Backtest: :mod:`basis_venue_morpho.sim` on the contract's integer math (:mod:`ba
 market states of :mod:`basis_venue_morpho.data`. Settings (``venue_config.morpho``): ``markets`` (see
 :mod:`basis_venue_morpho.markets`), ``accounts`` (backtest borrowers a liquidator can act on), ``gas_units``,
 ``charge_gas`` (true), ``liquidations`` (true: this account's unhealthy positions are liquidated at accrual).
+
+Live (:mod:`basis_venue_morpho.live`, web3 imported lazily): ``rpc_url``, ``private_key``, ``deployment``
+("mainnet" | a JSON path) or option ``deployment_table`` (a dict, see :mod:`basis_venue_morpho.deployment`),
+options ``approval_mode`` ("exact" | "unlimited"), ``receipt_poll_interval`` / ``receipt_timeout`` (s). Live
+market data (:mod:`basis_venue_morpho.market_data`): ``morpho:<alias>`` of every table market, read from the chain.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 
 from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
 from basis_core.data.contrib import DataModuleHooks
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
 MARKET = "wstETH/WETH-94.5"
 
@@ -31,8 +37,9 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
     description = "Morpho Blue: isolated markets, supply / collateral / borrow / repay / liquidate, free flash loans"
     key_namespaces = ("morpho:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = frozenset({
-        "markets", "accounts", "gas_units", "charge_gas", "liquidations"})
-    capabilities = frozenset({"fills", "credentials"})
+        "markets", "accounts", "gas_units", "charge_gas", "liquidations", "approval_mode", "deployment_table"}
+    ) | EVM_OPTIONS
+    capabilities = frozenset({"fills", "credentials", "live"})
     data_module: ClassVar[str] = "basis_venue_morpho.data"
 
     def on_configure(self, context: Any) -> None:
@@ -40,6 +47,7 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         from basis_venue_morpho.sim import build_accounts
 
         build_accounts(self.settings.options, build_markets(self.settings.options))
+        approval_mode(self.name, self.settings.options)
 
     def flash_loan_premium(self) -> Decimal:
         """Morpho's flash loans are free."""
@@ -52,6 +60,16 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
     def make_backtest_backend(self) -> Any:
         from basis_venue_morpho.sim import MorphoSim
         return MorphoSim(self)
+
+    def make_live_backend(self) -> Any:
+        from basis_venue_morpho.live import MorphoLive
+        return MorphoLive(self)
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        from basis_venue_morpho.market_data import read_market_data
+        return read_market_data(timestamp, keys, context)
 
     # -- operations --------------------------------------------------------------------------------------
     @hookimpl
@@ -79,9 +97,16 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """Backtest: each borrowing market's health under the shock (``MorphoSim.risk_state``); live: None."""
         if self.mode != "backtest":
             return None
+        return self.backend.risk_state(timestamp, instruction)
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
+            return live_accrue(self)
         return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
@@ -116,6 +141,11 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
     def conformance_settings(self) -> dict[str, Any]:
         # bob's position is unhealthy: 10 wstETH (~11.9 WETH) x 0.945 < 12 WETH of debt
         return {"accounts": {"bob": {"market": MARKET, "collateral": "10", "borrow": "12"}}}
+
+    def conformance_live_target(self) -> Any:
+        """A local Morpho Blue on anvil (the real contract, see :mod:`basis_venue_morpho.testing.live_target`)."""
+        from basis_venue_morpho.testing.live_target import live_target
+        return live_target(self.conformance_balances())
 
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "10", "ethereum:wallet:WETH": "100", "ethereum:wallet:wstETH": "100",

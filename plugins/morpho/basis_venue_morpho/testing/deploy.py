@@ -112,3 +112,62 @@ def deploy_morpho_market(w3: Any, owner: str, lltv: int, price: int) -> MorphoWo
     world = MorphoWorld(w3, morpho, irm, oracle, loan, coll, lltv, owner)
     transact(w3, morpho.functions.createMarket(world.params), owner)
     return world
+
+
+@dataclass
+class MorphoDeployment:
+    """Morpho Blue with several markets on ERC20Mock tokens named by symbol, each with its own OracleMock, all on
+    our AdaptiveCurveIrm; ``deployment_table()`` is the venue's table for it."""
+
+    w3: Any
+    morpho: Any
+    irm: Any
+    tokens: dict[str, Any]
+    decimals: dict[str, int]
+    oracles: dict[str, Any]
+    params: dict[str, tuple[str, str, str, str, int]]
+    owner: str
+
+    def deployment_table(self, accounts: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"chain_id": int(self.w3.eth.chain_id),
+                "tokens": {s: t.address for s, t in self.tokens.items()}, "decimals": dict(self.decimals),
+                "contracts": {"Morpho": self.morpho.address},
+                "markets": {alias: {"loan": self.symbol(p[0]), "collateral": self.symbol(p[1]), "oracle": p[2],
+                                    "irm": p[3], "lltv": str(p[4])} for alias, p in self.params.items()},
+                "accounts": dict(accounts or {})}
+
+    def symbol(self, address: str) -> str:
+        return next(s for s, t in self.tokens.items() if t.address == address)
+
+    def set_balance(self, symbol: str, who: str, units: int) -> None:
+        transact(self.w3, self.tokens[symbol].functions.setBalance(who, units), self.owner)
+
+    def set_price(self, alias: str, price: int) -> None:
+        """The market's oracle price (1e36 scale, loan units per collateral unit)."""
+        transact(self.w3, self.oracles[alias].functions.setPrice(price), self.owner)
+
+
+def deploy_morpho(w3: Any, owner: str, decimals: dict[str, int],
+                  markets: list[tuple[str, str, int, int]]) -> MorphoDeployment:
+    """Deploy Morpho Blue, one ERC20Mock per symbol of ``decimals`` and, per ``(collateral, loan, lltv, price)``,
+    an OracleMock at ``price`` and the market (``lltv`` WAD, ``price`` scaled 1e36)."""
+    from basis_venue_morpho.markets import alias_of
+
+    arts = compile_morpho()
+    morpho = deploy(w3, arts["Morpho"], owner, sender=owner)
+    irm = deploy(w3, arts["AdaptiveCurveIrm"], morpho.address, sender=owner)
+    transact(w3, morpho.functions.enableIrm(irm.address), owner)
+    tokens = {s: deploy(w3, arts["ERC20Mock"], sender=owner) for s in decimals}
+    oracles: dict[str, Any] = {}
+    params: dict[str, tuple[str, str, str, str, int]] = {}
+    lltvs: set[int] = set()
+    for coll, loan, lltv, price in markets:
+        alias = alias_of(coll, loan, lltv)
+        oracle = oracles[alias] = deploy(w3, arts["OracleMock"], sender=owner)
+        transact(w3, oracle.functions.setPrice(price), owner)
+        if lltv not in lltvs:
+            transact(w3, morpho.functions.enableLltv(lltv), owner)
+            lltvs.add(lltv)
+        p = params[alias] = (tokens[loan].address, tokens[coll].address, oracle.address, irm.address, lltv)
+        transact(w3, morpho.functions.createMarket(p), owner)
+    return MorphoDeployment(w3, morpho, irm, tokens, dict(decimals), oracles, params, owner)
