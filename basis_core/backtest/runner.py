@@ -171,6 +171,7 @@ def make_manager(scenario: Scenario, provider: DataProvider, *, plugins: Iterabl
         config["venues"] = list(scenario.venues)
     if scenario.max_notional is not None:
         config["max_notional"] = scenario.max_notional
+    config.update(scenario.settings)
     return ExecutionInterfaceManager(config, data_provider=provider, execution_mode="backtest",
                                      plugins=plugins, autoload=autoload)
 
@@ -191,10 +192,9 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager,
             log.info("strategy %s skipped: %s", spec.name, reason)
             status.append(StrategyStatus(strategy_name(cls), False, reason))
         else:
-            ledger = manager.ledger
-            assert ledger is not None
+            ledger = manager.ledger  # live: the venues hold the capital
             for key, amount in spec.balances.items():
-                if amount:
+                if amount and ledger is not None:
                     ledger.set_balance(key, ledger.balance(key) + amount)
             active.append(strat)
             capital.append({k: v for k, v in spec.balances.items() if v})
@@ -217,7 +217,7 @@ def _labels(active: list[Strategy]) -> list[str]:
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
         plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),
-        attribute_lst_yield: bool = True, eth_price: str = "market") -> BacktestResult:
+        attribute_lst_yield: bool = True, eth_price: str = "market", corridor: bool = False) -> BacktestResult:
     """Run a backtest scenario and return its :class:`BacktestResult`.
 
     :param scenario: a :class:`Scenario`, a path to a YAML file, the name of a bundled scenario
@@ -232,6 +232,9 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     :param attribute_lst_yield: book wstETH / weETH exchange-rate growth as staking yield (else price).
     :param eth_price: value ETH-family tokens at the ETH ``market`` (spot:ETH/USDT close, the default) or
         by the ``oracle`` (:mod:`basis_core.backtest.valuation`).
+    :param corridor: record the joint risk corridor (:mod:`basis_core.risk.corridor`, ETH moves) at the risk
+        samples: ``risk`` columns ``corridor:eth_down`` / ``corridor:eth_up`` (factors), ``corridor:eth_move``,
+        ``corridor:eth_down_price`` / ``corridor:eth_up_price`` (the ETH oracle there) and ``corridor:eth_price``.
     :raises ScenarioError: invalid scenario or period; strategy / instruction errors propagate when
         ``on_error: stop`` (a strategy's own unexpected error always propagates).
     """
@@ -327,7 +330,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
             exp_rows.append(out.valuation.exposures)
             eq_rows.append(out.valuation.equity)  # last: a step counts once everything of it is recorded
             if risk_venues and (n % risk_every == 0 or n == total - 1):
-                risk_rows.append(_risk_sample(manager, ts, risk_venues))
+                risk_rows.append(_risk_sample(manager, ts, risk_venues, snap if corridor else None))
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
@@ -400,11 +403,16 @@ def _scenario_source(arg: str | Path) -> Any:
                         f"(bundled: {', '.join(bundled)})")
 
 
-def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str]) -> dict[str, float]:
-    """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances)."""
+def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str],
+                 corridor_snap: Any = None) -> dict[str, float]:
+    """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances); with a
+    ``corridor_snap`` (the step's market) also the risk corridor's columns (see :func:`run`)."""
     from basis_core.backtest.metrics import risk_metrics
 
     out: dict[str, float] = {}
+    if corridor_snap is not None:
+        from basis_core.risk.corridor import corridor_columns
+        out.update(corridor_columns(manager, ts, corridor_snap))
     for v in venues:
         try:
             bal = manager.get_balances(ts, v)
@@ -631,6 +639,8 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
             risk_extremes[f"min_{col}"] = float(worst) if worst is not None else None
         elif col == "net_delta":
             risk_extremes["max_abs_net_delta"] = float(v.abs().max())
+        elif col == "corridor:eth_move":
+            risk_extremes["min_corridor_eth_move"] = float(v.min())
     return {
         "scenario": result.scenario.name,
         "market": provider_name,

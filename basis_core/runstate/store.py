@@ -24,7 +24,8 @@ last step written (its cumulative components, equity, perp cost bases), the star
 - positions by instrument key with their amount and USD value / exposure (grouped by venue when read);
 - risk: each venue's health factor, LTV and margin ratio (:func:`basis_core.backtest.metrics.risk_metrics`, as the
   backtest samples them);
-- open orders of every venue (``current_orders``), and the venues that could not answer;
+- open orders of every venue (``current_orders``), and the venues that could not answer (live: every venue's
+  balances and open orders are asked concurrently, so a step costs about one venue round trip, not one per venue);
 - failures: every failed execution-history record since the previous step, as an ``events`` row.
 
 Storage (schema ``PRAGMA user_version = 1``; tables ``meta``, ``runs``, ``steps``, ``events``, append-only: rows are
@@ -44,6 +45,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -58,7 +60,7 @@ from basis_core.errors import RunStateError
 from basis_core.live.journal import this_owner
 from basis_core.live.secrets import MASK, Redactor, secret_values
 from basis_core.numeric import library_context
-from basis_core.runstate.collect import StepBalances, book_balances, open_orders, risk_venues
+from basis_core.runstate.collect import StepBalances, book_balances, open_orders, risk_venues, venue_names
 from basis_core.timeutil import from_ns, to_utc
 
 log = logging.getLogger(__name__)
@@ -215,6 +217,7 @@ class RunStateStore:
         self._attribution: PnlAttribution | None = None
         self._redactor = Redactor()
         self._risk_venues: list[str] = []
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @library_context
@@ -246,6 +249,8 @@ class RunStateStore:
         first = self._db.execute("SELECT start_equity FROM runs ORDER BY run LIMIT 1").fetchone()
         answers = StepBalances(manager, ts)
         attribution.valuer.balances_of = answers
+        if manager.ledger is None and last is None:  # live: ask the venues at once
+            answers.prefetch(venue_names(manager), self._pool())
         if last is not None:
             attribution.restore(json.loads(last[0]))
             resumed = True
@@ -269,7 +274,7 @@ class RunStateStore:
         self._run = cur.lastrowid
         self._attribution = attribution
         assert self._run is not None
-        return RunInfo(self._run, resumed, start_equity, ts.to_pydatetime())
+        return RunInfo(self._run, resumed, start_equity, ts)
 
     @library_context
     def record_step(self, manager: Any, timestamp: datetime | str, snapshot: Any = None) -> StepRecord:
@@ -288,6 +293,10 @@ class RunStateStore:
         attribution.valuer.balances_of = answers
         history = manager.execution_history
         first_new = attribution.hist_i
+        pool = None
+        if manager.ledger is None:  # live: the venues' balances are venue calls: ask them all at once
+            pool = self._pool()
+            answers.prefetch(venue_names(manager), pool)
         balances = book_balances(manager, answers)
         out = attribution.step(snap, balances)
         failures = [rec for rec in history[first_new:attribution.hist_i] if not rec.success]
@@ -296,7 +305,7 @@ class RunStateStore:
             got = answers.get(venue)
             if got is not None:
                 risk.update(risk_metrics(got))
-        orders, order_errors = open_orders(manager)
+        orders, order_errors = open_orders(manager, pool)
         errors = {**answers.errors, **{k: f"open orders: {v}" for k, v in order_errors.items()}}
         val = out.valuation
         positions = {k: (Decimal(balances[k]), val.values.get(k, Decimal(0)), val.exposures.get(k, Decimal(0)))
@@ -329,7 +338,7 @@ class RunStateStore:
                     (self._run, r.ts_ns, now_ns, red(str(r.venue)), red(str(r.operation)), red(r.error or r.status),
                      red(dump(row, default=_json_default))))
         assert cur.lastrowid is not None
-        return StepRecord(cur.lastrowid, ts.to_pydatetime(), val.equity, pnl, step_pnl, positions, risk, orders,
+        return StepRecord(cur.lastrowid, ts, val.equity, pnl, step_pnl, positions, risk, orders,
                           fail_rows, errors)
 
     def stop(self, timestamp: datetime | str | None = None, reason: str = "finished",
@@ -350,8 +359,16 @@ class RunStateStore:
         self._run = None
         self._attribution = None
 
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="runstate")
+        return self._executor
+
     def close(self) -> None:
         """Close the file (a started run is not marked stopped: call :meth:`stop` first)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self._db.close()
 
     def __enter__(self) -> RunStateStore:

@@ -1,5 +1,6 @@
-"""Drives a backtest-mode manager through the built-in ``cash_and_carry`` strategy step by step, as the backtest
-runner does, recording every step in a run-state store (what ``basis run`` does on the wall clock).
+"""Drives a backtest-mode manager through a scenario's built-in strategies (by default ``cash_and_carry``) step
+by step, as the backtest runner does, recording every step in a run-state store (what ``basis run`` does on the
+wall clock).
 
 Also a script (the crash test runs it in a child process and kills it):
 ``python carry_steps.py STATE_DIR HOURS`` records HOURS steps, printing each step's number.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from basis_core.backtest.runner import build_market, make_manager
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies.loader import load_strategy
+from basis_core.numeric import LIBRARY_CONTEXT
 from basis_core.runstate import RunStateStore, StepRecord
 from basis_core.timeutil import from_ns
 
@@ -40,8 +42,23 @@ def carry_scenario(hours: int, **extra: Any) -> Scenario:
     })
 
 
+def default_scenario(hours: int) -> Scenario:
+    """The bundled default scenario (carry on Binance, staked basis and a leveraged staking loop on Lido, Aave,
+    Uniswap and Hyperliquid) over ``hours`` hourly steps."""
+    import yaml
+
+    from basis_core.backtest.scenario import _Loader, bundled_scenarios
+
+    data = yaml.load(Path(bundled_scenarios()["default"]).read_text(), Loader=_Loader)  # exact Decimals
+    data["period"] = {"start": START, "step": "1h",
+                      "end": (pd.Timestamp(START) + pd.Timedelta(hours=hours - 1)).isoformat()}
+    for spec in data["strategies"]:
+        spec["required"] = True
+    return load_scenario(data)
+
+
 class CarryRun:
-    """A manager, the strategy and the market of :func:`carry_scenario`, stepped by :meth:`steps`."""
+    """A manager, the strategies and the market of a scenario (:func:`carry_scenario`), stepped by :meth:`steps`."""
 
     def __init__(self, sc: Scenario, config: dict[str, Any] | None = None) -> None:
         self.scenario = sc
@@ -54,14 +71,16 @@ class CarryRun:
                 data_provider=self.provider, execution_mode="backtest")
         else:
             self.manager = make_manager(sc, self.provider)
-        spec = sc.strategies[0]
-        cls = load_strategy(spec.name)
-        self.strategy = cls(cls.Params.model_validate(spec.params))
-        assert self.strategy.prepare(self.manager) is None
         ledger = self.manager.ledger
         assert ledger is not None
-        for key, amount in spec.balances.items():
-            ledger.set_balance(key, ledger.balance(key) + amount)
+        self.strategies = []
+        for spec in sc.strategies:  # as the backtest runner does: each with its own capital
+            cls = load_strategy(spec.name)
+            strategy = cls(cls.Params.model_validate(spec.params))
+            assert strategy.prepare(self.manager) is None, spec.name
+            for key, amount in spec.balances.items():
+                ledger.set_balance(key, ledger.balance(key) + amount)
+            self.strategies.append(strategy)
         step = int(sc.period.step.value)
         start = sc.period.start
         end = sc.period.end
@@ -81,17 +100,20 @@ class CarryRun:
         for ts_ns in self.times if times is None else times:
             ts = from_ns(ts_ns)
             self.manager.advance_to(ts)
-            if not self.started:
-                self.strategy.start(self.manager, ts)
-                self.started = True
-            self.strategy.step(self.manager, ts)
+            for strategy in self.strategies:
+                if not self.started:
+                    strategy.start(self.manager, ts)
+                strategy.step(self.manager, ts)
+            self.started = True
             if before_record is not None:
                 before_record(self.manager, ts)
             yield store.record_step(self.manager, ts, self.provider.get_data(ts_ns))
 
 
 def equity_total(rec: StepRecord) -> Decimal:
-    return sum((v for _, v, _ in rec.positions.values()), Decimal(0))
+    """The sum of the positions' USD values (exact: the library's 60 digits)."""
+    with localcontext(LIBRARY_CONTEXT):
+        return sum((v for _, v, _ in rec.positions.values()), Decimal(0))
 
 
 if __name__ == "__main__":

@@ -191,3 +191,66 @@ def test_secrets_never_reach_the_store(carry: ModuleType, tmp_path: Path) -> Non
         assert secret.encode() not in data and b"key-abcdef123456" not in data, f.name
     (meta,), = _rows(tmp_path, "SELECT meta FROM runs")
     assert "**********" in meta
+
+
+def test_every_built_in_strategy_at_once_matches_the_backtest_and_resumes_exactly(carry: ModuleType,
+                                                                                  tmp_path: Path) -> None:
+    """Carry on Binance, staked basis (Lido, Aave) and a leveraged staking loop (Aave, Uniswap) hedged on
+    Hyperliquid: staking yield of wstETH, interest, funding on two venues, a health factor and two margin ratios;
+    recorded across a restart."""
+    hours, split = 30, 11
+    sc = carry.default_scenario(hours)
+    result = run(sc)
+    c = carry.CarryRun(sc)
+    with RunStateStore(tmp_path) as store:
+        c.begin(store)
+        first = list(c.steps(store, c.times[:split]))
+    with RunStateStore(tmp_path) as store:
+        assert store.start(c.manager, first[-1].timestamp).resumed
+        rest = list(c.steps(store, c.times[split:]))
+    last = rest[-1]
+    assert last.pnl == result.totals and last.equity == result.end_equity
+    for comp in ("staking_yield", "funding", "lending_interest", "borrow_interest", "trading_fees", "gas"):
+        assert last.pnl[comp] != 0, comp
+    assert {"aave:health_factor", "binance:margin_ratio:USDT", "hyperliquid:margin_ratio:USDC"} <= set(last.risk)
+    assert 1 < last.risk["aave:health_factor"] < 2
+    venues = {k.split(":", 1)[0] for k in last.positions}
+    assert {"aave", "binance", "ethereum", "hyperliquid"} <= venues
+    assert carry.equity_total(last) == last.equity
+
+
+def test_a_live_step_asks_every_venue_at_once(tmp_path: Path) -> None:
+    """Live balances are venue calls: a step's reads go out together (each venue here answers only while the
+    other is being asked too, so reads one after another would break the barrier)."""
+    import threading
+
+    from basis_core import CEXExecutionInterface, hookimpl
+    from basis_core.data.synthetic import synthetic_market
+    from basis_core.manager import ExecutionInterfaceManager
+
+    both = threading.Barrier(2, timeout=60)
+    asked: list[str] = []
+
+    class Remote(CEXExecutionInterface):
+        name = "remote_a"
+        description = "a live venue whose reads take a round trip"
+
+        @hookimpl
+        def get_balances(self, timestamp: object, instruction: object) -> dict[str, Decimal]:
+            asked.append(self.name)
+            both.wait()
+            return {f"{self.name}:spot:USDT": Decimal(1000)}
+
+    class RemoteB(Remote):
+        name = "remote_b"
+
+    market = synthetic_market(hours=48)
+    m = ExecutionInterfaceManager({"execution_mode": "live"}, data_provider=market, execution_mode="live",
+                                  plugins=[Remote, RemoteB], autoload=False)
+    t0, t1 = from_ns(market.start_ns), from_ns(market.start_ns + 3_600_000_000_000)
+    with RunStateStore(tmp_path) as store:
+        assert store.start(m, t0).start_equity == 2000
+        asked.clear()
+        rec = store.record_step(m, t1)
+    assert sorted(asked) == ["remote_a", "remote_b"]  # each asked once per step, the answer shared
+    assert rec.equity == 2000 and rec.positions["remote_b:spot:USDT"] == (1000, 1000, 1000)
