@@ -153,9 +153,11 @@ def register(app: typer.Typer) -> None:
         try:
             manager = None
             if venues is not None:
+                from basis_core.config import load_settings
                 from basis_core.manager import ExecutionInterfaceManager
 
-                manager = ExecutionInterfaceManager(venues)
+                # only balances are read: a private in-memory journal, never the run's journal file
+                manager = ExecutionInterfaceManager(load_settings(venues, journal_path=":memory:"))
             st = read_status(state_dir, recent=recent, manager=manager)
         except RunStateError as exc:
             _err(str(exc))

@@ -191,6 +191,24 @@ def test_cli_asks_the_venues_when_given_their_configuration(folder: Path, tmp_pa
     assert json.loads(res.output)["venues_now"]["binance"]["balances"]["binance:spot:USDT"] == "1234"
 
 
+def test_a_venue_that_cannot_answer_is_listed_with_the_reason(folder: Path) -> None:
+    from basis_core import CEXExecutionInterface, hookimpl
+    from basis_core.errors import LiveExecutionError
+    from basis_core.manager import ExecutionInterfaceManager
+
+    class Down(CEXExecutionInterface):
+        name = "down"
+
+        @hookimpl
+        def get_balances(self, timestamp: object, instruction: object) -> dict[str, Decimal]:
+            raise LiveExecutionError("down: connection refused (127.0.0.1:9)")
+
+    m = ExecutionInterfaceManager({"execution_mode": "live"}, execution_mode="live", plugins=[Down], autoload=False)
+    st = read_status(folder, manager=m)
+    assert st.venues_now == {"down": {"error": "LiveExecutionError: down: connection refused (127.0.0.1:9)"}}
+    assert st.venues  # the stored state is shown all the same
+
+
 def test_no_secret_reaches_the_status(folder: Path) -> None:
     res = CliRunner().invoke(app, ["status", str(folder), "--json"])
     assert SECRET not in res.output and "key-abcdef123456" not in res.output
