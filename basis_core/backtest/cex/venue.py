@@ -79,7 +79,8 @@ class CexVenue(CEXExecutionInterface):
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders", "credentials", "live"})
     #: CexSpec.with_settings options and the ccxt live backend's
     settings_options: ClassVar[frozenset[str]] = frozenset({
-        "slippage", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms", "clock_margin_ms"})
+        "slippage", "slippage_model", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms",
+        "clock_margin_ms"})
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
