@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
 from basis_core.backtest.strategies.loader import load_strategy, strategy_name
@@ -287,22 +289,24 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     prev_bal: dict[str, Decimal] = ledger.balances
     hist_i = len(history)
 
-    # per step: equity and the price component; the other components only at steps that have any (sparse);
-    # balances shared between steps while the ledger is unchanged
-    eq_rows: list[Decimal] = []
-    price_rows: list[Decimal] = []
-    comp_rows: dict[int, tuple[Decimal, ...]] = {}
-    pos_rows: list[dict[str, Decimal]] = []
-    exp_rows: list[dict[str, Decimal]] = []
-    prev_eq = start_equity
+    # per step, as floats in flat arrays: equity, the price component, USD exposures; the other components only
+    # at steps that have any (sparse); balances only when the ledger changed. Exact Decimal totals run alongside.
+    eq_rows: array[float] = array("d")
+    price_rows: array[float] = array("d")
+    comp_steps: array[int] = array("q")
+    comp_vals: array[float] = array("d")
+    pos_rows = ChangeRows()
+    exp_rows = FloatColumns()
+    last_eq = prev_eq = start_equity
+    pos_rows.add(0, prev_bal)
     bal = prev_bal
     bal_version = ledger.version
     lst_j = _COMP_INDEX["staking_yield"]
     started = False
     interrupted = False
+    stamps = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True))  # boxed in chunks: cheaper than from_ns
     try:
-        for n, ts_ns in enumerate(times):
-            ts = from_ns(ts_ns)
+        for n, (ts_ns, ts) in enumerate(zip(times, stamps, strict=True)):
             while si < n_sched and schedule[si].at.value <= ts_ns:
                 item = schedule[si]
                 si += 1
@@ -349,8 +353,11 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         step = [_ZERO] * ncomp
                     step[lst_j] += gain
             if ledger.version != bal_version:
-                bal = ledger.balances
+                new_bal = ledger.balances
                 bal_version = ledger.version
+                if new_bal != bal:
+                    bal = new_bal
+                    pos_rows.add(n, bal)
             val = valuer.value(snap, bal)
             equity_now = val.equity
             change = equity_now - prev_eq
@@ -361,12 +368,13 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 price = step[0] = change - sum(step[1:], _ZERO)
                 for j in range(ncomp):
                     cum[j] += step[j]
-                comp_rows[len(eq_rows)] = tuple(step)
+                comp_steps.append(len(eq_rows))
+                comp_vals.extend(float(x) for x in step)
             prev_eq = equity_now
-            price_rows.append(price)
-            pos_rows.append(bal)
-            exp_rows.append(val.exposures)
-            eq_rows.append(equity_now)  # last: a step counts once everything of it is recorded
+            price_rows.append(float(price))
+            exp_rows.add(val.exposures)
+            eq_rows.append(float(equity_now))  # last: a step counts once everything of it is recorded
+            last_eq = equity_now
             prev_snap = snap
             prev_bal = bal
             if risk_venues and (n % risk_every == 0 or n == total - 1):
@@ -392,23 +400,25 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     for s in active:
         notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
-    end_equity = eq_rows[-1]
+    end_equity = last_eq
     totals = dict(zip(COMPONENTS, cum, strict=True))
-    index = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True), name="timestamp")
+    index = pd.DatetimeIndex(stamps[:len(times)], name="timestamp")
     n_steps = len(eq_rows)
     per_step = np.zeros((n_steps, ncomp))
-    per_step[:, 0] = np.fromiter((float(p) for p in price_rows[:n_steps]), dtype=float, count=n_steps)
-    for i, row in comp_rows.items():
-        if i < n_steps:
-            per_step[i] = [float(x) for x in row]
+    per_step[:, 0] = np.frombuffer(price_rows, dtype=float)[:n_steps]
+    if comp_steps:
+        rows_at = np.frombuffer(comp_steps, dtype=np.int64)
+        vals = np.frombuffer(comp_vals, dtype=float).reshape(-1, ncomp)
+        keep = rows_at < n_steps
+        per_step[rows_at[keep]] = vals[keep]
     pnl = pd.DataFrame(per_step, index=index, columns=list(COMPONENTS))
     equity = pd.DataFrame(np.cumsum(per_step, axis=0), index=index, columns=list(COMPONENTS))
-    eq_float = pd.Series(np.fromiter((float(e) for e in eq_rows), dtype=float, count=n_steps), index=index)
+    eq_float = pd.Series(np.frombuffer(eq_rows, dtype=float)[:n_steps].copy(), index=index)
     equity.insert(0, "equity", eq_float)
     peak = eq_float.cummax().clip(lower=float(start_equity))
     equity.insert(1, "drawdown", (1 - eq_float / peak).where(peak > 0, 0.0))
-    positions = _frame(pos_rows[:n_steps], index)
-    exposures = _frame(exp_rows[:n_steps], index)
+    positions = pos_rows.frame(index)
+    exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
     executions = executions_frame(history, strategy_of)
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
@@ -535,23 +545,6 @@ def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int
 def _items(m: Any) -> Iterable[tuple[str, Any]]:
     """Pairs of a history record's map (a Mapping, or a tuple of pairs in older records)."""
     return m.items() if isinstance(m, Mapping) else m  # type: ignore[no-any-return]
-
-
-def _frame(rows: list[dict[str, Decimal]], index: pd.DatetimeIndex) -> pd.DataFrame:
-    keys: dict[str, None] = {}
-    for r in rows:
-        for k in r:
-            keys.setdefault(k)
-    cols = sorted(keys)
-    data: list[list[float]] = []
-    last: Any = None
-    row: list[float] = []
-    for r in rows:
-        if r is not last:  # rows shared between steps are converted once
-            row = [float(r.get(k, 0)) for k in cols]
-            last = r
-        data.append(row)
-    return pd.DataFrame(data, index=index, columns=cols)
 
 
 #: columns of :func:`executions_frame`, in order, with their dtypes
