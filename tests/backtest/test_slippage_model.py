@@ -170,6 +170,11 @@ def test_config_buckets_and_fallback_without_volume() -> None:
     assert buy(manager(no_volume), T0 + H, "10").fill_price == bucket.fill_price
 
 
+def test_a_candle_without_volume_is_priced_by_the_buckets() -> None:
+    """Before the first candle closes only the file's first row (volume 0) is visible: nothing measured."""
+    assert buy(manager(), T0, "1").fill_price == D(3000) * (1 + D(5) / 10_000)
+
+
 def test_config_parameters_reach_the_fill() -> None:
     cfg = {"model": "sqrt_impact", "coefficient": "0.5", "half_spread_bps": 1, "window": 2}
     d = buy(manager(slippage_model=cfg), T0 + 2 * H, "10")

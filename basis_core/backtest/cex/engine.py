@@ -90,6 +90,7 @@ class CexSimulator:
         self._balances_cache: tuple[tuple[int, int, bool], dict[str, Decimal]] | None = None
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
+        self._orders = self.orders.data  # read-only view of the resting orders
         self.client_ids = ledger.table(f"{v}.client_ids")
         self.locks = ledger.table(f"{v}.locks")
         self._held = self.locks.data  # read-only view of the held balances
@@ -157,7 +158,8 @@ class CexSimulator:
 
     def _candle_stats(self, m: Market, ts_ns: int) -> tuple[Decimal, Decimal] | None:
         """``(sigma, quote volume)`` of the candle(s) of ``m``'s price series visible at ``ts_ns`` (memoised per
-        candle), or None when the series lacks high, low or quote volume (or the candle is malformed)."""
+        candle), or None when the series lacks high, low or quote volume, the candle is malformed or nothing traded
+        in it (then the bucket model prices the order)."""
         sym = m.symbol
         src = self._src.get(sym)
         if src is None:
@@ -188,6 +190,8 @@ class CexSimulator:
                 stats = window_stats(highs, lows, vols, i, window, sigma_of)
             except ValueError:  # a malformed candle (low <= 0 or high < low): the bucket model prices it
                 stats = None
+            if stats is not None and not stats[1] > 0:  # nothing traded (a file's first row, at its open): no
+                stats = None  # liquidity measured, the bucket model prices it
         self._candles[sym] = (i, stats)
         return stats
 
@@ -568,11 +572,11 @@ class CexSimulator:
         funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
         ``details["payments"]``), then the liquidation check; finally a liquidation check at ``timestamp``.
         """
+        if not self._open and not self._orders:  # nothing rests, nothing is open: nothing to accrue (the hot path)
+            return None
         orders = self.orders
         positions = self.positions
         n_orders = len(orders)
-        if not n_orders and not len(positions):
-            return None
         prev_ns = previous.value
         ts_ns = timestamp.value
         events: list[tuple[int, int, int, str, int]] = []

@@ -154,9 +154,12 @@ class CexVenue(CEXExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest" and self._backend is None and not self._configured():
-            return None  # live: an auto-discovered venue nobody configured is never connected
-        return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]
+        b = self._backend
+        if b is None:
+            if self.mode != "backtest" and not self._configured():
+                return None  # live: an auto-discovered venue nobody configured is never connected
+            b = self.backend
+        return b.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     def _configured(self) -> bool:
         """Whether the run names this venue (a ``venue_config`` entry or the ``venues`` allow-list)."""
