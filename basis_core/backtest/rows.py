@@ -40,6 +40,12 @@ class FloatColumns:
                 if len(col) < n:
                     col.append(0.0)
 
+    def repeat(self) -> None:
+        """Append the last row again (0.0 everywhere before the first row)."""
+        for col in self.cols.values():
+            col.append(col[-1] if col else 0.0)
+        self.n += 1
+
     def frame(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """The first ``len(index)`` rows as a frame with sorted columns."""
         n = len(index)

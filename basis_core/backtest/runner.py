@@ -305,6 +305,11 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     started = False
     interrupted = False
     stamps = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True))  # boxed in chunks: cheaper than from_ns
+    # a provider that can tell when no series got a new row lets unchanged steps reuse the last valuation
+    row_epoch: Callable[[int], int] = getattr(provider, "row_epoch", None) or (lambda t: t)
+    fresh_until: int = getattr(provider, "fresh_until_ns", -1)
+    val_epoch, val_version = -1, -1
+    eq_float_now = float(start_equity)
     try:
         for n, (ts_ns, ts) in enumerate(zip(times, stamps, strict=True)):
             while si < n_sched and schedule[si].at.value <= ts_ns:
@@ -326,57 +331,68 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 if len(history) > h0:
                     owners.append((h0, len(history), label))
             started = True
-            snap = provider.get_data(ts_ns)
-            step: list[Decimal] | None = None
-            if hist_i < len(history):
-                new = history[hist_i:]
-                hist_i = len(history)
-                valuer.observe(new)
-                for rec in new:
-                    if not rec.success or not rec.pnl:
-                        continue
-                    atomic = rec.operation == "atomic"
-                    for comp, v in _items(rec.pnl):
-                        if atomic and comp != "flash_loan_fee":
-                            continue  # the bundle's steps are recorded (and counted) one by one
-                        j = _COMP_INDEX.get(comp)
-                        if j is None:
-                            log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
+            epoch = row_epoch(ts_ns)
+            if (epoch == val_epoch and hist_i == len(history) and ledger.version == val_version
+                    and ts_ns <= fresh_until):
+                # no new row in any series, no ledger write, no record: the book is worth what it was (minute steps
+                # over hourly data: most steps)
+                price_rows.append(0.0)
+                exp_rows.repeat()
+                eq_rows.append(eq_float_now)
+            else:
+                snap = provider.get_data(ts_ns)
+                step: list[Decimal] | None = None
+                if hist_i < len(history):
+                    new = history[hist_i:]
+                    hist_i = len(history)
+                    valuer.observe(new)
+                    for rec in new:
+                        if not rec.success or not rec.pnl:
                             continue
+                        atomic = rec.operation == "atomic"
+                        for comp, v in _items(rec.pnl):
+                            if atomic and comp != "flash_loan_fee":
+                                continue  # the bundle's steps are recorded (and counted) one by one
+                            j = _COMP_INDEX.get(comp)
+                            if j is None:
+                                log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
+                                continue
+                            if step is None:
+                                step = [_ZERO] * ncomp
+                            step[j] += v
+                if attribute_lst_yield:
+                    gain = lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
+                    if gain:
                         if step is None:
                             step = [_ZERO] * ncomp
-                        step[j] += v
-            if attribute_lst_yield:
-                gain = lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
-                if gain:
-                    if step is None:
-                        step = [_ZERO] * ncomp
-                    step[lst_j] += gain
-            if ledger.version != bal_version:
-                new_bal = ledger.balances
-                bal_version = ledger.version
-                if new_bal != bal:
-                    bal = new_bal
-                    pos_rows.add(n, bal)
-            val = valuer.value(snap, bal)
-            equity_now = val.equity
-            change = equity_now - prev_eq
-            if step is None:
-                price = change
-                cum[0] += price
-            else:
-                price = step[0] = change - sum(step[1:], _ZERO)
-                for j in range(ncomp):
-                    cum[j] += step[j]
-                comp_steps.append(len(eq_rows))
-                comp_vals.extend(float(x) for x in step)
-            prev_eq = equity_now
-            price_rows.append(float(price))
-            exp_rows.add(val.exposures)
-            eq_rows.append(float(equity_now))  # last: a step counts once everything of it is recorded
-            last_eq = equity_now
-            prev_snap = snap
-            prev_bal = bal
+                        step[lst_j] += gain
+                if ledger.version != bal_version:
+                    new_bal = ledger.balances
+                    bal_version = ledger.version
+                    if new_bal != bal:
+                        bal = new_bal
+                        pos_rows.add(n, bal)
+                val = valuer.value(snap, bal)
+                equity_now = val.equity
+                change = equity_now - prev_eq
+                if step is None:
+                    price = change
+                    cum[0] += price
+                else:
+                    price = step[0] = change - sum(step[1:], _ZERO)
+                    for j in range(ncomp):
+                        cum[j] += step[j]
+                    comp_steps.append(len(eq_rows))
+                    comp_vals.extend([float(x) if x else 0.0 for x in step])
+                prev_eq = equity_now
+                price_rows.append(float(price))
+                exp_rows.add(val.exposures)
+                eq_float_now = float(equity_now)
+                eq_rows.append(eq_float_now)  # last: a step counts once everything of it is recorded
+                last_eq = equity_now
+                prev_snap = snap
+                prev_bal = bal
+                val_epoch, val_version = epoch, ledger.version
             if risk_venues and (n % risk_every == 0 or n == total - 1):
                 risk_rows.append(_risk_sample(manager, ts, risk_venues))
                 risk_index.append(ts_ns)

@@ -87,7 +87,7 @@ class CexSimulator:
         self.venue = v = spec.venue
         self.ledger = ledger
         self.data = data
-        self._balances_cache: tuple[tuple[int, int, bool], dict[str, Decimal]] | None = None
+        self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self._orders = self.orders.data  # read-only view of the resting orders
@@ -107,6 +107,7 @@ class CexSimulator:
         self._funding: dict[str, Series | None] = {}
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
+        self._safe: tuple[int, Any] | None = None  # (ledger version, mark rows) of the last liquidation check passed
         self._accounts = spec.accounts
 
     # -- market data ------------------------------------------------------------------------------
@@ -657,7 +658,15 @@ class CexSimulator:
                     self._liquidate_if_needed(stamp, t, pending, out, prev_ns)
                 last_t = t
         if last_t != ts_ns and len(positions):
-            self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+            if events:
+                self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+            else:
+                # the same ledger and the same mark rows as a check that passed: the same verdict. (A row is first
+                # checked at its adverse extremes, later at its close, which lies between them: a pass stays a pass.)
+                safe = (self.ledger.version, self._price_rows(ts_ns))
+                if safe != self._safe or not isinstance(safe[1], tuple):
+                    self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+                    self._safe = None if out else safe
         return out or None
 
     def _fill_resting(self, stamp: Any, o: RestingOrder, pending: dict[str, Decimal],
@@ -893,13 +902,32 @@ class CexSimulator:
         (maintenance / margin balance); per held spot asset ``locked``. Options: ``{"include_metrics": False}``."""
         metrics = not (isinstance(options, Mapping) and not options.get("include_metrics", True))
         ts_ns = ts.value
-        key = (ts_ns, self.ledger.version, metrics)
+        key = (self._price_rows(ts_ns), self.ledger.version, metrics)
         cached = self._balances_cache
         if cached is not None and cached[0] == key:
             return dict(cached[1])  # nothing changed since: the same answer (a copy: callers may mutate it)
         out = self._balances_now(ts_ns, metrics)
         self._balances_cache = (key, out)
         return dict(out)
+
+    def _price_rows(self, ts_ns: int) -> Any:
+        """What the balances' prices depend on at ``ts_ns``: the as-of row of every open position's mark, or
+        ``ts_ns`` itself when a row is a series' last (its staleness depends on the time) or a series is unread."""
+        open_positions = self._open
+        if not open_positions:
+            return ()
+        rows = []
+        src_of = self._src
+        for sym in open_positions:
+            src = src_of.get(sym)
+            if src is None:
+                return ts_ns
+            times = src[0]
+            i = bisect_right(times, ts_ns) - 1
+            if i < 0 or i == len(times) - 1:
+                return ts_ns
+            rows.append(i)
+        return tuple(rows)
 
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
