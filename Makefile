@@ -26,7 +26,7 @@ backtest: install
 	$(BIN)/basis backtest
 
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint:
 	$(BIN)/ruff check basis_core plugins tests bench examples

@@ -56,6 +56,12 @@ class BasisSettings(BaseSettings):
     blocked_venues: Annotated[list[str], NoDecode] = Field(default_factory=list)
     autoload: bool = True
     max_notional: Decimal | None = Field(default=None, gt=0, description="USD limit per instruction")
+    transit_routes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="transfer routes between venues (basis_core.transit.routes), by "
+                                          "'venue:kind->venue:kind'")
+    min_corridor_move: Decimal | None = Field(
+        default=None, gt=0, lt=1, description="backtest pre-trade check: refuse an instruction after which an ETH "
+                                              "move smaller than this fraction liquidates a leg (basis_core.risk)")
     max_retry_attempts: int = Field(default=3, ge=1, le=10)
     retry_delay_seconds: float = Field(default=0.1, ge=0)
     journal_path: Path | None = None

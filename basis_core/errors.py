@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 #: longest error message kept (longer ones are cut, saying their length)
 MAX_MESSAGE_CHARS = 2000
@@ -106,6 +107,11 @@ class RiskLimitError(InstructionError):
     """A core risk limit (e.g. ``max_notional``) refuses the instruction."""
 
 
+class CorridorError(RiskLimitError):
+    """The pre-trade risk-corridor check (``min_corridor_move``) refuses the instruction: after it, an ETH move
+    smaller than the bound would liquidate a leg; ``field`` names that leg (e.g. ``aave:account``)."""
+
+
 class MarginError(InstructionError):
     """Not enough margin for a perpetual order (initial margin or leverage limits)."""
 
@@ -124,6 +130,17 @@ class OrderNotFoundError(InstructionError):
 
 class DuplicateClientIdError(InstructionError):
     """``client_id`` is already used by an open order on the venue."""
+
+
+class PairedExecutionError(InstructionError):
+    """A paired (saga) instruction could not unwind a filled leg after another failed: ``open_legs`` names the legs
+    left open (client id, venue, operation, why) and ``fills`` lists every send of the saga. Act on it by hand."""
+
+    def __init__(self, field: str, reason: str, open_legs: list[str] | None = None,
+                 fills: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.open_legs = list(open_legs or [])
+        self.fills = list(fills or [])
 
 
 class VenueContractError(BasisError):
@@ -166,7 +183,29 @@ class MarketDataError(BasisError, LookupError):
 
 class StaleMarketDataError(MarketDataError):
     """A timestamp is past the end of a series by more than the provider's ``max_staleness``: the last row
-    is too old to stand for the market (instead of silently reusing a years-old price)."""
+    is too old to stand for the market (instead of silently reusing a years-old price). Live market data
+    raises it for a value older than the provider's ``max_age``: ``key`` names the series and
+    ``age_seconds`` says how old its value was (both None when not known). Also exported as
+    :data:`StaleDataError`."""
+
+    def __init__(self, message: str, key: str | None = None, age_seconds: float | None = None) -> None:
+        self.key = key
+        self.age_seconds = age_seconds
+        super().__init__(message)
+
+
+#: the name issue 15 gives the stale-data error (one class: a backtest and a live provider raise the same)
+StaleDataError = StaleMarketDataError
+
+
+class MarketDataUnavailableError(MarketDataError):
+    """A venue's live market data could not be read (down, no answer within the timeout, a malformed
+    answer): ``venue`` names it and ``reason`` says why; nothing was traded on it."""
+
+    def __init__(self, venue: str, reason: str) -> None:
+        self.venue = venue
+        self.reason = reason
+        super().__init__(f"live market data of venue {venue!r} is unavailable: {reason}")
 
 
 class ClockError(BasisError, ValueError):
@@ -175,6 +214,11 @@ class ClockError(BasisError, ValueError):
 
 class ConfigError(BasisError, ValueError):
     """The configuration is invalid (names the setting)."""
+
+
+class RunStateError(BasisError, ValueError):
+    """A run-state folder (``basis run`` / ``basis status``) is missing, is not a state folder, or its store is
+    unreadable or of another format; or the store was used out of order (a step before the run started)."""
 
 
 class LiveExecutionError(BasisError):
@@ -213,6 +257,23 @@ class ScenarioError(BasisError, ValueError):
 class StrategyLoadError(ScenarioError):
     """A strategy reference (``file.py:Class``, ``module:Class``, an entry-point or built-in name) cannot be
     loaded: no such file / module / class / entry point, an import error inside it, or not a Strategy subclass."""
+
+
+class PreflightError(BasisError):
+    """A strategy cannot start: some of the legs it needs are not ready (venue missing or failed, operation
+    unsupported, market data missing or stale, balance short, unknown instrument). ``problems`` lists every
+    missing piece at once (each with ``strategy``, ``venue``, ``check``, ``reason``); nothing was sent."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        lines = "; ".join(str(p) for p in self.problems[:20])
+        more = f" (+{len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
+        super().__init__(f"pre-flight failed, {len(self.problems)} problem(s): {lines}{more}")
+
+
+class RunResumeError(BasisError):
+    """``basis run`` cannot resume from its state folder: the folder belongs to another scenario or mode, its
+    files are unreadable, or a resumed step asked for something other than what the interrupted step had sent."""
 
 
 class SweepError(BasisError, ValueError):

@@ -43,6 +43,7 @@ OPERATION_HOOKS: dict[str, str] = {
     "cancel_order": "cancel_order",
     "modify_order": "modify_order",
     "atomic": "execute_atomic",
+    "liquidate": "execute_liquidate",
 }
 
 
@@ -162,6 +163,20 @@ def execute_repay(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
     :raises InstructionError: nothing is owed in ``asset``.
 
     Example: ``{"operation": "repay", "venue": "aave", "asset": "WETH", "amount": "max"}``
+    """
+
+
+@hookspec(firstresult=True)
+def execute_liquidate(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Liquidate another account's unhealthy position in an isolated market, as the liquidator (Morpho Blue).
+
+    :return: ``ethereum:wallet:<loan token>`` -repaid, ``ethereum:wallet:<collateral token>`` +seized, gas.
+    :raises HealthFactorError: the position is healthy (nothing changes).
+    :raises InstructionError: unknown market or borrower, or no debt to repay.
+    :raises InsufficientFundsError: the wallet holds less than the repayment.
+
+    Example: ``{"operation": "liquidate", "venue": "morpho", "market": "wstETH/WETH-94.5", "borrower": "0xabc...",
+    "amount": "max"}``
     """
 
 
@@ -294,6 +309,21 @@ def quote_swap(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
 
 
 @hookspec(firstresult=True)
+def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
+    """The pools of this venue that can swap ``token_in`` for ``token_out`` (the core's router asks every
+    venue implementing ``quote_swap``, then quotes each pool through ``quote_swap`` with ``pool`` set).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: one dict per pool: ``pool`` (the id ``Swap.pool`` takes), ``decimals_in`` / ``decimals_out``
+        (the tokens' decimals); an empty list when no pool trades the pair.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example: ``[{"pool": "v3:WETH/USDC:500", "decimals_in": 6, "decimals_out": 18}, {"pool": "v2:WETH/USDC",
+    "decimals_in": 6, "decimals_out": 18}]``
+    """
+
+
+@hookspec(firstresult=True)
 def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
 
@@ -301,6 +331,23 @@ def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     :return: a Decimal in USD, or None when the instruction has no notional (cancel, claim).
 
     Example: a 2 ETH market buy at an as-of price of 3000 USDT returns ``Decimal("6000")``.
+    """
+
+
+@hookspec(firstresult=True)
+def risk_state(timestamp: Any, instruction: Any) -> Any:
+    """The venue's liquidation risk under a market shock, computed with the venue's own liquidation math, for
+    the core's joint risk corridor (:mod:`basis_core.risk`); nothing changes.
+
+    :param instruction: a :class:`basis_core.risk.Shock` (``eth`` price factor, ``lst`` exchange-rate factors,
+        ``funding_apr`` / ``borrow_apr`` over ``hours``); the identity shock asks for the state now.
+    :return: a list of :class:`basis_core.risk.LegRisk`, one per liquidation unit (an Aave account, a margin
+        wallet with its perps): ``health`` >= 1 is safe, < 1 is what the venue liquidates (Aave's health factor,
+        a wallet's margin balance / maintenance margin), None when nothing can be liquidated; or None when the
+        venue has no liquidation risk to report.
+
+    Example: ``[LegRisk("binance", "binance:futures:USDT", "perp_margin", Decimal("4.2"),
+    {"perp:binance:ETH/USDT:USDT": Decimal("2100")})]`` for ``Shock(eth=Decimal("0.7"))``.
     """
 
 
@@ -366,20 +413,38 @@ def synthetic_series(market: Any) -> Any:
     """
 
 
-@hookspec(firstresult=True)
-def live_market_data(timestamp: Any, keys: Any) -> Any:
-    """Live reads of market data: the latest values of series ``keys`` at the venue (declared for the
-    live-parity work, where a live provider answers the same ``get_data`` as the backtest one; the core
-    does not call it yet).
+@hookspec
+def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+    """Read this venue's market data now, for live and paper runs: the live provider
+    (:class:`basis_core.live.market_data.LiveMarketData`) answers ``get_data(timestamp)`` with the values every
+    venue contributes, under the same series names as the backtest (see docs/writing-a-venue-plugin.md).
 
-    Implement on the venue *instance* (it has the configured live backend and credentials); read through
-    the live client, never at import time.
+    Implement as a ``@staticmethod`` on the venue class, like the other data hooks: the provider calls it on
+    the classes of the venues a run names, with no manager, ledger or credentials (public endpoints and an RPC
+    URL are enough). Not ``firstresult``: each venue is called on its own (concurrently, in a thread pool,
+    once per step) and serves its own keys. Read through ``context`` (keep clients in ``context.state``), never
+    at import time; bound every request by ``context.timeout_s``.
 
-    :param timestamp: the time of the read (aware UTC); values newer than it must not be returned.
-    :param keys: the series names wanted, e.g. ``["perp:okx:ETH/USDT:USDT", "funding:okx:ETH/USDT:USDT"]``.
-    :return: ``{series name: {column: Decimal}}`` for the keys this venue serves, or None.
+    :param timestamp: the step time (aware UTC); values are stamped with it (a value the venue dates later is
+        still its latest value).
+    :param keys: a frozenset of the series names the run wants, or None for everything the venue serves
+        under its settings; a venue may return more (the provider keeps what it is given).
+    :param context: a :class:`basis_core.live.market_data.LiveReadContext`: ``venue``, ``settings`` (the
+        venue's ``venue_config`` entry: ``base_url``, ``rpc_url``, ``deployment``, options), ``timeout_s`` and
+        ``state`` (a dict kept between calls of one provider, for clients and what was learned before).
+    :return: ``{series name: LiveValue(columns={column: Decimal}, as_of_ns=..., time_ns=None)}`` (``as_of_ns``:
+        when the venue says the value held, UTC ns; ``time_ns``: an explicit row time, e.g. a funding
+        settlement, instead of the step time), or None.
+    :raises Exception: any error (a ccxt / web3 / socket error) is reported as
+        :class:`~basis_core.errors.MarketDataUnavailableError` naming the venue.
 
-    Example: ``{"perp:okx:ETH/USDT:USDT": {"close": Decimal("3012.5")}}``
+    Example::
+
+        @staticmethod
+        @hookimpl
+        def live_market_data(timestamp, keys, context):
+            t = client(context).fetch_ticker("ETH/USDT")
+            return {"spot:okx:ETH/USDT": LiveValue({"close": Decimal(t["info"]["last"])}, t["timestamp"] * 10**6)}
     """
 
 

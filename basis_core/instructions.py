@@ -66,6 +66,8 @@ Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9.\-]{0,31}
 SpotSymbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")]
 PerpSymbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}:[A-Z0-9]{1,20}$")]
 PoolId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/\-]{1,80}$")]
+#: an isolated lending market of a venue with many (Morpho Blue): its alias (``wstETH/WETH-94.5``) or id (``0x...``)
+MarketRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/\-]{1,80}$")]
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
@@ -180,11 +182,13 @@ class Swap(InstructionBase):
 
 
 class Supply(InstructionBase):
-    """Supply ``amount`` of ``asset`` to a lending market (Aave)."""
+    """Supply ``amount`` of ``asset`` to a lending market (Aave; Morpho: the market's loan token lends, its collateral
+    token is posted as collateral)."""
 
     operation: Literal["supply"] = "supply"
     asset: Token
     amount: Amount
+    market: MarketRef | None = Field(default=None, description="venues with isolated markets (Morpho)")
     e_mode_category: Annotated[int, Field(ge=0, le=255)] | None = None
 
 
@@ -194,6 +198,7 @@ class Withdraw(InstructionBase):
     operation: Literal["withdraw"] = "withdraw"
     asset: Token
     amount: Amount | MaxOr
+    market: MarketRef | None = Field(default=None, description="venues with isolated markets (Morpho)")
 
 
 class Borrow(InstructionBase):
@@ -202,6 +207,7 @@ class Borrow(InstructionBase):
     operation: Literal["borrow"] = "borrow"
     asset: Token
     amount: Amount
+    market: MarketRef | None = Field(default=None, description="venues with isolated markets (Morpho)")
     rate_mode: Literal["variable"] = "variable"
     e_mode_category: Annotated[int, Field(ge=0, le=255)] | None = None
 
@@ -212,6 +218,18 @@ class Repay(InstructionBase):
     operation: Literal["repay"] = "repay"
     asset: Token
     amount: Amount | MaxOr
+    market: MarketRef | None = Field(default=None, description="venues with isolated markets (Morpho)")
+
+
+class Liquidate(InstructionBase):
+    """Liquidate ``borrower``'s unhealthy position in ``market`` as the liquidator: repay ``amount`` of its debt
+    (loan-token units, or ``"max"``: as much as its collateral covers) and receive its collateral with the
+    venue's liquidation incentive (Morpho Blue)."""
+
+    operation: Literal["liquidate"] = "liquidate"
+    market: MarketRef
+    borrower: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,80}$")]
+    amount: Amount | MaxOr = "max"
 
 
 class Stake(InstructionBase):
@@ -329,7 +347,7 @@ class FlashLoan(BaseModel):
 
 Step = Annotated[
     SpotTrade | PerpTrade | Swap | Supply | Withdraw | Borrow | Repay | Stake | Unstake | AddLiquidity
-    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder,
+    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder | Liquidate,
     Field(discriminator="operation"),
 ]
 
@@ -352,20 +370,20 @@ class Atomic(InstructionBase):
 
 Instruction: TypeAlias = Annotated[
     SpotTrade | PerpTrade | Swap | Supply | Withdraw | Borrow | Repay | Stake | Unstake | AddLiquidity
-    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder | Atomic,
+    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder | Atomic | Liquidate,
     Field(discriminator="operation"),
 ]
 
 InstructionModel: TypeAlias = (
     SpotTrade | PerpTrade | Swap | Supply | Withdraw | Borrow | Repay | Stake | Unstake | AddLiquidity
-    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder | Atomic
+    | RemoveLiquidity | Transfer | CancelOrder | ModifyOrder | Atomic | Liquidate
 )
 
 #: operation name -> model class (the contract values of ``operation``)
 MODELS: dict[str, type[InstructionBase]] = {
     m.model_fields["operation"].default: m
     for m in (SpotTrade, PerpTrade, Swap, Supply, Withdraw, Borrow, Repay, Stake, Unstake, AddLiquidity,
-              RemoveLiquidity, Transfer, CancelOrder, ModifyOrder, Atomic)
+              RemoveLiquidity, Transfer, CancelOrder, ModifyOrder, Atomic, Liquidate)
 }
 OPERATIONS: tuple[str, ...] = tuple(MODELS)
 for _model in (*MODELS.values(), FlashLoan):

@@ -24,6 +24,7 @@ from typing import Any
 from basis_core import hookspecs, timeutil
 from basis_core.backtest.clock import Clock
 from basis_core.backtest.ledger import Ledger
+from basis_core.best_execution.router import ROUTER_VENUE, prepare_routed, quote_routed
 from basis_core.config import BasisSettings, ExecutionMode, load_settings
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import ExecutionDeltas, instrument_key, merge_positions
@@ -81,6 +82,22 @@ def _label(value: Any, limit: int = 80) -> str:
     return value if type(value) is str and len(value) <= limit else short_repr(value, limit)
 
 
+def _core_operation(instruction: Any) -> str | None:
+    """``paired`` (a saga, :mod:`basis_core.paired`) or ``move`` (capital in transit, :mod:`basis_core.transit`)
+    when ``instruction`` is one of the core's own operations (a model, or a mapping / JSON text with that
+    operation), else None. Checked only after the ordinary parse failed: no cost on the hot path."""
+    name = type(instruction).__name__
+    if name in ("Paired", "Move"):
+        return "paired" if name == "Paired" else "move"
+    if isinstance(instruction, Mapping):
+        op = instruction.get("operation")
+        return op if op in ("paired", "move") else None
+    if isinstance(instruction, str | bytes):
+        text = instruction if isinstance(instruction, bytes) else instruction.encode()
+        return "paired" if b'"paired"' in text else "move" if b'"move"' in text else None
+    return None
+
+
 class ExecutionInterfaceManager:
     """Routes instructions to venue plugins; one instance per run (no global state).
 
@@ -124,6 +141,7 @@ class ExecutionInterfaceManager:
         self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
         self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
+        self._min_corridor: Decimal | None = self.settings.min_corridor_move
         self.execution_history = HistoryLog()
         self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
@@ -317,6 +335,13 @@ class ExecutionInterfaceManager:
             self._callers[key] = caller
         return caller
 
+    def estimate_notional(self, timestamp: datetime | str, instruction: Any) -> Decimal | None:
+        """The USD notional the venue estimates for ``instruction`` (``estimate_notional`` hook), None when it has
+        none or the venue does not say."""
+        instr = parse_instruction(instruction)
+        with self._exec_lock:
+            return self._estimate_notional(to_utc(timestamp), instr)
+
     def _estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         try:
             caller = self._caller(instruction.venue, "estimate_notional")
@@ -474,6 +499,13 @@ class ExecutionInterfaceManager:
                     ts_ns = ts.value
                 instr = instruction if type(instruction) in _MODEL_TYPES else parse_instruction(instruction)  # type: ignore[arg-type]
             except BasisError as exc:
+                core_op = _core_operation(instruction)
+                if core_op == "paired":  # a saga over ordinary instructions (basis_core.paired)
+                    from basis_core.paired.saga import execute_paired
+                    return execute_paired(self, timestamp, instruction)
+                if core_op == "move":  # a timed transfer between venues (basis_core.transit)
+                    from basis_core.transit.desk import execute_move
+                    return execute_move(self, timestamp, instruction)
                 self._record_early_failure(timestamp, instruction, exc)
                 raise
             except OverflowError:  # a UTC Timestamp (not in nanoseconds) outside the nanosecond range
@@ -507,6 +539,10 @@ class ExecutionInterfaceManager:
             op = instr.operation
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
+            elif self._min_corridor is not None and self.ledger is not None:
+                result = self._execute_guarded(ts, instr)
+            elif op == "swap" and instr.venue == ROUTER_VENUE:
+                result = self._execute_routed(ts, instr)
             else:
                 run = self._runs.get((instr.venue, op))
                 result = run(ts, instr) if run is not None else self._route(ts, instr)
@@ -526,6 +562,16 @@ class ExecutionInterfaceManager:
                 raise
             self._runs[(instr.venue, instr.operation)] = run
         return run(ts, instr)  # type: ignore[no-any-return]
+
+    def _execute_routed(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        """A swap with ``venue: "auto"``: split across the installed AMM venues' pools and executed as one
+        atomic bundle (:mod:`basis_core.best_execution.router`)."""
+        try:
+            run = prepare_routed(self, ts, instr)
+        except BaseException as exc:
+            self._record_failure(ts, instr, exc)
+            raise
+        return run()  # type: ignore[no-any-return]  # the bundle records its own failure
 
     def _execute_atomic(self, ts: Any, bundle: Atomic) -> ExecutionDeltas:
         """Backtest (or core-run) atomic bundle: every step and the post-condition, or nothing."""
@@ -593,6 +639,39 @@ class ExecutionInterfaceManager:
         self.execution_history.add_deltas(ts.value, result, bundle_no)
         return result
 
+    def _execute_guarded(self, ts: Any, instr: Any) -> ExecutionDeltas:
+        """Backtest with ``min_corridor_move``: the instruction runs in a transaction and is rolled back (a
+        CorridorError naming the leg) when it leaves an ETH move smaller than the bound that liquidates a leg and
+        narrower than before (an instruction that widens a too-narrow corridor is allowed)."""
+        from basis_core.errors import CorridorError
+        from basis_core.risk.corridor import corridor
+
+        ledger = self.ledger
+        assert ledger is not None and self._min_corridor is not None
+        bound = self._min_corridor
+        before = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6")).eth_move
+        self._pending_history.append([])
+        ledger.begin()
+        try:
+            result = self._route(ts, instr)
+            after = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6"))
+            move = after.eth_move
+            if move is not None and move < bound and (before is None or move < before):
+                leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
+                    else after.nearest_leg_up
+                raise CorridorError(leg or "instruction", f"after this {instr.operation}, an ETH move of "
+                                                          f"{move:.2%} liquidates {leg}: below min_corridor_move "
+                                                          f"{bound:.2%}")
+        except BaseException as exc:
+            ledger.rollback()
+            self._pending_history.pop()
+            self._record_failure(ts, instr, exc)
+            raise
+        ledger.commit()
+        for step_ts, step in self._pending_history.pop():
+            self._record_success(step_ts, step)
+        return result
+
     # -- queries ---------------------------------------------------------------------------------
     @library_context
     def get_balances(self, timestamp: datetime | str, venue: str, options: Any = None) -> dict[str, Decimal]:
@@ -605,11 +684,21 @@ class ExecutionInterfaceManager:
         return result  # type: ignore[no-any-return]
 
     @library_context
+    def risk_state(self, timestamp: datetime | str, venue: str, shock: Any = None) -> list[Any] | None:
+        """The venue's legs' liquidation risk under ``shock`` (``risk_state`` hook; a
+        :class:`basis_core.risk.Shock`, None: now); UnsupportedOperationError when the venue does not report it."""
+        ts = to_utc(timestamp)
+        with self._exec_lock:
+            return self._caller(venue, "risk_state")(timestamp=ts, instruction=shock)  # type: ignore[no-any-return]
+
+    @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:
         """Quote a swap without executing it."""
         ts = to_utc(timestamp)
         instr = parse_instruction(instruction)
         with self._exec_lock:
+            if instr.operation == "swap" and instr.venue == ROUTER_VENUE:
+                return quote_routed(self, ts, instr)
             result = self._caller(instr.venue, "quote_swap")(timestamp=ts, instruction=instr)
         if result is None:
             raise VenueContractError(f"venue {instr.venue!r} returned None from quote_swap")

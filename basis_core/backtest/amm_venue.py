@@ -1,9 +1,9 @@
 """``AmmVenue``: the hook layer shared by AMM venue plugins (Uniswap, Curve) — swaps, liquidity,
-quotes, balances and notional estimates, each dispatched to the mode's backend.
+quotes, the pools of a pair (``swap_pools``), balances and notional estimates, each dispatched to the mode's backend.
 
 A subclass sets ``name`` / ``description`` and implements ``make_backtest_backend`` /
 ``make_live_backend``; its backends provide ``swap(ts, instruction, quote=False)``,
-``add_liquidity``, ``remove_liquidity``, ``balances`` and ``estimate_notional``.
+``add_liquidity``, ``remove_liquidity``, ``swap_pools``, ``balances`` and ``estimate_notional``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class AmmVenue(DEXExecutionInterface):
     @hookimpl
     def quote_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
         return self.backend.swap(timestamp, instruction, quote=True)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def swap_pools(self, timestamp: Any, instruction: Any) -> list[dict[str, Any]]:
+        """The pools trading the instruction's pair (for the core's router)."""
+        return self.backend.swap_pools(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:

@@ -18,7 +18,7 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Context, Decimal
@@ -62,6 +62,7 @@ __all__ = [
     "sim_routes",
     "sqrt_price_x96",
     "swap_deltas",
+    "swap_pool_entries",
     "to_units",
     "value_of",
     "wallet_key",
@@ -129,6 +130,18 @@ def resolve_swap_pool(ins: Any, check_token: Callable[[str, str], Any], routes: 
         if token not in held:
             raise InstructionError(name, f"pool {getattr(p, 'id', p)} does not hold {token}")
     return p
+
+
+def swap_pool_entries(pools: Iterable[tuple[str, Collection[str]]], ins: Any, decimals: Mapping[str, int]
+                      ) -> list[dict[str, Any]]:
+    """An AMM venue's ``swap_pools`` answer: every ``(pool id, tokens it holds)`` of ``pools`` holding both
+    ``ins.token_in`` and ``ins.token_out``, as ``{"pool", "decimals_in", "decimals_out"}``. InstructionError
+    naming ``token_in`` / ``token_out`` for a token ``decimals`` does not know."""
+    for token, name in ((ins.token_in, "token_in"), (ins.token_out, "token_out")):
+        if token not in decimals:
+            raise InstructionError(name, f"unknown token {token!r}; known: {', '.join(sorted(decimals))}")
+    return [{"pool": pid, "decimals_in": decimals[ins.token_in], "decimals_out": decimals[ins.token_out]}
+            for pid, held in pools if ins.token_in in held and ins.token_out in held]
 
 
 def amm_balances(ledger: Any, venue: str, lp_value_usd: Callable[[str, Decimal], Decimal]) -> dict[str, Decimal]:

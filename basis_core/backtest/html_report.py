@@ -91,24 +91,25 @@ def _failures_table(s: dict[str, Any]) -> str:
     return f"<p>{f['count']} failed ({by}). The first ones:</p><table class='failures'>{head}{body}</table>"
 
 
-def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
+#: the layout every chart shares
+LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 30, "t": 50, "b": 40},
+                          "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.15}}
+
+
+def equity_figure(equity: pd.Series, drawdown: pd.Series, executions: pd.DataFrame | None = None) -> Any:
+    """Equity (USD) above its drawdown (a fraction below the running peak), with a marker per trade of the
+    executions frame (:func:`basis_core.backtest.runner.executions_frame`) when given; series downsampled."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figs: list[tuple[str, Any]] = []
-    eq = result.equity
-    layout = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 30, "t": 50, "b": 40},
-              "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.15}}
-
-    # equity + drawdown, trade markers
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
-    e = downsample_extremes(eq["equity"], MAX_POINTS)
+    e = downsample_extremes(equity, MAX_POINTS)
     fig.add_trace(go.Scatter(x=e.index, y=e.values, name="equity (USD)", line={"color": "#1f4e79"}), 1, 1)
-    ex = result.executions
+    ex = executions if executions is not None else pd.DataFrame()
     trades = ex[ex["success"] & ex["operation"].isin(_TRADES) & ex["side"].notna()] if len(ex) else ex
     if len(trades):
         shown = downsample(trades, MAX_MARKERS)
-        at = eq["equity"].reindex(pd.DatetimeIndex(shown["timestamp"]), method="ffill")
+        at = equity.reindex(pd.DatetimeIndex(shown["timestamp"]), method="ffill")
         for side, symbol, color in (("buy", "triangle-up", "#2ca02c"), ("sell", "triangle-down", "#d62728"),
                                     ("swap", "diamond", "#9467bd")):
             m = (shown["side"] == side).to_numpy()
@@ -121,22 +122,63 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
             fig.add_trace(go.Scatter(x=sub["timestamp"], y=at.to_numpy()[m], mode="markers", name=f"{side}s",
                                        marker={"symbol": symbol, "color": color, "size": 8}, text=text,
                                        hoverinfo="text"), 1, 1)
-    dd = downsample_extremes(-eq["drawdown"], MAX_POINTS)
+    dd = downsample_extremes(-drawdown, MAX_POINTS)
     fig.add_trace(go.Scatter(x=dd.index, y=dd.values, name="drawdown", fill="tozeroy",
                                line={"color": "#d62728"}), 2, 1)
     fig.update_yaxes(title_text="USD", row=1, col=1)
     fig.update_yaxes(title_text="drawdown", tickformat=".2%", row=2, col=1)
-    fig.update_layout(title="Equity, trades and drawdown", **{**layout, "height": 560})
-    figs.append(("equity", fig))
+    fig.update_layout(title="Equity, trades and drawdown", **{**LAYOUT, "height": 560})
+    return fig
 
-    # cumulative PnL components
-    comps = [c for c in eq.columns if c not in ("equity", "drawdown") and (eq[c].abs() > 1e-9).any()]
+
+def components_figure(cumulative: pd.DataFrame) -> Any:
+    """Cumulative PnL by component (USD): one line per column of ``cumulative`` that is ever non-zero (columns
+    ``equity`` and ``drawdown`` are left out), downsampled."""
+    import plotly.graph_objects as go
+
+    comps = [c for c in cumulative.columns if c not in ("equity", "drawdown") and (cumulative[c].abs() > 1e-9).any()]
     fig = go.Figure()
-    small = downsample(eq[comps], MAX_POINTS) if comps else eq[[]]
+    small = downsample(cumulative[comps], MAX_POINTS) if comps else cumulative[[]]
     for c in comps:
         fig.add_trace(go.Scatter(x=small.index, y=small[c], name=c.replace("_", " ")))
-    fig.update_layout(title="Cumulative PnL by component (USD)", **layout)
-    figs.append(("components", fig))
+    fig.update_layout(title="Cumulative PnL by component (USD)", **LAYOUT)
+    return fig
+
+
+def risk_figure(risk: pd.DataFrame) -> Any:
+    """Risk over time: ``leverage`` and ``net_delta`` (shares of equity) when the frame has them, the venues'
+    health factor and LTV (``<venue>:health_factor``, ``<venue>:ltv``) and margin ratios
+    (``<venue>:margin_ratio:<asset>``), NaN where not sampled; ``corridor:*`` columns are left out; downsampled."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("leverage and net delta (share of equity)", "health factor and LTV",
+                                        "margin ratio (maintenance margin / margin balance)"))
+    shares = downsample(risk[[c for c in ("leverage", "net_delta") if c in risk]], MAX_POINTS)
+    for c in shares.columns:
+        fig.add_trace(go.Scatter(x=shares.index, y=shares[c], name=c.replace("_", " ")), 1, 1)
+    for c in risk.columns:
+        v = risk[c].dropna()
+        if c in ("leverage", "net_delta") or c.startswith("corridor:") or not len(v):
+            continue
+        v = downsample(v, MAX_POINTS)
+        row = 3 if ":margin_ratio:" in c else 2
+        fig.add_trace(go.Scatter(x=v.index, y=v.values, name=c), row, 1)
+    fig.update_layout(title="Risk over time", **{**LAYOUT, "height": 700})
+    return fig
+
+
+def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    figs: list[tuple[str, Any]] = []
+    eq = result.equity
+    layout = LAYOUT
+    figs.append(("equity", equity_figure(eq["equity"], eq["drawdown"], result.executions)))
+    figs.append(("components", components_figure(eq)))
+    ex = result.executions
 
     # PnL by venue and by strategy
     s = result.summary
@@ -151,21 +193,17 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     # risk over time
     risk = result.risk
     if len(risk):
-        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                            subplot_titles=("leverage and net delta (share of equity)", "health factor and LTV",
-                                            "margin ratio (maintenance margin / margin balance)"))
-        shares = downsample(risk[[c for c in ("leverage", "net_delta") if c in risk]], MAX_POINTS)
-        for c in shares.columns:
-            fig.add_trace(go.Scatter(x=shares.index, y=shares[c], name=c.replace("_", " ")), 1, 1)
-        for c in risk.columns:
-            v = risk[c].dropna()
-            if c in ("leverage", "net_delta") or not len(v):
-                continue
-            v = downsample(v, MAX_POINTS)
-            row = 3 if ":margin_ratio:" in c else 2
-            fig.add_trace(go.Scatter(x=v.index, y=v.values, name=c), row, 1)
-        fig.update_layout(title="Risk over time", **{**layout, "height": 700})
-        figs.append(("risk", fig))
+        figs.append(("risk", risk_figure(risk)))
+        if "corridor:eth_price" in risk:  # the joint liquidation corridor around the ETH price
+            band = downsample(risk[[c for c in ("corridor:eth_price", "corridor:eth_down_price",
+                                                "corridor:eth_up_price") if c in risk]].dropna(how="all"), MAX_POINTS)
+            fig = go.Figure()
+            for c, name in (("corridor:eth_up_price", "liquidation above"), ("corridor:eth_price", "ETH (oracle)"),
+                            ("corridor:eth_down_price", "liquidation below")):
+                if c in band:
+                    fig.add_trace(go.Scatter(x=band.index, y=band[c], name=name))
+            fig.update_layout(title="Risk corridor: ETH prices that liquidate the first leg", **layout)
+            figs.append(("corridor", fig))
 
     # funding rates beside funding PnL
     provider = getattr(result.manager, "data_provider", None)
@@ -196,7 +234,7 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     return figs
 
 
-_CSS = """
+CSS = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 28px; }
 table { border-collapse: collapse; font-size: 0.9em; }
@@ -207,21 +245,29 @@ td { font-variant-numeric: tabular-nums; }
 """
 
 
-def render_html(result: BacktestResult) -> str:
-    """The report as one HTML document (plotly's JavaScript inlined; no network access needed)."""
+def chart_divs(figures: list[tuple[str, Any]], include_plotlyjs: bool = True) -> list[str]:
+    """One ``<div class='chart' data-chart=NAME>`` per ``(name, figure)``, the plot's div id ``chart-NAME``;
+    plotly's JavaScript inlined once, in the first (``include_plotlyjs``; else the page loads it itself)."""
     import plotly.io as pio
 
-    s = result.summary
     parts = []
-    for i, (name, fig) in enumerate(_figures(result)):
-        div = pio.to_html(fig, include_plotlyjs=(i == 0), full_html=False, div_id=f"chart-{name}",
+    for i, (name, fig) in enumerate(figures):
+        div = pio.to_html(fig, include_plotlyjs=include_plotlyjs and i == 0, full_html=False, div_id=f"chart-{name}",
                           config={"displaylogo": False, "responsive": True})
         parts.append(f"<div class='chart' data-chart='{name}'>{div}</div>")
+    return parts
+
+
+def render_html(result: BacktestResult) -> str:
+    """The report as one HTML document (plotly's JavaScript inlined; no network access needed)."""
+
+    s = result.summary
+    parts = chart_divs(_figures(result), include_plotlyjs=True)
     title = f"backtest: {html.escape(str(s['scenario']))}"
     warn = "<p><strong>Partial report: the run was interrupted.</strong></p>" if s.get("interrupted") else ""
     data = html.escape(json.dumps({"scenario": s["scenario"], "charts": len(parts)}))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{_CSS}</style></head><body data-report='{data}'><h1>{title}</h1>{warn}"
+            f"<style>{CSS}</style></head><body data-report='{data}'><h1>{title}</h1>{warn}"
             f"<h2>Summary</h2>{_table(_summary_rows(s))}<h2>Failures</h2>{_failures_table(s)}"
             f"<h2>Charts</h2>{''.join(parts)}</body></html>")
 
@@ -233,4 +279,5 @@ def write_html(result: BacktestResult, path: str | Path) -> Path:
     return p
 
 
-__all__ = ["MAX_MARKERS", "MAX_POINTS", "render_html", "write_html"]
+__all__ = ["CSS", "LAYOUT", "MAX_MARKERS", "MAX_POINTS", "chart_divs", "components_figure", "equity_figure",
+           "render_html", "risk_figure", "write_html"]

@@ -181,6 +181,25 @@ def pnl_by_strategy(px: pd.DataFrame,
     return out
 
 
+def risk_metrics(balances: Mapping[str, Any]) -> dict[str, float]:
+    """Health factor, LTV and margin ratio(s) in a venue's ``get_balances`` answer (its ``<venue>:metric:...``
+    keys): ``<venue>:health_factor`` (left out without debt: infinite), ``<venue>:ltv``,
+    ``<venue>:margin_ratio:<asset>`` (maintenance margin / margin balance)."""
+    out: dict[str, float] = {}
+    for key, value in balances.items():
+        venue, kind, name = key.partition(":")[0], *key.split(":", 2)[1:]
+        if kind != "metric":
+            continue
+        metric, _, asset = name.partition(":")
+        if metric in ("health_factor", "ltv"):
+            if metric == "health_factor" and balances.get(f"{venue}:metric:debt_usd", 1) == 0:
+                continue  # no debt: the health factor is infinite
+            out[f"{venue}:{metric}"] = float(value)
+        elif metric == "margin_ratio" and asset:
+            out[f"{venue}:margin_ratio:{asset}"] = float(value)
+    return out
+
+
 def exposure_shares(exposures: pd.DataFrame, equity: pd.Series) -> pd.DataFrame:
     """Per step: ``leverage`` = gross exposure / equity (gross: the absolute USD exposure of every perp,
     debt and non-stable holding; stablecoin cash is not exposure) and ``net_delta`` = net USD exposure to
@@ -227,4 +246,4 @@ def downsample_extremes(series: pd.Series, max_points: int = 2000) -> pd.Series:
 
 
 __all__ = ["STABLE_ASSETS", "downsample", "downsample_extremes", "exposure_shares", "performance",
-           "periods_per_year", "pnl_by_strategy", "pnl_by_venue", "price_pnl_by_key", "unit_prices"]
+           "periods_per_year", "pnl_by_strategy", "pnl_by_venue", "price_pnl_by_key", "risk_metrics", "unit_prices"]

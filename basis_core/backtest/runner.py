@@ -4,7 +4,8 @@ Each step (``period.step`` apart) the runner
 1. executes the scheduled instructions due (at their own timestamps),
 2. advances the manager's clock to the step (venues accrue funding, interest ...),
 3. lets every active strategy act through the public manager API,
-4. values the book in USD (:mod:`basis_core.backtest.valuation`) and attributes the change.
+4. values the book in USD (:mod:`basis_core.backtest.valuation`) and attributes the change
+   (:mod:`basis_core.backtest.attribution`, shared with paper / live runs).
 
 PnL attribution (USD, exact Decimals): every successful execution-history record carries ``pnl`` by
 component (trading fees, slippage, price impact, gas, funding, lending / borrowing interest, staking
@@ -28,11 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
+from basis_core.backtest.attribution import items as _items
 from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
 from basis_core.backtest.strategies.loader import load_strategy, strategy_name
-from basis_core.backtest.valuation import Valuer, lst_rate_gain
 from basis_core.data.provider import DataProvider
 from basis_core.deltas import PNL_COMPONENTS
 from basis_core.errors import BasisError, ScenarioError
@@ -44,9 +46,6 @@ from basis_core.timeutil import from_ns
 log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
-#: reported components, in report order; "price" is the residual
-COMPONENTS: tuple[str, ...] = ("price", *PNL_COMPONENTS)
-_COMP_INDEX = {c: i for i, c in enumerate(COMPONENTS)}
 _YEAR_NS = int(365.25 * 24 * 3600 * 1e9)
 
 ProgressCallback = Callable[[int, int], None]
@@ -174,6 +173,7 @@ def make_manager(scenario: Scenario, provider: DataProvider, *, plugins: Iterabl
         config["venues"] = list(scenario.venues)
     if scenario.max_notional is not None:
         config["max_notional"] = scenario.max_notional
+    config.update(scenario.settings)
     return ExecutionInterfaceManager(config, data_provider=provider, execution_mode="backtest",
                                      plugins=plugins, autoload=autoload)
 
@@ -194,10 +194,9 @@ def _strategies(scenario: Scenario, manager: ExecutionInterfaceManager,
             log.info("strategy %s skipped: %s", spec.name, reason)
             status.append(StrategyStatus(strategy_name(cls), False, reason))
         else:
-            ledger = manager.ledger
-            assert ledger is not None
+            ledger = manager.ledger  # live: the venues hold the capital
             for key, amount in spec.balances.items():
-                if amount:
+                if amount and ledger is not None:
                     ledger.set_balance(key, ledger.balance(key) + amount)
             active.append(strat)
             capital.append({k: v for k, v in spec.balances.items() if v})
@@ -220,7 +219,7 @@ def _labels(active: list[Strategy]) -> list[str]:
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
         plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),
-        attribute_lst_yield: bool = True, eth_price: str = "market") -> BacktestResult:
+        attribute_lst_yield: bool = True, eth_price: str = "market", corridor: bool = False) -> BacktestResult:
     """Run a backtest scenario and return its :class:`BacktestResult`.
 
     :param scenario: a :class:`Scenario`, a path to a YAML file, the name of a bundled scenario
@@ -235,6 +234,9 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     :param attribute_lst_yield: book wstETH / weETH exchange-rate growth as staking yield (else price).
     :param eth_price: value ETH-family tokens at the ETH ``market`` (spot:ETH/USDT close, the default) or
         by the ``oracle`` (:mod:`basis_core.backtest.valuation`).
+    :param corridor: record the joint risk corridor (:mod:`basis_core.risk.corridor`, ETH moves) at the risk
+        samples: ``risk`` columns ``corridor:eth_down`` / ``corridor:eth_up`` (factors), ``corridor:eth_move``,
+        ``corridor:eth_down_price`` / ``corridor:eth_up_price`` (the ETH oracle there) and ``corridor:eth_price``.
     :raises ScenarioError: invalid scenario or period; strategy / instruction errors propagate when
         ``on_error: stop`` (a strategy's own unexpected error always propagates).
     """
@@ -266,8 +268,9 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     risk_venues = [v["name"] for v in manager.venues() if v.get("kind") == "cex" or "borrow" in v["operations"]]
     risk_rows: list[dict[str, float]] = []
     risk_index: list[int] = []
-    valuer = Valuer(provider, manager.get_balances, eth_price=eth_price)
     history = manager.execution_history
+    attribution = PnlAttribution(provider, manager.get_balances, history, eth_price=eth_price,
+                                 attribute_lst_yield=attribute_lst_yield)
     schedule = list(sc.schedule)
     n_sched = len(schedule)
     si = 0
@@ -277,31 +280,25 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     every = max(1, total // 200)
     risk_every = max(1, total // 1000)
     ncomp = len(COMPONENTS)
-    cum = [_ZERO] * ncomp
-    hist_i = 0
 
     # start: value the initial balances at the first step, before anything happens
     t0 = times[0]
     manager.advance_to(from_ns(t0))
     snap0 = provider.get_data(t0)
-    start_equity = valuer.value(snap0, ledger.balances).equity
-    prev_snap = snap0
-    prev_bal: dict[str, Decimal] = ledger.balances
-    hist_i = len(history)
+    start_equity = attribution.start(snap0, ledger.balances)
 
     # per step, as floats in flat arrays: equity, the price component, USD exposures; the other components only
-    # at steps that have any (sparse); balances only when the ledger changed. Exact Decimal totals run alongside.
+    # at steps that have any (sparse); balances only when the ledger changed. Exact Decimal totals: the attribution.
     eq_rows: array[float] = array("d")
     price_rows: array[float] = array("d")
     comp_steps: array[int] = array("q")
     comp_vals: array[float] = array("d")
     pos_rows = ChangeRows()
     exp_rows = FloatColumns()
-    last_eq = prev_eq = start_equity
-    pos_rows.add(0, prev_bal)
-    bal = prev_bal
+    last_eq = start_equity
+    bal = ledger.balances
+    pos_rows.add(0, bal)
     bal_version = ledger.version
-    lst_j = _COMP_INDEX["staking_yield"]
     started = False
     interrupted = False
     stamps = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True))  # boxed in chunks: cheaper than from_ns
@@ -332,69 +329,33 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     owners.append((h0, len(history), label))
             started = True
             epoch = row_epoch(ts_ns)
-            if (epoch == val_epoch and hist_i == len(history) and ledger.version == val_version
+            if (epoch == val_epoch and attribution.hist_i == len(history) and ledger.version == val_version
                     and ts_ns <= fresh_until):
-                # no new row in any series, no ledger write, no record: the book is worth what it was (minute steps
-                # over hourly data: most steps)
+                # no new row in any series, no ledger write, no record: the book is worth what it was and nothing is
+                # attributed (minute steps over hourly data: most steps)
                 price_rows.append(0.0)
                 exp_rows.repeat()
                 eq_rows.append(eq_float_now)
             else:
                 snap = provider.get_data(ts_ns)
-                step: list[Decimal] | None = None
-                if hist_i < len(history):
-                    new = history[hist_i:]
-                    hist_i = len(history)
-                    valuer.observe(new)
-                    for rec in new:
-                        if not rec.success or not rec.pnl:
-                            continue
-                        atomic = rec.operation == "atomic"
-                        for comp, v in _items(rec.pnl):
-                            if atomic and comp != "flash_loan_fee":
-                                continue  # the bundle's steps are recorded (and counted) one by one
-                            j = _COMP_INDEX.get(comp)
-                            if j is None:
-                                log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
-                                continue
-                            if step is None:
-                                step = [_ZERO] * ncomp
-                            step[j] += v
-                if attribute_lst_yield:
-                    gain = lst_rate_gain(prev_snap, snap, prev_bal, eth_price)
-                    if gain:
-                        if step is None:
-                            step = [_ZERO] * ncomp
-                        step[lst_j] += gain
                 if ledger.version != bal_version:
                     new_bal = ledger.balances
                     bal_version = ledger.version
                     if new_bal != bal:
                         bal = new_bal
                         pos_rows.add(n, bal)
-                val = valuer.value(snap, bal)
-                equity_now = val.equity
-                change = equity_now - prev_eq
-                if step is None:
-                    price = change
-                    cum[0] += price
-                else:
-                    price = step[0] = change - sum(step[1:], _ZERO)
-                    for j in range(ncomp):
-                        cum[j] += step[j]
+                out = attribution.step(snap, bal)
+                if out.components is not None:
                     comp_steps.append(len(eq_rows))
-                    comp_vals.extend([float(x) if x else 0.0 for x in step])
-                prev_eq = equity_now
-                price_rows.append(float(price))
-                exp_rows.add(val.exposures)
-                eq_float_now = float(equity_now)
+                    comp_vals.extend([float(x) if x else 0.0 for x in out.components])
+                price_rows.append(float(out.price))
+                exp_rows.add(out.valuation.exposures)
+                eq_float_now = float(out.valuation.equity)
                 eq_rows.append(eq_float_now)  # last: a step counts once everything of it is recorded
-                last_eq = equity_now
-                prev_snap = snap
-                prev_bal = bal
+                last_eq = out.valuation.equity
                 val_epoch, val_version = epoch, ledger.version
             if risk_venues and (n % risk_every == 0 or n == total - 1):
-                risk_rows.append(_risk_sample(manager, ts, risk_venues))
+                risk_rows.append(_risk_sample(manager, ts, risk_venues, provider.get_data(ts_ns) if corridor else None))
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
@@ -417,7 +378,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
     end_equity = last_eq
-    totals = dict(zip(COMPONENTS, cum, strict=True))
+    totals = attribution.totals
     index = pd.DatetimeIndex(stamps[:len(times)], name="timestamp")
     n_steps = len(eq_rows)
     per_step = np.zeros((n_steps, ncomp))
@@ -441,7 +402,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     result = BacktestResult(
         scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures, executions=executions,
         totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
-        unpriced=sorted(valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
+        unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
     )
     by_strategy = _strategy_pnl(result, history, strategy_of, dict(zip(labels, capital, strict=True)))
     wall = time.perf_counter() - t_wall
@@ -469,25 +430,22 @@ def _scenario_source(arg: str | Path) -> Any:
                         f"(bundled: {', '.join(bundled)})")
 
 
-def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str]) -> dict[str, float]:
-    """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances)."""
+def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str],
+                 corridor_snap: Any = None) -> dict[str, float]:
+    """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances); with a
+    ``corridor_snap`` (the step's market) also the risk corridor's columns (see :func:`run`)."""
+    from basis_core.backtest.metrics import risk_metrics
+
     out: dict[str, float] = {}
+    if corridor_snap is not None:
+        from basis_core.risk.corridor import corridor_columns
+        out.update(corridor_columns(manager, ts, corridor_snap))
     for v in venues:
         try:
             bal = manager.get_balances(ts, v)
         except BasisError:
             continue
-        for key, value in bal.items():
-            venue, kind, name = key.partition(":")[0], *key.split(":", 2)[1:]
-            if kind != "metric":
-                continue
-            metric, _, asset = name.partition(":")
-            if metric in ("health_factor", "ltv"):
-                if metric == "health_factor" and bal.get(f"{venue}:metric:debt_usd", 1) == 0:
-                    continue  # no debt: the health factor is infinite
-                out[f"{venue}:{metric}"] = float(value)
-            elif metric == "margin_ratio" and asset:
-                out[f"{venue}:margin_ratio:{asset}"] = float(value)
+        out.update(risk_metrics(bal))
     return out
 
 
@@ -556,11 +514,6 @@ def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int
                 accruals.append((step, usd, list(rec.positions)))
     px = unit_prices(result.positions, result.exposures, {k for o in own for k in o[2]})
     return pnl_by_strategy(px, own, accruals, float(result.end_equity - result.start_equity))
-
-
-def _items(m: Any) -> Iterable[tuple[str, Any]]:
-    """Pairs of a history record's map (a Mapping, or a tuple of pairs in older records)."""
-    return m.items() if isinstance(m, Mapping) else m  # type: ignore[no-any-return]
 
 
 #: columns of :func:`executions_frame`, in order, with their dtypes
@@ -696,6 +649,8 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
             risk_extremes[f"min_{col}"] = float(worst) if worst is not None else None
         elif col == "net_delta":
             risk_extremes["max_abs_net_delta"] = float(v.abs().max())
+        elif col == "corridor:eth_move":
+            risk_extremes["min_corridor_eth_move"] = float(v.min())
     return {
         "scenario": result.scenario.name,
         "market": provider_name,

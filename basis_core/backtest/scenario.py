@@ -154,6 +154,8 @@ class Scenario(_Model):
     venues: list[str] | None = Field(None, description="allow-list of venues (default: every installed venue)")
     venue_config: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-venue settings")
     max_notional: Decimal | None = Field(None, gt=0, description="USD risk limit per instruction")
+    settings: dict[str, Any] = Field(default_factory=dict, description="more manager settings (BasisSettings), "
+                                                                      "e.g. transit_routes, min_corridor_move")
     strategies: list[StrategySpec] = Field(default_factory=list)
     schedule: list[ScheduledInstruction] = Field(default_factory=list)
     on_error: Literal["continue", "stop"] = Field(

@@ -18,7 +18,7 @@ Rules by instrument-key kind (``venue:kind:asset``):
   market the exchange fills at, so a hedged book is not marked against another source; else usd_price.
 - every other kind (futures, wallet, supplied, staked, margin ...): ``amount x price(asset)``.
 
-Prices (:func:`market_usd_price`): stablecoins 1; ETH / WETH / stETH at the ETH market, the close of
+Prices (:func:`market_usd_price`): stablecoins 1; ETH / WETH / stETH / eETH at the ETH market, the close of
 ``spot:ETH/USDT`` (the market the hedges trade against), else :func:`basis_core.data.usd_price` (the
 ``oracle:ETH/USD``); wstETH / weETH = that ETH price x ``lst:<token>.rate``; other tokens by usd_price.
 (The real-data oracle file is smoothed: valuing on-chain ETH by it and the perp hedge at the market
@@ -69,7 +69,7 @@ class Valuation:
     exposures: dict[str, Decimal]
 
 
-ETH_LIKE = frozenset({"ETH", "WETH", "stETH"})
+ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 
 
 def market_usd_price(snapshot: MarketSnapshot, token: str, eth_price: str = "market") -> Decimal:

@@ -6,7 +6,7 @@ Global options: ``--version``, ``-h`` / ``--help``, ``-v`` (info; ``-vv`` debug)
 
 Exit status of every command: 0 success; 1 the operation failed (a typed error, reported on stderr);
 2 bad usage (unknown option, invalid value or scenario); 3 ``backtest --fail-on-error`` saw failed
-instructions; 130 interrupted (Ctrl-C).
+instructions; 4 ``run`` left an exposure unhedged; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -73,10 +73,12 @@ def _root(
 
 
 def _register() -> None:
-    from basis_core.cli import backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd, venues_cmd
+    from basis_core.cli import backtest_cmd, emulate_cmd, new_venue_cmd, run_cmd, status_cmd, sweep_cmd, venues_cmd
 
-    for mod in (venues_cmd, backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd):
+    for mod in (venues_cmd, backtest_cmd, emulate_cmd, new_venue_cmd, sweep_cmd, status_cmd, run_cmd):
         mod.register(app)
+    from basis_core.cli import stress_cmd
+    stress_cmd.register(app)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ before any manager exists, on the class found through the ``basis_core.venues`` 
 - ``market_data_files()`` -> :class:`MarketDataFiles`: file loaders (a file-name pattern, the series it
   makes, its cadence and columns), proxy aliases and gap fills for ``basis backtest --data DIR``;
 - ``synthetic_series(market)`` -> series for its instruments in the seeded synthetic market;
-- ``live_market_data(...)``: live reads (declared for the live-parity work; not called yet).
+- ``live_market_data(timestamp, keys, context)``: live reads for live and paper runs, collected by
+  :class:`basis_core.live.market_data.LiveMarketData` (every venue serves its own keys).
 
 The core's own generic contribution (:mod:`basis_core.data.builtin`) is registered the same way, last, so a
 venue's patterns win over the generic exchange-export convention for the files they match.
@@ -56,8 +57,8 @@ class FileLoader:
             return None
         return self.series.format(**m.groupdict())
 
-    def describe(self) -> str:
-        cols = ", ".join(f"{k}<-{v}" for k, v in self.columns.items())
+    def describe(self, columns: bool = True) -> str:
+        cols = ", ".join(f"{k}<-{v}" for k, v in self.columns.items()) if columns else ""
         return (f"{self.example or self.pattern} -> {self.series}" + (f" [{self.cadence}]" if self.cadence else "")
                 + (f" ({cols})" if cols else ""))
 
@@ -122,8 +123,9 @@ class FileContributions:
     gap_fills: dict[str, str] = field(default_factory=dict)
 
     def accepted(self) -> str:
-        """One line per accepted file kind (for 'no recognised files' errors and ``basis venues --data``)."""
-        return "\n".join(f"  {who}: {fl.describe()}" for who, fl in self.loaders)
+        """One line per accepted file kind (for 'no recognised files' errors and ``basis venues --data``); without
+        the column mappings, so the list of every installed venue's files fits an error message."""
+        return "\n".join(f"  {who}: {fl.describe(columns=False)}" for who, fl in self.loaders)
 
 
 def collect_files(pm: pluggy.PluginManager) -> FileContributions:

@@ -1,5 +1,6 @@
 """USD prices of tokens from a snapshot (for valuation, risk limits and gas), by documented rules:
-stablecoins (USDT, USDC, DAI, USD) = 1; ETH / WETH / stETH = ``oracle:ETH/USD`` (or ``spot:ETH/USDT``);
+stablecoins (USDT, USDC, DAI, USD) = 1; ETH / WETH / stETH / eETH (rebasing 1:1 ETH claims) = ``oracle:ETH/USD``
+(or ``spot:ETH/USDT``);
 wstETH / weETH = ETH x ``lst:<token>.rate``; BTC / WBTC = ``oracle:BTC/USD`` (or ``spot:BTC/USDT``)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def usd_price(snapshot: MarketSnapshot, token: str) -> Decimal:
     """USD price of ``token`` as of the snapshot; MarketDataError if it cannot be priced."""
     if token in STABLECOINS:
         return _ONE
-    if token in ("ETH", "WETH", "stETH"):
+    if token in ("ETH", "WETH", "stETH", "eETH"):
         if snapshot.has("oracle:ETH/USD"):
             return snapshot.get("oracle:ETH/USD", "price")
         return snapshot.get("spot:ETH/USDT")

@@ -318,16 +318,21 @@ class ExecutionJournal:
     :param redactor: masks known secrets in every payload before it is written.
     :param synchronous: SQLite ``synchronous`` level, ``"NORMAL"`` (default, survives process crashes)
         or ``"FULL"`` (also survives OS crashes).
+    :param readonly: open an existing journal file for reading only (``basis status``): nothing is created or
+        written; a missing file or one that is not a journal is a ``ConfigError``.
     """
 
     def __init__(self, path: str | Path | None = None, *, redactor: Redactor | None = None,
-                 synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+                 synchronous: Literal["NORMAL", "FULL"] = "NORMAL", readonly: bool = False) -> None:
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
         self.redactor = redactor or Redactor()
         self._lock = threading.RLock()
         if synchronous not in ("NORMAL", "FULL"):
             raise ConfigError(f"journal synchronous: expected NORMAL or FULL, got {synchronous!r}")
         target = ":memory:" if self.path is None else str(self.path)
+        if readonly:
+            self._open_readonly()
+            return
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +360,23 @@ class ExecutionJournal:
             raise ConfigError(f"journal_path: {target} is not a usable SQLite journal: {e}") from None
         self._flusher = _Flusher(self._db, self._lock, DEFER_SECONDS)
         self._file_key = str(self.path.resolve()) if self.path is not None else f"memory:{id(self)}"
+        self._finalizer = weakref.finalize(self, _finalize, self._db, self._lock, self._flusher)
+
+    def _open_readonly(self) -> None:
+        if self.path is None or not self.path.is_file():
+            raise ConfigError(f"journal_path: {self.path} does not exist")
+        try:
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=30.0)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (1, SCHEMA_VERSION):
+                raise ConfigError(f"journal_path: {self.path} is not an execution journal (schema {version})")
+            if version == 1:  # read like version 2: rows of version 1 have no known owner
+                self._COLS = self._COLS.replace(", owner", ", '' AS owner")
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(f"journal_path: {self.path} is not a usable SQLite journal: {e}") from None
+        self._flusher = _Flusher(self._db, self._lock, DEFER_SECONDS)
+        self._file_key = str(self.path.resolve())
         self._finalizer = weakref.finalize(self, _finalize, self._db, self._lock, self._flusher)
 
     @classmethod

@@ -221,7 +221,8 @@ PARSE_BAD_NUMBERS = {"zero": "0", "negative": "-1", "nan": "NaN", "inf": "Infini
 HUGE = "1e14"
 UNKNOWN_TOKEN = "ZZZ"
 UNKNOWN_IDS = {"pool": "zzz-unknown-pool", "order_id": "zzz-unknown-order", "request_id": "zzz-unknown-request",
-               "position_id": "zzz-unknown-position"}
+               "position_id": "zzz-unknown-position", "market": "zzz-unknown-market",
+               "borrower": "zzz-unknown-borrower"}
 TOKEN_FIELDS = ("token_in", "token_out", "asset", "receive")
 
 
@@ -236,7 +237,8 @@ def invalid_variants(instruction: Mapping[str, Any]) -> list[Variant]:
     Labels: ``<field>=zero|negative|nan|inf|too_large`` (parse stage) for amount and price fields;
     ``<field>=huge`` (1e14, venue stage: more than any account holds); ``symbol=unknown``,
     ``<token field>=unknown``, ``pool=unknown``, ``order_id=unknown``, ``request_id=unknown``,
-    ``position_id=unknown``, ``from_account=unknown``, ``to_account=unknown``, ``amounts=unknown_token``.
+    ``position_id=unknown``, ``market=unknown``, ``borrower=unknown``, ``from_account=unknown``,
+    ``to_account=unknown``, ``amounts=unknown_token``.
     Atomic bundles have no derived variants.
     """
     base = dict(instruction)

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from basis_core.backtest.metrics import downsample_extremes, performance, period
 from basis_core.backtest.report import write_report
 from basis_core.backtest.runner import BacktestResult, run
 from basis_core.data.synthetic import synthetic_market
+from basis_core.testing.browser import chromium_path, load_in_chromium
 
 plotly = pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
 
@@ -140,25 +138,8 @@ def test_report_files_include_a_self_contained_html(carry: BacktestResult, tmp_p
 
 
 # -- a real browser ----------------------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _load_in_chromium(page: Path) -> tuple[str, list[str]]:
-    """Load ``page`` in headless Chromium; return the DOM after its scripts ran and the console messages."""
-    exe = _chromium()
-    assert exe is not None
-    with tempfile.TemporaryDirectory() as profile:
-        p = subprocess.run(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180, check=False)
-    console = [line for line in p.stderr.splitlines() if ":CONSOLE" in line]
-    return p.stdout, console
-
-
-needs_chromium = pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(chromium_path() is None,
+                                    reason="chromium is not installed (apt-get install chromium)")
 
 
 @needs_chromium
@@ -166,7 +147,7 @@ def test_the_console_check_sees_errors(tmp_path: Path) -> None:
     page = tmp_path / "bad.html"
     page.write_text("<!DOCTYPE html><html><body><script>console.error('boom'); notDefined();</script>"
                     "</body></html>")
-    _, console = _load_in_chromium(page)
+    _, console = load_in_chromium(page)
     assert any("boom" in c for c in console) and any("ReferenceError" in c for c in console)
 
 
@@ -174,7 +155,7 @@ def test_the_console_check_sees_errors(tmp_path: Path) -> None:
 @needs_binance
 def test_html_report_renders_in_chromium_without_console_errors(carry: BacktestResult, tmp_path: Path) -> None:
     files = write_report(carry, tmp_path / "out", charts=False)
-    dom, console = _load_in_chromium(files["html"])
+    dom, console = load_in_chromium(files["html"])
     assert console == []
     charts = re.findall(r'id="chart-([a-z]+)" class="plotly-graph-div js-plotly-plot"', dom)
     assert set(charts) == {"equity", "components", "attribution", "risk", "funding"}

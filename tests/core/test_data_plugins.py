@@ -1,5 +1,5 @@
 """Market data as a plugin surface: venues contribute file loaders (``market_data_files``), synthetic series
-(``synthetic_series``) and, declared for the live-parity work, live reads (``live_market_data``); the core reads a
+(``synthetic_series``) and live reads (``live_market_data``, every venue its own keys); the core reads a
 directory with what the installed venues contribute, never letting one venue's file silently stand for another's."""
 
 from __future__ import annotations
@@ -150,17 +150,28 @@ def test_bundled_venues_use_the_same_surface() -> None:
     assert {"binance", "hyperliquid", "aave", "lido", "uniswap", "core"} <= files
 
 
-def test_live_market_data_is_a_declared_hook_a_venue_can_implement() -> None:
-    class LiveReads:
+def test_live_market_data_is_a_hook_every_venue_contributes_to() -> None:
+    from basis_core.live.market_data import LiveValue
+
+    class Acme:
+        @staticmethod
         @hookimpl
-        def live_market_data(self, timestamp: Any, keys: list[str]) -> dict[str, dict[str, Decimal]]:
-            return {k: {"close": Decimal("1")} for k in keys if k.startswith("perp:acme:")}
+        def live_market_data(timestamp: Any, keys: Any, context: Any) -> dict[str, LiveValue]:
+            return {"perp:acme:ETH/USDT:USDT": LiveValue({"close": Decimal("1")}, timestamp.value)}
+
+    class Other:
+        @staticmethod
+        @hookimpl
+        def live_market_data(timestamp: Any, keys: Any, context: Any) -> dict[str, LiveValue]:
+            return {"perp:other:ETH/USDT:USDT": LiveValue({"close": Decimal("2")}, timestamp.value)}
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs.DataHooks)
-    pm.register(LiveReads())
-    got = pm.hook.live_market_data(timestamp=pd.Timestamp("2025-01-01", tz="UTC"), keys=["perp:acme:ETH/USDT:USDT"])
-    assert got == {"perp:acme:ETH/USDT:USDT": {"close": Decimal("1")}}
+    pm.register(Acme, name="acme")
+    pm.register(Other, name="other")
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    got = pm.hook.live_market_data(timestamp=ts, keys=None, context=None)  # not firstresult: one answer per venue
+    assert sorted(k for part in got for k in part) == ["perp:acme:ETH/USDT:USDT", "perp:other:ETH/USDT:USDT"]
 
 
 def test_the_fast_and_the_general_kline_paths_agree(tmp_path: Path) -> None:

@@ -186,3 +186,23 @@ def test_a_writing_connection_still_finds_intents_an_earlier_process_wrote(tmp_p
     assert st is not None and st.intent.seq == old.seq and st.status == "done"
     assert restarted.state("binance", "never") is None
     assert restarted.state("binance", "new").status == "sending"  # type: ignore[union-attr]
+
+
+def test_a_readonly_journal_reads_without_creating_or_writing(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with pytest.raises(ConfigError, match="does not exist"):
+        ExecutionJournal(path, readonly=True)
+    assert not path.exists()  # nothing created
+    w = ExecutionJournal(path)
+    instr = {"venue": "binance", "operation": "spot_trade", "amount": "1"}
+    w.record_intent("binance", "c1", "c1", "spot_trade", instr, fingerprint(instr))
+    r = ExecutionJournal(path, readonly=True)
+    assert [st.intent.intent_id for st in r.pending()] == ["c1"]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        r.record_intent("binance", "c2", "c2", "spot_trade", instr, fingerprint(instr))
+    r.close()
+    w.close()
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).close()
+    with pytest.raises(ConfigError, match="not an execution journal"):
+        ExecutionJournal(other, readonly=True)

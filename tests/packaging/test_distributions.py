@@ -27,7 +27,9 @@ URL = "https://github.com/basis-execution/basis-execution"
 NOT_CORE = {"matplotlib", "plotly", "pyarrow", "ccxt", "web3", "eth-account"}
 #: client libraries each venue plugin declares itself
 PLUGIN_NEEDS = {"binance": {"ccxt"}, "hyperliquid": {"ccxt", "eth-account"}, "uniswap": {"web3", "eth-account"},
-                "curve": {"web3", "eth-account"}, "aave": {"web3", "eth-account"}, "lido": {"web3", "eth-account"}}
+                "curve": {"web3", "eth-account"}, "aave": {"web3", "eth-account"}, "lido": {"web3", "eth-account"},
+                "morpho": {"web3", "eth-account"}, "etherfi": {"web3", "eth-account"},
+                "eigenlayer": {"web3", "eth-account"}}
 #: a markdown link or image target: [text](target)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 

@@ -153,6 +153,18 @@ class CexVenue(CEXExecutionInterface):
         return self._b().estimate_notional(timestamp, instruction)
 
     @hookimpl
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """Each margin wallet's health under the shock (:mod:`basis_core.backtest.cex.risk`), from this venue's own
+        balances and margin tiers (backtest and live alike)."""
+        from basis_core.backtest.cex.risk import cex_risk
+        from basis_core.risk.shocks import NO_SHOCK
+
+        bal = self._b().get_balances(timestamp, None)
+        markets = {s: m for s, m in self.markets.items() if m.is_perp}
+        return cex_risk(self.name, bal, {s: m.tiers for s, m in markets.items()},
+                        {s: m.margin_key for s, m in markets.items()}, instruction or NO_SHOCK)
+
+    @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
         b = self._backend
         if b is None:

@@ -9,6 +9,17 @@ host application. The runner calls, in order:
    after the scheduled instructions due and after the clock advanced (funding and interest accrued);
 3. :meth:`Strategy.finish` after the last step (positions stay open: the report marks them to market).
 
+``basis run`` (paper / live, :mod:`basis_core.run`) calls the same hooks on the wall clock, and two more:
+
+- :meth:`Strategy.required_legs` before :meth:`Strategy.start`: every leg the strategy will trade (venue, operations,
+  instrument, market data, balances), checked all at once by the pre-flight (:mod:`basis_core.run.preflight`),
+  so a strategy never opens a first leg when a later one was impossible from the start;
+- :meth:`Strategy.state_dict` after every step and :meth:`Strategy.load_state_dict` on a restart (after
+  :meth:`Strategy.prepare`, instead of :meth:`Strategy.start`): the default saves the instance's attributes
+  as exact JSON (:mod:`basis_core.backtest.strategies.state`), which covers the built-ins; override both
+  when your strategy holds something else. A leg left open without its hedge is reported with
+  :meth:`Strategy.report_unhedged` (the runner logs it, saves it in the run's state and exits non-zero).
+
 ``ts`` is the step's time (an aware UTC ``pandas.Timestamp``); the market visible at ``ts`` is
 ``manager.data_provider.get_data(ts)`` (nothing later is ever visible). Helpers for subclasses:
 
@@ -43,6 +54,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,6 +75,24 @@ class StrategyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True)
+class Leg:
+    """One leg a strategy will trade, as the pre-flight checks it (:mod:`basis_core.run.preflight`).
+
+    - ``venue`` and the ``operations`` it will send there (the venue must be installed, working, and offer them);
+    - ``symbol``: the instrument, checked against the venue's published rules (venues without rules: not checked);
+    - ``series``: market data it reads, ``"series"`` or ``"series.column"`` (present and fresh at the start);
+    - ``balances``: instrument key -> the amount it needs at the start (human units; summed over legs, read
+      from ``manager.get_balances(ts, venue)``).
+    """
+
+    venue: str
+    operations: tuple[str, ...] = ()
+    symbol: str | None = None
+    series: tuple[str, ...] = ()
+    balances: Mapping[str, Decimal] = field(default_factory=dict)
+
+
 class Strategy:
     """Base class: subclasses set ``name`` (default: the class name), ``Params`` and override the hooks they
     need (:meth:`prepare`, :meth:`start`, :meth:`step`, :meth:`finish`).
@@ -81,6 +111,8 @@ class Strategy:
         self.errors = 0
         #: things the report should mention (e.g. a leg given up); the runner adds them to the summary
         self.notes: list[str] = []
+        #: open exposures left without their hedge (see :meth:`report_unhedged`)
+        self.unhedged: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def prepare(self, manager: Any) -> str | None:
@@ -95,6 +127,47 @@ class Strategy:
 
     def finish(self, manager: Any, ts: Any) -> None:
         """After the last step (positions are left open: the report marks them to market)."""
+
+    # -- paper / live: pre-flight and persisted state ---------------------------------------------------
+    def required_legs(self, manager: Any) -> list[Leg]:
+        """Every leg :meth:`start` will open (called after :meth:`prepare`); the default declares none."""
+        return []
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a restarted run needs to continue without re-opening legs: JSON-ready data. The default saves
+        every instance attribute but ``params`` (:func:`basis_core.backtest.strategies.state.attributes`)."""
+        from basis_core.backtest.strategies.state import attributes
+
+        return attributes(self)
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output onto a strategy built with the same parameters and prepared with
+        :meth:`prepare` (objects it built there are updated in place)."""
+        from basis_core.backtest.strategies.state import restore_attributes
+
+        restore_attributes(self, dict(state))
+
+    def report_unhedged(self, ts: Any, what: str) -> None:
+        """Record an exposure left open without its hedge (a later leg failed and could not be unwound): it is
+        logged at error level, kept in :attr:`unhedged` and :attr:`notes`, and ``basis run`` reports it in
+        the run's state and exit status."""
+        when = ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
+        msg = f"UNHEDGED at {when}: {what}"
+        self.unhedged.append(msg)
+        self.notes.append(msg)
+        log.error("%s: %s", self.name or type(self).__name__, msg)
+
+    @staticmethod
+    def market(manager: Any, ts: Any) -> Any:
+        """The market snapshot at ``ts``; :class:`~basis_core.errors.MarketDataError` when the manager has no
+        market data (a live manager built without a ``data_provider``)."""
+        provider = manager.data_provider
+        if provider is None:
+            from basis_core.errors import MarketDataError
+
+            raise MarketDataError("the manager has no data_provider: strategies need market data (pass the live "
+                                  "data provider, or run them with basis run)")
+        return provider.get_data(ts)
 
     # -- helpers for subclasses (public manager API only) ---------------------------------------------
     @staticmethod
@@ -214,4 +287,4 @@ class LendingBook:
         return s * self.index(manager, ts, kind, asset) if s else Decimal(0)
 
 
-__all__ = ["InstrumentRules", "LendingBook", "Strategy", "StrategyParams", "round_down", "round_to"]
+__all__ = ["InstrumentRules", "Leg", "LendingBook", "Strategy", "StrategyParams", "round_down", "round_to"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import Strategy, StrategyParams, log, round_down, round_to
+from basis_core.backtest.strategies.base import Leg, Strategy, StrategyParams, log, round_down, round_to
 
 #: per perp venue: the spot market used by default, and the account names of the transfer
 VENUE_DEFAULTS: dict[str, dict[str, str]] = {
@@ -150,35 +150,53 @@ class CashAndCarry(Strategy):
                                       (leg.perp_venue, leg.perp_symbol))
         return None
 
-    # -- market data (as of ts: no look-ahead) ---------------------------------------------------------
-    @staticmethod
-    def _spot(manager: Any, ts: Any, symbol: str) -> Decimal:
-        return manager.data_provider.get_data(ts).get(f"spot:{symbol}")  # type: ignore[no-any-return]
+    def required_legs(self, manager: Any) -> list[Leg]:
+        """Per pair: the spot leg (spot_trade, the spot price, the quote cash it buys with) and the perp leg
+        (perp_trade and, on one venue, transfer; the mark; across venues the collateral already posted)."""
+        p: CashAndCarryParams = self.params
+        out: list[Leg] = []
+        for leg in self.legs:
+            margin = leg.capital * p.margin_fraction
+            spot_cash = leg.capital if leg.same_venue else leg.capital - margin
+            out.append(Leg(leg.spot_venue, ("spot_trade",), leg.spot_symbol, (f"spot:{leg.spot_symbol}",),
+                           {f"{leg.spot_venue}:spot:{leg.quote}": spot_cash}))
+            ops = ("perp_trade", "transfer") if leg.same_venue else ("perp_trade",)
+            out.append(Leg(leg.perp_venue, ops, leg.perp_symbol, (f"perp:{leg.perp_venue}:{leg.perp_symbol}",),
+                           {} if leg.same_venue else {leg.margin_key: margin}))
+        return out
 
-    @staticmethod
-    def _mark(manager: Any, ts: Any, venue: str, symbol: str) -> Decimal:
-        return manager.data_provider.get_data(ts).get(f"perp:{venue}:{symbol}")  # type: ignore[no-any-return]
+    # -- market data (as of ts: no look-ahead) ---------------------------------------------------------
+    def _spot(self, manager: Any, ts: Any, symbol: str) -> Decimal:
+        return self.market(manager, ts).get(f"spot:{symbol}")  # type: ignore[no-any-return]
+
+    def _mark(self, manager: Any, ts: Any, venue: str, symbol: str) -> Decimal:
+        return self.market(manager, ts).get(f"perp:{venue}:{symbol}")  # type: ignore[no-any-return]
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self, manager: Any, ts: Any) -> None:
         p: CashAndCarryParams = self.params
-        for leg in self.legs:
+        # every price first: missing market data raises here, before anything is sent
+        prices = [(self._spot(manager, ts, leg.spot_symbol), self._mark(manager, ts, leg.perp_venue, leg.perp_symbol))
+                  for leg in self.legs]
+        for leg, (px, _) in zip(self.legs, prices, strict=True):
             margin = leg.capital * p.margin_fraction
             spot_cash = leg.capital - margin
             leg.target_ratio = margin / spot_cash
             if leg.same_venue:
                 if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
                     continue
-            px = self._spot(manager, ts, leg.spot_symbol)
             qty = round_to(spot_cash / (px * (1 + p.fee_buffer)), leg.unit)
             if qty > 0 and self._buy_spot(manager, ts, leg, qty) is not None:
                 if self._hedge(manager, ts, leg) is None and leg.perp_qty == 0:
-                    # the short cannot be opened: do not keep an unhedged long; give the leg up
+                    # the short cannot be opened: do not keep an unhedged long; unwind the leg and give it up
                     self._sell_spot(manager, ts, leg, leg.spot_qty)
                     if leg.same_venue:
                         free = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
                         self._transfer(manager, ts, leg, free, to_margin=False)
                     self._give_up(leg, ts, "the perp short could not be opened")
+                    if leg.spot_qty * px >= p.min_trade_usd:
+                        self.report_unhedged(ts, f"{leg.spot_qty} {leg.base} long on {leg.spot_venue} without its "
+                                                 f"{leg.perp_venue} short (the unwind sale failed)")
 
     def _give_up(self, leg: _Leg, ts: Any, why: str) -> None:
         leg.disabled = True
@@ -203,6 +221,8 @@ class CashAndCarry(Strategy):
                     if leg.hedge_failures >= p.max_hedge_failures:
                         self._give_up(leg, ts, f"{leg.hedge_failures} re-hedges in a row failed; "
                                                "positions left as they are")
+                        self.report_unhedged(ts, f"{leg.spot_venue} {leg.spot_symbol} / {leg.perp_venue} "
+                                                 f"{leg.perp_symbol}: spot {leg.spot_qty}, perp {leg.perp_qty}")
                 else:
                     leg.hedge_failures = 0
 

@@ -54,7 +54,7 @@ class PerpHedge:
         return self._unit
 
     def mark(self, manager: Any, ts: Any) -> Decimal:
-        return manager.data_provider.get_data(ts).get(f"perp:{self.venue}:{self.symbol}")  # type: ignore[no-any-return]
+        return self.owner.market(manager, ts).get(f"perp:{self.venue}:{self.symbol}")  # type: ignore[no-any-return]
 
     def trade(self, manager: Any, ts: Any, signed: Decimal) -> Any:
         """Trade ``signed`` base units (rounded down to the size step); the deltas, or None."""

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from basis_core.backtest.strategies.base import LendingBook, Strategy, StrategyParams, log, round_down
+from basis_core.backtest.strategies.base import Leg, LendingBook, Strategy, StrategyParams, log, round_down
 from basis_core.backtest.strategies.hedge import PerpHedge
 from basis_core.data.prices import usd_price
 from basis_core.errors import BasisError
@@ -112,13 +112,31 @@ class LeveragedStakingLoop(Strategy):
         self.book = LendingBook(p.aave_venue)
         return None
 
+    def required_legs(self, manager: Any) -> list[Leg]:
+        """The own capital's conversion (Lido stake or the DEX), Aave (supply / borrow / repay / withdraw, both
+        reserves), the DEX for de-leveraging, and the hedge when there is one."""
+        p: LeveragedStakingLoopParams = self.params
+        own = {f"ethereum:wallet:{p.start_asset}": p.eth_amount} if p.eth_amount is not None else {}
+        out: list[Leg] = []
+        if p.start_asset == "ETH" or p.acquire_via == "lido":
+            out.append(Leg(p.lido_venue, ("stake",), None, ("lst:wstETH.rate",), own))
+            own = {}
+        out.append(Leg(p.aave_venue, ("supply", "borrow", "repay", "withdraw"), None,
+                       ("aave:wstETH.liquidity_index", "aave:WETH.variable_borrow_index"), own))
+        if self.swap_venue is not None:
+            out.append(Leg(self.swap_venue, ("swap",)))
+        if self.hedge is not None:
+            out.append(Leg(self.hedge.venue, ("perp_trade",), self.hedge.symbol,
+                           (f"perp:{self.hedge.venue}:{self.hedge.symbol}",)))
+        return out
+
     # -- book ------------------------------------------------------------------------------------------
     def _book(self, manager: Any, ts: Any) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(own wstETH supplied, own WETH debt, wstETH price, WETH price); own = what this strategy
         supplied / borrowed, with interest (the Aave account may be shared with other strategies)."""
         book = self.book
         assert book is not None
-        snap = manager.data_provider.get_data(ts)
+        snap = self.market(manager, ts)
         coll = book.amount(manager, ts, "supplied", "wstETH")
         debt = book.amount(manager, ts, "debt", "WETH")
         return coll, debt, usd_price(snap, "wstETH"), usd_price(snap, "WETH")

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from basis_core.backtest.strategies.base import LendingBook, Strategy, StrategyParams, log, round_down
+from basis_core.backtest.strategies.base import Leg, LendingBook, Strategy, StrategyParams, log, round_down
 from basis_core.backtest.strategies.hedge import PerpHedge, pick_perp_venue
 
 
@@ -69,12 +69,24 @@ class StakedBasis(Strategy):
         self.book = LendingBook(p.aave_venue) if p.aave_venue else None
         return None
 
+    def required_legs(self, manager: Any) -> list[Leg]:
+        """The stake (ETH in the wallet, the LST rate), the Aave supply (the reserve's indices) and the hedge."""
+        p: StakedBasisParams = self.params
+        hedge = self.hedge
+        assert hedge is not None
+        eth = {"ethereum:wallet:ETH": p.eth_amount + p.keep_eth} if p.eth_amount is not None else {}
+        out = [Leg(p.lido_venue, ("stake",), None, (f"lst:{p.lst}.rate",), eth)]
+        if p.aave_venue:
+            out.append(Leg(p.aave_venue, ("supply",), None, (f"aave:{p.lst}.liquidity_index",)))
+        out.append(Leg(hedge.venue, ("perp_trade",), hedge.symbol, (f"perp:{hedge.venue}:{hedge.symbol}",)))
+        return out
+
     @property
     def perp_qty(self) -> Decimal:
         return self.hedge.qty if self.hedge is not None else Decimal(0)
 
     def _rate(self, manager: Any, ts: Any) -> Decimal:
-        return manager.data_provider.get_data(ts).get(f"lst:{self.params.lst}", "rate")  # type: ignore[no-any-return]
+        return self.market(manager, ts).get(f"lst:{self.params.lst}", "rate")  # type: ignore[no-any-return]
 
     def _stop(self, ts: Any, why: str) -> None:
         self.stopped = True

@@ -275,15 +275,30 @@ class ReserveHistory:
         self.rows[i] = row
         return row
 
+    def _resync(self) -> None:
+        """Follow a series that grew (live market data appends a row per step) or dropped its oldest rows."""
+        times = self.series.times
+        n = len(self.rows)
+        if n and times[0] // _NS == self.times_s[0] and len(times) > n:
+            self.times_s.extend(t // _NS for t in times[n:])
+            self.rows.extend([None] * (len(times) - n))
+        else:
+            self.times_s = [t // _NS for t in times]
+            self.rows = [None] * len(times)
+        self._start, self._end = 0, -1
+
     def indices(self, ts_ns: int) -> tuple[int, int]:
         """(normalised income, normalised variable debt) at ``ts_ns`` as rays (see the module doc)."""
+        if len(self.rows) != len(self.series.times):
+            self._resync()
         if self._start <= ts_ns < self._end:
             i = self._i
         else:
             i = self.series.index_at(ts_ns)
             times = self.series.times
             self._i, self._start = i, times[i]
-            self._end = times[i + 1] if i + 1 < len(times) else 1 << 62
+            # past the last row only this exact time is remembered: a later one is looked up (staleness checked)
+            self._end = times[i + 1] if i + 1 < len(times) else ts_ns + 1
         row = self.rows[i] or self._row(i)
         li, lr, vi, vr, bp2, bp3 = row
         dt = ts_ns // _NS - self.times_s[i]
@@ -853,6 +868,36 @@ class AaveSim:
                 out[debt_key] = from_units(debt, dec)
         out.update(self.metrics(self.account_data()))
         return out
+
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """The account's health factor under a :class:`basis_core.risk.Shock`: ``getUserAccountData`` (the
+        contract's integer math, :func:`calculate_user_account_data`) at the oracle prices moved by the shock's
+        factors, with each debt grown by the shock's borrow rate over its horizon. None without a position."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+
+        shock = shock or NO_SHOCK
+        self._at(ts.value)
+        if not len(self.positions):
+            return None
+        cat = self.emode
+        em = self.emodes.get(cat) if cat else None
+        out: list[AssetPosition] = []
+        for asset in self.positions.keys():
+            coll, debt = self.current(asset)
+            if coll == 0 and debt == 0:
+                continue
+            r = self.reserves[asset]
+            price = price_units(self.usd(asset) * shock.price_factor(asset))
+            if debt:
+                debt = int(Decimal(debt) * shock.debt_growth(asset))
+            out.append(AssetPosition(price, r.decimals, r.ltv, r.liquidation_threshold, coll, debt, coll > 0,
+                                     r.emode_category))
+        acc = calculate_user_account_data(out, em)
+        hf = from_units(acc.health_factor, 18) if acc.total_debt_base else None
+        return [LegRisk(VENUE, f"{VENUE}:account", "lending", hf, {"oracle:ETH/USD": self.usd("ETH") * shock.eth},
+                        {"collateral_usd": from_units(acc.total_collateral_base, 8),
+                         "debt_usd": from_units(acc.total_debt_base, 8),
+                         "liquidation_threshold": from_units(acc.current_liquidation_threshold, 4)})]
 
     def metrics(self, acc: AccountData) -> dict[str, Decimal]:
         """``aave:metric:*`` of the account (see :func:`account_metrics`)."""

@@ -47,6 +47,14 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
         "gas_units", "liquidations", "reserves"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Reserve indices, rates and oracle prices, and gas, from the market's contracts (:mod:`.market_data`)."""
+        from basis_venue_aave.market_data import read_market_data
+
+        return read_market_data(keys, context)
+
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
     data_module: ClassVar[str] = "basis_venue_aave.data"
 
@@ -104,6 +112,14 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """Backtest: the account's health factor under the shock (:meth:`AaveSim.risk_state`); live: None (not
+        reported yet)."""
+        if self.mode != "backtest":
+            return None
+        return self.backend.risk_state(timestamp, instruction)
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from basis_core.backtest.cex import CexSpec, CexVenue
 from basis_core.data.contrib import DataModuleHooks
+from basis_core.hookspecs import hookimpl
 from basis_venue_binance.spec import BINANCE_SPEC
 
 
@@ -29,6 +30,14 @@ class BinanceVenue(DataModuleHooks, CexVenue):
 
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
     data_module: ClassVar[str] = "basis_venue_binance.data"
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Spot prices, marks and funding from Binance's public endpoints (:mod:`basis_venue_binance.market_data`)."""
+        from basis_venue_binance.market_data import read_market_data
+
+        return read_market_data(keys, context)
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

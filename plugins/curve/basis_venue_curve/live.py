@@ -34,6 +34,7 @@ from basis_core.backtest.dex import (
     min_out_units,
     quote_deltas,
     resolve_swap_pool,
+    swap_pool_entries,
     to_units,
     wallet_key,
     without_valuation,
@@ -313,6 +314,10 @@ class CurveLive(LiveSwaps):
             if bal:
                 out[p.lp_key()] = from_units(bal, LP_DECIMALS)
         return out
+
+    def swap_pools(self, ts: Any, ins: Any) -> list[dict[str, Any]]:
+        """The deployed pools (deployment table) trading ``ins``'s pair (the ``swap_pools`` hook)."""
+        return swap_pool_entries(((p.id, p.coins) for p in self.pools.values()), ins, self.decimals)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap or deposit (stablecoins at 1); None otherwise."""

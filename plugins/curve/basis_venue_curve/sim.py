@@ -36,6 +36,7 @@ from basis_core.backtest.dex import (
     sim_pool_options,
     sim_routes,
     swap_deltas,
+    swap_pool_entries,
     to_units,
     wallet_key,
 )
@@ -347,6 +348,10 @@ class CurveSim:
         res = self.state(ts, spec, prices).pool.remove_liquidity(to_units(amount, LP_DECIMALS, "lp_amount"))
         return sum((from_units(a, d) * prices[c] for c, a, d in zip(spec.coins, res.amounts, spec.decimals,
                                                                      strict=True)), _ZERO)
+
+    def swap_pools(self, ts: Any, ins: Any) -> list[dict[str, Any]]:
+        """The configured pools trading ``ins``'s pair (the ``swap_pools`` hook)."""
+        return swap_pool_entries(((s.id, s.coins) for s in self.specs.values()), ins, self.decimals)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a deposit; None for removals."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from basis_core.backtest.amm_venue import AmmVenue
+from basis_core.hookspecs import hookimpl
 
 
 class CurveVenue(AmmVenue):
@@ -33,6 +34,14 @@ class CurveVenue(AmmVenue):
     description = "Curve StableSwap: swaps, liquidity, price-impact quotes, gas (exact pool math)"
     key_namespaces = ("curve:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"eth_usd"}
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Pool states (balances, A, fee, LP supply) of the deployed pools, and gas (:mod:`.market_data`)."""
+        from basis_venue_curve.market_data import read_market_data
+
+        return read_market_data(keys, context)
 
     def instruments(self) -> tuple[str, ...]:
         from basis_venue_curve.sim import DEFAULT_POOLS

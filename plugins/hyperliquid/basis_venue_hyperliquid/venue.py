@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from basis_core.backtest.cex import CexSpec, CexVenue
 from basis_core.data.contrib import DataModuleHooks
+from basis_core.hookspecs import hookimpl
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
 
 
@@ -32,6 +33,14 @@ class HyperliquidVenue(DataModuleHooks, CexVenue):
 
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
     data_module: ClassVar[str] = "basis_venue_hyperliquid.data"
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Marks, spot prices and funding from Hyperliquid's public ``/info`` (:mod:`.market_data`)."""
+        from basis_venue_hyperliquid.market_data import read_market_data
+
+        return read_market_data(keys, context)
 
     def on_configure(self, context: Any) -> None:
         super().on_configure(context)

@@ -45,6 +45,14 @@ class LidoVenue(DataModuleHooks, OnChainExecutionInterface):
         "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"}) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
 
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """The wstETH exchange rate (``lst:wstETH``) and gas, from the contracts (:mod:`.market_data`)."""
+        from basis_venue_lido.market_data import read_market_data
+
+        return read_market_data(keys, context)
+
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
     data_module: ClassVar[str] = "basis_venue_lido.data"
 

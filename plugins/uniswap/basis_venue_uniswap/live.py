@@ -43,6 +43,7 @@ from basis_core.backtest.dex import (
     min_out_units,
     quote_deltas,
     resolve_swap_pool,
+    swap_pool_entries,
     to_units,
     wallet_key,
     without_valuation,
@@ -568,6 +569,12 @@ class UniswapLive(LiveSwaps):
         swapped = f"{b}/{a}:{fee}"
         return swapped if swapped in self.table["v3_pools"] and f"{a}/{b}:{fee}" not in self.table["v3_pools"] \
             else f"{a}/{b}:{fee}"
+
+    def swap_pools(self, ts: Any, ins: Any) -> list[dict[str, Any]]:
+        """The deployed pools (deployment table) trading ``ins``'s pair (the ``swap_pools`` hook)."""
+        pools = [(f"v2:{pair}", pair.split("/")) for pair in self.table["v2_pairs"]]
+        pools += [(f"v3:{key}", key.split(":")[0].split("/")) for key in self.table["v3_pools"]]
+        return swap_pool_entries(pools, ins, self.decimals)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap or deposit at on-chain mid prices; None when a token has no price."""

@@ -45,6 +45,7 @@ from basis_core.backtest.dex import (
     sim_pool_options,
     sim_routes,
     swap_deltas,
+    swap_pool_entries,
     to_units,
     wallet_key,
 )
@@ -601,6 +602,10 @@ class UniswapSim:
         _, _, burnt = st.pool.burn(owner, lo, hi, int(amount))
         c0, c1, _ = burnt.collect(owner, lo, hi)
         return self._value(spec, m, c0, c1)
+
+    def swap_pools(self, ts: Any, ins: Any) -> list[dict[str, Any]]:
+        """The configured pools trading ``ins``'s pair (the ``swap_pools`` hook)."""
+        return swap_pool_entries(((s.id, (s.token0, s.token1)) for s in self.specs.values()), ins, self.decimals)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a liquidity deposit; None for removals."""

@@ -39,6 +39,14 @@ class UniswapVenue(AmmVenue):
     key_namespaces = ("uniswap:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = AmmVenue.settings_options | {"position_range_pct", "deadline_seconds"}
 
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        """Pool states and prices of the deployed pools, and gas (:mod:`.market_data`)."""
+        from basis_venue_uniswap.market_data import read_market_data
+
+        return read_market_data(keys, context)
+
     # -- market data (static: called on the class, before any manager exists; see basis_venue_uniswap.data)
     @staticmethod
     @hookimpl

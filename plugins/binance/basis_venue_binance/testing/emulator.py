@@ -838,6 +838,14 @@ class BinanceEmulator(EmulatorServer):
         if sym:
             self._price_of(market, sym)
             return [sym]
+        if p.get("symbols"):  # a JSON list, e.g. ["ETHUSDT","BTCUSDT"]
+            try:
+                syms = json.loads(p["symbols"])
+            except ValueError:
+                raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+            for s in syms:
+                self._price_of(market, s)
+            return list(syms)
         return sorted(self._prices(market))
 
     def _ticker_price(self, market: MarketKind, p: dict[str, str]) -> Any:

@@ -1,0 +1,77 @@
+"""Compile a plugin's own Solidity sources with solc-js from ``node_modules`` (standard JSON), for tests.
+
+A venue whose protocol ships no deployable artifact writes a small contract of its own speaking the real ABI
+and compiles it here: one ``node`` process per call (~1 s), artifacts cached per (directory, sources, settings)
+in the process. Nothing is vendored; ``npm ci`` provides ``solc`` (the version of the project's package.json,
+or another package directory given as ``solc_package``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from basis_core.testing.anvil import node_modules
+from basis_core.testing.contracts import Artifact
+
+_NODE_SCRIPT = """
+const solc = require(process.argv[1]);
+let input = '';
+process.stdin.on('data', (c) => { input += c; });
+process.stdin.on('end', () => { process.stdout.write(solc.compile(input)); });
+"""
+
+
+class SolcError(RuntimeError):
+    """solc reported errors (the message holds the formatted diagnostics), or solc-js could not run."""
+
+
+def compile_solidity(contracts_dir: str | Path, sources: Sequence[str], *, evm_version: str = "cancun",
+                     optimizer_runs: int = 200, solc_package: str = "solc") -> dict[str, Artifact]:
+    """Compile ``sources`` (file names under ``contracts_dir``); contract name -> :class:`Artifact` (ABI and
+    creation bytecode; interfaces, which have no bytecode, are left out). Raises :class:`SolcError`."""
+    return dict(_compile(str(Path(contracts_dir).resolve()), tuple(sources), evm_version, optimizer_runs,
+                         solc_package))
+
+
+@lru_cache(maxsize=16)
+def _compile(contracts_dir: str, sources: tuple[str, ...], evm_version: str, optimizer_runs: int,
+             solc_package: str) -> dict[str, Artifact]:
+    node = shutil.which("node")
+    if node is None:
+        raise SolcError("node not found: needed to run solc-js")
+    solc_dir = node_modules() / solc_package
+    if not solc_dir.exists():
+        raise SolcError(f"{solc_dir} not found: run `npm ci`")
+    base = Path(contracts_dir)
+    std_input = {
+        "language": "Solidity",
+        "sources": {name: {"content": (base / name).read_text()} for name in sources},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": optimizer_runs},
+            "evmVersion": evm_version,
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    proc = subprocess.run([node, "-e", _NODE_SCRIPT, str(solc_dir)], input=json.dumps(std_input),
+                          capture_output=True, text=True, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise SolcError(f"solc-js failed: {proc.stderr.strip()[:2000]}")
+    out = json.loads(proc.stdout)
+    errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise SolcError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    arts: dict[str, Artifact] = {}
+    for _file, contracts in out["contracts"].items():
+        for name, c in contracts.items():
+            code = c["evm"]["bytecode"]["object"]
+            if code:
+                arts[name] = Artifact(name, c["abi"], code, {})
+    return arts
+
+
+__all__ = ["SolcError", "compile_solidity"]

@@ -1,0 +1,229 @@
+"""The transit desk: timed moves of capital between venues (backtest).
+
+``manager.execute(ts, {"operation": "move", "asset": "USDT", "amount": "5000", "source": "binance:futures:USDT",
+"destination": "ethereum:wallet:USDT"})`` debits the source now and credits ``transit:<src venue>-<dst
+venue>:<asset>`` with the amount less the route's fee (:mod:`basis_core.transit.routes`); the funds there earn
+nothing (no venue accrues on them) but still count as equity. When the clock passes the arrival time the desk's
+``accrue`` moves them to the destination as an ``arrival`` event (history, ledger), stamped with the arrival time.
+Strategies see what is where and when with :func:`in_transit`.
+
+Deltas of the move: ``positions`` = source -amount, transit key +(amount - fee); ``fees`` = the fee on the source;
+``pnl["trading_fees"]`` = -fee in USD; ``details``: ``route``, ``arrives_at``, ``seconds``, ``transfer_id``.
+Bad input (no such route, an amount the source does not hold, a key whose asset is not ``asset``) raises a typed
+error naming the field; nothing changes. Live mode is not supported yet (UnsupportedOperationError).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError, model_validator
+
+from basis_core.deltas import ExecutionDeltas, split_key
+from basis_core.errors import InstructionValidationError, InsufficientFundsError, UnsupportedOperationError
+from basis_core.hookspecs import hookimpl
+from basis_core.instructions import Amount, ClientId, Token
+from basis_core.transit.routes import Route, build_routes
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]*:[a-z][a-z0-9_\-]*:[A-Za-z][A-Za-z0-9.\-]*$")]
+PENDING_TABLE = "transit.pending"
+_PLUGIN_NAME = "basis_core.transit"
+
+
+class Move(BaseModel):
+    """Move ``amount`` of ``asset`` from the ``source`` key to the ``destination`` key (different venues)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    operation: Literal["move"] = "move"
+    venue: Literal["transit"] = "transit"
+    client_id: ClientId | None = None
+    asset: Token
+    amount: Amount
+    source: Key
+    destination: Key
+
+    @model_validator(mode="after")
+    def _check(self) -> Move:
+        for f in ("source", "destination"):
+            if split_key(getattr(self, f))[2] != self.asset:
+                raise ValueError(f"{f}: the key's asset must be {self.asset!r}")
+        if split_key(self.source)[0] == split_key(self.destination)[0]:
+            raise ValueError("destination: a move joins two venues (within one venue use 'transfer')")
+        return self
+
+
+_ADAPTER: TypeAdapter[Move] = TypeAdapter(Move)
+
+
+def parse_move(obj: Any) -> Move:
+    """A validated :class:`Move`; a bad one raises InstructionValidationError naming the field."""
+    from basis_core.instructions import _error_from_validation
+
+    if isinstance(obj, Move):
+        return obj
+    if isinstance(obj, str | bytes):
+        import json
+        try:
+            obj = json.loads(obj)
+        except ValueError as e:
+            raise InstructionValidationError("instruction", f"not valid JSON: {e}") from None
+    try:
+        return _ADAPTER.validate_python(obj)
+    except ValidationError as e:
+        raise _error_from_validation(e) from None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A move on its way (immutable: stored in the ledger's transactional table)."""
+
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    source: str
+    destination: str
+    transit_key: str
+    sent_ns: int
+    arrives_ns: int
+    route: str
+
+
+class TransitDesk:
+    """The core plugin that runs moves and lands them (one per backtest manager, registered on first use)."""
+
+    def __init__(self, manager: Any) -> None:
+        self.m = manager
+        self.routes: dict[str, Route] = build_routes(manager.settings.transit_routes)
+        self.pending = manager.ledger.table(PENDING_TABLE)
+
+    @classmethod
+    def of(cls, manager: Any) -> TransitDesk:
+        desk = manager.pm.get_plugin(_PLUGIN_NAME)
+        if desk is None:
+            desk = cls(manager)
+            manager.pm.register(desk, name=_PLUGIN_NAME)
+        return desk  # type: ignore[no-any-return]
+
+    def route(self, move: Move) -> Route:
+        sv, sk, _ = split_key(move.source)
+        dv, dk, _ = split_key(move.destination)
+        name = f"{sv}:{sk}->{dv}:{dk}"
+        r = self.routes.get(name)
+        if r is None:
+            known = ", ".join(sorted(self.routes))
+            raise InstructionValidationError("destination", f"no transfer route {name}; routes: {known} (setting "
+                                                            "transit_routes)")
+        return r
+
+    def move(self, ts: pd.Timestamp, move: Move) -> ExecutionDeltas:
+        from basis_core.data.prices import usd_price
+
+        r = self.route(move)
+        fee = r.cost(move.asset, move.amount)
+        if fee >= move.amount:
+            raise InstructionValidationError("amount", f"{move.amount} {move.asset} does not cover the route's fee "
+                                                       f"{fee}")
+        sv, dv = split_key(move.source)[0], split_key(move.destination)[0]
+        tkey = f"transit:{sv}-{dv}:{move.asset}"
+        arrives = ts.value + r.seconds * 1_000_000_000
+        tid = move.client_id or f"tr-{len(self.pending) + 1}-{ts.value}"
+        sv_, sk_, _ = split_key(move.source)
+        if sv_ in {v["name"] for v in self.m.venues()}:  # what the venue lets leave the account (margin in use)
+            bal = self.m.get_balances(ts, sv_)
+            free = bal.get(f"{sv_}:metric:available:{move.asset}")
+            if free is not None and sk_ not in ("spot", "wallet") and move.amount > free:
+                raise InsufficientFundsError(move.source, move.amount, Decimal(free), "amount")
+        ledger = self.m.ledger
+        positions = {move.source: -move.amount, tkey: move.amount - fee}
+        ledger.begin()
+        try:
+            ledger.apply(positions)
+            self.pending[tid] = Pending(tid, move.asset, move.amount - fee, move.source, move.destination, tkey,
+                                        ts.value, arrives, r.name)
+        except BaseException:
+            ledger.rollback()
+            raise
+        ledger.commit()
+        try:
+            usd = fee * usd_price(self.m.data_provider.get_data(ts), move.asset)
+        except LookupError:
+            usd = Decimal(0)
+        d = ExecutionDeltas("transit", "move", ts, positions, {move.source: -fee} if fee else {}, "requested",
+                            move.client_id, tid, fill_amount=move.amount, pnl={"trading_fees": -usd} if usd else {},
+                            details={"route": r.name, "seconds": r.seconds, "transfer_id": tid,
+                                     "arrives_at": pd.Timestamp(arrives, tz="UTC").isoformat(), "fee": fee})
+        self.m._record_success(ts, d)
+        return d
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        """Arrivals in ``(previous, timestamp]``, oldest first, each stamped with its arrival time."""
+        if not len(self.pending):
+            return None
+        due = sorted((p for p in self.pending.values() if p.arrives_ns <= timestamp.value),
+                     key=lambda p: (p.arrives_ns, p.transfer_id))
+        out = []
+        for p in due:
+            del self.pending[p.transfer_id]
+            out.append(ExecutionDeltas("transit", "arrival", pd.Timestamp(p.arrives_ns, tz="UTC"),
+                                       {p.transit_key: -p.amount, p.destination: p.amount}, {}, "settled",
+                                       order_id=p.transfer_id, fill_amount=p.amount,
+                                       details={"route": p.route, "transfer_id": p.transfer_id,
+                                                "sent_at": pd.Timestamp(p.sent_ns, tz="UTC").isoformat()}))
+        return out or None
+
+
+def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[str, Any]]:
+    """What is on its way (oldest arrival first): asset, amount (net of fees), source, destination, sent and
+    arrival times; empty in live mode and before the first move.
+
+    With ``queues`` (and ``ts``), also the venues' queued withdrawals (staking exits): every balance key
+    ``<venue>:withdrawal:<id>`` a venue reports, with ``arrives_at`` from its ``<venue>:metric:claimable_at:<id>``
+    (UTC seconds; None when the venue does not say) -- the convention withdrawal-queue venues follow (Lido)."""
+    ledger = manager.ledger
+    out: list[dict[str, Any]] = []
+    if ledger is not None:
+        rows = sorted(ledger.table(PENDING_TABLE).values(), key=lambda p: p.arrives_ns)
+        out = [{"transfer_id": p.transfer_id, "asset": p.asset, "amount": p.amount, "source": p.source,
+                "destination": p.destination, "route": p.route, "sent_at": pd.Timestamp(p.sent_ns, tz="UTC"),
+                "arrives_at": pd.Timestamp(p.arrives_ns, tz="UTC")} for p in rows]
+    if queues and ts is not None:
+        from basis_core.errors import BasisError
+
+        for v in manager.venues():
+            name = v["name"]
+            try:
+                bal = manager.get_balances(ts, name)
+            except BasisError:
+                continue
+            prefix = f"{name}:withdrawal:"
+            for key, amount in bal.items():
+                if not key.startswith(prefix) or not amount:
+                    continue
+                rid = key[len(prefix):]
+                at = bal.get(f"{name}:metric:claimable_at:{rid}")
+                out.append({"transfer_id": f"{name}:{rid}", "asset": None, "amount": amount, "source": key,
+                            "destination": f"{name} claim", "route": f"{name} withdrawal queue", "sent_at": None,
+                            "arrives_at": None if at is None else pd.Timestamp(int(at * 10**9), tz="UTC")})
+    return out
+
+
+def execute_move(manager: Any, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+    """Run a ``move`` instruction on ``manager`` (backtest)."""
+    from basis_core.timeutil import to_utc
+
+    move = parse_move(instruction)
+    if manager.ledger is None:
+        raise UnsupportedOperationError("transit", "move")
+    ts = to_utc(timestamp)
+    desk = TransitDesk.of(manager)
+    desk.route(move)  # an unknown route is refused before the clock moves
+    if manager.clock.now_ns is None or ts.value != manager.clock.now_ns:
+        manager.advance_to(ts)
+    return desk.move(ts, move)
+
+
+__all__ = ["Move", "Pending", "TransitDesk", "execute_move", "in_transit", "parse_move"]

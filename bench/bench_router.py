@@ -1,0 +1,163 @@
+"""Router benchmark (issue 19). Prints one JSON object.
+
+- ``decision_5_pools_us``: one routing decision over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05 /
+  0.3 / 1 % tiers), the split (:func:`basis_core.best_execution.split.best_split`, exact grid + water-filling)
+  over the pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop):
+  median of 200 decisions, each for a different size (target <= 1,000 us).
+- ``decision_5_pools_via_hooks_us``: the same decision as the manager makes it for ``venue: "auto"``: pools found
+  through ``swap_pools`` and every quote asked through the venues' ``quote_swap`` hook (pydantic instruction,
+  plugin routing, Decimal quote deltas): median of 50.
+- ``table``: output improvement of the routed split over the best single pool for 10k .. 10M USD, net of gas at
+  the market's gas price, on the same 5 pools. Depths: the Uniswap plugin's default virtual pools (WETH/USDT v2
+  20M, v3 0.05 % 50M +/-10 %, v3 0.3 % 30M +/-30 %) plus a 0.01 % (20M, +/-2 %) and a 1 % tier (5M, +/-60 %),
+  all scaled by one factor fitted so that the best single pool's all-in cost (fee + impact) of a 1M USD buy
+  equals the real ETH_USDT cost of ``execution_costs_lookup.json`` (13 bps) when the shared data is present
+  (else the factor is 1 and ``calibration`` says so); the fit's 10k / 100k costs are printed beside the real ones.
+- ``quotes_per_decision``: distinct exact quotes one decision asked (median).
+Gas saved by batching is measured on anvil by tests/live/test_router_live.py (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from basis_core import ExecutionInterfaceManager
+from basis_core.best_execution.router import plan_route
+from basis_core.best_execution.split import Curve, best_split
+from basis_core.data import synthetic_market
+from basis_core.instructions import Swap
+
+TS = pd.Timestamp("2025-01-01T10:00:00Z")
+POOLS: dict[str, dict[str, str]] = {
+    "v2:WETH/USDT": {"tvl_usd": "20000000"},
+    "v3:WETH/USDT:100": {"tvl_usd": "20000000", "range_pct": "0.02"},
+    "v3:WETH/USDT:500": {"tvl_usd": "50000000", "range_pct": "0.10"},
+    "v3:WETH/USDT:3000": {"tvl_usd": "30000000", "range_pct": "0.30"},
+    "v3:WETH/USDT:10000": {"tvl_usd": "5000000", "range_pct": "0.60"},
+}
+SIZES = (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000)
+DATA = Path(os.environ.get("BASIS_SHARED_DATA", "/work/shared/data")) / "execution_costs_lookup.json"
+MARKET = synthetic_market(hours=48)
+
+
+def _manager(scale: Decimal) -> ExecutionInterfaceManager:
+    pools = {pid: {**cfg, "tvl_usd": str(Decimal(cfg["tvl_usd"]) * scale)} for pid, cfg in POOLS.items()}
+    return ExecutionInterfaceManager({"venues": ["uniswap"], "venue_config": {"uniswap": {"pools": pools}}},
+                                     MARKET, "backtest")
+
+
+def _buy(usd: int) -> Swap:
+    return Swap(venue="auto", token_in="USDT", token_out="WETH", amount_in=Decimal(usd))
+
+
+def _best_single_cost_bps(m: ExecutionInterfaceManager, usd: int) -> Decimal:
+    """All-in cost (fee + impact, before gas) of the best single pool, in bps of the market's no-fee output."""
+    plan = plan_route(m, TS, _buy(usd))
+    assert plan.split.single is not None
+    d = plan.pools[plan.split.single].quotes[sum(plan.split.amounts)]
+    ref = d.details["reference_prices"]
+    fair = Decimal(usd) * ref["USDT"] / ref["WETH"]
+    return (fair - Decimal(d.details["amount_out"])) / fair * 10_000
+
+
+def _calibrate() -> tuple[Decimal, dict[str, Any]]:
+    if not DATA.exists():
+        return Decimal(1), {"source": "none (shared data absent): plugin default depths, scale 1"}
+    real = json.loads(DATA.read_text())["ETH_USDT"]
+    target = {k: Decimal(statistics.median(v.values())) for k, v in real.items()}
+    lo, hi = Decimal("0.05"), Decimal(20)
+    for _ in range(18):  # cost falls as depth grows: bisect the scale on the 1M cost (log scale)
+        mid = (lo * hi).sqrt()
+        if _best_single_cost_bps(_manager(mid), 1_000_000) > target["1m"]:
+            lo = mid
+        else:
+            hi = mid
+    scale = ((lo * hi).sqrt()).quantize(Decimal("0.001"))
+    m = _manager(scale)
+    fit = {k: str(_best_single_cost_bps(m, n).quantize(Decimal("0.1")))
+           for k, n in (("10k", 10_000), ("100k", 100_000), ("1m", 1_000_000))}
+    return scale, {"source": str(DATA.name), "real_cost_bps": {k: str(v) for k, v in target.items()},
+                   "model_cost_bps": fit, "depth_scale": str(scale)}
+
+
+def _pure_curves(m: ExecutionInterfaceManager) -> tuple[list[Curve], int]:
+    """The 5 pools' exact integer math on their anchored states, as the split's quote functions (USDT in)."""
+    from basis_venue_uniswap import v2_math
+    from basis_venue_uniswap.sim import V2State
+
+    uni = m.venue("uniswap").backend
+    curves = []
+    for pid in POOLS:
+        spec = uni.spec(pid)
+        st = uni.pool_state(TS, pid)
+        zero_for_one = spec.token0 == "USDT"
+        if isinstance(st, V2State):
+            r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
+            curves.append(Curve(pid, lambda x, r_in=r_in, r_out=r_out, fee=spec.fee: v2_math.get_amount_out(
+                x, r_in, r_out, fee), 0))
+        else:
+            pool = st.pool
+
+            def q(x: int, pool: Any = pool, z: bool = zero_for_one) -> int | None:
+                try:
+                    return pool.quote_exact_input(z, x)
+                except ValueError:
+                    return None
+            curves.append(Curve(pid, q, 0))
+    return curves, 6
+
+
+def bench() -> dict[str, Any]:
+    scale, calibration = _calibrate()
+    m = _manager(scale)
+    out: dict[str, Any] = {"calibration": calibration}
+
+    curves, dec = _pure_curves(m)
+    times, quotes = [], []
+    for i in range(200):
+        total = (1_000_000 + 45_000 * i) * 10**dec
+        t = time.perf_counter()
+        split = best_split(total, curves)
+        times.append(time.perf_counter() - t)
+        assert split is not None
+        quotes.append(split.quotes)
+    out["decision_5_pools_us"] = round(statistics.median(times) * 1e6, 1)
+    out["quotes_per_decision"] = statistics.median(quotes)
+
+    times = []
+    for i in range(50):
+        t = time.perf_counter()
+        plan_route(m, TS, _buy(1_000_000 + 45_000 * i))
+        times.append(time.perf_counter() - t)
+    out["decision_5_pools_via_hooks_us"] = round(statistics.median(times) * 1e6, 1)
+
+    table = []
+    for usd in SIZES:
+        d = m.quote(TS, _buy(usd)).details
+        single = d["best_single"]
+        eth_usd = m.data_provider.get_data(TS).get("oracle:ETH/USD", "price")  # type: ignore[union-attr]
+        gain_usd = d["output_gain"] * eth_usd
+        table.append({
+            "size_usd": usd, "pools_used": len(d["legs"]),
+            "split": {leg["pool"]: str((leg["amount_in"] / usd * 100).quantize(Decimal("0.1"))) for leg in d["legs"]},
+            "best_single_pool": single["pool"],
+            "gain_usd": str(gain_usd.quantize(Decimal("0.01"))),
+            "gain_bps": str((d["output_gain"] / single["net_amount_out"] * 10_000).quantize(Decimal("0.01"))),
+            "impact_saved_bps": str(d["impact_saved_bps"]),
+            "gas_usd": str((d["gas_cost_eth"] * eth_usd).quantize(Decimal("0.01"))),
+        })
+    out["table"] = table
+    out["gas_price_gwei"] = str(m.data_provider.get_data(TS).get("gas", "gas_price_gwei"))  # type: ignore[union-attr]
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench(), indent=1))

@@ -1,0 +1,1 @@
+"""Test support: compile and deploy our own EtherFi liquidity pool / eETH / weETH / withdraw-request NFT."""

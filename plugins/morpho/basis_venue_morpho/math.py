@@ -1,0 +1,406 @@
+"""Morpho Blue's integer math, as pure functions on immutable values (no I/O, no Decimal).
+
+Mirrors, line for line, ``Morpho.sol`` 1.0.0 (npm ``@morpho-org/morpho-blue``: ``MathLib``, ``SharesMathLib``,
+``UtilsLib``, ``_accrueInterest``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay`` / ``supplyCollateral`` /
+``withdrawCollateral`` / ``liquidate``, ``_isHealthy``) and Morpho's ``AdaptiveCurveIrm`` (``ExpLib.wExp``,
+``ConstantsLib``, ``_borrowRate``, ``_curve``, ``_newRateAtTarget``). Every amount is an ``int`` in base units
+(shares in share units, rates in WAD per second, prices scaled by 1e36). Rounding directions are the
+contract's: shares and assets always round in favour of the protocol.
+
+A call the contract would revert raises :class:`MorphoRevert` with the contract's reason string
+(``ErrorsLib``) or ``"arithmetic underflow"`` for a checked-arithmetic panic; nothing is returned then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+WAD = 10**18
+VIRTUAL_SHARES = 10**6
+VIRTUAL_ASSETS = 1
+ORACLE_PRICE_SCALE = 10**36
+MAX_FEE = 25 * 10**16
+LIQUIDATION_CURSOR = 3 * 10**17
+MAX_LIQUIDATION_INCENTIVE_FACTOR = 115 * 10**16
+UINT128_MAX = 2**128 - 1
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+# AdaptiveCurveIrm ConstantsLib (int256 in the contract)
+CURVE_STEEPNESS = 4 * WAD
+ADJUSTMENT_SPEED = 50 * WAD // SECONDS_PER_YEAR
+TARGET_UTILIZATION = 9 * 10**17
+INITIAL_RATE_AT_TARGET = 4 * 10**16 // SECONDS_PER_YEAR
+MIN_RATE_AT_TARGET = 10**15 // SECONDS_PER_YEAR
+MAX_RATE_AT_TARGET = 2 * WAD // SECONDS_PER_YEAR
+
+# ExpLib
+LN_2_INT = 693147180559945309
+LN_WEI_INT = -41446531673892822312
+WEXP_UPPER_BOUND = 93859467695000404319
+WEXP_UPPER_VALUE = 57716089161558943949701069502944508345128422502756744429568
+
+# ErrorsLib reasons
+MARKET_NOT_CREATED = "market not created"
+INCONSISTENT_INPUT = "inconsistent input"
+ZERO_ASSETS = "zero assets"
+INSUFFICIENT_COLLATERAL = "insufficient collateral"
+INSUFFICIENT_LIQUIDITY = "insufficient liquidity"
+HEALTHY_POSITION = "position is healthy"
+MAX_UINT128_EXCEEDED = "max uint128 exceeded"
+UNDERFLOW = "arithmetic underflow"
+
+
+class MorphoRevert(Exception):
+    """The contract would revert with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- MathLib / SharesMathLib / UtilsLib ---------------------------------------------------------------------
+def mul_div_down(x: int, y: int, d: int) -> int:
+    return (x * y) // d
+
+
+def mul_div_up(x: int, y: int, d: int) -> int:
+    return (x * y + (d - 1)) // d
+
+
+def w_mul_down(x: int, y: int) -> int:
+    return (x * y) // WAD
+
+
+def w_div_down(x: int, y: int) -> int:
+    return (x * WAD) // y
+
+
+def w_div_up(x: int, y: int) -> int:
+    return mul_div_up(x, WAD, y)
+
+
+def w_taylor_compounded(x: int, n: int) -> int:
+    """``e^(x*n) - 1`` by its first three Taylor terms (MathLib.wTaylorCompounded)."""
+    first = x * n
+    second = mul_div_down(first, first, 2 * WAD)
+    third = mul_div_down(second, first, 3 * WAD)
+    return first + second + third
+
+
+def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
+    return mul_div_down(assets, total_shares + VIRTUAL_SHARES, total_assets + VIRTUAL_ASSETS)
+
+
+def to_shares_up(assets: int, total_assets: int, total_shares: int) -> int:
+    return mul_div_up(assets, total_shares + VIRTUAL_SHARES, total_assets + VIRTUAL_ASSETS)
+
+
+def to_assets_down(shares: int, total_assets: int, total_shares: int) -> int:
+    return mul_div_down(shares, total_assets + VIRTUAL_ASSETS, total_shares + VIRTUAL_SHARES)
+
+
+def to_assets_up(shares: int, total_assets: int, total_shares: int) -> int:
+    return mul_div_up(shares, total_assets + VIRTUAL_ASSETS, total_shares + VIRTUAL_SHARES)
+
+
+def zero_floor_sub(x: int, y: int) -> int:
+    return x - y if x > y else 0
+
+
+def u128(x: int) -> int:
+    """UtilsLib.toUint128: ``x``, or a revert above ``type(uint128).max``."""
+    if x > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
+    return x
+
+
+def _sub(x: int, y: int) -> int:
+    """Checked subtraction (Solidity 0.8 panics on underflow)."""
+    if y > x:
+        raise MorphoRevert(UNDERFLOW)
+    return x - y
+
+
+# -- AdaptiveCurveIrm ----------------------------------------------------------------------------------------
+def _tdiv(a: int, b: int) -> int:
+    """int256 division: truncates toward zero."""
+    if a >= 0:
+        return a // b if b > 0 else -(a // -b)
+    return -(-a // b) if b > 0 else -a // -b
+
+
+def w_mul_to_zero(x: int, y: int) -> int:
+    return _tdiv(x * y, WAD)
+
+
+def w_div_to_zero(x: int, y: int) -> int:
+    return _tdiv(x * WAD, y)
+
+
+def w_exp(x: int) -> int:
+    """ExpLib.wExp: ``e^x`` in WAD, ``x = q ln2 + r`` with a 2nd-order Taylor ``e^r``, times ``2^q``."""
+    if x < LN_WEI_INT:
+        return 0
+    if x >= WEXP_UPPER_BOUND:
+        return WEXP_UPPER_VALUE
+    adj = -(LN_2_INT // 2) if x < 0 else LN_2_INT // 2
+    q = _tdiv(x + adj, LN_2_INT)
+    r = x - q * LN_2_INT
+    exp_r = WAD + r + _tdiv(_tdiv(r * r, WAD), 2)
+    return exp_r << q if q >= 0 else exp_r >> -q
+
+
+def _bound(x: int, low: int, high: int) -> int:
+    return max(min(x, high), low)
+
+
+def _curve(rate_at_target: int, err: int) -> int:
+    coeff = WAD - w_div_to_zero(WAD, CURVE_STEEPNESS) if err < 0 else CURVE_STEEPNESS - WAD
+    return w_mul_to_zero(w_mul_to_zero(coeff, err) + WAD, rate_at_target)
+
+
+def _new_rate_at_target(start: int, linear_adaptation: int) -> int:
+    return _bound(w_mul_to_zero(start, w_exp(linear_adaptation)), MIN_RATE_AT_TARGET, MAX_RATE_AT_TARGET)
+
+
+def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
+    """Borrowed / supplied in WAD (rounded down; 0 for an empty market)."""
+    return w_div_down(total_borrow_assets, total_supply_assets) if total_supply_assets > 0 else 0
+
+
+def adaptive_curve_borrow_rate(rate_at_target: int, total_supply_assets: int, total_borrow_assets: int,
+                               elapsed: int) -> tuple[int, int]:
+    """AdaptiveCurveIrm._borrowRate: ``(average borrow rate over elapsed, rate at target at the end)``, WAD per
+    second. ``rate_at_target`` 0 means the market's first interaction (the initial 4 %/year)."""
+    u = utilization(total_borrow_assets, total_supply_assets)
+    err_norm = WAD - TARGET_UTILIZATION if u > TARGET_UTILIZATION else TARGET_UTILIZATION
+    err = w_div_to_zero(u - TARGET_UTILIZATION, err_norm)
+    if rate_at_target == 0:
+        avg = end = INITIAL_RATE_AT_TARGET
+    else:
+        speed = w_mul_to_zero(ADJUSTMENT_SPEED, err)
+        linear = speed * elapsed
+        if linear == 0:
+            avg = end = rate_at_target
+        else:
+            end = _new_rate_at_target(rate_at_target, linear)
+            mid = _new_rate_at_target(rate_at_target, _tdiv(linear, 2))
+            avg = _tdiv(rate_at_target + end + 2 * mid, 4)
+    return _curve(avg, err), end
+
+
+# -- market state --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Market:
+    """``IMorpho.Market`` plus the IRM's stored ``rateAtTarget`` for this market (WAD per second)."""
+
+    total_supply_assets: int = 0
+    total_supply_shares: int = 0
+    total_borrow_assets: int = 0
+    total_borrow_shares: int = 0
+    last_update: int = 0
+    fee: int = 0
+    rate_at_target: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """``IMorpho.Position`` of one account in one market."""
+
+    supply_shares: int = 0
+    borrow_shares: int = 0
+    collateral: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Accrual:
+    """What ``_accrueInterest`` did: the new market, the interest (loan-token units) and the fee shares minted."""
+
+    market: Market
+    interest: int = 0
+    fee_shares: int = 0
+    borrow_rate: int = 0
+
+
+def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
+    """Morpho._accrueInterest at block time ``now`` with the Adaptive Curve IRM (``irm=False``: no IRM, only
+    ``lastUpdate`` moves). Fee shares go to the fee recipient (counted in ``total_supply_shares``)."""
+    elapsed = now - m.last_update
+    if elapsed < 0:
+        raise ValueError(f"now {now} is before the market's last update {m.last_update}")
+    if elapsed == 0:
+        return Accrual(m)
+    if not irm:
+        return Accrual(replace(m, last_update=now))
+    rate, end = adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, elapsed)
+    interest = w_mul_down(m.total_borrow_assets, w_taylor_compounded(rate, elapsed))
+    tba = u128(m.total_borrow_assets + interest)
+    tsa = u128(m.total_supply_assets + interest)
+    tss = m.total_supply_shares
+    fee_shares = 0
+    if m.fee != 0:
+        fee_amount = w_mul_down(interest, m.fee)
+        fee_shares = to_shares_down(fee_amount, tsa - fee_amount, tss)
+        tss = u128(tss + fee_shares)
+    return Accrual(Market(tsa, tss, tba, m.total_borrow_shares, now, m.fee, end), interest, fee_shares, rate)
+
+
+def _one_of(assets: int, shares: int) -> None:
+    if (assets == 0) == (shares == 0):
+        raise MorphoRevert(INCONSISTENT_INPUT)
+
+
+def supply(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:
+    """Morpho.supply after accrual: ``(market, position, assets, shares)``; ``assets`` are pulled from the caller."""
+    _one_of(assets, shares)
+    if assets > 0:
+        shares = to_shares_down(assets, m.total_supply_assets, m.total_supply_shares)
+    else:
+        assets = to_assets_up(shares, m.total_supply_assets, m.total_supply_shares)
+    m2 = Market(u128(m.total_supply_assets + assets), u128(m.total_supply_shares + shares), m.total_borrow_assets,
+                m.total_borrow_shares, m.last_update, m.fee, m.rate_at_target)
+    return m2, Position(p.supply_shares + shares, p.borrow_shares, p.collateral), assets, shares
+
+
+def withdraw(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:
+    """Morpho.withdraw after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver."""
+    _one_of(assets, shares)
+    if assets > 0:
+        shares = to_shares_up(assets, m.total_supply_assets, m.total_supply_shares)
+    else:
+        assets = to_assets_down(shares, m.total_supply_assets, m.total_supply_shares)
+    p2 = Position(_sub(p.supply_shares, shares), p.borrow_shares, p.collateral)
+    m2 = Market(_sub(m.total_supply_assets, assets), _sub(m.total_supply_shares, shares), m.total_borrow_assets,
+                m.total_borrow_shares, m.last_update, m.fee, m.rate_at_target)
+    if m2.total_borrow_assets > m2.total_supply_assets:
+        raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
+    return m2, p2, assets, shares
+
+
+def borrowed_assets(m: Market, p: Position) -> int:
+    """The position's debt as ``_isHealthy`` counts it (borrow shares to assets, rounded up)."""
+    return to_assets_up(p.borrow_shares, m.total_borrow_assets, m.total_borrow_shares)
+
+
+def supplied_assets(m: Market, p: Position) -> int:
+    """The position's supply in assets (rounded down, what a full withdrawal of its shares pays)."""
+    return to_assets_down(p.supply_shares, m.total_supply_assets, m.total_supply_shares)
+
+
+def max_borrow(p: Position, price: int, lltv: int) -> int:
+    """``collateral x price / 1e36 x lltv``, rounded down (``_isHealthy``)."""
+    return w_mul_down(mul_div_down(p.collateral, price, ORACLE_PRICE_SCALE), lltv)
+
+
+def is_healthy(m: Market, p: Position, price: int, lltv: int) -> bool:
+    """Morpho._isHealthy: no debt, or max borrow >= debt."""
+    if p.borrow_shares == 0:
+        return True
+    return max_borrow(p, price, lltv) >= borrowed_assets(m, p)
+
+
+def health_factor(m: Market, p: Position, price: int, lltv: int) -> int | None:
+    """``max_borrow / borrowed`` in WAD (rounded down), ``None`` without debt; below 1e18 is liquidatable."""
+    debt = borrowed_assets(m, p)
+    if p.borrow_shares == 0 or debt == 0:
+        return None
+    return w_div_down(max_borrow(p, price, lltv), debt)
+
+
+def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
+           ) -> tuple[Market, Position, int, int]:
+    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver."""
+    _one_of(assets, shares)
+    if assets > 0:
+        shares = to_shares_up(assets, m.total_borrow_assets, m.total_borrow_shares)
+    else:
+        assets = to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
+    p2 = Position(p.supply_shares, u128(p.borrow_shares + u128(shares)), p.collateral)
+    m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(m.total_borrow_assets + assets),
+                u128(m.total_borrow_shares + u128(shares)), m.last_update, m.fee, m.rate_at_target)
+    if not is_healthy(m2, p2, price, lltv):
+        raise MorphoRevert(INSUFFICIENT_COLLATERAL)
+    if m2.total_borrow_assets > m2.total_supply_assets:
+        raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
+    return m2, p2, assets, shares
+
+
+def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:
+    """Morpho.repay after accrual: ``(market, position, assets, shares)``; ``assets`` are pulled from the caller
+    (may exceed ``total_borrow_assets`` by 1)."""
+    _one_of(assets, shares)
+    if assets > 0:
+        shares = to_shares_down(assets, m.total_borrow_assets, m.total_borrow_shares)
+    else:
+        assets = to_assets_up(shares, m.total_borrow_assets, m.total_borrow_shares)
+    p2 = Position(p.supply_shares, _sub(p.borrow_shares, u128(shares)), p.collateral)
+    m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(zero_floor_sub(m.total_borrow_assets, assets)),
+                _sub(m.total_borrow_shares, u128(shares)), m.last_update, m.fee, m.rate_at_target)
+    return m2, p2, assets, shares
+
+
+def supply_collateral(p: Position, assets: int) -> Position:
+    """Morpho.supplyCollateral (no accrual)."""
+    if assets == 0:
+        raise MorphoRevert(ZERO_ASSETS)
+    return Position(p.supply_shares, p.borrow_shares, u128(p.collateral + u128(assets)))
+
+
+def withdraw_collateral(m: Market, p: Position, assets: int, price: int, lltv: int) -> Position:
+    """Morpho.withdrawCollateral after accrual."""
+    if assets == 0:
+        raise MorphoRevert(ZERO_ASSETS)
+    p2 = Position(p.supply_shares, p.borrow_shares, _sub(p.collateral, u128(assets)))
+    if not is_healthy(m, p2, price, lltv):
+        raise MorphoRevert(INSUFFICIENT_COLLATERAL)
+    return p2
+
+
+def liquidation_incentive_factor(lltv: int) -> int:
+    """``min(1.15, 1 / (1 - 0.3 x (1 - lltv)))`` in WAD, as ``liquidate`` computes it."""
+    return min(MAX_LIQUIDATION_INCENTIVE_FACTOR, w_div_down(WAD, WAD - w_mul_down(LIQUIDATION_CURSOR, WAD - lltv)))
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    """Outcome of ``liquidate``: collateral seized (to the liquidator), loan assets repaid (from it), bad debt."""
+
+    market: Market
+    borrower: Position
+    seized_assets: int
+    repaid_assets: int
+    repaid_shares: int
+    bad_debt_assets: int
+    bad_debt_shares: int
+
+
+def liquidate(m: Market, p: Position, seized_assets: int, repaid_shares: int, price: int, lltv: int) -> Liquidation:
+    """Morpho.liquidate after accrual, of borrower position ``p`` at oracle ``price``."""
+    _one_of(seized_assets, repaid_shares)
+    if is_healthy(m, p, price, lltv):
+        raise MorphoRevert(HEALTHY_POSITION)
+    lif = liquidation_incentive_factor(lltv)
+    if seized_assets > 0:
+        quoted = mul_div_up(seized_assets, price, ORACLE_PRICE_SCALE)
+        repaid_shares = to_shares_up(w_div_up(quoted, lif), m.total_borrow_assets, m.total_borrow_shares)
+    else:
+        seized_assets = mul_div_down(
+            w_mul_down(to_assets_down(repaid_shares, m.total_borrow_assets, m.total_borrow_shares), lif),
+            ORACLE_PRICE_SCALE, price)
+    repaid_assets = to_assets_up(repaid_shares, m.total_borrow_assets, m.total_borrow_shares)
+    bs = _sub(p.borrow_shares, u128(repaid_shares))
+    tbs = _sub(m.total_borrow_shares, u128(repaid_shares))
+    tba = u128(zero_floor_sub(m.total_borrow_assets, repaid_assets))
+    coll = _sub(p.collateral, u128(seized_assets))
+    tsa = m.total_supply_assets
+    bad_shares = bad_assets = 0
+    if coll == 0:
+        bad_shares = bs
+        bad_assets = min(tba, to_assets_up(bad_shares, tba, tbs))
+        tba -= bad_assets
+        tsa -= bad_assets
+        tbs -= bad_shares
+        bs = 0
+    m2 = replace(m, total_borrow_assets=tba, total_borrow_shares=tbs, total_supply_assets=tsa)
+    return Liquidation(m2, Position(p.supply_shares, bs, coll), seized_assets, repaid_assets, repaid_shares,
+                       bad_assets, bad_shares)

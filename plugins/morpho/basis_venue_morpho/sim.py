@@ -1,0 +1,570 @@
+"""Backtest backend of the Morpho venue: one account on simulated Morpho Blue markets, with the contract's
+integer math (:mod:`basis_venue_morpho.math`).
+
+Market state. Each market's state (``IMorpho.Market`` plus the IRM's ``rateAtTarget``) comes from its
+``morpho:<alias>`` series (:mod:`basis_venue_morpho.data`): the last row at or before ``t`` is the market at the
+row's time (the other users' totals), every position this backtest holds in the market is added to it at the
+row's share prices, and the result is accrued to ``t`` exactly as ``Morpho._accrueInterest`` does with the
+Adaptive Curve IRM. Operations then change it as the contract does (shares with virtual shares, rounding in
+the protocol's favour). When a later row becomes visible the market is re-anchored on it.
+
+Oracle. ``oracle_price`` of the row when the series has that column (``IOracle.price()``, scaled 1e36), else
+``usd(collateral) / usd(loan)`` scaled to 1e36 x 10^(loan decimals - collateral decimals), rounded down
+(wstETH / weETH priced at ETH x ``lst:<token>.rate``, as Morpho's exchange-rate oracles do).
+
+Keys (token units): ``morpho:supplied:<loan>`` (lending side, ``toAssetsDown`` of the supply shares),
+``morpho:collateral:<token>``, ``morpho:debt:<loan>`` (``toAssetsUp`` of the borrow shares), summed over the
+markets; wallet ``ethereum:wallet:<token>``, gas ``ethereum:wallet:ETH``. Per market in ``get_balances``:
+``morpho:metric:health_factor:<alias>`` (max borrow / debt, < 1 liquidatable), ``ltv:<alias>``,
+``borrow_apr:<alias>``, ``utilization:<alias>``; ``morpho:metric:health_factor`` is the lowest of them
+(``type(uint256).max / 1e18`` without debt, as Aave reports it).
+
+Liquidation. At every accrual point, an unhealthy position of this account is liquidated by a liquidator as
+``Morpho.liquidate`` computes it: the whole debt repaid when the collateral covers it with the incentive
+``min(1.15, 1/(1 - 0.3 (1 - LLTV)))``, else all the collateral seized and the rest realised as bad debt.
+As the liquidator (``liquidate``), this account repays another account's debt; backtest borrowers are set up
+by the ``accounts`` option (``{name: {market, collateral, borrow}}``, token units), opened at their market's
+state the first time the market is used.
+
+State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns)), ``morpho.positions`` ((alias,
+account) -> Position) and ``morpho.booked`` (alias -> (supplied, collateral, debt) base units in the keys), so
+a failed instruction or bundle rolls back everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Context, Decimal
+from typing import Any
+
+from basis_core.backtest.dex import StepMemo
+from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
+from basis_core.data.prices import usd_price
+from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import ConfigError, HealthFactorError, InstructionError, InsufficientFundsError
+from basis_venue_morpho import math as mm
+from basis_venue_morpho.markets import DECIMALS, MarketSpec, build_markets, resolve_market
+
+VENUE = "morpho"
+SELF = "self"
+WALLET = "ethereum:wallet:"
+CTX = Context(prec=120)
+_NS = 1_000_000_000
+_ZERO = Decimal(0)
+#: health factor reported without debt (``type(uint256).max / 1e18``, Aave's convention)
+NO_DEBT_HF = Decimal(2**256 - 1).scaleb(-18, CTX)
+GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNITS["withdraw"],
+             "borrow": DEFAULT_GAS_UNITS["borrow"], "repay": DEFAULT_GAS_UNITS["repay"],
+             "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
+_EMPTY = mm.Position()
+_FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
+           "rate_at_target")
+
+
+def to_units(amount: Decimal, decimals: int, field: str = "amount") -> int:
+    """Human ``amount`` -> integer base units, exactly; InstructionError(field) beyond the token's decimals."""
+    scaled = amount.scaleb(decimals, CTX)
+    units = int(scaled)
+    if units != scaled:
+        raise InstructionError(field, f"{amount} has more than {decimals} decimals")
+    return units
+
+
+def from_units(units: int, decimals: int) -> Decimal:
+    return Decimal(units).scaleb(-decimals, CTX)
+
+
+def revert_error(exc: mm.MorphoRevert, field: str = "amount") -> InstructionError:
+    """The typed error of a contract revert."""
+    if exc.reason in (mm.INSUFFICIENT_COLLATERAL, mm.HEALTHY_POSITION):
+        return HealthFactorError(field, f"Morpho: {exc.reason}")
+    return InstructionError(field, f"Morpho: {exc.reason}")
+
+
+def build_accounts(options: Mapping[str, Any], markets: Mapping[str, MarketSpec]) -> dict[str, tuple[str, int, int]]:
+    """The ``accounts`` option: borrower name -> (market alias, collateral units, borrow units)."""
+    raw = options.get("accounts") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("venue_config.morpho.accounts: expected a mapping name -> {market, collateral, borrow}")
+    out: dict[str, tuple[str, int, int]] = {}
+    for name, p in raw.items():
+        where = f"venue_config.morpho.accounts.{name}"
+        if not isinstance(p, Mapping) or set(p) != {"market", "collateral", "borrow"}:
+            raise ConfigError(f"{where}: expected exactly market, collateral, borrow")
+        spec = markets.get(str(p["market"]))
+        if spec is None:
+            raise ConfigError(f"{where}.market: unknown market {p['market']!r}")
+        try:
+            coll = to_units(Decimal(str(p["collateral"])), DECIMALS[spec.collateral], "collateral")
+            debt = to_units(Decimal(str(p["borrow"])), DECIMALS[spec.loan], "borrow")
+        except (InstructionError, ArithmeticError) as e:
+            raise ConfigError(f"{where}: {e}") from None
+        if coll <= 0 or debt < 0:
+            raise ConfigError(f"{where}: collateral must be positive, borrow not negative")
+        out[str(name)] = (spec.alias, coll, debt)
+    return out
+
+
+class MorphoSim:
+    """The backtest backend (one per venue instance); see the module docstring."""
+
+    def __init__(self, venue: Any) -> None:
+        ctx = venue.context
+        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
+            raise ConfigError("morpho: the backtest backend needs the manager's ledger and data provider")
+        opts = venue.settings.options
+        self.ledger = ctx.ledger
+        self.data = ctx.data_provider
+        self.markets = build_markets(opts)
+        self.accounts = build_accounts(opts, self.markets)
+        units = dict(GAS_UNITS)
+        units.update({str(k): int(v) for k, v in (opts.get("gas_units") or {}).items()})
+        self.charge_gas = bool(opts.get("charge_gas", True)) and self.data.has("gas")
+        self.liquidations = bool(opts.get("liquidations", True))
+        self.memo = StepMemo(self.data, units)
+        self.state = self.ledger.table("morpho.markets")
+        self.positions = self.ledger.table("morpho.positions")
+        self.booked = self.ledger.table("morpho.booked")
+        self._series: dict[str, Any] = {}
+        self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
+        self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
+        self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}")
+                      for a, s in self.markets.items()}
+
+    # -- market state --------------------------------------------------------------------------------------
+    def series(self, spec: MarketSpec) -> Any:
+        s = self._series.get(spec.alias)
+        if s is None:
+            s = self._series[spec.alias] = self.data.series(spec.series)
+        return s
+
+    def _anchor(self, spec: MarketSpec, series: Any, i: int) -> mm.Market:
+        """The row's market with every position of this backtest in the market added at the row's share prices."""
+        c = series.columns
+        row = [int(c[f][i]) for f in _FIELDS]
+        tsa, tss, tba, tbs, fee, rat = row
+        base = mm.Market(tsa, tss, tba, tbs, series.times[i] // _NS, fee or spec.fee, rat)
+        alias = spec.alias
+        for (a, _who), p in self.positions.items():
+            if a != alias:
+                continue
+            tsa += mm.to_assets_down(p.supply_shares, base.total_supply_assets, base.total_supply_shares)
+            tss += p.supply_shares
+            tba += mm.to_assets_up(p.borrow_shares, base.total_borrow_assets, base.total_borrow_shares)
+            tbs += p.borrow_shares
+        return replace(base, total_supply_assets=tsa, total_supply_shares=tss, total_borrow_assets=tba,
+                       total_borrow_shares=tbs)
+
+    def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
+        """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
+        series = self.series(spec)
+        i = series.index_at(ts.value)
+        row_ns = series.times[i]
+        stored = self.state.get(spec.alias)
+        if stored is None or stored[1] != row_ns:
+            m = self._open_accounts(spec, self._anchor(spec, series, i))
+        else:
+            m = stored[0]
+        now = ts.value // _NS
+        if now > m.last_update:
+            m = mm.accrue_interest(m, now).market
+        self.state[spec.alias] = (m, row_ns)
+        return m
+
+    def _open_accounts(self, spec: MarketSpec, m: mm.Market) -> mm.Market:
+        """Open the ``accounts`` option's borrowers of this market not opened yet, at market ``m``."""
+        for name, (alias, coll, debt) in self.accounts.items():
+            if alias != spec.alias or (alias, name) in self.positions:
+                continue
+            shares = mm.to_shares_up(debt, m.total_borrow_assets, m.total_borrow_shares)
+            self.positions[(alias, name)] = mm.Position(0, shares, coll)
+            m = replace(m, total_borrow_assets=m.total_borrow_assets + debt,
+                        total_borrow_shares=m.total_borrow_shares + shares,
+                        total_supply_assets=max(m.total_supply_assets, m.total_borrow_assets + debt))
+        return m
+
+    def price(self, spec: MarketSpec, ts: Any) -> int:
+        """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
+        c = self.memo.at(ts)
+        key = ("px", spec.alias)
+        px: int | None = c.pools.get(key)
+        if px is None:
+            series = self.series(spec)
+            if "oracle_price" in series.columns:
+                px = int(series.columns["oracle_price"][series.index_at(ts.value)])
+            else:
+                loan_dec, coll_dec = self._dec[spec.alias]
+                ratio = self.usd(ts, spec.collateral) / self.usd(ts, spec.loan)
+                px = int(ratio.scaleb(36 + loan_dec - coll_dec, CTX))
+            c.pools[key] = px
+        return px
+
+    def usd(self, ts: Any, token: str) -> Decimal:
+        """The USD price of ``token`` at ``ts``, memoised per step."""
+        c = self.memo.at(ts)
+        key = ("usd", token)
+        v: Decimal | None = c.pools.get(key)
+        if v is None:
+            v = c.pools[key] = self._usd(c.snapshot, token)
+        return v
+
+    @staticmethod
+    def _usd(snap: Any, token: str) -> Decimal:
+        if token in ("wstETH", "weETH"):
+            return usd_price(snap, "ETH") * snap.get(f"lst:{token}", "rate")  # type: ignore[no-any-return]
+        return usd_price(snap, token)
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def position(self, alias: str, who: str = SELF) -> mm.Position:
+        return self.positions.get((alias, who)) or mm.Position()
+
+    def _resolve(self, market: str | None, asset: str, role: str, holding_attr: str | None = None) -> MarketSpec:
+        """:func:`resolve_market` (same answers and errors), memoised: the candidate markets of (market, asset,
+        role) are found once; when several fit, the one where the account holds ``holding_attr`` is taken."""
+        key = (market, asset, role)
+        hit = self._resolved.get(key)
+        if hit is None:
+            try:
+                hit = (resolve_market(self.markets, market, asset, role),)
+            except InstructionError:
+                if market is not None or holding_attr is None:
+                    raise
+                hit = tuple(s for s in self.markets.values()
+                            if (role in ("loan", "either") and s.loan == asset)
+                            or (role in ("collateral", "either") and s.collateral == asset))
+            self._resolved[key] = hit
+        if len(hit) == 1:
+            return hit[0]
+        if hit and holding_attr is not None:
+            get = self.positions.get
+            held = [s for s in hit if getattr(get((s.alias, SELF)) or _EMPTY, holding_attr)]
+            if len(held) == 1:
+                return held[0]
+        return resolve_market(self.markets, market, asset, role, self._holding(holding_attr or "collateral"))
+
+    def _holding(self, attr: str) -> dict[str, bool]:
+        return {a: bool(getattr(p, attr)) for (a, who), p in self.positions.items() if who == SELF}
+
+    def _values(self, alias: str, m: mm.Market, p: mm.Position) -> tuple[int, int, int]:
+        return mm.supplied_assets(m, p), p.collateral, mm.borrowed_assets(m, p)
+
+    def _gas(self, ts: Any, op: str) -> tuple[dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]:
+        if not self.charge_gas:
+            return {}, {}, {}
+        g = self.memo.gas(ts, op)
+        return {GAS_KEY: -g.eth}, {GAS_KEY: -g.eth}, {"gas": -g.usd}
+
+    def _check_wallet(self, token: str, units: int, decimals: int) -> None:
+        key = WALLET + token
+        need = from_units(units, decimals)
+        have = self.ledger.balance(key)
+        if have < need:
+            raise InsufficientFundsError(key, need, have)
+
+    def _book(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, op: str, gas_op: str,
+              wallet: dict[str, int], client_id: str | None, details: dict[str, Any]) -> ExecutionDeltas:
+        """Store the new market / position and return the deltas: wallet transfers (base units by token), the
+        change of the market's booked values, gas."""
+        alias = spec.alias
+        loan_dec, coll_dec = self._dec[alias]
+        old = self.booked.get(alias, (0, 0, 0))
+        new = self._values(alias, m, p)
+        self.state[alias] = (m, self.state[alias][1])
+        self.positions[(alias, SELF)] = p
+        self.booked[alias] = new
+        ks, kc, kd = self._keys[alias]
+        pos: dict[str, Decimal] = {}
+        for token, units in wallet.items():
+            if units:
+                pos[WALLET + token] = from_units(units, loan_dec if token == spec.loan else coll_dec)
+        for key, a, b, dec in ((ks, old[0], new[0], loan_dec), (kc, old[1], new[1], coll_dec),
+                               (kd, old[2], new[2], loan_dec)):
+            if a != b:
+                pos[key] = from_units(b - a, dec)
+        gp, gf, gpnl = self._gas(ts, gas_op)
+        for k, v in gp.items():
+            pos[k] = pos.get(k, _ZERO) + v
+        pnl = dict(gpnl)
+        # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
+        loan_units = wallet.get(spec.loan, 0) + (new[0] - old[0]) - (new[2] - old[2])
+        coll_units = wallet.get(spec.collateral, 0) + (new[1] - old[1])
+        if loan_units or coll_units:
+            rounding = _ZERO
+            if loan_units:
+                rounding += from_units(loan_units, loan_dec) * self.usd(ts, spec.loan)
+            if coll_units:
+                rounding += from_units(coll_units, coll_dec) * self.usd(ts, spec.collateral)
+            if rounding:
+                pnl["trading_fees"] = rounding
+        return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, fill_amount=details.get("amount"),
+                               pnl=pnl, details={"market": alias, **details})
+
+    # -- operations -------------------------------------------------------------------------------------
+    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        spec = self._resolve(ins.market, ins.asset, "either")
+        alias = spec.alias
+        m = self.market(spec, ts)
+        p = self.position(alias)
+        try:
+            if ins.asset == spec.loan:
+                units = to_units(ins.amount, DECIMALS[spec.loan])
+                self._check_wallet(spec.loan, units, DECIMALS[spec.loan])
+                m, p, assets, shares = mm.supply(m, p, units, 0)
+                return self._book(ts, spec, m, p, "supply", "supply", {spec.loan: -assets}, ins.client_id,
+                                  {"side": "lend", "assets": assets, "shares": shares, "amount": ins.amount})
+            units = to_units(ins.amount, DECIMALS[spec.collateral])
+            self._check_wallet(spec.collateral, units, DECIMALS[spec.collateral])
+            p = mm.supply_collateral(p, units)
+        except mm.MorphoRevert as e:
+            raise revert_error(e) from None
+        return self._book(ts, spec, m, p, "supply", "supply_collateral", {spec.collateral: -units}, ins.client_id,
+                          {"side": "collateral", "assets": units, "amount": ins.amount})
+
+    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        is_coll = any(sp.collateral == ins.asset for sp in self.markets.values())
+        spec = resolve_market(self.markets, ins.market, ins.asset, "collateral" if is_coll else "loan",
+                              self._holding("collateral" if is_coll else "supply_shares"))
+        if ins.market is not None:
+            spec = resolve_market(self.markets, ins.market, ins.asset, "either")
+        alias = spec.alias
+        m = self.market(spec, ts)
+        p = self.position(alias)
+        try:
+            if ins.asset == spec.loan:
+                if ins.amount == "max":
+                    if p.supply_shares == 0:
+                        raise InstructionError("amount", f"nothing supplied to {alias}")
+                    m, p, assets, shares = mm.withdraw(m, p, 0, p.supply_shares)
+                else:
+                    units = to_units(ins.amount, DECIMALS[spec.loan])
+                    have = mm.supplied_assets(m, p)
+                    if units > have:
+                        raise InsufficientFundsError(self._keys[alias][0], ins.amount,
+                                                     from_units(have, DECIMALS[spec.loan]))
+                    m, p, assets, shares = mm.withdraw(m, p, units, 0)
+                return self._book(ts, spec, m, p, "withdraw", "withdraw", {spec.loan: assets}, ins.client_id,
+                                  {"side": "lend", "assets": assets, "shares": shares,
+                                   "amount": from_units(assets, DECIMALS[spec.loan])})
+            units = p.collateral if ins.amount == "max" else to_units(ins.amount, DECIMALS[spec.collateral])
+            if units > p.collateral:
+                raise InsufficientFundsError(self._keys[alias][1], ins.amount,
+                                             from_units(p.collateral, DECIMALS[spec.collateral]))
+            if units == 0:
+                raise InstructionError("amount", f"no {spec.collateral} collateral in {alias}")
+            p = mm.withdraw_collateral(m, p, units, self.price(spec, ts), spec.lltv)
+        except mm.MorphoRevert as e:
+            raise revert_error(e) from None
+        return self._book(ts, spec, m, p, "withdraw", "withdraw_collateral", {spec.collateral: units}, ins.client_id,
+                          {"side": "collateral", "assets": units,
+                           "amount": from_units(units, DECIMALS[spec.collateral])})
+
+    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
+        m = self.market(spec, ts)
+        p = self.position(spec.alias)
+        units = to_units(ins.amount, DECIMALS[spec.loan])
+        try:
+            m, p, assets, shares = mm.borrow(m, p, units, 0, self.price(spec, ts), spec.lltv)
+        except mm.MorphoRevert as e:
+            raise revert_error(e) from None
+        return self._book(ts, spec, m, p, "borrow", "borrow", {spec.loan: assets}, ins.client_id,
+                          {"assets": assets, "shares": shares, "amount": ins.amount})
+
+    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        spec = self._resolve(ins.market, ins.asset, "loan", "borrow_shares")
+        m = self.market(spec, ts)
+        p = self.position(spec.alias)
+        if p.borrow_shares == 0:
+            raise InstructionError("amount", f"no {spec.loan} debt in {spec.alias}")
+        debt = mm.borrowed_assets(m, p)
+        try:
+            if ins.amount == "max" or to_units(ins.amount, DECIMALS[spec.loan]) >= debt:
+                # all the shares (what a repay of at least the debt means; the contract would underflow)
+                need = mm.to_assets_up(p.borrow_shares, m.total_borrow_assets, m.total_borrow_shares)
+                self._check_wallet(spec.loan, need, DECIMALS[spec.loan])
+                m, p, assets, shares = mm.repay(m, p, 0, p.borrow_shares)
+            else:
+                units = to_units(ins.amount, DECIMALS[spec.loan])
+                self._check_wallet(spec.loan, units, DECIMALS[spec.loan])
+                m, p, assets, shares = mm.repay(m, p, units, 0)
+        except mm.MorphoRevert as e:
+            raise revert_error(e) from None
+        return self._book(ts, spec, m, p, "repay", "repay", {spec.loan: -assets}, ins.client_id,
+                          {"assets": assets, "shares": shares, "amount": from_units(assets, DECIMALS[spec.loan])})
+
+    def liquidate(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        spec = self.markets.get(ins.market)
+        if spec is None:
+            raise InstructionError("market", f"unknown Morpho market {ins.market!r}; known: {', '.join(self.markets)}")
+        m = self.market(spec, ts)
+        key = (spec.alias, ins.borrower)
+        bp = self.positions.get(key)
+        if bp is None or ins.borrower == SELF:
+            raise InstructionError("borrower", f"no borrower {ins.borrower!r} in {spec.alias}")
+        if bp.borrow_shares == 0:
+            raise InstructionError("borrower", f"{ins.borrower!r} has no debt in {spec.alias}")
+        price = self.price(spec, ts)
+        loan_dec, coll_dec = self._dec[spec.alias]
+        try:
+            liq = self._liquidation(m, bp, price, spec.lltv, ins.amount, loan_dec)
+        except mm.MorphoRevert as e:
+            raise revert_error(e, "borrower") from None
+        self._check_wallet(spec.loan, liq.repaid_assets, loan_dec)
+        self.positions[key] = liq.borrower
+        self.state[spec.alias] = (liq.market, self.state[spec.alias][1])
+        # the market moved (bad debt lowers supply assets): our own booked values follow at the next accrual
+        pos = {WALLET + spec.loan: -from_units(liq.repaid_assets, loan_dec),
+               WALLET + spec.collateral: from_units(liq.seized_assets, coll_dec)}
+        gp, gf, gpnl = self._gas(ts, "liquidate")
+        for k, v in gp.items():
+            pos[k] = pos.get(k, _ZERO) + v
+        pnl = {**gpnl, "liquidation": from_units(liq.seized_assets, coll_dec) * self.usd(ts, spec.collateral)
+               - from_units(liq.repaid_assets, loan_dec) * self.usd(ts, spec.loan)}
+        return ExecutionDeltas(VENUE, "liquidate", ts, pos, gf, "liquidated", ins.client_id,
+                               fill_amount=from_units(liq.repaid_assets, loan_dec), pnl=pnl,
+                               details={"market": spec.alias, "borrower": ins.borrower,
+                                        "seized_assets": liq.seized_assets, "repaid_assets": liq.repaid_assets,
+                                        "repaid_shares": liq.repaid_shares, "bad_debt_assets": liq.bad_debt_assets})
+
+    @staticmethod
+    def _liquidation(m: mm.Market, p: mm.Position, price: int, lltv: int, amount: Any, loan_dec: int
+                     ) -> mm.Liquidation:
+        """``liquidate`` of ``amount`` of debt ("max": all the shares, or all the collateral when it covers less)."""
+        if amount == "max":
+            shares = p.borrow_shares
+        else:
+            units = to_units(amount, loan_dec)
+            shares = min(p.borrow_shares, mm.to_shares_down(units, m.total_borrow_assets, m.total_borrow_shares))
+            if shares == 0:
+                raise InstructionError("amount", "repays less than one borrow share")
+        seized = mm.mul_div_down(mm.w_mul_down(mm.to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares),
+                                               mm.liquidation_incentive_factor(lltv)), mm.ORACLE_PRICE_SCALE, price)
+        if seized > p.collateral:
+            return mm.liquidate(m, p, p.collateral, 0, price, lltv)
+        return mm.liquidate(m, p, 0, shares, price, lltv)
+
+    # -- time ----------------------------------------------------------------------------------------------
+    def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas]:
+        """Interest on this account's positions over (previous, ts], then liquidation of unhealthy ones."""
+        out: list[ExecutionDeltas] = []
+        for (alias, who), p in list(self.positions.data.items()):
+            if who != SELF or (p.supply_shares == 0 and p.borrow_shares == 0):
+                continue
+            spec = self.markets[alias]
+            m = self.market(spec, ts)
+            old = self.booked.get(alias, (0, 0, 0))
+            new = self._values(alias, m, p)
+            loan_dec = self._dec[alias][0]
+            ks, _, kd = self._keys[alias]
+            pos: dict[str, Decimal] = {}
+            pnl: dict[str, Decimal] = {}
+            if new[0] != old[0]:
+                d = from_units(new[0] - old[0], loan_dec)
+                pos[ks] = d
+                pnl["lending_interest"] = d * self.usd(ts, spec.loan)
+            if new[2] != old[2]:
+                d = from_units(new[2] - old[2], loan_dec)
+                pos[kd] = d
+                pnl["borrow_interest"] = -d * self.usd(ts, spec.loan)
+            if pos:
+                self.booked[alias] = new
+                out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, status="accrued", pnl=pnl,
+                                           details={"market": alias}))
+            if self.liquidations and p.borrow_shares:
+                price = self.price(spec, ts)
+                if not mm.is_healthy(m, p, price, spec.lltv):
+                    out.append(self._liquidate_self(ts, spec, m, p, price))
+        return out
+
+    def _liquidate_self(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, price: int) -> ExecutionDeltas:
+        liq = self._liquidation(m, p, price, spec.lltv, "max", self._dec[spec.alias][0])
+        alias = spec.alias
+        loan_dec, coll_dec = self._dec[alias]
+        old = self.booked.get(alias, (0, 0, 0))
+        self.positions[(alias, SELF)] = liq.borrower
+        self.state[alias] = (liq.market, self.state[alias][1])
+        new = self._values(alias, liq.market, liq.borrower)
+        self.booked[alias] = new
+        ks, kc, kd = self._keys[alias]
+        pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
+                                                              (kc, old[1], new[1], coll_dec),
+                                                              (kd, old[2], new[2], loan_dec)) if a != b}
+        value = sum((v * self.usd(ts, spec.collateral if k == kc else spec.loan) * (-1 if k == kd else 1)
+                     for k, v in pos.items()), _ZERO)
+        return ExecutionDeltas(VENUE, "liquidation", ts, pos, status="liquidated", pnl={"liquidation": value},
+                               details={"market": alias, "seized_assets": liq.seized_assets,
+                                        "repaid_assets": liq.repaid_assets, "bad_debt_assets": liq.bad_debt_assets})
+
+    # -- queries --------------------------------------------------------------------------------------------
+    def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        lowest: Decimal | None = None
+        for (alias, who), p in self.positions.items():
+            if who != SELF:
+                continue
+            spec = self.markets[alias]
+            hf = position_balances(out, spec, self._peek(spec, ts), p, self.price(spec, ts))
+            if hf is not None:
+                lowest = hf if lowest is None else min(lowest, hf)
+        out[f"{VENUE}:metric:health_factor"] = NO_DEBT_HF if lowest is None else lowest
+        return out
+
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """Each market this account borrows in, under a :class:`basis_core.risk.Shock`: ``_isHealthy``'s max borrow
+        (collateral x oracle price x LLTV, rounded as the contract does) over the debt, with the oracle price moved
+        by the collateral's factor over the loan's and the debt grown by the shock's borrow rate. Isolated markets:
+        one leg per market (``morpho:<alias>``)."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+
+        shock = shock or NO_SHOCK
+        out = []
+        for (alias, who), p in self.positions.items():
+            if who != SELF or not p.borrow_shares:
+                continue
+            spec = self.markets[alias]
+            m = self._peek(spec, ts)
+            debt = mm.borrowed_assets(m, p)
+            if debt == 0:
+                continue
+            factor = shock.price_factor(spec.collateral) / shock.price_factor(spec.loan)
+            price = int(Decimal(self.price(spec, ts)) * factor)
+            debt = int(Decimal(debt) * shock.debt_growth(spec.loan))
+            hf = from_units(mm.w_div_down(mm.max_borrow(p, price, spec.lltv), debt), 18)
+            loan_dec, coll_dec = self._dec[alias]
+            out.append(LegRisk(VENUE, f"{VENUE}:{alias}", "lending", hf,
+                               {f"oracle:{alias}": Decimal(price).scaleb(-(36 + loan_dec - coll_dec), CTX)},
+                               {"debt": from_units(debt, loan_dec), "collateral": from_units(p.collateral, coll_dec)}))
+        return out or None
+
+    def _peek(self, spec: MarketSpec, ts: Any) -> mm.Market:
+        """The market accrued to ``ts`` without storing it (a query changes nothing)."""
+        stored = self.state.get(spec.alias)
+        series = self.series(spec)
+        i = series.index_at(ts.value)
+        m = stored[0] if stored is not None and stored[1] == series.times[i] else self._anchor(spec, series, i)
+        now = ts.value // _NS
+        return mm.accrue_interest(m, now).market if now > m.last_update else m
+
+
+def position_balances(out: dict[str, Decimal], spec: MarketSpec, m: mm.Market, p: mm.Position, price: int,
+                      decimals: Mapping[str, int] = DECIMALS) -> Decimal | None:
+    """Add one market position's keys to ``out`` (supplied / collateral / debt summed over markets; the market's
+    metrics ``health_factor``, ``ltv``, ``borrow_apr``, ``utilization``); its health factor (None without debt).
+    Shared by the backtest and the live backend (same numbers from the same market state)."""
+    alias = spec.alias
+    loan_dec, coll_dec = decimals[spec.loan], decimals[spec.collateral]
+    s, c, d = mm.supplied_assets(m, p), p.collateral, mm.borrowed_assets(m, p)
+    for key, units, dec in ((f"{VENUE}:supplied:{spec.loan}", s, loan_dec),
+                            (f"{VENUE}:collateral:{spec.collateral}", c, coll_dec),
+                            (f"{VENUE}:debt:{spec.loan}", d, loan_dec)):
+        out[key] = out.get(key, _ZERO) + from_units(units, dec)
+    hf = mm.health_factor(m, p, price, spec.lltv)
+    out[f"{VENUE}:metric:health_factor:{alias}"] = NO_DEBT_HF if hf is None else from_units(hf, 18)
+    coll_value = mm.mul_div_down(c, price, mm.ORACLE_PRICE_SCALE)
+    out[f"{VENUE}:metric:ltv:{alias}"] = from_units(mm.w_div_down(d, coll_value), 18) if coll_value else _ZERO
+    rate, _ = mm.adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, 0)
+    out[f"{VENUE}:metric:borrow_apr:{alias}"] = from_units(rate * mm.SECONDS_PER_YEAR, 18)
+    out[f"{VENUE}:metric:utilization:{alias}"] = from_units(
+        mm.utilization(m.total_borrow_assets, m.total_supply_assets), 18)
+    return None if hf is None else from_units(hf, 18)
