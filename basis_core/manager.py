@@ -170,7 +170,7 @@ class ExecutionInterfaceManager:
         self._core = CoreWrapper(self)
         self.pm.register(self._core, name=_CORE_PLUGIN)
         self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock,
-                                    report=self._report_effect)
+                                    report=self._report_effect, encode_call=self._encode_call)
         self.pm.hook.configure.call_historic(kwargs={"context": self.context})
 
         self.discovery = DiscoveryReport()
@@ -334,6 +334,15 @@ class ExecutionInterfaceManager:
             caller = Route(self.pm, hook, others, self._core, self._keys[venue])
             self._callers[key] = caller
         return caller
+
+    def _encode_call(self, timestamp: Any, step: Any, recipient: str) -> Any:
+        """``VenueContext.encode_call``: the ``encode_call`` hook of the step's venue only (None if it has none)."""
+        obj = self.venue(step.venue)
+        if not any(i.plugin is obj for i in self.pm.hook.encode_call.get_hookimpls()):
+            return None
+        others = [p for n, p in self._venues.items() if n != step.venue]
+        caller = self.pm.subset_hook_caller("encode_call", remove_plugins=others)
+        return caller(timestamp=timestamp, instruction=step, recipient=recipient)
 
     def estimate_notional(self, timestamp: datetime | str, instruction: Any) -> Decimal | None:
         """The USD notional the venue estimates for ``instruction`` (``estimate_notional`` hook), None when it has
