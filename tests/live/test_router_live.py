@@ -53,15 +53,20 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(anvil: AnvilNode) -> World:
+    return build_world(anvil.url)
+
+
+def build_world(url: str) -> World:
     """Aave v3 (WETH, USDC) -> Uniswap v2 / v3 on Aave's WETH and USDC plus a DAI -> a v2 DAI/USDC pair and a
-    Curve DAI/USDC pool; 1 WETH = 2000 USDC in the pools and the oracle; the user holds ETH, USDC, WETH, DAI."""
+    Curve DAI/USDC pool; 1 WETH = 2000 USDC in the pools and the oracle; the user holds ETH, USDC, WETH, DAI.
+    (Also used by bench/bench_router.py --anvil.)"""
     from basis_venue_aave.testing.deploy import deploy_aave_market
     from basis_venue_curve.testing.deploy import deploy_curve_pools, deploy_token
     from basis_venue_uniswap.testing.deploy import DEADLINE, deploy_uniswap
     from eth_account import Account
     from web3 import Web3
 
-    w3 = Web3(Web3.HTTPProvider(anvil.url, cache_allowed_requests=True))
+    w3 = Web3(Web3.HTTPProvider(url, cache_allowed_requests=True))
     dep = w3.eth.accounts[0]
     aave = deploy_aave_market(w3, dep, ("WETH", "USDC"))
     aave.set_price("WETH", D(2000))
@@ -81,7 +86,7 @@ def world(anvil: AnvilNode) -> World:
     w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": dep, "to": user, "value": 200 * 10**18}))
     for sym, whole in (("WETH", 100), ("USDC", 1_000_000), ("DAI", 1_000_000)):
         transact(w3, uni.tokens[sym].functions.transfer(user, whole * 10 ** uni.decimals[sym]), sender=dep)
-    return World(anvil.url, w3, aave, uni, curve, user)
+    return World(url, w3, aave, uni, curve, user)
 
 
 def live(world: World, **router: Any) -> ExecutionInterfaceManager:
@@ -159,13 +164,13 @@ def test_routed_stable_swap_uses_curve_and_uniswap_in_one_transaction(world: Wor
     assert_matches_chain(world, d, before, after)
 
 
-def test_a_bundle_costs_less_gas_than_its_swaps_one_by_one(world: World, chain: AnvilNode) -> None:
-    """A routed split's legs, as one executor transaction and as separate swap transactions, from the same chain
-    state; every approval (owner -> executor, executor -> each router, owner -> each router) given before both,
-    so only the swaps are measured."""
+def batching_gas(world: World, node: AnvilNode, amount: str = "60000") -> tuple[int, int, int]:
+    """(legs, gas of the legs sent one by one, gas of the same legs as one executor bundle) of a routed split of
+    ``amount`` USDC -> WETH, both from the same chain state; every approval (owner -> executor, executor -> each
+    router, owner -> each router) given before both, so only the swaps are measured. The chain is left as the
+    one-by-one swaps leave it."""
     m = live(world)
-    legs = m.quote(now(), routed("60000")).details["legs"]
-    assert len(legs) >= 2
+    legs = m.quote(now(), routed(amount)).details["legs"]
 
     def swap(leg: dict[str, Any], amount: str) -> dict[str, Any]:
         return {"operation": "swap", "venue": leg["venue"], "pool": leg["pool"], "token_in": "USDC",
@@ -178,19 +183,26 @@ def test_a_bundle_costs_less_gas_than_its_swaps_one_by_one(world: World, chain: 
     m.execute(now(), bundle(["10"] * len(legs)))  # approvals once per token and spender
     for leg in legs:
         m.execute(now(), swap(leg, "10"))
-    snap = chain.snapshot()
+    snap = node.snapshot()
     before = world.balances()
     batched = m.execute(now(), bundle([str(leg["amount_in"]) for leg in legs]))
     assert world.balances()["nonce"] - before["nonce"] == 1
     batched_gas = receipts_gas(world, batched.details["tx_hashes"])[0]
-    chain.revert(snap)
+    node.revert(snap)
     single_gas = 0
     for leg in legs:
         d = m.execute(now(), swap(leg, str(leg["amount_in"])))
         assert d.details["approval_tx_hashes"] == []
         single_gas += receipts_gas(world, [d.details["tx_hash"]])[0]
     assert world.balances()["nonce"] - before["nonce"] == len(legs)
-    print(f"\ngas: {len(legs)} swaps one by one {single_gas}, as one bundle {batched_gas}")
+    return len(legs), single_gas, batched_gas
+
+
+def test_a_bundle_costs_less_gas_than_its_swaps_one_by_one(world: World, chain: AnvilNode) -> None:
+    """A routed split's legs cost less gas as one executor transaction than as separate swaps (bench_router.py
+    --anvil prints the figures)."""
+    legs, single_gas, batched_gas = batching_gas(world, chain)
+    assert legs >= 2
     assert batched_gas < single_gas
 
 
