@@ -42,16 +42,12 @@ class Gap(StrEnum):
 
 
 def market_data(source: str, scenario: Any, mode: str) -> Any:
-    """The run's market data: ``live`` (the venues' live reads), or a replayed path (:func:`load_replay`)."""
+    """The run's market data: ``live`` (the venues' live reads, :func:`basis_core.run.loop.live_market_data`), or
+    a replayed path (:func:`basis_core.testing.replay.load_replay`)."""
     if source == "live":
-        try:
-            from basis_core.data.live import live_data_provider  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            from basis_core.errors import ConfigError
+        from basis_core.run.loop import live_market_data
 
-            raise ConfigError("--data live: this basis-core has no live market data provider; give a replayed "
-                              "path (--data FILE|DIR|synthetic)") from None
-        return live_data_provider(scenario, mode=mode)
+        return live_market_data(scenario)
     from basis_core.testing.replay import load_replay
 
     return load_replay(source)

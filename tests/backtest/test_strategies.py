@@ -48,7 +48,8 @@ def _binance() -> Any:
 
 def test_every_parameter_is_documented() -> None:
     desc = describe()
-    assert set(desc) == set(STRATEGIES) == {"cash_and_carry", "staked_basis", "leveraged_staking_loop"}
+    assert set(desc) == set(STRATEGIES) == {"cash_and_carry", "staked_basis", "leveraged_staking_loop",
+                                            "restaked_basis"}
     for name, rows in desc.items():
         assert rows, name
         for r in rows:

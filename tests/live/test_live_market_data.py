@@ -288,3 +288,24 @@ def test_paper_funding_settles_at_the_venues_time_and_rate() -> None:
             assert wallet2 - wallet1 == mark1 * Decimal("0.0001")  # a short receives size x mark x rate
     finally:
         emu.stop()
+
+
+def test_basis_run_in_paper_mode_trades_on_the_live_data(binance: Any, tmp_path: Any) -> None:
+    from basis_core.backtest.scenario import load_scenario
+    from basis_core.data.live import live_data_provider
+    from basis_core.run import ManualClock, Runner
+
+    sc = load_scenario({
+        "name": "paper-live", "period": {"step": "1s"}, "venues": ["binance"],
+        "venue_config": {"binance": {"base_url": binance.base_url, "enable_rate_limit": False}},
+        "strategies": [{"name": "cash_and_carry", "required": True,
+                        "params": {"legs": [{"spot_venue": "binance", "perp_venue": "binance"}], "capital": 10_000},
+                        "balances": {"binance:spot:USDT": 10_000}}]})
+    sent = len(binance.request_log)
+    with live_data_provider(sc, mode="paper") as data:
+        result = Runner(sc, mode="paper", state_dir=tmp_path, data_provider=data, steps=3,
+                        clock=ManualClock(_now().value)).run()
+    assert (result.status, result.steps, result.error) == ("finished", 3, None), result.events
+    assert result.positions["binance:spot:ETH"] > 0 > result.positions["binance:perp:ETH/USDT:USDT"]
+    paths = {r.path for r in binance.request_log[sent:]}
+    assert paths <= {"/api/v3/ticker/price", "/fapi/v1/premiumIndex", "/fapi/v1/fundingRate"}  # reads only

@@ -4,6 +4,8 @@
 - ``staked_basis``: ETH staked via Lido to wstETH, supplied to Aave, hedged with a perp short.
 - ``leveraged_staking_loop``: wstETH looped on Aave through an atomic flash-loan bundle to a target LTV,
   with a de-leverage rule.
+- ``restaked_basis``: ETH restaked via EtherFi to weETH, collateral on Aave or Morpho, WETH borrowed and restaked,
+  the net ETH exposure hedged with a perp short.
 
 Each strategy's parameters are one pydantic model (``<Strategy>.Params``) whose field descriptions are
 the documentation (``basis_core.backtest.strategies.describe()`` prints them).
@@ -16,11 +18,12 @@ from typing import Any
 from basis_core.backtest.strategies.base import Strategy, StrategyParams
 from basis_core.backtest.strategies.cash_and_carry import CashAndCarry
 from basis_core.backtest.strategies.leveraged_staking_loop import LeveragedStakingLoop
+from basis_core.backtest.strategies.restaked_basis import RestakedBasis
 from basis_core.backtest.strategies.staked_basis import StakedBasis
 
 #: strategy name -> class
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (CashAndCarry, StakedBasis, LeveragedStakingLoop)
+    cls.name: cls for cls in (CashAndCarry, StakedBasis, LeveragedStakingLoop, RestakedBasis)
 }
 
 
@@ -37,5 +40,5 @@ def describe() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-__all__ = ["STRATEGIES", "CashAndCarry", "LeveragedStakingLoop", "StakedBasis", "Strategy", "StrategyParams",
-           "describe"]
+__all__ = ["STRATEGIES", "CashAndCarry", "LeveragedStakingLoop", "RestakedBasis", "StakedBasis", "Strategy",
+           "StrategyParams", "describe"]

@@ -2,7 +2,7 @@
 
 A reference is one of (tried in this order):
 
-- a built-in name: ``cash_and_carry``, ``staked_basis``, ``leveraged_staking_loop``;
+- a built-in name: ``cash_and_carry``, ``staked_basis``, ``leveraged_staking_loop``, ``restaked_basis``;
 - a file and a class: ``path/to/file.py:MyStrategy`` (relative paths resolve against ``base_dir``, the
   scenario file's directory, then the working directory);
 - a module and a class: ``my_package.strategies:MyStrategy`` (the module must be importable);

@@ -1,0 +1,3 @@
+"""basis-execution venue plugin: EigenLayer restaking (LST strategies, delegation, the withdrawal queue)."""
+
+__all__: list[str] = []
