@@ -129,3 +129,29 @@ def test_bad_settings_are_config_errors() -> None:
         _data(["acme"], on_venue_error="ignore")
     with pytest.raises(ConfigError, match="max_age"):
         _data(["acme"], max_age="soon")
+
+
+class MeetA:
+    """Two venues that each wait for the other inside their read: only concurrent reads can both finish."""
+
+    meet: ClassVar[Any] = None
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        MeetA.meet.wait(timeout=20)  # BrokenBarrierError (the venue named) if the other read never starts
+        return {f"spot:{context.venue}:ETH/USDT": LiveValue({"close": Decimal(1)}, timestamp.value)}
+
+
+class MeetB(MeetA):
+    pass
+
+
+def test_the_venues_of_one_step_are_read_concurrently() -> None:
+    import threading
+
+    MeetA.meet = threading.Barrier(2)
+    plugins = [(Contributor("a", "a-dist"), MeetA), (Contributor("b", "b-dist"), MeetB)]
+    with LiveMarketData({"venue_config": {"a": {}, "b": {}}}, plugins=plugins, timeout_s=30) as data:
+        snap = data.get_data(T0)
+        assert snap.get("spot:a:ETH/USDT") == snap.get("spot:b:ETH/USDT") == 1
