@@ -19,14 +19,14 @@ pytest.importorskip("basis_venue_etherfi")
 pytest.importorskip("basis_venue_lido")
 pytest.importorskip("basis_venue_aave")
 
-from basis_venue_aave.venue import AaveVenue  # noqa: E402
-from basis_venue_etherfi.venue import EtherFiVenue  # noqa: E402
-from basis_venue_lido.venue import LidoVenue  # noqa: E402
+from basis_venue_aave.venue import AaveVenue
+from basis_venue_etherfi.venue import EtherFiVenue
+from basis_venue_lido.venue import LidoVenue
 
-from basis_core import ExecutionInterfaceManager  # noqa: E402
-from basis_core.data import DataProvider  # noqa: E402
-from basis_core.data.series import Series  # noqa: E402
-from basis_core.testing.contracts import wait_receipt  # noqa: E402
+from basis_core import ExecutionInterfaceManager
+from basis_core.data import DataProvider
+from basis_core.data.series import Series
+from basis_core.testing.contracts import wait_receipt
 
 D = Decimal
 WAD = 10**18
