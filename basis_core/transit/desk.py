@@ -176,16 +176,39 @@ class TransitDesk:
         return out or None
 
 
-def in_transit(manager: Any) -> list[dict[str, Any]]:
+def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[str, Any]]:
     """What is on its way (oldest arrival first): asset, amount (net of fees), source, destination, sent and
-    arrival times; empty in live mode and before the first move."""
+    arrival times; empty in live mode and before the first move.
+
+    With ``queues`` (and ``ts``), also the venues' queued withdrawals (staking exits): every balance key
+    ``<venue>:withdrawal:<id>`` a venue reports, with ``arrives_at`` from its ``<venue>:metric:claimable_at:<id>``
+    (UTC seconds; None when the venue does not say) -- the convention withdrawal-queue venues follow (Lido)."""
     ledger = manager.ledger
-    if ledger is None:
-        return []
-    rows = sorted(ledger.table(PENDING_TABLE).values(), key=lambda p: p.arrives_ns)
-    return [{"transfer_id": p.transfer_id, "asset": p.asset, "amount": p.amount, "source": p.source,
-             "destination": p.destination, "route": p.route, "sent_at": pd.Timestamp(p.sent_ns, tz="UTC"),
-             "arrives_at": pd.Timestamp(p.arrives_ns, tz="UTC")} for p in rows]
+    out: list[dict[str, Any]] = []
+    if ledger is not None:
+        rows = sorted(ledger.table(PENDING_TABLE).values(), key=lambda p: p.arrives_ns)
+        out = [{"transfer_id": p.transfer_id, "asset": p.asset, "amount": p.amount, "source": p.source,
+                "destination": p.destination, "route": p.route, "sent_at": pd.Timestamp(p.sent_ns, tz="UTC"),
+                "arrives_at": pd.Timestamp(p.arrives_ns, tz="UTC")} for p in rows]
+    if queues and ts is not None:
+        from basis_core.errors import BasisError
+
+        for v in manager.venues():
+            name = v["name"]
+            try:
+                bal = manager.get_balances(ts, name)
+            except BasisError:
+                continue
+            prefix = f"{name}:withdrawal:"
+            for key, amount in bal.items():
+                if not key.startswith(prefix) or not amount:
+                    continue
+                rid = key[len(prefix):]
+                at = bal.get(f"{name}:metric:claimable_at:{rid}")
+                out.append({"transfer_id": f"{name}:{rid}", "asset": None, "amount": amount, "source": key,
+                            "destination": f"{name} claim", "route": f"{name} withdrawal queue", "sent_at": None,
+                            "arrives_at": None if at is None else pd.Timestamp(int(at * 10**9), tz="UTC")})
+    return out
 
 
 def execute_move(manager: Any, timestamp: Any, instruction: Any) -> ExecutionDeltas:

@@ -14,7 +14,7 @@ import pytest
 from basis_core import ExecutionInterfaceManager
 from basis_core.data.provider import DataProvider
 from basis_core.data.synthetic import SyntheticSpec, synthetic_market
-from basis_core.errors import ConfigError, InstructionValidationError, InsufficientFundsError
+from basis_core.errors import ConfigError, InstructionError, InstructionValidationError, InsufficientFundsError
 from basis_core.transit import in_transit
 
 D = Decimal
@@ -90,3 +90,17 @@ def test_bad_moves_name_the_field_and_change_nothing(over: dict[str, Any], field
         m.execute(T0, {**move(), **over})
     assert e.value.field == field
     assert m.ledger.balances == before and in_transit(m) == []  # type: ignore[union-attr]
+
+
+def test_a_staking_withdrawal_queue_is_capital_in_transit_too() -> None:
+    m = ExecutionInterfaceManager({"venues": ["lido"], "initial_balances": {"ethereum:wallet:ETH": "20"}},
+                                  data_provider=market(), execution_mode="backtest")
+    m.execute(T0, {"venue": "lido", "operation": "stake", "asset": "ETH", "amount": "10"})
+    d = m.execute(T0, {"venue": "lido", "operation": "unstake", "asset": "stETH", "amount": "5"})
+    (queued,) = in_transit(m, T0, queues=True)
+    assert queued["source"] == f"lido:withdrawal:{d.details['request_id']}" and queued["arrives_at"] > T0
+    claim = {"venue": "lido", "operation": "unstake", "action": "claim", "request_id": d.details["request_id"]}
+    with pytest.raises(InstructionError, match="not finalised"):  # not before the queue lets it
+        m.execute(queued["arrives_at"] - pd.Timedelta(seconds=1), claim)
+    m.execute(queued["arrives_at"], claim)
+    assert in_transit(m, queued["arrives_at"], queues=True) == []

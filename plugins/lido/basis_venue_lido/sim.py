@@ -292,6 +292,8 @@ class LidoSim:
             eth = self.claimable_eth(req) if ready else min(req[0], req[1] * r // ONE)
             out[f"{VENUE}:metric:value_usd:withdrawal:{rid}"] = from_wei(eth) * eth_usd
             out[f"{VENUE}:metric:claimable:{rid}"] = Decimal(1 if ready else 0)
+            # when the queue lets it be claimed (UTC seconds): basis_core.transit.in_transit lists queued withdrawals
+            out[f"{VENUE}:metric:claimable_at:{rid}"] = Decimal(req[2] + self.delay_ns) / Decimal(10**9)
         return out
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:

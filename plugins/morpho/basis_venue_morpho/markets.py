@@ -11,7 +11,7 @@ Backtest markets: :data:`DEFAULT_MARKETS`, replaced or extended by the ``markets
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,10 +43,11 @@ class MarketSpec:
     irm: str
     lltv: int
     fee: int = 0
+    #: ``<collateral>/<loan>-<LLTV %>`` (computed once)
+    alias: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def alias(self) -> str:
-        return alias_of(self.collateral, self.loan, self.lltv)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alias", alias_of(self.collateral, self.loan, self.lltv))
 
     @property
     def series(self) -> str:

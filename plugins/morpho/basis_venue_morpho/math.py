@@ -124,8 +124,9 @@ def _sub(x: int, y: int) -> int:
 # -- AdaptiveCurveIrm ----------------------------------------------------------------------------------------
 def _tdiv(a: int, b: int) -> int:
     """int256 division: truncates toward zero."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
+    if a >= 0:
+        return a // b if b > 0 else -(a // -b)
+    return -(-a // b) if b > 0 else -a // -b
 
 
 def w_mul_to_zero(x: int, y: int) -> int:
@@ -256,9 +257,9 @@ def supply(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Po
         shares = to_shares_down(assets, m.total_supply_assets, m.total_supply_shares)
     else:
         assets = to_assets_up(shares, m.total_supply_assets, m.total_supply_shares)
-    m2 = replace(m, total_supply_shares=u128(m.total_supply_shares + shares),
-                 total_supply_assets=u128(m.total_supply_assets + assets))
-    return m2, replace(p, supply_shares=p.supply_shares + shares), assets, shares
+    m2 = Market(u128(m.total_supply_assets + assets), u128(m.total_supply_shares + shares), m.total_borrow_assets,
+                m.total_borrow_shares, m.last_update, m.fee, m.rate_at_target)
+    return m2, Position(p.supply_shares + shares, p.borrow_shares, p.collateral), assets, shares
 
 
 def withdraw(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:
@@ -268,9 +269,9 @@ def withdraw(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, 
         shares = to_shares_up(assets, m.total_supply_assets, m.total_supply_shares)
     else:
         assets = to_assets_down(shares, m.total_supply_assets, m.total_supply_shares)
-    p2 = replace(p, supply_shares=_sub(p.supply_shares, shares))
-    m2 = replace(m, total_supply_shares=_sub(m.total_supply_shares, shares),
-                 total_supply_assets=_sub(m.total_supply_assets, assets))
+    p2 = Position(_sub(p.supply_shares, shares), p.borrow_shares, p.collateral)
+    m2 = Market(_sub(m.total_supply_assets, assets), _sub(m.total_supply_shares, shares), m.total_borrow_assets,
+                m.total_borrow_shares, m.last_update, m.fee, m.rate_at_target)
     if m2.total_borrow_assets > m2.total_supply_assets:
         raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
     return m2, p2, assets, shares
@@ -314,9 +315,9 @@ def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: i
         shares = to_shares_up(assets, m.total_borrow_assets, m.total_borrow_shares)
     else:
         assets = to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
-    p2 = replace(p, borrow_shares=u128(p.borrow_shares + u128(shares)))
-    m2 = replace(m, total_borrow_shares=u128(m.total_borrow_shares + u128(shares)),
-                 total_borrow_assets=u128(m.total_borrow_assets + assets))
+    p2 = Position(p.supply_shares, u128(p.borrow_shares + u128(shares)), p.collateral)
+    m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(m.total_borrow_assets + assets),
+                u128(m.total_borrow_shares + u128(shares)), m.last_update, m.fee, m.rate_at_target)
     if not is_healthy(m2, p2, price, lltv):
         raise MorphoRevert(INSUFFICIENT_COLLATERAL)
     if m2.total_borrow_assets > m2.total_supply_assets:
@@ -332,9 +333,9 @@ def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Pos
         shares = to_shares_down(assets, m.total_borrow_assets, m.total_borrow_shares)
     else:
         assets = to_assets_up(shares, m.total_borrow_assets, m.total_borrow_shares)
-    p2 = replace(p, borrow_shares=_sub(p.borrow_shares, u128(shares)))
-    m2 = replace(m, total_borrow_shares=_sub(m.total_borrow_shares, u128(shares)),
-                 total_borrow_assets=u128(zero_floor_sub(m.total_borrow_assets, assets)))
+    p2 = Position(p.supply_shares, _sub(p.borrow_shares, u128(shares)), p.collateral)
+    m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(zero_floor_sub(m.total_borrow_assets, assets)),
+                _sub(m.total_borrow_shares, u128(shares)), m.last_update, m.fee, m.rate_at_target)
     return m2, p2, assets, shares
 
 
@@ -342,14 +343,14 @@ def supply_collateral(p: Position, assets: int) -> Position:
     """Morpho.supplyCollateral (no accrual)."""
     if assets == 0:
         raise MorphoRevert(ZERO_ASSETS)
-    return replace(p, collateral=u128(p.collateral + u128(assets)))
+    return Position(p.supply_shares, p.borrow_shares, u128(p.collateral + u128(assets)))
 
 
 def withdraw_collateral(m: Market, p: Position, assets: int, price: int, lltv: int) -> Position:
     """Morpho.withdrawCollateral after accrual."""
     if assets == 0:
         raise MorphoRevert(ZERO_ASSETS)
-    p2 = replace(p, collateral=_sub(p.collateral, u128(assets)))
+    p2 = Position(p.supply_shares, p.borrow_shares, _sub(p.collateral, u128(assets)))
     if not is_healthy(m, p2, price, lltv):
         raise MorphoRevert(INSUFFICIENT_COLLATERAL)
     return p2

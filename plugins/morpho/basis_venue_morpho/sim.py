@@ -57,6 +57,7 @@ NO_DEBT_HF = Decimal(2**256 - 1).scaleb(-18, CTX)
 GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNITS["withdraw"],
              "borrow": DEFAULT_GAS_UNITS["borrow"], "repay": DEFAULT_GAS_UNITS["repay"],
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
+_EMPTY = mm.Position()
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
 
@@ -126,6 +127,7 @@ class MorphoSim:
         self.positions = self.ledger.table("morpho.positions")
         self.booked = self.ledger.table("morpho.booked")
         self._series: dict[str, Any] = {}
+        self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
         self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}")
                       for a, s in self.markets.items()}
@@ -183,14 +185,29 @@ class MorphoSim:
         return m
 
     def price(self, spec: MarketSpec, ts: Any) -> int:
-        """IOracle.price() of the market at ``ts`` (see the module docstring)."""
-        series = self.series(spec)
-        if "oracle_price" in series.columns:
-            return int(series.columns["oracle_price"][series.index_at(ts.value)])
-        snap = self.memo.at(ts).snapshot
-        loan_dec, coll_dec = self._dec[spec.alias]
-        ratio = self._usd(snap, spec.collateral) / self._usd(snap, spec.loan)
-        return int(ratio.scaleb(36 + loan_dec - coll_dec, CTX))
+        """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
+        c = self.memo.at(ts)
+        key = ("px", spec.alias)
+        px: int | None = c.pools.get(key)
+        if px is None:
+            series = self.series(spec)
+            if "oracle_price" in series.columns:
+                px = int(series.columns["oracle_price"][series.index_at(ts.value)])
+            else:
+                loan_dec, coll_dec = self._dec[spec.alias]
+                ratio = self.usd(ts, spec.collateral) / self.usd(ts, spec.loan)
+                px = int(ratio.scaleb(36 + loan_dec - coll_dec, CTX))
+            c.pools[key] = px
+        return px
+
+    def usd(self, ts: Any, token: str) -> Decimal:
+        """The USD price of ``token`` at ``ts``, memoised per step."""
+        c = self.memo.at(ts)
+        key = ("usd", token)
+        v: Decimal | None = c.pools.get(key)
+        if v is None:
+            v = c.pools[key] = self._usd(c.snapshot, token)
+        return v
 
     @staticmethod
     def _usd(snap: Any, token: str) -> Decimal:
@@ -201,6 +218,30 @@ class MorphoSim:
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:
         return self.positions.get((alias, who)) or mm.Position()
+
+    def _resolve(self, market: str | None, asset: str, role: str, holding_attr: str | None = None) -> MarketSpec:
+        """:func:`resolve_market` (same answers and errors), memoised: the candidate markets of (market, asset,
+        role) are found once; when several fit, the one where the account holds ``holding_attr`` is taken."""
+        key = (market, asset, role)
+        hit = self._resolved.get(key)
+        if hit is None:
+            try:
+                hit = (resolve_market(self.markets, market, asset, role),)
+            except InstructionError:
+                if market is not None or holding_attr is None:
+                    raise
+                hit = tuple(s for s in self.markets.values()
+                            if (role in ("loan", "either") and s.loan == asset)
+                            or (role in ("collateral", "either") and s.collateral == asset))
+            self._resolved[key] = hit
+        if len(hit) == 1:
+            return hit[0]
+        if hit and holding_attr is not None:
+            get = self.positions.get
+            held = [s for s in hit if getattr(get((s.alias, SELF)) or _EMPTY, holding_attr)]
+            if len(held) == 1:
+                return held[0]
+        return resolve_market(self.markets, market, asset, role, self._holding(holding_attr or "collateral"))
 
     def _holding(self, attr: str) -> dict[str, bool]:
         return {a: bool(getattr(p, attr)) for (a, who), p in self.positions.items() if who == SELF}
@@ -246,19 +287,22 @@ class MorphoSim:
             pos[k] = pos.get(k, _ZERO) + v
         pnl = dict(gpnl)
         # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
-        rounding = _ZERO
-        snap = self.memo.at(ts).snapshot
-        for key, v in pos.items():
-            if key != GAS_KEY:
-                rounding += (-v if key == kd else v) * self._usd(snap, key.rsplit(":", 1)[-1])
-        if rounding:
-            pnl["trading_fees"] = rounding
+        loan_units = wallet.get(spec.loan, 0) + (new[0] - old[0]) - (new[2] - old[2])
+        coll_units = wallet.get(spec.collateral, 0) + (new[1] - old[1])
+        if loan_units or coll_units:
+            rounding = _ZERO
+            if loan_units:
+                rounding += from_units(loan_units, loan_dec) * self.usd(ts, spec.loan)
+            if coll_units:
+                rounding += from_units(coll_units, coll_dec) * self.usd(ts, spec.collateral)
+            if rounding:
+                pnl["trading_fees"] = rounding
         return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, fill_amount=details.get("amount"),
                                pnl=pnl, details={"market": alias, **details})
 
     # -- operations -------------------------------------------------------------------------------------
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        spec = resolve_market(self.markets, ins.market, ins.asset, "either")
+        spec = self._resolve(ins.market, ins.asset, "either")
         alias = spec.alias
         m = self.market(spec, ts)
         p = self.position(alias)
@@ -316,7 +360,7 @@ class MorphoSim:
                            "amount": from_units(units, DECIMALS[spec.collateral])})
 
     def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        spec = resolve_market(self.markets, ins.market, ins.asset, "loan", self._holding("collateral"))
+        spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
         m = self.market(spec, ts)
         p = self.position(spec.alias)
         units = to_units(ins.amount, DECIMALS[spec.loan])
@@ -328,7 +372,7 @@ class MorphoSim:
                           {"assets": assets, "shares": shares, "amount": ins.amount})
 
     def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        spec = resolve_market(self.markets, ins.market, ins.asset, "loan", self._holding("borrow_shares"))
+        spec = self._resolve(ins.market, ins.asset, "loan", "borrow_shares")
         m = self.market(spec, ts)
         p = self.position(spec.alias)
         if p.borrow_shares == 0:
@@ -375,9 +419,8 @@ class MorphoSim:
         gp, gf, gpnl = self._gas(ts, "liquidate")
         for k, v in gp.items():
             pos[k] = pos.get(k, _ZERO) + v
-        snap = self.memo.at(ts).snapshot
-        pnl = {**gpnl, "liquidation": from_units(liq.seized_assets, coll_dec) * self._usd(snap, spec.collateral)
-               - from_units(liq.repaid_assets, loan_dec) * self._usd(snap, spec.loan)}
+        pnl = {**gpnl, "liquidation": from_units(liq.seized_assets, coll_dec) * self.usd(ts, spec.collateral)
+               - from_units(liq.repaid_assets, loan_dec) * self.usd(ts, spec.loan)}
         return ExecutionDeltas(VENUE, "liquidate", ts, pos, gf, "liquidated", ins.client_id,
                                fill_amount=from_units(liq.repaid_assets, loan_dec), pnl=pnl,
                                details={"market": spec.alias, "borrower": ins.borrower,
@@ -405,7 +448,7 @@ class MorphoSim:
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas]:
         """Interest on this account's positions over (previous, ts], then liquidation of unhealthy ones."""
         out: list[ExecutionDeltas] = []
-        for (alias, who), p in list(self.positions.items()):
+        for (alias, who), p in list(self.positions.data.items()):
             if who != SELF or (p.supply_shares == 0 and p.borrow_shares == 0):
                 continue
             spec = self.markets[alias]
@@ -416,17 +459,14 @@ class MorphoSim:
             ks, _, kd = self._keys[alias]
             pos: dict[str, Decimal] = {}
             pnl: dict[str, Decimal] = {}
-            snap = None
             if new[0] != old[0]:
                 d = from_units(new[0] - old[0], loan_dec)
                 pos[ks] = d
-                snap = self.memo.at(ts).snapshot
-                pnl["lending_interest"] = d * self._usd(snap, spec.loan)
+                pnl["lending_interest"] = d * self.usd(ts, spec.loan)
             if new[2] != old[2]:
                 d = from_units(new[2] - old[2], loan_dec)
                 pos[kd] = d
-                snap = snap or self.memo.at(ts).snapshot
-                pnl["borrow_interest"] = -d * self._usd(snap, spec.loan)
+                pnl["borrow_interest"] = -d * self.usd(ts, spec.loan)
             if pos:
                 self.booked[alias] = new
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, status="accrued", pnl=pnl,
@@ -450,8 +490,7 @@ class MorphoSim:
         pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
                                                               (kc, old[1], new[1], coll_dec),
                                                               (kd, old[2], new[2], loan_dec)) if a != b}
-        snap = self.memo.at(ts).snapshot
-        value = sum((v * self._usd(snap, spec.collateral if k == kc else spec.loan) * (-1 if k == kd else 1)
+        value = sum((v * self.usd(ts, spec.collateral if k == kc else spec.loan) * (-1 if k == kd else 1)
                      for k, v in pos.items()), _ZERO)
         return ExecutionDeltas(VENUE, "liquidation", ts, pos, status="liquidated", pnl={"liquidation": value},
                                details={"market": alias, "seized_assets": liq.seized_assets,
