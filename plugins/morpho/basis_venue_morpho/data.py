@@ -14,18 +14,33 @@ prices grown by the rates.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.files import columns_file
+from basis_core.data.contrib import FileLoader, MarketDataFiles
 from basis_core.data.series import Series
 
 MARKET_COLUMNS = {c: c for c in ("total_supply_assets", "total_supply_shares", "total_borrow_assets",
                                  "total_borrow_shares", "fee", "rate_at_target")}
+PATTERN = r"^morpho_blue_(?P<collateral>[A-Za-z]+)-(?P<loan>[A-Za-z]+)-(?P<lltv>[0-9.]+)_market_"
+
+
+def load_market_file(path: Path, name: str) -> Series:
+    """A market-state file: :data:`MARKET_COLUMNS` and, when the header has it, ``oracle_price``."""
+    from basis_core.data.loaders import load_columns
+
+    cols = dict(MARKET_COLUMNS)
+    with Path(path).open() as f:
+        header = next((line for line in f if line.strip() and not line.startswith("#")), "")
+    if "oracle_price" in (h.strip() for h in header.split(",")):
+        cols["oracle_price"] = "oracle_price"
+    return load_columns(path, name, cols)
+
+
 FILES = MarketDataFiles(loaders=(
-    columns_file(r"^morpho_blue_(?P<collateral>[A-Za-z]+)-(?P<loan>[A-Za-z]+)-(?P<lltv>[0-9.]+)_market_",
-                 "morpho:{collateral}/{loan}-{lltv}", MARKET_COLUMNS, cadence="irregular",
-                 example="morpho_blue_wstETH-WETH-94.5_market_2025-01-01_2025-12-31.csv"),
+    FileLoader(PATTERN, "morpho:{collateral}/{loan}-{lltv}", load_market_file, "irregular",
+               {**MARKET_COLUMNS, "oracle_price": "oracle_price (optional)"},
+               "morpho_blue_wstETH-WETH-94.5_market_2025-01-01_2025-12-31.csv"),
 ))
 
 #: (alias, loan decimals, supplied assets in tokens) of the synthetic markets

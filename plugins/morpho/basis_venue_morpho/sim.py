@@ -187,7 +187,7 @@ class MorphoSim:
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
         c = self.memo.at(ts)
-        key = ("px", spec.alias)
+        key = "morpho-px:" + spec.alias
         px: int | None = c.pools.get(key)
         if px is None:
             series = self.series(spec)
@@ -203,7 +203,7 @@ class MorphoSim:
     def usd(self, ts: Any, token: str) -> Decimal:
         """The USD price of ``token`` at ``ts``, memoised per step."""
         c = self.memo.at(ts)
-        key = ("usd", token)
+        key = "morpho-usd:" + token
         v: Decimal | None = c.pools.get(key)
         if v is None:
             v = c.pools[key] = self._usd(c.snapshot, token)

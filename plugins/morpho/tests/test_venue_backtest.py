@@ -4,7 +4,9 @@ of an atomic bundle."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,7 +15,7 @@ from basis_venue_morpho import math as mm
 from basis_venue_morpho.venue import MorphoVenue
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.data import synthetic_market
+from basis_core.data import load_data_dir, synthetic_market
 from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
 
 T0 = pd.Timestamp("2025-03-02T12:00:00Z")
@@ -142,3 +144,112 @@ def test_own_unhealthy_position_is_liquidated_at_accrual() -> None:
     kinds = [r.status for r in m.execution_history if getattr(r, "venue", "") == "morpho"]
     assert "liquidated" in kinds
     assert m.ledger.balance("morpho:collateral:wstETH") < 10
+
+
+# -- basis backtest --data with morpho's own files ---------------------------------------------------------------
+MARKET_FILE = "morpho_blue_wstETH-WETH-94.5_market_2025-03-01_2025-03-04.csv"
+STRATEGY = '''
+from basis_core.backtest.strategies import Strategy
+
+
+class CollateralLoop(Strategy):
+    """Post 10 wstETH on Morpho, borrow 8 WETH, lend 5 of them, and after a day repay everything and withdraw."""
+
+    name = "collateral_loop"
+
+    def start(self, manager, ts):
+        self.steps = 0
+        manager.execute(ts, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10",
+                             "market": "wstETH/WETH-94.5"})
+        manager.execute(ts, {"venue": "morpho", "operation": "borrow", "asset": "WETH", "amount": "8"})
+        manager.execute(ts, {"venue": "morpho", "operation": "supply", "asset": "WETH", "amount": "5",
+                             "market": "wstETH/WETH-94.5"})
+
+    def step(self, manager, ts):
+        self.steps += 1
+        if self.steps == 24:
+            manager.execute(ts, {"venue": "morpho", "operation": "withdraw", "asset": "WETH", "amount": "max",
+                                 "market": "wstETH/WETH-94.5"})
+            manager.execute(ts, {"venue": "morpho", "operation": "repay", "asset": "WETH", "amount": "max"})
+            manager.execute(ts, {"venue": "morpho", "operation": "withdraw", "asset": "wstETH", "amount": "max",
+                                 "market": "wstETH/WETH-94.5"})
+'''
+
+
+def write_market_files(d: Path) -> list[tuple[pd.Timestamp, mm.Market, int]]:
+    """Daily states of wstETH/WETH-94.5 in the contract's numbers (others' totals, 90 % utilised, rate at target
+    3 %/year, oracle 1.19) and an hourly WETH / USD oracle file; returns the rows (time, market, oracle price)."""
+    rows = []
+    m = mm.Market(250_000 * 10**18, 250_000 * 10**24, 225_000 * 10**18, 225_000 * 10**24, 0, 0,
+                  3 * 10**16 // mm.SECONDS_PER_YEAR)
+    for day in range(4):
+        t = pd.Timestamp("2025-03-01T00:00:00Z") + pd.Timedelta(days=day)
+        m = mm.Market(m.total_supply_assets, m.total_supply_shares, m.total_borrow_assets, m.total_borrow_shares,
+                      int(t.value // 10**9), 0, m.rate_at_target)
+        if day:
+            m = mm.accrue_interest(rows[-1][1], m.last_update).market
+        rows.append((t, m, 119 * 10**34))
+    lines = ["timestamp,total_supply_assets,total_supply_shares,total_borrow_assets,total_borrow_shares,fee,"
+             "rate_at_target,oracle_price"]
+    lines += [f"{t.isoformat()},{m.total_supply_assets},{m.total_supply_shares},{m.total_borrow_assets},"
+              f"{m.total_borrow_shares},{m.fee},{m.rate_at_target},{px}" for t, m, px in rows]
+    (d / MARKET_FILE).write_text("\n".join(lines) + "\n")
+    times = pd.date_range("2025-03-01", periods=96, freq="h", tz="UTC")
+    oracle = [f"{t.strftime('%Y-%m-%d %H:%M:%S+00:00')},{2500 + i * 0.5:.4f}" for i, t in enumerate(times)]
+    (d / "WETH_USD_oracle_2025-03-01_2025-03-04.csv").write_text(
+        "# Source: test\ntimestamp,oracle_price_usd\n" + "\n".join(oracle) + "\n")
+    return rows
+
+
+def test_the_market_file_loads_through_morphos_contribution(tmp_path: Path) -> None:
+    """``morpho_blue_<coll>-<loan>-<lltv>_market_*.csv`` becomes ``morpho:<alias>`` with every column, the oracle
+    price included, and the backtest's oracle price is the file's."""
+    rows = write_market_files(tmp_path)
+    data = load_data_dir(tmp_path)
+    t, m, px = rows[2]
+    snap = data.get_data(t + pd.Timedelta(hours=3))
+    assert snap.get(f"morpho:{MARKET}", "total_borrow_shares") == m.total_borrow_shares
+    assert snap.get(f"morpho:{MARKET}", "oracle_price") == px
+    mgr = ExecutionInterfaceManager({"initial_balances": {"ethereum:wallet:wstETH": "10"}, "autoload": False},
+                                    data, "backtest", plugins=[MorphoVenue])
+    assert sim(mgr).price(sim(mgr).markets[MARKET], t) == px
+
+
+def test_morpho_backtests_through_basis_backtest_with_its_own_data(tmp_path: Path) -> None:
+    """A scenario with a strategy on Morpho (collateral, borrow, lend, a day of interest, repay all, withdraw all)
+    runs through ``basis backtest --data DIR`` on the venue's own market file, and the repay pays more than was
+    borrowed (a day of the file's interest)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_market_files(data)
+    (tmp_path / "collateral_loop.py").write_text(STRATEGY)
+    scenario = tmp_path / "morpho.yaml"
+    scenario.write_text(f"""
+name: morpho_loop
+market: {{source: data_dir, data_dir: {data}}}
+period: {{start: 2025-03-01T01:00:00Z, end: 2025-03-03T00:00:00Z, step: 1h}}
+venues: [morpho]
+strategies:
+  - name: collateral_loop.py:CollateralLoop
+    required: true
+    balances:
+      ethereum:wallet:wstETH: 10
+      ethereum:wallet:WETH: 1
+""")
+    from typer.testing import CliRunner
+
+    from basis_core.cli import _register, app
+
+    if not app.registered_commands:
+        _register()
+    out = CliRunner().invoke(app, ["backtest", str(scenario), "--data", str(data), "--json",
+                                   "--out", str(tmp_path / "report"), "--no-html"])
+    assert out.exit_code == 0, out.output[-3000:]
+    summary = json.loads(out.stdout)
+    assert summary["failed"] == 0 and summary["executions"] == 6, summary
+    executions = pd.read_parquet(tmp_path / "report" / "executions.parquet")
+    assert [s for s in executions["status"] if s != "accrued"] == ["filled"] * 6
+    ops = executions[executions["status"] == "filled"]["operation"].tolist()
+    assert ops == ["supply", "borrow", "supply", "withdraw", "repay", "withdraw"]
+    repaid = Decimal(str(executions[executions["operation"] == "repay"]["fill_amount"].iloc[0]))
+    assert Decimal(8) < repaid < Decimal("8.01")

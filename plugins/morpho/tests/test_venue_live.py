@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -303,3 +304,32 @@ def test_live_market_data_is_the_contracts_state(frozen: Any) -> None:
             assert snap.get(f"morpho:{alias}", "rate_at_target") == env.world.irm.functions.rateAtTarget(
                 market_id(env.world.params[alias])).call()
         assert snap.get(f"morpho:{WETH_MKT}", "oracle_price") == 119 * 10**34
+
+
+@pytest.mark.parametrize("fault", ["kill_after_broadcast", "mined_while_down"])
+def test_live_borrow_exactly_once_under_a_fault(env: Any, chain: AnvilNode, tmp_path: Path, fault: str) -> None:
+    """The process dies after broadcasting a borrow / the borrow is mined while the manager is down: one borrow on
+    chain (by the account's nonce), reported once by the restarted manager with the same deltas (rebuilt from the
+    receipt by the venue's finish)."""
+    from basis_core.testing.chain_faults import run_with_fault
+
+    journal = tmp_path / "journal.sqlite"
+
+    def make(url: str, opts: dict[str, Any]) -> ExecutionInterfaceManager:
+        cfg = {"execution_mode": "live", "autoload": False, "journal_path": str(journal),
+               "venue_config": {"morpho": {"rpc_url": url, "private_key": ANVIL_KEYS[1], "receipt_poll_interval": 0.002,
+                                           "deployment_table": env.table, **opts}}}
+        return ExecutionInterfaceManager(cfg, plugins=[MorphoVenue])
+
+    ts = pd.Timestamp(block_time(env), unit="s", tz="UTC")
+    make(env.url, {}).execute(ts, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10",
+                                   "market": WETH_MKT, "client_id": "setup"})
+    debt0 = chain_state(env)[f"debt@{WETH_MKT}"]
+    ins = {"venue": "morpho", "operation": "borrow", "asset": "WETH", "amount": "3", "client_id": f"borrow-{fault}"}
+    run = run_with_fault(fault, env.url, env.user, make, ins, ts)
+    assert run.first_error is not None and run.sent == 1
+    resumed = [r for r in run.history if r.client_id == ins["client_id"]]
+    assert len(resumed) == 1 and resumed[0].success
+    assert run.reissued.positions["ethereum:wallet:WETH"] == D(3)
+    assert dict(run.reissued.positions) == dict(resumed[0].positions)
+    assert chain_state(env)[f"debt@{WETH_MKT}"] - debt0 in (3 * 10**18, 3 * 10**18 + 1)

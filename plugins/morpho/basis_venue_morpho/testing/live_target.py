@@ -3,13 +3,19 @@
 USDC), oracles at 1.3 WETH and 3600 USDC per wstETH, lenders' liquidity, and borrower ``bob`` made unhealthy
 in ``wstETH/WETH-94.5`` (10 wstETH against 12 WETH once the oracle drops to 1.19), as the backtest's
 ``conformance_settings`` has him. The venue's account (anvil key 1) holds ``balances``.
+
+The seeded chain is built once (~25 transactions) and kept as an anvil state dump (``anvil_dumpState``) next to
+the compile cache, keyed by the compiled artifacts; later targets load it (``anvil_loadState``) in milliseconds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 E18 = 10**18
@@ -49,20 +55,46 @@ def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
             world.set_balance(sym, who, int(Decimal(str(amount)).scaleb(world.decimals[sym])))
 
 
+def _cache_file() -> Path:
+    from basis_core.testing.anvil import node_modules
+    from basis_venue_morpho.testing.deploy import compile_morpho
+
+    arts = compile_morpho()
+    key = hashlib.sha256(json.dumps([[n, arts[n].bytecode] for n in sorted(arts)] + [MARKETS, DECIMALS],
+                                    default=str).encode() + Path(__file__).read_bytes()).hexdigest()[:24]
+    return node_modules() / ".cache" / "basis-venue-morpho" / f"live-target-{key}.json"
+
+
 @contextmanager
 def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Start anvil, deploy and seed, fund the account; yield the venue settings; stop the node."""
+    """Start anvil, deploy and seed (or load the cached seeded state), fund the account; yield the venue settings;
+    stop the node."""
     from web3 import Web3
 
     from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_venue_morpho.testing.deploy import MorphoDeployment, compile_morpho
 
     node = start_anvil()
     try:
         w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
         owner, user, lender, bob = list(w3.eth.accounts)[:4]
-        world = seed_world(w3, owner, lender, bob)
+        cache = _cache_file()
+        if cache.exists():
+            saved = json.loads(cache.read_text())
+            node.rpc("anvil_loadState", [saved["state"]])
+            arts = compile_morpho()
+            table = saved["table"]
+            tokens = {s: w3.eth.contract(address=a, abi=arts["ERC20Mock"].abi) for s, a in table["tokens"].items()}
+            world: Any = MorphoDeployment(w3, None, None, tokens, dict(DECIMALS), {}, {}, owner)
+        else:
+            world = seed_world(w3, owner, lender, bob)
+            table = world.deployment_table({"bob": bob})
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{id(world)}.tmp")
+            tmp.write_text(json.dumps({"state": node.rpc("anvil_dumpState"), "table": table}))
+            tmp.replace(cache)
         fund(world, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1],
-               "deployment_table": world.deployment_table({"bob": bob}), "receipt_poll_interval": 0.002}
+        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": table,
+               "receipt_poll_interval": 0.002}
     finally:
         node.stop()
