@@ -324,6 +324,25 @@ def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
 
 
 @hookspec(firstresult=True)
+def encode_call(timestamp: Any, instruction: Any, recipient: Any) -> Any:
+    """Live: the contract call that performs ``instruction`` (one step of an atomic bundle) from an executor
+    contract at ``recipient``, for another venue's executor to run in its single transaction.
+
+    The core calls it for an executor venue (``VenueContext.encode_call``); the call must take its input from
+    ``recipient`` (which approves it to the call's target first) and pay its output to ``recipient``.
+
+    :param instruction: the step (e.g. a :class:`~basis_core.instructions.Swap` with ``pool`` and
+        ``min_amount_out`` set).
+    :param recipient: the executor contract's address (checksummed hex).
+    :return: a :class:`basis_core.live.bundles.EncodedCall`, or None when the venue cannot encode the step.
+    :raises InstructionError: the step is invalid for the venue (unknown pool or token, amount beyond the pool).
+
+    Example: ``EncodedCall(target=router, data=swapExactTokensForTokens(...), token_in=USDC, amount_in=10**9,
+    token_out=WETH, min_out=..., symbol_in="USDC", symbol_out="WETH", decimals_in=6, decimals_out=18)``
+    """
+
+
+@hookspec(firstresult=True)
 def estimate_notional(timestamp: Any, instruction: Any) -> Any:
     """USD notional of an instruction, for the core's max-notional risk limit (checked before sending).
 

@@ -44,6 +44,9 @@ class VenueContext:
     ledger: Ledger | None
     clock: Clock
     report: Callable[[Any, ExecutionDeltas], None] | None = None
+    #: live: ``encode_call(timestamp, step, recipient)`` -> the step's venue's ``encode_call`` answer (an
+    #: :class:`~basis_core.live.bundles.EncodedCall` or None), for executor venues running other venues' steps
+    encode_call: Callable[[Any, Any, str], Any] | None = None
 
     def settings_for(self, venue: str) -> VenueSettings:
         return self.settings.venue(venue)

@@ -56,6 +56,7 @@ from basis_core.wrappers import CoreWrapper, check_accrual
 log = logging.getLogger(__name__)
 
 _CORE_PLUGIN = "basis_core.core"
+_ACCRUE_ARGS = ("previous", "timestamp")
 _MODEL_TYPES = frozenset(MODELS.values())
 
 
@@ -155,7 +156,7 @@ class ExecutionInterfaceManager:
         self._unavailable: dict[str, str] = {}  # failed venue -> reason
         self._failed_objs: dict[str, Any] = {}  # venues taken out after they were registered
         self._degraded: dict[str, str] = {}  # live venue -> reason of its last failed accrue
-        self._accruers: list[tuple[str | None, list[Any]]] | None = None  # (venue, impls) per accrue call
+        self._accruers: list[tuple[str | None, list[Any], Any]] | None = None  # (venue, impls, direct) per call
         self._lock = threading.RLock()  # the manager's state: ledger, clock, history, statistics
         self._poll_lock = threading.Lock()  # live: one advance_to poll of the venues at a time
         self._exec_lock: Any = self._lock if self.execution_mode == "backtest" else _NoLock()
@@ -169,7 +170,7 @@ class ExecutionInterfaceManager:
         self._core = CoreWrapper(self)
         self.pm.register(self._core, name=_CORE_PLUGIN)
         self.context = VenueContext(self.execution_mode, self.settings, self.data_provider, self.ledger, self.clock,
-                                    report=self._report_effect)
+                                    report=self._report_effect, encode_call=self._encode_call)
         self.pm.hook.configure.call_historic(kwargs={"context": self.context})
 
         self.discovery = DiscoveryReport()
@@ -334,6 +335,15 @@ class ExecutionInterfaceManager:
             self._callers[key] = caller
         return caller
 
+    def _encode_call(self, timestamp: Any, step: Any, recipient: str) -> Any:
+        """``VenueContext.encode_call``: the ``encode_call`` hook of the step's venue only (None if it has none)."""
+        obj = self.venue(step.venue)
+        if not any(i.plugin is obj for i in self.pm.hook.encode_call.get_hookimpls()):
+            return None
+        others = [p for n, p in self._venues.items() if n != step.venue]
+        caller = self.pm.subset_hook_caller("encode_call", remove_plugins=others)
+        return caller(timestamp=timestamp, instruction=step, recipient=recipient)
+
     def estimate_notional(self, timestamp: datetime | str, instruction: Any) -> Decimal | None:
         """The USD notional the venue estimates for ``instruction`` (``estimate_notional`` hook), None when it has
         none or the venue does not say."""
@@ -386,16 +396,19 @@ class ExecutionInterfaceManager:
         previous = self._step_clock(ts, ts_ns)
         return [] if previous is None else self._accrue(previous, ts, ts_ns)
 
-    def _accrue_calls(self) -> list[tuple[str | None, list[Any]]]:
+    def _accrue_calls(self) -> list[tuple[str | None, list[Any], Any]]:
         """One ``accrue`` call per implementation, in pluggy's order, each with every wrapper around it:
-        (venue or None for a host plugin's own implementation, the implementations to run)."""
+        (venue or None for a host plugin's own implementation, the implementations to run, and the plain function
+        with its argument names when no wrapper surrounds it: called directly, without pluggy's machinery)."""
         calls = self._accruers
         if calls is None:
             impls = self.pm.hook.accrue.get_hookimpls()
             venue_of = {id(obj): name for name, obj in self._venues.items()}
             wrappers = [i for i in impls if i.wrapper or i.hookwrapper]
             plain = [i for i in impls if not (i.wrapper or i.hookwrapper)]
-            calls = self._accruers = [(venue_of.get(id(i.plugin)), [i, *wrappers]) for i in reversed(plain)]
+            calls = self._accruers = [
+                (venue_of.get(id(i.plugin)), [i, *wrappers], None if wrappers else (i.function, tuple(i.argnames)))
+                for i in reversed(plain)]
         return calls
 
     def _accrue(self, previous: Any, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
@@ -405,11 +418,16 @@ class ExecutionInterfaceManager:
         kwargs = {"previous": previous, "timestamp": ts}
         ledger = self.ledger
         hookexec = self.pm._hookexec
-        for venue, impls in list(self._accrue_calls()):
+        for venue, impls, direct in list(self._accrue_calls()):
             if ledger is not None:
                 ledger.begin()
             try:
-                got = self._accrued(venue, hookexec("accrue", impls, kwargs, False))  # type: ignore[arg-type]
+                if direct is not None:  # pluggy's call of one plain implementation: its non-None result in a list
+                    fn, names = direct
+                    res = fn(previous, ts) if names == _ACCRUE_ARGS else fn(*[kwargs[a] for a in names])
+                    got = self._accrued(venue, [res]) if res is not None else []
+                else:
+                    got = self._accrued(venue, hookexec("accrue", impls, kwargs, False))  # type: ignore[arg-type]
                 if ledger is not None:
                     for d in got:
                         if d.positions:

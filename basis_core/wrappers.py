@@ -148,9 +148,13 @@ def after_call(m: ExecutionInterfaceManager, hook: str, instruction: Any, outcom
             try:
                 ledger.apply(result.positions)
             except ArithmeticError:  # a NaN position (decimal.InvalidOperation)
-                raise VenueContractError(f"venue {instruction.venue!r} returned a position that is not a number: "
-                                         f"{short_repr(dict(result.positions))}") from None
+                raise _not_a_number(instruction, result) from None
     return result
+
+
+def _not_a_number(instruction: Any, result: ExecutionDeltas) -> VenueContractError:
+    return VenueContractError(f"venue {instruction.venue!r} returned a position that is not a number: "
+                              f"{short_repr(dict(result.positions))}")
 
 
 def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: Any, keys: KeySpace | None,
@@ -180,7 +184,16 @@ def run_direct(m: ExecutionInterfaceManager, hook: str, model: type, venue_fn: A
                 outcome = venue_fn(timestamp, instruction)
                 if snap is not None and snap[0] != snap[1]:
                     raise restore_instruction(instruction.venue, *snap)
-                result = after_call(m, hook, instruction, outcome, keys)
+                # after_call, inlined: result validation, post-fill risk, ledger
+                result = check_result(hook, instruction, outcome, keys)
+                if limit is not None:
+                    check_risk_after(limit, instruction, result)
+                positions = result.positions
+                if positions:
+                    try:
+                        ledger.apply(positions)
+                    except ArithmeticError:  # a NaN position (decimal.InvalidOperation)
+                        raise _not_a_number(instruction, result) from None
             except BaseException:
                 ledger.rollback()
                 raise

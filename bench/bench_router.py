@@ -14,7 +14,9 @@
   equals the real ETH_USDT cost of ``execution_costs_lookup.json`` (13 bps) when the shared data is present
   (else the factor is 1 and ``calibration`` says so); the fit's 10k / 100k costs are printed beside the real ones.
 - ``quotes_per_decision``: distinct exact quotes one decision asked (median).
-Gas saved by batching is measured on anvil by tests/live/test_router_live.py (see the README).
+- ``batching_gas`` (with ``--anvil``): a routed 3-leg split (60k USDC -> WETH over Uniswap v2 and two v3 tiers)
+  on anvil with the real contracts, its legs sent one by one vs as one transaction through our executor, from
+  the same chain state (the world and the measurement of tests/live/test_router_live.py).
 """
 
 from __future__ import annotations
@@ -159,5 +161,32 @@ def bench() -> dict[str, Any]:
     return out
 
 
+def batching() -> dict[str, Any]:
+    """Gas of a split's legs one by one vs as one executor bundle, on a fresh anvil node."""
+    import importlib.util
+    import sys
+
+    from basis_core.testing.anvil import start_anvil
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "live" / "test_router_live.py"
+    spec = importlib.util.spec_from_file_location("router_live_world", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    node = start_anvil()
+    try:
+        legs, single, batched = mod.batching_gas(mod.build_world(node.url), node)
+    finally:
+        node.stop()
+    return {"legs": legs, "one_by_one": single, "bundled": batched, "saved": single - batched,
+            "saved_pct": round((single - batched) / single * 100, 2)}
+
+
 if __name__ == "__main__":
-    print(json.dumps(bench(), indent=1))
+    import sys
+
+    result = bench()
+    if "--anvil" in sys.argv[1:]:
+        result["batching_gas"] = batching()
+    print(json.dumps(result, indent=1))

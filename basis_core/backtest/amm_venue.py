@@ -50,6 +50,13 @@ class AmmVenue(DEXExecutionInterface):
         return self.backend.swap_pools(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def encode_call(self, timestamp: Any, instruction: Any, recipient: Any) -> Any:
+        """Live: a swap as the contract call an executor contract runs (None in backtest, or for other steps)."""
+        if self.mode != "live" or instruction.operation != "swap":
+            return None
+        return self.backend.encode_call(timestamp, instruction, recipient)
+
+    @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
         return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
 

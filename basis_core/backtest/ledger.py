@@ -104,6 +104,7 @@ class Ledger:
         self._balances: dict[str, Decimal] = {}
         self._tables: dict[str, TxTable] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
+        self._spare: list[tuple[dict[Any, Any], Any, Any]] = []  # the undo log's list between transactions
         self._marks: list[int] = []
         self.signed_kinds = frozenset(signed_kinds)
         self._signed: dict[str, bool] = {}
@@ -182,21 +183,29 @@ class Ledger:
     # -- transactions -----------------------------------------------------------------------
     def begin(self) -> None:
         """Open a (possibly nested) transaction."""
-        if self._undo is None:
-            self._undo = []
-        self._marks.append(len(self._undo))
+        log = self._undo
+        if log is None:
+            log = self._undo = self._spare  # the outermost transaction reuses one emptied list
+        self._marks.append(len(log))
 
     def commit(self) -> None:
         """Close the innermost transaction, keeping its writes."""
-        self._marks.pop()
-        if not self._marks:
+        marks = self._marks
+        marks.pop()
+        if not marks:
+            log = self._undo
             self._undo = None
+            if log is not None:
+                log.clear()
 
     def rollback(self) -> None:
         """Close the innermost transaction, undoing its writes."""
         self._undo_to(self._marks.pop())
         if not self._marks:
+            log = self._undo
             self._undo = None
+            if log is not None:
+                log.clear()
 
     def _undo_to(self, mark: int) -> None:
         """Undo the logged writes after position ``mark`` of the undo log, newest first."""

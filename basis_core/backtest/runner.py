@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,6 +31,7 @@ import pandas as pd
 
 from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
 from basis_core.backtest.attribution import items as _items
+from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
 from basis_core.backtest.strategies.loader import load_strategy, strategy_name
@@ -285,20 +287,28 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     snap0 = provider.get_data(t0)
     start_equity = attribution.start(snap0, ledger.balances)
 
-    # per step: equity and the price component; the other components only at steps that have any (sparse);
-    # balances shared between steps while the ledger is unchanged
-    eq_rows: list[Decimal] = []
-    price_rows: list[Decimal] = []
-    comp_rows: dict[int, tuple[Decimal, ...]] = {}
-    pos_rows: list[dict[str, Decimal]] = []
-    exp_rows: list[dict[str, Decimal]] = []
+    # per step, as floats in flat arrays: equity, the price component, USD exposures; the other components only
+    # at steps that have any (sparse); balances only when the ledger changed. Exact Decimal totals: the attribution.
+    eq_rows: array[float] = array("d")
+    price_rows: array[float] = array("d")
+    comp_steps: array[int] = array("q")
+    comp_vals: array[float] = array("d")
+    pos_rows = ChangeRows()
+    exp_rows = FloatColumns()
+    last_eq = start_equity
     bal = ledger.balances
+    pos_rows.add(0, bal)
     bal_version = ledger.version
     started = False
     interrupted = False
+    stamps = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True))  # boxed in chunks: cheaper than from_ns
+    # a provider that can tell when no series got a new row lets unchanged steps reuse the last valuation
+    row_epoch: Callable[[int], int] = getattr(provider, "row_epoch", None) or (lambda t: t)
+    fresh_until: int = getattr(provider, "fresh_until_ns", -1)
+    val_epoch, val_version = -1, -1
+    eq_float_now = float(start_equity)
     try:
-        for n, ts_ns in enumerate(times):
-            ts = from_ns(ts_ns)
+        for n, (ts_ns, ts) in enumerate(zip(times, stamps, strict=True)):
             while si < n_sched and schedule[si].at.value <= ts_ns:
                 item = schedule[si]
                 si += 1
@@ -318,19 +328,34 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 if len(history) > h0:
                     owners.append((h0, len(history), label))
             started = True
-            snap = provider.get_data(ts_ns)
-            if ledger.version != bal_version:
-                bal = ledger.balances
-                bal_version = ledger.version
-            out = attribution.step(snap, bal)
-            if out.components is not None:
-                comp_rows[len(eq_rows)] = out.components
-            price_rows.append(out.price)
-            pos_rows.append(bal)
-            exp_rows.append(out.valuation.exposures)
-            eq_rows.append(out.valuation.equity)  # last: a step counts once everything of it is recorded
+            epoch = row_epoch(ts_ns)
+            if (epoch == val_epoch and attribution.hist_i == len(history) and ledger.version == val_version
+                    and ts_ns <= fresh_until):
+                # no new row in any series, no ledger write, no record: the book is worth what it was and nothing is
+                # attributed (minute steps over hourly data: most steps)
+                price_rows.append(0.0)
+                exp_rows.repeat()
+                eq_rows.append(eq_float_now)
+            else:
+                snap = provider.get_data(ts_ns)
+                if ledger.version != bal_version:
+                    new_bal = ledger.balances
+                    bal_version = ledger.version
+                    if new_bal != bal:
+                        bal = new_bal
+                        pos_rows.add(n, bal)
+                out = attribution.step(snap, bal)
+                if out.components is not None:
+                    comp_steps.append(len(eq_rows))
+                    comp_vals.extend([float(x) if x else 0.0 for x in out.components])
+                price_rows.append(float(out.price))
+                exp_rows.add(out.valuation.exposures)
+                eq_float_now = float(out.valuation.equity)
+                eq_rows.append(eq_float_now)  # last: a step counts once everything of it is recorded
+                last_eq = out.valuation.equity
+                val_epoch, val_version = epoch, ledger.version
             if risk_venues and (n % risk_every == 0 or n == total - 1):
-                risk_rows.append(_risk_sample(manager, ts, risk_venues, snap if corridor else None))
+                risk_rows.append(_risk_sample(manager, ts, risk_venues, provider.get_data(ts_ns) if corridor else None))
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
@@ -352,23 +377,25 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     for s in active:
         notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
-    end_equity = eq_rows[-1]
+    end_equity = last_eq
     totals = attribution.totals
-    index = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True), name="timestamp")
+    index = pd.DatetimeIndex(stamps[:len(times)], name="timestamp")
     n_steps = len(eq_rows)
     per_step = np.zeros((n_steps, ncomp))
-    per_step[:, 0] = np.fromiter((float(p) for p in price_rows[:n_steps]), dtype=float, count=n_steps)
-    for i, row in comp_rows.items():
-        if i < n_steps:
-            per_step[i] = [float(x) for x in row]
+    per_step[:, 0] = np.frombuffer(price_rows, dtype=float)[:n_steps]
+    if comp_steps:
+        rows_at = np.frombuffer(comp_steps, dtype=np.int64)
+        vals = np.frombuffer(comp_vals, dtype=float).reshape(-1, ncomp)
+        keep = rows_at < n_steps
+        per_step[rows_at[keep]] = vals[keep]
     pnl = pd.DataFrame(per_step, index=index, columns=list(COMPONENTS))
     equity = pd.DataFrame(np.cumsum(per_step, axis=0), index=index, columns=list(COMPONENTS))
-    eq_float = pd.Series(np.fromiter((float(e) for e in eq_rows), dtype=float, count=n_steps), index=index)
+    eq_float = pd.Series(np.frombuffer(eq_rows, dtype=float)[:n_steps].copy(), index=index)
     equity.insert(0, "equity", eq_float)
     peak = eq_float.cummax().clip(lower=float(start_equity))
     equity.insert(1, "drawdown", (1 - eq_float / peak).where(peak > 0, 0.0))
-    positions = _frame(pos_rows[:n_steps], index)
-    exposures = _frame(exp_rows[:n_steps], index)
+    positions = pos_rows.frame(index)
+    exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
     executions = executions_frame(history, strategy_of)
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
@@ -487,23 +514,6 @@ def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int
                 accruals.append((step, usd, list(rec.positions)))
     px = unit_prices(result.positions, result.exposures, {k for o in own for k in o[2]})
     return pnl_by_strategy(px, own, accruals, float(result.end_equity - result.start_equity))
-
-
-def _frame(rows: list[dict[str, Decimal]], index: pd.DatetimeIndex) -> pd.DataFrame:
-    keys: dict[str, None] = {}
-    for r in rows:
-        for k in r:
-            keys.setdefault(k)
-    cols = sorted(keys)
-    data: list[list[float]] = []
-    last: Any = None
-    row: list[float] = []
-    for r in rows:
-        if r is not last:  # rows shared between steps are converted once
-            row = [float(r.get(k, 0)) for k in cols]
-            last = r
-        data.append(row)
-    return pd.DataFrame(data, index=index, columns=cols)
 
 
 #: columns of :func:`executions_frame`, in order, with their dtypes

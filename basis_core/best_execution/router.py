@@ -9,9 +9,10 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
    the quote's reference prices (else the market data's), so the split maximises the output *net of gas*.
 3. Split: :func:`basis_core.best_execution.split.best_split` (exact grid search, then water-filling).
 4. Execution: the legs as ONE atomic bundle of ordinary ``swap`` instructions, all or nothing. Backtest: the
-   core runs the bundle on the ledger (a failed leg rolls every leg back). Live: a single leg is an ordinary
-   swap; several legs go to the executor venue named by ``venue_config.auto.executor`` (a venue whose
-   ``execute_atomic`` runs swap steps in one transaction).
+   core runs the bundle on the ledger (a failed leg rolls every leg back). Live: the bundle goes to the executor
+   venue named by ``venue_config.auto.executor`` (a venue whose ``execute_atomic`` runs other venues' steps in
+   one transaction, through their ``encode_call`` hook); without one, a single leg is an ordinary swap and a
+   split is refused before anything is sent.
 
 Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 6), ``rounds``
 (Newton rounds of the water-filling, default 4), ``venues`` (the venues to consider; default every venue with
@@ -365,10 +366,10 @@ def prepare_routed(manager: Any, ts: Any, ins: Swap) -> Any:
     def run() -> ExecutionDeltas:
         if manager.ledger is not None:
             result = manager._execute_atomic(ts, _bundle(plan, ROUTER_VENUE, rs.default_slippage_bps))
-        elif len(legs) == 1:
+        elif rs.executor is None:  # live, one leg, no executor: an ordinary swap on that venue
             result = manager._route(ts, _bundle(plan, ROUTER_VENUE, rs.default_slippage_bps).steps[0])
         else:
-            result = manager._route(ts, _bundle(plan, str(rs.executor), rs.default_slippage_bps))
+            result = manager._route(ts, _bundle(plan, rs.executor, rs.default_slippage_bps))
         return _routed_deltas(plan, ts, result)
     return run
 
@@ -381,7 +382,7 @@ def _routed_deltas(plan: RoutePlan, ts: Any, result: ExecutionDeltas) -> Executi
     gas_units = int(result.details.get("gas_used") or 0) \
         or sum(int(d.details.get("gas_units") or 0) for _, _, d in plan.legs())
     details = _details(plan, amount_out, gas_eth, gas_units)
-    for k in ("tx_hash", "block_number", "gas_used"):
+    for k in ("tx_hash", "tx_hashes", "approval_tx_hashes", "block_number", "gas_used"):
         if k in result.details:
             details[k] = result.details[k]
     return ExecutionDeltas(ROUTER_VENUE, "swap", ts, dict(result.positions), dict(result.fees), result.status,

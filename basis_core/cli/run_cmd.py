@@ -42,16 +42,13 @@ class Gap(StrEnum):
 
 
 def market_data(source: str, scenario: Any, mode: str) -> Any:
-    """The run's market data: ``live`` (the venues' live reads), or a replayed path (:func:`load_replay`)."""
+    """The run's market data: ``live`` (the venues' live reads, :func:`basis_core.data.live.live_data_provider`; a
+    venue that cannot be read leaves its values to age: the steps that need them are skipped as stale), or a
+    replayed path (:func:`basis_core.testing.replay.load_replay`)."""
     if source == "live":
-        try:
-            from basis_core.data.live import live_data_provider  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            from basis_core.errors import ConfigError
+        from basis_core.data.live import live_data_provider
 
-            raise ConfigError("--data live: this basis-core has no live market data provider; give a replayed "
-                              "path (--data FILE|DIR|synthetic)") from None
-        return live_data_provider(scenario, mode=mode)
+        return live_data_provider(scenario, mode=mode, on_venue_error="skip")
     from basis_core.testing.replay import load_replay
 
     return load_replay(source)

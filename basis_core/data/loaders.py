@@ -72,17 +72,46 @@ def _frame_to_series(name: str, times: list[int], df: pd.DataFrame, columns: dic
     return Series(name, [times[i] for i in kept], out_cols)
 
 
+#: optional kline columns: series column -> the file columns that may hold it (the first present is read)
+KLINE_OPTIONAL: dict[str, tuple[str, ...]] = {"quote_volume": ("quote_volume", "turnover")}
+#: columns whose first row (at the first bar's open time) is 0, not the open price: nothing traded yet
+_FLOW_COLUMNS = frozenset({"quote_volume", "volume"})
+
+
+def _header(p: Path) -> list[str]:
+    """The column names of a CSV file (its first line that is not a ``#`` comment); [] when unreadable."""
+    try:
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    return [c.strip().strip('"') for c in line.rstrip("\r\n").split(",")]
+    except OSError:
+        pass
+    return []
+
+
 def load_klines(path: str | Path, name: str, interval_ns: int = _HOUR_NS, time_col: str = "timestamp",
-                columns: Mapping[str, str] | None = None) -> Series:
+                columns: Mapping[str, str] | None = None,
+                optional: Mapping[str, Sequence[str]] | None = None) -> Series:
     """OHLC candles (exchange / DEX kline exports) at any cadence; each row visible at its close time.
 
     ``interval_ns`` is the bar length (1-minute klines: ``60 * 10**9``); ``columns`` maps series columns to
-    file columns (default open/high/low/close by those names). A first row at the first bar's open time
-    carries its open price in every column. Columns are exact fixed-point (:class:`FixedColumn`), so a year
-    of 1-minute candles (525,600 rows) takes ~20 MB.
+    file columns (default open/high/low/close by those names); ``optional`` maps series columns to file
+    columns read when the file has one of them (default :data:`KLINE_OPTIONAL`: ``quote_volume`` from
+    ``quote_volume`` or ``turnover``, what the square-root slippage model reads). A first row at the first bar's
+    open time carries its open price in every price column (0 in volume columns). Columns are exact fixed-point
+    (:class:`FixedColumn`), so a year of 1-minute candles (525,600 rows) takes ~20 MB.
     """
     cols = dict(columns or {"open": "open", "high": "high", "low": "low", "close": "close"})
     p = Path(path)
+    opt = KLINE_OPTIONAL if optional is None else optional
+    if opt:
+        head = set(_header(p))
+        for out, sources in opt.items():
+            if out not in cols:
+                src = next((c for c in sources if c in head), None)
+                if src is not None:
+                    cols[out] = src
     fast = _read_klines_arrow(p, time_col, cols)
     if fast is not None:
         opens, values = fast
@@ -198,8 +227,18 @@ def _klines_series(name: str, opens: np.ndarray, raw: Mapping[str, Any], interva
     first_src = cols.get("open")
     values: dict[str, Any] = {}
     for out, col in cols.items():
-        values[out] = _with_first(col, first_src if first_src is not None else col)
+        if out in _FLOW_COLUMNS:
+            values[out] = _with_first(col, _zero_like(col))
+        else:
+            values[out] = _with_first(col, first_src if first_src is not None else col)
     return Series(name, times, values)
+
+
+def _zero_like(col: Any) -> Any:
+    """A one-row column holding 0 in ``col``'s representation (the first row of a volume column)."""
+    if isinstance(col, tuple):
+        return (np.zeros(1, dtype=np.int64), col[1])
+    return [Decimal(0)]
 
 
 def _first(col: Any) -> Decimal:

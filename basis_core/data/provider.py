@@ -13,6 +13,8 @@ Aliases map a missing name to another (e.g. a Hyperliquid mark proxied by Binanc
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -116,6 +118,24 @@ class DataProvider:
         self.name = name
         self.start_ns = min((s.first_ns for s in self._series.values()), default=0)
         self.end_ns = max((s.last_ns for s in self._series.values()), default=0)
+        self._row_times: array[int] | None = None
+
+    @property
+    def fresh_until_ns(self) -> int:
+        """The last time at which every series still answers (its last row plus its staleness limit)."""
+        return min((s._stale_ns for s in self._series.values()), default=0)
+
+    def row_epoch(self, ts_ns: int) -> int:
+        """How many distinct row times of all series are at or before ``ts_ns``: equal at two times exactly when no
+        series got a new visible row between them (a snapshot of either then reads the same values)."""
+        times = self._row_times
+        if times is None:
+            import numpy as np
+
+            merged = np.unique(np.concatenate([np.asarray(s.times, dtype=np.int64) for s in self._series.values()])
+                               if self._series else np.zeros(0, dtype=np.int64))
+            times = self._row_times = array("q", merged.tobytes())
+        return bisect_right(times, ts_ns)
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame], *, aliases: Mapping[str, str] | None = None,
@@ -139,6 +159,7 @@ class DataProvider:
     def add(self, series: Series) -> None:
         series.set_staleness(self.max_staleness_ns)
         self._series[series.name] = series
+        self._row_times = None
         self.start_ns = min(s.first_ns for s in self._series.values())
         self.end_ns = max(s.last_ns for s in self._series.values())
 

@@ -11,8 +11,8 @@ fixed decimals.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,11 @@ class SyntheticSpec:
     wsteth_rate_start: float = 1.2050  # ETH per wstETH
     weeth_rate_start: float = 1.0650
     lst_apr: float = 0.03
+    #: mean traded value of an hourly candle in USD (the order of Binance's 2024-2025 medians, see
+    #: ../shared/data): spot markets by symbol, perpetuals by base asset; the square-root slippage model reads it
+    spot_quote_volume: Mapping[str, float] = field(default_factory=lambda: {
+        "ETH/USDT": 80e6, "BTC/USDT": 60e6, "ETH/USDC": 10e6})
+    perp_quote_volume: Mapping[str, float] = field(default_factory=lambda: {"ETH": 300e6, "BTC": 500e6})
 
 
 def _dec(values: np.ndarray, places: int) -> list[Decimal]:
@@ -60,13 +65,27 @@ def _ou(rng: np.random.Generator, n: int, mean: float, vol: float, kappa: float 
     return x
 
 
-def _candles(name: str, times: list[int], close: np.ndarray, rng: np.random.Generator, places: int = 2) -> Series:
+def _volume_rng(seed: int, name: str) -> np.random.Generator:
+    """The random stream of a series' quote volume: its own, so adding volume changed no other value."""
+    return np.random.default_rng([seed, zlib.crc32(f"{name}#quote_volume".encode())])
+
+
+def _candles(name: str, times: list[int], close: np.ndarray, rng: np.random.Generator, places: int = 2,
+             quote_volume: float | None = None, seed: int = 0) -> Series:
+    """OHLC candles; with ``quote_volume`` (the mean traded value of a candle, quote units) a ``quote_volume``
+    column too: lognormal around that mean, higher in candles with a wider range."""
     openp = np.concatenate([[close[0]], close[:-1]])
     wiggle = np.abs(rng.standard_normal(len(close))) * 0.002
     high = np.maximum(openp, close) * (1 + wiggle)
     low = np.minimum(openp, close) * (1 - wiggle * 0.9)
-    return Series(name, times, {"open": _dec(openp, places), "high": _dec(high, places), "low": _dec(low, places),
-                                "close": _dec(close, places)})
+    cols = {"open": _dec(openp, places), "high": _dec(high, places), "low": _dec(low, places),
+            "close": _dec(close, places)}
+    if quote_volume is not None:
+        width = np.log(high / low)
+        z = _volume_rng(seed, name).standard_normal(len(close))
+        volume = quote_volume * np.exp(0.4 * z - 0.08) * (0.5 + 0.5 * width / max(float(width.mean()), 1e-12))
+        cols["quote_volume"] = _dec(volume, 2)
+    return Series(name, times, cols)
 
 
 class SyntheticMarket:
@@ -92,23 +111,28 @@ class SyntheticMarket:
         """The random stream of series ``name``: seeded by the run's seed and the name alone."""
         return np.random.default_rng([self.spec.seed, zlib.crc32(name.encode())])
 
-    def candles(self, name: str, close: np.ndarray, places: int = 2) -> Series:
-        """OHLC candles closing at ``close`` (open = previous close; a small high / low wiggle)."""
-        return _candles(name, self.times, close, self.rng(name), places)
+    def candles(self, name: str, close: np.ndarray, places: int = 2, quote_volume: float | None = None) -> Series:
+        """OHLC candles closing at ``close`` (open = previous close; a small high / low wiggle), with a
+        ``quote_volume`` column around that mean value per candle when given."""
+        return _candles(name, self.times, close, self.rng(name), places, quote_volume, self.spec.seed)
 
     def ou(self, name: str, mean: float, vol: float, kappa: float = 0.02, n: int | None = None) -> np.ndarray:
         """A mean-reverting (Ornstein-Uhlenbeck) path of ``n`` points (default: one an hour)."""
         return _ou(self.rng(name), n or self.n, mean, vol, kappa)
 
-    def perp(self, venue: str, symbol: str, funding_every_hours: int = 8, base: str | None = None) -> list[Series]:
+    def perp(self, venue: str, symbol: str, funding_every_hours: int = 8, base: str | None = None,
+             quote_volume: float | None = None) -> list[Series]:
         """A linear perpetual's mark candles ``perp:<venue>:<symbol>`` (spot x (1 + OU basis)) and its funding
         ``funding:<venue>:<symbol>`` settled every ``funding_every_hours`` at multiples of that many hours
-        since the epoch (8: 00/08/16 UTC), the 8-hour rate scaled to the interval (mean ``funding_8h_mean``)."""
+        since the epoch (8: 00/08/16 UTC), the 8-hour rate scaled to the interval (mean ``funding_8h_mean``).
+        ``quote_volume``: mean traded value of an hourly candle (default: the spec's for the base asset)."""
         spec = self.spec
         asset = base or symbol.split("/")[0]
         mark_name, fund_name = f"perp:{venue}:{symbol}", f"funding:{venue}:{symbol}"
         basis = self.ou(mark_name + "#basis", spec.basis_mean, 0.0003)
-        mark = self.candles(mark_name, self.path(asset) * (1 + basis))
+        if quote_volume is None:
+            quote_volume = spec.perp_quote_volume.get(asset, spec.perp_quote_volume["ETH"])
+        mark = self.candles(mark_name, self.path(asset) * (1 + basis), quote_volume=quote_volume)
         f8 = self.ou(fund_name, spec.funding_8h_mean, spec.funding_8h_vol, kappa=0.01)
         every = [i for i in range(self.n) if (self.times[i] // HOUR_NS) % funding_every_hours == 0]
         scale = funding_every_hours / 8
@@ -140,10 +164,11 @@ def _core_series(spec: SyntheticSpec) -> tuple[SyntheticMarket, list[Series]]:
     eth = spec.eth_start * np.exp(np.cumsum(spec.eth_vol * np.sqrt(dt) * z1 - 0.5 * spec.eth_vol**2 * dt))
     btc = spec.btc_start * np.exp(np.cumsum(spec.btc_vol * np.sqrt(dt) * z2 - 0.5 * spec.btc_vol**2 * dt))
     eth_usdc = eth * (1 + rng.standard_normal(n) * 0.0001)
+    vol = spec.spot_quote_volume
     out: list[Series] = [
-        _candles("spot:ETH/USDT", times, eth, rng),
-        _candles("spot:BTC/USDT", times, btc, rng),
-        _candles("spot:ETH/USDC", times, eth_usdc, rng),
+        _candles("spot:ETH/USDT", times, eth, rng, quote_volume=vol.get("ETH/USDT"), seed=spec.seed),
+        _candles("spot:BTC/USDT", times, btc, rng, quote_volume=vol.get("BTC/USDT"), seed=spec.seed),
+        _candles("spot:ETH/USDC", times, eth_usdc, rng, quote_volume=vol.get("ETH/USDC"), seed=spec.seed),
         Series("oracle:ETH/USD", times, {"price": _dec(eth, 2)}),
         Series("oracle:BTC/USD", times, {"price": _dec(btc, 2)}),
     ]

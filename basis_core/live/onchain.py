@@ -34,11 +34,15 @@ if TYPE_CHECKING:
 
 APPROVAL_MODES = ("exact", "unlimited")
 #: venue_config options every on-chain venue's live client reads (:func:`client_from_settings`)
-EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"})
+#: the gas policy options of every EVM venue (see :func:`client_from_settings`)
+GAS_OPTIONS = frozenset({"priority_fee_percentile", "base_fee_multiplier", "fee_history_blocks",
+                         "min_priority_fee_gwei", "max_priority_fee_gwei", "max_fee_gwei", "gas_limit_multiplier",
+                         "gas_limit_headroom"})
+EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"}) | GAS_OPTIONS
 _ZERO = Decimal(0)
 
-__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain", "client_from_settings",
-           "live_accrue", "option_float", "read_deployment"]
+__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "GAS_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain",
+           "client_from_settings", "gas_policy", "live_accrue", "option_float", "read_deployment"]
 
 
 @lru_cache(maxsize=16)
@@ -101,7 +105,57 @@ def client_from_settings(venue: str, settings: Any) -> EvmClient:
         receipt_poll_interval=option_float(venue, opts, "receipt_poll_interval", 0.005),
         receipt_timeout=option_float(venue, opts, "receipt_timeout", 120.0),
         request_timeout=settings.timeout_ms / 1000,
+        **gas_policy(venue, opts),
     )
+
+
+def gas_policy(venue: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The EIP-1559 fee and gas-limit policy of a venue's options, as :class:`EvmClient` keywords.
+
+    Fees come from ``eth_feeHistory`` over ``fee_history_blocks`` (5) blocks: the priority fee is the median of
+    the blocks' ``priority_fee_percentile`` (50) rewards, clamped to [``min_priority_fee_gwei`` (0.001),
+    ``max_priority_fee_gwei`` (none)]; ``maxFeePerGas`` = next base fee x ``base_fee_multiplier`` (2) + priority,
+    capped at ``max_fee_gwei`` (none; a cap below the next block's base fee + priority refuses to send). Gas
+    limit: the estimate x ``gas_limit_multiplier`` (1.2) + ``gas_limit_headroom`` (60,000: what a pool moved by
+    a concurrent swap, a new block's oracle writes, may add). ConfigError naming the option when out of range.
+    """
+    out: dict[str, Any] = {}
+
+    def num(name: str) -> Decimal | None:
+        if name not in options:
+            return None
+        try:
+            v = Decimal(str(options[name]))
+        except ArithmeticError:
+            raise ConfigError(f"venue_config.{venue}.{name}: expected a number") from None
+        if not v.is_finite() or v < 0:
+            raise ConfigError(f"venue_config.{venue}.{name}: expected a number >= 0")
+        return v
+
+    pct = num("priority_fee_percentile")
+    if pct is not None:
+        if pct > 100:
+            raise ConfigError(f"venue_config.{venue}.priority_fee_percentile: a percentile in [0, 100]")
+        out["priority_fee_percentile"] = float(pct)
+    for name, kw, low in (("base_fee_multiplier", "base_fee_multiplier", 1), ("fee_history_blocks",
+                                                                             "fee_history_blocks", 1),
+                          ("gas_limit_headroom", "gas_limit_headroom", 0)):
+        v = num(name)
+        if v is not None:
+            if v != v.to_integral_value() or v < low:
+                raise ConfigError(f"venue_config.{venue}.{name}: an integer >= {low}")
+            out[kw] = int(v)
+    mult = num("gas_limit_multiplier")
+    if mult is not None:
+        if mult < 1:
+            raise ConfigError(f"venue_config.{venue}.gas_limit_multiplier: must be >= 1")
+        out["gas_limit_multiplier"] = float(mult)
+    for name, kw in (("min_priority_fee_gwei", "min_priority_fee_per_gas"),
+                     ("max_priority_fee_gwei", "max_priority_fee_per_gas"), ("max_fee_gwei", "max_fee_per_gas_cap")):
+        v = num(name)
+        if v is not None:
+            out[kw] = int(v.scaleb(9))
+    return out
 
 
 def live_accrue(venue: Any) -> list[ExecutionDeltas] | None:

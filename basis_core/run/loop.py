@@ -345,7 +345,7 @@ class Runner:
         t2 = time.perf_counter()
         for s, label in zip(active, labels, strict=True):
             for msg in s.unhedged:
-                if msg not in state["unhedged"]:
+                if f"{label}: {msg}" not in state["unhedged"]:
                     self._unhedged(state, f"{label}: {msg}")
             state["strategies"][label] = s.state_dict()
         for rec in manager.execution_history[h0:]:

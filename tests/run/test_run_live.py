@@ -1,7 +1,8 @@
 """``basis run --mode live`` against the signature-checking Binance emulator, replaying a price path through the
 real ccxt client (issue 15: "Tests that must exist").
 
-- the same scenario in live mode ends with the backtest's positions (within fees and the slippage model);
+- the same scenario (cash-and-carry on Binance and on Hyperliquid) in live mode ends with the backtest's positions
+  (within fees and the slippage model);
 - a live ``basis run`` process killed with SIGKILL in the middle of opening its legs, then restarted on its state
   folder: no leg opened twice (the emulator's orders and transfers are counted), nothing lost, the run and its PnL
   record go on;
@@ -56,9 +57,14 @@ SCENARIO = {
 
 @pytest.fixture(scope="module")
 def path_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three days of the synthetic market's ETH spot, Binance perp mark and funding, as a market CSV."""
+    """Three days of the synthetic market's ETH spot, Binance and Hyperliquid marks and funding, as a market CSV;
+    ``spot:ETH/USDC`` is the Hyperliquid mark (the emulator prices its spot pair off the coin's mark)."""
     syn = synthetic_market(hours=24 * 3, start=START, seed=5)
-    return write_market_csv(syn, tmp_path_factory.mktemp("path") / "path.csv", SERIES)
+    names = [*SERIES, "perp:hyperliquid:ETH/USDC:USDC", "funding:hyperliquid:ETH/USDC:USDC"]
+    mark = syn.series("perp:hyperliquid:ETH/USDC:USDC")
+    both = DataProvider([*(syn.series(n) for n in names),
+                         Series("spot:ETH/USDC", list(mark.times), {"close": list(mark.columns["close"])})])
+    return write_market_csv(both, tmp_path_factory.mktemp("path") / "path.csv", [*names, "spot:ETH/USDC"])
 
 
 @pytest.fixture(scope="module")
@@ -92,23 +98,50 @@ def filled_orders(emu: BinanceEmulator) -> list[Any]:
         return [o for o in emu.orders if o.executed_qty > 0]
 
 
-def test_live_ends_with_the_backtests_positions_within_fees_and_slippage(
+#: cash-and-carry on both exchanges; fee_buffer 6 %: a Hyperliquid market buy locks its 5 % slippage price
+TWO_VENUES = {**SCENARIO, "name": "live-carry-2", "venues": ["binance", "hyperliquid"], "strategies": [{
+    "name": "cash_and_carry", "required": True,
+    "params": {"legs": [{"spot_venue": "binance", "perp_venue": "binance"},
+                        {"spot_venue": "hyperliquid", "perp_venue": "hyperliquid"}],
+               "capital": CAPITAL, "delta_band": "0.001", "fee_buffer": "0.06"},
+    "balances": {"binance:spot:USDT": CAPITAL, "hyperliquid:spot:USDC": CAPITAL}}]}
+
+
+def test_live_on_both_exchanges_ends_with_the_backtests_positions_within_fees_and_slippage(
         market: DataProvider, emu: BinanceEmulator, tmp_path: Path) -> None:
-    steps = 12
-    bt = run(scenario().model_copy(update={"period": scenario().period.model_copy(
-        update={"end": scenario().period.start + (steps - 1) * scenario().period.step})}), data_provider=market)
+    import hashlib
+
+    from basis_venue_hyperliquid.testing import HyperliquidEmulator
+    from eth_account import Account
+
+    key = "0x" + hashlib.sha256(b"basis-run-live-hl").hexdigest()
+    wallet = Account.from_key(key).address
+    steps = 5
+    sc = load_scenario(TWO_VENUES)
+    period = sc.period.model_copy(update={"end": sc.period.start + (steps - 1) * sc.period.step})
+    bt = run(sc.model_copy(update={"period": period}), data_provider=market)
     expected = dict(bt.manager.ledger.balances)  # type: ignore[union-attr]
-    replay = ReplayClock(START, speed=0)
-    emu.attach_replay(market, clock=replay)
-    result = Runner(scenario(), mode="live", state_dir=tmp_path, data_provider=market, steps=steps,
-                    clock=ManualClock(to_ns(START), on_wait=replay.seek), config=live_config(emu)).run()
+    hl = HyperliquidEmulator(wallet, perp_usdc=D(0), spot_balances={"USDC": D(CAPITAL)})
+    hl.start()
+    try:
+        replay = ReplayClock(START, speed=0)
+        emu.attach_replay(market, clock=replay)
+        hl.attach_replay(market, clock=replay)
+        cfg = live_config(emu)
+        cfg["venue_config"]["hyperliquid"] = {"private_key": key, "wallet_address": wallet, "base_url": hl.base_url,
+                                              "enable_rate_limit": False}
+        result = Runner(sc, mode="live", state_dir=tmp_path, data_provider=market, steps=steps,
+                        clock=ManualClock(to_ns(START), on_wait=replay.seek), config=cfg, record=False).run()
+    finally:
+        hl.stop()
     assert (result.status, result.steps, result.error, result.unhedged) == ("finished", steps, None, [])
     got = result.positions
-    assert got["binance:spot:ETH"] == expected["binance:spot:ETH"] > 0  # same sizes: the same decisions
-    assert got["binance:perp:ETH/USDT:USDT"] == expected["binance:perp:ETH/USDT:USDT"] < 0
-    costs = abs(bt.totals["slippage"]) + abs(bt.totals["trading_fees"])
-    assert abs(got["binance:spot:USDT"] - expected["binance:spot:USDT"]) <= costs
-    assert abs(got["binance:futures:USDT"] - expected["binance:futures:USDT"]) <= costs
+    for key_ in ("binance:spot:ETH", "binance:perp:ETH/USDT:USDT", "hyperliquid:spot:ETH",
+                 "hyperliquid:perp:ETH/USDC:USDC"):
+        assert got[key_] == expected[key_] != 0, key_  # same sizes: the same decisions on the same prices
+    costs = abs(bt.totals["slippage"]) + abs(bt.totals["trading_fees"])  # USD, the backtest's cost model
+    for key_ in ("binance:spot:USDT", "binance:futures:USDT", "hyperliquid:spot:USDC", "hyperliquid:perp-margin:USDC"):
+        assert abs(got[key_] - expected[key_]) <= costs, key_
     assert emu.spot_balance("ETH")[0] == got["binance:spot:ETH"]  # the venue's own book agrees
 
 

@@ -230,3 +230,19 @@ def test_builtin_strategies_save_and_restore_their_state_as_json(name: str) -> N
     fresh.load_state_dict(saved)
     assert fresh.state_dict() == saved
     assert any(v not in (0, None, [], {}) for v in saved.values())
+
+
+def test_a_later_leg_failing_at_run_time_runs_the_declared_unwind(market: DataProvider, tmp_path: Path) -> None:
+    # the collateral posted (0.01 % of the capital) cannot carry the short: the perp leg fails after the spot buy
+    sc = carry()
+    params = {**sc.strategies[0].params, "margin_fraction": "0.0001"}
+    sc = sc.model_copy(update={"strategies": [sc.strategies[0].model_copy(update={"params": params})]})
+    runner = paper(market, tmp_path, 3, scenario=sc)
+    result = runner.run()
+    assert result.status == "finished" and result.unhedged == []
+    ops = [(r["instruction"]["operation"], r["instruction"].get("side")) for r in opened(tmp_path)]
+    assert ops[:3] == [("transfer", None), ("spot_trade", "buy"), ("spot_trade", "sell")]  # bought, then unwound
+    assert result.positions.get("binance:spot:ETH", D(0)) < D("0.001")  # (what the size step left)
+    assert "binance:perp:ETH/USDT:USDT" not in result.positions
+    strat_state = json.loads((tmp_path / "state.json").read_text())["strategies"]["cash_and_carry"]
+    assert strat_state["legs"][0]["$obj"]["disabled"] is True

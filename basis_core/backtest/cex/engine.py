@@ -9,7 +9,10 @@ by resting orders; on a margin wallet: initial margin reserved by resting perp o
 
 Market model
 - Reference price: the as-of close of ``spot:<symbol>`` (spot) or ``perp:<venue>:<symbol>`` (perp mark).
-- Market orders fill in full at the reference price moved by the slippage model, as taker.
+- Market orders fill in full at the reference price moved by the slippage model, as taker: by default
+  half-spread + square-root impact from the visible candle's volume and volatility
+  (:mod:`basis_core.backtest.cex.impact`), the notional buckets on a series without high / low / quote volume
+  or with ``slippage_model: buckets``.
 - Limit orders: marketable ones (buy limit >= reference, sell limit <= reference) fill at once as taker
   at the slipped price capped by the limit; post-only ones are refused instead; IOC / FOK ones that are
   not marketable are cancelled; GTC ones rest, holding their balance (spot) or initial margin (perp).
@@ -40,6 +43,7 @@ from typing import Any
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.funding import funding_payment
+from basis_core.backtest.cex.impact import parkinson_sigma, price_increment, window_stats
 from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
 from basis_core.backtest.cex.market import Market, build_markets
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
@@ -83,9 +87,10 @@ class CexSimulator:
         self.venue = v = spec.venue
         self.ledger = ledger
         self.data = data
-        self._balances_cache: tuple[tuple[int, int, bool], dict[str, Decimal]] | None = None
+        self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
+        self._orders = self.orders.data  # read-only view of the resting orders
         self.client_ids = ledger.table(f"{v}.client_ids")
         self.locks = ledger.table(f"{v}.locks")
         self._held = self.locks.data  # read-only view of the held balances
@@ -96,10 +101,13 @@ class CexSimulator:
         self._ids = itertools.count(1)
         self._series: dict[str, Series] = {}
         self._px: dict[str, tuple[int, Decimal]] = {}
+        self._candles: dict[str, tuple[int, tuple[Decimal, Decimal] | None]] = {}  # symbol -> (candle, stats)
+        self._sigmas: dict[str, dict[int, Decimal]] = {}  # symbol -> candle -> Parkinson sigma (window > 1)
         self._src: dict[str, tuple[Sequence[int], Sequence[Decimal], Series]] = {}
         self._funding: dict[str, Series | None] = {}
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
+        self._safe: tuple[int, Any] | None = None  # (ledger version, mark rows) of the last liquidation check passed
         self._accounts = spec.accounts
 
     # -- market data ------------------------------------------------------------------------------
@@ -135,6 +143,59 @@ class CexSimulator:
         self._px[sym] = (ts_ns, px)
         return px
 
+    def slippage_rate(self, m: Market, notional: Decimal, ts_ns: int, ref: Decimal) -> Decimal:
+        """The slippage of a market order of ``notional`` (quote units) on ``m`` at ``ts_ns`` as a fraction of the
+        reference price ``ref``: the square-root model on the candle visible at ``ts_ns`` when the market has
+        one and its price series has high, low and quote volume, else the bucket model."""
+        imp = m.impact
+        if imp is not None:
+            stats = self._candle_stats(m, ts_ns)
+            if stats is not None:
+                s = m.spec
+                return imp.rate(notional, stats[1], stats[0],
+                                imp.half_spread(ref, price_increment(ref, s.tick, s.price_sig_figs,
+                                                                     s.price_max_decimals)))
+        return m.slippage.rate(notional)
+
+    def _candle_stats(self, m: Market, ts_ns: int) -> tuple[Decimal, Decimal] | None:
+        """``(sigma, quote volume)`` of the candle(s) of ``m``'s price series visible at ``ts_ns`` (memoised per
+        candle), or None when the series lacks high, low or quote volume, the candle is malformed or nothing traded
+        in it (then the bucket model prices the order)."""
+        sym = m.symbol
+        src = self._src.get(sym)
+        if src is None:
+            self.price(m, ts_ns)
+            src = self._src[sym]
+        times, _closes, series = src
+        i = bisect_right(times, ts_ns) - 1
+        memo = self._candles.get(sym)
+        if memo is not None and memo[0] == i:
+            return memo[1]
+        cols = series.columns
+        highs, lows, vols = cols.get("high"), cols.get("low"), cols.get("quote_volume")
+        stats: tuple[Decimal, Decimal] | None = None
+        if highs is not None and lows is not None and vols is not None and i >= 0:
+            window = m.impact.window if m.impact is not None else 1
+            sigma_of = None
+            if window > 1:
+                sig = self._sigmas.setdefault(sym, {})
+                if len(sig) > 4 * window:
+                    sig.clear()
+
+                def sigma_of(j: int) -> Decimal:
+                    v = sig.get(j)
+                    if v is None:
+                        v = sig[j] = parkinson_sigma(highs[j], lows[j])
+                    return v
+            try:
+                stats = window_stats(highs, lows, vols, i, window, sigma_of)
+            except ValueError:  # a malformed candle (low <= 0 or high < low): the bucket model prices it
+                stats = None
+            if stats is not None and not stats[1] > 0:  # nothing traded (a file's first row, at its open): no
+                stats = None  # liquidity measured, the bucket model prices it
+        self._candles[sym] = (i, stats)
+        return stats
+
     def funding_series(self, m: Market) -> Series | None:
         """The funding series of perp ``m`` (None when absent and not required)."""
         if m.symbol in self._funding:
@@ -165,7 +226,7 @@ class CexSimulator:
         check_amount(m, amount)
         if ins.order_type == "market":
             check_notional(m, amount, ref)
-            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            px = fill_price(ref, self.slippage_rate(m, amount * ref, ts.value, ref), buy)
             return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), "spot_trade")
         limit = ins.price
         check_price(m, limit)
@@ -205,7 +266,7 @@ class CexSimulator:
             if ins.post_only:
                 raise InstructionError("post_only", f"a post-only {ins.side} at {limit} would immediately match "
                                                     f"(reference price {ref}); it was refused")
-            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            px = fill_price(ref, self.slippage_rate(m, amount * ref, ts.value, ref), buy)
             px = min(px, limit) if buy else max(px, limit)
             if perp_ctx is None:
                 return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), op)
@@ -303,7 +364,7 @@ class CexSimulator:
                                             f"(reference price {ref}); not modified")
         self._remove_order(o)
         if marketable:
-            px = fill_price(ref, m.slippage.rate(amount * ref), buy)
+            px = fill_price(ref, self.slippage_rate(m, amount * ref, ts.value, ref), buy)
             px = min(px, price) if buy else max(px, price)
             if not m.is_perp:
                 return self._spot_taker(ts, m, buy, amount, px, ref, o.client_id, o.order_id, "modify_order")
@@ -372,7 +433,7 @@ class CexSimulator:
                 pos = pos._replace(leverage=lev)
                 self.positions[symbol] = pos
         if ins.order_type == "market":
-            px = fill_price(mark, m.slippage.rate(amount * mark), buy)
+            px = fill_price(mark, self.slippage_rate(m, amount * mark, ts_ns, mark), buy)
             return self._perp_execute(ts, m, pos, qty, px, mark, lev, ins.client_id, self._next_id(), "perp_trade",
                                       False, ins.leverage is not None)
         return self._limit(ts, m, ins, buy, amount, limit, mark, (pos, lev))
@@ -512,11 +573,11 @@ class CexSimulator:
         funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
         ``details["payments"]``), then the liquidation check; finally a liquidation check at ``timestamp``.
         """
+        if not self._open and not self._orders:  # nothing rests, nothing is open: nothing to accrue (the hot path)
+            return None
         orders = self.orders
         positions = self.positions
         n_orders = len(orders)
-        if not n_orders and not len(positions):
-            return None
         prev_ns = previous.value
         ts_ns = timestamp.value
         events: list[tuple[int, int, int, str, int]] = []
@@ -597,7 +658,15 @@ class CexSimulator:
                     self._liquidate_if_needed(stamp, t, pending, out, prev_ns)
                 last_t = t
         if last_t != ts_ns and len(positions):
-            self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+            if events:
+                self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+            else:
+                # the same ledger and the same mark rows as a check that passed: the same verdict. (A row is first
+                # checked at its adverse extremes, later at its close, which lies between them: a pass stays a pass.)
+                safe = (self.ledger.version, self._price_rows(ts_ns))
+                if safe != self._safe or not isinstance(safe[1], tuple):
+                    self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
+                    self._safe = None if out else safe
         return out or None
 
     def _fill_resting(self, stamp: Any, o: RestingOrder, pending: dict[str, Decimal],
@@ -833,13 +902,32 @@ class CexSimulator:
         (maintenance / margin balance); per held spot asset ``locked``. Options: ``{"include_metrics": False}``."""
         metrics = not (isinstance(options, Mapping) and not options.get("include_metrics", True))
         ts_ns = ts.value
-        key = (ts_ns, self.ledger.version, metrics)
+        key = (self._price_rows(ts_ns), self.ledger.version, metrics)
         cached = self._balances_cache
         if cached is not None and cached[0] == key:
             return dict(cached[1])  # nothing changed since: the same answer (a copy: callers may mutate it)
         out = self._balances_now(ts_ns, metrics)
         self._balances_cache = (key, out)
         return dict(out)
+
+    def _price_rows(self, ts_ns: int) -> Any:
+        """What the balances' prices depend on at ``ts_ns``: the as-of row of every open position's mark, or
+        ``ts_ns`` itself when a row is a series' last (its staleness depends on the time) or a series is unread."""
+        open_positions = self._open
+        if not open_positions:
+            return ()
+        rows = []
+        src_of = self._src
+        for sym in open_positions:
+            src = src_of.get(sym)
+            if src is None:
+                return ts_ns
+            times = src[0]
+            i = bisect_right(times, ts_ns) - 1
+            if i < 0 or i == len(times) - 1:
+                return ts_ns
+            rows.append(i)
+        return tuple(rows)
 
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from basis_core.backtest.cex.fees import FeeRates
+from basis_core.backtest.cex.impact import ImpactModel
 from basis_core.backtest.cex.margin import MarginTier
 from basis_core.backtest.cex.slippage import SlippageModel
 from basis_core.backtest.cex.spec import CexSpec, SymbolSpec
@@ -20,11 +21,12 @@ class Market:
 
     ``base_key`` / ``quote_key``: spot balance keys; ``perp_key``: the signed position key;
     ``margin_key``: the perp's margin wallet; ``fee_rates``: maker / taker of the market type;
-    ``fee_in_received``: spot fees are charged in the received asset (else in the quote / settle asset).
+    ``fee_in_received``: spot fees are charged in the received asset (else in the quote / settle asset);
+    ``slippage``: the bucket model; ``impact``: the square-root model (None: buckets only).
     """
 
     __slots__ = (
-        "base", "base_key", "default_leverage", "fee_in_received", "fee_rates", "is_perp", "margin_key",
+        "base", "base_key", "default_leverage", "fee_in_received", "fee_rates", "impact", "is_perp", "margin_key",
         "perp_key", "price_series", "quote", "quote_key", "settle", "slippage", "spec", "symbol", "tiers",
         "venue",
     )
@@ -45,6 +47,7 @@ class Market:
         self.fee_rates: FeeRates = spec.fees.perp if self.is_perp else spec.fees.spot
         self.fee_in_received = (not self.is_perp) and spec.fees.spot_fee_asset == "received"
         self.slippage: SlippageModel = spec.slippage_for(sym)
+        self.impact: ImpactModel | None = spec.impact
         self.tiers: tuple[MarginTier, ...] = sym.tiers
         self.default_leverage: Decimal = spec.leverage_for(sym) if self.is_perp else Decimal(1)
         self.price_series = ""  # resolved by the simulator

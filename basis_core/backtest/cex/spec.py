@@ -7,7 +7,11 @@ venue's configuration (``venue_config.<venue>.fees`` and extra options) and retu
 
 Configuration keys (all optional):
 - ``fees``: ``spot_maker``, ``spot_taker``, ``perp_maker``, ``perp_taker``, ``liquidation`` (fractions).
-- ``slippage``: ``{"spot" | "perp" | <symbol>: [[max_notional | null, bps], ...]}``.
+- ``slippage_model``: ``"sqrt_impact"`` (the default: half-spread + square-root impact from the candle's volume and
+  volatility, :mod:`basis_core.backtest.cex.impact`), ``"buckets"`` (a fixed bps per notional bucket, below), or
+  a mapping ``{model: sqrt_impact, half_spread_bps, coefficient, max_bps, window}``.
+- ``slippage``: the bucket model, ``{"spot" | "perp" | <symbol>: [[max_notional | null, bps], ...]}``; also what
+  the square-root model falls back to on a price series without high, low and quote volume.
 - ``margin_tiers``: ``{<perp symbol>: [[cap | null, max_leverage, mmr], ...]}``.
 - ``default_leverage``: number (capped per symbol at its first tier's max leverage).
 - ``require_funding_data``: bool (default true: a perp position needs the symbol's funding series).
@@ -21,12 +25,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from basis_core.backtest.cex.fees import FeeAssetRule, FeeRates
+from basis_core.backtest.cex.impact import BUCKETS, SQRT_IMPACT, ImpactModel
 from basis_core.backtest.cex.margin import MarginTier, build_tiers
 from basis_core.backtest.cex.slippage import SlippageModel
 from basis_core.data.prices import STABLECOINS
 from basis_core.errors import ConfigError
 
 MarketType = Literal["spot", "perp"]
+#: the default slippage model of every CexSpec: half a tick + the square-root impact with Y = 1
+DEFAULT_IMPACT = ImpactModel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,8 @@ class CexSpec:
     funding_series: str = "funding:{venue}:{symbol}"
     #: time-in-force values the venue takes on limit orders (Hyperliquid has no FOK)
     time_in_force: tuple[str, ...] = ("GTC", "IOC", "FOK")
+    #: the square-root slippage model of market orders (None: the ``slippage`` buckets)
+    impact: ImpactModel | None = DEFAULT_IMPACT
     notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -188,6 +197,8 @@ class CexSpec:
                 except (ValueError, TypeError, InvalidOperation) as e:
                     raise ConfigError(f"venue_config.{self.venue}.slippage.{name}: {e}") from None
             spec = replace(spec, slippage=models)
+        if "slippage_model" in options:
+            spec = replace(spec, impact=_impact_model(options["slippage_model"], f"venue_config.{self.venue}"))
         if "margin_tiers" in options:
             raw = options["margin_tiers"]
             if not isinstance(raw, Mapping):
@@ -211,6 +222,27 @@ class CexSpec:
         if "require_funding_data" in options:
             spec = replace(spec, require_funding_data=bool(options["require_funding_data"]))
         return spec
+
+
+def _impact_model(raw: Any, where: str) -> ImpactModel | None:
+    """``slippage_model``: ``"sqrt_impact"``, ``"buckets"`` (None) or a mapping of the square-root model's
+    parameters; ConfigError naming the setting otherwise."""
+    where = f"{where}.slippage_model"
+    if raw == BUCKETS:
+        return None
+    if raw == SQRT_IMPACT:
+        return ImpactModel()
+    if isinstance(raw, Mapping):
+        model = raw.get("model", SQRT_IMPACT)
+        if model == BUCKETS and len(raw) == 1:
+            return None
+        if model != SQRT_IMPACT:
+            raise ConfigError(f"{where}.model: {model!r} is not {SQRT_IMPACT!r} or {BUCKETS!r}")
+        try:
+            return ImpactModel.from_config(raw)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+    raise ConfigError(f"{where}: {raw!r} is not {SQRT_IMPACT!r}, {BUCKETS!r} or a mapping of the model's parameters")
 
 
 def _dec(value: Any, where: str) -> Decimal:

@@ -79,7 +79,8 @@ class CexVenue(CEXExecutionInterface):
     capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "resting_orders", "credentials", "live"})
     #: CexSpec.with_settings options and the ccxt live backend's
     settings_options: ClassVar[frozenset[str]] = frozenset({
-        "slippage", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms", "clock_margin_ms"})
+        "slippage", "slippage_model", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms",
+        "clock_margin_ms"})
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
@@ -165,9 +166,12 @@ class CexVenue(CEXExecutionInterface):
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest" and self._backend is None and not self._configured():
-            return None  # live: an auto-discovered venue nobody configured is never connected
-        return self._b().accrue(previous, timestamp)  # type: ignore[no-any-return]
+        b = self._backend
+        if b is None:
+            if self.mode != "backtest" and not self._configured():
+                return None  # live: an auto-discovered venue nobody configured is never connected
+            b = self.backend
+        return b.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     def _configured(self) -> bool:
         """Whether the run names this venue (a ``venue_config`` entry or the ``venues`` allow-list)."""

@@ -10,11 +10,15 @@ Step translation (:func:`ops_for_steps`), each step -> executor ops:
 - ``Supply(asset, amount)`` -> SUPPLY; ``Borrow(asset, amount)`` -> BORROW (credit delegation);
   ``Repay(asset, amount | "max")`` -> REPAY (max: the owner's whole debt at execution);
   ``Withdraw(asset, amount | "max")`` -> WITHDRAW (pulls the owner's aTokens, withdraws them);
+- a step of another venue (e.g. a Uniswap or Curve ``swap``) -> CALL: the contract call that venue encodes
+  through the core (``VenueContext.encode_call``, its ``encode_call`` hook), paying to and taking from the
+  executor; the executor approves the call's input to its target first;
 - ``Stake(asset="ETH", receive="stETH" | None)`` -> STAKE_ETH; ``receive="wstETH"`` -> STAKE_ETH_WSTETH;
   ``asset="WETH"`` -> UNWRAP_WETH first; ``Stake(asset="stETH", receive="wstETH")`` -> WRAP_STETH;
   ``Unstake(action="unwrap", asset="wstETH")`` -> UNWRAP_WSTETH.
 
-Anything else (swaps, perps, withdrawal requests ...) is refused with an InstructionError naming the step.
+Anything else (perps, withdrawal requests, a step its venue cannot encode ...) is refused with an InstructionError
+naming the step.
 ETH the steps stake (``Stake(asset="ETH")``) is sent as the transaction's value.
 """
 
@@ -24,13 +28,14 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from basis_core.errors import InstructionError
+from basis_core.live.bundles import EncodedCall
 
 MAX_UINT256 = 2**256 - 1
 OP_UNWRAP_WETH = 1
@@ -43,6 +48,8 @@ OP_SUPPLY = 7
 OP_BORROW = 8
 OP_REPAY = 9
 OP_WITHDRAW = 10
+OP_CALL = 11
+OP_PULL = 12
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 SOURCE = "LoopExecutor.sol"
 ARTIFACT = "LoopExecutor.json"
@@ -50,15 +57,17 @@ ARTIFACT = "LoopExecutor.json"
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One executor op: kind, asset (token address), amount (base units; MAX_UINT256 = all), aux address."""
+    """One executor op: kind, asset (token address), amount (base units; MAX_UINT256 = all), aux address, and
+    the calldata of a CALL op."""
 
     kind: int
     asset: str
     amount: int
     aux: str = ZERO_ADDRESS
+    data: bytes = b""
 
-    def as_tuple(self) -> tuple[int, str, int, str]:
-        return (self.kind, self.asset, self.amount, self.aux)
+    def as_tuple(self) -> tuple[int, str, int, str, bytes]:
+        return (self.kind, self.asset, self.amount, self.aux, self.data)
 
 
 @dataclass(frozen=True)
@@ -145,16 +154,18 @@ class Translation:
     emode: int | None  # e-mode category the steps ask for (set before the bundle)
     aave_assets: set[str]  # reserves the bundle touches
     sweep: set[str]  # token symbols to sweep back
+    calls: list[EncodedCall] = field(default_factory=list)  # the CALL steps' encodings (other venues' steps)
 
 
 def ops_for_steps(steps: Sequence[Any], token: Callable[[str, str], str], units: Callable[[str, Any, str], int],
-                  a_token: Callable[[str], str], debt_token: Callable[[str], str], lido: Callable[[str], str]
-                  ) -> Translation:
+                  a_token: Callable[[str], str], debt_token: Callable[[str], str], lido: Callable[[str], str],
+                  encode: Callable[[Any], EncodedCall | None] | None = None) -> Translation:
     """Translate bundle steps into executor ops (see the module docstring).
 
     ``token(symbol, field)`` -> address of an Aave reserve token; ``units(symbol, amount, field)`` -> base
     units; ``a_token`` / ``debt_token`` -> the reserve's aToken / variable debt token; ``lido(name)`` -> the
-    executor's WETH / stETH / wstETH address. Raises InstructionError naming ``steps.<i>.<field>``.
+    executor's WETH / stETH / wstETH address; ``encode(step)`` -> another venue's encoding of its step (None: it
+    cannot). Raises InstructionError naming ``steps.<i>.<field>``.
     """
     ops: list[Op] = []
     value = 0
@@ -163,6 +174,7 @@ def ops_for_steps(steps: Sequence[Any], token: Callable[[str, str], str], units:
     emode: int | None = None
     assets: set[str] = set()
     sweep: set[str] = {"WETH", "stETH", "wstETH"}
+    calls: list[EncodedCall] = []
     for i, s in enumerate(steps):
         f = f"steps.{i}"
         op = s.operation
@@ -214,11 +226,46 @@ def ops_for_steps(steps: Sequence[Any], token: Callable[[str, str], str], units:
             ops.append(Op(OP_UNWRAP_WSTETH, lido("wstETH"), units("wstETH", s.amount, f"{f}.amount")))
             pulled.add("wstETH")
         else:
-            raise InstructionError(f"{f}.operation", f"the aave executor cannot run {s.venue}:{op} in a bundle "
-                                                     "(it runs aave supply / borrow / repay / withdraw and lido "
-                                                     "stake / wrap / unwrap)")
-    return Translation(ops, value, borrowed, pulled, emode, assets, sweep)
+            call = None
+            if encode is not None and s.venue not in ("aave", "lido"):
+                try:
+                    call = encode(s)
+                except InstructionError as e:
+                    raise InstructionError(f"{f}.{e.field}", e.reason) from None
+            if call is None:
+                raise InstructionError(f"{f}.operation", f"the aave executor cannot run {s.venue}:{op} in a bundle "
+                                                         "(it runs aave supply / borrow / repay / withdraw, lido "
+                                                         "stake / wrap / unwrap, and steps their venue encodes "
+                                                         "as a call: swaps)")
+            ops.append(Op(OP_CALL, call.token_in, call.amount_in, call.target, call.data))
+            calls.append(call)
+    return Translation(_pull_once(ops), value, borrowed, pulled, emode, assets, sweep, calls)
 
 
-__all__ = ["MAX_UINT256", "ExecutorArtifact", "Op", "Translation", "compile_executor", "deploy_executor",
-           "executor_artifact", "ops_for_steps", "write_artifact"]
+def _pull_once(ops: list[Op]) -> list[Op]:
+    """Before each run of consecutive CALL ops, one PULL per input token of the run's total: the executor then
+    takes a split's input from the owner in one transfer instead of one per leg (a CALL only pulls a
+    shortfall)."""
+    out: list[Op] = []
+    i = 0
+    while i < len(ops):
+        if ops[i].kind != OP_CALL:
+            out.append(ops[i])
+            i += 1
+            continue
+        j = i
+        while j < len(ops) and ops[j].kind == OP_CALL:
+            j += 1
+        totals: dict[str, int] = {}
+        for op in ops[i:j]:
+            if op.amount:
+                totals[op.asset] = totals.get(op.asset, 0) + op.amount
+        if j - i > 1:
+            out.extend(Op(OP_PULL, asset, amount) for asset, amount in totals.items() if amount)
+        out.extend(ops[i:j])
+        i = j
+    return out
+
+
+__all__ = ["MAX_UINT256", "OP_CALL", "OP_PULL", "ExecutorArtifact", "Op", "Translation", "compile_executor",
+           "deploy_executor", "executor_artifact", "ops_for_steps", "write_artifact"]

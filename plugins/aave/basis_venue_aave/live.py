@@ -49,7 +49,14 @@ from basis_core.live.evm import EvmClient, Receipt
 from basis_core.live.onchain import OnChainLiveBase, client_from_settings
 from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_aave.deployment import load_table
-from basis_venue_aave.executor import MAX_UINT256, Translation, deploy_executor, executor_artifact, ops_for_steps
+from basis_venue_aave.executor import (
+    MAX_UINT256,
+    ZERO_ADDRESS,
+    Translation,
+    deploy_executor,
+    executor_artifact,
+    ops_for_steps,
+)
 from basis_venue_aave.math import AccountData, flash_loan_premium
 from basis_venue_aave.sim import account_metrics
 
@@ -127,6 +134,9 @@ class AaveLive(OnChainLiveBase):
         self._executor: Any = None
         self._lido_cache: tuple[str, dict[str, str]] | None = None
         self._premium_bps: int | None = None
+        ctx = venue.context
+        self._encode_call: Any = getattr(ctx, "encode_call", None)  # other venues' steps as executor calls
+        self._last_translation: tuple[Any, Translation] | None = None
         self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
@@ -368,18 +378,44 @@ class AaveLive(OnChainLiveBase):
                                                       "wstETH": ex.functions.WSTETH().call()})
         return cached[1]
 
-    def _translate(self, bundle: Any) -> Translation:
+    def _translate(self, bundle: Any, ts: Any = None) -> Translation:
+        """The bundle's executor ops (memoised for the last bundle: other venues' steps are encoded once)."""
+        last = self._last_translation
+        if last is not None and last[0] is bundle:
+            return last[1]
         lido = self._lido()
 
         def units(asset: str, amount: Decimal, field: str) -> int:
             return to_base_units(amount, self.decimals.get(asset, 18), field)
 
-        return ops_for_steps(bundle.steps, self.token, units, lambda a: self.reserve_tokens(a)[0],
-                             lambda a: self.reserve_tokens(a)[1], lido.__getitem__)
+        encode = None
+        if self._encode_call is not None:
+            # outputs go straight to the owner when no step of ours follows (a routed split: no sweep transfer),
+            # else to the executor, whose later steps use them
+            only_calls = bundle.flash_loan is None and all(s.venue not in ("aave", "lido") for s in bundle.steps)
+            recipient = self.me if only_calls else self.executor.address
+            encode_call = self._encode_call
 
-    def prepare_atomic(self, bundle: Any) -> list[Receipt]:
-        """Send the one-time set-up a bundle needs (e-mode, credit delegation and approvals to the executor)."""
-        t = self._translate(bundle)
+            def encode(step: Any) -> Any:
+                return encode_call(ts, step, recipient)
+
+        t = ops_for_steps(bundle.steps, self.token, units, lambda a: self.reserve_tokens(a)[0],
+                          lambda a: self.reserve_tokens(a)[1], lido.__getitem__, encode)
+        self._last_translation = (bundle, t)
+        return t
+
+    def _call_tokens(self, t: Translation) -> dict[str, tuple[str, int]]:
+        """Tokens the CALL steps move, by symbol: (address, decimals)."""
+        out: dict[str, tuple[str, int]] = {}
+        for c in t.calls:
+            out[c.symbol_in] = (self.client.checksum(c.token_in), c.decimals_in)
+            out[c.symbol_out] = (self.client.checksum(c.token_out), c.decimals_out)
+        return out
+
+    def prepare_atomic(self, bundle: Any, ts: Any = None) -> list[Receipt]:
+        """Send the one-time set-up a bundle needs (e-mode, credit delegation and approvals to the executor: once
+        per token, unlimited)."""
+        t = self._translate(bundle, ts)
         ex = self.executor.address
         sent = self._emode(t.emode, "steps.")
         for asset, amt in t.borrowed.items():
@@ -397,6 +433,9 @@ class AaveLive(OnChainLiveBase):
                 addr = self.tokens.get(sym) or lido[sym]
             if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
                 sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
+        for addr in sorted({self.client.checksum(c.token_in) for c in t.calls if c.amount_in > 0}):
+            if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
+                sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
 
     def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
@@ -409,36 +448,47 @@ class AaveLive(OnChainLiveBase):
                 raise InstructionError("flash_loan.venue", f"the aave executor flash-borrows from aave, not {fl.venue}")
             flash_asset = self.token(fl.asset, "flash_loan.asset")
             flash_amt = self.units(fl.asset, fl.amount, "flash_loan.amount")
-        t = self._translate(bundle)
-        prep = self.prepare_atomic(bundle)
+        t = self._translate(bundle, ts)
+        prep = self.prepare_atomic(bundle, ts)
         min_hf = 0
         if bundle.min_health_factor is not None:
             min_hf = int((bundle.min_health_factor * 10**18).to_integral_value(rounding=ROUND_CEILING))
         ex = self.executor
         lido = self._lido()
-        sweep = sorted({self.tokens.get(s) or lido[s] for s in t.sweep})
+        sweep = sorted(({self.client.checksum(self.tokens.get(s) or lido[s]) for s in t.sweep}
+                        | {a for a, _ in self._call_tokens(t).values()}) - {ZERO_ADDRESS})  # no Lido: zero
         fn = ex.functions.run([o.as_tuple() for o in t.ops], flash_asset, flash_amt, min_hf, sweep)
+        ctx = {"kind": "atomic", "call_tokens": {s: list(v) for s, v in self._call_tokens(t).items()}}
         try:
-            receipt = self.client.send(fn, value=t.value, final={"kind": "atomic"})
+            receipt = self.client.send(fn, value=t.value, final=ctx)
         except ContractRevertError as e:
             raise self._bundle_error(e, bundle) from None
-        return self.finish_atomic(ts, bundle, [*prep, receipt], {"kind": "atomic"})
+        return self.finish_atomic(ts, bundle, [*prep, receipt], ctx)
 
     def finish_atomic(self, ts: Any, bundle: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
         """Deltas of a bundle from its receipts (the set-up transactions, then ``LoopExecutor.run``)."""
         fl = bundle.flash_loan
         flash_amt = self.units(fl.asset, fl.amount, "flash_loan.amount") if fl is not None else 0
-        t = self._translate(bundle)
+        t = self._translate(bundle, ts)
         ex = self.executor
         lido = self._lido()
         prep, receipt = receipts[:-1], receipts[-1]
         swept_eth = self._swept_eth(receipt, ex.address)
-        wallet_tokens = sorted({s for s in t.sweep if s in self.tokens} | ({fl.asset} if fl else set()))
+        call_tokens = {s: (str(v[0]), int(v[1])) for s, v in (ctx.get("call_tokens") or {}).items()}
+        mine = {s for s, (a, _) in call_tokens.items()
+                if s in self.tokens and self.client.checksum(self.tokens[s]) == self.client.checksum(a)}
+        wallet_tokens = sorted({s for s in t.sweep if s in self.tokens} | ({fl.asset} if fl else set()) | mine)
         assets = sorted(t.aave_assets | ({fl.asset} if fl else set()))
-        extra_wallet = {s: lido[s] for s in ("stETH", "wstETH") if s not in self.tokens}
+        extra_wallet = {s: lido[s] for s in ("stETH", "wstETH") if s not in self.tokens and lido[s] != ZERO_ADDRESS}
         d = self._deltas("atomic", ts, bundle, [*prep, receipt] if prep else [receipt], wallet_tokens, assets,
                          extra_eth=swept_eth - t.value, details={"steps": len(bundle.steps)})
         positions = dict(d.positions)
+        others = {s: v for s, v in call_tokens.items() if s not in mine}
+        if others:  # tokens of other venues' steps that are not Aave reserves: their Transfer events
+            moved = self.transfer_totals([*prep, receipt], [a for a, _ in others.values()])
+            for sym, (addr, dec) in others.items():
+                if moved[addr]:
+                    positions[WALLET + sym] = from_base_units(moved[addr], dec)
         for sym, addr in extra_wallet.items():  # Lido tokens that are not reserves: balances around the bundle
             bal = self.client.erc20(addr).functions.balanceOf(self.me)
             v = int(bal.call(block_identifier=receipt.block_number)) - int(

@@ -227,6 +227,26 @@ def test_a_wick_through_the_liquidation_price_liquidates_there_though_the_close_
     assert m2.advance_to(at(4)) == []
 
 
+def test_minute_steps_over_hourly_marks_liquidate_at_the_same_time_and_price() -> None:
+    """Stepping minute by minute (the simulator skips re-checks of a bar that already passed with the same ledger,
+    and caches balances per mark row) liquidates the wick case exactly as two hourly steps do."""
+    marks = ["2000", "2050", ("2050", "2150", "2040", "2050"), "2050", "2050"]
+    hourly, _, _ = _liquidation_case(marks=marks)
+    hourly.advance_to(at(1))
+    (expected,) = hourly.advance_to(at(2))
+    m, _, _ = _liquidation_case(marks=marks)
+    effects = []
+    upnl = set()
+    for minute in range(1, 4 * 60):
+        effects += m.advance_to(at(minute / 60))
+        if minute < 60:
+            upnl.add(m.get_balances(at(minute / 60), "binance")[f"{MET}unrealised_pnl:{SYM}"])
+    assert len(upnl) == 1  # one mark row visible for the whole first hour: one answer
+    (liq,) = effects
+    assert liq.timestamp == at(2) and liq.positions == expected.positions
+    assert liq.details["closed"] == expected.details["closed"]
+
+
 def test_a_bar_before_the_position_opened_never_liquidates_it() -> None:
     marks = ["2000", ("2000", "2200", "1990", "2000"), "2000", "2000"]
     m = make("150", marks)

@@ -48,6 +48,7 @@ from basis_core.errors import (
     MarketDataError,
     SlippageError,
 )
+from basis_core.live.bundles import EncodedCall
 from basis_core.live.evm import EvmClient, Receipt
 from basis_core.live.onchain import client_from_settings
 from basis_core.live.swaps import LiveSwaps, zero_prices
@@ -183,10 +184,11 @@ class CurveLive(LiveSwaps):
             return self._swap(ts, ins, True)
         return self.intent(ts, ins, lambda: self._swap(ts, ins, False))
 
-    def _swap(self, ts: Any, ins: Any, quote: bool) -> ExecutionDeltas:
+    def _exchange_quote(self, ins: Any) -> tuple[LiveCurvePool, int, int, int, int, int, Decimal]:
+        """(pool, i, j, dx, dy, fee, no-impact output) of a swap, quoted on chain (``get_dy``) and checked."""
         p = self.swap_pool(ins)
         i, j = p.coins.index(ins.token_in), p.coins.index(ins.token_out)
-        d_in, d_out = p.decimals[i], p.decimals[j]
+        d_in = p.decimals[i]
         dx = to_units(ins.amount_in, d_in, "amount_in")
         check_deadline(ins.deadline, self.chain_time())
         st = self.state(p)
@@ -204,6 +206,22 @@ class CurveLive(LiveSwaps):
         mul_in, mul_out = st.precision_mul[i], st.precision_mul[j]
         no_impact = (Decimal(dx * mul_in) * marginal_rate(st, i, j) * (FEE_DENOMINATOR - st.fee) / FEE_DENOMINATOR
                      / mul_out)
+        return p, i, j, dx, dy, fee, no_impact
+
+    def encode_call(self, ts: Any, ins: Any, recipient: str) -> EncodedCall:
+        """The ``exchange`` call of a swap for an executor contract (it pays and receives: Curve's ``exchange``
+        takes from and pays to the caller), with the on-chain minimum of :func:`min_out_units`."""
+        p, i, j, dx, dy, _, no_impact = self._exchange_quote(ins)
+        min_dy = min_out_units(ins, no_impact, dy, p.decimals[j], self.default_slippage_bps)
+        fn = self.contract(p).functions.exchange(i, j, dx, min_dy)
+        return EncodedCall(p.address, bytes.fromhex(fn._encode_transaction_data()[2:]), self.tokens[ins.token_in], dx,
+                           self.tokens[ins.token_out], min_dy, ins.token_in, ins.token_out, p.decimals[i],
+                           p.decimals[j])
+
+    def _swap(self, ts: Any, ins: Any, quote: bool) -> ExecutionDeltas:
+        p, i, j, dx, dy, fee, no_impact = self._exchange_quote(ins)
+        d_out = p.decimals[j]
+        c = self.contract(p)
         fill = SwapFill(p.id, ins.token_in, ins.token_out, ins.amount_in, from_units(dy, d_out),
                         from_units(fee, d_out), ins.token_out, no_impact.scaleb(-d_out))
         prices = self.usd_prices(ts, [ins.token_in, ins.token_out, "ETH"])

@@ -56,6 +56,7 @@ from basis_core.errors import (
     InsufficientFundsError,
     SlippageError,
 )
+from basis_core.live.bundles import EncodedCall
 from basis_core.live.evm import EvmClient, Receipt
 from basis_core.live.onchain import client_from_settings, option_float
 from basis_core.live.swaps import LiveSwaps, zero_prices
@@ -362,15 +363,34 @@ class UniswapLive(LiveSwaps):
         check_slippage(ins, fill.amount_out, fill.impact_bps, t_out)
         self.check_balance(t_in, amt, "amount_in")
         min_out = min_out_units(ins, q.no_impact, q.out, d_out, self.default_slippage_bps)
-        me = self.client.address
+        fn, spender = self._swap_fn(p, t_in, t_out, amt, min_out, self.client.address, deadline)
+        return self.send_swap(ts, ins.client_id, fill, spender, amt, fn)
+
+    def _swap_fn(self, p: LivePool, t_in: str, t_out: str, amt: int, min_out: int, to: str, deadline: int
+                 ) -> tuple[Any, str]:
+        """(the router call of an exact-input swap paying ``to``, the router = the input's spender)."""
         a_in, a_out = self.tokens[t_in], self.tokens[t_out]
         if p.kind == "v2":
-            spender = self.router_v2.address
-            fn = self.router_v2.functions.swapExactTokensForTokens(amt, min_out, [a_in, a_out], me, deadline)
-        else:
-            spender = self.swap_router.address
-            fn = self.swap_router.functions.exactInputSingle((a_in, a_out, p.fee, me, deadline, amt, min_out, 0))
-        return self.send_swap(ts, ins.client_id, fill, spender, amt, fn)
+            return (self.router_v2.functions.swapExactTokensForTokens(amt, min_out, [a_in, a_out], to, deadline),
+                    self.router_v2.address)
+        return (self.swap_router.functions.exactInputSingle((a_in, a_out, p.fee, to, deadline, amt, min_out, 0)),
+                self.swap_router.address)
+
+    def encode_call(self, ts: Any, ins: Any, recipient: str) -> EncodedCall:
+        """The router call of a swap for an executor contract at ``recipient`` (it pays the input and receives
+        the output), quoted on chain, with the on-chain minimum of :func:`min_out_units` and the deadline."""
+        p = self.swap_pool(ins)
+        t_in, t_out = ins.token_in, ins.token_out
+        d_in, d_out = p.decimals(t_in), p.decimals(t_out)
+        amt = to_units(ins.amount_in, d_in, "amount_in")
+        deadline = self._deadline(ins, self.chain_time())
+        q = self._quote(p, t_in, amt)
+        if q.out <= 0:
+            raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {p.id}")
+        min_out = min_out_units(ins, q.no_impact, q.out, d_out, self.default_slippage_bps)
+        fn, spender = self._swap_fn(p, t_in, t_out, amt, min_out, self.client.checksum(recipient), deadline)
+        return EncodedCall(spender, bytes.fromhex(fn._encode_transaction_data()[2:]), self.tokens[t_in], amt,
+                           self.tokens[t_out], min_out, t_in, t_out, d_in, d_out)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, p: LivePool, amounts: Mapping[str, Decimal]) -> tuple[int, int]:

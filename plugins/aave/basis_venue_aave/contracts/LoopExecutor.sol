@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Ours (basis-core), not Aave's or Lido's code: a small owner-only executor that runs an atomic bundle of
-// steps (Lido staking / wrapping, Aave supply / borrow / repay / withdraw on behalf of its owner) in ONE
-// transaction, optionally inside an Aave v3 `flashLoanSimple` whose callback performs the steps and repays
+// steps (Lido staking / wrapping, Aave supply / borrow / repay / withdraw on behalf of its owner, and CALL
+// steps: a contract call another venue plugin encoded, e.g. a Uniswap or Curve swap) in ONE transaction, optionally inside an Aave v3 `flashLoanSimple` whose callback performs the steps and repays
 // the loan plus its premium. A revert anywhere (a step, the repayment, the health-factor post-condition)
 // reverts the whole transaction: nothing changes.
 //
@@ -14,6 +14,7 @@ pragma solidity ^0.8.20;
 
 interface IERC20Like {
     function balanceOf(address account) external view returns (uint256);
+    function allowance(address owner, address spender) external view returns (uint256);
 }
 
 interface IWETHLike {
@@ -55,12 +56,15 @@ contract LoopExecutor {
     uint8 public constant OP_BORROW = 8;           // Pool.borrow(asset, amount, variable, owner)
     uint8 public constant OP_REPAY = 9;            // Pool.repay(asset, amount, variable, owner); max = owner's debt (aux = debt token)
     uint8 public constant OP_WITHDRAW = 10;        // pull `amount` aTokens (aux) from the owner, Pool.withdraw all; max = all
+    uint8 public constant OP_CALL = 11;            // hold `amount` `asset`, let `aux` spend it (0: none), aux.call(data)
+    uint8 public constant OP_PULL = 12;            // hold `amount` `asset` (pull the shortfall from the owner once)
 
     struct Op {
         uint8 kind;
         address asset;
         uint256 amount;
         address aux;
+        bytes data;
     }
 
     address public immutable owner;
@@ -181,6 +185,14 @@ contract LoopExecutor {
                 if (amt == type(uint256).max) amt = IERC20Like(op.aux).balanceOf(owner);
                 _need(op.aux, amt);
                 POOL.withdraw(op.asset, type(uint256).max, address(this));
+            } else if (k == OP_CALL) {
+                if (amt > 0) {
+                    _need(op.asset, amt);
+                    _allow(op.asset, op.aux, amt);
+                }
+                _callAny(op.aux, op.data);
+            } else if (k == OP_PULL) {
+                _need(op.asset, amt);
             } else {
                 revert UnknownOp(k);
             }
@@ -204,6 +216,27 @@ contract LoopExecutor {
     function _approve(address token, address spender, uint256 amount) internal {
         _call(token, abi.encodeWithSelector(0x095ea7b3, spender, 0));
         _call(token, abi.encodeWithSelector(0x095ea7b3, spender, amount));
+    }
+
+    /// @dev Let `spender` (a router or pool a CALL step names) spend `amount` of `token`: an unlimited approval,
+    ///      given once per token and spender (this contract holds nothing between transactions: it sweeps).
+    function _allow(address token, address spender, uint256 amount) internal {
+        if (IERC20Like(token).allowance(address(this), spender) < amount) {
+            _approve(token, spender, type(uint256).max);
+        }
+    }
+
+    /// @dev A plugin-encoded call: bubbles the callee's revert reason, ignores what it returns.
+    function _callAny(address target, bytes memory data) internal {
+        (bool ok, bytes memory ret) = target.call(data);
+        if (!ok) {
+            if (ret.length > 0) {
+                assembly {
+                    revert(add(ret, 32), mload(ret))
+                }
+            }
+            revert TokenCallFailed(target);
+        }
     }
 
     /// @dev A token call that accepts no return data (USDT) or `true`; bubbles the token's revert reason.

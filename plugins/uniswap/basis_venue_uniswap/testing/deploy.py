@@ -17,6 +17,7 @@ web3 is imported lazily (inside :func:`deploy_uniswap`), never at module import.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,11 +118,13 @@ def _round_down(x: int, spacing: int) -> int:
     return (x // spacing) * spacing
 
 
-def deploy_uniswap(w3: Any, deployer: str) -> UniswapWorld:
+def deploy_uniswap(w3: Any, deployer: str, tokens: Mapping[str, Any] | None = None) -> UniswapWorld:
     """Deploy tokens, Uniswap v2 and v3 (with funded pools) from ``deployer`` (an unlocked anvil account).
 
-    The deployer keeps the remaining token balances (about 2,700 WETH, 9.5M USDC, 9.8M DAI) and has
-    approved both routers and the position manager for every token without limit.
+    ``tokens`` ({"WETH", "USDC", "DAI"} -> web3 contracts): existing tokens to use instead of new ones (e.g. an
+    Aave test market's, so one world holds both protocols): WETH must take ``deposit()``, the others
+    ``mint(address,uint256)``. The deployer keeps the remaining token balances (about 2,700 WETH, 9.5M USDC,
+    9.8M DAI) and has approved both routers and the position manager for every token without limit.
     """
     from web3.logs import DISCARD as discard  # test support: web3 is present wherever anvil tests run
 
@@ -130,9 +133,13 @@ def deploy_uniswap(w3: Any, deployer: str) -> UniswapWorld:
     def send(fn: Any, value: int = 0) -> Any:
         return transact(w3, fn, sender=deployer, value=value) if value else transact(w3, fn, sender=deployer)
 
-    weth = deploy(w3, art["WETH9"], sender=deployer)
-    usdc = deploy(w3, art["MintableERC20"], "USD Coin", "USDC", 6, sender=deployer)
-    dai = deploy(w3, art["MintableERC20"], "Dai Stablecoin", "DAI", 18, sender=deployer)
+    if tokens is None:
+        weth = deploy(w3, art["WETH9"], sender=deployer)
+        usdc = deploy(w3, art["MintableERC20"], "USD Coin", "USDC", 6, sender=deployer)
+        dai = deploy(w3, art["MintableERC20"], "Dai Stablecoin", "DAI", 18, sender=deployer)
+    else:
+        weth, usdc, dai = (w3.eth.contract(address=tokens[s].address, abi=art[a].abi)
+                           for s, a in (("WETH", "WETH9"), ("USDC", "MintableERC20"), ("DAI", "MintableERC20")))
     tokens = {"WETH": weth, "USDC": usdc, "DAI": dai}
     send(weth.functions.deposit(), value=3000 * 10**18)
     for token, dec in ((usdc, 6), (dai, 18)):
