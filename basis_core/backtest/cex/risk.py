@@ -50,12 +50,25 @@ def cex_risk(venue: str, balances: Mapping[str, Any], tiers_of: Mapping[str, Seq
         symbol = key[len(prefix):]
         entry = balances.get(f"{venue}:metric:entry_price:{symbol}")
         mark = balances.get(f"{venue}:metric:mark_price:{symbol}")
+        if mark is None and balances.get(f"{venue}:metric:notional:{symbol}") is not None:
+            mark = Decimal(balances[f"{venue}:metric:notional:{symbol}"]) / abs(Decimal(size))  # live backends
         if entry is None or mark is None or symbol not in tiers_of:
             continue
         by_wallet.setdefault(margin_key_of[symbol], []).append(
             (symbol, Decimal(size), Decimal(entry), Decimal(mark), tiers_of[symbol]))
-    return [wallet_risk(venue, key, Decimal(balances.get(key, _ZERO)), pos, shock)
+    return [wallet_risk(venue, key, _wallet(venue, key, balances), pos, shock)
             for key, pos in sorted(by_wallet.items())]
+
+
+def _wallet(venue: str, key: str, balances: Mapping[str, Any]) -> Decimal:
+    """The wallet balance without unrealised PnL: ``margin_balance - unrealised_pnl`` of the margin asset when the
+    venue reports them (live backends may report the margin balance under the key), else the key's balance."""
+    asset = key.rsplit(":", 1)[1]
+    mb = balances.get(f"{venue}:metric:margin_balance:{asset}")
+    upnl = balances.get(f"{venue}:metric:unrealised_pnl:{asset}")
+    if mb is not None and upnl is not None:
+        return Decimal(mb) - Decimal(upnl)
+    return Decimal(balances.get(key, _ZERO))
 
 
 __all__ = ["cex_risk", "wallet_risk"]
