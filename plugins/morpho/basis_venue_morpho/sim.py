@@ -58,6 +58,8 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "borrow": DEFAULT_GAS_UNITS["borrow"], "repay": DEFAULT_GAS_UNITS["repay"],
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
+_LST = frozenset({"wstETH", "weETH"})
+_ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
 
@@ -201,19 +203,20 @@ class MorphoSim:
         return px
 
     def usd(self, ts: Any, token: str) -> Decimal:
-        """The USD price of ``token`` at ``ts``, memoised per step."""
+        """The USD price of ``token`` at ``ts`` (:func:`usd_price`'s rules: WETH is ETH, wstETH / weETH are ETH x
+        ``lst:<token>.rate``), memoised per step."""
         c = self.memo.at(ts)
         key = "morpho-usd:" + token
         v: Decimal | None = c.pools.get(key)
         if v is None:
-            v = c.pools[key] = self._usd(c.snapshot, token)
+            if token in _LST:
+                v = self.usd(ts, "ETH") * c.snapshot.get(f"lst:{token}", "rate")
+            elif token in _ETH_LIKE and token != "ETH":
+                v = self.usd(ts, "ETH")
+            else:
+                v = usd_price(c.snapshot, token)
+            c.pools[key] = v
         return v
-
-    @staticmethod
-    def _usd(snap: Any, token: str) -> Decimal:
-        if token in ("wstETH", "weETH"):
-            return usd_price(snap, "ETH") * snap.get(f"lst:{token}", "rate")  # type: ignore[no-any-return]
-        return usd_price(snap, token)
 
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:

@@ -21,7 +21,7 @@ import pytest
 from basis_venue_morpho.testing.live_target import fund, seed_world
 from basis_venue_morpho.venue import MorphoVenue
 
-from basis_core import ExecutionInterfaceManager
+from basis_core import ExecutionInterfaceManager, hookimpl
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
@@ -374,3 +374,43 @@ def test_live_risk_state_liquidation_price_is_where_morpho_liquidates(frozen: An
     assert liquidatable(env, USDC_MKT, env.user)
     env.world.set_price(USDC_MKT, int(D(base) * (c.eth_down + 2 * tol)))
     assert not liquidatable(env, USDC_MKT, env.user)
+
+
+class UsdFeed:
+    """A fixed USD price feed for the paper test (Morpho serves no USD prices; a run takes them from a price venue)."""
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        from basis_core.live.market_data import LiveValue
+
+        now = int(pd.Timestamp(timestamp).value)
+        return {"oracle:ETH/USD": LiveValue({"price": D(3000)}, now), "lst:wstETH": LiveValue({"rate": D("1.19")}, now)}
+
+
+def test_paper_mode_fills_on_the_live_market_as_the_chain_does(frozen: Any) -> None:
+    """Paper mode (a backtest manager on LiveMarketData read from the chain): collateral, a borrow and a lend at the
+    chain's time give the deltas the same instructions then get live on that chain (gas aside)."""
+    from basis_core.data.contrib import Contributor
+    from basis_core.live.market_data import LiveMarketData
+
+    env = frozen
+    jump(env, 5 * 86400)  # interest since the seed: the provider's state is accrued to now
+    transact(env.w3, env.world.tokens["USDC"].functions.approve(env.lender, 0), env.lender)
+    ts = pd.Timestamp(block_time(env), unit="s", tz="UTC")
+    cfg = {"venue_config": {"morpho": {"rpc_url": env.url, "deployment_table": env.table}}}
+    steps = [{"operation": "supply", "asset": "wstETH", "amount": "10", "market": WETH_MKT},
+             {"operation": "borrow", "asset": "WETH", "amount": "7.5"},
+             {"operation": "supply", "asset": "WETH", "amount": "2.25", "market": WETH_MKT}]
+    with LiveMarketData(cfg, venues=["morpho", "usdfeed"],
+                        plugins=[(Contributor("morpho", "basis-venue-morpho"), MorphoVenue),
+                                 (Contributor("usdfeed", "tests"), UsdFeed)]) as data:
+        data.get_data(ts)
+        paper = ExecutionInterfaceManager({"initial_balances": BALANCES, "autoload": False,
+                                           "venue_config": {"morpho": {"charge_gas": False}}}, data, "backtest",
+                                          plugins=[MorphoVenue])
+        paper_deltas = [dict(paper.execute(ts, {"venue": "morpho", **s}).positions) for s in steps]
+    live = live_manager(env)
+    for step, want in zip(steps, paper_deltas, strict=True):
+        got = live.execute(ts, {"venue": "morpho", **step})
+        assert {k: v for k, v in got.positions.items() if k != "ethereum:wallet:ETH"} == want, step
