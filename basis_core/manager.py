@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 _CORE_PLUGIN = "basis_core.core"
 _ACCRUE_ARGS = ("previous", "timestamp")
 _MODEL_TYPES = frozenset(MODELS.values())
+_GUARD_TOL = Decimal("1e-4")  # min_corridor_move checks: the ETH move to 0.01 %
 
 
 class _NoLock:
@@ -660,12 +661,12 @@ class ExecutionInterfaceManager:
         ledger = self.ledger
         assert ledger is not None and self._min_corridor is not None
         bound = self._min_corridor
-        before = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6")).eth_move
+        before = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
         self._pending_history.append([])
         ledger.begin()
         try:
             result = self._route(ts, instr)
-            after = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6"))
+            after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL)
             move = after.eth_move
             if move is not None and move < bound and (before is None or move < before):
                 leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
@@ -693,9 +694,8 @@ class ExecutionInterfaceManager:
 
         bound = self._min_corridor
         assert bound is not None
-        tol = Decimal("1e-4")  # the bound's precision: 0.01 % of ETH
-        before = corridor(self, ts, drivers=("eth",), tol=tol).eth_move
-        after = corridor(self, ts, drivers=("eth",), tol=tol, pending=instr)
+        before = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
+        after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL, pending=instr)
         move = after.eth_move
         if move is not None and move < bound and (before is None or move < before):
             leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
