@@ -76,6 +76,7 @@ from basis_core.errors import (
     StaleMarketDataError,
     bounded,
 )
+from basis_core.numeric import library_context
 from basis_core.timeutil import from_ns, to_ns
 
 if TYPE_CHECKING:
@@ -403,8 +404,10 @@ class LiveMarketData(DataProvider):
             if self.on_venue_error == "raise":
                 raise err
 
+    @library_context
     def _call(self, st: _VenueState, ts: Any) -> dict[str, LiveValue]:
-        """One venue's hook call (in a pool thread): its values, or MarketDataUnavailableError naming it."""
+        """One venue's hook call (in a pool thread, in the library's Decimal context): its values, or
+        MarketDataUnavailableError naming it."""
         v = st.context.venue
         t0 = time.perf_counter()
         try:
