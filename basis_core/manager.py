@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 _CORE_PLUGIN = "basis_core.core"
 _ACCRUE_ARGS = ("previous", "timestamp")
 _MODEL_TYPES = frozenset(MODELS.values())
+_GUARD_TOL = Decimal("1e-4")  # min_corridor_move checks: the ETH move to 0.01 %
 
 
 class _NoLock:
@@ -546,6 +547,8 @@ class ExecutionInterfaceManager:
                         raise dup
                     return done[1]
             op = instr.operation
+            if self._min_corridor is not None and self.ledger is None and op == "perp_trade":
+                self._check_corridor_live(ts, instr)
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
             elif self._min_corridor is not None and self.ledger is not None:
@@ -658,12 +661,12 @@ class ExecutionInterfaceManager:
         ledger = self.ledger
         assert ledger is not None and self._min_corridor is not None
         bound = self._min_corridor
-        before = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6")).eth_move
+        before = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
         self._pending_history.append([])
         ledger.begin()
         try:
             result = self._route(ts, instr)
-            after = corridor(self, ts, drivers=("eth",), tol=Decimal("1e-6"))
+            after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL)
             move = after.eth_move
             if move is not None and move < bound and (before is None or move < before):
                 leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
@@ -680,6 +683,27 @@ class ExecutionInterfaceManager:
         for step_ts, step in self._pending_history.pop():
             self._record_success(step_ts, step)
         return result
+
+    def _check_corridor_live(self, ts: Any, instr: Any) -> None:
+        """Live with ``min_corridor_move``, before anything is sent: the corridor as if ``instr`` filled now at the
+        market (its venue's ``risk_state`` projects it, :attr:`basis_core.risk.Shock.pending`) against the corridor
+        now; CorridorError naming the leg (recorded, nothing sent) when a smaller ETH move than the bound would
+        liquidate a leg and the instruction narrows the corridor. Projected: perp trades on the core CEX engine."""
+        from basis_core.errors import CorridorError
+        from basis_core.risk.corridor import corridor
+
+        bound = self._min_corridor
+        assert bound is not None
+        before = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
+        after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL, pending=instr)
+        move = after.eth_move
+        if move is not None and move < bound and (before is None or move < before):
+            leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
+                else after.nearest_leg_up
+            err = CorridorError(leg or "instruction", f"after this {instr.operation}, an ETH move of {move:.2%} "
+                                                      f"would liquidate {leg}: below min_corridor_move {bound:.2%}")
+            self._record_early_failure(ts, instr, err)
+            raise err
 
     # -- queries ---------------------------------------------------------------------------------
     @library_context

@@ -93,6 +93,7 @@ class PnlAttribution:
         self.prev_equity = _ZERO
         self.prev_snapshot: Any = None
         self.prev_balances: Mapping[str, Decimal] = {}
+        self._saved_perps: dict[str, _PerpBook] | None = None
 
     def start(self, snapshot: Any, balances: Mapping[str, Decimal]) -> Decimal:
         """Value the initial book (nothing attributed); return the start equity. History so far is not attributed."""
@@ -103,12 +104,27 @@ class PnlAttribution:
         return self.start_equity
 
     def step(self, snapshot: Any, balances: Mapping[str, Decimal]) -> StepPnl:
-        """Value ``balances`` at ``snapshot`` and attribute the change since the previous step (or the start)."""
+        """Value ``balances`` at ``snapshot`` and attribute the change since the previous step (or the start).
+        A step that raises (a price missing) changes nothing: the next step attributes everything since the last
+        step that succeeded."""
+        hist_i = self.hist_i
+        try:
+            return self._step(snapshot, balances)
+        except BaseException:  # nothing of a failed step is kept: the next step attributes its records
+            self.hist_i = hist_i
+            if self._saved_perps is not None:
+                self.valuer.perps = self._saved_perps
+            raise
+        finally:
+            self._saved_perps = None
+
+    def _step(self, snapshot: Any, balances: Mapping[str, Decimal]) -> StepPnl:
         history = self.history
         comps: list[Decimal] | None = None
         if self.hist_i < len(history):
             new = history[self.hist_i:]
             self.hist_i = len(history)
+            self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in self.valuer.perps.items()}
             self.valuer.observe(new)
             for rec in new:
                 if not rec.success or not rec.pnl:

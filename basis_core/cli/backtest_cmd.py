@@ -139,6 +139,8 @@ def backtest(
     start: str | None = typer.Option(None, "--start", help="first step instead of the scenario's, e.g. 2025-03-01"),
     end: str | None = typer.Option(None, "--end", help="last step instead of the scenario's, e.g. 2025-01-08 "
                                                       "(a short run of the default scenario)"),
+    corridor: bool = typer.Option(False, "--corridor", help="record the joint risk corridor (ETH moves that "
+                                                            "liquidate a leg) and chart it in the report"),
 ) -> None:
     """Run a backtest scenario and write its report.
 
@@ -210,7 +212,7 @@ def backtest(
                 if lines is not None:
                     lines(done, total)
 
-            result = run(sc, data_dir=data, progress=on_progress)
+            result = run(sc, data_dir=data, progress=on_progress, corridor=corridor)
     except BasisError as exc:
         _err(str(exc))
         raise typer.Exit(1) from None

@@ -42,12 +42,13 @@ class Gap(StrEnum):
 
 
 def market_data(source: str, scenario: Any, mode: str) -> Any:
-    """The run's market data: ``live`` (the venues' live reads, :func:`basis_core.run.loop.live_market_data`), or
-    a replayed path (:func:`basis_core.testing.replay.load_replay`)."""
+    """The run's market data: ``live`` (the venues' live reads, :func:`basis_core.data.live.live_data_provider`; a
+    venue that cannot be read leaves its values to age: the steps that need them are skipped as stale), or a
+    replayed path (:func:`basis_core.testing.replay.load_replay`)."""
     if source == "live":
-        from basis_core.run.loop import live_market_data
+        from basis_core.data.live import live_data_provider
 
-        return live_market_data(scenario)
+        return live_data_provider(scenario, mode=mode, on_venue_error="skip")
     from basis_core.testing.replay import load_replay
 
     return load_replay(source)

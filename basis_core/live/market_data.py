@@ -30,6 +30,7 @@ on_venue_error="raise", max_rows=2048, plugins=None)``
 ``read(timestamp) -> dict[str, LiveValue]``: the values one step read (for status views and debugging);
 ``venues_with_live_data()``: the installed venues that contribute live reads;
 :func:`basis_core.data.live.live_data_provider` builds the provider of a scenario (``basis run --data live``);
+``as_of(key) -> pd.Timestamp``: when the venue says the newest value of ``key`` held;
 ``venue_status() -> dict``: per venue the last read time, duration and error; ``close()`` (or ``with``).
 
 Errors (:mod:`basis_core.errors`)
@@ -62,7 +63,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from basis_core.config import BasisSettings, VenueSettings, load_settings
 from basis_core.data.provider import DataProvider, MarketSnapshot, Staleness, staleness_ns
@@ -75,7 +76,11 @@ from basis_core.errors import (
     StaleMarketDataError,
     bounded,
 )
+from basis_core.numeric import library_context
 from basis_core.timeutil import from_ns, to_ns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue", "venues_with_live_data"]
 
@@ -238,7 +243,10 @@ class LiveMarketData(DataProvider):
         from basis_core.data.contrib import data_plugin_manager
 
         self.settings = load_settings(dict(config) if isinstance(config, Mapping) else config)
-        self.max_age_ns = staleness_ns(max_age)
+        try:
+            self.max_age_ns = staleness_ns(max_age)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace("max_staleness", "max_age", 1)) from None
         if not timeout_s > 0:
             raise ConfigError(f"timeout_s: must be > 0, got {timeout_s!r}")
         if on_venue_error not in ("raise", "skip"):
@@ -311,6 +319,12 @@ class LiveMarketData(DataProvider):
                 raise MarketDataError(f"{from_ns(ts_ns).isoformat()} is not the latest step read"
                                       + ("" if last is None else f" ({from_ns(last).isoformat()})"))
             return dict(self._step_values)
+
+    def as_of(self, key: str) -> pd.Timestamp:
+        """When the venue says the newest value of series ``key`` (aliases followed) held; MarketDataError if it
+        was never read."""
+        s = self.series(key)
+        return from_ns(s.as_of_ns if isinstance(s, LiveSeries) else s.last_ns)
 
     def venue_status(self) -> dict[str, dict[str, Any]]:
         """Per venue: ``last_ok`` (the last step read, ISO), ``last_error`` and ``duration_ms`` of its last read."""
@@ -390,8 +404,10 @@ class LiveMarketData(DataProvider):
             if self.on_venue_error == "raise":
                 raise err
 
+    @library_context
     def _call(self, st: _VenueState, ts: Any) -> dict[str, LiveValue]:
-        """One venue's hook call (in a pool thread): its values, or MarketDataUnavailableError naming it."""
+        """One venue's hook call (in a pool thread, in the library's Decimal context): its values, or
+        MarketDataUnavailableError naming it."""
         v = st.context.venue
         t0 = time.perf_counter()
         try:

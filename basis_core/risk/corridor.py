@@ -151,11 +151,15 @@ def _leg_health(states: list[LegRisk], venue: str, leg: str) -> LegRisk | None:
 
 def corridor(manager: Any, ts: Any, *, drivers: Iterable[str] = DRIVERS, tol: Decimal = DEFAULT_TOL,
              horizon_hours: Decimal = DEFAULT_HORIZON_HOURS, lsts: Iterable[str] = ("wstETH", "weETH"),
-             venues: Iterable[str] | None = None) -> Corridor:
+             venues: Iterable[str] | None = None, pending: Any = None) -> Corridor:
     """The corridor of every leg of ``manager``'s venues at ``ts`` (see the module docstring). ``drivers``: which
-    of ``eth``, ``depeg``, ``funding``, ``borrow`` to search (``eth`` alone is the cheap, recorded one)."""
+    of ``eth``, ``depeg``, ``funding``, ``borrow`` to search (``eth`` alone is the cheap, recorded one).
+    ``pending``: an instruction every shock carries (:attr:`Shock.pending`): the corridor as if it filled now."""
+    import functools
+
+    make_shock = functools.partial(Shock, pending=pending)
     names = [v["name"] for v in manager.venues()] if venues is None else list(venues)
-    now = leg_states(manager, ts, NO_SHOCK, names)
+    now = leg_states(manager, ts, NO_SHOCK if pending is None else make_shock(), names)
     want = set(drivers)
     unknown = want - set(DRIVERS)
     if unknown:
@@ -183,37 +187,37 @@ def corridor(manager: Any, ts: Any, *, drivers: Iterable[str] = DRIVERS, tol: De
             continue
         if "eth" in want:
             lo, hi = ETH_RANGE
-            hlo = hv(Shock(eth=lo))
+            hlo = hv(make_shock(eth=lo))
             if hlo is not None and hlo < 1:
-                lc.eth_down = _bisect(lambda f: hv(Shock(eth=f)), _ONE, lo, tol)
-                r = h(Shock(eth=lc.eth_down))
+                lc.eth_down = _bisect(lambda f: hv(make_shock(eth=f)), _ONE, lo, tol)
+                r = h(make_shock(eth=lc.eth_down))
                 lc.liquidation_down = dict(r.reference) if r is not None else {}
-            hhi = hv(Shock(eth=hi))
+            hhi = hv(make_shock(eth=hi))
             if hhi is not None and hhi < 1:
-                lc.eth_up = _bisect(lambda f: hv(Shock(eth=f)), _ONE, hi, tol)
-                r = h(Shock(eth=lc.eth_up))
+                lc.eth_up = _bisect(lambda f: hv(make_shock(eth=f)), _ONE, hi, tol)
+                r = h(make_shock(eth=lc.eth_up))
                 lc.liquidation_up = dict(r.reference) if r is not None else {}
         if "depeg" in want:
             for token in lsts:
-                lo_h = hv(Shock(lst={token: ETH_RANGE[0]}))
+                lo_h = hv(make_shock(lst={token: ETH_RANGE[0]}))
                 if lo_h is not None and lo_h < 1:
-                    lc.depeg[token] = _bisect(lambda f, t=token: hv(Shock(lst={t: f})),  # type: ignore[misc]
+                    lc.depeg[token] = _bisect(lambda f, t=token: hv(make_shock(lst={t: f})),  # type: ignore[misc]
                                               _ONE, ETH_RANGE[0], max(tol, Decimal("1e-8")))
         if "funding" in want and state.kind == "perp_margin":
             best: Decimal | None = None
             for sign in (1, -1):
                 top = RATE_MAX * sign
-                hh = hv(Shock(funding_apr=top, hours=horizon_hours))
+                hh = hv(make_shock(funding_apr=top, hours=horizon_hours))
                 if hh is not None and hh < 1:
-                    x = _bisect(lambda r: hv(Shock(funding_apr=r, hours=horizon_hours)), Decimal(0), top,
+                    x = _bisect(lambda r: hv(make_shock(funding_apr=r, hours=horizon_hours)), Decimal(0), top,
                                 max(tol, Decimal("1e-8")))
                     if best is None or abs(x) < abs(best):
                         best = x
             lc.funding_apr = best
         if "borrow" in want and state.kind == "lending":
-            hh = hv(Shock(borrow_apr={"*": RATE_MAX}, hours=horizon_hours))
+            hh = hv(make_shock(borrow_apr={"*": RATE_MAX}, hours=horizon_hours))
             if hh is not None and hh < 1:
-                lc.borrow_apr = _bisect(lambda r: hv(Shock(borrow_apr={"*": r}, hours=horizon_hours)), Decimal(0),
+                lc.borrow_apr = _bisect(lambda r: hv(make_shock(borrow_apr={"*": r}, hours=horizon_hours)), Decimal(0),
                                         RATE_MAX, max(tol, Decimal("1e-8")))
     return Corridor(ts, out, horizon_hours)
 

@@ -42,6 +42,9 @@ class Shock:
     borrow_apr: Mapping[str, Decimal] = field(default_factory=dict)
     hours: Decimal = Decimal(0)
     name: str = ""
+    #: an instruction the venue adds to its state as if it filled now at the market (the live pre-trade check);
+    #: a venue that cannot project it reports its state without it
+    pending: Any = None
 
     def price_factor(self, asset: str) -> Decimal:
         """The factor on ``asset``'s USD price: 1 for stablecoins, ``eth`` for the ETH family, ``eth x lst`` for a

@@ -104,29 +104,6 @@ def scenario_fingerprint(sc: Scenario) -> str:
     return fingerprint(sc.model_dump(mode="json", exclude={"source_path"}))
 
 
-def live_market_data(sc: Scenario, *, config: Mapping[str, Any] | None = None, max_age: Any = "60s") -> Any:
-    """The venues' live market data for the scenario's venues (:mod:`basis_core.live.market_data`): public reads,
-    no credentials; venue settings (``base_url``, ``rpc_url`` ...) from the scenario and the environment as for a
-    manager. A venue that cannot be read leaves its values to age: the steps that need them are skipped as stale.
-    :class:`~basis_core.errors.ConfigError` when this basis-core has no live market data."""
-    try:
-        from basis_core.live.market_data import LiveMarketData  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ConfigError("--data live: this basis-core has no live market data provider; give a replayed "
-                          "path (--data FILE|DIR|synthetic)") from None
-    cfg: dict[str, Any] = {"venue_config": {k: dict(v) for k, v in sc.venue_config.items()}}
-    if sc.venues is not None:
-        cfg["venues"] = list(sc.venues)
-    for k, v in (config or {}).items():
-        if k == "venue_config":
-            for venue, opts in v.items():
-                cfg["venue_config"].setdefault(venue, {}).update(opts)
-        else:
-            cfg[k] = v
-    return LiveMarketData(cfg, venues=list(sc.venues) if sc.venues is not None else None, max_age=max_age,
-                          on_venue_error="skip")
-
-
 def build_manager(sc: Scenario, mode: RunMode, provider: Any, state_dir: Path, *,
                   config: Mapping[str, Any] | None = None, plugins: Iterable[Any] = (),
                   autoload: bool | None = None) -> Any:

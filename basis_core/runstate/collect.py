@@ -73,14 +73,22 @@ def risk_venues(manager: Any) -> list[str]:
     return sorted(v["name"] for v in manager.venues() if v.get("kind") == "cex" or "borrow" in v["operations"])
 
 
-def book_balances(manager: Any, answers: StepBalances) -> dict[str, Decimal]:
-    """The run's balances by instrument key: the ledger's (backtest, paper) or the venues' own (live)."""
+def book_balances(manager: Any, answers: StepBalances,
+                  last: Mapping[str, Decimal] | None = None) -> dict[str, Decimal]:
+    """The run's balances by instrument key: the ledger's (backtest, paper) or the venues' own (live). A live venue
+    that cannot answer this step keeps its balances of ``last`` (the previous step's book; its keys are those
+    starting ``<venue>:``), so a venue down for a step is not a loss of its whole value; :attr:`StepBalances.errors`
+    says which."""
     if manager.ledger is not None:
         return manager.ledger.balances  # type: ignore[no-any-return]
     out: dict[str, Decimal] = {}
     for venue in venue_names(manager):
         got = answers.get(venue)
-        for key, value in (got or {}).items():
+        if got is None:
+            prefix = f"{venue}:"
+            out.update({k: v for k, v in (last or {}).items() if k.startswith(prefix)})
+            continue
+        for key, value in got.items():
             if key.split(":", 2)[1:2] != ["metric"]:
                 out[key] = Decimal(value)
     return out

@@ -297,7 +297,7 @@ class RunStateStore:
         if manager.ledger is None:  # live: the venues' balances are venue calls: ask them all at once
             pool = self._pool()
             answers.prefetch(venue_names(manager), pool)
-        balances = book_balances(manager, answers)
+        balances = book_balances(manager, answers, attribution.prev_balances)
         out = attribution.step(snap, balances)
         failures = [rec for rec in history[first_new:attribution.hist_i] if not rec.success]
         risk: dict[str, float] = {}
@@ -306,7 +306,10 @@ class RunStateStore:
             if got is not None:
                 risk.update(risk_metrics(got))
         orders, order_errors = open_orders(manager, pool)
-        errors = {**answers.errors, **{k: f"open orders: {v}" for k, v in order_errors.items()}}
+        kept = " (the last step's are kept)" if manager.ledger is None else ""
+        errors = {k: f"balances not read{kept}: {v}" for k, v in answers.errors.items()}
+        for k, v in order_errors.items():
+            errors[k] = "; ".join(filter(None, (errors.get(k), f"open orders not read: {v}")))
         val = out.valuation
         positions = {k: (Decimal(balances[k]), val.values.get(k, Decimal(0)), val.exposures.get(k, Decimal(0)))
                      for k in sorted(balances) if balances[k] and ":metric:" not in k}

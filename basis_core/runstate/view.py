@@ -242,7 +242,43 @@ def read_status(state_dir: str | Path, *, recent: int = RECENT, manager: Any = N
     status.unhedged, status.events = _runner_view(d, recent)
     if manager is not None:
         status.venues_now = venues_now(manager)
+    red = _redactor(manager)
+    if red:  # a second line of defence: what the run wrote carries no secret; mask any the environment knows
+        for name in ("failures", "in_doubt", "events", "unhedged", "errors", "meta", "open_orders", "stopped",
+                     "venues_now"):
+            setattr(status, name, _redact(getattr(status, name), red))
     return status
+
+
+def _redactor(manager: Any) -> Any:
+    """A redactor of the venue credentials this process knows (the environment's ``BASIS_VENUE_CONFIG__...``,
+    a ``secrets_file``, the given manager's settings)."""
+    from basis_core.config import load_settings
+    from basis_core.live.secrets import Redactor, secret_values
+
+    red = Redactor()
+    sources = [manager.settings] if manager is not None else []
+    try:
+        sources.append(load_settings())
+    except BasisError:
+        pass
+    for settings in sources:
+        for name in sorted(settings.venue_config or {}):
+            try:
+                red.add(*secret_values(settings.venue(name)))
+            except (BasisError, OSError, ValueError):
+                continue
+    return red
+
+
+def _redact(value: Any, red: Any) -> Any:
+    if isinstance(value, str):
+        return red.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact(v, red) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, red) for v in value]
+    return value
 
 
 def _runner_view(state_dir: Path, recent: int) -> tuple[list[str], list[dict[str, Any]]]:

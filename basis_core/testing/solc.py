@@ -1,14 +1,17 @@
 """Compile a plugin's own Solidity sources with solc-js from ``node_modules`` (standard JSON), for tests.
 
 A venue whose protocol ships no deployable artifact writes a small contract of its own speaking the real ABI
-and compiles it here: one ``node`` process per call (~1 s), artifacts cached per (directory, sources, settings)
-in the process. Nothing is vendored; ``npm ci`` provides ``solc`` (the version of the project's package.json,
-or another package directory given as ``solc_package``).
+and compiles it here: one ``node`` process per new input (~1-5 s), artifacts cached in the process and on disk under
+``node_modules/.cache/basis-solc`` keyed by the hash of the standard-JSON input and the solc package's version (a
+changed source compiles again). Nothing is vendored; ``npm ci`` provides ``solc`` (the version of the project's
+package.json, or another package directory given as ``solc_package``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -57,21 +60,29 @@ def _compile(contracts_dir: str, sources: tuple[str, ...], evm_version: str, opt
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
-    proc = subprocess.run([node, "-e", _NODE_SCRIPT, str(solc_dir)], input=json.dumps(std_input),
-                          capture_output=True, text=True, timeout=300, check=False)
-    if proc.returncode != 0:
-        raise SolcError(f"solc-js failed: {proc.stderr.strip()[:2000]}")
-    out = json.loads(proc.stdout)
-    errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise SolcError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
-    arts: dict[str, Artifact] = {}
-    for _file, contracts in out["contracts"].items():
-        for name, c in contracts.items():
-            code = c["evm"]["bytecode"]["object"]
-            if code:
-                arts[name] = Artifact(name, c["abi"], code, {})
-    return arts
+    text = json.dumps(std_input, sort_keys=True)
+    version = json.loads((solc_dir / "package.json").read_text()).get("version", "")
+    cache = node_modules() / ".cache" / "basis-solc" / (
+        hashlib.sha256(f"{version}\n{text}".encode()).hexdigest()[:32] + ".json")
+    if cache.exists():
+        compiled = json.loads(cache.read_text())
+    else:
+        proc = subprocess.run([node, "-e", _NODE_SCRIPT, str(solc_dir)], input=text,
+                              capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            raise SolcError(f"solc-js failed: {proc.stderr.strip()[:2000]}")
+        out = json.loads(proc.stdout)
+        errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
+        if errors:
+            raise SolcError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+        compiled = {name: {"abi": c["abi"], "bytecode": c["evm"]["bytecode"]["object"]}
+                    for contracts in out["contracts"].values() for name, c in contracts.items()
+                    if c["evm"]["bytecode"]["object"]}  # interfaces have no bytecode
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(compiled))
+        os.replace(tmp, cache)  # atomic: a concurrent reader sees the whole file or none
+    return {name: Artifact(name, c["abi"], c["bytecode"], {}) for name, c in compiled.items()}
 
 
 __all__ = ["SolcError", "compile_solidity"]

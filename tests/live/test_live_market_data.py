@@ -309,3 +309,30 @@ def test_basis_run_in_paper_mode_trades_on_the_live_data(binance: Any, tmp_path:
     assert result.positions["binance:spot:ETH"] > 0 > result.positions["binance:perp:ETH/USDT:USDT"]
     paths = {r.path for r in binance.request_log[sent:]}
     assert paths <= {"/api/v3/ticker/price", "/fapi/v1/premiumIndex", "/fapi/v1/fundingRate"}  # reads only
+
+
+def test_a_replayed_path_is_read_as_the_emulator_serves_it() -> None:
+    from basis_core.data.provider import DataProvider
+    from basis_core.data.series import Series
+    from basis_core.testing.replay import ReplayClock
+
+    hour = 3_600 * 10**9
+    t0 = pd.Timestamp("2025-01-01", tz="UTC").value
+    times = [t0 + i * hour for i in range(4)]
+    marks = [Decimal("3000.5"), Decimal("3010.25"), Decimal("2990"), Decimal("3005.75")]
+    market = DataProvider([Series("perp:hyperliquid:ETH/USDC:USDC", times, {"close": marks})])
+    emu = HyperliquidEmulator(WALLET, marks={"ETH": "1", "BTC": "100000"})
+    emu.start()
+    try:
+        clock = ReplayClock(t0, speed=0)  # the path's clock stands still until moved
+        emu.attach_replay(market, clock=clock)
+        with LiveMarketData(_config(hyperliquid=emu)) as data:
+            seen = []
+            ts = _now()
+            for i in range(4):
+                clock.seek(times[i])
+                seen.append(data.get_data(ts + pd.Timedelta(seconds=i)).get("perp:hyperliquid:ETH/USDC:USDC"))
+            assert seen == marks
+            assert data.get_data(ts + pd.Timedelta(seconds=3)).get("spot:ETH/USDC") == marks[3]  # UETH follows ETH
+    finally:
+        emu.stop()

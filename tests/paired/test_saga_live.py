@@ -193,3 +193,20 @@ def test_a_crash_mid_saga_resumes_from_the_journal_without_a_duplicate_leg(
     assert d.status == "filled"
     assert binance_orders(bn, "crash.0.0") == 1 and hl_orders(hl, "crash.0.1") == 1  # no leg sent twice
     assert eth_held(bn) == -hl.position("ETH")[0] == D(2) * (1 - SPOT_FEE)
+
+
+def test_the_live_corridor_is_read_from_the_venue(bn: BinanceEmulator, hl: HyperliquidEmulator,
+                                                  tmp_path: Path) -> None:
+    """Live, the corridor uses the venue's own state: the hedged short's liquidation price equals the closed form
+    from the emulator's wallet and position (Hyperliquid ETH: maintenance 2 % of the notional)."""
+    from basis_core.risk.corridor import corridor
+
+    m = ExecutionInterfaceManager(config=config(bn, hl, tmp_path / "j.sqlite"), execution_mode="live")
+    m.execute(TS, paired("live-risk"))
+    c = corridor(m, TS, drivers=("eth",))
+    (leg,) = [x for x in c.legs if x.venue == "hyperliquid"]
+    size, entry = hl.position("ETH")
+    wallet = hl.perp_usdc()
+    closed_form = (wallet - size * entry) / (-size * (1 + D("0.02")))  # wallet + |s|(entry - p) = |s| p 2 %
+    assert abs(leg.liquidation_up["perp:hyperliquid:ETH/USDC:USDC"] / closed_form - 1) < D("1e-9")
+    assert c.nearest_leg_up == "hyperliquid:perp-margin:USDC" and c.eth_down is None

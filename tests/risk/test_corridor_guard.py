@@ -5,9 +5,14 @@ corridor already below the bound is allowed (de-risking must stay possible)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from basis_venue_hyperliquid.live import hyperliquid_cloid
+from basis_venue_hyperliquid.testing import HyperliquidEmulator
+from eth_account import Account
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.data.provider import DataProvider
@@ -67,3 +72,48 @@ def test_de_risking_below_the_bound_is_allowed() -> None:
     guarded.execute(TS, {"venue": "aave", "operation": "repay", "asset": "USDC", "amount": "1000"})  # wider now
     with pytest.raises(CorridorError):
         guarded.execute(TS, borrow("500"))  # narrower again, still below the bound
+
+
+# -- live: the check runs before anything is sent (the real ccxt client against the Hyperliquid emulator) ---------
+HL_KEY = "0x" + hashlib.sha256(b"basis-corridor-guard-hl").hexdigest()
+HL_ADDR = Account.from_key(HL_KEY).address
+
+
+@pytest.fixture(scope="module")
+def hl() -> Iterator[HyperliquidEmulator]:
+    e = HyperliquidEmulator(HL_ADDR, perp_usdc=D(1500), marks={"ETH": "3000"})
+    e.start()
+    try:
+        yield e
+    finally:
+        e.stop()
+
+
+def live_manager(hl: HyperliquidEmulator, bound: str | None = "0.2") -> ExecutionInterfaceManager:
+    cfg = {"venues": ["hyperliquid"], "min_corridor_move": bound, "retry_delay_seconds": 0,
+           "venue_config": {"hyperliquid": {"private_key": HL_KEY, "wallet_address": HL_ADDR,
+                                            "base_url": hl.base_url, "enable_rate_limit": False}}}
+    return ExecutionInterfaceManager(cfg, execution_mode="live")
+
+
+def perp(side: str, amount: str, cid: str) -> dict[str, str]:
+    return {"venue": "hyperliquid", "operation": "perp_trade", "symbol": "ETH/USDC:USDC", "side": side,
+            "amount": amount, "client_id": cid}
+
+
+def test_live_a_perp_trade_that_narrows_the_corridor_below_the_bound_is_never_sent(hl: HyperliquidEmulator) -> None:
+    m = live_manager(hl)
+    with pytest.raises(CorridorError) as e:  # 1,500 USDC behind a 3 ETH long: a ~14 % drop liquidates it
+        m.execute(TS, perp("buy", "3", "guard-big"))
+    assert e.value.field == "hyperliquid:perp-margin:USDC" and "min_corridor_move" in e.value.reason
+    assert hl.orders_for_cloid(hyperliquid_cloid("guard-big")) == [] and hl.positions == {}
+    assert not m.execution_history[-1].success
+    d = m.execute(TS, perp("buy", "1", "guard-ok"))  # ~48 % drop: allowed, sent and filled
+    assert d.status == "filled" and hl.positions["ETH"][0] == D(1)
+    c = corridor(m, TS, drivers=("eth",), tol=D("1e-4"))
+    assert c.eth_move is not None and c.eth_move >= D("0.2")
+    with pytest.raises(CorridorError):  # adding 2 more would leave a ~14 % move
+        m.execute(TS, perp("buy", "2", "guard-more"))
+    assert hl.positions["ETH"][0] == D(1)
+    m.execute(TS, perp("sell", "1", "guard-close"))  # reducing always passes
+    assert "ETH" not in hl.positions or hl.positions["ETH"][0] == 0

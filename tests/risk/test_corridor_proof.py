@@ -43,7 +43,7 @@ def crash() -> DataProvider:
 def backtest(use_corridor: bool, **extra: Any) -> BacktestResult:
     s = example.CorridorStakedBasis({"use_corridor": use_corridor})
     return run(scenario("2025-01-02T00:00:00Z", "2025-01-04T12:00:00Z", **extra), data_provider=crash(),
-               strategies=[s], corridor=True)
+               strategies=[s], corridor=use_corridor)  # recorded where it is read (the warned run)
 
 
 def liquidations(r: BacktestResult) -> list[str]:
@@ -104,6 +104,6 @@ def test_the_real_august_2024_sell_off() -> None:
     market = load_data_dir(REAL)
     sc = scenario("2024-08-01T00:00:00Z", "2024-08-09T00:00:00Z")
     out = {use: run(sc, data_provider=market, strategies=[example.CorridorStakedBasis({"use_corridor": use})],
-                    corridor=True) for use in (True, False)}
+                    corridor=use) for use in (True, False)}
     assert liquidations(out[False]) == ["aave"] and liquidations(out[True]) == []
     assert out[True].end_equity > out[False].end_equity

@@ -2,7 +2,7 @@
 real ccxt client (issue 15: "Tests that must exist").
 
 - the same scenario (cash-and-carry on Binance and on Hyperliquid) in live mode ends with the backtest's positions
-  (within fees and the slippage model);
+  (within fees and the slippage model); so does paper mode on the market data read live from the replaying emulator;
 - a live ``basis run`` process killed with SIGKILL in the middle of opening its legs, then restarted on its state
   folder: no leg opened twice (the emulator's orders and transfers are counted), nothing lost, the run and its PnL
   record go on;
@@ -145,6 +145,46 @@ def test_live_on_both_exchanges_ends_with_the_backtests_positions_within_fees_an
     assert emu.spot_balance("ETH")[0] == got["binance:spot:ETH"]  # the venue's own book agrees
 
 
+def test_paper_on_the_emulators_live_data_ends_with_the_backtests_positions(
+        market: DataProvider, emu: BinanceEmulator, tmp_path: Path) -> None:
+    """Paper mode as users run it: market data read live from the emulator (basis_core.data.live), which replays
+    the path an hour per run second; the backtest runs the same strategy hourly on the path file itself."""
+    from basis_core.data.live import live_data_provider
+
+    steps = 6
+    sc_bt = scenario()
+    bt = run(sc_bt.model_copy(update={"period": sc_bt.period.model_copy(
+        update={"end": sc_bt.period.start + (steps - 1) * sc_bt.period.step})}), data_provider=market)
+    expected = dict(bt.manager.ledger.balances)  # type: ignore[union-attr]
+    replay = ReplayClock(START, speed=0)
+    emu.attach_replay(market, clock=replay)
+    t0 = time.time_ns() // 1000 * 1000
+
+    def path_hour_per_second(ts_ns: int) -> None:
+        replay.seek(to_ns(START) + (ts_ns - t0) * 3600)
+
+    sc = load_scenario({**SCENARIO, "period": {"step": "1s"},
+                        "venue_config": {"binance": {"base_url": emu.base_url, "enable_rate_limit": False}}})
+    # the run's clock runs ahead of the wall's (no age bound); a loaded machine may answer slowly (a long timeout)
+    with live_data_provider(sc, mode="paper", max_age=None, timeout_s=60) as data:
+        runner = Runner(sc, mode="paper", state_dir=tmp_path, data_provider=data, steps=steps, record=False,
+                        clock=ManualClock(t0, on_wait=path_hour_per_second))
+        result = runner.run()
+    assert (result.status, result.steps, result.error) == ("finished", steps, None), result.events
+    assert emu.orders == []  # paper: nothing sent
+    got = result.positions
+    assert got["binance:spot:ETH"] == expected["binance:spot:ETH"] > 0  # same sizes: the same prices seen
+    assert got["binance:perp:ETH/USDT:USDT"] == expected["binance:perp:ETH/USDT:USDT"] < 0
+
+    def costs(history: Any) -> D:
+        return sum((abs(v) for r in history if r.success for c, v in r.pnl.items()
+                    if c in ("slippage", "trading_fees")), D(0))
+
+    bound = costs(bt.manager.execution_history) + costs(runner.manager.execution_history)  # type: ignore[union-attr]
+    for key_ in ("binance:spot:USDT", "binance:futures:USDT"):
+        assert abs(got[key_] - expected[key_]) <= bound, key_  # fills within the slippage model (and fees)
+
+
 def _basis_run(state: Path, scenario_file: Path, path_file: Path, emu: BinanceEmulator, steps: int,
                start: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BASIS_VENUE_CONFIG__BINANCE__API_KEY": KEY,
@@ -179,7 +219,7 @@ def test_sigkill_mid_step_then_restart_opens_no_leg_twice(flat_file: Path, emu: 
     # the perp order (the last leg) hangs past the landing window: the process is killed while it is in flight
     from basis_core.testing.http_emulator import Fault
 
-    emu.faults.inject("POST /fapi/v1/order", Fault("delay", delay_s=3.0))
+    emu.faults.inject("POST /fapi/v1/order", Fault("delay", delay_s=15.0))
     scenario_file = tmp_path / "scenario.json"
     scenario_file.write_text(json.dumps(SCENARIO))
     state = tmp_path / "state"

@@ -215,6 +215,18 @@ def test_no_secret_reaches_the_status(folder: Path) -> None:
     assert "**********" in json.dumps(read_status(folder).meta)
 
 
+def test_a_secret_the_environment_knows_is_masked_even_in_what_the_runner_wrote(
+        folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    leaked = "hl-private-0x4c0883a69102937d6231471b5dbb6204fe512961708279f3c0b8a4f9e8b5a1c2"
+    (copy / "state.json").write_text(json.dumps({"unhedged": [], "events": [
+        {"kind": "error", "message": f"signing failed with {leaked}", "wall_ns": 1_740_000_000_000_000_000}]}))
+    monkeypatch.setenv("BASIS_VENUE_CONFIG__HYPERLIQUID__PRIVATE_KEY", leaked)
+    res = CliRunner().invoke(app, ["status", str(copy), "--json"])
+    assert res.exit_code == 0 and leaked not in res.output and "signing failed with **********" in res.output
+
+
 # -- the web page ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(folder: Path) -> Iterator[str]:

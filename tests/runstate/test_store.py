@@ -254,3 +254,38 @@ def test_a_live_step_asks_every_venue_at_once(tmp_path: Path) -> None:
         rec = store.record_step(m, t1)
     assert sorted(asked) == ["remote_a", "remote_b"]  # each asked once per step, the answer shared
     assert rec.equity == 2000 and rec.positions["remote_b:spot:USDT"] == (1000, 1000, 1000)
+
+
+def test_a_live_venue_down_for_a_step_keeps_its_last_balances_and_says_so(tmp_path: Path) -> None:
+    from basis_core import CEXExecutionInterface, hookimpl
+    from basis_core.data.synthetic import synthetic_market
+    from basis_core.errors import LiveExecutionError
+    from basis_core.manager import ExecutionInterfaceManager
+
+    down: list[bool] = [False]
+
+    class Flaky(CEXExecutionInterface):
+        name = "flaky"
+
+        @hookimpl
+        def get_balances(self, timestamp: object, instruction: object) -> dict[str, Decimal]:
+            if down[0]:
+                raise LiveExecutionError("flaky: 503 Service Unavailable")
+            return {"flaky:spot:USDT": Decimal(700)}
+
+    market = synthetic_market(hours=48)
+    m = ExecutionInterfaceManager({"execution_mode": "live"}, data_provider=market, execution_mode="live",
+                                  plugins=[Flaky], autoload=False)
+    hour = 3_600_000_000_000
+    with RunStateStore(tmp_path) as store:
+        store.start(m, from_ns(market.start_ns))
+        up = store.record_step(m, from_ns(market.start_ns + hour))
+        down[0] = True
+        out = store.record_step(m, from_ns(market.start_ns + 2 * hour))
+        down[0] = False
+        back = store.record_step(m, from_ns(market.start_ns + 3 * hour))
+    assert up.equity == out.equity == back.equity == 700  # no fake loss while the venue is down
+    assert out.positions == up.positions and out.pnl_total == 0
+    assert out.errors == {"flaky": "balances not read (the last step's are kept): "
+                                   "LiveExecutionError: flaky: 503 Service Unavailable"}
+    assert up.errors == back.errors == {}

@@ -93,14 +93,20 @@ def test_bad_moves_name_the_field_and_change_nothing(over: dict[str, Any], field
 
 
 def test_a_staking_withdrawal_queue_is_capital_in_transit_too() -> None:
-    m = ExecutionInterfaceManager({"venues": ["lido"], "initial_balances": {"ethereum:wallet:ETH": "20"}},
+    """Lido's and EtherFi's withdrawal queues, each with the time its venue says the request can be claimed."""
+    m = ExecutionInterfaceManager({"venues": ["lido", "etherfi"], "initial_balances": {"ethereum:wallet:ETH": "20"}},
                                   data_provider=market(), execution_mode="backtest")
     m.execute(T0, {"venue": "lido", "operation": "stake", "asset": "ETH", "amount": "10"})
+    m.execute(T0, {"venue": "etherfi", "operation": "stake", "asset": "ETH", "amount": "5", "receive": "eETH"})
     d = m.execute(T0, {"venue": "lido", "operation": "unstake", "asset": "stETH", "amount": "5"})
-    (queued,) = in_transit(m, T0, queues=True)
+    e = m.execute(T0, {"venue": "etherfi", "operation": "unstake", "action": "request", "asset": "eETH",
+                       "amount": "2"})
+    queued, queued_etherfi = sorted(in_transit(m, T0, queues=True), key=lambda q: q["source"], reverse=True)
     assert queued["source"] == f"lido:withdrawal:{d.details['request_id']}" and queued["arrives_at"] > T0
+    assert queued_etherfi["source"] == f"etherfi:withdrawal:{e.details['request_id']}"
+    assert queued_etherfi["arrives_at"] > T0
     claim = {"venue": "lido", "operation": "unstake", "action": "claim", "request_id": d.details["request_id"]}
     with pytest.raises(InstructionError, match="not finalised"):  # not before the queue lets it
         m.execute(queued["arrives_at"] - pd.Timedelta(seconds=1), claim)
     m.execute(queued["arrives_at"], claim)
-    assert in_transit(m, queued["arrives_at"], queues=True) == []
+    assert [q["source"] for q in in_transit(m, queued["arrives_at"], queues=True)] == [queued_etherfi["source"]]

@@ -50,12 +50,59 @@ def cex_risk(venue: str, balances: Mapping[str, Any], tiers_of: Mapping[str, Seq
         symbol = key[len(prefix):]
         entry = balances.get(f"{venue}:metric:entry_price:{symbol}")
         mark = balances.get(f"{venue}:metric:mark_price:{symbol}")
+        if mark is None and balances.get(f"{venue}:metric:notional:{symbol}") is not None:
+            mark = Decimal(balances[f"{venue}:metric:notional:{symbol}"]) / abs(Decimal(size))  # live backends
         if entry is None or mark is None or symbol not in tiers_of:
             continue
         by_wallet.setdefault(margin_key_of[symbol], []).append(
             (symbol, Decimal(size), Decimal(entry), Decimal(mark), tiers_of[symbol]))
-    return [wallet_risk(venue, key, Decimal(balances.get(key, _ZERO)), pos, shock)
+    return [wallet_risk(venue, key, _wallet(venue, key, balances), pos, shock)
             for key, pos in sorted(by_wallet.items())]
 
 
-__all__ = ["cex_risk", "wallet_risk"]
+def project_perp_trade(venue: str, balances: Mapping[str, Any], trade: Any, notional: Any,
+                       margin_key: str) -> dict[str, Any]:
+    """``balances`` as if the perp ``trade`` (side, amount, symbol) filled now at the mark ``notional / amount``
+    (its USD notional from the venue's ``estimate_notional``; fees left out): the size moves, the entry price
+    blends (or stays when the trade reduces, re-starts at the mark when it flips) and the PnL a reduction
+    realises lands in the wallet. The balances unchanged when the venue gives no notional."""
+    if not notional or not trade.amount:
+        return dict(balances)
+    out = dict(balances)
+    sym = trade.symbol
+    mark = Decimal(notional) / trade.amount
+    size0 = Decimal(out.get(f"{venue}:perp:{sym}", _ZERO))
+    entry0 = Decimal(out.get(f"{venue}:metric:entry_price:{sym}", mark))
+    delta = trade.amount if trade.side == "buy" else -trade.amount
+    size = size0 + delta
+    if size0 == 0 or (size0 > 0) == (delta > 0):
+        entry = (size0 * entry0 + delta * mark) / size
+        realised = _ZERO
+    else:
+        closed = min(abs(delta), abs(size0))
+        realised = closed * (mark - entry0) * (1 if size0 > 0 else -1)
+        entry = entry0 if abs(delta) <= abs(size0) else mark
+    out[f"{venue}:perp:{sym}"] = size
+    out[f"{venue}:metric:entry_price:{sym}"] = entry
+    out[f"{venue}:metric:mark_price:{sym}"] = mark
+    asset = margin_key.rsplit(":", 1)[1]
+    mb = f"{venue}:metric:margin_balance:{asset}"
+    if mb in out and f"{venue}:metric:unrealised_pnl:{asset}" in out:
+        out[mb] = Decimal(out[mb]) + realised
+    else:
+        out[margin_key] = Decimal(out.get(margin_key, _ZERO)) + realised
+    return out
+
+
+def _wallet(venue: str, key: str, balances: Mapping[str, Any]) -> Decimal:
+    """The wallet balance without unrealised PnL: ``margin_balance - unrealised_pnl`` of the margin asset when the
+    venue reports them (live backends may report the margin balance under the key), else the key's balance."""
+    asset = key.rsplit(":", 1)[1]
+    mb = balances.get(f"{venue}:metric:margin_balance:{asset}")
+    upnl = balances.get(f"{venue}:metric:unrealised_pnl:{asset}")
+    if mb is not None and upnl is not None:
+        return Decimal(mb) - Decimal(upnl)
+    return Decimal(balances.get(key, _ZERO))
+
+
+__all__ = ["cex_risk", "project_perp_trade", "wallet_risk"]

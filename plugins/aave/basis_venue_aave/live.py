@@ -87,13 +87,29 @@ POOL_ABI = [
                                                  "uint256 availableBorrowsBase", "uint256 currentLiquidationThreshold",
                                                  "uint256 ltv", "uint256 healthFactor"]),
     _fn("FLASHLOAN_PREMIUM_TOTAL", [], ["uint128"]),
+    {"type": "function", "name": "getEModeCategoryData", "stateMutability": "view",
+     "inputs": [{"name": "id", "type": "uint8"}],
+     "outputs": [{"name": "", "type": "tuple", "components": [
+         {"name": "ltv", "type": "uint16"}, {"name": "liquidationThreshold", "type": "uint16"},
+         {"name": "liquidationBonus", "type": "uint16"}, {"name": "priceSource", "type": "address"},
+         {"name": "label", "type": "string"}]}]},
     _fn("ADDRESSES_PROVIDER", [], ["address"]),
 ]
 PROVIDER_ABI = [_fn("getPriceOracle", [], ["address"]), _fn("getPoolDataProvider", [], ["address"])]
 ORACLE_ABI = [_fn("getAssetPrice", ["address asset"], ["uint256"])]
 DATA_PROVIDER_ABI = [_fn("getReserveTokensAddresses", ["address asset"],
                          ["address aTokenAddress", "address stableDebtTokenAddress",
-                          "address variableDebtTokenAddress"])]
+                          "address variableDebtTokenAddress"]),
+                     _fn("getReserveConfigurationData", ["address asset"],
+                         ["uint256 decimals", "uint256 ltv", "uint256 liquidationThreshold", "uint256 liquidationBonus",
+                          "uint256 reserveFactor", "bool usageAsCollateralEnabled", "bool borrowingEnabled",
+                          "bool stableBorrowRateEnabled", "bool isActive", "bool isFrozen"]),
+                     _fn("getReserveEModeCategory", ["address asset"], ["uint256"]),
+                     _fn("getUserReserveData", ["address asset", "address user"],
+                         ["uint256 currentATokenBalance", "uint256 currentStableDebt", "uint256 currentVariableDebt",
+                          "uint256 principalStableDebt", "uint256 scaledVariableDebt", "uint256 stableBorrowRate",
+                          "uint256 liquidityRate", "uint40 stableRateLastUpdated",
+                          "bool usageAsCollateralEnabled"])]
 DEBT_TOKEN_ABI = [
     _fn("approveDelegation", ["address delegatee", "uint256 amount"], [], "nonpayable"),
     _fn("borrowAllowance", ["address fromUser", "address toUser"], ["uint256"]),
@@ -559,6 +575,53 @@ class AaveLive(OnChainLiveBase):
                 out[f"{VENUE}:debt:{sym}"] = from_base_units(debt, dec)
         out.update(account_metrics(self.account_data(), int(self.pool.functions.getUserEMode(self.me).call())))
         return out
+
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """The account's health factor under a :class:`basis_core.risk.Shock`, from one block's on-chain state:
+        each reserve's aToken / debt balances and collateral flag (``getUserReserveData``), LTV / threshold /
+        e-mode category (``getReserveConfigurationData``, ``getReserveEModeCategory``), the user's e-mode
+        (``getEModeCategoryData``) and the oracle's prices moved by the shock, through
+        ``calculate_user_account_data`` (Pool.getUserAccountData's integer math); debts grown by the shock's
+        borrow rate over its horizon. None without a position. E-mode categories with their own price source
+        are priced with the reserves' oracle (as the backtest)."""
+        from basis_core.risk import NO_SHOCK, LegRisk
+        from basis_venue_aave.math import AssetPosition, calculate_user_account_data
+        from basis_venue_aave.params import EModeCategoryParams
+
+        shock = shock or NO_SHOCK
+        block = self.client.w3.eth.block_number
+        dp = self.data_provider.functions
+        out: list[AssetPosition] = []
+        eth_price: int | None = None
+        for sym, addr in self.tokens.items():
+            if sym in ("WETH", "ETH") and eth_price is None:
+                eth_price = int(self.oracle.functions.getAssetPrice(addr).call(block_identifier=block))
+            u = dp.getUserReserveData(addr, self.me).call(block_identifier=block)
+            coll, debt, use = int(u[0]), int(u[1]) + int(u[2]), bool(u[8])
+            if coll == 0 and debt == 0:
+                continue
+            cfg = dp.getReserveConfigurationData(addr).call(block_identifier=block)
+            cat = int(dp.getReserveEModeCategory(addr).call(block_identifier=block))
+            raw = int(self.oracle.functions.getAssetPrice(addr).call(block_identifier=block))
+            price = int(Decimal(raw) * shock.price_factor(sym))
+            if debt:
+                debt = int(Decimal(debt) * shock.debt_growth(sym))
+            out.append(AssetPosition(price, int(cfg[0]), int(cfg[1]), int(cfg[2]), coll, debt, use, cat))
+        if not out:
+            return None
+        user_cat = int(self.pool.functions.getUserEMode(self.me).call(block_identifier=block))
+        em = None
+        if user_cat:
+            e = self.pool.functions.getEModeCategoryData(user_cat).call(block_identifier=block)
+            em = EModeCategoryParams(user_cat, int(e[0]), int(e[1]), int(e[2]), str(e[4]))
+        acc = calculate_user_account_data(out, em)
+        hf = from_base_units(acc.health_factor, 18) if acc.total_debt_base else None
+        eth_usd = from_base_units(eth_price, 8) * shock.eth if eth_price is not None else None
+        refs = {"oracle:ETH/USD": eth_usd} if eth_usd is not None else {}
+        return [LegRisk(VENUE, f"{VENUE}:account", "lending", hf, refs,
+                        {"collateral_usd": from_base_units(acc.total_collateral_base, 8),
+                         "debt_usd": from_base_units(acc.total_debt_base, 8),
+                         "liquidation_threshold": from_base_units(acc.current_liquidation_threshold, 4)})]
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         asset, amount = getattr(ins, "asset", None), getattr(ins, "amount", None)

@@ -115,10 +115,8 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
 
     @hookimpl
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """Backtest: the account's health factor under the shock (:meth:`AaveSim.risk_state`); live: None (not
-        reported yet)."""
-        if self.mode != "backtest":
-            return None
+        """The account's health factor under the shock: backtest :meth:`AaveSim.risk_state`, live
+        :meth:`AaveLive.risk_state` (on-chain reads, the same contract math)."""
         return self.backend.risk_state(timestamp, instruction)
 
     @hookimpl

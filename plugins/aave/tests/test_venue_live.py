@@ -20,6 +20,8 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.risk import NO_SHOCK
+from basis_core.risk.corridor import corridor
 from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
 
@@ -291,3 +293,37 @@ def test_live_supply_exactly_once_under_every_fault(loop_world: Any, chain: Any,
     assert len(resumed) == 1 and resumed[0].success
     assert run.reissued.positions["ethereum:wallet:wstETH"] == D(-2)
     assert dict(run.reissued.positions) == dict(resumed[0].positions)
+
+
+# -- live risk_state: health under a shock from on-chain reads; the reported liquidation price is where the Pool
+#    says unhealthy
+RISK_TOL = D("1e-6")
+
+
+def move_eth_family(world: Any, base: dict[str, int], factor: Decimal) -> None:
+    """Set WETH and wstETH oracle answers to ``base x factor`` (8-decimal units, rounded down as risk_state does)."""
+    for sym in ("WETH", "wstETH"):
+        world.aave.set_price(sym, D(int(D(base[sym]) * factor)).scaleb(-8))
+
+
+def test_live_health_and_liquidation_price_equal_the_pool(loop_world: Any, chain: Any) -> None:
+    world = loop_world
+    world.aave.set_price("WETH", D(3000))
+    world.aave.set_price("wstETH", D(3600))
+    fund(world, wsteth=D(10))
+    live = live_manager(world)
+    live.execute(TS, {"venue": "aave", "operation": "supply", "asset": "wstETH", "amount": "10"})
+    live.execute(TS, {"venue": "aave", "operation": "borrow", "asset": "USDC", "amount": "20000"})
+
+    [now] = live.risk_state(TS, "aave", NO_SHOCK) or []
+    assert now.leg == "aave:account" and now.kind == "lending"
+    assert now.health == D(pool_account(world).health_factor).scaleb(-18)
+    assert now.reference["oracle:ETH/USD"] == D(3000)
+
+    c = corridor(live, TS, drivers=("eth",), tol=RISK_TOL, venues=["aave"])
+    assert c.eth_down is not None and c.nearest_leg_down == "aave:account" and c.eth_up is None
+    base = {s: world.aave.price(s) for s in ("WETH", "wstETH")}
+    move_eth_family(world, base, c.eth_down)  # the reported liquidation price: the Pool says unhealthy
+    assert pool_account(world).health_factor < 10**18
+    move_eth_family(world, base, c.eth_down + 2 * RISK_TOL)  # one step before it: still healthy
+    assert pool_account(world).health_factor >= 10**18

@@ -19,8 +19,9 @@ from basis_venue_etherfi.venue import EtherFiVenue
 from typer.testing import CliRunner
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.data import DataProvider, load_data_dir, synthetic_market
+from basis_core.data import DataProvider, synthetic_market
 from basis_core.data.contrib import collect_files, data_plugin_manager
+from basis_core.data.loaders import load_data_files
 from basis_core.data.series import Series
 from basis_core.errors import InstructionError
 
@@ -228,7 +229,7 @@ def test_the_real_weeth_oracle_file_is_the_rate_the_venue_stakes_at() -> None:
     path = sorted(d.glob("weETH_ETH_oracle_*.csv"))[0]
     with path.open() as f:
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
-    provider = load_data_dir(d)
+    provider = load_data_files([path, *sorted(d.glob("WETH_USD_oracle_*.csv"))])  # read by etherfi's loader
     row = rows[len(rows) // 2]
     ts = pd.Timestamp(row["timestamp"])
     rate = D(row["oracle_price_eth"])

@@ -37,7 +37,7 @@ from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_morpho import math as mm
 from basis_venue_morpho.deployment import load_table
 from basis_venue_morpho.markets import MarketSpec, alias_of, resolve_market
-from basis_venue_morpho.sim import NO_DEBT_HF, position_balances, revert_error
+from basis_venue_morpho.sim import NO_DEBT_HF, market_risk, position_balances, revert_error
 
 VENUE = "morpho"
 WALLET = "ethereum:wallet:"
@@ -436,6 +436,29 @@ class MorphoLive(OnChainLiveBase):
                 lowest = hf if lowest is None else min(lowest, hf)
         out[f"{VENUE}:metric:health_factor"] = NO_DEBT_HF if lowest is None else lowest
         return out
+
+
+    def risk_state(self, ts: Any, shock: Any) -> list[Any] | None:
+        """Each market this account borrows in, under a :class:`basis_core.risk.Shock`, from one block's chain
+        state: ``position(id, me)``, ``market(id)`` accrued to that block's time, the market oracle's ``price()``,
+        through :func:`basis_venue_morpho.sim.market_risk` (``_isHealthy``'s math, as the backtest). None without
+        debt."""
+        from basis_core.risk import NO_SHOCK
+
+        shock = shock or NO_SHOCK
+        block = self.client.w3.eth.block_number
+        out = []
+        for lm in self.chain.markets.values():
+            p = self.chain.position(lm, self.me, block)
+            if not p.borrow_shares:
+                continue
+            m, _ = self.chain.accrued(lm, block)
+            spec = lm.spec
+            leg = market_risk(spec, m, p, self.chain.price(lm, block), self.decimals[spec.loan],
+                              self.decimals[spec.collateral], shock)
+            if leg is not None:
+                out.append(leg)
+        return out or None
 
 
 _REASONS = frozenset({mm.MARKET_NOT_CREATED, mm.INCONSISTENT_INPUT, mm.ZERO_ASSETS, mm.INSUFFICIENT_COLLATERAL,

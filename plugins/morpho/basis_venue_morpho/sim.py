@@ -58,6 +58,8 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "borrow": DEFAULT_GAS_UNITS["borrow"], "repay": DEFAULT_GAS_UNITS["repay"],
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
+_LST = frozenset({"wstETH", "weETH"})
+_ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
 
@@ -201,19 +203,20 @@ class MorphoSim:
         return px
 
     def usd(self, ts: Any, token: str) -> Decimal:
-        """The USD price of ``token`` at ``ts``, memoised per step."""
+        """The USD price of ``token`` at ``ts`` (:func:`usd_price`'s rules: WETH is ETH, wstETH / weETH are ETH x
+        ``lst:<token>.rate``), memoised per step."""
         c = self.memo.at(ts)
         key = "morpho-usd:" + token
         v: Decimal | None = c.pools.get(key)
         if v is None:
-            v = c.pools[key] = self._usd(c.snapshot, token)
+            if token in _LST:
+                v = self.usd(ts, "ETH") * c.snapshot.get(f"lst:{token}", "rate")
+            elif token in _ETH_LIKE and token != "ETH":
+                v = self.usd(ts, "ETH")
+            else:
+                v = usd_price(c.snapshot, token)
+            c.pools[key] = v
         return v
-
-    @staticmethod
-    def _usd(snap: Any, token: str) -> Decimal:
-        if token in ("wstETH", "weETH"):
-            return usd_price(snap, "ETH") * snap.get(f"lst:{token}", "rate")  # type: ignore[no-any-return]
-        return usd_price(snap, token)
 
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:
@@ -515,7 +518,7 @@ class MorphoSim:
         (collateral x oracle price x LLTV, rounded as the contract does) over the debt, with the oracle price moved
         by the collateral's factor over the loan's and the debt grown by the shock's borrow rate. Isolated markets:
         one leg per market (``morpho:<alias>``)."""
-        from basis_core.risk import NO_SHOCK, LegRisk
+        from basis_core.risk import NO_SHOCK
 
         shock = shock or NO_SHOCK
         out = []
@@ -523,18 +526,10 @@ class MorphoSim:
             if who != SELF or not p.borrow_shares:
                 continue
             spec = self.markets[alias]
-            m = self._peek(spec, ts)
-            debt = mm.borrowed_assets(m, p)
-            if debt == 0:
-                continue
-            factor = shock.price_factor(spec.collateral) / shock.price_factor(spec.loan)
-            price = int(Decimal(self.price(spec, ts)) * factor)
-            debt = int(Decimal(debt) * shock.debt_growth(spec.loan))
-            hf = from_units(mm.w_div_down(mm.max_borrow(p, price, spec.lltv), debt), 18)
             loan_dec, coll_dec = self._dec[alias]
-            out.append(LegRisk(VENUE, f"{VENUE}:{alias}", "lending", hf,
-                               {f"oracle:{alias}": Decimal(price).scaleb(-(36 + loan_dec - coll_dec), CTX)},
-                               {"debt": from_units(debt, loan_dec), "collateral": from_units(p.collateral, coll_dec)}))
+            leg = market_risk(spec, self._peek(spec, ts), p, self.price(spec, ts), loan_dec, coll_dec, shock)
+            if leg is not None:
+                out.append(leg)
         return out or None
 
     def _peek(self, spec: MarketSpec, ts: Any) -> mm.Market:
@@ -545,6 +540,27 @@ class MorphoSim:
         m = stored[0] if stored is not None and stored[1] == series.times[i] else self._anchor(spec, series, i)
         now = ts.value // _NS
         return mm.accrue_interest(m, now).market if now > m.last_update else m
+
+
+def market_risk(spec: MarketSpec, m: mm.Market, p: mm.Position, price: int, loan_dec: int, coll_dec: int,
+                shock: Any) -> Any:
+    """One borrowing market's :class:`basis_core.risk.LegRisk` under ``shock`` (None without debt): ``_isHealthy``'s
+    max borrow (collateral x oracle price x LLTV, the contract's rounding) over the debt, the oracle ``price``
+    (1e36 scale) moved by the collateral's factor over the loan's, the debt grown by the shock's borrow rate.
+    Shared by the backtest and the live backend (same numbers from the same market state)."""
+    from basis_core.risk import LegRisk
+
+    debt = mm.borrowed_assets(m, p)
+    if debt == 0:
+        return None
+    factor = shock.price_factor(spec.collateral) / shock.price_factor(spec.loan)
+    price = int(Decimal(price) * factor)
+    debt = int(Decimal(debt) * shock.debt_growth(spec.loan))
+    hf = from_units(mm.w_div_down(mm.max_borrow(p, price, spec.lltv), debt), 18)
+    alias = spec.alias
+    return LegRisk(VENUE, f"{VENUE}:{alias}", "lending", hf,
+                   {f"oracle:{alias}": Decimal(price).scaleb(-(36 + loan_dec - coll_dec), CTX)},
+                   {"debt": from_units(debt, loan_dec), "collateral": from_units(p.collateral, coll_dec)})
 
 
 def position_balances(out: dict[str, Decimal], spec: MarketSpec, m: mm.Market, p: mm.Position, price: int,

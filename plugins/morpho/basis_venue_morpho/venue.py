@@ -98,9 +98,8 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
 
     @hookimpl
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """Backtest: each borrowing market's health under the shock (``MorphoSim.risk_state``); live: None."""
-        if self.mode != "backtest":
-            return None
+        """Each borrowing market's health under the shock: backtest ``MorphoSim.risk_state``, live
+        ``MorphoLive.risk_state`` (chain reads, the same math)."""
         return self.backend.risk_state(timestamp, instruction)
 
     @hookimpl

@@ -21,10 +21,12 @@ import pytest
 from basis_venue_morpho.testing.live_target import fund, seed_world
 from basis_venue_morpho.venue import MorphoVenue
 
-from basis_core import ExecutionInterfaceManager
+from basis_core import ExecutionInterfaceManager, hookimpl
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.risk import NO_SHOCK
+from basis_core.risk.corridor import corridor
 from basis_core.testing.anvil import ANVIL_KEYS, AnvilNode
 from basis_core.testing.contracts import transact
 
@@ -333,3 +335,82 @@ def test_live_borrow_exactly_once_under_a_fault(env: Any, chain: AnvilNode, tmp_
     assert run.reissued.positions["ethereum:wallet:WETH"] == D(3)
     assert dict(run.reissued.positions) == dict(resumed[0].positions)
     assert chain_state(env)[f"debt@{WETH_MKT}"] - debt0 in (3 * 10**18, 3 * 10**18 + 1)
+
+
+def liquidatable(env: Any, alias: str, borrower: str) -> bool:
+    """Whether Morpho Blue lets the lender liquidate ``borrower`` (an eth_call of ``liquidate`` seizing 1 unit;
+    the lender holds and approved the loan token): the contract's own ``_isHealthy`` verdict."""
+    from web3.exceptions import ContractLogicError
+
+    call = env.world.morpho.functions.liquidate(env.world.params[alias], borrower, 1, 0, b"")
+    try:
+        call.call({"from": env.lender})
+    except ContractLogicError as e:
+        assert "position is healthy" in str(e), e
+        return False
+    return True
+
+
+def test_live_risk_state_liquidation_price_is_where_morpho_liquidates(frozen: Any) -> None:
+    """Live risk_state from the chain (position, accrued market, oracle): health now equals max borrow / debt as
+    the contract rounds it; at the corridor's ETH factor the contract lets the position be liquidated, one step
+    before it refuses."""
+    env = frozen
+    live = live_manager(env)
+    ts = pd.Timestamp(block_time(env), unit="s", tz="UTC")
+    live.execute(ts, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10",
+                       "market": USDC_MKT})
+    live.execute(ts, {"venue": "morpho", "operation": "borrow", "asset": "USDC", "amount": "25000",
+                       "market": USDC_MKT})
+    env.world.set_balance("USDC", env.lender, 10**6 * 10**6)
+    [now] = live.risk_state(ts, "morpho", NO_SHOCK) or []
+    assert now.leg == f"morpho:{USDC_MKT}" and now.health is not None
+    assert abs(now.health - D(10 * 3600 * 86) / D(100 * 25000)) < D("1e-9")  # 10 wstETH x 3600 x LLTV / debt
+    base = env.world.oracles[USDC_MKT].functions.price().call()
+    tol = D("1e-6")
+    c = corridor(live, ts, drivers=("eth",), tol=tol, venues=["morpho"])
+    assert c.eth_down is not None and c.nearest_leg_down == f"morpho:{USDC_MKT}"
+    env.world.set_price(USDC_MKT, int(D(base) * c.eth_down))
+    assert liquidatable(env, USDC_MKT, env.user)
+    env.world.set_price(USDC_MKT, int(D(base) * (c.eth_down + 2 * tol)))
+    assert not liquidatable(env, USDC_MKT, env.user)
+
+
+class UsdFeed:
+    """A fixed USD price feed for the paper test (Morpho serves no USD prices; a run takes them from a price venue)."""
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        from basis_core.live.market_data import LiveValue
+
+        now = int(pd.Timestamp(timestamp).value)
+        return {"oracle:ETH/USD": LiveValue({"price": D(3000)}, now), "lst:wstETH": LiveValue({"rate": D("1.19")}, now)}
+
+
+def test_paper_mode_fills_on_the_live_market_as_the_chain_does(frozen: Any) -> None:
+    """Paper mode (a backtest manager on LiveMarketData read from the chain): collateral, a borrow and a lend at the
+    chain's time give the deltas the same instructions then get live on that chain (gas aside)."""
+    from basis_core.data.contrib import Contributor
+    from basis_core.live.market_data import LiveMarketData
+
+    env = frozen
+    jump(env, 5 * 86400)  # interest since the seed: the provider's state is accrued to now
+    transact(env.w3, env.world.tokens["USDC"].functions.approve(env.lender, 0), env.lender)
+    ts = pd.Timestamp(block_time(env), unit="s", tz="UTC")
+    cfg = {"venue_config": {"morpho": {"rpc_url": env.url, "deployment_table": env.table}}}
+    steps = [{"operation": "supply", "asset": "wstETH", "amount": "10", "market": WETH_MKT},
+             {"operation": "borrow", "asset": "WETH", "amount": "7.5"},
+             {"operation": "supply", "asset": "WETH", "amount": "2.25", "market": WETH_MKT}]
+    with LiveMarketData(cfg, venues=["morpho", "usdfeed"],
+                        plugins=[(Contributor("morpho", "basis-venue-morpho"), MorphoVenue),
+                                 (Contributor("usdfeed", "tests"), UsdFeed)]) as data:
+        data.get_data(ts)
+        paper = ExecutionInterfaceManager({"initial_balances": BALANCES, "autoload": False,
+                                           "venue_config": {"morpho": {"charge_gas": False}}}, data, "backtest",
+                                          plugins=[MorphoVenue])
+        paper_deltas = [dict(paper.execute(ts, {"venue": "morpho", **s}).positions) for s in steps]
+    live = live_manager(env)
+    for step, want in zip(steps, paper_deltas, strict=True):
+        got = live.execute(ts, {"venue": "morpho", **step})
+        assert {k: v for k, v in got.positions.items() if k != "ethereum:wallet:ETH"} == want, step

@@ -7,6 +7,7 @@ DAI/USDC/USDT pool ("3pool"), and seeds both with balanced liquidity from the de
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,11 +41,20 @@ class CompiledPool:
 
 @lru_cache(maxsize=4)
 def compile_stableswap(n_coins: int) -> CompiledPool:
-    """Compile the pool template for 2 or 3 coins (vyper 0.4.3, ~1.7 s, cached per process)."""
-    from vyper.compiler import compile_code
+    """Compile the pool template for 2 or 3 coins (vyper 0.4.3, ~1.7 s, cached per process).
 
+    Importing vyper installs its own 78-digit Decimal context in the importing thread (``vyper.utils``); the import
+    and the compilation run inside a local context of vyper's precision, so the caller's context is as it was.
+    """
     if n_coins not in (2, 3, 4):
         raise ValueError("n_coins must be 2, 3 or 4")
+    with decimal.localcontext(prec=78):
+        return _compile(n_coins)
+
+
+def _compile(n_coins: int) -> CompiledPool:
+    from vyper.compiler import compile_code
+
     src = CONTRACT.read_text()
     if N_COINS_LINE not in src:
         raise RuntimeError("StableSwap.vy template marker missing")
