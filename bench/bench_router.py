@@ -1,19 +1,22 @@
 """Router benchmark (issue 19). Prints one JSON object.
 
 - ``decision_5_pools_us``: one routing decision over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05 /
-  0.3 / 1 % tiers), the split (:func:`basis_core.best_execution.split.best_split`, exact grid + water-filling)
-  over the pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop):
-  median of 200 decisions, each for a different size (target <= 1,000 us).
+  0.3 / 1 % tiers), the router's default split (:func:`basis_core.best_execution.split.modelled_split`: search
+  on constant-product models fitted to 2 exact quotes per pool, exact water-filling from there) over the
+  pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop): median of 200
+  decisions, each for a different size (target <= 1,000 us). ``_exact_search``: the same with
+  :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
 - ``decision_5_pools_via_hooks_us``: the same decision as the manager makes it for ``venue: "auto"``: pools found
   through ``swap_pools`` and every quote asked through the venues' ``quote_swap`` hook (pydantic instruction,
-  plugin routing, Decimal quote deltas): median of 50.
+  plugin routing, Decimal quote deltas): median of 50; ``_exact_search`` with ``venue_config.auto.search:
+  "exact"``.
 - ``table``: output improvement of the routed split over the best single pool for 10k .. 10M USD, net of gas at
   the market's gas price, on the same 5 pools. Depths: the Uniswap plugin's default virtual pools (WETH/USDT v2
   20M, v3 0.05 % 50M +/-10 %, v3 0.3 % 30M +/-30 %) plus a 0.01 % (20M, +/-2 %) and a 1 % tier (5M, +/-60 %),
   all scaled by one factor fitted so that the best single pool's all-in cost (fee + impact) of a 1M USD buy
   equals the real ETH_USDT cost of ``execution_costs_lookup.json`` (13 bps) when the shared data is present
   (else the factor is 1 and ``calibration`` says so); the fit's 10k / 100k costs are printed beside the real ones.
-- ``quotes_per_decision``: distinct exact quotes one decision asked (median).
+- ``quotes_per_decision[_via_hooks][_exact_search]``: distinct exact quotes one decision asked (median).
 - ``batching_gas`` (with ``--anvil``): a routed 3-leg split (60k USDC -> WETH over Uniswap v2 and two v3 tiers)
   on anvil with the real contracts, its legs sent one by one vs as one transaction through our executor, from
   the same chain state (the world and the measurement of tests/live/test_router_live.py).
@@ -33,7 +36,7 @@ import pandas as pd
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.best_execution.router import plan_route
-from basis_core.best_execution.split import Curve, best_split
+from basis_core.best_execution.split import Curve, best_split, modelled_split
 from basis_core.data import synthetic_market
 from basis_core.instructions import Swap
 
@@ -50,9 +53,10 @@ DATA = Path(os.environ.get("BASIS_SHARED_DATA", "/work/shared/data")) / "executi
 MARKET = synthetic_market(hours=48)
 
 
-def _manager(scale: Decimal) -> ExecutionInterfaceManager:
+def _manager(scale: Decimal, search: str = "model") -> ExecutionInterfaceManager:
     pools = {pid: {**cfg, "tvl_usd": str(Decimal(cfg["tvl_usd"]) * scale)} for pid, cfg in POOLS.items()}
-    return ExecutionInterfaceManager({"venues": ["uniswap"], "venue_config": {"uniswap": {"pools": pools}}},
+    return ExecutionInterfaceManager({"venues": ["uniswap"], "venue_config": {"uniswap": {"pools": pools},
+                                                                              "auto": {"search": search}}},
                                      MARKET, "backtest")
 
 
@@ -123,23 +127,28 @@ def bench() -> dict[str, Any]:
     out: dict[str, Any] = {"calibration": calibration}
 
     curves, dec = _pure_curves(m)
-    times, quotes = [], []
-    for i in range(200):
-        total = (1_000_000 + 45_000 * i) * 10**dec
-        t = time.perf_counter()
-        split = best_split(total, curves)
-        times.append(time.perf_counter() - t)
-        assert split is not None
-        quotes.append(split.quotes)
-    out["decision_5_pools_us"] = round(statistics.median(times) * 1e6, 1)
-    out["quotes_per_decision"] = statistics.median(quotes)
+    for name, method in (("", modelled_split), ("_exact_search", best_split)):
+        times, quotes = [], []
+        for i in range(200):
+            total = (1_000_000 + 45_000 * i) * 10**dec
+            t = time.perf_counter()
+            split = method(total, curves)
+            times.append(time.perf_counter() - t)
+            assert split is not None
+            quotes.append(split.quotes)
+        out[f"decision_5_pools{name}_us"] = round(statistics.median(times) * 1e6, 1)
+        out[f"quotes_per_decision{name}"] = statistics.median(quotes)
 
-    times = []
-    for i in range(50):
-        t = time.perf_counter()
-        plan_route(m, TS, _buy(1_000_000 + 45_000 * i))
-        times.append(time.perf_counter() - t)
-    out["decision_5_pools_via_hooks_us"] = round(statistics.median(times) * 1e6, 1)
+    for name, search in (("", "model"), ("_exact_search", "exact")):
+        mm = _manager(scale, search)
+        times, quotes = [], []
+        for i in range(50):
+            t = time.perf_counter()
+            plan = plan_route(mm, TS, _buy(1_000_000 + 45_000 * i))
+            times.append(time.perf_counter() - t)
+            quotes.append(plan.split.quotes)
+        out[f"decision_5_pools_via_hooks{name}_us"] = round(statistics.median(times) * 1e6, 1)
+        out[f"quotes_per_decision_via_hooks{name}"] = statistics.median(quotes)
 
     table = []
     for usd in SIZES:

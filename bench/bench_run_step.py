@@ -1,7 +1,8 @@
 """Cost of one ``basis_core.backtest.run`` step (issue 17). Prints one JSON object.
 
-- ``empty_step_us``: a run with no instruction (the runner's own loop: clock, valuation, frames), on a
-  1-minute synthetic market with Binance installed and no balance; target <= 8 us.
+- ``empty_step_us``: a run with no instruction (the runner's own loop: clock, valuation, frames), 1-minute steps
+  over the hourly synthetic market with Binance installed and no balance (59 of 60 steps see no new row and reuse
+  the valuation); target <= 8 us. ``empty_step_us_new_row_every_step``: hourly steps, a new row every step.
 - ``order_step_us``: the same run with a strategy placing one spot market order per step (buy / sell
   alternately, bar by bar: each order at a new timestamp).
 - ``manager_order_us``: the same orders through ``manager.execute`` directly, one per new 1-minute timestamp
@@ -70,6 +71,14 @@ def main() -> None:
         return best
 
     empty = timed(lambda: run(_scenario(steps, {}), data_provider=market))
+    # every step a new row (hourly steps over the hourly market): no valuation to reuse
+    hourly_steps = min(steps, 5000)
+    hourly_market = synthetic_market(seed=7, hours=hourly_steps + 49)
+    hourly = {**_scenario(hourly_steps, {}), "period": {"start": "2025-01-01T00:00:00Z",
+                                                        "end": from_ns(1_735_689_600_000_000_000 + (hourly_steps - 1)
+                                                                       * 3_600_000_000_000).isoformat(),
+                                                        "step": "1h"}}
+    empty_new_rows = timed(lambda: run(hourly, data_provider=hourly_market))
     with_orders = timed(lambda: run(_scenario(steps, cash), data_provider=market, strategies=[Alternate()]))
 
     sc = load_scenario(_scenario(steps, cash))
@@ -102,6 +111,7 @@ def main() -> None:
         "clock": f"process CPU time, best of {args.repeat}",
         "empty_step_us": round(empty / steps * 1e6, 2),
         "empty_target_us": 8.0,
+        "empty_step_us_new_row_every_step": round(empty_new_rows / hourly_steps * 1e6, 2),
         "order_step_us": round(with_orders / steps * 1e6, 2),
         "manager_order_us": round(bar / steps * 1e6, 2),
         "manager_same_ts_order_us": round(same / steps * 1e6, 2),

@@ -7,7 +7,10 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
 2. Curves: each (venue, pool) becomes an exact quote function through the venue's own ``quote_swap`` (the
    core names no venue and no plugin imports another). Gas: the quote's ``gas_cost_eth`` in the output token at
    the quote's reference prices (else the market data's), so the split maximises the output *net of gas*.
-3. Split: :func:`basis_core.best_execution.split.best_split` (exact grid search, then water-filling).
+3. Split: :func:`basis_core.best_execution.split.modelled_split` (the search on constant-product models fitted
+   to two exact quotes per pool, then one exact quote per chosen leg; never worse than the best single pool,
+   exactly), or with ``search: "exact"`` :func:`~basis_core.best_execution.split.best_split` (exact grid
+   search, then water-filling, every quote through the hooks).
 4. Execution: the legs as ONE atomic bundle of ordinary ``swap`` instructions, all or nothing. Backtest: the
    core runs the bundle on the ledger (a failed leg rolls every leg back). Live: the bundle goes to the executor
    venue named by ``venue_config.auto.executor`` (a venue whose ``execute_atomic`` runs other venues' steps in
@@ -17,7 +20,8 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
 Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 6), ``rounds``
 (Newton rounds of the water-filling, default 4), ``venues`` (the venues to consider; default every venue with
 ``quote_swap``), ``executor`` (live: the venue running a multi-pool split as one transaction),
-``default_slippage_bps`` (50: the legs' on-chain minimum below their quotes when the instruction gives no bound).
+``default_slippage_bps`` (50: the legs' on-chain minimum below their quotes when the instruction gives no bound),
+``search`` (``"model"``, default, or ``"exact"``: see step 3).
 
 Deltas (venue ``auto``, operation ``swap``): the merged wallet changes of the legs (gas included); ``details``:
 ``legs`` (venue, pool, amount_in, amount_out, gas_cost_eth, price_impact_bps per pool used), ``amount_out``,
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from basis_core.best_execution.split import Curve, Split, best_split
+from basis_core.best_execution.split import Curve, Split, best_split, modelled_split
 from basis_core.deltas import ExecutionDeltas, merge_positions
 from basis_core.errors import (
     ConfigError,
@@ -50,7 +54,8 @@ __all__ = ["ROUTER_VENUE", "RoutePlan", "RouterSettings", "execute_routed", "pla
 
 #: the venue name that asks the core to route a swap
 ROUTER_VENUE = "auto"
-_OPTIONS = frozenset({"grid", "rounds", "venues", "executor", "default_slippage_bps"})
+_OPTIONS = frozenset({"grid", "rounds", "venues", "executor", "default_slippage_bps", "search"})
+_SEARCHES = ("model", "exact")
 _BPS = Decimal(10_000)
 _ZERO = Decimal(0)
 _WALLET = "ethereum:wallet:"
@@ -65,6 +70,7 @@ class RouterSettings:
     venues: tuple[str, ...] | None = None
     executor: str | None = None
     default_slippage_bps: Decimal = Decimal(50)
+    search: str = "model"
 
 
 def router_settings(settings: Any) -> RouterSettings:
@@ -89,8 +95,12 @@ def router_settings(settings: Any) -> RouterSettings:
     if venues is not None and (isinstance(venues, str) or not all(isinstance(v, str) for v in venues)):
         raise ConfigError(f"venue_config.{ROUTER_VENUE}.venues: expected a list of venue names")
     executor = opts.get("executor")
+    search = opts.get("search", "model")
+    if search not in _SEARCHES:
+        raise ConfigError(f"venue_config.{ROUTER_VENUE}.search: expected one of {', '.join(_SEARCHES)}, "
+                          f"got {search!r}")
     return RouterSettings(grid, rounds, None if venues is None else tuple(venues),
-                          None if executor is None else str(executor), slip)
+                          None if executor is None else str(executor), slip, str(search))
 
 
 @dataclass
@@ -221,7 +231,7 @@ def plan_route(manager: Any, ts: Any, ins: Swap) -> RoutePlan:
         got = q(total)
         gas.append(0 if got is None else _gas_in_output(manager, ts, p, p.quotes[total], ins.token_out))
     curves = [Curve(p.key, _memo_first(q, total, p), g) for p, q, g in zip(pools, quoters, gas, strict=True)]
-    split = best_split(total, curves, rs.grid, rs.rounds)
+    split = (modelled_split if rs.search == "model" else best_split)(total, curves, rs.grid, rs.rounds)
     if split is None:
         raise InstructionError("amount_in", f"beyond every pool: no split of {ins.amount_in} {ins.token_in} "
                                             f"over {', '.join(p.key for p in pools)} is feasible")

@@ -22,6 +22,10 @@ Method (:func:`best_split`)
 
 Cost: ``len(curves) * grid`` quotes for the grid, about ``4`` per used pool per Newton round and ``2`` per
 unused pool (every quote is memoised per curve and amount).
+
+:func:`modelled_split` runs the same search on constant-product models fitted to two exact quotes per curve
+and quotes only the chosen legs exactly (``2 * len(curves) + legs`` quotes): the router's default, for curves
+whose quotes are expensive (venue hooks).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Curve", "Split", "best_split", "grid_amounts", "net_output"]
+__all__ = ["Curve", "Split", "best_split", "grid_amounts", "modelled_split", "net_output"]
 
 _NEG = float("-inf")
 
@@ -309,3 +313,78 @@ def best_split(total: int, curves: Sequence[Curve], grid: int = 6, rounds: int =
 def net_output_memo(memo: _Memo, amounts: Sequence[int]) -> int:
     """The net output of a feasible allocation through a memo."""
     return int(sum(memo.value(i, x) for i, x in enumerate(amounts)))
+
+
+def _fit(key: str, x1: int, q1: int, x2: int, q2: int, gas: int) -> Curve | None:
+    """The constant-product model ``out(x) = a x / (b + x)`` through two exact points ``(x1, q1)``, ``(x2, q2)``
+    (``x1 < x2``): exact for a v2 pool and for a v3 pool inside its current range (virtual reserves), close for
+    a stable pool. None when the points are not strictly concave through 0 (no such model)."""
+    if q1 <= 0 or q2 <= 0:
+        return None
+    inv_a = (x2 / q2 - x1 / q1) / (x2 - x1)
+    if inv_a <= 0:
+        return None
+    a = 1 / inv_a
+    b = a * x1 / q1 - x1
+    if b <= 0:
+        return None
+    return Curve(key, lambda x: int(a * x / (b + x)), gas)
+
+
+def modelled_split(total: int, curves: Sequence[Curve], grid: int = 6, rounds: int = 4, polish: int = 1
+                   ) -> Split | None:
+    """:func:`best_split` with few exact quotes: the search runs on models, the result is exact.
+
+    Each curve is quoted exactly at ``total`` and at ``total // len(curves)``; a constant-product model through
+    those two points (:func:`_fit`) stands in for it in :func:`best_split` (``grid``, ``rounds``: pure
+    arithmetic). From the modelled optimum, quoted exactly, the exact water-filling of :func:`best_split`
+    (``polish`` Newton rounds, default 1, then
+    unused curves tried in) corrects what the models got wrong (stable pools); every change is kept only if
+    the exact net output rises. The result is kept only if its exact net output beats the best single curve's
+    (exact: every curve was quoted at ``total``); otherwise the best single curve takes it all. So the amounts,
+    outputs and net are exact and never worse than the best single pool. ``grid_amounts`` / ``grid_net``: the
+    modelled optimum and its exact net. When a curve refuses a probe or has no model, or the modelled optimum
+    is refused, this is :func:`best_split` (every quote exact).
+
+    Cost: ``2 * len(curves)`` probes, one quote per modelled leg, and the water-filling's (about 2 per used
+    curve when the models were right, so the first Newton step barely moves).
+    """
+    if total <= 0:
+        raise ValueError(f"total must be > 0, got {total}")
+    if not curves:
+        raise ValueError("at least one curve is needed")
+    n = len(curves)
+    probe = total // n
+    if n == 1 or probe < 1:
+        return best_split(total, curves, grid, rounds)
+    memo = _Memo(curves)
+    models: list[Curve] = []
+    for i, c in enumerate(curves):
+        q_probe, q_total = memo.out(i, probe), memo.out(i, total)
+        fitted = None if q_probe is None or q_total is None else _fit(c.key, probe, q_probe, total, q_total, c.gas)
+        if fitted is None:
+            return best_split(total, curves, grid, rounds)
+        models.append(fitted)
+    modelled = best_split(total, models, grid, rounds)
+    if modelled is None:
+        return best_split(total, curves, grid, rounds)
+    amounts = list(modelled.amounts)
+    net = _gross(memo, amounts)
+    if net == _NEG:
+        return best_split(total, curves, grid, rounds)
+    start = tuple(amounts)
+    if polish > 0:  # exact water-filling from the modelled optimum: where the models were off (stable pools)
+        amounts = _water_fill(memo, amounts, total, max(total // (grid * 64), 1), polish)
+    singles = [(memo.value(i, total), i) for i in range(n)]
+    s_val, s_idx = max(singles, key=lambda t: (t[0], -t[1]))
+    if s_val >= _gross(memo, amounts):  # no better than the best single pool (exactly): use that pool
+        amounts = [0] * n
+        amounts[s_idx] = total
+    outputs = tuple(int(memo.out(i, x) or 0) for i, x in enumerate(amounts))
+    gas = sum(c.gas for c, x in zip(curves, amounts, strict=True) if x > 0)
+    gross = sum(outputs)
+    return Split(
+        amounts=tuple(amounts), outputs=outputs, gross=gross, gas=gas, net=gross - gas, grid_amounts=start,
+        grid_net=int(net), single=s_idx, single_net=int(s_val), quotes=memo.count,
+        used=tuple(i for i, x in enumerate(amounts) if x > 0),
+    )

@@ -83,6 +83,17 @@ def test_stablecoin_swaps_route_across_curve_and_uniswap(market: DataProvider) -
     assert d.details["output_gain"] > 0
 
 
+def test_the_modelled_search_pays_what_the_exact_search_pays_with_fewer_quotes(market: DataProvider) -> None:
+    # the default search runs on models of the pools and quotes only its legs exactly (plus one exact
+    # water-filling round); the exhaustive search quotes every grid point: same pools, outputs within 0.01 bps
+    modelled = _manager(market).quote(T0, _routed("20000000", "USDT"))
+    exact = _manager(market, search="exact").quote(T0, _routed("20000000", "USDT"))
+    assert {leg["pool"] for leg in modelled.details["legs"]} == {leg["pool"] for leg in exact.details["legs"]}
+    assert modelled.details["quotes"] < exact.details["quotes"] / 2
+    assert abs(modelled.details["net_amount_out"] - exact.details["net_amount_out"]) \
+        <= exact.details["net_amount_out"] * D("0.000001")
+
+
 def test_the_split_is_all_or_nothing_on_the_ledger(market: DataProvider) -> None:
     m = _manager(market, {"ethereum:wallet:USDC": "10000000", "ethereum:wallet:ETH": "0.001"})
     before = m.ledger.balances  # type: ignore[union-attr]
@@ -128,5 +139,7 @@ def test_router_settings_are_checked(market: DataProvider) -> None:
         _manager(market, gird=5).quote(T0, _routed("1000"))
     with pytest.raises(ConfigError, match="grid"):
         _manager(market, grid=0).quote(T0, _routed("1000"))
+    with pytest.raises(ConfigError, match=r"venue_config\.auto\.search"):
+        _manager(market, search="fast").quote(T0, _routed("1000"))
     only_curve = _manager(market, venues=["curve"]).quote(T0, _routed("1000000", "USDT"))
     assert {leg["venue"] for leg in only_curve.details["legs"]} == {"curve"}

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basis_core.best_execution.split import Curve, best_split, grid_amounts, net_output
+from basis_core.best_execution.split import Curve, best_split, grid_amounts, modelled_split, net_output
 
 
 def cp_pool(r_in: int, r_out: int, fee_bps: int = 30, gas: int = 0, key: str = "pool") -> Curve:
@@ -116,6 +116,46 @@ def test_a_pool_that_cannot_take_the_amount_is_worked_around():
     assert split.single == 0  # only the big pool can take everything
     nothing = best_split(10**10, [capped(big, 10**3), capped(small, 10**3)])
     assert nothing is None
+
+
+def counting(curve: Curve, asked: list[int]) -> Curve:
+    """``curve`` recording every amount it is asked to quote."""
+    def quote(x: int) -> int | None:
+        asked.append(x)
+        return curve.quote(x)
+    return Curve(curve.key, quote, curve.gas)
+
+
+@settings(max_examples=15, deadline=None)
+@given(specs=st.lists(pools, min_size=2, max_size=4), total=st.integers(10**3, 10**12))
+def test_the_modelled_search_is_exact_and_never_worse_than_the_best_single_pool(specs, total):
+    curves = [cp_pool(r_in, r_out, fee, gas, f"p{i}") for i, (r_in, r_out, fee, gas) in enumerate(specs)]
+    split = modelled_split(total, curves)
+    assert split is not None and sum(split.amounts) == total
+    assert split.outputs == tuple(c.quote(x) if x else 0 for c, x in zip(curves, split.amounts, strict=True))
+    assert split.net == net_output(curves, split.amounts)
+    singles = [net_output(curves, [total if j == i else 0 for j in range(len(curves))]) for i in range(len(curves))]
+    assert split.single_net == max(s for s in singles if s is not None)
+    assert split.net >= split.single_net
+
+
+def test_on_constant_product_pools_the_model_is_the_pool_and_few_quotes_reach_the_full_search():
+    # a deep and a shallow pool of different fees and prices: the model through two quotes is the pool itself,
+    # so the modelled search lands where the exact search does with a fraction of its quotes
+    deep, shallow = cp_pool(4 * 10**12, 4 * 10**12, fee_bps=5), cp_pool(10**12, 1001 * 10**9, fee_bps=30)
+    total = 3 * 10**11
+    asked: list[int] = []
+    modelled = modelled_split(total, [counting(deep, asked), counting(shallow, asked)])
+    exact = best_split(total, [deep, shallow])
+    assert modelled is not None and exact is not None
+    assert modelled.quotes == len(asked) <= exact.quotes // 2
+    assert modelled.net >= exact.net - exact.net // 10**9
+
+
+def test_the_modelled_search_falls_back_to_the_exact_one_where_a_pool_refuses_a_probe():
+    big, small = cp_pool(10**12, 10**12), capped(cp_pool(10**12, 10**12, fee_bps=1), 10**9)
+    modelled, exact = modelled_split(10**10, [big, small], grid=10), best_split(10**10, [big, small], grid=10)
+    assert modelled == exact
 
 
 @pytest.mark.parametrize(("total", "curves", "grid", "message"), [

@@ -43,7 +43,7 @@ from typing import Any
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.funding import funding_payment
-from basis_core.backtest.cex.impact import parkinson_sigma, price_increment, window_stats
+from basis_core.backtest.cex.impact import impact_rate, parkinson_sigma, price_increment, window_stats
 from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
 from basis_core.backtest.cex.market import Market, build_markets
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
@@ -103,6 +103,7 @@ class CexSimulator:
         self._px: dict[str, tuple[int, Decimal]] = {}
         self._candles: dict[str, tuple[int, tuple[Decimal, Decimal] | None]] = {}  # symbol -> (candle, stats)
         self._sigmas: dict[str, dict[int, Decimal]] = {}  # symbol -> candle -> Parkinson sigma (window > 1)
+        self._impact_memo: tuple[Any, float, float, Decimal, Decimal] | None = None  # the last candle's model inputs
         self._src: dict[str, tuple[Sequence[int], Sequence[Decimal], Series]] = {}
         self._funding: dict[str, Series | None] = {}
         self._cursors: dict[str, tuple[int, int]] = {}
@@ -151,10 +152,15 @@ class CexSimulator:
         if imp is not None:
             stats = self._candle_stats(m, ts_ns)
             if stats is not None:
-                s = m.spec
-                return imp.rate(notional, stats[1], stats[0],
-                                imp.half_spread(ref, price_increment(ref, s.tick, s.price_sig_figs,
-                                                                     s.price_max_decimals)))
+                sigma, volume = stats
+                key = (m.symbol, sigma, volume, ref)
+                memo = self._impact_memo
+                if memo is None or memo[0] != key:  # per candle (and reference price): the model's floats
+                    s = m.spec
+                    half = imp.half_spread(ref, price_increment(ref, s.tick, s.price_sig_figs, s.price_max_decimals))
+                    memo = self._impact_memo = (key, float(imp.coefficient) * float(sigma), float(volume), half,
+                                                imp.cap)
+                return impact_rate(notional, memo[1], memo[2], memo[3], memo[4])
         return m.slippage.rate(notional)
 
     def _candle_stats(self, m: Market, ts_ns: int) -> tuple[Decimal, Decimal] | None:

@@ -23,6 +23,7 @@ visible at the order time (closed at or before it: no look-ahead). Calibration a
 from __future__ import annotations
 
 import decimal
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -71,13 +72,22 @@ def sqrt_impact_rate(notional: Decimal, volume: Decimal, sigma: Decimal, half_sp
     """``min(half_spread + coefficient x sigma x sqrt(notional / volume), cap)``, rounded to :data:`RATE_QUANTUM`.
 
     A candle without volume charges the ``cap`` (nothing traded: no liquidity to measure); a zero notional
-    pays the half-spread. All inputs are non-negative fractions / quote amounts."""
+    pays the half-spread. All inputs are non-negative fractions / quote amounts. See :func:`impact_rate`."""
+    return impact_rate(notional, float(coefficient) * float(sigma), float(volume), half_spread, cap)
+
+
+def impact_rate(notional: Decimal, scale: float, volume: float, half_spread: Decimal, cap: Decimal) -> Decimal:
+    """:func:`sqrt_impact_rate` with ``scale = float(coefficient) x float(sigma)`` and ``volume`` as floats (what
+    the simulator memoises per candle). The impact term is computed in IEEE-754 double precision (``*``, ``/``
+    and ``sqrt`` are correctly rounded, so every platform gets the same bits), rounded to a whole number of
+    :data:`RATE_QUANTUM` and added to the exact half-spread; the rate is a model output, the fill built from it
+    is exact Decimal arithmetic."""
     if notional <= 0:
         rate = half_spread
     elif volume <= 0:
         rate = cap
     else:
-        rate = half_spread + _CTX.multiply(_CTX.multiply(coefficient, sigma), _CTX.sqrt(_CTX.divide(notional, volume)))
+        rate = half_spread + Decimal(round(scale * math.sqrt(float(notional) / volume) * 1e10)).scaleb(-10)
     if rate > cap:
         rate = cap
     return rate.quantize(RATE_QUANTUM, rounding=decimal.ROUND_HALF_EVEN, context=_CTX)
@@ -163,5 +173,5 @@ class ImpactModel:
         return cls(**kwargs)
 
 
-__all__ = ["BUCKETS", "PARKINSON", "RATE_QUANTUM", "SQRT_IMPACT", "ImpactModel", "parkinson_sigma",
+__all__ = ["BUCKETS", "PARKINSON", "RATE_QUANTUM", "SQRT_IMPACT", "ImpactModel", "impact_rate", "parkinson_sigma",
            "price_increment", "sqrt_impact_rate", "window_stats"]
