@@ -75,7 +75,11 @@ def test_backtest_amounts_equal_the_contracts_at_the_same_rate(lido_world: LidoW
     amounts equal what the deployed WstETH returns (eth_call), and submit's shares equal the backtest's."""
     world = lido_world
     w3 = world.w3
-    user = w3.eth.accounts[4]
+    # an account of this test's own (impersonated): anvil's funded accounts are shared by every test on the session
+    # chain, and another test's transaction left pending from one of them would hold this test's approve behind it
+    user = w3.to_checksum_address("0x1d0000000000000000000000000000000000f00d")
+    for method, params in (("anvil_impersonateAccount", [user]), ("anvil_setBalance", [user, hex(2000 * ONE)])):
+        assert "error" not in w3.provider.make_request(method, params)  # type: ignore[arg-type]
     # the user holds stETH and has approved wstETH (for wrap) and holds wstETH (for unwrap)
     world.steth.functions.submit(user).transact({"from": user, "value": 500 * ONE})
     w3.eth.send_transaction({"from": user, "to": world.wsteth.address, "value": 500 * ONE})
