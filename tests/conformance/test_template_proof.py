@@ -1,10 +1,11 @@
 """Proof of issue 9: a brand-new venue from the template, installed without touching the core.
 
 ``basis new-venue`` generates one plugin per kind into a temporary directory; they are ``pip install``ed
-(no deps, no build isolation) into this interpreter's environment; then, in fresh interpreters (so no
-entry-point cache of this process can help): ``basis venues --json`` lists them, an instruction is routed
-to each through the manager, and the generated projects' own tests (the conformance kit + the simulator
-tests) pass unmodified. After ``pip uninstall`` the venues are gone and an instruction for one raises a
+(no deps, no build isolation) into a private environment layered over this one (its own site-packages first,
+then this environment's: tests running beside this one on other workers never see the proof venues); then,
+in fresh interpreters (so no entry-point cache of this process can help): ``basis venues --json`` lists
+them, an instruction is routed to each through the manager, and the generated projects' own tests (the
+conformance kit + the simulator tests) pass unmodified. After ``pip uninstall`` the venues are gone and an instruction for one raises a
 clear UnknownVenueError. The core is unchanged (its template, its installed metadata, no artefacts).
 The install is undone in a finally block.
 """
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import site
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import distribution, distributions
 from pathlib import Path
 
 import pytest
@@ -80,62 +82,79 @@ def _core_state() -> tuple[str, str, list[str]]:
     return h.hexdigest(), meta.hexdigest() + dist.version, artefacts
 
 
-def _installed(dist: str) -> bool:
-    try:
-        distribution(dist)
-    except PackageNotFoundError:
-        return False
-    return True
+def _installed_here(dist: str) -> bool:
+    return any(True for _ in distributions(name=dist))
 
 
-def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+class Env:
+    """A private virtual environment layered over this one: its own site-packages (where the proof installs)
+    first, then this environment's (through a ``.pth`` that adds them as site dirs, so editable installs work)."""
+
+    def __init__(self, root: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+        self.python = str(root / "bin" / "python")
+        self.site = Path(self.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+        (self.site / "_layered_over_the_test_env.pth").write_text(
+            "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages()))
+
+    def run(self, *args: str, timeout: int = 120, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.python, *args], capture_output=True, text=True, timeout=timeout, check=check,
+                              **kw)  # type: ignore[call-overload, no-any-return]
+
+    def installed(self, dist: str) -> bool:
+        return any(True for _ in distributions(name=dist, path=[str(self.site)]))
+
+    def pip(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pip", "--python", self.python, "--disable-pip-version-check",
+                               "-q", *args], capture_output=True, text=True, timeout=300, check=False)
+
+    def uninstall_all(self) -> None:
+        present = [d for d in DISTS.values() if self.installed(d)]
+        if present:
+            self.pip("uninstall", "-y", *present)
 
 
-def _uninstall_all() -> None:
-    present = [d for d in DISTS.values() if _installed(d)]
-    if present:
-        _pip("uninstall", "-y", *present)
-
-
-def _basis_venues() -> dict[str, dict[str, object]]:
-    out = subprocess.run([sys.executable, "-c", "from basis_core.cli import main; main()", "venues", "--json"],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+def _basis_venues(env: Env) -> dict[str, dict[str, object]]:
+    out = env.run("-c", "from basis_core.cli import main; main()", "venues", "--json").stdout
     return {v["name"]: v for v in json.loads(out)["venues"]}
 
 
-def _route() -> dict[str, dict[str, object]]:
+def _route(env: Env) -> dict[str, dict[str, object]]:
     names = [NAMES[k] for k in KINDS]
     arg = json.dumps([names, [INSTRUCTIONS[k] for k in KINDS], BALANCES])
-    proc = subprocess.run([sys.executable, "-c", ROUTE_SCRIPT, arg], capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = env.run("-c", ROUTE_SCRIPT, arg, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def generated(tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """One generated project per kind, installed into this environment; uninstalled afterwards whatever happens."""
-    _uninstall_all()  # leftovers of an interrupted run
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path / "venv")
+
+
+@pytest.fixture
+def generated(tmp_path: Path, env: Env) -> Iterator[dict[str, Path]]:
+    """One generated project per kind, installed into the private environment; uninstalled afterwards whatever
+    happens."""
     dirs = {k: generate_venue(NAMES[k], k, tmp_path / f"basis-venue-zzproof-{k}") for k in KINDS}
     try:
-        res = _pip("install", "--no-deps", "--no-build-isolation", *(str(d) for d in dirs.values()))
+        res = env.pip("install", "--no-deps", "--no-build-isolation", *(str(d) for d in dirs.values()))
         assert res.returncode == 0, res.stderr[-3000:]
         yield dirs
     finally:
-        _uninstall_all()
+        env.uninstall_all()
 
 
-def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: dict[str, Path]) -> None:
+def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: dict[str, Path], env: Env) -> None:
     before = _core_state()
+    assert not any(_installed_here(d) for d in DISTS.values()), "the proof installs into its own environment only"
 
-    listed = _basis_venues()
+    listed = _basis_venues(env)
     for k in KINDS:
         assert listed[NAMES[k]]["distribution"] == DISTS[k]
         assert listed[NAMES[k]]["kind"] == VENUE_KIND[k]
 
-    routed = _route()
+    routed = _route(env)
     for k in KINDS:
         r = routed[NAMES[k]]
         assert r["venue"] == NAMES[k] and r["status"] == "filled", r
@@ -145,19 +164,18 @@ def test_a_new_venue_installs_routes_passes_the_kit_and_uninstalls(generated: di
     assert routed["zzproof_staking"]["positions"]["zzproof_staking:staked:ETH"] == "0.5"
 
     tests = [str(generated[k] / "tests") for k in KINDS]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:randomly", "-p",
-                           "no:cacheprovider", "--import-mode=importlib", *tests], capture_output=True, text=True,
-                          timeout=600, cwd=generated["cex"].parent, check=False)
+    proc = env.run("-m", "pytest", "-q", "-rs", "-p", "no:randomly", "-p", "no:cacheprovider",
+                   "--import-mode=importlib", *tests, timeout=600, cwd=generated["cex"].parent, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert " passed" in proc.stdout and " failed" not in proc.stdout
     skipped = [line for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
     reasons = [line.split(".py:", 1)[-1] for line in skipped]  # the reason, not the path (a worktree may say "live")
     assert not [r for r in reasons if "zzproof_cex" in r and "live" in r], skipped  # run, not skipped
 
-    _uninstall_all()
-    assert not any(_installed(d) for d in DISTS.values())
-    assert not set(NAMES.values()) & set(_basis_venues())
-    gone = _route()
+    env.uninstall_all()
+    assert not any(env.installed(d) for d in DISTS.values())
+    assert not set(NAMES.values()) & set(_basis_venues(env))
+    gone = _route(env)
     for k in KINDS:
         g = gone[NAMES[k]]
         assert g["error"] == "UnknownVenueError" and g["field"] == "venue", g
