@@ -6,8 +6,8 @@ then this environment's: tests running beside this one on other workers never se
 in fresh interpreters (so no entry-point cache of this process can help): ``basis venues --json`` lists
 them, an instruction is routed to each through the manager, and the generated projects' own tests (the
 conformance kit + the simulator tests) pass unmodified. After ``pip uninstall`` the venues are gone and an
-instruction for one raises a clear UnknownVenueError. The core is unchanged (its template, its installed metadata, no artefacts).
-The install is undone in a finally block.
+instruction for one raises a clear UnknownVenueError. The core is unchanged (its template, its installed
+metadata, no artefacts). The install is undone in a finally block.
 """
 
 from __future__ import annotations
