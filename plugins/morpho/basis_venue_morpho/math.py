@@ -37,6 +37,7 @@ MAX_RATE_AT_TARGET = 2 * WAD // SECONDS_PER_YEAR
 LN_2_INT = 693147180559945309
 LN_WEI_INT = -41446531673892822312
 WEXP_UPPER_BOUND = 93859467695000404319
+_HALF_LN_2 = LN_2_INT // 2
 WEXP_UPPER_VALUE = 57716089161558943949701069502944508345128422502756744429568
 
 # ErrorsLib reasons
@@ -130,7 +131,8 @@ def _tdiv(a: int, b: int) -> int:
 
 
 def w_mul_to_zero(x: int, y: int) -> int:
-    return _tdiv(x * y, WAD)
+    z = x * y  # int256 division by the positive WAD: truncates toward zero
+    return z // WAD if z >= 0 else -(-z // WAD)
 
 
 def w_div_to_zero(x: int, y: int) -> int:
@@ -143,10 +145,10 @@ def w_exp(x: int) -> int:
         return 0
     if x >= WEXP_UPPER_BOUND:
         return WEXP_UPPER_VALUE
-    adj = -(LN_2_INT // 2) if x < 0 else LN_2_INT // 2
-    q = _tdiv(x + adj, LN_2_INT)
+    a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+    q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
     r = x - q * LN_2_INT
-    exp_r = WAD + r + _tdiv(_tdiv(r * r, WAD), 2)
+    exp_r = WAD + r + r * r // WAD // 2  # r * r >= 0: floor is truncation
     return exp_r << q if q >= 0 else exp_r >> -q
 
 
@@ -154,8 +156,12 @@ def _bound(x: int, low: int, high: int) -> int:
     return max(min(x, high), low)
 
 
+_COEFF_BELOW = WAD - WAD * WAD // CURVE_STEEPNESS  # WAD - wDivToZero(WAD, CURVE_STEEPNESS) (both positive)
+_COEFF_ABOVE = CURVE_STEEPNESS - WAD
+
+
 def _curve(rate_at_target: int, err: int) -> int:
-    coeff = WAD - w_div_to_zero(WAD, CURVE_STEEPNESS) if err < 0 else CURVE_STEEPNESS - WAD
+    coeff = _COEFF_BELOW if err < 0 else _COEFF_ABOVE
     return w_mul_to_zero(w_mul_to_zero(coeff, err) + WAD, rate_at_target)
 
 
