@@ -136,7 +136,10 @@ def w_mul_to_zero(x: int, y: int) -> int:
 
 
 def w_div_to_zero(x: int, y: int) -> int:
-    return _tdiv(x * WAD, y)
+    z = x * WAD
+    if y > 0:  # the IRM's divisors are positive: floor of |z| / y with z's sign
+        return z // y if z >= 0 else -(-z // y)
+    return _tdiv(z, y)
 
 
 def w_exp(x: int) -> int:
@@ -152,10 +155,6 @@ def w_exp(x: int) -> int:
     return exp_r << q if q >= 0 else exp_r >> -q
 
 
-def _bound(x: int, low: int, high: int) -> int:
-    return max(min(x, high), low)
-
-
 _COEFF_BELOW = WAD - WAD * WAD // CURVE_STEEPNESS  # WAD - wDivToZero(WAD, CURVE_STEEPNESS) (both positive)
 _COEFF_ABOVE = CURVE_STEEPNESS - WAD
 
@@ -166,7 +165,8 @@ def _curve(rate_at_target: int, err: int) -> int:
 
 
 def _new_rate_at_target(start: int, linear_adaptation: int) -> int:
-    return _bound(w_mul_to_zero(start, w_exp(linear_adaptation)), MIN_RATE_AT_TARGET, MAX_RATE_AT_TARGET)
+    r = w_mul_to_zero(start, w_exp(linear_adaptation))
+    return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
 
 
 def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
@@ -321,9 +321,10 @@ def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: i
         shares = to_shares_up(assets, m.total_borrow_assets, m.total_borrow_shares)
     else:
         assets = to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
-    p2 = Position(p.supply_shares, u128(p.borrow_shares + u128(shares)), p.collateral)
+    shares = u128(shares)
+    p2 = Position(p.supply_shares, u128(p.borrow_shares + shares), p.collateral)
     m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(m.total_borrow_assets + assets),
-                u128(m.total_borrow_shares + u128(shares)), m.last_update, m.fee, m.rate_at_target)
+                u128(m.total_borrow_shares + shares), m.last_update, m.fee, m.rate_at_target)
     if not is_healthy(m2, p2, price, lltv):
         raise MorphoRevert(INSUFFICIENT_COLLATERAL)
     if m2.total_borrow_assets > m2.total_supply_assets:

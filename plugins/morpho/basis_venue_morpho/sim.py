@@ -301,13 +301,18 @@ class MorphoSim:
         """Gas of ``op`` at ``ts``: (position deltas, fees, pnl), fresh dicts (the negated costs memoised per step)."""
         if not self.charge_gas:
             return {}, {}, {}
+        eth, usd = self._gas_neg(ts, op)
+        return {GAS_KEY: eth}, {GAS_KEY: eth}, {"gas": usd}
+
+    def _gas_neg(self, ts: Any, op: str) -> tuple[Decimal, Decimal]:
+        """(-ETH, -USD) gas of ``op`` at ``ts``, memoised per step."""
         c = self.memo.at(ts)
         key = _GAS_MEMO_KEY.get(op) or "morpho-gas:" + op
         neg: tuple[Decimal, Decimal] | None = c.pools.get(key)
         if neg is None:
             g = self.memo.gas(ts, op)
             neg = c.pools[key] = (-g.eth, -g.usd)
-        return {GAS_KEY: neg[0]}, {GAS_KEY: neg[0]}, {"gas": neg[1]}
+        return neg
 
     def _check_wallet(self, token: str, units: int, decimals: int) -> None:
         key = WALLET + token
@@ -343,9 +348,13 @@ class MorphoSim:
             pos[kc] = from_units(dc, coll_dec)
         if dd:
             pos[kd] = from_units(dd, loan_dec)
-        gp, gf, pnl = self._gas(ts, gas_op)
-        for k, v in gp.items():
-            pos[k] = pos[k] + v if k in pos else v
+        gf: dict[str, Decimal] = {}
+        pnl: dict[str, Decimal] = {}
+        if self.charge_gas:
+            eth, usd = self._gas_neg(ts, gas_op)
+            gf[GAS_KEY] = eth
+            pnl["gas"] = usd
+            pos[GAS_KEY] = pos[GAS_KEY] + eth if GAS_KEY in pos else eth
         # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
         loan_units = wallet.get(spec.loan, 0) + ds - dd
         coll_units = wallet.get(spec.collateral, 0) + dc
@@ -519,14 +528,16 @@ class MorphoSim:
             ks, _, kd = self._keys[alias]
             pos: dict[str, Decimal] = {}
             pnl: dict[str, Decimal] = {}
-            if new[0] != old[0]:
-                d = from_units(new[0] - old[0], loan_dec)
-                pos[ks] = d
-                pnl["lending_interest"] = d * self.usd(ts, spec.loan)
-            if new[2] != old[2]:
-                d = from_units(new[2] - old[2], loan_dec)
-                pos[kd] = d
-                pnl["borrow_interest"] = -d * self.usd(ts, spec.loan)
+            if new[0] != old[0] or new[2] != old[2]:
+                px = self.usd(ts, spec.loan)
+                if new[0] != old[0]:
+                    d = from_units(new[0] - old[0], loan_dec)
+                    pos[ks] = d
+                    pnl["lending_interest"] = d * px
+                if new[2] != old[2]:
+                    d = from_units(new[2] - old[2], loan_dec)
+                    pos[kd] = d
+                    pnl["borrow_interest"] = -d * px
             if pos:
                 self.booked[alias] = new
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, status="accrued", pnl=pnl,
