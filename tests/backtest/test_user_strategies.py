@@ -205,8 +205,11 @@ def test_interrupting_a_run_keeps_the_steps_done() -> None:
 @needs_binance
 def test_ctrl_c_writes_a_partial_report_and_exits_130(tmp_path: Path) -> None:
     out = tmp_path / "o"
+    # SIGINT back to its default in the child: a test run started in the background of a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler (Ctrl-C could never arrive)
     p = subprocess.Popen([*BASIS, "backtest", "default", "--out", str(out), "--progress-every", "0.1",
-                          "--no-html"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--no-html"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stderr is not None
     for line in p.stderr:  # the first progress line: the run is under way
         if "steps/s" in line:

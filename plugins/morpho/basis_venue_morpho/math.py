@@ -37,6 +37,7 @@ MAX_RATE_AT_TARGET = 2 * WAD // SECONDS_PER_YEAR
 LN_2_INT = 693147180559945309
 LN_WEI_INT = -41446531673892822312
 WEXP_UPPER_BOUND = 93859467695000404319
+_HALF_LN_2 = LN_2_INT // 2
 WEXP_UPPER_VALUE = 57716089161558943949701069502944508345128422502756744429568
 
 # ErrorsLib reasons
@@ -130,11 +131,15 @@ def _tdiv(a: int, b: int) -> int:
 
 
 def w_mul_to_zero(x: int, y: int) -> int:
-    return _tdiv(x * y, WAD)
+    z = x * y  # int256 division by the positive WAD: truncates toward zero
+    return z // WAD if z >= 0 else -(-z // WAD)
 
 
 def w_div_to_zero(x: int, y: int) -> int:
-    return _tdiv(x * WAD, y)
+    z = x * WAD
+    if y > 0:  # the IRM's divisors are positive: floor of |z| / y with z's sign
+        return z // y if z >= 0 else -(-z // y)
+    return _tdiv(z, y)
 
 
 def w_exp(x: int) -> int:
@@ -143,24 +148,25 @@ def w_exp(x: int) -> int:
         return 0
     if x >= WEXP_UPPER_BOUND:
         return WEXP_UPPER_VALUE
-    adj = -(LN_2_INT // 2) if x < 0 else LN_2_INT // 2
-    q = _tdiv(x + adj, LN_2_INT)
+    a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+    q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
     r = x - q * LN_2_INT
-    exp_r = WAD + r + _tdiv(_tdiv(r * r, WAD), 2)
+    exp_r = WAD + r + r * r // WAD // 2  # r * r >= 0: floor is truncation
     return exp_r << q if q >= 0 else exp_r >> -q
 
 
-def _bound(x: int, low: int, high: int) -> int:
-    return max(min(x, high), low)
+_COEFF_BELOW = WAD - WAD * WAD // CURVE_STEEPNESS  # WAD - wDivToZero(WAD, CURVE_STEEPNESS) (both positive)
+_COEFF_ABOVE = CURVE_STEEPNESS - WAD
 
 
 def _curve(rate_at_target: int, err: int) -> int:
-    coeff = WAD - w_div_to_zero(WAD, CURVE_STEEPNESS) if err < 0 else CURVE_STEEPNESS - WAD
+    coeff = _COEFF_BELOW if err < 0 else _COEFF_ABOVE
     return w_mul_to_zero(w_mul_to_zero(coeff, err) + WAD, rate_at_target)
 
 
 def _new_rate_at_target(start: int, linear_adaptation: int) -> int:
-    return _bound(w_mul_to_zero(start, w_exp(linear_adaptation)), MIN_RATE_AT_TARGET, MAX_RATE_AT_TARGET)
+    r = w_mul_to_zero(start, w_exp(linear_adaptation))
+    return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
 
 
 def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
@@ -315,9 +321,10 @@ def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: i
         shares = to_shares_up(assets, m.total_borrow_assets, m.total_borrow_shares)
     else:
         assets = to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
-    p2 = Position(p.supply_shares, u128(p.borrow_shares + u128(shares)), p.collateral)
+    shares = u128(shares)
+    p2 = Position(p.supply_shares, u128(p.borrow_shares + shares), p.collateral)
     m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(m.total_borrow_assets + assets),
-                u128(m.total_borrow_shares + u128(shares)), m.last_update, m.fee, m.rate_at_target)
+                u128(m.total_borrow_shares + shares), m.last_update, m.fee, m.rate_at_target)
     if not is_healthy(m2, p2, price, lltv):
         raise MorphoRevert(INSUFFICIENT_COLLATERAL)
     if m2.total_borrow_assets > m2.total_supply_assets:

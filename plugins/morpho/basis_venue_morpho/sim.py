@@ -60,16 +60,31 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
 _EMPTY = mm.Position()
 _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
+_USD_KEY = {t: "morpho-usd:" + t for t in ("ETH", "WETH", "stETH", "eETH", "wstETH", "weETH", "USDC", "USDT")}
+_GAS_MEMO_KEY = {op: "morpho-gas:" + op for op in GAS_UNITS}
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
 
 
+#: (amount, decimals) -> base units of amounts already converted (a backtest repeats its amounts); bounded
+_UNITS: dict[tuple[Decimal, int], int] = {}
+
+
 def to_units(amount: Decimal, decimals: int, field: str = "amount") -> int:
     """Human ``amount`` -> integer base units, exactly; InstructionError(field) beyond the token's decimals."""
+    finite = amount.is_finite()
+    if finite:
+        hit = _UNITS.get((amount, decimals))
+        if hit is not None:
+            return hit
     scaled = amount.scaleb(decimals, CTX)
     units = int(scaled)
     if units != scaled:
         raise InstructionError(field, f"{amount} has more than {decimals} decimals")
+    if finite:
+        if len(_UNITS) >= 4096:
+            _UNITS.clear()
+        _UNITS[(amount, decimals)] = units
     return units
 
 
@@ -129,6 +144,13 @@ class MorphoSim:
         self.positions = self.ledger.table("morpho.positions")
         self.booked = self.ledger.table("morpho.booked")
         self._series: dict[str, Any] = {}
+        # the tables' live dicts (read-only by contract; writes go through the tables, which undo-log them)
+        self._state_get = self.state.data.get
+        self._positions_get = self.positions.data.get
+        self._booked_get = self.booked.data.get
+        #: alias -> the ``morpho.markets`` value known accrued to ``_current_ns`` (identity memo of ``market``)
+        self._current: dict[str, tuple[mm.Market, int]] = {}
+        self._current_ns = -1
         self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
         self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}")
@@ -160,10 +182,12 @@ class MorphoSim:
 
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
+        stored = self._state_get(spec.alias)
+        if stored is not None and stored is self._current.get(spec.alias) and ts.value == self._current_ns:
+            return stored[0]  # already current at ts (a pure function of the stored value and the time)
         series = self.series(spec)
         i = series.index_at(ts.value)
         row_ns = series.times[i]
-        stored = self.state.get(spec.alias)
         if stored is None or stored[1] != row_ns:
             m = self._open_accounts(spec, self._anchor(spec, series, i))
         else:
@@ -171,8 +195,19 @@ class MorphoSim:
         now = ts.value // _NS
         if now > m.last_update:
             m = mm.accrue_interest(m, now).market
-        self.state[spec.alias] = (m, row_ns)
+        elif stored is not None and stored[0] is m:
+            self._mark_current(spec.alias, stored, ts.value)
+            return m  # unchanged (same row, nothing elapsed): no write
+        stored = self.state[spec.alias] = (m, row_ns)
+        self._mark_current(spec.alias, stored, ts.value)
         return m
+
+    def _mark_current(self, alias: str, stored: tuple[mm.Market, int], ts_ns: int) -> None:
+        """Remember that ``stored`` (the state table's value) is the market accrued to ``ts_ns``."""
+        if ts_ns != self._current_ns:
+            self._current_ns = ts_ns
+            self._current.clear()
+        self._current[alias] = stored
 
     def _open_accounts(self, spec: MarketSpec, m: mm.Market) -> mm.Market:
         """Open the ``accounts`` option's borrowers of this market not opened yet, at market ``m``."""
@@ -205,22 +240,26 @@ class MorphoSim:
     def usd(self, ts: Any, token: str) -> Decimal:
         """The USD price of ``token`` at ``ts`` (:func:`usd_price`'s rules: WETH is ETH, wstETH / weETH are ETH x
         ``lst:<token>.rate``), memoised per step."""
+        pools = self.memo.at(ts).pools
+        v: Decimal | None = pools.get(_USD_KEY.get(token) or "morpho-usd:" + token)
+        return self._usd_miss(ts, token) if v is None else v
+
+    def _usd_miss(self, ts: Any, token: str) -> Decimal:
         c = self.memo.at(ts)
-        key = "morpho-usd:" + token
-        v: Decimal | None = c.pools.get(key)
-        if v is None:
-            if token in _LST:
-                v = self.usd(ts, "ETH") * c.snapshot.get(f"lst:{token}", "rate")
-            elif token in _ETH_LIKE and token != "ETH":
-                v = self.usd(ts, "ETH")
-            else:
-                v = usd_price(c.snapshot, token)
-            c.pools[key] = v
+        pools = c.pools
+        if token in _LST or token in _ETH_LIKE:
+            eth: Decimal | None = pools.get("morpho-usd:ETH")
+            if eth is None:
+                eth = pools["morpho-usd:ETH"] = usd_price(c.snapshot, "ETH")
+            v = eth * c.snapshot.get(f"lst:{token}", "rate") if token in _LST else eth
+        else:
+            v = usd_price(c.snapshot, token)
+        pools["morpho-usd:" + token] = v
         return v
 
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:
-        return self.positions.get((alias, who)) or mm.Position()
+        return self._positions_get((alias, who)) or _EMPTY
 
     def _resolve(self, market: str | None, asset: str, role: str, holding_attr: str | None = None) -> MarketSpec:
         """:func:`resolve_market` (same answers and errors), memoised: the candidate markets of (market, asset,
@@ -240,7 +279,7 @@ class MorphoSim:
         if len(hit) == 1:
             return hit[0]
         if hit and holding_attr is not None:
-            get = self.positions.get
+            get = self._positions_get
             held = [s for s in hit if getattr(get((s.alias, SELF)) or _EMPTY, holding_attr)]
             if len(held) == 1:
                 return held[0]
@@ -249,14 +288,31 @@ class MorphoSim:
     def _holding(self, attr: str) -> dict[str, bool]:
         return {a: bool(getattr(p, attr)) for (a, who), p in self.positions.items() if who == SELF}
 
-    def _values(self, alias: str, m: mm.Market, p: mm.Position) -> tuple[int, int, int]:
-        return mm.supplied_assets(m, p), p.collateral, mm.borrowed_assets(m, p)
+    @staticmethod
+    def _values(alias: str, m: mm.Market, p: mm.Position) -> tuple[int, int, int]:
+        """(supplied, collateral, debt) base units: ``supplied_assets``, ``collateral``, ``borrowed_assets``
+        (SharesMathLib's ``toAssetsDown`` / ``toAssetsUp``, inlined on this hot path)."""
+        tbs = m.total_borrow_shares + mm.VIRTUAL_SHARES
+        return ((p.supply_shares * (m.total_supply_assets + mm.VIRTUAL_ASSETS)) // (m.total_supply_shares
+                                                                                   + mm.VIRTUAL_SHARES),
+                p.collateral, (p.borrow_shares * (m.total_borrow_assets + mm.VIRTUAL_ASSETS) + tbs - 1) // tbs)
 
     def _gas(self, ts: Any, op: str) -> tuple[dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]:
+        """Gas of ``op`` at ``ts``: (position deltas, fees, pnl), fresh dicts (the negated costs memoised per step)."""
         if not self.charge_gas:
             return {}, {}, {}
-        g = self.memo.gas(ts, op)
-        return {GAS_KEY: -g.eth}, {GAS_KEY: -g.eth}, {"gas": -g.usd}
+        eth, usd = self._gas_neg(ts, op)
+        return {GAS_KEY: eth}, {GAS_KEY: eth}, {"gas": usd}
+
+    def _gas_neg(self, ts: Any, op: str) -> tuple[Decimal, Decimal]:
+        """(-ETH, -USD) gas of ``op`` at ``ts``, memoised per step."""
+        c = self.memo.at(ts)
+        key = _GAS_MEMO_KEY.get(op) or "morpho-gas:" + op
+        neg: tuple[Decimal, Decimal] | None = c.pools.get(key)
+        if neg is None:
+            g = self.memo.gas(ts, op)
+            neg = c.pools[key] = (-g.eth, -g.usd)
+        return neg
 
     def _check_wallet(self, token: str, units: int, decimals: int) -> None:
         key = WALLET + token
@@ -271,9 +327,13 @@ class MorphoSim:
         change of the market's booked values, gas."""
         alias = spec.alias
         loan_dec, coll_dec = self._dec[alias]
-        old = self.booked.get(alias, (0, 0, 0))
+        old = self._booked_get(alias) or (0, 0, 0)
         new = self._values(alias, m, p)
-        self.state[alias] = (m, self.state[alias][1])
+        state = self.state
+        stored = self._state_get(alias)
+        if stored[0] is not m:
+            stored = state[alias] = (m, stored[1])
+            self._mark_current(alias, stored, ts.value)  # m is the market at ts after the operation
         self.positions[(alias, SELF)] = p
         self.booked[alias] = new
         ks, kc, kd = self._keys[alias]
@@ -281,17 +341,23 @@ class MorphoSim:
         for token, units in wallet.items():
             if units:
                 pos[WALLET + token] = from_units(units, loan_dec if token == spec.loan else coll_dec)
-        for key, a, b, dec in ((ks, old[0], new[0], loan_dec), (kc, old[1], new[1], coll_dec),
-                               (kd, old[2], new[2], loan_dec)):
-            if a != b:
-                pos[key] = from_units(b - a, dec)
-        gp, gf, gpnl = self._gas(ts, gas_op)
-        for k, v in gp.items():
-            pos[k] = pos.get(k, _ZERO) + v
-        pnl = dict(gpnl)
+        ds, dc, dd = new[0] - old[0], new[1] - old[1], new[2] - old[2]
+        if ds:
+            pos[ks] = from_units(ds, loan_dec)
+        if dc:
+            pos[kc] = from_units(dc, coll_dec)
+        if dd:
+            pos[kd] = from_units(dd, loan_dec)
+        gf: dict[str, Decimal] = {}
+        pnl: dict[str, Decimal] = {}
+        if self.charge_gas:
+            eth, usd = self._gas_neg(ts, gas_op)
+            gf[GAS_KEY] = eth
+            pnl["gas"] = usd
+            pos[GAS_KEY] = pos[GAS_KEY] + eth if GAS_KEY in pos else eth
         # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
-        loan_units = wallet.get(spec.loan, 0) + (new[0] - old[0]) - (new[2] - old[2])
-        coll_units = wallet.get(spec.collateral, 0) + (new[1] - old[1])
+        loan_units = wallet.get(spec.loan, 0) + ds - dd
+        coll_units = wallet.get(spec.collateral, 0) + dc
         if loan_units or coll_units:
             rounding = _ZERO
             if loan_units:
@@ -462,14 +528,16 @@ class MorphoSim:
             ks, _, kd = self._keys[alias]
             pos: dict[str, Decimal] = {}
             pnl: dict[str, Decimal] = {}
-            if new[0] != old[0]:
-                d = from_units(new[0] - old[0], loan_dec)
-                pos[ks] = d
-                pnl["lending_interest"] = d * self.usd(ts, spec.loan)
-            if new[2] != old[2]:
-                d = from_units(new[2] - old[2], loan_dec)
-                pos[kd] = d
-                pnl["borrow_interest"] = -d * self.usd(ts, spec.loan)
+            if new[0] != old[0] or new[2] != old[2]:
+                px = self.usd(ts, spec.loan)
+                if new[0] != old[0]:
+                    d = from_units(new[0] - old[0], loan_dec)
+                    pos[ks] = d
+                    pnl["lending_interest"] = d * px
+                if new[2] != old[2]:
+                    d = from_units(new[2] - old[2], loan_dec)
+                    pos[kd] = d
+                    pnl["borrow_interest"] = -d * px
             if pos:
                 self.booked[alias] = new
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, status="accrued", pnl=pnl,
