@@ -23,6 +23,7 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
 from basis_core.errors import InstructionError
+from basis_core.testing.contracts import wait_receipt
 
 D = Decimal
 F = Fraction
@@ -81,9 +82,10 @@ def test_backtest_amounts_equal_the_contracts_at_the_same_rate(lido_world: LidoW
     for method, params in (("anvil_impersonateAccount", [user]), ("anvil_setBalance", [user, hex(2000 * ONE)])):
         assert "error" not in w3.provider.make_request(method, params)  # type: ignore[arg-type]
     # the user holds stETH and has approved wstETH (for wrap) and holds wstETH (for unwrap)
-    world.steth.functions.submit(user).transact({"from": user, "value": 500 * ONE})
-    w3.eth.send_transaction({"from": user, "to": world.wsteth.address, "value": 500 * ONE})
-    world.steth.functions.approve(world.wsteth.address, 2**256 - 1).transact({"from": user})
+    # each mined before the next (a receipt, not just a hash): the calls below read the state they leave
+    wait_receipt(w3, world.steth.functions.submit(user).transact({"from": user, "value": 500 * ONE}))
+    wait_receipt(w3, w3.eth.send_transaction({"from": user, "to": world.wsteth.address, "value": 500 * ONE}))
+    wait_receipt(w3, world.steth.functions.approve(world.wsteth.address, 2**256 - 1).transact({"from": user}))
 
     @settings(max_examples=25, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from basis_core.testing.contracts import Artifact, wait_receipt
+from basis_core.testing.contracts import Artifact, deploy, wait_receipt
 from basis_core.testing.solc import compile_solidity
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
@@ -20,10 +20,7 @@ def artifacts() -> dict[str, Artifact]:
 
 
 def _deploy(w3: Any, name: str, *args: Any, sender: str) -> Any:
-    art = artifacts()[name]
-    factory = w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode)
-    receipt = wait_receipt(w3, factory.constructor(*args).transact({"from": sender}))
-    return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+    return deploy(w3, artifacts()[name], *args, sender=sender)
 
 
 @dataclass
