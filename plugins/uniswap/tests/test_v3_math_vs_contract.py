@@ -43,7 +43,7 @@ def sizes(max_value: int) -> st.SearchStrategy[int]:
 @pytest.fixture(scope="module")
 def pools(uniswap_world: UniswapWorld) -> dict[int, m.V3Pool]:
     """Pool states read from chain once (eth_call tests change nothing; transacting tests revert)."""
-    return {fee: read_v3_pool(uniswap_world.v3_pools[(PAIR, fee)]) for fee in FEES}
+    return {fee: read_v3_pool(uniswap_world.v3_pools[(PAIR, fee)], word_radius=WORDS) for fee in FEES}
 
 
 def direction(world: UniswapWorld, sym_in: str) -> tuple[str, str, bool]:
@@ -172,7 +172,11 @@ def test_price_limit_equals_quoter(uniswap_world: UniswapWorld, pools: dict[int,
 
 
 # -------------------------------------------------------------------------------------- real swaps
-TX_SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: tick-bitmap words read either side of the current tick: wide enough that a swap moving the tick never pushes a
+#: position's tick out of the read (4 words of a 10-spacing pool are 10,240 ticks; a swap can move farther)
+WORDS = 16
+TX_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
+                       suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def balances(world: UniswapWorld, who: str) -> dict[str, int]:
@@ -219,7 +223,7 @@ def test_real_swaps_match_balances_and_pool_state(
     try:
         if fp0 or fp1:
             transact(world.w3, contract.functions.setFeeProtocol(fp0, fp1), sender=me)
-        sim = with_positions(world, fee, read_v3_pool(contract))
+        sim = with_positions(world, fee, read_v3_pool(contract, word_radius=WORDS))
         assert sim.fee_protocol == fp0 + (fp1 << 4)
         for _ in range(data.draw(st.integers(1, 3), label="n_swaps")):
             sym_in, sym_out, zero_for_one = direction(world, data.draw(st.sampled_from(["WETH", "USDC"])))
@@ -241,7 +245,7 @@ def test_real_swaps_match_balances_and_pool_state(
             transact(world.w3, fn, sender=me)
             assert pay_before[sym_in] - balances(world, me)[sym_in] == paid
             assert balances(world, recipient)[sym_out] - get_before[sym_out] == received
-            assert_same_state(read_v3_pool(contract), new)
+            assert_same_state(read_v3_pool(contract, word_radius=WORDS), new)
             sim = new
         assert tuple(contract.functions.protocolFees().call()) == (sim.protocol_fees0, sim.protocol_fees1)
         # fees owed to every position == what the position manager would collect right now
@@ -270,7 +274,7 @@ def test_real_mint_and_burn_via_position_manager(
     sym0, sym1 = world.v3_pool_tokens(PAIR)
     snap = chain.snapshot()
     try:
-        sim = with_positions(world, fee, read_v3_pool(contract))
+        sim = with_positions(world, fee, read_v3_pool(contract, word_radius=WORDS))
         # move the price first (sometimes) so the new position's ticks see fee growth
         if data.draw(st.booleans(), label="pre_swap"):
             amount = data.draw(log_uniform(15 * 10**18), label="pre_swap_weth")
@@ -293,7 +297,7 @@ def test_real_mint_and_burn_via_position_manager(
             sender=me)
         ev = npm.events.IncreaseLiquidity().process_receipt(receipt, errors=DISCARD)[0]["args"]
         assert (int(ev["liquidity"]), int(ev["amount0"]), int(ev["amount1"])) == (liquidity, a0, a1)
-        assert_same_state(read_v3_pool(contract), sim_after)
+        assert_same_state(read_v3_pool(contract, word_radius=WORDS), sim_after)
 
         burn = liquidity * data.draw(st.integers(1, 1000), label="burn_permille") // 1000
         if burn == 0:
@@ -303,7 +307,7 @@ def test_real_mint_and_burn_via_position_manager(
             (int(ev["tokenId"]), burn, 0, 0, DEADLINE)), sender=me)
         dec = npm.events.DecreaseLiquidity().process_receipt(receipt, errors=DISCARD)[0]["args"]
         assert (int(dec["amount0"]), int(dec["amount1"])) == (b0, b1)
-        assert_same_state(read_v3_pool(contract), sim_burnt)
+        assert_same_state(read_v3_pool(contract, word_radius=WORDS), sim_burnt)
         # what the pool owes this range (burn proceeds + fees) == what NPM would collect, unless the range
         # is shared with a deployed position (then the pool position aggregates two NPM tokens)
         if all((p["tick_lower"], p["tick_upper"]) != (lower, upper) for p in world.v3_positions[(PAIR, fee)]):
