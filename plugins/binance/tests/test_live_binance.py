@@ -684,9 +684,17 @@ _MATRIX_ORDERS = {
 }
 
 
+@pytest.fixture
+def mx(make: Callable[..., ExecutionInterfaceManager]) -> ExecutionInterfaceManager:
+    """The matrix's manager: a 2 s recvWindow. With the module's 0.4 s, a loaded machine (the emulator shares this
+    process's GIL) can deliver the signed request after its window: the venue then rightly refuses it unplaced,
+    and a fault meant to strike *after* placing strikes a request that placed nothing."""
+    return make(venue={"recv_window_ms": 2000})
+
+
 @pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
 @pytest.mark.parametrize("order_id", list(_MATRIX_ORDERS))
-def test_fault_matrix_every_order_kind_executes_exactly_once(m: ExecutionInterfaceManager, emu: BinanceEmulator,
+def test_fault_matrix_every_order_kind_executes_exactly_once(mx: ExecutionInterfaceManager, emu: BinanceEmulator,
                                                              fault_id: str, order_id: str) -> None:
     """Whatever the venue did before the failure, the venue ends with exactly one order and its effect once:
     an order that was placed is found by client id and adopted (never re-sent); one that was not is re-sent
@@ -696,7 +704,7 @@ def test_fault_matrix_every_order_kind_executes_exactly_once(m: ExecutionInterfa
     cid = f"mx-{order_id}-{fault_id}"
     emu.faults.inject(f"POST {path}", Fault(fault.kind, status=fault.status, payload=fault.payload))
     eth0, usdt0 = emu.spot_balance("ETH"), emu.spot_balance("USDT")
-    d = m.execute(TS, {**ins, "client_id": cid})
+    d = mx.execute(TS, {**ins, "client_id": cid})
     (o,) = emu.orders_for_client_id(cid)
     assert o.status == venue_status and d.order_id == str(o.order_id) and d.details["adopted"] is placed
     assert len(emu.requests_for("POST", path)) == (1 if placed else 2)
@@ -714,11 +722,11 @@ def test_fault_matrix_every_order_kind_executes_exactly_once(m: ExecutionInterfa
 
 
 @pytest.mark.parametrize("fault_id", list(_MATRIX_FAULTS))
-def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManager, emu: BinanceEmulator,
+def test_fault_matrix_transfers_execute_exactly_once(mx: ExecutionInterfaceManager, emu: BinanceEmulator,
                                                      fault_id: str) -> None:
     fault, placed = _MATRIX_FAULTS[fault_id]
     emu.faults.inject("POST /sapi/v1/asset/transfer", Fault(fault.kind, status=fault.status, payload=fault.payload))
-    d = m.execute(TS, _transfer(f"mx-tr-{fault_id}", "300"))
+    d = mx.execute(TS, _transfer(f"mx-tr-{fault_id}", "300"))
     (t,) = emu.transfers
     assert d.order_id == str(t["tranId"]) and d.details["adopted"] is placed
     assert emu.spot_balance("USDT")[0] == D(100_000) - 300 and emu.futures_wallet["USDT"] == D(50_000) + 300
