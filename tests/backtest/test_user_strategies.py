@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -148,10 +149,11 @@ def test_instrument_rules_round_orders_the_venue_accepts() -> None:
 
 # -- the examples ----------------------------------------------------------------------------------------------
 @needs_binance
-def test_the_example_notebook_runs_as_plain_python(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_example_notebook_runs_as_plain_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     nb = json.loads((EXAMPLES / "buy_the_dip.ipynb").read_text())
     code = "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     monkeypatch.chdir(EXAMPLES)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its report goes to a fresh temp dir: this test's
     ns: dict[str, Any] = {}
     exec(compile(code, "buy_the_dip.ipynb", "exec"), ns)
     result = ns["result"]
