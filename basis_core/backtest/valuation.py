@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from basis_core.data.prices import STABLECOINS, usd_price
+from basis_core.data.prices import ETH_LIKE, STABLECOINS, usd_price
 from basis_core.data.provider import DataProvider, MarketSnapshot
 from basis_core.errors import BasisError, MarketDataError
 
@@ -69,7 +69,6 @@ class Valuation:
     exposures: dict[str, Decimal]
 
 
-ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 
 
 def market_usd_price(snapshot: MarketSnapshot, token: str, eth_price: str = "market") -> Decimal:

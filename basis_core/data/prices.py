@@ -11,6 +11,8 @@ from basis_core.data.provider import MarketSnapshot
 from basis_core.errors import MarketDataError
 
 STABLECOINS = frozenset({"USDT", "USDC", "DAI", "USD", "USDS", "FDUSD"})
+#: rebasing 1:1 claims on ETH, priced at the ETH price
+ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 _ONE = Decimal(1)
 
 
@@ -18,7 +20,7 @@ def usd_price(snapshot: MarketSnapshot, token: str) -> Decimal:
     """USD price of ``token`` as of the snapshot; MarketDataError if it cannot be priced."""
     if token in STABLECOINS:
         return _ONE
-    if token in ("ETH", "WETH", "stETH", "eETH"):
+    if token in ETH_LIKE:
         if snapshot.has("oracle:ETH/USD"):
             return snapshot.get("oracle:ETH/USD", "price")
         return snapshot.get("spot:ETH/USDT")
