@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class AnvilNode:
     process: subprocess.Popen[bytes]
     chain_id: int = 31337
     keys: tuple[str, ...] = ANVIL_KEYS
+    cache_dir: Path | None = None
     _id: int = field(default=0, repr=False)
 
     @property
@@ -126,7 +128,12 @@ class AnvilNode:
         self.rpc("evm_mine")
 
     def stop(self) -> None:
-        """Stop the node by PID (SIGTERM, then SIGKILL)."""
+        """Stop the node by PID (SIGTERM, then SIGKILL) and delete its state cache.
+
+        anvil writes historical block states past its in-memory window to disk (hundreds of KB per block, GBs
+        over a long accelerated run) and does not delete them on exit; the node's private ``cache_dir`` goes
+        with it here.
+        """
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
@@ -134,6 +141,8 @@ class AnvilNode:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+        if self.cache_dir is not None:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def __enter__(self) -> AnvilNode:
         return self
@@ -167,17 +176,24 @@ class ChainClock:
 
 
 def start_anvil(*extra_args: str, timeout: float = 20.0) -> AnvilNode:
-    """Start anvil on 127.0.0.1 and an ephemeral port; return once it answers JSON-RPC."""
+    """Start anvil on 127.0.0.1 and an ephemeral port; return once it answers JSON-RPC.
+
+    Unless ``extra_args`` name a ``--cache-path``, the node persists old block states into a private temporary
+    directory that :meth:`AnvilNode.stop` deletes (anvil's default, ``~/.foundry/anvil/tmp``, is never cleaned).
+    """
     binary = anvil_binary()
     last_err: Exception | None = None
+    own_cache = "--cache-path" not in extra_args
     for _ in range(3):
         port = free_port()
+        cache_dir = Path(tempfile.mkdtemp(prefix="basis-anvil-")) if own_cache else None
+        cache_args = ["--cache-path", str(cache_dir)] if cache_dir is not None else []
         proc = subprocess.Popen(
-            [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", *extra_args],
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", *cache_args, *extra_args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        node = AnvilNode(port=port, process=proc)
+        node = AnvilNode(port=port, process=proc, cache_dir=cache_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
