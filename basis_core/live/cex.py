@@ -46,6 +46,8 @@ import pandas as pd
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
 from basis_core.backtest.cex.validation import (
+    account_key,
+    account_kind,
     check_amount,
     check_notional,
     check_price,
@@ -65,6 +67,7 @@ from basis_core.errors import (
     OrderNotFoundError,
 )
 from basis_core.instructions import Transfer, parse_instruction
+from basis_core.live.ccxt_context import keep_decimal_context
 from basis_core.live.journal import ExecutionJournal, IntentState, dumps
 from basis_core.live.orders import (
     ErrorKind,
@@ -238,7 +241,7 @@ class CexLiveBackend:
         self._funding_seen: set[str] = set()
         self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
         self._took_over_open_orders = False  # whether the first accrual took over an earlier process's orders
-        self.client = self.make_client()
+        self.client = keep_decimal_context(self.make_client())  # ccxt rounds in a copy of the caller's context
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
         self.reconcile()
@@ -307,8 +310,15 @@ class CexLiveBackend:
         raise NotImplementedError
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        """ccxt's order by client id or venue id, or None when the venue does not know it."""
-        raise NotImplementedError
+        """ccxt's order by client id or venue id, or None when the venue does not know it (default: ccxt's
+        ``fetch_order`` with the client id as ``clientOrderId``; ``OrderNotFound`` means None)."""
+        import ccxt
+
+        params = {"clientOrderId": client_id} if client_id else {}
+        try:
+            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
+        except ccxt.OrderNotFound:
+            return None
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         """Normalise ccxt's ``answer`` (of create / edit / fetch) into an :class:`OrderView`; with its fills
@@ -801,19 +811,10 @@ class CexLiveBackend:
         return Target(m, None, self.venue_client_id(ref))
 
     def _account_kind(self, account: str, fld: str) -> str:
-        kind = self.spec.accounts.get(account)
-        if kind is None:
-            raise InstructionError(fld, f"unknown {self.name} account {account!r} "
-                                        f"(known: {', '.join(sorted(self.spec.accounts))})")
-        return str(kind)
+        return account_kind(self.spec, account, fld)
 
     def _account_key(self, kind: str, asset: str) -> str:
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.name} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.name}:{self.spec.margin_kind}:{asset}"
-        return f"{self.name}:{self.spec.spot_kind}:{asset}"
+        return account_key(self.spec, kind, asset)
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
         if m.is_perp:

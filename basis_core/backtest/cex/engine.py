@@ -51,6 +51,8 @@ from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
 from basis_core.backtest.cex.validation import (
+    account_key,
+    account_kind,
     check_amount,
     check_notional,
     check_price,
@@ -109,7 +111,6 @@ class CexSimulator:
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
         self._safe: tuple[int, Any] | None = None  # (ledger version, mark rows) of the last liquidation check passed
-        self._accounts = spec.accounts
 
     # -- market data ------------------------------------------------------------------------------
     def series(self, m: Market) -> Series:
@@ -550,16 +551,7 @@ class CexSimulator:
                                ins.client_id, self._next_id(), details={"from": src, "to": dst})
 
     def _account_key(self, account: str, asset: str, field: str) -> str:
-        kind = self._accounts.get(account)
-        if kind is None:
-            raise InstructionError(field, f"unknown {self.venue} account {account!r} "
-                                          f"(known: {', '.join(sorted(self._accounts))})")
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.venue} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.venue}:{self.spec.margin_kind}:{asset}"
-        return f"{self.venue}:{self.spec.spot_kind}:{asset}"
+        return account_key(self.spec, account_kind(self.spec, account, field), asset)
 
     def transferable(self, key: str, ts_ns: int) -> Decimal:
         """What can leave ``key``: a spot balance minus what resting orders hold; a margin wallet
