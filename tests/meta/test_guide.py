@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from basis_core.testing import conformance_protocol
-from basis_core.testing.conformance import Case, ConformanceSuite
+from basis_core.testing.conformance import ConformanceSuite, run_suite_test
 from basis_core.testing.conformance_checks import PARSE_BAD_NUMBERS, invalid_variants
-from basis_core.testing.conformance_harness import Harness, VenueTarget
+from basis_core.testing.conformance_harness import VenueTarget
 from basis_core.testing.conformance_protocol import CAPABILITIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,23 +50,7 @@ def _suite_tests() -> list[str]:
 
 @pytest.mark.parametrize("test", _suite_tests())
 def test_guide_example_passes_the_kit(acme: type, test: str, caplog: pytest.LogCaptureFixture) -> None:
-    suite = ConformanceSuite()
-    target = VenueTarget("acme", acme)
-    fn = getattr(suite, test)
-    params = list(inspect.signature(fn).parameters)
-    kw = {"caplog": caplog} if "caplog" in params else {}
-    try:
-        if "conformance_case" in params:
-            h = Harness(target)
-            for op, i, ex in h.cases():
-                try:
-                    fn(Case(target, op, i, ex), **kw)
-                except pytest.skip.Exception:
-                    pass
-        else:
-            fn(target, **kw)
-    except pytest.skip.Exception:
-        pass
+    run_suite_test(VenueTarget("acme", acme), test, caplog=caplog)
 
 
 @pytest.mark.parametrize("name", [*PROTOCOL_METHODS, "capabilities", "reference_prices"])

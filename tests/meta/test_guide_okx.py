@@ -20,8 +20,8 @@ import pytest
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import load_data_dir, synthetic_market
 from basis_core.data.contrib import Contributor, installed_contributors
-from basis_core.testing.conformance import Case, ConformanceSuite
-from basis_core.testing.conformance_harness import Harness, VenueTarget
+from basis_core.testing.conformance import ConformanceSuite, run_suite_test
+from basis_core.testing.conformance_harness import VenueTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = (ROOT / "docs" / "writing-a-venue-plugin.md").read_text()
@@ -77,19 +77,4 @@ def test_guide_okx_contributes_synthetic_series(okx: type) -> None:
 @pytest.mark.parametrize("test", [n for n, _ in inspect.getmembers(ConformanceSuite, inspect.isfunction)
                                   if n.startswith("test_") and n != "test_no_live_imports_in_backtest"])
 def test_guide_okx_passes_the_kit(okx: type, test: str, caplog: pytest.LogCaptureFixture) -> None:
-    suite = ConformanceSuite()
-    target = VenueTarget("okx", okx)
-    fn = getattr(suite, test)
-    params = list(inspect.signature(fn).parameters)
-    kw = {"caplog": caplog} if "caplog" in params else {}
-    try:
-        if "conformance_case" in params:
-            for op, i, ex in Harness(target).cases():
-                try:
-                    fn(Case(target, op, i, ex), **kw)
-                except pytest.skip.Exception:
-                    pass
-        else:
-            fn(target, **kw)
-    except pytest.skip.Exception:
-        pass
+    run_suite_test(VenueTarget("okx", okx), test, caplog=caplog)
