@@ -26,36 +26,18 @@ Run: ``.venv/bin/python bench/bench_live_overhead.py [--orders N]``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import emulator
+
 TS = "2025-06-01T00:00:00Z"
-
-
-@contextlib.contextmanager
-def emulator(venue: str) -> Iterator[dict[str, Any]]:
-    """``basis emulate <venue>`` in a subprocess; yields its venue_config (demo credentials); stops it by PID."""
-    p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", venue,
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert p.stdout is not None
-        info = json.loads(p.stdout.readline())
-        yield dict(info["venue_config"][venue])
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def _time(fn: Callable[[], Any], n: int) -> list[float]:
