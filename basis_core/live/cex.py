@@ -76,12 +76,14 @@ from basis_core.live.orders import (
     classify_ccxt_error,
     deltas_from_json,
     deltas_to_json,
+    read_retried,
     to_basis_error,
     venue_message,
 )
 from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
+from basis_core.numeric import dec as dec  # the venues' exact numbers (re-exported for plugins)
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +94,6 @@ _CCXT_LOG_REDACTOR = Redactor()
 _CCXT_LOG_FILTER = RedactingFilter(_CCXT_LOG_REDACTOR)
 for _name in ("ccxt", "ccxt.base.exchange"):
     logging.getLogger(_name).addFilter(_CCXT_LOG_FILTER)
-
-
-def dec(x: Any) -> Decimal:
-    """Exact Decimal of a venue number given as a string (floats go through ``repr``)."""
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
 
 
 def instruction_json(ins: Any) -> tuple[str, str]:
@@ -449,8 +442,8 @@ class CexLiveBackend:
         return self.executor.run(call)
 
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
         if src_kind == dst_kind:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         intent_id = f"transfer:{self._own_id(ins)}"
@@ -468,9 +461,9 @@ class CexLiveBackend:
         """The journaled call of a transfer; it can be looked up after an ambiguous failure when the venue lists
         its transfers (:meth:`find_transfers`): the oldest matching transfer since ``sent_ms`` (less the
         landing window) that no other journaled transfer has claimed is adopted."""
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
-        src = self._account_key(src_kind, ins.asset)
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
             tid = answer.get("id") if isinstance(answer, Mapping) else None
@@ -687,8 +680,8 @@ class CexLiveBackend:
 
     def _transfer_deltas(self, ts: Any, ins: Any, transfer_id: str | None, **details: Any) -> ExecutionDeltas:
         """A transfer's deltas: ``amount`` out of the source account, into the destination (no fee)."""
-        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
-        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
@@ -749,18 +742,12 @@ class CexLiveBackend:
     # =============================================================================================
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         """A read-only venue call, retried on ambiguous / transient errors; typed errors otherwise."""
-        def retryable(e: BaseException) -> bool:
-            return self.classify(e) in ("ambiguous", "transient")
-
-        try:
-            return self.policy.call(fn, retryable=retryable, what=f"{self.name} {what}")
-        except BasisError:
-            raise
-        except Exception as e:
-            kind = self.classify(e)
+        def failed(e: BaseException, kind: ErrorKind) -> BasisError:
             if kind in ("ambiguous", "transient"):
-                raise AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}") from None
-            raise to_basis_error(e, self.name, kind=kind, redactor=self.redactor) from None
+                return AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}")
+            return to_basis_error(e, self.name, kind=kind, redactor=self.redactor)
+
+        return read_retried(self.policy, fn, self.classify, f"{self.name} {what}", failed)
 
     def _own_id(self, ins: Any) -> str:
         return str(ins.client_id) if ins.client_id else self.new_venue_client_id()
@@ -809,12 +796,6 @@ class CexLiveBackend:
         if is_oid:
             return Target(m, ref, None)
         return Target(m, None, self.venue_client_id(ref))
-
-    def _account_kind(self, account: str, fld: str) -> str:
-        return account_kind(self.spec, account, fld)
-
-    def _account_key(self, kind: str, asset: str) -> str:
-        return account_key(self.spec, kind, asset)
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
         if m.is_perp:

@@ -3,10 +3,9 @@ printed, and it documents every protocol name, capability, check and invalid-var
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,8 @@ def _example_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def acme(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("guide") / "guide_acme_venue.py"
-    path.write_text(_example_source())
-    spec = importlib.util.spec_from_file_location("guide_acme_venue", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod.AcmeVenue
-    sys.modules.pop(spec.name, None)
+def acme(import_guide_example: Callable[[str, str], Any]) -> Any:
+    return import_guide_example("guide_acme_venue", _example_source()).AcmeVenue
 
 
 def _suite_tests() -> list[str]:

@@ -4,11 +4,9 @@ market, backtests a carry on its own 1-minute data and passes the conformance ki
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,18 +26,10 @@ TEXT = (ROOT / "docs" / "writing-a-venue-plugin.md").read_text()
 
 
 @pytest.fixture(scope="module")
-def okx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def okx(import_guide_example: Callable[[str, str], Any]) -> Any:
     blocks = re.findall(r"```python\n(# example: okx-venue\n.*?)```", TEXT, flags=re.S)
     assert len(blocks) == 1, "the guide must have exactly one '# example: okx-venue' block"
-    path = tmp_path_factory.mktemp("guide") / "guide_okx_venue.py"
-    path.write_text(blocks[0])
-    spec = importlib.util.spec_from_file_location("guide_okx_venue", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod.OkxVenue
-    sys.modules.pop(spec.name, None)
+    return import_guide_example("guide_okx_venue", blocks[0]).OkxVenue
 
 
 def _write(d: Path) -> None:

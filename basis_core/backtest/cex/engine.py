@@ -52,7 +52,6 @@ from basis_core.backtest.cex.spec import CexSpec
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
 from basis_core.backtest.cex.validation import (
     account_key,
-    account_kind,
     check_amount,
     check_notional,
     check_price,
@@ -540,8 +539,8 @@ class CexSimulator:
 
     # -- transfers ----------------------------------------------------------------------------------
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src = self._account_key(ins.from_account, ins.asset, "from_account")
-        dst = self._account_key(ins.to_account, ins.asset, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         if src == dst:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         available = self.transferable(src, ts.value)
@@ -549,9 +548,6 @@ class CexSimulator:
             raise InsufficientFundsError(src, ins.amount, available)
         return ExecutionDeltas(self.venue, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, self._next_id(), details={"from": src, "to": dst})
-
-    def _account_key(self, account: str, asset: str, field: str) -> str:
-        return account_key(self.spec, account_kind(self.spec, account, field), asset)
 
     def transferable(self, key: str, ts_ns: int) -> Decimal:
         """What can leave ``key``: a spot balance minus what resting orders hold; a margin wallet

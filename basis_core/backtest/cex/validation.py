@@ -89,10 +89,10 @@ def account_kind(spec: CexSpec, account: str, field: str) -> str:
     return str(kind)
 
 
-def account_key(spec: CexSpec, kind: str, asset: str) -> str:
-    """The balance key of ``asset`` in an account of ``kind``; InstructionError('asset') for a margin account and an
-    asset that is not a margin asset."""
-    if kind == "margin":
+def account_key(spec: CexSpec, account: str, asset: str, field: str) -> str:
+    """The balance key of ``asset`` in transfer account ``account``: InstructionError(``field``) for an unknown
+    account, InstructionError('asset') for a margin account and an asset that is not a margin asset."""
+    if account_kind(spec, account, field) == "margin":
         if asset not in spec.margin_assets:
             raise InstructionError("asset", f"{asset} is not a margin asset of {spec.venue} "
                                             f"(margin assets: {', '.join(spec.margin_assets)})")

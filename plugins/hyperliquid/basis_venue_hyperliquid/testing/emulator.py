@@ -83,6 +83,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
+from basis_core.numeric import dec as _dec
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
 from basis_core.testing.replay import ReplayEvent
 
@@ -324,14 +325,6 @@ def _fmt(d: Decimal) -> str:
         return "0.0"
     s = format(d.normalize(), "f")
     return s if "." in s else s + ".0"
-
-
-def _dec(x: Any) -> Decimal:
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
 
 
 class _BadRequest(Exception):
