@@ -370,6 +370,57 @@ def risk_state(timestamp: Any, instruction: Any) -> Any:
     """
 
 
+@hookspec(firstresult=True)
+def transfer_networks(timestamp: Any, instruction: Any) -> Any:
+    """Live moves (:mod:`basis_core.transit.live`), source venue: the networks it can withdraw
+    ``instruction.asset`` from the account of ``instruction.source`` on, preferred first.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg`.
+    :return: a list of network names (``["ARBITRUM"]``), or None when the venue cannot withdraw.
+    :raises InstructionError: the asset cannot leave that account (field ``asset`` / ``source``).
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_address(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: the deposit address crediting ``instruction.destination`` with
+    ``instruction.asset`` sent on ``instruction.network``.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``network`` set.
+    :return: the address (str), or None when the venue takes no deposit on that network.
+    :raises InstructionError: the asset or account cannot receive deposits (field ``asset`` / ``destination``).
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_send(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: withdraw ``instruction.amount`` of ``instruction.asset`` to
+    ``instruction.address`` on ``instruction.network``, exactly once per ``instruction.transfer_id``: the venue
+    journals its idempotency key (a client id, a nonce) before the request and, called again with the same
+    ``transfer_id`` (a retry, a restart), looks the withdrawal up instead of sending it twice.
+
+    :return: a :class:`basis_core.transit.legs.TransferState`.
+    :raises InsufficientFundsError: / :raises InstructionError: refused by the venue (nothing moved).
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_status(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: the withdrawal of ``instruction.transfer_id`` now.
+
+    :return: a :class:`basis_core.transit.legs.TransferState`, or None when the venue does not know it.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_arrival(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: whether the transaction ``instruction.txid`` has been credited to
+    ``instruction.destination``.
+
+    :return: a :class:`basis_core.transit.legs.ArrivalState`.
+    """
+
+
 @hookspec
 def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     """Backtest: apply time-dependent effects between ``previous`` (exclusive) and ``timestamp``
