@@ -187,3 +187,28 @@ def test_a_crash_resumes_from_the_journal_and_never_withdraws_twice(world: World
     assert m.execute(T0 + pd.Timedelta(hours=1), move(cid="mv-crash")).status == "requested"  # nothing re-sent
     assert len(world.withdrawals()) == 1 and world.hl.perp_usdc() == D(9000)
     assert world.bn.spot_balance("USDC")[0] == D(20_999)
+
+
+def test_the_venues_answer_the_transfer_hooks(world: World) -> None:
+    """The core names no venue: it asks the source's ``transfer_networks`` / ``transfer_send`` / ``transfer_status``
+    and the destination's ``transfer_address`` / ``transfer_arrival`` (each venue's own API behind them)."""
+    from basis_core.transit.legs import TransferLeg
+
+    m = world.manager()
+
+    def hook(venue: str, name: str, leg: TransferLeg) -> Any:
+        return m._caller(venue, name)(timestamp=T0, instruction=leg)
+
+    leg = TransferLeg("mv-hooks", "USDC", D(500), "hyperliquid:perp-margin:USDC", "binance:spot:USDC")
+    assert hook("hyperliquid", "transfer_networks", leg) == ["ARBITRUM"]
+    address = hook("binance", "transfer_address", leg.with_(network="ARBITRUM"))
+    assert address == world.bn.deposit_address("USDC", "ARBITRUM")
+    sent = hook("hyperliquid", "transfer_send", leg.with_(network="ARBITRUM", address=address))
+    again = hook("hyperliquid", "transfer_send", leg.with_(network="ARBITRUM", address=address))
+    assert again == sent and len(world.withdrawals()) == 1 and sent.fee == 1 and sent.amount_sent == 499
+    status = hook("hyperliquid", "transfer_status", leg)
+    assert status.status == "sent" and status.txid
+    assert not hook("binance", "transfer_arrival", leg.with_(txid=status.txid)).arrived
+    world.later(WITHDRAW_S + CONFIRMATIONS)
+    got = hook("binance", "transfer_arrival", leg.with_(txid=status.txid))
+    assert got.arrived and got.amount == 499
