@@ -324,6 +324,57 @@ def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
 
 
 @hookspec(firstresult=True)
+def swap_pool_models(timestamp: Any, instruction: Any) -> list[Any] | None:
+    """Pure-function models of this venue's pools that can swap ``token_in`` for ``token_out``, at ``timestamp``
+    (optional; the core's router then optimises a split on local math and verifies only its legs through
+    ``quote_swap``). Nothing changes.
+
+    Each model is a :class:`basis_core.best_execution.model.PoolModel`: the pool id, the tokens' decimals, an
+    immutable snapshot (reserves / v3 price, liquidity and ticks / StableSwap balances, A and fee) and a pure
+    ``quote(amount_in base units) -> amount_out base units | None`` that equals this venue's ``quote_swap``
+    exactly for the same amount, time and pool state; plus the zero-size rate after fee, the gas of a swap in ETH
+    and the USD reference prices valuing it. A venue that implements only ``swap_pools`` + ``quote_swap`` (or
+    returns None here) still takes part: the router quotes it through the hooks.
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: a list of ``PoolModel`` covering every pool of the pair (empty: none trades it), or None to be
+        quoted through ``swap_pools`` / ``quote_swap`` instead.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example::
+
+        @hookimpl
+        def swap_pool_models(self, timestamp, instruction):
+            r_in, r_out = self.reserves(timestamp, instruction.token_in)
+            return [PoolModel("v2:WETH/USDC", 6, 18, lambda x: x * 997 * r_out // (r_in * 1000 + x * 997),
+                              Decimal(997 * r_out) / (1000 * r_in), gas_eth, {"ETH": eth, "WETH": eth},
+                              state=(r_in, r_out))]
+    """
+
+
+@hookspec(firstresult=True)
+def quote_spot(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Quote, in swap terms, a spot market order on this CEX (nothing is placed): how much ``token_out`` the spot
+    book gives for at most ``amount_in`` of ``token_in``, net of the taker fee -- live from the order book,
+    in backtest from the simulator's price and slippage model. The core's router asks it for an optional CEX leg
+    of a routed swap (``allow_cex``).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` in the venue's assets (``token_in`` /
+        ``token_out`` of one spot market, either side; ``amount_in`` in human units).
+    :return: deltas with status ``quoted`` and no positions; ``details``: ``symbol``, ``side``, ``amount``
+        (base, on the market's step), ``price`` (average fill), ``amount_in`` (spent, <= asked), ``amount_out``,
+        ``fee``, ``fee_asset``, ``key_in`` / ``key_out``, ``positions`` (would-be) and ``spot_trade`` (the market
+        order that realises the quote, an instruction dict).
+    :raises InstructionError: no spot market for the pair (``token_out``), a size below the market's minimum
+        or beyond the book (``amount_in``).
+
+    Example: ``{"operation": "swap", "venue": "binance", "token_in": "USDT", "token_out": "ETH", "amount_in":
+    "30000"}`` -> ``details["spot_trade"] == {"operation": "spot_trade", "venue": "binance", "symbol": "ETH/USDT",
+    "side": "buy", "amount": "9.9831"}``
+    """
+
+
+@hookspec(firstresult=True)
 def encode_call(timestamp: Any, instruction: Any, recipient: Any) -> Any:
     """Live: the contract call that performs ``instruction`` (one step of an atomic bundle) from an executor
     contract at ``recipient``, for another venue's executor to run in its single transaction.

@@ -45,6 +45,7 @@ import pandas as pd
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.spot_quote import book_price, quote_spot, spot_market
 from basis_core.backtest.cex.validation import (
     check_amount,
     check_notional,
@@ -370,6 +371,18 @@ class CexLiveBackend(CexWithdrawals):
     # =============================================================================================
     def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=False)
+
+    def quote_spot(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """The ``quote_spot`` hook live: the swap-terms quote walking the venue's order book (ccxt
+        ``fetch_order_book``; reference price: the mid); nothing is placed."""
+        m, buy = spot_market(self.markets, self.name, ins.token_in, ins.token_out)
+        book = self._read(lambda: self.client.fetch_order_book(m.symbol), "fetch_order_book")
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            raise InstructionError("token_out", f"{self.name} {m.symbol}: the order book is empty")
+        ref = (Decimal(str(bids[0][0])) + Decimal(str(asks[0][0]))) / 2
+        return quote_spot(self.name, m, buy, ins.amount_in, ts, ref,
+                          book_price(asks if buy else bids, f"{self.name} {m.symbol}"))
 
     def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=True)

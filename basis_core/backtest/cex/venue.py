@@ -145,6 +145,12 @@ class CexVenue(CEXExecutionInterface):
         return self._b().modify_order(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def quote_spot(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        """A spot market order quoted in swap terms (:mod:`basis_core.backtest.cex.spot_quote`): the simulator's
+        price and slippage model in backtest, the order book live."""
+        return self._b().quote_spot(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Any]:
         return self._b().get_balances(timestamp, instruction)  # type: ignore[no-any-return]
 

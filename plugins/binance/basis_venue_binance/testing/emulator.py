@@ -371,6 +371,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             ("GET", "/api/v3/ticker/price"),
             ("GET", "/api/v3/ticker/bookTicker"),
             ("GET", "/api/v3/ticker/24hr"),
+            ("GET", "/api/v3/depth"),
             ("GET", "/fapi/v1/ping"),
             ("GET", "/fapi/v1/time"),
             ("GET", "/fapi/v1/exchangeInfo"),
@@ -381,6 +382,8 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             ("GET", "/fapi/v1/fundingRate"),
         }
         self.replay: MarketReplay | None = None
+        #: base units quoted on each side of the spot book (``GET /api/v3/depth``)
+        self.depth_qty = Decimal(1000)
         #: every funding settlement of a replay, oldest first: symbol, market time (ns), wall time (ms), rate,
         #: mark and the payment booked (0 when flat)
         self.funding_settlements: list[dict[str, Any]] = []
@@ -647,6 +650,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             ("GET", "/api/v3/ticker/price"): lambda p: self._ticker_price("spot", p),
             ("GET", "/api/v3/ticker/bookTicker"): lambda p: self._book_ticker("spot", p),
             ("GET", "/api/v3/ticker/24hr"): lambda p: self._ticker_24h("spot", p),
+            ("GET", "/api/v3/depth"): self._spot_depth,
             ("POST", "/api/v3/order"): self._spot_new_order,
             ("GET", "/api/v3/order"): lambda p: self._order_json(self._find_order("spot", p, "-2013")),
             ("DELETE", "/api/v3/order"): self._spot_cancel,
@@ -878,6 +882,16 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
                 }
             )
         return out[0] if p.get("symbol") else out
+
+    def _spot_depth(self, p: dict[str, str]) -> Any:
+        """``GET /api/v3/depth``: the book a market order here fills against -- one level each side at the
+        symbol's price (this emulator fills every market order at that price), ``depth_qty`` deep."""
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        px = _s(self._price_of("spot", sym))
+        level = [[px, _s(self.depth_qty)]]
+        return {"lastUpdateId": next(self._trade_ids), "bids": level, "asks": level}
 
     def _ticker_24h(self, market: MarketKind, p: dict[str, str]) -> Any:
         """Spot tickers carry bid/ask (ccxt tells spot from futures tickers by ``bidQty``)."""
