@@ -50,6 +50,7 @@ from urllib.parse import parse_qsl
 
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
 from basis_core.testing.replay import ReplayEvent
+from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,11 @@ SERVED_ROUTES: tuple[str, ...] = (
     "POST /fapi/v1/leverage",
     "POST /sapi/v1/asset/transfer",
     "GET /sapi/v1/asset/transfer",
+    "POST /sapi/v1/capital/withdraw/apply",
+    "GET /sapi/v1/capital/withdraw/history",
+    "GET /sapi/v1/capital/deposit/hisrec",
+    "GET /sapi/v1/capital/deposit/address",
+    "GET /sapi/v1/capital/config/getall",
 )
 
 
@@ -292,7 +298,7 @@ def _dec(params: Mapping[str, str], name: str, required: bool = True) -> Decimal
     return d
 
 
-class BinanceEmulator(EmulatorServer):
+class BinanceEmulator(BinanceWallet, EmulatorServer):
     """Local Binance spot + USD-M REST server for the real ccxt client.
 
     ``spot_balances`` / ``futures_balances``: asset -> Decimal (free spot balance; USD-M wallet).
@@ -363,6 +369,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"),
             ("GET", "/api/v3/ticker/bookTicker"),
             ("GET", "/api/v3/ticker/24hr"),
+            ("GET", "/api/v3/depth"),
             ("GET", "/fapi/v1/ping"),
             ("GET", "/fapi/v1/time"),
             ("GET", "/fapi/v1/exchangeInfo"),
@@ -372,6 +379,8 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/premiumIndex"),
             ("GET", "/fapi/v1/fundingRate"),
         }
+        #: base units quoted on each side of the spot book (``GET /api/v3/depth``)
+        self.depth_qty = Decimal(1000)
         # funding_settlements (a replay's, oldest first): symbol, market time (ns), wall time (ms), rate, mark and the
         # payment booked (0 when flat)
 
@@ -557,6 +566,7 @@ class BinanceEmulator(EmulatorServer):
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
         self.replay_step()
+        self._sync_deposits()
         try:
             if (method, path) not in self._public:
                 self._authenticate(headers, self.raw_query(), text, params)
@@ -618,6 +628,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"): lambda p: self._ticker_price("spot", p),
             ("GET", "/api/v3/ticker/bookTicker"): lambda p: self._book_ticker("spot", p),
             ("GET", "/api/v3/ticker/24hr"): lambda p: self._ticker_24h("spot", p),
+            ("GET", "/api/v3/depth"): self._spot_depth,
             ("POST", "/api/v3/order"): self._spot_new_order,
             ("GET", "/api/v3/order"): lambda p: self._order_json(self._find_order("spot", p, "-2013")),
             ("DELETE", "/api/v3/order"): self._spot_cancel,
@@ -654,6 +665,7 @@ class BinanceEmulator(EmulatorServer):
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
             ("POST", "/sapi/v1/asset/transfer"): self._transfer,
             ("GET", "/sapi/v1/asset/transfer"): self._transfer_history,
+            **self._wallet_routes(),
         }
 
     # ------------------------------------------------------------------ public data
@@ -848,6 +860,16 @@ class BinanceEmulator(EmulatorServer):
                 }
             )
         return out[0] if p.get("symbol") else out
+
+    def _spot_depth(self, p: dict[str, str]) -> Any:
+        """``GET /api/v3/depth``: the book a market order here fills against -- one level each side at the
+        symbol's price (this emulator fills every market order at that price), ``depth_qty`` deep."""
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        px = _s(self._price_of("spot", sym))
+        level = [[px, _s(self.depth_qty)]]
+        return {"lastUpdateId": next(self._trade_ids), "bids": level, "asks": level}
 
     def _ticker_24h(self, market: MarketKind, p: dict[str, str]) -> Any:
         """Spot tickers carry bid/ask (ccxt tells spot from futures tickers by ``bidQty``)."""
