@@ -7,8 +7,11 @@ Decimals are shared, not copied:
 - an execution (it has ids, a fill, a bundle, fees or pnl): ``(shape id, client_id, order_id, fill_price,
   fill_amount, bundle, *position values, *fee values, *pnl values)``; what records of one kind share (venue,
   operation, status, the keys of their three maps) is a *shape*, stored once and referred to by a small int;
-- an accrual with positions only (and the plainest venues' fills): ``(venue, operation, status, *position keys,
-  *their values)``: the strings are shared, nothing is looked up on the hot path;
+- an accrual (:meth:`HistoryLog.add_accrual`: funding, interest, staking, every step a position is held): a
+  shape and its Decimals packed in one string, ``(shape id, "v1 v2 ...")`` (``str`` / ``Decimal`` round-trip
+  exactly); about a third of the Decimals' size;
+- a record with positions only and no ids (the plainest venues' fills): ``(venue, operation, status,
+  *position keys, *their values)``: the strings are shared, nothing is looked up on the hot path;
 - a failure or any record added with :meth:`HistoryLog.add`: a shape, the ids and fill, the error and its field.
 
 Tuples of ints, strings, Decimals and None are untracked by the garbage collector after its first pass, so
@@ -41,8 +44,9 @@ _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 #: distinct record shapes kept for sharing; past this, new shapes are stored with their record (a plugin whose
 #: keys change every time, e.g. a new LP position id per deposit, cannot grow the table without bound)
 MAX_SHAPES = 4096
-#: head lengths of a shaped record: execution (ids, fill, bundle), any record (with the error and its field)
-_FULL, _FAILED = 5, 7
+#: head lengths of a shaped record: an accrual (its Decimals packed in one string), an execution (ids, fill,
+#: bundle), any record (with the error and its field)
+_PACKED, _FULL, _FAILED = 0, 5, 7
 
 
 class HistoryRecord:
@@ -225,6 +229,30 @@ class HistoryLog(Sequence[HistoryRecord]):
         self._ts.append(ts_ns)  # the time first: a record a reader can see has its time
         self._recs.append(rec)
 
+    def add_accrual(self, ts_ns: int, d: ExecutionDeltas) -> None:
+        """Record an accrual ``d`` (funding, interest, staking: one or a few per venue and step, off the order hot
+        path) at ``ts_ns``: its Decimals are kept as one string (``str`` and ``Decimal`` round-trip exactly),
+        about a third of their size. Deltas with ids or a fill, or a value that is not a Decimal, are recorded as
+        :meth:`add_deltas` records them."""
+        pos = d.positions
+        fees = d.fees or _EMPTY
+        pnl = d.pnl or _EMPTY
+        if d.client_id is None and d.order_id is None and d.fill_price is None and d.fill_amount is None:
+            vals = (*pos.values(), *fees.values(), *pnl.values())
+            for v in vals:
+                if type(v) is not Decimal:
+                    break
+            else:
+                key = (d.venue, d.operation, d.status, 0, *pos, None, *fees, None, *pnl)
+                sid = self._shape_ids.get(key)
+                if sid is None:
+                    sid = self._shape(key, d.venue, d.operation, True, d.status, _PACKED, pos, fees, pnl)
+                packed = " ".join(map(str, vals))
+                self._ts.append(ts_ns)
+                self._recs.append((sid, packed))
+                return
+        self.add_deltas(ts_ns, d)
+
     def add(self, r: HistoryRecord) -> None:
         """Record ``r`` (any record: a failure, an adopted order ...)."""
         pos, fees, pnl = r.positions or _EMPTY, r.fees or _EMPTY, r.pnl or _EMPTY
@@ -303,6 +331,12 @@ class HistoryLog(Sequence[HistoryRecord]):
                                  positions=_map(rec[3:3 + n], rec[3 + n:]))
         s = self._shapes[rec[0]]
         head = s.head
+        if head == _PACKED:
+            vals = tuple(map(Decimal, rec[1].split(" "))) if rec[1] else ()
+            a = len(s.pos_keys)
+            b = a + len(s.fee_keys)
+            return HistoryRecord(ts_ns, s.venue, s.operation, s.success, s.status, None, None,
+                                 _map(s.pos_keys, vals[:a]), _map(s.fee_keys, vals[a:b]), _map(s.pnl_keys, vals[b:]))
         if head == _FULL:
             cid, oid, price, amount, bundle = rec[1:6]
             err = err_field = None

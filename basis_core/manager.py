@@ -451,7 +451,7 @@ class ExecutionInterfaceManager:
         if effects:
             with self._lock:
                 for d in effects:
-                    self.execution_history.add_deltas(ts_ns, d)
+                    self.execution_history.add_accrual(ts_ns, d)
         return effects
 
     def _accrued(self, venue: str | None, results: list[Any]) -> list[ExecutionDeltas]:

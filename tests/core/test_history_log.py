@@ -50,6 +50,35 @@ def test_a_record_reads_back_exactly_what_the_deltas_said(make: Any) -> None:
     assert log[0]["success"] is True and log[0]["timestamp"] == TS
 
 
+def aave_interest(i: int) -> ExecutionDeltas:
+    """Interest on a supply and a debt: Decimals with trailing zeros, exponents and signed zeros."""
+    return ExecutionDeltas("aave", "interest", TS, {"aave:supplied:USDC": D("0.541439") * i,
+                                                    "aave:debt:WETH": D("0.000003082196529456")},
+                           status="accrued", pnl={"lending_interest": D("0.54143800"), "borrow_interest": D("-0E-18"),
+                                                  "staking_yield": D("1E+3")})
+
+
+def digits(m: Any) -> list[tuple[str, Any]]:
+    return [(k, v.as_tuple()) for k, v in m.items()]
+
+
+@pytest.mark.parametrize("make", [funding, balance_move, aave_interest])
+def test_an_accrual_reads_back_the_same_decimals_digit_for_digit(make: Any) -> None:
+    log = HistoryLog()
+    d = make(3)
+    log.add_accrual(TS.value, d)
+    r = log[0]
+    assert as_dict(r) == as_dict(HistoryRecord.from_deltas(TS.value, d))
+    assert digits(r.positions) == digits(d.positions) and digits(r.pnl) == digits(d.pnl)
+
+
+def test_an_accrual_with_a_value_that_is_not_a_decimal_keeps_it_as_it_is() -> None:
+    log = HistoryLog()
+    log.add_accrual(TS.value, ExecutionDeltas("aave", "interest", TS, {"aave:supplied:USDC": D(1)},
+                                              status="accrued", pnl={"lending_interest": 0}))
+    assert type(log[0].pnl["lending_interest"]) is int
+
+
 def test_bundles_failures_and_added_records_keep_every_field() -> None:
     log = HistoryLog()
     log.add_deltas(TS.value, fill(1), 4)
