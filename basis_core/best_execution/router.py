@@ -20,7 +20,8 @@ Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``
    when some candidate is only reachable through its hooks; ``"exact"`` / ``"model"`` force one. Never worse
    than the best single pool, exactly.
 4. Verification: each modelled leg the split uses is quoted once through its venue's ``quote_swap`` (the quote
-   it executes with). A quote that differs from its model (a model breaking its contract) sets the models aside
+   it executes with), and so is the best single pool with the whole input (the reference). A quote that
+   differs from its model (a model breaking its contract) sets the models aside
    and the decision is made again through the hooks alone (``details["pool_models_note"]`` says why).
 5. Execution: the on-chain legs as ONE atomic bundle of ordinary ``swap`` instructions, all or nothing.
    Backtest: the core runs the bundle on the ledger, the CEX legs' market orders (``spot_trade``) in the same
@@ -359,16 +360,24 @@ def _model_quote(model: PoolModel, scale: int) -> Any:
 
 def _verify(plan: RoutePlan, ts: Any, ins: Swap) -> str | None:
     """Quote every modelled leg of ``plan`` once through its venue's ``quote_swap`` (the quotes the legs execute
-    with); None when each equals its model's output, else what differed."""
-    for i in plan.split.used:
+    with), and the best single pool with the whole input (the reference the split must beat); None when each
+    equals its model's output, else what differed."""
+    s = plan.split
+    total = sum(s.amounts)
+    checks: list[tuple[int, int, int | None]] = [(i, s.amounts[i], s.outputs[i]) for i in s.used]
+    if s.single is not None and s.amounts[s.single] != total:
+        single = plan.pools[s.single]
+        if single.model is not None:
+            scale = 10 ** (single.decimals_in - plan.unit_decimals)
+            checks.append((s.single, total, single.model.quote(total * scale)))
+    for i, units, expected in checks:
         p = plan.pools[i]
         if p.model is None:
             continue  # already an exact hook quote
-        units = plan.split.amounts[i]
         got = _quoter(p, ts, ins, plan.unit_decimals)(units)
-        if got != plan.split.outputs[i]:
-            return (f"{p.key}: quote_swap of {units} base units gave {got}, its pool model "
-                    f"{plan.split.outputs[i]}; planned through quote_swap instead")
+        if got != expected:
+            return (f"{p.key}: quote_swap of {units} base units gave {got}, its pool model {expected}; "
+                    "planned through quote_swap instead")
     return None
 
 
