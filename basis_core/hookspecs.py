@@ -421,6 +421,72 @@ def risk_state(timestamp: Any, instruction: Any) -> Any:
     """
 
 
+@hookspec(firstresult=True)
+def transfer_networks(timestamp: Any, instruction: Any) -> Any:
+    """Live moves (:mod:`basis_core.transit.live`), source venue: the networks it can withdraw
+    ``instruction.asset`` from the account of ``instruction.source`` on, preferred first.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg`.
+    :return: a list of network names (``["ARBITRUM"]``), or None when the venue cannot withdraw.
+    :raises InstructionError: the asset cannot leave that account (field ``asset`` / ``source``).
+
+    Example: Hyperliquid, USDC from ``hyperliquid:perp-margin:USDC``: ``["ARBITRUM"]``.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_address(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: the deposit address crediting ``instruction.destination`` with
+    ``instruction.asset`` sent on ``instruction.network``.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``network`` set.
+    :return: the address (str), or None when the venue takes no deposit on that network.
+    :raises InstructionError: the asset or account cannot receive deposits (field ``asset`` / ``destination``).
+
+    Example: Binance, USDC to ``binance:spot:USDC`` on ``ARBITRUM``: ``"0x5a52...e1f0"`` (its deposit address).
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_send(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: withdraw ``instruction.amount`` of ``instruction.asset`` to
+    ``instruction.address`` on ``instruction.network``, exactly once per ``instruction.transfer_id``: the venue
+    journals its idempotency key (a client id, a nonce) before the request and, called again with the same
+    ``transfer_id`` (a retry, a restart), looks the withdrawal up instead of sending it twice.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``address`` and ``network`` set.
+    :return: a :class:`basis_core.transit.legs.TransferState` (``fee``: what the venue charged).
+    :raises InstructionError: refused by the venue (InsufficientFundsError when the balance is short); nothing
+        moved.
+
+    Example: ``TransferState("pending", "0x4f31...", Decimal("1"), Decimal("999"))`` for 1000 USDC from
+    Hyperliquid.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_status(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: the withdrawal of ``instruction.transfer_id`` now.
+
+    :param instruction: the :class:`basis_core.transit.legs.TransferLeg` that was sent.
+    :return: a :class:`basis_core.transit.legs.TransferState`, or None when the venue does not know it.
+
+    Example: ``TransferState("sent", "c6b9...", Decimal("1"), Decimal("99"), txid="0x77fb...")``.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_arrival(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: whether the transaction ``instruction.txid`` has been credited to
+    ``instruction.destination``.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``txid`` set.
+    :return: a :class:`basis_core.transit.legs.ArrivalState`.
+
+    Example: ``ArrivalState(True, True, Decimal("999"), "12/12")`` once Binance credited the deposit.
+    """
+
+
 @hookspec
 def accrue(previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
     """Backtest: apply time-dependent effects between ``previous`` (exclusive) and ``timestamp``

@@ -80,6 +80,7 @@ from basis_core.live.orders import (
 from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
+from basis_core.live.withdrawals import CexWithdrawals
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class Target:
         return self.client_id or self.order_id or "?"
 
 
-class CexLiveBackend:
+class CexLiveBackend(CexWithdrawals):
     """Live backend of a ccxt CEX venue plugin (see the module docstring).
 
     :param plugin: the :class:`~basis_core.backtest.cex.venue.CexVenue` instance (its name, markets,
@@ -696,6 +697,8 @@ class CexLiveBackend:
                                ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
     def _call_for_intent(self, st: IntentState) -> LiveCall | None:
+        if st.intent.operation == "withdrawal":  # a live move's withdrawal (basis_core.live.withdrawals)
+            return self.withdrawal_call_for_intent(st)
         payload = st.intent.payload
         raw = payload.get("instruction")
         if not isinstance(raw, Mapping):

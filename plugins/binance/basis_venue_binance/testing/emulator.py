@@ -52,6 +52,7 @@ from basis_core.data.provider import DataProvider
 from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
 from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ SERVED_ROUTES: tuple[str, ...] = (
     "POST /fapi/v1/leverage",
     "POST /sapi/v1/asset/transfer",
     "GET /sapi/v1/asset/transfer",
+    "POST /sapi/v1/capital/withdraw/apply",
+    "GET /sapi/v1/capital/withdraw/history",
+    "GET /sapi/v1/capital/deposit/hisrec",
+    "GET /sapi/v1/capital/deposit/address",
+    "GET /sapi/v1/capital/config/getall",
 )
 
 
@@ -294,7 +300,7 @@ def _dec(params: Mapping[str, str], name: str, required: bool = True) -> Decimal
     return d
 
 
-class BinanceEmulator(EmulatorServer):
+class BinanceEmulator(BinanceWallet, EmulatorServer):
     """Local Binance spot + USD-M REST server for the real ccxt client.
 
     ``spot_balances`` / ``futures_balances``: asset -> Decimal (free spot balance; USD-M wallet).
@@ -582,6 +588,7 @@ class BinanceEmulator(EmulatorServer):
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
         self._replay_step()
+        self._sync_deposits()
         try:
             if (method, path) not in self._public:
                 self._authenticate(headers, self.raw_query(), text, params)
@@ -680,6 +687,7 @@ class BinanceEmulator(EmulatorServer):
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
             ("POST", "/sapi/v1/asset/transfer"): self._transfer,
             ("GET", "/sapi/v1/asset/transfer"): self._transfer_history,
+            **self._wallet_routes(),
         }
 
     # ------------------------------------------------------------------ public data
