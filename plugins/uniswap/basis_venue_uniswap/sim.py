@@ -658,14 +658,15 @@ def pool_quote(spec: PoolSpec, st: V2State | V3State, zero_for_one: bool
     keep3 = _MILLION - spec.fee
     s2 = pool.sqrt_price_x96 * pool.sqrt_price_x96
 
+    quoter = pool.exact_input_quoter(zero_for_one)  # = pool.quote, its tick walk done once for all amounts
+
     def v3(amt: int) -> int | None:
         if amt <= 0:
             return None
         try:
-            a0, a1 = pool.quote(zero_for_one, amt)
+            used, out = quoter(amt)
         except ValueError:  # the contract would revert
             return None
-        used, out = (a0, -a1) if zero_for_one else (a1, -a0)
         return out if used == amt and out > 0 else None
     rate = (Decimal(keep3 * s2) / Decimal(_MILLION << 192) if zero_for_one
             else Decimal(keep3 << 192) / Decimal(_MILLION * s2))
