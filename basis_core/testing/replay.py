@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from basis_core.data.provider import DataProvider
+from basis_core.data.provider import DataProvider, Staleness, staleness_ns
 from basis_core.data.series import Series
 from basis_core.errors import MarketDataError
 from basis_core.timeutil import from_ns, to_ns
@@ -42,8 +42,10 @@ __all__ = [
     "MarketReplay",
     "ReplayClock",
     "ReplayEvent",
+    "bound_like_a_feed",
     "load_replay",
     "read_market_csv",
+    "row_spacing_ns",
     "write_market_csv",
 ]
 
@@ -291,7 +293,7 @@ def _merge(providers: Sequence[DataProvider]) -> DataProvider:
                         name="+".join(pr.name for pr in providers), max_staleness=None)
 
 
-def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
+def load_replay(sources: str | Path | Sequence[str | Path], *, max_age: Staleness = None) -> DataProvider:
     """The market of one or more replay sources (merged; an earlier source wins a name clash):
 
     - ``"synthetic"``: the seeded synthetic market (:func:`~basis_core.data.synthetic.synthetic_market`);
@@ -299,6 +301,9 @@ def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
     - a directory of real data files (:func:`~basis_core.data.loaders.load_data_dir`);
     - a real data file recognised by its name (e.g. ``binance_ETHUSDT_perp_1h_....csv``,
       ``binance_ETHUSDT_funding_rates_....csv``).
+
+    ``max_age`` (``"60s"``, a timedelta, ns; None: no bound) makes the replayed data go stale as live reads do
+    (``basis run --data FILE --max-age``): see :func:`bound_like_a_feed`.
 
     Raises :class:`~basis_core.errors.MarketDataError` for a source it cannot read.
     """
@@ -326,7 +331,35 @@ def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
             providers.append(read_market_csv(p))
             continue
         providers.append(_load_named_file(p))
-    return providers[0] if len(providers) == 1 else _merge(providers)
+    out = providers[0] if len(providers) == 1 else _merge(providers)
+    return out if max_age is None else bound_like_a_feed(out, max_age)
+
+
+def row_spacing_ns(series: Series) -> int:
+    """The usual time between two rows of ``series`` (the median spacing, ns; 0 for a single row)."""
+    times = series.times
+    if len(times) < 2:
+        return 0
+    import numpy as np
+
+    return int(np.median(np.diff(np.asarray(times, dtype=np.int64))))
+
+
+def bound_like_a_feed(provider: DataProvider, max_age: Staleness) -> DataProvider:
+    """Make ``provider``'s rows go stale as a live feed's values do, and return it.
+
+    A row of a file holds until the next row is due (its series' usual spacing, :func:`row_spacing_ns`): its
+    value is as of then. Once a series' rows stop, a lookup later than its last row + spacing + ``max_age``
+    raises :class:`~basis_core.errors.StaleMarketDataError` (as a live value older than ``max_age`` does), so a
+    run on a file that ends skips its steps and trades on nothing stale. Hourly candles and 8-hourly funding in
+    one file each keep their own cadence; ``max_age`` is in the data's (the run clock's) time.
+    """
+    age = staleness_ns(max_age)
+    if age is not None:
+        for _name, s in provider.items():
+            s.set_staleness(row_spacing_ns(s) + age)
+        provider.max_staleness_ns = None  # per series now (a series added later keeps no bound)
+    return provider
 
 
 def _load_named_file(p: Path) -> DataProvider:
