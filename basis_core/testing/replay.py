@@ -39,6 +39,7 @@ from basis_core.timeutil import from_ns, to_ns
 
 __all__ = [
     "Feed",
+    "FundingPrediction",
     "MarketReplay",
     "ReplayClock",
     "ReplayEvent",
@@ -155,14 +156,24 @@ class ReplayEvent:
     value: Decimal
 
 
+#: how an emulator announces the rate of the next settlement (:meth:`MarketReplay.predicted_funding`)
+FundingPrediction = Literal["exact", "converging"]
+
+
 class MarketReplay:
     """The feeds of one emulator on one clock (see the module docstring). Not thread-safe: the emulator calls
-    :meth:`advance` under its own lock."""
+    :meth:`advance` under its own lock. ``funding_prediction``: the rate an emulator announces for the next
+    settlement, ``"exact"`` (the file's rate, default) or ``"converging"`` (as a venue's predicted rate moves:
+    from the last settled rate to the file's rate as the interval elapses; it settles at the file's rate)."""
 
-    def __init__(self, feeds: Iterable[Feed], clock: ReplayClock) -> None:
+    def __init__(self, feeds: Iterable[Feed], clock: ReplayClock,
+                 funding_prediction: FundingPrediction = "exact") -> None:
         self.feeds: list[Feed] = list(feeds)
         if not self.feeds:
             raise MarketDataError("a market replay needs at least one feed")
+        if funding_prediction not in ("exact", "converging"):
+            raise ValueError(f"funding_prediction: 'exact' or 'converging', got {funding_prediction!r}")
+        self.funding_prediction: FundingPrediction = funding_prediction
         self.clock = clock
         self.end_ns = max(f.series.last_ns for f in self.feeds)
         self._cursor_ns: int | None = None  # market time up to which events were handed out
@@ -198,6 +209,22 @@ class MarketReplay:
                 if i < len(f.series.times):
                     return f.series.times[i], f.series.columns[f.column][i]
         return None
+
+    def predicted_funding(self, key: str) -> tuple[int, Decimal] | None:
+        """``(market time, rate announced now)`` of the next settlement of ``key``, or None: the file's rate
+        (``exact``), or (``converging``) ``last + (next - last) x elapsed / interval`` between the last settlement
+        and the next (the file's rate when there is no earlier one), rounded to 1e-8 as venues announce it."""
+        nxt = self.next_funding(key)
+        if nxt is None or self.funding_prediction == "exact":
+            return nxt
+        t = self._cursor_ns if self._cursor_ns is not None else self.clock.now_ns()
+        f = next(f for f in self.feeds if f.kind == "funding" and f.key == key)
+        i = bisect_right(f.series.times, t) - 1
+        if i < 0:
+            return nxt
+        t0, last = f.series.times[i], f.series.columns[f.column][i]
+        share = Decimal(t - t0) / Decimal(nxt[0] - t0)
+        return nxt[0], (last + (nxt[1] - last) * share).quantize(Decimal("1e-8"))
 
     def advance(self) -> list[ReplayEvent]:
         """The events between the last call and now, oldest first (prices before a settlement at the same time).
