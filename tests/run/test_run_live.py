@@ -110,8 +110,9 @@ TWO_VENUES = {**SCENARIO, "name": "live-carry-2", "venues": ["binance", "hyperli
 
 def test_live_on_both_exchanges_ends_with_the_backtests_positions_within_fees_and_slippage(
         market: DataProvider, emu: BinanceEmulator, tmp_path: Path) -> None:
-    """Both accounts also hold funds that are not the strategy's (a margin wallet already funded): the strategy
-    deploys its own capital as in the backtest and leaves them alone."""
+    """Both accounts also hold funds that are not the strategy's (margin wallets already funded, a Binance short of
+    10 ETH opened at 4500, far in profit): the strategy deploys its own capital as in the backtest and leaves them
+    alone."""
     import hashlib
 
     from basis_venue_hyperliquid.testing import HyperliquidEmulator
@@ -127,6 +128,7 @@ def test_live_on_both_exchanges_ends_with_the_backtests_positions_within_fees_an
     other = {"binance:futures:USDT": D(40_000), "hyperliquid:perp-margin:USDC": D(20_000)}  # not the strategy's
     with emu.lock:
         emu.futures_wallet["USDT"] = other["binance:futures:USDT"]
+        emu.positions["ETHUSDT"].amount, emu.positions["ETHUSDT"].entry_price = D(-10), D(4500)
     hl = HyperliquidEmulator(wallet, perp_usdc=other["hyperliquid:perp-margin:USDC"],
                              spot_balances={"USDC": D(CAPITAL)})
     hl.start()
@@ -143,9 +145,10 @@ def test_live_on_both_exchanges_ends_with_the_backtests_positions_within_fees_an
         hl.stop()
     assert (result.status, result.steps, result.error, result.unhedged) == ("finished", steps, None, [])
     got = result.positions
+    other["binance:perp:ETH/USDT:USDT"] = D(-10)
     for key_ in ("binance:spot:ETH", "binance:perp:ETH/USDT:USDT", "hyperliquid:spot:ETH",
                  "hyperliquid:perp:ETH/USDC:USDC"):
-        assert got[key_] == expected[key_] != 0, key_  # same sizes: the same decisions on the same prices
+        assert got[key_] - other.get(key_, 0) == expected[key_] != 0, key_  # the same decisions on the same prices
     costs = abs(bt.totals["slippage"]) + abs(bt.totals["trading_fees"])  # USD, the backtest's cost model
     for key_ in ("binance:spot:USDT", "binance:futures:USDT", "hyperliquid:spot:USDC", "hyperliquid:perp-margin:USDC"):
         assert abs(got[key_] - other.get(key_, 0) - expected[key_]) <= costs, key_  # the other funds left alone

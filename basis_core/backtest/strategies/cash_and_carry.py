@@ -100,6 +100,8 @@ class _Leg:
         self.buy_hold = Decimal(0)
         #: what the margin wallet held at start that is not this leg's collateral (live: the account's other funds)
         self.margin_base = Decimal(0)
+        #: the account already held a position in the perp at start: the venue's unrealised PnL is not this leg's
+        self.shared_perp = False
         self.spot_account = d["spot_account"]
         self.margin_account = spec.margin_account or d["margin_account"]
         self.margin_key = spec.margin_key or f"{spec.perp_venue}:{d['margin_kind']}:{self.settle}"
@@ -196,8 +198,10 @@ class CashAndCarry(Strategy):
             margin = leg.capital * p.margin_fraction
             spot_cash = leg.capital - margin
             leg.target_ratio = margin / spot_cash
-            wallet = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
+            held = manager.get_balances(ts, leg.perp_venue)
+            wallet = held.get(leg.margin_key, Decimal(0))
             leg.margin_base = wallet if leg.same_venue else max(wallet - margin, Decimal(0))
+            leg.shared_perp = held.get(leg.perp_key, Decimal(0)) != 0
             if leg.same_venue:
                 if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
                     continue
@@ -299,7 +303,7 @@ class CashAndCarry(Strategy):
 
     def _margin_equity(self, bal: dict[str, Decimal], leg: _Leg, mark: Decimal) -> Decimal:
         wallet = bal.get(leg.margin_key, Decimal(0)) - leg.margin_base  # this leg's collateral only
-        upnl = bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
+        upnl = None if leg.shared_perp else bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
         if upnl is None:
             upnl = leg.perp_qty * (mark - leg.entry)
         return wallet + upnl  # type: ignore[no-any-return]
