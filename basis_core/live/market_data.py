@@ -3,13 +3,15 @@
 Public API
 ----------
 ``LiveMarketData(config=None, *, venues=None, max_age="60s", timeout_s=5.0, keys=None, aliases=None,
-on_venue_error="raise", max_rows=2048, plugins=None)``
+on_venue_error="raise", max_rows=2048, plugins=None, first_timeout_s=30.0)``
     A :class:`~basis_core.data.provider.DataProvider` whose values are read from the venues now. ``config``: the
     settings a manager takes (dict, file, :class:`~basis_core.config.BasisSettings`). No credentials are needed:
     each venue reads public endpoints (``venue_config.<venue>.base_url``, e.g. an emulator) or its chain
     (``rpc_url`` and ``deployment``). ``venues``: the venues to read (default: those the config names in
     ``venues`` or ``venue_config``). ``max_age``: a value older than this (``"60s"``, a timedelta, ns; None: no
-    bound) is refused when looked up. ``timeout_s``: how long one venue's reads of one step may take. ``keys``:
+    bound) is refused when looked up. ``timeout_s``: how long one venue's reads of one step may take
+    (``first_timeout_s`` until its first read succeeded: that one also imports the client library and loads the
+    venue's markets, seconds on a busy machine). ``keys``:
     restrict the reads to these series names (default: everything the venues serve). ``aliases``: extra name ->
     series aliases. ``on_venue_error``: ``"raise"`` (``get_data`` raises when a venue failed) or ``"skip"`` (the
     snapshot is returned; the failed venue's values age and turn stale). ``max_rows``: rows kept per series
@@ -314,7 +316,8 @@ class LiveMarketData(DataProvider):
                  venues: Iterable[str] | None = None, max_age: Staleness = DEFAULT_MAX_AGE, timeout_s: float = 5.0,
                  keys: Iterable[str] | None = None, aliases: Mapping[str, str] | None = None,
                  on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 2048,
-                 plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live") -> None:
+                 plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live",
+                 first_timeout_s: float = 30.0) -> None:
         super().__init__((), aliases=aliases, name=name, max_staleness=None)
         from basis_core.data.contrib import data_plugin_manager
 
@@ -330,6 +333,7 @@ class LiveMarketData(DataProvider):
         if max_rows < 1:
             raise ConfigError(f"max_rows: must be >= 1, got {max_rows!r}")
         self.timeout_s = float(timeout_s)
+        self.first_timeout_s = max(float(first_timeout_s), self.timeout_s)
         self.on_venue_error = on_venue_error
         self.max_rows = int(max_rows)
         self.keys: frozenset[str] | None = None if keys is None else frozenset(keys)
@@ -437,13 +441,14 @@ class LiveMarketData(DataProvider):
                 failures[v] = f"its previous read has not finished (more than {self.timeout_s:g} s)"
                 continue
             st.in_flight = futures[v] = self._pool.submit(self._call, st, ts)
-        deadline = time.monotonic() + self.timeout_s + 0.5  # clients time out first; this is the backstop
+        t0 = time.monotonic()  # clients time out first; this is the backstop
         results: dict[str, dict[str, LiveValue]] = {}
         for v, fut in futures.items():
+            budget = self.timeout_s if self._venues[v].last_ok_ns is not None else self.first_timeout_s
             try:
-                results[v] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                results[v] = fut.result(timeout=max(0.0, t0 + budget + 0.5 - time.monotonic()))
             except FutureTimeout:
-                failures[v] = f"no answer within {self.timeout_s:g} s"
+                failures[v] = f"no answer within {budget:g} s"
             except MarketDataUnavailableError as e:
                 failures[v] = e.reason
         step: dict[str, LiveValue] = {}

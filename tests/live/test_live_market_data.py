@@ -23,6 +23,7 @@ from basis_core.errors import (
     StaleDataError,
     StaleMarketDataError,
 )
+from basis_core.hookspecs import hookimpl
 from basis_core.live.market_data import LiveMarketData
 from basis_core.manager import ExecutionInterfaceManager
 from basis_core.testing.http_emulator import Fault
@@ -229,6 +230,28 @@ def test_a_venue_that_does_not_answer_in_time_is_named_not_waited_for(binance: A
             data.get_data(_now())
         assert time.monotonic() - t0 < 3.5  # bounded by the timeout, not by the venue's delay
         assert e.value.venue == "binance"
+
+
+class SlowFeed:
+    """A venue whose reads take 1.5 s (a client library imported and markets loaded on a busy machine)."""
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        from basis_core.live.market_data import LiveValue
+
+        time.sleep(1.5)
+        return {"oracle:ETH/USD": LiveValue({"price": Decimal(3000)}, time.time_ns())}
+
+
+def test_a_venues_first_read_may_take_longer_than_timeout_s_later_reads_may_not() -> None:
+    from basis_core.data.contrib import Contributor
+
+    slow = [(Contributor("slowfeed", "tests"), SlowFeed)]
+    with LiveMarketData(venues=["slowfeed"], plugins=slow, timeout_s=0.5, first_timeout_s=20) as data:
+        assert data.get_data(_now()).get("oracle:ETH/USD", "price") == 3000  # warm-up: within first_timeout_s
+        with pytest.raises(MarketDataUnavailableError, match=r"slowfeed.*no answer within 0.5 s"):
+            data.get_data(_now())
 
 
 def test_a_scenario_gives_its_live_market_data(binance: Any) -> None:
