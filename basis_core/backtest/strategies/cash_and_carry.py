@@ -198,13 +198,14 @@ class CashAndCarry(Strategy):
             margin = leg.capital * p.margin_fraction
             spot_cash = leg.capital - margin
             leg.target_ratio = margin / spot_cash
-            held = manager.get_balances(ts, leg.perp_venue)
-            wallet = held.get(leg.margin_key, Decimal(0))
-            leg.margin_base = wallet if leg.same_venue else max(wallet - margin, Decimal(0))
-            leg.shared_perp = held.get(leg.perp_key, Decimal(0)) != 0
-            if leg.same_venue:
-                if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
-                    continue
+            # what the wallet holds beyond the collateral (read after the transfer: a replayed start, after a
+            # crash, finds the collateral already moved and the transfer adopted)
+            moved = self._transfer(manager, ts, leg, margin, to_margin=True) if leg.same_venue else None
+            if leg.same_venue and moved is None:
+                continue
+            wallet = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
+            posted = moved.positions.get(leg.margin_key, Decimal(0)) if moved is not None else margin
+            leg.margin_base = max(wallet - posted, Decimal(0))
             qty = self._buy_size(leg, spot_cash, px)
             if qty > 0 and self._buy_spot(manager, ts, leg, qty) is not None:
                 if self._hedge(manager, ts, leg) is None and leg.perp_qty == 0:
@@ -217,6 +218,9 @@ class CashAndCarry(Strategy):
                     if leg.spot_qty * px >= p.min_trade_usd:
                         self.report_unhedged(ts, f"{leg.spot_qty} {leg.base} long on {leg.spot_venue} without its "
                                                  f"{leg.perp_venue} short (the unwind sale failed)")
+            # a position in the perp beyond this leg's is the account's: its unrealised PnL is not the leg's
+            held = manager.get_balances(ts, leg.perp_venue).get(leg.perp_key, Decimal(0))
+            leg.shared_perp = held != leg.perp_qty
 
     def _give_up(self, leg: _Leg, ts: Any, why: str) -> None:
         leg.disabled = True
