@@ -137,16 +137,15 @@ def marginal_rate(pool: StableSwapPool, i: int, j: int) -> Decimal:
 def exchange_quote(pool: StableSwapPool, i: int, j: int) -> Callable[[int], int | None]:
     """``quote(dx)`` -> coin ``j`` out (native units) of ``exchange(i, j, dx)`` on ``pool`` (the contract's
     ``get_dy``), or None where :meth:`CurveSim.swap` refuses (beyond the balance, a revert, nothing out); pure."""
-    bal, mul_j = pool.balances[i], pool.precision_mul[j]
+    bal = pool.balances[i]
 
     def quote(dx: int) -> int | None:
         if not 0 < dx <= bal:
             return None
         try:
-            dy_n, fee_n = pool._dy_parts(i, j, dx)
+            dy = pool.get_dy(i, j, dx)
         except StableSwapRevert:
             return None
-        dy = (dy_n - fee_n) // mul_j
         return dy if dy > 0 else None
     return quote
 

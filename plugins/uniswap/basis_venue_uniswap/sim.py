@@ -645,27 +645,28 @@ def pool_quote(spec: PoolSpec, st: V2State | V3State, zero_for_one: bool
     is immutable); the rate: output per input base unit at zero size, after the fee."""
     if type(st) is V2State:
         r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
-        keep = 10_000 - spec.fee
+        fee = spec.fee
 
         def v2(amt: int) -> int | None:
             if not 0 < amt <= r_in:
                 return None
-            out: int = amt * keep * r_out // (r_in * 10_000 + amt * keep)
+            out = v2_math.get_amount_out(amt, r_in, r_out, fee)
             return out if out > 0 else None
-        return v2, Decimal(keep * r_out) / Decimal(r_in * 10_000)
+        return v2, Decimal((10_000 - fee) * r_out) / Decimal(r_in * 10_000)
     assert type(st) is V3State
     pool = st.pool
     keep3 = _MILLION - spec.fee
     s2 = pool.sqrt_price_x96 * pool.sqrt_price_x96
 
+    quoter = pool.exact_input_quoter(zero_for_one)  # = pool.quote, its tick walk done once for all amounts
+
     def v3(amt: int) -> int | None:
         if amt <= 0:
             return None
         try:
-            a0, a1 = pool.quote(zero_for_one, amt)
+            used, out = quoter(amt)
         except ValueError:  # the contract would revert
             return None
-        used, out = (a0, -a1) if zero_for_one else (a1, -a0)
         return out if used == amt and out > 0 else None
     rate = (Decimal(keep3 * s2) / Decimal(_MILLION << 192) if zero_for_one
             else Decimal(keep3 << 192) / Decimal(_MILLION * s2))
