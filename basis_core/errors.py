@@ -96,11 +96,13 @@ class UnsupportedOperationError(InstructionError):
 class InsufficientFundsError(InstructionError):
     """Applying the instruction would overdraw a balance (as the venue would refuse it)."""
 
-    def __init__(self, key: str, required: Decimal, available: Decimal, field: str = "amount") -> None:
+    def __init__(self, key: str, required: Decimal, available: Decimal, field: str = "amount",
+                 note: str = "") -> None:
         self.key = key
         self.required = required
         self.available = available
-        super().__init__(field, f"insufficient {key}: needs {required}, has {available}")
+        why = f": {note}" if note else ""
+        super().__init__(field, f"insufficient {key}: needs {required}, has {available}{why}")
 
 
 class RiskLimitError(InstructionError):

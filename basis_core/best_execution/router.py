@@ -194,6 +194,20 @@ def _human(units: int, decimals: int) -> Decimal:
     return Decimal(units).scaleb(-decimals)
 
 
+_NOT_TRADED: Any = object()
+
+
+def _optional_hook(manager: Any, venue: str, hook: str, ts: Any, probe: Swap) -> Any:
+    """``venue``'s answer to an optional query hook: None when it has no such hook, ``_NOT_TRADED`` when it does
+    not trade a token of the pair (InstructionError)."""
+    try:
+        return manager._caller(venue, hook)(timestamp=ts, instruction=probe)
+    except UnsupportedOperationError:
+        return None
+    except InstructionError:
+        return _NOT_TRADED
+
+
 def _candidates(manager: Any, ts: Any, ins: Swap, rs: RouterSettings, models: bool) -> list[_Pool]:
     names = rs.venues if rs.venues is not None else tuple(sorted(manager._venues))
     probe = ins.model_copy(update={"pool": None, "quote_only": True})
@@ -206,20 +220,14 @@ def _candidates(manager: Any, ts: Any, ins: Swap, rs: RouterSettings, models: bo
                 raise ConfigError(f"venue_config.{ROUTER_VENUE}.venues: {name!r} has no quote_swap hook") from None
             continue
         if models:  # pure pool models, when the venue has them (else: swap_pools + quote_swap below)
-            try:
-                got = manager._caller(name, "swap_pool_models")(timestamp=ts, instruction=probe)
-            except UnsupportedOperationError:
-                got = None
-            except InstructionError:  # the venue does not trade a token of the pair
+            got = _optional_hook(manager, name, "swap_pool_models", ts, probe)
+            if got is _NOT_TRADED:
                 continue
             if got is not None:
                 out.extend(_Pool(name, mdl.pool, mdl.decimals_in, mdl.decimals_out, caller, {}, mdl) for mdl in got)
                 continue
-        try:
-            entries = manager._caller(name, "swap_pools")(timestamp=ts, instruction=probe)
-        except UnsupportedOperationError:
-            entries = None
-        except InstructionError:  # the venue does not trade a token of the pair
+        entries = _optional_hook(manager, name, "swap_pools", ts, probe)
+        if entries is _NOT_TRADED:
             continue
         if entries is None:  # no swap_pools hook: the venue's default route, decimals from one quote
             try:
