@@ -72,7 +72,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:  # pragma: no cover
     from basis_core.data.provider import DataProvider
-    from basis_core.testing.replay import MarketReplay, ReplayClock, ReplayEvent
+    from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, ReplayEvent
 
 log = logging.getLogger(__name__)
 
@@ -369,11 +369,13 @@ class EmulatorServer:
 
     # -- replayed market ----------------------------------------------------------------------
     def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None) -> MarketReplay:
+                      clock: ReplayClock | None = None,
+                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
         """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`): the series of
         :meth:`replay_wanted`. The clock starts at ``start`` (default: when every followed price series has begun)
         and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises MarketDataError when
-        ``market`` has none of the price series."""
+        ``market`` has none of the price series. ``funding_prediction``: the rate the venue announces for the next
+        settlement (:class:`~basis_core.testing.replay.MarketReplay`)."""
         from basis_core.errors import MarketDataError
         from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
 
@@ -386,7 +388,7 @@ class EmulatorServer:
         if clock is None:
             clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
         with self.lock:
-            self.replay = MarketReplay(feeds, clock)
+            self.replay = MarketReplay(feeds, clock, funding_prediction)
             self.replay_step()
         log.info("%s replaying %r", type(self).__name__, self.replay)
         return self.replay

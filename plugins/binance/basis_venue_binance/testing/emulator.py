@@ -909,7 +909,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             px = _s(self.perp_prices[s])
             rate, nxt = "0.00010000", (now // 28_800_000 + 1) * 28_800_000
             if self.replay is not None and any(f.key == f"funding:{s}" for f in self.replay.feeds):
-                upcoming = self.replay.next_funding(f"funding:{s}")
+                upcoming = self.replay.predicted_funding(f"funding:{s}")
                 rate, nxt = ("0.00000000", 0) if upcoming is None else (
                     f"{upcoming[1]:.8f}", int(self.replay.clock.wall_at(upcoming[0]) * 1000))
             out.append(

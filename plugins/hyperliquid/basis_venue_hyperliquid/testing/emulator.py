@@ -639,7 +639,7 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
     def _next_rate(self, coin: str) -> Decimal | None:
         if self.replay is None:
             return None
-        upcoming = self.replay.next_funding(f"funding:{coin}")
+        upcoming = self.replay.predicted_funding(f"funding:{coin}")
         return None if upcoming is None else upcoming[1]
 
     # -- routing ---------------------------------------------------------------------------------
