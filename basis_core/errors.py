@@ -143,6 +143,18 @@ class PairedExecutionError(InstructionError):
         self.fills = list(fills or [])
 
 
+class PartialRouteError(InstructionError):
+    """A routed swap (venue ``auto``) executed only in part, live: its on-chain legs landed but a CEX leg -- a
+    separate order, never atomic with the chain -- failed. ``deltas`` are the routed deltas of what did execute
+    (status ``partially_filled``); ``failed_legs`` the CEX orders not done (instruction dicts). Act on them."""
+
+    def __init__(self, field: str, reason: str, deltas: object = None,
+                 failed_legs: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.deltas = deltas
+        self.failed_legs = list(failed_legs or [])
+
+
 class VenueContractError(BasisError):
     """A venue plugin broke the plugin contract (returned None or a malformed result, wrote keys outside its
     ``key_namespaces``, changed the instruction it was given)."""

@@ -45,6 +45,7 @@ import pandas as pd
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.spot_quote import book_price, quote_spot, spot_market
 from basis_core.backtest.cex.validation import (
     check_amount,
     check_notional,
@@ -79,6 +80,7 @@ from basis_core.live.orders import (
 from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
+from basis_core.live.withdrawals import CexWithdrawals
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +194,7 @@ class Target:
         return self.client_id or self.order_id or "?"
 
 
-class CexLiveBackend:
+class CexLiveBackend(CexWithdrawals):
     """Live backend of a ccxt CEX venue plugin (see the module docstring).
 
     :param plugin: the :class:`~basis_core.backtest.cex.venue.CexVenue` instance (its name, markets,
@@ -369,6 +371,18 @@ class CexLiveBackend:
     # =============================================================================================
     def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=False)
+
+    def quote_spot(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """The ``quote_spot`` hook live: the swap-terms quote walking the venue's order book (ccxt
+        ``fetch_order_book``; reference price: the mid); nothing is placed."""
+        m, buy = spot_market(self.markets, self.name, ins.token_in, ins.token_out)
+        book = self._read(lambda: self.client.fetch_order_book(m.symbol), "fetch_order_book")
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            raise InstructionError("token_out", f"{self.name} {m.symbol}: the order book is empty")
+        ref = (Decimal(str(bids[0][0])) + Decimal(str(asks[0][0]))) / 2
+        return quote_spot(self.name, m, buy, ins.amount_in, ts, ref,
+                          book_price(asks if buy else bids, f"{self.name} {m.symbol}"))
 
     def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=True)
@@ -683,6 +697,8 @@ class CexLiveBackend:
                                ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
     def _call_for_intent(self, st: IntentState) -> LiveCall | None:
+        if st.intent.operation == "withdrawal":  # a live move's withdrawal (basis_core.live.withdrawals)
+            return self.withdrawal_call_for_intent(st)
         payload = st.intent.payload
         raw = payload.get("instruction")
         if not isinstance(raw, Mapping):

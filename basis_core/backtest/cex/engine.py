@@ -49,6 +49,7 @@ from basis_core.backtest.cex.market import Market, build_markets
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
+from basis_core.backtest.cex.spot_quote import quote_spot, spot_market
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
 from basis_core.backtest.cex.validation import (
     check_amount,
@@ -239,6 +240,14 @@ class CexSimulator:
         check_notional(m, amount, limit)
         check_time_in_force(self.venue, self.spec.time_in_force, ins)
         return self._limit(ts, m, ins, buy, amount, limit, ref, None)
+
+    def quote_spot(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """The ``quote_spot`` hook: a market order spending at most ``ins.amount_in`` of ``ins.token_in``, priced
+        as :meth:`spot_trade` fills it now (reference price and slippage model); nothing changes."""
+        m, buy = spot_market(self.markets, self.venue, ins.token_in, ins.token_out)
+        ref = self.price(m, ts.value)
+        return quote_spot(self.venue, m, buy, ins.amount_in, ts, ref,
+                          lambda a: fill_price(ref, self.slippage_rate(m, a * ref, ts.value, ref), buy))
 
     def _spot_taker(self, ts: Any, m: Market, buy: bool, amount: Decimal, px: Decimal, ref: Decimal,
                     client_id: str | None, order_id: str, op: str) -> ExecutionDeltas:

@@ -145,6 +145,12 @@ class CexVenue(CEXExecutionInterface):
         return self._b().modify_order(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def quote_spot(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        """A spot market order quoted in swap terms (:mod:`basis_core.backtest.cex.spot_quote`): the simulator's
+        price and slippage model in backtest, the order book live."""
+        return self._b().quote_spot(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Any]:
         return self._b().get_balances(timestamp, instruction)  # type: ignore[no-any-return]
 
@@ -169,6 +175,34 @@ class CexVenue(CEXExecutionInterface):
                                      markets[pending.symbol].margin_key)
         return cex_risk(self.name, bal, {s: m.tiers for s, m in markets.items()},
                         {s: m.margin_key for s, m in markets.items()}, shock)
+
+    # -- live moves (basis_core.transit.live): the live backend's withdrawals and deposits --------------------
+    @hookimpl
+    def transfer_networks(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_networks(timestamp, instruction)
+
+    @hookimpl
+    def transfer_address(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_address(timestamp, instruction)
+
+    @hookimpl
+    def transfer_send(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_send(timestamp, instruction)
+
+    @hookimpl
+    def transfer_status(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_status(timestamp, instruction)
+
+    @hookimpl
+    def transfer_arrival(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_arrival(timestamp, instruction)
+
+    def _live_backend(self, operation: str) -> Any:
+        if self.mode != "live":
+            from basis_core.errors import UnsupportedOperationError
+
+            raise UnsupportedOperationError(self.name, operation)
+        return self._b()
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
+from basis_venue_binance.withdrawals import BinanceWithdrawals
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def request_differences(ours: Mapping[str, str], theirs: Mapping[str, Any]) -> l
     return diff
 
 
-class BinanceLiveBackend(CexLiveBackend):
+class BinanceLiveBackend(BinanceWithdrawals, CexLiveBackend):
     """Binance spot + USD-M through ccxt (see the module docstring)."""
 
     _ids: dict[str, str]  # unified symbol -> Binance market id

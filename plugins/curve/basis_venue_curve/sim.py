@@ -15,7 +15,7 @@ rate (from the invariant's gradient) x (1 - fee). Backtest approvals are assumed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -41,6 +41,7 @@ from basis_core.backtest.dex import (
     wallet_key,
 )
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS
+from basis_core.best_execution.model import PoolModel
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -131,6 +132,22 @@ def marginal_rate(pool: StableSwapPool, i: int, j: int) -> Decimal:
         ann = Decimal(pool.amp * n) / A_PRECISION
         r = (ann + dp / xp[i]) / (ann + dp / xp[j])
     return +r  # rounded to the caller's precision
+
+
+def exchange_quote(pool: StableSwapPool, i: int, j: int) -> Callable[[int], int | None]:
+    """``quote(dx)`` -> coin ``j`` out (native units) of ``exchange(i, j, dx)`` on ``pool`` (the contract's
+    ``get_dy``), or None where :meth:`CurveSim.swap` refuses (beyond the balance, a revert, nothing out); pure."""
+    bal = pool.balances[i]
+
+    def quote(dx: int) -> int | None:
+        if not 0 < dx <= bal:
+            return None
+        try:
+            dy = pool.get_dy(i, j, dx)
+        except StableSwapRevert:
+            return None
+        return dy if dy > 0 else None
+    return quote
 
 
 def _beyond(what: str) -> InstructionError:
@@ -353,6 +370,22 @@ class CurveSim:
         """The configured pools trading ``ins``'s pair (the ``swap_pools`` hook)."""
         return swap_pool_entries(((s.id, s.coins) for s in self.specs.values()), ins, self.decimals)
 
+    def swap_models(self, ts: Any, ins: Any) -> list[PoolModel]:
+        """Pure models of the pair's pools at ``ts`` (the ``swap_pool_models`` hook): each closes over the pool's
+        immutable anchored state and quotes exactly as :meth:`swap` does with ``quote`` (``get_dy``)."""
+        out = []
+        for e in self.swap_pools(ts, ins):
+            spec = self.spec(e["pool"])
+            prices = self.prices(ts, spec)
+            st = self.state(ts, spec, prices)
+            i, j = spec.index(ins.token_in), spec.index(ins.token_out)
+            pool = st.pool
+            rate = (Decimal(pool.precision_mul[i]) * st.rate(i, j) * (FEE_DENOMINATOR - pool.fee)
+                    / (FEE_DENOMINATOR * pool.precision_mul[j]))
+            out.append(PoolModel(spec.id, e["decimals_in"], e["decimals_out"], exchange_quote(pool, i, j), rate,
+                                 self.gas(ts, "swap_curve").eth, prices, st))
+        return out
+
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a deposit; None for removals."""
         if ins.operation == "swap":
@@ -369,4 +402,5 @@ class CurveSim:
         return self.state(ts, spec, self.prices(ts, spec))
 
 
-__all__ = ["DEFAULT_POOLS", "POOLS_TABLE", "CurveSim", "CurveSpec", "CurveState", "build_specs", "marginal_rate"]
+__all__ = ["DEFAULT_POOLS", "POOLS_TABLE", "CurveSim", "CurveSpec", "CurveState", "build_specs", "exchange_quote",
+           "marginal_rate"]

@@ -49,6 +49,7 @@ from basis_core.errors import InstructionError
 from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
 from basis_core.live.orders import ErrorKind
 from basis_venue_hyperliquid.client import cloid_from_client_id, validate_cloid
+from basis_venue_hyperliquid.withdrawals import HyperliquidWithdrawals
 
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -69,7 +70,7 @@ def hyperliquid_cloid(client_id: str) -> str:
     return validate_cloid(cloid)
 
 
-class HyperliquidLiveBackend(CexLiveBackend):
+class HyperliquidLiveBackend(HyperliquidWithdrawals, CexLiveBackend):
     """Hyperliquid perps + spot through ccxt (see the module docstring)."""
 
     @classmethod

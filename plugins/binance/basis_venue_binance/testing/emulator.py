@@ -52,6 +52,7 @@ from basis_core.data.provider import DataProvider
 from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
 from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ SERVED_ROUTES: tuple[str, ...] = (
     "POST /fapi/v1/leverage",
     "POST /sapi/v1/asset/transfer",
     "GET /sapi/v1/asset/transfer",
+    "POST /sapi/v1/capital/withdraw/apply",
+    "GET /sapi/v1/capital/withdraw/history",
+    "GET /sapi/v1/capital/deposit/hisrec",
+    "GET /sapi/v1/capital/deposit/address",
+    "GET /sapi/v1/capital/config/getall",
 )
 
 
@@ -294,7 +300,7 @@ def _dec(params: Mapping[str, str], name: str, required: bool = True) -> Decimal
     return d
 
 
-class BinanceEmulator(EmulatorServer):
+class BinanceEmulator(BinanceWallet, EmulatorServer):
     """Local Binance spot + USD-M REST server for the real ccxt client.
 
     ``spot_balances`` / ``futures_balances``: asset -> Decimal (free spot balance; USD-M wallet).
@@ -365,6 +371,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"),
             ("GET", "/api/v3/ticker/bookTicker"),
             ("GET", "/api/v3/ticker/24hr"),
+            ("GET", "/api/v3/depth"),
             ("GET", "/fapi/v1/ping"),
             ("GET", "/fapi/v1/time"),
             ("GET", "/fapi/v1/exchangeInfo"),
@@ -375,6 +382,8 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/fundingRate"),
         }
         self.replay: MarketReplay | None = None
+        #: base units quoted on each side of the spot book (``GET /api/v3/depth``)
+        self.depth_qty = Decimal(1000)
         #: every funding settlement of a replay, oldest first: symbol, market time (ns), wall time (ms), rate,
         #: mark and the payment booked (0 when flat)
         self.funding_settlements: list[dict[str, Any]] = []
@@ -579,6 +588,7 @@ class BinanceEmulator(EmulatorServer):
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
         self._replay_step()
+        self._sync_deposits()
         try:
             if (method, path) not in self._public:
                 self._authenticate(headers, self.raw_query(), text, params)
@@ -640,6 +650,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"): lambda p: self._ticker_price("spot", p),
             ("GET", "/api/v3/ticker/bookTicker"): lambda p: self._book_ticker("spot", p),
             ("GET", "/api/v3/ticker/24hr"): lambda p: self._ticker_24h("spot", p),
+            ("GET", "/api/v3/depth"): self._spot_depth,
             ("POST", "/api/v3/order"): self._spot_new_order,
             ("GET", "/api/v3/order"): lambda p: self._order_json(self._find_order("spot", p, "-2013")),
             ("DELETE", "/api/v3/order"): self._spot_cancel,
@@ -676,6 +687,7 @@ class BinanceEmulator(EmulatorServer):
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
             ("POST", "/sapi/v1/asset/transfer"): self._transfer,
             ("GET", "/sapi/v1/asset/transfer"): self._transfer_history,
+            **self._wallet_routes(),
         }
 
     # ------------------------------------------------------------------ public data
@@ -870,6 +882,16 @@ class BinanceEmulator(EmulatorServer):
                 }
             )
         return out[0] if p.get("symbol") else out
+
+    def _spot_depth(self, p: dict[str, str]) -> Any:
+        """``GET /api/v3/depth``: the book a market order here fills against -- one level each side at the
+        symbol's price (this emulator fills every market order at that price), ``depth_qty`` deep."""
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        px = _s(self._price_of("spot", sym))
+        level = [[px, _s(self.depth_qty)]]
+        return {"lastUpdateId": next(self._trade_ids), "bids": level, "asks": level}
 
     def _ticker_24h(self, market: MarketKind, p: dict[str, str]) -> Any:
         """Spot tickers carry bid/ask (ccxt tells spot from futures tickers by ``bidQty``)."""

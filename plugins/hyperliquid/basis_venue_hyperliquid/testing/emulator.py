@@ -15,7 +15,8 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
 - ``POST /exchange`` actions ``order`` (limit Gtc / Ioc / Alo, reduce-only, cloid), ``cancel``,
   ``cancelByCloid``, ``batchModify``, ``updateLeverage``, ``usdClassTransfer`` (user-signed, master
   key only), ``approveBuilderFee`` and ``setReferrer`` (accepted and recorded, so tests can prove
-  they are never sent).
+  they are never sent); ``withdraw3`` and ``usdSend`` (user-signed) with bridge deposits over a shared
+  transfer network (:mod:`basis_venue_hyperliquid.testing.wallet`).
 
 An L1 action may carry ``expiresAfter`` (ms since the epoch, part of the signed hash, see
 :func:`action_hash`): once :meth:`~basis_core.testing.http_emulator.EmulatorServer.now_ms` is past it the
@@ -87,6 +88,7 @@ from basis_core.data.provider import DataProvider
 from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
 from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_venue_hyperliquid.testing.wallet import HyperliquidWallet
 
 __all__ = [
     "DEFAULT_MARKS",
@@ -130,6 +132,24 @@ USER_SIGNED_TYPES: dict[str, tuple[str, list[dict[str, str]]]] = {
             {"name": "amount", "type": "string"},
             {"name": "toPerp", "type": "bool"},
             {"name": "nonce", "type": "uint64"},
+        ],
+    ),
+    "withdraw3": (
+        "HyperliquidTransaction:Withdraw",
+        [
+            {"name": "hyperliquidChain", "type": "string"},
+            {"name": "destination", "type": "string"},
+            {"name": "amount", "type": "string"},
+            {"name": "time", "type": "uint64"},
+        ],
+    ),
+    "usdSend": (
+        "HyperliquidTransaction:UsdSend",
+        [
+            {"name": "hyperliquidChain", "type": "string"},
+            {"name": "destination", "type": "string"},
+            {"name": "amount", "type": "string"},
+            {"name": "time", "type": "uint64"},
         ],
     ),
     "approveBuilderFee": (
@@ -427,7 +447,7 @@ class ExchangeRecord:
 # ================================================================================================
 
 
-class HyperliquidEmulator(EmulatorServer):
+class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
     """Local Hyperliquid (/info, /exchange) with signer recovery, a mark-price market and fault injection.
 
     ``master``: the account address (the ``user`` of /info queries and the only valid signer of
@@ -704,6 +724,7 @@ class HyperliquidEmulator(EmulatorServer):
         if method != "POST" or path not in ("/info", "/exchange"):
             return 404, {"Content-Type": "text/plain"}, b"Not Found"
         self._replay_step()
+        self._sync_deposits()
         try:
             obj = json.loads(body or b"null")
             if not isinstance(obj, dict):
@@ -1093,7 +1114,7 @@ class HyperliquidEmulator(EmulatorServer):
         if user_signed:
             if signer != master:
                 return done(_err(f"Must deposit before performing actions. User: {signer}"))
-            if action.get("nonce") != nonce:
+            if action.get("nonce", action.get("time")) != nonce:  # withdraw3 / usdSend sign it as "time"
                 return done(_err("Signed action nonce does not match request nonce."))
             chain = "Testnet" if self.testnet else "Mainnet"
             if action.get("hyperliquidChain") != chain:
@@ -1119,6 +1140,8 @@ class HyperliquidEmulator(EmulatorServer):
             "batchModify": self._act_batch_modify,
             "updateLeverage": self._act_update_leverage,
             "usdClassTransfer": self._act_usd_class_transfer,
+            "withdraw3": self._act_withdraw3,
+            "usdSend": self._act_usd_send,
             "approveBuilderFee": self._act_approve_builder_fee,
             "setReferrer": self._act_set_referrer,
         }
