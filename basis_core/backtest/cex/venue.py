@@ -110,8 +110,10 @@ class CexVenue(CEXExecutionInterface):
 
     def instrument_rules(self) -> dict[str, InstrumentRules]:
         """The spec's filters per symbol (after the run's settings)."""
+        hold = self.spec.market_slippage
         return {s.symbol: InstrumentRules(self.name, s.symbol, s.market, s.step, s.min_amount, s.min_notional, s.tick,
-                                          s.max_leverage) for s in self.spec.symbols}
+                                          s.max_leverage, hold if s.market == "spot" else Decimal(0))
+                for s in self.spec.symbols}
 
     def make_backtest_backend(self) -> CexSimulator:
         ctx = self.context

@@ -101,7 +101,7 @@ class HyperliquidLiveBackend(HyperliquidWithdrawals, CexLiveBackend):
         self._margin_ms = int(opts.get("clock_margin_ms", 1000))
         self._transfer_nonces: dict[str, int] = {}  # transfer intent -> nonce of its request of unknown outcome
         self._resent_nonce: int | None = None
-        self._slippage = str(opts.get("market_slippage", "0.05"))
+        self._slippage = str(self.spec.market_slippage)  # the simulator holds the same (option market_slippage)
         client = make_hyperliquid_client(wallet, key, base_url=s.base_url, timeout_ms=s.timeout_ms,
                                          enable_rate_limit=s.enable_rate_limit,
                                          testnet=bool(opts.get("testnet", False)), expires_after_ms=self._window_ms)

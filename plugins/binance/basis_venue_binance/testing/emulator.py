@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl
 from basis_core.data.provider import DataProvider
 from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
-from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, feeds_for
 from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
@@ -503,14 +503,16 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
 
     # ------------------------------------------------------------------ replayed market
     def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None) -> MarketReplay:
+                      clock: ReplayClock | None = None,
+                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
         """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
 
         Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
         perp mark ``perp:binance:ETH/USDT:USDT``; funding ``funding:binance:ETH/USDT:USDT``. Symbols without
         a series keep their fixed price. The clock starts at ``start`` (default: when every followed price
         series has begun) and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises
-        MarketDataError when ``market`` has no price series for any listed symbol.
+        MarketDataError when ``market`` has no price series for any listed symbol. ``funding_prediction``: the
+        rate ``premiumIndex`` announces for the next settlement (:class:`~basis_core.testing.replay.MarketReplay`).
         """
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for sym, spec in self.spot_specs.items():
@@ -528,7 +530,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
         if clock is None:
             clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
         with self.lock:
-            self.replay = MarketReplay(feeds, clock)
+            self.replay = MarketReplay(feeds, clock, funding_prediction)
             self._replay_step()
         log.info("BinanceEmulator replaying %r", self.replay)
         return self.replay
@@ -931,7 +933,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             px = _s(self.perp_prices[s])
             rate, nxt = "0.00010000", (now // 28_800_000 + 1) * 28_800_000
             if self.replay is not None and any(f.key == f"funding:{s}" for f in self.replay.feeds):
-                upcoming = self.replay.next_funding(f"funding:{s}")
+                upcoming = self.replay.predicted_funding(f"funding:{s}")
                 rate, nxt = ("0.00000000", 0) if upcoming is None else (
                     f"{upcoming[1]:.8f}", int(self.replay.clock.wall_at(upcoming[0]) * 1000))
             out.append(

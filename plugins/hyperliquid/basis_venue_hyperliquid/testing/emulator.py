@@ -87,7 +87,7 @@ from eth_utils import keccak
 from basis_core.data.provider import DataProvider
 from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
-from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, feeds_for
 from basis_venue_hyperliquid.testing.wallet import HyperliquidWallet
 
 __all__ = [
@@ -628,14 +628,16 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
 
     # -- replayed market ---------------------------------------------------------------------------
     def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None) -> MarketReplay:
+                      clock: ReplayClock | None = None,
+                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
         """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
 
         Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
         it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark. The
         clock starts at ``start`` (default: when every followed mark series has begun) and runs ``speed`` times
         the wall clock, unless a ``clock`` is given. Raises MarketDataError when ``market`` has no mark series
-        for any coin.
+        for any coin. ``funding_prediction``: the rate ``metaAndAssetCtxs`` announces for the next settlement
+        (:class:`~basis_core.testing.replay.MarketReplay`).
         """
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for p in self.perps.values():
@@ -650,7 +652,7 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
         if clock is None:
             clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in marks), speed)
         with self.lock:
-            self.replay = MarketReplay(feeds, clock)
+            self.replay = MarketReplay(feeds, clock, funding_prediction)
             self._replay_step()
         return self.replay
 
@@ -671,7 +673,7 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
     def _next_rate(self, coin: str) -> Decimal | None:
         if self.replay is None:
             return None
-        upcoming = self.replay.next_funding(f"funding:{coin}")
+        upcoming = self.replay.predicted_funding(f"funding:{coin}")
         return None if upcoming is None else upcoming[1]
 
     # -- routing ---------------------------------------------------------------------------------
