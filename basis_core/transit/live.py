@@ -323,6 +323,8 @@ class LiveTransitDesk:
 def execute_move_live(manager: Any, ts: Any, move: Move) -> ExecutionDeltas:
     """Run a ``move`` on a live ``manager`` (see the module docstring); failures are recorded in its history."""
     desk = LiveTransitDesk.of(manager)
+    if manager._min_corridor is not None:  # a withdrawal out of a margin wallet narrows its corridor
+        manager._check_corridor_live(ts, move)
     try:
         d = desk.move(ts, move)
     except BaseException as exc:
