@@ -143,7 +143,7 @@ class ExecutionInterfaceManager:
         self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
         self._min_corridor: Decimal | None = self.settings.min_corridor_move
-        self.execution_history = HistoryLog()
+        self.execution_history = HistoryLog(self.settings.history_limit)
         self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._bundles = itertools.count(1)  # numbers of atomic bundles (history records carry them)
@@ -451,7 +451,7 @@ class ExecutionInterfaceManager:
         if effects:
             with self._lock:
                 for d in effects:
-                    self.execution_history.add_deltas(ts_ns, d)
+                    self.execution_history.add_accrual(ts_ns, d)
         return effects
 
     def _accrued(self, venue: str | None, results: list[Any]) -> list[ExecutionDeltas]:

@@ -1,15 +1,17 @@
 """Router benchmark (issue 19). Prints one JSON object.
 
-- ``decision_5_pools_us``: one routing decision over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05 /
-  0.3 / 1 % tiers), the router's default split (:func:`basis_core.best_execution.split.modelled_split`: search
-  on constant-product models fitted to 2 exact quotes per pool, exact water-filling from there) over the
-  pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop): median of 200
-  decisions, each for a different size (target <= 1,000 us). ``_exact_search``: the same with
-  :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
-- ``decision_5_pools_via_hooks_us``: the same decision as the manager makes it for ``venue: "auto"`` (default
-  settings): each venue's ``swap_pool_models`` hook gives its pools' pure models (once per timestamp), the exact
-  search runs on their integer math, and each chosen leg is verified once through ``quote_swap``: median of 50,
-  each for a different size at one timestamp. ``_quotes_only`` / ``_quotes_only_exact_search``: the same through
+- ``decision_5_pools_us``: the split search alone over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05
+  / 0.3 / 1 % tiers), :func:`basis_core.best_execution.split.modelled_split` (search on constant-product models
+  fitted to 2 exact quotes per pool, exact water-filling from there: the router's search where a pool is only
+  reachable through its hooks) over the pools' exact integer math as quote functions (the contracts' v2
+  formula, the v3 swap loop): median of 200 decisions, each for a different size. ``_exact_search``: the same
+  with :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
+- ``decision_5_pools_via_hooks_us``: the whole decision as the manager makes it for ``venue: "auto"`` (default
+  settings; target <= 1,000 us): each venue's ``swap_pool_models`` hook gives its pools' pure models, the exact
+  search (``best_split``) runs on their integer math, and each chosen leg and the best single pool are verified
+  once through ``quote_swap``: median of 50,
+  each for a different size at one timestamp (``_cpu_us``: the same decisions' CPU time, which a loaded
+  machine's wait for a core does not inflate). ``_quotes_only`` / ``_quotes_only_exact_search``: the same through
   ``swap_pools`` + ``quote_swap`` alone (``venue_config.auto.pool_models: false``, the path of a plugin without
   models; the modelled and the exact search).
 - ``curve_set``: the same three decisions for DAI -> USDT over the 5 pools of issue 19's target (Uniswap v2
@@ -83,16 +85,18 @@ def _curve_manager(search: str = "auto", pool_models: bool = True) -> ExecutionI
         MARKET, "backtest")
 
 
-def _decisions(m: ExecutionInterfaceManager, swap: Any, n: int = 50) -> tuple[float, list[Any]]:
-    """Median microseconds of ``n`` routing decisions (sizes 1M + 45k i) and their plans."""
-    times, plans = [], []
+def _decisions(m: ExecutionInterfaceManager, swap: Any, n: int = 50) -> tuple[float, float, list[Any]]:
+    """Median wall and CPU (this process's, ``time.process_time``: what a loaded machine's waiting for a core
+    does not inflate) microseconds of ``n`` routing decisions (sizes 1M + 45k i), and their plans."""
+    times, cpu, plans = [], [], []
     for i in range(n):
         ins = swap(1_000_000 + 45_000 * i)
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         plan = plan_route(m, TS, ins)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         plans.append(plan)
-    return round(statistics.median(times) * 1e6, 1), plans
+    return round(statistics.median(times) * 1e6, 1), round(statistics.median(cpu) * 1e6, 1), plans
 
 
 def _hook_quotes(plan: Any) -> int:
@@ -185,8 +189,9 @@ def bench() -> dict[str, Any]:
 
     for name, search, models in (("", "auto", True), ("_quotes_only", "model", False),
                                  ("_quotes_only_exact_search", "exact", False)):
-        us, plans = _decisions(_manager(scale, search, models), _buy)
+        us, cpu, plans = _decisions(_manager(scale, search, models), _buy)
         out[f"decision_5_pools_via_hooks{name}_us"] = us
+        out[f"decision_5_pools_via_hooks{name}_cpu_us"] = cpu
         out[f"hook_quotes_per_decision{name}"] = statistics.median(_hook_quotes(p) for p in plans)
 
     def dai_usdt(usd: int) -> Swap:
@@ -195,9 +200,10 @@ def bench() -> dict[str, Any]:
     runs = {}
     for name, search, models in (("", "auto", True), ("_quotes_only", "model", False),
                                  ("_quotes_only_exact_search", "exact", False)):
-        us, plans = _decisions(_curve_manager(search, models), dai_usdt)
+        us, cpu, plans = _decisions(_curve_manager(search, models), dai_usdt)
         runs[name] = plans
         curve_set[f"decision_us{name}"] = us
+        curve_set[f"decision_cpu_us{name}"] = cpu
         curve_set[f"hook_quotes_per_decision{name}"] = statistics.median(_hook_quotes(p) for p in plans)
         if models:
             curve_set["model_quotes_per_decision"] = statistics.median(p.split.quotes for p in plans)
@@ -225,6 +231,7 @@ def bench() -> dict[str, Any]:
         })
     out["table"] = table
     out["gas_price_gwei"] = str(m.data_provider.get_data(TS).get("gas", "gas_price_gwei"))  # type: ignore[union-attr]
+    out["load_average_1m"] = round(os.getloadavg()[0], 2)
     return out
 
 

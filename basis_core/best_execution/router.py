@@ -1,34 +1,56 @@
-"""The core's DEX router: a swap with ``venue: "auto"`` is split across every installed AMM venue's pools.
+"""The core's DEX router: a swap with ``venue: "auto"`` is split across every installed AMM venue's pools (and,
+when the instruction allows it, a CEX's spot book).
 
 Flow (:func:`plan_route`, used by ``manager.execute`` / ``manager.quote`` for ``venue == "auto"``)
 
-1. Candidates: every venue implementing ``quote_swap`` is asked for the pools of the pair (the ``swap_pools``
-   hook; a venue without it offers its default route). A venue that does not know a token offers nothing.
-2. Curves: each (venue, pool) becomes an exact quote function through the venue's own ``quote_swap`` (the
-   core names no venue and no plugin imports another). Gas: the quote's ``gas_cost_eth`` in the output token at
-   the quote's reference prices (else the market data's), so the split maximises the output *net of gas*.
-3. Split: :func:`basis_core.best_execution.split.modelled_split` (the search on constant-product models fitted
-   to two exact quotes per pool, then one exact quote per chosen leg; never worse than the best single pool,
-   exactly), or with ``search: "exact"`` :func:`~basis_core.best_execution.split.best_split` (exact grid
-   search, then water-filling, every quote through the hooks).
-4. Execution: the legs as ONE atomic bundle of ordinary ``swap`` instructions, all or nothing. Backtest: the
-   core runs the bundle on the ledger (a failed leg rolls every leg back). Live: the bundle goes to the executor
-   venue named by ``venue_config.auto.executor`` (a venue whose ``execute_atomic`` runs other venues' steps in
-   one transaction, through their ``encode_call`` hook); without one, a single leg is an ordinary swap and a
-   split is refused before anything is sent.
+1. Candidates: every venue implementing ``quote_swap``. One that also answers ``swap_pool_models`` gives each
+   pool of the pair as a pure model (:class:`~basis_core.best_execution.model.PoolModel`: an immutable snapshot
+   of the pool at this timestamp and a pure integer ``quote`` equal to its ``quote_swap``); any other is asked
+   for its pools (``swap_pools``; without it, its default route) and quoted through ``quote_swap``. A venue that
+   does not know a token offers nothing. With ``allow_cex``, each named CEX venue's spot book is a candidate
+   too, through its ``quote_spot`` hook (net of its taker fee, at most its spot balance of the input asset;
+   wrapped tokens traded as the CEX's asset: ``cex_assets``, default WETH -> ETH, WBTC -> BTC).
+2. Curves: each candidate becomes a quote function -- its model's local math, or its venue's hook (the core
+   names no venue and no plugin imports another). Gas: the model's / quote's ``gas_cost_eth`` in the output
+   token at its reference prices (else the market data's), so the split maximises the output *net of gas*.
+3. Split (``search``): ``"auto"`` (default) runs :func:`~basis_core.best_execution.split.best_split` (exact grid
+   search, then water-filling) when every candidate has a model -- pure arithmetic, so the decision is the
+   exact search's, at a fraction of a millisecond -- and :func:`~basis_core.best_execution.split.modelled_split`
+   (the search on constant-product fits to two exact quotes per pool, then one exact quote per chosen leg)
+   when some candidate is only reachable through its hooks; ``"exact"`` / ``"model"`` force one. Never worse
+   than the best single pool, exactly.
+4. Verification: each modelled leg the split uses is quoted once through its venue's ``quote_swap`` (the quote
+   it executes with), and so is the best single pool with the whole input (the reference). A quote that
+   differs from its model (a model breaking its contract) sets the models aside
+   and the decision is made again through the hooks alone (``details["pool_models_note"]`` says why).
+5. Execution: the on-chain legs as ONE atomic bundle of ordinary ``swap`` instructions, all or nothing.
+   Backtest: the core runs the bundle on the ledger, the CEX legs' market orders (``spot_trade``) in the same
+   bundle (a failed leg rolls every leg back). Live: the on-chain bundle goes to the executor venue named by
+   ``venue_config.auto.executor`` (a venue whose ``execute_atomic`` runs other venues' steps in one transaction,
+   through their ``encode_call`` hook); without one, a single leg is an ordinary swap and a split is refused
+   before anything is sent. Then each CEX leg is sent as its own market order (legging: it is NOT atomic with
+   the transaction, and its price may have moved while the transaction confirmed; the chain goes first because
+   it is all or nothing: if it fails, nothing was sent to the CEX). A CEX order that fails after the
+   transaction landed raises :class:`~basis_core.errors.PartialRouteError` carrying the deltas of what executed
+   (status ``partially_filled``) and the orders not done.
 
 Settings (``venue_config.auto``, all optional): ``grid`` (chunks of the exact search, default 6), ``rounds``
 (Newton rounds of the water-filling, default 4), ``venues`` (the venues to consider; default every venue with
 ``quote_swap``), ``executor`` (live: the venue running a multi-pool split as one transaction),
 ``default_slippage_bps`` (50: the legs' on-chain minimum below their quotes when the instruction gives no bound),
-``search`` (``"model"``, default, or ``"exact"``: see step 3).
+``search`` (``"auto"``, ``"model"`` or ``"exact"``: step 3), ``pool_models`` (true: use ``swap_pool_models``
+where venues have it; false: hooks only), ``cex_assets`` (token -> CEX asset, for CEX legs).
 
-Deltas (venue ``auto``, operation ``swap``): the merged wallet changes of the legs (gas included); ``details``:
-``legs`` (venue, pool, amount_in, amount_out, gas_cost_eth, price_impact_bps per pool used), ``amount_out``,
-``gas_cost_eth``, ``gas_units``, ``net_amount_out`` (output less the gas valued in the output token),
-``best_single`` (the best single pool's quote: venue, pool, amount_out, gas_cost_eth, net_amount_out),
-``output_gain`` (net output over the best single pool's), ``price_impact_bps`` (against the best pool's
-no-impact output), ``impact_saved_bps`` (the best single pool's impact less the split's), ``quotes``.
+Deltas (venue ``auto``, operation ``swap``): the merged changes of the legs (wallet, gas, and a CEX leg's spot
+balances); ``details``: ``legs`` (venue, pool, amount_in, amount_out, gas_cost_eth, price_impact_bps per pool
+used; a CEX leg: ``kind: "cex"``, symbol, side, amount, price, fee, fee_asset and ``spent``), ``amount_out``
+(wallet output plus the CEX legs' output asset), ``gas_cost_eth``, ``gas_units``, ``net_amount_out`` (output
+less the gas valued in the output token), ``best_single`` (the best single pool's quote: venue, pool, amount_out,
+gas_cost_eth, net_amount_out), ``output_gain`` (net output over the best single pool's), ``price_impact_bps``
+(against the best pool's no-impact output), ``impact_saved_bps`` (the best single pool's impact less the
+split's), ``searched_on`` (``pool_models`` | ``quotes``), ``quotes`` (hook quotes asked), ``model_quotes``
+(local model evaluations); with ``allow_cex``: ``cex_amount_in`` / ``cex_amount_out`` (what went to the CEX)
+and, executed, ``cex_orders``.
 """
 
 from __future__ import annotations
@@ -172,6 +194,20 @@ def _human(units: int, decimals: int) -> Decimal:
     return Decimal(units).scaleb(-decimals)
 
 
+_NOT_TRADED: Any = object()
+
+
+def _optional_hook(manager: Any, venue: str, hook: str, ts: Any, probe: Swap) -> Any:
+    """``venue``'s answer to an optional query hook: None when it has no such hook, ``_NOT_TRADED`` when it does
+    not trade a token of the pair (InstructionError)."""
+    try:
+        return manager._caller(venue, hook)(timestamp=ts, instruction=probe)
+    except UnsupportedOperationError:
+        return None
+    except InstructionError:
+        return _NOT_TRADED
+
+
 def _candidates(manager: Any, ts: Any, ins: Swap, rs: RouterSettings, models: bool) -> list[_Pool]:
     names = rs.venues if rs.venues is not None else tuple(sorted(manager._venues))
     probe = ins.model_copy(update={"pool": None, "quote_only": True})
@@ -184,20 +220,14 @@ def _candidates(manager: Any, ts: Any, ins: Swap, rs: RouterSettings, models: bo
                 raise ConfigError(f"venue_config.{ROUTER_VENUE}.venues: {name!r} has no quote_swap hook") from None
             continue
         if models:  # pure pool models, when the venue has them (else: swap_pools + quote_swap below)
-            try:
-                got = manager._caller(name, "swap_pool_models")(timestamp=ts, instruction=probe)
-            except UnsupportedOperationError:
-                got = None
-            except InstructionError:  # the venue does not trade a token of the pair
+            got = _optional_hook(manager, name, "swap_pool_models", ts, probe)
+            if got is _NOT_TRADED:
                 continue
             if got is not None:
                 out.extend(_Pool(name, mdl.pool, mdl.decimals_in, mdl.decimals_out, caller, {}, mdl) for mdl in got)
                 continue
-        try:
-            entries = manager._caller(name, "swap_pools")(timestamp=ts, instruction=probe)
-        except UnsupportedOperationError:
-            entries = None
-        except InstructionError:  # the venue does not trade a token of the pair
+        entries = _optional_hook(manager, name, "swap_pools", ts, probe)
+        if entries is _NOT_TRADED:
             continue
         if entries is None:  # no swap_pools hook: the venue's default route, decimals from one quote
             try:
@@ -338,16 +368,24 @@ def _model_quote(model: PoolModel, scale: int) -> Any:
 
 def _verify(plan: RoutePlan, ts: Any, ins: Swap) -> str | None:
     """Quote every modelled leg of ``plan`` once through its venue's ``quote_swap`` (the quotes the legs execute
-    with); None when each equals its model's output, else what differed."""
-    for i in plan.split.used:
+    with), and the best single pool with the whole input (the reference the split must beat); None when each
+    equals its model's output, else what differed."""
+    s = plan.split
+    total = sum(s.amounts)
+    checks: list[tuple[int, int, int | None]] = [(i, s.amounts[i], s.outputs[i]) for i in s.used]
+    if s.single is not None and s.amounts[s.single] != total:
+        single = plan.pools[s.single]
+        if single.model is not None:
+            scale = 10 ** (single.decimals_in - plan.unit_decimals)
+            checks.append((s.single, total, single.model.quote(total * scale)))
+    for i, units, expected in checks:
         p = plan.pools[i]
         if p.model is None:
             continue  # already an exact hook quote
-        units = plan.split.amounts[i]
         got = _quoter(p, ts, ins, plan.unit_decimals)(units)
-        if got != plan.split.outputs[i]:
-            return (f"{p.key}: quote_swap of {units} base units gave {got}, its pool model "
-                    f"{plan.split.outputs[i]}; planned through quote_swap instead")
+        if got != expected:
+            return (f"{p.key}: quote_swap of {units} base units gave {got}, its pool model {expected}; "
+                    "planned through quote_swap instead")
     return None
 
 

@@ -73,8 +73,10 @@ def test_the_decision_on_pool_models_is_the_exact_searchs_through_quote_swap(amo
     exact = plan_route(_manager(search="exact", pool_models=False), T0, _swap(amount, token_out))
     assert fast.searched_on == "pool_models" and exact.searched_on == "quotes"
     assert fast.split.amounts == exact.split.amounts and fast.split.net == exact.split.net
-    # the hooks were asked once per chosen leg (the verification), the exact search many times
-    assert sum(len(p.quotes) for p in fast.pools) == len(fast.split.used)
+    # the hooks were asked once per chosen leg and once for the best single pool (the verification), the exact
+    # search many times
+    single_is_the_split = fast.split.used == (fast.split.single,)
+    assert sum(len(p.quotes) for p in fast.pools) == len(fast.split.used) + (not single_is_the_split)
     assert sum(len(p.quotes) for p in exact.pools) > 5 * len(fast.pools)
 
 
@@ -84,8 +86,14 @@ def test_a_routed_swap_on_pool_models_executes_its_verified_quotes() -> None:
     assert quote.details["searched_on"] == "pool_models" and len(quote.details["legs"]) >= 2
     d = m.execute(T0, _swap(10_000_000))
     assert d.details["amount_out"] == quote.details["amount_out"] == d.positions["ethereum:wallet:WETH"]
-    assert d.details["quotes"] == len(d.details["legs"]) and d.details["model_quotes"] > 0
+    assert d.details["quotes"] == len(d.details["legs"]) + 1 and d.details["model_quotes"] > 0  # + best single
     # the swap moved the pools: the next models (same timestamp) are of the moved pools and still exact
+    probe = Swap(venue="uniswap", token_in="USDC", token_out="WETH", amount_in=D(1))
+    moved = m.venue("uniswap").swap_pool_models(T0, probe)
+    assert moved is m.venue("uniswap").swap_pool_models(T0, probe)  # built once per timestamp and pool states
+    assert moved is not M.venue("uniswap").swap_pool_models(T0, probe)
+    assert {mdl.pool: mdl.state for mdl in moved} != {mdl.pool: mdl.state for mdl in
+                                                      M.venue("uniswap").swap_pool_models(T0, probe)}
     after = plan_route(m, T0, _swap(1_000_000))
     again = plan_route(_manager(search="exact", pool_models=False), T0, _swap(1_000_000))
     assert after.split.outputs != again.split.outputs  # m's pools moved, the fresh manager's did not
