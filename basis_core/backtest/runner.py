@@ -464,6 +464,13 @@ def _risk_frame(rows: list[dict[str, float]], index_ns: list[int], exposures: pd
     return shares.join(sampled, how="left")
 
 
+def _indexed(history: Iterable[Any]) -> Iterable[tuple[int, Any]]:
+    """``(index, record)`` pairs of a history: a :class:`~basis_core.history.HistoryLog`'s absolute indices (the
+    owner map's), or positions in a plain sequence."""
+    indexed = getattr(history, "indexed", None)
+    return indexed() if indexed is not None else enumerate(history)  # type: ignore[no-any-return]
+
+
 def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     """History index -> the strategy whose step made it."""
     out: dict[int, str] = {}
@@ -500,7 +507,7 @@ def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int
         (0, label, bal, None) for label, bal in capital.items() if bal]
     accruals: list[tuple[int, float, Any]] = []
     ns = np.asarray(index.asi8)  # type: ignore[attr-defined]
-    for i, rec in enumerate(history):
+    for i, rec in _indexed(history):
         if not rec.success or rec.operation == "atomic":
             continue
         step = int(ns.searchsorted(rec.ts_ns, side="left"))
@@ -568,7 +575,7 @@ def executions_frame(history: Iterable[Any], strategy_of: Mapping[int, str] | No
     ncomp = len(PNL_COMPONENTS)
     rows = []
     times: list[int] = []
-    for i, r in enumerate(history):
+    for i, r in _indexed(history):
         comps = [0.0] * ncomp
         for c, v in _items(r.pnl):
             j = comp_index.get(c)

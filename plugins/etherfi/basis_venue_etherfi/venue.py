@@ -77,3 +77,8 @@ class EtherFiVenue(StakingHooks, OnChainVenue):
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "50", "ethereum:wallet:WETH": "10", "ethereum:wallet:eETH": "20",
                 "ethereum:wallet:weETH": "20"}
+
+    def conformance_live_target(self) -> Any:
+        """Our EtherFi contracts and WETH9 on a local anvil (see :mod:`basis_venue_etherfi.testing.live_target`)."""
+        from basis_venue_etherfi.testing.live_target import live_target
+        return live_target(self.conformance_balances())
