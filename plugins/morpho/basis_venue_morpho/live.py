@@ -631,19 +631,37 @@ class MorphoLive(OnChainLiveBase):
         """Each market this account borrows in, under a :class:`basis_core.risk.Shock`, from one block's chain
         state: ``position(id, me)``, ``market(id)`` accrued to that block's time, the market oracle's ``price()``,
         through :func:`basis_venue_morpho.sim.market_risk` (``_isHealthy``'s math, as the backtest). None without
-        debt."""
+        debt. The shock's pending supply / withdraw / borrow / repay (the live pre-trade corridor check) are projected
+        onto the positions read (:mod:`basis_venue_morpho.projection`)."""
         from basis_core.risk import NO_SHOCK
+        from basis_core.risk.guard import lending_changes
+        from basis_venue_morpho.projection import project_position
 
         shock = shock or NO_SHOCK
         block = self.client.w3.eth.block_number
+        changes = lending_changes(getattr(shock, "pending", None), VENUE)
+        first: dict[str, str] = {}
+        for alias, lm in self.chain.markets.items():
+            first.setdefault("c:" + lm.spec.collateral, alias)
+            first.setdefault("l:" + lm.spec.loan, alias)
+        cache = getattr(self, "_risk_cache", None)
+        if cache is None or cache[0] != block:  # a corridor search asks for one block's state under many shocks
+            cache = self._risk_cache = (block, {})
         out = []
-        for lm in self.chain.markets.values():
-            p = self.chain.position(lm, self.me, block)
+        for alias, lm in self.chain.markets.items():
+            got = cache[1].get(alias)
+            if got is None:
+                got = cache[1][alias] = (self.chain.position(lm, self.me, block), self.chain.accrued(lm, block)[0],
+                                         self.chain.price(lm, block))
+            p, m, price = got
+            if not p.borrow_shares and not changes:
+                continue
+            if changes:
+                m, p = project_position(alias, lm.id.hex(), lm.spec, m, p, changes, self.decimals, first)
             if not p.borrow_shares:
                 continue
-            m, _ = self.chain.accrued(lm, block)
             spec = lm.spec
-            leg = market_risk(spec, m, p, self.chain.price(lm, block), self.decimals[spec.loan],
+            leg = market_risk(spec, m, p, price, self.decimals[spec.loan],
                               self.decimals[spec.collateral], shock)
             if leg is not None:
                 out.append(leg)
