@@ -184,18 +184,18 @@ class CexVenue(CEXExecutionInterface):
     @hookimpl
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
         """Each margin wallet's health under the shock (:mod:`basis_core.backtest.cex.risk`), from this venue's own
-        balances and margin tiers (backtest and live alike)."""
-        from basis_core.backtest.cex.risk import cex_risk, project_perp_trade
+        balances and margin tiers (backtest and live alike); with the shock's pending instructions for this venue
+        projected onto them (:func:`basis_core.backtest.cex.risk.project_pending`)."""
+        from basis_core.backtest.cex.risk import cex_risk, project_pending
+        from basis_core.risk.guard import pending_for
         from basis_core.risk.shocks import NO_SHOCK
 
         shock = instruction or NO_SHOCK
         bal = self._b().get_balances(timestamp, None)
         markets = {s: m for s, m in self.markets.items() if m.is_perp}
-        pending: Any = getattr(shock, "pending", None)
-        if getattr(pending, "operation", None) == "perp_trade" and getattr(pending, "venue", None) == self.name \
-                and pending.symbol in markets:
-            bal = project_perp_trade(self.name, bal, pending, self._b().estimate_notional(timestamp, pending),
-                                     markets[pending.symbol].margin_key)
+        for pending in pending_for(getattr(shock, "pending", None), self.name):
+            bal = project_pending(self.name, bal, pending, markets, self.spec,
+                                  lambda p: self._b().estimate_notional(timestamp, p))
         return cex_risk(self.name, bal, {s: m.tiers for s, m in markets.items()},
                         {s: m.margin_key for s, m in markets.items()}, shock)
 

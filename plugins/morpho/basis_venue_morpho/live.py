@@ -32,8 +32,9 @@ from typing import Any
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import abi_function
 from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.live import LendingLive
 from basis_venue_morpho import math as mm
 from basis_venue_morpho.deployment import load_table
 from basis_venue_morpho.markets import MarketSpec, alias_of, resolve_market
@@ -51,13 +52,7 @@ _PARAMS = {"name": "marketParams", "type": "tuple", "components": [
 
 
 def _fn(name: str, inputs: Sequence[Any], outputs: Sequence[str] = (), mut: str = "nonpayable") -> dict[str, Any]:
-    def p(spec: Any) -> Any:
-        if isinstance(spec, dict):
-            return spec
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": mut, "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
+    return abi_function(name, inputs, outputs, mut)
 
 
 #: the parts of IMorpho the venue calls (Morpho Blue 1.0.0)
@@ -173,15 +168,14 @@ class MorphoChain:
             block_identifier=block))
 
 
-class MorphoLive(OnChainLiveBase):
+class MorphoLive(LendingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
+    venue_name = VENUE
+
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        s = venue.settings
-        opts = s.options
-        if client is None:
-            client = client_from_settings(VENUE, s)
-        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        opts = venue.settings.options
+        client = self.connect(venue, client, load_table)
         self.init_onchain(VENUE, client, self.table, opts)
         self.chain = MorphoChain(client.w3, self.table)
         self.accounts = {k: client.checksum(v) for k, v in self.table["accounts"].items()}
@@ -192,13 +186,6 @@ class MorphoLive(OnChainLiveBase):
         self._encode_call: Any = getattr(venue.context, "encode_call", None)  # other venues' steps as calls
         self._last_translation: tuple[Any, Any] | None = None
         self.init_intents(VENUE, venue.context)
-
-    def __repr__(self) -> str:
-        return f"<MorphoLive {self.client!r}>"
-
-    @property
-    def me(self) -> str:
-        return self.client.address
 
     @property
     def morpho(self) -> Any:
@@ -227,18 +214,6 @@ class MorphoLive(OnChainLiveBase):
             raise
 
     # ------------------------------------------------------------------------------------------ operations
-    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._supply(ts, ins))
-
-    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
-
-    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
-
-    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._repay(ts, ins))
-
     def liquidate(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self.intent(ts, ins, lambda: self._liquidate(ts, ins))
 
@@ -477,9 +452,6 @@ class MorphoLive(OnChainLiveBase):
                 sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
 
-    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
-        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
-
     def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
         if bundle.min_health_factor is not None:
             raise InstructionError("min_health_factor", "the morpho executor has no health post-condition (Morpho's "
@@ -631,19 +603,37 @@ class MorphoLive(OnChainLiveBase):
         """Each market this account borrows in, under a :class:`basis_core.risk.Shock`, from one block's chain
         state: ``position(id, me)``, ``market(id)`` accrued to that block's time, the market oracle's ``price()``,
         through :func:`basis_venue_morpho.sim.market_risk` (``_isHealthy``'s math, as the backtest). None without
-        debt."""
+        debt. The shock's pending supply / withdraw / borrow / repay (the live pre-trade corridor check) are projected
+        onto the positions read (:mod:`basis_venue_morpho.projection`)."""
         from basis_core.risk import NO_SHOCK
+        from basis_core.risk.guard import lending_changes
+        from basis_venue_morpho.projection import project_position
 
         shock = shock or NO_SHOCK
         block = self.client.w3.eth.block_number
+        changes = lending_changes(getattr(shock, "pending", None), VENUE)
+        first: dict[str, str] = {}
+        for alias, lm in self.chain.markets.items():
+            first.setdefault("c:" + lm.spec.collateral, alias)
+            first.setdefault("l:" + lm.spec.loan, alias)
+        cache = getattr(self, "_risk_cache", None)
+        if cache is None or cache[0] != block:  # a corridor search asks for one block's state under many shocks
+            cache = self._risk_cache = (block, {})
         out = []
-        for lm in self.chain.markets.values():
-            p = self.chain.position(lm, self.me, block)
+        for alias, lm in self.chain.markets.items():
+            got = cache[1].get(alias)
+            if got is None:
+                got = cache[1][alias] = (self.chain.position(lm, self.me, block), self.chain.accrued(lm, block)[0],
+                                         self.chain.price(lm, block))
+            p, m, price = got
+            if not p.borrow_shares and not changes:
+                continue
+            if changes:
+                m, p = project_position(alias, lm.id.hex(), lm.spec, m, p, changes, self.decimals, first)
             if not p.borrow_shares:
                 continue
-            m, _ = self.chain.accrued(lm, block)
             spec = lm.spec
-            leg = market_risk(spec, m, p, self.chain.price(lm, block), self.decimals[spec.loan],
+            leg = market_risk(spec, m, p, price, self.decimals[spec.loan],
                               self.decimals[spec.collateral], shock)
             if leg is not None:
                 out.append(leg)
