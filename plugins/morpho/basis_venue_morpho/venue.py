@@ -4,8 +4,10 @@
 Operations: ``supply`` (the market's loan token lends; its collateral token is posted as collateral),
 ``withdraw`` (either side; ``"max"``), ``borrow``, ``repay`` (``"max"``: every borrow share), ``liquidate``
 (as the liquidator), and Morpho's fee-free flash loan as the ``flash_loan`` of an atomic bundle
-(``flash_loan_premium`` 0). Instructions name the market in ``market`` (alias); without it the venue takes the
-one market the asset fits, preferring the one where the account holds the position acted on.
+(``flash_loan_premium`` 0; live, a bundle with ``venue: "morpho"`` runs as one transaction through our
+executor contract, :mod:`basis_venue_morpho.executor`, with other venues' steps such as swaps encoded by them).
+Instructions name the market in ``market`` (alias); without it the venue takes the one market the asset fits,
+preferring the one where the account holds the position acted on.
 
 Backtest: :mod:`basis_venue_morpho.sim` on the contract's integer math (:mod:`basis_venue_morpho.math`) and the
 market states of :mod:`basis_venue_morpho.data`. Settings (``venue_config.morpho``): ``markets`` (see
@@ -14,7 +16,8 @@ market states of :mod:`basis_venue_morpho.data`. Settings (``venue_config.morpho
 
 Live (:mod:`basis_venue_morpho.live`, web3 imported lazily): ``rpc_url``, ``private_key``, ``deployment``
 ("mainnet" | a JSON path) or option ``deployment_table`` (a dict, see :mod:`basis_venue_morpho.deployment`),
-options ``approval_mode`` ("exact" | "unlimited"), ``receipt_poll_interval`` / ``receipt_timeout`` (s). Live
+options ``approval_mode`` ("exact" | "unlimited"), ``receipt_poll_interval`` / ``receipt_timeout`` (s), ``executor``
+(our MorphoBundleExecutor's address for atomic bundles, or the table's ``contracts.MorphoBundleExecutor``). Live
 market data (:mod:`basis_venue_morpho.market_data`): ``morpho:<alias>`` of every table market, read from the chain.
 """
 
@@ -23,31 +26,29 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core import ExecutionDeltas, hookimpl
+from basis_core.onchain import AtomicHooks, LendingHooks, OnChainVenue
 
 MARKET = "wstETH/WETH-94.5"
 
 
-class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
+class MorphoVenue(AtomicHooks, LendingHooks, OnChainVenue):
     """Morpho Blue on Ethereum."""
 
     name = "morpho"
     description = "Morpho Blue: isolated markets, supply / collateral / borrow / repay / liquidate, free flash loans"
     key_namespaces = ("morpho:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "markets", "accounts", "gas_units", "charge_gas", "liquidations", "approval_mode", "deployment_table"}
-    ) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {
+        "markets", "accounts", "liquidations", "executor"}
     data_module: ClassVar[str] = "basis_venue_morpho.data"
+    backtest_backend: ClassVar[str] = "basis_venue_morpho.sim:MorphoSim"
+    live_backend: ClassVar[str] = "basis_venue_morpho.live:MorphoLive"
 
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_morpho.markets import build_markets
         from basis_venue_morpho.sim import build_accounts
 
-        build_accounts(self.settings.options, build_markets(self.settings.options))
-        approval_mode(self.name, self.settings.options)
+        build_accounts(options, build_markets(options))
 
     def flash_loan_premium(self) -> Decimal:
         """Morpho's flash loans are free."""
@@ -57,56 +58,16 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         from basis_venue_morpho.markets import build_markets
         return tuple(build_markets(self.settings.options))
 
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_morpho.sim import MorphoSim
-        return MorphoSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_morpho.live import MorphoLive
-        return MorphoLive(self)
-
     @staticmethod
     @hookimpl
     def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
         from basis_venue_morpho.market_data import read_market_data
         return read_market_data(timestamp, keys, context)
 
-    # -- operations --------------------------------------------------------------------------------------
-    @hookimpl
-    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
-
+    # -- operations beyond LendingHooks' supply / withdraw / borrow / repay / risk_state and the atomic bundle ----
     @hookimpl
     def execute_liquidate(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
         return self.backend.liquidate(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """Each borrowing market's health under the shock: backtest ``MorphoSim.risk_state``, live
-        ``MorphoLive.risk_state`` (chain reads, the same math)."""
-        return self.backend.risk_state(timestamp, instruction)
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:
@@ -128,6 +89,13 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
                  "skip_variants": ("amount=huge",)},
                 {"instruction": {"operation": "repay", "asset": "WETH", "amount": "max", "market": MARKET},
                  "setup": [coll, borrow], "wait": "1D", "label": "max-after-a-day", "skip_variants": ("amount=huge",)},
+            ],
+            "atomic": [
+                # flash-borrow 5 WETH (free), post 10 wstETH, borrow the 5 WETH back to repay: one transaction live
+                {"instruction": {"operation": "atomic", "venue": "morpho",
+                                 "flash_loan": {"venue": "morpho", "asset": "WETH", "amount": "5"},
+                                 "steps": [{**coll, "venue": "morpho"}, {**borrow, "venue": "morpho"}]},
+                 "label": "flash-collateral-borrow"},
             ],
             "liquidate": [
                 {"instruction": {"operation": "liquidate", "market": MARKET, "borrower": "bob", "amount": "2"},
