@@ -235,6 +235,19 @@ class RunStateError(BasisError, ValueError):
     unreadable or of another format; or the store was used out of order (a step before the run started)."""
 
 
+class HistoryTrimmedError(BasisError):
+    """An execution-history record was read after the history dropped it (a bounded history, ``history_limit``:
+    ``basis run`` keeps the recent records only, once the run-state store has taken them). ``index`` is the
+    absolute index asked for, ``start`` the first one still kept, ``venue`` the venue's view it was read through
+    (None: the manager's history)."""
+
+    def __init__(self, index: int, start: int, venue: str | None = None) -> None:
+        self.index, self.start, self.venue = index, start, venue
+        where = f"venue {venue!r}'s" if venue else "the"
+        super().__init__(f"history index {index}: {where} execution history dropped records 0..{start - 1} "
+                         f"(history_limit); the first kept is {start}")
+
+
 class LiveExecutionError(BasisError):
     """A live venue call failed definitively (rejected) or could not be confirmed."""
 

@@ -1,14 +1,15 @@
 """Router benchmark (issue 19). Prints one JSON object.
 
-- ``decision_5_pools_us``: one routing decision over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05 /
-  0.3 / 1 % tiers), the router's default split (:func:`basis_core.best_execution.split.modelled_split`: search
-  on constant-product models fitted to 2 exact quotes per pool, exact water-filling from there) over the
-  pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop): median of 200
-  decisions, each for a different size (target <= 1,000 us). ``_exact_search``: the same with
-  :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
-- ``decision_5_pools_via_hooks_us``: the same decision as the manager makes it for ``venue: "auto"`` (default
-  settings): each venue's ``swap_pool_models`` hook gives its pools' pure models (once per timestamp), the exact
-  search runs on their integer math, and each chosen leg is verified once through ``quote_swap``: median of 50,
+- ``decision_5_pools_us``: the split search alone over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05
+  / 0.3 / 1 % tiers), :func:`basis_core.best_execution.split.modelled_split` (search on constant-product models
+  fitted to 2 exact quotes per pool, exact water-filling from there: the router's search where a pool is only
+  reachable through its hooks) over the pools' exact integer math as quote functions (the contracts' v2
+  formula, the v3 swap loop): median of 200 decisions, each for a different size. ``_exact_search``: the same
+  with :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
+- ``decision_5_pools_via_hooks_us``: the whole decision as the manager makes it for ``venue: "auto"`` (default
+  settings; target <= 1,000 us): each venue's ``swap_pool_models`` hook gives its pools' pure models, the exact
+  search (``best_split``) runs on their integer math, and each chosen leg and the best single pool are verified
+  once through ``quote_swap``: median of 50,
   each for a different size at one timestamp (``_cpu_us``: the same decisions' CPU time, which a loaded
   machine's wait for a core does not inflate). ``_quotes_only`` / ``_quotes_only_exact_search``: the same through
   ``swap_pools`` + ``quote_swap`` alone (``venue_config.auto.pool_models: false``, the path of a plugin without

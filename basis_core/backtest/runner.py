@@ -271,6 +271,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     history = manager.execution_history
     attribution = PnlAttribution(provider, manager.get_balances, history, eth_price=eth_price,
                                  attribute_lst_yield=attribute_lst_yield)
+    # the whole history is kept (the executions frame and per-strategy PnL read it) unless history_limit is set
+    trim = history.trim if history.limit is not None else None
     schedule = list(sc.schedule)
     n_sched = len(schedule)
     si = 0
@@ -359,6 +361,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
+            if trim is not None:
+                trim(before=attribution.hist_i)  # attributed records past the limit go
     except KeyboardInterrupt:
         if not eq_rows:
             raise
@@ -398,13 +402,18 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
     executions = executions_frame(history, strategy_of)
+    dropped = history.start
+    if dropped:
+        notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
+                     "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
     result = BacktestResult(
         scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures, executions=executions,
         totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
         unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
     )
-    by_strategy = _strategy_pnl(result, history, strategy_of, dict(zip(labels, capital, strict=True)))
+    by_strategy = {} if dropped else _strategy_pnl(result, history, strategy_of,
+                                                   dict(zip(labels, capital, strict=True)))
     wall = time.perf_counter() - t_wall
     result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
                                venues=[v["name"] for v in manager.venues()], notes=notes,
@@ -464,6 +473,13 @@ def _risk_frame(rows: list[dict[str, float]], index_ns: list[int], exposures: pd
     return shares.join(sampled, how="left")
 
 
+def _indexed(history: Iterable[Any]) -> Iterable[tuple[int, Any]]:
+    """``(index, record)`` pairs of a history: a :class:`~basis_core.history.HistoryLog`'s absolute indices (the
+    owner map's), or positions in a plain sequence."""
+    indexed = getattr(history, "indexed", None)
+    return indexed() if indexed is not None else enumerate(history)  # type: ignore[no-any-return]
+
+
 def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     """History index -> the strategy whose step made it."""
     out: dict[int, str] = {}
@@ -500,7 +516,7 @@ def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int
         (0, label, bal, None) for label, bal in capital.items() if bal]
     accruals: list[tuple[int, float, Any]] = []
     ns = np.asarray(index.asi8)  # type: ignore[attr-defined]
-    for i, rec in enumerate(history):
+    for i, rec in _indexed(history):
         if not rec.success or rec.operation == "atomic":
             continue
         step = int(ns.searchsorted(rec.ts_ns, side="left"))
@@ -568,7 +584,7 @@ def executions_frame(history: Iterable[Any], strategy_of: Mapping[int, str] | No
     ncomp = len(PNL_COMPONENTS)
     rows = []
     times: list[int] = []
-    for i, r in enumerate(history):
+    for i, r in _indexed(history):
         comps = [0.0] * ncomp
         for c, v in _items(r.pnl):
             j = comp_index.get(c)

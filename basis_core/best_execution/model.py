@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["PoolModel"]
+__all__ = ["ModelCache", "PoolModel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +56,27 @@ class PoolModel:
     gas_cost_eth: Decimal = Decimal(0)
     reference_prices: Mapping[str, Decimal] = field(default_factory=dict)
     state: Any = None
+
+
+class ModelCache:
+    """A venue's pool models per pair, kept while the timestamp and every pool's state object are unchanged (pool
+    states are immutable: a swap stores a new one), so a venue builds its models once per timestamp and pool state,
+    and the quotes' lazily grown step ladders (:meth:`V3Pool.exact_input_quoter`) serve every decision."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[int, tuple[Any, ...], list[PoolModel]]] = {}
+
+    def get(self, key: Any, ts_ns: int, states: tuple[Any, ...]) -> list[PoolModel] | None:
+        """The models stored for ``key`` at ``ts_ns`` over exactly these state objects, else None."""
+        hit = self._entries.get(key)
+        if hit is None or hit[0] != ts_ns or len(hit[1]) != len(states) \
+                or any(a is not b for a, b in zip(hit[1], states, strict=True)):
+            return None
+        return hit[2]
+
+    def put(self, key: Any, ts_ns: int, states: tuple[Any, ...], models: list[PoolModel]) -> list[PoolModel]:
+        """Store (replacing ``key``'s previous entry) and return ``models``."""
+        self._entries[key] = (ts_ns, states, models)
+        return models

@@ -47,6 +47,8 @@ from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
 from basis_core.backtest.cex.spot_quote import book_price, quote_spot, spot_market
 from basis_core.backtest.cex.validation import (
+    account_key,
+    account_kind,
     check_amount,
     check_notional,
     check_price,
@@ -66,6 +68,7 @@ from basis_core.errors import (
     OrderNotFoundError,
 )
 from basis_core.instructions import Transfer, parse_instruction
+from basis_core.live.ccxt_context import keep_decimal_context
 from basis_core.live.journal import ExecutionJournal, IntentState, dumps
 from basis_core.live.orders import (
     ErrorKind,
@@ -74,6 +77,7 @@ from basis_core.live.orders import (
     classify_ccxt_error,
     deltas_from_json,
     deltas_to_json,
+    read_retried,
     to_basis_error,
     venue_message,
 )
@@ -81,6 +85,7 @@ from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
 from basis_core.live.withdrawals import CexWithdrawals
+from basis_core.numeric import dec as dec  # the venues' exact numbers (re-exported for plugins)
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +96,6 @@ _CCXT_LOG_REDACTOR = Redactor()
 _CCXT_LOG_FILTER = RedactingFilter(_CCXT_LOG_REDACTOR)
 for _name in ("ccxt", "ccxt.base.exchange"):
     logging.getLogger(_name).addFilter(_CCXT_LOG_FILTER)
-
-
-def dec(x: Any) -> Decimal:
-    """Exact Decimal of a venue number given as a string (floats go through ``repr``)."""
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
 
 
 def instruction_json(ins: Any) -> tuple[str, str]:
@@ -240,7 +236,7 @@ class CexLiveBackend(CexWithdrawals):
         self._funding_seen: set[str] = set()
         self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
         self._took_over_open_orders = False  # whether the first accrual took over an earlier process's orders
-        self.client = self.make_client()
+        self.client = keep_decimal_context(self.make_client())  # ccxt rounds in a copy of the caller's context
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
         self.reconcile()
@@ -309,8 +305,15 @@ class CexLiveBackend(CexWithdrawals):
         raise NotImplementedError
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        """ccxt's order by client id or venue id, or None when the venue does not know it."""
-        raise NotImplementedError
+        """ccxt's order by client id or venue id, or None when the venue does not know it (default: ccxt's
+        ``fetch_order`` with the client id as ``clientOrderId``; ``OrderNotFound`` means None)."""
+        import ccxt
+
+        params = {"clientOrderId": client_id} if client_id else {}
+        try:
+            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
+        except ccxt.OrderNotFound:
+            return None
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         """Normalise ccxt's ``answer`` (of create / edit / fetch) into an :class:`OrderView`; with its fills
@@ -453,8 +456,8 @@ class CexLiveBackend(CexWithdrawals):
         return self.executor.run(call)
 
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
         if src_kind == dst_kind:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         intent_id = f"transfer:{self._own_id(ins)}"
@@ -472,9 +475,9 @@ class CexLiveBackend(CexWithdrawals):
         """The journaled call of a transfer; it can be looked up after an ambiguous failure when the venue lists
         its transfers (:meth:`find_transfers`): the oldest matching transfer since ``sent_ms`` (less the
         landing window) that no other journaled transfer has claimed is adopted."""
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
-        src = self._account_key(src_kind, ins.asset)
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
             tid = answer.get("id") if isinstance(answer, Mapping) else None
@@ -691,8 +694,8 @@ class CexLiveBackend(CexWithdrawals):
 
     def _transfer_deltas(self, ts: Any, ins: Any, transfer_id: str | None, **details: Any) -> ExecutionDeltas:
         """A transfer's deltas: ``amount`` out of the source account, into the destination (no fee)."""
-        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
-        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
@@ -755,18 +758,12 @@ class CexLiveBackend(CexWithdrawals):
     # =============================================================================================
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         """A read-only venue call, retried on ambiguous / transient errors; typed errors otherwise."""
-        def retryable(e: BaseException) -> bool:
-            return self.classify(e) in ("ambiguous", "transient")
-
-        try:
-            return self.policy.call(fn, retryable=retryable, what=f"{self.name} {what}")
-        except BasisError:
-            raise
-        except Exception as e:
-            kind = self.classify(e)
+        def failed(e: BaseException, kind: ErrorKind) -> BasisError:
             if kind in ("ambiguous", "transient"):
-                raise AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}") from None
-            raise to_basis_error(e, self.name, kind=kind, redactor=self.redactor) from None
+                return AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}")
+            return to_basis_error(e, self.name, kind=kind, redactor=self.redactor)
+
+        return read_retried(self.policy, fn, self.classify, f"{self.name} {what}", failed)
 
     def _own_id(self, ins: Any) -> str:
         return str(ins.client_id) if ins.client_id else self.new_venue_client_id()
@@ -815,21 +812,6 @@ class CexLiveBackend(CexWithdrawals):
         if is_oid:
             return Target(m, ref, None)
         return Target(m, None, self.venue_client_id(ref))
-
-    def _account_kind(self, account: str, fld: str) -> str:
-        kind = self.spec.accounts.get(account)
-        if kind is None:
-            raise InstructionError(fld, f"unknown {self.name} account {account!r} "
-                                        f"(known: {', '.join(sorted(self.spec.accounts))})")
-        return str(kind)
-
-    def _account_key(self, kind: str, asset: str) -> str:
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.name} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.name}:{self.spec.margin_kind}:{asset}"
-        return f"{self.name}:{self.spec.spot_kind}:{asset}"
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
         if m.is_perp:

@@ -1,6 +1,7 @@
 """``OnChainVenue``: the hook layer shared by on-chain protocol venues (staking, restaking, lending).
 
-A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``data_module`` (its market data, see
+A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``issued_tokens`` (how its tokens are valued: the
+``token_prices`` hook), ``data_module`` (its market data, see
 :class:`~basis_core.data.contrib.DataModuleHooks`), ``backtest_backend`` and ``live_backend`` (``"module:Class"``,
 imported on first use so a backtest never imports web3), adds its own option names to ``settings_options``
 and validates them in :meth:`check_options`. It mixes in the operation hooks it has (:class:`StakingHooks`,
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core.data.contrib import DataModuleHooks
+from basis_core.data.prices import TokenPrice
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
@@ -45,6 +47,14 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
     backtest_backend: ClassVar[str] = ""
     #: ``"module:Class"`` of the live backend (constructed with the venue; imports web3)
     live_backend: ClassVar[str] = ""
+    #: how the tokens this venue issues are valued (the ``token_prices`` hook), e.g.
+    #: ``{"wstETH": TokenPrice("ETH", "lst:wstETH")}``
+    issued_tokens: ClassVar[Mapping[str, TokenPrice]] = {}
+
+    @classmethod
+    @hookimpl
+    def token_prices(cls) -> dict[str, TokenPrice] | None:
+        return dict(cls.issued_tokens) or None
 
     def on_configure(self, context: Any) -> None:
         opts = self.settings.options

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from basis_core.data.provider import DataProvider, Staleness, staleness_ns
 from basis_core.data.series import Series
@@ -250,6 +250,22 @@ class MarketReplay:
         events.sort(key=lambda e: (e.time_ns, e.kind != "price"))
         self._cursor_ns = now
         return events
+
+
+def book_funding_until(manager: Any, emulator: Any, clock: ReplayClock, timestamp: Any, settlements: int = 3,
+                       timeout_s: float = 60.0) -> list[Any]:
+    """Test helper: resume the (paused) replay ``clock`` until ``emulator`` has settled ``settlements`` fundings
+    (each ``manager.advance_to(timestamp)`` is a venue request, which moves the replayed market on) or
+    ``timeout_s`` passed, pause it again, and return the ``funding`` deltas the manager reported meanwhile (one
+    more ``advance_to`` after the pause included)."""
+    clock.resume()
+    booked: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while len(emulator.funding_settlements) < settlements and time.monotonic() < deadline:
+        booked += [d for d in manager.advance_to(timestamp) if d.operation == "funding"]
+    clock.pause()
+    booked += [d for d in manager.advance_to(timestamp) if d.operation == "funding"]
+    return booked
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -139,13 +139,26 @@ class TransitDesk:
                 raise InsufficientFundsError(move.source, move.amount, Decimal(free), "amount")
         ledger = self.m.ledger
         positions = {move.source: -move.amount, tkey: move.amount - fee}
+        guard = self.m._min_corridor
+        if guard is not None:  # the pre-trade corridor check (basis_core.risk.guard), as for every instruction
+            from basis_core.manager import _GUARD_TOL
+            from basis_core.risk.corridor import corridor
+            from basis_core.risk.guard import refusal
+
+            before = corridor(self.m, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
         ledger.begin()
         try:
             ledger.apply(positions)
             self.pending[tid] = Pending(tid, move.asset, move.amount - fee, move.source, move.destination, tkey,
                                         ts.value, arrives, r.name)
-        except BaseException:
+            if guard is not None:
+                err = refusal(before, corridor(self.m, ts, drivers=("eth",), tol=_GUARD_TOL), guard, "move", False)
+                if err is not None:
+                    raise err
+        except BaseException as exc:
             ledger.rollback()
+            if guard is not None:
+                self.m._record_failure(ts, move, exc)
             raise
         ledger.commit()
         try:

@@ -87,6 +87,7 @@ class LiveTransitDesk:
         self.routes: dict[str, Route] = build_routes(manager.settings.transit_routes)
         self.journal = ExecutionJournal.shared(manager.settings.journal_path)
         self.pending: dict[str, LiveMove] = {}
+        self.unsent: dict[str, tuple[LiveMove, str]] = {}  # journaled moves whose withdrawal's outcome is unknown
         self._lock = threading.RLock()
         self._resumed = False
 
@@ -190,9 +191,16 @@ class LiveTransitDesk:
         try:
             state: TransferState = self._hook(sv, "transfer_send", ts, lm.leg)
         except BasisError as exc:
-            if not isinstance(exc, AmbiguousOutcomeError):  # refused: nothing left the venue
+            if isinstance(exc, AmbiguousOutcomeError):  # asked again at the next poll (the venue looks it up)
+                with self._lock:
+                    self.unsent[lm.leg.transfer_id] = (lm, st.intent.fingerprint)
+            else:  # refused: nothing left the venue
                 self.journal.record_outcome(st.intent, "rejected", {"event": "rejected", "error": str(exc)})
+                with self._lock:
+                    self.unsent.pop(lm.leg.transfer_id, None)
             raise
+        with self._lock:
+            self.unsent.pop(lm.leg.transfer_id, None)
         lm.fee, lm.amount_net = state.fee, state.amount_sent
         d = self._requested(ts, lm, state)
         lm.requested = d
@@ -261,6 +269,13 @@ class LiveTransitDesk:
         """Ask the venues about every pending move; the arrivals (and failures) found, oldest first."""
         self.resume(ts)
         with self._lock:
+            retry = list(self.unsent.values())
+        for lm, fp in retry:
+            try:
+                self._continue(ts, lm, fp)
+            except BasisError as e:
+                log.warning("transit: move %s still unsent: %s", lm.leg.transfer_id, e)
+        with self._lock:
             todo = sorted(self.pending.values(), key=lambda x: x.sent_ns)
         out: list[ExecutionDeltas] = []
         for lm in todo:
@@ -323,6 +338,8 @@ class LiveTransitDesk:
 def execute_move_live(manager: Any, ts: Any, move: Move) -> ExecutionDeltas:
     """Run a ``move`` on a live ``manager`` (see the module docstring); failures are recorded in its history."""
     desk = LiveTransitDesk.of(manager)
+    if manager._min_corridor is not None:  # a withdrawal out of a margin wallet narrows its corridor
+        manager._check_corridor_live(ts, move)
     try:
         d = desk.move(ts, move)
     except BaseException as exc:

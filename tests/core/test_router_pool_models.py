@@ -88,6 +88,12 @@ def test_a_routed_swap_on_pool_models_executes_its_verified_quotes() -> None:
     assert d.details["amount_out"] == quote.details["amount_out"] == d.positions["ethereum:wallet:WETH"]
     assert d.details["quotes"] == len(d.details["legs"]) + 1 and d.details["model_quotes"] > 0  # + best single
     # the swap moved the pools: the next models (same timestamp) are of the moved pools and still exact
+    probe = Swap(venue="uniswap", token_in="USDC", token_out="WETH", amount_in=D(1))
+    moved = m.venue("uniswap").swap_pool_models(T0, probe)
+    assert moved is m.venue("uniswap").swap_pool_models(T0, probe)  # built once per timestamp and pool states
+    assert moved is not M.venue("uniswap").swap_pool_models(T0, probe)
+    assert {mdl.pool: mdl.state for mdl in moved} != {mdl.pool: mdl.state for mdl in
+                                                      M.venue("uniswap").swap_pool_models(T0, probe)}
     after = plan_route(m, T0, _swap(1_000_000))
     again = plan_route(_manager(search="exact", pool_models=False), T0, _swap(1_000_000))
     assert after.split.outputs != again.split.outputs  # m's pools moved, the fresh manager's did not

@@ -36,19 +36,15 @@ WALLET = "0x" + "11" * 20
 
 @pytest.fixture(scope="module")
 def binance() -> Iterator[Any]:
-    emu = BinanceEmulator("k", "s", spot_balances={"USDT": Decimal(10_000)},
-                          prices={"ETHUSDT": Decimal("3000.25"), "BTCUSDT": Decimal("60000.5")})
-    emu.start()
-    yield emu
-    emu.stop()
+    with BinanceEmulator("k", "s", spot_balances={"USDT": Decimal(10_000)},
+                         prices={"ETHUSDT": Decimal("3000.25"), "BTCUSDT": Decimal("60000.5")}) as emu:
+        yield emu
 
 
 @pytest.fixture(scope="module")
 def hyperliquid() -> Iterator[Any]:
-    emu = HyperliquidEmulator(WALLET, marks={"ETH": "3001.5", "BTC": "100010"})
-    emu.start()
-    yield emu
-    emu.stop()
+    with HyperliquidEmulator(WALLET, marks={"ETH": "3001.5", "BTC": "100010"}) as emu:
+        yield emu
 
 
 def _config(binance: Any = None, hyperliquid: Any = None, **extra: Any) -> dict[str, Any]:

@@ -74,13 +74,9 @@ def market(path_file: Path) -> DataProvider:
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(CAPITAL)}, futures_balances={},
-                        prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)})
-    e.start()
-    try:
+    with BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(CAPITAL)}, futures_balances={},
+                         prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def scenario() -> Scenario:

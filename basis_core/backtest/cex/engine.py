@@ -52,6 +52,7 @@ from basis_core.backtest.cex.spec import CexSpec
 from basis_core.backtest.cex.spot_quote import quote_spot, spot_market
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
 from basis_core.backtest.cex.validation import (
+    account_key,
     check_amount,
     check_notional,
     check_price,
@@ -114,7 +115,6 @@ class CexSimulator:
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
         self._safe: tuple[int, Any] | None = None  # (ledger version, mark rows) of the last liquidation check passed
-        self._accounts = spec.accounts
 
     # -- market data ------------------------------------------------------------------------------
     def series(self, m: Market) -> Series:
@@ -566,8 +566,8 @@ class CexSimulator:
 
     # -- transfers ----------------------------------------------------------------------------------
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src = self._account_key(ins.from_account, ins.asset, "from_account")
-        dst = self._account_key(ins.to_account, ins.asset, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         if src == dst:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         available = self.transferable(src, ts.value)
@@ -575,18 +575,6 @@ class CexSimulator:
             raise InsufficientFundsError(src, ins.amount, available)
         return ExecutionDeltas(self.venue, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, self._next_id(), details={"from": src, "to": dst})
-
-    def _account_key(self, account: str, asset: str, field: str) -> str:
-        kind = self._accounts.get(account)
-        if kind is None:
-            raise InstructionError(field, f"unknown {self.venue} account {account!r} "
-                                          f"(known: {', '.join(sorted(self._accounts))})")
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.venue} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.venue}:{self.spec.margin_kind}:{asset}"
-        return f"{self.venue}:{self.spec.spot_kind}:{asset}"
 
     def transferable(self, key: str, ts_ns: int) -> Decimal:
         """What can leave ``key``: a spot balance minus what resting orders hold; a margin wallet

@@ -41,7 +41,7 @@ from basis_core.backtest.dex import (
     wallet_key,
 )
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS
-from basis_core.best_execution.model import PoolModel
+from basis_core.best_execution.model import ModelCache, PoolModel
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -171,6 +171,7 @@ class CurveSim:
         self.gas_units = sim_gas_units(DEFAULT_GAS_UNITS, opts.get("gas_units"))
         self.pools = self.ledger.table(POOLS_TABLE)
         self._memo = StepMemo(self.data, self.gas_units)
+        self._models = ModelCache()
 
     # --------------------------------------------------------------------------------- lookups
     def spec(self, pool: str, field: str = "pool") -> CurveSpec:
@@ -373,18 +374,24 @@ class CurveSim:
     def swap_models(self, ts: Any, ins: Any) -> list[PoolModel]:
         """Pure models of the pair's pools at ``ts`` (the ``swap_pool_models`` hook): each closes over the pool's
         immutable anchored state and quotes exactly as :meth:`swap` does with ``quote`` (``get_dy``)."""
-        out = []
+        pools = []
         for e in self.swap_pools(ts, ins):
             spec = self.spec(e["pool"])
             prices = self.prices(ts, spec)
-            st = self.state(ts, spec, prices)
+            pools.append((e, spec, prices, self.state(ts, spec, prices)))
+        key, states = (ins.token_in, ins.token_out), tuple(p[3] for p in pools)
+        hit = self._models.get(key, ts.value, states)
+        if hit is not None:  # same time, same pool states: the same models
+            return hit
+        out = []
+        for e, spec, prices, st in pools:
             i, j = spec.index(ins.token_in), spec.index(ins.token_out)
             pool = st.pool
             rate = (Decimal(pool.precision_mul[i]) * st.rate(i, j) * (FEE_DENOMINATOR - pool.fee)
                     / (FEE_DENOMINATOR * pool.precision_mul[j]))
             out.append(PoolModel(spec.id, e["decimals_in"], e["decimals_out"], exchange_quote(pool, i, j), rate,
                                  self.gas(ts, "swap_curve").eth, prices, st))
-        return out
+        return self._models.put(key, ts.value, states, out)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a deposit; None for removals."""

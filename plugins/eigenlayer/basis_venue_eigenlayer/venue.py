@@ -68,3 +68,8 @@ class EigenLayerVenue(StakingHooks, OnChainVenue):
 
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "5", "ethereum:wallet:stETH": "50"}
+
+    def conformance_live_target(self) -> Any:
+        """Our EigenLayer contracts on a local anvil (see :mod:`basis_venue_eigenlayer.testing.live_target`)."""
+        from basis_venue_eigenlayer.testing.live_target import live_target
+        return live_target(self.conformance_balances())

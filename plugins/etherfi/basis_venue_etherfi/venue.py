@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from basis_core.data.prices import TokenPrice
 from basis_core.onchain import OnChainVenue, StakingHooks
 
 
@@ -39,6 +40,9 @@ class EtherFiVenue(StakingHooks, OnChainVenue):
     description = "EtherFi: stake ETH to eETH / weETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("etherfi:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
+    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
+        "eETH": TokenPrice("ETH"), "weETH": TokenPrice("ETH", "lst:weETH")}
     data_module: ClassVar[str] = "basis_venue_etherfi.data"
     backtest_backend: ClassVar[str] = "basis_venue_etherfi.sim:EtherFiSim"
     live_backend: ClassVar[str] = "basis_venue_etherfi.live:EtherFiLive"
@@ -73,3 +77,8 @@ class EtherFiVenue(StakingHooks, OnChainVenue):
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "50", "ethereum:wallet:WETH": "10", "ethereum:wallet:eETH": "20",
                 "ethereum:wallet:weETH": "20"}
+
+    def conformance_live_target(self) -> Any:
+        """Our EtherFi contracts and WETH9 on a local anvil (see :mod:`basis_venue_etherfi.testing.live_target`)."""
+        from basis_venue_etherfi.testing.live_target import live_target
+        return live_target(self.conformance_balances())

@@ -208,15 +208,6 @@ class HyperliquidLiveBackend(HyperliquidWithdrawals, CexLiveBackend):
                                           f"{r.get('hash')}:{d.get('coin')}"))
         return out
 
-    def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        import ccxt
-
-        params = {"clientOrderId": client_id} if client_id else {}
-        try:
-            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
-        except ccxt.OrderNotFound:
-            return None
-
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer
         if not isinstance(info, Mapping):

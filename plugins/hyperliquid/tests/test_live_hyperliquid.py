@@ -48,13 +48,9 @@ class Crash(BaseException):
 
 @pytest.fixture
 def emu() -> Iterator[HyperliquidEmulator]:
-    e = HyperliquidEmulator(MASTER, agents=[AGENT], perp_usdc=D(10_000), spot_balances={"USDC": D(5000)},
-                            marks={"ETH": "3000", "BTC": "100000"})
-    e.start()
-    try:
+    with HyperliquidEmulator(MASTER, agents=[AGENT], perp_usdc=D(10_000), spot_balances={"USDC": D(5000)},
+                             marks={"ETH": "3000", "BTC": "100000"}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def config(emu: HyperliquidEmulator, journal: Path | None, key: str = MASTER_KEY, **venue: Any) -> dict[str, Any]:

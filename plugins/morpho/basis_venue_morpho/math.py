@@ -13,7 +13,8 @@ A call the contract would revert raises :class:`MorphoRevert` with the contract'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 WAD = 10**18
 VIRTUAL_SHARES = 10**6
@@ -157,6 +158,7 @@ def w_exp(x: int) -> int:
 
 _COEFF_BELOW = WAD - WAD * WAD // CURVE_STEEPNESS  # WAD - wDivToZero(WAD, CURVE_STEEPNESS) (both positive)
 _COEFF_ABOVE = CURVE_STEEPNESS - WAD
+_ERR_NORM_ABOVE = WAD - TARGET_UTILIZATION
 
 
 def _curve(rate_at_target: int, err: int) -> int:
@@ -169,6 +171,23 @@ def _new_rate_at_target(start: int, linear_adaptation: int) -> int:
     return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
 
 
+def _new_rate_at_target_pos(start: int, x: int) -> int:
+    """:func:`_new_rate_at_target` for ``start`` > 0 (a stored rate at target), :func:`w_exp` inlined (the product
+    of two non-negative numbers: truncation is floor). The same integers, fewer calls on the per-step path."""
+    if x < LN_WEI_INT:
+        e = 0
+    elif x >= WEXP_UPPER_BOUND:
+        e = WEXP_UPPER_VALUE
+    else:
+        a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+        q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+        r = x - q * LN_2_INT
+        e = WAD + r + r * r // WAD // 2
+        e = e << q if q >= 0 else e >> -q
+    r = start * e // WAD
+    return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
+
+
 def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
     """Borrowed / supplied in WAD (rounded down; 0 for an empty market)."""
     return w_div_down(total_borrow_assets, total_supply_assets) if total_supply_assets > 0 else 0
@@ -177,27 +196,37 @@ def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
 def adaptive_curve_borrow_rate(rate_at_target: int, total_supply_assets: int, total_borrow_assets: int,
                                elapsed: int) -> tuple[int, int]:
     """AdaptiveCurveIrm._borrowRate: ``(average borrow rate over elapsed, rate at target at the end)``, WAD per
-    second. ``rate_at_target`` 0 means the market's first interaction (the initial 4 %/year)."""
-    u = utilization(total_borrow_assets, total_supply_assets)
-    err_norm = WAD - TARGET_UTILIZATION if u > TARGET_UTILIZATION else TARGET_UTILIZATION
-    err = w_div_to_zero(u - TARGET_UTILIZATION, err_norm)
+    second. ``rate_at_target`` 0 means the market's first interaction (the initial 4 %/year).
+
+    (``utilization``, ``wDivToZero``, ``wMulToZero``, ``_curve`` inlined on this per-step path: int256 division
+    truncates toward zero, written out by sign; the divisors are positive constants.)"""
+    u = (total_borrow_assets * WAD) // total_supply_assets if total_supply_assets > 0 else 0
+    z = (u - TARGET_UTILIZATION) * WAD
+    err = z // _ERR_NORM_ABOVE if u > TARGET_UTILIZATION else -(-z // TARGET_UTILIZATION)  # z > 0 | z <= 0
     if rate_at_target == 0:
         avg = end = INITIAL_RATE_AT_TARGET
     else:
-        speed = w_mul_to_zero(ADJUSTMENT_SPEED, err)
-        linear = speed * elapsed
+        z = ADJUSTMENT_SPEED * err
+        linear = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed
         if linear == 0:
             avg = end = rate_at_target
+        elif rate_at_target > 0:
+            end = _new_rate_at_target_pos(rate_at_target, linear)
+            mid = _new_rate_at_target_pos(rate_at_target, linear // 2 if linear >= 0 else -(-linear // 2))
+            avg = (rate_at_target + end + 2 * mid) // 4  # all positive (clamped at MIN_RATE_AT_TARGET > 0)
         else:
             end = _new_rate_at_target(rate_at_target, linear)
             mid = _new_rate_at_target(rate_at_target, _tdiv(linear, 2))
             avg = _tdiv(rate_at_target + end + 2 * mid, 4)
-    return _curve(avg, err), end
+    z = (_COEFF_BELOW if err < 0 else _COEFF_ABOVE) * err
+    z = ((z // WAD if z >= 0 else -(-z // WAD)) + WAD) * avg
+    return (z // WAD if z >= 0 else -(-z // WAD)), end
 
 
 # -- market state --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Market:
+# Immutable values as NamedTuples (a frozen dataclass builds 2-4x slower, and these are built on every operation
+# and accrual step); change them with ``._replace``.
+class Market(NamedTuple):
     """``IMorpho.Market`` plus the IRM's stored ``rateAtTarget`` for this market (WAD per second)."""
 
     total_supply_assets: int = 0
@@ -209,8 +238,7 @@ class Market:
     rate_at_target: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """``IMorpho.Position`` of one account in one market."""
 
     supply_shares: int = 0
@@ -218,8 +246,11 @@ class Position:
     collateral: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Accrual:
+#: ``_new(Market, (fields...))`` builds a Market without NamedTuple's Python-level ``__new__`` (hot paths only)
+_new = tuple.__new__
+
+
+class Accrual(NamedTuple):
     """What ``_accrueInterest`` did: the new market, the interest (loan-token units) and the fee shares minted."""
 
     market: Market
@@ -237,18 +268,24 @@ def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
     if elapsed == 0:
         return Accrual(m)
     if not irm:
-        return Accrual(replace(m, last_update=now))
-    rate, end = adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, elapsed)
-    interest = w_mul_down(m.total_borrow_assets, w_taylor_compounded(rate, elapsed))
-    tba = u128(m.total_borrow_assets + interest)
-    tsa = u128(m.total_supply_assets + interest)
+        return Accrual(m._replace(last_update=now))
+    tba, tsa = m.total_borrow_assets, m.total_supply_assets
+    rate, end = adaptive_curve_borrow_rate(m.rate_at_target, tsa, tba, elapsed)
+    first = rate * elapsed  # wTaylorCompounded inlined: e^(x n) - 1 by three Taylor terms
+    second = first * first // (2 * WAD)
+    interest = tba * (first + second + second * first // (3 * WAD)) // WAD
+    tba += interest
+    tsa += interest
+    if tba > UINT128_MAX or tsa > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
     tss = m.total_supply_shares
     fee_shares = 0
     if m.fee != 0:
         fee_amount = w_mul_down(interest, m.fee)
         fee_shares = to_shares_down(fee_amount, tsa - fee_amount, tss)
         tss = u128(tss + fee_shares)
-    return Accrual(Market(tsa, tss, tba, m.total_borrow_shares, now, m.fee, end), interest, fee_shares, rate)
+    return _new(Accrual, (_new(Market, (tsa, tss, tba, m.total_borrow_shares, now, m.fee, end)), interest, fee_shares,
+                          rate))
 
 
 def _one_of(assets: int, shares: int) -> None:
@@ -315,21 +352,28 @@ def health_factor(m: Market, p: Position, price: int, lltv: int) -> int | None:
 
 def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
            ) -> tuple[Market, Position, int, int]:
-    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver."""
-    _one_of(assets, shares)
-    if assets > 0:
-        shares = to_shares_up(assets, m.total_borrow_assets, m.total_borrow_shares)
-    else:
-        assets = to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
-    shares = u128(shares)
-    p2 = Position(p.supply_shares, u128(p.borrow_shares + shares), p.collateral)
-    m2 = Market(m.total_supply_assets, m.total_supply_shares, u128(m.total_borrow_assets + assets),
-                u128(m.total_borrow_shares + shares), m.last_update, m.fee, m.rate_at_target)
-    if not is_healthy(m2, p2, price, lltv):
-        raise MorphoRevert(INSUFFICIENT_COLLATERAL)
-    if m2.total_borrow_assets > m2.total_supply_assets:
+    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver.
+    (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot path: the same integers.)"""
+    if (assets == 0) == (shares == 0):
+        raise MorphoRevert(INCONSISTENT_INPUT)
+    tba, tbs = m.total_borrow_assets, m.total_borrow_shares
+    if assets > 0:  # toSharesUp
+        shares = (assets * (tbs + VIRTUAL_SHARES) + tba + VIRTUAL_ASSETS - 1) // (tba + VIRTUAL_ASSETS)
+    else:  # toAssetsDown
+        assets = (shares * (tba + VIRTUAL_ASSETS)) // (tbs + VIRTUAL_SHARES)
+    bs = p.borrow_shares + shares
+    tba += assets
+    tbs += shares
+    if shares > UINT128_MAX or bs > UINT128_MAX or tba > UINT128_MAX or tbs > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
+    if bs:  # _isHealthy: maxBorrow >= toAssetsUp(borrowShares)
+        d = tbs + VIRTUAL_SHARES
+        if ((p.collateral * price) // ORACLE_PRICE_SCALE * lltv) // WAD < (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d:
+            raise MorphoRevert(INSUFFICIENT_COLLATERAL)
+    if tba > m.total_supply_assets:
         raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
-    return m2, p2, assets, shares
+    return (_new(Market, (m.total_supply_assets, m.total_supply_shares, tba, tbs, m.last_update, m.fee,
+                          m.rate_at_target)), _new(Position, (p.supply_shares, bs, p.collateral)), assets, shares)
 
 
 def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:
@@ -350,7 +394,10 @@ def supply_collateral(p: Position, assets: int) -> Position:
     """Morpho.supplyCollateral (no accrual)."""
     if assets == 0:
         raise MorphoRevert(ZERO_ASSETS)
-    return Position(p.supply_shares, p.borrow_shares, u128(p.collateral + u128(assets)))
+    coll = p.collateral + assets
+    if assets > UINT128_MAX or coll > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
+    return _new(Position, (p.supply_shares, p.borrow_shares, coll))
 
 
 def withdraw_collateral(m: Market, p: Position, assets: int, price: int, lltv: int) -> Position:
@@ -408,6 +455,6 @@ def liquidate(m: Market, p: Position, seized_assets: int, repaid_shares: int, pr
         tsa -= bad_assets
         tbs -= bad_shares
         bs = 0
-    m2 = replace(m, total_borrow_assets=tba, total_borrow_shares=tbs, total_supply_assets=tsa)
+    m2 = m._replace(total_borrow_assets=tba, total_borrow_shares=tbs, total_supply_assets=tsa)
     return Liquidation(m2, Position(p.supply_shares, bs, coll), seized_assets, repaid_assets, repaid_shares,
                        bad_assets, bad_shares)

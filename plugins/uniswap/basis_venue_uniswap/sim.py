@@ -50,7 +50,7 @@ from basis_core.backtest.dex import (
     wallet_key,
 )
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS
-from basis_core.best_execution.model import PoolModel
+from basis_core.best_execution.model import ModelCache, PoolModel
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -234,6 +234,7 @@ class UniswapSim:
         self.meta = self.ledger.table(META_TABLE)
         self._memo = StepMemo(self.data, self.gas_units)
         self._routes_cache: dict[tuple[str, str, str | None], PoolSpec] = {}
+        self._models = ModelCache()
 
     # --------------------------------------------------------------------------------- lookups
     def spec(self, pool: str, field: str = "pool") -> PoolSpec:
@@ -611,15 +612,21 @@ class UniswapSim:
     def swap_models(self, ts: Any, ins: Any) -> list[PoolModel]:
         """Pure models of the pair's pools at ``ts`` (the ``swap_pool_models`` hook): each closes over the pool's
         immutable anchored state (per-timestamp memo) and quotes exactly as :meth:`swap` does with ``quote``."""
-        out = []
+        pools = []
         for e in self.swap_pools(ts, ins):
             spec = self.spec(e["pool"])
             m = self.market(ts, spec)
-            st = self.state(ts, spec, m)
+            pools.append((e, spec, m, self.state(ts, spec, m)))
+        key, states = (ins.token_in, ins.token_out), tuple(p[3] for p in pools)
+        hit = self._models.get(key, ts.value, states)
+        if hit is not None:  # same time, same pool states: the same models (and their grown quote ladders)
+            return hit
+        out = []
+        for e, spec, m, st in pools:
             quote, rate = pool_quote(spec, st, ins.token_in == spec.token0)
             gas = self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
             out.append(PoolModel(spec.id, e["decimals_in"], e["decimals_out"], quote, rate, gas.eth, m.prices, st))
-        return out
+        return self._models.put(key, ts.value, states, out)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a liquidity deposit; None for removals."""

@@ -48,10 +48,8 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from basis_core.data.provider import DataProvider
-from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
-from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import ReplayEvent
 from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
@@ -381,12 +379,10 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             ("GET", "/fapi/v1/premiumIndex"),
             ("GET", "/fapi/v1/fundingRate"),
         }
-        self.replay: MarketReplay | None = None
         #: base units quoted on each side of the spot book (``GET /api/v3/depth``)
         self.depth_qty = Decimal(1000)
-        #: every funding settlement of a replay, oldest first: symbol, market time (ns), wall time (ms), rate,
-        #: mark and the payment booked (0 when flat)
-        self.funding_settlements: list[dict[str, Any]] = []
+        # funding_settlements (a replay's, oldest first): symbol, market time (ns), wall time (ms), rate, mark and the
+        # payment booked (0 when flat)
 
     @classmethod
     def with_defaults(cls, api_key: str, api_secret: str, port: int = 0) -> BinanceEmulator:
@@ -502,18 +498,12 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             return pay
 
     # ------------------------------------------------------------------ replayed market
-    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None,
-                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
-        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+    replay_subject = "price series for any Binance symbol"
 
-        Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
+    def replay_wanted(self) -> dict[str, tuple[Literal["price", "funding"], list[str]]]:
+        """Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
         perp mark ``perp:binance:ETH/USDT:USDT``; funding ``funding:binance:ETH/USDT:USDT``. Symbols without
-        a series keep their fixed price. The clock starts at ``start`` (default: when every followed price
-        series has begun) and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises
-        MarketDataError when ``market`` has no price series for any listed symbol. ``funding_prediction``: the
-        rate ``premiumIndex`` announces for the next settlement (:class:`~basis_core.testing.replay.MarketReplay`).
-        """
+        a series keep their fixed price (:meth:`attach_replay` follows them)."""
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for sym, spec in self.spot_specs.items():
             pair = f"{spec.base}/{spec.quote}"
@@ -522,33 +512,19 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             u = f"{spec.base}/{spec.quote}:{spec.quote}"
             wanted[f"linear:{sym}"] = ("price", [f"perp:binance:{u}"])
             wanted[f"funding:{sym}"] = ("funding", [f"funding:binance:{u}"])
-        feeds = feeds_for(market, wanted)
-        prices = [f for f in feeds if f.kind == "price"]
-        if not prices:
-            raise MarketDataError(f"{market.name}: no price series for any Binance symbol (looked for "
-                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
-        if clock is None:
-            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
-        with self.lock:
-            self.replay = MarketReplay(feeds, clock, funding_prediction)
-            self._replay_step()
-        log.info("BinanceEmulator replaying %r", self.replay)
-        return self.replay
+        return wanted
 
-    def _replay_step(self) -> None:
-        """Apply the replay's events up to now, in order (called under the lock before every request)."""
-        if self.replay is None:
+    def on_replay_event(self, ev: ReplayEvent) -> None:
+        """A new spot / perp price, or a funding settlement (paid on an open position, recorded either way)."""
+        kind, sym = ev.key.split(":", 1)
+        if ev.kind == "price":
+            self.set_price(sym, ev.value, "spot" if kind == "spot" else "linear")
             return
-        for ev in self.replay.advance():
-            kind, sym = ev.key.split(":", 1)
-            if ev.kind == "price":
-                self.set_price(sym, ev.value, "spot" if kind == "spot" else "linear")
-                continue
-            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
-            pos = self.positions[sym].amount
-            pay = self.apply_funding(sym, ev.value, at_ms) if pos != 0 else ZERO
-            self.funding_settlements.append({"symbol": sym, "market_time_ns": ev.time_ns, "time": at_ms,
-                                             "rate": ev.value, "mark": self.perp_prices[sym], "payment": pay})
+        at_ms = self.replay_wall_ms(ev.time_ns)
+        pos = self.positions[sym].amount
+        pay = self.apply_funding(sym, ev.value, at_ms) if pos != 0 else ZERO
+        self.funding_settlements.append({"symbol": sym, "market_time_ns": ev.time_ns, "time": at_ms,
+                                         "rate": ev.value, "mark": self.perp_prices[sym], "payment": pay})
 
     def _funding_rate_history(self, p: dict[str, str]) -> list[dict[str, Any]]:
         """``GET /fapi/v1/fundingRate``: settled funding of a replay (``symbol``, ``startTime`` / ``endTime`` ms
@@ -589,7 +565,7 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
         text = body.decode("utf-8", "replace")
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
-        self._replay_step()
+        self.replay_step()
         self._sync_deposits()
         try:
             if (method, path) not in self._public:

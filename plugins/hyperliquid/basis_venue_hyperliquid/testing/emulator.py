@@ -84,10 +84,9 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from basis_core.data.provider import DataProvider
-from basis_core.errors import MarketDataError
+from basis_core.numeric import dec as _dec
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
-from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import ReplayEvent
 from basis_venue_hyperliquid.testing.wallet import HyperliquidWallet
 
 __all__ = [
@@ -348,14 +347,6 @@ def _fmt(d: Decimal) -> str:
     return s if "." in s else s + ".0"
 
 
-def _dec(x: Any) -> Decimal:
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
-
-
 class _BadRequest(Exception):
     """The body does not deserialize into the venue's types (answered 422)."""
 
@@ -503,14 +494,8 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
         self._nonces: dict[str, list[int]] = {}
         self._next_oid = 10_000_000_000
         self._next_tid = 500_000_000_000
-        self.replay: MarketReplay | None = None
-        #: every funding settlement of a replay, oldest first: coin, market time (ns), wall time (ms), rate, mark
-        self.funding_settlements: list[dict[str, Any]] = []
+        # funding_settlements (a replay's, oldest first): coin, market time (ns), wall time (ms), rate, mark
         self.add_account(master, agents, perp_usdc, spot_balances)
-
-    def __enter__(self) -> HyperliquidEmulator:
-        self.start()
-        return self
 
     # -- setup / inspection ----------------------------------------------------------------------
     def add_account(
@@ -627,48 +612,29 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
                         "fundingRate": _fmt(r)}})
 
     # -- replayed market ---------------------------------------------------------------------------
-    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None,
-                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
-        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+    replay_subject = "mark series for any Hyperliquid coin"
 
-        Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
-        it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark. The
-        clock starts at ``start`` (default: when every followed mark series has begun) and runs ``speed`` times
-        the wall clock, unless a ``clock`` is given. Raises MarketDataError when ``market`` has no mark series
-        for any coin. ``funding_prediction``: the rate ``metaAndAssetCtxs`` announces for the next settlement
-        (:class:`~basis_core.testing.replay.MarketReplay`).
-        """
+    def replay_wanted(self) -> dict[str, tuple[Literal["price", "funding"], list[str]]]:
+        """Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
+        it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark
+        (:meth:`attach_replay` follows them)."""
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for p in self.perps.values():
             u = f"{p.name}/USDC:USDC"
             wanted[f"mark:{p.name}"] = ("price", [f"perp:hyperliquid:{u}"])
             wanted[f"funding:{p.name}"] = ("funding", [f"funding:hyperliquid:{u}"])
-        feeds = feeds_for(market, wanted)
-        marks = [f for f in feeds if f.kind == "price"]
-        if not marks:
-            raise MarketDataError(f"{market.name}: no mark series for any Hyperliquid coin (looked for "
-                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
-        if clock is None:
-            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in marks), speed)
-        with self.lock:
-            self.replay = MarketReplay(feeds, clock, funding_prediction)
-            self._replay_step()
-        return self.replay
+        return wanted
 
-    def _replay_step(self) -> None:
-        """Apply the replay's events up to now, in order (called under the lock before every request)."""
-        if self.replay is None:
+    def on_replay_event(self, ev: ReplayEvent) -> None:
+        """A new mark, or a funding settlement (applied and recorded)."""
+        coin = ev.key.split(":", 1)[1]
+        if ev.kind == "price":
+            self.set_mark(coin, ev.value)
             return
-        for ev in self.replay.advance():
-            coin = ev.key.split(":", 1)[1]
-            if ev.kind == "price":
-                self.set_mark(coin, ev.value)
-                continue
-            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
-            self.apply_funding(coin, ev.value, at_ms)
-            self.funding_settlements.append({"coin": coin, "market_time_ns": ev.time_ns, "time": at_ms,
-                                             "rate": ev.value, "mark": self.marks[coin]})
+        at_ms = self.replay_wall_ms(ev.time_ns)
+        self.apply_funding(coin, ev.value, at_ms)
+        self.funding_settlements.append({"coin": coin, "market_time_ns": ev.time_ns, "time": at_ms,
+                                         "rate": ev.value, "mark": self.marks[coin]})
 
     def _next_rate(self, coin: str) -> Decimal | None:
         if self.replay is None:
@@ -725,7 +691,7 @@ class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
     ) -> Response:
         if method != "POST" or path not in ("/info", "/exchange"):
             return 404, {"Content-Type": "text/plain"}, b"Not Found"
-        self._replay_step()
+        self.replay_step()
         self._sync_deposits()
         try:
             obj = json.loads(body or b"null")
