@@ -45,7 +45,7 @@ from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.funding import funding_payment
 from basis_core.backtest.cex.impact import impact_rate, parkinson_sigma, price_increment, window_stats
 from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
-from basis_core.backtest.cex.market import Market, build_markets
+from basis_core.backtest.cex.market import Market, build_markets, trade_notional
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
@@ -58,7 +58,6 @@ from basis_core.backtest.cex.validation import (
     check_price,
     check_time_in_force,
     market_for,
-    trade_notional,
 )
 from basis_core.backtest.ledger import Ledger
 from basis_core.data.provider import DataProvider
