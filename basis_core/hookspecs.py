@@ -584,9 +584,31 @@ def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
     """
 
 
+@hookspec
+def token_prices() -> Any:
+    """Declare how the tokens this venue issues are valued (the core names no venue's token): each is worth
+    ``rate`` of a numeraire token, ``rate`` being the ``rate`` column of a series of the market data (the
+    venue's exchange rate), or 1 for a 1:1 claim. :func:`basis_core.data.prices.usd_price`, the backtest
+    valuation, staking-yield attribution and the risk limits price the token through it.
+
+    Implement as a ``@staticmethod`` (or classmethod) on the venue class, like the other data hooks: it runs on
+    the installed classes before any manager exists, and a manager adds its venues' to its data provider.
+
+    :return: ``{token symbol: basis_core.data.prices.TokenPrice(numeraire, rate_series=None)}``, or None.
+
+    Example::
+
+        @staticmethod
+        @hookimpl
+        def token_prices():
+            return {"stETH": TokenPrice("ETH"), "wstETH": TokenPrice("ETH", "lst:wstETH")}
+    """
+
+
 class DataHooks:
     """The market-data hook specifications alone (the data plugin manager registers venue classes with these)."""
 
     market_data_files = staticmethod(market_data_files)
     synthetic_series = staticmethod(synthetic_series)
     live_market_data = staticmethod(live_market_data)
+    token_prices = staticmethod(token_prices)

@@ -229,6 +229,7 @@ class ExecutionInterfaceManager:
             return None
         self._venues[venue] = obj
         self._infos[venue] = info
+        self._add_token_prices(venue)
         self._keys[venue] = KeySpace(venue, namespaces_of(venue, info))
         self._unavailable.pop(venue, None)
         try:  # the seed's per-venue history: this venue's records of the manager's history
@@ -236,6 +237,20 @@ class ExecutionInterfaceManager:
         except (AttributeError, TypeError):
             pass
         return obj
+
+    def _add_token_prices(self, venue: str) -> None:
+        """Give the data provider the ``token_prices`` declarations of ``venue`` (how its tokens are valued)."""
+        add = getattr(self.data_provider, "add_token_prices", None)
+        if add is None:
+            return
+        from basis_core.data.prices import add_token_prices
+
+        got: dict[str, Any] = {}
+        for impl in self.pm.hook.token_prices.get_hookimpls():
+            if impl.plugin_name == venue:
+                add_token_prices(got, venue, impl.function())
+        if got:
+            add(got)
 
     def _check_pending(self, obj: Any) -> None:
         """pluggy's ``check_pending`` for one plugin: every hook it implements has a spec."""

@@ -85,8 +85,9 @@ def paper(steps: int) -> dict[str, Any]:
     return {"steps": result.steps, "status": result.status, "first_step_ms": round(first[0] * 1000, 3),
             "work_ms": _stats(work), "book_ms": _stats(book[1:]), "rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "instructions": sent[0], "history_records": history,
-            "note": "RSS growth after step 100 is the manager's execution_history (funding / interest accrual "
-                    "records, kept in memory by the manager); the run loop keeps no per-step rows"}
+            "history_records_kept": runner.manager.execution_history.kept,
+            "note": "the run keeps the last history_limit execution-history records (basis_core.run."
+                    "RUN_HISTORY_LIMIT) and no per-step rows: bench_run_memory.py measures memory over 10,000 steps"}
 
 
 def _flat(prices: dict[str, Decimal], hours: int) -> DataProvider:

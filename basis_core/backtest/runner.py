@@ -271,6 +271,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     history = manager.execution_history
     attribution = PnlAttribution(provider, manager.get_balances, history, eth_price=eth_price,
                                  attribute_lst_yield=attribute_lst_yield)
+    # the whole history is kept (the executions frame and per-strategy PnL read it) unless history_limit is set
+    trim = history.trim if history.limit is not None else None
     schedule = list(sc.schedule)
     n_sched = len(schedule)
     si = 0
@@ -359,6 +361,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
+            if trim is not None:
+                trim(before=attribution.hist_i)  # attributed records past the limit go
     except KeyboardInterrupt:
         if not eq_rows:
             raise
@@ -398,13 +402,18 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
     executions = executions_frame(history, strategy_of)
+    dropped = history.start
+    if dropped:
+        notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
+                     "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
     result = BacktestResult(
         scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures, executions=executions,
         totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
         unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
     )
-    by_strategy = _strategy_pnl(result, history, strategy_of, dict(zip(labels, capital, strict=True)))
+    by_strategy = {} if dropped else _strategy_pnl(result, history, strategy_of,
+                                                   dict(zip(labels, capital, strict=True)))
     wall = time.perf_counter() - t_wall
     result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
                                venues=[v["name"] for v in manager.venues()], notes=notes,

@@ -1,12 +1,13 @@
 """``OnChainVenue``: the hook layer shared by on-chain protocol venues (staking, restaking, lending).
 
-A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``data_module`` (its market data, see
+A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``issued_tokens`` (how its tokens are valued: the
+``token_prices`` hook), ``data_module`` (its market data, see
 :class:`~basis_core.data.contrib.DataModuleHooks`), ``backtest_backend`` and ``live_backend`` (``"module:Class"``,
 imported on first use so a backtest never imports web3), adds its own option names to ``settings_options``
 and validates them in :meth:`check_options`. It mixes in the operation hooks it has (:class:`StakingHooks`,
-:class:`LendingHooks`, or its own ``@hookimpl`` methods). Each hook calls the same-named method of the mode's
-backend: ``stake`` / ``unstake``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay``, ``balances``, ``accrue``
-(backtest), ``estimate_notional``, ``risk_state``.
+:class:`LendingHooks`, :class:`AtomicHooks`, or its own ``@hookimpl`` methods). Each hook calls the same-named
+method of the mode's backend: ``stake`` / ``unstake``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay``,
+``atomic``, ``balances``, ``accrue`` (backtest), ``estimate_notional``, ``risk_state``.
 
 In live mode ``accrue`` settles the journaled intents left pending (a restart, a timeout):
 :func:`basis_core.live.onchain.live_accrue`.
@@ -20,12 +21,13 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core.data.contrib import DataModuleHooks
+from basis_core.data.prices import TokenPrice
 from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
-__all__ = ["LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
 
 
 def load_backend(path: str) -> Any:
@@ -45,6 +47,14 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
     backtest_backend: ClassVar[str] = ""
     #: ``"module:Class"`` of the live backend (constructed with the venue; imports web3)
     live_backend: ClassVar[str] = ""
+    #: how the tokens this venue issues are valued (the ``token_prices`` hook), e.g.
+    #: ``{"wstETH": TokenPrice("ETH", "lst:wstETH")}``
+    issued_tokens: ClassVar[Mapping[str, TokenPrice]] = {}
+
+    @classmethod
+    @hookimpl
+    def token_prices(cls) -> dict[str, TokenPrice] | None:
+        return dict(cls.issued_tokens) or None
 
     def on_configure(self, context: Any) -> None:
         opts = self.settings.options
@@ -87,6 +97,17 @@ class StakingHooks:
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+
+class AtomicHooks:
+    """``atomic``: live, the bundle as one transaction through the venue's executor contract (the backend's
+    ``atomic``); backtest bundles are run by the core."""
+
+    dispatch: Any
+
+    @hookimpl
+    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
 
 
 class LendingHooks:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from basis_core.data.prices import TokenPrice
 from basis_core.onchain import OnChainVenue, StakingHooks
 
 
@@ -39,6 +40,9 @@ class EtherFiVenue(StakingHooks, OnChainVenue):
     description = "EtherFi: stake ETH to eETH / weETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("etherfi:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
+    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
+        "eETH": TokenPrice("ETH"), "weETH": TokenPrice("ETH", "lst:weETH")}
     data_module: ClassVar[str] = "basis_venue_etherfi.data"
     backtest_backend: ClassVar[str] = "basis_venue_etherfi.sim:EtherFiSim"
     live_backend: ClassVar[str] = "basis_venue_etherfi.live:EtherFiLive"

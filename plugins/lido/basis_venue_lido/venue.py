@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from basis_core import hookimpl
+from basis_core.data.prices import TokenPrice
 from basis_core.onchain import OnChainVenue, StakingHooks
 
 
@@ -41,6 +42,9 @@ class LidoVenue(StakingHooks, OnChainVenue):
     key_namespaces = ("lido:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
+    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
+        "stETH": TokenPrice("ETH"), "wstETH": TokenPrice("ETH", "lst:wstETH")}
     data_module: ClassVar[str] = "basis_venue_lido.data"
     backtest_backend: ClassVar[str] = "basis_venue_lido.sim:LidoSim"
     live_backend: ClassVar[str] = "basis_venue_lido.live:LidoLive"

@@ -49,7 +49,7 @@ def project_position(alias: str, market_hex: str, spec: Any, m: mm.Market, p: mm
             assets = units if sign > 0 else mm.to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
             p = p._replace(borrow_shares=p.borrow_shares + sign * shares)
             m = m._replace(total_borrow_assets=max(m.total_borrow_assets + sign * assets, 0),
-                        total_borrow_shares=max(m.total_borrow_shares + sign * shares, 0))
+                           total_borrow_shares=max(m.total_borrow_shares + sign * shares, 0))
     return m, p
 
 
