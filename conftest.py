@@ -1,13 +1,13 @@
 """Suite-wide guard: every test starts in the Decimal context the session started with, and a test (or a fixture
-set up for it) that changes the thread's precision fails.
+set up for it) that changes the thread's context (its type, precision, rounding, traps or exponent limits) fails.
 
 The library promises to keep the host's context (basis_core.numeric); code that changes it leaks into every later
 test on the same xdist worker (``import vyper`` installs a 78-digit context, which made a 60-digit closed form in
-another plugin's test disagree). Before each test (module or session fixtures set up for it may have changed the
-context) and after it, the guard puts a copy of the session's context back (so later tests run as they would
-alone) and fails the test if the precision or the context's type had changed. Rounding and trap changes are put
-back but not failed yet: ccxt's ``decimal_to_precision`` sets ROUND_HALF_UP and traps Underflow on the calling
-thread's context in place (a third-party behaviour the live venues still have to shield their hosts from).
+another plugin's test disagree; ccxt's ``decimal_to_precision`` sets ROUND_HALF_UP and traps Underflow on the
+calling thread's context in place, which the live venues contain with basis_core.live.ccxt_context). Before each
+test (module or session fixtures set up for it may have changed the context) and after it, the guard puts a copy
+of the session's context back (so later tests run as they would alone) and fails the test if what the context
+computes with had changed (its flags change with every inexact operation and are not compared).
 """
 
 from __future__ import annotations
@@ -31,20 +31,18 @@ _DEFAULT_SETTINGS = _settings(decimal.DefaultContext)
 
 
 def _restore_and_report(when: str) -> str | None:
-    """Put the session's contexts back; say what precision / type change there had been (None when none)."""
+    """Put the session's contexts back; say what change there had been (None when none)."""
     problems = []
     now = _settings(decimal.getcontext())
     if now != _SESSION_SETTINGS:
         decimal.setcontext(_SESSION_CONTEXT.copy())
-        if now[:2] != _SESSION_SETTINGS[:2]:
-            problems.append(f"the thread's Decimal context changed {when}: {_SESSION_SETTINGS} -> {now}")
+        problems.append(f"the thread's Decimal context changed {when}: {_SESSION_SETTINGS} -> {now}")
     default_now = _settings(decimal.DefaultContext)
     if default_now != _DEFAULT_SETTINGS:
         for name in ("prec", "rounding", "Emin", "Emax", "capitals", "clamp"):
             setattr(decimal.DefaultContext, name, getattr(_DEFAULT_COPY, name))
         decimal.DefaultContext.traps = _DEFAULT_COPY.traps.copy()
-        if default_now[:2] != _DEFAULT_SETTINGS[:2]:
-            problems.append(f"decimal.DefaultContext changed {when}: {_DEFAULT_SETTINGS} -> {default_now}")
+        problems.append(f"decimal.DefaultContext changed {when}: {_DEFAULT_SETTINGS} -> {default_now}")
     return "; ".join(problems) or None
 
 

@@ -68,6 +68,10 @@ class BasisSettings(BaseSettings):
     secrets_file: Path | None = None
     venue_config: dict[str, VenueSettings] = Field(default_factory=dict)
     initial_balances: dict[str, Decimal] = Field(default_factory=dict)
+    history_limit: int | None = Field(
+        default=None, ge=0, description="execution-history records kept in memory once their consumers took them "
+                                        "(basis_core.history); None: the mode's default: all in a backtest, "
+                                        "basis_core.run.RUN_HISTORY_LIMIT in `basis run`")
 
     @field_validator("venues", "blocked_venues", mode="before")
     @classmethod

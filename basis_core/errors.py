@@ -96,11 +96,13 @@ class UnsupportedOperationError(InstructionError):
 class InsufficientFundsError(InstructionError):
     """Applying the instruction would overdraw a balance (as the venue would refuse it)."""
 
-    def __init__(self, key: str, required: Decimal, available: Decimal, field: str = "amount") -> None:
+    def __init__(self, key: str, required: Decimal, available: Decimal, field: str = "amount",
+                 note: str = "") -> None:
         self.key = key
         self.required = required
         self.available = available
-        super().__init__(field, f"insufficient {key}: needs {required}, has {available}")
+        why = f": {note}" if note else ""
+        super().__init__(field, f"insufficient {key}: needs {required}, has {available}{why}")
 
 
 class RiskLimitError(InstructionError):
@@ -141,6 +143,18 @@ class PairedExecutionError(InstructionError):
         super().__init__(field, reason)
         self.open_legs = list(open_legs or [])
         self.fills = list(fills or [])
+
+
+class PartialRouteError(InstructionError):
+    """A routed swap (venue ``auto``) executed only in part, live: its on-chain legs landed but a CEX leg -- a
+    separate order, never atomic with the chain -- failed. ``deltas`` are the routed deltas of what did execute
+    (status ``partially_filled``); ``failed_legs`` the CEX orders not done (instruction dicts). Act on them."""
+
+    def __init__(self, field: str, reason: str, deltas: object = None,
+                 failed_legs: list[dict[str, object]] | None = None) -> None:
+        super().__init__(field, reason)
+        self.deltas = deltas
+        self.failed_legs = list(failed_legs or [])
 
 
 class VenueContractError(BasisError):
@@ -219,6 +233,19 @@ class ConfigError(BasisError, ValueError):
 class RunStateError(BasisError, ValueError):
     """A run-state folder (``basis run`` / ``basis status``) is missing, is not a state folder, or its store is
     unreadable or of another format; or the store was used out of order (a step before the run started)."""
+
+
+class HistoryTrimmedError(BasisError):
+    """An execution-history record was read after the history dropped it (a bounded history, ``history_limit``:
+    ``basis run`` keeps the recent records only, once the run-state store has taken them). ``index`` is the
+    absolute index asked for, ``start`` the first one still kept, ``venue`` the venue's view it was read through
+    (None: the manager's history)."""
+
+    def __init__(self, index: int, start: int, venue: str | None = None) -> None:
+        self.index, self.start, self.venue = index, start, venue
+        where = f"venue {venue!r}'s" if venue else "the"
+        super().__init__(f"history index {index}: {where} execution history dropped records 0..{start - 1} "
+                         f"(history_limit); the first kept is {start}")
 
 
 class LiveExecutionError(BasisError):

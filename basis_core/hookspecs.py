@@ -324,6 +324,57 @@ def swap_pools(timestamp: Any, instruction: Any) -> list[dict[str, Any]] | None:
 
 
 @hookspec(firstresult=True)
+def swap_pool_models(timestamp: Any, instruction: Any) -> list[Any] | None:
+    """Pure-function models of this venue's pools that can swap ``token_in`` for ``token_out``, at ``timestamp``
+    (optional; the core's router then optimises a split on local math and verifies only its legs through
+    ``quote_swap``). Nothing changes.
+
+    Each model is a :class:`basis_core.best_execution.model.PoolModel`: the pool id, the tokens' decimals, an
+    immutable snapshot (reserves / v3 price, liquidity and ticks / StableSwap balances, A and fee) and a pure
+    ``quote(amount_in base units) -> amount_out base units | None`` that equals this venue's ``quote_swap``
+    exactly for the same amount, time and pool state; plus the zero-size rate after fee, the gas of a swap in ETH
+    and the USD reference prices valuing it. A venue that implements only ``swap_pools`` + ``quote_swap`` (or
+    returns None here) still takes part: the router quotes it through the hooks.
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` (its ``pool`` and amount are ignored).
+    :return: a list of ``PoolModel`` covering every pool of the pair (empty: none trades it), or None to be
+        quoted through ``swap_pools`` / ``quote_swap`` instead.
+    :raises InstructionError: an unknown token (naming ``token_in`` / ``token_out``).
+
+    Example::
+
+        @hookimpl
+        def swap_pool_models(self, timestamp, instruction):
+            r_in, r_out = self.reserves(timestamp, instruction.token_in)
+            return [PoolModel("v2:WETH/USDC", 6, 18, lambda x: x * 997 * r_out // (r_in * 1000 + x * 997),
+                              Decimal(997 * r_out) / (1000 * r_in), gas_eth, {"ETH": eth, "WETH": eth},
+                              state=(r_in, r_out))]
+    """
+
+
+@hookspec(firstresult=True)
+def quote_spot(timestamp: Any, instruction: Any) -> ExecutionDeltas | None:
+    """Quote, in swap terms, a spot market order on this CEX (nothing is placed): how much ``token_out`` the spot
+    book gives for at most ``amount_in`` of ``token_in``, net of the taker fee -- live from the order book,
+    in backtest from the simulator's price and slippage model. The core's router asks it for an optional CEX leg
+    of a routed swap (``allow_cex``).
+
+    :param instruction: a :class:`~basis_core.instructions.Swap` in the venue's assets (``token_in`` /
+        ``token_out`` of one spot market, either side; ``amount_in`` in human units).
+    :return: deltas with status ``quoted`` and no positions; ``details``: ``symbol``, ``side``, ``amount``
+        (base, on the market's step), ``price`` (average fill), ``amount_in`` (spent, <= asked), ``amount_out``,
+        ``fee``, ``fee_asset``, ``key_in`` / ``key_out``, ``positions`` (would-be) and ``spot_trade`` (the market
+        order that realises the quote, an instruction dict).
+    :raises InstructionError: no spot market for the pair (``token_out``), a size below the market's minimum
+        or beyond the book (``amount_in``).
+
+    Example: ``{"operation": "swap", "venue": "binance", "token_in": "USDT", "token_out": "ETH", "amount_in":
+    "30000"}`` -> ``details["spot_trade"] == {"operation": "spot_trade", "venue": "binance", "symbol": "ETH/USDT",
+    "side": "buy", "amount": "9.9831"}``
+    """
+
+
+@hookspec(firstresult=True)
 def encode_call(timestamp: Any, instruction: Any, recipient: Any) -> Any:
     """Live: the contract call that performs ``instruction`` (one step of an atomic bundle) from an executor
     contract at ``recipient``, for another venue's executor to run in its single transaction.
@@ -367,6 +418,72 @@ def risk_state(timestamp: Any, instruction: Any) -> Any:
 
     Example: ``[LegRisk("binance", "binance:futures:USDT", "perp_margin", Decimal("4.2"),
     {"perp:binance:ETH/USDT:USDT": Decimal("2100")})]`` for ``Shock(eth=Decimal("0.7"))``.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_networks(timestamp: Any, instruction: Any) -> Any:
+    """Live moves (:mod:`basis_core.transit.live`), source venue: the networks it can withdraw
+    ``instruction.asset`` from the account of ``instruction.source`` on, preferred first.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg`.
+    :return: a list of network names (``["ARBITRUM"]``), or None when the venue cannot withdraw.
+    :raises InstructionError: the asset cannot leave that account (field ``asset`` / ``source``).
+
+    Example: Hyperliquid, USDC from ``hyperliquid:perp-margin:USDC``: ``["ARBITRUM"]``.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_address(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: the deposit address crediting ``instruction.destination`` with
+    ``instruction.asset`` sent on ``instruction.network``.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``network`` set.
+    :return: the address (str), or None when the venue takes no deposit on that network.
+    :raises InstructionError: the asset or account cannot receive deposits (field ``asset`` / ``destination``).
+
+    Example: Binance, USDC to ``binance:spot:USDC`` on ``ARBITRUM``: ``"0x5a52...e1f0"`` (its deposit address).
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_send(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: withdraw ``instruction.amount`` of ``instruction.asset`` to
+    ``instruction.address`` on ``instruction.network``, exactly once per ``instruction.transfer_id``: the venue
+    journals its idempotency key (a client id, a nonce) before the request and, called again with the same
+    ``transfer_id`` (a retry, a restart), looks the withdrawal up instead of sending it twice.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``address`` and ``network`` set.
+    :return: a :class:`basis_core.transit.legs.TransferState` (``fee``: what the venue charged).
+    :raises InstructionError: refused by the venue (InsufficientFundsError when the balance is short); nothing
+        moved.
+
+    Example: ``TransferState("pending", "0x4f31...", Decimal("1"), Decimal("999"))`` for 1000 USDC from
+    Hyperliquid.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_status(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, source venue: the withdrawal of ``instruction.transfer_id`` now.
+
+    :param instruction: the :class:`basis_core.transit.legs.TransferLeg` that was sent.
+    :return: a :class:`basis_core.transit.legs.TransferState`, or None when the venue does not know it.
+
+    Example: ``TransferState("sent", "c6b9...", Decimal("1"), Decimal("99"), txid="0x77fb...")``.
+    """
+
+
+@hookspec(firstresult=True)
+def transfer_arrival(timestamp: Any, instruction: Any) -> Any:
+    """Live moves, destination venue: whether the transaction ``instruction.txid`` has been credited to
+    ``instruction.destination``.
+
+    :param instruction: a :class:`basis_core.transit.legs.TransferLeg` with ``txid`` set.
+    :return: a :class:`basis_core.transit.legs.ArrivalState`.
+
+    Example: ``ArrivalState(True, True, Decimal("999"), "12/12")`` once Binance credited the deposit.
     """
 
 
@@ -467,9 +584,31 @@ def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
     """
 
 
+@hookspec
+def token_prices() -> Any:
+    """Declare how the tokens this venue issues are valued (the core names no venue's token): each is worth
+    ``rate`` of a numeraire token, ``rate`` being the ``rate`` column of a series of the market data (the
+    venue's exchange rate), or 1 for a 1:1 claim. :func:`basis_core.data.prices.usd_price`, the backtest
+    valuation, staking-yield attribution and the risk limits price the token through it.
+
+    Implement as a ``@staticmethod`` (or classmethod) on the venue class, like the other data hooks: it runs on
+    the installed classes before any manager exists, and a manager adds its venues' to its data provider.
+
+    :return: ``{token symbol: basis_core.data.prices.TokenPrice(numeraire, rate_series=None)}``, or None.
+
+    Example::
+
+        @staticmethod
+        @hookimpl
+        def token_prices():
+            return {"stETH": TokenPrice("ETH"), "wstETH": TokenPrice("ETH", "lst:wstETH")}
+    """
+
+
 class DataHooks:
     """The market-data hook specifications alone (the data plugin manager registers venue classes with these)."""
 
     market_data_files = staticmethod(market_data_files)
     synthetic_series = staticmethod(synthetic_series)
     live_market_data = staticmethod(live_market_data)
+    token_prices = staticmethod(token_prices)

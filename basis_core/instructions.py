@@ -173,11 +173,16 @@ class Swap(InstructionBase):
     pool: PoolId | None = Field(default=None, description="pool id, e.g. 'v3:WETH/USDC:500' or 'v2:WETH/USDC'")
     deadline: AwareDatetime | None = None
     quote_only: bool = Field(default=False, description="quote without executing")
+    allow_cex: tuple[VenueName, ...] | None = Field(
+        default=None, description="a routed swap (venue 'auto') may put a leg on these CEX venues' spot books "
+                                  "(their spot balances; live a separate order); default none")
 
     @model_validator(mode="after")
     def _check_tokens(self) -> Swap:
         if self.token_in == self.token_out:
             raise ValueError("token_out: must differ from token_in")
+        if self.allow_cex and self.venue != "auto":
+            raise ValueError("allow_cex: only a routed swap (venue 'auto') can add a CEX leg")
         return self
 
 

@@ -58,7 +58,8 @@ class InstrumentRules:
 
     ``step``: amount increment; ``min_amount``: smallest amount; ``min_notional``: smallest ``amount x price``
     in the quote asset (reduce-only perp orders are exempt); ``tick``: price increment (None: significant-figure
-    rules or none); ``max_leverage``: of a perp's first margin tier (1 for spot).
+    rules or none); ``max_leverage``: of a perp's first margin tier (1 for spot); ``market_buy_hold``: a spot
+    market buy needs ``amount x price x (1 + market_buy_hold)`` of the quote free when placed (size buys by it).
     """
 
     venue: str
@@ -69,6 +70,7 @@ class InstrumentRules:
     min_notional: Decimal
     tick: Decimal | None = None
     max_leverage: Decimal = Decimal(1)
+    market_buy_hold: Decimal = Decimal(0)
 
     def to_dict(self) -> dict[str, str | None]:
         return {"market": self.market, "step": str(self.step), "min_amount": str(self.min_amount),

@@ -143,7 +143,7 @@ class ExecutionInterfaceManager:
         self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
         self._max_notional: Decimal | None = self.settings.max_notional
         self._min_corridor: Decimal | None = self.settings.min_corridor_move
-        self.execution_history = HistoryLog()
+        self.execution_history = HistoryLog(self.settings.history_limit)
         self._add_history = self.execution_history.add_deltas
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._bundles = itertools.count(1)  # numbers of atomic bundles (history records carry them)
@@ -229,6 +229,7 @@ class ExecutionInterfaceManager:
             return None
         self._venues[venue] = obj
         self._infos[venue] = info
+        self._add_token_prices(venue)
         self._keys[venue] = KeySpace(venue, namespaces_of(venue, info))
         self._unavailable.pop(venue, None)
         try:  # the seed's per-venue history: this venue's records of the manager's history
@@ -236,6 +237,20 @@ class ExecutionInterfaceManager:
         except (AttributeError, TypeError):
             pass
         return obj
+
+    def _add_token_prices(self, venue: str) -> None:
+        """Give the data provider the ``token_prices`` declarations of ``venue`` (how its tokens are valued)."""
+        add = getattr(self.data_provider, "add_token_prices", None)
+        if add is None:
+            return
+        from basis_core.data.prices import add_token_prices
+
+        got: dict[str, Any] = {}
+        for impl in self.pm.hook.token_prices.get_hookimpls():
+            if impl.plugin_name == venue:
+                add_token_prices(got, venue, impl.function())
+        if got:
+            add(got)
 
     def _check_pending(self, obj: Any) -> None:
         """pluggy's ``check_pending`` for one plugin: every hook it implements has a spec."""
@@ -451,7 +466,7 @@ class ExecutionInterfaceManager:
         if effects:
             with self._lock:
                 for d in effects:
-                    self.execution_history.add_deltas(ts_ns, d)
+                    self.execution_history.add_accrual(ts_ns, d)
         return effects
 
     def _accrued(self, venue: str | None, results: list[Any]) -> list[ExecutionDeltas]:
@@ -547,7 +562,7 @@ class ExecutionInterfaceManager:
                         raise dup
                     return done[1]
             op = instr.operation
-            if self._min_corridor is not None and self.ledger is None and op == "perp_trade":
+            if self._min_corridor is not None and self.ledger is None:
                 self._check_corridor_live(ts, instr)
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)
@@ -655,8 +670,8 @@ class ExecutionInterfaceManager:
         """Backtest with ``min_corridor_move``: the instruction runs in a transaction and is rolled back (a
         CorridorError naming the leg) when it leaves an ETH move smaller than the bound that liquidates a leg and
         narrower than before (an instruction that widens a too-narrow corridor is allowed)."""
-        from basis_core.errors import CorridorError
         from basis_core.risk.corridor import corridor
+        from basis_core.risk.guard import refusal
 
         ledger = self.ledger
         assert ledger is not None and self._min_corridor is not None
@@ -666,14 +681,9 @@ class ExecutionInterfaceManager:
         ledger.begin()
         try:
             result = self._route(ts, instr)
-            after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL)
-            move = after.eth_move
-            if move is not None and move < bound and (before is None or move < before):
-                leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
-                    else after.nearest_leg_up
-                raise CorridorError(leg or "instruction", f"after this {instr.operation}, an ETH move of "
-                                                          f"{move:.2%} liquidates {leg}: below min_corridor_move "
-                                                          f"{bound:.2%}")
+            err = refusal(before, corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL), bound, instr.operation, False)
+            if err is not None:
+                raise err
         except BaseException as exc:
             ledger.rollback()
             self._pending_history.pop()
@@ -688,20 +698,18 @@ class ExecutionInterfaceManager:
         """Live with ``min_corridor_move``, before anything is sent: the corridor as if ``instr`` filled now at the
         market (its venue's ``risk_state`` projects it, :attr:`basis_core.risk.Shock.pending`) against the corridor
         now; CorridorError naming the leg (recorded, nothing sent) when a smaller ETH move than the bound would
-        liquidate a leg and the instruction narrows the corridor. Projected: perp trades on the core CEX engine."""
-        from basis_core.errors import CorridorError
+        liquidate a leg and the instruction narrows the corridor. Any instruction kind: each venue projects the
+        instructions addressed to it (:func:`basis_core.risk.guard.pending_for`: paired legs, bundle steps, the
+        source of a move)."""
         from basis_core.risk.corridor import corridor
+        from basis_core.risk.guard import refusal
 
         bound = self._min_corridor
         assert bound is not None
         before = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
         after = corridor(self, ts, drivers=("eth",), tol=_GUARD_TOL, pending=instr)
-        move = after.eth_move
-        if move is not None and move < bound and (before is None or move < before):
-            leg = after.nearest_leg_down if after.eth_down is not None and move == 1 - after.eth_down \
-                else after.nearest_leg_up
-            err = CorridorError(leg or "instruction", f"after this {instr.operation}, an ETH move of {move:.2%} "
-                                                      f"would liquidate {leg}: below min_corridor_move {bound:.2%}")
+        err = refusal(before, after, bound, instr.operation, True)
+        if err is not None:
             self._record_early_failure(ts, instr, err)
             raise err
 

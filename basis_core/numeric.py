@@ -63,3 +63,13 @@ def library_context(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 __all__ = ["LIBRARY_CONTEXT", "PRECISION", "library_context"]
+
+
+def dec(x: object) -> decimal.Decimal:
+    """Exact Decimal of a number a venue (or its emulator) gives as a string, int or float (floats go through
+    ``repr``, so ``0.1`` is ``Decimal("0.1")``)."""
+    if isinstance(x, decimal.Decimal):
+        return x
+    if isinstance(x, float):
+        return decimal.Decimal(repr(x))
+    return decimal.Decimal(str(x))

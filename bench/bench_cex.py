@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from _common import best_rate_fresh as best_rate
 from basis_venue_binance.spec import BINANCE_SPEC, USDM_TIERS
 from basis_venue_binance.venue import BinanceVenue
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
@@ -37,19 +38,6 @@ from basis_core.timeutil import NS_PER_HOUR, from_ns
 TS = pd.Timestamp("2025-03-01T00:00:00Z")
 #: 1-minute timestamps from TS on (bar-by-bar orders: a new time for each)
 BARS = [TS + pd.Timedelta(minutes=i + 1) for i in range(60_000)]
-
-
-def best_rate(make: Any, n: int, repeat: int = 3) -> float:
-    """Best of ``repeat`` runs in orders per second of process CPU time; ``make()`` builds a fresh manager
-    (not timed) and returns the loop ``fn(n)`` that is timed."""
-    best = 0.0
-    for _ in range(repeat):
-        loop = make()
-        gc.collect()
-        t = time.process_time()
-        loop(n)
-        best = max(best, n / (time.process_time() - t))
-    return best
 
 
 def manager(venue: Any, balances: dict[str, str], market: Any = None) -> ExecutionInterfaceManager:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import tracemalloc
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from _common import best_rate
 
 from basis_core import CEXExecutionInterface, ExecutionDeltas, ExecutionInterfaceManager, hookimpl
 from basis_core.data import synthetic_market
@@ -35,16 +35,6 @@ class Trivial(CEXExecutionInterface):
         a = instruction.amount
         return ExecutionDeltas("trivial", "spot_trade", timestamp,
                                {"trivial:spot:ETH": a, "trivial:spot:USDT": -a * self.PRICE})
-
-
-def best_rate(fn: Any, n: int, repeat: int = 5) -> float:
-    """Best of ``repeat`` runs, in calls per second of this process's CPU time (robust to a busy machine)."""
-    best = 0.0
-    for _ in range(repeat):
-        t = time.process_time()
-        fn(n)
-        best = max(best, n / (time.process_time() - t))
-    return best
 
 
 def bench_manager() -> float:

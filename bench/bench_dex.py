@@ -15,27 +15,17 @@ buy / sell so the pool stays near the market:
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from _common import best_rate
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import synthetic_market
 from basis_core.instructions import Swap
 
 TS = pd.Timestamp("2025-01-01T10:00:00Z")
-
-
-def best_rate(fn: Any, n: int, repeat: int = 5) -> float:
-    """Best of ``repeat`` runs, in calls per second of this process's CPU time (robust to a busy machine)."""
-    best = 0.0
-    for _ in range(repeat):
-        t = time.process_time()
-        fn(n)
-        best = max(best, n / (time.process_time() - t))
-    return best
 
 
 def _manager() -> ExecutionInterfaceManager:

@@ -26,36 +26,18 @@ Run: ``.venv/bin/python bench/bench_live_overhead.py [--orders N]``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import emulator
+
 TS = "2025-06-01T00:00:00Z"
-
-
-@contextlib.contextmanager
-def emulator(venue: str) -> Iterator[dict[str, Any]]:
-    """``basis emulate <venue>`` in a subprocess; yields its venue_config (demo credentials); stops it by PID."""
-    p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", venue,
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert p.stdout is not None
-        info = json.loads(p.stdout.readline())
-        yield dict(info["venue_config"][venue])
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def _time(fn: Callable[[], Any], n: int) -> list[float]:
@@ -84,19 +66,24 @@ def _interleave(bare: Callable[[], Any], framework: Callable[[], Any], orders: i
             "overhead_ms": round((fm - bm) * 1e3, 3), "overhead_pct": round((fm - bm) / bm * 100, 2)}
 
 
+def _ready(client: Any, venue: str, cfg: dict[str, Any], journal: Path) -> Any:
+    """Load the bare client's markets; a live manager of ``venue`` with a file journal, its backend started."""
+    from basis_core import ExecutionInterfaceManager
+
+    client.load_markets()
+    m = ExecutionInterfaceManager(config={"venues": [venue], "journal_path": str(journal),
+                                          "venue_config": {venue: cfg}}, execution_mode="live")
+    m.get_balances(TS, venue)
+    return m
+
+
 def bench_binance(tmp: Path, orders: int) -> dict[str, Any]:
     from basis_venue_binance.client import make_binance_client
-
-    from basis_core import ExecutionInterfaceManager
 
     with emulator("binance") as cfg:
         client = make_binance_client(cfg["api_key"], cfg["api_secret"], base_url=cfg["base_url"],
                                      enable_rate_limit=False, recvWindow=5000)
-        client.load_markets()
-        m = ExecutionInterfaceManager(config={
-            "venues": ["binance"], "journal_path": str(tmp / "binance.sqlite"), "venue_config": {"binance": cfg}},
-            execution_mode="live")
-        m.get_balances(TS, "binance")
+        m = _ready(client, "binance", cfg, tmp / "binance.sqlite")
         seq = iter(range(10**9))
         side = ("buy", "sell")
 
@@ -158,16 +145,10 @@ def bench_binance(tmp: Path, orders: int) -> dict[str, Any]:
 def bench_hyperliquid(tmp: Path, orders: int) -> dict[str, Any]:
     from basis_venue_hyperliquid.client import make_hyperliquid_client
 
-    from basis_core import ExecutionInterfaceManager
-
     with emulator("hyperliquid") as cfg:
         client = make_hyperliquid_client(cfg["wallet_address"], cfg["private_key"], base_url=cfg["base_url"],
                                          enable_rate_limit=False)
-        client.load_markets()
-        m = ExecutionInterfaceManager(config={
-            "venues": ["hyperliquid"], "journal_path": str(tmp / "hl.sqlite"), "venue_config": {"hyperliquid": cfg}},
-            execution_mode="live")
-        m.get_balances(TS, "hyperliquid")
+        m = _ready(client, "hyperliquid", cfg, tmp / "hl.sqlite")
         seq = iter(range(10**9))
         side = ["buy", "sell"]
 

@@ -19,33 +19,21 @@ import contextlib
 import json
 import logging
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+from _common import emulator as demo_emulator
 
 TARGET_MS = 50.0
 
 
 @contextlib.contextmanager
 def emulator(venue: str) -> Iterator[dict[str, Any]]:
-    """``basis emulate <venue>`` in a subprocess; yields its venue_config; stops it by PID."""
-    p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", venue,
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert p.stdout is not None
-        info = json.loads(p.stdout.readline())
-        cfg = dict(info["venue_config"][venue])
+    """``basis emulate <venue>`` in a subprocess; yields its venue_config for reads (no credentials); stops it."""
+    with demo_emulator(venue) as cfg:
         yield {"base_url": cfg["base_url"], "enable_rate_limit": False}
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def chain_config(url: str) -> dict[str, dict[str, Any]]:

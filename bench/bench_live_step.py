@@ -25,17 +25,15 @@ Run: ``.venv/bin/python bench/bench_live_step.py [--paper-steps N] [--live-steps
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import statistics
-import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from _common import emulator
 
 from basis_core.backtest.scenario import bundled_scenarios, load_scenario
 from basis_core.data.provider import DataProvider
@@ -87,25 +85,9 @@ def paper(steps: int) -> dict[str, Any]:
     return {"steps": result.steps, "status": result.status, "first_step_ms": round(first[0] * 1000, 3),
             "work_ms": _stats(work), "book_ms": _stats(book[1:]), "rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "instructions": sent[0], "history_records": history,
-            "note": "RSS growth after step 100 is the manager's execution_history (funding / interest accrual "
-                    "records, kept in memory by the manager); the run loop keeps no per-step rows"}
-
-
-@contextlib.contextmanager
-def emulator(venue: str) -> Iterator[dict[str, Any]]:
-    """``basis emulate <venue>`` in a subprocess; yields its venue_config (demo credentials); stops it by PID."""
-    p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", venue,
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert p.stdout is not None
-        info = json.loads(p.stdout.readline())
-        yield dict(info["venue_config"][venue])
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+            "history_records_kept": runner.manager.execution_history.kept,
+            "note": "the run keeps the last history_limit execution-history records (basis_core.run."
+                    "RUN_HISTORY_LIMIT) and no per-step rows: bench_run_memory.py measures memory over 10,000 steps"}
 
 
 def _flat(prices: dict[str, Decimal], hours: int) -> DataProvider:

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from _common import best_rate_fresh as rate
 from basis_venue_aave.venue import AaveVenue
 from basis_venue_lido.venue import LidoVenue
 
@@ -45,18 +46,6 @@ class Trivial(OnChainExecutionInterface):
     def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
         a = instruction.amount
         return ExecutionDeltas("trivial", "supply", timestamp, {"ethereum:wallet:WETH": -a, "trivial:supplied:WETH": a})
-
-
-def rate(make: Callable[[], Callable[[int], None]], n: int, repeat: int) -> float:
-    """Best of ``repeat``: ``make()`` builds a fresh state (not timed) and returns the loop ``fn(n)`` (timed)."""
-    best = 0.0
-    for _ in range(repeat):
-        loop = make()
-        gc.collect()
-        t = time.process_time()
-        loop(n)
-        best = max(best, n / (time.process_time() - t))
-    return best
 
 
 def aave_manager(balances: dict[str, str], market: Any = MARKET) -> ExecutionInterfaceManager:

@@ -1,15 +1,23 @@
 """Router benchmark (issue 19). Prints one JSON object.
 
-- ``decision_5_pools_us``: one routing decision over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05 /
-  0.3 / 1 % tiers), the router's default split (:func:`basis_core.best_execution.split.modelled_split`: search
-  on constant-product models fitted to 2 exact quotes per pool, exact water-filling from there) over the
-  pools' exact integer math as quote functions (the contracts' v2 formula, the v3 swap loop): median of 200
-  decisions, each for a different size (target <= 1,000 us). ``_exact_search``: the same with
-  :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
-- ``decision_5_pools_via_hooks_us``: the same decision as the manager makes it for ``venue: "auto"``: pools found
-  through ``swap_pools`` and every quote asked through the venues' ``quote_swap`` hook (pydantic instruction,
-  plugin routing, Decimal quote deltas): median of 50; ``_exact_search`` with ``venue_config.auto.search:
-  "exact"``.
+- ``decision_5_pools_us``: the split search alone over 5 pools (USDT -> WETH: Uniswap v2 and the v3 0.01 / 0.05
+  / 0.3 / 1 % tiers), :func:`basis_core.best_execution.split.modelled_split` (search on constant-product models
+  fitted to 2 exact quotes per pool, exact water-filling from there: the router's search where a pool is only
+  reachable through its hooks) over the pools' exact integer math as quote functions (the contracts' v2
+  formula, the v3 swap loop): median of 200 decisions, each for a different size. ``_exact_search``: the same
+  with :func:`~basis_core.best_execution.split.best_split` (every grid point quoted exactly).
+- ``decision_5_pools_via_hooks_us``: the whole decision as the manager makes it for ``venue: "auto"`` (default
+  settings; target <= 1,000 us): each venue's ``swap_pool_models`` hook gives its pools' pure models, the exact
+  search (``best_split``) runs on their integer math, and each chosen leg and the best single pool are verified
+  once through ``quote_swap``: median of 50,
+  each for a different size at one timestamp (``_cpu_us``: the same decisions' CPU time, which a loaded
+  machine's wait for a core does not inflate). ``_quotes_only`` / ``_quotes_only_exact_search``: the same through
+  ``swap_pools`` + ``quote_swap`` alone (``venue_config.auto.pool_models: false``, the path of a plugin without
+  models; the modelled and the exact search).
+- ``curve_set``: the same three decisions for DAI -> USDT over the 5 pools of issue 19's target (Uniswap v2
+  10M, the v3 0.01 % (20M, +/-0.2 %), 0.05 % (15M, +/-1 %) and 0.3 % (5M, +/-5 %) tiers, Curve 3pool at 20M),
+  and ``identical_to_exact_search``: for how many of the 50 sizes the
+  default decision's amounts equal the exact search's through ``quote_swap`` alone.
 - ``table``: output improvement of the routed split over the best single pool for 10k .. 10M USD, net of gas at
   the market's gas price, on the same 5 pools. Depths: the Uniswap plugin's default virtual pools (WETH/USDT v2
   20M, v3 0.05 % 50M +/-10 %, v3 0.3 % 30M +/-30 %) plus a 0.01 % (20M, +/-2 %) and a 1 % tier (5M, +/-60 %),
@@ -53,11 +61,46 @@ DATA = Path(os.environ.get("BASIS_SHARED_DATA", "/work/shared/data")) / "executi
 MARKET = synthetic_market(hours=48)
 
 
-def _manager(scale: Decimal, search: str = "model") -> ExecutionInterfaceManager:
+#: issue 19's 5-pool target with a Curve pool: DAI -> USDT over Uniswap v2, three v3 tiers and Curve 3pool
+CURVE_SET_POOLS: dict[str, dict[str, str]] = {
+    "v2:DAI/USDT": {"tvl_usd": "10000000"},
+    "v3:DAI/USDT:100": {"tvl_usd": "20000000", "range_pct": "0.002"},
+    "v3:DAI/USDT:500": {"tvl_usd": "15000000", "range_pct": "0.01"},
+    "v3:DAI/USDT:3000": {"tvl_usd": "5000000", "range_pct": "0.05"},
+}
+#: Curve 3pool at a depth where it shares the larger trades with the v3 tiers
+CURVE_SET_3POOL = {"3pool": {"tvl_usd": "20000000"}}
+
+
+def _manager(scale: Decimal, search: str = "auto", pool_models: bool = True) -> ExecutionInterfaceManager:
     pools = {pid: {**cfg, "tvl_usd": str(Decimal(cfg["tvl_usd"]) * scale)} for pid, cfg in POOLS.items()}
-    return ExecutionInterfaceManager({"venues": ["uniswap"], "venue_config": {"uniswap": {"pools": pools},
-                                                                              "auto": {"search": search}}},
-                                     MARKET, "backtest")
+    return ExecutionInterfaceManager({"venues": ["uniswap"], "venue_config": {
+        "uniswap": {"pools": pools}, "auto": {"search": search, "pool_models": pool_models}}}, MARKET, "backtest")
+
+
+def _curve_manager(search: str = "auto", pool_models: bool = True) -> ExecutionInterfaceManager:
+    return ExecutionInterfaceManager({"venues": ["uniswap", "curve"], "venue_config": {
+        "uniswap": {"pools": CURVE_SET_POOLS}, "curve": {"pools": CURVE_SET_3POOL},
+        "auto": {"search": search, "pool_models": pool_models}}},
+        MARKET, "backtest")
+
+
+def _decisions(m: ExecutionInterfaceManager, swap: Any, n: int = 50) -> tuple[float, float, list[Any]]:
+    """Median wall and CPU (this process's, ``time.process_time``: what a loaded machine's waiting for a core
+    does not inflate) microseconds of ``n`` routing decisions (sizes 1M + 45k i), and their plans."""
+    times, cpu, plans = [], [], []
+    for i in range(n):
+        ins = swap(1_000_000 + 45_000 * i)
+        c, t = time.process_time(), time.perf_counter()
+        plan = plan_route(m, TS, ins)
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        plans.append(plan)
+    return round(statistics.median(times) * 1e6, 1), round(statistics.median(cpu) * 1e6, 1), plans
+
+
+def _hook_quotes(plan: Any) -> int:
+    return sum(len(p.quotes) for p in plan.pools)
 
 
 def _buy(usd: int) -> Swap:
@@ -68,10 +111,15 @@ def _best_single_cost_bps(m: ExecutionInterfaceManager, usd: int) -> Decimal:
     """All-in cost (fee + impact, before gas) of the best single pool, in bps of the market's no-fee output."""
     plan = plan_route(m, TS, _buy(usd))
     assert plan.split.single is not None
-    d = plan.pools[plan.split.single].quotes[sum(plan.split.amounts)]
-    ref = d.details["reference_prices"]
+    p, total = plan.pools[plan.split.single], sum(plan.split.amounts)
+    d = p.quotes.get(total)
+    if d is not None:
+        ref, out = d.details["reference_prices"], Decimal(d.details["amount_out"])
+    else:  # from the pool's model (exactly its quote_swap)
+        assert p.model is not None
+        ref, out = p.model.reference_prices, Decimal(p.model.quote(total) or 0).scaleb(-p.decimals_out)
     fair = Decimal(usd) * ref["USDT"] / ref["WETH"]
-    return (fair - Decimal(d.details["amount_out"])) / fair * 10_000
+    return (fair - out) / fair * 10_000
 
 
 def _calibrate() -> tuple[Decimal, dict[str, Any]]:
@@ -139,16 +187,32 @@ def bench() -> dict[str, Any]:
         out[f"decision_5_pools{name}_us"] = round(statistics.median(times) * 1e6, 1)
         out[f"quotes_per_decision{name}"] = statistics.median(quotes)
 
-    for name, search in (("", "model"), ("_exact_search", "exact")):
-        mm = _manager(scale, search)
-        times, quotes = [], []
-        for i in range(50):
-            t = time.perf_counter()
-            plan = plan_route(mm, TS, _buy(1_000_000 + 45_000 * i))
-            times.append(time.perf_counter() - t)
-            quotes.append(plan.split.quotes)
-        out[f"decision_5_pools_via_hooks{name}_us"] = round(statistics.median(times) * 1e6, 1)
-        out[f"quotes_per_decision_via_hooks{name}"] = statistics.median(quotes)
+    for name, search, models in (("", "auto", True), ("_quotes_only", "model", False),
+                                 ("_quotes_only_exact_search", "exact", False)):
+        us, cpu, plans = _decisions(_manager(scale, search, models), _buy)
+        out[f"decision_5_pools_via_hooks{name}_us"] = us
+        out[f"decision_5_pools_via_hooks{name}_cpu_us"] = cpu
+        out[f"hook_quotes_per_decision{name}"] = statistics.median(_hook_quotes(p) for p in plans)
+
+    def dai_usdt(usd: int) -> Swap:
+        return Swap(venue="auto", token_in="DAI", token_out="USDT", amount_in=Decimal(usd))
+    curve_set: dict[str, Any] = {"pools": [*CURVE_SET_POOLS, "curve:3pool"]}
+    runs = {}
+    for name, search, models in (("", "auto", True), ("_quotes_only", "model", False),
+                                 ("_quotes_only_exact_search", "exact", False)):
+        us, cpu, plans = _decisions(_curve_manager(search, models), dai_usdt)
+        runs[name] = plans
+        curve_set[f"decision_us{name}"] = us
+        curve_set[f"decision_cpu_us{name}"] = cpu
+        curve_set[f"hook_quotes_per_decision{name}"] = statistics.median(_hook_quotes(p) for p in plans)
+        if models:
+            curve_set["model_quotes_per_decision"] = statistics.median(p.split.quotes for p in plans)
+            curve_set["searched_on"] = sorted({p.searched_on for p in plans})
+            curve_set["pools_used"] = sorted({len(p.split.used) for p in plans})
+    same = sum(a.split.amounts == b.split.amounts
+               for a, b in zip(runs[""], runs["_quotes_only_exact_search"], strict=True))
+    curve_set["identical_to_exact_search"] = f"{same}/{len(runs[''])}"
+    out["curve_set"] = curve_set
 
     table = []
     for usd in SIZES:
@@ -167,6 +231,7 @@ def bench() -> dict[str, Any]:
         })
     out["table"] = table
     out["gas_price_gwei"] = str(m.data_provider.get_data(TS).get("gas", "gas_price_gwei"))  # type: ignore[union-attr]
+    out["load_average_1m"] = round(os.getloadavg()[0], 2)
     return out
 
 

@@ -1,5 +1,6 @@
 """``AmmVenue``: the hook layer shared by AMM venue plugins (Uniswap, Curve) — swaps, liquidity,
-quotes, the pools of a pair (``swap_pools``), balances and notional estimates, each dispatched to the mode's backend.
+quotes, the pools of a pair (``swap_pools``) and their pure models (``swap_pool_models``, when the backend has
+``swap_models``), balances and notional estimates, each dispatched to the mode's backend.
 
 A subclass sets ``name`` / ``description`` and implements ``make_backtest_backend`` /
 ``make_live_backend``; its backends provide ``swap(ts, instruction, quote=False)``,
@@ -48,6 +49,13 @@ class AmmVenue(DEXExecutionInterface):
     def swap_pools(self, timestamp: Any, instruction: Any) -> list[dict[str, Any]]:
         """The pools trading the instruction's pair (for the core's router)."""
         return self.backend.swap_pools(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def swap_pool_models(self, timestamp: Any, instruction: Any) -> list[Any] | None:
+        """Pure models of the pair's pools (:class:`~basis_core.best_execution.model.PoolModel`), when the
+        mode's backend has them (``swap_models``); None: the router quotes through ``quote_swap``."""
+        models = getattr(self.backend, "swap_models", None)
+        return None if models is None else models(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
     def encode_call(self, timestamp: Any, instruction: Any, recipient: Any) -> Any:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from basis_core.backtest.valuation import RATE_LSTS, Valuation, Valuer, _PerpBook, lst_rate_gain
+from basis_core.backtest.valuation import Valuation, Valuer, _PerpBook, lst_rate_gain, rate_token
+from basis_core.data.prices import token_prices_of
 from basis_core.deltas import PNL_COMPONENTS
 from basis_core.errors import MarketDataError
 
@@ -56,7 +57,7 @@ def items(m: Any) -> Iterable[tuple[str, Any]]:
 
 
 class _Rates:
-    """The LST exchange rates of a past step, answering ``get("lst:<token>", "rate")`` like a snapshot (restored
+    """The exchange rates of a past step by series, answering ``get(series, "rate")`` like a snapshot (restored
     state: the previous step's snapshot is not kept across processes)."""
 
     __slots__ = ("rates",)
@@ -65,10 +66,9 @@ class _Rates:
         self.rates = rates
 
     def get(self, series: str, column: str = "close") -> Decimal:
-        token = series.removeprefix("lst:")
-        if column != "rate" or token not in self.rates:
+        if column != "rate" or series not in self.rates:
             raise MarketDataError(f"{series}.{column}: not kept across a restart")
-        return self.rates[token]
+        return self.rates[series]
 
 
 class PnlAttribution:
@@ -192,9 +192,12 @@ class PnlAttribution:
         rates: dict[str, str] = {}
         snap = self.prev_snapshot
         if snap is not None:
-            for token in sorted({k.rsplit(":", 1)[-1] for k in self.prev_balances} & RATE_LSTS):
+            for token in sorted({k.rsplit(":", 1)[-1] for k in self.prev_balances}):
+                rule = rate_token(snap, token)
+                if rule is None or rule.rate_series is None:
+                    continue
                 try:
-                    rates[token] = str(snap.get(f"lst:{token}", "rate"))
+                    rates[token] = str(snap.get(rule.rate_series, "rate"))
                 except (MarketDataError, LookupError):
                     continue
         return {
@@ -214,7 +217,10 @@ class PnlAttribution:
         self.start_equity = Decimal(state.get("start_equity", "0"))
         self.prev_equity = Decimal(state.get("equity", "0"))
         self.valuer.perps = {k: _PerpBook(Decimal(c), Decimal(s)) for k, (c, s) in state.get("perps", {}).items()}
-        self.prev_snapshot = _Rates({k: Decimal(v) for k, v in state.get("lst_rates", {}).items()})
+        rules = token_prices_of(self.valuer.provider)
+        saved = state.get("lst_rates", {})
+        self.prev_snapshot = _Rates({str(rules[k].rate_series): Decimal(v) for k, v in saved.items()
+                                     if k in rules and rules[k].rate_series is not None})
         self.prev_balances = {k: Decimal(v) for k, v in state.get("balances", {}).items()}
         self.hist_i = len(self.history)
 

@@ -309,6 +309,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     history = manager.execution_history
     attribution = PnlAttribution(provider, manager.get_balances, history, eth_price=eth_price,
                                  attribute_lst_yield=attribute_lst_yield)
+    # the whole history is kept (the executions frame and per-strategy PnL read it) unless history_limit is set
+    trim = history.trim if history.limit is not None else None
     schedule = list(sc.schedule)
     n_sched = len(schedule)
     si = 0
@@ -399,6 +401,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 risk_index.append(ts_ns)
             if progress is not None and (n % every == 0 or n == total - 1):
                 progress(n + 1, total)
+            if trim is not None:
+                trim(before=attribution.hist_i)  # attributed records past the limit go
     except KeyboardInterrupt:
         if not eq_rows:
             raise
@@ -438,7 +442,11 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
     capital_of = dict(zip(labels, capital, strict=True))
-    by_strategy_wanted = bool(strategy_of) or any(capital_of.values())
+    dropped = history.start
+    if dropped:
+        notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
+                     "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
+    by_strategy_wanted = not dropped and (bool(strategy_of) or any(capital_of.values()))
     # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
     n_records = len(history)
     light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,

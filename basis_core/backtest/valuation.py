@@ -18,9 +18,10 @@ Rules by instrument-key kind (``venue:kind:asset``):
   market the exchange fills at, so a hedged book is not marked against another source; else usd_price.
 - every other kind (futures, wallet, supplied, staked, margin ...): ``amount x price(asset)``.
 
-Prices (:func:`market_usd_price`): stablecoins 1; ETH / WETH / stETH / eETH at the ETH market, the close of
-``spot:ETH/USDT`` (the market the hedges trade against), else :func:`basis_core.data.usd_price` (the
-``oracle:ETH/USD``); wstETH / weETH = that ETH price x ``lst:<token>.rate``; other tokens by usd_price.
+Prices (:func:`market_usd_price`): stablecoins 1; ETH / WETH, and every token a venue declares a claim on ETH
+(``token_prices`` hook: a rebasing staking token 1:1, a wrapped one at its exchange rate), at the ETH market, the
+close of ``spot:ETH/USDT`` (the market the hedges trade against), else :func:`basis_core.data.usd_price` (the
+``oracle:ETH/USD``), x the declared rate; other tokens by usd_price.
 (The real-data oracle file is smoothed: valuing on-chain ETH by it and the perp hedge at the market
 would show a noise of about 1% of the hedged notional that is not PnL. Pass ``eth_price="oracle"`` to
 value by the oracle.)
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from basis_core.data.prices import ETH_LIKE, STABLECOINS, usd_price
+from basis_core.data.prices import ETH_LIKE, STABLECOINS, TokenPrice, resolve_token, token_prices_of, usd_price
 from basis_core.data.provider import DataProvider, MarketSnapshot
 from basis_core.errors import BasisError, MarketDataError
 
@@ -48,8 +49,13 @@ NON_VALUE_KINDS = frozenset({"metric"})
 VENUE_VALUED_KINDS = frozenset({"lp", "position", "request", "withdrawal"})
 #: exchange balances, valued at the exchange's spot market (``spot:<asset>/USDT`` close) when listed
 EXCHANGE_KINDS = frozenset({"spot"})
-#: non-rebasing liquid staking tokens: their value grows with ``lst:<token>.rate`` (ETH per token)
-RATE_LSTS = frozenset({"wstETH", "weETH"})
+
+
+def rate_token(snapshot: Any, token: str) -> TokenPrice | None:
+    """The declaration of ``token`` when it is a non-rebasing token whose value grows with an exchange rate (a
+    wrapped liquid staking token: ``rate_series`` set), else None."""
+    rule = token_prices_of(snapshot).get(token)
+    return rule if rule is not None and rule.rate_series is not None else None
 
 
 @dataclass(slots=True)
@@ -75,14 +81,14 @@ def market_usd_price(snapshot: MarketSnapshot, token: str, eth_price: str = "mar
     """USD price of ``token`` for valuation (see the module docstring)."""
     if token in STABLECOINS:
         return usd_price(snapshot, token)
-    if eth_price == "market" and (token in ETH_LIKE or token in RATE_LSTS):
-        if snapshot.has("spot:ETH/USDT"):
-            eth = snapshot.get("spot:ETH/USDT")
-        else:
-            eth = usd_price(snapshot, "ETH")
-        if token in RATE_LSTS:
-            return eth * snapshot.get(f"lst:{token}", "rate")  # type: ignore[no-any-return]
-        return eth  # type: ignore[no-any-return]
+    if eth_price == "market":
+        base, rate = (token, None) if token in ETH_LIKE else resolve_token(snapshot, token)
+        if base in ETH_LIKE:
+            if snapshot.has("spot:ETH/USDT"):
+                eth = snapshot.get("spot:ETH/USDT")
+            else:
+                eth = usd_price(snapshot, "ETH")
+            return eth if rate is None else eth * rate  # type: ignore[no-any-return]
     return usd_price(snapshot, token)
 
 
@@ -270,32 +276,38 @@ def lst_rate_gain(prev: MarketSnapshot | None, snap: MarketSnapshot, balances: M
                   eth_price: str = "market") -> Decimal:
     """USD gain from the growth of non-rebasing LST exchange rates over one step (staking yield).
 
-    For every balance of wstETH / weETH (liabilities negative): ``amount x ETH price now x (rate now -
-    rate before)``. The rest of the value change of these tokens is price.
+    For every balance of a token declared with an exchange rate (:func:`rate_token`: wstETH, weETH ...; liabilities
+    negative): ``amount x its numeraire's price now x (rate now - rate before)``. The rest of the value change of
+    these tokens is price.
     """
     if prev is None:
         return _ZERO
     gain = _ZERO
-    eth_now: Decimal | None = None
+    prices: dict[str, Decimal] = {}
     rates: dict[str, Decimal] = {}
     for key, amount in balances.items():
         _, kind, asset = _split(key)
-        if asset not in RATE_LSTS or kind in NON_VALUE_KINDS or kind == "perp" or amount == 0:
+        if kind in NON_VALUE_KINDS or kind == "perp" or amount == 0:
             continue
+        rule = rate_token(snap, asset)
+        if rule is None:
+            continue
+        assert rule.rate_series is not None
         d = rates.get(asset)
         if d is None:
             try:
-                d = snap.get(f"lst:{asset}", "rate") - prev.get(f"lst:{asset}", "rate")
+                d = snap.get(rule.rate_series, "rate") - prev.get(rule.rate_series, "rate")
             except MarketDataError:
                 d = _ZERO
             rates[asset] = d
         if d == 0:
             continue
-        if eth_now is None:
-            eth_now = market_usd_price(snap, "ETH", eth_price)
+        px = prices.get(rule.numeraire)
+        if px is None:
+            px = prices[rule.numeraire] = market_usd_price(snap, rule.numeraire, eth_price)
         sign = -1 if kind in LIABILITY_KINDS else 1
-        gain += sign * amount * eth_now * d
+        gain += sign * amount * px * d
     return gain
 
 
-__all__ = ["LIABILITY_KINDS", "RATE_LSTS", "Valuation", "Valuer", "lst_rate_gain", "market_usd_price"]
+__all__ = ["LIABILITY_KINDS", "Valuation", "Valuer", "lst_rate_gain", "market_usd_price", "rate_token"]

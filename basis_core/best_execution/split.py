@@ -256,10 +256,14 @@ def _water_fill(memo: _Memo, amounts: list[int], total: int, h: int, rounds: int
         m0 = (4 * f1 - f2) / (2 * h)  # the marginal at 0 (quadratic through 0, h, 2h)
         x = (level - m0) / c if c < 0 else float(h)
         x = min(max(x, float(h)), total / 2)
-        share = x / total
-        entry = [float(b) * (1 - share) for b in amounts]
-        entry[j] = x
-        cand = _to_total(entry, total)
+        for _ in range(12):  # a curve that refuses the entry (a capped leg): halve it, down to h
+            share = x / total
+            entry = [float(b) * (1 - share) for b in amounts]
+            entry[j] = x
+            cand = _to_total(entry, total)
+            if _gross(memo, cand) != _NEG or x <= h:
+                break
+            x = max(x / 2, float(h))
         for _ in range(rounds):
             step = _newton(memo, cand, total, h)
             if step is None:

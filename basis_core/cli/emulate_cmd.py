@@ -95,10 +95,13 @@ def attach_replay(server: Any, venue: str, sources: list[str], speed: float, sta
     from basis_core.testing.replay import load_replay
     from basis_core.timeutil import from_ns
 
+    cannot = typer.BadParameter(f"the {venue} emulator cannot replay a price path", param_hint="--replay")
     if not callable(getattr(server, "attach_replay", None)):
-        raise typer.BadParameter(f"the {venue} emulator cannot replay a price path", param_hint="--replay")
+        raise cannot
     try:
         rep = server.attach_replay(load_replay(sources), speed=speed, start=start)
+    except NotImplementedError:  # an EmulatorServer that names no series to follow (replay_wanted)
+        raise cannot from None
     except (BasisError, ValueError) as e:
         raise typer.BadParameter(str(e), param_hint="--replay") from None
     return {"speed": speed, "start": from_ns(rep.clock.start_ns).isoformat(),

@@ -2,7 +2,9 @@
 
 Options: ``--data`` (market data: ``live`` = the venues' live reads, the default; or a replayed path: a market CSV,
 a data directory, ``synthetic``), ``--steps N`` / ``--until TS`` (when to stop; default: run until stopped),
-``--start TS --speed N`` (an accelerated clock, to follow ``basis emulate --replay ... --speed N --start TS``),
+``--max-age D`` (a value older than D on the run's clock, live or replayed, is stale: its steps are skipped;
+default 60s), ``--start TS --speed N`` (an accelerated clock, to follow ``basis emulate --replay ... --speed N
+--start TS``),
 ``--gap skip|catch-up`` (after the clock jumped past whole steps), ``--json`` (the final state as JSON).
 
 SIGINT / SIGTERM finish the step in flight, flush the journal, save the state and print it (a second signal
@@ -23,6 +25,7 @@ from typing import Any
 import typer
 
 from basis_core.errors import BasisError
+from basis_core.live.market_data import DEFAULT_MAX_AGE
 
 EXIT_UNHEDGED = 4
 
@@ -41,17 +44,18 @@ class Gap(StrEnum):
     catch_up = "catch-up"
 
 
-def market_data(source: str, scenario: Any, mode: str) -> Any:
+def market_data(source: str, scenario: Any, mode: str, max_age: str | None = DEFAULT_MAX_AGE) -> Any:
     """The run's market data: ``live`` (the venues' live reads, :func:`basis_core.data.live.live_data_provider`; a
     venue that cannot be read leaves its values to age: the steps that need them are skipped as stale), or a
-    replayed path (:func:`basis_core.testing.replay.load_replay`)."""
+    replayed path (:func:`basis_core.testing.replay.load_replay`). Either way a value older than ``max_age`` (run
+    clock time; None: no bound) is stale: a file's rows age once they stop as a venue's values do."""
     if source == "live":
         from basis_core.data.live import live_data_provider
 
-        return live_data_provider(scenario, mode=mode, on_venue_error="skip")
+        return live_data_provider(scenario, mode=mode, on_venue_error="skip", max_age=max_age)
     from basis_core.testing.replay import load_replay
 
-    return load_replay(source)
+    return load_replay(source, max_age=max_age)
 
 
 def _print(result: Any, as_json: bool) -> None:
@@ -85,6 +89,8 @@ def register(app: typer.Typer) -> None:
         state: Path = typer.Option(..., "--state", help="state folder (created; an earlier run's folder resumes)"),
         data: str = typer.Option("live", "--data", help="market data: live, or a replayed path (market CSV, data "
                                                         "directory, 'synthetic')"),
+        max_age: str = typer.Option(DEFAULT_MAX_AGE, "--max-age", help="market data older than this (run clock) is "
+                                    "stale: its steps are skipped; 'none': no bound"),
         steps: int | None = typer.Option(None, "--steps", min=1, help="stop after N steps in this process"),
         until: str | None = typer.Option(None, "--until", help="stop before the first step after this time (UTC)"),
         start: str | None = typer.Option(None, "--start", help="accelerated clock: start at this time (UTC)"),
@@ -106,7 +112,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
         try:
             clock = ScaledClock(to_ns(start), speed) if start is not None else SystemClock()
-            provider = market_data(data, sc, mode.value)
+            provider = market_data(data, sc, mode.value, None if max_age.lower() == "none" else max_age)
             runner = Runner(sc, mode=mode.value, state_dir=state, data_provider=provider, clock=clock, steps=steps,
                             until=until, gap_policy="catch_up" if gap is Gap.catch_up else "skip")
         except (BasisError, ValueError) as exc:

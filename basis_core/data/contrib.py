@@ -173,3 +173,19 @@ class DataModuleHooks:
     @hookimpl
     def synthetic_series(cls, market: Any) -> Any:
         return importlib.import_module(cls.data_module).synthetic_series(market)
+
+
+class LiveDataModuleHooks:
+    """Mixin for a venue class whose live market data (the ``live_market_data`` hook) lives in one module of its
+    distribution.
+
+    Set ``live_data_module`` to that module's import path; it must define ``read_market_data(keys, context)``
+    (the hook's answer). The module is imported at the first live read only, so a backtest never imports it.
+    """
+
+    live_data_module: ClassVar[str]
+
+    @classmethod
+    @hookimpl
+    def live_market_data(cls, timestamp: Any, keys: Any, context: Any) -> Any:
+        return importlib.import_module(cls.live_data_module).read_market_data(keys, context)

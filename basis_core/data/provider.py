@@ -27,6 +27,8 @@ from basis_core.timeutil import from_ns, to_ns
 if TYPE_CHECKING:
     import pandas as pd
 
+    from basis_core.data.prices import TokenPrice
+
 #: default ``max_staleness``: a series' last row answers for at most this long after its time
 DEFAULT_MAX_STALENESS = timedelta(days=7)
 Staleness = timedelta | str | int | None
@@ -101,6 +103,10 @@ class DataProvider:
     :func:`~basis_core.data.loaders.load_data_dir` default to :data:`DEFAULT_MAX_STALENESS` (7 days).
     """
 
+    #: token valuation declarations added (:meth:`add_token_prices`), and those in force (computed when asked)
+    _added_prices: dict[str, TokenPrice] | None = None
+    _token_prices: dict[str, TokenPrice] | None = None
+
     def __init__(self, series: Iterable[Series] | Mapping[str, Series] = (),
                  aliases: Mapping[str, str] | None = None, name: str = "market",
                  max_staleness: Staleness = None,
@@ -119,6 +125,24 @@ class DataProvider:
         self.start_ns = min((s.first_ns for s in self._series.values()), default=0)
         self.end_ns = max((s.last_ns for s in self._series.values()), default=0)
         self._row_times: array[int] | None = None
+
+    def token_prices(self) -> dict[str, TokenPrice]:
+        """How the tokens venues issue are valued here (:mod:`basis_core.data.prices`): the declarations added with
+        :meth:`add_token_prices` (a manager adds its venues'), then those of the installed venues."""
+        tp = self._token_prices
+        if tp is None:
+            from basis_core.data.prices import installed_token_prices
+
+            tp = {**installed_token_prices(), **(self._added_prices or {})}
+            self._token_prices = tp
+        return tp
+
+    def add_token_prices(self, prices: Mapping[str, TokenPrice]) -> None:
+        """Add token valuation declarations (a token already added keeps its first declaration)."""
+        added = self._added_prices = dict(self._added_prices or {})
+        for token, price in prices.items():
+            added.setdefault(token, price)
+        self._token_prices = None
 
     @property
     def fresh_until_ns(self) -> int:

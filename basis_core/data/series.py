@@ -127,7 +127,8 @@ class Series:
             raise StaleMarketDataError(
                 f"series {self.name!r} ends at {from_ns(self.last_ns).isoformat()}; "
                 f"{from_ns(ts_ns).isoformat()} is more than {self.max_staleness_ns / 3.6e12:g} h later "
-                "(the last row is too stale to use; extend the data or raise max_staleness)")
+                "(the last row is too stale to use; extend the data or raise max_staleness)", key=self.name,
+                age_seconds=(ts_ns - self.last_ns) / 1e9)
         i = bisect_right(self.times, ts_ns) - 1
         if i < 0:
             raise MarketDataError(

@@ -45,7 +45,10 @@ import pandas as pd
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.spot_quote import book_price, quote_spot, spot_market
 from basis_core.backtest.cex.validation import (
+    account_key,
+    account_kind,
     check_amount,
     check_notional,
     check_price,
@@ -65,6 +68,7 @@ from basis_core.errors import (
     OrderNotFoundError,
 )
 from basis_core.instructions import Transfer, parse_instruction
+from basis_core.live.ccxt_context import keep_decimal_context
 from basis_core.live.journal import ExecutionJournal, IntentState, dumps
 from basis_core.live.orders import (
     ErrorKind,
@@ -73,12 +77,15 @@ from basis_core.live.orders import (
     classify_ccxt_error,
     deltas_from_json,
     deltas_to_json,
+    read_retried,
     to_basis_error,
     venue_message,
 )
 from basis_core.live.resting import OpenOrder, new_fills, open_order
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import RedactingFilter, Redactor, secret_values
+from basis_core.live.withdrawals import CexWithdrawals
+from basis_core.numeric import dec as dec  # the venues' exact numbers (re-exported for plugins)
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +96,6 @@ _CCXT_LOG_REDACTOR = Redactor()
 _CCXT_LOG_FILTER = RedactingFilter(_CCXT_LOG_REDACTOR)
 for _name in ("ccxt", "ccxt.base.exchange"):
     logging.getLogger(_name).addFilter(_CCXT_LOG_FILTER)
-
-
-def dec(x: Any) -> Decimal:
-    """Exact Decimal of a venue number given as a string (floats go through ``repr``)."""
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
 
 
 def instruction_json(ins: Any) -> tuple[str, str]:
@@ -192,7 +190,7 @@ class Target:
         return self.client_id or self.order_id or "?"
 
 
-class CexLiveBackend:
+class CexLiveBackend(CexWithdrawals):
     """Live backend of a ccxt CEX venue plugin (see the module docstring).
 
     :param plugin: the :class:`~basis_core.backtest.cex.venue.CexVenue` instance (its name, markets,
@@ -238,7 +236,7 @@ class CexLiveBackend:
         self._funding_seen: set[str] = set()
         self._claimed_transfers: set[str] = set()  # venue ids of transfers journaled as ours (lookups skip them)
         self._took_over_open_orders = False  # whether the first accrual took over an earlier process's orders
-        self.client = self.make_client()
+        self.client = keep_decimal_context(self.make_client())  # ccxt rounds in a copy of the caller's context
         self._read(self.client.load_markets, "load_markets")
         self._index_journal()
         self.reconcile()
@@ -307,8 +305,15 @@ class CexLiveBackend:
         raise NotImplementedError
 
     def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        """ccxt's order by client id or venue id, or None when the venue does not know it."""
-        raise NotImplementedError
+        """ccxt's order by client id or venue id, or None when the venue does not know it (default: ccxt's
+        ``fetch_order`` with the client id as ``clientOrderId``; ``OrderNotFound`` means None)."""
+        import ccxt
+
+        params = {"clientOrderId": client_id} if client_id else {}
+        try:
+            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
+        except ccxt.OrderNotFound:
+            return None
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         """Normalise ccxt's ``answer`` (of create / edit / fetch) into an :class:`OrderView`; with its fills
@@ -369,6 +374,18 @@ class CexLiveBackend:
     # =============================================================================================
     def spot_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=False)
+
+    def quote_spot(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """The ``quote_spot`` hook live: the swap-terms quote walking the venue's order book (ccxt
+        ``fetch_order_book``; reference price: the mid); nothing is placed."""
+        m, buy = spot_market(self.markets, self.name, ins.token_in, ins.token_out)
+        book = self._read(lambda: self.client.fetch_order_book(m.symbol), "fetch_order_book")
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            raise InstructionError("token_out", f"{self.name} {m.symbol}: the order book is empty")
+        ref = (Decimal(str(bids[0][0])) + Decimal(str(asks[0][0]))) / 2
+        return quote_spot(self.name, m, buy, ins.amount_in, ts, ref,
+                          book_price(asks if buy else bids, f"{self.name} {m.symbol}"))
 
     def perp_trade(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self._order(ts, ins, perp=True)
@@ -439,8 +456,8 @@ class CexLiveBackend:
         return self.executor.run(call)
 
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
         if src_kind == dst_kind:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         intent_id = f"transfer:{self._own_id(ins)}"
@@ -458,9 +475,9 @@ class CexLiveBackend:
         """The journaled call of a transfer; it can be looked up after an ambiguous failure when the venue lists
         its transfers (:meth:`find_transfers`): the oldest matching transfer since ``sent_ms`` (less the
         landing window) that no other journaled transfer has claimed is adopted."""
-        src_kind = self._account_kind(ins.from_account, "from_account")
-        dst_kind = self._account_kind(ins.to_account, "to_account")
-        src = self._account_key(src_kind, ins.asset)
+        src_kind = account_kind(self.spec, ins.from_account, "from_account")
+        dst_kind = account_kind(self.spec, ins.to_account, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
 
         def build(answer: Any, adopted: bool) -> ExecutionDeltas:
             tid = answer.get("id") if isinstance(answer, Mapping) else None
@@ -677,12 +694,14 @@ class CexLiveBackend:
 
     def _transfer_deltas(self, ts: Any, ins: Any, transfer_id: str | None, **details: Any) -> ExecutionDeltas:
         """A transfer's deltas: ``amount`` out of the source account, into the destination (no fee)."""
-        src = self._account_key(self._account_kind(ins.from_account, "from_account"), ins.asset)
-        dst = self._account_key(self._account_kind(ins.to_account, "to_account"), ins.asset)
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         return ExecutionDeltas(self.name, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, transfer_id, details={"from": src, "to": dst, "live": True, **details})
 
     def _call_for_intent(self, st: IntentState) -> LiveCall | None:
+        if st.intent.operation == "withdrawal":  # a live move's withdrawal (basis_core.live.withdrawals)
+            return self.withdrawal_call_for_intent(st)
         payload = st.intent.payload
         raw = payload.get("instruction")
         if not isinstance(raw, Mapping):
@@ -739,18 +758,12 @@ class CexLiveBackend:
     # =============================================================================================
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         """A read-only venue call, retried on ambiguous / transient errors; typed errors otherwise."""
-        def retryable(e: BaseException) -> bool:
-            return self.classify(e) in ("ambiguous", "transient")
-
-        try:
-            return self.policy.call(fn, retryable=retryable, what=f"{self.name} {what}")
-        except BasisError:
-            raise
-        except Exception as e:
-            kind = self.classify(e)
+        def failed(e: BaseException, kind: ErrorKind) -> BasisError:
             if kind in ("ambiguous", "transient"):
-                raise AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}") from None
-            raise to_basis_error(e, self.name, kind=kind, redactor=self.redactor) from None
+                return AmbiguousOutcomeError(f"{self.name} {what}: {venue_message(e, self.redactor)}")
+            return to_basis_error(e, self.name, kind=kind, redactor=self.redactor)
+
+        return read_retried(self.policy, fn, self.classify, f"{self.name} {what}", failed)
 
     def _own_id(self, ins: Any) -> str:
         return str(ins.client_id) if ins.client_id else self.new_venue_client_id()
@@ -799,21 +812,6 @@ class CexLiveBackend:
         if is_oid:
             return Target(m, ref, None)
         return Target(m, None, self.venue_client_id(ref))
-
-    def _account_kind(self, account: str, fld: str) -> str:
-        kind = self.spec.accounts.get(account)
-        if kind is None:
-            raise InstructionError(fld, f"unknown {self.name} account {account!r} "
-                                        f"(known: {', '.join(sorted(self.spec.accounts))})")
-        return str(kind)
-
-    def _account_key(self, kind: str, asset: str) -> str:
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.name} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.name}:{self.spec.margin_kind}:{asset}"
-        return f"{self.name}:{self.spec.spot_kind}:{asset}"
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
         if m.is_perp:

@@ -3,13 +3,15 @@
 Public API
 ----------
 ``LiveMarketData(config=None, *, venues=None, max_age="60s", timeout_s=5.0, keys=None, aliases=None,
-on_venue_error="raise", max_rows=2048, plugins=None)``
+on_venue_error="raise", max_rows=2048, plugins=None, first_timeout_s=30.0)``
     A :class:`~basis_core.data.provider.DataProvider` whose values are read from the venues now. ``config``: the
     settings a manager takes (dict, file, :class:`~basis_core.config.BasisSettings`). No credentials are needed:
     each venue reads public endpoints (``venue_config.<venue>.base_url``, e.g. an emulator) or its chain
     (``rpc_url`` and ``deployment``). ``venues``: the venues to read (default: those the config names in
     ``venues`` or ``venue_config``). ``max_age``: a value older than this (``"60s"``, a timedelta, ns; None: no
-    bound) is refused when looked up. ``timeout_s``: how long one venue's reads of one step may take. ``keys``:
+    bound) is refused when looked up. ``timeout_s``: how long one venue's reads of one step may take
+    (``first_timeout_s`` until its first read succeeded: that one also imports the client library and loads the
+    venue's markets, seconds on a busy machine). ``keys``:
     restrict the reads to these series names (default: everything the venues serve). ``aliases``: extra name ->
     series aliases. ``on_venue_error``: ``"raise"`` (``get_data`` raises when a venue failed) or ``"skip"`` (the
     snapshot is returned; the failed venue's values age and turn stale). ``max_rows``: rows kept per series
@@ -25,7 +27,9 @@ on_venue_error="raise", max_rows=2048, plugins=None)``
     concurrently; further calls for the same timestamp share those reads; an earlier timestamp is answered from
     what was read (never a new read); nothing is reused for a later timestamp. The series grow by one row per
     read (``history`` works over what was read); funding rows sit at the venue's settlement times, so a backtest
-    simulator settles funding when its clock crosses them.
+    simulator settles funding when its clock crosses them. A settled rate the venue publishes later
+    (:class:`LiveValue` ``final``, e.g. via :class:`SettlementTracker`) replaces the predicted row of that time;
+    a simulator that already settled on the prediction books the difference (``LiveSeries.final_ns``).
 
 ``read(timestamp) -> dict[str, LiveValue]``: the values one step read (for status views and debugging);
 ``venues_with_live_data()``: the installed venues that contribute live reads;
@@ -82,7 +86,8 @@ from basis_core.timeutil import from_ns, to_ns
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue", "venues_with_live_data"]
+__all__ = ["DEFAULT_MAX_AGE", "LiveMarketData", "LiveReadContext", "LiveSeries", "LiveValue", "SettlementTracker",
+           "venues_with_live_data"]
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +99,70 @@ _NS = 1_000_000_000
 @dataclass(frozen=True, slots=True)
 class LiveValue:
     """One value a venue read: ``columns`` (column -> Decimal, human units), ``as_of_ns`` (UTC ns at which the
-    venue says it held; the receive time when the venue dates nothing) and ``time_ns`` (an explicit row time,
-    e.g. a funding settlement, past or upcoming; None: the step's time)."""
+    venue says it held; the receive time when the venue dates nothing), ``time_ns`` (an explicit row time,
+    e.g. a funding settlement, past or upcoming; None: the step's time) and ``final`` (the venue fixed it: a
+    settled funding rate; it replaces the row read earlier at the same time, e.g. the rate predicted for that
+    settlement, and the series' rows up to it are final: :attr:`LiveSeries.final_ns`)."""
 
     columns: Mapping[str, Decimal]
     as_of_ns: int
     time_ns: int | None = None
+    final: bool = False
+
+
+class SettlementTracker:
+    """Which predicted funding settlements a venue has yet to confirm, for a ``live_market_data`` hook.
+
+    Each read, :meth:`expect` the next settlement the venue announces (``key``: e.g. the symbol; time in ns);
+    :meth:`due` lists those whose time has passed and that the venue has not confirmed, so the hook asks its
+    funding history only then; :meth:`confirm` turns the history's settled rows into final :class:`LiveValue`
+    rows at the times predicted (a settled row matches the predicted time nearest to it, within ``tolerance_ns``),
+    which replace the predicted rates in the series before a paper simulator settles them (or after it did:
+    the simulator then books the difference). At most ``keep`` settlements wait per key (the oldest are dropped).
+    """
+
+    def __init__(self, tolerance_ns: int = 60 * _NS, keep: int = 8) -> None:
+        self.tolerance_ns = tolerance_ns
+        self.keep = keep
+        self._waiting: dict[str, list[int]] = {}
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> SettlementTracker:
+        """The tracker kept in a hook's ``context.state`` (made on first use)."""
+        tracker = state.get("settlements")
+        if not isinstance(tracker, cls):
+            tracker = state["settlements"] = cls()
+        return tracker
+
+    def expect(self, key: str, time_ns: int, now_ns: int) -> None:
+        """The venue announces its next settlement of ``key`` at ``time_ns`` (a moved schedule replaces the
+        announced times still in the future)."""
+        waiting = self._waiting.setdefault(key, [])
+        while waiting and waiting[-1] > now_ns and waiting[-1] != time_ns:
+            waiting.pop()
+        if not waiting or waiting[-1] != time_ns:
+            waiting.append(time_ns)
+            del waiting[:-self.keep]
+
+    def due(self, key: str, now_ns: int) -> list[int]:
+        """The announced settlements of ``key`` whose time has passed and that are not confirmed yet."""
+        return [t for t in self._waiting.get(key, ()) if t <= now_ns]
+
+    def confirm(self, key: str, settled: Iterable[tuple[int, Decimal]], as_of_ns: int,
+                column: str = "rate") -> list[LiveValue]:
+        """Final rows for the settled ``(time ns, rate)`` rows of ``key`` that match an awaited settlement (the
+        settled row nearest to its predicted time, within ``tolerance_ns``), at the predicted time so that they
+        replace the predicted rows; the matched settlements are no longer waited for."""
+        waiting = self._waiting.get(key, [])
+        rows = list(settled)
+        out: list[LiveValue] = []
+        for w in list(waiting):
+            near = min(rows, key=lambda r: abs(r[0] - w), default=None)
+            if near is not None and abs(near[0] - w) <= self.tolerance_ns:
+                rows.remove(near)
+                waiting.remove(w)
+                out.append(LiveValue({column: near[1]}, as_of_ns, w, final=True))
+        return out
 
 
 @dataclass
@@ -134,10 +197,11 @@ class LiveSeries(Series):
     are kept.
     """
 
-    __slots__ = ("_state", "as_of_ns", "max_age_ns", "max_rows", "read_ns", "venue")
+    __slots__ = ("_state", "as_of_ns", "final_ns", "max_age_ns", "max_rows", "read_ns", "venue")
 
     def __init__(self, name: str, venue: str, time_ns: int, columns: Mapping[str, Decimal], as_of_ns: int,
-                 read_ns: int, max_age_ns: int | None, max_rows: int, state: _VenueState | None = None) -> None:
+                 read_ns: int, max_age_ns: int | None, max_rows: int, state: _VenueState | None = None,
+                 final: bool = False) -> None:
         self.name = name
         self.venue = venue
         self.times = [time_ns]
@@ -150,6 +214,9 @@ class LiveSeries(Series):
         self.max_age_ns = max_age_ns
         self.max_rows = max_rows
         self._state = state
+        #: rows at or before this time are final (a settled rate the venue confirmed); later rows may still be
+        #: revised (a predicted rate): a simulator that settled on one books the difference once it is final
+        self.final_ns = time_ns if final else -1
 
     def set_staleness(self, max_staleness_ns: int | None) -> None:
         """No-op: a live series is bounded by ``max_age_ns`` (the provider's ``max_age``)."""
@@ -164,6 +231,17 @@ class LiveSeries(Series):
             raise MarketDataError(f"series {self.name!r}: {self.venue} gave columns {sorted(cols)}, "
                                   f"earlier {sorted(self.columns)}")
         t = step_ns if value.time_ns is None else value.time_ns
+        if value.final and value.time_ns is not None and t <= self.last_ns:
+            i = bisect_right(self.times, t) - 1
+            if i >= 0 and self.times[i] == t:  # the venue settled the row read earlier (its predicted rate)
+                for c, v in cols.items():
+                    self.columns[c][i] = v  # type: ignore[index]
+                self.final_ns = max(self.final_ns, t)
+            self.as_of_ns = max(self.as_of_ns, value.as_of_ns)
+            self.read_ns = max(self.read_ns, step_ns)
+            return
+        if value.final:
+            self.final_ns = max(self.final_ns, t)
         if value.time_ns is not None:
             # rows later than every read so far were never visible: a venue's revised schedule replaces them
             while len(self.times) > 1 and self.last_ns > t and self.last_ns > self.read_ns:
@@ -238,7 +316,8 @@ class LiveMarketData(DataProvider):
                  venues: Iterable[str] | None = None, max_age: Staleness = DEFAULT_MAX_AGE, timeout_s: float = 5.0,
                  keys: Iterable[str] | None = None, aliases: Mapping[str, str] | None = None,
                  on_venue_error: Literal["raise", "skip"] = "raise", max_rows: int = 2048,
-                 plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live") -> None:
+                 plugins: Iterable[tuple[Any, Any]] | None = None, name: str = "live",
+                 first_timeout_s: float = 30.0) -> None:
         super().__init__((), aliases=aliases, name=name, max_staleness=None)
         from basis_core.data.contrib import data_plugin_manager
 
@@ -254,6 +333,7 @@ class LiveMarketData(DataProvider):
         if max_rows < 1:
             raise ConfigError(f"max_rows: must be >= 1, got {max_rows!r}")
         self.timeout_s = float(timeout_s)
+        self.first_timeout_s = max(float(first_timeout_s), self.timeout_s)
         self.on_venue_error = on_venue_error
         self.max_rows = int(max_rows)
         self.keys: frozenset[str] | None = None if keys is None else frozenset(keys)
@@ -361,13 +441,14 @@ class LiveMarketData(DataProvider):
                 failures[v] = f"its previous read has not finished (more than {self.timeout_s:g} s)"
                 continue
             st.in_flight = futures[v] = self._pool.submit(self._call, st, ts)
-        deadline = time.monotonic() + self.timeout_s + 0.5  # clients time out first; this is the backstop
+        t0 = time.monotonic()  # clients time out first; this is the backstop
         results: dict[str, dict[str, LiveValue]] = {}
         for v, fut in futures.items():
+            budget = self.timeout_s if self._venues[v].last_ok_ns is not None else self.first_timeout_s
             try:
-                results[v] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                results[v] = fut.result(timeout=max(0.0, t0 + budget + 0.5 - time.monotonic()))
             except FutureTimeout:
-                failures[v] = f"no answer within {self.timeout_s:g} s"
+                failures[v] = f"no answer within {budget:g} s"
             except MarketDataUnavailableError as e:
                 failures[v] = e.reason
         step: dict[str, LiveValue] = {}
@@ -444,7 +525,7 @@ class LiveMarketData(DataProvider):
                 if s is None:
                     t = ts_ns if row.time_ns is None else row.time_ns
                     self._series[name] = LiveSeries(name, venue, t, dict(row.columns), row.as_of_ns, ts_ns,
-                                                    self.max_age_ns, self.max_rows, st)
+                                                    self.max_age_ns, self.max_rows, st, row.final)
                 else:
                     s.upsert(row, ts_ns)  # type: ignore[attr-defined]
                     s.venue, s._state = venue, st  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from basis_core.backtest.dex import GasCost, from_units, wallet_key
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, InsufficientFundsError
+from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
 from basis_core.live.evm import EvmClient, Receipt
 
 if TYPE_CHECKING:
@@ -41,8 +41,36 @@ GAS_OPTIONS = frozenset({"priority_fee_percentile", "base_fee_multiplier", "fee_
 EVM_OPTIONS = frozenset({"receipt_poll_interval", "receipt_timeout"}) | GAS_OPTIONS
 _ZERO = Decimal(0)
 
-__all__ = ["APPROVAL_MODES", "EVM_OPTIONS", "GAS_OPTIONS", "OnChainLiveBase", "approval_mode", "check_chain",
-           "client_from_settings", "gas_policy", "live_accrue", "option_float", "read_deployment"]
+__all__ = ["APPROVAL_MODES", "ETH_KEY", "EVM_OPTIONS", "GAS_OPTIONS", "OnChainLiveBase", "abi_function",
+           "approval_mode", "check_chain", "client_from_settings", "contracts_table", "event_topic", "gas_policy",
+           "hex_str", "live_accrue", "option_float", "read_deployment"]
+
+#: the wallet's ETH (gas, and ETH sent or received)
+ETH_KEY = wallet_key("ETH")
+
+
+def abi_function(name: str, inputs: Sequence[Any] = (), outputs: Sequence[Any] = (),
+                 mutability: str = "view") -> dict[str, Any]:
+    """The ABI entry of a contract function; each input / output is ``"type name"`` (``"uint256 amount"``) or a
+    full ABI parameter dict (tuples)."""
+    def param(spec: Any) -> dict[str, Any]:
+        if isinstance(spec, dict):
+            return spec
+        typ, _, nm = spec.partition(" ")
+        return {"name": nm, "type": typ}
+    return {"type": "function", "name": name, "stateMutability": mutability, "inputs": [param(i) for i in inputs],
+            "outputs": [param(o) for o in outputs]}
+
+
+def event_topic(signature: str) -> str:
+    """``keccak(signature)`` as hex without 0x: the first topic of the event's logs (imports web3)."""
+    from web3 import Web3
+    return Web3.keccak(text=signature).hex().removeprefix("0x")
+
+
+def hex_str(v: Any) -> str:
+    """A log topic / data field (hex string or bytes) as hex without 0x."""
+    return v.removeprefix("0x") if isinstance(v, str) else bytes(v).hex()
 
 
 @lru_cache(maxsize=16)
@@ -73,6 +101,21 @@ def read_deployment(deployment: str | Mapping[str, Any] | None, package: str,
     except json.JSONDecodeError as e:
         raise ConfigError(f"deployment {path}: not valid JSON ({e.msg})") from None
     return data, str(path)
+
+
+def contracts_table(deployment: str | Mapping[str, Any] | None, package: str, names: Sequence[str],
+                    required: Sequence[str]) -> dict[str, Any]:
+    """A validated table of contract addresses from a ``deployment`` setting (:func:`read_deployment`): nested
+    ``{"chain_id", "contracts": {name: address}}`` or flat ``{name: address}`` (the keys in ``names``);
+    ConfigError naming the first of ``required`` that is missing."""
+    raw, _ = read_deployment(deployment, package)
+    nested = raw.get("contracts")
+    contracts: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {
+        k: v for k, v in raw.items() if k in names}
+    for name in required:
+        if name not in contracts:
+            raise ConfigError(f"deployment: contracts.{name} is required")
+    return {"chain_id": raw.get("chain_id"), "contracts": {str(k): str(v) for k, v in contracts.items()}}
 
 
 def approval_mode(venue: str, options: Mapping[str, Any]) -> str:
@@ -185,12 +228,35 @@ class OnChainLiveBase:
     allowance must be reset to 0 before it changes (USDT).
     """
 
+    #: the venue's name (the intents' ``kind``, instrument keys ``<venue>:...``, error messages)
+    venue_name: str
+    #: revert reasons of the protocol meaning "not enough balance / allowance": :meth:`send` turns them into an
+    #: InstructionError naming ``amount`` (nothing was sent)
+    refusals: tuple[str, ...] = ()
     client: EvmClient
     intents: ChainIntents
     tokens: dict[str, str]
     decimals: dict[str, int]
     zero_first: set[str]
     approval_mode: str
+
+    def connect(self, venue: Any, client: EvmClient | None,
+                load_table: Callable[[Any], dict[str, Any]]) -> EvmClient:
+        """Set ``table`` (``load_table`` of the option ``deployment_table`` or else the ``deployment`` setting) and
+        return ``client``, or the client of the venue's live settings (:func:`client_from_settings`)."""
+        s = venue.settings
+        if client is None:
+            client = client_from_settings(self.venue_name, s)
+        self.table = load_table(s.options.get("deployment_table") or s.deployment)
+        return client
+
+    @property
+    def me(self) -> str:
+        """The account's address."""
+        return self.client.address
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.client!r}>"
 
     def init_onchain(self, venue: str, client: EvmClient, table: Mapping[str, Any],
                      options: Mapping[str, Any]) -> None:
@@ -235,14 +301,40 @@ class OnChainLiveBase:
         :meth:`ChainIntents.bump_fee`); the hash of the replacement."""
         return self.intents.bump_fee(client_id, max_fee_per_gas, max_priority_fee_per_gas)
 
+    def send(self, fn: Any, value: int = 0, final: Mapping[str, Any] | None = None) -> Receipt:
+        """Send ``fn`` (a contract call or a transaction dict) with ``value`` wei; a revert whose reason is one of
+        ``refusals`` raises an InstructionError naming ``amount`` (the transaction reverted: no state changed)."""
+        try:
+            return self.client.send(fn, value=value, final=final)
+        except ContractRevertError as e:
+            if (e.reason or "") in self.refusals:
+                raise InstructionError("amount", f"refused by {self.venue_name} ({e.reason}); nothing was sent"
+                                       ) from None
+            raise
+
+    def send_final(self, ts: Any, ins: Any, receipts: list[Receipt], fn: Any, value: int = 0,
+                   **ctx: Any) -> ExecutionDeltas:
+        """Send the intent's final transaction (journaled with the context ``{"kind": venue_name, "value": value,
+        **ctx}``) after ``receipts`` (its earlier ones), and return its deltas (:meth:`finish_intent`)."""
+        final = {"kind": self.venue_name, "value": value, **ctx}
+        receipts.append(self.send(fn, value=value, final=final))
+        return self.finish_intent(ts, ins, receipts, final)
+
     # ------------------------------------------------------------------------------------------ checks
     def check_balance(self, token: str, amount: int, field: str = "amount") -> None:
         """InsufficientFundsError(``ethereum:wallet:<token>``, field) when the wallet holds less than
-        ``amount`` base units of ``token`` (a symbol of ``tokens``)."""
-        have = self.client.balance_of(self.tokens[token])
+        ``amount`` base units of ``token`` (a symbol of ``tokens``, or ``"ETH"``)."""
+        have = self.client.eth_balance() if token == "ETH" else self.client.balance_of(self.token_address(token))
         if have < amount:
-            dec = self.decimals[token]
+            dec = 18 if token == "ETH" else self.decimals[token]
             raise InsufficientFundsError(wallet_key(token), from_units(amount, dec), from_units(have, dec), field)
+
+    def token_address(self, token: str) -> str:
+        """The address of the symbol ``token``; InstructionError naming ``asset`` when the table has none."""
+        address = self.tokens.get(token)
+        if address is None:
+            raise InstructionError("asset", f"no {token} in the {self.venue_name} deployment table")
+        return address
 
     # ------------------------------------------------------------------------------------------ approvals
     def token_lock(self, token: str) -> threading.Lock:
@@ -284,6 +376,61 @@ class OnChainLiveBase:
             for a, v in self.client.transfer_deltas(r, addresses).items():
                 total[a] += v
         return total
+
+    def balance_moves(self, receipts: Sequence[Receipt], tokens: Sequence[str]) -> dict[str, Decimal]:
+        """``ethereum:wallet:<token>`` -> the account's ``balanceOf`` after the last receipt's block minus before the
+        first's, for each symbol in ``tokens`` that moved (exact also for rebasing tokens, whose balances move by
+        share rounding without a Transfer event)."""
+        first, last = receipts[0].block_number - 1, receipts[-1].block_number
+        out: dict[str, Decimal] = {}
+        for t in tokens:
+            erc = self.client.erc20(self.tokens[t]).functions.balanceOf(self.me)
+            moved = int(erc.call(block_identifier=last)) - int(erc.call(block_identifier=first))
+            if moved:
+                out[wallet_key(t)] = from_units(moved, self.decimals[t])
+        return out
+
+    def received(self, token: str, receipt: Receipt) -> int:
+        """Base units of ``token`` the account's balance changed by in ``receipt``'s block."""
+        erc = self.client.erc20(self.tokens[token]).functions.balanceOf(self.me)
+        b = receipt.block_number
+        return int(erc.call(block_identifier=b)) - int(erc.call(block_identifier=b - 1))
+
+    def chain_deltas(self, op: str, ts: Any, ins: Any, receipts: Sequence[Receipt], moved: Mapping[str, Decimal],
+                     extra: Mapping[str, Decimal] | None = None, *, value: int = 0, eth_in: int = 0,
+                     status: str = "filled", details: Mapping[str, Any] | None = None) -> ExecutionDeltas:
+        """The deltas of an intent's ``receipts``: ``moved`` (e.g. :meth:`balance_moves`), ETH = ``eth_in`` -
+        ``value`` - gas (fees: the gas), then ``extra``; details ``tx_hashes`` and ``details``."""
+        positions = dict(moved)
+        gas = sum(r.gas_cost_wei for r in receipts)
+        eth = eth_in - value - gas
+        if eth:
+            positions[ETH_KEY] = from_units(eth, 18)
+        positions.update(extra or {})
+        return ExecutionDeltas(self.venue_name, op, ts, positions, {ETH_KEY: -from_units(gas, 18)} if gas else {},
+                               status, ins.client_id, receipts[-1].tx_hash, None, getattr(ins, "amount", None), {},
+                               {"tx_hashes": [r.tx_hash for r in receipts], **(details or {})})
+
+    def logs(self, receipt: Receipt, address: str, signature: str) -> list[tuple[list[str], str]]:
+        """``(topics, data)`` (hex without 0x) of the receipt's ``signature`` events emitted by ``address``."""
+        t0 = event_topic(signature)
+        out = []
+        for log in receipt.logs:
+            if str(log["address"]).lower() != str(address).lower():
+                continue
+            topics = [hex_str(t) for t in log["topics"]]
+            if topics and topics[0] == t0:
+                out.append((topics, hex_str(log["data"])))
+        return out
+
+    def wallet_balances(self, tokens: Sequence[str]) -> dict[str, Decimal]:
+        """``ethereum:wallet:ETH`` and each symbol of ``tokens`` the wallet holds, in token units."""
+        out = {ETH_KEY: from_units(self.client.eth_balance(), 18)}
+        for t in tokens:
+            bal = self.client.balance_of(self.tokens[t])
+            if bal:
+                out[wallet_key(t)] = from_units(bal, self.decimals[t])
+        return out
 
     def token_deltas(self, receipts: Sequence[Receipt], tokens: Sequence[str]) -> dict[str, Decimal]:
         """The account's net change of each symbol in ``tokens`` over ``receipts``, in token units."""

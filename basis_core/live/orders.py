@@ -255,6 +255,21 @@ def settled(prior: IntentState, venue: str, intent_id: str, fp: str) -> Executio
     return None
 
 
+def read_retried(policy: RetryPolicy, fn: Callable[[], Any], classify: Callable[[BaseException], ErrorKind],
+                 what: str, failed: Callable[[BaseException, ErrorKind], BasisError]) -> Any:
+    """``fn()`` (a venue read: safe to repeat) under ``policy``, repeated on ambiguous / transient errors; a
+    BasisError passes as is, any other final error is raised as ``failed(error, its kind)``."""
+    def retryable(e: BaseException) -> bool:
+        return classify(e) in ("ambiguous", "transient")
+
+    try:
+        return policy.call(fn, retryable=retryable, what=what)
+    except BasisError:
+        raise
+    except Exception as e:
+        raise failed(e, classify(e)) from None
+
+
 def new_client_id(prefix: str = "basis-") -> str:
     """A fresh random client id (journaled before it is sent)."""
     return prefix + uuid.uuid4().hex
@@ -393,21 +408,15 @@ class IdempotentExecutor:
         """The order by client id, lookups retried on ambiguous / transient errors; AmbiguousOutcomeError if
         the venue cannot be asked."""
         assert call.lookup is not None
-        lookup = call.lookup
 
-        def retryable(e: BaseException) -> bool:
-            return call.classify(e) in ("ambiguous", "transient")
-
-        try:
-            return self.policy.call(lookup, retryable=retryable, what=f"{call.venue} lookup")
-        except BasisError:
-            raise
-        except Exception as e:
-            if call.classify(e) == "auth":
-                raise to_basis_error(e, call.venue, kind="auth", redactor=self.redactor) from None
-            raise AmbiguousOutcomeError(
+        def failed(e: BaseException, kind: ErrorKind) -> BasisError:
+            if kind == "auth":
+                return to_basis_error(e, call.venue, kind="auth", redactor=self.redactor)
+            return AmbiguousOutcomeError(
                 f"{call.venue}: the outcome of {call.operation} {call.venue_client_id} is unknown and the venue could "
-                f"not be asked ({venue_message(e, self.redactor)}); it stays pending in the journal") from None
+                f"not be asked ({venue_message(e, self.redactor)}); it stays pending in the journal")
+
+        return read_retried(self.policy, call.lookup, call.classify, f"{call.venue} lookup", failed)
 
     def _lookup_in(self, call: LiveCall, intent: JournalRow) -> Any:
         """:meth:`_lookup`; a lookup that proves the effect impossible (an InstructionError, e.g. cancelling

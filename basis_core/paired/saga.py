@@ -440,7 +440,10 @@ def execute_paired(manager: Any, timestamp: Any, instruction: Any) -> ExecutionD
     from basis_core.timeutil import to_utc
 
     paired = parse_paired(instruction)
-    return Saga(manager, paired, to_utc(timestamp)).run()
+    ts = to_utc(timestamp)
+    if manager._min_corridor is not None and manager.ledger is None:  # live: every leg projected, before any is sent
+        manager._check_corridor_live(ts, paired)
+    return Saga(manager, paired, ts).run()
 
 
 __all__ = ["LegFill", "Saga", "execute_paired", "unwind_cost"]

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from basis_core.run.clock import ManualClock, ScaledClock, SystemClock, next_step
-from basis_core.run.loop import Runner, RunResult, StepReport, build_manager
+from basis_core.run.loop import RUN_HISTORY_LIMIT, Runner, RunResult, StepReport, build_manager
 from basis_core.run.preflight import Problem
 
-__all__ = ["ManualClock", "Problem", "RunResult", "Runner", "ScaledClock", "StepReport", "SystemClock",
-           "build_manager", "next_step"]
+__all__ = ["RUN_HISTORY_LIMIT", "ManualClock", "Problem", "RunResult", "Runner", "ScaledClock", "StepReport",
+           "SystemClock", "build_manager", "next_step"]

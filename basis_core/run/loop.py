@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.errors import BasisError, ConfigError, MarketDataError, PreflightError, RunResumeError
+from basis_core.history import HistoryLog
 from basis_core.run import preflight
 from basis_core.run.clock import GapPolicy, RunClock, SystemClock, next_step
 from basis_core.run.proxy import RunManager
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 RunMode = Literal["paper", "live"]
 #: what a finished :meth:`Runner.run` reports in ``status``
 RunStatus = Literal["finished", "stopped", "failed"]
+#: execution-history records a run keeps in memory when ``history_limit`` is not set (the manager's setting or
+#: :class:`Runner`'s argument): older ones are dropped once the run-state store has attributed and stored them
+RUN_HISTORY_LIMIT = 1000
 
 
 @dataclass
@@ -149,6 +153,9 @@ class Runner:
     :param record: write the run-state store (:mod:`basis_core.runstate`).
     :param durable_log: fsync the state files and the instruction log (default: in live mode), so they survive an
         OS crash or a power loss too; a killed process loses nothing either way (files are replaced atomically).
+    :param history_limit: execution-history records kept in memory (default: the manager's ``history_limit``
+        setting, else :data:`RUN_HISTORY_LIMIT`); after each step the older ones are dropped once the step's
+        consumers (this loop, the run-state store) have taken them, so memory stays flat however long it runs.
     """
 
     def __init__(self, scenario: Scenario | str | Path | Mapping[str, Any], *, mode: RunMode,
@@ -156,7 +163,8 @@ class Runner:
                  steps: int | None = None, until: Any = None, gap_policy: GapPolicy = "skip",
                  max_catch_up: int = 3, on_step: Callable[[StepReport], None] | None = None,
                  config: Mapping[str, Any] | None = None, manager: Any = None, plugins: Iterable[Any] = (),
-                 autoload: bool | None = None, record: bool = True, durable_log: bool | None = None) -> None:
+                 autoload: bool | None = None, record: bool = True, durable_log: bool | None = None,
+                 history_limit: int | None = None) -> None:
         from basis_core.backtest.runner import _scenario_source
         from basis_core.timeutil import to_utc
 
@@ -185,6 +193,9 @@ class Runner:
         self._plugins = list(plugins)
         self._autoload = autoload
         self._record = record
+        if history_limit is not None and (type(history_limit) is not int or history_limit < 0):
+            raise ConfigError(f"history_limit: must be a whole number >= 0, got {history_limit!r}")
+        self._history_limit = history_limit
         self._stop = threading.Event()
         self._stop_reason = ""
         self.manager: Any = None
@@ -214,6 +225,7 @@ class Runner:
         manager = self._manager or build_manager(sc, self.mode, self.provider, self.folder.path,
                                                  config=self._config, plugins=self._plugins, autoload=self._autoload)
         self.manager = manager
+        self._bound_history(manager)
         capital: list[dict[str, Decimal]] = []
         active, _status = _strategies(sc, manager, capital)
         labels = _labels(active)
@@ -360,6 +372,7 @@ class Runner:
         state["last_failures"] = failures[-20:]
         self.folder.save_state(state)
         self._recorded(recorder, manager, ts, state, None if stale else self.provider.get_data(ts))
+        self._trim_history(manager, recorder)
         report = StepReport(step_no, ts_ns, proxy.sent, failures, skipped, replay, work_seconds=t2 - t1,
                             book_seconds=(t1 - t0) + (time.perf_counter() - t2))
         if self.on_step is not None:
@@ -406,6 +419,23 @@ class Runner:
         state["schedule_done"] = i
 
     # -- bookkeeping ------------------------------------------------------------------------------
+    def _bound_history(self, manager: Any) -> None:
+        """Bound the manager's execution history (``history_limit``; see :mod:`basis_core.history`)."""
+        hist = manager.execution_history
+        if isinstance(hist, HistoryLog):
+            if self._history_limit is not None:
+                hist.limit = self._history_limit
+            elif hist.limit is None:
+                hist.limit = RUN_HISTORY_LIMIT
+
+    @staticmethod
+    def _trim_history(manager: Any, recorder: Any) -> None:
+        """After a step: drop the history records past the limit that this loop and the run-state store took
+        (a store whose step failed to record keeps its records until it records one)."""
+        hist = manager.execution_history
+        if isinstance(hist, HistoryLog):
+            hist.trim(before=len(hist) if recorder is None else recorder.history_taken)
+
     def _event(self, state: dict[str, Any], kind: str, message: str, level: int = logging.INFO) -> None:
         log.log(level, "%s", message)
         events = state.setdefault("events", [])
@@ -492,6 +522,7 @@ def check_folder(state_dir: str | Path) -> dict[str, Any] | None:
 
 
 __all__ = [
+    "RUN_HISTORY_LIMIT",
     "RunMode",
     "RunResult",
     "RunResumeError",

@@ -276,6 +276,12 @@ class RunStateStore:
         assert self._run is not None
         return RunInfo(self._run, resumed, start_equity, ts)
 
+    @property
+    def history_taken(self) -> int:
+        """The absolute index of the first execution-history record not yet attributed and stored (records before
+        it may be dropped from memory: :meth:`basis_core.history.HistoryLog.trim`); 0 before :meth:`start`."""
+        return 0 if self._attribution is None else self._attribution.hist_i
+
     @library_context
     def record_step(self, manager: Any, timestamp: datetime | str, snapshot: Any = None) -> StepRecord:
         """Value the book at ``timestamp``, attribute the PnL since the previous step and store the step (one

@@ -31,6 +31,7 @@ building a live-mode manager; accruals and balances are well formed; quotes chan
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -677,3 +678,23 @@ def _kind(key: str) -> str:
         return split_key(key)[1]
     except ValueError:
         return ""
+
+
+def run_suite_test(target: VenueTarget, name: str, **fixtures: Any) -> None:
+    """Run the kit's test ``name`` on ``target`` outside pytest's collection (a guide's own check of its example
+    venue): a per-case test runs on every example case of the target; a skip (of the test or of one case) is passed
+    over. ``fixtures``: pytest fixtures by name (e.g. ``caplog``), passed to the tests that ask for them."""
+    fn = getattr(ConformanceSuite(), name)
+    params = list(inspect.signature(fn).parameters)
+    kw = {k: v for k, v in fixtures.items() if k in params}
+    try:
+        if "conformance_case" in params:
+            for op, i, ex in Harness(target).cases():
+                try:
+                    fn(Case(target, op, i, ex), **kw)
+                except pytest.skip.Exception:
+                    pass
+        else:
+            fn(target, **kw)
+    except pytest.skip.Exception:
+        pass

@@ -41,7 +41,10 @@ Each fault applies to ``times`` matching requests, in injection order per route.
 matches every request; a fault injected for the exact route is taken before a ``"*"`` one.
 A persistent clock offset for all requests is :attr:`EmulatorServer.clock_skew_ms`.
 
-An emulator with a replayed market (an attribute ``replay``, :mod:`basis_core.testing.replay`) also answers
+A replayed market (:mod:`basis_core.testing.replay`): a subclass names the series it follows
+(:meth:`EmulatorServer.replay_wanted`) and applies each event (:meth:`EmulatorServer.on_replay_event`);
+:meth:`EmulatorServer.attach_replay` starts following a market and ``handle`` calls
+:meth:`EmulatorServer.replay_step` (under the lock) before it answers. An emulator with a replay also answers
 ``GET`` / ``POST /_emulator/replay`` to read and steer its clock (pause, resume, speed, seek) from another process.
 
 The server listens on 127.0.0.1 and an ephemeral port (or a fixed ``port``), serves in a daemon
@@ -64,8 +67,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from basis_core.data.provider import DataProvider
+    from basis_core.testing.replay import FundingPrediction, MarketReplay, ReplayClock, ReplayEvent
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +241,12 @@ class _Server(ThreadingHTTPServer):
 class EmulatorServer:
     """Base of the venue emulators: serving, fault injection, a request log and a skewable clock.
 
-    Subclasses implement :meth:`route_key` and :meth:`handle`. Use as a context manager or call
-    :meth:`start` / :meth:`stop`.
+    Subclasses implement :meth:`route_key` and :meth:`handle` (and, to follow a replayed market,
+    :meth:`replay_wanted` and :meth:`on_replay_event`). Use as a context manager or call :meth:`start` / :meth:`stop`.
     """
+
+    #: what a market without any followed series lacks, for :meth:`attach_replay`'s error ("no <this> (looked for ...)")
+    replay_subject = "price series for any symbol"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.faults = FaultPlan()
@@ -248,6 +258,10 @@ class EmulatorServer:
         self._local = threading.local()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.replay: MarketReplay | None = None  # the price path followed (attach_replay), if any
+        #: every funding settlement of a replay, oldest first (rows of the subclass: market time (ns), wall time (ms),
+        #: rate, mark, ...)
+        self.funding_settlements: list[dict[str, Any]] = []
 
     # -- to implement ------------------------------------------------------------------------
     def route_key(self, method: str, path: str, body: bytes, query: dict[str, str]) -> str:
@@ -287,6 +301,15 @@ class EmulatorServer:
         if fault.kind == "venue_error":
             return json_response(fault.status, fault.payload or {})
         raise ValueError(f"{fault.kind} has no fixed response")
+
+    def replay_wanted(self) -> dict[str, tuple[Literal["price", "funding"], list[str]]]:
+        """The feeds a replay follows: ``{event key: (kind, candidate series names)}``
+        (:func:`~basis_core.testing.replay.feeds_for`)."""
+        raise NotImplementedError
+
+    def on_replay_event(self, ev: ReplayEvent) -> None:
+        """Apply one replay event (a new price, a funding settlement). Called with ``self.lock`` held."""
+        raise NotImplementedError
 
     def raw_query(self) -> str:
         """The undecoded query string of the request being handled (for signature checks), else ``""``."""
@@ -337,12 +360,50 @@ class EmulatorServer:
         """``http://127.0.0.1:PORT`` of the running server."""
         return f"http://{self._host}:{self.port}"
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- replayed market ----------------------------------------------------------------------
+    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
+                      clock: ReplayClock | None = None,
+                      funding_prediction: FundingPrediction = "exact") -> MarketReplay:
+        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`): the series of
+        :meth:`replay_wanted`. The clock starts at ``start`` (default: when every followed price series has begun)
+        and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises MarketDataError when
+        ``market`` has none of the price series. ``funding_prediction``: the rate the venue announces for the next
+        settlement (:class:`~basis_core.testing.replay.MarketReplay`)."""
+        from basis_core.errors import MarketDataError
+        from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+
+        wanted = self.replay_wanted()
+        feeds = feeds_for(market, wanted)
+        prices = [f for f in feeds if f.kind == "price"]
+        if not prices:
+            raise MarketDataError(f"{market.name}: no {self.replay_subject} (looked for "
+                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
+        if clock is None:
+            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
+        with self.lock:
+            self.replay = MarketReplay(feeds, clock, funding_prediction)
+            self.replay_step()
+        log.info("%s replaying %r", type(self).__name__, self.replay)
+        return self.replay
+
+    def replay_step(self) -> None:
+        """Apply the replay's events up to now, in order (``handle`` calls it under the lock before answering)."""
+        if self.replay is None:
+            return
+        for ev in self.replay.advance():
+            self.on_replay_event(ev)
+
+    def replay_wall_ms(self, market_ns: int) -> int:
+        """The wall time (ms) at which the replay clock reaches market time ``market_ns``."""
+        assert self.replay is not None
+        return int(self.replay.clock.wall_at(market_ns) * 1000)
 
     # -- request dispatch ---------------------------------------------------------------------
     def _dispatch(self, h: _Handler) -> None:

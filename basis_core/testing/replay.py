@@ -30,20 +30,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from basis_core.data.provider import DataProvider
+from basis_core.data.provider import DataProvider, Staleness, staleness_ns
 from basis_core.data.series import Series
 from basis_core.errors import MarketDataError
 from basis_core.timeutil import from_ns, to_ns
 
 __all__ = [
     "Feed",
+    "FundingPrediction",
     "MarketReplay",
     "ReplayClock",
     "ReplayEvent",
+    "bound_like_a_feed",
     "load_replay",
     "read_market_csv",
+    "row_spacing_ns",
     "write_market_csv",
 ]
 
@@ -153,14 +156,24 @@ class ReplayEvent:
     value: Decimal
 
 
+#: how an emulator announces the rate of the next settlement (:meth:`MarketReplay.predicted_funding`)
+FundingPrediction = Literal["exact", "converging"]
+
+
 class MarketReplay:
     """The feeds of one emulator on one clock (see the module docstring). Not thread-safe: the emulator calls
-    :meth:`advance` under its own lock."""
+    :meth:`advance` under its own lock. ``funding_prediction``: the rate an emulator announces for the next
+    settlement, ``"exact"`` (the file's rate, default) or ``"converging"`` (as a venue's predicted rate moves:
+    from the last settled rate to the file's rate as the interval elapses; it settles at the file's rate)."""
 
-    def __init__(self, feeds: Iterable[Feed], clock: ReplayClock) -> None:
+    def __init__(self, feeds: Iterable[Feed], clock: ReplayClock,
+                 funding_prediction: FundingPrediction = "exact") -> None:
         self.feeds: list[Feed] = list(feeds)
         if not self.feeds:
             raise MarketDataError("a market replay needs at least one feed")
+        if funding_prediction not in ("exact", "converging"):
+            raise ValueError(f"funding_prediction: 'exact' or 'converging', got {funding_prediction!r}")
+        self.funding_prediction: FundingPrediction = funding_prediction
         self.clock = clock
         self.end_ns = max(f.series.last_ns for f in self.feeds)
         self._cursor_ns: int | None = None  # market time up to which events were handed out
@@ -197,6 +210,22 @@ class MarketReplay:
                     return f.series.times[i], f.series.columns[f.column][i]
         return None
 
+    def predicted_funding(self, key: str) -> tuple[int, Decimal] | None:
+        """``(market time, rate announced now)`` of the next settlement of ``key``, or None: the file's rate
+        (``exact``), or (``converging``) ``last + (next - last) x elapsed / interval`` between the last settlement
+        and the next (the file's rate when there is no earlier one), rounded to 1e-8 as venues announce it."""
+        nxt = self.next_funding(key)
+        if nxt is None or self.funding_prediction == "exact":
+            return nxt
+        t = self._cursor_ns if self._cursor_ns is not None else self.clock.now_ns()
+        f = next(f for f in self.feeds if f.kind == "funding" and f.key == key)
+        i = bisect_right(f.series.times, t) - 1
+        if i < 0:
+            return nxt
+        t0, last = f.series.times[i], f.series.columns[f.column][i]
+        share = Decimal(t - t0) / Decimal(nxt[0] - t0)
+        return nxt[0], (last + (nxt[1] - last) * share).quantize(Decimal("1e-8"))
+
     def advance(self) -> list[ReplayEvent]:
         """The events between the last call and now, oldest first (prices before a settlement at the same time).
 
@@ -221,6 +250,22 @@ class MarketReplay:
         events.sort(key=lambda e: (e.time_ns, e.kind != "price"))
         self._cursor_ns = now
         return events
+
+
+def book_funding_until(manager: Any, emulator: Any, clock: ReplayClock, timestamp: Any, settlements: int = 3,
+                       timeout_s: float = 60.0) -> list[Any]:
+    """Test helper: resume the (paused) replay ``clock`` until ``emulator`` has settled ``settlements`` fundings
+    (each ``manager.advance_to(timestamp)`` is a venue request, which moves the replayed market on) or
+    ``timeout_s`` passed, pause it again, and return the ``funding`` deltas the manager reported meanwhile (one
+    more ``advance_to`` after the pause included)."""
+    clock.resume()
+    booked: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while len(emulator.funding_settlements) < settlements and time.monotonic() < deadline:
+        booked += [d for d in manager.advance_to(timestamp) if d.operation == "funding"]
+    clock.pause()
+    booked += [d for d in manager.advance_to(timestamp) if d.operation == "funding"]
+    return booked
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -291,7 +336,7 @@ def _merge(providers: Sequence[DataProvider]) -> DataProvider:
                         name="+".join(pr.name for pr in providers), max_staleness=None)
 
 
-def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
+def load_replay(sources: str | Path | Sequence[str | Path], *, max_age: Staleness = None) -> DataProvider:
     """The market of one or more replay sources (merged; an earlier source wins a name clash):
 
     - ``"synthetic"``: the seeded synthetic market (:func:`~basis_core.data.synthetic.synthetic_market`);
@@ -299,6 +344,9 @@ def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
     - a directory of real data files (:func:`~basis_core.data.loaders.load_data_dir`);
     - a real data file recognised by its name (e.g. ``binance_ETHUSDT_perp_1h_....csv``,
       ``binance_ETHUSDT_funding_rates_....csv``).
+
+    ``max_age`` (``"60s"``, a timedelta, ns; None: no bound) makes the replayed data go stale as live reads do
+    (``basis run --data FILE --max-age``): see :func:`bound_like_a_feed`.
 
     Raises :class:`~basis_core.errors.MarketDataError` for a source it cannot read.
     """
@@ -326,7 +374,35 @@ def load_replay(sources: str | Path | Sequence[str | Path]) -> DataProvider:
             providers.append(read_market_csv(p))
             continue
         providers.append(_load_named_file(p))
-    return providers[0] if len(providers) == 1 else _merge(providers)
+    out = providers[0] if len(providers) == 1 else _merge(providers)
+    return out if max_age is None else bound_like_a_feed(out, max_age)
+
+
+def row_spacing_ns(series: Series) -> int:
+    """The usual time between two rows of ``series`` (the median spacing, ns; 0 for a single row)."""
+    times = series.times
+    if len(times) < 2:
+        return 0
+    import numpy as np
+
+    return int(np.median(np.diff(np.asarray(times, dtype=np.int64))))
+
+
+def bound_like_a_feed(provider: DataProvider, max_age: Staleness) -> DataProvider:
+    """Make ``provider``'s rows go stale as a live feed's values do, and return it.
+
+    A row of a file holds until the next row is due (its series' usual spacing, :func:`row_spacing_ns`): its
+    value is as of then. Once a series' rows stop, a lookup later than its last row + spacing + ``max_age``
+    raises :class:`~basis_core.errors.StaleMarketDataError` (as a live value older than ``max_age`` does), so a
+    run on a file that ends skips its steps and trades on nothing stale. Hourly candles and 8-hourly funding in
+    one file each keep their own cadence; ``max_age`` is in the data's (the run clock's) time.
+    """
+    age = staleness_ns(max_age)
+    if age is not None:
+        for _name, s in provider.items():
+            s.set_staleness(row_spacing_ns(s) + age)
+        provider.max_staleness_ns = None  # per series now (a series added later keeps no bound)
+    return provider
 
 
 def _load_named_file(p: Path) -> DataProvider:

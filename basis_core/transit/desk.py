@@ -10,7 +10,8 @@ Strategies see what is where and when with :func:`in_transit`.
 Deltas of the move: ``positions`` = source -amount, transit key +(amount - fee); ``fees`` = the fee on the source;
 ``pnl["trading_fees"]`` = -fee in USD; ``details``: ``route``, ``arrives_at``, ``seconds``, ``transfer_id``.
 Bad input (no such route, an amount the source does not hold, a key whose asset is not ``asset``) raises a typed
-error naming the field; nothing changes. Live mode is not supported yet (UnsupportedOperationError).
+error naming the field; nothing changes. Live mode: :mod:`basis_core.transit.live` (same instruction, deltas and
+:func:`in_transit` view).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError, model_validator
 
 from basis_core.deltas import ExecutionDeltas, split_key
-from basis_core.errors import InstructionValidationError, InsufficientFundsError, UnsupportedOperationError
+from basis_core.errors import InstructionValidationError, InsufficientFundsError
 from basis_core.hookspecs import hookimpl
 from basis_core.instructions import Amount, ClientId, Token
 from basis_core.transit.routes import Route, build_routes
@@ -138,13 +139,26 @@ class TransitDesk:
                 raise InsufficientFundsError(move.source, move.amount, Decimal(free), "amount")
         ledger = self.m.ledger
         positions = {move.source: -move.amount, tkey: move.amount - fee}
+        guard = self.m._min_corridor
+        if guard is not None:  # the pre-trade corridor check (basis_core.risk.guard), as for every instruction
+            from basis_core.manager import _GUARD_TOL
+            from basis_core.risk.corridor import corridor
+            from basis_core.risk.guard import refusal
+
+            before = corridor(self.m, ts, drivers=("eth",), tol=_GUARD_TOL).eth_move
         ledger.begin()
         try:
             ledger.apply(positions)
             self.pending[tid] = Pending(tid, move.asset, move.amount - fee, move.source, move.destination, tkey,
                                         ts.value, arrives, r.name)
-        except BaseException:
+            if guard is not None:
+                err = refusal(before, corridor(self.m, ts, drivers=("eth",), tol=_GUARD_TOL), guard, "move", False)
+                if err is not None:
+                    raise err
+        except BaseException as exc:
             ledger.rollback()
+            if guard is not None:
+                self.m._record_failure(ts, move, exc)
             raise
         ledger.commit()
         try:
@@ -178,7 +192,8 @@ class TransitDesk:
 
 def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[str, Any]]:
     """What is on its way (oldest arrival first): asset, amount (net of fees), source, destination, sent and
-    arrival times; empty in live mode and before the first move.
+    arrival times; empty before the first move. Live: the moves this manager's journal holds pending (sent, not yet
+    credited; ``arrives_at`` is the route's expected time), resumed from the journal after a restart.
 
     With ``queues`` (and ``ts``), also the venues' queued withdrawals (staking exits): every balance key
     ``<venue>:withdrawal:<id>`` a venue reports, with ``arrives_at`` from its ``<venue>:metric:claimable_at:<id>``
@@ -190,6 +205,12 @@ def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[
         out = [{"transfer_id": p.transfer_id, "asset": p.asset, "amount": p.amount, "source": p.source,
                 "destination": p.destination, "route": p.route, "sent_at": pd.Timestamp(p.sent_ns, tz="UTC"),
                 "arrives_at": pd.Timestamp(p.arrives_ns, tz="UTC")} for p in rows]
+    elif manager.execution_mode == "live":
+        from basis_core.transit.live import LiveTransitDesk
+
+        desk = LiveTransitDesk.of(manager)
+        desk.resume(ts if ts is not None else pd.Timestamp.now(tz="UTC"))
+        out = desk.in_transit()
     if queues and ts is not None:
         from basis_core.errors import BasisError
 
@@ -212,13 +233,19 @@ def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[
 
 
 def execute_move(manager: Any, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-    """Run a ``move`` instruction on ``manager`` (backtest)."""
+    """Run a ``move`` instruction on ``manager`` (backtest; live: :func:`basis_core.transit.live.execute_move_live`)."""
     from basis_core.timeutil import to_utc
 
-    move = parse_move(instruction)
-    if manager.ledger is None:
-        raise UnsupportedOperationError("transit", "move")
+    try:
+        move = parse_move(instruction)
+    except InstructionValidationError as exc:
+        manager._record_early_failure(timestamp, instruction, exc)
+        raise
     ts = to_utc(timestamp)
+    if manager.ledger is None:  # live: a withdrawal tracked until the destination credits it
+        from basis_core.transit.live import execute_move_live
+
+        return execute_move_live(manager, ts, move)
     desk = TransitDesk.of(manager)
     desk.route(move)  # an unknown route is refused before the clock moves
     if manager.clock.now_ns is None or ts.value != manager.clock.now_ns:

@@ -17,6 +17,8 @@ route                                  model
 ethereum:wallet``
 ``ethereum:wallet ->                   deposit through the bridge: 3 min after 12 confirmations x 12 s; no fee
 hyperliquid:perp-margin``
+``hyperliquid:perp-margin ->           withdrawal over the bridge to Binance's Arbitrum deposit address: 5 min +
+binance:spot``                         12 confirmations x 1 s; 1 USDC
 =====================================  ==========================================================================
 """
 
@@ -70,6 +72,7 @@ DEFAULT_ROUTES: dict[str, Route] = {r.name: r for r in (
     _r("ethereum:wallet", "binance:futures", 60, 6),
     _r("hyperliquid:perp-margin", "ethereum:wallet", 300, 0, {"USDC": "1"}),
     _r("ethereum:wallet", "hyperliquid:perp-margin", 180, 12),
+    Route("hyperliquid:perp-margin", "binance:spot", 300, 12, 1, {"USDC": Decimal(1)}),
 )}
 
 

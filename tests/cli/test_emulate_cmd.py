@@ -3,38 +3,21 @@ connects with the printed demo credentials (signatures checked), and a wrong sec
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-CLI = [sys.executable, "-c", "from basis_core.cli import main; main()"]
+from basis_core.testing.emulate_process import BASIS_CLI as CLI
+from basis_core.testing.emulate_process import emulate_processes
 
 
 @pytest.fixture
 def run_emulator() -> Iterator[Any]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(venue: str) -> dict[str, Any]:
-        p = subprocess.Popen([*CLI, "emulate", venue, "--port", "0", "--json"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
-        procs.append(p)
-        assert p.stdout is not None
-        line = p.stdout.readline()
-        assert line, f"emulate {venue} printed nothing (exit code {p.poll()})"
-        return dict(json.loads(line))
-
-    yield start
-    for p in procs:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    with emulate_processes() as start:
+        yield start
 
 
 def test_emulate_binance_serves_the_real_client(run_emulator: Any) -> None:

@@ -23,6 +23,7 @@ from basis_core.errors import (
     StaleDataError,
     StaleMarketDataError,
 )
+from basis_core.hookspecs import hookimpl
 from basis_core.live.market_data import LiveMarketData
 from basis_core.manager import ExecutionInterfaceManager
 from basis_core.testing.http_emulator import Fault
@@ -35,19 +36,15 @@ WALLET = "0x" + "11" * 20
 
 @pytest.fixture(scope="module")
 def binance() -> Iterator[Any]:
-    emu = BinanceEmulator("k", "s", spot_balances={"USDT": Decimal(10_000)},
-                          prices={"ETHUSDT": Decimal("3000.25"), "BTCUSDT": Decimal("60000.5")})
-    emu.start()
-    yield emu
-    emu.stop()
+    with BinanceEmulator("k", "s", spot_balances={"USDT": Decimal(10_000)},
+                         prices={"ETHUSDT": Decimal("3000.25"), "BTCUSDT": Decimal("60000.5")}) as emu:
+        yield emu
 
 
 @pytest.fixture(scope="module")
 def hyperliquid() -> Iterator[Any]:
-    emu = HyperliquidEmulator(WALLET, marks={"ETH": "3001.5", "BTC": "100010"})
-    emu.start()
-    yield emu
-    emu.stop()
+    with HyperliquidEmulator(WALLET, marks={"ETH": "3001.5", "BTC": "100010"}) as emu:
+        yield emu
 
 
 def _config(binance: Any = None, hyperliquid: Any = None, **extra: Any) -> dict[str, Any]:
@@ -231,6 +228,28 @@ def test_a_venue_that_does_not_answer_in_time_is_named_not_waited_for(binance: A
         assert e.value.venue == "binance"
 
 
+class SlowFeed:
+    """A venue whose reads take 1.5 s (a client library imported and markets loaded on a busy machine)."""
+
+    @staticmethod
+    @hookimpl
+    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
+        from basis_core.live.market_data import LiveValue
+
+        time.sleep(1.5)
+        return {"oracle:ETH/USD": LiveValue({"price": Decimal(3000)}, time.time_ns())}
+
+
+def test_a_venues_first_read_may_take_longer_than_timeout_s_later_reads_may_not() -> None:
+    from basis_core.data.contrib import Contributor
+
+    slow = [(Contributor("slowfeed", "tests"), SlowFeed)]
+    with LiveMarketData(venues=["slowfeed"], plugins=slow, timeout_s=0.5, first_timeout_s=20) as data:
+        assert data.get_data(_now()).get("oracle:ETH/USD", "price") == 3000  # warm-up: within first_timeout_s
+        with pytest.raises(MarketDataUnavailableError, match=r"slowfeed.*no answer within 0.5 s"):
+            data.get_data(_now())
+
+
 def test_a_scenario_gives_its_live_market_data(binance: Any) -> None:
     from basis_core.backtest.scenario import Scenario
     from basis_core.data.live import live_data_provider
@@ -288,6 +307,90 @@ def test_paper_funding_settles_at_the_venues_time_and_rate() -> None:
             assert wallet2 - wallet1 == mark1 * Decimal("0.0001")  # a short receives size x mark x rate
     finally:
         emu.stop()
+
+
+def test_paper_funding_is_corrected_to_the_rate_the_venue_settled() -> None:
+    """The emulator announces a predicted rate that converges on the path's as the interval elapses (as a venue's
+    premium average does) and settles at the path's rate. A paper short whose step passed the settlement before
+    the venue published it settles on the predicted rate, then is corrected to the settled one; a step after the
+    venue published settles on the settled rate at once. Either way paper books the emulator's own settled rate
+    x the mark x the size, as a live short would. The venue's clock is driven by hand (a wall of its own, set in
+    the past so that its settlement times have passed for ours) and the paper steps are on that clock."""
+    from basis_core.data.provider import DataProvider
+    from basis_core.data.series import Series
+    from basis_core.testing.replay import ReplayClock
+
+    hour = 3_600 * 10**9
+    t0 = pd.Timestamp("2025-01-01", tz="UTC").value
+    times = [t0 + i * hour for i in range(49)]
+    flat = [Decimal(3000)] * len(times)
+    rates = [Decimal("0.0001"), Decimal("0.0009")] * 4
+    market = DataProvider([Series("spot:binance:ETH/USDT", times, {"close": flat}),
+                           Series("perp:binance:ETH/USDT:USDT", times, {"close": flat}),
+                           Series("funding:binance:ETH/USDT:USDT", times[::8][:7], {"rate": rates[:7]})])
+    wall = [float(int(time.time()) - 60)]  # the venue's wall: settlements 3 s apart, the first 1.5 s after it
+    emu = BinanceEmulator("k", "s", prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60000)})
+    emu.start()
+    try:
+        emu.attach_replay(market, clock=ReplayClock(t0 + 4 * hour, speed=8 * 3_600 / 3, wall=lambda: wall[0]),
+                          funding_prediction="converging")
+        cfg = _config(emu, initial_balances={"binance:futures:USDT": "10000"})
+        with LiveMarketData(cfg, max_age=None) as data:
+            m = ExecutionInterfaceManager(cfg, data_provider=data, execution_mode="backtest")
+            now = [pd.Timestamp(wall[0], unit="s", tz="UTC")]
+
+            def step(at: Any) -> list[Any]:
+                now[0] = at
+                data.get_data(at)
+                return [d for d in m.advance_to(at) if d.operation == "funding"]
+
+            step(now[0])
+            nxt = data.get_data(now[0]).row("next_funding:binance:ETH/USDT:USDT")
+            assert nxt["rate"] == Decimal("0.0005")  # half way from 0.0001 to the 0.0009 it will settle at
+            settle = pd.Timestamp(int(nxt["time"] * 1000), unit="ms", tz="UTC")
+            m.execute(now[0], {"operation": "perp_trade", "venue": "binance", "symbol": "ETH/USDT:USDT",
+                               "side": "sell", "amount": "1"})
+            wallet0 = m.get_balances(now[0], "binance")["binance:futures:USDT"]
+
+            (early,) = step(settle + pd.Timedelta(seconds=1))  # past the settlement; the venue has not settled yet
+            assert early.details["payments"]["ETH/USDT:USDT"]["rate"] == Decimal("0.0005")
+            assert emu.funding_settlements == []
+            wall[0] += 2  # the venue's clock passes the settlement: it settles and publishes it
+            (fix,) = step(settle + pd.Timedelta(seconds=2))
+            (settled,) = emu.funding_settlements
+            assert settled["rate"] == Decimal("0.0009") and settled["time"] == settle.value // 10**6
+            assert fix.details["correction"] is True
+            assert fix.details["payments"]["ETH/USDT:USDT"]["predicted_rate"] == Decimal("0.0005")
+            assert fix.positions == {"binance:futures:USDT": settled["mark"] * Decimal("0.0004")}
+
+            nxt = data.get_data(now[0]).row("next_funding:binance:ETH/USDT:USDT")
+            settle = pd.Timestamp(int(nxt["time"] * 1000), unit="ms", tz="UTC")
+            wall[0] += 3  # the next settlement (at 0.0001) is published before the paper step passes it
+            (on_time,) = step(settle + pd.Timedelta(seconds=1))
+            assert emu.funding_settlements[1]["rate"] == on_time.details["payments"]["ETH/USDT:USDT"]["rate"]
+            assert "correction" not in on_time.details
+            paid = m.get_balances(now[0], "binance")["binance:futures:USDT"] - wallet0
+            assert paid == sum(s["mark"] * s["rate"] for s in emu.funding_settlements) == Decimal("3.0")
+    finally:
+        emu.stop()
+
+
+def test_settlement_tracker_waits_for_announced_settlements_and_matches_the_nearest_settled_row() -> None:
+    from basis_core.live.market_data import SettlementTracker
+
+    s = 10**9
+    tracker = SettlementTracker(tolerance_ns=60 * s)
+    tracker.expect("ETH", 1000 * s, now_ns=0)
+    tracker.expect("ETH", 1200 * s, now_ns=10 * s)  # the schedule moved before 1000 s came: 1000 s is not awaited
+    assert tracker.due("ETH", 1100 * s) == [] and tracker.due("ETH", 1200 * s) == [1200 * s]
+    tracker.expect("ETH", 1300 * s, now_ns=1250 * s)  # announced after 1200 s passed: both are awaited
+    assert tracker.due("ETH", 1300 * s) == [1200 * s, 1300 * s]
+    rows = tracker.confirm("ETH", [(1197 * s, Decimal("0.1")), (1201 * s, Decimal("0.2"))], as_of_ns=1301 * s)
+    assert [(r.time_ns, r.columns["rate"], r.final) for r in rows] == [(1200 * s, Decimal("0.2"), True)]
+    assert tracker.due("ETH", 1400 * s) == [1300 * s]  # not published yet: asked again
+    assert tracker.confirm("ETH", [(1500 * s, Decimal("0.3"))], as_of_ns=0) == []  # too far from 1300 s
+    state: dict[str, Any] = {}
+    assert SettlementTracker.of(state) is SettlementTracker.of(state)
 
 
 def test_basis_run_in_paper_mode_trades_on_the_live_data(binance: Any, tmp_path: Any) -> None:

@@ -89,8 +89,10 @@ def build_world(url: str) -> World:
     return World(url, w3, aave, uni, curve, user)
 
 
-def live(world: World, **router: Any) -> ExecutionInterfaceManager:
-    """A live manager over uniswap, curve and aave (the executor), with our executor deployed for the user."""
+def live(world: World, extra_venues: dict[str, Any] | None = None, extra_plugins: tuple[Any, ...] = (),
+         **router: Any) -> ExecutionInterfaceManager:
+    """A live manager over uniswap, curve and aave (the executor), with our executor deployed for the user
+    (``extra_venues`` / ``extra_plugins``: more venues, e.g. a CEX for a routed swap's CEX leg)."""
     from basis_venue_aave.venue import AaveVenue
     from basis_venue_curve.deployment import table_from_world
     from basis_venue_curve.venue import CurveVenue
@@ -104,8 +106,8 @@ def live(world: World, **router: Any) -> ExecutionInterfaceManager:
         "curve": {**common, "deployment_table": table_from_world(world.curve), "eth_usd": "2000",
                   "approval_mode": "unlimited"},
         "aave": {**common, "deployment_table": world.aave.deployment_table()},
-        "auto": {"executor": "aave", **router}}}
-    m = ExecutionInterfaceManager(cfg, plugins=[UniswapVenue, CurveVenue, AaveVenue])
+        "auto": {"executor": "aave", **router}, **(extra_venues or {})}}
+    m = ExecutionInterfaceManager(cfg, plugins=[UniswapVenue, CurveVenue, AaveVenue, *extra_plugins])
     m.venue("aave").backend.deploy_executor(ZERO, ZERO)
     return m
 
@@ -272,3 +274,80 @@ def test_encode_call_is_the_hook_executors_use(world: World, chain: AnvilNode) -
     assert bytes(call.data[:4]).hex() == "38ed1739"
     assert world.user[2:].lower() in call.data.hex()
     assert m.context.encode_call(now(), step.model_copy(update={"venue": "aave"}), world.user) is None
+
+
+# -- a CEX leg (allow_cex): a separate order on the Binance emulator after the chain's transaction ------------------
+CEX_KEY, CEX_SECRET = "router-cex-key-0a1b2c3d", "router-cex-SECRET-4e5f6a7b8c9d0e1f"
+
+
+@pytest.fixture
+def cex() -> Any:
+    """The Binance emulator listing ETH/USDC (Binance lists it; the plugin's default spec does not) at 1990 USDC,
+    cheaper than the world's pools (2000), holding 20,000 USDC of the user's on its spot account."""
+    from basis_venue_binance.testing.emulator import DEFAULT_SPOT_SYMBOLS, BinanceEmulator, SymbolSpec
+
+    usdc = SymbolSpec("ETHUSDC", "ETH", "USDC", D("0.01"), D("0.0001"), D(5), D("0.0001"))
+    emu = BinanceEmulator(CEX_KEY, CEX_SECRET, spot_balances={"USDC": D(20_000)}, prices={"ETHUSDC": D(1990)},
+                          spot_symbols=(*DEFAULT_SPOT_SYMBOLS, usdc))
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def live_with_cex(world: World, emu: Any) -> ExecutionInterfaceManager:
+    from dataclasses import replace
+
+    from basis_venue_binance.spec import BINANCE_SPEC
+    from basis_venue_binance.venue import BinanceVenue
+
+    from basis_core.backtest.cex import spot
+
+    class BinanceWithUsdc(BinanceVenue):
+        default_spec = replace(BINANCE_SPEC, symbols=(*BINANCE_SPEC.symbols,
+                                                      spot("ETH/USDC", tick="0.01", step="0.0001", min_notional="5")))
+
+    venue = {"api_key": CEX_KEY, "api_secret": CEX_SECRET, "base_url": emu.base_url, "enable_rate_limit": False}
+    return live(world, {"binance": venue}, (BinanceWithUsdc,))
+
+
+def test_a_routed_swap_with_a_cex_leg_runs_the_chain_then_the_cex_order(world: World, chain: AnvilNode,
+                                                                         cex: Any) -> None:
+    m = live_with_cex(world, cex)
+    m.execute(now(), routed("1000"))  # approvals once
+    before, cex_before = world.balances(), cex.spot_balance("USDC")[0]
+    d = m.execute(now(), routed("60000", allow_cex=["binance"]))
+    after = world.balances()
+    legs = [leg for leg in d.details["legs"] if leg.get("kind") == "cex"]
+    assert len(legs) == 1 and legs[0]["symbol"] == "ETH/USDC"
+    assert 0 < legs[0]["spent"] <= D(20_000)  # at most the venue's balance
+    assert_matches_chain(world, d, before, after)  # the chain legs: the wallet's changes
+    assert after["nonce"] - before["nonce"] == 1
+    # the CEX leg: the emulator's balances moved by the deltas, and filled as quoted (the book's price)
+    assert d.positions["binance:spot:USDC"] == cex.spot_balance("USDC")[0] - cex_before
+    assert d.positions["binance:spot:ETH"] == cex.spot_balance("ETH")[0] == legs[0]["amount_out"]
+    assert d.details["cex_orders"][0]["price"] == D(1990)
+    assert d.details["amount_out"] == d.positions["ethereum:wallet:WETH"] + d.positions["binance:spot:ETH"]
+
+
+def test_a_failed_cex_leg_after_the_chain_is_reported_with_what_did_execute(world: World, chain: AnvilNode,
+                                                                             cex: Any) -> None:
+    from basis_core.errors import PartialRouteError
+    from basis_core.testing.http_emulator import Fault
+
+    m = live_with_cex(world, cex)
+    m.execute(now(), routed("1000"))  # approvals once
+    before = world.balances()
+    cex.faults.inject("POST /api/v3/order", Fault("venue_error", status=400, payload={
+        "code": -2010, "msg": "Account has insufficient balance for requested action."}))
+    with pytest.raises(PartialRouteError) as info:
+        m.execute(now(), routed("60000", allow_cex=["binance"]))
+    after = world.balances()
+    err = info.value
+    assert err.field == "allow_cex.0" and "ETH/USDC" in err.reason
+    assert err.deltas.status == "partially_filled"
+    assert_matches_chain(world, err.deltas, before, after)  # the chain's transaction landed: reported as is
+    assert "binance:spot:USDC" not in err.deltas.positions
+    assert cex.spot_balance("USDC")[0] == D(20_000) and cex.spot_balance("ETH")[0] == 0  # nothing on the CEX
+    assert [leg["symbol"] for leg in err.failed_legs] == ["ETH/USDC"]

@@ -3,19 +3,18 @@ printed, and it documents every protocol name, capability, check and invalid-var
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from basis_core.testing import conformance_protocol
-from basis_core.testing.conformance import Case, ConformanceSuite
+from basis_core.testing.conformance import ConformanceSuite, run_suite_test
 from basis_core.testing.conformance_checks import PARSE_BAD_NUMBERS, invalid_variants
-from basis_core.testing.conformance_harness import Harness, VenueTarget
+from basis_core.testing.conformance_harness import VenueTarget
 from basis_core.testing.conformance_protocol import CAPABILITIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,16 +31,8 @@ def _example_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def acme(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("guide") / "guide_acme_venue.py"
-    path.write_text(_example_source())
-    spec = importlib.util.spec_from_file_location("guide_acme_venue", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod.AcmeVenue
-    sys.modules.pop(spec.name, None)
+def acme(import_guide_example: Callable[[str, str], Any]) -> Any:
+    return import_guide_example("guide_acme_venue", _example_source()).AcmeVenue
 
 
 def _suite_tests() -> list[str]:
@@ -50,23 +41,7 @@ def _suite_tests() -> list[str]:
 
 @pytest.mark.parametrize("test", _suite_tests())
 def test_guide_example_passes_the_kit(acme: type, test: str, caplog: pytest.LogCaptureFixture) -> None:
-    suite = ConformanceSuite()
-    target = VenueTarget("acme", acme)
-    fn = getattr(suite, test)
-    params = list(inspect.signature(fn).parameters)
-    kw = {"caplog": caplog} if "caplog" in params else {}
-    try:
-        if "conformance_case" in params:
-            h = Harness(target)
-            for op, i, ex in h.cases():
-                try:
-                    fn(Case(target, op, i, ex), **kw)
-                except pytest.skip.Exception:
-                    pass
-        else:
-            fn(target, **kw)
-    except pytest.skip.Exception:
-        pass
+    run_suite_test(VenueTarget("acme", acme), test, caplog=caplog)
 
 
 @pytest.mark.parametrize("name", [*PROTOCOL_METHODS, "capabilities", "reference_prices"])

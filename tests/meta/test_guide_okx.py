@@ -4,11 +4,9 @@ market, backtests a carry on its own 1-minute data and passes the conformance ki
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,26 +18,18 @@ import pytest
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import load_data_dir, synthetic_market
 from basis_core.data.contrib import Contributor, installed_contributors
-from basis_core.testing.conformance import Case, ConformanceSuite
-from basis_core.testing.conformance_harness import Harness, VenueTarget
+from basis_core.testing.conformance import ConformanceSuite, run_suite_test
+from basis_core.testing.conformance_harness import VenueTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = (ROOT / "docs" / "writing-a-venue-plugin.md").read_text()
 
 
 @pytest.fixture(scope="module")
-def okx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def okx(import_guide_example: Callable[[str, str], Any]) -> Any:
     blocks = re.findall(r"```python\n(# example: okx-venue\n.*?)```", TEXT, flags=re.S)
     assert len(blocks) == 1, "the guide must have exactly one '# example: okx-venue' block"
-    path = tmp_path_factory.mktemp("guide") / "guide_okx_venue.py"
-    path.write_text(blocks[0])
-    spec = importlib.util.spec_from_file_location("guide_okx_venue", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod.OkxVenue
-    sys.modules.pop(spec.name, None)
+    return import_guide_example("guide_okx_venue", blocks[0]).OkxVenue
 
 
 def _write(d: Path) -> None:
@@ -77,19 +67,4 @@ def test_guide_okx_contributes_synthetic_series(okx: type) -> None:
 @pytest.mark.parametrize("test", [n for n, _ in inspect.getmembers(ConformanceSuite, inspect.isfunction)
                                   if n.startswith("test_") and n != "test_no_live_imports_in_backtest"])
 def test_guide_okx_passes_the_kit(okx: type, test: str, caplog: pytest.LogCaptureFixture) -> None:
-    suite = ConformanceSuite()
-    target = VenueTarget("okx", okx)
-    fn = getattr(suite, test)
-    params = list(inspect.signature(fn).parameters)
-    kw = {"caplog": caplog} if "caplog" in params else {}
-    try:
-        if "conformance_case" in params:
-            for op, i, ex in Harness(target).cases():
-                try:
-                    fn(Case(target, op, i, ex), **kw)
-                except pytest.skip.Exception:
-                    pass
-        else:
-            fn(target, **kw)
-    except pytest.skip.Exception:
-        pass
+    run_suite_test(VenueTarget("okx", okx), test, caplog=caplog)

@@ -19,13 +19,9 @@ TS = "2025-06-01T00:00:00Z"
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
-                        futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000), "BTCUSDT": D(60_000)})
-    e.start()
-    try:
+    with BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
+                         futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000), "BTCUSDT": D(60_000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def _example() -> str:

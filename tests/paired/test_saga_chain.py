@@ -43,13 +43,9 @@ def world(anvil: AnvilNode) -> Any:
 
 @pytest.fixture
 def bn() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(API_KEY, API_SECRET, spot_balances={"ETH": D("0.5"), "USDT": D(0)},
-                        prices={"ETHUSDT": D(3000)})
-    e.start()
-    try:
+    with BinanceEmulator(API_KEY, API_SECRET, spot_balances={"ETH": D("0.5"), "USDT": D(0)},
+                         prices={"ETHUSDT": D(3000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def manager(world: Any, bn: BinanceEmulator, journal: Path) -> ExecutionInterfaceManager:

@@ -40,13 +40,9 @@ SPOT_FEE = D("0.001")
 
 @pytest.fixture
 def bn() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000)},
-                        futures_balances={"USDT": D(0)}, prices={"ETHUSDT": D(3000)})
-    e.start()
-    try:
+    with BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000)},
+                         futures_balances={"USDT": D(0)}, prices={"ETHUSDT": D(3000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def hl_emulator(usdc: str = "10000") -> HyperliquidEmulator:
@@ -55,12 +51,8 @@ def hl_emulator(usdc: str = "10000") -> HyperliquidEmulator:
 
 @pytest.fixture
 def hl() -> Iterator[HyperliquidEmulator]:
-    e = hl_emulator()
-    e.start()
-    try:
+    with hl_emulator() as e:
         yield e
-    finally:
-        e.stop()
 
 
 def config(bn: BinanceEmulator, hl: HyperliquidEmulator, journal: Path) -> dict[str, Any]:

@@ -81,12 +81,8 @@ HL_ADDR = Account.from_key(HL_KEY).address
 
 @pytest.fixture(scope="module")
 def hl() -> Iterator[HyperliquidEmulator]:
-    e = HyperliquidEmulator(HL_ADDR, perp_usdc=D(1500), marks={"ETH": "3000"})
-    e.start()
-    try:
+    with HyperliquidEmulator(HL_ADDR, perp_usdc=D(1500), marks={"ETH": "3000"}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def live_manager(hl: HyperliquidEmulator, bound: str | None = "0.2") -> ExecutionInterfaceManager:

@@ -54,7 +54,7 @@ def test_an_unhedged_exposure_is_logged_saved_and_exits_4(path_file: Path, tmp_p
         "name": "leaky", "period": {"start": START, "step": "1h"}, "venues": ["binance"],
         "initial_balances": {"binance:spot:USDT": 5000}, "strategies": [{"name": "leaky.py:Leaky"}]}))
     code, out = _cli("run", str(tmp_path / "sc.json"), "--mode", "paper", "--state", str(tmp_path / "st"),
-                     "--data", str(path_file), "--start", START, "--speed", "3600000", "--steps", "2")
+                     "--data", str(path_file), "--start", START, "--steps", "1")
     assert code == 4, out
     assert "UNHEDGED" in out and "0.5 ETH long on binance without its short" in out
     state = json.loads((tmp_path / "st" / "state.json").read_text())
@@ -70,7 +70,7 @@ def test_preflight_failure_lists_every_problem_and_exits_1(path_file: Path, tmp_
                      {"spot_venue": "binance", "perp_venue": "binance", "spot_symbol": "SOL/USDT",
                       "perp_symbol": "SOL/USDT:USDT"}], "capital": 1000}}]}))
     code, out = _cli("run", str(tmp_path / "sc.json"), "--mode", "paper", "--state", str(tmp_path / "st"),
-                     "--data", str(path_file), "--start", START, "--speed", "3600000", "--steps", "2")
+                     "--data", str(path_file), "--start", START, "--steps", "1")
     assert code == 1, out
     assert "pre-flight failed, 5 problem(s)" in out and "binance:spot:USDT is 10, 2000 needed" in out
     assert not (tmp_path / "st" / "instructions.jsonl").read_text()  # nothing was sent
@@ -100,7 +100,7 @@ def test_sigterm_finishes_the_step_saves_and_prints_the_state_then_resumes(path_
     saved = json.loads((state / "state.json").read_text())
     assert saved["status"] == "stopped" and saved["in_flight"] is None and saved["steps"] == result["steps"]
     code, again = _cli("run", "cash_and_carry", "--mode", "paper", "--state", str(state), "--data", str(path_file),
-                       "--start", "2025-01-01T12:00:00Z", "--speed", "3600000", "--steps", "1", "--json")
+                       "--start", "2025-01-01T12:00:00Z", "--steps", "1", "--json")
     assert code == 0, again
     resumed = json.loads(again.strip().splitlines()[-1])
     assert resumed["resumed"] is True and resumed["steps"] == result["steps"] + 1

@@ -103,13 +103,9 @@ def market(chain: dict[str, Any]) -> DataProvider:
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(KEY, SECRET, spot_balances={}, futures_balances={"USDT": MARGIN},
-                        prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)})
-    e.start()
-    try:
+    with BinanceEmulator(KEY, SECRET, spot_balances={}, futures_balances={"USDT": MARGIN},
+                         prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def test_staked_basis_live_on_anvil_and_the_emulator_ends_with_the_backtests_positions(

@@ -169,6 +169,58 @@ def test_stale_market_data_skips_steps_and_sends_nothing_on_it(tmp_path: Path) -
     assert json.loads((tmp_path / "state.json").read_text())["in_flight"] is None
 
 
+def stopping_file(tmp_path: Path, hours: int) -> Path:
+    """A market CSV (``basis run --data FILE``) of the synthetic path's first ``hours``: hourly prices and marks,
+    8-hourly funding; then nothing."""
+    from basis_core.testing.replay import write_market_csv
+
+    full = synthetic_market(hours=24 * 3, start=START, seed=11)
+    names = ("spot:ETH/USDT", "perp:binance:ETH/USDT:USDT", "funding:binance:ETH/USDT:USDT")
+    cut = DataProvider([full.history(n, since=START, until=to_ns(START) + hours * HOUR) for n in names])
+    return write_market_csv(cut, tmp_path / "stops.csv", list(names))
+
+
+def test_a_replayed_file_goes_stale_once_its_rows_stop_as_live_data_does(tmp_path: Path) -> None:
+    from basis_core.errors import StaleDataError
+    from basis_core.testing.replay import load_replay
+
+    data = load_replay(stopping_file(tmp_path, 10), max_age="60s")
+    snap = data.get_data(to_ns(START) + 15 * HOUR)  # funding settled at 08:00 holds until 16:00 (+60 s) ...
+    assert snap.get("funding:binance:ETH/USDT:USDT", "rate") == data.series("funding:binance:ETH/USDT:USDT").columns[
+        "rate"][-1]
+    with pytest.raises(StaleDataError) as err:  # ... while the hourly price that stopped at 10:00 is stale at 11:01
+        snap.get("spot:ETH/USDT")
+    assert (err.value.key, err.value.age_seconds) == ("spot:ETH/USDT", 5 * 3600)
+    assert data.get_data(to_ns(START) + 11 * HOUR + 60 * 10**9).get("spot:ETH/USDT") > 0  # 60 s: still fresh
+
+    result = paper(data, tmp_path / "run", 16).run()  # steps at 00:00 ... 15:00
+    assert (result.status, result.steps, result.error) == ("finished", 16, None)
+    assert {r["step"] for r in opened(tmp_path / "run")} <= set(range(12))  # nothing sent once stale (from 12:00)
+    skipped = [e["message"] for e in result.events if e["kind"] == "market_data"]
+    assert len(skipped) == 4 and all("StaleMarketDataError" in m for m in skipped)  # 12:00 ... 15:00, as live
+    assert "step 12 at 2025-01-01T12:00:00+00:00 skipped" in skipped[0]
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["in_flight"] is None and len(state["last_failures"]) == 2  # the spot price and the perp mark
+
+
+def test_basis_run_data_file_refuses_to_start_on_a_stale_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from basis_core.cli import _register, app
+
+    if not any(c.name == "run" for c in app.registered_commands):
+        _register()
+    (tmp_path / "sc.json").write_text(json.dumps(carry().model_dump(mode="json", exclude={"source_path"})))
+    args = ["run", str(tmp_path / "sc.json"), "--mode", "paper", "--data", str(stopping_file(tmp_path, 4)),
+            "--start", "2025-01-01T06:00:00Z", "--steps", "1"]
+    late = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, [*args, "--state", str(tmp_path / "a")])
+    assert late.exit_code == 1, late.output  # the prices stopped at 04:00: at 06:00 they are stale, as live
+    assert "pre-flight failed" in late.output and "StaleMarketDataError" in late.output
+    assert not (tmp_path / "a" / "instructions.jsonl").read_text()  # nothing was sent
+    unbounded = CliRunner().invoke(app, [*args, "--state", str(tmp_path / "b"), "--max-age", "3h"])
+    assert unbounded.exit_code == 0, unbounded.output  # a bound wide enough: the run starts
+
+
 def test_preflight_reports_every_missing_piece_and_sends_nothing(market: DataProvider, tmp_path: Path) -> None:
     sc = load_scenario({
         "name": "short", "period": {"start": START, "step": "1h"}, "venues": ["binance"],

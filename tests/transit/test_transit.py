@@ -76,6 +76,23 @@ def test_margin_in_use_cannot_leave_the_exchange() -> None:
     assert e.value.field == "amount" and m.ledger.balances == before  # type: ignore[union-attr]
 
 
+def test_the_pre_trade_corridor_check_refuses_a_move_that_strips_a_margin_wallet() -> None:
+    """As live (tests/risk/test_corridor_guard_live_kinds.py): a move out of a margin wallet that leaves a smaller
+    ETH move than ``min_corridor_move`` liquidating its perps is refused naming the wallet; nothing changes."""
+    from basis_core.errors import CorridorError
+
+    m = manager(min_corridor_move="0.2")
+    m.execute(T0, {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT", "side": "sell",
+                   "amount": "4"})  # 5,000 USDT behind a 4 ETH short: a rise of well over 20 % liquidates it
+    before = dict(m.ledger.balances)  # type: ignore[union-attr]
+    with pytest.raises(CorridorError) as e:
+        m.execute(T0, move("3500", "binance:futures:USDT", "ethereum:wallet:USDT"))
+    assert e.value.field == "binance:futures:USDT" and "min_corridor_move" in e.value.reason
+    assert m.ledger.balances == before and in_transit(m) == []  # type: ignore[union-attr]
+    assert not m.execution_history[-1].success
+    assert m.execute(T0, move("500", "binance:futures:USDT", "ethereum:wallet:USDT")).status == "requested"
+
+
 @pytest.mark.parametrize(("over", "field"), [
     ({"destination": "ethereum:wallet:USDC"}, "destination"),
     ({"destination": "ethereum:wallet:USDT", "source": "ethereum:wallet:USDT"}, "destination"),

@@ -49,8 +49,10 @@ from basis_core.backtest.cex.market import Market, build_markets
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
+from basis_core.backtest.cex.spot_quote import quote_spot, spot_market
 from basis_core.backtest.cex.state import EMPTY_TOTALS, PerpPosition, PerpTotals, RestingOrder
 from basis_core.backtest.cex.validation import (
+    account_key,
     check_amount,
     check_notional,
     check_price,
@@ -98,6 +100,10 @@ class CexSimulator:
         self._open = self.positions.data  # read-only view of the open positions (writes go through the table)
         self.leverage = ledger.table(f"{v}.leverage")
         self.totals = ledger.table(f"{v}.perp_totals")
+        #: "symbol@settlement ns" -> (symbol, settlement ns, size, mark, rate): funding settled on a rate the data
+        #: may still revise (a live series' predicted rate); corrected to the final rate once it comes
+        self.provisional = ledger.table(f"{v}.funding_provisional")
+        self._provisional = self.provisional.data  # read-only view
         self._ids = itertools.count(1)
         self._series: dict[str, Series] = {}
         self._px: dict[str, tuple[int, Decimal]] = {}
@@ -109,7 +115,6 @@ class CexSimulator:
         self._cursors: dict[str, tuple[int, int]] = {}
         self._liq_rate = spec.fees.liquidation
         self._safe: tuple[int, Any] | None = None  # (ledger version, mark rows) of the last liquidation check passed
-        self._accounts = spec.accounts
 
     # -- market data ------------------------------------------------------------------------------
     def series(self, m: Market) -> Series:
@@ -232,6 +237,8 @@ class CexSimulator:
         check_amount(m, amount)
         if ins.order_type == "market":
             check_notional(m, amount, ref)
+            if buy and self.spec.market_slippage:
+                self._check_market_buy_hold(m, amount, ref)
             px = fill_price(ref, self.slippage_rate(m, amount * ref, ts.value, ref), buy)
             return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), "spot_trade")
         limit = ins.price
@@ -239,6 +246,14 @@ class CexSimulator:
         check_notional(m, amount, limit)
         check_time_in_force(self.venue, self.spec.time_in_force, ins)
         return self._limit(ts, m, ins, buy, amount, limit, ref, None)
+
+    def quote_spot(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """The ``quote_spot`` hook: a market order spending at most ``ins.amount_in`` of ``ins.token_in``, priced
+        as :meth:`spot_trade` fills it now (reference price and slippage model); nothing changes."""
+        m, buy = spot_market(self.markets, self.venue, ins.token_in, ins.token_out)
+        ref = self.price(m, ts.value)
+        return quote_spot(self.venue, m, buy, ins.amount_in, ts, ref,
+                          lambda a: fill_price(ref, self.slippage_rate(m, a * ref, ts.value, ref), buy))
 
     def _spot_taker(self, ts: Any, m: Market, buy: bool, amount: Decimal, px: Decimal, ref: Decimal,
                     client_id: str | None, order_id: str, op: str) -> ExecutionDeltas:
@@ -254,6 +269,18 @@ class CexSimulator:
         return ExecutionDeltas(self.venue, op, ts, positions, fees, "filled", client_id, order_id, px, amount, pnl,
                                {"liquidity": "taker", "fee_asset": fee_asset, "reference_price": ref,
                                 "reference_prices": {m.base: ref}})
+
+    def _check_market_buy_hold(self, m: Market, amount: Decimal, ref: Decimal) -> None:
+        """A venue whose market orders are limits ``market_slippage`` through the reference holds the quote at that
+        limit when a buy is placed: refuse it (InsufficientFundsError on ``amount``) when that much is not free."""
+        key = m.quote_key
+        hold = amount * ref * (1 + self.spec.market_slippage)
+        free = self.ledger.balance(key) - self.locks.get(key, ZERO)
+        if hold > free:
+            raise InsufficientFundsError(key, hold, free, note=(
+                f"a market buy of {amount} {m.base} holds amount x price x (1 + {self.spec.market_slippage}) when "
+                f"placed (the venue's market orders are limits {self.spec.market_slippage} through the price; "
+                f"venue_config.{self.venue}.market_slippage); buy less"))
 
     def _check_available(self, key: str, needed: Decimal) -> None:
         held = self.locks.get(key)
@@ -539,8 +566,8 @@ class CexSimulator:
 
     # -- transfers ----------------------------------------------------------------------------------
     def transfer(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        src = self._account_key(ins.from_account, ins.asset, "from_account")
-        dst = self._account_key(ins.to_account, ins.asset, "to_account")
+        src = account_key(self.spec, ins.from_account, ins.asset, "from_account")
+        dst = account_key(self.spec, ins.to_account, ins.asset, "to_account")
         if src == dst:
             raise InstructionError("to_account", f"{ins.to_account!r} is the same account as {ins.from_account!r}")
         available = self.transferable(src, ts.value)
@@ -548,18 +575,6 @@ class CexSimulator:
             raise InsufficientFundsError(src, ins.amount, available)
         return ExecutionDeltas(self.venue, "transfer", ts, {src: -ins.amount, dst: ins.amount}, {}, "filled",
                                ins.client_id, self._next_id(), details={"from": src, "to": dst})
-
-    def _account_key(self, account: str, asset: str, field: str) -> str:
-        kind = self._accounts.get(account)
-        if kind is None:
-            raise InstructionError(field, f"unknown {self.venue} account {account!r} "
-                                          f"(known: {', '.join(sorted(self._accounts))})")
-        if kind == "margin":
-            if asset not in self.spec.margin_assets:
-                raise InstructionError("asset", f"{asset} is not a margin asset of {self.venue} "
-                                                f"(margin assets: {', '.join(self.spec.margin_assets)})")
-            return f"{self.venue}:{self.spec.margin_kind}:{asset}"
-        return f"{self.venue}:{self.spec.spot_kind}:{asset}"
 
     def transferable(self, key: str, ts_ns: int) -> Decimal:
         """What can leave ``key``: a spot balance minus what resting orders hold; a margin wallet
@@ -579,8 +594,8 @@ class CexSimulator:
         funding settlements (one deltas per margin wallet and settlement time, per-symbol detail in
         ``details["payments"]``), then the liquidation check; finally a liquidation check at ``timestamp``.
         """
-        if not self._open and not self._orders:  # nothing rests, nothing is open: nothing to accrue (the hot path)
-            return None
+        if not self._open and not self._orders and not self._provisional:  # nothing rests, nothing is open, nothing
+            return None  # to correct: nothing to accrue (the hot path)
         orders = self.orders
         positions = self.positions
         n_orders = len(orders)
@@ -663,6 +678,8 @@ class CexSimulator:
                 if len(positions):
                     self._liquidate_if_needed(stamp, t, pending, out, prev_ns)
                 last_t = t
+        if self._provisional:
+            self._correct_funding(timestamp, pending, out)
         if last_t != ts_ns and len(positions):
             if events:
                 self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
@@ -729,6 +746,8 @@ class CexSimulator:
             rate = fs.columns["rate"][idx]
             mark = self.price(m, t_ns)
             pay = funding_payment(pos.size, mark, rate)
+            if t_ns > getattr(fs, "final_ns", t_ns):  # a predicted rate: corrected once the venue settles it
+                self.provisional[f"{symbol}@{t_ns}"] = (symbol, t_ns, pos.size, mark, rate)
             t = totals.get(symbol, EMPTY_TOTALS)
             totals[symbol] = PerpTotals(t.realised, t.fees, t.funding + pay, t.liquidation)
             entry = by_wallet.get(m.margin_key)
@@ -751,6 +770,43 @@ class CexSimulator:
                     amount = -wallet
             pending[key] = pending.get(key, ZERO) + amount
             out.append(ExecutionDeltas(self.venue, "funding", stamp, {key: amount}, {}, "settled",
+                                       pnl={"funding": amount}, details=details))
+
+    def _correct_funding(self, stamp: Any, pending: dict[str, Decimal], out: list[ExecutionDeltas]) -> None:
+        """Book the difference between the rate a provisional settlement used and the rate the data now says the
+        venue settled at (a final row at that time): one ``funding`` deltas per wallet, ``details["correction"]``,
+        per symbol the size and mark of the settlement, the settled and the predicted rate. Settlements whose rate
+        is not final yet wait; one whose row is gone (the venue settled at another time) is dropped."""
+        by_wallet: dict[str, tuple[list[Decimal], dict[str, dict[str, Any]]]] = {}
+        totals = self.totals
+        for key, (symbol, t_ns, size, mark, rate) in self.provisional.items():
+            fs = self._funding.get(symbol) or self.funding_series(self.markets[symbol])
+            if fs is not None and t_ns > getattr(fs, "final_ns", t_ns):
+                continue
+            del self.provisional[key]
+            if fs is None:
+                continue
+            i = bisect_right(fs.times, t_ns) - 1
+            settled = fs.columns["rate"][i] if i >= 0 and fs.times[i] == t_ns else rate
+            if settled == rate:
+                continue
+            diff = funding_payment(size, mark, settled) - funding_payment(size, mark, rate)
+            m = self.markets[symbol]
+            tot = totals.get(symbol, EMPTY_TOTALS)
+            totals[symbol] = PerpTotals(tot.realised, tot.fees, tot.funding + diff, tot.liquidation)
+            entry = by_wallet.setdefault(m.margin_key, ([ZERO], {}))
+            entry[0][0] += diff
+            entry[1][symbol] = {"size": size, "mark": mark, "rate": settled, "predicted_rate": rate,
+                                "settlement": from_ns(t_ns).isoformat(), "payment": diff}
+        for wallet_key, (total, payments) in by_wallet.items():
+            amount = total[0]
+            details: dict[str, Any] = {"payments": payments, "correction": True}
+            wallet = self.ledger.balance(wallet_key) + pending.get(wallet_key, ZERO)
+            if wallet + amount < 0:  # balances never go negative: the rest is the insurance fund's
+                details["insurance_fund_shortfall"] = -(wallet + amount)
+                amount = -wallet
+            pending[wallet_key] = pending.get(wallet_key, ZERO) + amount
+            out.append(ExecutionDeltas(self.venue, "funding", stamp, {wallet_key: amount}, {}, "settled",
                                        pnl={"funding": amount}, details=details))
 
     def _health(self, t_ns: int, pending: Mapping[str, Decimal],

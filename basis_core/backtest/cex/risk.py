@@ -9,7 +9,7 @@ pays ``-size x mark x funding_apr x hours / 8760`` into the wallet (positive rat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +94,39 @@ def project_perp_trade(venue: str, balances: Mapping[str, Any], trade: Any, noti
     return out
 
 
+def project_wallet(venue: str, balances: Mapping[str, Any], margin_key: str, delta: Decimal) -> dict[str, Any]:
+    """``balances`` with ``delta`` added to the margin wallet ``margin_key`` (its margin balance metric too)."""
+    out = dict(balances)
+    asset = margin_key.rsplit(":", 1)[1]
+    out[margin_key] = Decimal(out.get(margin_key, _ZERO)) + delta
+    mb = f"{venue}:metric:margin_balance:{asset}"
+    if mb in out:
+        out[mb] = Decimal(out[mb]) + delta
+    return out
+
+
+def project_pending(venue: str, balances: Mapping[str, Any], ins: Any, markets: Mapping[str, Any], spec: Any,
+                    notional: Callable[[Any], Any]) -> dict[str, Any]:
+    """``balances`` as if ``ins`` (an instruction for this venue) were done now: a perp trade
+    (:func:`project_perp_trade`), a transfer into / out of a margin wallet, a ``move`` out of one; spot trades and
+    anything else leave the margin wallets as they are."""
+    op = getattr(ins, "operation", None)
+    if op == "perp_trade" and ins.symbol in markets:
+        return project_perp_trade(venue, balances, ins, notional(ins), markets[ins.symbol].margin_key)
+    margin_keys = {m.margin_key for m in markets.values()}
+    if op == "transfer":
+        out = dict(balances)
+        for account, sign in ((ins.from_account, -1), (ins.to_account, 1)):
+            if spec.accounts.get(account) == "margin":
+                key = f"{venue}:{spec.margin_kind}:{ins.asset}"
+                if key in margin_keys:
+                    out = project_wallet(venue, out, key, sign * ins.amount)
+        return out
+    if op == "move" and ins.source in margin_keys:
+        return project_wallet(venue, balances, ins.source, -ins.amount)
+    return dict(balances)
+
+
 def _wallet(venue: str, key: str, balances: Mapping[str, Any]) -> Decimal:
     """The wallet balance without unrealised PnL: ``margin_balance - unrealised_pnl`` of the margin asset when the
     venue reports them (live backends may report the margin balance under the key), else the key's balance."""
@@ -105,4 +138,4 @@ def _wallet(venue: str, key: str, balances: Mapping[str, Any]) -> Decimal:
     return Decimal(balances.get(key, _ZERO))
 
 
-__all__ = ["cex_risk", "project_perp_trade", "wallet_risk"]
+__all__ = ["cex_risk", "project_pending", "project_perp_trade", "project_wallet", "wallet_risk"]

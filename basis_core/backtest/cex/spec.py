@@ -130,6 +130,10 @@ class CexSpec:
     time_in_force: tuple[str, ...] = ("GTC", "IOC", "FOK")
     #: the square-root slippage model of market orders (None: the ``slippage`` buckets)
     impact: ImpactModel | None = DEFAULT_IMPACT
+    #: market orders go out as IOC limits this fraction through the reference price (Hyperliquid: 5 %, as ccxt
+    #: sends them); a spot market buy then needs ``amount x reference x (1 + market_slippage)`` of its quote free
+    #: when placed, as the venue holds that much until it fills (0: true market orders). Option ``market_slippage``
+    market_slippage: Decimal = Decimal(0)
     notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -221,6 +225,11 @@ class CexSpec:
             spec = replace(spec, default_leverage=lev)
         if "require_funding_data" in options:
             spec = replace(spec, require_funding_data=bool(options["require_funding_data"]))
+        if "market_slippage" in options:
+            ms = _dec(options["market_slippage"], f"venue_config.{self.venue}.market_slippage")
+            if not (0 <= ms < 1):
+                raise ConfigError(f"venue_config.{self.venue}.market_slippage: must be a fraction in [0, 1)")
+            spec = replace(spec, market_slippage=ms)
         return spec
 
 

@@ -3,6 +3,7 @@
 ``candles(name, start, rows)``: row ``i`` becomes visible at ``start + i x step`` (its close time);
 a row is a close price (open = high = low = close) or an ``(open, high, low, close)`` tuple.
 ``settlements(name, start, rates, every_hours)``: funding rows ``rate`` at ``start + k x every``.
+``at(hours)``: the timestamp ``hours`` after :data:`T0` (the tests' usual start).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from basis_core.data.provider import DataProvider
 from basis_core.data.series import Series
 
 HOUR_NS = 3_600_000_000_000
+#: where the CEX venue tests' hand-made markets usually start
+T0 = "2025-01-01T00:00:00Z"
 
 Row = Decimal | int | str | Sequence[Decimal | int | str]
 
@@ -23,6 +26,11 @@ Row = Decimal | int | str | Sequence[Decimal | int | str]
 def _ns(start: str | pd.Timestamp) -> int:
     ts = pd.Timestamp(start)
     return int((ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).value)
+
+
+def at(hours: float, start: str | pd.Timestamp = T0) -> pd.Timestamp:
+    """``start`` (default :data:`T0`) plus ``hours``, as a timestamp."""
+    return pd.Timestamp(start) + pd.Timedelta(hours=hours)
 
 
 def candles(name: str, start: str | pd.Timestamp, rows: Iterable[Row], step_hours: int = 1) -> Series:

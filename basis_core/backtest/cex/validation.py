@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.spec import CexSpec
 from basis_core.errors import InstructionError
 
 
@@ -77,3 +78,23 @@ def check_time_in_force(venue: str, supported: tuple[str, ...], ins: Any) -> Non
     if ins.order_type == "limit" and ins.time_in_force not in supported:
         raise InstructionError("time_in_force", f"{venue} has no {ins.time_in_force} orders (it takes "
                                                 f"{', '.join(supported)}, or post_only)")
+
+
+def account_kind(spec: CexSpec, account: str, field: str) -> str:
+    """The kind (``spot`` / ``margin``) of transfer account ``account``; InstructionError(``field``) when unknown."""
+    kind = spec.accounts.get(account)
+    if kind is None:
+        raise InstructionError(field, f"unknown {spec.venue} account {account!r} "
+                                      f"(known: {', '.join(sorted(spec.accounts))})")
+    return str(kind)
+
+
+def account_key(spec: CexSpec, account: str, asset: str, field: str) -> str:
+    """The balance key of ``asset`` in transfer account ``account``: InstructionError(``field``) for an unknown
+    account, InstructionError('asset') for a margin account and an asset that is not a margin asset."""
+    if account_kind(spec, account, field) == "margin":
+        if asset not in spec.margin_assets:
+            raise InstructionError("asset", f"{asset} is not a margin asset of {spec.venue} "
+                                            f"(margin assets: {', '.join(spec.margin_assets)})")
+        return f"{spec.venue}:{spec.margin_kind}:{asset}"
+    return f"{spec.venue}:{spec.spot_kind}:{asset}"

@@ -1,14 +1,16 @@
 """``CexVenue``: the hook implementations every simulated CEX plugin shares.
 
-A plugin subclasses it, sets ``name`` / ``description`` / ``default_spec`` and (later) implements
-``make_live_backend``. Backtest mode runs :class:`~basis_core.backtest.cex.engine.CexSimulator`; a live
-backend must expose the same methods (``spot_trade``, ``perp_trade``, ``transfer``, ``cancel_order``,
-``modify_order``, ``get_balances``, ``estimate_notional``) and should reuse :mod:`.validation` and
-:mod:`.fills` so both modes refuse and account for orders the same way.
+A plugin subclasses it, sets ``name`` / ``description`` / ``default_spec`` and, for live mode, names its backend
+class in ``live_backend`` (or implements ``make_live_backend``). Backtest mode runs
+:class:`~basis_core.backtest.cex.engine.CexSimulator`; a live backend must expose the same methods
+(``spot_trade``, ``perp_trade``, ``transfer``, ``cancel_order``, ``modify_order``, ``get_balances``,
+``estimate_notional``) and should reuse :mod:`.validation` and :mod:`.fills` so both modes refuse and account for
+orders the same way.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -81,6 +83,10 @@ class CexVenue(CEXExecutionInterface):
     settings_options: ClassVar[frozenset[str]] = frozenset({
         "slippage", "slippage_model", "margin_tiers", "default_leverage", "require_funding_data", "rate_limit_ms",
         "clock_margin_ms"})
+    #: the live backend class, ``"module:Class"`` (a :class:`~basis_core.live.cex.CexLiveBackend` subclass), imported
+    #: in live mode only; its ``check_configuration`` runs at configure. None: the plugin implements
+    #: ``make_live_backend`` itself (or has no live mode)
+    live_backend: ClassVar[str | None] = None
 
     def __init__(self, spec: CexSpec | None = None) -> None:
         super().__init__()
@@ -97,6 +103,21 @@ class CexVenue(CEXExecutionInterface):
             self.current_orders = OrdersView(context.ledger.table(f"{self.name}.orders"))  # type: ignore[assignment]
         elif context.mode == "live":
             self.current_orders = LiveOrdersView(self)  # type: ignore[assignment]
+        if context.mode == "live" and self.live_backend is not None:  # credentials checked now (no ccxt import)
+            self.live_backend_class().check_configuration(self.name, self.settings, context.settings)
+
+    @classmethod
+    def live_backend_class(cls) -> Any:
+        """The class :attr:`live_backend` names (imported now)."""
+        if cls.live_backend is None:
+            raise NotImplementedError(f"{cls.name} has no live backend")
+        module, _, name = cls.live_backend.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def make_live_backend(self) -> Any:
+        if self.live_backend is None:
+            return super().make_live_backend()
+        return self.live_backend_class()(self)
 
     def open_order_count(self) -> int:
         """Live: the orders this manager placed that may still fill (no venue call; ``current_orders`` asks
@@ -110,8 +131,10 @@ class CexVenue(CEXExecutionInterface):
 
     def instrument_rules(self) -> dict[str, InstrumentRules]:
         """The spec's filters per symbol (after the run's settings)."""
+        hold = self.spec.market_slippage
         return {s.symbol: InstrumentRules(self.name, s.symbol, s.market, s.step, s.min_amount, s.min_notional, s.tick,
-                                          s.max_leverage) for s in self.spec.symbols}
+                                          s.max_leverage, hold if s.market == "spot" else Decimal(0))
+                for s in self.spec.symbols}
 
     def make_backtest_backend(self) -> CexSimulator:
         ctx = self.context
@@ -145,6 +168,12 @@ class CexVenue(CEXExecutionInterface):
         return self._b().modify_order(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def quote_spot(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        """A spot market order quoted in swap terms (:mod:`basis_core.backtest.cex.spot_quote`): the simulator's
+        price and slippage model in backtest, the order book live."""
+        return self._b().quote_spot(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Any]:
         return self._b().get_balances(timestamp, instruction)  # type: ignore[no-any-return]
 
@@ -155,20 +184,48 @@ class CexVenue(CEXExecutionInterface):
     @hookimpl
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
         """Each margin wallet's health under the shock (:mod:`basis_core.backtest.cex.risk`), from this venue's own
-        balances and margin tiers (backtest and live alike)."""
-        from basis_core.backtest.cex.risk import cex_risk, project_perp_trade
+        balances and margin tiers (backtest and live alike); with the shock's pending instructions for this venue
+        projected onto them (:func:`basis_core.backtest.cex.risk.project_pending`)."""
+        from basis_core.backtest.cex.risk import cex_risk, project_pending
+        from basis_core.risk.guard import pending_for
         from basis_core.risk.shocks import NO_SHOCK
 
         shock = instruction or NO_SHOCK
         bal = self._b().get_balances(timestamp, None)
         markets = {s: m for s, m in self.markets.items() if m.is_perp}
-        pending: Any = getattr(shock, "pending", None)
-        if getattr(pending, "operation", None) == "perp_trade" and getattr(pending, "venue", None) == self.name \
-                and pending.symbol in markets:
-            bal = project_perp_trade(self.name, bal, pending, self._b().estimate_notional(timestamp, pending),
-                                     markets[pending.symbol].margin_key)
+        for pending in pending_for(getattr(shock, "pending", None), self.name):
+            bal = project_pending(self.name, bal, pending, markets, self.spec,
+                                  lambda p: self._b().estimate_notional(timestamp, p))
         return cex_risk(self.name, bal, {s: m.tiers for s, m in markets.items()},
                         {s: m.margin_key for s, m in markets.items()}, shock)
+
+    # -- live moves (basis_core.transit.live): the live backend's withdrawals and deposits --------------------
+    @hookimpl
+    def transfer_networks(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_networks(timestamp, instruction)
+
+    @hookimpl
+    def transfer_address(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_address(timestamp, instruction)
+
+    @hookimpl
+    def transfer_send(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_send(timestamp, instruction)
+
+    @hookimpl
+    def transfer_status(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_status(timestamp, instruction)
+
+    @hookimpl
+    def transfer_arrival(self, timestamp: Any, instruction: Any) -> Any:
+        return self._live_backend("move").transfer_arrival(timestamp, instruction)
+
+    def _live_backend(self, operation: str) -> Any:
+        if self.mode != "live":
+            from basis_core.errors import UnsupportedOperationError
+
+            raise UnsupportedOperationError(self.name, operation)
+        return self._b()
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:

@@ -9,7 +9,9 @@ shorted for exactly the spot amount received. Each check the strategy
   account and buys back the same amount of perp; above ``target x margin_high`` it does the reverse.
   Legs across two venues cannot move cash, so a low ratio there shrinks both legs instead (de-risk).
 Funding (shorts receive it when positive) accrues on the perp venue; fees and slippage come from the
-venues' own models. Written only against the public manager API.
+venues' own models. What a margin wallet held before the strategy started is not its collateral (live: the
+account's other funds), so a leg deploys its capital alike in backtest, paper and live. Written only against
+the public manager API.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class CashAndCarryParams(StrategyParams):
     size_decimals: int = Field(3, ge=0, le=8, description="order sizes are rounded down to this many decimals, or to "
                                "the venues' amount step (venue_info rules) where that is coarser")
     fee_buffer: Decimal = Field(Decimal("0.002"), ge=0, lt=1,
-                                description="cash kept aside for fees and slippage when buying spot")
+                                description="cash kept aside for fees and slippage when buying spot (on top of "
+                                            "what the venue holds for a market buy: its rules' market_buy_hold)")
     min_trade_usd: Decimal = Field(Decimal(25), ge=0,
                                    description="skip orders below this notional (venues' minimum order values)")
     max_hedge_failures: int = Field(3, ge=1, description="stop managing a leg after this many failed re-hedges "
@@ -93,6 +96,12 @@ class _Leg:
         self.same_venue = spec.spot_venue == spec.perp_venue
         #: order-size unit of both legs (set by prepare from the venues' rules)
         self.unit = Decimal("0.001")
+        #: what the spot venue holds beyond the price for a market buy (its rules' ``market_buy_hold``)
+        self.buy_hold = Decimal(0)
+        #: what the margin wallet held at start that is not this leg's collateral (live: the account's other funds)
+        self.margin_base = Decimal(0)
+        #: the account already held a position in the perp at start: the venue's unrealised PnL is not this leg's
+        self.shared_perp = False
         self.spot_account = d["spot_account"]
         self.margin_account = spec.margin_account or d["margin_account"]
         self.margin_key = spec.margin_key or f"{spec.perp_venue}:{d['margin_kind']}:{self.settle}"
@@ -148,7 +157,14 @@ class CashAndCarry(Strategy):
         for leg in self.legs:  # the venues' amount steps (venue_info rules), never finer than size_decimals
             leg.unit = self.size_unit(manager, p.size_decimals, (leg.spot_venue, leg.spot_symbol),
                                       (leg.perp_venue, leg.perp_symbol))
+            rules = self.rules(manager, leg.spot_venue, leg.spot_symbol)
+            leg.buy_hold = rules.market_buy_hold if rules is not None else Decimal(0)
         return None
+
+    def _buy_size(self, leg: _Leg, cash: Decimal, px: Decimal) -> Decimal:
+        """The spot amount ``cash`` buys at ``px``: what the venue holds for the order (``buy_hold``) and the
+        ``fee_buffer`` fit in it, so the same buy is accepted in backtest, paper and live."""
+        return round_to(cash / (px * (1 + self.params.fee_buffer + leg.buy_hold)), leg.unit)
 
     def required_legs(self, manager: Any) -> list[Leg]:
         """Per pair: the spot leg (spot_trade, the spot price, the quote cash it buys with) and the perp leg
@@ -182,21 +198,29 @@ class CashAndCarry(Strategy):
             margin = leg.capital * p.margin_fraction
             spot_cash = leg.capital - margin
             leg.target_ratio = margin / spot_cash
-            if leg.same_venue:
-                if self._transfer(manager, ts, leg, margin, to_margin=True) is None:
-                    continue
-            qty = round_to(spot_cash / (px * (1 + p.fee_buffer)), leg.unit)
+            # what the wallet holds beyond the collateral (read after the transfer: a replayed start, after a
+            # crash, finds the collateral already moved and the transfer adopted)
+            moved = self._transfer(manager, ts, leg, margin, to_margin=True) if leg.same_venue else None
+            if leg.same_venue and moved is None:
+                continue
+            wallet = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
+            posted = moved.positions.get(leg.margin_key, Decimal(0)) if moved is not None else margin
+            leg.margin_base = max(wallet - posted, Decimal(0))
+            qty = self._buy_size(leg, spot_cash, px)
             if qty > 0 and self._buy_spot(manager, ts, leg, qty) is not None:
                 if self._hedge(manager, ts, leg) is None and leg.perp_qty == 0:
                     # the short cannot be opened: do not keep an unhedged long; unwind the leg and give it up
                     self._sell_spot(manager, ts, leg, leg.spot_qty)
                     if leg.same_venue:
                         free = manager.get_balances(ts, leg.perp_venue).get(leg.margin_key, Decimal(0))
-                        self._transfer(manager, ts, leg, free, to_margin=False)
+                        self._transfer(manager, ts, leg, free - leg.margin_base, to_margin=False)
                     self._give_up(leg, ts, "the perp short could not be opened")
                     if leg.spot_qty * px >= p.min_trade_usd:
                         self.report_unhedged(ts, f"{leg.spot_qty} {leg.base} long on {leg.spot_venue} without its "
                                                  f"{leg.perp_venue} short (the unwind sale failed)")
+            # a position in the perp beyond this leg's is the account's: its unrealised PnL is not the leg's
+            held = manager.get_balances(ts, leg.perp_venue).get(leg.perp_key, Decimal(0))
+            leg.shared_perp = held != leg.perp_qty
 
     def _give_up(self, leg: _Leg, ts: Any, why: str) -> None:
         leg.disabled = True
@@ -282,8 +306,8 @@ class CashAndCarry(Strategy):
         return self._perp(manager, ts, leg, gap, reduce_only=gap > 0 and leg.perp_qty < 0 and -gap >= leg.perp_qty)
 
     def _margin_equity(self, bal: dict[str, Decimal], leg: _Leg, mark: Decimal) -> Decimal:
-        wallet = bal.get(leg.margin_key, Decimal(0))
-        upnl = bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
+        wallet = bal.get(leg.margin_key, Decimal(0)) - leg.margin_base  # this leg's collateral only
+        upnl = None if leg.shared_perp else bal.get(f"{leg.perp_venue}:metric:unrealised_pnl:{leg.perp_symbol}")
         if upnl is None:
             upnl = leg.perp_qty * (mark - leg.entry)
         return wallet + upnl  # type: ignore[no-any-return]
@@ -327,7 +351,7 @@ class CashAndCarry(Strategy):
             if self._transfer(manager, ts, leg, value, to_margin=False) is None:
                 return
             px = self._spot(manager, ts, leg.spot_symbol)
-            qty = round_to(value / (px * (1 + p.fee_buffer)), leg.unit)
+            qty = self._buy_size(leg, value, px)
             if qty > 0:
                 self._buy_spot(manager, ts, leg, qty)
                 self._hedge(manager, ts, leg)

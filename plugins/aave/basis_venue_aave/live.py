@@ -46,7 +46,8 @@ from basis_core.errors import (
     InsufficientFundsError,
 )
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import OnChainLiveBase
+from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.units import from_base_units, to_base_units
 from basis_venue_aave.deployment import load_table
 from basis_venue_aave.executor import (
@@ -64,14 +65,6 @@ VENUE = "aave"
 WALLET = "ethereum:wallet:"
 GAS_KEY = WALLET + "ETH"
 _ZERO = Decimal(0)
-
-
-def _fn(name: str, inputs: Sequence[str] = (), outputs: Sequence[str] = (), mut: str = "view") -> dict[str, Any]:
-    def p(spec: str) -> dict[str, str]:
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": mut, "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
 
 
 POOL_ABI = [
@@ -132,12 +125,11 @@ AAVE_ERRORS: dict[str, tuple[type[InstructionError], str, str]] = {
 class AaveLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
+    venue_name = VENUE
+
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        s = venue.settings
-        opts = s.options
-        if client is None:
-            client = client_from_settings(VENUE, s)
-        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        opts = venue.settings.options
+        client = self.connect(venue, client, load_table)
         self.init_onchain(VENUE, client, self.table, opts)
         w3 = client.w3
         c = self.table["contracts"]
@@ -155,14 +147,7 @@ class AaveLive(OnChainLiveBase):
         self._last_translation: tuple[Any, Translation] | None = None
         self.init_intents(VENUE, venue.context)
 
-    def __repr__(self) -> str:
-        return f"<AaveLive {self.client!r}>"
-
     # ------------------------------------------------------------------------------------------ lookups
-    @property
-    def me(self) -> str:
-        return self.client.address
-
     def _provider_contract(self) -> Any:
         addr = self._contracts.get("PoolAddressesProvider") or self.pool.functions.ADDRESSES_PROVIDER().call()
         return self.client.w3.eth.contract(address=self.client.checksum(addr), abi=PROVIDER_ABI)
@@ -583,45 +568,75 @@ class AaveLive(OnChainLiveBase):
         (``getEModeCategoryData``) and the oracle's prices moved by the shock, through
         ``calculate_user_account_data`` (Pool.getUserAccountData's integer math); debts grown by the shock's
         borrow rate over its horizon. None without a position. E-mode categories with their own price source
-        are priced with the reserves' oracle (as the backtest)."""
+        are priced with the reserves' oracle (as the backtest). The shock's pending supply / withdraw / borrow /
+        repay (the live pre-trade corridor check, :func:`basis_core.risk.guard.lending_changes`) are projected
+        onto the balances read."""
         from basis_core.risk import NO_SHOCK, LegRisk
+        from basis_core.risk.guard import lending_changes
         from basis_venue_aave.math import AssetPosition, calculate_user_account_data
-        from basis_venue_aave.params import EModeCategoryParams
 
         shock = shock or NO_SHOCK
-        block = self.client.w3.eth.block_number
-        dp = self.data_provider.functions
+        snap = self._risk_snapshot(self.client.w3.eth.block_number)
         out: list[AssetPosition] = []
-        eth_price: int | None = None
-        for sym, addr in self.tokens.items():
-            if sym in ("WETH", "ETH") and eth_price is None:
-                eth_price = int(self.oracle.functions.getAssetPrice(addr).call(block_identifier=block))
-            u = dp.getUserReserveData(addr, self.me).call(block_identifier=block)
-            coll, debt, use = int(u[0]), int(u[1]) + int(u[2]), bool(u[8])
+        changes = lending_changes(getattr(shock, "pending", None), VENUE)  # the pre-trade check's instruction
+        for sym, (coll, debt, use, cfg, cat, raw) in snap["reserves"].items():
+            for c in (c for c in changes if c.asset == sym):
+                coll = 0 if c.withdraw_all else max(coll + int(c.collateral.scaleb(self.decimals[sym])), 0)
+                debt = 0 if c.repay_all else max(debt + int(c.debt.scaleb(self.decimals[sym])), 0)
+                use = use or c.collateral > 0  # a first supply becomes collateral (if the reserve allows: LTV)
             if coll == 0 and debt == 0:
                 continue
-            cfg = dp.getReserveConfigurationData(addr).call(block_identifier=block)
-            cat = int(dp.getReserveEModeCategory(addr).call(block_identifier=block))
-            raw = int(self.oracle.functions.getAssetPrice(addr).call(block_identifier=block))
             price = int(Decimal(raw) * shock.price_factor(sym))
             if debt:
                 debt = int(Decimal(debt) * shock.debt_growth(sym))
-            out.append(AssetPosition(price, int(cfg[0]), int(cfg[1]), int(cfg[2]), coll, debt, use, cat))
+            out.append(AssetPosition(price, cfg[0], cfg[1], cfg[2], coll, debt, use, cat))
         if not out:
             return None
-        user_cat = int(self.pool.functions.getUserEMode(self.me).call(block_identifier=block))
-        em = None
-        if user_cat:
-            e = self.pool.functions.getEModeCategoryData(user_cat).call(block_identifier=block)
-            em = EModeCategoryParams(user_cat, int(e[0]), int(e[1]), int(e[2]), str(e[4]))
+        user_cat = next((c.e_mode for c in reversed(changes) if c.e_mode is not None), snap["user_cat"])
+        em = self._emode_params(user_cat, snap["block"]) if user_cat else None
         acc = calculate_user_account_data(out, em)
         hf = from_base_units(acc.health_factor, 18) if acc.total_debt_base else None
+        eth_price = snap["eth_price"]
         eth_usd = from_base_units(eth_price, 8) * shock.eth if eth_price is not None else None
         refs = {"oracle:ETH/USD": eth_usd} if eth_usd is not None else {}
         return [LegRisk(VENUE, f"{VENUE}:account", "lending", hf, refs,
                         {"collateral_usd": from_base_units(acc.total_collateral_base, 8),
                          "debt_usd": from_base_units(acc.total_debt_base, 8),
                          "liquidation_threshold": from_base_units(acc.current_liquidation_threshold, 4)})]
+
+    def _risk_snapshot(self, block: int) -> dict[str, Any]:
+        """The chain state :meth:`risk_state` prices, read once per block (a corridor search asks for one block's
+        state under many shocks): per reserve (aToken balance, debt, collateral flag, (decimals, LTV, threshold),
+        e-mode category, oracle price), the ETH oracle price and the user's e-mode."""
+        cached = getattr(self, "_risk_cache", None)
+        if cached is not None and cached["block"] == block:
+            return cached  # type: ignore[no-any-return]
+        dp = self.data_provider.functions
+        reserves: dict[str, tuple[int, int, bool, tuple[int, int, int], int, int]] = {}
+        eth_price: int | None = None
+        for sym, addr in self.tokens.items():
+            raw = int(self.oracle.functions.getAssetPrice(addr).call(block_identifier=block))
+            if sym in ("WETH", "ETH") and eth_price is None:
+                eth_price = raw
+            u = dp.getUserReserveData(addr, self.me).call(block_identifier=block)
+            cfg = dp.getReserveConfigurationData(addr).call(block_identifier=block)
+            cat = int(dp.getReserveEModeCategory(addr).call(block_identifier=block))
+            reserves[sym] = (int(u[0]), int(u[1]) + int(u[2]), bool(u[8]), (int(cfg[0]), int(cfg[1]), int(cfg[2])),
+                             cat, raw)
+        snap = {"block": block, "reserves": reserves, "eth_price": eth_price,
+                "user_cat": int(self.pool.functions.getUserEMode(self.me).call(block_identifier=block)), "emodes": {}}
+        self._risk_cache = snap
+        return snap
+
+    def _emode_params(self, category: int, block: int) -> Any:
+        from basis_venue_aave.params import EModeCategoryParams
+
+        snap = self._risk_snapshot(block)
+        got = snap["emodes"].get(category)
+        if got is None:
+            e = self.pool.functions.getEModeCategoryData(category).call(block_identifier=block)
+            got = snap["emodes"][category] = EModeCategoryParams(category, int(e[0]), int(e[1]), int(e[2]), str(e[4]))
+        return got
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         asset, amount = getattr(ins, "asset", None), getattr(ins, "amount", None)

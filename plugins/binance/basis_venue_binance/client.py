@@ -22,6 +22,8 @@ import copy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from basis_core.live.ccxt_context import keep_decimal_context
+
 if TYPE_CHECKING:  # pragma: no cover
     import ccxt
 
@@ -103,7 +105,8 @@ def make_binance_client(
     ``base_url`` (e.g. a :class:`BinanceEmulator`'s ``http://127.0.0.1:PORT``) replaces the
     scheme and host of every API URL. ``timeout_ms`` is ccxt's per-request timeout in ms.
     ``options`` are merged over :data:`DEFAULT_OPTIONS` into ccxt's ``options``. The secret is
-    held by ccxt only; it is never logged or shown in the client's repr.
+    held by ccxt only; it is never logged or shown in the client's repr. The client's calls leave the caller's
+    Decimal context as it was (:func:`basis_core.live.ccxt_context.keep_decimal_context`).
     """
     cls = _client_class()
     merged = {**copy.deepcopy(DEFAULT_OPTIONS), **options}
@@ -126,4 +129,4 @@ def make_binance_client(
         client.urls = dict(client.urls)
         client.urls["api"] = rebase_urls(client.urls["api"], base_url)
         client.basis_local_base = base_url.rstrip("/")
-    return client
+    return keep_decimal_context(client)

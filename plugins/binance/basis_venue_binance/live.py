@@ -38,6 +38,7 @@ from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
+from basis_venue_binance.withdrawals import BinanceWithdrawals
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def request_differences(ours: Mapping[str, str], theirs: Mapping[str, Any]) -> l
     return diff
 
 
-class BinanceLiveBackend(CexLiveBackend):
+class BinanceLiveBackend(BinanceWithdrawals, CexLiveBackend):
     """Binance spot + USD-M through ccxt (see the module docstring)."""
 
     _ids: dict[str, str]  # unified symbol -> Binance market id
@@ -261,15 +262,6 @@ class BinanceLiveBackend(CexLiveBackend):
             if len(rows) < 100:
                 return [tid for _, tid in sorted(found)]
             page += 1
-
-    def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        import ccxt
-
-        params = {"clientOrderId": client_id} if client_id else {}
-        try:
-            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
-        except ccxt.OrderNotFound:
-            return None
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer

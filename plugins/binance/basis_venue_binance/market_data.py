@@ -3,12 +3,15 @@
 Per step (``venue_config.binance``: ``base_url`` for an emulator, ``enable_rate_limit``), two requests:
 ``GET /api/v3/ticker/price?symbols=[...]`` (spot last prices) and ``GET /fapi/v1/premiumIndex`` (every USD-M
 mark, the predicted rate of the next funding and its time); on the first read of a perp, one
-``GET /fapi/v1/fundingRate?limit=1`` (its last settlement). Series (the backtest's names):
+``GET /fapi/v1/fundingRate?limit=1`` (its last settlement), and after each settlement time that passed, one
+``GET /fapi/v1/fundingRate`` from that time (the rate it settled at; asked again next read while the venue has
+not published it). Series (the backtest's names):
 
 - ``spot:binance:<pair>`` ``close`` (the last price), as of the answer's ``time`` (or its arrival);
 - ``perp:binance:<symbol>`` ``close`` (the mark price), as of premiumIndex ``time``;
 - ``funding:binance:<symbol>`` ``rate`` at settlement times: the last settlement, and the next one at its
-  ``nextFundingTime`` with the rate predicted now (revised each read until that time passes);
+  ``nextFundingTime`` with the rate predicted now (revised each read until that time passes), replaced by the
+  settled rate (a final row) once the venue publishes it, so a paper run books what the venue booked;
 - ``next_funding:binance:<symbol>``: ``rate`` (predicted) and ``time`` (the settlement, epoch seconds).
 
 Values are the exact decimal strings Binance sends. ccxt is imported on the first read only.
@@ -54,7 +57,7 @@ def _rows(answer: Any) -> list[dict[str, Any]]:
 
 def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = BINANCE_SPEC) -> dict[str, Any]:
     """The hook's body: ``{series name: LiveValue or (LiveValue, ...)}`` of the listed symbols ``keys`` wants."""
-    from basis_core.live.market_data import LiveValue
+    from basis_core.live.market_data import LiveValue, SettlementTracker
 
     client = _client(context)
     out: dict[str, Any] = {}
@@ -82,13 +85,29 @@ def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = 
             out[f"perp:binance:{sym.symbol}"] = LiveValue({"close": Decimal(row["markPrice"])}, as_of)
             rate, nxt = Decimal(row["lastFundingRate"]), int(row.get("nextFundingTime") or 0)
             funding = list(_last_settlement(client, context.state, sym, as_of))
+            funding += _settled(client, context.state, sym, now)
             if nxt > 0:  # 0: no settlement scheduled
+                SettlementTracker.of(context.state).expect(sym.symbol, nxt * _MS, now)
                 funding.append(LiveValue({"rate": rate}, as_of, nxt * _MS))
                 out[f"next_funding:binance:{sym.symbol}"] = LiveValue(
                     {"rate": rate, "time": Decimal(nxt) / 1000}, as_of)
             if funding:
                 out[f"funding:binance:{sym.symbol}"] = tuple(funding)
     return out
+
+
+def _settled(client: Any, state: dict[str, Any], sym: SymbolSpec, now: int) -> list[Any]:
+    """Final rows for the announced settlements of ``sym`` that passed: the rates the venue settled them at (one
+    request, only when a settlement passed unconfirmed)."""
+    from basis_core.live.market_data import SettlementTracker
+
+    tracker = SettlementTracker.of(state)
+    due = tracker.due(sym.symbol, now)
+    if not due:
+        return []
+    start_ms = (min(due) - tracker.tolerance_ns) // _MS
+    rows = _rows(client.fapiPublicGetFundingRate({"symbol": _market_id(sym), "startTime": start_ms, "limit": 100}))
+    return tracker.confirm(sym.symbol, [(int(r["fundingTime"]) * _MS, Decimal(r["fundingRate"])) for r in rows], now)
 
 
 def _last_settlement(client: Any, state: dict[str, Any], sym: SymbolSpec, as_of: int) -> Iterable[Any]:
@@ -100,4 +119,5 @@ def _last_settlement(client: Any, state: dict[str, Any], sym: SymbolSpec, as_of:
         return ()
     rows = _rows(client.fapiPublicGetFundingRate({"symbol": _market_id(sym), "limit": 1}))
     seeded.add(sym.symbol)
-    return [LiveValue({"rate": Decimal(r["fundingRate"])}, as_of, int(r["fundingTime"]) * _MS) for r in rows[-1:]]
+    return [LiveValue({"rate": Decimal(r["fundingRate"])}, as_of, int(r["fundingTime"]) * _MS, final=True)
+            for r in rows[-1:]]

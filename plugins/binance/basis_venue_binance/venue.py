@@ -14,12 +14,11 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from basis_core.backtest.cex import CexSpec, CexVenue
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.hookspecs import hookimpl
+from basis_core.data.contrib import DataModuleHooks, LiveDataModuleHooks
 from basis_venue_binance.spec import BINANCE_SPEC
 
 
-class BinanceVenue(DataModuleHooks, CexVenue):
+class BinanceVenue(DataModuleHooks, LiveDataModuleHooks, CexVenue):
     """Binance spot + USD-M perpetuals."""
 
     name = "binance"
@@ -28,28 +27,11 @@ class BinanceVenue(DataModuleHooks, CexVenue):
     settings_options: ClassVar[frozenset[str]] = CexVenue.settings_options | {"recv_window_ms"}
     default_spec: ClassVar[CexSpec] = BINANCE_SPEC
 
-    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks); live reads:
+    # read_market_data of the next (LiveDataModuleHooks); the live backend (imported in live mode only)
     data_module: ClassVar[str] = "basis_venue_binance.data"
-
-    @staticmethod
-    @hookimpl
-    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
-        """Spot prices, marks and funding from Binance's public endpoints (:mod:`basis_venue_binance.market_data`)."""
-        from basis_venue_binance.market_data import read_market_data
-
-        return read_market_data(keys, context)
-
-    def on_configure(self, context: Any) -> None:
-        super().on_configure(context)
-        if context.mode == "live":  # credentials are checked at configure (live.py imports no ccxt)
-            from basis_venue_binance.live import BinanceLiveBackend
-
-            BinanceLiveBackend.check_configuration(self.name, self.settings, context.settings)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_binance.live import BinanceLiveBackend
-
-        return BinanceLiveBackend(self)
+    live_data_module: ClassVar[str] = "basis_venue_binance.market_data"
+    live_backend: ClassVar[str | None] = "basis_venue_binance.live:BinanceLiveBackend"
 
     @contextmanager
     def conformance_live_target(self) -> Iterator[dict[str, Any]]:
@@ -59,11 +41,7 @@ class BinanceVenue(DataModuleHooks, CexVenue):
         from basis_venue_binance.testing.emulator import BinanceEmulator
 
         key, secret = "kit-api-key", "kit-api-secret-0123456789abcdef"
-        emu = BinanceEmulator(key, secret, spot_balances={"USDT": Decimal(100_000), "ETH": Decimal(10)},
-                              futures_balances={"USDT": Decimal(50_000)},
-                              prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60_000)})
-        emu.start()
-        try:
+        with BinanceEmulator(key, secret, spot_balances={"USDT": Decimal(100_000), "ETH": Decimal(10)},
+                             futures_balances={"USDT": Decimal(50_000)},
+                             prices={"ETHUSDT": Decimal(3000), "BTCUSDT": Decimal(60_000)}) as emu:
             yield {"api_key": key, "api_secret": secret, "base_url": emu.base_url, "enable_rate_limit": False}
-        finally:
-            emu.stop()

@@ -6,12 +6,11 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-import pandas as pd
 import pytest
 from basis_venue_binance.venue import BinanceVenue
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.backtest.cex.testing import candles, market, settlements
+from basis_core.backtest.cex.testing import at, candles, market, settlements
 from basis_core.errors import InstructionError, InsufficientFundsError, MarginError, OrderNotFoundError
 
 T0 = "2025-01-01T00:00:00Z"
@@ -26,10 +25,6 @@ ETH_BARS: list[Any] = [
     ("2990", "3100", "2980", "3090"),   # 3h: high 3100
     ("3090", "3095", "3080", "3085"),   # 4h
 ] + ["3085"] * 20
-
-
-def at(hours: float) -> pd.Timestamp:
-    return pd.Timestamp(T0) + pd.Timedelta(hours=hours)
 
 
 def make(balances: dict[str, str]) -> ExecutionInterfaceManager:

@@ -8,12 +8,11 @@ from decimal import Decimal as D
 from decimal import localcontext
 from typing import Any
 
-import pandas as pd
 import pytest
 from basis_venue_binance.venue import BinanceVenue
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.backtest.cex.testing import candles, market, settlements
+from basis_core.backtest.cex.testing import at, candles, market, settlements
 from basis_core.errors import InstructionError, MarginError
 from basis_core.numeric import LIBRARY_CONTEXT
 
@@ -24,10 +23,6 @@ WALLET = "binance:futures:USDT"
 POS = "binance:perp:ETH/USDT:USDT"
 MET = "binance:metric:"
 SYM = "ETH/USDT:USDT"
-
-
-def at(hours: float) -> pd.Timestamp:
-    return pd.Timestamp(T0) + pd.Timedelta(hours=hours)
 
 
 def make(wallet: str, marks: list[Any], rates: list[str] | None = None, **venue_cfg: Any) -> ExecutionInterfaceManager:

@@ -8,23 +8,18 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-import pandas as pd
 import pytest
 from basis_venue_binance.venue import BinanceVenue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.backtest.cex.testing import candles, market, settlements
+from basis_core.backtest.cex.testing import at, candles, market, settlements
 from basis_core.errors import InstructionError, InsufficientFundsError
 
 T0 = "2025-01-01T00:00:00Z"
 PX = D(3000)
 TAKER = D("0.001")
-
-
-def at(hours: float) -> pd.Timestamp:
-    return pd.Timestamp(T0) + pd.Timedelta(hours=hours)
 
 
 def make(balances: dict[str, str], eth_rows: list[Any] | None = None, **venue_cfg: Any) -> ExecutionInterfaceManager:

@@ -44,18 +44,14 @@ BTC_PRICE = Decimal(60_000)
 
 @pytest.fixture
 def emulator() -> Iterator[BinanceEmulator]:
-    emu = BinanceEmulator(
+    with BinanceEmulator(
         API_KEY,
         API_SECRET,
         spot_balances={"USDT": SPOT_USDT, "ETH": SPOT_ETH},
         futures_balances={"USDT": FUTURES_USDT},
         prices={"ETHUSDT": ETH_PRICE, "BTCUSDT": BTC_PRICE},
-    )
-    emu.start()
-    try:
+    ) as emu:
         yield emu
-    finally:
-        emu.stop()
 
 
 def _client(emu: BinanceEmulator, timeout_ms: int, secret: str = API_SECRET, key: str = API_KEY) -> Any:

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -29,7 +28,8 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.data.provider import DataProvider
 from basis_core.data.synthetic import synthetic_market
 from basis_core.errors import MarketDataError
-from basis_core.testing.replay import ReplayClock, load_replay, write_market_csv
+from basis_core.testing.emulate_process import emulate_processes
+from basis_core.testing.replay import ReplayClock, book_funding_until, load_replay, write_market_csv
 from basis_core.timeutil import to_ns
 
 D = Decimal
@@ -55,13 +55,9 @@ def path_file(synthetic: DataProvider, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
-                        futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)})
-    e.start()
-    try:
+    with BinanceEmulator(KEY, SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
+                         futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(1), "BTCUSDT": D(60_000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 @pytest.fixture
@@ -131,13 +127,7 @@ def test_accelerated_funding_is_booked_at_the_schedule_through_the_manager(
                             "amount": "0.5", "client_id": "short-1"})
     assert opened.fill_price == close(synthetic, "perp:binance:ETH/USDT:USDT", start)
     wallet0 = emu.futures_wallet["USDT"]
-    clock.resume()
-    booked: list[Any] = []
-    deadline = time.monotonic() + 60
-    while len(emu.funding_settlements) < 3 and time.monotonic() < deadline:  # each request moves the market on
-        booked += [d for d in m.advance_to(ts) if d.operation == "funding"]
-    clock.pause()
-    booked += [d for d in m.advance_to(ts) if d.operation == "funding"]
+    booked = book_funding_until(m, emu, clock, ts)  # each request moves the market on
     settled = emu.funding_settlements
     assert len(settled) >= 3
     k = len(settled)
@@ -167,24 +157,8 @@ def test_replay_needs_a_price_series(emu: BinanceEmulator, tmp_path: Path) -> No
 @pytest.fixture
 def run_basis_emulate() -> Iterator[Callable[..., dict[str, Any]]]:
     """``basis emulate ... --json`` in a subprocess: its printed details; stopped by PID afterwards."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> dict[str, Any]:
-        p = subprocess.Popen([sys.executable, "-c", "from basis_core.cli import main; main()", "emulate", *args,
-                              "--port", "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        procs.append(p)
-        assert p.stdout is not None
-        line = p.stdout.readline()
-        assert line, f"basis emulate printed nothing (exit code {p.poll()})"
-        return dict(json.loads(line))
-
-    yield start
-    for p in procs:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    with emulate_processes() as start:
+        yield start
 
 
 def test_basis_emulate_replays_a_market_csv(synthetic: DataProvider, path_file: Path,

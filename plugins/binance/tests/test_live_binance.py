@@ -51,13 +51,9 @@ class Crash(BaseException):
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
-                        futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000), "BTCUSDT": D(60_000)})
-    e.start()
-    try:
+    with BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
+                         futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000), "BTCUSDT": D(60_000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def config(emu: BinanceEmulator, journal: Path | None, **over: Any) -> dict[str, Any]:

@@ -33,13 +33,9 @@ SPOT_ORDER, PERP_ORDER = "/api/v3/order", "/fapi/v1/order"
 
 @pytest.fixture
 def emu() -> Iterator[BinanceEmulator]:
-    e = BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
-                        futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000)})
-    e.start()
-    try:
+    with BinanceEmulator(API_KEY, API_SECRET, spot_balances={"USDT": D(100_000), "ETH": D(10)},
+                         futures_balances={"USDT": D(50_000)}, prices={"ETHUSDT": D(3000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 @pytest.fixture

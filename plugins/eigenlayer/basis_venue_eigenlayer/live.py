@@ -29,7 +29,8 @@ from typing import Any
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings, read_deployment
+from basis_core.live.onchain import OnChainLiveBase, read_deployment
+from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.units import from_base_units, to_base_units
 
 VENUE = "eigenlayer"
@@ -47,16 +48,6 @@ _PARAMS = {"name": "params", "type": "tuple[]", "components": [
     {"name": "__deprecated_withdrawer", "type": "address"}]}
 _SIG = {"name": "approverSignatureAndExpiry", "type": "tuple", "components": [
     {"name": "signature", "type": "bytes"}, {"name": "expiry", "type": "uint256"}]}
-
-
-def _fn(name: str, inputs: Sequence[Any], outputs: Sequence[Any], mut: str = "view") -> dict[str, Any]:
-    def p(spec: Any) -> dict[str, Any]:
-        if isinstance(spec, dict):
-            return spec
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": mut, "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
 
 
 SM_ABI = [_fn("depositIntoStrategy", ["address strategy", "address token", "uint256 amount"],
@@ -92,12 +83,11 @@ def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
 class EigenLayerLive(OnChainLiveBase):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
+    venue_name = VENUE
+
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        s = venue.settings
-        opts = s.options
-        if client is None:
-            client = client_from_settings(VENUE, s)
-        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        opts = venue.settings.options
+        client = self.connect(venue, client, load_table)
         tokens = {sym: v["token"] for sym, v in self.table["strategies"].items()}
         self.init_onchain(VENUE, client, {**self.table, "tokens": tokens,
                                           "decimals": dict.fromkeys(tokens, 18)}, opts)
@@ -109,13 +99,6 @@ class EigenLayerLive(OnChainLiveBase):
         operator = opts.get("operator")
         self.operator = client.checksum(str(operator)) if operator else None
         self.init_intents(VENUE, venue.context)
-
-    def __repr__(self) -> str:
-        return f"<EigenLayerLive {self.client!r}>"
-
-    @property
-    def me(self) -> str:
-        return self.client.address
 
     def _token(self, asset: str) -> str:
         if asset not in self.strategy_of:
@@ -130,22 +113,11 @@ class EigenLayerLive(OnChainLiveBase):
     def _deltas(self, ts: Any, ins: Any, receipts: Sequence[Receipt], token: str, extra: Mapping[str, Decimal],
                 status: str, details: dict[str, Any]) -> ExecutionDeltas:
         first, last = receipts[0].block_number - 1, receipts[-1].block_number
-        positions: dict[str, Decimal] = {}
-        erc = self.client.erc20(self.tokens[token]).functions.balanceOf(self.me)
-        moved = int(erc.call(block_identifier=last)) - int(erc.call(block_identifier=first))
-        if moved:
-            positions[WALLET + token] = from_base_units(moved, 18)
+        moved = self.balance_moves(receipts, [token])
         shares = self._shares(token, last) - self._shares(token, first)
         if shares:
-            positions[f"{VENUE}:position:{token}"] = from_base_units(shares, 18)
-        gas = sum(r.gas_cost_wei for r in receipts)
-        if gas:
-            positions[ETH_KEY] = -from_base_units(gas, 18)
-        positions.update(extra)
-        return ExecutionDeltas(VENUE, ins.operation, ts, positions,
-                               {ETH_KEY: -from_base_units(gas, 18)} if gas else {}, status, ins.client_id,
-                               receipts[-1].tx_hash, None, getattr(ins, "amount", None), {},
-                               {"tx_hashes": [r.tx_hash for r in receipts], **details})
+            moved[f"{VENUE}:position:{token}"] = from_base_units(shares, 18)
+        return self.chain_deltas(ins.operation, ts, ins, receipts, moved, extra, status=status, details=details)
 
     # ------------------------------------------------------------------------------------------ intents
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -153,11 +125,6 @@ class EigenLayerLive(OnChainLiveBase):
 
     def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self.intent(ts, ins, lambda: self._unstake(ts, ins))
-
-    def _final(self, ts: Any, ins: Any, receipts: list[Receipt], fn: Any, **ctx: Any) -> ExecutionDeltas:
-        final = {"kind": "eigenlayer", **ctx}
-        receipts.append(self.client.send(fn, final=final))
-        return self.finish_eigenlayer(ts, ins, receipts, final)
 
     def finish_eigenlayer(self, ts: Any, ins: Any, receipts: list[Receipt],
                           ctx: Mapping[str, Any]) -> ExecutionDeltas:
@@ -190,7 +157,7 @@ class EigenLayerLive(OnChainLiveBase):
             receipts.append(self.client.send(self.dm.functions.delegateTo(self.operator, (b"", 0), b"\x00" * 32)))
         receipts += self.approve(token, self.sm.address, amt)
         fn = self.sm.functions.depositIntoStrategy(self.strategy_of[token], self.tokens[token], amt)
-        return self._final(ts, ins, receipts, fn, token=token)
+        return self.send_final(ts, ins, receipts, fn, token=token)
 
     def _unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         if ins.action == "unwrap":
@@ -203,7 +170,7 @@ class EigenLayerLive(OnChainLiveBase):
                 raise InsufficientFundsError(f"{VENUE}:position:{token}", ins.amount, from_base_units(have, 18))
             nonce = int(self.dm.functions.cumulativeWithdrawalsQueued(self.me).call())
             fn = self.dm.functions.queueWithdrawals([([self.strategy_of[token]], [shares], self.me)])
-            return self._final(ts, ins, [], fn, token=token, step="request", nonce=nonce, shares=shares)
+            return self.send_final(ts, ins, [], fn, token=token, step="request", nonce=nonce, shares=shares)
         return self._claim(ts, ins)
 
     def queued(self) -> dict[str, tuple[Any, ...]]:
@@ -228,7 +195,7 @@ class EigenLayerLive(OnChainLiveBase):
                                                  f" completable from block {completable}")
         fn = self.dm.functions.completeQueuedWithdrawal(w, [self.tokens[token]], True)
         try:
-            return self._final(ts, ins, [], fn, token=token, step="claim", nonce=nonce, shares=int(w[6][0]))
+            return self.send_final(ts, ins, [], fn, token=token, step="claim", nonce=nonce, shares=int(w[6][0]))
         except ContractRevertError as e:
             raise InstructionError("request_id", f"withdrawal {nonce} refused by EigenLayer ({e.reason})") from None
 

@@ -31,19 +31,19 @@ State: ledger tables ``eigenlayer.strategies`` (token -> (total shares, balance)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any
 
-from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, MarketDataError
-from basis_core.live.units import from_base_units, to_base_units
+from basis_core.errors import ConfigError, InstructionError, MarketDataError
+from basis_core.onchain.staking import WALLET, StakingSim, rate_wei
+from basis_core.onchain.staking import from_wei as human
+from basis_core.onchain.staking import to_wei as wei
 from basis_core.timeutil import from_ns
 from basis_venue_eigenlayer.shares import StrategyState
 
 VENUE = "eigenlayer"
-WALLET = "ethereum:wallet:"
 STRATEGIES = "eigenlayer.strategies"
 WITHDRAWALS = "eigenlayer.withdrawals"
 META = "eigenlayer.meta"
@@ -56,7 +56,6 @@ REBASING = {"stETH": "lst:wstETH", "eETH": "lst:weETH"}
 EIGEN_GAS_UNITS = {"restake_deposit": 150_000, "delegate": 110_000, "queue_withdrawal": 200_000,
                    "complete_withdrawal": 180_000}
 _ZERO = Decimal(0)
-CTX = Context(prec=120)
 _YEAR_NS = Decimal(365 * 86_400 * 10**9)
 
 
@@ -66,14 +65,6 @@ def position_key(token: str) -> str:
 
 def withdrawal_key(nonce: str) -> str:
     return f"{VENUE}:withdrawal:{nonce}"
-
-
-def wei(amount: Decimal, field: str = "amount") -> int:
-    return to_base_units(amount, 18, field=field)
-
-
-def human(units: int) -> Decimal:
-    return from_base_units(units, 18)
 
 
 def parse_options(opts: Mapping[str, Any]) -> tuple[tuple[str, ...], int, int]:
@@ -91,27 +82,20 @@ def parse_options(opts: Mapping[str, Any]) -> tuple[tuple[str, ...], int, int]:
     return tuple(tokens), out[0], out[1]
 
 
-class EigenLayerSim:
+class EigenLayerSim(StakingSim):
     """The backtest backend (one per venue instance); see the module docstring."""
 
+    venue_name = VENUE
+    extra_gas_units = EIGEN_GAS_UNITS
+
     def __init__(self, venue: Any) -> None:
-        ctx = venue.context
-        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
-            raise ConfigError("eigenlayer: the backtest backend needs the manager's ledger and data provider")
-        opts: Mapping[str, Any] = venue.settings.options
-        self.tokens, self.delay_blocks, block_time = parse_options(opts)
+        super().__init__(venue)
+        self.tokens, self.delay_blocks, block_time = parse_options(self.options)
         self.block_ns = block_time * 10**9
-        self.operator = opts.get("operator")
-        self.ledger = ctx.ledger
-        self.data = ctx.data_provider
-        units = {**DEFAULT_GAS_UNITS, **EIGEN_GAS_UNITS}
-        units.update({str(k): int(v) for k, v in (opts.get("gas_units") or {}).items()})
-        self.gas_units = units
-        self.charge_gas = bool(opts.get("charge_gas", True)) and self.data.has("gas")
-        self.rewards = bool(opts.get("rewards", True))
+        self.operator = self.options.get("operator")
+        self.rewards = bool(self.options.get("rewards", True))
         self.strategies = self.ledger.table(STRATEGIES)
         self.withdrawals = self.ledger.table(WITHDRAWALS)
-        self.meta = self.ledger.table(META)
 
     # -- helpers ------------------------------------------------------------------------------------
     def state(self, token: str) -> StrategyState:
@@ -131,20 +115,8 @@ class EigenLayerSim:
         """When a withdrawal queued at ``queued_ns`` can complete: more than the delay in blocks later."""
         return queued_ns + (self.delay_blocks + 1) * self.block_ns
 
-    def _done(self, ts: Any, ins: Any, positions: dict[str, Decimal], gas_ops: tuple[str, ...], status: str,
-              details: dict[str, Any], amount: Decimal | None) -> ExecutionDeltas:
-        fees: dict[str, Decimal] = {}
-        pnl: dict[str, Decimal] = {}
-        if self.charge_gas:
-            snap = self.data.get_data(ts.value)
-            eth = Decimal(sum(self.gas_units[o] for o in gas_ops)) * snap.get("gas", "gas_price_gwei") * Decimal("1e-9")
-            positions[GAS_KEY] = positions.get(GAS_KEY, _ZERO) - eth
-            fees, pnl = {GAS_KEY: -eth}, {"gas": -eth * usd_price(snap, "ETH")}
-        return ExecutionDeltas(VENUE, ins.operation, ts, positions, fees, status, ins.client_id, None, None, amount,
-                               pnl, details)
-
-    def _price(self, ts_ns: int, token: str) -> Decimal:
-        return usd_price(self.data.get_data(ts_ns), token)
+    def notional_token(self, ins: Any) -> str:
+        return str(ins.asset)
 
     # -- operations ---------------------------------------------------------------------------------
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
@@ -158,10 +130,8 @@ class EigenLayerSim:
             shares, after = st.deposit(amount)
         except ValueError as e:
             raise InstructionError("amount", f"{ins.amount} {token} is refused by the strategy ({e})") from None
-        have = self.ledger.balance(WALLET + token)
-        if have < ins.amount:
-            raise InsufficientFundsError(WALLET + token, ins.amount, have)
-        px = self._price(ts.value, token)
+        self.have(WALLET + token, ins.amount)
+        px = self.price(ts.value, token)
         self._set(token, after)
         ops: tuple[str, ...] = ("approve", "restake_deposit")
         details: dict[str, Any] = {"shares": human(shares), "strategy_total_shares": human(after.total_shares)}
@@ -171,34 +141,28 @@ class EigenLayerSim:
             details["delegated_to"] = str(self.operator)
         positions = {WALLET + token: -ins.amount, position_key(token): human(shares)}
         details["reference_prices"] = {position_key(token): ins.amount * px / human(shares), token: px}
-        return self._done(ts, ins, positions, ops, "filled", details, ins.amount)
+        return self.deltas(ins.operation, ts, ins, positions, ops, "filled", details, ins.amount)
 
-    def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.action == "unwrap":
-            raise InstructionError("action", "eigenlayer has nothing to unwrap: request a withdrawal, then claim it")
-        if ins.action == "request":
-            return self._request(ts, ins)
-        return self._claim(ts, ins)
+    def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise InstructionError("action", "eigenlayer has nothing to unwrap: request a withdrawal, then claim it")
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         token = self._token(ins.asset)
         assert ins.amount is not None
         shares = wei(ins.amount)
         key = position_key(token)
-        have = self.ledger.balance(key)
-        if have < ins.amount:
-            raise InsufficientFundsError(key, ins.amount, have)
+        self.have(key, ins.amount)
         nonce = str(int(self.meta.get("nonce", 0)))
         self.meta["nonce"] = int(nonce) + 1
         self.withdrawals[nonce] = (token, shares, ts.value)
         st = self.state(token)
-        per_share = human(st.to_underlying(10**18)) * self._price(ts.value, token)
+        per_share = human(st.to_underlying(10**18)) * self.price(ts.value, token)
         details = {"request_id": nonce, "shares": ins.amount, "underlying": human(st.to_underlying(shares)),
                    "claimable_at": from_ns(self.claimable_ns(ts.value)).isoformat(),
                    "delay_blocks": self.delay_blocks,
                    "reference_prices": {key: per_share, withdrawal_key(nonce): per_share}}
-        return self._done(ts, ins, {key: -ins.amount, withdrawal_key(nonce): ins.amount}, ("queue_withdrawal",),
-                          "requested", details, ins.amount)
+        return self.deltas(ins.operation, ts, ins, {key: -ins.amount, withdrawal_key(nonce): ins.amount},
+                           ("queue_withdrawal",), "requested", details, ins.amount)
 
     def _claim(self, ts: Any, ins: Any) -> ExecutionDeltas:
         nonce = ins.request_id
@@ -217,12 +181,12 @@ class EigenLayerSim:
         out, after = self.state(token).withdraw(shares)
         self._set(token, after)
         del self.withdrawals[nonce]
-        px = self._price(ts.value, token)
+        px = self.price(ts.value, token)
         got, queued_shares = human(out), human(shares)
         details = {"request_id": nonce, "amount_out": got,
                    "reference_prices": {withdrawal_key(nonce): got * px / queued_shares, token: px}}
-        return self._done(ts, ins, {withdrawal_key(nonce): -queued_shares, WALLET + token: got},
-                          ("complete_withdrawal",), "claimed", details, got)
+        return self.deltas(ins.operation, ts, ins, {withdrawal_key(nonce): -queued_shares, WALLET + token: got},
+                           ("complete_withdrawal",), "claimed", details, got)
 
     # -- time and queries ---------------------------------------------------------------------------
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas] | None:
@@ -233,7 +197,7 @@ class EigenLayerSim:
                 continue
             try:
                 s = self.data.series(series)
-                r0, r1 = (int(s.value("rate", t).scaleb(18, CTX)) for t in (previous.value, ts.value))
+                r0, r1 = (rate_wei(s.value("rate", t)) for t in (previous.value, ts.value))
             except MarketDataError:
                 continue
             if r0 and r0 != r1:
@@ -288,15 +252,6 @@ class EigenLayerSim:
         except LookupError:
             pass
         return out
-
-    def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
-        amount = getattr(ins, "amount", None)
-        if amount is None or amount == "max":
-            return None
-        try:
-            return amount * self._price(ts.value, ins.asset)  # type: ignore[no-any-return]
-        except LookupError:
-            return None
 
 
 __all__ = ["EigenLayerSim", "parse_options", "position_key", "withdrawal_key"]

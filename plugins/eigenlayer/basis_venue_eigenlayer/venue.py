@@ -26,68 +26,32 @@ Settings (``venue_config.eigenlayer``): ``strategies`` (backtest tokens, default
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core.onchain import OnChainVenue, StakingHooks
 
 
-class EigenLayerVenue(DataModuleHooks, OnChainExecutionInterface):
+class EigenLayerVenue(StakingHooks, OnChainVenue):
     """EigenLayer restaking on Ethereum."""
 
     name = "eigenlayer"
     description = "EigenLayer: deposit LSTs into strategies, delegate to an operator, queue / complete withdrawals"
     key_namespaces = ("eigenlayer:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "charge_gas", "gas_units", "strategies", "operator",
-        "withdrawal_delay_blocks", "block_time", "rewards"}) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
-
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {
+        "strategies", "operator", "withdrawal_delay_blocks", "block_time", "rewards"}
     data_module: ClassVar[str] = "basis_venue_eigenlayer.data"
+    backtest_backend: ClassVar[str] = "basis_venue_eigenlayer.sim:EigenLayerSim"
+    live_backend: ClassVar[str] = "basis_venue_eigenlayer.live:EigenLayerLive"
 
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_eigenlayer.sim import parse_options
 
-        opts = self.settings.options
-        parse_options(opts)
-        approval_mode(self.name, opts)
+        parse_options(options)
 
     def instruments(self) -> tuple[str, ...]:
         from basis_venue_eigenlayer.sim import parse_options
 
         return parse_options(self.settings.options)[0] if self.settings is not None else ("stETH",)
-
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_eigenlayer.sim import EigenLayerSim
-        return EigenLayerSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_eigenlayer.live import EigenLayerLive
-        return EigenLayerLive(self)
-
-    @hookimpl
-    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
-        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:
@@ -104,3 +68,8 @@ class EigenLayerVenue(DataModuleHooks, OnChainExecutionInterface):
 
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "5", "ethereum:wallet:stETH": "50"}
+
+    def conformance_live_target(self) -> Any:
+        """Our EigenLayer contracts on a local anvil (see :mod:`basis_venue_eigenlayer.testing.live_target`)."""
+        from basis_venue_eigenlayer.testing.live_target import live_target
+        return live_target(self.conformance_balances())

@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from basis_core.data.contrib import MarketDataFiles
-from basis_core.data.files import oracle
 from basis_core.data.series import Series
+from basis_core.onchain.data import lst_rate_files, lst_rate_series
 
-FILES = MarketDataFiles(loaders=(
-    oracle(r"^(?P<token>weETH)_ETH_oracle_", "lst:{token}", "rate",
-           example="weETH_ETH_oracle_2024-01-01_2025-09-18.csv"),
-))
+FILES = lst_rate_files("weETH")
 
 
 def synthetic_series(market: Any) -> list[Series]:
     """The weETH exchange rate."""
-    import numpy as np
-
-    spec = market.spec
-    rng = market.rng("lst:growth")
-    growth = np.exp(np.cumsum(np.full(market.n, spec.lst_apr / (365 * 24)) + rng.standard_normal(market.n) * 0.00002))
-    growth /= growth[0]
-    return [Series("lst:weETH", market.times, {"rate": market.decimals(spec.weeth_rate_start * growth, 12)})]
+    return [lst_rate_series(market, "weETH", market.spec.weeth_rate_start)]

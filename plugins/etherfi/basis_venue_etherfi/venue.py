@@ -27,65 +27,33 @@ path) or option ``deployment_table`` ({"contracts": {"LiquidityPool", "eETH", "w
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core.data.prices import TokenPrice
+from basis_core.onchain import OnChainVenue, StakingHooks
 
 
-class EtherFiVenue(DataModuleHooks, OnChainExecutionInterface):
+class EtherFiVenue(StakingHooks, OnChainVenue):
     """EtherFi liquid restaking on Ethereum."""
 
     name = "etherfi"
     description = "EtherFi: stake ETH to eETH / weETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("etherfi:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"}) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
-
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
+    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
+        "eETH": TokenPrice("ETH"), "weETH": TokenPrice("ETH", "lst:weETH")}
     data_module: ClassVar[str] = "basis_venue_etherfi.data"
+    backtest_backend: ClassVar[str] = "basis_venue_etherfi.sim:EtherFiSim"
+    live_backend: ClassVar[str] = "basis_venue_etherfi.live:EtherFiLive"
 
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_etherfi.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
 
-        opts = self.settings.options
-        parse_delay(opts.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
-        approval_mode(self.name, opts)
+        parse_delay(options.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
 
     def instruments(self) -> tuple[str, ...]:
         return ("eETH", "weETH")
-
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_etherfi.sim import EtherFiSim
-        return EtherFiSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_etherfi.live import EtherFiLive
-        return EtherFiLive(self)
-
-    @hookimpl
-    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
-        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:
@@ -109,3 +77,8 @@ class EtherFiVenue(DataModuleHooks, OnChainExecutionInterface):
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "50", "ethereum:wallet:WETH": "10", "ethereum:wallet:eETH": "20",
                 "ethereum:wallet:weETH": "20"}
+
+    def conformance_live_target(self) -> Any:
+        """Our EtherFi contracts and WETH9 on a local anvil (see :mod:`basis_venue_etherfi.testing.live_target`)."""
+        from basis_venue_etherfi.testing.live_target import live_target
+        return live_target(self.conformance_balances())

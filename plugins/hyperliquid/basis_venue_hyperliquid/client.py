@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from basis_core.errors import InstructionError
+from basis_core.live.ccxt_context import keep_decimal_context
 
 if TYPE_CHECKING:  # pragma: no cover
     import ccxt
@@ -138,6 +139,9 @@ def make_hyperliquid_client(
       (``client.pinned_nonce``; ``client.last_nonce`` is the last nonce signed), so the venue accepts at most one;
     - ``options``: extra ccxt options, merged over the defaults (markets ``spot`` + ``swap`` only,
       ``maxRetriesOnFailure`` 0, unified-margin lookup off). Builder-fee / referrer options are forced off.
+
+    The client's calls leave the caller's Decimal context as it was
+    (:func:`basis_core.live.ccxt_context.keep_decimal_context`).
     """
     cls = _client_class()
     opts: dict[str, Any] = {
@@ -167,4 +171,4 @@ def make_hyperliquid_client(
         client.options["sandboxMode"] = bool(testnet)
     elif testnet:
         client.set_sandbox_mode(True)
-    return client
+    return keep_decimal_context(client)

@@ -49,6 +49,7 @@ from basis_core.errors import InstructionError
 from basis_core.live.cex import CexLiveBackend, FundingPayment, OrderView, Target, VenueFill, dec, rows_since
 from basis_core.live.orders import ErrorKind
 from basis_venue_hyperliquid.client import cloid_from_client_id, validate_cloid
+from basis_venue_hyperliquid.withdrawals import HyperliquidWithdrawals
 
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -69,7 +70,7 @@ def hyperliquid_cloid(client_id: str) -> str:
     return validate_cloid(cloid)
 
 
-class HyperliquidLiveBackend(CexLiveBackend):
+class HyperliquidLiveBackend(HyperliquidWithdrawals, CexLiveBackend):
     """Hyperliquid perps + spot through ccxt (see the module docstring)."""
 
     @classmethod
@@ -100,7 +101,7 @@ class HyperliquidLiveBackend(CexLiveBackend):
         self._margin_ms = int(opts.get("clock_margin_ms", 1000))
         self._transfer_nonces: dict[str, int] = {}  # transfer intent -> nonce of its request of unknown outcome
         self._resent_nonce: int | None = None
-        self._slippage = str(opts.get("market_slippage", "0.05"))
+        self._slippage = str(self.spec.market_slippage)  # the simulator holds the same (option market_slippage)
         client = make_hyperliquid_client(wallet, key, base_url=s.base_url, timeout_ms=s.timeout_ms,
                                          enable_rate_limit=s.enable_rate_limit,
                                          testnet=bool(opts.get("testnet", False)), expires_after_ms=self._window_ms)
@@ -206,15 +207,6 @@ class HyperliquidLiveBackend(CexLiveBackend):
                 out.append(FundingPayment(sym, int(r["time"]), dec(d["usdc"]), dec(d.get("fundingRate", "0")),
                                           f"{r.get('hash')}:{d.get('coin')}"))
         return out
-
-    def fetch_order(self, m: Market, *, client_id: str | None = None, order_id: str | None = None) -> Any:
-        import ccxt
-
-        params = {"clientOrderId": client_id} if client_id else {}
-        try:
-            return self.client.fetch_order(None if client_id else order_id, m.symbol, params)
-        except ccxt.OrderNotFound:
-            return None
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
         info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer

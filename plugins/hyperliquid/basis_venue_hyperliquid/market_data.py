@@ -3,12 +3,15 @@
 Per step (``venue_config.hyperliquid``: ``base_url`` for an emulator, ``enable_rate_limit``, option ``testnet``),
 two requests: ``metaAndAssetCtxs`` (every perp's mark and current hourly funding rate) and
 ``spotMetaAndAssetCtxs`` (spot marks); on the first read of a perp, one ``fundingHistory`` (its last
-settlement). Hyperliquid dates none of these: values are as of their arrival. Series (the backtest's names):
+settlement), and after each hour that passed, one ``fundingHistory`` from that hour (the rate it settled at; asked
+again next read while the venue has not published it). Hyperliquid dates none of these: values are as of their
+arrival. Series (the backtest's names):
 
 - ``spot:hyperliquid:<pair>`` ``close`` (the spot mark; ccxt's names, e.g. UETH/USDC is ``ETH/USDC``);
 - ``perp:hyperliquid:<symbol>`` ``close`` (the mark price);
 - ``funding:hyperliquid:<symbol>`` ``rate`` at settlement times (every hour): the last settlement, and the next
-  hour with the rate now (revised each read until that hour passes);
+  hour with the rate now (revised each read until that hour passes), replaced by the settled rate (a final row)
+  once the venue publishes it, so a paper run books what the venue booked;
 - ``next_funding:hyperliquid:<symbol>``: ``rate`` and ``time`` (the next hour, epoch seconds).
 
 ccxt is imported on the first read only.
@@ -47,7 +50,7 @@ def _client(context: Any) -> Any:
 
 def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = HYPERLIQUID_SPEC) -> dict[str, Any]:
     """The hook's body: ``{series name: LiveValue or (LiveValue, ...)}`` of the listed symbols ``keys`` wants."""
-    from basis_core.live.market_data import LiveValue
+    from basis_core.live.market_data import LiveValue, SettlementTracker
 
     client = _client(context)
     out: dict[str, Any] = {}
@@ -66,7 +69,9 @@ def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = 
             rate = Decimal(ctx["funding"])
             out[f"perp:hyperliquid:{sym.symbol}"] = LiveValue({"close": Decimal(ctx["markPx"])}, now)
             last = _last_settlement(client, context.state, asset["name"], now)
-            out[f"funding:hyperliquid:{sym.symbol}"] = (*last, LiveValue({"rate": rate}, now, nxt_ms * _MS))
+            settled = _settled(client, context.state, asset["name"], now)
+            SettlementTracker.of(context.state).expect(asset["name"], nxt_ms * _MS, now)
+            out[f"funding:hyperliquid:{sym.symbol}"] = (*last, *settled, LiveValue({"rate": rate}, now, nxt_ms * _MS))
             out[f"next_funding:hyperliquid:{sym.symbol}"] = LiveValue(
                 {"rate": rate, "time": Decimal(nxt_ms) / 1000}, now)
     if spots:
@@ -82,6 +87,20 @@ def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = 
     return out
 
 
+def _settled(client: Any, state: dict[str, Any], coin: str, now_ns: int) -> list[Any]:
+    """Final rows for the hours of ``coin`` that passed: the rates Hyperliquid settled them at (one request, only
+    when an hour passed unconfirmed)."""
+    from basis_core.live.market_data import SettlementTracker
+
+    tracker = SettlementTracker.of(state)
+    due = tracker.due(coin, now_ns)
+    if not due:
+        return []
+    rows = client.publicPostInfo({"type": "fundingHistory", "coin": coin,
+                                  "startTime": (min(due) - tracker.tolerance_ns) // _MS})
+    return tracker.confirm(coin, [(int(r["time"]) * _MS, Decimal(r["fundingRate"])) for r in rows], now_ns)
+
+
 def _last_settlement(client: Any, state: dict[str, Any], coin: str, now_ns: int) -> tuple[Any, ...]:
     """The last settled funding of ``coin`` in the past day (asked once per provider)."""
     from basis_core.live.market_data import LiveValue
@@ -92,4 +111,5 @@ def _last_settlement(client: Any, state: dict[str, Any], coin: str, now_ns: int)
     rows = client.publicPostInfo({"type": "fundingHistory", "coin": coin,
                                   "startTime": now_ns // _MS - 24 * _HOUR_MS})
     seeded.add(coin)
-    return tuple(LiveValue({"rate": Decimal(r["fundingRate"])}, now_ns, int(r["time"]) * _MS) for r in rows[-1:])
+    return tuple(LiveValue({"rate": Decimal(r["fundingRate"])}, now_ns, int(r["time"]) * _MS, final=True)
+                 for r in rows[-1:])

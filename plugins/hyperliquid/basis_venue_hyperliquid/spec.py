@@ -20,6 +20,8 @@ Defaults (override per run with ``venue_config.hyperliquid``; see :mod:`basis_co
   metrics ``hyperliquid:metric:<name>:<symbol | asset>``. Transfer accounts: ``spot`` and ``perp``
   (aliases ``perps``, ``swap``, ``perp_margin``), as Hyperliquid's usdClassTransfer.
 - Reduce-only orders larger than the position are clamped to the position size (as Hyperliquid does).
+- Market orders are IOC limits 5 % through the mark (``market_slippage``, as ccxt sends them, live and simulated
+  alike): a spot market buy needs ``amount x mark x 1.05`` USDC free when placed (the venue holds it).
 """
 
 from __future__ import annotations
@@ -55,4 +57,5 @@ HYPERLIQUID_SPEC = CexSpec(
     time_in_force=("GTC", "IOC"),
     default_leverage=Decimal(20),
     reduce_only_clamp=True,
+    market_slippage=Decimal("0.05"),
 )

@@ -16,12 +16,11 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from basis_core.backtest.cex import CexSpec, CexVenue
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.hookspecs import hookimpl
+from basis_core.data.contrib import DataModuleHooks, LiveDataModuleHooks
 from basis_venue_hyperliquid.spec import HYPERLIQUID_SPEC
 
 
-class HyperliquidVenue(DataModuleHooks, CexVenue):
+class HyperliquidVenue(DataModuleHooks, LiveDataModuleHooks, CexVenue):
     """Hyperliquid spot + USDC-margined perpetuals."""
 
     name = "hyperliquid"
@@ -31,28 +30,11 @@ class HyperliquidVenue(DataModuleHooks, CexVenue):
         "landing_window_ms", "market_slippage", "testnet"}
     default_spec: ClassVar[CexSpec] = HYPERLIQUID_SPEC
 
-    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks); live reads:
+    # read_market_data of the next (LiveDataModuleHooks); the live backend (imported in live mode only)
     data_module: ClassVar[str] = "basis_venue_hyperliquid.data"
-
-    @staticmethod
-    @hookimpl
-    def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
-        """Marks, spot prices and funding from Hyperliquid's public ``/info`` (:mod:`.market_data`)."""
-        from basis_venue_hyperliquid.market_data import read_market_data
-
-        return read_market_data(keys, context)
-
-    def on_configure(self, context: Any) -> None:
-        super().on_configure(context)
-        if context.mode == "live":  # credentials are checked at configure (live.py imports no ccxt)
-            from basis_venue_hyperliquid.live import HyperliquidLiveBackend
-
-            HyperliquidLiveBackend.check_configuration(self.name, self.settings, context.settings)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_hyperliquid.live import HyperliquidLiveBackend
-
-        return HyperliquidLiveBackend(self)
+    live_data_module: ClassVar[str] = "basis_venue_hyperliquid.market_data"
+    live_backend: ClassVar[str | None] = "basis_venue_hyperliquid.live:HyperliquidLiveBackend"
 
     @contextmanager
     def conformance_live_target(self) -> Iterator[dict[str, Any]]:
@@ -67,10 +49,6 @@ class HyperliquidVenue(DataModuleHooks, CexVenue):
 
         key = "0x" + hashlib.sha256(b"basis-conformance-kit-hyperliquid").hexdigest()
         master = Account.from_key(key).address
-        emu = HyperliquidEmulator(master, perp_usdc=Decimal(100_000), spot_balances={"USDC": Decimal(100_000)},
-                                  marks={"ETH": "3000", "BTC": "100000"})
-        emu.start()
-        try:
+        with HyperliquidEmulator(master, perp_usdc=Decimal(100_000), spot_balances={"USDC": Decimal(100_000)},
+                                 marks={"ETH": "3000", "BTC": "100000"}) as emu:
             yield {"private_key": key, "wallet_address": master, "base_url": emu.base_url, "enable_rate_limit": False}
-        finally:
-            emu.stop()

@@ -8,12 +8,11 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-import pandas as pd
 import pytest
 from basis_venue_hyperliquid.venue import HyperliquidVenue
 
 from basis_core import ExecutionInterfaceManager
-from basis_core.backtest.cex.testing import candles, market, settlements
+from basis_core.backtest.cex.testing import at, candles, market, settlements
 from basis_core.errors import InstructionError, MarginError
 
 T0 = "2025-01-01T00:00:00Z"
@@ -21,10 +20,6 @@ WALLET = "hyperliquid:perp-margin:USDC"
 POS = "hyperliquid:perp:ETH/USDC:USDC"
 SYM = "ETH/USDC:USDC"
 MET = "hyperliquid:metric:"
-
-
-def at(hours: float) -> pd.Timestamp:
-    return pd.Timestamp(T0) + pd.Timedelta(hours=hours)
 
 
 def make(balances: dict[str, str], marks: list[Any] | None = None, rates: list[str] | None = None,

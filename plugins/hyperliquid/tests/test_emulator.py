@@ -22,6 +22,7 @@ from basis_venue_hyperliquid.testing import HyperliquidEmulator
 from eth_account import Account
 
 from basis_core.errors import InstructionError
+from basis_core.live.ccxt_context import keep_decimal_context
 from basis_core.testing.http_emulator import Fault
 
 ETH_PERP = "ETH/USDC:USDC"
@@ -46,18 +47,14 @@ AGENT = Account.from_key(AGENT_KEY).address
 
 @pytest.fixture
 def emu() -> Iterator[HyperliquidEmulator]:
-    server = HyperliquidEmulator(
+    with HyperliquidEmulator(
         MASTER,
         agents=[AGENT],
         perp_usdc=PERP_USDC,
         spot_balances={"USDC": SPOT_USDC},
         marks={"ETH": "3000", "BTC": "100000"},
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _client(emu: HyperliquidEmulator, key: str = MASTER_KEY, **kw: Any) -> ccxt.hyperliquid:
@@ -385,6 +382,7 @@ def test_stock_ccxt_client_would_attach_a_builder(emu: HyperliquidEmulator) -> N
         }
     )
     stock.urls["api"] = {"public": emu.base_url, "private": emu.base_url}
+    keep_decimal_context(stock)  # ccxt's rounding would change this thread's Decimal context (the suite's guard)
     stock.load_markets()
     with pytest.raises(ccxt.ExchangeError, match="Builder fee has not been approved"):
         stock.create_order(ETH_PERP, "limit", "buy", 0.1, 2900)

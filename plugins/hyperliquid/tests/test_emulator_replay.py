@@ -7,11 +7,9 @@ funding expectations are closed forms: position x the mark of the settlement tim
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from basis_venue_hyperliquid.client import make_hyperliquid_client
@@ -21,7 +19,7 @@ from eth_account import Account
 from basis_core import ExecutionInterfaceManager
 from basis_core.data.provider import DataProvider
 from basis_core.data.synthetic import synthetic_market
-from basis_core.testing.replay import ReplayClock, load_replay, write_market_csv
+from basis_core.testing.replay import ReplayClock, book_funding_until, load_replay, write_market_csv
 from basis_core.timeutil import to_ns
 
 D = Decimal
@@ -45,12 +43,8 @@ def path_file(synthetic: DataProvider, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def emu() -> Iterator[HyperliquidEmulator]:
-    e = HyperliquidEmulator(MASTER, perp_usdc=D(10_000), spot_balances={"USDC": D(5000)})
-    e.start()
-    try:
+    with HyperliquidEmulator(MASTER, perp_usdc=D(10_000), spot_balances={"USDC": D(5000)}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def mark(p: DataProvider, ts_ns: int) -> Decimal:
@@ -94,13 +88,7 @@ def test_accelerated_hourly_funding_is_booked_at_the_schedule_through_the_manage
                             "amount": "0.2", "client_id": "long-1"})
     assert opened.fill_price == mark(synthetic, start)
     usdc0 = emu.perp_usdc()
-    clock.resume()
-    booked: list[Any] = []
-    deadline = time.monotonic() + 60
-    while len(emu.funding_settlements) < 3 and time.monotonic() < deadline:  # each request moves the market on
-        booked += [d for d in m.advance_to(ts) if d.operation == "funding"]
-    clock.pause()
-    booked += [d for d in m.advance_to(ts) if d.operation == "funding"]
+    booked = book_funding_until(m, emu, clock, ts)  # each request moves the market on
     settled = emu.funding_settlements
     k = len(settled)
     assert k >= 3 and [s["market_time_ns"] for s in settled] == list(funding.times[2:2 + k])

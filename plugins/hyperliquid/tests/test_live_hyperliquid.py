@@ -48,13 +48,9 @@ class Crash(BaseException):
 
 @pytest.fixture
 def emu() -> Iterator[HyperliquidEmulator]:
-    e = HyperliquidEmulator(MASTER, agents=[AGENT], perp_usdc=D(10_000), spot_balances={"USDC": D(5000)},
-                            marks={"ETH": "3000", "BTC": "100000"})
-    e.start()
-    try:
+    with HyperliquidEmulator(MASTER, agents=[AGENT], perp_usdc=D(10_000), spot_balances={"USDC": D(5000)},
+                             marks={"ETH": "3000", "BTC": "100000"}) as e:
         yield e
-    finally:
-        e.stop()
 
 
 def config(emu: HyperliquidEmulator, journal: Path | None, key: str = MASTER_KEY, **venue: Any) -> dict[str, Any]:
@@ -474,3 +470,28 @@ def test_a_resent_transfer_refused_for_its_nonce_is_found_and_adopted(m: Executi
     first, resent = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
     assert first.nonce == resent.nonce and resent.response["response"].startswith("Invalid nonce: duplicate nonce")
     assert emu.spot_balance("USDC") == D(4900) and emu.perp_usdc() == D(10_100)
+
+
+# ------------------------------------------------------------------------------------- the market-buy hold
+def test_a_spot_market_buy_needs_mark_x_1_05_free_live_and_simulated_alike(m: ExecutionInterfaceManager,
+                                                                           emu: HyperliquidEmulator) -> None:
+    """ccxt sends a market buy as an IOC limit 5 % above the mark and the venue holds amount x limit of USDC: with
+    5000 USDC at a mark of 3000, 1.6 ETH (4800 at the mark, 5040 held) is refused and 1.58 (4977 held) is not,
+    by the emulator and by the backtest's simulator alike (the same typed error, naming the amount)."""
+    from basis_venue_hyperliquid.venue import HyperliquidVenue
+
+    from basis_core.backtest.cex.testing import candles, market
+
+    sim = ExecutionInterfaceManager(
+        {"initial_balances": {"hyperliquid:spot:USDC": "5000"}},
+        market(candles("spot:ETH/USDC", TS, ["3000"] * 3)), "backtest", autoload=False, plugins=[HyperliquidVenue])
+    assert sim.venue("hyperliquid").venue_info().rules[SPOT].market_buy_hold == D("0.05")  # what strategies size by
+    with pytest.raises(InsufficientFundsError) as live_err:
+        m.execute(TS, spot("buy", "1.6", "h-hold-live"))
+    with pytest.raises(InsufficientFundsError) as sim_err:
+        sim.execute(TS, spot("buy", "1.6", "h-hold-sim"))
+    assert live_err.value.field == sim_err.value.field == "amount"
+    assert sim_err.value.required == D("1.6") * 3000 * D("1.05") and "market_slippage" in str(sim_err.value)
+    assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
+    assert m.execute(TS, spot("buy", "1.58", "h-hold-live-2")).status == "filled"
+    assert sim.execute(TS, spot("buy", "1.58", "h-hold-sim-2")).status == "filled"

@@ -27,23 +27,27 @@ or the flat ``LidoWorld.deployment_table()``), ``approval_mode``, ``receipt_poll
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core import hookimpl
+from basis_core.data.prices import TokenPrice
+from basis_core.onchain import OnChainVenue, StakingHooks
 
 
-class LidoVenue(DataModuleHooks, OnChainExecutionInterface):
+class LidoVenue(StakingHooks, OnChainVenue):
     """Lido liquid staking on Ethereum."""
 
     name = "lido"
     description = "Lido: stake ETH to stETH / wstETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("lido:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "charge_gas", "gas_units", "withdrawal_delay"}) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
+    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
+        "stETH": TokenPrice("ETH"), "wstETH": TokenPrice("ETH", "lst:wstETH")}
+    data_module: ClassVar[str] = "basis_venue_lido.data"
+    backtest_backend: ClassVar[str] = "basis_venue_lido.sim:LidoSim"
+    live_backend: ClassVar[str] = "basis_venue_lido.live:LidoLive"
 
     @staticmethod
     @hookimpl
@@ -53,48 +57,13 @@ class LidoVenue(DataModuleHooks, OnChainExecutionInterface):
 
         return read_market_data(keys, context)
 
-    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
-    data_module: ClassVar[str] = "basis_venue_lido.data"
-
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_lido.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
 
-        opts = self.settings.options
-        parse_delay(opts.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
-        approval_mode(self.name, opts)
+        parse_delay(options.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
 
     def instruments(self) -> tuple[str, ...]:
         return ("stETH", "wstETH")
-
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_lido.sim import LidoSim
-        return LidoSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_lido.live import LidoLive
-        return LidoLive(self)
-
-    @hookimpl
-    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
-        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

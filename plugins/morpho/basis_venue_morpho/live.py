@@ -43,6 +43,7 @@ VENUE = "morpho"
 WALLET = "ethereum:wallet:"
 GAS_KEY = WALLET + "ETH"
 MAX_UINT256 = 2**256 - 1
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _ZERO = Decimal(0)
 _PARAMS = {"name": "marketParams", "type": "tuple", "components": [
     {"name": "loanToken", "type": "address"}, {"name": "collateralToken", "type": "address"},
@@ -80,6 +81,8 @@ MORPHO_ABI = [
                                                      "uint128 collateral"], "view"),
     _fn("idToMarketParams", ["bytes32 id"], ["address loanToken", "address collateralToken", "address oracle",
                                              "address irm", "uint256 lltv"], "view"),
+    _fn("setAuthorization", ["address authorized", "bool newIsAuthorized"]),
+    _fn("isAuthorized", ["address authorizer", "address authorized"], ["bool"], "view"),
 ]
 ORACLE_ABI = [_fn("price", [], ["uint256"], "view")]
 IRM_ABI = [_fn("rateAtTarget", ["bytes32 id"], ["int256"], "view")]
@@ -183,6 +186,11 @@ class MorphoLive(OnChainLiveBase):
         self.chain = MorphoChain(client.w3, self.table)
         self.accounts = {k: client.checksum(v) for k, v in self.table["accounts"].items()}
         self.context = venue.context
+        self._executor_address: str | None = opts.get("executor") or self.table["contracts"].get(
+            "MorphoBundleExecutor")
+        self._executor: Any = None
+        self._encode_call: Any = getattr(venue.context, "encode_call", None)  # other venues' steps as calls
+        self._last_translation: tuple[Any, Any] | None = None
         self.init_intents(VENUE, venue.context)
 
     def __repr__(self) -> str:
@@ -362,6 +370,187 @@ class MorphoLive(OnChainLiveBase):
             receipts.append(self._send(fn, final, "borrower"))
         return self.finish_morpho(ts, ins, receipts, final)
 
+    # ------------------------------------------------------------------------------------------ atomic bundles
+    @property
+    def executor(self) -> Any:
+        """Our MorphoBundleExecutor contract (ConfigError when none is configured)."""
+        if self._executor is None:
+            from basis_venue_morpho.executor import executor_artifact
+
+            if not self._executor_address:
+                raise ConfigError("venue_config.morpho: no MorphoBundleExecutor for atomic bundles; deploy one "
+                                  "(MorphoLive.deploy_executor) and set contracts.MorphoBundleExecutor or the "
+                                  "option 'executor'")
+            self._executor = self.client.w3.eth.contract(address=self.client.checksum(self._executor_address),
+                                                         abi=executor_artifact().abi)
+        return self._executor
+
+    def deploy_executor(self) -> str:
+        """Deploy a MorphoBundleExecutor owned by this account on the table's Morpho; returns its address."""
+        from basis_venue_morpho.executor import deploy_executor
+
+        addr = deploy_executor(self.client, self.morpho.address)
+        self._executor_address, self._executor = addr, None
+        return addr
+
+    def _morpho_step(self, s: Any, field: str) -> tuple[str, Any]:
+        """A Morpho step of a bundle as the executor's call on the owner's behalf (see
+        :mod:`basis_venue_morpho.executor`); the same checks as the single operation, nothing sent."""
+        from basis_venue_morpho.executor import MorphoStep
+
+        f, me, ex = self.morpho.functions, self.me, self.executor.address
+        op = s.operation
+
+        def data(fn: Any) -> bytes:
+            return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+        if op == "supply":
+            lm = self._resolve(s.market, s.asset, "either")
+            units = self.units(s.asset, s.amount)
+            fn = (f.supply(lm.params, units, 0, me, b"") if s.asset == lm.spec.loan
+                  else f.supplyCollateral(lm.params, units, me, b""))
+            return lm.spec.alias, MorphoStep(self.tokens[s.asset], units, data(fn), False)
+        if op == "borrow":
+            lm = self._resolve(s.market, s.asset, "loan", "collateral")
+            units = self.units(s.asset, s.amount)
+            return lm.spec.alias, MorphoStep(ZERO_ADDRESS, 0, data(f.borrow(lm.params, units, 0, me, ex)), True)
+        if op == "repay":
+            lm = self._resolve(s.market, s.asset, "loan", "borrow_shares")
+            token = self.tokens[lm.spec.loan]
+            if s.amount == "max":
+                p = self.chain.position(lm, me)
+                if p.borrow_shares == 0:
+                    raise InstructionError("amount", f"no {lm.spec.loan} debt in {lm.spec.alias}")
+                m, _ = self.chain.accrued(lm)
+                debt = mm.borrowed_assets(m, p)  # grows until the block is mined: a 0.001 % margin, swept back
+                return lm.spec.alias, MorphoStep(token, debt + debt // 100_000 + 1,
+                                                 data(f.repay(lm.params, 0, p.borrow_shares, me, b"")), False)
+            units = self.units(lm.spec.loan, s.amount)
+            return lm.spec.alias, MorphoStep(token, units, data(f.repay(lm.params, units, 0, me, b"")), False)
+        is_coll = any(sp.collateral == s.asset for sp in self.chain.specs().values())
+        lm = (self._resolve(s.market, s.asset, "either") if s.market is not None else
+              self._resolve(None, s.asset, "collateral" if is_coll else "loan",
+                            "collateral" if is_coll else "supply_shares"))
+        p = self.chain.position(lm, me)
+        if s.asset == lm.spec.loan:
+            if s.amount == "max":
+                if p.supply_shares == 0:
+                    raise InstructionError("amount", f"nothing supplied to {lm.spec.alias}")
+                fn = f.withdraw(lm.params, 0, p.supply_shares, me, ex)
+            else:
+                fn = f.withdraw(lm.params, self.units(s.asset, s.amount), 0, me, ex)
+        else:
+            units = p.collateral if s.amount == "max" else self.units(s.asset, s.amount)
+            if units == 0:
+                raise InstructionError("amount", f"no {s.asset} collateral in {lm.spec.alias}")
+            fn = f.withdrawCollateral(lm.params, units, me, ex)
+        return lm.spec.alias, MorphoStep(ZERO_ADDRESS, 0, data(fn), True)
+
+    def _translate(self, bundle: Any, ts: Any = None) -> Any:
+        """The bundle's executor ops (memoised for the last bundle: other venues' steps are encoded once)."""
+        from basis_venue_morpho.executor import ops_for_steps
+
+        last = self._last_translation
+        if last is not None and last[0] is bundle:
+            return last[1]
+        encode = None
+        if self._encode_call is not None:
+            encode_call, recipient = self._encode_call, self.executor.address
+
+            def encode(step: Any) -> Any:
+                return encode_call(ts, step, recipient)
+
+        t = ops_for_steps(bundle.steps, self.morpho.address, self._morpho_step, encode)
+        self._last_translation = (bundle, t)
+        return t
+
+    def prepare_atomic(self, bundle: Any, ts: Any = None) -> list[Receipt]:
+        """Send the one-time set-up a bundle needs: ``setAuthorization(executor, true)`` when a step borrows or
+        withdraws on the account's behalf, and unlimited approvals to the executor of the tokens it may pull."""
+        t = self._translate(bundle, ts)
+        ex = self.executor.address
+        sent: list[Receipt] = []
+        if t.authorize and not self.morpho.functions.isAuthorized(self.me, ex).call():
+            sent.append(self.client.send(self.morpho.functions.setAuthorization(ex, True)))
+        for addr in sorted(t.pulled):
+            if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
+                sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
+        return sent
+
+    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
+
+    def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        if bundle.min_health_factor is not None:
+            raise InstructionError("min_health_factor", "the morpho executor has no health post-condition (Morpho's "
+                                                        "borrow itself refuses a position it would leave unhealthy); "
+                                                        "leave min_health_factor unset")
+        fl = bundle.flash_loan
+        flash_token, flash_amt = ZERO_ADDRESS, 0
+        if fl is not None:
+            if fl.venue != VENUE:
+                raise InstructionError("flash_loan.venue", f"the morpho executor flash-borrows from morpho, not "
+                                                           f"{fl.venue}")
+            if fl.asset not in self.tokens:
+                raise InstructionError("flash_loan.asset", f"unknown token {fl.asset!r}; known: "
+                                                           f"{', '.join(sorted(self.tokens))}")
+            flash_token = self.tokens[fl.asset]
+            flash_amt = self.units(fl.asset, fl.amount, "flash_loan.amount")
+        t = self._translate(bundle, ts)
+        prep = self.prepare_atomic(bundle, ts)
+        sweep = sorted({*self.tokens.values(), *(self.client.checksum(c.token_out) for c in t.calls),
+                        *(self.client.checksum(c.token_in) for c in t.calls)})
+        fn = self.executor.functions.run([o.as_tuple() for o in t.ops], flash_token, flash_amt, sweep)
+        ctx = {"kind": "atomic", "markets": list(t.markets),
+               "call_tokens": {c.symbol_in: [self.client.checksum(c.token_in), c.decimals_in] for c in t.calls}
+               | {c.symbol_out: [self.client.checksum(c.token_out), c.decimals_out] for c in t.calls}}
+        try:
+            receipt = self.client.send(fn, final=ctx)
+        except ContractRevertError as e:
+            reason = (e.reason or "").strip()
+            if reason in _REASONS:
+                raise revert_error(mm.MorphoRevert(reason), "steps") from None
+            raise
+        return self.finish_atomic(ts, bundle, [*prep, receipt], ctx)
+
+    def finish_atomic(self, ts: Any, bundle: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:
+        """Deltas of a bundle from its receipts (the set-up transactions, then ``MorphoBundleExecutor.run``): the
+        account's token transfers, each touched market's position values after minus before (accrued to the
+        blocks' times, as for a single operation), gas."""
+        first, last = receipts[0].block_number, receipts[-1].block_number
+        call_tokens = {s: (str(v[0]), int(v[1])) for s, v in (ctx.get("call_tokens") or {}).items()}
+        tokens = {s: (a, self.decimals[s]) for s, a in self.tokens.items()}
+        for sym, (addr, dec) in call_tokens.items():
+            tokens.setdefault(sym, (addr, dec))
+        moved = self.transfer_totals(receipts, sorted({a for a, _ in tokens.values()}))
+        positions: dict[str, Decimal] = {}
+        for sym, (addr, dec) in sorted(tokens.items()):
+            if moved[addr]:
+                positions[WALLET + sym] = from_base_units(moved[addr], dec)
+        for alias in ctx.get("markets") or ():
+            lm = self.chain.markets[alias]
+            spec = lm.spec
+            loan_dec, coll_dec = self.decimals[spec.loan], self.decimals[spec.collateral]
+            before, after = self._values(lm, first - 1), self._values(lm, last)
+            for key, a, b, dec in ((f"{VENUE}:supplied:{spec.loan}", before[0], after[0], loan_dec),
+                                   (f"{VENUE}:collateral:{spec.collateral}", before[1], after[1], coll_dec),
+                                   (f"{VENUE}:debt:{spec.loan}", before[2], after[2], loan_dec)):
+                if a != b:
+                    positions[key] = positions.get(key, _ZERO) + from_base_units(b - a, dec)
+        gas_wei = sum(r.gas_cost_wei for r in receipts)
+        fees: dict[str, Decimal] = {}
+        pnl: dict[str, Decimal] = {}
+        if gas_wei:
+            positions[GAS_KEY] = fees[GAS_KEY] = -from_base_units(gas_wei, 18)
+            eth_usd = self._gas_usd(ts)
+            if eth_usd is not None:
+                pnl["gas"] = fees[GAS_KEY] * eth_usd
+        details: dict[str, Any] = {"steps": len(bundle.steps), "markets": list(ctx.get("markets") or ()),
+                                   "tx_hashes": [r.tx_hash for r in receipts],
+                                   "gas_used": sum(r.gas_used for r in receipts), "block_number": last}
+        return ExecutionDeltas(VENUE, "atomic", ts, positions, fees, "filled", bundle.client_id,
+                               receipts[-1].tx_hash, None, None, pnl, details)
+
     # ------------------------------------------------------------------------------------------ deltas
     def _values(self, lm: LiveMarket, block: int) -> tuple[int, int, int]:
         """(supplied assets, collateral, debt assets) of the account at ``block``, the market accrued to then."""
@@ -442,19 +631,37 @@ class MorphoLive(OnChainLiveBase):
         """Each market this account borrows in, under a :class:`basis_core.risk.Shock`, from one block's chain
         state: ``position(id, me)``, ``market(id)`` accrued to that block's time, the market oracle's ``price()``,
         through :func:`basis_venue_morpho.sim.market_risk` (``_isHealthy``'s math, as the backtest). None without
-        debt."""
+        debt. The shock's pending supply / withdraw / borrow / repay (the live pre-trade corridor check) are projected
+        onto the positions read (:mod:`basis_venue_morpho.projection`)."""
         from basis_core.risk import NO_SHOCK
+        from basis_core.risk.guard import lending_changes
+        from basis_venue_morpho.projection import project_position
 
         shock = shock or NO_SHOCK
         block = self.client.w3.eth.block_number
+        changes = lending_changes(getattr(shock, "pending", None), VENUE)
+        first: dict[str, str] = {}
+        for alias, lm in self.chain.markets.items():
+            first.setdefault("c:" + lm.spec.collateral, alias)
+            first.setdefault("l:" + lm.spec.loan, alias)
+        cache = getattr(self, "_risk_cache", None)
+        if cache is None or cache[0] != block:  # a corridor search asks for one block's state under many shocks
+            cache = self._risk_cache = (block, {})
         out = []
-        for lm in self.chain.markets.values():
-            p = self.chain.position(lm, self.me, block)
+        for alias, lm in self.chain.markets.items():
+            got = cache[1].get(alias)
+            if got is None:
+                got = cache[1][alias] = (self.chain.position(lm, self.me, block), self.chain.accrued(lm, block)[0],
+                                         self.chain.price(lm, block))
+            p, m, price = got
+            if not p.borrow_shares and not changes:
+                continue
+            if changes:
+                m, p = project_position(alias, lm.id.hex(), lm.spec, m, p, changes, self.decimals, first)
             if not p.borrow_shares:
                 continue
-            m, _ = self.chain.accrued(lm, block)
             spec = lm.spec
-            leg = market_risk(spec, m, p, self.chain.price(lm, block), self.decimals[spec.loan],
+            leg = market_risk(spec, m, p, price, self.decimals[spec.loan],
                               self.decimals[spec.collateral], shock)
             if leg is not None:
                 out.append(leg)

@@ -34,7 +34,6 @@ a failed instruction or bundle rolls back everything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from decimal import Context, Decimal
 from typing import Any
 
@@ -58,6 +57,8 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "borrow": DEFAULT_GAS_UNITS["borrow"], "repay": DEFAULT_GAS_UNITS["repay"],
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
+_NOTHING = (0, 0, 0)
+_VS, _VA = mm.VIRTUAL_SHARES, mm.VIRTUAL_ASSETS
 _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 _USD_KEY = {t: "morpho-usd:" + t for t in ("ETH", "WETH", "stETH", "eETH", "wstETH", "weETH", "USDC", "USDT")}
@@ -90,6 +91,31 @@ def to_units(amount: Decimal, decimals: int, field: str = "amount") -> int:
 
 def from_units(units: int, decimals: int) -> Decimal:
     return Decimal(units).scaleb(-decimals, CTX)
+
+
+#: decimals -> (base units -> token units) of amounts already converted (a backtest repeats its sizes, and share
+#: rounding repeats its few wei); bounded
+_AMOUNTS: dict[int, dict[int, Decimal]] = {}
+
+
+def amount_of(units: int, decimals: int) -> Decimal:
+    """:func:`from_units` (the same Decimal), memoised."""
+    memo = _AMOUNTS.get(decimals)
+    if memo is None:
+        memo = _AMOUNTS[decimals] = {}
+    v = memo.get(units)
+    if v is None:
+        if len(memo) >= 4096:
+            memo.clear()
+        v = memo[units] = Decimal(units).scaleb(-decimals, CTX)
+    return v
+
+
+def _amounts(decimals: int) -> dict[int, Decimal]:
+    memo = _AMOUNTS.get(decimals)
+    if memo is None:
+        memo = _AMOUNTS[decimals] = {}
+    return memo
 
 
 def revert_error(exc: mm.MorphoRevert, field: str = "amount") -> InstructionError:
@@ -153,8 +179,14 @@ class MorphoSim:
         self._current_ns = -1
         self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
-        self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}")
-                      for a, s in self.markets.items()}
+        #: alias -> (supplied, collateral, debt, wallet loan, wallet collateral) keys
+        self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}",
+                          WALLET + s.loan, WALLET + s.collateral) for a, s in self.markets.items()}
+        self._self_key = {a: (a, SELF) for a in self.markets}
+        #: alias -> what booking an operation reads: decimals, keys, the per-step USD memo keys
+        self._info = {a: (*self._dec[a], *self._keys[a], (a, SELF), "morpho-usd:" + s.loan,
+                          "morpho-usd:" + s.collateral) for a, s in self.markets.items()}
+        self._px_key = {a: "morpho-px:" + a for a in self.markets}
 
     # -- market state --------------------------------------------------------------------------------------
     def series(self, spec: MarketSpec) -> Any:
@@ -177,13 +209,13 @@ class MorphoSim:
             tss += p.supply_shares
             tba += mm.to_assets_up(p.borrow_shares, base.total_borrow_assets, base.total_borrow_shares)
             tbs += p.borrow_shares
-        return replace(base, total_supply_assets=tsa, total_supply_shares=tss, total_borrow_assets=tba,
-                       total_borrow_shares=tbs)
+        return base._replace(total_supply_assets=tsa, total_supply_shares=tss, total_borrow_assets=tba,
+                             total_borrow_shares=tbs)
 
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
-        stored = self._state_get(spec.alias)
-        if stored is not None and stored is self._current.get(spec.alias) and ts.value == self._current_ns:
+        stored: tuple[mm.Market, int] | None = self._state_get(spec.alias)
+        if stored is not None and ts.value == self._current_ns and stored is self._current.get(spec.alias):
             return stored[0]  # already current at ts (a pure function of the stored value and the time)
         series = self.series(spec)
         i = series.index_at(ts.value)
@@ -216,15 +248,15 @@ class MorphoSim:
                 continue
             shares = mm.to_shares_up(debt, m.total_borrow_assets, m.total_borrow_shares)
             self.positions[(alias, name)] = mm.Position(0, shares, coll)
-            m = replace(m, total_borrow_assets=m.total_borrow_assets + debt,
-                        total_borrow_shares=m.total_borrow_shares + shares,
-                        total_supply_assets=max(m.total_supply_assets, m.total_borrow_assets + debt))
+            m = m._replace(total_borrow_assets=m.total_borrow_assets + debt,
+                           total_borrow_shares=m.total_borrow_shares + shares,
+                           total_supply_assets=max(m.total_supply_assets, m.total_borrow_assets + debt))
         return m
 
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
         c = self.memo.at(ts)
-        key = "morpho-px:" + spec.alias
+        key = self._px_key.get(spec.alias) or "morpho-px:" + spec.alias
         px: int | None = c.pools.get(key)
         if px is None:
             series = self.series(spec)
@@ -280,9 +312,16 @@ class MorphoSim:
             return hit[0]
         if hit and holding_attr is not None:
             get = self._positions_get
-            held = [s for s in hit if getattr(get((s.alias, SELF)) or _EMPTY, holding_attr)]
-            if len(held) == 1:
-                return held[0]
+            held: MarketSpec | None = None
+            for s in hit:
+                q = get((s.alias, SELF))
+                if q is not None and getattr(q, holding_attr):
+                    if held is not None:
+                        break  # several: resolve_market says which (or why none)
+                    held = s
+            else:
+                if held is not None:
+                    return held
         return resolve_market(self.markets, market, asset, role, self._holding(holding_attr or "collateral"))
 
     def _holding(self, attr: str) -> dict[str, bool]:
@@ -321,74 +360,89 @@ class MorphoSim:
         if have < need:
             raise InsufficientFundsError(key, need, have)
 
-    def _book(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, op: str, gas_op: str,
-              wallet: dict[str, int], client_id: str | None, details: dict[str, Any]) -> ExecutionDeltas:
-        """Store the new market / position and return the deltas: wallet transfers (base units by token), the
-        change of the market's booked values, gas."""
+    def _book(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, op: str, gas_op: str, loan_side: bool,
+              units: int, client_id: str | None, details: dict[str, Any]) -> ExecutionDeltas:
+        """Store the new market / position and return the deltas: the wallet transfer (``units`` signed base units
+        of the loan token when ``loan_side``, else of the collateral token), the change of the market's booked
+        values, gas; ``details`` are the operation's (the market first)."""
         alias = spec.alias
-        loan_dec, coll_dec = self._dec[alias]
-        old = self._booked_get(alias) or (0, 0, 0)
-        new = self._values(alias, m, p)
-        state = self.state
+        loan_dec, coll_dec, ks, kc, kd, wl, wc, self_key, usd_loan, usd_coll = self._info[alias]
+        old = self._booked_get(alias) or _NOTHING
+        # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
+        tbs = m.total_borrow_shares + _VS
+        sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
+        debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
         stored = self._state_get(alias)
         if stored[0] is not m:
-            stored = state[alias] = (m, stored[1])
-            self._mark_current(alias, stored, ts.value)  # m is the market at ts after the operation
-        self.positions[(alias, SELF)] = p
-        self.booked[alias] = new
-        ks, kc, kd = self._keys[alias]
+            stored = self.state[alias] = (m, stored[1])
+            if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
+                self._current[alias] = stored
+            else:
+                self._mark_current(alias, stored, ts.value)
+        self.positions[self_key] = p
+        self.booked[alias] = (sup, p.collateral, debt)
+        loan_amt, coll_amt = _AMOUNTS.get(loan_dec) or _amounts(loan_dec), _AMOUNTS.get(coll_dec) or _amounts(coll_dec)
         pos: dict[str, Decimal] = {}
-        for token, units in wallet.items():
-            if units:
-                pos[WALLET + token] = from_units(units, loan_dec if token == spec.loan else coll_dec)
-        ds, dc, dd = new[0] - old[0], new[1] - old[1], new[2] - old[2]
+        if units:
+            if loan_side:
+                pos[wl] = loan_amt.get(units) or amount_of(units, loan_dec)
+            else:
+                pos[wc] = coll_amt.get(units) or amount_of(units, coll_dec)
+        ds, dc, dd = sup - old[0], p.collateral - old[1], debt - old[2]
         if ds:
-            pos[ks] = from_units(ds, loan_dec)
+            pos[ks] = loan_amt.get(ds) or amount_of(ds, loan_dec)
         if dc:
-            pos[kc] = from_units(dc, coll_dec)
+            pos[kc] = coll_amt.get(dc) or amount_of(dc, coll_dec)
         if dd:
-            pos[kd] = from_units(dd, loan_dec)
+            pos[kd] = loan_amt.get(dd) or amount_of(dd, loan_dec)
+        pools = self.memo.at(ts).pools
         gf: dict[str, Decimal] = {}
         pnl: dict[str, Decimal] = {}
         if self.charge_gas:
-            eth, usd = self._gas_neg(ts, gas_op)
+            eth, usd = pools.get(_GAS_MEMO_KEY[gas_op]) or self._gas_neg(ts, gas_op)
             gf[GAS_KEY] = eth
             pnl["gas"] = usd
             pos[GAS_KEY] = pos[GAS_KEY] + eth if GAS_KEY in pos else eth
         # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
-        loan_units = wallet.get(spec.loan, 0) + ds - dd
-        coll_units = wallet.get(spec.collateral, 0) + dc
+        if loan_side:
+            loan_units, coll_units = units + ds - dd, dc
+        else:
+            loan_units, coll_units = ds - dd, units + dc
         if loan_units or coll_units:
             rounding = _ZERO
             if loan_units:
-                rounding += from_units(loan_units, loan_dec) * self.usd(ts, spec.loan)
+                rounding += (loan_amt.get(loan_units) or amount_of(loan_units, loan_dec)) * (
+                    pools.get(usd_loan) or self.usd(ts, spec.loan))
             if coll_units:
-                rounding += from_units(coll_units, coll_dec) * self.usd(ts, spec.collateral)
+                rounding += (coll_amt.get(coll_units) or amount_of(coll_units, coll_dec)) * (
+                    pools.get(usd_coll) or self.usd(ts, spec.collateral))
             if rounding:
                 pnl["trading_fees"] = rounding
-        return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, fill_amount=details.get("amount"),
-                               pnl=pnl, details={"market": alias, **details})
+        return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, None, None, details.get("amount"), pnl,
+                               details)
 
     # -- operations -------------------------------------------------------------------------------------
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "either")
         alias = spec.alias
         m = self.market(spec, ts)
-        p = self.position(alias)
+        p = self._positions_get(self._self_key[alias]) or _EMPTY
+        loan = ins.asset == spec.loan
+        units = to_units(ins.amount, DECIMALS[ins.asset])
+        key = self._keys[alias][3 if loan else 4]
+        if self.ledger.balance(key) < ins.amount:  # the wallet pays it (the amount is exactly ``units``)
+            self._check_wallet(ins.asset, units, DECIMALS[ins.asset])
         try:
-            if ins.asset == spec.loan:
-                units = to_units(ins.amount, DECIMALS[spec.loan])
-                self._check_wallet(spec.loan, units, DECIMALS[spec.loan])
+            if loan:
                 m, p, assets, shares = mm.supply(m, p, units, 0)
-                return self._book(ts, spec, m, p, "supply", "supply", {spec.loan: -assets}, ins.client_id,
-                                  {"side": "lend", "assets": assets, "shares": shares, "amount": ins.amount})
-            units = to_units(ins.amount, DECIMALS[spec.collateral])
-            self._check_wallet(spec.collateral, units, DECIMALS[spec.collateral])
+                return self._book(ts, spec, m, p, "supply", "supply", True, -assets, ins.client_id,
+                                  {"market": alias, "side": "lend", "assets": assets, "shares": shares,
+                                   "amount": ins.amount})
             p = mm.supply_collateral(p, units)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
-        return self._book(ts, spec, m, p, "supply", "supply_collateral", {spec.collateral: -units}, ins.client_id,
-                          {"side": "collateral", "assets": units, "amount": ins.amount})
+        return self._book(ts, spec, m, p, "supply", "supply_collateral", False, -units, ins.client_id,
+                          {"market": alias, "side": "collateral", "assets": units, "amount": ins.amount})
 
     def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
         is_coll = any(sp.collateral == ins.asset for sp in self.markets.values())
@@ -412,8 +466,8 @@ class MorphoSim:
                         raise InsufficientFundsError(self._keys[alias][0], ins.amount,
                                                      from_units(have, DECIMALS[spec.loan]))
                     m, p, assets, shares = mm.withdraw(m, p, units, 0)
-                return self._book(ts, spec, m, p, "withdraw", "withdraw", {spec.loan: assets}, ins.client_id,
-                                  {"side": "lend", "assets": assets, "shares": shares,
+                return self._book(ts, spec, m, p, "withdraw", "withdraw", True, assets, ins.client_id,
+                                  {"market": alias, "side": "lend", "assets": assets, "shares": shares,
                                    "amount": from_units(assets, DECIMALS[spec.loan])})
             units = p.collateral if ins.amount == "max" else to_units(ins.amount, DECIMALS[spec.collateral])
             if units > p.collateral:
@@ -424,21 +478,21 @@ class MorphoSim:
             p = mm.withdraw_collateral(m, p, units, self.price(spec, ts), spec.lltv)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
-        return self._book(ts, spec, m, p, "withdraw", "withdraw_collateral", {spec.collateral: units}, ins.client_id,
-                          {"side": "collateral", "assets": units,
+        return self._book(ts, spec, m, p, "withdraw", "withdraw_collateral", False, units, ins.client_id,
+                          {"market": alias, "side": "collateral", "assets": units,
                            "amount": from_units(units, DECIMALS[spec.collateral])})
 
     def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
         m = self.market(spec, ts)
-        p = self.position(spec.alias)
+        p = self._positions_get(self._self_key[spec.alias]) or _EMPTY
         units = to_units(ins.amount, DECIMALS[spec.loan])
         try:
             m, p, assets, shares = mm.borrow(m, p, units, 0, self.price(spec, ts), spec.lltv)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
-        return self._book(ts, spec, m, p, "borrow", "borrow", {spec.loan: assets}, ins.client_id,
-                          {"assets": assets, "shares": shares, "amount": ins.amount})
+        return self._book(ts, spec, m, p, "borrow", "borrow", True, assets, ins.client_id,
+                          {"market": spec.alias, "assets": assets, "shares": shares, "amount": ins.amount})
 
     def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "borrow_shares")
@@ -459,8 +513,9 @@ class MorphoSim:
                 m, p, assets, shares = mm.repay(m, p, units, 0)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
-        return self._book(ts, spec, m, p, "repay", "repay", {spec.loan: -assets}, ins.client_id,
-                          {"assets": assets, "shares": shares, "amount": from_units(assets, DECIMALS[spec.loan])})
+        return self._book(ts, spec, m, p, "repay", "repay", True, -assets, ins.client_id,
+                          {"market": spec.alias, "assets": assets, "shares": shares,
+                           "amount": from_units(assets, DECIMALS[spec.loan])})
 
     def liquidate(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self.markets.get(ins.market)
@@ -525,7 +580,7 @@ class MorphoSim:
             old = self.booked.get(alias, (0, 0, 0))
             new = self._values(alias, m, p)
             loan_dec = self._dec[alias][0]
-            ks, _, kd = self._keys[alias]
+            ks, _, kd, _, _ = self._keys[alias]
             pos: dict[str, Decimal] = {}
             pnl: dict[str, Decimal] = {}
             if new[0] != old[0] or new[2] != old[2]:
@@ -557,7 +612,7 @@ class MorphoSim:
         self.state[alias] = (liq.market, self.state[alias][1])
         new = self._values(alias, liq.market, liq.borrower)
         self.booked[alias] = new
-        ks, kc, kd = self._keys[alias]
+        ks, kc, kd = self._keys[alias][:3]
         pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
                                                               (kc, old[1], new[1], coll_dec),
                                                               (kd, old[2], new[2], loan_dec)) if a != b}

@@ -4,8 +4,10 @@
 Operations: ``supply`` (the market's loan token lends; its collateral token is posted as collateral),
 ``withdraw`` (either side; ``"max"``), ``borrow``, ``repay`` (``"max"``: every borrow share), ``liquidate``
 (as the liquidator), and Morpho's fee-free flash loan as the ``flash_loan`` of an atomic bundle
-(``flash_loan_premium`` 0). Instructions name the market in ``market`` (alias); without it the venue takes the
-one market the asset fits, preferring the one where the account holds the position acted on.
+(``flash_loan_premium`` 0; live, a bundle with ``venue: "morpho"`` runs as one transaction through our
+executor contract, :mod:`basis_venue_morpho.executor`, with other venues' steps such as swaps encoded by them).
+Instructions name the market in ``market`` (alias); without it the venue takes the one market the asset fits,
+preferring the one where the account holds the position acted on.
 
 Backtest: :mod:`basis_venue_morpho.sim` on the contract's integer math (:mod:`basis_venue_morpho.math`) and the
 market states of :mod:`basis_venue_morpho.data`. Settings (``venue_config.morpho``): ``markets`` (see
@@ -14,7 +16,8 @@ market states of :mod:`basis_venue_morpho.data`. Settings (``venue_config.morpho
 
 Live (:mod:`basis_venue_morpho.live`, web3 imported lazily): ``rpc_url``, ``private_key``, ``deployment``
 ("mainnet" | a JSON path) or option ``deployment_table`` (a dict, see :mod:`basis_venue_morpho.deployment`),
-options ``approval_mode`` ("exact" | "unlimited"), ``receipt_poll_interval`` / ``receipt_timeout`` (s). Live
+options ``approval_mode`` ("exact" | "unlimited"), ``receipt_poll_interval`` / ``receipt_timeout`` (s), ``executor``
+(our MorphoBundleExecutor's address for atomic bundles, or the table's ``contracts.MorphoBundleExecutor``). Live
 market data (:mod:`basis_venue_morpho.market_data`): ``morpho:<alias>`` of every table market, read from the chain.
 """
 
@@ -37,7 +40,8 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
     description = "Morpho Blue: isolated markets, supply / collateral / borrow / repay / liquidate, free flash loans"
     key_namespaces = ("morpho:", "ethereum:wallet:")
     settings_options: ClassVar[frozenset[str]] = frozenset({
-        "markets", "accounts", "gas_units", "charge_gas", "liquidations", "approval_mode", "deployment_table"}
+        "markets", "accounts", "gas_units", "charge_gas", "liquidations", "approval_mode", "deployment_table",
+        "executor"}
     ) | EVM_OPTIONS
     capabilities = frozenset({"fills", "credentials", "live"})
     data_module: ClassVar[str] = "basis_venue_morpho.data"
@@ -93,6 +97,12 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         return self.backend.liquidate(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
+    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        """Live: the bundle as one transaction through our MorphoBundleExecutor, inside Morpho's fee-free flash loan
+        (:mod:`basis_venue_morpho.executor`); backtest bundles are run by the core."""
+        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
     def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
         return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
 
@@ -128,6 +138,13 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
                  "skip_variants": ("amount=huge",)},
                 {"instruction": {"operation": "repay", "asset": "WETH", "amount": "max", "market": MARKET},
                  "setup": [coll, borrow], "wait": "1D", "label": "max-after-a-day", "skip_variants": ("amount=huge",)},
+            ],
+            "atomic": [
+                # flash-borrow 5 WETH (free), post 10 wstETH, borrow the 5 WETH back to repay: one transaction live
+                {"instruction": {"operation": "atomic", "venue": "morpho",
+                                 "flash_loan": {"venue": "morpho", "asset": "WETH", "amount": "5"},
+                                 "steps": [{**coll, "venue": "morpho"}, {**borrow, "venue": "morpho"}]},
+                 "label": "flash-collateral-borrow"},
             ],
             "liquidate": [
                 {"instruction": {"operation": "liquidate", "market": MARKET, "borrower": "bob", "amount": "2"},

@@ -24,7 +24,7 @@ from basis_venue_morpho.venue import MorphoVenue
 from basis_core import ExecutionInterfaceManager, hookimpl
 from basis_core.data import DataProvider
 from basis_core.data.series import Series
-from basis_core.errors import HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.errors import CorridorError, HealthFactorError, InstructionError, InsufficientFundsError
 from basis_core.risk import NO_SHOCK
 from basis_core.risk.corridor import corridor
 from basis_core.testing.anvil import ANVIL_KEYS, AnvilNode
@@ -414,3 +414,44 @@ def test_paper_mode_fills_on_the_live_market_as_the_chain_does(frozen: Any) -> N
     for step, want in zip(steps, paper_deltas, strict=True):
         got = live.execute(ts, {"venue": "morpho", **step})
         assert {k: v for k, v in got.positions.items() if k != "ethereum:wallet:ETH"} == want, step
+
+
+# -- the live pre-trade corridor check (min_corridor_move) on lending instructions ----------------------------------
+# In the wstETH/USDC market (ETH moves the collateral, not the debt) a borrow or a collateral withdrawal that would
+# leave a smaller ETH move than the bound liquidating the position is refused with a CorridorError naming the market's
+# leg before any transaction is sent (nonce and balances read from the chain); amounts from the market's own numbers:
+# max borrow = collateral x oracle price / 1e36 x LLTV (``_isHealthy``).
+GUARD_TS = pd.Timestamp("2025-03-01T00:00:00Z")
+GUARD_LEG = f"morpho:{USDC_MKT}"
+
+
+def guarded(env: Any) -> ExecutionInterfaceManager:
+    cfg = {"execution_mode": "live", "autoload": False, "min_corridor_move": "0.2",
+           "venue_config": {"morpho": {"rpc_url": env.url, "private_key": ANVIL_KEYS[1],
+                                       "deployment_table": env.table, "receipt_poll_interval": 0.002}}}
+    return ExecutionInterfaceManager(cfg, plugins=[MorphoVenue])
+
+
+def test_live_morpho_borrows_and_withdrawals_that_narrow_the_corridor_are_never_sent(frozen: Any) -> None:
+    env = frozen
+    m = guarded(env)
+    m.execute(GUARD_TS, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "5",
+                         "market": USDC_MKT})
+    price = env.world.oracles[USDC_MKT].functions.price().call()
+    lltv = env.world.params[USDC_MKT][4]
+    max_borrow = D(5 * 10**18 * price // 10**36 * lltv // 10**18).scaleb(-6)  # USDC
+    before = chain_state(env)
+    with pytest.raises(CorridorError) as e:  # health 1/0.85: a ~15 % drop liquidates
+        m.execute(GUARD_TS, {"venue": "morpho", "operation": "borrow", "asset": "USDC",
+                       "amount": str((max_borrow * D("0.85")).quantize(D(1)))})
+    assert e.value.field == GUARD_LEG and "min_corridor_move" in e.value.reason
+    assert chain_state(env) == before and not m.execution_history[-1].success
+    m.execute(GUARD_TS, {"venue": "morpho", "operation": "borrow", "asset": "USDC",
+                   "amount": str((max_borrow * D("0.5")).quantize(D(1)))})  # health 2: a 50 % drop
+    before = chain_state(env)
+    with pytest.raises(CorridorError) as e:  # 4.5 of 5 wstETH out: the position would be unhealthy
+        m.execute(GUARD_TS, {"venue": "morpho", "operation": "withdraw", "asset": "wstETH", "amount": "4.5",
+                       "market": USDC_MKT})
+    assert e.value.field == GUARD_LEG and chain_state(env) == before
+    c = corridor(m, GUARD_TS, drivers=("eth",), tol=D("1e-4"), venues=["morpho"])
+    assert c.nearest_leg_down == GUARD_LEG and c.eth_move is not None and c.eth_move >= D("0.2")

@@ -23,7 +23,7 @@ Backtest approvals are assumed done (no approval gas).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from math import isqrt
@@ -50,6 +50,7 @@ from basis_core.backtest.dex import (
     wallet_key,
 )
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS
+from basis_core.best_execution.model import ModelCache, PoolModel
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, SlippageError
@@ -233,6 +234,7 @@ class UniswapSim:
         self.meta = self.ledger.table(META_TABLE)
         self._memo = StepMemo(self.data, self.gas_units)
         self._routes_cache: dict[tuple[str, str, str | None], PoolSpec] = {}
+        self._models = ModelCache()
 
     # --------------------------------------------------------------------------------- lookups
     def spec(self, pool: str, field: str = "pool") -> PoolSpec:
@@ -607,6 +609,25 @@ class UniswapSim:
         """The configured pools trading ``ins``'s pair (the ``swap_pools`` hook)."""
         return swap_pool_entries(((s.id, (s.token0, s.token1)) for s in self.specs.values()), ins, self.decimals)
 
+    def swap_models(self, ts: Any, ins: Any) -> list[PoolModel]:
+        """Pure models of the pair's pools at ``ts`` (the ``swap_pool_models`` hook): each closes over the pool's
+        immutable anchored state (per-timestamp memo) and quotes exactly as :meth:`swap` does with ``quote``."""
+        pools = []
+        for e in self.swap_pools(ts, ins):
+            spec = self.spec(e["pool"])
+            m = self.market(ts, spec)
+            pools.append((e, spec, m, self.state(ts, spec, m)))
+        key, states = (ins.token_in, ins.token_out), tuple(p[3] for p in pools)
+        hit = self._models.get(key, ts.value, states)
+        if hit is not None:  # same time, same pool states: the same models (and their grown quote ladders)
+            return hit
+        out = []
+        for e, spec, m, st in pools:
+            quote, rate = pool_quote(spec, st, ins.token_in == spec.token0)
+            gas = self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
+            out.append(PoolModel(spec.id, e["decimals_in"], e["decimals_out"], quote, rate, gas.eth, m.prices, st))
+        return self._models.put(key, ts.value, states, out)
+
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         """USD notional of a swap (amount in) or a liquidity deposit; None for removals."""
         if ins.operation == "swap":
@@ -624,6 +645,41 @@ class UniswapSim:
         return self.state(ts, spec, self.market(ts, spec))
 
 
+def pool_quote(spec: PoolSpec, st: V2State | V3State, zero_for_one: bool
+               ) -> tuple[Callable[[int], int | None], Decimal]:
+    """``(quote, no_impact_rate)`` of a pool state: ``quote(amount_in base units)`` -> output base units (None
+    where :meth:`UniswapSim.swap` refuses: beyond the reserve or the liquidity, nothing out), pure (the state
+    is immutable); the rate: output per input base unit at zero size, after the fee."""
+    if type(st) is V2State:
+        r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
+        fee = spec.fee
+
+        def v2(amt: int) -> int | None:
+            if not 0 < amt <= r_in:
+                return None
+            out = v2_math.get_amount_out(amt, r_in, r_out, fee)
+            return out if out > 0 else None
+        return v2, Decimal((10_000 - fee) * r_out) / Decimal(r_in * 10_000)
+    assert type(st) is V3State
+    pool = st.pool
+    keep3 = _MILLION - spec.fee
+    s2 = pool.sqrt_price_x96 * pool.sqrt_price_x96
+
+    quoter = pool.exact_input_quoter(zero_for_one)  # = pool.quote, its tick walk done once for all amounts
+
+    def v3(amt: int) -> int | None:
+        if amt <= 0:
+            return None
+        try:
+            used, out = quoter(amt)
+        except ValueError:  # the contract would revert
+            return None
+        return out if used == amt and out > 0 else None
+    rate = (Decimal(keep3 * s2) / Decimal(_MILLION << 192) if zero_for_one
+            else Decimal(keep3 << 192) / Decimal(_MILLION * s2))
+    return v3, rate
+
+
 def mid_price(spec: PoolSpec, st: V2State | V3State) -> Decimal:
     """The pool's marginal price of ``spec.base`` in ``spec.quote`` (human units, no fee)."""
     if isinstance(st, V2State):
@@ -636,4 +692,4 @@ def mid_price(spec: PoolSpec, st: V2State | V3State) -> Decimal:
 
 
 __all__ = ["DEFAULT_POOLS", "POOLS_TABLE", "POSITIONS_TABLE", "PoolSpec", "UniswapSim", "V2State", "V3State",
-           "build_specs", "mid_price"]
+           "build_specs", "mid_price", "pool_quote"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 MIN_TICK = -887272
@@ -523,6 +523,60 @@ class V3Pool:
         """Like :meth:`swap` but returns only (amount0, amount1): the cheapest path, no new state."""
         a0, a1, _ = self._swap(zero_for_one, amount_specified, sqrt_price_limit_x96, False)
         return a0, a1
+
+    def exact_input_quoter(self, zero_for_one: bool) -> Callable[[int], tuple[int, int]]:
+        """``quote(amount_in) -> (amount in used, amount out)`` of exact-input swaps from this state at the
+        routers' default price limit, equal to :meth:`quote`'s: the same ``computeSwapStep`` calls over the same
+        targets and liquidity, with the tick-bitmap walk, the tick -> price conversions and the liquidity
+        crossings done once for every amount (a ladder of steps grown as deeper amounts reach it). Raises
+        ValueError where :meth:`quote` does. For many quotes of one state (the router's search)."""
+        limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+        start, fee = self.sqrt_price_x96, self.fee
+        ticks, next_tick_fn = self.ticks, self.next_initialized_tick_within_one_word
+        ladder: list[tuple[int, int, str | None]] = []  # per step: target price, liquidity, revert on crossing
+        walk = [self.tick, self.liquidity, start]  # the state after the ladder's last step
+
+        def grow() -> None:
+            tick, liquidity, _ = walk
+            tick_next, initialized = next_tick_fn(tick, zero_for_one)
+            tick_next = MIN_TICK if tick_next < MIN_TICK else MAX_TICK if tick_next > MAX_TICK else tick_next
+            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+            beyond = sqrt_next < limit if zero_for_one else sqrt_next > limit
+            target = limit if beyond else sqrt_next
+            err = None
+            after = liquidity
+            if not beyond:  # reaching the target crosses tick_next
+                if initialized:
+                    net = ticks[tick_next][1]
+                    after += -net if zero_for_one else net
+                    err = "LS" if after < 0 else "LA" if after > MAX_UINT128 else None
+                tick = tick_next - 1 if zero_for_one else tick_next
+            ladder.append((target, liquidity, err))
+            walk[:] = [tick, after, target]
+
+        def quote(amount_in: int) -> tuple[int, int]:
+            if amount_in == 0:
+                raise ValueError("AS")
+            if not (MIN_SQRT_RATIO < limit < start if zero_for_one else start < limit < MAX_SQRT_RATIO):
+                raise ValueError("SPL")
+            remaining, out, sqrt, k = amount_in, 0, start, 0
+            while remaining != 0 and sqrt != limit:
+                if k == len(ladder):
+                    grow()
+                target, liquidity, err = ladder[k]
+                sqrt, a_in, a_out, fee_amount = compute_swap_step(sqrt, target, liquidity, remaining, fee)
+                remaining -= a_in + fee_amount
+                out += a_out
+                if sqrt != target:
+                    if remaining != 0:  # stopped inside a step with input left: not a ladder walk, ask quote
+                        a0, a1 = self.quote(zero_for_one, amount_in)
+                        return (a0, -a1) if zero_for_one else (a1, -a0)
+                    break
+                if err is not None and target != limit:
+                    raise ValueError(err)
+                k += 1
+            return amount_in - remaining, out
+        return quote
 
     def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> int:
         """Output amount (positive) for exactly ``amount_in`` in (fee included), as QuoterV2 returns it."""

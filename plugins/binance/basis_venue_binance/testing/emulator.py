@@ -48,10 +48,9 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from basis_core.data.provider import DataProvider
-from basis_core.errors import MarketDataError
 from basis_core.testing.http_emulator import EmulatorServer, Response, json_response
-from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import ReplayEvent
+from basis_venue_binance.testing.wallet import BinanceWallet
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +154,11 @@ SERVED_ROUTES: tuple[str, ...] = (
     "POST /fapi/v1/leverage",
     "POST /sapi/v1/asset/transfer",
     "GET /sapi/v1/asset/transfer",
+    "POST /sapi/v1/capital/withdraw/apply",
+    "GET /sapi/v1/capital/withdraw/history",
+    "GET /sapi/v1/capital/deposit/hisrec",
+    "GET /sapi/v1/capital/deposit/address",
+    "GET /sapi/v1/capital/config/getall",
 )
 
 
@@ -294,7 +298,7 @@ def _dec(params: Mapping[str, str], name: str, required: bool = True) -> Decimal
     return d
 
 
-class BinanceEmulator(EmulatorServer):
+class BinanceEmulator(BinanceWallet, EmulatorServer):
     """Local Binance spot + USD-M REST server for the real ccxt client.
 
     ``spot_balances`` / ``futures_balances``: asset -> Decimal (free spot balance; USD-M wallet).
@@ -365,6 +369,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"),
             ("GET", "/api/v3/ticker/bookTicker"),
             ("GET", "/api/v3/ticker/24hr"),
+            ("GET", "/api/v3/depth"),
             ("GET", "/fapi/v1/ping"),
             ("GET", "/fapi/v1/time"),
             ("GET", "/fapi/v1/exchangeInfo"),
@@ -374,10 +379,10 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/fapi/v1/premiumIndex"),
             ("GET", "/fapi/v1/fundingRate"),
         }
-        self.replay: MarketReplay | None = None
-        #: every funding settlement of a replay, oldest first: symbol, market time (ns), wall time (ms), rate,
-        #: mark and the payment booked (0 when flat)
-        self.funding_settlements: list[dict[str, Any]] = []
+        #: base units quoted on each side of the spot book (``GET /api/v3/depth``)
+        self.depth_qty = Decimal(1000)
+        # funding_settlements (a replay's, oldest first): symbol, market time (ns), wall time (ms), rate, mark and the
+        # payment booked (0 when flat)
 
     @classmethod
     def with_defaults(cls, api_key: str, api_secret: str, port: int = 0) -> BinanceEmulator:
@@ -493,16 +498,12 @@ class BinanceEmulator(EmulatorServer):
             return pay
 
     # ------------------------------------------------------------------ replayed market
-    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None) -> MarketReplay:
-        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+    replay_subject = "price series for any Binance symbol"
 
-        Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
+    def replay_wanted(self) -> dict[str, tuple[Literal["price", "funding"], list[str]]]:
+        """Series per listed symbol (the first that exists): spot ``spot:binance:ETH/USDT`` or ``spot:ETH/USDT``;
         perp mark ``perp:binance:ETH/USDT:USDT``; funding ``funding:binance:ETH/USDT:USDT``. Symbols without
-        a series keep their fixed price. The clock starts at ``start`` (default: when every followed price
-        series has begun) and runs ``speed`` times the wall clock, unless a ``clock`` is given. Raises
-        MarketDataError when ``market`` has no price series for any listed symbol.
-        """
+        a series keep their fixed price (:meth:`attach_replay` follows them)."""
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for sym, spec in self.spot_specs.items():
             pair = f"{spec.base}/{spec.quote}"
@@ -511,33 +512,19 @@ class BinanceEmulator(EmulatorServer):
             u = f"{spec.base}/{spec.quote}:{spec.quote}"
             wanted[f"linear:{sym}"] = ("price", [f"perp:binance:{u}"])
             wanted[f"funding:{sym}"] = ("funding", [f"funding:binance:{u}"])
-        feeds = feeds_for(market, wanted)
-        prices = [f for f in feeds if f.kind == "price"]
-        if not prices:
-            raise MarketDataError(f"{market.name}: no price series for any Binance symbol (looked for "
-                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
-        if clock is None:
-            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in prices), speed)
-        with self.lock:
-            self.replay = MarketReplay(feeds, clock)
-            self._replay_step()
-        log.info("BinanceEmulator replaying %r", self.replay)
-        return self.replay
+        return wanted
 
-    def _replay_step(self) -> None:
-        """Apply the replay's events up to now, in order (called under the lock before every request)."""
-        if self.replay is None:
+    def on_replay_event(self, ev: ReplayEvent) -> None:
+        """A new spot / perp price, or a funding settlement (paid on an open position, recorded either way)."""
+        kind, sym = ev.key.split(":", 1)
+        if ev.kind == "price":
+            self.set_price(sym, ev.value, "spot" if kind == "spot" else "linear")
             return
-        for ev in self.replay.advance():
-            kind, sym = ev.key.split(":", 1)
-            if ev.kind == "price":
-                self.set_price(sym, ev.value, "spot" if kind == "spot" else "linear")
-                continue
-            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
-            pos = self.positions[sym].amount
-            pay = self.apply_funding(sym, ev.value, at_ms) if pos != 0 else ZERO
-            self.funding_settlements.append({"symbol": sym, "market_time_ns": ev.time_ns, "time": at_ms,
-                                             "rate": ev.value, "mark": self.perp_prices[sym], "payment": pay})
+        at_ms = self.replay_wall_ms(ev.time_ns)
+        pos = self.positions[sym].amount
+        pay = self.apply_funding(sym, ev.value, at_ms) if pos != 0 else ZERO
+        self.funding_settlements.append({"symbol": sym, "market_time_ns": ev.time_ns, "time": at_ms,
+                                         "rate": ev.value, "mark": self.perp_prices[sym], "payment": pay})
 
     def _funding_rate_history(self, p: dict[str, str]) -> list[dict[str, Any]]:
         """``GET /fapi/v1/fundingRate``: settled funding of a replay (``symbol``, ``startTime`` / ``endTime`` ms
@@ -578,7 +565,8 @@ class BinanceEmulator(EmulatorServer):
         text = body.decode("utf-8", "replace")
         if body:
             params.update(parse_qsl(text, keep_blank_values=True))
-        self._replay_step()
+        self.replay_step()
+        self._sync_deposits()
         try:
             if (method, path) not in self._public:
                 self._authenticate(headers, self.raw_query(), text, params)
@@ -640,6 +628,7 @@ class BinanceEmulator(EmulatorServer):
             ("GET", "/api/v3/ticker/price"): lambda p: self._ticker_price("spot", p),
             ("GET", "/api/v3/ticker/bookTicker"): lambda p: self._book_ticker("spot", p),
             ("GET", "/api/v3/ticker/24hr"): lambda p: self._ticker_24h("spot", p),
+            ("GET", "/api/v3/depth"): self._spot_depth,
             ("POST", "/api/v3/order"): self._spot_new_order,
             ("GET", "/api/v3/order"): lambda p: self._order_json(self._find_order("spot", p, "-2013")),
             ("DELETE", "/api/v3/order"): self._spot_cancel,
@@ -676,6 +665,7 @@ class BinanceEmulator(EmulatorServer):
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
             ("POST", "/sapi/v1/asset/transfer"): self._transfer,
             ("GET", "/sapi/v1/asset/transfer"): self._transfer_history,
+            **self._wallet_routes(),
         }
 
     # ------------------------------------------------------------------ public data
@@ -871,6 +861,16 @@ class BinanceEmulator(EmulatorServer):
             )
         return out[0] if p.get("symbol") else out
 
+    def _spot_depth(self, p: dict[str, str]) -> Any:
+        """``GET /api/v3/depth``: the book a market order here fills against -- one level each side at the
+        symbol's price (this emulator fills every market order at that price), ``depth_qty`` deep."""
+        sym = p.get("symbol")
+        if not sym:
+            raise _missing("symbol")
+        px = _s(self._price_of("spot", sym))
+        level = [[px, _s(self.depth_qty)]]
+        return {"lastUpdateId": next(self._trade_ids), "bids": level, "asks": level}
+
     def _ticker_24h(self, market: MarketKind, p: dict[str, str]) -> Any:
         """Spot tickers carry bid/ask (ccxt tells spot from futures tickers by ``bidQty``)."""
         now = self.now_ms()
@@ -909,7 +909,7 @@ class BinanceEmulator(EmulatorServer):
             px = _s(self.perp_prices[s])
             rate, nxt = "0.00010000", (now // 28_800_000 + 1) * 28_800_000
             if self.replay is not None and any(f.key == f"funding:{s}" for f in self.replay.feeds):
-                upcoming = self.replay.next_funding(f"funding:{s}")
+                upcoming = self.replay.predicted_funding(f"funding:{s}")
                 rate, nxt = ("0.00000000", 0) if upcoming is None else (
                     f"{upcoming[1]:.8f}", int(self.replay.clock.wall_at(upcoming[0]) * 1000))
             out.append(

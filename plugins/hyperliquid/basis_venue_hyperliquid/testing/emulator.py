@@ -15,7 +15,8 @@ What it speaks (Hyperliquid's wire format, as ccxt 4.5.90 uses it):
 - ``POST /exchange`` actions ``order`` (limit Gtc / Ioc / Alo, reduce-only, cloid), ``cancel``,
   ``cancelByCloid``, ``batchModify``, ``updateLeverage``, ``usdClassTransfer`` (user-signed, master
   key only), ``approveBuilderFee`` and ``setReferrer`` (accepted and recorded, so tests can prove
-  they are never sent).
+  they are never sent); ``withdraw3`` and ``usdSend`` (user-signed) with bridge deposits over a shared
+  transfer network (:mod:`basis_venue_hyperliquid.testing.wallet`).
 
 An L1 action may carry ``expiresAfter`` (ms since the epoch, part of the signed hash, see
 :func:`action_hash`): once :meth:`~basis_core.testing.http_emulator.EmulatorServer.now_ms` is past it the
@@ -83,10 +84,10 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from basis_core.data.provider import DataProvider
-from basis_core.errors import MarketDataError
+from basis_core.numeric import dec as _dec
 from basis_core.testing.http_emulator import EmulatorServer, Fault, Response, json_response
-from basis_core.testing.replay import MarketReplay, ReplayClock, feeds_for
+from basis_core.testing.replay import ReplayEvent
+from basis_venue_hyperliquid.testing.wallet import HyperliquidWallet
 
 __all__ = [
     "DEFAULT_MARKS",
@@ -130,6 +131,24 @@ USER_SIGNED_TYPES: dict[str, tuple[str, list[dict[str, str]]]] = {
             {"name": "amount", "type": "string"},
             {"name": "toPerp", "type": "bool"},
             {"name": "nonce", "type": "uint64"},
+        ],
+    ),
+    "withdraw3": (
+        "HyperliquidTransaction:Withdraw",
+        [
+            {"name": "hyperliquidChain", "type": "string"},
+            {"name": "destination", "type": "string"},
+            {"name": "amount", "type": "string"},
+            {"name": "time", "type": "uint64"},
+        ],
+    ),
+    "usdSend": (
+        "HyperliquidTransaction:UsdSend",
+        [
+            {"name": "hyperliquidChain", "type": "string"},
+            {"name": "destination", "type": "string"},
+            {"name": "amount", "type": "string"},
+            {"name": "time", "type": "uint64"},
         ],
     ),
     "approveBuilderFee": (
@@ -328,14 +347,6 @@ def _fmt(d: Decimal) -> str:
     return s if "." in s else s + ".0"
 
 
-def _dec(x: Any) -> Decimal:
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, float):
-        return Decimal(repr(x))
-    return Decimal(str(x))
-
-
 class _BadRequest(Exception):
     """The body does not deserialize into the venue's types (answered 422)."""
 
@@ -427,7 +438,7 @@ class ExchangeRecord:
 # ================================================================================================
 
 
-class HyperliquidEmulator(EmulatorServer):
+class HyperliquidEmulator(HyperliquidWallet, EmulatorServer):
     """Local Hyperliquid (/info, /exchange) with signer recovery, a mark-price market and fault injection.
 
     ``master``: the account address (the ``user`` of /info queries and the only valid signer of
@@ -483,14 +494,8 @@ class HyperliquidEmulator(EmulatorServer):
         self._nonces: dict[str, list[int]] = {}
         self._next_oid = 10_000_000_000
         self._next_tid = 500_000_000_000
-        self.replay: MarketReplay | None = None
-        #: every funding settlement of a replay, oldest first: coin, market time (ns), wall time (ms), rate, mark
-        self.funding_settlements: list[dict[str, Any]] = []
+        # funding_settlements (a replay's, oldest first): coin, market time (ns), wall time (ms), rate, mark
         self.add_account(master, agents, perp_usdc, spot_balances)
-
-    def __enter__(self) -> HyperliquidEmulator:
-        self.start()
-        return self
 
     # -- setup / inspection ----------------------------------------------------------------------
     def add_account(
@@ -607,51 +612,34 @@ class HyperliquidEmulator(EmulatorServer):
                         "fundingRate": _fmt(r)}})
 
     # -- replayed market ---------------------------------------------------------------------------
-    def attach_replay(self, market: DataProvider, *, speed: float = 1.0, start: int | str | None = None,
-                      clock: ReplayClock | None = None) -> MarketReplay:
-        """Follow the price path of ``market`` from now on (see :mod:`basis_core.testing.replay`).
+    replay_subject = "mark series for any Hyperliquid coin"
 
-        Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
-        it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark. The
-        clock starts at ``start`` (default: when every followed mark series has begun) and runs ``speed`` times
-        the wall clock, unless a ``clock`` is given. Raises MarketDataError when ``market`` has no mark series
-        for any coin.
-        """
+    def replay_wanted(self) -> dict[str, tuple[Literal["price", "funding"], list[str]]]:
+        """Series per perp coin: mark ``perp:hyperliquid:ETH/USDC:USDC`` (spot pairs priced off the coin follow
+        it), funding ``funding:hyperliquid:ETH/USDC:USDC``. Coins without a series keep their fixed mark
+        (:meth:`attach_replay` follows them)."""
         wanted: dict[str, tuple[Literal["price", "funding"], list[str]]] = {}
         for p in self.perps.values():
             u = f"{p.name}/USDC:USDC"
             wanted[f"mark:{p.name}"] = ("price", [f"perp:hyperliquid:{u}"])
             wanted[f"funding:{p.name}"] = ("funding", [f"funding:hyperliquid:{u}"])
-        feeds = feeds_for(market, wanted)
-        marks = [f for f in feeds if f.kind == "price"]
-        if not marks:
-            raise MarketDataError(f"{market.name}: no mark series for any Hyperliquid coin (looked for "
-                                  f"{', '.join(n for _k, (_kind, names) in wanted.items() for n in names)})")
-        if clock is None:
-            clock = ReplayClock(start if start is not None else max(f.series.first_ns for f in marks), speed)
-        with self.lock:
-            self.replay = MarketReplay(feeds, clock)
-            self._replay_step()
-        return self.replay
+        return wanted
 
-    def _replay_step(self) -> None:
-        """Apply the replay's events up to now, in order (called under the lock before every request)."""
-        if self.replay is None:
+    def on_replay_event(self, ev: ReplayEvent) -> None:
+        """A new mark, or a funding settlement (applied and recorded)."""
+        coin = ev.key.split(":", 1)[1]
+        if ev.kind == "price":
+            self.set_mark(coin, ev.value)
             return
-        for ev in self.replay.advance():
-            coin = ev.key.split(":", 1)[1]
-            if ev.kind == "price":
-                self.set_mark(coin, ev.value)
-                continue
-            at_ms = int(self.replay.clock.wall_at(ev.time_ns) * 1000)
-            self.apply_funding(coin, ev.value, at_ms)
-            self.funding_settlements.append({"coin": coin, "market_time_ns": ev.time_ns, "time": at_ms,
-                                             "rate": ev.value, "mark": self.marks[coin]})
+        at_ms = self.replay_wall_ms(ev.time_ns)
+        self.apply_funding(coin, ev.value, at_ms)
+        self.funding_settlements.append({"coin": coin, "market_time_ns": ev.time_ns, "time": at_ms,
+                                         "rate": ev.value, "mark": self.marks[coin]})
 
     def _next_rate(self, coin: str) -> Decimal | None:
         if self.replay is None:
             return None
-        upcoming = self.replay.next_funding(f"funding:{coin}")
+        upcoming = self.replay.predicted_funding(f"funding:{coin}")
         return None if upcoming is None else upcoming[1]
 
     # -- routing ---------------------------------------------------------------------------------
@@ -703,7 +691,8 @@ class HyperliquidEmulator(EmulatorServer):
     ) -> Response:
         if method != "POST" or path not in ("/info", "/exchange"):
             return 404, {"Content-Type": "text/plain"}, b"Not Found"
-        self._replay_step()
+        self.replay_step()
+        self._sync_deposits()
         try:
             obj = json.loads(body or b"null")
             if not isinstance(obj, dict):
@@ -1093,7 +1082,7 @@ class HyperliquidEmulator(EmulatorServer):
         if user_signed:
             if signer != master:
                 return done(_err(f"Must deposit before performing actions. User: {signer}"))
-            if action.get("nonce") != nonce:
+            if action.get("nonce", action.get("time")) != nonce:  # withdraw3 / usdSend sign it as "time"
                 return done(_err("Signed action nonce does not match request nonce."))
             chain = "Testnet" if self.testnet else "Mainnet"
             if action.get("hyperliquidChain") != chain:
@@ -1119,6 +1108,8 @@ class HyperliquidEmulator(EmulatorServer):
             "batchModify": self._act_batch_modify,
             "updateLeverage": self._act_update_leverage,
             "usdClassTransfer": self._act_usd_class_transfer,
+            "withdraw3": self._act_withdraw3,
+            "usdSend": self._act_usd_send,
             "approveBuilderFee": self._act_approve_builder_fee,
             "setReferrer": self._act_set_referrer,
         }

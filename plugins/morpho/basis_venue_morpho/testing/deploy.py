@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -147,17 +148,20 @@ class MorphoDeployment:
         transact(self.w3, self.oracles[alias].functions.setPrice(price), self.owner)
 
 
-def deploy_morpho(w3: Any, owner: str, decimals: dict[str, int],
-                  markets: list[tuple[str, str, int, int]]) -> MorphoDeployment:
-    """Deploy Morpho Blue, one ERC20Mock per symbol of ``decimals`` and, per ``(collateral, loan, lltv, price)``,
-    an OracleMock at ``price`` and the market (``lltv`` WAD, ``price`` scaled 1e36)."""
+def deploy_morpho(w3: Any, owner: str, decimals: dict[str, int], markets: list[tuple[str, str, int, int]],
+                  tokens: Mapping[str, Any] | None = None) -> MorphoDeployment:
+    """Deploy Morpho Blue, one ERC20Mock per symbol of ``decimals`` (``tokens``: existing web3 token contracts to
+    use instead, e.g. another protocol's, so one chain holds both; ``set_balance`` needs an ERC20Mock) and, per
+    ``(collateral, loan, lltv, price)``, an OracleMock at ``price`` and the market (``lltv`` WAD, ``price`` scaled
+    1e36)."""
     from basis_venue_morpho.markets import alias_of
 
     arts = compile_morpho()
     morpho = deploy(w3, arts["Morpho"], owner, sender=owner)
     irm = deploy(w3, arts["AdaptiveCurveIrm"], morpho.address, sender=owner)
     transact(w3, morpho.functions.enableIrm(irm.address), owner)
-    tokens = {s: deploy(w3, arts["ERC20Mock"], sender=owner) for s in decimals}
+    given = dict(tokens or {})
+    toks = {s: given[s] if s in given else deploy(w3, arts["ERC20Mock"], sender=owner) for s in decimals}
     oracles: dict[str, Any] = {}
     params: dict[str, tuple[str, str, str, str, int]] = {}
     lltvs: set[int] = set()
@@ -168,6 +172,6 @@ def deploy_morpho(w3: Any, owner: str, decimals: dict[str, int],
         if lltv not in lltvs:
             transact(w3, morpho.functions.enableLltv(lltv), owner)
             lltvs.add(lltv)
-        p = params[alias] = (tokens[loan].address, tokens[coll].address, oracle.address, irm.address, lltv)
+        p = params[alias] = (toks[loan].address, toks[coll].address, oracle.address, irm.address, lltv)
         transact(w3, morpho.functions.createMarket(p), owner)
-    return MorphoDeployment(w3, morpho, irm, tokens, dict(decimals), oracles, params, owner)
+    return MorphoDeployment(w3, morpho, irm, toks, dict(decimals), oracles, params, owner)

@@ -2,7 +2,8 @@
 1.0.0) on a fresh anvil node on 127.0.0.1, with the venue's default markets on ERC20Mock tokens (wstETH, WETH,
 USDC), oracles at 1.3 WETH and 3600 USDC per wstETH, lenders' liquidity, and borrower ``bob`` made unhealthy
 in ``wstETH/WETH-94.5`` (10 wstETH against 12 WETH once the oracle drops to 1.19), as the backtest's
-``conformance_settings`` has him. The venue's account (anvil key 1) holds ``balances``.
+``conformance_settings`` has him. The venue's account (anvil key 1) holds ``balances`` and owns a fresh
+MorphoBundleExecutor (option ``executor``) for atomic bundles.
 
 The seeded chain is built once (~25 transactions) and kept as an anvil state dump (``anvil_dumpState``) next to
 the compile cache, keyed by the compiled artifacts; later targets load it (``anvil_loadState``) in milliseconds.
@@ -55,6 +56,16 @@ def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
             world.set_balance(sym, who, int(Decimal(str(amount)).scaleb(world.decimals[sym])))
 
 
+def deploy_executor(w3: Any, table: Mapping[str, Any], owner: str) -> str:
+    """Our MorphoBundleExecutor (the shipped artifact) on the table's Morpho, owned by ``owner``; its address."""
+    from basis_core.testing.contracts import Artifact, deploy
+    from basis_venue_morpho.executor import CONTRACT, executor_artifact
+
+    art = executor_artifact()
+    return str(deploy(w3, Artifact(CONTRACT, art.abi, art.bytecode, {}), table["contracts"]["Morpho"],
+                      sender=owner).address)
+
+
 def _cache_file() -> Path:
     from basis_core.testing.anvil import node_modules
     from basis_venue_morpho.testing.deploy import compile_morpho
@@ -95,6 +106,6 @@ def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             tmp.replace(cache)
         fund(world, user, balances)
         yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": table,
-               "receipt_poll_interval": 0.002}
+               "receipt_poll_interval": 0.002, "executor": deploy_executor(w3, table, user)}
     finally:
         node.stop()

@@ -1,0 +1,126 @@
+"""``OnChainVenue``: the hook layer shared by on-chain protocol venues (staking, restaking, lending).
+
+A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``issued_tokens`` (how its tokens are valued: the
+``token_prices`` hook), ``data_module`` (its market data, see
+:class:`~basis_core.data.contrib.DataModuleHooks`), ``backtest_backend`` and ``live_backend`` (``"module:Class"``,
+imported on first use so a backtest never imports web3), adds its own option names to ``settings_options``
+and validates them in :meth:`check_options`. It mixes in the operation hooks it has (:class:`StakingHooks`,
+:class:`LendingHooks`, or its own ``@hookimpl`` methods). Each hook calls the same-named method of the mode's
+backend: ``stake`` / ``unstake``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay``, ``balances``, ``accrue``
+(backtest), ``estimate_notional``, ``risk_state``.
+
+In live mode ``accrue`` settles the journaled intents left pending (a restart, a timeout):
+:func:`basis_core.live.onchain.live_accrue`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from basis_core.data.contrib import DataModuleHooks
+from basis_core.data.prices import TokenPrice
+from basis_core.deltas import ExecutionDeltas
+from basis_core.hookspecs import hookimpl
+from basis_core.interfaces import OnChainExecutionInterface
+from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+
+__all__ = ["LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
+
+
+def load_backend(path: str) -> Any:
+    """The class named by ``"package.module:Class"``."""
+    module, _, cls = path.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
+    """An on-chain protocol venue on Ethereum (wallet keys ``ethereum:wallet:<TOKEN>``); see the module doc."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"fills", "credentials", "live"})
+    #: the options every on-chain venue reads (approvals, gas, the live client's); subclasses add theirs
+    settings_options: ClassVar[frozenset[str]] = frozenset({
+        "approval_mode", "deployment_table", "charge_gas", "gas_units"}) | EVM_OPTIONS
+    #: ``"module:Class"`` of the backtest backend (constructed with the venue)
+    backtest_backend: ClassVar[str] = ""
+    #: ``"module:Class"`` of the live backend (constructed with the venue; imports web3)
+    live_backend: ClassVar[str] = ""
+    #: how the tokens this venue issues are valued (the ``token_prices`` hook), e.g.
+    #: ``{"wstETH": TokenPrice("ETH", "lst:wstETH")}``
+    issued_tokens: ClassVar[Mapping[str, TokenPrice]] = {}
+
+    @classmethod
+    @hookimpl
+    def token_prices(cls) -> dict[str, TokenPrice] | None:
+        return dict(cls.issued_tokens) or None
+
+    def on_configure(self, context: Any) -> None:
+        opts = self.settings.options
+        self.check_options(opts)
+        approval_mode(self.name, opts)
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Validate the venue's own options (raise ConfigError naming ``venue_config.<venue>.<option>``)."""
+
+    def make_backtest_backend(self) -> Any:
+        return load_backend(self.backtest_backend)(self)
+
+    def make_live_backend(self) -> Any:
+        return load_backend(self.live_backend)(self)
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
+        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
+        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
+            return live_accrue(self)
+        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
+
+
+class StakingHooks:
+    """``stake`` / ``unstake`` and the USD notional estimate (for the risk limits), by the backend."""
+
+    backend: Any
+
+    @hookimpl
+    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
+        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+
+class LendingHooks:
+    """``supply`` / ``withdraw`` / ``borrow`` / ``repay`` and the account's ``risk_state``, by the backend."""
+
+    backend: Any
+
+    @hookimpl
+    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
+
+    @hookimpl
+    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
+        """The account's health under the shock, from the backend (backtest: simulated, live: chain reads)."""
+        return self.backend.risk_state(timestamp, instruction)

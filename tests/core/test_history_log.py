@@ -1,0 +1,158 @@
+"""The manager's execution history (issues 15 and 17): compact storage that reads back exactly what was recorded,
+absolute indices that survive dropping old records, and a clear error for a dropped record."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from basis_core import ExecutionDeltas
+from basis_core.errors import ConfigError, HistoryTrimmedError, InstructionError
+from basis_core.history import HistoryLog, HistoryRecord, VenueHistory
+from basis_core.manager import ExecutionInterfaceManager
+
+TS = pd.Timestamp("2025-01-01T00:00:00Z")
+
+
+def fill(i: int, venue: str = "binance") -> ExecutionDeltas:
+    """A spot fill as the CEX simulator reports it: ids, fill, fees and pnl."""
+    return ExecutionDeltas(venue, "spot_trade", TS, {f"{venue}:spot:ETH": D(i), f"{venue}:spot:USDT": D(-3000 * i)},
+                           {f"{venue}:spot:USDT": D("-0.3")}, "filled", f"c{i}", str(i), D("3000.5"), D(i),
+                           {"trading_fees": D("-0.3"), "slippage": D("-0.01")})
+
+
+def funding(i: int) -> ExecutionDeltas:
+    """An accrual: positions and pnl only."""
+    return ExecutionDeltas("binance", "funding", TS, {"binance:futures:USDT": D(i)}, status="settled",
+                           pnl={"funding": D(i)})
+
+
+def balance_move(i: int) -> ExecutionDeltas:
+    """The plainest record: positions only (a trivial venue's fill, an interest accrual)."""
+    return ExecutionDeltas("aave", "interest", TS, {"aave:supplied:USDC": D(i), "aave:debt:WETH": D(-i)},
+                           status="accrued")
+
+
+def as_dict(r: Any) -> dict[str, Any]:
+    return r.to_dict()
+
+
+@pytest.mark.parametrize("make", [fill, funding, balance_move])
+def test_a_record_reads_back_exactly_what_the_deltas_said(make: Any) -> None:
+    log = HistoryLog()
+    d = make(7)
+    log.add_deltas(TS.value, d, None)
+    assert as_dict(log[0]) == as_dict(HistoryRecord.from_deltas(TS.value, d))
+    assert dict(log[0].positions) == dict(d.positions) and dict(log[0].pnl) == dict(d.pnl)
+    assert log[0]["success"] is True and log[0]["timestamp"] == TS
+
+
+def aave_interest(i: int) -> ExecutionDeltas:
+    """Interest on a supply and a debt: Decimals with trailing zeros, exponents and signed zeros."""
+    return ExecutionDeltas("aave", "interest", TS, {"aave:supplied:USDC": D("0.541439") * i,
+                                                    "aave:debt:WETH": D("0.000003082196529456")},
+                           status="accrued", pnl={"lending_interest": D("0.54143800"), "borrow_interest": D("-0E-18"),
+                                                  "staking_yield": D("1E+3")})
+
+
+def digits(m: Any) -> list[tuple[str, Any]]:
+    return [(k, v.as_tuple()) for k, v in m.items()]
+
+
+@pytest.mark.parametrize("make", [funding, balance_move, aave_interest])
+def test_an_accrual_reads_back_the_same_decimals_digit_for_digit(make: Any) -> None:
+    log = HistoryLog()
+    d = make(3)
+    log.add_accrual(TS.value, d)
+    r = log[0]
+    assert as_dict(r) == as_dict(HistoryRecord.from_deltas(TS.value, d))
+    assert digits(r.positions) == digits(d.positions) and digits(r.pnl) == digits(d.pnl)
+
+
+def test_an_accrual_with_a_value_that_is_not_a_decimal_keeps_it_as_it_is() -> None:
+    log = HistoryLog()
+    log.add_accrual(TS.value, ExecutionDeltas("aave", "interest", TS, {"aave:supplied:USDC": D(1)},
+                                              status="accrued", pnl={"lending_interest": 0}))
+    assert type(log[0].pnl["lending_interest"]) is int
+
+
+def test_bundles_failures_and_added_records_keep_every_field() -> None:
+    log = HistoryLog()
+    log.add_deltas(TS.value, fill(1), 4)
+    failed = HistoryRecord.failure(TS.value + 1, "binance", "perp_trade", "cid-9",
+                                   InstructionError("amount", "must be positive"))
+    log.add(failed)
+    adopted = HistoryRecord(TS.value + 2, "hyperliquid", "perp_trade", True, "filled", "x", "77",
+                            {"hyperliquid:perp:ETH/USDC:USDC": D("0.5")}, fill_price=D("3001"), fill_amount=D("0.5"))
+    log.append(adopted)
+    assert log[0].bundle == 4
+    assert as_dict(log[1]) == as_dict(failed) and log[1].error_field == "amount" and not log[1].success
+    assert as_dict(log[2]) == as_dict(adopted)
+    assert (len(log), log.successes()) == (3, 2)
+
+
+def test_indices_stay_absolute_after_old_records_are_dropped() -> None:
+    log = HistoryLog(limit=3)
+    for i in range(10):
+        log.add_deltas(TS.value + i, fill(i), None)
+    assert log.trim() == 7
+    assert (log.start, log.end, len(log), log.kept) == (7, 10, 10, 3)
+    assert [r.order_id for r in log] == ["7", "8", "9"]
+    assert [r.order_id for r in log[8:]] == ["8", "9"] and [r.order_id for r in log[:]] == ["7", "8", "9"]
+    assert log[-1].order_id == "9" and log[7].order_id == "7"
+    assert [(i, r.order_id) for i, r in log.indexed()] == [(7, "7"), (8, "8"), (9, "9")]
+    assert log.successes() == 10  # dropped records still count
+
+
+def test_reading_a_dropped_record_is_a_clear_error_not_another_record() -> None:
+    log = HistoryLog(limit=2)
+    for i in range(5):
+        log.add_deltas(TS.value, fill(i), None)
+    log.trim()
+    with pytest.raises(HistoryTrimmedError, match=r"history index 1: .*dropped records 0\.\.2.*first kept is 3") as e:
+        log[1]
+    assert (e.value.index, e.value.start) == (1, 3)
+    with pytest.raises(HistoryTrimmedError):
+        log[2:]
+    with pytest.raises(HistoryTrimmedError):
+        log[-5]
+    with pytest.raises(IndexError):
+        log[5]
+
+
+def test_trim_never_drops_what_a_consumer_has_not_taken() -> None:
+    log = HistoryLog(limit=1)
+    for i in range(6):
+        log.add_deltas(TS.value, funding(i), None)
+    assert log.trim(before=2) == 2  # the consumer reached index 2: 0 and 1 may go, the rest stays
+    assert (log.start, log.kept) == (2, 4)
+    assert log.trim(before=2) == 0
+    assert log.trim(before=100) == 3 and log.start == 5
+    assert HistoryLog().trim() == 0  # no limit: nothing is dropped unless told how many to keep
+    assert HistoryLog().trim(keep=0) == 0
+
+
+def test_a_venues_view_counts_its_records_across_drops() -> None:
+    log = HistoryLog(limit=2)
+    ours, theirs = VenueHistory(log, "binance"), VenueHistory(log, "okx")
+    for i in range(6):
+        log.add_deltas(TS.value, fill(i, "binance" if i % 2 else "okx"), None)
+    assert [r.order_id for r in ours] == ["1", "3", "5"]
+    log.add_deltas(TS.value, fill(6, "okx"), None)
+    log.trim()  # keeps 5 and 6
+    assert (len(ours), len(theirs)) == (3, 4)
+    assert [r.order_id for r in ours] == ["5"] and ours[-1].order_id == "5" and ours[2].order_id == "5"
+    assert [r.order_id for r in theirs[3:]] == ["6"]
+    with pytest.raises(HistoryTrimmedError, match="venue 'binance'"):
+        ours[0]
+
+
+def test_the_manager_takes_history_limit_from_its_settings() -> None:
+    m = ExecutionInterfaceManager({"history_limit": 50}, execution_mode="backtest", autoload=False)
+    assert m.execution_history.limit == 50
+    assert ExecutionInterfaceManager(None, execution_mode="backtest", autoload=False).execution_history.limit is None
+    with pytest.raises(ConfigError, match="history_limit"):
+        ExecutionInterfaceManager({"history_limit": -1}, execution_mode="backtest", autoload=False)
