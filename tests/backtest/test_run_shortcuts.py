@@ -19,7 +19,7 @@ from basis_core.data.synthetic import synthetic_market
 
 
 class Alternate(Strategy):
-    """A spot market order every step (buy, sell, ...) and a perp order every third step."""
+    """A spot market order every step (buy, sell, ...) and a perp short every third step (held at funding times)."""
 
     name = "alternate"
 
@@ -34,7 +34,7 @@ class Alternate(Strategy):
                              "amount": "0.01"})
         if self.n % 3 == 0:
             manager.execute(ts, {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT",
-                                 "side": side, "amount": "0.02"})
+                                 "side": "sell", "amount": "0.02"})
 
 
 @pytest.fixture(scope="module")
