@@ -26,8 +26,9 @@ from basis_core.deltas import ExecutionDeltas
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core.onchain.liquid import LiquidStaking
 
-__all__ = ["AtomicHooks", "LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "load_backend"]
 
 
 def load_backend(path: str) -> Any:
@@ -135,3 +136,23 @@ class LendingHooks:
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
         """The account's health under the shock, from the backend (backtest: simulated, live: chain reads)."""
         return self.backend.risk_state(timestamp, instruction)
+
+
+class LiquidStakingVenue(StakingHooks, OnChainVenue):
+    """A liquid-staking venue (Lido, EtherFi): ``liquid`` names its tokens and queue; the option
+    ``withdrawal_delay`` (validated), ``instruments`` (the two tokens) and the ``token_prices`` declaration (the
+    rebasing token 1:1 ETH, the wrapped one at its exchange rate) follow from it."""
+
+    liquid: ClassVar[LiquidStaking]
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+
+    @classmethod
+    @hookimpl
+    def token_prices(cls) -> dict[str, TokenPrice] | None:
+        return cls.liquid.token_prices()
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        self.liquid.delay_ns(options)
+
+    def instruments(self) -> tuple[str, ...]:
+        return (self.liquid.rebasing, self.liquid.wrapped)

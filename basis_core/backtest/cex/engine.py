@@ -45,7 +45,7 @@ from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.funding import funding_payment
 from basis_core.backtest.cex.impact import impact_rate, parkinson_sigma, price_increment, window_stats
 from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
-from basis_core.backtest.cex.market import Market, build_markets
+from basis_core.backtest.cex.market import Market, build_markets, trade_notional
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
@@ -943,22 +943,12 @@ class CexSimulator:
 
     # -- queries ------------------------------------------------------------------------------------
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
-        op = ins.operation
-        if op in ("spot_trade", "perp_trade"):
-            m = self.markets.get(ins.symbol)
-            if m is None:
-                return None
-            px = ins.price if ins.price is not None else self.price(m, ts.value)
-            return ins.amount * px  # type: ignore[no-any-return]
-        if op == "transfer":
-            from basis_core.data.prices import STABLECOINS
-            return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
-        if op == "modify_order":
+        if ins.operation == "modify_order":
             o = self.orders.get(ins.order_id)
             if o is None:
                 return None
             return (ins.amount or o.amount) * (ins.price or o.price)  # type: ignore[no-any-return]
-        return None
+        return trade_notional(self.markets, ins, lambda m: self.price(m, ts.value))
 
     def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         """Balances of the venue's keys plus metrics ``<venue>:metric:<name>:<symbol | asset>``:
