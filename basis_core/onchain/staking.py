@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, MarketDataError
+from basis_core.errors import InstructionError, InsufficientFundsError, MarketDataError
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.liquid import LiquidStaking, parse_delay
+from basis_core.onchain.venue import backtest_context
 from basis_core.timeutil import from_ns
 
 __all__ = ["WALLET", "LiquidStaking", "StakingSim", "from_wei", "parse_delay", "rate_wei", "to_wei"]
@@ -77,12 +78,7 @@ class StakingSim:
             cls.default_withdrawal_delay = liquid.withdrawal_delay
 
     def __init__(self, venue: Any) -> None:
-        ctx = venue.context
-        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
-            raise ConfigError(f"{self.venue_name}: the backtest backend needs the manager's ledger and data provider")
-        self.options: Mapping[str, Any] = venue.settings.options
-        self.ledger = ctx.ledger
-        self.data = ctx.data_provider
+        self.ledger, self.data, self.options = backtest_context(venue)
         units = {**DEFAULT_GAS_UNITS, **self.extra_gas_units}
         units.update({str(k): int(v) for k, v in (self.options.get("gas_units") or {}).items()})
         self.gas_units = units

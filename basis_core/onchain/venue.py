@@ -23,12 +23,23 @@ from typing import Any, ClassVar
 from basis_core.data.contrib import DataModuleHooks
 from basis_core.data.prices import TokenPrice
 from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import ConfigError
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 from basis_core.onchain.liquid import LiquidStaking
 
-__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "backtest_context",
+           "load_backend"]
+
+
+def backtest_context(venue: Any) -> tuple[Any, Any, Mapping[str, Any]]:
+    """``(ledger, data provider, options)`` a backtest backend of ``venue`` works with; ConfigError when the venue
+    is not configured by a manager with both."""
+    ctx = venue.context
+    if ctx is None or ctx.ledger is None or ctx.data_provider is None:
+        raise ConfigError(f"{venue.name}: the backtest backend needs the manager's ledger and data provider")
+    return ctx.ledger, ctx.data_provider, venue.settings.options
 
 
 def load_backend(path: str) -> Any:
