@@ -31,7 +31,7 @@ from basis_core.live.onchain import OnChainLiveBase, abi_function
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.staking import LiquidStaking
 
-__all__ = ["WETH_ABI", "StakingLive"]
+__all__ = ["WETH_ABI", "LendingLive", "StakingLive"]
 
 #: WETH9's ``withdraw`` (WETH -> ETH before staking)
 WETH_ABI = [abi_function("withdraw", ["uint256 wad"], [], "nonpayable")]
@@ -159,3 +159,40 @@ class StakingLive(OnChainLiveBase):
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         return None  # live mode has no ETH price source here
+
+
+class LendingLive(OnChainLiveBase):
+    """The live backend base of a lending venue: ``supply`` / ``withdraw`` / ``borrow`` / ``repay`` and ``atomic`` (a
+    bundle through the venue's executor contract) run as journaled on-chain intents of the subclass's ``_supply`` /
+    ``_withdraw`` / ``_borrow`` / ``_repay`` / ``_atomic`` (each sends its final transaction with the intent's
+    ``final`` context; ``finish_<kind>`` turns the receipts into deltas, also when a restart resumes it)."""
+
+    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._supply(ts, ins))
+
+    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
+
+    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
+
+    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._repay(ts, ins))
+
+    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
+
+    def _supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        raise NotImplementedError

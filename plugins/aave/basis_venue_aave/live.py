@@ -46,9 +46,9 @@ from basis_core.errors import (
     InsufficientFundsError,
 )
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase
 from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.live import LendingLive
 from basis_venue_aave.deployment import load_table
 from basis_venue_aave.executor import (
     MAX_UINT256,
@@ -122,7 +122,7 @@ AAVE_ERRORS: dict[str, tuple[type[InstructionError], str, str]] = {
 }
 
 
-class AaveLive(OnChainLiveBase):
+class AaveLive(LendingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
     venue_name = VENUE
@@ -281,21 +281,6 @@ class AaveLive(OnChainLiveBase):
     # ------------------------------------------------------------------------------------------ operations
     # each operation is a journaled on-chain intent (basis_core.live.chain_intents); its final transaction
     # carries {"kind": "aave" | "atomic"} and finish_<kind> turns the receipts into deltas (also on a resume)
-    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._supply(ts, ins))
-
-    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
-
-    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
-
-    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._repay(ts, ins))
-
-    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
-        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
-
     _FINAL = {"kind": "aave"}
 
     def finish_aave(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:

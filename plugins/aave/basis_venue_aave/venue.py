@@ -31,11 +31,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, hookimpl
-from basis_core.onchain import LendingHooks, OnChainVenue
+from basis_core import hookimpl
+from basis_core.onchain import AtomicHooks, LendingHooks, OnChainVenue
 
 
-class AaveVenue(LendingHooks, OnChainVenue):
+class AaveVenue(AtomicHooks, LendingHooks, OnChainVenue):
     """Aave v3 on Ethereum."""
 
     name = "aave"
@@ -71,12 +71,7 @@ class AaveVenue(LendingHooks, OnChainVenue):
         from basis_venue_aave.params import RESERVES
         return tuple(RESERVES)
 
-    # -- operations beyond LendingHooks' supply / withdraw / borrow / repay / risk_state ----------------------
-    @hookimpl
-    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        """Live: the bundle as one transaction through the executor (backtest bundles are run by the core)."""
-        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
-
+    # -- beyond LendingHooks' supply / withdraw / borrow / repay / risk_state and AtomicHooks' bundle -----------
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
