@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +24,7 @@ from eth_account import Account
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InstructionValidationError, InsufficientFundsError
+from basis_core.testing.crash import kill_at_crash_point
 from basis_core.testing.http_emulator import Fault
 from basis_core.testing.replay import ReplayClock
 from basis_core.testing.transfer_network import TransferNetwork
@@ -158,18 +155,7 @@ def _child(world: World, tmp: Path, crash_at: str) -> None:
     spec = tmp / "spec.json"
     spec.write_text(json.dumps({"config": world.config(), "ts": T0.isoformat(), "move": move(cid="mv-crash"),
                                 "crash_at": crash_at}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("move_child.py")), str(spec)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        line = child.stdout.readline() if child.stdout else ""  # blocks until the child is at its crash point
-        assert line.startswith("CRASH-POINT"), line
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    kill_at_crash_point(Path(__file__).with_name("move_child.py"), spec, Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.parametrize("crash_at", ["before_send", "after_send"])
@@ -212,3 +198,21 @@ def test_the_venues_answer_the_transfer_hooks(world: World) -> None:
     world.later(WITHDRAW_S + CONFIRMATIONS)
     got = hook("binance", "transfer_arrival", leg.with_(txid=status.txid))
     assert got.arrived and got.amount == 499
+
+
+def test_a_binance_withdrawal_is_sent_once_under_its_withdraw_order_id(world: World) -> None:
+    """Binance as a source: the answer of the first request is lost (accepted, then the connection drops); the
+    withdrawal is found in the history by its ``withdrawOrderId`` and adopted, and asking again sends nothing."""
+    from basis_core.transit.legs import TransferLeg
+
+    m = world.manager()
+    world.bn.faults.inject("POST /sapi/v1/capital/withdraw/apply", Fault("drop_after_accept"))
+    leg = TransferLeg("mv-bn-1", "USDT", D(250), "binance:spot:USDT", "ethereum:wallet:USDT", "ETH", "0x" + "ab" * 20)
+    sent = m._caller("binance", "transfer_send")(timestamp=T0, instruction=leg)
+    again = m._caller("binance", "transfer_send")(timestamp=T0, instruction=leg)
+    (w,) = world.bn.withdrawals()
+    assert w.client_id == "mv-bn-1" and sent == again and sent.fee == w.fee == 1 and sent.amount_sent == 249
+    assert world.bn.spot_balance("USDT")[0] == D(50_000 - 250)
+    with pytest.raises(InstructionError) as e:  # Binance withdraws from spot only
+        m._caller("binance", "transfer_networks")(timestamp=T0, instruction=leg.with_(source="binance:futures:USDT"))
+    assert e.value.field == "source"

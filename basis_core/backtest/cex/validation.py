@@ -98,3 +98,4 @@ def account_key(spec: CexSpec, account: str, asset: str, field: str) -> str:
                                             f"(margin assets: {', '.join(spec.margin_assets)})")
         return f"{spec.venue}:{spec.margin_kind}:{asset}"
     return f"{spec.venue}:{spec.spot_kind}:{asset}"
+

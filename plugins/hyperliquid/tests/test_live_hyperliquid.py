@@ -31,6 +31,7 @@ from basis_core.errors import (
     RetryableError,
 )
 from basis_core.testing.http_emulator import Fault
+from basis_core.testing.orders import trade
 
 D = Decimal
 TS = "2025-06-01T00:00:00Z"
@@ -74,13 +75,11 @@ def m(make: Callable[..., ExecutionInterfaceManager]) -> ExecutionInterfaceManag
 
 
 def perp(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "hyperliquid", "operation": "perp_trade", "symbol": PERP, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("hyperliquid", "perp_trade", PERP, side, amount, client_id=cid, **kw)
 
 
 def spot(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "hyperliquid", "operation": "spot_trade", "symbol": SPOT, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("hyperliquid", "spot_trade", SPOT, side, amount, client_id=cid, **kw)
 
 
 def accepted(emu: HyperliquidEmulator, cid: str) -> list[dict[str, Any]]:
@@ -492,6 +491,10 @@ def test_a_spot_market_buy_needs_mark_x_1_05_free_live_and_simulated_alike(m: Ex
         sim.execute(TS, spot("buy", "1.6", "h-hold-sim"))
     assert live_err.value.field == sim_err.value.field == "amount"
     assert sim_err.value.required == D("1.6") * 3000 * D("1.05") and "market_slippage" in str(sim_err.value)
+    assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
+    for mgr, tag in ((m, "live"), (sim, "sim")):  # a marketable limit buy holds amount x limit: 1.58 x 3200 > 5000
+        with pytest.raises(InsufficientFundsError):
+            mgr.execute(TS, spot("buy", "1.58", f"h-limit-{tag}", order_type="limit", price="3200"))
     assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
     assert m.execute(TS, spot("buy", "1.58", "h-hold-live-2")).status == "filled"
     assert sim.execute(TS, spot("buy", "1.58", "h-hold-sim-2")).status == "filled"
