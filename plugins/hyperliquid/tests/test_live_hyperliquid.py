@@ -492,5 +492,9 @@ def test_a_spot_market_buy_needs_mark_x_1_05_free_live_and_simulated_alike(m: Ex
     assert live_err.value.field == sim_err.value.field == "amount"
     assert sim_err.value.required == D("1.6") * 3000 * D("1.05") and "market_slippage" in str(sim_err.value)
     assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
+    for mgr, tag in ((m, "live"), (sim, "sim")):  # a marketable limit buy holds amount x limit: 1.58 x 3200 > 5000
+        with pytest.raises(InsufficientFundsError):
+            mgr.execute(TS, spot("buy", "1.58", f"h-limit-{tag}", order_type="limit", price="3200"))
+    assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
     assert m.execute(TS, spot("buy", "1.58", "h-hold-live-2")).status == "filled"
     assert sim.execute(TS, spot("buy", "1.58", "h-hold-sim-2")).status == "filled"
