@@ -79,6 +79,13 @@ def nothing_pending(world: UniswapWorld, addr: str) -> bool:
     return chain_has_nothing_pending(world.w3, addr)
 
 
+def time_out_receipts_after(m: ExecutionInterfaceManager, seconds: float) -> None:
+    """From now on ``m`` gives up waiting for a receipt after ``seconds``: only for steps where nothing can be
+    mined (automine off), so the timeout is certain. Set-up swaps on the automining node keep the default, since a
+    loaded machine can take longer than 0.2 s to mine and answer (they timed out under load)."""
+    m.venue("uniswap").backend.client.receipt_timeout = seconds
+
+
 # ----------------------------------------------------------------------------------------------- swaps
 def test_v2_swap_deltas_are_the_balance_changes(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     w = uniswap_world
@@ -208,8 +215,9 @@ def test_deadline_enforced_by_the_router_reverts_typed_and_costs_only_gas(
 def test_a_timed_out_receipt_is_tracked_and_resumed_never_resent(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     w = uniswap_world
-    m = live(w, chain, approval_mode="unlimited", receipt_timeout=0.3)
+    m = live(w, chain, approval_mode="unlimited")
     m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1"))  # approvals done
+    time_out_receipts_after(m, 0.3)
     backend = m.venue("uniswap").backend
     before = balances(w, account)
     nonce = w.w3.eth.get_transaction_count(account, "latest")
@@ -433,9 +441,10 @@ def test_one_client_id_from_four_threads_sends_one_transaction(uniswap_world: Un
 def test_a_stuck_transaction_is_replaced_on_the_same_nonce_by_a_fee_bump(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode, tmp_path: Path) -> None:
     w = uniswap_world
-    m = journaled(w, tmp_path / "journal.sqlite", chain.url, receipt_timeout=0.2)
+    m = journaled(w, tmp_path / "journal.sqlite", chain.url)
     ts = pd.Timestamp.now(tz="UTC")
     m.execute(ts, {**SWAP, "client_id": "setup"})
+    time_out_receipts_after(m, 0.2)
     n0 = w.w3.eth.get_transaction_count(account)
     ins = {**SWAP, "client_id": "stuck"}
     chain.rpc("evm_setAutomine", [False])
@@ -528,8 +537,9 @@ def test_a_restarted_manager_settles_pending_swaps_at_advance_to(uniswap_world: 
     left in flight (mined while it was down), reports it once, and sends nothing."""
     journal = tmp_path / "journal.sqlite"
     ts = pd.Timestamp.now(tz="UTC")
-    first = journaled(uniswap_world, journal, chain.url, receipt_timeout=0.2)
+    first = journaled(uniswap_world, journal, chain.url)
     first.execute(ts, {**SWAP, "client_id": "setup"})
+    time_out_receipts_after(first, 0.2)
     n0 = uniswap_world.w3.eth.get_transaction_count(account)
     chain.rpc("evm_setAutomine", [False])
     try:
