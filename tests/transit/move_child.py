@@ -3,7 +3,6 @@
 
 - ``before_send``: the move and its withdrawal intent are journaled, the request is not sent (the venue
   backend's ``send_withdrawal`` is reached and blocks instead of sending);
-- ``before_broadcast``: a move from the on-chain wallet whose signed transaction is journaled, not broadcast;
 - ``after_send``: the withdrawal was accepted and the move returned (it is in transit).
 
 argv: a JSON file with ``config`` (manager settings), ``ts``, ``move`` and ``crash_at``.
@@ -22,19 +21,15 @@ def main() -> None:
     with open(sys.argv[1]) as fh:
         spec = json.load(fh)
     m = ExecutionInterfaceManager(config=spec["config"], execution_mode="live")
-
-    def stop(*_args: Any) -> Any:
-        print(f"CRASH-POINT {spec['crash_at']}", flush=True)
-        sys.stdin.readline()  # wait here to be killed
-        raise SystemExit(1)
-
     if spec["crash_at"] == "before_send":
         backend = m.venue("hyperliquid").backend
-        backend.send_withdrawal = stop
-    if spec["crash_at"] == "before_broadcast":
-        from basis_core.transit.live import LiveTransitDesk
 
-        LiveTransitDesk.of(m).wallet().client.broadcast = stop  # type: ignore[method-assign]
+        def stop(*_args: Any) -> Any:
+            print("CRASH-POINT before_send", flush=True)
+            sys.stdin.readline()  # wait here to be killed
+            raise SystemExit(1)
+
+        backend.send_withdrawal = stop
     m.execute(spec["ts"], spec["move"])
     print("CRASH-POINT after_send", flush=True)
     sys.stdin.readline()

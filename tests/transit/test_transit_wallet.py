@@ -7,13 +7,13 @@ clock moved by the tests.
 - Binance -> wallet: a withdrawal the network carries on the node (a transfer from the node's funded account); the
   move arrives when the wallet's transaction is mined.
 
-Exactly once across a crash between the journal and the broadcast; bad input moves nothing.
+Exactly once across a crash between the journal and the broadcast (the next manager on the journal resumes it);
+bad input moves nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -28,10 +28,10 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
 from basis_core.testing.anvil import AnvilNode, start_anvil
 from basis_core.testing.anvil_link import AnvilLink
-from basis_core.testing.crash import kill_at_crash_point
 from basis_core.testing.replay import ReplayClock
 from basis_core.testing.transfer_network import TransferNetwork
 from basis_core.transit import in_transit
+from basis_core.transit.live import LiveTransitDesk
 
 D = Decimal
 WEI = D(10) ** 18
@@ -166,18 +166,37 @@ def test_bad_moves_from_the_wallet_are_typed_errors_and_nothing_is_sent(world: W
     assert in_transit(m) == [] and not m.execution_history[-1].success
 
 
-def test_a_crash_before_the_broadcast_resumes_with_the_journaled_transaction_only(world: World,
-                                                                                  tmp_path: Path) -> None:
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"config": world.config(), "ts": T0.isoformat(), "move": to_binance(cid="mv-crash"),
-                                "crash_at": "before_broadcast"}))
-    kill_at_crash_point(Path(__file__).with_name("move_child.py"), spec, Path(__file__).resolve().parents[2])
+class Crash(BaseException):
+    """The process dies here (nothing after it runs; the next manager is a restart on the same journal)."""
+
+
+def test_a_crash_before_the_broadcast_resumes_with_the_journaled_transaction_only(world: World) -> None:
+    m = world.manager()
+
+    def crash(*_args: Any) -> None:
+        raise Crash
+
+    LiveTransitDesk.of(m).wallet().client.broadcast = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        m.execute(T0, to_binance(cid="mv-crash"))
     assert world.nonce() == 0  # signed and journaled, never broadcast
 
-    m = world.manager()
+    m = world.manager()  # a restart
     (pending,) = in_transit(m, T0)  # resumed: the journaled bytes broadcast now
     assert pending["transfer_id"] == "mv-crash" and world.nonce() == 1 and world.eth(world.deposit) == 1
     world.net.poll()
     (arrival,) = m.advance_to(world.later(CONFIRMED_S))
     assert arrival.positions["binance:spot:ETH"] == 1
     assert m.execute(T0, to_binance(cid="mv-crash")).status == "requested" and world.nonce() == 1
+
+
+def test_a_restart_after_the_send_finds_the_transaction_mined_and_tracks_it_to_binance(world: World) -> None:
+    world.manager().execute(T0, to_binance(cid="mv-restart"))
+    world.net.poll()
+    m = world.manager()  # a restart: the move is known from the journal, its transaction from the chain
+    (pending,) = in_transit(m, T0)
+    assert pending["transfer_id"] == "mv-restart" and world.nonce() == 1
+    (arrival,) = m.advance_to(world.later(CONFIRMED_S))
+    assert arrival.details["txid"] == world.node.rpc("eth_getBlockByNumber", ["latest", False])["transactions"][0]
+    assert arrival.positions == {"transit:ethereum-binance:ETH": D(-1), "binance:spot:ETH": D(1)}
+    assert world.nonce() == 1 and world.bn.spot_balance("ETH")[0] == 6
