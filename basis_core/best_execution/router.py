@@ -572,7 +572,8 @@ def prepare_routed(manager: Any, ts: Any, ins: Swap) -> Any:
         if manager.ledger is not None:
             bundle = _bundle(plan, ROUTER_VENUE, rs.default_slippage_bps)
             steps = [*(bundle.steps if bundle is not None else ()), *orders]
-            result = manager._execute_atomic(ts, Atomic(steps=steps, client_id=ins.client_id))  # type: ignore[arg-type]
+            result = manager._execute_atomic(ts, Atomic(venue=ROUTER_VENUE, steps=steps,  # type: ignore[arg-type]
+                                                        client_id=ins.client_id))
             return _routed_deltas(plan, ts, [result])
         results: list[ExecutionDeltas] = []
         bundle = _bundle(plan, rs.executor or ROUTER_VENUE, rs.default_slippage_bps)

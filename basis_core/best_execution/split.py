@@ -224,6 +224,14 @@ def _improve(memo: _Memo, amounts: list[int], target: list[int]) -> list[int] | 
     return None
 
 
+def _entering(amounts: Sequence[int], j: int, x: float, total: int) -> list[int]:
+    """``amounts`` with curve ``j`` entering at ``x`` and the others scaled down to keep the total."""
+    share = x / total
+    entry = [float(b) * (1 - share) for b in amounts]
+    entry[j] = x
+    return _to_total(entry, total)
+
+
 def _water_fill(memo: _Memo, amounts: list[int], total: int, h: int, rounds: int) -> list[int]:
     """Newton rounds toward the water level among the used curves, then one try to bring in each unused curve
     whose first units pay more than the level; every change is kept only if the exact net output rises."""
@@ -256,14 +264,16 @@ def _water_fill(memo: _Memo, amounts: list[int], total: int, h: int, rounds: int
         m0 = (4 * f1 - f2) / (2 * h)  # the marginal at 0 (quadratic through 0, h, 2h)
         x = (level - m0) / c if c < 0 else float(h)
         x = min(max(x, float(h)), total / 2)
-        for _ in range(12):  # a curve that refuses the entry (a capped leg): halve it, down to h
-            share = x / total
-            entry = [float(b) * (1 - share) for b in amounts]
-            entry[j] = x
-            cand = _to_total(entry, total)
-            if _gross(memo, cand) != _NEG or x <= h:
-                break
-            x = max(x / 2, float(h))
+        cand = _entering(amounts, j, x, total)
+        if _gross(memo, cand) == _NEG and x > h:  # refused (a capped leg): the largest entry it takes, bisected
+            lo, hi = float(h), x
+            for _ in range(10):
+                mid = (lo + hi) / 2
+                if _gross(memo, _entering(amounts, j, mid, total)) != _NEG:
+                    lo = mid
+                else:
+                    hi = mid
+            cand = _entering(amounts, j, lo, total)
         for _ in range(rounds):
             step = _newton(memo, cand, total, h)
             if step is None:

@@ -54,9 +54,9 @@ from basis_core.backtest.cex.validation import (
     check_price,
     check_time_in_force,
     market_for,
+    trade_notional,
     validate_order,
 )
-from basis_core.data.prices import STABLECOINS
 from basis_core.deltas import ExecutionDeltas, merge_positions
 from basis_core.errors import (
     AmbiguousOutcomeError,
@@ -529,18 +529,11 @@ class CexLiveBackend(CexWithdrawals):
         return None if found is None else self.order_view(m, found, fills=True)
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
-        op = ins.operation
-        if op in ("spot_trade", "perp_trade"):
-            m = self.markets.get(ins.symbol)
-            if m is None:
+        if ins.operation == "modify_order":
+            if ins.amount is None or ins.price is None:
                 return None
-            px = ins.price if ins.price is not None else self._read(lambda: self.reference_price(m), "price")
-            return ins.amount * px  # type: ignore[no-any-return]
-        if op == "transfer":
-            return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
-        if op == "modify_order" and ins.amount is not None and ins.price is not None:
             return ins.amount * ins.price  # type: ignore[no-any-return]
-        return None
+        return trade_notional(self.markets, ins, lambda m: self._read(lambda: self.reference_price(m), "price"))
 
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
         """What happened at the venue since the last call (``manager.advance_to`` in live mode): fills of this

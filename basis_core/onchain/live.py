@@ -12,8 +12,10 @@ receipts into deltas (also when a restart resumes it):
 - claim: the queue's ``claim_event`` (the ETH paid first in its data) pays ETH and removes the request (the
   locked amount is in the context under ``locked_token.lower()``); status ``claimed``.
 
-A subclass sets ``venue_name``, ``wallet_symbols``, ``locked_token``, the two events, ``queue_address`` (the
-contract emitting them), and implements ``_stake``, ``_unwrap``, ``_request`` and ``_claim``.
+A subclass sets ``venue_name``, ``liquid`` (its tokens' rules), ``wallet_symbols``, the two events, and in its
+``__init__`` (after :meth:`StakingLive.connect_staking`) ``queue_address`` (the contract emitting them) and
+``wrapper`` (the wrapped token's contract: ``wrap`` / ``unwrap``); it implements ``_stake``, ``_request`` and
+``_claim`` (wrapping and unwrapping are the base's).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from typing import Any, ClassVar
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ContractRevertError
-from basis_core.live.evm import Receipt
-from basis_core.live.onchain import OnChainLiveBase
-from basis_core.live.units import from_base_units
+from basis_core.live.evm import EvmClient, Receipt
+from basis_core.live.onchain import OnChainLiveBase, abi_function
+from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.staking import LiquidStaking
 
-__all__ = ["StakingLive"]
+__all__ = ["WETH_ABI", "LendingLive", "StakingLive"]
+
+#: WETH9's ``withdraw`` (WETH -> ETH before staking)
+WETH_ABI = [abi_function("withdraw", ["uint256 wad"], [], "nonpayable")]
 
 
 class StakingLive(OnChainLiveBase):
@@ -36,13 +42,32 @@ class StakingLive(OnChainLiveBase):
 
     #: the 18-decimal tokens whose balance differences are an operation's deltas (those in ``tokens``)
     wallet_symbols: ClassVar[tuple[str, ...]] = ()
-    #: the rebasing token a withdrawal request locks (``<venue>:withdrawal:<id>`` holds it)
-    locked_token: ClassVar[str] = ""
+    #: the venue's rebasing and wrapped tokens (the rebasing one is what a withdrawal request locks)
+    liquid: ClassVar[LiquidStaking]
     #: event signatures of the queue: a request made, a request claimed
     request_event: ClassVar[str] = ""
     claim_event: ClassVar[str] = ""
     #: the contract emitting the queue's events
     queue_address: str
+    #: the wrapped token's contract (``wrap(amount)`` / ``unwrap(amount)``), and WETH's (None without WETH)
+    wrapper: Any
+    weth: Any
+
+    def connect_staking(self, venue: Any, client: EvmClient | None, load_table: Any) -> dict[str, str]:
+        """Connect (:meth:`connect`), set the token tables to the deployment's ``wallet_symbols`` (18 decimals) and
+        ``weth``; the checksummed addresses of the table's contracts."""
+        client = self.connect(venue, client, load_table)
+        c = {k: client.checksum(v) for k, v in self.table["contracts"].items()}
+        tokens = {k: v for k, v in c.items() if k in self.wallet_symbols}
+        self.init_onchain(self.venue_name, client,
+                          {**self.table, "tokens": tokens, "decimals": dict.fromkeys(tokens, 18)},
+                          venue.settings.options)
+        self.weth = client.w3.eth.contract(address=c["WETH"], abi=WETH_ABI) if "WETH" in c else None
+        return c
+
+    @property
+    def locked_token(self) -> str:
+        return self.liquid.rebasing
 
     def wallet_tokens(self) -> list[str]:
         """The ``wallet_symbols`` of this deployment (WETH is optional)."""
@@ -65,8 +90,27 @@ class StakingLive(OnChainLiveBase):
     def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         raise NotImplementedError
 
+    def wrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        """Wrap ``ins.amount`` of the rebasing token (approved to the wrapper first)."""
+        amt = to_base_units(ins.amount, 18)
+        self.check_balance(self.liquid.rebasing, amt)
+        receipts = self.approve(self.liquid.rebasing, self.wrapper.address, amt)
+        return self.send_final(ts, ins, receipts, self.wrapper.functions.wrap(amt))
+
     def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
+        self.liquid.check_unwrap(ins)
+        amt = to_base_units(ins.amount, 18)
+        self.check_balance(self.liquid.wrapped, amt)
+        return self.send_final(ts, ins, [], self.wrapper.functions.unwrap(amt))
+
+    def eth_for(self, asset: str, amt: int, receipts: list[Receipt]) -> int:
+        """Staking ``amt`` wei of ``asset``: WETH is withdrawn to ETH first (its receipt added to ``receipts``); the
+        ETH that brought in (0 for ETH)."""
+        if asset != "WETH":
+            return 0
+        assert self.weth is not None
+        receipts.append(self.send(self.weth.functions.withdraw(amt)))
+        return amt
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         raise NotImplementedError
@@ -115,3 +159,40 @@ class StakingLive(OnChainLiveBase):
 
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
         return None  # live mode has no ETH price source here
+
+
+class LendingLive(OnChainLiveBase):
+    """The live backend base of a lending venue: ``supply`` / ``withdraw`` / ``borrow`` / ``repay`` and ``atomic`` (a
+    bundle through the venue's executor contract) run as journaled on-chain intents of the subclass's ``_supply`` /
+    ``_withdraw`` / ``_borrow`` / ``_repay`` / ``_atomic`` (each sends its final transaction with the intent's
+    ``final`` context; ``finish_<kind>`` turns the receipts into deltas, also when a restart resumes it)."""
+
+    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._supply(ts, ins))
+
+    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
+
+    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
+
+    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        return self.intent(ts, ins, lambda: self._repay(ts, ins))
+
+    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
+
+    def _supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
+        raise NotImplementedError
+
+    def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
+        raise NotImplementedError

@@ -16,6 +16,7 @@ and ``balances``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ from basis_core.errors import ConfigError, InstructionError, InsufficientFundsEr
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.timeutil import from_ns
 
-__all__ = ["WALLET", "StakingSim", "from_wei", "parse_delay", "rate_wei", "to_wei"]
+__all__ = ["WALLET", "LiquidStaking", "StakingSim", "from_wei", "parse_delay", "rate_wei", "to_wei"]
 
 WALLET = "ethereum:wallet:"
 _CTX = Context(prec=120)
@@ -61,6 +62,38 @@ def parse_delay(venue: str, value: Any, option: str = "withdrawal_delay") -> int
     if td < pd.Timedelta(0):
         raise ConfigError(f"venue_config.{venue}.{option}: must not be negative")
     return int(td.value)
+
+
+@dataclass(frozen=True)
+class LiquidStaking:
+    """The instruction rules of a liquid-staking venue (shared by its backtest and live backends): ETH (or WETH)
+    stakes into the ``rebasing`` token (or straight into ``wrapped``), ``rebasing`` wraps into ``wrapped`` and back,
+    withdrawals are requested in either. Each check raises an InstructionError naming the field, before anything
+    is simulated or sent."""
+
+    venue: str
+    rebasing: str
+    wrapped: str
+
+    def check_stake(self, ins: Any) -> bool:
+        """Validate a ``Stake``; True when it wraps (``asset`` is the rebasing token)."""
+        asset, receive, r, w = ins.asset, ins.receive, self.rebasing, self.wrapped
+        if asset not in ("ETH", "WETH", r):
+            raise InstructionError("asset", f"{self.venue} stakes ETH or WETH (or wraps {r}), not {asset!r}")
+        if receive not in (None, r, w):
+            raise InstructionError("receive", f"{self.venue} gives {r} or {w}, not {receive!r}")
+        if asset == r and receive != w:
+            raise InstructionError("receive", f"staking {r} means wrapping it: give receive='{w}'")
+        return bool(asset == r)
+
+    def check_unwrap(self, ins: Any) -> None:
+        if ins.asset != self.wrapped:
+            raise InstructionError("asset", f"only {self.wrapped} unwraps (into {self.rebasing}), not {ins.asset!r}")
+
+    def check_request(self, ins: Any) -> None:
+        if ins.asset not in (self.rebasing, self.wrapped):
+            raise InstructionError("asset", f"withdrawals are requested in {self.rebasing} or {self.wrapped}, "
+                                            f"not {ins.asset!r}")
 
 
 class StakingSim:
@@ -137,6 +170,18 @@ class StakingSim:
         have = self.ledger.balance(key)
         if have < amount:
             raise InsufficientFundsError(key, amount, have)
+
+    def convert(self, op: str, ts: Any, ins: Any, src: str, dst: str, out: int, gas_ops: tuple[str, ...],
+                rate: int) -> ExecutionDeltas:
+        """A wrap or unwrap: ``ins.amount`` of ``src`` leaves the wallet, ``out`` wei of ``dst`` arrive (details: the
+        ``rate``); InstructionError naming ``amount`` when ``out`` is 0."""
+        amount = ins.amount
+        if out == 0:
+            verb = "unwraps" if op == "unstake" else "wraps"
+            raise InstructionError("amount", f"{amount} {src} {verb} into no {dst}")
+        self.have(WALLET + src, amount)
+        return self.deltas(op, ts, ins, {WALLET + src: -amount, WALLET + dst: from_wei(out)}, gas_ops,
+                           details={"rate": from_wei(rate)}, amount=amount)
 
     def next_id(self, counter: str = "last_id", first: int = 1) -> str:
         """The next request id of the ``meta`` counter ``counter`` (``first``, then +1 each call)."""

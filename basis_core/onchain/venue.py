@@ -5,9 +5,9 @@ A subclass sets ``name`` / ``description`` / ``key_namespaces``, ``issued_tokens
 :class:`~basis_core.data.contrib.DataModuleHooks`), ``backtest_backend`` and ``live_backend`` (``"module:Class"``,
 imported on first use so a backtest never imports web3), adds its own option names to ``settings_options``
 and validates them in :meth:`check_options`. It mixes in the operation hooks it has (:class:`StakingHooks`,
-:class:`LendingHooks`, or its own ``@hookimpl`` methods). Each hook calls the same-named method of the mode's
-backend: ``stake`` / ``unstake``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay``, ``balances``, ``accrue``
-(backtest), ``estimate_notional``, ``risk_state``.
+:class:`LendingHooks`, :class:`AtomicHooks`, or its own ``@hookimpl`` methods). Each hook calls the same-named
+method of the mode's backend: ``stake`` / ``unstake``, ``supply`` / ``withdraw`` / ``borrow`` / ``repay``,
+``atomic``, ``balances``, ``accrue`` (backtest), ``estimate_notional``, ``risk_state``.
 
 In live mode ``accrue`` settles the journaled intents left pending (a restart, a timeout):
 :func:`basis_core.live.onchain.live_accrue`.
@@ -27,7 +27,7 @@ from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 
-__all__ = ["LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
 
 
 def load_backend(path: str) -> Any:
@@ -97,6 +97,17 @@ class StakingHooks:
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+
+
+class AtomicHooks:
+    """``atomic``: live, the bundle as one transaction through the venue's executor contract (the backend's
+    ``atomic``); backtest bundles are run by the core."""
+
+    dispatch: Any
+
+    @hookimpl
+    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
+        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
 
 
 class LendingHooks:

@@ -65,13 +65,16 @@ def wait_receipt(w3: Any, tx_hash: Any, poll: float = 0.005, timeout: float = 30
 
 
 def deploy(w3: Any, artifact: Artifact, *args: Any, sender: str | None = None,
-           libraries: dict[str, str] | None = None, gas: int | None = None) -> Any:
-    """Deploy ``artifact`` with constructor ``args``; return a web3 contract at the new address."""
+           libraries: dict[str, str] | None = None, gas: int | None = None, value: int = 0) -> Any:
+    """Deploy ``artifact`` with constructor ``args`` (sending ``value`` wei to a payable constructor); return a web3
+    contract at the new address."""
     code = link(artifact, libraries or {}) if artifact.link_references else artifact.bytecode
     factory = w3.eth.contract(abi=artifact.abi, bytecode="0x" + code)
     tx: dict[str, Any] = {"from": sender or w3.eth.accounts[0]}
     if gas:
         tx["gas"] = gas
+    if value:
+        tx["value"] = value
     receipt = wait_receipt(w3, factory.constructor(*args).transact(tx))
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 

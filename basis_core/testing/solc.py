@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from basis_core.testing.anvil import node_modules
 from basis_core.testing.contracts import Artifact
@@ -85,4 +86,25 @@ def _compile(contracts_dir: str, sources: tuple[str, ...], evm_version: str, opt
     return {name: Artifact(name, c["abi"], c["bytecode"], {}) for name, c in compiled.items()}
 
 
-__all__ = ["SolcError", "compile_solidity"]
+class SourceContracts:
+    """A distribution's own Solidity contracts: ``sources`` (file names) under ``contracts_dir``, compiled on first
+    use (cached), deployed by contract name."""
+
+    def __init__(self, contracts_dir: str | Path, sources: Sequence[str], evm_version: str = "cancun") -> None:
+        self.contracts_dir = Path(contracts_dir)
+        self.sources = tuple(sources)
+        self.evm_version = evm_version
+
+    def artifacts(self) -> dict[str, Artifact]:
+        """Contract name -> :class:`Artifact` (ABI, creation bytecode); SolcError when they do not compile."""
+        return compile_solidity(self.contracts_dir, self.sources, evm_version=self.evm_version)
+
+    def deploy(self, w3: Any, name: str, *args: Any, sender: str, value: int = 0) -> Any:
+        """Deploy contract ``name`` with constructor ``args`` from ``sender`` (sending ``value`` wei); the web3
+        contract at its address."""
+        from basis_core.testing.contracts import deploy
+
+        return deploy(w3, self.artifacts()[name], *args, sender=sender, value=value)
+
+
+__all__ = ["SolcError", "SourceContracts", "compile_solidity"]

@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from basis_core.backtest.runner import run
 from basis_core.data.synthetic import synthetic_market
 from basis_core.numeric import LIBRARY_CONTEXT
+from basis_core.testing.chain import basis_cli
 
 INSTALLED = {ep.name for ep in entry_points(group="basis_core.venues")}
 pytestmark = pytest.mark.skipif(not {"binance", "etherfi", "aave"} <= INSTALLED,
@@ -65,12 +65,7 @@ def test_restaked_basis_on_morpho_posts_the_collateral_in_the_weeth_market() -> 
     check_hedged_book(r, "morpho:collateral:weETH", "morpho:debt:WETH", 0.5)
 
 
-def basis(args: list[str]) -> Any:
-    from basis_core.cli import _register, app
-
-    if not app.registered_commands:
-        _register()
-    return CliRunner().invoke(app, args)
+basis = basis_cli  # ``basis ARGS`` in this process
 
 
 def shared_data() -> Path | None:

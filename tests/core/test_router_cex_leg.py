@@ -75,7 +75,8 @@ def test_the_cex_leg_spends_at_most_the_venues_balance(market: DataProvider) -> 
     m = _manager(market, {**BALANCES, "binance:spot:USDT": "200000"})
     d = m.quote(T0, _routed("10000000", allow_cex=["binance"]))
     cex = [leg for leg in d.details["legs"] if leg.get("kind") == "cex"]
-    assert cex and cex[0]["spent"] <= D("200000")
+    # ... and, cheaper at the margin than the pools at this size, it takes nearly all of it
+    assert cex and D("190000") <= cex[0]["spent"] <= D("200000")
 
 
 def test_the_split_with_a_cex_leg_is_all_or_nothing_on_the_ledger(market: DataProvider) -> None:

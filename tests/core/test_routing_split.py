@@ -166,3 +166,15 @@ def test_the_modelled_search_falls_back_to_the_exact_one_where_a_pool_refuses_a_
 def test_bad_arguments_are_refused(total, curves, grid, message):
     with pytest.raises(ValueError, match=message):
         best_split(total, curves, grid=grid)
+
+
+def test_a_cheaper_pool_capped_below_one_grid_chunk_is_brought_in_up_to_its_cap() -> None:
+    # the cheap pool refuses more than 1e9 (a CEX leg at its balance), less than one grid chunk of 1e10 / 6: the grid
+    # cannot use it; the water-filling brings it in at the largest amount it takes (bisected), since at this size its
+    # first units pay far more than the expensive pool's last ones
+    cheap = capped(cp_pool(10**15, 10**15, fee_bps=1, key="cheap"), 10**9)
+    pricey = cp_pool(10**11, 10**11, fee_bps=30, key="pricey")
+    split = best_split(10**10, [pricey, cheap])
+    assert split is not None and split.grid_amounts[1] == 0
+    assert 0.99 * 10**9 <= split.amounts[1] <= 10**9
+    assert split.net > net_output([pricey, cheap], (10**10, 0))  # type: ignore[operator]

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +23,7 @@ from eth_account import Account
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InsufficientFundsError
+from basis_core.testing.crash import kill_at_crash_point
 from basis_core.testing.http_emulator import Fault
 
 D = Decimal
@@ -166,18 +163,7 @@ def test_a_crash_mid_saga_resumes_from_the_journal_without_a_duplicate_leg(
     cfg = config(bn, hl, journal)
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"config": cfg, "ts": TS, "paired": paired("crash"), "crash_after": crash_after}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("saga_child.py")), str(spec)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        line = child.stdout.readline() if child.stdout else ""  # blocks until the child is at its crash point
-        assert line.startswith("CRASH-POINT"), line
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    kill_at_crash_point(Path(__file__).with_name("saga_child.py"), spec, Path(__file__).resolve().parents[2])
     assert binance_orders(bn, "crash.0.0") == 1 and hl_orders(hl, "crash.0.1") == crash_after - 1
 
     m = ExecutionInterfaceManager(config=cfg, execution_mode="live")  # a new process's manager, same journal

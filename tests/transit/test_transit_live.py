@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +24,7 @@ from eth_account import Account
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InstructionValidationError, InsufficientFundsError
+from basis_core.testing.crash import kill_at_crash_point
 from basis_core.testing.http_emulator import Fault
 from basis_core.testing.replay import ReplayClock
 from basis_core.testing.transfer_network import TransferNetwork
@@ -158,18 +155,7 @@ def _child(world: World, tmp: Path, crash_at: str) -> None:
     spec = tmp / "spec.json"
     spec.write_text(json.dumps({"config": world.config(), "ts": T0.isoformat(), "move": move(cid="mv-crash"),
                                 "crash_at": crash_at}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("move_child.py")), str(spec)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        line = child.stdout.readline() if child.stdout else ""  # blocks until the child is at its crash point
-        assert line.startswith("CRASH-POINT"), line
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    kill_at_crash_point(Path(__file__).with_name("move_child.py"), spec, Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.parametrize("crash_at", ["before_send", "after_send"])

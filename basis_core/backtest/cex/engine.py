@@ -58,6 +58,7 @@ from basis_core.backtest.cex.validation import (
     check_price,
     check_time_in_force,
     market_for,
+    trade_notional,
 )
 from basis_core.backtest.ledger import Ledger
 from basis_core.data.provider import DataProvider
@@ -938,22 +939,12 @@ class CexSimulator:
 
     # -- queries ------------------------------------------------------------------------------------
     def estimate_notional(self, ts: Any, ins: Any) -> Decimal | None:
-        op = ins.operation
-        if op in ("spot_trade", "perp_trade"):
-            m = self.markets.get(ins.symbol)
-            if m is None:
-                return None
-            px = ins.price if ins.price is not None else self.price(m, ts.value)
-            return ins.amount * px  # type: ignore[no-any-return]
-        if op == "transfer":
-            from basis_core.data.prices import STABLECOINS
-            return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
-        if op == "modify_order":
+        if ins.operation == "modify_order":
             o = self.orders.get(ins.order_id)
             if o is None:
                 return None
             return (ins.amount or o.amount) * (ins.price or o.price)  # type: ignore[no-any-return]
-        return None
+        return trade_notional(self.markets, ins, lambda m: self.price(m, ts.value))
 
     def get_balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         """Balances of the venue's keys plus metrics ``<venue>:metric:<name>:<symbol | asset>``:

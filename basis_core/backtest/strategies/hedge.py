@@ -7,6 +7,7 @@ perp trades go through ``manager.execute``, the collateral is read with ``manage
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -125,6 +126,20 @@ class PerpHedge:
         self.trade(manager, ts, sign * keep - self.qty)
         return (f"hedge cut to {keep} at {ts.isoformat()}: collateral ratio {ratio:.3f} below {min_ratio} "
                 "(the position is now partly unhedged)")
+
+    def manage(self, manager: Any, ts: Any, target: Callable[[], Decimal], min_ratio: Decimal,
+               band: Decimal) -> str | None:
+        """One step of hedge management: :meth:`derisk` below ``min_ratio`` (its note added to the owner's notes),
+        else :meth:`resize` toward ``target()`` :meth:`capped` by the collateral, within ``band``. The reason to stop
+        managing when too many hedge trades failed in a row, else None."""
+        note = self.derisk(manager, ts, min_ratio)
+        if note is not None:
+            self.owner.notes.append(note)
+        else:
+            self.resize(manager, ts, self.capped(manager, ts, target(), min_ratio), band)
+        if self.failed_too_often:
+            return f"{self.failures} hedge trades in a row failed; positions left as they are"
+        return None
 
 
 __all__ = ["PERP_DEFAULTS", "PerpHedge", "pick_perp_venue"]

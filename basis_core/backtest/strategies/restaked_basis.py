@@ -176,14 +176,9 @@ class RestakedBasis(Strategy):
             self.risk_capped = True
             self.notes.append(f"health factor {hf:.4f} below {p.min_health_factor} at {ts.isoformat()} on "
                               f"{p.lending_venue}: no more risk is added (the hedge is still managed)")
-        note = hedge.derisk(manager, ts, p.min_margin_ratio)
-        if note is not None:
-            self.notes.append(note)
-        else:
-            target = hedge.capped(manager, ts, self._target(manager, ts), p.min_margin_ratio)
-            hedge.resize(manager, ts, target, p.rebalance_band)
-        if hedge.failed_too_often:
-            self._stop(ts, f"{hedge.failures} hedge trades in a row failed; positions left as they are")
+        why = hedge.manage(manager, ts, lambda: self._target(manager, ts), p.min_margin_ratio, p.rebalance_band)
+        if why is not None:
+            self._stop(ts, why)
 
 
 __all__ = ["RestakedBasis", "RestakedBasisParams"]

@@ -143,14 +143,9 @@ class StakedBasis(Strategy):
         hedge = self.hedge
         if (self._n - 1) % p.check_every or self.lst_held <= 0 or self.stopped or hedge is None:
             return
-        note = hedge.derisk(manager, ts, p.min_margin_ratio)
-        if note is not None:
-            self.notes.append(note)
-        else:
-            target = hedge.capped(manager, ts, self._target(manager, ts), p.min_margin_ratio)
-            hedge.resize(manager, ts, target, p.rebalance_band)
-        if hedge.failed_too_often:
-            self._stop(ts, f"{hedge.failures} hedge trades in a row failed; positions left as they are")
+        why = hedge.manage(manager, ts, lambda: self._target(manager, ts), p.min_margin_ratio, p.rebalance_band)
+        if why is not None:
+            self._stop(ts, why)
 
 
 __all__ = ["StakedBasis", "StakedBasisParams"]

@@ -46,8 +46,9 @@ from basis_core.errors import (
     InsufficientFundsError,
 )
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.live import LendingLive
 from basis_venue_aave.deployment import load_table
 from basis_venue_aave.executor import (
     MAX_UINT256,
@@ -64,14 +65,6 @@ VENUE = "aave"
 WALLET = "ethereum:wallet:"
 GAS_KEY = WALLET + "ETH"
 _ZERO = Decimal(0)
-
-
-def _fn(name: str, inputs: Sequence[str] = (), outputs: Sequence[str] = (), mut: str = "view") -> dict[str, Any]:
-    def p(spec: str) -> dict[str, str]:
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": mut, "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
 
 
 POOL_ABI = [
@@ -129,15 +122,14 @@ AAVE_ERRORS: dict[str, tuple[type[InstructionError], str, str]] = {
 }
 
 
-class AaveLive(OnChainLiveBase):
+class AaveLive(LendingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
+    venue_name = VENUE
+
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        s = venue.settings
-        opts = s.options
-        if client is None:
-            client = client_from_settings(VENUE, s)
-        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        opts = venue.settings.options
+        client = self.connect(venue, client, load_table)
         self.init_onchain(VENUE, client, self.table, opts)
         w3 = client.w3
         c = self.table["contracts"]
@@ -155,14 +147,7 @@ class AaveLive(OnChainLiveBase):
         self._last_translation: tuple[Any, Translation] | None = None
         self.init_intents(VENUE, venue.context)
 
-    def __repr__(self) -> str:
-        return f"<AaveLive {self.client!r}>"
-
     # ------------------------------------------------------------------------------------------ lookups
-    @property
-    def me(self) -> str:
-        return self.client.address
-
     def _provider_contract(self) -> Any:
         addr = self._contracts.get("PoolAddressesProvider") or self.pool.functions.ADDRESSES_PROVIDER().call()
         return self.client.w3.eth.contract(address=self.client.checksum(addr), abi=PROVIDER_ABI)
@@ -296,21 +281,6 @@ class AaveLive(OnChainLiveBase):
     # ------------------------------------------------------------------------------------------ operations
     # each operation is a journaled on-chain intent (basis_core.live.chain_intents); its final transaction
     # carries {"kind": "aave" | "atomic"} and finish_<kind> turns the receipts into deltas (also on a resume)
-    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._supply(ts, ins))
-
-    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
-
-    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
-
-    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._repay(ts, ins))
-
-    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
-        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
-
     _FINAL = {"kind": "aave"}
 
     def finish_aave(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:

@@ -17,17 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from basis_core.live.chain_reads import ChainReader, chain_reader, from_units, gas_value, ray
+from basis_core.live.onchain import abi_function as _fn
 
 #: oracle series fed by a reserve's price
 ORACLE_SERIES = {"WETH": "oracle:ETH/USD", "WBTC": "oracle:BTC/USD"}
-
-
-def _fn(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
-    def p(spec: str) -> dict[str, str]:
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": "view", "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
 
 
 POOL_READS_ABI = [_fn("getReserveNormalizedIncome", ["address asset"], ["uint256"]),

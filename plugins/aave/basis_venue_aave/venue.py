@@ -31,21 +31,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core import hookimpl
+from basis_core.onchain import AtomicHooks, LendingHooks, OnChainVenue
 
 
-class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
+class AaveVenue(AtomicHooks, LendingHooks, OnChainVenue):
     """Aave v3 on Ethereum."""
 
     name = "aave"
     description = "Aave v3: supply, borrow (variable), repay, withdraw, e-mode, health factor, flash-loan bundles"
     key_namespaces = ("aave:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "approval_mode", "deployment_table", "executor", "charge_gas", "e_mode_categories", "flash_loan_premium_bps",
-        "gas_units", "liquidations", "reserves"}) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {
+        "executor", "e_mode_categories", "flash_loan_premium_bps", "liquidations", "reserves"}
+    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
+    data_module: ClassVar[str] = "basis_venue_aave.data"
+    backtest_backend: ClassVar[str] = "basis_venue_aave.sim:AaveSim"
+    live_backend: ClassVar[str] = "basis_venue_aave.live:AaveLive"
 
     @staticmethod
     @hookimpl
@@ -55,17 +56,12 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
 
         return read_market_data(keys, context)
 
-    # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
-    data_module: ClassVar[str] = "basis_venue_aave.data"
-
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_aave.sim import build_emode, build_reserves, flash_loan_premium_bps
 
-        opts = self.settings.options
-        self._premium_bps = flash_loan_premium_bps(opts)
-        build_reserves(opts)
-        build_emode(opts)
-        approval_mode(self.name, opts)
+        self._premium_bps = flash_loan_premium_bps(options)
+        build_reserves(options)
+        build_emode(options)
 
     def flash_loan_premium(self) -> Decimal:
         """Aave's flash-loan premium as a fraction (default 5 bps = 0.0005)."""
@@ -75,55 +71,10 @@ class AaveVenue(DataModuleHooks, OnChainExecutionInterface):
         from basis_venue_aave.params import RESERVES
         return tuple(RESERVES)
 
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_aave.sim import AaveSim
-        return AaveSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_aave.live import AaveLive
-        return AaveLive(self)
-
-    # -- operations --------------------------------------------------------------------------------------
-    @hookimpl
-    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        """Live: the bundle as one transaction through the executor (backtest bundles are run by the core)."""
-        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
+    # -- beyond LendingHooks' supply / withdraw / borrow / repay / risk_state and AtomicHooks' bundle -----------
     @hookimpl
     def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
         return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """The account's health factor under the shock: backtest :meth:`AaveSim.risk_state`, live
-        :meth:`AaveLive.risk_state` (on-chain reads, the same contract math)."""
-        return self.backend.risk_state(timestamp, instruction)
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

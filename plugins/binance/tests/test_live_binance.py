@@ -35,6 +35,7 @@ from basis_core.errors import (
 )
 from basis_core.live.journal import ExecutionJournal
 from basis_core.testing.http_emulator import Fault
+from basis_core.testing.orders import trade
 
 D = Decimal
 API_KEY = "live-test-key-6b1f0c3e9d2a4b7c8e5f1a0b"
@@ -78,13 +79,11 @@ def m(make: Callable[..., ExecutionInterfaceManager]) -> ExecutionInterfaceManag
 
 
 def spot(side: str, amount: str, cid: str | None = None, **kw: Any) -> dict[str, Any]:
-    d = {"venue": "binance", "operation": "spot_trade", "symbol": SPOT, "side": side, "amount": amount, **kw}
-    return {**d, "client_id": cid} if cid else d
+    return trade("binance", "spot_trade", SPOT, side, amount, **kw, **({"client_id": cid} if cid else {}))
 
 
 def perp(side: str, amount: str, cid: str | None = None, **kw: Any) -> dict[str, Any]:
-    d = {"venue": "binance", "operation": "perp_trade", "symbol": PERP, "side": side, "amount": amount, **kw}
-    return {**d, "client_id": cid} if cid else d
+    return trade("binance", "perp_trade", PERP, side, amount, **kw, **({"client_id": cid} if cid else {}))
 
 
 def n_orders(emu: BinanceEmulator, cid: str) -> int:

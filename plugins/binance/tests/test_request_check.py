@@ -22,6 +22,7 @@ from basis_venue_binance.testing.emulator import BinanceEmulator
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.instructions import parse_instruction
+from basis_core.testing.orders import trade
 
 D = Decimal
 API_KEY = "check-test-key-0a1b2c3d4e5f60718293a4b5"
@@ -46,13 +47,11 @@ def m(emu: BinanceEmulator) -> ExecutionInterfaceManager:
 
 
 def spot(cid: str, side: str, amount: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "binance", "operation": "spot_trade", "symbol": SPOT, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("binance", "spot_trade", SPOT, side, amount, client_id=cid, **kw)
 
 
 def perp(cid: str, side: str, amount: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "binance", "operation": "perp_trade", "symbol": PERP, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("binance", "perp_trade", PERP, side, amount, client_id=cid, **kw)
 
 
 def spy_on_checks(m: ExecutionInterfaceManager, extra: dict[str, str] | None = None) -> Counter[str]:

@@ -16,26 +16,20 @@ from typing import Any
 import pandas as pd
 import pytest
 from basis_venue_eigenlayer.venue import EigenLayerVenue
-from typer.testing import CliRunner
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider, synthetic_market
 from basis_core.data.contrib import collect_files, data_plugin_manager
 from basis_core.data.series import Series
 from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError
+from basis_core.testing.chain import basis_cli
 
 D = Decimal
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 E18 = 10**18
 
 
-def basis(args: list[str]) -> Any:
-    """``basis ARGS`` in this process (the console script's app, with its commands registered)."""
-    from basis_core.cli import _register, app
-
-    if not app.registered_commands:
-        _register()
-    return CliRunner().invoke(app, args)
+basis = basis_cli  # ``basis ARGS`` in this process
 
 
 def market(rates: list[tuple[pd.Timestamp, str]] | None = None, apr: str | None = None) -> DataProvider:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
+from basis_core.testing.chain import gas_paid_wei
 from basis_core.testing.contracts import wait_receipt
 
 from .conftest import DELAY_BLOCKS, USER_INDEX, USER_KEY
@@ -45,11 +46,7 @@ def snapshot(world: EigenWorld, user: str) -> dict[str, int]:
 
 
 def gas_of(world: EigenWorld, d: Any) -> int:
-    total = 0
-    for h in d.details["tx_hashes"]:
-        r = world.w3.eth.get_transaction_receipt(h)
-        total += int(r["gasUsed"]) * int(r["effectiveGasPrice"])
-    return total
+    return gas_paid_wei(world.w3, d)
 
 
 def test_live_deposit_delegate_queue_complete(eigen_world: EigenWorld, chain: Any) -> None:

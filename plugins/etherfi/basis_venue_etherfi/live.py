@@ -34,6 +34,7 @@ from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.onchain import contracts_table, event_topic, hex_str
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.live import StakingLive
+from basis_core.onchain.staking import LiquidStaking
 from basis_venue_etherfi.rates import MAX_REQUEST
 
 VENUE = "etherfi"
@@ -49,7 +50,6 @@ WEETH_ABI = [_fn("wrap", ["uint256 _eETHAmount"], ["uint256"], "nonpayable"),
              _fn("unwrap", ["uint256 _weETHAmount"], ["uint256"], "nonpayable"),
              _fn("getRate", [], ["uint256"]),
              _fn("getEETHByWeETH", ["uint256 _weETHAmount"], ["uint256"])]
-WETH_ABI = [_fn("withdraw", ["uint256 wad"], [], "nonpayable")]
 _REQUEST = {"name": "", "type": "tuple", "components": [
     {"name": "amountOfEEth", "type": "uint96"}, {"name": "shareOfEEth", "type": "uint96"},
     {"name": "isValid", "type": "bool"}, {"name": "feeGwei", "type": "uint32"}]}
@@ -75,49 +75,32 @@ class EtherFiLive(StakingLive):
 
     venue_name = VENUE
     refusals = ("TransferAmountExceedsBalance", "TransferAmountExceedsAllowance")
+    liquid = LiquidStaking(VENUE, "eETH", "weETH")
     wallet_symbols = ("WETH", "eETH", "weETH")
-    locked_token = "eETH"
     request_event = REQUEST_CREATED
     claim_event = REQUEST_CLAIMED
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        client = self.connect(venue, client, load_table)
-        c = {k: client.checksum(v) for k, v in self.table["contracts"].items()}
-        tokens = {k: v for k, v in c.items() if k in self.wallet_symbols}
-        self.init_onchain(VENUE, client, {**self.table, "tokens": tokens, "decimals": dict.fromkeys(tokens, 18)},
-                          venue.settings.options)
-        w3 = client.w3
+        c = self.connect_staking(venue, client, load_table)
+        w3 = self.client.w3
         self.pool = w3.eth.contract(address=c["LiquidityPool"], abi=POOL_ABI)
-        self.weeth = w3.eth.contract(address=c["weETH"], abi=WEETH_ABI)
+        self.weeth = self.wrapper = w3.eth.contract(address=c["weETH"], abi=WEETH_ABI)
         self.nft = w3.eth.contract(address=c["WithdrawRequestNFT"], abi=NFT_ABI)
         self.queue_address = c["WithdrawRequestNFT"]
-        self.weth = w3.eth.contract(address=c["WETH"], abi=WETH_ABI) if "WETH" in c else None
         self.init_intents(VENUE, venue.context)
 
     # ------------------------------------------------------------------------------------------ stake / wrap
     def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        if asset not in ("ETH", "WETH", "eETH"):
-            raise InstructionError("asset", f"etherfi stakes ETH or WETH (or wraps eETH), not {asset!r}")
-        if receive not in (None, "eETH", "weETH"):
-            raise InstructionError("receive", f"etherfi gives eETH or weETH, not {receive!r}")
+        if self.liquid.check_stake(ins):
+            return self.wrap(ts, ins)
         amt = to_base_units(ins.amount, 18)
-        if asset == "eETH":
-            if receive != "weETH":
-                raise InstructionError("receive", "staking eETH means wrapping it: give receive='weETH'")
-            self.check_balance("eETH", amt)
-            approvals = self.approve("eETH", self.weeth.address, amt)
-            return self.send_final(ts, ins, approvals, self.weeth.functions.wrap(amt))
         if int(self.pool.functions.getTotalPooledEther().call()) and not int(
                 self.pool.functions.sharesForAmount(amt).call()):
             raise InstructionError("amount", f"{ins.amount} {asset} buys no eETH share")
         self.check_balance(asset, amt)
         receipts: list[Receipt] = []
-        eth_in = 0
-        if asset == "WETH":
-            assert self.weth is not None
-            receipts.append(self.send(self.weth.functions.withdraw(amt)))
-            eth_in = amt
+        eth_in = self.eth_for(asset, amt, receipts)
         if receive != "weETH":
             return self.send_final(ts, ins, receipts, self.pool.functions.deposit(), amt, eth_in=eth_in)
         receipts.append(self.send(self.pool.functions.deposit(), value=amt))
@@ -126,17 +109,9 @@ class EtherFiLive(StakingLive):
         return self.send_final(ts, ins, receipts, self.weeth.functions.wrap(eeth), spent=amt, eth_in=eth_in)
 
     # ------------------------------------------------------------------------------------------ unstake
-    def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.asset != "weETH":
-            raise InstructionError("asset", f"only weETH unwraps (into eETH), not {ins.asset!r}")
-        amt = to_base_units(ins.amount, 18)
-        self.check_balance("weETH", amt)
-        return self.send_final(ts, ins, [], self.weeth.functions.unwrap(amt))
-
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        if asset not in ("eETH", "weETH"):
-            raise InstructionError("asset", f"withdrawals are requested in eETH or weETH, not {asset!r}")
+        self.liquid.check_request(ins)
         amt = to_base_units(ins.amount, 18)
         eeth = amt if asset == "eETH" else int(self.weeth.functions.getEETHByWeETH(amt).call())
         if eeth == 0 or not int(self.pool.functions.sharesForAmount(eeth).call()):

@@ -34,7 +34,7 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError
-from basis_core.onchain.staking import WALLET, StakingSim, from_wei, to_wei
+from basis_core.onchain.staking import WALLET, LiquidStaking, StakingSim, from_wei, to_wei
 from basis_core.onchain.staking import parse_delay as _parse_delay
 from basis_venue_etherfi.rates import MAX_REQUEST, ONE, PoolState, amount_per_share_ceil, claimable
 
@@ -44,6 +44,7 @@ DEFAULT_WITHDRAWAL_DELAY = "7D"
 #: extra gas units of this venue (on top of DEFAULT_GAS_UNITS)
 ETHERFI_GAS_UNITS = {"unwrap_weth": 35_000}
 KEYS = {t: WALLET + t for t in ("ETH", "WETH", "eETH", "weETH")}
+TOKENS = LiquidStaking(VENUE, "eETH", "weETH")
 
 
 def withdrawal_key(request_id: str) -> str:
@@ -74,21 +75,11 @@ class EtherFiSim(StakingSim):
     # -- stake / wrap -----------------------------------------------------------------------------
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        if asset not in ("ETH", "WETH", "eETH"):
-            raise InstructionError("asset", f"etherfi stakes ETH or WETH (or wraps eETH), not {asset!r}")
-        if receive not in (None, "eETH", "weETH"):
-            raise InstructionError("receive", f"etherfi gives eETH or weETH, not {receive!r}")
+        wrap = TOKENS.check_stake(ins)
         pool = PoolState.at_rate(self.rate(ts.value))
-        if asset == "eETH":
-            if receive != "weETH":
-                raise InstructionError("receive", "staking eETH means wrapping it: give receive='weETH'")
-            ee = to_wei(ins.amount)
-            we = pool.wrap(ee)
-            if we == 0:
-                raise InstructionError("amount", f"{ins.amount} eETH wraps into no weETH")
-            self.have(KEYS["eETH"], ins.amount)
-            return self.deltas("stake", ts, ins, {KEYS["eETH"]: -ins.amount, KEYS["weETH"]: from_wei(we)},
-                              ("approve", "wrap"), details={"rate": from_wei(pool.rate())}, amount=ins.amount)
+        if wrap:
+            return self.convert("stake", ts, ins, "eETH", "weETH", pool.wrap(to_wei(ins.amount)), ("approve", "wrap"),
+                                pool.rate())
         eth = to_wei(ins.amount)
         try:
             shares, after = pool.deposit(eth)
@@ -104,27 +95,19 @@ class EtherFiSim(StakingSim):
             ops += ("approve", "wrap")
         else:
             positions[KEYS["eETH"]] = from_wei(eeth)
-        return self.deltas("stake", ts, ins, positions, ops, details={"shares": from_wei(shares),
-                                                                      "rate": from_wei(pool.rate())},
-                          amount=ins.amount)
+        return self.deltas("stake", ts, ins, positions, ops,
+                           details={"shares": from_wei(shares), "rate": from_wei(pool.rate())}, amount=ins.amount)
 
     # -- unstake ----------------------------------------------------------------------------------
     def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.asset != "weETH":
-            raise InstructionError("asset", f"only weETH unwraps (into eETH), not {ins.asset!r}")
-        assert ins.amount is not None
+        TOKENS.check_unwrap(ins)
         pool = PoolState.at_rate(self.rate(ts.value))
-        ee = pool.unwrap(to_wei(ins.amount))
-        if ee == 0:
-            raise InstructionError("amount", f"{ins.amount} weETH unwraps into no eETH")
-        self.have(KEYS["weETH"], ins.amount)
-        return self.deltas("unstake", ts, ins, {KEYS["weETH"]: -ins.amount, KEYS["eETH"]: from_wei(ee)}, ("unwrap",),
-                          details={"rate": from_wei(pool.rate())}, amount=ins.amount)
+        return self.convert("unstake", ts, ins, "weETH", "eETH", pool.unwrap(to_wei(ins.amount)), ("unwrap",),
+                            pool.rate())
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        if asset not in ("eETH", "weETH"):
-            raise InstructionError("asset", f"withdrawals are requested in eETH or weETH, not {asset!r}")
+        TOKENS.check_request(ins)
         assert ins.amount is not None
         units = to_wei(ins.amount)
         pool = PoolState.at_rate(self.rate(ts.value))

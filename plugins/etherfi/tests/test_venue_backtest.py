@@ -16,7 +16,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from basis_venue_etherfi.venue import EtherFiVenue
-from typer.testing import CliRunner
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.data import DataProvider, synthetic_market
@@ -24,6 +23,7 @@ from basis_core.data.contrib import collect_files, data_plugin_manager
 from basis_core.data.loaders import load_data_files
 from basis_core.data.series import Series
 from basis_core.errors import InstructionError
+from basis_core.testing.chain import basis_cli
 
 D = Decimal
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
@@ -38,13 +38,7 @@ def shared_data() -> Path | None:
     return None
 
 
-def basis(args: list[str]) -> Any:
-    """``basis ARGS`` in this process (the console script's app, with its commands registered)."""
-    from basis_core.cli import _register, app
-
-    if not app.registered_commands:
-        _register()
-    return CliRunner().invoke(app, args)
+basis = basis_cli  # ``basis ARGS`` in this process
 
 
 def market(rates: list[tuple[pd.Timestamp, str]], eth_usd: str = "3000") -> DataProvider:

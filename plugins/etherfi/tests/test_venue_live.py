@@ -21,6 +21,7 @@ from web3 import Web3
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
+from basis_core.testing.chain import gas_paid_wei
 from basis_core.testing.contracts import wait_receipt
 
 from .conftest import FINALIZATION_DELAY
@@ -47,11 +48,7 @@ def snapshot(world: EtherFiWorld, weth: Any, user: str) -> dict[str, int]:
 
 
 def gas_of(world: EtherFiWorld, d: Any) -> int:
-    total = 0
-    for h in d.details["tx_hashes"]:
-        r = world.w3.eth.get_transaction_receipt(h)
-        total += int(r["gasUsed"]) * int(r["effectiveGasPrice"])
-    return total
+    return gas_paid_wei(world.w3, d)
 
 
 def test_live_deltas_are_the_chains_balance_changes_and_the_queue_delay_holds(

@@ -31,6 +31,7 @@ from basis_core.errors import (
     RetryableError,
 )
 from basis_core.testing.http_emulator import Fault
+from basis_core.testing.orders import trade
 
 D = Decimal
 TS = "2025-06-01T00:00:00Z"
@@ -74,13 +75,11 @@ def m(make: Callable[..., ExecutionInterfaceManager]) -> ExecutionInterfaceManag
 
 
 def perp(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "hyperliquid", "operation": "perp_trade", "symbol": PERP, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("hyperliquid", "perp_trade", PERP, side, amount, client_id=cid, **kw)
 
 
 def spot(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
-    return {"venue": "hyperliquid", "operation": "spot_trade", "symbol": SPOT, "side": side, "amount": amount,
-            "client_id": cid, **kw}
+    return trade("hyperliquid", "spot_trade", SPOT, side, amount, client_id=cid, **kw)
 
 
 def accepted(emu: HyperliquidEmulator, cid: str) -> list[dict[str, Any]]:

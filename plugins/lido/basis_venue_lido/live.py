@@ -28,11 +28,12 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError
-from basis_core.live.evm import EvmClient
+from basis_core.live.evm import EvmClient, Receipt
 from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.onchain import contracts_table
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.live import StakingLive
+from basis_core.onchain.staking import LiquidStaking
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT
 
 VENUE = "lido"
@@ -46,7 +47,6 @@ WSTETH_ABI = [_fn("wrap", ["uint256 _stETHAmount"], ["uint256"], "nonpayable"),
               _fn("unwrap", ["uint256 _wstETHAmount"], ["uint256"], "nonpayable"),
               _fn("stEthPerToken", [], ["uint256"]),
               _fn("getStETHByWstETH", ["uint256 _wstETHAmount"], ["uint256"])]
-WETH_ABI = [_fn("withdraw", ["uint256 wad"], [], "nonpayable")]
 _STATUS = {"name": "statuses", "type": "tuple[]", "components": [
     {"name": "amountOfStETH", "type": "uint256"}, {"name": "amountOfShares", "type": "uint256"},
     {"name": "owner", "type": "address"}, {"name": "timestamp", "type": "uint256"},
@@ -74,62 +74,37 @@ class LidoLive(StakingLive):
 
     venue_name = VENUE
     refusals = ("BALANCE_EXCEEDED", "ALLOWANCE_EXCEEDED")
+    liquid = LiquidStaking(VENUE, "stETH", "wstETH")
     wallet_symbols = ("WETH", "stETH", "wstETH")
-    locked_token = "stETH"
     request_event = WITHDRAWAL_REQUESTED
     claim_event = WITHDRAWAL_CLAIMED
 
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        client = self.connect(venue, client, load_table)
-        c = {k: client.checksum(v) for k, v in self.table["contracts"].items()}
-        tokens = {k: v for k, v in c.items() if k in self.wallet_symbols}
-        self.init_onchain(VENUE, client, {**self.table, "tokens": tokens, "decimals": dict.fromkeys(tokens, 18)},
-                          venue.settings.options)
-        w3 = client.w3
+        c = self.connect_staking(venue, client, load_table)
+        w3 = self.client.w3
         self.steth = w3.eth.contract(address=c["stETH"], abi=STETH_ABI)
-        self.wsteth = w3.eth.contract(address=c["wstETH"], abi=WSTETH_ABI)
+        self.wsteth = self.wrapper = w3.eth.contract(address=c["wstETH"], abi=WSTETH_ABI)
         self.queue = w3.eth.contract(address=c["WithdrawalQueue"], abi=QUEUE_ABI)
         self.queue_address = c["WithdrawalQueue"]
-        self.weth = w3.eth.contract(address=c["WETH"], abi=WETH_ABI) if "WETH" in c else None
         self.init_intents(VENUE, venue.context)
 
     # ------------------------------------------------------------------------------------------ stake / wrap
     def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        if asset not in ("ETH", "WETH", "stETH"):
-            raise InstructionError("asset", f"lido stakes ETH or WETH (or wraps stETH), not {asset!r}")
-        if receive not in (None, "stETH", "wstETH"):
-            raise InstructionError("receive", f"lido gives stETH or wstETH, not {receive!r}")
+        if self.liquid.check_stake(ins):
+            return self.wrap(ts, ins)
         amt = to_base_units(ins.amount, 18)
-        if asset == "stETH":
-            if receive != "wstETH":
-                raise InstructionError("receive", "staking stETH means wrapping it: give receive='wstETH'")
-            self.check_balance("stETH", amt)
-            receipts = self.approve("stETH", self.wsteth.address, amt)
-            return self.send_final(ts, ins, receipts, self.wsteth.functions.wrap(amt))
         self.check_balance(asset, amt)
-        receipts = []
-        eth_in = 0
-        if asset == "WETH":
-            assert self.weth is not None
-            receipts.append(self.send(self.weth.functions.withdraw(amt)))
-            eth_in = amt
+        receipts: list[Receipt] = []
+        eth_in = self.eth_for(asset, amt, receipts)
         if receive == "wstETH":
             return self.send_final(ts, ins, receipts, {"to": self.wsteth.address, "data": "0x"}, amt, eth_in=eth_in)
         return self.send_final(ts, ins, receipts, self.steth.functions.submit("0x" + "00" * 20), amt, eth_in=eth_in)
 
     # ------------------------------------------------------------------------------------------ unstake
-    def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.asset != "wstETH":
-            raise InstructionError("asset", f"only wstETH unwraps (into stETH), not {ins.asset!r}")
-        amt = to_base_units(ins.amount, 18)
-        self.check_balance("wstETH", amt)
-        return self.send_final(ts, ins, [], self.wsteth.functions.unwrap(amt))
-
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        if asset not in ("stETH", "wstETH"):
-            raise InstructionError("asset", f"withdrawals are requested in stETH or wstETH, not {asset!r}")
+        self.liquid.check_request(ins)
         amt = to_base_units(ins.amount, 18)
         steth = amt if asset == "stETH" else int(self.wsteth.functions.getStETHByWstETH(amt).call())
         if steth < MIN_STETH_WITHDRAWAL_AMOUNT or steth > MAX_STETH_WITHDRAWAL_AMOUNT:

@@ -37,7 +37,7 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError
-from basis_core.onchain.staking import WALLET, StakingSim, from_wei, rate_wei, to_wei
+from basis_core.onchain.staking import WALLET, LiquidStaking, StakingSim, from_wei, rate_wei, to_wei
 from basis_core.onchain.staking import parse_delay as _parse_delay
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT, ONE
 
@@ -47,6 +47,7 @@ DEFAULT_WITHDRAWAL_DELAY = "3D"
 #: extra gas units of this venue (on top of DEFAULT_GAS_UNITS)
 LIDO_GAS_UNITS = {"unwrap_weth": 35_000}
 KEYS = {t: WALLET + t for t in ("ETH", "WETH", "stETH", "wstETH")}
+TOKENS = LiquidStaking(VENUE, "stETH", "wstETH")
 
 
 def withdrawal_key(request_id: str) -> str:
@@ -69,14 +70,9 @@ class LidoSim(StakingSim):
     # -- stake / wrap -----------------------------------------------------------------------------
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        if asset not in ("ETH", "WETH", "stETH"):
-            raise InstructionError("asset", f"lido stakes ETH or WETH (or wraps stETH), not {asset!r}")
-        if receive not in (None, "stETH", "wstETH"):
-            raise InstructionError("receive", f"lido gives stETH or wstETH, not {receive!r}")
-        if asset == "stETH":
-            if receive != "wstETH":
-                raise InstructionError("receive", "staking stETH means wrapping it: give receive='wstETH'")
-            return self._wrap(ts, ins)
+        if TOKENS.check_stake(ins):
+            r = self.rate(ts.value)  # WstETH.wrap: getSharesByPooledEth(_stETHAmount)
+            return self.convert("stake", ts, ins, "stETH", "wstETH", to_wei(ins.amount) * ONE // r, ("wrap",), r)
         amount = ins.amount
         eth = to_wei(amount)
         r = self.rate(ts.value)
@@ -94,35 +90,15 @@ class LidoSim(StakingSim):
         return self.deltas("stake", ts, ins, positions, ops, details={"shares": from_wei(shares),
                                                                        "rate": from_wei(r)}, amount=amount)
 
-    def _wrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        amount = ins.amount
-        st = to_wei(amount)
-        r = self.rate(ts.value)
-        wst = st * ONE // r  # WstETH.wrap: getSharesByPooledEth(_stETHAmount)
-        if wst == 0:
-            raise InstructionError("amount", f"{amount} stETH wraps into no wstETH")
-        self.have(KEYS["stETH"], amount)
-        positions = {KEYS["stETH"]: -amount, KEYS["wstETH"]: from_wei(wst)}
-        return self.deltas("stake", ts, ins, positions, ("wrap",), details={"rate": from_wei(r)}, amount=amount)
-
     # -- unstake ----------------------------------------------------------------------------------
     def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.asset != "wstETH":
-            raise InstructionError("asset", f"only wstETH unwraps (into stETH), not {ins.asset!r}")
-        amount = ins.amount
-        wst = to_wei(amount)
-        r = self.rate(ts.value)
-        st = wst * r // ONE  # WstETH.unwrap: getPooledEthByShares(_wstETHAmount)
-        if st == 0:
-            raise InstructionError("amount", f"{amount} wstETH unwraps into no stETH")
-        self.have(KEYS["wstETH"], amount)
-        positions = {KEYS["wstETH"]: -amount, KEYS["stETH"]: from_wei(st)}
-        return self.deltas("unstake", ts, ins, positions, ("unwrap",), details={"rate": from_wei(r)}, amount=amount)
+        TOKENS.check_unwrap(ins)
+        r = self.rate(ts.value)  # WstETH.unwrap: getPooledEthByShares(_wstETHAmount)
+        return self.convert("unstake", ts, ins, "wstETH", "stETH", to_wei(ins.amount) * r // ONE, ("unwrap",), r)
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        if asset not in ("stETH", "wstETH"):
-            raise InstructionError("asset", f"withdrawals are requested in stETH or wstETH, not {asset!r}")
+        TOKENS.check_request(ins)
         amount = ins.amount
         units = to_wei(amount)
         r = self.rate(ts.value)

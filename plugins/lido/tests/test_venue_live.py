@@ -18,6 +18,7 @@ from basis_venue_lido.venue import LidoVenue
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
 from basis_core.testing.anvil import ANVIL_KEYS
+from basis_core.testing.chain import gas_paid_wei
 from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
 
@@ -40,11 +41,7 @@ def snapshot(world: LidoWorld, weth: Any, user: str) -> dict[str, int]:
 
 
 def gas_of(world: LidoWorld, d: Any) -> int:
-    total = 0
-    for h in d.details["tx_hashes"]:
-        r = world.w3.eth.get_transaction_receipt(h)
-        total += int(r["gasUsed"]) * int(r["effectiveGasPrice"])
-    return total
+    return gas_paid_wei(world.w3, d)
 
 
 def test_live_stake_wrap_unwrap_request_claim(lido_world: LidoWorld, weth: Any, chain: Any) -> None:

@@ -32,8 +32,9 @@ from typing import Any
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, ContractRevertError, InstructionError, InsufficientFundsError
 from basis_core.live.evm import EvmClient, Receipt
-from basis_core.live.onchain import OnChainLiveBase, client_from_settings
+from basis_core.live.onchain import abi_function
 from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.live import LendingLive
 from basis_venue_morpho import math as mm
 from basis_venue_morpho.deployment import load_table
 from basis_venue_morpho.markets import MarketSpec, alias_of, resolve_market
@@ -51,13 +52,7 @@ _PARAMS = {"name": "marketParams", "type": "tuple", "components": [
 
 
 def _fn(name: str, inputs: Sequence[Any], outputs: Sequence[str] = (), mut: str = "nonpayable") -> dict[str, Any]:
-    def p(spec: Any) -> Any:
-        if isinstance(spec, dict):
-            return spec
-        typ, _, nm = spec.partition(" ")
-        return {"name": nm, "type": typ}
-    return {"type": "function", "name": name, "stateMutability": mut, "inputs": [p(i) for i in inputs],
-            "outputs": [p(o) for o in outputs]}
+    return abi_function(name, inputs, outputs, mut)
 
 
 #: the parts of IMorpho the venue calls (Morpho Blue 1.0.0)
@@ -173,15 +168,14 @@ class MorphoChain:
             block_identifier=block))
 
 
-class MorphoLive(OnChainLiveBase):
+class MorphoLive(LendingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
+    venue_name = VENUE
+
     def __init__(self, venue: Any, client: EvmClient | None = None) -> None:
-        s = venue.settings
-        opts = s.options
-        if client is None:
-            client = client_from_settings(VENUE, s)
-        self.table = load_table(opts.get("deployment_table") or s.deployment)
+        opts = venue.settings.options
+        client = self.connect(venue, client, load_table)
         self.init_onchain(VENUE, client, self.table, opts)
         self.chain = MorphoChain(client.w3, self.table)
         self.accounts = {k: client.checksum(v) for k, v in self.table["accounts"].items()}
@@ -192,13 +186,6 @@ class MorphoLive(OnChainLiveBase):
         self._encode_call: Any = getattr(venue.context, "encode_call", None)  # other venues' steps as calls
         self._last_translation: tuple[Any, Any] | None = None
         self.init_intents(VENUE, venue.context)
-
-    def __repr__(self) -> str:
-        return f"<MorphoLive {self.client!r}>"
-
-    @property
-    def me(self) -> str:
-        return self.client.address
 
     @property
     def morpho(self) -> Any:
@@ -227,18 +214,6 @@ class MorphoLive(OnChainLiveBase):
             raise
 
     # ------------------------------------------------------------------------------------------ operations
-    def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._supply(ts, ins))
-
-    def withdraw(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._withdraw(ts, ins))
-
-    def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._borrow(ts, ins))
-
-    def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._repay(ts, ins))
-
     def liquidate(self, ts: Any, ins: Any) -> ExecutionDeltas:
         return self.intent(ts, ins, lambda: self._liquidate(ts, ins))
 
@@ -476,9 +451,6 @@ class MorphoLive(OnChainLiveBase):
             if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
                 sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
-
-    def atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
-        return self.intent(ts, bundle, lambda: self._atomic(ts, bundle))
 
     def _atomic(self, ts: Any, bundle: Any) -> ExecutionDeltas:
         if bundle.min_health_factor is not None:

@@ -158,6 +158,7 @@ def w_exp(x: int) -> int:
 
 _COEFF_BELOW = WAD - WAD * WAD // CURVE_STEEPNESS  # WAD - wDivToZero(WAD, CURVE_STEEPNESS) (both positive)
 _COEFF_ABOVE = CURVE_STEEPNESS - WAD
+_ERR_NORM_ABOVE = WAD - TARGET_UTILIZATION
 
 
 def _curve(rate_at_target: int, err: int) -> int:
@@ -170,6 +171,23 @@ def _new_rate_at_target(start: int, linear_adaptation: int) -> int:
     return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
 
 
+def _new_rate_at_target_pos(start: int, x: int) -> int:
+    """:func:`_new_rate_at_target` for ``start`` > 0 (a stored rate at target), :func:`w_exp` inlined (the product
+    of two non-negative numbers: truncation is floor). The same integers, fewer calls on the per-step path."""
+    if x < LN_WEI_INT:
+        e = 0
+    elif x >= WEXP_UPPER_BOUND:
+        e = WEXP_UPPER_VALUE
+    else:
+        a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+        q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+        r = x - q * LN_2_INT
+        e = WAD + r + r * r // WAD // 2
+        e = e << q if q >= 0 else e >> -q
+    r = start * e // WAD
+    return MIN_RATE_AT_TARGET if r < MIN_RATE_AT_TARGET else MAX_RATE_AT_TARGET if r > MAX_RATE_AT_TARGET else r
+
+
 def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
     """Borrowed / supplied in WAD (rounded down; 0 for an empty market)."""
     return w_div_down(total_borrow_assets, total_supply_assets) if total_supply_assets > 0 else 0
@@ -178,22 +196,31 @@ def utilization(total_borrow_assets: int, total_supply_assets: int) -> int:
 def adaptive_curve_borrow_rate(rate_at_target: int, total_supply_assets: int, total_borrow_assets: int,
                                elapsed: int) -> tuple[int, int]:
     """AdaptiveCurveIrm._borrowRate: ``(average borrow rate over elapsed, rate at target at the end)``, WAD per
-    second. ``rate_at_target`` 0 means the market's first interaction (the initial 4 %/year)."""
-    u = utilization(total_borrow_assets, total_supply_assets)
-    err_norm = WAD - TARGET_UTILIZATION if u > TARGET_UTILIZATION else TARGET_UTILIZATION
-    err = w_div_to_zero(u - TARGET_UTILIZATION, err_norm)
+    second. ``rate_at_target`` 0 means the market's first interaction (the initial 4 %/year).
+
+    (``utilization``, ``wDivToZero``, ``wMulToZero``, ``_curve`` inlined on this per-step path: int256 division
+    truncates toward zero, written out by sign; the divisors are positive constants.)"""
+    u = (total_borrow_assets * WAD) // total_supply_assets if total_supply_assets > 0 else 0
+    z = (u - TARGET_UTILIZATION) * WAD
+    err = z // _ERR_NORM_ABOVE if u > TARGET_UTILIZATION else -(-z // TARGET_UTILIZATION)  # z > 0 | z <= 0
     if rate_at_target == 0:
         avg = end = INITIAL_RATE_AT_TARGET
     else:
-        speed = w_mul_to_zero(ADJUSTMENT_SPEED, err)
-        linear = speed * elapsed
+        z = ADJUSTMENT_SPEED * err
+        linear = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed
         if linear == 0:
             avg = end = rate_at_target
+        elif rate_at_target > 0:
+            end = _new_rate_at_target_pos(rate_at_target, linear)
+            mid = _new_rate_at_target_pos(rate_at_target, linear // 2 if linear >= 0 else -(-linear // 2))
+            avg = (rate_at_target + end + 2 * mid) // 4  # all positive (clamped at MIN_RATE_AT_TARGET > 0)
         else:
             end = _new_rate_at_target(rate_at_target, linear)
             mid = _new_rate_at_target(rate_at_target, _tdiv(linear, 2))
             avg = _tdiv(rate_at_target + end + 2 * mid, 4)
-    return _curve(avg, err), end
+    z = (_COEFF_BELOW if err < 0 else _COEFF_ABOVE) * err
+    z = ((z // WAD if z >= 0 else -(-z // WAD)) + WAD) * avg
+    return (z // WAD if z >= 0 else -(-z // WAD)), end
 
 
 # -- market state --------------------------------------------------------------------------------------------
@@ -242,10 +269,15 @@ def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
         return Accrual(m)
     if not irm:
         return Accrual(m._replace(last_update=now))
-    rate, end = adaptive_curve_borrow_rate(m.rate_at_target, m.total_supply_assets, m.total_borrow_assets, elapsed)
-    interest = w_mul_down(m.total_borrow_assets, w_taylor_compounded(rate, elapsed))
-    tba = u128(m.total_borrow_assets + interest)
-    tsa = u128(m.total_supply_assets + interest)
+    tba, tsa = m.total_borrow_assets, m.total_supply_assets
+    rate, end = adaptive_curve_borrow_rate(m.rate_at_target, tsa, tba, elapsed)
+    first = rate * elapsed  # wTaylorCompounded inlined: e^(x n) - 1 by three Taylor terms
+    second = first * first // (2 * WAD)
+    interest = tba * (first + second + second * first // (3 * WAD)) // WAD
+    tba += interest
+    tsa += interest
+    if tba > UINT128_MAX or tsa > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
     tss = m.total_supply_shares
     fee_shares = 0
     if m.fee != 0:

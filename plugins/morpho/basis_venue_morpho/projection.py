@@ -10,7 +10,6 @@ first market of the table whose collateral (supply / withdraw) or loan (borrow /
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,10 +32,10 @@ def project_position(alias: str, market_hex: str, spec: Any, m: mm.Market, p: mm
         if c.collateral and _applies(c, alias, market_hex, spec.collateral,
                                      first_for.get("c:" + spec.collateral) == alias):
             units = int(Decimal(c.collateral).scaleb(decimals[spec.collateral]))
-            p = replace(p, collateral=0 if c.withdraw_all else max(p.collateral + units, 0))
+            p = p._replace(collateral=0 if c.withdraw_all else max(p.collateral + units, 0))
         elif c.withdraw_all and _applies(c, alias, market_hex, spec.collateral,
                                          first_for.get("c:" + spec.collateral) == alias):
-            p = replace(p, collateral=0)
+            p = p._replace(collateral=0)
         if (c.debt or c.repay_all) and _applies(c, alias, market_hex, spec.loan,
                                                 first_for.get("l:" + spec.loan) == alias):
             units = int(Decimal(abs(c.debt)).scaleb(decimals[spec.loan]))
@@ -48,9 +47,9 @@ def project_position(alias: str, market_hex: str, spec: Any, m: mm.Market, p: mm
                 shares = min(mm.to_shares_down(units, m.total_borrow_assets, m.total_borrow_shares), p.borrow_shares)
             sign = 1 if c.debt > 0 and not c.repay_all else -1
             assets = units if sign > 0 else mm.to_assets_down(shares, m.total_borrow_assets, m.total_borrow_shares)
-            p = replace(p, borrow_shares=p.borrow_shares + sign * shares)
-            m = replace(m, total_borrow_assets=max(m.total_borrow_assets + sign * assets, 0),
-                        total_borrow_shares=max(m.total_borrow_shares + sign * shares, 0))
+            p = p._replace(borrow_shares=p.borrow_shares + sign * shares)
+            m = m._replace(total_borrow_assets=max(m.total_borrow_assets + sign * assets, 0),
+                           total_borrow_shares=max(m.total_borrow_shares + sign * shares, 0))
     return m, p
 
 

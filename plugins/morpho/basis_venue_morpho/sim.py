@@ -63,6 +63,7 @@ _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
 _USD_KEY = {t: "morpho-usd:" + t for t in ("ETH", "WETH", "stETH", "eETH", "wstETH", "weETH", "USDC", "USDT")}
 _GAS_MEMO_KEY = {op: "morpho-gas:" + op for op in GAS_UNITS}
+_LST_KEY = {t: "lst:" + t for t in _LST}
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
 
@@ -283,7 +284,7 @@ class MorphoSim:
             eth: Decimal | None = pools.get("morpho-usd:ETH")
             if eth is None:
                 eth = pools["morpho-usd:ETH"] = usd_price(c.snapshot, "ETH")
-            v = eth * c.snapshot.get(f"lst:{token}", "rate") if token in _LST else eth
+            v = eth * c.snapshot.get(_LST_KEY.get(token) or "lst:" + token, "rate") if token in _LST else eth
         else:
             v = usd_price(c.snapshot, token)
         pools["morpho-usd:" + token] = v
@@ -577,26 +578,28 @@ class MorphoSim:
                 continue
             spec = self.markets[alias]
             m = self.market(spec, ts)
-            old = self.booked.get(alias, (0, 0, 0))
-            new = self._values(alias, m, p)
-            loan_dec = self._dec[alias][0]
-            ks, _, kd, _, _ = self._keys[alias]
-            pos: dict[str, Decimal] = {}
-            pnl: dict[str, Decimal] = {}
-            if new[0] != old[0] or new[2] != old[2]:
-                px = self.usd(ts, spec.loan)
-                if new[0] != old[0]:
-                    d = from_units(new[0] - old[0], loan_dec)
+            old = self._booked_get(alias) or _NOTHING
+            # (supplied, debt) as _values computes them (SharesMathLib inlined on this per-step path)
+            tbs = m.total_borrow_shares + _VS
+            sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
+            debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
+            ds, dd = sup - old[0], debt - old[2]
+            if ds or dd:
+                loan_dec, _, ks, _, kd, _, _, _, usd_loan, _ = self._info[alias]
+                px = self.memo.at(ts).pools.get(usd_loan) or self.usd(ts, spec.loan)
+                pos: dict[str, Decimal] = {}
+                pnl: dict[str, Decimal] = {}
+                if ds:
+                    d = Decimal(ds).scaleb(-loan_dec, CTX)
                     pos[ks] = d
                     pnl["lending_interest"] = d * px
-                if new[2] != old[2]:
-                    d = from_units(new[2] - old[2], loan_dec)
+                if dd:
+                    d = Decimal(dd).scaleb(-loan_dec, CTX)
                     pos[kd] = d
                     pnl["borrow_interest"] = -d * px
-            if pos:
-                self.booked[alias] = new
-                out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, status="accrued", pnl=pnl,
-                                           details={"market": alias}))
+                self.booked[alias] = (sup, p.collateral, debt)
+                out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, {}, "accrued", None, None, None, None, pnl,
+                                           {"market": alias}))
             if self.liquidations and p.borrow_shares:
                 price = self.price(spec, ts)
                 if not mm.is_healthy(m, p, price, spec.lltv):

@@ -26,32 +26,29 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from basis_core import ExecutionDeltas, OnChainExecutionInterface, hookimpl
-from basis_core.data.contrib import DataModuleHooks
-from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core import ExecutionDeltas, hookimpl
+from basis_core.onchain import AtomicHooks, LendingHooks, OnChainVenue
 
 MARKET = "wstETH/WETH-94.5"
 
 
-class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
+class MorphoVenue(AtomicHooks, LendingHooks, OnChainVenue):
     """Morpho Blue on Ethereum."""
 
     name = "morpho"
     description = "Morpho Blue: isolated markets, supply / collateral / borrow / repay / liquidate, free flash loans"
     key_namespaces = ("morpho:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = frozenset({
-        "markets", "accounts", "gas_units", "charge_gas", "liquidations", "approval_mode", "deployment_table",
-        "executor"}
-    ) | EVM_OPTIONS
-    capabilities = frozenset({"fills", "credentials", "live"})
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {
+        "markets", "accounts", "liquidations", "executor"}
     data_module: ClassVar[str] = "basis_venue_morpho.data"
+    backtest_backend: ClassVar[str] = "basis_venue_morpho.sim:MorphoSim"
+    live_backend: ClassVar[str] = "basis_venue_morpho.live:MorphoLive"
 
-    def on_configure(self, context: Any) -> None:
+    def check_options(self, options: Any) -> None:
         from basis_venue_morpho.markets import build_markets
         from basis_venue_morpho.sim import build_accounts
 
-        build_accounts(self.settings.options, build_markets(self.settings.options))
-        approval_mode(self.name, self.settings.options)
+        build_accounts(options, build_markets(options))
 
     def flash_loan_premium(self) -> Decimal:
         """Morpho's flash loans are free."""
@@ -61,62 +58,16 @@ class MorphoVenue(DataModuleHooks, OnChainExecutionInterface):
         from basis_venue_morpho.markets import build_markets
         return tuple(build_markets(self.settings.options))
 
-    def make_backtest_backend(self) -> Any:
-        from basis_venue_morpho.sim import MorphoSim
-        return MorphoSim(self)
-
-    def make_live_backend(self) -> Any:
-        from basis_venue_morpho.live import MorphoLive
-        return MorphoLive(self)
-
     @staticmethod
     @hookimpl
     def live_market_data(timestamp: Any, keys: Any, context: Any) -> Any:
         from basis_venue_morpho.market_data import read_market_data
         return read_market_data(timestamp, keys, context)
 
-    # -- operations --------------------------------------------------------------------------------------
-    @hookimpl
-    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
-
+    # -- operations beyond LendingHooks' supply / withdraw / borrow / repay / risk_state and the atomic bundle ----
     @hookimpl
     def execute_liquidate(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
         return self.backend.liquidate(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_atomic(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        """Live: the bundle as one transaction through our MorphoBundleExecutor, inside Morpho's fee-free flash loan
-        (:mod:`basis_venue_morpho.executor`); backtest bundles are run by the core."""
-        return self.dispatch("atomic", timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """Each borrowing market's health under the shock: backtest ``MorphoSim.risk_state``, live
-        ``MorphoLive.risk_state`` (chain reads, the same math)."""
-        return self.backend.risk_state(timestamp, instruction)
-
-    @hookimpl
-    def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
-        if self.mode != "backtest":  # live: settle journaled intents left pending (a restart, a timeout)
-            return live_accrue(self)
-        return self.backend.accrue(previous, timestamp)  # type: ignore[no-any-return]
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

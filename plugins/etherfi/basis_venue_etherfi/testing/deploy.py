@@ -6,21 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from basis_core.testing.contracts import Artifact, deploy, wait_receipt
-from basis_core.testing.solc import compile_solidity
+from basis_core.testing.contracts import wait_receipt
+from basis_core.testing.solc import SourceContracts
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 SOURCES = ("LiquidityPool.sol", "EETH.sol", "WeETH.sol", "WithdrawRequestNFT.sol")
 BOOTSTRAP_WEI = 10**18  # ETH deposited by the deployer first, so the pool is never empty
 
 
-def artifacts() -> dict[str, Artifact]:
-    """Our compiled contracts by name."""
-    return compile_solidity(CONTRACTS_DIR, SOURCES)
-
-
-def _deploy(w3: Any, name: str, *args: Any, sender: str) -> Any:
-    return deploy(w3, artifacts()[name], *args, sender=sender)
+CONTRACTS = SourceContracts(CONTRACTS_DIR, SOURCES)
+artifacts = CONTRACTS.artifacts  # our compiled contracts by name
+_deploy = CONTRACTS.deploy
 
 
 @dataclass

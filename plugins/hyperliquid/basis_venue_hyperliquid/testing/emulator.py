@@ -122,44 +122,21 @@ AGENT_TYPES: dict[str, Any] = {
     ]
 }
 
+def _eip712_fields(spec: str) -> list[dict[str, str]]:
+    """EIP-712 struct fields from ``"name:type name:type ..."``."""
+    return [{"name": n, "type": t} for n, t in (f.split(":") for f in spec.split())]
+
+
 #: EIP-712 primary type and fields of the user-signed actions the emulator knows, by action ``type``.
 USER_SIGNED_TYPES: dict[str, tuple[str, list[dict[str, str]]]] = {
-    "usdClassTransfer": (
-        "HyperliquidTransaction:UsdClassTransfer",
-        [
-            {"name": "hyperliquidChain", "type": "string"},
-            {"name": "amount", "type": "string"},
-            {"name": "toPerp", "type": "bool"},
-            {"name": "nonce", "type": "uint64"},
-        ],
-    ),
-    "withdraw3": (
-        "HyperliquidTransaction:Withdraw",
-        [
-            {"name": "hyperliquidChain", "type": "string"},
-            {"name": "destination", "type": "string"},
-            {"name": "amount", "type": "string"},
-            {"name": "time", "type": "uint64"},
-        ],
-    ),
-    "usdSend": (
-        "HyperliquidTransaction:UsdSend",
-        [
-            {"name": "hyperliquidChain", "type": "string"},
-            {"name": "destination", "type": "string"},
-            {"name": "amount", "type": "string"},
-            {"name": "time", "type": "uint64"},
-        ],
-    ),
-    "approveBuilderFee": (
-        "HyperliquidTransaction:ApproveBuilderFee",
-        [
-            {"name": "hyperliquidChain", "type": "string"},
-            {"name": "maxFeeRate", "type": "string"},
-            {"name": "builder", "type": "address"},
-            {"name": "nonce", "type": "uint64"},
-        ],
-    ),
+    "usdClassTransfer": ("HyperliquidTransaction:UsdClassTransfer",
+                         _eip712_fields("hyperliquidChain:string amount:string toPerp:bool nonce:uint64")),
+    "withdraw3": ("HyperliquidTransaction:Withdraw",
+                  _eip712_fields("hyperliquidChain:string destination:string amount:string time:uint64")),
+    "usdSend": ("HyperliquidTransaction:UsdSend",
+                _eip712_fields("hyperliquidChain:string destination:string amount:string time:uint64")),
+    "approveBuilderFee": ("HyperliquidTransaction:ApproveBuilderFee",
+                          _eip712_fields("hyperliquidChain:string maxFeeRate:string builder:address nonce:uint64")),
 }
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from basis_core.testing.contracts import Artifact
-from basis_core.testing.solc import SolcError, compile_solidity
+from basis_core.testing.solc import SolcError, SourceContracts, compile_solidity
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 SOURCES = ("StETH.sol", "WstETH.sol", "WithdrawalQueue.sol")
+CONTRACTS = SourceContracts(CONTRACTS_DIR, SOURCES)
 
 
 def compile_lido_contracts(evm_version: str = "cancun") -> dict[str, Artifact]:
@@ -17,4 +18,4 @@ def compile_lido_contracts(evm_version: str = "cancun") -> dict[str, Artifact]:
     return compile_solidity(CONTRACTS_DIR, SOURCES, evm_version=evm_version)
 
 
-__all__ = ["SolcError", "compile_lido_contracts"]
+__all__ = ["CONTRACTS", "SolcError", "compile_lido_contracts"]

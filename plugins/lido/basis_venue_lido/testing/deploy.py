@@ -7,16 +7,12 @@ from typing import Any
 
 from basis_core.testing.contracts import wait_receipt
 from basis_venue_lido.rates import StEthState
-from basis_venue_lido.testing.compile import compile_lido_contracts
+from basis_venue_lido.testing.compile import CONTRACTS
 
 BOOTSTRAP_WEI = 10**18  # ETH staked for the dead holder at deployment (Lido's bootstrap)
 
 
-def _deploy(w3: Any, name: str, *args: Any, sender: str, value: int = 0) -> Any:
-    art = compile_lido_contracts()[name]
-    factory = w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode)
-    receipt = wait_receipt(w3, factory.constructor(*args).transact({"from": sender, "value": value}))
-    return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+_deploy = CONTRACTS.deploy
 
 
 @dataclass
