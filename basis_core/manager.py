@@ -562,7 +562,7 @@ class ExecutionInterfaceManager:
                         raise dup
                     return done[1]
             op = instr.operation
-            if self._min_corridor is not None and self.ledger is None:
+            if self._min_corridor is not None and self.ledger is None and op != "cancel_order":
                 self._check_corridor_live(ts, instr)
             if op == "atomic" and (self.execution_mode == "backtest" or instr.venue == "atomic"):
                 result = self._execute_atomic(ts, instr)

@@ -152,18 +152,21 @@ def pnl_by_strategy(px: pd.DataFrame,
     for seq, (step, usd, touched) in enumerate(accruals):
         events.append((min(step, n - 1), 0, seq, usd, touched))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
-    held = np.zeros((len(names), len(keys)))
-    value = np.zeros(len(names))
+    # held and value as Python floats (the same IEEE arithmetic as numpy's, a tenth of its per-element cost);
+    # numpy for the few vector steps (accrual shares, the final mark)
+    held = [[0.0] * len(keys) for _ in names]
+    value = [0.0] * len(names)
     accruing = np.array([k.split(":")[1] in ("perp", "supplied", "debt") for k in keys])
     venue_of = np.array([_venue_of(k) for k in keys])
     for step, kind, _, a, b in events:
         if kind == 1:
             positions, costs = b
+            row = held[a]
             for k, v in positions.items():
                 j = col.get(k)
                 if j is None:
                     continue
-                held[a, j] += float(v)
+                row[j] += float(v)
                 if costs is None or k in costs:  # capital, or a perp valued from its entry price
                     c = prices[step, j] if costs is None or math.isnan(costs[k]) else costs[k]
                     value[a] -= float(v) * c
@@ -171,11 +174,11 @@ def pnl_by_strategy(px: pd.DataFrame,
         mask = accruing & np.isin(venue_of, list({_venue_of(k) for k in b}))
         if not mask.any():
             continue
-        shares = np.abs(held[:, mask] * prices[step, mask]).sum(axis=1)
+        shares = np.abs(np.array(held)[:, mask] * prices[step, mask]).sum(axis=1)
         tot = shares.sum()
         if tot > 0:
-            value += a * shares / tot
-    value += (held * prices[-1]).sum(axis=1)  # perps: size x mark, less size x entry counted above
+            value = (np.array(value) + a * shares / tot).tolist()
+    value = (np.array(value) + (np.array(held).reshape(len(names), len(keys)) * prices[-1]).sum(axis=1)).tolist()
     out = {name: float(value[i]) for name, i in names.items()}
     out["unattributed"] = float(total_pnl) - sum(out.values())
     return out

@@ -16,11 +16,14 @@ up exactly to the equity change. Rows are collected in lists and framed once at 
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import math
 import time
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,13 +33,12 @@ import numpy as np
 import pandas as pd
 
 from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
-from basis_core.backtest.attribution import items as _items
+from basis_core.backtest.executions import EXECUTION_COLUMNS, AccrualEvent, OwnEvent, executions_frame, scan_history
 from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
 from basis_core.backtest.strategies.loader import load_strategy, strategy_name
 from basis_core.data.provider import DataProvider
-from basis_core.deltas import PNL_COMPONENTS
 from basis_core.errors import BasisError, ScenarioError
 from basis_core.instructions import OPERATIONS
 from basis_core.manager import ExecutionInterfaceManager
@@ -67,7 +69,8 @@ class BacktestResult:
     - ``pnl``: the same components per step (not cumulative).
     - ``positions``: balances by instrument key (human units; perps signed).
     - ``exposures``: USD exposure by key (perps: size x mark; liabilities negative).
-    - ``executions``: one row per execution-history record (instructions and accruals).
+    - ``executions``: one row per execution-history record (instructions and accruals), built on first access
+      (:func:`~basis_core.backtest.executions.executions_frame`; a run that only needs its summary never pays for it).
     - ``totals``: exact Decimal totals of every component; ``start_equity`` / ``end_equity`` exact.
     - ``risk``: ``leverage`` and ``net_delta`` (shares of equity, every step) and the venues' health factor,
       LTV and margin ratios (``<venue>:health_factor``, ``<venue>:ltv``, ``<venue>:margin_ratio:<asset>``,
@@ -80,7 +83,7 @@ class BacktestResult:
     pnl: pd.DataFrame
     positions: pd.DataFrame
     exposures: pd.DataFrame
-    executions: pd.DataFrame
+    _executions: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     totals: dict[str, Decimal]
     start_equity: Decimal
     end_equity: Decimal
@@ -95,10 +98,19 @@ class BacktestResult:
     def equity_change(self) -> Decimal:
         return self.end_equity - self.start_equity
 
+    @property
+    def executions(self) -> pd.DataFrame:
+        """One row per execution-history record of the run (:data:`EXECUTION_COLUMNS`), built on first access."""
+        ex = self._executions
+        if not isinstance(ex, pd.DataFrame):
+            ex = self._executions = ex()
+        return ex
+
     def __getstate__(self) -> dict[str, Any]:
-        """Pickling keeps the data and drops ``manager`` (live venue objects, not meant to cross processes):
-        a result read back from another process has ``manager`` None."""
+        """Pickling keeps the data (the executions frame built) and drops ``manager`` (live venue objects, not meant
+        to cross processes): a result read back from another process has ``manager`` None."""
         state = dict(self.__dict__)
+        state["_executions"] = self.executions
         state["manager"] = None
         return state
 
@@ -215,7 +227,33 @@ def _labels(active: list[Strategy]) -> list[str]:
     return out
 
 
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """While inside, the objects that existed before (market data, modules, the host's own) are left out of garbage
+    collections (:func:`gc.freeze`): a full collection, which a long run's allocations trigger now and then, walks
+    only the objects made since instead of the whole process (tens of ms each on a large heap). Nothing is kept
+    alive longer than refcounting allows; only cyclic garbage among the older objects waits until the end. Does
+    nothing when the collector is off or objects are frozen already (the host's own ``gc.freeze``)."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _with_frozen_heap(fn: Callable[..., BacktestResult]) -> Callable[..., BacktestResult]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> BacktestResult:
+        with frozen_heap():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 @library_context
+@_with_frozen_heap
 def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | Path | None = None,
         data_provider: DataProvider | None = None, progress: ProgressCallback | None = None,
         plugins: Iterable[Any] = (), autoload: bool | None = None, strategies: Iterable[Strategy] = (),
@@ -322,17 +360,19 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     if sc.on_error == "stop":
                         raise
             manager.advance_to(ts)
+            h0 = len(history)
             for s, label in zip(active, labels, strict=True):
-                h0 = len(history)
                 if not started:
                     s.start(manager, ts)
                 s.step(manager, ts)
-                if len(history) > h0:
-                    owners.append((h0, len(history), label))
+                h1 = len(history)
+                if h1 > h0:
+                    owners.append((h0, h1, label))
+                    h0 = h1
             started = True
             epoch = row_epoch(ts_ns)
-            if (epoch == val_epoch and attribution.hist_i == len(history) and ledger.version == val_version
-                    and ts_ns <= fresh_until):
+            same_market = epoch == val_epoch and ts_ns <= fresh_until
+            if same_market and attribution.hist_i == h0 and ledger.version == val_version:
                 # no new row in any series, no ledger write, no record: the book is worth what it was and nothing is
                 # attributed (minute steps over hourly data: most steps)
                 price_rows.append(0.0)
@@ -346,7 +386,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     if new_bal != bal:
                         bal = new_bal
                         pos_rows.add(n, bal)
-                out = attribution.step(snap, bal)
+                out = attribution.step(snap, bal, same_market)  # the same market: its prices are reused
                 if out.components is not None:
                     comp_steps.append(len(eq_rows))
                     comp_vals.extend([float(x) if x else 0.0 for x in out.components])
@@ -401,23 +441,28 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     positions = pos_rows.frame(index)
     exposures = exp_rows.frame(index)
     strategy_of = _owner_map(owners, len(history))
-    executions = executions_frame(history, strategy_of)
+    capital_of = dict(zip(labels, capital, strict=True))
     dropped = history.start
     if dropped:
         notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
                      "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
+    by_strategy_wanted = not dropped and (bool(strategy_of) or any(capital_of.values()))
+    # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
+    n_records = len(history)
+    light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,
+                                               full=False, end=n_records)
     risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
     result = BacktestResult(
-        scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures, executions=executions,
+        scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures,
+        _executions=lambda: scan_history(history, strategy_of, end=n_records)[0],
         totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
         unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
     )
-    by_strategy = {} if dropped else _strategy_pnl(result, history, strategy_of,
-                                                   dict(zip(labels, capital, strict=True)))
+    by_strategy = _strategy_pnl(result, own_events, accruals, capital_of) if by_strategy_wanted else {}
     wall = time.perf_counter() - t_wall
     result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
                                venues=[v["name"] for v in manager.venues()], notes=notes,
-                               pnl_by_strategy=by_strategy)
+                               pnl_by_strategy=by_strategy, executions=light)
     return result
 
 
@@ -473,13 +518,6 @@ def _risk_frame(rows: list[dict[str, float]], index_ns: list[int], exposures: pd
     return shares.join(sampled, how="left")
 
 
-def _indexed(history: Iterable[Any]) -> Iterable[tuple[int, Any]]:
-    """``(index, record)`` pairs of a history: a :class:`~basis_core.history.HistoryLog`'s absolute indices (the
-    owner map's), or positions in a plain sequence."""
-    indexed = getattr(history, "indexed", None)
-    return indexed() if indexed is not None else enumerate(history)  # type: ignore[no-any-return]
-
-
 def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     """History index -> the strategy whose step made it."""
     out: dict[int, str] = {}
@@ -489,121 +527,17 @@ def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     return out
 
 
-def _trade_value_deltas(rec: Any) -> tuple[Mapping[str, Any], Mapping[str, float] | None]:
-    """The position changes of a record for valuing them, and the prices to value some of them at. A perp trade
-    counts its perp change at its fill price (slippage is in the entry price, not in a balance) and its fees:
-    the realised PnL it credits to the margin account is already the perp change marked to market."""
-    pos = dict(_items(rec.positions))
-    perps = {k: v for k, v in pos.items() if k.split(":", 2)[1:2] == ["perp"]}
-    if not perps:
-        return pos, {}  # an exchange within the strategy's book: no cost of its own
-    for k, v in _items(rec.fees):
-        perps[k] = perps.get(k, _ZERO) + v
-    entry = float(rec.fill_price) if rec.fill_price else math.nan
-    return perps, {k: entry for k in perps if ":perp:" in k}
-
-
-def _strategy_pnl(result: BacktestResult, history: Any, strategy_of: Mapping[int, str],
+def _strategy_pnl(result: BacktestResult, own: list[OwnEvent], accruals: list[AccrualEvent],
                   capital: Mapping[str, Mapping[str, Decimal]]) -> dict[str, float]:
-    """PnL by strategy (:func:`basis_core.backtest.metrics.pnl_by_strategy`); a strategy's own ``balances``
-    count as held from the first step."""
+    """PnL by strategy (:func:`basis_core.backtest.metrics.pnl_by_strategy`) from the strategies' events and the
+    accruals (:func:`~basis_core.backtest.executions.scan_history`); a strategy's own ``balances`` count as held
+    from the first step."""
     from basis_core.backtest.metrics import pnl_by_strategy, unit_prices
 
-    if not strategy_of and not any(capital.values()):
-        return {}
-    index = result.equity.index
-    own: list[tuple[int, str, Mapping[str, Any], Mapping[str, float] | None]] = [
-        (0, label, bal, None) for label, bal in capital.items() if bal]
-    accruals: list[tuple[int, float, Any]] = []
-    ns = np.asarray(index.asi8)  # type: ignore[attr-defined]
-    for i, rec in _indexed(history):
-        if not rec.success or rec.operation == "atomic":
-            continue
-        step = int(ns.searchsorted(rec.ts_ns, side="left"))
-        label = strategy_of.get(i)
-        if label is not None:
-            own.append((step, label, *_trade_value_deltas(rec)))
-        elif rec.operation not in OPERATIONS and rec.pnl:
-            usd = float(sum((v for c, v in _items(rec.pnl) if c in ("funding", "lending_interest",
-                                                                      "borrow_interest")), _ZERO))
-            if usd:
-                accruals.append((step, usd, list(rec.positions)))
-    px = unit_prices(result.positions, result.exposures, {k for o in own for k in o[2]})
-    return pnl_by_strategy(px, own, accruals, float(result.end_equity - result.start_equity))
-
-
-#: columns of :func:`executions_frame`, in order, with their dtypes
-EXECUTION_COLUMNS: dict[str, str] = {
-    "timestamp": "datetime64[ns, UTC]", "venue": "string", "operation": "string", "symbol": "string",
-    "side": "string", "fill_price": "float64", "fill_amount": "float64", "notional": "float64", "fee": "float64",
-    "strategy": "string", "success": "bool", "status": "string", "error": "string", "error_field": "string",
-    "client_id": "string", "order_id": "string", "bundle": "Int64",
-    **{f"pnl_{c}": "float64" for c in PNL_COMPONENTS},
-    "positions": "string",
-}
-
-
-def _symbol_side(rec: Any) -> tuple[str | None, str | None]:
-    """The market and side of a record, read from its position changes (history records keep no instruction):
-    perps from the ``perp`` key; spot from the base (the key whose change is the fill amount) and the quote;
-    swaps as ``IN->OUT``; other operations: the asset they moved."""
-    pos = _items(rec.positions)
-    items = [(k, v) for k, v in pos if ":metric:" not in k]
-    if not items:
-        return None, None
-    for k, v in items:
-        parts = k.split(":", 2)
-        if len(parts) == 3 and parts[1] == "perp":
-            return parts[2], ("buy" if v > 0 else "sell")
-    op = rec.operation
-    if op == "spot_trade" and rec.fill_amount is not None and len(items) >= 2:
-        amt = abs(rec.fill_amount)
-        base_k, base_v = min(items, key=lambda kv: abs(abs(kv[1]) - amt))
-        rest = [kv for kv in items if kv[0] != base_k and (kv[1] > 0) != (base_v > 0)] or \
-            [kv for kv in items if kv[0] != base_k]
-        quote_k = max(rest, key=lambda kv: abs(kv[1]))[0]
-        return f"{base_k.split(':', 2)[2]}/{quote_k.split(':', 2)[2]}", ("buy" if base_v > 0 else "sell")
-    if op == "swap":
-        sold = [k.split(":", 2)[2] for k, v in items if v < 0]
-        bought = [k.split(":", 2)[2] for k, v in items if v > 0]
-        if sold and bought:
-            return f"{sold[0]}->{bought[0]}", "swap"
-    return items[0][0].split(":", 2)[2], None
-
-
-def executions_frame(history: Iterable[Any], strategy_of: Mapping[int, str] | None = None) -> pd.DataFrame:
-    """A tidy frame, one row per history record (instructions, accruals, fills of resting orders, liquidations)
-    with typed columns (:data:`EXECUTION_COLUMNS`): time, venue, operation, symbol and side (derived from the
-    position changes), fill price and amount, notional (price x amount, quote units), ``fee`` (USD paid in
-    trading fees and gas, positive = cost), the strategy that made it (None: scheduled instructions and accruals),
-    success, status, error and its field, ids, the atomic bundle, ``pnl_<component>`` (USD) and the position
-    changes as JSON."""
-    owner = strategy_of or {}
-    comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
-    fee_j = (comp_index["trading_fees"], comp_index["gas"])
-    ncomp = len(PNL_COMPONENTS)
-    rows = []
-    times: list[int] = []
-    for i, r in _indexed(history):
-        comps = [0.0] * ncomp
-        for c, v in _items(r.pnl):
-            j = comp_index.get(c)
-            if j is not None:
-                comps[j] = float(v)
-        symbol, side = _symbol_side(r) if r.success else (None, None)
-        price = None if r.fill_price is None else float(r.fill_price)
-        amount = None if r.fill_amount is None else float(r.fill_amount)
-        times.append(r.ts_ns)
-        rows.append((
-            None, r.venue, r.operation, symbol, side, price, amount,
-            None if price is None or amount is None else price * amount,
-            -(comps[fee_j[0]] + comps[fee_j[1]]), owner.get(i), r.success, r.status,
-            r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
-            "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(r.positions))) + "}",
-        ))
-    frame = pd.DataFrame(rows, columns=list(EXECUTION_COLUMNS))
-    frame["timestamp"] = pd.to_datetime(np.asarray(times, dtype="int64"), unit="ns", utc=True)
-    return frame.astype(EXECUTION_COLUMNS)  # type: ignore[arg-type]
+    events: list[OwnEvent] = [(0, label, bal, None) for label, bal in capital.items() if bal]
+    events.extend(own)
+    px = unit_prices(result.positions, result.exposures, {k for o in events for k in o[2]})
+    return pnl_by_strategy(px, events, accruals, float(result.end_equity - result.start_equity))
 
 
 def _fmt_step(td: pd.Timedelta) -> str:
@@ -632,11 +566,13 @@ def _failures(hist: pd.DataFrame, limit: int = 5) -> dict[str, Any]:
 
 def summarize(result: BacktestResult, *, provider_name: str = "", failures: int = 0, wall_seconds: float = 0.0,
               venues: list[str] | None = None, notes: list[str] | None = None,
-              pnl_by_strategy: Mapping[str, float] | None = None) -> dict[str, Any]:
+              pnl_by_strategy: Mapping[str, float] | None = None,
+              executions: pd.DataFrame | None = None) -> dict[str, Any]:
     """The run's summary (JSON-ready; every metric the report shows is here): equity, return, annualised return,
     max drawdown, volatility, Sharpe, Sortino, Calmar (annualised from the step, see
     :mod:`basis_core.backtest.metrics`), PnL components, PnL by venue and by strategy, risk extremes, failures
-    with their first reasons."""
+    with their first reasons. ``executions``: the frame to read them from (at least
+    :data:`~basis_core.backtest.executions.SUMMARY_COLUMNS`; default ``result.executions``)."""
     from basis_core.backtest.metrics import performance, pnl_by_venue
     eq = result.equity
     start, end = result.start_equity, result.end_equity
@@ -647,7 +583,7 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
     else:
         annual = float("nan")
     max_dd = float(eq["drawdown"].max()) if len(eq) else 0.0
-    hist = result.executions
+    hist = result.executions if executions is None else executions
     instr = hist[hist["operation"].isin(OPERATIONS)] if len(hist) else hist
     steps = len(eq)
     perf = performance(eq["equity"], result.scenario.period.step, annual, max_dd)

@@ -92,6 +92,11 @@ def market_usd_price(snapshot: MarketSnapshot, token: str, eth_price: str = "mar
     return usd_price(snapshot, token)
 
 
+def _pairs(m: Any) -> Any:
+    """The ``(key, value)`` pairs of a map (a dict or Mapping, or already pairs)."""
+    return m.items() if type(m) is dict or isinstance(m, Mapping) else m
+
+
 def _split(key: str) -> tuple[str, str, str]:
     venue, _, rest = key.partition(":")
     kind, _, asset = rest.partition(":")
@@ -115,18 +120,26 @@ class Valuer:
         self.unpriced: set[str] = set()
         self._venue_metrics: dict[str, bool] = {}
         self._kinds: dict[str, tuple[str, str, str]] = {}
+        self._prices: dict[str, Any] = {}  # USD prices found by the last value(): reused while the market is the same
 
     # -- history ---------------------------------------------------------------------------------
     def observe(self, records: Iterable[Any], snapshot_at: Any = None) -> None:
         """Update perp cost bases from successful history records (HistoryRecord or ExecutionDeltas)."""
+        kinds = self._kinds
         for rec in records:
             if not getattr(rec, "success", True):
                 continue
-            positions = tuple(rec.positions.items()) if isinstance(rec.positions, Mapping) else tuple(rec.positions)
-            perp_moves = [(k, d) for k, d in positions if _split(k)[1] == "perp" and d != 0]
+            positions = tuple(_pairs(rec.positions))
+            perp_moves = []
+            for k, d in positions:
+                parts = kinds.get(k)
+                if parts is None:
+                    parts = kinds[k] = _split(k)
+                if parts[1] == "perp" and d != 0:
+                    perp_moves.append((k, d))
             if not perp_moves:
                 continue
-            fees = dict(rec.fees.items()) if isinstance(rec.fees, Mapping) else dict(rec.fees)
+            fees = dict(_pairs(rec.fees))
             for key, delta in perp_moves:
                 venue, _, symbol = _split(key)
                 settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
@@ -154,13 +167,20 @@ class Valuer:
         return self.provider.series(f"perp:{venue}:{symbol}").value("close", ts_ns)
 
     # -- valuation -------------------------------------------------------------------------------
-    def value(self, snapshot: MarketSnapshot, balances: Mapping[str, Decimal]) -> Valuation:
-        """Total equity (USD) of ``balances`` at the snapshot, with per-key values and exposures."""
+    def value(self, snapshot: MarketSnapshot, balances: Mapping[str, Decimal], same_market: bool = False) -> Valuation:
+        """Total equity (USD) of ``balances`` at the snapshot, with per-key values and exposures.
+
+        ``same_market``: the caller knows the snapshot reads the same values as the previous call's (no series got
+        a new row since, none went stale): the market prices found then are reused (venue metrics are asked again).
+        """
         values: dict[str, Decimal] = {}
         exposures: dict[str, Decimal] = {}
         total = _ZERO
         metrics_cache: dict[str, Mapping[str, Decimal]] = {}
         kinds = self._kinds
+        if not same_market:
+            self._prices = {}
+        prices = self._prices
         for key, amount in balances.items():
             parts = kinds.get(key)
             if parts is None:
@@ -171,17 +191,15 @@ class Valuer:
             try:
                 if kind == "perp":
                     value, exposure = self._perp_value(snapshot, key, venue, asset, amount, metrics_cache)
-                elif kind in LIABILITY_KINDS:
-                    value = -amount * market_usd_price(snapshot, asset, self.eth_price)
-                    exposure = value
                 elif kind in VENUE_VALUED_KINDS:
                     value = self._venue_value(snapshot, venue, kind, asset, metrics_cache)
                     exposure = value
-                elif kind in EXCHANGE_KINDS:
-                    value = amount * self._exchange_price(snapshot, asset)
-                    exposure = value
                 else:
-                    value = amount * market_usd_price(snapshot, asset, self.eth_price)
+                    px = prices.get(key)  # the key's USD price, found once per market
+                    if px is None:
+                        px = prices[key] = (self._exchange_price(snapshot, asset) if kind in EXCHANGE_KINDS
+                                            else market_usd_price(snapshot, asset, self.eth_price))
+                    value = -amount * px if kind in LIABILITY_KINDS else amount * px
                     exposure = value
             except (MarketDataError, LookupError):
                 try:
@@ -231,9 +249,13 @@ class Valuer:
 
     def _perp_value(self, snapshot: MarketSnapshot, key: str, venue: str, symbol: str, size: Decimal,
                     cache: dict[str, Mapping[str, Decimal]]) -> tuple[Decimal, Decimal]:
-        mark = snapshot.get(f"perp:{venue}:{symbol}")
-        settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
-        settle_px = usd_price(snapshot, settle)
+        marked = self._prices.get(key)
+        if marked is None:
+            mark = snapshot.get(f"perp:{venue}:{symbol}")
+            settle_px = usd_price(snapshot, symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD")
+            self._prices[key] = (mark, settle_px)
+        else:
+            mark, settle_px = marked
         uses_metrics = self._venue_metrics.get(venue)
         if uses_metrics is None or uses_metrics:
             m = self._metrics(snapshot, venue, cache)

@@ -55,6 +55,7 @@ and, executed, ``cex_orders``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -465,8 +466,11 @@ def _bundle(plan: RoutePlan, venue: str, default_slippage_bps: Decimal) -> Atomi
 
 
 def _cex_orders(plan: RoutePlan) -> list[SpotTrade]:
-    """The split's CEX legs as the market orders their quotes name (client id ``<routed client id>.cex<i>``)."""
+    """The split's CEX legs as the market orders their quotes name (client id ``<routed client id>.cex<i>``; a
+    routed client id too long for that is replaced by its SHA-256 prefix)."""
     cid = plan.instruction.client_id
+    if cid is not None and len(cid) > 58:
+        cid = hashlib.sha256(cid.encode()).hexdigest()[:40]
     return [SpotTrade.model_validate({**d.details["spot_trade"],
                                       **({"client_id": f"{cid}.cex{k}"} if cid else {})})
             for k, (_, _, d) in enumerate(leg for leg in plan.legs() if leg[0].is_cex)]

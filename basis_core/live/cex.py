@@ -44,7 +44,7 @@ from typing import Any
 import pandas as pd
 
 from basis_core.backtest.cex.fills import perp_fill, spot_fill
-from basis_core.backtest.cex.market import Market
+from basis_core.backtest.cex.market import Market, trade_notional
 from basis_core.backtest.cex.spot_quote import book_price, quote_spot, spot_market
 from basis_core.backtest.cex.validation import (
     account_key,
@@ -54,7 +54,6 @@ from basis_core.backtest.cex.validation import (
     check_price,
     check_time_in_force,
     market_for,
-    trade_notional,
     validate_order,
 )
 from basis_core.deltas import ExecutionDeltas, merge_positions

@@ -2,7 +2,8 @@
 and what the built-in Lido, EtherFi, EigenLayer, Aave and Morpho venues use.
 
 - :mod:`basis_core.onchain.venue`: :class:`OnChainVenue` (settings, backends, balances, live accrual, market
-  data module) and the operation mixins :class:`StakingHooks` / :class:`LendingHooks` / :class:`AtomicHooks`;
+  data module), the operation mixins :class:`StakingHooks` / :class:`LendingHooks` / :class:`AtomicHooks`, and
+  :class:`LiquidStakingVenue` (a liquid-staking venue described by a :class:`LiquidStaking`);
 - :mod:`basis_core.onchain.staking`: :class:`StakingSim`, the backtest base of token-wrapping / staking-queue
   venues (ledger, rate series, gas, request ids, rebases), and the wei helpers;
 - :mod:`basis_core.live.onchain`: :class:`~basis_core.live.onchain.OnChainLiveBase`, the live backend base (web3
@@ -15,6 +16,7 @@ Nothing here imports web3; the live base loads it only when a client is built.
 
 from __future__ import annotations
 
-from basis_core.onchain.venue import AtomicHooks, LendingHooks, OnChainVenue, StakingHooks
+from basis_core.onchain.liquid import LiquidStaking
+from basis_core.onchain.venue import AtomicHooks, LendingHooks, LiquidStakingVenue, OnChainVenue, StakingHooks
 
-__all__ = ["AtomicHooks", "LendingHooks", "OnChainVenue", "StakingHooks"]
+__all__ = ["AtomicHooks", "LendingHooks", "LiquidStaking", "LiquidStakingVenue", "OnChainVenue", "StakingHooks"]

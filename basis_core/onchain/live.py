@@ -12,7 +12,7 @@ receipts into deltas (also when a restart resumes it):
 - claim: the queue's ``claim_event`` (the ETH paid first in its data) pays ETH and removes the request (the
   locked amount is in the context under ``locked_token.lower()``); status ``claimed``.
 
-A subclass sets ``venue_name``, ``liquid`` (its tokens' rules), ``wallet_symbols``, the two events, and in its
+A subclass sets ``liquid`` (its tokens' rules: ``venue_name`` and ``wallet_symbols`` follow), the two events, and in its
 ``__init__`` (after :meth:`StakingLive.connect_staking`) ``queue_address`` (the contract emitting them) and
 ``wrapper`` (the wrapped token's contract: ``wrap`` / ``unwrap``); it implements ``_stake``, ``_request`` and
 ``_claim`` (wrapping and unwrapping are the base's).
@@ -52,6 +52,13 @@ class StakingLive(OnChainLiveBase):
     #: the wrapped token's contract (``wrap(amount)`` / ``unwrap(amount)``), and WETH's (None without WETH)
     wrapper: Any
     weth: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        liquid = cls.__dict__.get("liquid")
+        if liquid is not None:  # the venue's name, and its wallet tokens (WETH when the table has it)
+            cls.venue_name = liquid.venue
+            cls.wallet_symbols = ("WETH", liquid.rebasing, liquid.wrapped)
 
     def connect_staking(self, venue: Any, client: EvmClient | None, load_table: Any) -> dict[str, str]:
         """Connect (:meth:`connect`), set the token tables to the deployment's ``wallet_symbols`` (18 decimals) and

@@ -16,17 +16,16 @@ and ``balances``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, ClassVar
-
-import pandas as pd
 
 from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
-from basis_core.errors import ConfigError, InstructionError, InsufficientFundsError, MarketDataError
+from basis_core.errors import InstructionError, InsufficientFundsError, MarketDataError
 from basis_core.live.units import from_base_units, to_base_units
+from basis_core.onchain.liquid import LiquidStaking, parse_delay
+from basis_core.onchain.venue import backtest_context
 from basis_core.timeutil import from_ns
 
 __all__ = ["WALLET", "LiquidStaking", "StakingSim", "from_wei", "parse_delay", "rate_wei", "to_wei"]
@@ -52,50 +51,6 @@ def rate_wei(rate: Decimal) -> int:
     return int(rate.scaleb(18, _CTX))
 
 
-def parse_delay(venue: str, value: Any, option: str = "withdrawal_delay") -> int:
-    """A duration option (a pandas Timedelta string such as ``"3D"``, or seconds) in ns; ConfigError naming
-    ``venue_config.<venue>.<option>`` when it is not a duration or negative."""
-    try:
-        td = pd.Timedelta(seconds=float(value)) if isinstance(value, int | float) else pd.Timedelta(str(value))
-    except (ValueError, TypeError):
-        raise ConfigError(f"venue_config.{venue}.{option}: not a duration: {value!r}") from None
-    if td < pd.Timedelta(0):
-        raise ConfigError(f"venue_config.{venue}.{option}: must not be negative")
-    return int(td.value)
-
-
-@dataclass(frozen=True)
-class LiquidStaking:
-    """The instruction rules of a liquid-staking venue (shared by its backtest and live backends): ETH (or WETH)
-    stakes into the ``rebasing`` token (or straight into ``wrapped``), ``rebasing`` wraps into ``wrapped`` and back,
-    withdrawals are requested in either. Each check raises an InstructionError naming the field, before anything
-    is simulated or sent."""
-
-    venue: str
-    rebasing: str
-    wrapped: str
-
-    def check_stake(self, ins: Any) -> bool:
-        """Validate a ``Stake``; True when it wraps (``asset`` is the rebasing token)."""
-        asset, receive, r, w = ins.asset, ins.receive, self.rebasing, self.wrapped
-        if asset not in ("ETH", "WETH", r):
-            raise InstructionError("asset", f"{self.venue} stakes ETH or WETH (or wraps {r}), not {asset!r}")
-        if receive not in (None, r, w):
-            raise InstructionError("receive", f"{self.venue} gives {r} or {w}, not {receive!r}")
-        if asset == r and receive != w:
-            raise InstructionError("receive", f"staking {r} means wrapping it: give receive='{w}'")
-        return bool(asset == r)
-
-    def check_unwrap(self, ins: Any) -> None:
-        if ins.asset != self.wrapped:
-            raise InstructionError("asset", f"only {self.wrapped} unwraps (into {self.rebasing}), not {ins.asset!r}")
-
-    def check_request(self, ins: Any) -> None:
-        if ins.asset not in (self.rebasing, self.wrapped):
-            raise InstructionError("asset", f"withdrawals are requested in {self.rebasing} or {self.wrapped}, "
-                                            f"not {ins.asset!r}")
-
-
 class StakingSim:
     """The backtest backend base (one per venue instance); see the module docstring."""
 
@@ -103,6 +58,9 @@ class StakingSim:
     venue_name: ClassVar[str] = ""
     #: the series whose ``rate`` column is the venue's exchange rate (ETH per token), if it has one
     rate_series: ClassVar[str] = ""
+    #: a liquid-staking venue's tokens and queue: sets ``venue_name``, ``rate_series`` (the wrapped token's rate) and
+    #: ``default_withdrawal_delay``
+    liquid: ClassVar[LiquidStaking | None] = None
     #: gas units of this venue's steps on top of :data:`~basis_core.backtest.gas.DEFAULT_GAS_UNITS`
     extra_gas_units: ClassVar[Mapping[str, int]] = {}
     #: a withdrawal queue finalised a fixed time after each request: the default of the ``withdrawal_delay``
@@ -112,13 +70,15 @@ class StakingSim:
     #: the wording of a claim refused before finalisation ("not <this>: claimable from ...")
     not_finalised: ClassVar[str] = "finalised yet"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        liquid = cls.__dict__.get("liquid")
+        if liquid is not None:
+            cls.venue_name, cls.rate_series = liquid.venue, liquid.rate_series
+            cls.default_withdrawal_delay = liquid.withdrawal_delay
+
     def __init__(self, venue: Any) -> None:
-        ctx = venue.context
-        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
-            raise ConfigError(f"{self.venue_name}: the backtest backend needs the manager's ledger and data provider")
-        self.options: Mapping[str, Any] = venue.settings.options
-        self.ledger = ctx.ledger
-        self.data = ctx.data_provider
+        self.ledger, self.data, self.options = backtest_context(venue)
         units = {**DEFAULT_GAS_UNITS, **self.extra_gas_units}
         units.update({str(k): int(v) for k, v in (self.options.get("gas_units") or {}).items()})
         self.gas_units = units

@@ -23,11 +23,23 @@ from typing import Any, ClassVar
 from basis_core.data.contrib import DataModuleHooks
 from basis_core.data.prices import TokenPrice
 from basis_core.deltas import ExecutionDeltas
+from basis_core.errors import ConfigError
 from basis_core.hookspecs import hookimpl
 from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
+from basis_core.onchain.liquid import LiquidStaking
 
-__all__ = ["AtomicHooks", "LendingHooks", "OnChainVenue", "StakingHooks", "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "backtest_context",
+           "load_backend"]
+
+
+def backtest_context(venue: Any) -> tuple[Any, Any, Mapping[str, Any]]:
+    """``(ledger, data provider, options)`` a backtest backend of ``venue`` works with; ConfigError when the venue
+    is not configured by a manager with both."""
+    ctx = venue.context
+    if ctx is None or ctx.ledger is None or ctx.data_provider is None:
+        raise ConfigError(f"{venue.name}: the backtest backend needs the manager's ledger and data provider")
+    return ctx.ledger, ctx.data_provider, venue.settings.options
 
 
 def load_backend(path: str) -> Any:
@@ -135,3 +147,23 @@ class LendingHooks:
     def risk_state(self, timestamp: Any, instruction: Any) -> Any:
         """The account's health under the shock, from the backend (backtest: simulated, live: chain reads)."""
         return self.backend.risk_state(timestamp, instruction)
+
+
+class LiquidStakingVenue(StakingHooks, OnChainVenue):
+    """A liquid-staking venue (Lido, EtherFi): ``liquid`` names its tokens and queue; the option
+    ``withdrawal_delay`` (validated), ``instruments`` (the two tokens) and the ``token_prices`` declaration (the
+    rebasing token 1:1 ETH, the wrapped one at its exchange rate) follow from it."""
+
+    liquid: ClassVar[LiquidStaking]
+    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+
+    @classmethod
+    @hookimpl
+    def token_prices(cls) -> dict[str, TokenPrice] | None:
+        return cls.liquid.token_prices()
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        self.liquid.delay_ns(options)
+
+    def instruments(self) -> tuple[str, ...]:
+        return (self.liquid.rebasing, self.liquid.wrapped)

@@ -54,8 +54,9 @@ def test_a_large_routed_swap_puts_a_leg_on_the_cex_when_allowed(market: DataProv
     before = m.ledger.balances  # type: ignore[union-attr]
     without = _manager(market).quote(T0, _routed("3000000"))
     assert "binance" not in {leg["venue"] for leg in without.details["legs"]}  # default: no CEX leg
-    d = m.execute(T0, _routed("3000000", allow_cex=["binance"]))
+    d = m.execute(T0, _routed("3000000", allow_cex=["binance"], client_id="route-1"))
     cex = [leg for leg in d.details["legs"] if leg.get("kind") == "cex"]
+    assert d.client_id == "route-1" and d.status == "filled"
     assert len(cex) == 1 and cex[0]["venue"] == "binance" and cex[0]["symbol"] == "ETH/USDT"
     assert d.details["cex_amount_in"] == cex[0]["amount_in"] > 0
     assert d.details["cex_amount_out"] == cex[0]["amount_out"] == d.positions["binance:spot:ETH"]
@@ -100,3 +101,9 @@ def test_a_cex_leg_that_cannot_exist_is_refused_naming_the_field(market: DataPro
         m.execute(T0, instruction)
     assert info.value.field == field
     assert m.ledger.balances == before  # type: ignore[union-attr]
+
+
+def test_a_long_client_id_still_names_the_cex_order(market: DataProvider) -> None:
+    m = _manager(market)
+    d = m.execute(T0, _routed("3000000", allow_cex=["binance"], client_id="r" * 64))
+    assert d.client_id == "r" * 64 and d.details["cex_amount_in"] > 0

@@ -317,9 +317,10 @@ def test_a_routed_swap_with_a_cex_leg_runs_the_chain_then_the_cex_order(world: W
     m = live_with_cex(world, cex)
     m.execute(now(), routed("1000"))  # approvals once
     before, cex_before = world.balances(), cex.spot_balance("USDC")[0]
-    d = m.execute(now(), routed("60000", allow_cex=["binance"]))
+    d = m.execute(now(), routed("60000", allow_cex=["binance"], client_id="live-route-1"))
     after = world.balances()
     legs = [leg for leg in d.details["legs"] if leg.get("kind") == "cex"]
+    assert d.client_id == "live-route-1" and d.details["cex_orders"][0]["status"] == "filled"
     assert len(legs) == 1 and legs[0]["symbol"] == "ETH/USDC"
     assert 0 < legs[0]["spent"] <= D(20_000)  # at most the venue's balance
     assert_matches_chain(world, d, before, after)  # the chain legs: the wallet's changes

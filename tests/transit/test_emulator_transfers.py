@@ -98,3 +98,19 @@ def test_hyperliquid_withdraw3_is_a_binance_deposit_and_usd_send_needs_the_maste
     assert hl.perp_usdc() == D(900)
     ok = h.privatePostExchange({"action": action, "nonce": nonce, "signature": h.build_usd_send_sig(msg)})
     assert ok["status"] == "ok" and hl.perp_usdc() == D(850) and hl.perp_usdc(OTHER) == D(50)
+
+
+def test_hyperliquid_credits_a_bridge_deposit_to_its_sender_once_confirmed(pair: tuple) -> None:
+    from basis_venue_hyperliquid.testing.wallet import BRIDGE_ADDRESS
+
+    _bn, hl, clock, net = pair
+    with hl.lock:
+        before = hl.account().perp_usdc
+    tx = net.send("ARBITRUM", "USDC", D(75), HL_ADDR, BRIDGE_ADDRESS)
+    clock.seek(clock.now_ns() + (hl.deposit_confirmations - 2) * 10**9)  # not final yet
+    h = make_hyperliquid_client(HL_ADDR, HL_KEY, base_url=hl.base_url, enable_rate_limit=False)
+    h.load_markets()
+    assert h.fetch_deposits("USDC", 0) == [] and hl.perp_usdc() == before
+    clock.seek(clock.now_ns() + 2 * 10**9)
+    (dep,) = h.fetch_deposits("USDC", 0)
+    assert dep["txid"] == tx.txid and dep["amount"] == 75 and hl.perp_usdc() == before + 75

@@ -198,3 +198,21 @@ def test_the_venues_answer_the_transfer_hooks(world: World) -> None:
     world.later(WITHDRAW_S + CONFIRMATIONS)
     got = hook("binance", "transfer_arrival", leg.with_(txid=status.txid))
     assert got.arrived and got.amount == 499
+
+
+def test_a_binance_withdrawal_is_sent_once_under_its_withdraw_order_id(world: World) -> None:
+    """Binance as a source: the answer of the first request is lost (accepted, then the connection drops); the
+    withdrawal is found in the history by its ``withdrawOrderId`` and adopted, and asking again sends nothing."""
+    from basis_core.transit.legs import TransferLeg
+
+    m = world.manager()
+    world.bn.faults.inject("POST /sapi/v1/capital/withdraw/apply", Fault("drop_after_accept"))
+    leg = TransferLeg("mv-bn-1", "USDT", D(250), "binance:spot:USDT", "ethereum:wallet:USDT", "ETH", "0x" + "ab" * 20)
+    sent = m._caller("binance", "transfer_send")(timestamp=T0, instruction=leg)
+    again = m._caller("binance", "transfer_send")(timestamp=T0, instruction=leg)
+    (w,) = world.bn.withdrawals()
+    assert w.client_id == "mv-bn-1" and sent == again and sent.fee == w.fee == 1 and sent.amount_sent == 249
+    assert world.bn.spot_balance("USDT")[0] == D(50_000 - 250)
+    with pytest.raises(InstructionError) as e:  # Binance withdraws from spot only
+        m._caller("binance", "transfer_networks")(timestamp=T0, instruction=leg.with_(source="binance:futures:USDT"))
+    assert e.value.field == "source"

@@ -45,7 +45,7 @@ from basis_core.backtest.cex.fills import perp_fill, spot_fill
 from basis_core.backtest.cex.funding import funding_payment
 from basis_core.backtest.cex.impact import impact_rate, parkinson_sigma, price_increment, window_stats
 from basis_core.backtest.cex.margin import is_liquidatable, maintenance_margin, tier_for
-from basis_core.backtest.cex.market import Market, build_markets
+from basis_core.backtest.cex.market import Market, build_markets, trade_notional
 from basis_core.backtest.cex.pnl import apply_fill, entry_price, unrealised_pnl
 from basis_core.backtest.cex.slippage import fill_price
 from basis_core.backtest.cex.spec import CexSpec
@@ -58,7 +58,6 @@ from basis_core.backtest.cex.validation import (
     check_price,
     check_time_in_force,
     market_for,
-    trade_notional,
 )
 from basis_core.backtest.ledger import Ledger
 from basis_core.data.provider import DataProvider
@@ -274,14 +273,16 @@ class CexSimulator:
     def _check_market_buy_hold(self, m: Market, amount: Decimal, ref: Decimal) -> None:
         """A venue whose market orders are limits ``market_slippage`` through the reference holds the quote at that
         limit when a buy is placed: refuse it (InsufficientFundsError on ``amount``) when that much is not free."""
-        key = m.quote_key
-        hold = amount * ref * (1 + self.spec.market_slippage)
+        ms = self.spec.market_slippage
+        self._check_hold(m.quote_key, amount * ref * (1 + ms), (
+            f"a market buy of {amount} {m.base} holds amount x price x (1 + {ms}) when placed (the venue's market "
+            f"orders are limits {ms} through the price; venue_config.{self.venue}.market_slippage); buy less"))
+
+    def _check_hold(self, key: str, hold: Decimal, why: str) -> None:
+        """InsufficientFundsError on ``amount`` (saying ``why``) when ``hold`` of ``key`` is not free."""
         free = self.ledger.balance(key) - self.locks.get(key, ZERO)
         if hold > free:
-            raise InsufficientFundsError(key, hold, free, note=(
-                f"a market buy of {amount} {m.base} holds amount x price x (1 + {self.spec.market_slippage}) when "
-                f"placed (the venue's market orders are limits {self.spec.market_slippage} through the price; "
-                f"venue_config.{self.venue}.market_slippage); buy less"))
+            raise InsufficientFundsError(key, hold, free, note=why)
 
     def _check_available(self, key: str, needed: Decimal) -> None:
         held = self.locks.get(key)
@@ -303,6 +304,9 @@ class CexSimulator:
             px = fill_price(ref, self.slippage_rate(m, amount * ref, ts.value, ref), buy)
             px = min(px, limit) if buy else max(px, limit)
             if perp_ctx is None:
+                if buy:  # venues check (and hold) amount x limit of the quote when placed, even if it fills at once
+                    self._check_hold(m.quote_key, amount * limit, "a limit buy holds amount x limit when placed, "
+                                                                 "even when it fills at once")
                 return self._spot_taker(ts, m, buy, amount, px, ref, ins.client_id, self._next_id(), op)
             pos, lev = perp_ctx
             qty = amount if buy else -amount

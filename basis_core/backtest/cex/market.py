@@ -7,13 +7,16 @@ building (:mod:`.fills`) take a ``Market``, so both modes check and account for 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from basis_core.backtest.cex.fees import FeeRates
 from basis_core.backtest.cex.impact import ImpactModel
 from basis_core.backtest.cex.margin import MarginTier
 from basis_core.backtest.cex.slippage import SlippageModel
 from basis_core.backtest.cex.spec import CexSpec, SymbolSpec
+from basis_core.data.prices import STABLECOINS
 
 
 class Market:
@@ -59,3 +62,19 @@ class Market:
 def build_markets(spec: CexSpec) -> dict[str, Market]:
     """Symbol -> :class:`Market` for every listed symbol (spot and perp symbols never collide)."""
     return {s.symbol: Market(spec, s) for s in spec.symbols}
+
+
+def trade_notional(markets: Mapping[str, Market], ins: Any, price: Callable[[Market], Decimal]) -> Decimal | None:
+    """The quote-unit notional of a spot / perp trade (its limit price, else ``price(market)``) or the amount of a
+    stablecoin transfer; None for an unlisted symbol, another asset, or another operation (``estimate_notional`` of
+    the simulator and the live backend)."""
+    op = ins.operation
+    if op in ("spot_trade", "perp_trade"):
+        m = markets.get(ins.symbol)
+        if m is None:
+            return None
+        px = ins.price if ins.price is not None else price(m)
+        return ins.amount * px  # type: ignore[no-any-return]
+    if op == "transfer":
+        return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
+    return None

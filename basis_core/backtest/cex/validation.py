@@ -7,13 +7,12 @@ notional), ``price`` (off the tick / significant-figure rule). Nothing is applie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from basis_core.backtest.cex.market import Market
 from basis_core.backtest.cex.spec import CexSpec
-from basis_core.data.prices import STABLECOINS
 from basis_core.errors import InstructionError
 
 
@@ -100,18 +99,3 @@ def account_key(spec: CexSpec, account: str, asset: str, field: str) -> str:
         return f"{spec.venue}:{spec.margin_kind}:{asset}"
     return f"{spec.venue}:{spec.spot_kind}:{asset}"
 
-
-def trade_notional(markets: Mapping[str, Market], ins: Any, price: Callable[[Market], Decimal]) -> Decimal | None:
-    """The quote-unit notional of a spot / perp trade (its limit price, else ``price(market)``) or the amount of a
-    stablecoin transfer; None for an unlisted symbol, another asset, or another operation (``estimate_notional`` of
-    the simulator and the live backend)."""
-    op = ins.operation
-    if op in ("spot_trade", "perp_trade"):
-        m = markets.get(ins.symbol)
-        if m is None:
-            return None
-        px = ins.price if ins.price is not None else price(m)
-        return ins.amount * px  # type: ignore[no-any-return]
-    if op == "transfer":
-        return ins.amount if ins.asset in STABLECOINS else None  # type: ignore[no-any-return]
-    return None

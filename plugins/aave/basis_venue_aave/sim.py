@@ -63,6 +63,7 @@ from basis_core.errors import (
     InsufficientFundsError,
     MarketDataError,
 )
+from basis_core.onchain.venue import backtest_context
 from basis_venue_aave.math import (
     COLLATERAL_BALANCE_IS_ZERO,
     COLLATERAL_CANNOT_COVER_NEW_BORROW,
@@ -319,12 +320,7 @@ class AaveSim:
     """The backtest backend (one per venue instance); see the module docstring."""
 
     def __init__(self, venue: Any) -> None:
-        ctx = venue.context
-        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
-            raise ConfigError("aave: the backtest backend needs the manager's ledger and data provider")
-        opts = venue.settings.options
-        self.ledger = ctx.ledger
-        self.data = ctx.data_provider
+        self.ledger, self.data, opts = backtest_context(venue)
         self.reserves = build_reserves(opts)
         self.emodes = build_emode(opts)
         units = dict(DEFAULT_GAS_UNITS)

@@ -34,8 +34,8 @@ from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.onchain import contracts_table, event_topic, hex_str
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.live import StakingLive
-from basis_core.onchain.staking import LiquidStaking
 from basis_venue_etherfi.rates import MAX_REQUEST
+from basis_venue_etherfi.venue import ETHERFI
 
 VENUE = "etherfi"
 CONTRACTS = ("LiquidityPool", "eETH", "weETH", "WithdrawRequestNFT", "WETH")
@@ -73,10 +73,8 @@ def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
 class EtherFiLive(StakingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
-    venue_name = VENUE
     refusals = ("TransferAmountExceedsBalance", "TransferAmountExceedsAllowance")
-    liquid = LiquidStaking(VENUE, "eETH", "weETH")
-    wallet_symbols = ("WETH", "eETH", "weETH")
+    liquid = ETHERFI
     request_event = REQUEST_CREATED
     claim_event = REQUEST_CLAIMED
 

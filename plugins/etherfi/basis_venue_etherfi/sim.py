@@ -34,35 +34,21 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError
-from basis_core.onchain.staking import WALLET, LiquidStaking, StakingSim, from_wei, to_wei
-from basis_core.onchain.staking import parse_delay as _parse_delay
+from basis_core.onchain.staking import WALLET, StakingSim, from_wei, to_wei
 from basis_venue_etherfi.rates import MAX_REQUEST, ONE, PoolState, amount_per_share_ceil, claimable
+from basis_venue_etherfi.venue import ETHERFI
 
 VENUE = "etherfi"
-RATE_SERIES = "lst:weETH"
-DEFAULT_WITHDRAWAL_DELAY = "7D"
 #: extra gas units of this venue (on top of DEFAULT_GAS_UNITS)
 ETHERFI_GAS_UNITS = {"unwrap_weth": 35_000}
 KEYS = {t: WALLET + t for t in ("ETH", "WETH", "eETH", "weETH")}
-TOKENS = LiquidStaking(VENUE, "eETH", "weETH")
-
-
-def withdrawal_key(request_id: str) -> str:
-    return f"{VENUE}:withdrawal:{request_id}"
-
-
-def parse_delay(value: Any) -> int:
-    """The withdrawal delay option (a pandas Timedelta string such as ``"7D"`` or seconds) in ns."""
-    return _parse_delay(VENUE, value)
 
 
 class EtherFiSim(StakingSim):
     """The backtest backend (one per venue instance); see the module docstring."""
 
-    venue_name = VENUE
-    rate_series = RATE_SERIES
+    liquid = ETHERFI
     extra_gas_units = ETHERFI_GAS_UNITS
-    default_withdrawal_delay = DEFAULT_WITHDRAWAL_DELAY
     not_finalised = "finalized yet (RequestNotFinalized)"
 
     def deltas(self, op: str, ts: Any, ins: Any, positions: dict[str, Decimal], gas_ops: tuple[str, ...],
@@ -75,7 +61,7 @@ class EtherFiSim(StakingSim):
     # -- stake / wrap -----------------------------------------------------------------------------
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        wrap = TOKENS.check_stake(ins)
+        wrap = self.liquid.check_stake(ins)
         pool = PoolState.at_rate(self.rate(ts.value))
         if wrap:
             return self.convert("stake", ts, ins, "eETH", "weETH", pool.wrap(to_wei(ins.amount)), ("approve", "wrap"),
@@ -100,14 +86,14 @@ class EtherFiSim(StakingSim):
 
     # -- unstake ----------------------------------------------------------------------------------
     def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        TOKENS.check_unwrap(ins)
+        self.liquid.check_unwrap(ins)
         pool = PoolState.at_rate(self.rate(ts.value))
         return self.convert("unstake", ts, ins, "weETH", "eETH", pool.unwrap(to_wei(ins.amount)), ("unwrap",),
                             pool.rate())
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        TOKENS.check_request(ins)
+        self.liquid.check_request(ins)
         assert ins.amount is not None
         units = to_wei(ins.amount)
         pool = PoolState.at_rate(self.rate(ts.value))
@@ -146,4 +132,4 @@ class EtherFiSim(StakingSim):
                                    else claimable(req[0], req[1], amount_per_share_ceil(r, ONE)))
 
 
-__all__ = ["DEFAULT_WITHDRAWAL_DELAY", "EtherFiSim", "from_wei", "parse_delay", "to_wei", "withdrawal_key"]
+__all__ = ["EtherFiSim", "from_wei", "to_wei"]

@@ -29,31 +29,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from basis_core.data.prices import TokenPrice
-from basis_core.onchain import OnChainVenue, StakingHooks
+from basis_core.onchain import LiquidStaking, LiquidStakingVenue
+
+#: etherfi's tokens and withdrawal queue (shared by the backtest and live backends)
+ETHERFI = LiquidStaking("etherfi", "eETH", "weETH", withdrawal_delay="7D")
 
 
-class EtherFiVenue(StakingHooks, OnChainVenue):
+class EtherFiVenue(LiquidStakingVenue):
     """EtherFi liquid restaking on Ethereum."""
 
     name = "etherfi"
     description = "EtherFi: stake ETH to eETH / weETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("etherfi:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
-    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
-    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
-        "eETH": TokenPrice("ETH"), "weETH": TokenPrice("ETH", "lst:weETH")}
+    liquid = ETHERFI
     data_module: ClassVar[str] = "basis_venue_etherfi.data"
     backtest_backend: ClassVar[str] = "basis_venue_etherfi.sim:EtherFiSim"
     live_backend: ClassVar[str] = "basis_venue_etherfi.live:EtherFiLive"
-
-    def check_options(self, options: Any) -> None:
-        from basis_venue_etherfi.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
-
-        parse_delay(options.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
-
-    def instruments(self) -> tuple[str, ...]:
-        return ("eETH", "weETH")
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

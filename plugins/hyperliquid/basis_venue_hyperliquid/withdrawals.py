@@ -43,7 +43,8 @@ class HyperliquidWithdrawals:
                                               "a withdrawal from another venue cannot be deposited to it")
 
     def withdrawal_key(self, transfer_id: str, journaled: str | None) -> str:
-        return journaled or str(int(self.client.milliseconds()))
+        """The journaled nonce, else a fresh one from the client's own sequence (never one an order used)."""
+        return journaled or str(int(self.client.incrementing_nonce()))
 
     def send_withdrawal(self, asset: str, amount: Decimal, address: str, network: str, key: str) -> Any:
         nonce = int(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -444,11 +445,14 @@ def _usd_transfer(cid: str) -> dict[str, Any]:
 def test_a_transfer_delayed_past_the_landing_window_is_resent_with_its_nonce_and_lands_once(
         m: ExecutionInterfaceManager, emu: HyperliquidEmulator) -> None:
     """Transfers are user-signed (no expiresAfter): the re-send reuses the first request's nonce, so when the
-    late original arrives the venue refuses it as a duplicate nonce."""
-    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", delay_s=1.2))
+    late original arrives the venue refuses it as a duplicate nonce. The original is held until the re-send has
+    been handled (an event, not a sleep: on a loaded machine a 1.2 s delay let the original land first)."""
+    resend_handled = threading.Event()
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", until=resend_handled))
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", handled=resend_handled))
     t = m.execute(TS, _usd_transfer("ht-late"))
     assert t.details["adopted"] is False
-    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
+    end = time.monotonic() + 60  # wait for the late request's answer (not a timing assertion)
     while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "usdClassTransfer"]) < 2:
         time.sleep(0.01)
     resent, late = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
@@ -491,6 +495,10 @@ def test_a_spot_market_buy_needs_mark_x_1_05_free_live_and_simulated_alike(m: Ex
         sim.execute(TS, spot("buy", "1.6", "h-hold-sim"))
     assert live_err.value.field == sim_err.value.field == "amount"
     assert sim_err.value.required == D("1.6") * 3000 * D("1.05") and "market_slippage" in str(sim_err.value)
+    assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
+    for mgr, tag in ((m, "live"), (sim, "sim")):  # a marketable limit buy holds amount x limit: 1.58 x 3200 > 5000
+        with pytest.raises(InsufficientFundsError):
+            mgr.execute(TS, spot("buy", "1.58", f"h-limit-{tag}", order_type="limit", price="3200"))
     assert emu.spot_balance("USDC") == D(5000) and sim.ledger.balances == {"hyperliquid:spot:USDC": D(5000)}
     assert m.execute(TS, spot("buy", "1.58", "h-hold-live-2")).status == "filled"
     assert sim.execute(TS, spot("buy", "1.58", "h-hold-sim-2")).status == "filled"

@@ -33,8 +33,8 @@ from basis_core.live.onchain import abi_function as _fn
 from basis_core.live.onchain import contracts_table
 from basis_core.live.units import from_base_units, to_base_units
 from basis_core.onchain.live import StakingLive
-from basis_core.onchain.staking import LiquidStaking
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT
+from basis_venue_lido.venue import LIDO
 
 VENUE = "lido"
 CONTRACTS = ("stETH", "wstETH", "WithdrawalQueue", "WETH")
@@ -72,10 +72,8 @@ def load_table(deployment: str | Mapping[str, Any] | None) -> dict[str, Any]:
 class LidoLive(StakingLive):
     """The live backend (one per venue instance); methods mirror the venue's operations."""
 
-    venue_name = VENUE
     refusals = ("BALANCE_EXCEEDED", "ALLOWANCE_EXCEEDED")
-    liquid = LiquidStaking(VENUE, "stETH", "wstETH")
-    wallet_symbols = ("WETH", "stETH", "wstETH")
+    liquid = LIDO
     request_event = WITHDRAWAL_REQUESTED
     claim_event = WITHDRAWAL_CLAIMED
 

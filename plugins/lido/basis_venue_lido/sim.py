@@ -37,40 +37,26 @@ from typing import Any
 
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError
-from basis_core.onchain.staking import WALLET, LiquidStaking, StakingSim, from_wei, rate_wei, to_wei
-from basis_core.onchain.staking import parse_delay as _parse_delay
+from basis_core.onchain.staking import WALLET, StakingSim, from_wei, rate_wei, to_wei
 from basis_venue_lido.rates import MAX_STETH_WITHDRAWAL_AMOUNT, MIN_STETH_WITHDRAWAL_AMOUNT, ONE
+from basis_venue_lido.venue import LIDO
 
 VENUE = "lido"
-RATE_SERIES = "lst:wstETH"
-DEFAULT_WITHDRAWAL_DELAY = "3D"
 #: extra gas units of this venue (on top of DEFAULT_GAS_UNITS)
 LIDO_GAS_UNITS = {"unwrap_weth": 35_000}
 KEYS = {t: WALLET + t for t in ("ETH", "WETH", "stETH", "wstETH")}
-TOKENS = LiquidStaking(VENUE, "stETH", "wstETH")
-
-
-def withdrawal_key(request_id: str) -> str:
-    return f"{VENUE}:withdrawal:{request_id}"
-
-
-def parse_delay(value: Any) -> int:
-    """The withdrawal delay option (a pandas Timedelta string such as ``"3D"`` or seconds) in ns."""
-    return _parse_delay(VENUE, value)
 
 
 class LidoSim(StakingSim):
     """The backtest backend (one per venue instance); see the module docstring."""
 
-    venue_name = VENUE
-    rate_series = RATE_SERIES
+    liquid = LIDO
     extra_gas_units = LIDO_GAS_UNITS
-    default_withdrawal_delay = DEFAULT_WITHDRAWAL_DELAY
 
     # -- stake / wrap -----------------------------------------------------------------------------
     def stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset, receive = ins.asset, ins.receive
-        if TOKENS.check_stake(ins):
+        if self.liquid.check_stake(ins):
             r = self.rate(ts.value)  # WstETH.wrap: getSharesByPooledEth(_stETHAmount)
             return self.convert("stake", ts, ins, "stETH", "wstETH", to_wei(ins.amount) * ONE // r, ("wrap",), r)
         amount = ins.amount
@@ -92,13 +78,13 @@ class LidoSim(StakingSim):
 
     # -- unstake ----------------------------------------------------------------------------------
     def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        TOKENS.check_unwrap(ins)
+        self.liquid.check_unwrap(ins)
         r = self.rate(ts.value)  # WstETH.unwrap: getPooledEthByShares(_wstETHAmount)
         return self.convert("unstake", ts, ins, "wstETH", "stETH", to_wei(ins.amount) * r // ONE, ("unwrap",), r)
 
     def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
         asset = ins.asset
-        TOKENS.check_request(ins)
+        self.liquid.check_request(ins)
         amount = ins.amount
         units = to_wei(amount)
         r = self.rate(ts.value)
@@ -136,4 +122,4 @@ class LidoSim(StakingSim):
                                    else min(req[0], req[1] * r // ONE))
 
 
-__all__ = ["DEFAULT_WITHDRAWAL_DELAY", "LidoSim", "from_wei", "parse_delay", "rate_wei", "to_wei", "withdrawal_key"]
+__all__ = ["LidoSim", "from_wei", "rate_wei", "to_wei"]

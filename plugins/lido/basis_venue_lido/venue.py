@@ -30,21 +30,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from basis_core import hookimpl
-from basis_core.data.prices import TokenPrice
-from basis_core.onchain import OnChainVenue, StakingHooks
+from basis_core.onchain import LiquidStaking, LiquidStakingVenue
+
+#: lido's tokens and withdrawal queue (shared by the backtest and live backends)
+LIDO = LiquidStaking("lido", "stETH", "wstETH", withdrawal_delay="3D")
 
 
-class LidoVenue(StakingHooks, OnChainVenue):
+class LidoVenue(LiquidStakingVenue):
     """Lido liquid staking on Ethereum."""
 
     name = "lido"
     description = "Lido: stake ETH to stETH / wstETH, wrap / unwrap, withdrawal queue (request, claim)"
     key_namespaces = ("lido:", "ethereum:wallet:")
-    settings_options: ClassVar[frozenset[str]] = OnChainVenue.settings_options | {"withdrawal_delay"}
+    liquid = LIDO
     # market data: FILES and synthetic_series of this module, served on the class (DataModuleHooks)
-    #: stETH / eETH rebase 1:1 with ETH; the wrapped token is worth its exchange rate in ETH
-    issued_tokens: ClassVar[dict[str, TokenPrice]] = {
-        "stETH": TokenPrice("ETH"), "wstETH": TokenPrice("ETH", "lst:wstETH")}
     data_module: ClassVar[str] = "basis_venue_lido.data"
     backtest_backend: ClassVar[str] = "basis_venue_lido.sim:LidoSim"
     live_backend: ClassVar[str] = "basis_venue_lido.live:LidoLive"
@@ -56,14 +55,6 @@ class LidoVenue(StakingHooks, OnChainVenue):
         from basis_venue_lido.market_data import read_market_data
 
         return read_market_data(keys, context)
-
-    def check_options(self, options: Any) -> None:
-        from basis_venue_lido.sim import DEFAULT_WITHDRAWAL_DELAY, parse_delay
-
-        parse_delay(options.get("withdrawal_delay", DEFAULT_WITHDRAWAL_DELAY))
-
-    def instruments(self) -> tuple[str, ...]:
-        return ("stETH", "wstETH")
 
     # -- conformance kit declarations (basis_core.testing.conformance) ----------------------------------------
     def conformance_examples(self) -> dict[str, list[Any]]:

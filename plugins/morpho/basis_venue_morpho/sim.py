@@ -42,6 +42,7 @@ from basis_core.backtest.gas import DEFAULT_GAS_UNITS, GAS_KEY
 from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import ConfigError, HealthFactorError, InstructionError, InsufficientFundsError
+from basis_core.onchain.venue import backtest_context
 from basis_venue_morpho import math as mm
 from basis_venue_morpho.markets import DECIMALS, MarketSpec, build_markets, resolve_market
 
@@ -154,12 +155,7 @@ class MorphoSim:
     """The backtest backend (one per venue instance); see the module docstring."""
 
     def __init__(self, venue: Any) -> None:
-        ctx = venue.context
-        if ctx is None or ctx.ledger is None or ctx.data_provider is None:
-            raise ConfigError("morpho: the backtest backend needs the manager's ledger and data provider")
-        opts = venue.settings.options
-        self.ledger = ctx.ledger
-        self.data = ctx.data_provider
+        self.ledger, self.data, opts = backtest_context(venue)
         self.markets = build_markets(opts)
         self.accounts = build_accounts(opts, self.markets)
         units = dict(GAS_UNITS)

@@ -1,0 +1,85 @@
+"""The runner's shortcuts change no result: the executions frame built on first access equals the frame of the
+history, the summary read from its summary columns equals the summary of the full frame, a pickled result carries
+the frame, and the garbage collector's frozen objects are as the host had them after a run."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from basis_core.backtest.executions import executions_frame
+from basis_core.backtest.runner import frozen_heap, run, summarize
+from basis_core.backtest.strategies import Strategy
+from basis_core.data.synthetic import synthetic_market
+
+
+class Alternate(Strategy):
+    """A spot market order every step (buy, sell, ...) and a perp short every third step (held at funding times)."""
+
+    name = "alternate"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def step(self, manager: Any, ts: Any) -> None:
+        self.n += 1
+        side = "buy" if self.n % 2 else "sell"
+        manager.execute(ts, {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT", "side": side,
+                             "amount": "0.01"})
+        if self.n % 3 == 0:
+            manager.execute(ts, {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT",
+                                 "side": "sell", "amount": "0.02"})
+
+
+@pytest.fixture(scope="module")
+def result() -> Any:
+    scenario = {"name": "shortcuts", "venues": ["binance"],
+                "initial_balances": {"binance:spot:USDT": "100000", "binance:spot:ETH": "10",
+                                     "binance:futures:USDT": "50000"},
+                "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T09:00:00Z", "step": "1min"}}
+    return run(scenario, data_provider=synthetic_market(seed=3, hours=60), strategies=[Alternate()])
+
+
+def test_executions_built_on_first_access_equal_the_history_frame(result: Any) -> None:
+    history = result.manager.execution_history
+    owners = {i: "alternate" for i, r in enumerate(history) if r.operation in ("spot_trade", "perp_trade")}
+    ex = result.executions
+    assert result.executions is ex  # built once
+    assert len(ex) == len(history) and (ex["operation"] == "funding").any()
+    pd.testing.assert_frame_equal(ex, executions_frame(history, owners), check_exact=True)
+
+
+def test_summary_read_from_the_summary_columns_equals_the_full_frame_summary(result: Any) -> None:
+    full = summarize(result, provider_name=result.summary["market"], venues=result.summary["venues"],
+                     notes=result.summary["notes"], pnl_by_strategy=result.summary["pnl_by_strategy"])
+    got = {k: v for k, v in result.summary.items() if k != "runtime"}
+    assert got == {k: v for k, v in full.items() if k != "runtime"}
+    assert got["executions"] > 300 and got["pnl_by_strategy"]["alternate"] != 0
+
+
+def test_a_pickled_result_carries_the_executions_frame(result: Any) -> None:
+    back = pickle.loads(pickle.dumps(result))
+    assert back.manager is None
+    pd.testing.assert_frame_equal(back.executions, result.executions, check_exact=True)
+    assert back.end_equity == result.end_equity and isinstance(back.end_equity, Decimal)
+
+
+def test_frozen_heap_leaves_the_hosts_frozen_objects_as_they_were() -> None:
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # the host froze its own objects: a run neither adds to them nor unfreezes them
+    try:
+        frozen = gc.get_freeze_count()
+        with frozen_heap():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
