@@ -30,7 +30,7 @@ from basis_core.transit.legs import ArrivalState, TransferLeg, TransferState
 CHAIN = "ethereum"
 NETWORK = "ETH"
 _ASSETS = ("ETH",)
-_GAS = 21_000
+_GAS = 21_000  # a plain value transfer (fixed: estimating a transfer the wallet cannot pay fails untyped)
 
 
 def is_wallet_key(key: str) -> bool:
@@ -78,6 +78,13 @@ class ChainWallet:
         rows = [r for r in self.journal.rows_of(CHAIN, f"send:{tid}") if r.kind == "intent"]
         return None if not rows else dict(rows[-1].payload)
 
+    def _rebroadcast(self, p: dict[str, Any]) -> None:
+        """Send the journaled signed bytes again (same hash and nonce; a no-op once the node has them)."""
+        c = self.client
+        c.pending.setdefault(p["tx_hash"], PendingTx(p["tx_hash"], int(p["nonce"]), bytes.fromhex(p["raw"]), 0.0,
+                                                     p["to"]))
+        c.rebroadcast(p["tx_hash"])
+
     def transfer_send(self, ts: Any, leg: TransferLeg) -> TransferState:
         self._asset(leg, "source")
         assert leg.address is not None
@@ -99,22 +106,32 @@ class ChainWallet:
                                    fingerprint(p), wait_s=0).release()
                 c.broadcast(pending)
         else:  # journaled earlier: the same signed bytes again (a no-op once the node has them)
-            c.pending.setdefault(p["tx_hash"], PendingTx(p["tx_hash"], int(p["nonce"]), bytes.fromhex(p["raw"]), 0.0,
-                                                         p["to"]))
-            c.rebroadcast(p["tx_hash"])
+            self._rebroadcast(p)
         receipt = c.resume(p["tx_hash"])
+        return self._mined(leg, p["tx_hash"], receipt.status, receipt.gas_cost_wei, receipt.block_number)
+
+    def _mined(self, leg: TransferLeg, tx_hash: str, status: int, gas_wei: int, block: int) -> TransferState:
         st = self.journal.state(CHAIN, f"send:{leg.transfer_id}")
         if st is not None and st.pending:
-            self.journal.record_outcome(st.intent, "done", {"block": receipt.block_number})
-        gas = from_base_units(receipt.gas_cost_wei, 18)
-        status = "sent" if receipt.status == 1 else "failed"
-        return TransferState(status, p["tx_hash"], gas, leg.amount, txid=p["tx_hash"])  # type: ignore[arg-type]
+            self.journal.record_outcome(st.intent, "done" if status == 1 else "rejected", {"block": block})
+        return TransferState("sent" if status == 1 else "failed", tx_hash, from_base_units(gas_wei, 18), leg.amount,
+                             txid=tx_hash)
 
     def transfer_status(self, ts: Any, leg: TransferLeg) -> TransferState | None:
+        """The journaled transfer now, without waiting: mined (``sent`` / ``failed``), else ``pending`` (its signed
+        bytes broadcast again: a no-op when the node has them); None when nothing was journaled."""
+        from web3.exceptions import TransactionNotFound
+
         p = self._journaled(leg.transfer_id)
         if p is None:
             return None
-        return self.transfer_send(ts, leg)
+        try:
+            r = self.client.w3.eth.get_transaction_receipt(p["tx_hash"])
+        except TransactionNotFound:
+            self._rebroadcast(p)
+            return TransferState("pending", p["tx_hash"], Decimal(0), leg.amount)
+        return self._mined(leg, p["tx_hash"], int(r["status"]), int(r["gasUsed"]) * int(r["effectiveGasPrice"]),
+                           int(r["blockNumber"]))
 
     def transfer_arrival(self, ts: Any, leg: TransferLeg) -> ArrivalState:
         from web3.exceptions import TransactionNotFound

@@ -188,3 +188,15 @@ def test_a_crash_before_the_broadcast_resumes_with_the_journaled_transaction_onl
     (arrival,) = m.advance_to(world.later(CONFIRMED_S))
     assert arrival.positions["binance:spot:ETH"] == 1
     assert m.execute(T0, to_binance(cid="mv-crash")).status == "requested" and world.nonce() == 1
+
+
+def test_a_restart_after_the_send_finds_the_transaction_mined_and_tracks_it_to_binance(world: World) -> None:
+    world.manager().execute(T0, to_binance(cid="mv-restart"))
+    world.net.poll()
+    m = world.manager()  # a restart: the move is known from the journal, its transaction from the chain
+    (pending,) = in_transit(m, T0)
+    assert pending["transfer_id"] == "mv-restart" and world.nonce() == 1
+    (arrival,) = m.advance_to(world.later(CONFIRMED_S))
+    assert arrival.details["txid"] == world.node.rpc("eth_getBlockByNumber", ["latest", False])["transactions"][0]
+    assert arrival.positions == {"transit:ethereum-binance:ETH": D(-1), "binance:spot:ETH": D(1)}
+    assert world.nonce() == 1 and world.bn.spot_balance("ETH")[0] == 6
