@@ -371,11 +371,17 @@ def test_local_table_is_a_fresh_deployment_from_account_0(fresh_node: AnvilNode)
 def test_a_swap_on_an_idle_node_gets_a_deadline_from_the_current_time(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     """On an idle dev node the latest block can be older than ``deadline_seconds``; the next block is stamped
-    with the current time, so a deadline of "latest block + deadline_seconds" would already have passed."""
+    with the current time, so a deadline of "latest block + deadline_seconds" would already have passed.
+    The latest block is made 600 s old with the node's clock (not by sleeping past a 1 s deadline, which left a
+    loaded machine under a second to sign, send and mine); the deadline of 60 s is then generous, and 540 s short
+    of the current time if it were counted from the latest block."""
     import time
 
-    m = live(uniswap_world, chain, deadline_seconds=1)
-    time.sleep(2.2)  # the node mines nothing meanwhile: its latest block is now > 1 s old
+    m = live(uniswap_world, chain, deadline_seconds=60)
+    chain.rpc("evm_setTime", [int(time.time()) - 600])
+    chain.rpc("evm_mine")  # the latest block: 600 s old
+    chain.rpc("evm_setTime", [int(time.time())])  # the next block is stamped with the current time
+    assert int(uniswap_world.w3.eth.get_block("latest")["timestamp"]) < time.time() - 500
     d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))
     assert d.positions["ethereum:wallet:WETH"] == Decimal("-0.1")
     assert nothing_pending(uniswap_world, account)
