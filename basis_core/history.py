@@ -10,8 +10,9 @@ Decimals are shared, not copied:
 - an accrual (:meth:`HistoryLog.add_accrual`: funding, interest, staking, every step a position is held): a
   shape and its Decimals packed in one string, ``(shape id, "v1 v2 ...")`` (``str`` / ``Decimal`` round-trip
   exactly); about a third of the Decimals' size;
-- a record with positions only and no ids (the plainest venues' fills): ``(venue, operation, status,
-  *position keys, *their values)``: the strings are shared, nothing is looked up on the hot path;
+- a record with positions only (no fees, no pnl: the plainest venues' fills): ``(venue, operation, status,
+  client_id, order_id, fill_price, fill_amount, bundle, *position keys, *their values)``: the strings are shared,
+  nothing is looked up on the hot path;
 - a failure or any record added with :meth:`HistoryLog.add`: a shape, the ids and fill, the error and its field.
 
 Tuples of ints, strings, Decimals and None are untracked by the garbage collector after its first pass, so
@@ -205,27 +206,23 @@ class HistoryLog(Sequence[HistoryRecord]):
         pos = d.positions
         fees = d.fees
         pnl = d.pnl
-        cid = d.client_id
-        oid = d.order_id
-        price = d.fill_price
-        amount = d.fill_amount
         rec: tuple[Any, ...]
         if fees or pnl:
             fees = fees or _EMPTY
             pnl = pnl or _EMPTY
-            key: tuple[Any, ...] = (d.venue, d.operation, d.status, 5, *pos, None, *fees, None, *pnl)
+            key = (d.venue, d.operation, d.status, 5, *pos, None, *fees, None, *pnl)
             sid = self._shape_ids.get(key)
             if sid is None:
                 sid = self._shape(key, d.venue, d.operation, True, d.status, _FULL, pos, fees, pnl)
-            rec = (sid, cid, oid, price, amount, bundle, *pos.values(), *fees.values(), *pnl.values())
-        elif cid is None and oid is None and price is None and amount is None and bundle is None:
-            rec = (d.venue, d.operation, d.status, *pos, *pos.values())  # an accrual: no shape to look up
+            rec = (sid, d.client_id, d.order_id, d.fill_price, d.fill_amount, bundle, *pos.values(), *fees.values(),
+                   *pnl.values())
+        elif len(pos) == 2:  # positions only: no shape to look up (two keys: a trade, a transfer)
+            k1, k2 = pos
+            rec = (d.venue, d.operation, d.status, d.client_id, d.order_id, d.fill_price, d.fill_amount, bundle,
+                   k1, k2, pos[k1], pos[k2])
         else:
-            key = (d.venue, d.operation, d.status, 5, *pos, None, None)
-            sid = self._shape_ids.get(key)
-            if sid is None:
-                sid = self._shape(key, d.venue, d.operation, True, d.status, _FULL, pos, _EMPTY, _EMPTY)
-            rec = (sid, cid, oid, price, amount, bundle, *pos.values())
+            rec = (d.venue, d.operation, d.status, d.client_id, d.order_id, d.fill_price, d.fill_amount, bundle,
+                   *pos, *pos.values())
         self._ts.append(ts_ns)  # the time first: a record a reader can see has its time
         self._recs.append(rec)
 
@@ -325,10 +322,11 @@ class HistoryLog(Sequence[HistoryRecord]):
         return head if type(head) is str else self._shapes[head].venue
 
     def _make(self, ts_ns: int, rec: tuple[Any, ...]) -> HistoryRecord:
-        if type(rec[0]) is str:  # a plain record: (venue, operation, status, *position keys, *their values)
-            n = (len(rec) - 3) >> 1
-            return HistoryRecord(ts_ns, rec[0], rec[1], True, rec[2],
-                                 positions=_map(rec[3:3 + n], rec[3 + n:]))
+        if type(rec[0]) is str:  # (venue, operation, status, ids, fill, bundle, *position keys, *their values)
+            n = (len(rec) - 8) >> 1
+            return HistoryRecord(ts_ns, rec[0], rec[1], True, rec[2], rec[3], rec[4],
+                                 _map(rec[8:8 + n], rec[8 + n:]), fill_price=rec[5], fill_amount=rec[6],
+                                 bundle=rec[7])
         s = self._shapes[rec[0]]
         head = s.head
         if head == _PACKED:

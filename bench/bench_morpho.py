@@ -11,13 +11,12 @@ Rates are best of ``--repeat`` runs in process CPU time. Run: ``.venv/bin/python
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from _common import best_rate_fresh, year_accrual_seconds
 from basis_venue_morpho.venue import MorphoVenue
 
 from basis_core import ExecutionInterfaceManager
@@ -38,36 +37,31 @@ def manager(market: Any = MARKET) -> ExecutionInterfaceManager:
 
 
 def rate(ins: Any, n: int, repeat: int) -> float:
-    best = 0.0
-    for _ in range(repeat):
+    def make() -> Any:
         m = manager()
         m.execute(TS, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "1000", "market": ALIAS})
         ex = m.execute
-        gc.collect()
-        t = time.process_time()
-        for _ in range(n):
-            ex(TS, ins)
-        best = max(best, n / (time.process_time() - t))
-    return best
+
+        def loop(n: int) -> None:
+            for _ in range(n):
+                ex(TS, ins)
+        return loop
+
+    return best_rate_fresh(make, n, repeat)
 
 
 def accrual(repeat: int) -> float:
     t0 = pd.Timestamp("2025-01-01T00:00:00Z")
-    stamps = [t0 + pd.Timedelta(hours=h) for h in range(1, 8761)]
-    best = float("inf")
-    for _ in range(repeat):
+
+    def opened() -> ExecutionInterfaceManager:
         m = manager(YEAR_MARKET)
         m.execute(t0, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "100", "market": ALIAS})
         m.execute(t0, {"venue": "morpho", "operation": "borrow", "asset": "WETH", "amount": "80"})
         m.execute(t0, {"venue": "morpho", "operation": "supply", "asset": "WETH", "amount": "50", "market": ALIAS})
-        adv = m.advance_to
-        gc.collect()
-        t = time.process_time()
-        for s in stamps:
-            adv(s)
-        best = min(best, time.process_time() - t)
-        assert m.ledger is not None and m.ledger.balance("morpho:debt:WETH") > 80
-    return best
+        return m
+
+    return year_accrual_seconds(opened, repeat,
+                                lambda m: m.ledger is not None and m.ledger.balance("morpho:debt:WETH") > 80)
 
 
 def main() -> None:

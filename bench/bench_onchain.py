@@ -16,15 +16,14 @@ Run: ``.venv/bin/python bench/bench_onchain.py [--repeat N]``.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from _common import best_rate_fresh as rate
+from _common import year_accrual_seconds
 from basis_venue_aave.venue import AaveVenue
 from basis_venue_lido.venue import LidoVenue
 
@@ -102,21 +101,16 @@ def bench_aave(repeat: int) -> dict[str, float]:
 def bench_accrual(repeat: int) -> float:
     """Best wall-clock (CPU) seconds for a year of hourly advance_to with an e-mode wstETH / WETH position."""
     t0 = pd.Timestamp("2025-01-01T00:00:00Z")
-    stamps = [t0 + pd.Timedelta(hours=h) for h in range(1, 8761)]
-    best = float("inf")
-    for _ in range(repeat):
+
+    def opened() -> ExecutionInterfaceManager:
         m = aave_manager({"ethereum:wallet:ETH": "10", "ethereum:wallet:wstETH": "100"}, YEAR_MARKET)
         m.execute(t0, {"venue": "aave", "operation": "supply", "asset": "wstETH", "amount": "100",
                        "e_mode_category": 1})
         m.execute(t0, {"venue": "aave", "operation": "borrow", "asset": "WETH", "amount": "80"})
-        adv = m.advance_to
-        gc.collect()
-        t = time.process_time()
-        for s in stamps:
-            adv(s)
-        best = min(best, time.process_time() - t)
-        assert m.ledger is not None and m.ledger.balance("aave:debt:WETH") > 80
-    return best
+        return m
+
+    return year_accrual_seconds(opened, repeat,
+                                lambda m: m.ledger is not None and m.ledger.balance("aave:debt:WETH") > 80)
 
 
 def bench_lido_and_loop(repeat: int) -> dict[str, float]:

@@ -43,7 +43,7 @@ class Alternate(Strategy):
         side = "buy" if self.n % 2 == 0 else "sell"
         self.n += 1
         manager.execute(ts, {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT", "side": side,
-                             "amount": "0.01"})
+                             "amount": Decimal("0.01")})  # the manager path's instruction exactly
 
 
 def _scenario(steps: int, balances: dict[str, str]) -> dict[str, Any]:

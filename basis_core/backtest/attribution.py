@@ -127,7 +127,7 @@ class PnlAttribution:
         touched: list[int] = []  # the components with records this step (the others stay exactly zero)
         n = len(history)
         if self.hist_i < n:
-            new = history[self.hist_i:]
+            new = [history[self.hist_i]] if n - self.hist_i == 1 else history[self.hist_i:]  # one: no slice machinery
             self.hist_i = n
             self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in self.valuer.perps.items()}
             self.valuer.observe(new)

@@ -41,6 +41,12 @@ Each fault applies to ``times`` matching requests, in injection order per route.
 matches every request; a fault injected for the exact route is taken before a ``"*"`` one.
 A persistent clock offset for all requests is :attr:`EmulatorServer.clock_skew_ms`.
 
+Ordering late requests without racing the clock: a ``delay`` fault with ``until`` (a ``threading.Event``) holds
+its request until the event is set (``delay_s`` is then only a safety cap, default 60 s); any fault with
+``handled`` sets that event once ``handle`` has run for its request. Injecting ``Fault("delay", until=ev)`` and
+then ``Fault("delay", handled=ev)`` on one route makes the first request take effect right after the second,
+however loaded the machine (a fixed ``delay_s`` only makes that likely).
+
 A replayed market (:mod:`basis_core.testing.replay`): a subclass names the series it follows
 (:meth:`EmulatorServer.replay_wanted`) and applies each event (:meth:`EmulatorServer.on_replay_event`);
 :meth:`EmulatorServer.attach_replay` starts following a market and ``handle`` calls
@@ -115,6 +121,8 @@ class Fault:
     status: int = 503  # "http_5xx*" and "venue_error*": the HTTP status answered
     payload: dict[str, Any] | None = None  # "venue_error*": the JSON body answered
     skew_ms: int = 0  # "clock_skew": offset of now_ms() while handling the request
+    until: threading.Event | None = None  # "delay": hold the request until set (delay_s: a cap, 60 s if 0)
+    handled: threading.Event | None = None  # set once handle() has run for the request this fault applied to
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -441,7 +449,12 @@ class EmulatorServer:
             self._reset(h)
             return
         if fault is not None and fault.kind == "delay":
-            time.sleep(fault.delay_s)
+            if fault.until is not None:
+                if not fault.until.wait(fault.delay_s or 60.0):
+                    log.warning("delay fault on %s: released by its %.1f s cap, not by its event", route,
+                                fault.delay_s or 60.0)
+            else:
+                time.sleep(fault.delay_s)
 
         skew = fault.skew_ms if fault is not None and fault.kind == "clock_skew" else 0
         self._local.skew_ms = skew
@@ -455,6 +468,8 @@ class EmulatorServer:
         finally:
             self._local.skew_ms = 0
             self._local.raw_query = ""
+            if fault is not None and fault.handled is not None:
+                fault.handled.set()
 
         if fault is not None and fault.kind == "drop_after_accept":
             self._record(method, path, route, params, kind, None)

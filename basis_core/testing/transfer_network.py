@@ -75,6 +75,12 @@ class TransferNetwork:
         self._lock = threading.Lock()
         self._txs: list[ChainTransfer] = []
         self._seq = itertools.count(1)
+        self._sources: list[Callable[[], None]] = []
+
+    def add_source(self, source: Callable[[], None]) -> None:
+        """Call ``source`` at every :meth:`poll` first: a watcher of a real chain that records (:meth:`send`) the
+        transactions it finds there (with their own hashes), e.g. :class:`basis_core.testing.anvil_link.AnvilLink`."""
+        self._sources.append(source)
 
     def now_ns(self) -> int:
         """The network's time (UTC ns)."""
@@ -101,6 +107,8 @@ class TransferNetwork:
     def poll(self) -> None:
         """Hand every transaction broadcast by now to ``on_broadcast`` (once each); emulators call it before they
         answer about transfers."""
+        for source in self._sources:
+            source()
         now = self.now_ns()
         with self._lock:
             fresh = [t for t in self._txs if not t.seen and t.broadcast_ns <= now]

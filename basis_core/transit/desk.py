@@ -197,7 +197,9 @@ def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[
 
     With ``queues`` (and ``ts``), also the venues' queued withdrawals (staking exits): every balance key
     ``<venue>:withdrawal:<id>`` a venue reports, with ``arrives_at`` from its ``<venue>:metric:claimable_at:<id>``
-    (UTC seconds; None when the venue does not say) -- the convention withdrawal-queue venues follow (Lido)."""
+    (UTC seconds; None when the venue does not say) and ``claimable`` from its ``<venue>:metric:claimable:<id>``
+    (True / False; None when the venue does not say) -- the convention withdrawal-queue venues follow (Lido,
+    EtherFi; live, read from the chain: the queue's open requests of the account until they are claimed)."""
     ledger = manager.ledger
     out: list[dict[str, Any]] = []
     if ledger is not None:
@@ -226,9 +228,11 @@ def in_transit(manager: Any, ts: Any = None, queues: bool = False) -> list[dict[
                     continue
                 rid = key[len(prefix):]
                 at = bal.get(f"{name}:metric:claimable_at:{rid}")
+                ready = bal.get(f"{name}:metric:claimable:{rid}")
                 out.append({"transfer_id": f"{name}:{rid}", "asset": None, "amount": amount, "source": key,
                             "destination": f"{name} claim", "route": f"{name} withdrawal queue", "sent_at": None,
-                            "arrives_at": None if at is None else pd.Timestamp(int(at * 10**9), tz="UTC")})
+                            "arrives_at": None if at is None else pd.Timestamp(int(at * 10**9), tz="UTC"),
+                            "claimable": None if ready is None else bool(ready)})
     return out
 
 

@@ -52,6 +52,7 @@ from basis_core.live.orders import deltas_from_json, deltas_to_json
 from basis_core.transit.desk import Move
 from basis_core.transit.legs import ArrivalState, TransferLeg, TransferState
 from basis_core.transit.routes import Route, build_routes
+from basis_core.transit.wallet import CHAIN, ChainWallet, is_wallet_key
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class LiveTransitDesk:
         self.unsent: dict[str, tuple[LiveMove, str]] = {}  # journaled moves whose withdrawal's outcome is unknown
         self._lock = threading.RLock()
         self._resumed = False
+        self._wallet: ChainWallet | None = None
 
     @classmethod
     def of(cls, manager: Any) -> LiveTransitDesk:
@@ -100,7 +102,16 @@ class LiveTransitDesk:
         return desk  # type: ignore[no-any-return]
 
     # -- helpers -------------------------------------------------------------------------------------------------
+    def wallet(self) -> ChainWallet:
+        """The chain wallet's side of moves (:mod:`basis_core.transit.wallet`), made on first use."""
+        with self._lock:
+            if self._wallet is None:
+                self._wallet = ChainWallet(self.m.settings, self.journal)
+            return self._wallet
+
     def _hook(self, venue: str, hook: str, ts: Any, leg: TransferLeg) -> Any:
+        if venue == CHAIN:  # the chain's own account, not a venue plugin
+            return getattr(self.wallet(), hook)(ts, leg)
         return self.m._caller(venue, hook)(timestamp=ts, instruction=leg)
 
     def route(self, move: Move) -> Route:
@@ -115,6 +126,8 @@ class LiveTransitDesk:
 
     def _free(self, ts: Any, move: Move) -> Decimal:
         sv, sk, asset = split_key(move.source)
+        if is_wallet_key(move.source):
+            return self.wallet().balance(asset)
         bal = self.m.get_balances(ts, sv)
         if sk in ("spot", "wallet"):
             return Decimal(bal.get(move.source, 0)) - Decimal(bal.get(f"{sv}:metric:locked:{asset}", 0))
@@ -152,7 +165,9 @@ class LiveTransitDesk:
                 return self._continue(ts, lm, prior.intent.fingerprint)
         r = self.route(move)
         sv, dv = split_key(move.source)[0], split_key(move.destination)[0]
-        self.m.venue(sv), self.m.venue(dv)  # UnknownVenueError names the installed venues
+        for v in (sv, dv):  # UnknownVenueError names the installed venues
+            if v != CHAIN:
+                self.m.venue(v)
         now_ns = time.time_ns()
         leg = self._choose_network(ts, TransferLeg(tid, move.asset, move.amount, move.source, move.destination,
                                                    sent_ms=now_ns // 1_000_000))
@@ -202,6 +217,8 @@ class LiveTransitDesk:
         with self._lock:
             self.unsent.pop(lm.leg.transfer_id, None)
         lm.fee, lm.amount_net = state.fee, state.amount_sent
+        if state.status == "sent" and state.txid:
+            lm.txid = state.txid
         d = self._requested(ts, lm, state)
         lm.requested = d
         self.journal.record_outcome(st.intent, "unknown", {"event": "sent", "withdrawal_id": state.withdrawal_id,
@@ -213,7 +230,8 @@ class LiveTransitDesk:
 
     def _requested(self, ts: Any, lm: LiveMove, state: TransferState) -> ExecutionDeltas:
         mv = lm.move
-        positions = {mv.source: -mv.amount, lm.transit_key: state.amount_sent}
+        # the source pays what left on the network and the fee (a CEX takes its fee out of the amount; gas is on top)
+        positions = {mv.source: -max(mv.amount, state.amount_sent + state.fee), lm.transit_key: state.amount_sent}
         return ExecutionDeltas(VENUE, "move", pd.Timestamp(ts), positions, {mv.source: -state.fee} if state.fee else {},
                                "requested", mv.client_id, state.withdrawal_id, fill_amount=mv.amount,
                                details={"route": lm.route, "transfer_id": lm.leg.transfer_id, "fee": state.fee,

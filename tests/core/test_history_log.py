@@ -36,16 +36,22 @@ def balance_move(i: int) -> ExecutionDeltas:
                            status="accrued")
 
 
+def bare_fill(i: int) -> ExecutionDeltas:
+    """A fill with ids and a price but no fees or pnl (a plain venue's)."""
+    return ExecutionDeltas("trivial", "spot_trade", TS, {"trivial:spot:ETH": D(i), "trivial:spot:USDT": D(-3 * i)},
+                           client_id=f"c{i}", order_id=str(i), fill_price=D(3), fill_amount=D(i))
+
+
 def as_dict(r: Any) -> dict[str, Any]:
     return r.to_dict()
 
 
-@pytest.mark.parametrize("make", [fill, funding, balance_move])
+@pytest.mark.parametrize("make", [fill, funding, balance_move, bare_fill])
 def test_a_record_reads_back_exactly_what_the_deltas_said(make: Any) -> None:
     log = HistoryLog()
     d = make(7)
-    log.add_deltas(TS.value, d, None)
-    assert as_dict(log[0]) == as_dict(HistoryRecord.from_deltas(TS.value, d))
+    log.add_deltas(TS.value, d, 3)
+    assert as_dict(log[0]) == {**as_dict(HistoryRecord.from_deltas(TS.value, d)), "bundle": 3}
     assert dict(log[0].positions) == dict(d.positions) and dict(log[0].pnl) == dict(d.pnl)
     assert log[0]["success"] is True and log[0]["timestamp"] == TS
 

@@ -122,6 +122,9 @@ def test_a_staking_withdrawal_queue_is_capital_in_transit_too() -> None:
     assert queued["source"] == f"lido:withdrawal:{d.details['request_id']}" and queued["arrives_at"] > T0
     assert queued_etherfi["source"] == f"etherfi:withdrawal:{e.details['request_id']}"
     assert queued_etherfi["arrives_at"] > T0
+    assert queued["claimable"] is False and queued_etherfi["claimable"] is False  # the same view as live
+    (ready,) = [q for q in in_transit(m, queued["arrives_at"], queues=True) if q["source"] == queued["source"]]
+    assert ready["claimable"] is True
     claim = {"venue": "lido", "operation": "unstake", "action": "claim", "request_id": d.details["request_id"]}
     with pytest.raises(InstructionError, match="not finalised"):  # not before the queue lets it
         m.execute(queued["arrives_at"] - pd.Timedelta(seconds=1), claim)

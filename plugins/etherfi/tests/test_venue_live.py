@@ -23,6 +23,7 @@ from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
 from basis_core.testing.chain import gas_paid_wei
 from basis_core.testing.contracts import wait_receipt
+from basis_core.transit import in_transit
 
 from .conftest import FINALIZATION_DELAY
 
@@ -94,6 +95,12 @@ def test_live_deltas_are_the_chains_balance_changes_and_the_queue_delay_holds(
     assert bal[f"etherfi:withdrawal:{ids[0]}"] == D("1.25") and bal[f"etherfi:metric:claimable:{ids[0]}"] == 0
     assert bal["etherfi:metric:eeth_per_weeth"] == D(world.weeth.functions.getRate().call()).scaleb(-18)
 
+    def queued() -> dict[str, tuple[Decimal, bool]]:  # capital in transit: the NFT's open requests on chain
+        return {q["transfer_id"]: (q["amount"], q["claimable"]) for q in in_transit(m, TS, queues=True)}
+
+    locked = {rid: D(world.nft.functions.getRequest(int(rid)).call()[0]).scaleb(-18) for rid in ids}
+    assert queued() == {f"etherfi:{rid}": (locked[rid], False) for rid in ids}
+
     # not finalized: refused before anything is sent, nothing changes
     before = snapshot(world, weth, user)
     with pytest.raises(InstructionError) as info:
@@ -108,6 +115,7 @@ def test_live_deltas_are_the_chains_balance_changes_and_the_queue_delay_holds(
     w3.provider.make_request("evm_mine", [])
     world.rebase(-1_000_000_000_000)  # a small loss before finalization: the requests bear it
     world.finalize(int(ids[-1]))
+    assert queued() == {f"etherfi:{rid}": (locked[rid], True) for rid in ids}  # finalized: claimable
     for rid in ids:
         req = world.nft.functions.getRequest(int(rid)).call()
         claimable = world.nft.functions.getClaimableAmount(int(rid)).call()
@@ -119,6 +127,7 @@ def test_live_deltas_are_the_chains_balance_changes_and_the_queue_delay_holds(
                                      "ethereum:wallet:ETH": D(after["ETH"] - before["ETH"]).scaleb(-18)}
         assert d.status == "claimed" and d.details["amount_of_eth"] == D(claimable).scaleb(-18)
     assert not any(k.startswith("etherfi:withdrawal:") for k in m.get_balances(TS, "etherfi"))
+    assert queued() == {}  # claimed: arrived in the wallet
     with pytest.raises(InstructionError) as info:  # claimed already
         m.execute(TS, {"venue": "etherfi", "operation": "unstake", "action": "claim", "request_id": ids[0]})
     assert info.value.field == "request_id"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -444,11 +445,14 @@ def _usd_transfer(cid: str) -> dict[str, Any]:
 def test_a_transfer_delayed_past_the_landing_window_is_resent_with_its_nonce_and_lands_once(
         m: ExecutionInterfaceManager, emu: HyperliquidEmulator) -> None:
     """Transfers are user-signed (no expiresAfter): the re-send reuses the first request's nonce, so when the
-    late original arrives the venue refuses it as a duplicate nonce."""
-    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", delay_s=1.2))
+    late original arrives the venue refuses it as a duplicate nonce. The original is held until the re-send has
+    been handled (an event, not a sleep: on a loaded machine a 1.2 s delay let the original land first)."""
+    resend_handled = threading.Event()
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", until=resend_handled))
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", handled=resend_handled))
     t = m.execute(TS, _usd_transfer("ht-late"))
     assert t.details["adopted"] is False
-    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
+    end = time.monotonic() + 60  # wait for the late request's answer (not a timing assertion)
     while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "usdClassTransfer"]) < 2:
         time.sleep(0.01)
     resent, late = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]

@@ -21,6 +21,7 @@ from basis_core.testing.anvil import ANVIL_KEYS
 from basis_core.testing.chain import gas_paid_wei
 from basis_core.testing.chain_faults import FAULTS, run_with_fault
 from basis_core.testing.contracts import wait_receipt
+from basis_core.transit import in_transit
 
 D = Decimal
 TS = pd.Timestamp("2025-03-01T00:00:00Z")
@@ -85,6 +86,12 @@ def test_live_stake_wrap_unwrap_request_claim(lido_world: LidoWorld, weth: Any, 
     assert [str(i) for i in world.queue.functions.getWithdrawalRequests(user).call()] == ids
     bal = m.get_balances(TS, "lido")
     assert bal[f"lido:withdrawal:{ids[0]}"] == D("1.25") and bal[f"lido:metric:claimable:{ids[0]}"] == 0
+
+    def queued() -> dict[str, tuple[Decimal, bool]]:  # capital in transit: the queue's requests on chain
+        return {q["transfer_id"]: (q["amount"], q["claimable"]) for q in in_transit(m, TS, queues=True)}
+
+    locked = {rid: D(world.queue.functions.getWithdrawalStatus([int(rid)]).call()[0][0]).scaleb(-18) for rid in ids}
+    assert queued() == {f"lido:{rid}": (locked[rid], False) for rid in ids}
     # not finalised: refused before anything is sent
     before = snapshot(world, weth, user)
     with pytest.raises(InstructionError) as info:
@@ -92,6 +99,7 @@ def test_live_stake_wrap_unwrap_request_claim(lido_world: LidoWorld, weth: Any, 
     assert info.value.field == "request_id" and ids[0] in str(info.value)
     assert snapshot(world, weth, user) == before
     wait_receipt(w3, world.queue.functions.finalize(int(ids[-1])).transact({"from": world.deployer}))
+    assert queued() == {f"lido:{rid}": (locked[rid], True) for rid in ids}  # finalised: claimable
     for rid in ids:
         status = world.queue.functions.getWithdrawalStatus([int(rid)]).call()[0]
         claimable = world.queue.functions.getClaimableEther([int(rid)], [1]).call()[0]
@@ -104,6 +112,7 @@ def test_live_stake_wrap_unwrap_request_claim(lido_world: LidoWorld, weth: Any, 
         assert d.positions == {f"lido:withdrawal:{rid}": -D(status[0]).scaleb(-18),
                                "ethereum:wallet:ETH": D(after["ETH"] - before["ETH"]).scaleb(-18)}
         assert d.status == "claimed" and d.details["amount_of_eth"] == D(eth).scaleb(-18)
+    assert queued() == {}  # claimed: arrived in the wallet
     with pytest.raises(InstructionError):  # claimed already
         m.execute(TS, {"venue": "lido", "operation": "unstake", "action": "claim", "request_id": ids[0]})
 

@@ -14,6 +14,10 @@ transaction is estimated (a revert is mapped from Morpho's reason string to the 
 ``insufficient collateral`` / ``position is healthy`` -> HealthFactorError, others InstructionError) and only
 then approvals (``approval_mode`` exact by default, or unlimited) and the call are sent.
 
+Atomic bundles (``atomic``, ``venue: "morpho"``): one transaction through our MorphoBundleExecutor inside Morpho's
+fee-free flash loan (:mod:`basis_venue_morpho.executor`; ``executor`` option, :meth:`MorphoLive.deploy_executor`,
+:meth:`MorphoLive.prepare_atomic`), deltas from the receipts as below over the markets the steps touch.
+
 Deltas: wallet tokens from the receipts' ERC20 ``Transfer`` events of the account; ``morpho:supplied:<loan>``
 (supply shares to assets, rounded down), ``morpho:collateral:<token>`` and ``morpho:debt:<loan>`` (borrow shares
 to assets, rounded up) as the position's expected value after the last transaction minus before the first,
@@ -441,13 +445,18 @@ class MorphoLive(LendingLive):
 
     def prepare_atomic(self, bundle: Any, ts: Any = None) -> list[Receipt]:
         """Send the one-time set-up a bundle needs: ``setAuthorization(executor, true)`` when a step borrows or
-        withdraws on the account's behalf, and unlimited approvals to the executor of the tokens it may pull."""
+        withdraws on the account's behalf, and unlimited approvals to the executor of the tokens it may pull (the
+        steps' inputs and the flash-loaned token)."""
         t = self._translate(bundle, ts)
         ex = self.executor.address
         sent: list[Receipt] = []
         if t.authorize and not self.morpho.functions.isAuthorized(self.me, ex).call():
             sent.append(self.client.send(self.morpho.functions.setAuthorization(ex, True)))
-        for addr in sorted(t.pulled):
+        pulled = set(t.pulled)
+        fl = bundle.flash_loan
+        if fl is not None and fl.asset in self.tokens:  # a repayment the steps leave short is pulled from the account
+            pulled.add(self.tokens[fl.asset])
+        for addr in sorted(pulled):
             if self.client.allowance(addr, ex) < MAX_UINT256 // 2:
                 sent += self.approve_address(addr, ex, MAX_UINT256, unlimited=True)
         return sent
@@ -616,9 +625,10 @@ class MorphoLive(LendingLive):
         for alias, lm in self.chain.markets.items():
             first.setdefault("c:" + lm.spec.collateral, alias)
             first.setdefault("l:" + lm.spec.loan, alias)
-        cache = getattr(self, "_risk_cache", None)
+        cache: tuple[int, dict[str, Any]] | None = getattr(self, "_risk_cache", None)
         if cache is None or cache[0] != block:  # a corridor search asks for one block's state under many shocks
-            cache = self._risk_cache = (block, {})
+            cache = (block, {})
+            self._risk_cache = cache
         out = []
         for alias, lm in self.chain.markets.items():
             got = cache[1].get(alias)

@@ -79,6 +79,13 @@ def nothing_pending(world: UniswapWorld, addr: str) -> bool:
     return chain_has_nothing_pending(world.w3, addr)
 
 
+def time_out_receipts_after(m: ExecutionInterfaceManager, seconds: float) -> None:
+    """From now on ``m`` gives up waiting for a receipt after ``seconds``: only for steps where nothing can be
+    mined (automine off), so the timeout is certain. Set-up swaps on the automining node keep the default, since a
+    loaded machine can take longer than 0.2 s to mine and answer (they timed out under load)."""
+    m.venue("uniswap").backend.client.receipt_timeout = seconds
+
+
 # ----------------------------------------------------------------------------------------------- swaps
 def test_v2_swap_deltas_are_the_balance_changes(uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     w = uniswap_world
@@ -208,8 +215,9 @@ def test_deadline_enforced_by_the_router_reverts_typed_and_costs_only_gas(
 def test_a_timed_out_receipt_is_tracked_and_resumed_never_resent(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     w = uniswap_world
-    m = live(w, chain, approval_mode="unlimited", receipt_timeout=0.3)
+    m = live(w, chain, approval_mode="unlimited")
     m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1"))  # approvals done
+    time_out_receipts_after(m, 0.3)
     backend = m.venue("uniswap").backend
     before = balances(w, account)
     nonce = w.w3.eth.get_transaction_count(account, "latest")
@@ -363,11 +371,17 @@ def test_local_table_is_a_fresh_deployment_from_account_0(fresh_node: AnvilNode)
 def test_a_swap_on_an_idle_node_gets_a_deadline_from_the_current_time(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode) -> None:
     """On an idle dev node the latest block can be older than ``deadline_seconds``; the next block is stamped
-    with the current time, so a deadline of "latest block + deadline_seconds" would already have passed."""
+    with the current time, so a deadline of "latest block + deadline_seconds" would already have passed.
+    The latest block is made 600 s old with the node's clock (not by sleeping past a 1 s deadline, which left a
+    loaded machine under a second to sign, send and mine); the deadline of 60 s is then generous, and 540 s short
+    of the current time if it were counted from the latest block."""
     import time
 
-    m = live(uniswap_world, chain, deadline_seconds=1)
-    time.sleep(2.2)  # the node mines nothing meanwhile: its latest block is now > 1 s old
+    m = live(uniswap_world, chain, deadline_seconds=60)
+    chain.rpc("evm_setTime", [int(time.time()) - 600])
+    chain.rpc("evm_mine")  # the latest block: 600 s old
+    chain.rpc("evm_setTime", [int(time.time())])  # the next block is stamped with the current time
+    assert int(uniswap_world.w3.eth.get_block("latest")["timestamp"]) < time.time() - 500
     d = m.execute(now(), swap(token_in="WETH", token_out="USDC", amount_in="0.1", pool="v2:WETH/USDC"))
     assert d.positions["ethereum:wallet:WETH"] == Decimal("-0.1")
     assert nothing_pending(uniswap_world, account)
@@ -433,9 +447,10 @@ def test_one_client_id_from_four_threads_sends_one_transaction(uniswap_world: Un
 def test_a_stuck_transaction_is_replaced_on_the_same_nonce_by_a_fee_bump(
         uniswap_world: UniswapWorld, account: str, chain: AnvilNode, tmp_path: Path) -> None:
     w = uniswap_world
-    m = journaled(w, tmp_path / "journal.sqlite", chain.url, receipt_timeout=0.2)
+    m = journaled(w, tmp_path / "journal.sqlite", chain.url)
     ts = pd.Timestamp.now(tz="UTC")
     m.execute(ts, {**SWAP, "client_id": "setup"})
+    time_out_receipts_after(m, 0.2)
     n0 = w.w3.eth.get_transaction_count(account)
     ins = {**SWAP, "client_id": "stuck"}
     chain.rpc("evm_setAutomine", [False])
@@ -528,8 +543,9 @@ def test_a_restarted_manager_settles_pending_swaps_at_advance_to(uniswap_world: 
     left in flight (mined while it was down), reports it once, and sends nothing."""
     journal = tmp_path / "journal.sqlite"
     ts = pd.Timestamp.now(tz="UTC")
-    first = journaled(uniswap_world, journal, chain.url, receipt_timeout=0.2)
+    first = journaled(uniswap_world, journal, chain.url)
     first.execute(ts, {**SWAP, "client_id": "setup"})
+    time_out_receipts_after(first, 0.2)
     n0 = uniswap_world.w3.eth.get_transaction_count(account)
     chain.rpc("evm_setAutomine", [False])
     try:
