@@ -12,7 +12,7 @@ from typing import Any
 from basis_core.data.prices import TokenPrice
 from basis_core.errors import ConfigError, InstructionError
 
-__all__ = ["LiquidStaking", "parse_delay"]
+__all__ = ["LiquidStaking", "UnstakeActions", "parse_delay"]
 
 
 def parse_delay(venue: str, value: Any, option: str = "withdrawal_delay") -> int:
@@ -74,3 +74,23 @@ class LiquidStaking:
         if ins.asset not in (self.rebasing, self.wrapped):
             raise InstructionError("asset", f"withdrawals are requested in {self.rebasing} or {self.wrapped}, "
                                             f"not {ins.asset!r}")
+
+
+class UnstakeActions:
+    """``Unstake`` by its action, for a backtest or live backend: ``_unwrap``, ``_request`` or ``_claim``."""
+
+    def unstake_action(self, ts: Any, ins: Any) -> Any:
+        if ins.action == "unwrap":
+            return self._unwrap(ts, ins)
+        if ins.action == "request":
+            return self._request(ts, ins)
+        return self._claim(ts, ins)
+
+    def _unwrap(self, ts: Any, ins: Any) -> Any:
+        raise NotImplementedError
+
+    def _request(self, ts: Any, ins: Any) -> Any:
+        raise NotImplementedError
+
+    def _claim(self, ts: Any, ins: Any) -> Any:
+        raise NotImplementedError

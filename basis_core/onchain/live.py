@@ -29,7 +29,7 @@ from basis_core.errors import ContractRevertError
 from basis_core.live.evm import EvmClient, Receipt
 from basis_core.live.onchain import OnChainLiveBase, abi_function
 from basis_core.live.units import from_base_units, to_base_units
-from basis_core.onchain.staking import LiquidStaking
+from basis_core.onchain.liquid import LiquidStaking, UnstakeActions
 
 __all__ = ["WETH_ABI", "LendingLive", "StakingLive"]
 
@@ -37,7 +37,7 @@ __all__ = ["WETH_ABI", "LendingLive", "StakingLive"]
 WETH_ABI = [abi_function("withdraw", ["uint256 wad"], [], "nonpayable")]
 
 
-class StakingLive(OnChainLiveBase):
+class StakingLive(UnstakeActions, OnChainLiveBase):
     """The live backend base; see the module docstring."""
 
     #: the 18-decimal tokens whose balance differences are an operation's deltas (those in ``tokens``)
@@ -85,14 +85,7 @@ class StakingLive(OnChainLiveBase):
         return self.intent(ts, ins, lambda: self._stake(ts, ins))
 
     def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        return self.intent(ts, ins, lambda: self._unstake(ts, ins))
-
-    def _unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        if ins.action == "unwrap":
-            return self._unwrap(ts, ins)
-        if ins.action == "request":
-            return self._request(ts, ins)
-        return self._claim(ts, ins)
+        return self.intent(ts, ins, lambda: self.unstake_action(ts, ins))
 
     def _stake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         raise NotImplementedError
@@ -118,12 +111,6 @@ class StakingLive(OnChainLiveBase):
         assert self.weth is not None
         receipts.append(self.send(self.weth.functions.withdraw(amt)))
         return amt
-
-    def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
-
-    def _claim(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------ deltas
     def finish_intent(self, ts: Any, ins: Any, receipts: list[Receipt], ctx: Mapping[str, Any]) -> ExecutionDeltas:

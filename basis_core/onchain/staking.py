@@ -24,7 +24,7 @@ from basis_core.data.prices import usd_price
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import InstructionError, InsufficientFundsError, MarketDataError
 from basis_core.live.units import from_base_units, to_base_units
-from basis_core.onchain.liquid import LiquidStaking, parse_delay
+from basis_core.onchain.liquid import LiquidStaking, UnstakeActions, parse_delay
 from basis_core.onchain.venue import backtest_context
 from basis_core.timeutil import from_ns
 
@@ -51,7 +51,7 @@ def rate_wei(rate: Decimal) -> int:
     return int(rate.scaleb(18, _CTX))
 
 
-class StakingSim:
+class StakingSim(UnstakeActions):
     """The backtest backend base (one per venue instance); see the module docstring."""
 
     #: the venue's name (instrument keys ``<venue>:...``, ledger tables ``<venue>.*``)
@@ -173,11 +173,7 @@ class StakingSim:
     # -- operations -------------------------------------------------------------------------------
     def unstake(self, ts: Any, ins: Any) -> ExecutionDeltas:
         """``Unstake`` by its action: ``_unwrap``, ``_request`` or ``_claim`` of the subclass."""
-        if ins.action == "unwrap":
-            return self._unwrap(ts, ins)
-        if ins.action == "request":
-            return self._request(ts, ins)
-        return self._claim(ts, ins)
+        return self.unstake_action(ts, ins)  # type: ignore[no-any-return]
 
     def queue_request(self, ts: Any, ins: Any, locked: int, shares: int, gas_ops: tuple[str, ...],
                       locked_detail: str) -> ExecutionDeltas:
@@ -243,15 +239,6 @@ class StakingSim:
             out[f"{m}value_usd:withdrawal:{rid}"] = from_wei(value_wei(req, ts_ns >= req[2] + self.delay_ns, r)
                                                              ) * eth_usd
         return out
-
-    def _unwrap(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
-
-    def _request(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
-
-    def _claim(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        raise NotImplementedError
 
     def notional_token(self, ins: Any) -> str:
         """The token whose USD price values an instruction's amount (ETH; a venue of other tokens overrides it)."""

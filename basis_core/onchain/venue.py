@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from basis_core.data.contrib import DataModuleHooks
@@ -29,8 +28,8 @@ from basis_core.interfaces import OnChainExecutionInterface
 from basis_core.live.onchain import EVM_OPTIONS, approval_mode, live_accrue
 from basis_core.onchain.liquid import LiquidStaking
 
-__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "backtest_context",
-           "load_backend"]
+__all__ = ["AtomicHooks", "LendingHooks", "LiquidStakingVenue", "OnChainVenue", "StakingHooks", "backend_hook",
+           "backtest_context", "load_backend"]
 
 
 def backtest_context(venue: Any) -> tuple[Any, Any, Mapping[str, Any]]:
@@ -46,6 +45,16 @@ def load_backend(path: str) -> Any:
     """The class named by ``"package.module:Class"``."""
     module, _, cls = path.partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def backend_hook(method: str, doc: str = "") -> Any:
+    """A hook implementation calling ``backend.<method>(timestamp, instruction)`` of the venue (the mode's backend);
+    set it as the class attribute named like the hook (``execute_stake = backend_hook("stake")``)."""
+    def hook(self: Any, timestamp: Any, instruction: Any) -> Any:
+        return getattr(self.backend, method)(timestamp, instruction)
+
+    hook.__doc__ = doc or f"``{method}`` of the mode's backend."
+    return hookimpl(hook)
 
 
 class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
@@ -82,9 +91,7 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
     def make_live_backend(self) -> Any:
         return load_backend(self.live_backend)(self)
 
-    @hookimpl
-    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Decimal]:
-        return self.backend.balances(timestamp, instruction)  # type: ignore[no-any-return]
+    get_balances = backend_hook("balances")
 
     @hookimpl
     def accrue(self, previous: Any, timestamp: Any) -> list[ExecutionDeltas] | None:
@@ -96,19 +103,9 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
 class StakingHooks:
     """``stake`` / ``unstake`` and the USD notional estimate (for the risk limits), by the backend."""
 
-    backend: Any
-
-    @hookimpl
-    def execute_stake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.stake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_unstake(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.unstake(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def estimate_notional(self, timestamp: Any, instruction: Any) -> Decimal | None:
-        return self.backend.estimate_notional(timestamp, instruction)  # type: ignore[no-any-return]
+    execute_stake = backend_hook("stake")
+    execute_unstake = backend_hook("unstake")
+    estimate_notional = backend_hook("estimate_notional")
 
 
 class AtomicHooks:
@@ -125,28 +122,12 @@ class AtomicHooks:
 class LendingHooks:
     """``supply`` / ``withdraw`` / ``borrow`` / ``repay`` and the account's ``risk_state``, by the backend."""
 
-    backend: Any
-
-    @hookimpl
-    def execute_supply(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.supply(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_withdraw(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.withdraw(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_borrow(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.borrow(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def execute_repay(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.backend.repay(timestamp, instruction)  # type: ignore[no-any-return]
-
-    @hookimpl
-    def risk_state(self, timestamp: Any, instruction: Any) -> Any:
-        """The account's health under the shock, from the backend (backtest: simulated, live: chain reads)."""
-        return self.backend.risk_state(timestamp, instruction)
+    execute_supply = backend_hook("supply")
+    execute_withdraw = backend_hook("withdraw")
+    execute_borrow = backend_hook("borrow")
+    execute_repay = backend_hook("repay")
+    risk_state = backend_hook("risk_state", "The account's health under the shock, from the backend (backtest: "
+                                            "simulated, live: chain reads).")
 
 
 class LiquidStakingVenue(StakingHooks, OnChainVenue):
