@@ -346,8 +346,10 @@ def test_interest_accrual_matches_chain(aave_world: AaveWorld, chain: AnvilNode)
 
     # the next action writes the accrued indices and mints scaled amounts at the new index
     rs = before["WETH"]
-    mine_at(chain, ts0 + 7 * 86_400 - 1)
-    chain.rpc("evm_setNextBlockTimestamp", [ts0 + 7 * 86_400])
+    # a week after WETH's own last update (not the latest block's time: on a loaded machine the USDC borrow after
+    # it can land a wall-clock second later)
+    mine_at(chain, rs["last_update"] + 7 * 86_400 - 1)
+    chain.rpc("evm_setNextBlockTimestamp", [rs["last_update"] + 7 * 86_400])
     w.borrow("WETH", user, 10**18 + 12345)
     after = reserve_state(w, "WETH", latest(w)[0])
     dt = after["last_update"] - rs["last_update"]
