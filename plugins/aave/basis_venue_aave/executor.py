@@ -24,18 +24,15 @@ ETH the steps stake (``Stake(asset="ETH")``) is sent as the transaction's value.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from basis_core.errors import InstructionError
-from basis_core.live.bundles import EncodedCall
+from basis_core.live.bundles import ZERO_ADDRESS as ZERO_ADDRESS
+from basis_core.live.bundles import EncodedCall, ExecutorArtifact, ExecutorOp
 
 MAX_UINT256 = 2**256 - 1
 OP_UNWRAP_WETH = 1
@@ -50,97 +47,36 @@ OP_REPAY = 9
 OP_WITHDRAW = 10
 OP_CALL = 11
 OP_PULL = 12
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 SOURCE = "LoopExecutor.sol"
-ARTIFACT = "LoopExecutor.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One executor op: kind, asset (token address), amount (base units; MAX_UINT256 = all), aux address, and
-    the calldata of a CALL op."""
-
-    kind: int
-    asset: str
-    amount: int
-    aux: str = ZERO_ADDRESS
-    data: bytes = b""
-
-    def as_tuple(self) -> tuple[int, str, int, str, bytes]:
-        return (self.kind, self.asset, self.amount, self.aux, self.data)
-
-
-@dataclass(frozen=True)
-class ExecutorArtifact:
-    """ABI and creation bytecode (hex, no 0x) of LoopExecutor."""
-
-    abi: list[dict[str, Any]]
-    bytecode: str
-
-
-def _contracts_dir() -> Path:
-    return Path(str(resources.files("basis_venue_aave").joinpath("contracts")))
+CONTRACT = "LoopExecutor"
+PACKAGE = "basis_venue_aave"
+Op = ExecutorOp  # amount: base units, MAX_UINT256 = all
 
 
 @lru_cache(maxsize=1)
 def executor_artifact() -> ExecutorArtifact:
     """The shipped artifact (package data)."""
-    data = json.loads((_contracts_dir() / ARTIFACT).read_text())
-    return ExecutorArtifact(data["abi"], data["bytecode"])
+    return ExecutorArtifact.shipped(PACKAGE, CONTRACT)
 
 
-_NODE_SCRIPT = """
-const solc = require(process.argv[1]);
-let input = '';
-process.stdin.on('data', (c) => { input += c; });
-process.stdin.on('end', () => { process.stdout.write(solc.compile(input)); });
-"""
+def compile_executor() -> ExecutorArtifact:
+    """Compile ``contracts/LoopExecutor.sol`` with solc-js from ``node_modules`` (maintainers and tests); raises
+    :class:`basis_core.testing.solc.SolcError` on errors."""
+    from basis_core.testing.solc import compile_solidity
 
-
-def compile_executor(solc_dir: Path | None = None) -> ExecutorArtifact:
-    """Compile ``contracts/LoopExecutor.sol`` with solc-js (``node_modules/solc``); raises RuntimeError on errors."""
-    from basis_core.testing.anvil import node_modules
-
-    node = shutil.which("node")
-    if node is None:
-        raise FileNotFoundError("node not found: needed to run solc-js")
-    solc = solc_dir or node_modules() / "solc"
-    std_input = {
-        "language": "Solidity",
-        "sources": {SOURCE: {"content": (_contracts_dir() / SOURCE).read_text()}},
-        "settings": {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "cancun",
-                     "outputSelection": {"*": {"LoopExecutor": ["abi", "evm.bytecode.object"]}}},
-    }
-    proc = subprocess.run([node, "-e", _NODE_SCRIPT, str(solc)], input=json.dumps(std_input), capture_output=True,
-                          text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"solc-js failed: {proc.stderr.strip()[:2000]}")
-    out = json.loads(proc.stdout)
-    errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise RuntimeError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
-    c = out["contracts"][SOURCE]["LoopExecutor"]
-    return ExecutorArtifact(c["abi"], c["evm"]["bytecode"]["object"])
+    art = compile_solidity(ExecutorArtifact.path(PACKAGE, CONTRACT).parent, (SOURCE,))[CONTRACT]
+    return ExecutorArtifact(art.abi, art.bytecode)
 
 
 def write_artifact(art: ExecutorArtifact, path: Path | None = None) -> Path:
     """Write ``contracts/LoopExecutor.json`` (maintainers, after changing the source)."""
-    target = path or _contracts_dir() / ARTIFACT
-    target.write_text(json.dumps({"contractName": "LoopExecutor", "abi": art.abi, "bytecode": art.bytecode},
-                                 indent=1) + "\n")
-    return target
+    return art.write(path or ExecutorArtifact.path(PACKAGE, CONTRACT), CONTRACT)
 
 
 def deploy_executor(client: Any, pool: str, weth: str, steth: str, wsteth: str) -> str:
     """Deploy a LoopExecutor owned by ``client``'s account (an EvmClient); returns its address."""
-    art = executor_artifact()
-    contract = client.w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode)
-    data = contract.constructor(client.checksum(pool), client.checksum(weth), client.checksum(steth),
-                                client.checksum(wsteth)).data_in_transaction
-    receipt = client.send({"data": data})
-    if not receipt.contract_address:
-        raise RuntimeError("LoopExecutor deployment returned no contract address")
-    return str(receipt.contract_address)
+    return executor_artifact().deploy(client, CONTRACT, client.checksum(pool), client.checksum(weth),
+                                      client.checksum(steth), client.checksum(wsteth))
 
 
 @dataclass

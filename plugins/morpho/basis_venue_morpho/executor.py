@@ -23,57 +23,33 @@ Anything else (perps, a step its venue cannot encode) is refused with an Instruc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from basis_core.errors import InstructionError
-from basis_core.live.bundles import EncodedCall
+from basis_core.live.bundles import ZERO_ADDRESS as ZERO_ADDRESS
+from basis_core.live.bundles import EncodedCall, ExecutorArtifact, ExecutorOp
 
 MAX_UINT256 = 2**256 - 1
 OP_CALL = 1
 OP_PULL = 2
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 CONTRACT = "MorphoBundleExecutor"
 SOURCE = f"{CONTRACT}.sol"
-ARTIFACT = f"{CONTRACT}.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One executor op: kind, asset (token address), amount (base units the op holds first), target, calldata."""
-
-    kind: int
-    asset: str
-    amount: int
-    aux: str = ZERO_ADDRESS
-    data: bytes = b""
-
-    def as_tuple(self) -> tuple[int, str, int, str, bytes]:
-        return (self.kind, self.asset, self.amount, self.aux, self.data)
-
-
-@dataclass(frozen=True)
-class ExecutorArtifact:
-    """ABI and creation bytecode (hex, no 0x) of MorphoBundleExecutor."""
-
-    abi: list[dict[str, Any]]
-    bytecode: str
+PACKAGE = "basis_venue_morpho"
+Op = ExecutorOp  # amount: base units the op holds first
 
 
 def contracts_dir() -> Path:
-    return Path(str(resources.files("basis_venue_morpho").joinpath("contracts")))
+    return ExecutorArtifact.path(PACKAGE, CONTRACT).parent
 
 
 @lru_cache(maxsize=1)
 def executor_artifact() -> ExecutorArtifact:
     """The shipped artifact (package data)."""
-    data = json.loads((contracts_dir() / ARTIFACT).read_text())
-    return ExecutorArtifact(data["abi"], data["bytecode"])
+    return ExecutorArtifact.shipped(PACKAGE, CONTRACT)
 
 
 def compile_executor() -> ExecutorArtifact:
@@ -86,20 +62,12 @@ def compile_executor() -> ExecutorArtifact:
 
 def write_artifact(art: ExecutorArtifact, path: Path | None = None) -> Path:
     """Write ``contracts/MorphoBundleExecutor.json`` (maintainers, after changing the source)."""
-    target = path or contracts_dir() / ARTIFACT
-    target.write_text(json.dumps({"contractName": CONTRACT, "abi": art.abi, "bytecode": art.bytecode},
-                                 indent=1) + "\n")
-    return target
+    return art.write(path or ExecutorArtifact.path(PACKAGE, CONTRACT), CONTRACT)
 
 
 def deploy_executor(client: Any, morpho: str) -> str:
     """Deploy a MorphoBundleExecutor owned by ``client``'s account (an EvmClient); returns its address."""
-    art = executor_artifact()
-    contract = client.w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode)
-    receipt = client.send({"data": contract.constructor(client.checksum(morpho)).data_in_transaction})
-    if not receipt.contract_address:
-        raise RuntimeError(f"{CONTRACT} deployment returned no contract address")
-    return str(receipt.contract_address)
+    return executor_artifact().deploy(client, CONTRACT, client.checksum(morpho))
 
 
 @dataclass
