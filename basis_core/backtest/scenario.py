@@ -295,6 +295,25 @@ def _pydantic_reason(err: Mapping[str, Any]) -> tuple[list[Any], str]:
 
 #: Largest scenario text accepted (characters).
 MAX_SCENARIO_CHARS = 20_000_000
+#: Deepest nesting of YAML sequences / mappings accepted in a scenario text.
+MAX_SCENARIO_DEPTH = 64
+
+
+def _yaml_depth(text: str) -> int:
+    """The deepest nesting of sequences / mappings in ``text``, counted from the parser's events without composing:
+    PyYAML's composer recurses once per level, and reaching the interpreter's recursion limit is not a safe way to
+    find out (a garbage collection that runs there cannot run finalizers)."""
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_SCENARIO_DEPTH:
+                    return deepest
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return deepest
 
 
 def load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: str | None = None) -> Scenario:
@@ -332,6 +351,8 @@ def _load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: s
             raise ScenarioError(f"{where}: the scenario is too large: {len(text)} characters "
                                 f"(limit {MAX_SCENARIO_CHARS})")
         try:
+            if _yaml_depth(text) > MAX_SCENARIO_DEPTH:
+                raise ScenarioError(f"{where}: nested too deeply (limit {MAX_SCENARIO_DEPTH} levels)")
             node = yaml.compose(text, Loader=_Loader)
             _check_duplicates(node, where)
             data = yaml.load(text, Loader=_Loader)
