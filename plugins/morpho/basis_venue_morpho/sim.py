@@ -26,9 +26,10 @@ As the liquidator (``liquidate``), this account repays another account's debt; b
 by the ``accounts`` option (``{name: {market, collateral, borrow}}``, token units), opened at their market's
 state the first time the market is used.
 
-State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns)), ``morpho.positions`` ((alias,
-account) -> Position) and ``morpho.booked`` (alias -> (supplied, collateral, debt) base units in the keys), so
-a failed instruction or bundle rolls back everything.
+State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns, booked): booked is this account's
+(supplied, collateral, debt) in base units as the keys hold them, one value so an operation writes the market and
+what it booked at once) and ``morpho.positions`` ((alias, account) -> Position), so a failed instruction or bundle
+rolls back everything.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
 _NOTHING = (0, 0, 0)
+#: a ``morpho.markets`` value: (market, anchor row ns, booked (supplied, collateral, debt) base units)
+Stored = tuple[mm.Market, int, tuple[int, int, int]]
 _VS, _VA = mm.VIRTUAL_SHARES, mm.VIRTUAL_ASSETS
 _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
@@ -164,14 +167,12 @@ class MorphoSim:
         self.memo = StepMemo(self.data, units)
         self.state = self.ledger.table("morpho.markets")
         self.positions = self.ledger.table("morpho.positions")
-        self.booked = self.ledger.table("morpho.booked")
         self._series: dict[str, Any] = {}
         # the tables' live dicts (read-only by contract; writes go through the tables, which undo-log them)
         self._state_get = self.state.data.get
         self._positions_get = self.positions.data.get
-        self._booked_get = self.booked.data.get
         #: alias -> the ``morpho.markets`` value known accrued to ``_current_ns`` (identity memo of ``market``)
-        self._current: dict[str, tuple[mm.Market, int]] = {}
+        self._current: dict[str, Stored] = {}
         self._current_ns = -1
         self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
@@ -219,7 +220,7 @@ class MorphoSim:
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
         alias = spec.alias
-        stored: tuple[mm.Market, int] | None = self._state_get(alias)
+        stored: Stored | None = self._state_get(alias)
         ts_ns = ts.value
         if ts_ns == self._current_ns:
             if stored is not None and stored is self._current.get(alias):
@@ -227,24 +228,36 @@ class MorphoSim:
         else:
             self._current_ns = ts_ns
             self._current.clear()
-        series = self._series.get(alias) or self.series(spec)
+        m, row_ns, booked = self._advanced(spec, stored, ts_ns)
+        if stored is None or stored[0] is not m:
+            stored = self.state[alias] = (m, row_ns, booked)
+        self._current[alias] = stored  # (unchanged: same row, nothing elapsed, no write)
+        return m
+
+    def _advanced(self, spec: MarketSpec, stored: Stored | None, ts_ns: int) -> Stored:
+        """The ``morpho.markets`` value at ``ts_ns`` from the ``stored`` one (not written): re-anchored when a later
+        row of the series is visible (the accounts option's borrowers opened on the first), accrued to ``ts_ns``;
+        ``stored`` itself when nothing changed."""
+        series = self._series.get(spec.alias) or self.series(spec)
         i = series.index_at(ts_ns)
         row_ns = series.times[i]
-        if stored is None or stored[1] != row_ns:
+        if stored is None:
             m = self._open_accounts(spec, self._anchor(spec, series, i))
+            booked = _NOTHING
+        elif stored[1] != row_ns:
+            m = self._open_accounts(spec, self._anchor(spec, series, i))
+            booked = stored[2]
         else:
             m = stored[0]
+            booked = stored[2]
         now = ts_ns // _NS
         if now > m.last_update:
             m = mm.accrued_market(m, now)
         elif stored is not None and stored[0] is m:
-            self._current[alias] = stored
-            return m  # unchanged (same row, nothing elapsed): no write
-        stored = self.state[alias] = (m, row_ns)
-        self._current[alias] = stored
-        return m
+            return stored
+        return m, row_ns, booked
 
-    def _mark_current(self, alias: str, stored: tuple[mm.Market, int], ts_ns: int) -> None:
+    def _mark_current(self, alias: str, stored: Stored, ts_ns: int) -> None:
         """Remember that ``stored`` (the state table's value) is the market accrued to ``ts_ns``."""
         if ts_ns != self._current_ns:
             self._current_ns = ts_ns
@@ -406,20 +419,18 @@ class MorphoSim:
         values, gas; ``details`` are the operation's (the market first)."""
         alias = spec.alias
         loan_dec, coll_dec, ks, kc, kd, wl, wc, self_key, loan, coll = self._info[alias]
-        old = self._booked_get(alias) or _NOTHING
+        stored = self._state_get(alias)
+        old = stored[2]
         # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
         tbs = m.total_borrow_shares + _VS
         sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
         debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
-        stored = self._state_get(alias)
-        if stored[0] is not m:
-            stored = self.state[alias] = (m, stored[1])
-            if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
-                self._current[alias] = stored
-            else:
-                self._mark_current(alias, stored, ts.value)
+        stored = self.state[alias] = (m, stored[1], (sup, p.collateral, debt))
+        if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
+            self._current[alias] = stored
+        else:
+            self._mark_current(alias, stored, ts.value)
         self.positions[self_key] = p
-        self.booked[alias] = (sup, p.collateral, debt)
         loan_amt, coll_amt = _AMOUNTS.get(loan_dec) or _amounts(loan_dec), _AMOUNTS.get(coll_dec) or _amounts(coll_dec)
         pos: dict[str, Decimal] = {}
         if units:
@@ -576,7 +587,8 @@ class MorphoSim:
             raise revert_error(e, "borrower") from None
         self._check_wallet(spec.loan, liq.repaid_assets, loan_dec)
         self.positions[key] = liq.borrower
-        self.state[spec.alias] = (liq.market, self.state[spec.alias][1])
+        st = self.state[spec.alias]
+        self.state[spec.alias] = (liq.market, st[1], st[2])
         # the market moved (bad debt lowers supply assets): our own booked values follow at the next accrual
         pos = {WALLET + spec.loan: -from_units(liq.repaid_assets, loan_dec),
                WALLET + spec.collateral: from_units(liq.seized_assets, coll_dec)}
@@ -612,12 +624,19 @@ class MorphoSim:
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas]:
         """Interest on this account's positions over (previous, ts], then liquidation of unhealthy ones."""
         out: list[ExecutionDeltas] = []
+        ts_ns = ts.value
+        if ts_ns != self._current_ns:
+            self._current_ns = ts_ns
+            self._current.clear()
+        current = self._current
         for (alias, who), p in list(self.positions.data.items()):
             if who != SELF or (p.supply_shares == 0 and p.borrow_shares == 0):
                 continue
             spec = self.markets[alias]
-            m = self.market(spec, ts)
-            old = self._booked_get(alias) or _NOTHING
+            # the market at ts (as ``market``), written once with what this step books
+            stored: Stored | None = self._state_get(alias)
+            m, row_ns, old = stored if stored is not None and stored is current.get(alias) else self._advanced(
+                spec, stored, ts_ns)
             # (supplied, debt) as _values computes them (SharesMathLib inlined on this per-step path)
             tbs = m.total_borrow_shares + _VS
             sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
@@ -636,9 +655,12 @@ class MorphoSim:
                     d = Decimal(dd).scaleb(-loan_dec, CTX)
                     pos[kd] = d
                     pnl["borrow_interest"] = -d * px
-                self.booked[alias] = (sup, p.collateral, debt)
+                stored = self.state[alias] = (m, row_ns, (sup, p.collateral, debt))
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, {}, "accrued", None, None, None, None, pnl,
                                            {"market": alias}))
+            elif stored is None or stored[0] is not m:
+                stored = self.state[alias] = (m, row_ns, old)
+            current[alias] = stored
             if self.liquidations and p.borrow_shares:
                 price = self.price(spec, ts)
                 # _isHealthy: maxBorrow >= toAssetsUp(borrowShares), the debt above (MathLib inlined)
@@ -650,11 +672,11 @@ class MorphoSim:
         liq = self._liquidation(m, p, price, spec.lltv, "max", self._dec[spec.alias][0])
         alias = spec.alias
         loan_dec, coll_dec = self._dec[alias]
-        old = self.booked.get(alias, (0, 0, 0))
+        st = self.state[alias]
+        old = st[2]
         self.positions[(alias, SELF)] = liq.borrower
-        self.state[alias] = (liq.market, self.state[alias][1])
         new = self._values(alias, liq.market, liq.borrower)
-        self.booked[alias] = new
+        self.state[alias] = (liq.market, st[1], new)
         ks, kc, kd = self._keys[alias][:3]
         pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
                                                               (kc, old[1], new[1], coll_dec),
