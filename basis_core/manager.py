@@ -408,6 +408,12 @@ class ExecutionInterfaceManager:
             return None
         return last if last is not None and last.value == prev else from_ns(prev)
 
+    def _advance_locked(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
+        """:meth:`advance_to` of a backtest for a UTC ``pd.Timestamp`` ``ts`` of ``ts_ns``, called in the library's
+        Decimal context (the backtest runner's steps)."""
+        with self._lock:
+            return self._advance(ts, ts_ns)
+
     def _advance(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
         previous = self._step_clock(ts, ts_ns)
         return [] if previous is None else self._accrue(previous, ts, ts_ns)
