@@ -26,9 +26,10 @@ As the liquidator (``liquidate``), this account repays another account's debt; b
 by the ``accounts`` option (``{name: {market, collateral, borrow}}``, token units), opened at their market's
 state the first time the market is used.
 
-State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns)), ``morpho.positions`` ((alias,
-account) -> Position) and ``morpho.booked`` (alias -> (supplied, collateral, debt) base units in the keys), so
-a failed instruction or bundle rolls back everything.
+State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns, booked): booked is this account's
+(supplied, collateral, debt) in base units as the keys hold them, one value so an operation writes the market and
+what it booked at once) and ``morpho.positions`` ((alias, account) -> Position), so a failed instruction or bundle
+rolls back everything.
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
 _NOTHING = (0, 0, 0)
+#: a ``morpho.markets`` value: (market, anchor row ns, booked (supplied, collateral, debt) base units)
+Stored = tuple[mm.Market, int, tuple[int, int, int]]
 _VS, _VA = mm.VIRTUAL_SHARES, mm.VIRTUAL_ASSETS
 _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
-_USD_KEY = {t: "morpho-usd:" + t for t in ("ETH", "WETH", "stETH", "eETH", "wstETH", "weETH", "USDC", "USDT")}
-_GAS_MEMO_KEY = {op: "morpho-gas:" + op for op in GAS_UNITS}
+_PRICE_SCALE, _WAD = mm.ORACLE_PRICE_SCALE, mm.WAD
 _LST_KEY = {t: "lst:" + t for t in _LST}
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
@@ -165,14 +167,12 @@ class MorphoSim:
         self.memo = StepMemo(self.data, units)
         self.state = self.ledger.table("morpho.markets")
         self.positions = self.ledger.table("morpho.positions")
-        self.booked = self.ledger.table("morpho.booked")
         self._series: dict[str, Any] = {}
         # the tables' live dicts (read-only by contract; writes go through the tables, which undo-log them)
         self._state_get = self.state.data.get
         self._positions_get = self.positions.data.get
-        self._booked_get = self.booked.data.get
         #: alias -> the ``morpho.markets`` value known accrued to ``_current_ns`` (identity memo of ``market``)
-        self._current: dict[str, tuple[mm.Market, int]] = {}
+        self._current: dict[str, Stored] = {}
         self._current_ns = -1
         self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
@@ -180,10 +180,18 @@ class MorphoSim:
         self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}",
                           WALLET + s.loan, WALLET + s.collateral) for a, s in self.markets.items()}
         self._self_key = {a: (a, SELF) for a in self.markets}
-        #: alias -> what booking an operation reads: decimals, keys, the per-step USD memo keys
-        self._info = {a: (*self._dec[a], *self._keys[a], (a, SELF), "morpho-usd:" + s.loan,
-                          "morpho-usd:" + s.collateral) for a, s in self.markets.items()}
-        self._px_key = {a: "morpho-px:" + a for a in self.markets}
+        #: alias -> what booking an operation reads: decimals, keys, the loan and collateral tokens
+        self._info = {a: (*self._dec[a], *self._keys[a], (a, SELF), s.loan, s.collateral)
+                      for a, s in self.markets.items()}
+        #: the per-step memo (prices are pure functions of the market data at the step's time): its time (ns),
+        #: token -> USD price, alias -> oracle price, gas operation -> (-ETH, -USD)
+        self._step_ns = -1
+        self._usd: dict[str, Decimal] = {}
+        self._oracle: dict[str, int] = {}
+        self._gas_memo: dict[str, tuple[Decimal, Decimal]] = {}
+        #: (series, column) -> (Series, its column) of the as-of reads behind the USD prices, found once
+        self._sources: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._eth_oracle: tuple[Any] | None = None  # (the ``oracle:ETH/USD`` series or None,), found once
 
     # -- market state --------------------------------------------------------------------------------------
     def series(self, spec: MarketSpec) -> Any:
@@ -211,27 +219,45 @@ class MorphoSim:
 
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
-        stored: tuple[mm.Market, int] | None = self._state_get(spec.alias)
-        if stored is not None and ts.value == self._current_ns and stored is self._current.get(spec.alias):
-            return stored[0]  # already current at ts (a pure function of the stored value and the time)
-        series = self.series(spec)
-        i = series.index_at(ts.value)
-        row_ns = series.times[i]
-        if stored is None or stored[1] != row_ns:
-            m = self._open_accounts(spec, self._anchor(spec, series, i))
+        alias = spec.alias
+        stored: Stored | None = self._state_get(alias)
+        ts_ns = ts.value
+        if ts_ns == self._current_ns:
+            if stored is not None and stored is self._current.get(alias):
+                return stored[0]  # already current at ts (a pure function of the stored value and the time)
         else:
-            m = stored[0]
-        now = ts.value // _NS
-        if now > m.last_update:
-            m = mm.accrue_interest(m, now).market
-        elif stored is not None and stored[0] is m:
-            self._mark_current(spec.alias, stored, ts.value)
-            return m  # unchanged (same row, nothing elapsed): no write
-        stored = self.state[spec.alias] = (m, row_ns)
-        self._mark_current(spec.alias, stored, ts.value)
+            self._current_ns = ts_ns
+            self._current.clear()
+        m, row_ns, booked = self._advanced(spec, stored, ts_ns)
+        if stored is None or stored[0] is not m:
+            stored = self.state[alias] = (m, row_ns, booked)
+        self._current[alias] = stored  # (unchanged: same row, nothing elapsed, no write)
         return m
 
-    def _mark_current(self, alias: str, stored: tuple[mm.Market, int], ts_ns: int) -> None:
+    def _advanced(self, spec: MarketSpec, stored: Stored | None, ts_ns: int) -> Stored:
+        """The ``morpho.markets`` value at ``ts_ns`` from the ``stored`` one (not written): re-anchored when a later
+        row of the series is visible (the accounts option's borrowers opened on the first), accrued to ``ts_ns``;
+        ``stored`` itself when nothing changed."""
+        series = self._series.get(spec.alias) or self.series(spec)
+        i = series.index_at(ts_ns)
+        row_ns = series.times[i]
+        if stored is None:
+            m = self._open_accounts(spec, self._anchor(spec, series, i))
+            booked = _NOTHING
+        elif stored[1] != row_ns:
+            m = self._open_accounts(spec, self._anchor(spec, series, i))
+            booked = stored[2]
+        else:
+            m = stored[0]
+            booked = stored[2]
+        now = ts_ns // _NS
+        if now > m.last_update:
+            m = mm.accrued_market(m, now)
+        elif stored is not None and stored[0] is m:
+            return stored
+        return m, row_ns, booked
+
+    def _mark_current(self, alias: str, stored: Stored, ts_ns: int) -> None:
         """Remember that ``stored`` (the state table's value) is the market accrued to ``ts_ns``."""
         if ts_ns != self._current_ns:
             self._current_ns = ts_ns
@@ -250,41 +276,70 @@ class MorphoSim:
                            total_supply_assets=max(m.total_supply_assets, m.total_borrow_assets + debt))
         return m
 
+    def _step(self, ts_ns: int) -> None:
+        """Start the per-step memo of ``ts_ns``."""
+        self._step_ns = ts_ns
+        self._usd = {}
+        self._oracle = {}
+        self._gas_memo = {}
+
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
-        c = self.memo.at(ts)
-        key = self._px_key.get(spec.alias) or "morpho-px:" + spec.alias
-        px: int | None = c.pools.get(key)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        px = self._oracle.get(spec.alias)
         if px is None:
-            series = self.series(spec)
+            series = self._series.get(spec.alias) or self.series(spec)
             if "oracle_price" in series.columns:
                 px = int(series.columns["oracle_price"][series.index_at(ts.value)])
             else:
                 loan_dec, coll_dec = self._dec[spec.alias]
                 ratio = self.usd(ts, spec.collateral) / self.usd(ts, spec.loan)
                 px = int(ratio.scaleb(36 + loan_dec - coll_dec, CTX))
-            c.pools[key] = px
+            self._oracle[spec.alias] = px
         return px
 
     def usd(self, ts: Any, token: str) -> Decimal:
         """The USD price of ``token`` at ``ts`` (:func:`usd_price`'s rules: WETH is ETH, wstETH / weETH are ETH x
         ``lst:<token>.rate``), memoised per step."""
-        pools = self.memo.at(ts).pools
-        v: Decimal | None = pools.get(_USD_KEY.get(token) or "morpho-usd:" + token)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        v = self._usd.get(token)
         return self._usd_miss(ts, token) if v is None else v
 
     def _usd_miss(self, ts: Any, token: str) -> Decimal:
-        c = self.memo.at(ts)
-        pools = c.pools
+        usd = self._usd
         if token in _LST or token in _ETH_LIKE:
-            eth: Decimal | None = pools.get("morpho-usd:ETH")
+            eth = usd.get("ETH")
             if eth is None:
-                eth = pools["morpho-usd:ETH"] = usd_price(c.snapshot, "ETH")
-            v = eth * c.snapshot.get(_LST_KEY.get(token) or "lst:" + token, "rate") if token in _LST else eth
+                eth = usd["ETH"] = self._eth_usd(ts)
+            v = eth * self._as_of(ts, _LST_KEY[token], "rate") if token in _LST else eth
         else:
-            v = usd_price(c.snapshot, token)
-        pools["morpho-usd:" + token] = v
+            v = usd_price(self.memo.at(ts).snapshot, token)
+        usd[token] = v
         return v
+
+    def _eth_usd(self, ts: Any) -> Decimal:
+        """``usd_price(snapshot, "ETH")``: ``oracle:ETH/USD.price`` when the data has it, else ``spot:ETH/USDT``."""
+        src = self._eth_oracle
+        if src is None:
+            src = self._eth_oracle = (self.data.find("oracle:ETH/USD"),)
+        if src[0] is not None and src[0].first_ns <= ts.value:  # MarketSnapshot.has: a row at or before ts
+            return self._as_of(ts, "oracle:ETH/USD", "price")
+        return self._as_of(ts, "spot:ETH/USDT", "close")
+
+    def _as_of(self, ts: Any, name: str, column: str) -> Decimal:
+        """``snapshot.get(name, column)`` at ``ts`` (the same value, the same errors), through the series and
+        column found once (the provider's series are fixed for a backtest, as :meth:`series` assumes)."""
+        src = self._sources.get((name, column))
+        if src is None:
+            s = self.data.find(name)
+            col = None if s is None else s.columns.get(column)
+            if col is None:  # the snapshot's own error
+                return self.memo.at(ts).snapshot.get(name, column)  # type: ignore[no-any-return]
+            src = self._sources[(name, column)] = (s, col)
+        s, col = src
+        return col[s.index_at(ts.value)]  # type: ignore[no-any-return]
 
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:
@@ -342,12 +397,12 @@ class MorphoSim:
 
     def _gas_neg(self, ts: Any, op: str) -> tuple[Decimal, Decimal]:
         """(-ETH, -USD) gas of ``op`` at ``ts``, memoised per step."""
-        c = self.memo.at(ts)
-        key = _GAS_MEMO_KEY.get(op) or "morpho-gas:" + op
-        neg: tuple[Decimal, Decimal] | None = c.pools.get(key)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        neg = self._gas_memo.get(op)
         if neg is None:
             g = self.memo.gas(ts, op)
-            neg = c.pools[key] = (-g.eth, -g.usd)
+            neg = self._gas_memo[op] = (-g.eth, -g.usd)
         return neg
 
     def _check_wallet(self, token: str, units: int, decimals: int) -> None:
@@ -363,21 +418,19 @@ class MorphoSim:
         of the loan token when ``loan_side``, else of the collateral token), the change of the market's booked
         values, gas; ``details`` are the operation's (the market first)."""
         alias = spec.alias
-        loan_dec, coll_dec, ks, kc, kd, wl, wc, self_key, usd_loan, usd_coll = self._info[alias]
-        old = self._booked_get(alias) or _NOTHING
+        loan_dec, coll_dec, ks, kc, kd, wl, wc, self_key, loan, coll = self._info[alias]
+        stored = self._state_get(alias)
+        old = stored[2]
         # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
         tbs = m.total_borrow_shares + _VS
         sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
         debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
-        stored = self._state_get(alias)
-        if stored[0] is not m:
-            stored = self.state[alias] = (m, stored[1])
-            if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
-                self._current[alias] = stored
-            else:
-                self._mark_current(alias, stored, ts.value)
+        stored = self.state[alias] = (m, stored[1], (sup, p.collateral, debt))
+        if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
+            self._current[alias] = stored
+        else:
+            self._mark_current(alias, stored, ts.value)
         self.positions[self_key] = p
-        self.booked[alias] = (sup, p.collateral, debt)
         loan_amt, coll_amt = _AMOUNTS.get(loan_dec) or _amounts(loan_dec), _AMOUNTS.get(coll_dec) or _amounts(coll_dec)
         pos: dict[str, Decimal] = {}
         if units:
@@ -392,11 +445,12 @@ class MorphoSim:
             pos[kc] = coll_amt.get(dc) or amount_of(dc, coll_dec)
         if dd:
             pos[kd] = loan_amt.get(dd) or amount_of(dd, loan_dec)
-        pools = self.memo.at(ts).pools
+        if ts.value != self._step_ns:
+            self._step(ts.value)
         gf: dict[str, Decimal] = {}
         pnl: dict[str, Decimal] = {}
         if self.charge_gas:
-            eth, usd = pools.get(_GAS_MEMO_KEY[gas_op]) or self._gas_neg(ts, gas_op)
+            eth, usd = self._gas_memo.get(gas_op) or self._gas_neg(ts, gas_op)
             gf[GAS_KEY] = eth
             pnl["gas"] = usd
             pos[GAS_KEY] = pos[GAS_KEY] + eth if GAS_KEY in pos else eth
@@ -409,10 +463,10 @@ class MorphoSim:
             rounding = _ZERO
             if loan_units:
                 rounding += (loan_amt.get(loan_units) or amount_of(loan_units, loan_dec)) * (
-                    pools.get(usd_loan) or self.usd(ts, spec.loan))
+                    self._usd.get(loan) or self.usd(ts, loan))
             if coll_units:
                 rounding += (coll_amt.get(coll_units) or amount_of(coll_units, coll_dec)) * (
-                    pools.get(usd_coll) or self.usd(ts, spec.collateral))
+                    self._usd.get(coll) or self.usd(ts, coll))
             if rounding:
                 pnl["trading_fees"] = rounding
         return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, None, None, details.get("amount"), pnl,
@@ -533,7 +587,8 @@ class MorphoSim:
             raise revert_error(e, "borrower") from None
         self._check_wallet(spec.loan, liq.repaid_assets, loan_dec)
         self.positions[key] = liq.borrower
-        self.state[spec.alias] = (liq.market, self.state[spec.alias][1])
+        st = self.state[spec.alias]
+        self.state[spec.alias] = (liq.market, st[1], st[2])
         # the market moved (bad debt lowers supply assets): our own booked values follow at the next accrual
         pos = {WALLET + spec.loan: -from_units(liq.repaid_assets, loan_dec),
                WALLET + spec.collateral: from_units(liq.seized_assets, coll_dec)}
@@ -569,20 +624,27 @@ class MorphoSim:
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas]:
         """Interest on this account's positions over (previous, ts], then liquidation of unhealthy ones."""
         out: list[ExecutionDeltas] = []
+        ts_ns = ts.value
+        if ts_ns != self._current_ns:
+            self._current_ns = ts_ns
+            self._current.clear()
+        current = self._current
         for (alias, who), p in list(self.positions.data.items()):
             if who != SELF or (p.supply_shares == 0 and p.borrow_shares == 0):
                 continue
             spec = self.markets[alias]
-            m = self.market(spec, ts)
-            old = self._booked_get(alias) or _NOTHING
+            # the market at ts (as ``market``), written once with what this step books
+            stored: Stored | None = self._state_get(alias)
+            m, row_ns, old = stored if stored is not None and stored is current.get(alias) else self._advanced(
+                spec, stored, ts_ns)
             # (supplied, debt) as _values computes them (SharesMathLib inlined on this per-step path)
             tbs = m.total_borrow_shares + _VS
             sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
             debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
             ds, dd = sup - old[0], debt - old[2]
             if ds or dd:
-                loan_dec, _, ks, _, kd, _, _, _, usd_loan, _ = self._info[alias]
-                px = self.memo.at(ts).pools.get(usd_loan) or self.usd(ts, spec.loan)
+                loan_dec, _, ks, _, kd, _, _, _, loan, _ = self._info[alias]
+                px = self.usd(ts, loan)
                 pos: dict[str, Decimal] = {}
                 pnl: dict[str, Decimal] = {}
                 if ds:
@@ -593,12 +655,16 @@ class MorphoSim:
                     d = Decimal(dd).scaleb(-loan_dec, CTX)
                     pos[kd] = d
                     pnl["borrow_interest"] = -d * px
-                self.booked[alias] = (sup, p.collateral, debt)
+                stored = self.state[alias] = (m, row_ns, (sup, p.collateral, debt))
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, {}, "accrued", None, None, None, None, pnl,
                                            {"market": alias}))
+            elif stored is None or stored[0] is not m:
+                stored = self.state[alias] = (m, row_ns, old)
+            current[alias] = stored
             if self.liquidations and p.borrow_shares:
                 price = self.price(spec, ts)
-                if not mm.is_healthy(m, p, price, spec.lltv):
+                # _isHealthy: maxBorrow >= toAssetsUp(borrowShares), the debt above (MathLib inlined)
+                if (p.collateral * price) // _PRICE_SCALE * spec.lltv // _WAD < debt:
                     out.append(self._liquidate_self(ts, spec, m, p, price))
         return out
 
@@ -606,11 +672,11 @@ class MorphoSim:
         liq = self._liquidation(m, p, price, spec.lltv, "max", self._dec[spec.alias][0])
         alias = spec.alias
         loan_dec, coll_dec = self._dec[alias]
-        old = self.booked.get(alias, (0, 0, 0))
+        st = self.state[alias]
+        old = st[2]
         self.positions[(alias, SELF)] = liq.borrower
-        self.state[alias] = (liq.market, self.state[alias][1])
         new = self._values(alias, liq.market, liq.borrower)
-        self.booked[alias] = new
+        self.state[alias] = (liq.market, st[1], new)
         ks, kc, kd = self._keys[alias][:3]
         pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
                                                               (kc, old[1], new[1], coll_dec),
@@ -661,7 +727,7 @@ class MorphoSim:
         i = series.index_at(ts.value)
         m = stored[0] if stored is not None and stored[1] == series.times[i] else self._anchor(spec, series, i)
         now = ts.value // _NS
-        return mm.accrue_interest(m, now).market if now > m.last_update else m
+        return mm.accrued_market(m, now) if now > m.last_update else m
 
 
 def market_risk(spec: MarketSpec, m: mm.Market, p: mm.Position, price: int, loan_dec: int, coll_dec: int,

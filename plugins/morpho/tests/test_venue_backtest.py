@@ -39,7 +39,7 @@ def test_collateral_borrow_accrue_repay_follow_the_contract_math() -> None:
     m.execute(T0, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10", "market": MARKET})
     d = m.execute(T0, {"venue": "morpho", "operation": "borrow", "asset": "WETH", "amount": "8"})
     s = sim(m)
-    mk, _ = s.state[MARKET]
+    mk = s.state[MARKET][0]
     pos = s.positions[(MARKET, "self")]
     assert pos.borrow_shares == mm.to_shares_up(8 * 10**18, mk.total_borrow_assets - 8 * 10**18,
                                                 mk.total_borrow_shares - pos.borrow_shares)
@@ -47,7 +47,7 @@ def test_collateral_borrow_accrue_repay_follow_the_contract_math() -> None:
     assert m.ledger.balance("morpho:debt:WETH") == Decimal(mm.borrowed_assets(mk, pos)) / 10**18
     later = T0 + pd.Timedelta(days=3)
     m.advance_to(later)
-    mk2, _ = s.state[MARKET]
+    mk2 = s.state[MARKET][0]
     assert mk2 == mm.accrue_interest(mk, later.value // 10**9).market
     assert m.ledger.balance("morpho:debt:WETH") == Decimal(mm.borrowed_assets(mk2, pos)) / 10**18 > 8
     hf = m.get_balances(later, "morpho")["morpho:metric:health_factor"]
