@@ -520,7 +520,7 @@ class ExecutionInterfaceManager:
         ts: Any
         instr: Any
         # the library's Decimal context (numeric.library_context, inlined: one frame less on every instruction)
-        prev = _getcontext()
+        prev: Any = _getcontext()
         if prev.prec < PRECISION:
             try:
                 _setcontext(_numeric_thread.ctx)
