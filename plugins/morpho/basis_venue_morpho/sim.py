@@ -222,21 +222,24 @@ class MorphoSim:
 
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
+        return self._stored(spec, ts)[0]
+
+    def _stored(self, spec: MarketSpec, ts: Any) -> Stored:
+        """The ``morpho.markets`` value with the market accrued to ``ts`` (see :meth:`market`), stored."""
         alias = spec.alias
         stored: Stored | None = self._state_get(alias)
         ts_ns = ts.value
         if ts_ns == self._current_ns:
             if stored is not None and stored is self._current.get(alias):
-                return stored[0]  # already current at ts (a pure function of the stored value and the time)
+                return stored  # already current at ts (a pure function of the stored value and the time)
         else:
             self._current_ns = ts_ns
             self._current.clear()
         new = self._advanced(spec, stored, ts_ns)
-        m = new[0]
-        if stored is None or stored[0] is not m:
+        if stored is None or stored[0] is not new[0]:
             stored = self.state[alias] = new
         self._current[alias] = stored  # (unchanged: same row, nothing elapsed, no write)
-        return m
+        return stored
 
     def _advanced(self, spec: MarketSpec, stored: Stored | None, ts_ns: int) -> Stored:
         """The ``morpho.markets`` value at ``ts_ns`` from the ``stored`` one (not written): re-anchored when a later
@@ -489,8 +492,8 @@ class MorphoSim:
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "either")
         alias = spec.alias
-        m = self.market(spec, ts)
-        p = self._state_get(alias)[3] or _EMPTY  # (market stored it)
+        m, _, _, p = self._stored(spec, ts)
+        p = p or _EMPTY
         loan = ins.asset == spec.loan
         units = to_units(ins.amount, DECIMALS[ins.asset])
         key = self._keys[alias][3 if loan else 4]
@@ -548,8 +551,8 @@ class MorphoSim:
 
     def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
-        m = self.market(spec, ts)
-        p = self._state_get(spec.alias)[3] or _EMPTY  # (market stored it)
+        m, _, _, p = self._stored(spec, ts)
+        p = p or _EMPTY
         units = to_units(ins.amount, DECIMALS[spec.loan])
         try:
             m, p, assets, shares = mm.borrow(m, p, units, 0, self.price(spec, ts), spec.lltv)
