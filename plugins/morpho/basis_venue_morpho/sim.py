@@ -284,11 +284,11 @@ class MorphoSim:
         return m
 
     def _step(self, ts_ns: int) -> None:
-        """Start the per-step memo of ``ts_ns``."""
+        """Start the per-step memo of ``ts_ns`` (the dicts are emptied: no reference to them outlives a call)."""
         self._step_ns = ts_ns
-        self._usd = {}
-        self._oracle = {}
-        self._gas_memo = {}
+        self._usd.clear()
+        self._oracle.clear()
+        self._gas_memo.clear()
 
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
