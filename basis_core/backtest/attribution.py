@@ -23,7 +23,7 @@ from typing import Any
 
 from basis_core.backtest.valuation import Valuation, Valuer, _PerpBook, lst_rate_gain, rate_token
 from basis_core.data.prices import token_prices_of
-from basis_core.deltas import PNL_COMPONENTS
+from basis_core.deltas import PNL_COMPONENTS, ExecutionDeltas
 from basis_core.errors import MarketDataError
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ class PnlAttribution:
         self.eth_price = eth_price
         self.attribute_lst_yield = attribute_lst_yield
         self.history = history
+        #: ``history.sources`` (:meth:`basis_core.history.HistoryLog.sources`) when the history has it
+        self._sources: Any = getattr(history, "sources", None)
         self.hist_i = len(history)
         #: cumulative components since the start (USD, :data:`COMPONENTS` order)
         self.cum: list[Decimal] = [_ZERO] * len(COMPONENTS)
@@ -126,17 +128,28 @@ class PnlAttribution:
         comps: list[Decimal] | None = None
         touched: list[int] = []  # the components with records this step (the others stay exactly zero)
         n = len(history)
-        if self.hist_i < n:
-            new = [history[self.hist_i]] if n - self.hist_i == 1 else history[self.hist_i:]  # one: no slice machinery
+        hist_i = self.hist_i
+        if hist_i < n:
+            sources = self._sources
+            if sources is not None:  # the manager's log: the latest records as the deltas they were made from
+                new = sources(hist_i, n)
+            else:
+                recs = [history[hist_i]] if n - hist_i == 1 else history[hist_i:n]
+                new = [(getattr(r, "ts_ns", None), r) for r in recs]
             self.hist_i = n
-            self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in self.valuer.perps.items()}
-            self.valuer.observe(new)
+            valuer = self.valuer
+            if valuer.perps:
+                self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in valuer.perps.items()}
+            else:
+                self._saved_perps = {}
+            valuer.observe_timed(new)
             index = COMPONENT_INDEX
-            for rec in new:
-                if not rec.success or not rec.pnl:
+            for _, rec in new:
+                pnl = rec.pnl
+                if not pnl or (type(rec) is not ExecutionDeltas and not rec.success):
                     continue
                 atomic = rec.operation == "atomic"
-                for comp, v in items(rec.pnl):
+                for comp, v in (pnl.items() if type(pnl) is dict else items(pnl)):
                     if atomic and comp != "flash_loan_fee":
                         continue  # the bundle's steps are recorded (and counted) one by one
                     j = index.get(comp)

@@ -39,6 +39,9 @@ LN_2_INT = 693147180559945309
 LN_WEI_INT = -41446531673892822312
 WEXP_UPPER_BOUND = 93859467695000404319
 _HALF_LN_2 = LN_2_INT // 2
+_TWO_WAD = 2 * WAD
+_MIN_RAT, _MAX_RAT = MIN_RATE_AT_TARGET, MAX_RATE_AT_TARGET
+_THREE_WAD = 3 * WAD
 WEXP_UPPER_VALUE = 57716089161558943949701069502944508345128422502756744429568
 
 # ErrorsLib reasons
@@ -286,6 +289,72 @@ def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
         tss = u128(tss + fee_shares)
     return _new(Accrual, (_new(Market, (tsa, tss, tba, m.total_borrow_shares, now, m.fee, end)), interest, fee_shares,
                           rate))
+
+
+def accrued_market(m: Market, now: int) -> Market:
+    """``accrue_interest(m, now).market``, the same integers: the per-step accrual of a backtest, with
+    ``_borrowRate``, ``_curve``, both ``wExp`` and ``wTaylorCompounded`` inlined for a market whose IRM is
+    initialised (``rate_at_target`` > 0; otherwise, and for a time before ``last_update``, it is
+    :func:`accrue_interest`). int256 divisions truncate toward zero, written out by sign; the divisors are
+    positive constants. ``wExp``: ``r * r / WAD / 2`` is ``r * r / (2 WAD)`` (floors of a non-negative number), and
+    for ``|x| < ln2 / 2`` the contract's ``q`` is 0, ``r`` is ``x``."""
+    tsa, tss, tba, tbs, last, fee, rat = m
+    elapsed = now - last
+    if elapsed <= 0 or rat <= 0:
+        return m if elapsed == 0 else accrue_interest(m, now).market
+    u = (tba * WAD) // tsa if tsa > 0 else 0
+    z = (u - TARGET_UTILIZATION) * WAD
+    err = z // _ERR_NORM_ABOVE if u > TARGET_UTILIZATION else -(-z // TARGET_UTILIZATION)  # z > 0 | z <= 0
+    z = ADJUSTMENT_SPEED * err
+    x = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed  # linearAdaptation
+    if x == 0:
+        avg = end = rat
+    else:
+        # end = _newRateAtTarget(rat, x): rat x wExp(x) (both non-negative: floor), clamped
+        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
+            e = WAD + x + x * x // _TWO_WAD
+        elif x < LN_WEI_INT:
+            e = 0
+        elif x >= WEXP_UPPER_BOUND:
+            e = WEXP_UPPER_VALUE
+        else:
+            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+            r = x - q * LN_2_INT
+            e = WAD + r + r * r // _TWO_WAD
+            e = e << q if q >= 0 else e >> -q
+        end = rat * e // WAD
+        end = _MIN_RAT if end < _MIN_RAT else _MAX_RAT if end > _MAX_RAT else end
+        # mid = _newRateAtTarget(rat, x / 2)
+        x = x >> 1 if x >= 0 else -(-x >> 1)
+        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
+            e = WAD + x + x * x // _TWO_WAD
+        elif x < LN_WEI_INT:
+            e = 0
+        elif x >= WEXP_UPPER_BOUND:
+            e = WEXP_UPPER_VALUE
+        else:
+            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+            r = x - q * LN_2_INT
+            e = WAD + r + r * r // _TWO_WAD
+            e = e << q if q >= 0 else e >> -q
+        mid = rat * e // WAD
+        mid = _MIN_RAT if mid < _MIN_RAT else _MAX_RAT if mid > _MAX_RAT else mid
+        avg = (rat + end + 2 * mid) >> 2  # all positive (clamped at MIN_RATE_AT_TARGET > 0)
+    z = (_COEFF_BELOW if err < 0 else _COEFF_ABOVE) * err
+    z = ((z // WAD if z >= 0 else -(-z // WAD)) + WAD) * avg
+    first = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed  # borrow rate x elapsed
+    second = first * first // _TWO_WAD
+    interest = tba * (first + second + second * first // _THREE_WAD) // WAD
+    tba += interest
+    tsa += interest
+    if tba > UINT128_MAX or tsa > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
+    if fee != 0:
+        fee_amount = interest * fee // WAD
+        tss = u128(tss + fee_amount * (tss + VIRTUAL_SHARES) // (tsa - fee_amount + VIRTUAL_ASSETS))
+    return _new(Market, (tsa, tss, tba, tbs, now, fee, end))
 
 
 def _one_of(assets: int, shares: int) -> None:
