@@ -499,6 +499,19 @@ class HistoryLog(Sequence[HistoryRecord]):
         the others as :class:`HistoryRecord`. Same values as ``log[since:end]``; a dropped index raises
         :class:`HistoryTrimmedError`."""
         first, tail = self._tail
+        at: int | None
+        if end - since == 1:  # one record (an order a step): its deltas straight from the tail when there
+            j = since - first
+            if 0 <= j < len(tail):
+                src = tail[j]
+                gen, start = self._gen, self._start
+                if src is not None and start <= since and not gen & 1:
+                    try:
+                        at = self._ts[since - start]
+                    except IndexError:
+                        at = None
+                    if at is not None and gen == self._gen:
+                        return [(at, src)]
         out: list[tuple[int, Any]] = []
         for i in range(since, end):
             j = i - first
@@ -508,7 +521,6 @@ class HistoryLog(Sequence[HistoryRecord]):
                 out.append((ts_ns, self._make(ts_ns, rec)))
                 continue
             gen, start = self._gen, self._start
-            at: int | None
             try:
                 at = self._ts[i - start] if i >= start else None
             except IndexError:

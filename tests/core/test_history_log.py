@@ -223,6 +223,9 @@ def test_sources_give_the_latest_records_as_their_deltas_and_the_rest_as_records
             assert dict(getattr(src, name) or {}) == dict(getattr(rec, name))
         assert (src.fill_price, src.operation, src.venue) == (rec.fill_price, rec.operation, rec.venue)
     assert TAIL // 2 <= fresh <= TAIL  # the latest ones only: memory stays bounded
+    for i, (ts_ns, src) in enumerate(got):  # one at a time (the runner's common case) gives the same
+        [(one_ts, one)] = log.sources(i, i + 1)
+        assert one_ts == ts_ns and (one is src if isinstance(src, ExecutionDeltas) else one.to_dict() == src.to_dict())
     assert isinstance(got[5 + 1][1], HistoryRecord) and not got[5 + 1][1].success
     assert log.sources(len(log), len(log)) == []
     log.trim(keep=3)
