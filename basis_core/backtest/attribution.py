@@ -33,6 +33,7 @@ _ZERO = Decimal(0)
 COMPONENTS: tuple[str, ...] = ("price", *PNL_COMPONENTS)
 COMPONENT_INDEX: dict[str, int] = {c: i for i, c in enumerate(COMPONENTS)}
 _LST_J = COMPONENT_INDEX["staking_yield"]
+_NCOMP = len(COMPONENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,24 +125,22 @@ class PnlAttribution:
             self._saved_perps = None
 
     def _step(self, snapshot: Any, balances: Mapping[str, Decimal], same_market: bool = False) -> StepPnl:
-        history = self.history
         comps: list[Decimal] | None = None
         touched: list[int] = []  # the components with records this step (the others stay exactly zero)
-        n = len(history)
+        n = len(self.history)
         hist_i = self.hist_i
+        valuer = self.valuer
         if hist_i < n:
             sources = self._sources
             if sources is not None:  # the manager's log: the latest records as the deltas they were made from
                 new = sources(hist_i, n)
             else:
+                history = self.history
                 recs = [history[hist_i]] if n - hist_i == 1 else history[hist_i:n]
                 new = [(getattr(r, "ts_ns", None), r) for r in recs]
             self.hist_i = n
-            valuer = self.valuer
-            if valuer.perps:
-                self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in valuer.perps.items()}
-            else:
-                self._saved_perps = {}
+            perps = valuer.perps
+            self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in perps.items()} if perps else {}
             valuer.observe_timed(new)
             index = COMPONENT_INDEX
             for _, rec in new:
@@ -157,20 +156,21 @@ class PnlAttribution:
                         log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
                         continue
                     if comps is None:
-                        comps = [_ZERO] * len(COMPONENTS)
+                        comps = [_ZERO] * _NCOMP
                     comps[j] += v
                     if j not in touched:
                         touched.append(j)
-        if self.attribute_lst_yield and not same_market:  # the same market: no rate changed, no gain
+        if not same_market and self.attribute_lst_yield:  # the same market: no rate changed, no gain
             gain = lst_rate_gain(self.prev_snapshot, snapshot, self.prev_balances, self.eth_price)
             if gain:
                 if comps is None:
-                    comps = [_ZERO] * len(COMPONENTS)
+                    comps = [_ZERO] * _NCOMP
                 comps[_LST_J] += gain
                 if _LST_J not in touched:
                     touched.append(_LST_J)
-        val = self.valuer.value(snapshot, balances, same_market)
-        change = val.equity - self.prev_equity
+        val = valuer.value(snapshot, balances, same_market)
+        equity = val.equity
+        change = equity - self.prev_equity
         cum = self.cum
         if comps is None:
             price = change
@@ -178,7 +178,8 @@ class PnlAttribution:
             out = None
         else:
             # adding the untouched exact zeros would change nothing: only the touched components, in order
-            touched.sort()
+            if len(touched) > 1:
+                touched.sort()
             explained = _ZERO
             for j in touched:
                 if j:
@@ -189,7 +190,7 @@ class PnlAttribution:
                 if j:
                     cum[j] += comps[j]
             out = tuple(comps)
-        self.prev_equity = val.equity
+        self.prev_equity = equity
         self.prev_snapshot = snapshot
         self.prev_balances = balances
         return StepPnl(val, price, out)

@@ -122,6 +122,8 @@ class Valuer:
         self._venue_metrics: dict[str, bool] = {}
         self._kinds: dict[str, tuple[str, str, str]] = {}
         self._prices: dict[str, Any] = {}  # USD prices found by the last value(): reused while the market is the same
+        #: keys valued at a market price (``_prices``): True for an asset, False for a liability
+        self._priced: dict[str, bool] = {}
 
     # -- history ---------------------------------------------------------------------------------
     def observe(self, records: Iterable[Any], snapshot_at: Any = None) -> None:
@@ -191,7 +193,19 @@ class Valuer:
         if not same_market:
             self._prices = {}
         prices = self._prices
+        priced = self._priced
         for key, amount in balances.items():
+            sign = priced.get(key)
+            if sign is not None:  # a key valued at a market price (not a perp, metric or venue-valued kind)
+                px = prices.get(key)
+                if px is not None:  # found already for this market
+                    if not amount:
+                        continue
+                    value = amount * px if sign else -amount * px
+                    values[key] = value
+                    exposures[key] = value
+                    total += value
+                    continue
             parts = kinds.get(key)
             if parts is None:
                 parts = kinds[key] = _split(key)
@@ -209,7 +223,9 @@ class Valuer:
                     if px is None:
                         px = prices[key] = (self._exchange_price(snapshot, asset) if kind in EXCHANGE_KINDS
                                             else market_usd_price(snapshot, asset, self.eth_price))
-                    value = -amount * px if kind in LIABILITY_KINDS else amount * px
+                    liability = kind in LIABILITY_KINDS
+                    priced[key] = not liability
+                    value = -amount * px if liability else amount * px
                     exposure = value
             except (MarketDataError, LookupError):
                 try:
