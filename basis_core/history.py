@@ -42,8 +42,8 @@ from basis_core.errors import MAX_VALUE_CHARS, HistoryTrimmedError, bounded
 from basis_core.timeutil import from_ns
 
 _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
-#: distinct record shapes kept for sharing; past this, new shapes are stored with their record (a plugin whose
-#: keys change every time, e.g. a new LP position id per deposit, cannot grow the table without bound)
+#: distinct record shapes kept for sharing; past this, a new shape is stored in its record (and dropped with it on
+#: a trim): a plugin whose keys change every time, e.g. a new LP position id per deposit, cannot grow the table
 MAX_SHAPES = 4096
 #: head lengths of a shaped record: an accrual (its Decimals packed in one string), an execution (ids, fill,
 #: bundle), any record (with the error and its field)
@@ -199,16 +199,17 @@ class HistoryLog(Sequence[HistoryRecord]):
 
     # -- writing -----------------------------------------------------------------------------------
     def _shape(self, key: tuple[Any, ...], venue: str, operation: str, success: bool, status: str, head: int,
-               pos: Mapping[str, Any], fees: Mapping[str, Any], pnl: Mapping[str, Any]) -> int:
-        """The id of the shape of ``key`` (made on first use)."""
+               pos: Mapping[str, Any], fees: Mapping[str, Any], pnl: Mapping[str, Any]) -> int | _Shape:
+        """The id of the shape of ``key`` (made on first use); past :data:`MAX_SHAPES` shapes, the shape itself."""
         with self._lock:
             sid = self._shape_ids.get(key)
             if sid is None:
+                shape = _Shape(venue, operation, success, status, head, tuple(pos), tuple(fees), tuple(pnl))
+                if len(self._shapes) >= MAX_SHAPES:
+                    return shape
                 sid = len(self._shapes)
-                self._shapes.append(_Shape(venue, operation, success, status, head, tuple(pos), tuple(fees),
-                                           tuple(pnl)))
-                if sid < MAX_SHAPES:
-                    self._shape_ids[key] = sid
+                self._shapes.append(shape)
+                self._shape_ids[key] = sid
             return sid
 
     def add_deltas(self, ts_ns: int, d: ExecutionDeltas, bundle: int | None = None) -> None:
@@ -223,7 +224,7 @@ class HistoryLog(Sequence[HistoryRecord]):
             fees = fees or _EMPTY
             pnl = pnl or _EMPTY
             key = (d.venue, d.operation, d.status, 5, *pos, None, *fees, None, *pnl)
-            sid = self._shape_ids.get(key)
+            sid: int | _Shape | None = self._shape_ids.get(key)
             if sid is None:
                 sid = self._shape(key, d.venue, d.operation, True, d.status, _FULL, pos, fees, pnl)
             rec = (sid, d.client_id, d.order_id, d.fill_price, d.fill_amount, bundle, *pos.values(), *fees.values(),
@@ -264,7 +265,7 @@ class HistoryLog(Sequence[HistoryRecord]):
                     break
             else:
                 key = (d.venue, d.operation, d.status, 0, *pos, None, *fees, None, *pnl)
-                sid = self._shape_ids.get(key)
+                sid: int | _Shape | None = self._shape_ids.get(key)
                 if sid is None:
                     sid = self._shape(key, d.venue, d.operation, True, d.status, _PACKED, pos, fees, pnl)
                 packed = " ".join(map(str, vals))
@@ -282,7 +283,7 @@ class HistoryLog(Sequence[HistoryRecord]):
         """Record ``r`` (any record: a failure, an adopted order ...)."""
         pos, fees, pnl = r.positions or _EMPTY, r.fees or _EMPTY, r.pnl or _EMPTY
         key = (r.venue, r.operation, r.status, 7, bool(r.success), None, *pos, None, *fees, None, *pnl)
-        sid = self._shape_ids.get(key)
+        sid: int | _Shape | None = self._shape_ids.get(key)
         if sid is None:
             sid = self._shape(key, r.venue, r.operation, bool(r.success), r.status, _FAILED, pos, fees, pnl)
         if not r.success:
@@ -352,7 +353,7 @@ class HistoryLog(Sequence[HistoryRecord]):
     def _venue(self, rec: tuple[Any, ...]) -> str:
         """The venue of a stored tuple."""
         head = rec[0]
-        return head if type(head) is str else self._shapes[head].venue
+        return head if type(head) is str else (head if type(head) is _Shape else self._shapes[head]).venue
 
     def _make(self, ts_ns: int, rec: tuple[Any, ...]) -> HistoryRecord:
         if type(rec[0]) is str:  # (venue, operation, status, ids, fill, bundle, *position keys, *their values)
@@ -360,7 +361,7 @@ class HistoryLog(Sequence[HistoryRecord]):
             pos = dict(zip(rec[8:8 + n], rec[8 + n:], strict=False)) if n else _EMPTY
             return HistoryRecord(ts_ns, rec[0], rec[1], True, rec[2], rec[3], rec[4], pos, _EMPTY, _EMPTY, None, None,
                                  rec[5], rec[6], rec[7])
-        s = self._shapes[rec[0]]
+        s = rec[0] if type(rec[0]) is _Shape else self._shapes[rec[0]]
         head = s.head
         if head == _PACKED:
             vals = tuple(map(Decimal, rec[1].split(" "))) if rec[1] else ()

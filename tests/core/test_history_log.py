@@ -100,6 +100,33 @@ def test_bundles_failures_and_added_records_keep_every_field() -> None:
     assert (len(log), log.successes()) == (3, 2)
 
 
+def test_shapes_past_the_shared_table_live_and_go_with_their_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venue whose keys change on every record (a new position id each time): past MAX_SHAPES the table stops
+    growing, each new shape is kept by its record and dropped with it, and every record reads back whole."""
+    import basis_core.history as history
+
+    monkeypatch.setattr(history, "MAX_SHAPES", 3)
+
+    def lp(i: int) -> ExecutionDeltas:
+        return ExecutionDeltas("uniswap", "add_liquidity", TS, {f"uniswap:lp:ETH-USDC-{i}": D(1)}, status="filled",
+                               fees={"uniswap:wallet:ETH": D("-0.001")}, pnl={"gas": D(-i)})
+
+    log = HistoryLog(limit=2)
+    for i in range(10):
+        log.add_deltas(TS.value + i, lp(i), None)
+    log.add_deltas(TS.value, fill(1), None)  # a shape first seen past the limit: not shared either
+    log.add_accrual(TS.value, aave_interest(1))
+    assert len(log._shapes) == 3 and len(log._shape_ids) == 3
+    assert [as_dict(r) for r in log[8:10]] == [as_dict(HistoryRecord.from_deltas(TS.value + i, lp(i)))
+                                               for i in (8, 9)]
+    assert as_dict(log[10]) == as_dict(HistoryRecord.from_deltas(TS.value, fill(1)))
+    assert as_dict(log[11]) == as_dict(HistoryRecord.from_deltas(TS.value, aave_interest(1)))
+    assert len(VenueHistory(log, "uniswap")) == 10 and [r.venue for r in log[:]][-2:] == ["binance", "aave"]
+    assert [as_dict(r) for i, _, shape, r in log.scan() if shape is None and i >= 3] == [as_dict(r) for r in log[3:]]
+    assert log.trim() == 10 and len(log._shapes) == 3 and log.kept == 2  # the dropped records took their shapes
+    assert [r.venue for r in log] == ["binance", "aave"]
+
+
 def test_indices_stay_absolute_after_old_records_are_dropped() -> None:
     log = HistoryLog(limit=3)
     for i in range(10):
