@@ -141,48 +141,90 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     :func:`basis_core.backtest.metrics.pnl_by_strategy` (a record belongs to the first step at or after it)."""
     owner = strategy_of or {}
     comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
-    fee_a, fee_b = comp_index["trading_fees"], comp_index["gas"]
     zeros = [0.0] * len(PNL_COMPONENTS)
     memo: dict[str, tuple[int, str]] = {}
     kinds: dict[str, str] = {}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     own: list[OwnEvent] = []
     accruals: list[AccrualEvent] = []
+    scan = getattr(history, "scan", None) if not full else None
+    if scan is not None:  # the manager's log: its execution records decoded from their stored form
+        shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
+        for i, ts_ns, shape, rec in scan(end):
+            if shape is None:
+                _scan_record(i, rec, owner, comp_index, zeros, memo, kinds, rows, own, accruals, step_ns, full)
+                continue
+            info = shapes.get(shape)
+            if info is None:  # per shape: (component, offset) of its pnl, offsets of accruing pnl, moves a perp
+                c = shape.c
+                info = shapes[shape] = (
+                    [(comp_index[k], c + n) for n, k in enumerate(shape.pnl_keys) if k in comp_index],
+                    [c + n for n, k in enumerate(shape.pnl_keys) if k in _ACCRUING],
+                    any("".join(k.split(":", 2)[1:2]) == "perp" for k in shape.pos_keys))
+            comp_at, accruing_at, has_perp = info
+            comps = zeros.copy()
+            for j, off in comp_at:
+                comps[j] = float(rec[off])
+            label = owner.get(i)
+            op = shape.operation
+            ok = shape.success
+            rows.append((ts_ns, shape.venue, op, label, ok, None, None, *comps))
+            if step_ns is None or not ok or op == "atomic":
+                continue
+            if label is not None:
+                if has_perp:
+                    deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)  # type: ignore[attr-defined]
+                else:  # an exchange within the strategy's book: its position changes, no prices of its own
+                    deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
+                own.append((bisect_left(step_ns, ts_ns), label, *deltas))
+            elif op not in OPERATIONS and shape.pnl_keys:
+                usd = float(sum((rec[off] for off in accruing_at), _ZERO))
+                if usd:
+                    accruals.append((bisect_left(step_ns, ts_ns), usd, list(shape.pos_keys)))
+        return _frame(rows, SUMMARY_COLUMNS), own, accruals
     for i, r in _indexed(history):
         if end is not None and i >= end:
             break
-        pnl = r.pnl
-        comps = zeros.copy()
-        for c, v in _items(pnl):
-            j = comp_index.get(c)
-            if j is not None:
-                comps[j] = float(v)
-        ok = r.success
-        label = owner.get(i)
-        op = r.operation
-        positions = r.positions
-        if not full:
-            rows.append((r.ts_ns, r.venue, op, label, ok, r.error, r.error_field, *comps))
-        else:
-            symbol, side = symbol_side(r, memo) if ok else (None, None)
-            price = None if r.fill_price is None else float(r.fill_price)
-            amount = None if r.fill_amount is None else float(r.fill_amount)
-            rows.append((
-                r.ts_ns, r.venue, op, symbol, side, price, amount,
-                None if price is None or amount is None else price * amount,
-                -(comps[fee_a] + comps[fee_b]), label, ok, r.status,
-                r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
-                "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(positions))) + "}",
-            ))
-        if step_ns is None or not ok or op == "atomic":
-            continue
-        if label is not None:
-            own.append((bisect_left(step_ns, r.ts_ns), label, *trade_value_deltas(r, kinds)))
-        elif op not in OPERATIONS and pnl:
-            usd = float(sum((v for c, v in _items(pnl) if c in _ACCRUING), _ZERO))
-            if usd:
-                accruals.append((bisect_left(step_ns, r.ts_ns), usd, [k for k, _ in _items(positions)]))
+        _scan_record(i, r, owner, comp_index, zeros, memo, kinds, rows, own, accruals, step_ns, full)
     return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
+
+
+def _scan_record(i: int, r: Any, owner: Mapping[int, str], comp_index: Mapping[str, int], zeros: list[float],
+                 memo: dict[str, tuple[int, str]], kinds: dict[str, str], rows: list[tuple[Any, ...]],
+                 own: list[OwnEvent], accruals: list[AccrualEvent], step_ns: list[int] | None, full: bool) -> None:
+    """:func:`scan_history` of one record ``r`` (index ``i``): its row, and its strategy event or accrual."""
+    pnl = r.pnl
+    comps = zeros.copy()
+    for c, v in _items(pnl):
+        j = comp_index.get(c)
+        if j is not None:
+            comps[j] = float(v)
+    ok = r.success
+    label = owner.get(i)
+    op = r.operation
+    positions = r.positions
+    if not full:
+        rows.append((r.ts_ns, r.venue, op, label, ok, r.error, r.error_field, *comps))
+    else:
+        fee_a, fee_b = comp_index["trading_fees"], comp_index["gas"]
+        symbol, side = symbol_side(r, memo) if ok else (None, None)
+        price = None if r.fill_price is None else float(r.fill_price)
+        amount = None if r.fill_amount is None else float(r.fill_amount)
+        rows.append((
+            r.ts_ns, r.venue, op, symbol, side, price, amount,
+            None if price is None or amount is None else price * amount,
+            -(comps[fee_a] + comps[fee_b]), label, ok, r.status,
+            r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
+            "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(positions))) + "}",
+        ))
+    if step_ns is None or not ok or op == "atomic":
+        return
+    if label is not None:
+        own.append((bisect_left(step_ns, r.ts_ns), label, *trade_value_deltas(r, kinds)))
+    elif op not in OPERATIONS and pnl:
+        usd = float(sum((v for c, v in _items(pnl) if c in _ACCRUING), _ZERO))
+        if usd:
+            accruals.append((bisect_left(step_ns, r.ts_ns), usd, [k for k, _ in _items(positions)]))
 
 
 def _frame(rows: list[tuple[Any, ...]], dtypes: Mapping[str, str]) -> pd.DataFrame:
