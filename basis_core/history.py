@@ -50,7 +50,7 @@ MAX_SHAPES = 4096
 _PACKED, _FULL, _FAILED = 0, 5, 7
 #: the latest records' sources (the deltas they were made from) kept for :meth:`HistoryLog.sources`: at least half
 #: this many, at most this many (a consumer reading every step reads its records without materialising them)
-TAIL = 64
+TAIL = 16
 
 
 class HistoryRecord:

@@ -443,7 +443,8 @@ class ExecutionInterfaceManager:
         kwargs = {"previous": previous, "timestamp": ts}
         ledger = self.ledger
         hookexec = self.pm._hookexec
-        for venue, impls, direct in list(self._accrue_calls()):
+        # the list is replaced, never changed, when the plugin set changes (a venue taken out below): no copy
+        for venue, impls, direct in self._accrue_calls():
             if ledger is not None:
                 ledger.begin()
             try:

@@ -422,27 +422,28 @@ def health_factor(m: Market, p: Position, price: int, lltv: int) -> int | None:
 def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
            ) -> tuple[Market, Position, int, int]:
     """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver.
-    (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot path: the same integers.)"""
+    (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot path, the values unpacked once: the same
+    integers, the same checks in the same order.)"""
     if (assets == 0) == (shares == 0):
         raise MorphoRevert(INCONSISTENT_INPUT)
-    tba, tbs = m.total_borrow_assets, m.total_borrow_shares
+    tsa, tss, tba, tbs, last, fee, rat = m
+    ss, bs, coll = p
     if assets > 0:  # toSharesUp
         shares = (assets * (tbs + VIRTUAL_SHARES) + tba + VIRTUAL_ASSETS - 1) // (tba + VIRTUAL_ASSETS)
     else:  # toAssetsDown
         assets = (shares * (tba + VIRTUAL_ASSETS)) // (tbs + VIRTUAL_SHARES)
-    bs = p.borrow_shares + shares
+    bs += shares
     tba += assets
     tbs += shares
     if shares > UINT128_MAX or bs > UINT128_MAX or tba > UINT128_MAX or tbs > UINT128_MAX:
         raise MorphoRevert(MAX_UINT128_EXCEEDED)
     if bs:  # _isHealthy: maxBorrow >= toAssetsUp(borrowShares)
         d = tbs + VIRTUAL_SHARES
-        if ((p.collateral * price) // ORACLE_PRICE_SCALE * lltv) // WAD < (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d:
+        if ((coll * price) // ORACLE_PRICE_SCALE * lltv) // WAD < (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d:
             raise MorphoRevert(INSUFFICIENT_COLLATERAL)
-    if tba > m.total_supply_assets:
+    if tba > tsa:
         raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
-    return (_new(Market, (m.total_supply_assets, m.total_supply_shares, tba, tbs, m.last_update, m.fee,
-                          m.rate_at_target)), _new(Position, (p.supply_shares, bs, p.collateral)), assets, shares)
+    return _new(Market, (tsa, tss, tba, tbs, last, fee, rat)), _new(Position, (ss, bs, coll)), assets, shares
 
 
 def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:

@@ -284,11 +284,11 @@ class MorphoSim:
         return m
 
     def _step(self, ts_ns: int) -> None:
-        """Start the per-step memo of ``ts_ns``."""
+        """Start the per-step memo of ``ts_ns`` (the dicts are emptied: no reference to them outlives a call)."""
         self._step_ns = ts_ns
-        self._usd = {}
-        self._oracle = {}
-        self._gas_memo = {}
+        self._usd.clear()
+        self._oracle.clear()
+        self._gas_memo.clear()
 
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
@@ -438,10 +438,11 @@ class MorphoSim:
         stored = self._state_get(alias)
         old = stored[2]
         # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
-        tbs = m.total_borrow_shares + _VS
-        sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
-        debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
-        coll_now = p.collateral
+        tsa, tss, tba, tbs, _, _, _ = m
+        ss, bs, coll_now = p
+        tbs += _VS
+        sup = (ss * (tsa + _VA)) // (tss + _VS)
+        debt = (bs * (tba + _VA) + tbs - 1) // tbs
         stored = self.state[alias] = (m, stored[1], (sup, coll_now, debt), p)
         ts_ns = ts.value
         if ts_ns == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
@@ -645,16 +646,22 @@ class MorphoSim:
             self._current_ns = ts_ns
             self._current.clear()
         current = self._current
-        for alias, stored, p in self._own():
-            if p.supply_shares == 0 and p.borrow_shares == 0:
+        stored: Stored
+        for alias, stored in list(self.state.data.items()):  # (the markets where this account has a position)
+            p = stored[3]
+            if p is None:
+                continue
+            ss, bs, coll = p
+            if ss == 0 and bs == 0:
                 continue
             spec = self.markets[alias]
             # the market at ts (as ``market``), written once with what this step books
-            m, row_ns, old, _ = stored if stored is current.get(alias) else self._advanced(spec, stored, ts_ns)
+            m, row_ns, old, _p = stored if stored is current.get(alias) else self._advanced(spec, stored, ts_ns)
             # (supplied, debt) as _values computes them (SharesMathLib inlined on this per-step path)
-            tbs = m.total_borrow_shares + _VS
-            sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
-            debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
+            tsa, tss, tba, tbs, _, _, _ = m
+            tbs += _VS
+            sup = (ss * (tsa + _VA)) // (tss + _VS)
+            debt = (bs * (tba + _VA) + tbs - 1) // tbs
             ds, dd = sup - old[0], debt - old[2]
             if ds or dd:
                 loan_dec, _, ks, _, kd, _, _, loan, _, _, _ = self._info[alias]
@@ -669,16 +676,16 @@ class MorphoSim:
                     d = Decimal(dd).scaleb(-loan_dec, CTX)
                     pos[kd] = d
                     pnl["borrow_interest"] = -d * px
-                stored = self.state[alias] = (m, row_ns, (sup, p.collateral, debt), p)
+                stored = self.state[alias] = (m, row_ns, (sup, coll, debt), p)
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, {}, "accrued", None, None, None, None, pnl,
                                            {"market": alias}))
             elif stored[0] is not m:
                 stored = self.state[alias] = (m, row_ns, old, p)
             current[alias] = stored
-            if self.liquidations and p.borrow_shares:
+            if bs and self.liquidations:
                 price = self.price(spec, ts)
                 # _isHealthy: maxBorrow >= toAssetsUp(borrowShares), the debt above (MathLib inlined)
-                if (p.collateral * price) // _PRICE_SCALE * spec.lltv // _WAD < debt:
+                if (coll * price) // _PRICE_SCALE * spec.lltv // _WAD < debt:
                     out.append(self._liquidate_self(ts, spec, m, p, price))
         return out
 
