@@ -76,6 +76,10 @@ from basis_core.timeutil import from_ns
 
 ZERO = Decimal(0)
 _UNSET: Any = object()
+#: the metric names of :meth:`CexSimulator.get_balances`, in the order of :meth:`CexSimulator._metric_keys`
+_METRICS = ("entry_price", "mark_price", "notional", "unrealised_pnl", "leverage", "initial_margin",
+            "maintenance_margin", "maintenance_rate", "realised_pnl", "trading_fees", "funding", "liquidation_fees",
+            "margin_balance", "unrealised_pnl", "initial_margin", "maintenance_margin", "available", "margin_ratio")
 _EMPTY: Mapping[str, Decimal] = {}
 
 
@@ -90,6 +94,7 @@ class CexSimulator:
         self.ledger = ledger
         self.data = data
         self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
+        self._metric_key_cache: dict[str, tuple[str, ...]] = {}
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self._orders = self.orders.data  # read-only view of the resting orders
@@ -1070,6 +1075,16 @@ class CexSimulator:
             rows.append(i)
         return tuple(rows)
 
+    def _metric_keys(self, name: str) -> tuple[str, ...]:
+        """The metric keys of one symbol or asset (built once): per position ``entry_price`` .. ``maintenance_rate``,
+        per symbol ``realised_pnl`` .. ``liquidation_fees``, per margin asset ``margin_balance`` .. ``margin_ratio``
+        (see :meth:`get_balances`)."""
+        keys = self._metric_key_cache.get(name)
+        if keys is None:
+            mk = f"{self.venue}:metric:"
+            keys = self._metric_key_cache[name] = tuple(f"{mk}{metric}:{name}" for metric in _METRICS)
+        return keys
+
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
         prefix = f"{v}:"
@@ -1077,38 +1092,44 @@ class CexSimulator:
         if not metrics:
             return out
         mk = f"{v}:metric:"
-        for sym, p in self.positions.items():
+        positions = self._open
+        metric_keys = self._metric_keys
+        for sym, p in positions.items():
             m = self.markets[sym]
             mark = self.price(m, ts_ns)
             notional = abs(p.size) * mark
-            out[f"{mk}entry_price:{sym}"] = entry_price(p.size, p.cost)
-            out[f"{mk}mark_price:{sym}"] = mark
-            out[f"{mk}notional:{sym}"] = notional
-            out[f"{mk}unrealised_pnl:{sym}"] = unrealised_pnl(p.size, p.cost, mark)
-            out[f"{mk}leverage:{sym}"] = p.leverage
-            out[f"{mk}initial_margin:{sym}"] = notional / p.leverage
-            out[f"{mk}maintenance_margin:{sym}"] = maintenance_margin(m.tiers, notional)
-            out[f"{mk}maintenance_rate:{sym}"] = tier_for(m.tiers, notional).mmr
-        positions = self.positions
-        for sym in set(self.totals.keys()) | set(positions.keys()):
-            t = self.totals.get(sym, EMPTY_TOTALS)
+            tier = tier_for(m.tiers, notional)
+            (k_entry, k_mark, k_notional, k_upnl, k_lev, k_im, k_mm, k_rate, *_rest) = metric_keys(sym)
+            out[k_entry] = entry_price(p.size, p.cost)
+            out[k_mark] = mark
+            out[k_notional] = notional
+            out[k_upnl] = unrealised_pnl(p.size, p.cost, mark)
+            out[k_lev] = p.leverage
+            out[k_im] = notional / p.leverage
+            out[k_mm] = notional * tier.mmr - tier.cum if notional else ZERO  # maintenance_margin(m.tiers, notional)
+            out[k_rate] = tier.mmr
+        totals = self.totals.data
+        for sym in set(totals) | set(positions):
+            t = totals.get(sym, EMPTY_TOTALS)
             p = positions.get(sym)
-            out[f"{mk}realised_pnl:{sym}"] = t.realised + (p.realised if p is not None else ZERO)
-            out[f"{mk}trading_fees:{sym}"] = t.fees + (p.fees if p is not None else ZERO)
-            out[f"{mk}funding:{sym}"] = t.funding
-            out[f"{mk}liquidation_fees:{sym}"] = t.liquidation
+            keys = metric_keys(sym)
+            out[keys[8]] = t.realised + (p.realised if p is not None else ZERO)
+            out[keys[9]] = t.fees + (p.fees if p is not None else ZERO)
+            out[keys[10]] = t.funding
+            out[keys[11]] = t.liquidation
         for asset in self.spec.margin_assets:
             key = f"{v}:{self.spec.margin_kind}:{asset}"
-            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in self.positions):
+            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in positions):
                 continue
             wallet, upnl, im, mm = self._account(key, ts_ns, _EMPTY)
             balance = wallet + upnl
-            out[f"{mk}margin_balance:{asset}"] = balance
-            out[f"{mk}unrealised_pnl:{asset}"] = upnl
-            out[f"{mk}initial_margin:{asset}"] = im
-            out[f"{mk}maintenance_margin:{asset}"] = mm
-            out[f"{mk}available:{asset}"] = self.transferable(key, ts_ns)
-            out[f"{mk}margin_ratio:{asset}"] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
+            keys = metric_keys(asset)
+            out[keys[12]] = balance
+            out[keys[13]] = upnl
+            out[keys[14]] = im
+            out[keys[15]] = mm
+            out[keys[16]] = max(min(wallet, wallet + min(upnl, ZERO) - im), ZERO)  # transferable(key, ts_ns)
+            out[keys[17]] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
         for key, held in self.locks.items():
             if held and not key.startswith(f"{v}:{self.spec.margin_kind}:"):
                 out[f"{mk}locked:{key.rsplit(':', 1)[1]}"] = held
