@@ -42,12 +42,15 @@ from basis_core.errors import MAX_VALUE_CHARS, HistoryTrimmedError, bounded
 from basis_core.timeutil import from_ns
 
 _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
-#: distinct record shapes kept for sharing; past this, new shapes are stored with their record (a plugin whose
-#: keys change every time, e.g. a new LP position id per deposit, cannot grow the table without bound)
+#: distinct record shapes kept for sharing; past this, a new shape is stored in its record (and dropped with it on
+#: a trim): a plugin whose keys change every time, e.g. a new LP position id per deposit, cannot grow the table
 MAX_SHAPES = 4096
 #: head lengths of a shaped record: an accrual (its Decimals packed in one string), an execution (ids, fill,
 #: bundle), any record (with the error and its field)
 _PACKED, _FULL, _FAILED = 0, 5, 7
+#: the latest records' sources (the deltas they were made from) kept for :meth:`HistoryLog.sources`: at least half
+#: this many, at most this many (a consumer reading every step reads its records without materialising them)
+TAIL = 16
 
 
 class HistoryRecord:
@@ -140,9 +143,11 @@ class HistoryRecord:
 
 class _Shape:
     """What records of one kind share: venue, operation, success, status, the keys of their maps, and how many
-    optional fields (:data:`_FULL`, :data:`_FAILED`) precede their values."""
+    optional fields (:data:`_FULL`, :data:`_FAILED`) precede their values (``a``, ``b``, ``c``: where the
+    positions, fees and pnl values start in a stored tuple)."""
 
-    __slots__ = ("fee_keys", "head", "operation", "pnl_keys", "pos_keys", "status", "success", "venue")
+    __slots__ = ("a", "b", "c", "fee_keys", "head", "operation", "pnl_keys", "pos_keys", "status", "success",
+                 "venue")
 
     def __init__(self, venue: str, operation: str, success: bool, status: str, head: int,
                  pos_keys: tuple[str, ...], fee_keys: tuple[str, ...], pnl_keys: tuple[str, ...]) -> None:
@@ -154,6 +159,9 @@ class _Shape:
         self.pos_keys = pos_keys
         self.fee_keys = fee_keys
         self.pnl_keys = pnl_keys
+        self.a = 1 + head
+        self.b = self.a + len(pos_keys)
+        self.c = self.b + len(fee_keys)
 
 
 def _map(keys: tuple[str, ...], values: tuple[Any, ...]) -> Mapping[str, Decimal]:
@@ -169,7 +177,8 @@ class HistoryLog(Sequence[HistoryRecord]):
         concurrent append.
     """
 
-    __slots__ = ("_failed", "_gen", "_lock", "_recs", "_shape_ids", "_shapes", "_start", "_ts", "_views", "limit")
+    __slots__ = ("_failed", "_gen", "_lock", "_recs", "_shape_ids", "_shapes", "_start", "_tail", "_ts", "_views",
+                 "limit")
 
     def __init__(self, limit: int | None = None, lock: Any = None) -> None:
         if limit is not None and (type(limit) is not int or limit < 0):
@@ -184,19 +193,23 @@ class HistoryLog(Sequence[HistoryRecord]):
         self._shapes: list[_Shape] = []
         self._lock = lock if lock is not None else threading.RLock()
         self._views: list[VenueHistory] = []  # per-venue views: indexed before a trim, cut after it
+        #: (absolute index of the list's first entry, the sources of the latest records: their ExecutionDeltas, None
+        #: for a record made otherwise). The list only grows; it is replaced, never cut (readers hold it safely).
+        self._tail: tuple[int, list[ExecutionDeltas | None]] = (0, [])
 
     # -- writing -----------------------------------------------------------------------------------
     def _shape(self, key: tuple[Any, ...], venue: str, operation: str, success: bool, status: str, head: int,
-               pos: Mapping[str, Any], fees: Mapping[str, Any], pnl: Mapping[str, Any]) -> int:
-        """The id of the shape of ``key`` (made on first use)."""
+               pos: Mapping[str, Any], fees: Mapping[str, Any], pnl: Mapping[str, Any]) -> int | _Shape:
+        """The id of the shape of ``key`` (made on first use); past :data:`MAX_SHAPES` shapes, the shape itself."""
         with self._lock:
             sid = self._shape_ids.get(key)
             if sid is None:
+                shape = _Shape(venue, operation, success, status, head, tuple(pos), tuple(fees), tuple(pnl))
+                if len(self._shapes) >= MAX_SHAPES:
+                    return shape
                 sid = len(self._shapes)
-                self._shapes.append(_Shape(venue, operation, success, status, head, tuple(pos), tuple(fees),
-                                           tuple(pnl)))
-                if sid < MAX_SHAPES:
-                    self._shape_ids[key] = sid
+                self._shapes.append(shape)
+                self._shape_ids[key] = sid
             return sid
 
     def add_deltas(self, ts_ns: int, d: ExecutionDeltas, bundle: int | None = None) -> None:
@@ -211,7 +224,7 @@ class HistoryLog(Sequence[HistoryRecord]):
             fees = fees or _EMPTY
             pnl = pnl or _EMPTY
             key = (d.venue, d.operation, d.status, 5, *pos, None, *fees, None, *pnl)
-            sid = self._shape_ids.get(key)
+            sid: int | _Shape | None = self._shape_ids.get(key)
             if sid is None:
                 sid = self._shape(key, d.venue, d.operation, True, d.status, _FULL, pos, fees, pnl)
             rec = (sid, d.client_id, d.order_id, d.fill_price, d.fill_amount, bundle, *pos.values(), *fees.values(),
@@ -225,6 +238,17 @@ class HistoryLog(Sequence[HistoryRecord]):
                    *pos, *pos.values())
         self._ts.append(ts_ns)  # the time first: a record a reader can see has its time
         self._recs.append(rec)
+        tail = self._tail[1]
+        if len(tail) < TAIL:
+            tail.append(d)
+        else:
+            self._shift_tail(d)
+
+    def _shift_tail(self, d: ExecutionDeltas | None) -> None:
+        """The tail is full: a new one with its newer half and ``d``."""
+        start, tail = self._tail
+        half = TAIL >> 1
+        self._tail = (start + half, [*tail[half:], d])
 
     def add_accrual(self, ts_ns: int, d: ExecutionDeltas) -> None:
         """Record an accrual ``d`` (funding, interest, staking: one or a few per venue and step, off the order hot
@@ -241,12 +265,17 @@ class HistoryLog(Sequence[HistoryRecord]):
                     break
             else:
                 key = (d.venue, d.operation, d.status, 0, *pos, None, *fees, None, *pnl)
-                sid = self._shape_ids.get(key)
+                sid: int | _Shape | None = self._shape_ids.get(key)
                 if sid is None:
                     sid = self._shape(key, d.venue, d.operation, True, d.status, _PACKED, pos, fees, pnl)
                 packed = " ".join(map(str, vals))
                 self._ts.append(ts_ns)
                 self._recs.append((sid, packed))
+                tail = self._tail[1]
+                if len(tail) < TAIL:
+                    tail.append(d)
+                else:
+                    self._shift_tail(d)
                 return
         self.add_deltas(ts_ns, d)
 
@@ -254,7 +283,7 @@ class HistoryLog(Sequence[HistoryRecord]):
         """Record ``r`` (any record: a failure, an adopted order ...)."""
         pos, fees, pnl = r.positions or _EMPTY, r.fees or _EMPTY, r.pnl or _EMPTY
         key = (r.venue, r.operation, r.status, 7, bool(r.success), None, *pos, None, *fees, None, *pnl)
-        sid = self._shape_ids.get(key)
+        sid: int | _Shape | None = self._shape_ids.get(key)
         if sid is None:
             sid = self._shape(key, r.venue, r.operation, bool(r.success), r.status, _FAILED, pos, fees, pnl)
         if not r.success:
@@ -262,6 +291,11 @@ class HistoryLog(Sequence[HistoryRecord]):
         self._ts.append(r.ts_ns)
         self._recs.append((sid, r.client_id, r.order_id, r.fill_price, r.fill_amount, r.bundle, r.error,
                            r.error_field, *pos.values(), *fees.values(), *pnl.values()))
+        tail = self._tail[1]
+        if len(tail) < TAIL:
+            tail.append(None)  # read back from its stored form
+        else:
+            self._shift_tail(None)
 
     append = add
 
@@ -319,15 +353,15 @@ class HistoryLog(Sequence[HistoryRecord]):
     def _venue(self, rec: tuple[Any, ...]) -> str:
         """The venue of a stored tuple."""
         head = rec[0]
-        return head if type(head) is str else self._shapes[head].venue
+        return head if type(head) is str else (head if type(head) is _Shape else self._shapes[head]).venue
 
     def _make(self, ts_ns: int, rec: tuple[Any, ...]) -> HistoryRecord:
         if type(rec[0]) is str:  # (venue, operation, status, ids, fill, bundle, *position keys, *their values)
             n = (len(rec) - 8) >> 1
-            return HistoryRecord(ts_ns, rec[0], rec[1], True, rec[2], rec[3], rec[4],
-                                 _map(rec[8:8 + n], rec[8 + n:]), fill_price=rec[5], fill_amount=rec[6],
-                                 bundle=rec[7])
-        s = self._shapes[rec[0]]
+            pos = dict(zip(rec[8:8 + n], rec[8 + n:], strict=False)) if n else _EMPTY
+            return HistoryRecord(ts_ns, rec[0], rec[1], True, rec[2], rec[3], rec[4], pos, _EMPTY, _EMPTY, None, None,
+                                 rec[5], rec[6], rec[7])
+        s = rec[0] if type(rec[0]) is _Shape else self._shapes[rec[0]]
         head = s.head
         if head == _PACKED:
             vals = tuple(map(Decimal, rec[1].split(" "))) if rec[1] else ()
@@ -335,17 +369,17 @@ class HistoryLog(Sequence[HistoryRecord]):
             b = a + len(s.fee_keys)
             return HistoryRecord(ts_ns, s.venue, s.operation, s.success, s.status, None, None,
                                  _map(s.pos_keys, vals[:a]), _map(s.fee_keys, vals[a:b]), _map(s.pnl_keys, vals[b:]))
+        a, b, c = s.a, s.b, s.c
+        pk, fk, nk = s.pos_keys, s.fee_keys, s.pnl_keys
+        # the stored values of these keys, in their order (same lengths by construction: no strict check per record)
+        pos = dict(zip(pk, rec[a:b], strict=False)) if pk else _EMPTY
+        fees = dict(zip(fk, rec[b:c], strict=False)) if fk else _EMPTY
+        pnl = dict(zip(nk, rec[c:], strict=False)) if nk else _EMPTY
         if head == _FULL:
-            cid, oid, price, amount, bundle = rec[1:6]
-            err = err_field = None
-        else:
-            cid, oid, price, amount, bundle, err, err_field = rec[1:8]
-        a = 1 + head
-        b = a + len(s.pos_keys)
-        c = b + len(s.fee_keys)
-        return HistoryRecord(ts_ns, s.venue, s.operation, s.success, s.status, cid, oid,
-                             _map(s.pos_keys, rec[a:b]), _map(s.fee_keys, rec[b:c]), _map(s.pnl_keys, rec[c:]),
-                             err, err_field, price, amount, bundle)
+            return HistoryRecord(ts_ns, s.venue, s.operation, s.success, s.status, rec[1], rec[2], pos, fees, pnl,
+                                 None, None, rec[3], rec[4], rec[5])
+        return HistoryRecord(ts_ns, s.venue, s.operation, s.success, s.status, rec[1], rec[2], pos, fees, pnl,
+                             rec[6], rec[7], rec[3], rec[4], rec[5])
 
     def _get(self, i: int) -> tuple[int, tuple[Any, ...]]:
         """The stored time and tuple of absolute index ``i`` (consistent with a concurrent :meth:`trim`)."""
@@ -435,6 +469,67 @@ class HistoryLog(Sequence[HistoryRecord]):
             except IndexError:
                 return
             i += 1
+
+    def scan(self, end: int | None = None) -> Iterator[tuple[int, int, _Shape | None, Any]]:
+        """One pass over the records kept before absolute index ``end`` (None: all), for a reader that decodes them
+        itself (the run's executions scan): ``(index, time in ns, shape, stored tuple)`` for a shaped execution
+        record (a success with ids, fill and bundle at 1..5 and its values at ``shape.a`` / ``shape.b`` /
+        ``shape.c``), ``(index, time in ns, None, HistoryRecord)`` for any other. The records are read as they were
+        when the pass began."""
+        while True:
+            gen, start = self._gen, self._start
+            stop = start + len(self._recs) if end is None else min(end, start + len(self._recs))
+            recs, times = self._recs[:max(stop - start, 0)], self._ts[:max(stop - start, 0)]
+            if not gen & 1 and gen == self._gen:
+                break
+        shapes = self._shapes
+        for j, rec in enumerate(recs):
+            h = rec[0]
+            if type(h) is int:
+                shape = shapes[h]
+                if shape.head == _FULL:
+                    yield start + j, times[j], shape, rec
+                    continue
+            yield start + j, times[j], None, self._make(times[j], rec)
+
+    def sources(self, since: int, end: int) -> list[tuple[int, Any]]:
+        """``(time in ns, record)`` of the records ``since`` to ``end`` (absolute indices) for a consumer that reads
+        them once and changes nothing (the PnL attribution): the latest successes as the ExecutionDeltas they were
+        recorded from (their maps are the deltas' own: never write to them; every ExecutionDeltas is a success),
+        the others as :class:`HistoryRecord`. Same values as ``log[since:end]``; a dropped index raises
+        :class:`HistoryTrimmedError`."""
+        first, tail = self._tail
+        at: int | None
+        if end - since == 1:  # one record (an order a step): its deltas straight from the tail when there
+            j = since - first
+            if 0 <= j < len(tail):
+                src = tail[j]
+                gen, start = self._gen, self._start
+                if src is not None and start <= since and not gen & 1:
+                    try:
+                        at = self._ts[since - start]
+                    except IndexError:
+                        at = None
+                    if at is not None and gen == self._gen:
+                        return [(at, src)]
+        out: list[tuple[int, Any]] = []
+        for i in range(since, end):
+            j = i - first
+            src = tail[j] if 0 <= j < len(tail) else None
+            if src is None:
+                ts_ns, rec = self._get(i)
+                out.append((ts_ns, self._make(ts_ns, rec)))
+                continue
+            gen, start = self._gen, self._start
+            try:
+                at = self._ts[i - start] if i >= start else None
+            except IndexError:
+                at = None
+            if at is None or gen & 1 or gen != self._gen:  # dropped, or a trim moved the records meanwhile
+                at = self._get(i)[0]
+            ts_ns = at
+            out.append((ts_ns, src))
+        return out
 
     def __reversed__(self) -> Iterator[HistoryRecord]:
         for i in range(len(self) - 1, self._start - 1, -1):

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from decimal import getcontext as _getcontext
+from decimal import setcontext as _setcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,8 @@ from basis_core.hookspecs import OPERATION_HOOKS
 from basis_core.instructions import MODELS, Atomic, InstructionBase, parse_instruction
 from basis_core.interfaces import VenueContext, VenueInfo
 from basis_core.isolation import KeySpace, checked_info, failure_reason, namespaces_of
-from basis_core.numeric import library_context
+from basis_core.numeric import PRECISION, _thread_context, library_context
+from basis_core.numeric import _thread as _numeric_thread
 from basis_core.routing import HookRegistry, Route
 from basis_core.timeutil import from_ns, to_utc
 from basis_core.wrappers import CoreWrapper, check_accrual
@@ -408,6 +411,12 @@ class ExecutionInterfaceManager:
             return None
         return last if last is not None and last.value == prev else from_ns(prev)
 
+    def _advance_locked(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
+        """:meth:`advance_to` of a backtest for a UTC ``pd.Timestamp`` ``ts`` of ``ts_ns``, called in the library's
+        Decimal context (the backtest runner's steps)."""
+        with self._lock:
+            return self._advance(ts, ts_ns)
+
     def _advance(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
         previous = self._step_clock(ts, ts_ns)
         return [] if previous is None else self._accrue(previous, ts, ts_ns)
@@ -434,7 +443,8 @@ class ExecutionInterfaceManager:
         kwargs = {"previous": previous, "timestamp": ts}
         ledger = self.ledger
         hookexec = self.pm._hookexec
-        for venue, impls, direct in list(self._accrue_calls()):
+        # the list is replaced, never changed, when the plugin set changes (a venue taken out below): no copy
+        for venue, impls, direct in self._accrue_calls():
             if ledger is not None:
                 ledger.begin()
             try:
@@ -501,7 +511,6 @@ class ExecutionInterfaceManager:
         self._fail_venue(venue, "accrue", exc)
 
     # -- execution -------------------------------------------------------------------------------
-    @library_context
     def execute(self, timestamp: datetime | str,
                 instruction: InstructionBase | Mapping[str, Any] | str) -> ExecutionDeltas:
         """Execute one instruction at ``timestamp`` (aware) and return its deltas.
@@ -511,6 +520,15 @@ class ExecutionInterfaceManager:
         """
         ts: Any
         instr: Any
+        # the library's Decimal context (numeric.library_context, inlined: one frame less on every instruction)
+        prev: Any = _getcontext()
+        if prev.prec < PRECISION:
+            try:
+                _setcontext(_numeric_thread.ctx)
+            except AttributeError:
+                _setcontext(_thread_context())
+        else:
+            prev = None
         lock = self._exec_lock  # backtest: the manager's lock; live: none (venue calls run concurrently)
         lock.acquire()
         try:
@@ -578,6 +596,8 @@ class ExecutionInterfaceManager:
             return result
         finally:
             lock.release()
+            if prev is not None:
+                _setcontext(prev)
 
     def _route(self, ts: Any, instr: Any) -> ExecutionDeltas:
         run = self._runs.get((instr.venue, instr.operation))

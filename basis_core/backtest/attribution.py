@@ -23,7 +23,7 @@ from typing import Any
 
 from basis_core.backtest.valuation import Valuation, Valuer, _PerpBook, lst_rate_gain, rate_token
 from basis_core.data.prices import token_prices_of
-from basis_core.deltas import PNL_COMPONENTS
+from basis_core.deltas import PNL_COMPONENTS, ExecutionDeltas
 from basis_core.errors import MarketDataError
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ _ZERO = Decimal(0)
 COMPONENTS: tuple[str, ...] = ("price", *PNL_COMPONENTS)
 COMPONENT_INDEX: dict[str, int] = {c: i for i, c in enumerate(COMPONENTS)}
 _LST_J = COMPONENT_INDEX["staking_yield"]
+_NCOMP = len(COMPONENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,8 @@ class PnlAttribution:
         self.eth_price = eth_price
         self.attribute_lst_yield = attribute_lst_yield
         self.history = history
+        #: ``history.sources`` (:meth:`basis_core.history.HistoryLog.sources`) when the history has it
+        self._sources: Any = getattr(history, "sources", None)
         self.hist_i = len(history)
         #: cumulative components since the start (USD, :data:`COMPONENTS` order)
         self.cum: list[Decimal] = [_ZERO] * len(COMPONENTS)
@@ -122,21 +125,30 @@ class PnlAttribution:
             self._saved_perps = None
 
     def _step(self, snapshot: Any, balances: Mapping[str, Decimal], same_market: bool = False) -> StepPnl:
-        history = self.history
         comps: list[Decimal] | None = None
         touched: list[int] = []  # the components with records this step (the others stay exactly zero)
-        n = len(history)
-        if self.hist_i < n:
-            new = [history[self.hist_i]] if n - self.hist_i == 1 else history[self.hist_i:]  # one: no slice machinery
+        n = len(self.history)
+        hist_i = self.hist_i
+        valuer = self.valuer
+        if hist_i < n:
+            sources = self._sources
+            if sources is not None:  # the manager's log: the latest records as the deltas they were made from
+                new = sources(hist_i, n)
+            else:
+                history = self.history
+                recs = [history[hist_i]] if n - hist_i == 1 else history[hist_i:n]
+                new = [(getattr(r, "ts_ns", None), r) for r in recs]
             self.hist_i = n
-            self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in self.valuer.perps.items()}
-            self.valuer.observe(new)
+            perps = valuer.perps
+            self._saved_perps = {k: _PerpBook(b.cost, b.size) for k, b in perps.items()} if perps else {}
+            valuer.observe_timed(new)
             index = COMPONENT_INDEX
-            for rec in new:
-                if not rec.success or not rec.pnl:
+            for _, rec in new:
+                pnl = rec.pnl
+                if not pnl or (type(rec) is not ExecutionDeltas and not rec.success):
                     continue
                 atomic = rec.operation == "atomic"
-                for comp, v in items(rec.pnl):
+                for comp, v in (pnl.items() if type(pnl) is dict else items(pnl)):
                     if atomic and comp != "flash_loan_fee":
                         continue  # the bundle's steps are recorded (and counted) one by one
                     j = index.get(comp)
@@ -144,20 +156,21 @@ class PnlAttribution:
                         log.warning("unknown pnl component %r from %s; counted as price", comp, rec.venue)
                         continue
                     if comps is None:
-                        comps = [_ZERO] * len(COMPONENTS)
+                        comps = [_ZERO] * _NCOMP
                     comps[j] += v
                     if j not in touched:
                         touched.append(j)
-        if self.attribute_lst_yield and not same_market:  # the same market: no rate changed, no gain
+        if not same_market and self.attribute_lst_yield:  # the same market: no rate changed, no gain
             gain = lst_rate_gain(self.prev_snapshot, snapshot, self.prev_balances, self.eth_price)
             if gain:
                 if comps is None:
-                    comps = [_ZERO] * len(COMPONENTS)
+                    comps = [_ZERO] * _NCOMP
                 comps[_LST_J] += gain
                 if _LST_J not in touched:
                     touched.append(_LST_J)
-        val = self.valuer.value(snapshot, balances, same_market)
-        change = val.equity - self.prev_equity
+        val = valuer.value(snapshot, balances, same_market)
+        equity = val.equity
+        change = equity - self.prev_equity
         cum = self.cum
         if comps is None:
             price = change
@@ -165,7 +178,8 @@ class PnlAttribution:
             out = None
         else:
             # adding the untouched exact zeros would change nothing: only the touched components, in order
-            touched.sort()
+            if len(touched) > 1:
+                touched.sort()
             explained = _ZERO
             for j in touched:
                 if j:
@@ -176,7 +190,7 @@ class PnlAttribution:
                 if j:
                     cum[j] += comps[j]
             out = tuple(comps)
-        self.prev_equity = val.equity
+        self.prev_equity = equity
         self.prev_snapshot = snapshot
         self.prev_balances = balances
         return StepPnl(val, price, out)

@@ -10,6 +10,7 @@ holding the venue's accruing positions.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -141,48 +142,145 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     :func:`basis_core.backtest.metrics.pnl_by_strategy` (a record belongs to the first step at or after it)."""
     owner = strategy_of or {}
     comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
-    fee_a, fee_b = comp_index["trading_fees"], comp_index["gas"]
     zeros = [0.0] * len(PNL_COMPONENTS)
     memo: dict[str, tuple[int, str]] = {}
     kinds: dict[str, str] = {}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     own: list[OwnEvent] = []
     accruals: list[AccrualEvent] = []
+    scan = getattr(history, "scan", None) if not full else None
+    if scan is not None:  # the manager's log: its execution records decoded from their stored form, by column
+        return _scan_columns(history, scan, owner, step_ns, end, comp_index, zeros, memo, kinds)
     for i, r in _indexed(history):
         if end is not None and i >= end:
             break
-        pnl = r.pnl
-        comps = zeros.copy()
-        for c, v in _items(pnl):
-            j = comp_index.get(c)
-            if j is not None:
-                comps[j] = float(v)
-        ok = r.success
+        _scan_record(i, r, owner, comp_index, zeros, memo, kinds, rows, own, accruals, step_ns, full)
+    return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
+
+
+def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: list[int] | None, end: int | None,
+                  comp_index: Mapping[str, int], zeros: list[float], memo: dict[str, tuple[int, str]],
+                  kinds: dict[str, str]) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
+    """:func:`scan_history` with ``full`` False over a :class:`~basis_core.history.HistoryLog` (``scan``: its
+    :meth:`~basis_core.history.HistoryLog.scan`): the summary columns filled column by column (the PnL columns are
+    zero-filled arrays, a record sets its components only), execution records read from their stored tuple."""
+    own: list[OwnEvent] = []
+    accruals: list[AccrualEvent] = []
+    ncomp = len(zeros)
+    size = max((len(history) if end is None else min(end, len(history))) - history.start, 0)
+    times: array[int] = array("q")
+    venues: list[Any] = []
+    ops: list[Any] = []
+    labels: list[Any] = []
+    oks = bytearray()
+    errors: list[Any] = []
+    fields: list[Any] = []
+    comp_cols = [array("d", bytes(8 * size)) for _ in range(ncomp)]
+    one: list[tuple[Any, ...]] = []
+    shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
+    k = 0
+    for i, ts_ns, shape, rec in scan(end):
+        if k == size:  # records added since the size was taken (a live log): room for more
+            for col in comp_cols:
+                col.extend(zeros)
+            size += 1
+        if shape is None:  # any other record: its row as the record-by-record scan makes it
+            _scan_record(i, rec, owner, comp_index, zeros, memo, kinds, one, own, accruals, step_ns, False)
+            row = one.pop()
+            times.append(row[0])
+            venues.append(row[1])
+            ops.append(row[2])
+            labels.append(row[3])
+            oks.append(1 if row[4] else 0)
+            errors.append(row[5])
+            fields.append(row[6])
+            for j in range(ncomp):
+                comp_cols[j][k] = row[7 + j]
+            k += 1
+            continue
+        info = shapes.get(shape)
+        if info is None:  # per shape: (component, offset) of its pnl, offsets of accruing pnl, moves a perp
+            c = shape.c
+            info = shapes[shape] = (
+                [(comp_index[name], c + n) for n, name in enumerate(shape.pnl_keys) if name in comp_index],
+                [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING],
+                any("".join(key.split(":", 2)[1:2]) == "perp" for key in shape.pos_keys))
+        comp_at, accruing_at, has_perp = info
+        for j, off in comp_at:
+            comp_cols[j][k] = float(rec[off])
         label = owner.get(i)
-        op = r.operation
-        positions = r.positions
-        if not full:
-            rows.append((r.ts_ns, r.venue, op, label, ok, r.error, r.error_field, *comps))
-        else:
-            symbol, side = symbol_side(r, memo) if ok else (None, None)
-            price = None if r.fill_price is None else float(r.fill_price)
-            amount = None if r.fill_amount is None else float(r.fill_amount)
-            rows.append((
-                r.ts_ns, r.venue, op, symbol, side, price, amount,
-                None if price is None or amount is None else price * amount,
-                -(comps[fee_a] + comps[fee_b]), label, ok, r.status,
-                r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
-                "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(positions))) + "}",
-            ))
+        op = shape.operation
+        ok = shape.success
+        times.append(ts_ns)
+        venues.append(shape.venue)
+        ops.append(op)
+        labels.append(label)
+        oks.append(1 if ok else 0)
+        errors.append(None)
+        fields.append(None)
+        k += 1
         if step_ns is None or not ok or op == "atomic":
             continue
         if label is not None:
-            own.append((bisect_left(step_ns, r.ts_ns), label, *trade_value_deltas(r, kinds)))
-        elif op not in OPERATIONS and pnl:
-            usd = float(sum((v for c, v in _items(pnl) if c in _ACCRUING), _ZERO))
+            if has_perp:
+                deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)
+            else:  # an exchange within the strategy's book: its position changes, no prices of its own
+                deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
+            own.append((bisect_left(step_ns, ts_ns), label, *deltas))
+        elif op not in OPERATIONS and shape.pnl_keys:
+            usd = float(sum((rec[off] for off in accruing_at), _ZERO))
             if usd:
-                accruals.append((bisect_left(step_ns, r.ts_ns), usd, [k for k, _ in _items(positions)]))
-    return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
+                accruals.append((bisect_left(step_ns, ts_ns), usd, list(shape.pos_keys)))
+    data: dict[str, Any] = {
+        "timestamp": pd.to_datetime(np.frombuffer(times, dtype=np.int64), unit="ns", utc=True),
+        "venue": venues, "operation": ops, "strategy": labels,
+        "success": np.frombuffer(bytes(oks), dtype=bool) if k else np.zeros(0, dtype=bool),
+        "error": errors, "error_field": fields,
+    }
+    for j, name in enumerate(PNL_COMPONENTS):
+        data[f"pnl_{name}"] = np.frombuffer(comp_cols[j], dtype=float)[:k].copy()
+    for name, dtype in SUMMARY_COLUMNS.items():
+        if dtype == "string":
+            data[name] = pd.Series(data[name], dtype=object).astype(dtype).array  # type: ignore[call-overload]
+    return pd.DataFrame(data, columns=list(SUMMARY_COLUMNS)), own, accruals
+
+
+def _scan_record(i: int, r: Any, owner: Mapping[int, str], comp_index: Mapping[str, int], zeros: list[float],
+                 memo: dict[str, tuple[int, str]], kinds: dict[str, str], rows: list[tuple[Any, ...]],
+                 own: list[OwnEvent], accruals: list[AccrualEvent], step_ns: list[int] | None, full: bool) -> None:
+    """:func:`scan_history` of one record ``r`` (index ``i``): its row, and its strategy event or accrual."""
+    pnl = r.pnl
+    comps = zeros.copy()
+    for c, v in _items(pnl):
+        j = comp_index.get(c)
+        if j is not None:
+            comps[j] = float(v)
+    ok = r.success
+    label = owner.get(i)
+    op = r.operation
+    positions = r.positions
+    if not full:
+        rows.append((r.ts_ns, r.venue, op, label, ok, r.error, r.error_field, *comps))
+    else:
+        fee_a, fee_b = comp_index["trading_fees"], comp_index["gas"]
+        symbol, side = symbol_side(r, memo) if ok else (None, None)
+        price = None if r.fill_price is None else float(r.fill_price)
+        amount = None if r.fill_amount is None else float(r.fill_amount)
+        rows.append((
+            r.ts_ns, r.venue, op, symbol, side, price, amount,
+            None if price is None or amount is None else price * amount,
+            -(comps[fee_a] + comps[fee_b]), label, ok, r.status,
+            r.error, r.error_field, r.client_id, r.order_id, r.bundle, *comps,
+            "{" + ", ".join(f'"{k}": "{v}"' for k, v in sorted(_items(positions))) + "}",
+        ))
+    if step_ns is None or not ok or op == "atomic":
+        return
+    if label is not None:
+        own.append((bisect_left(step_ns, r.ts_ns), label, *trade_value_deltas(r, kinds)))
+    elif op not in OPERATIONS and pnl:
+        usd = float(sum((v for c, v in _items(pnl) if c in _ACCRUING), _ZERO))
+        if usd:
+            accruals.append((bisect_left(step_ns, r.ts_ns), usd, [k for k, _ in _items(positions)]))
 
 
 def _frame(rows: list[tuple[Any, ...]], dtypes: Mapping[str, str]) -> pd.DataFrame:

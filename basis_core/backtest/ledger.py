@@ -65,11 +65,13 @@ class TxTable:
         return list(self._data)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._ledger.version += 1
-        log = self._ledger._undo
+        ledger = self._ledger
+        ledger.version += 1
+        data = self._data
+        log = ledger._undo
         if log is not None:
-            log.append((self._data, key, self._data.get(key, _MISSING)))
-        self._data[key] = value
+            log.append((data, key, data.get(key, _MISSING)))
+        data[key] = value
 
     def __delitem__(self, key: Any) -> None:
         self._ledger.version += 1

@@ -55,40 +55,60 @@ class FloatColumns:
 
 
 class ChangeRows:
-    """Rows recorded at the steps where they changed; a step without a record repeats the last row."""
+    """Rows recorded at the steps where they changed; a step without a record repeats the last row.
 
-    __slots__ = ("keys", "rows", "steps")
+    Stored flat (one ``array('d')`` of every row's values, one of where each row starts): no object per row, so a
+    long run leaves nothing for the garbage collector to walk."""
+
+    __slots__ = ("_order", "keys", "starts", "steps", "values")
 
     def __init__(self) -> None:
         self.keys: dict[str, int] = {}
         self.steps: array[int] = array("q")
-        self.rows: list[array[float]] = []
+        self.starts: array[int] = array("q")  # row r is values[starts[r]:starts[r + 1]] (the last: to the end)
+        self.values: array[float] = array("d")
+        self._order: tuple[str, ...] = ()  # the keys in column order (a row with exactly these is read in one pass)
 
     def add(self, step: int, row: Mapping[str, Decimal]) -> None:
         """Record ``row`` as the value from step ``step`` on (steps must not decrease)."""
+        values = self.values
+        if self.steps and self.steps[-1] == step:  # a new row for the same step replaces the last one
+            del values[self.starts[-1]:]
+        else:
+            self.steps.append(step)
+            self.starts.append(len(values))
+        order = tuple(row)
+        if order == self._order:  # every known key, in column order (a book whose keys did not change)
+            values.extend(map(float, row.values()))
+            return
         keys = self.keys
-        for k in row:
+        for k in order:
             if k not in keys:
                 keys[k] = len(keys)
+        if order == tuple(keys):
+            self._order = order
         vals = array("d", bytes(8 * len(keys)))
         for k, v in row.items():
             vals[keys[k]] = float(v)
-        if self.steps and self.steps[-1] == step:
-            self.rows[-1] = vals
-        else:
-            self.steps.append(step)
-            self.rows.append(vals)
+        values.extend(vals)
 
     def frame(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """One row per step of ``index`` (sorted columns)."""
         n = len(index)
         names = sorted(self.keys)
         m = len(self.keys)
-        if not self.rows or n == 0:
+        if not self.steps or n == 0:
             return pd.DataFrame(np.zeros((n, len(names))), index=index, columns=names)
-        mat = np.zeros((len(self.rows), m))
-        for r, vals in enumerate(self.rows):
-            mat[r, :len(vals)] = np.frombuffer(vals, dtype=float)
+        flat = np.frombuffer(self.values, dtype=float)
+        rows = len(self.steps)
+        if len(flat) == rows * m:  # every row has every key (rows never lose keys, so none is shorter)
+            mat = flat.reshape(rows, m)
+        else:
+            bounds = [*self.starts, len(flat)]
+            mat = np.zeros((rows, m))
+            for r in range(rows):
+                a, b = bounds[r], bounds[r + 1]
+                mat[r, :b - a] = flat[a:b]
         starts = np.frombuffer(self.steps, dtype=np.int64)
         counts = np.diff(np.append(starts, max(n, int(starts[-1]) + 1)))
         full = np.repeat(mat, counts, axis=0)

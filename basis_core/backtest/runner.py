@@ -244,6 +244,22 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """While inside, no automatic garbage collection (re-enabled on the way out, whatever happens): for a bounded
+    phase that allocates many acyclic containers kept until its end (the end-of-run scan of the history makes a few
+    tuples and dicts per record), where the collector would walk them repeatedly and find nothing. Cyclic garbage
+    made meanwhile is collected by the next collection after it. Does nothing when the collector is off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _with_frozen_heap(fn: Callable[..., BacktestResult]) -> Callable[..., BacktestResult]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> BacktestResult:
@@ -347,6 +363,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     fresh_until: int = getattr(provider, "fresh_until_ns", -1)
     val_epoch, val_version = -1, -1
     eq_float_now = float(start_equity)
+    advance = manager._advance_locked
     try:
         for n, (ts_ns, ts) in enumerate(zip(times, stamps, strict=True)):
             while si < n_sched and schedule[si].at.value <= ts_ns:
@@ -359,7 +376,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     log.warning("scheduled instruction at %s failed: %s", item.at.isoformat(), exc)
                     if sc.on_error == "stop":
                         raise
-            manager.advance_to(ts)
+            advance(ts, ts_ns)  # manager.advance_to(ts): ts is UTC, we are in the library's context
             h0 = len(history)
             for s, label in zip(active, labels, strict=True):
                 if not started:
@@ -421,49 +438,50 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     for s in active:
         notes.extend(f"{s.name}: {note}" for note in getattr(s, "notes", ()))
 
-    end_equity = last_eq
-    totals = attribution.totals
-    index = pd.DatetimeIndex(stamps[:len(times)], name="timestamp")
-    n_steps = len(eq_rows)
-    per_step = np.zeros((n_steps, ncomp))
-    per_step[:, 0] = np.frombuffer(price_rows, dtype=float)[:n_steps]
-    if comp_steps:
-        rows_at = np.frombuffer(comp_steps, dtype=np.int64)
-        vals = np.frombuffer(comp_vals, dtype=float).reshape(-1, ncomp)
-        keep = rows_at < n_steps
-        per_step[rows_at[keep]] = vals[keep]
-    pnl = pd.DataFrame(per_step, index=index, columns=list(COMPONENTS))
-    equity = pd.DataFrame(np.cumsum(per_step, axis=0), index=index, columns=list(COMPONENTS))
-    eq_float = pd.Series(np.frombuffer(eq_rows, dtype=float)[:n_steps].copy(), index=index)
-    equity.insert(0, "equity", eq_float)
-    peak = eq_float.cummax().clip(lower=float(start_equity))
-    equity.insert(1, "drawdown", (1 - eq_float / peak).where(peak > 0, 0.0))
-    positions = pos_rows.frame(index)
-    exposures = exp_rows.frame(index)
-    strategy_of = _owner_map(owners, len(history))
-    capital_of = dict(zip(labels, capital, strict=True))
-    dropped = history.start
-    if dropped:
-        notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
-                     "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
-    by_strategy_wanted = not dropped and (bool(strategy_of) or any(capital_of.values()))
-    # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
-    n_records = len(history)
-    light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,
-                                               full=False, end=n_records)
-    risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
-    result = BacktestResult(
-        scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures,
-        _executions=lambda: scan_history(history, strategy_of, end=n_records)[0],
-        totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
-        unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
-    )
-    by_strategy = _strategy_pnl(result, own_events, accruals, capital_of) if by_strategy_wanted else {}
-    wall = time.perf_counter() - t_wall
-    result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
-                               venues=[v["name"] for v in manager.venues()], notes=notes,
-                               pnl_by_strategy=by_strategy, executions=light)
-    return result
+    with collector_paused():  # the analysis below allocates one container per record, none cyclic
+        end_equity = last_eq
+        totals = attribution.totals
+        index = pd.DatetimeIndex(stamps[:len(times)], name="timestamp")
+        n_steps = len(eq_rows)
+        per_step = np.zeros((n_steps, ncomp))
+        per_step[:, 0] = np.frombuffer(price_rows, dtype=float)[:n_steps]
+        if comp_steps:
+            rows_at = np.frombuffer(comp_steps, dtype=np.int64)
+            vals = np.frombuffer(comp_vals, dtype=float).reshape(-1, ncomp)
+            keep = rows_at < n_steps
+            per_step[rows_at[keep]] = vals[keep]
+        pnl = pd.DataFrame(per_step, index=index, columns=list(COMPONENTS))
+        equity = pd.DataFrame(np.cumsum(per_step, axis=0), index=index, columns=list(COMPONENTS))
+        eq_float = pd.Series(np.frombuffer(eq_rows, dtype=float)[:n_steps].copy(), index=index)
+        equity.insert(0, "equity", eq_float)
+        peak = eq_float.cummax().clip(lower=float(start_equity))
+        equity.insert(1, "drawdown", (1 - eq_float / peak).where(peak > 0, 0.0))
+        positions = pos_rows.frame(index)
+        exposures = exp_rows.frame(index)
+        strategy_of = _owner_map(owners, len(history))
+        capital_of = dict(zip(labels, capital, strict=True))
+        dropped = history.start
+        if dropped:
+            notes.append(f"history_limit {history.limit}: {dropped} of {len(history)} execution-history records were "
+                         "dropped during the run; the executions frame holds the rest, per-strategy PnL is left out")
+        by_strategy_wanted = not dropped and (bool(strategy_of) or any(capital_of.values()))
+        # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
+        n_records = len(history)
+        light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,
+                                                   full=False, end=n_records)
+        risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
+        result = BacktestResult(
+            scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures,
+            _executions=lambda: scan_history(history, strategy_of, end=n_records)[0],
+            totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
+            unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
+        )
+        by_strategy = _strategy_pnl(result, own_events, accruals, capital_of) if by_strategy_wanted else {}
+        wall = time.perf_counter() - t_wall
+        result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
+                                   venues=[v["name"] for v in manager.venues()], notes=notes,
+                                   pnl_by_strategy=by_strategy, executions=light)
+        return result
 
 
 def _scenario_source(arg: str | Path) -> Any:

@@ -39,6 +39,7 @@ from typing import Any
 
 from basis_core.data.prices import ETH_LIKE, STABLECOINS, TokenPrice, resolve_token, token_prices_of, usd_price
 from basis_core.data.provider import DataProvider, MarketSnapshot
+from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import BasisError, MarketDataError
 
 log = logging.getLogger(__name__)
@@ -121,50 +122,61 @@ class Valuer:
         self._venue_metrics: dict[str, bool] = {}
         self._kinds: dict[str, tuple[str, str, str]] = {}
         self._prices: dict[str, Any] = {}  # USD prices found by the last value(): reused while the market is the same
+        #: keys valued at a market price (``_prices``): True for an asset, False for a liability
+        self._priced: dict[str, bool] = {}
 
     # -- history ---------------------------------------------------------------------------------
     def observe(self, records: Iterable[Any], snapshot_at: Any = None) -> None:
         """Update perp cost bases from successful history records (HistoryRecord or ExecutionDeltas)."""
+        self.observe_timed(((getattr(rec, "ts_ns", None), rec) for rec in records), snapshot_at)
+
+    def observe_timed(self, records: Iterable[tuple[int | None, Any]], snapshot_at: Any = None) -> None:
+        """:meth:`observe` of ``(time in ns, record)`` pairs (:meth:`basis_core.history.HistoryLog.sources`): an
+        ExecutionDeltas is a success; a record that moves no perp key costs one memo lookup per key. A perp fill
+        without a fill price is costed at the mark at its time (``snapshot_at`` when its time is None)."""
         kinds = self._kinds
-        for rec in records:
-            if not getattr(rec, "success", True):
+        for ts_ns, rec in records:
+            if type(rec) is not ExecutionDeltas and not getattr(rec, "success", True):
                 continue
-            positions = tuple(_pairs(rec.positions))
-            perp_moves = []
-            for k, d in positions:
+            pos = rec.positions
+            if type(pos) is not dict:
+                pos = dict(_pairs(pos))
+            for k in pos:
                 parts = kinds.get(k)
                 if parts is None:
                     parts = kinds[k] = _split(k)
-                if parts[1] == "perp" and d != 0:
-                    perp_moves.append((k, d))
-            if not perp_moves:
-                continue
-            fees = dict(_pairs(rec.fees))
-            for key, delta in perp_moves:
-                venue, _, symbol = _split(key)
-                settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
-                price = self._fill_price(rec, key, delta, snapshot_at)
-                # realised cash: the settle-asset change on non-perp keys of the venue, fees excluded
-                realised = _ZERO
-                if len(perp_moves) == 1:
-                    for k, d in positions:
-                        v, kind, asset = _split(k)
-                        if v == venue and kind != "perp" and asset == settle:
-                            realised += d - fees.get(k, _ZERO)
-                book = self.perps.setdefault(key, _PerpBook())
-                book.cost += delta * price + realised
-                book.size += delta
+                if parts[1] == "perp":
+                    self._observe_perps(rec, pos, ts_ns if ts_ns is not None else snapshot_at)
+                    break
 
-    def _fill_price(self, rec: Any, key: str, delta: Decimal, snapshot_at: Any) -> Decimal:
+    def _observe_perps(self, rec: Any, pos: dict[str, Decimal], at_ns: Any) -> None:
+        """Cost bases of the perp keys ``rec`` (positions ``pos``) moved."""
+        perp_moves = [(k, d) for k, d in pos.items() if d != 0 and _split(k)[1] == "perp"]
+        if not perp_moves:
+            return
+        fees = dict(_pairs(rec.fees))
+        for key, delta in perp_moves:
+            venue, _, symbol = _split(key)
+            settle = symbol.rsplit(":", 1)[-1] if ":" in symbol else "USD"
+            price = self._fill_price(rec, key, delta, at_ns)
+            # realised cash: the settle-asset change on non-perp keys of the venue, fees excluded
+            realised = _ZERO
+            if len(perp_moves) == 1:
+                for k, d in pos.items():
+                    v, kind, asset = _split(k)
+                    if v == venue and kind != "perp" and asset == settle:
+                        realised += d - fees.get(k, _ZERO)
+            book = self.perps.setdefault(key, _PerpBook())
+            book.cost += delta * price + realised
+            book.size += delta
+
+    def _fill_price(self, rec: Any, key: str, delta: Decimal, at_ns: Any) -> Decimal:
         fp = getattr(rec, "fill_price", None)
         if fp is not None:
             return Decimal(fp)
-        # history records carry no fill price: the deltas' own price is needed; fall back to the mark
+        # no fill price: the mark at the record's time (``at_ns``)
         venue, _, symbol = _split(key)
-        ts_ns = getattr(rec, "ts_ns", None)
-        if ts_ns is None:
-            ts_ns = snapshot_at
-        return self.provider.series(f"perp:{venue}:{symbol}").value("close", ts_ns)
+        return self.provider.series(f"perp:{venue}:{symbol}").value("close", at_ns)
 
     # -- valuation -------------------------------------------------------------------------------
     def value(self, snapshot: MarketSnapshot, balances: Mapping[str, Decimal], same_market: bool = False) -> Valuation:
@@ -181,7 +193,19 @@ class Valuer:
         if not same_market:
             self._prices = {}
         prices = self._prices
+        priced = self._priced
         for key, amount in balances.items():
+            sign = priced.get(key)
+            if sign is not None:  # a key valued at a market price (not a perp, metric or venue-valued kind)
+                px = prices.get(key)
+                if px is not None:  # found already for this market
+                    if not amount:
+                        continue
+                    value = amount * px if sign else -amount * px
+                    values[key] = value
+                    exposures[key] = value
+                    total += value
+                    continue
             parts = kinds.get(key)
             if parts is None:
                 parts = kinds[key] = _split(key)
@@ -199,7 +223,9 @@ class Valuer:
                     if px is None:
                         px = prices[key] = (self._exchange_price(snapshot, asset) if kind in EXCHANGE_KINDS
                                             else market_usd_price(snapshot, asset, self.eth_price))
-                    value = -amount * px if kind in LIABILITY_KINDS else amount * px
+                    liability = kind in LIABILITY_KINDS
+                    priced[key] = not liability
+                    value = -amount * px if liability else amount * px
                     exposure = value
             except (MarketDataError, LookupError):
                 try:

@@ -116,9 +116,12 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)  # stateless: shared
+
+
 def dumps(obj: Any) -> str:
     """Canonical JSON (sorted keys, Decimals as strings)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return _ENCODER.encode(obj)
 
 
 def fingerprint(obj: Mapping[str, Any]) -> str:
@@ -146,6 +149,16 @@ class JournalRow:
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self.payload_text)
         return out
+
+    @classmethod
+    def _new(cls, seq: int, written_ns: int, venue: str, kind: str, intent_id: str, venue_client_id: str,
+             operation: str, status: str, fp: str, payload_text: str, owner: str) -> JournalRow:
+        """The row of these values without the frozen dataclass's per-field ``__init__`` (a row per write)."""
+        row = object.__new__(cls)
+        row.__dict__.update(seq=seq, written_ns=written_ns, venue=venue, kind=kind, intent_id=intent_id,
+                            venue_client_id=venue_client_id, operation=operation, status=status, fingerprint=fp,
+                            payload_text=payload_text, owner=owner)
+        return row
 
 
 @dataclass(frozen=True)
@@ -207,8 +220,18 @@ def owner_alive(owner: str) -> bool:
     return not start or _start_time(pid) in ("", start)
 
 
-#: keys being worked on by a thread of this process: (file, venue, intent id) -> event set when released
-_INFLIGHT: dict[tuple[str, str, str], threading.Event] = {}
+class _Inflight:
+    """A key a thread of this process works on; ``event`` (created by the first thread that waits for it, under
+    ``_INFLIGHT_LOCK``) is set when it is released."""
+
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event: threading.Event | None = None
+
+
+#: keys being worked on by a thread of this process: (file, venue, intent id) -> its slot
+_INFLIGHT: dict[tuple[str, str, str], _Inflight] = {}
 _INFLIGHT_LOCK = threading.Lock()
 
 
@@ -232,9 +255,9 @@ class Claim:
         key, self._key = self._key, None
         if key is not None:
             with _INFLIGHT_LOCK:
-                ev = _INFLIGHT.pop(key, None)
-            if ev is not None:
-                ev.set()
+                slot = _INFLIGHT.pop(key, None)
+            if slot is not None and slot.event is not None:
+                slot.event.set()
 
     def __enter__(self) -> Claim:
         return self
@@ -424,8 +447,7 @@ class ExecutionJournal:
             seq = int(cur.lastrowid or 0)
         if defer:
             self._flusher.schedule()
-        return JournalRow(seq, now, venue, kind, intent_id, venue_client_id, operation, status,  # type: ignore[arg-type]
-                          fp, text, owner)
+        return JournalRow._new(seq, now, venue, kind, intent_id, venue_client_id, operation, status, fp, text, owner)
 
     def record_intent(self, venue: str, intent_id: str, venue_client_id: str, operation: str,
                       payload: Mapping[str, Any] | str, fp: str) -> JournalRow:
@@ -449,9 +471,14 @@ class ExecutionJournal:
         poll = 0.005
         while True:
             with _INFLIGHT_LOCK:
-                busy = _INFLIGHT.get(key)
-                if busy is None:
-                    _INFLIGHT[key] = threading.Event()
+                held = _INFLIGHT.get(key)
+                if held is None:
+                    _INFLIGHT[key] = _Inflight()
+                    busy = None
+                else:
+                    busy = held.event
+                    if busy is None:
+                        busy = held.event = threading.Event()
             if busy is not None:  # another thread of this process works on the key: wait for it
                 left = deadline - time.monotonic()
                 if left <= 0 or not busy.wait(left):
@@ -525,8 +552,8 @@ class ExecutionJournal:
             "INSERT INTO journal (written_ns, venue, kind, intent_id, venue_client_id, operation, status,"
             " fingerprint, payload, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (now, venue, kind, intent_id, venue_client_id, operation, status, fp, text, owner))
-        return JournalRow(int(cur.lastrowid or 0), now, venue, kind, intent_id, venue_client_id,  # type: ignore[arg-type]
-                          operation, status, fp, text, owner)
+        return JournalRow._new(int(cur.lastrowid or 0), now, venue, kind, intent_id, venue_client_id, operation, status,
+                               fp, text, owner)
 
     def record_outcome(self, intent: JournalRow, status: str, payload: Mapping[str, Any] | str,
                        defer: bool = False) -> JournalRow:
@@ -546,7 +573,7 @@ class ExecutionJournal:
     # -- reading --------------------------------------------------------------------------------
     @staticmethod
     def _row(r: tuple[Any, ...]) -> JournalRow:
-        return JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+        return JournalRow._new(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
 
     _COLS = "seq, written_ns, venue, kind, intent_id, venue_client_id, operation, status, fingerprint, payload, owner"
 

@@ -44,9 +44,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from basis_core import timeutil
 from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import (
     AmbiguousOutcomeError,
@@ -208,8 +210,11 @@ def deltas_to_json(d: ExecutionDeltas) -> dict[str, Any]:
             details[k] = v
         elif type(v) is Decimal:
             details[k] = str(v)
+    ts = d.timestamp
+    # a pandas Timestamp without nanoseconds formats as the datetime it is (datetime's C isoformat, ~3x faster)
+    iso = _iso(ts) if type(ts) is timeutil._PD_TIMESTAMP and not ts.nanosecond else ts.isoformat()  # type: ignore[attr-defined]
     return {
-        "venue": d.venue, "operation": d.operation, "timestamp": d.timestamp.isoformat(), "status": d.status,
+        "venue": d.venue, "operation": d.operation, "timestamp": iso, "status": d.status,
         "client_id": d.client_id, "order_id": d.order_id,
         "fill_price": None if d.fill_price is None else str(d.fill_price),
         "fill_amount": None if d.fill_amount is None else str(d.fill_amount),
@@ -219,6 +224,7 @@ def deltas_to_json(d: ExecutionDeltas) -> dict[str, Any]:
 
 
 _JSON_TYPES = frozenset({str, int, float, bool, list, dict})
+_iso = datetime.isoformat
 
 
 def deltas_from_json(obj: Mapping[str, Any]) -> ExecutionDeltas:

@@ -43,9 +43,9 @@ A persistent clock offset for all requests is :attr:`EmulatorServer.clock_skew_m
 
 Ordering late requests without racing the clock: a ``delay`` fault with ``until`` (a ``threading.Event``) holds
 its request until the event is set (``delay_s`` is then only a safety cap, default 60 s); any fault with
-``handled`` sets that event once ``handle`` has run for its request. Injecting ``Fault("delay", until=ev)`` and
-then ``Fault("delay", handled=ev)`` on one route makes the first request take effect right after the second,
-however loaded the machine (a fixed ``delay_s`` only makes that likely).
+``handled`` sets that event once ``handle`` has run for its request and ``request_log`` holds it. Injecting
+``Fault("delay", until=ev)`` and then ``Fault("delay", handled=ev)`` on one route makes the first request take
+effect right after the second, however loaded the machine (a fixed ``delay_s`` only makes that likely).
 
 A replayed market (:mod:`basis_core.testing.replay`): a subclass names the series it follows
 (:meth:`EmulatorServer.replay_wanted`) and applies each event (:meth:`EmulatorServer.on_replay_event`);
@@ -122,7 +122,7 @@ class Fault:
     payload: dict[str, Any] | None = None  # "venue_error*": the JSON body answered
     skew_ms: int = 0  # "clock_skew": offset of now_ms() while handling the request
     until: threading.Event | None = None  # "delay": hold the request until set (delay_s: a cap, 60 s if 0)
-    handled: threading.Event | None = None  # set once handle() has run for the request this fault applied to
+    handled: threading.Event | None = None  # set once handle() has run (and request_log has it) for its request
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -468,24 +468,26 @@ class EmulatorServer:
         finally:
             self._local.skew_ms = 0
             self._local.raw_query = ""
+
+        try:
+            if fault is not None and fault.kind == "drop_after_accept":
+                self._record(method, path, route, params, kind, None)
+                h.close_connection = True
+                try:
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault is not None and fault.kind == "reset_after_place":
+                self._record(method, path, route, params, kind, None)
+                self._reset(h)
+                return
+            if fault is not None and fault.kind in _ANSWER_AFTER:
+                resp = self.fault_response(replace(fault, kind=_ANSWER_AFTER[fault.kind]))  # type: ignore[arg-type]
+            self._record(method, path, route, params, kind, resp[0])
+        finally:  # handled and logged: a test woken by the event sees the request in request_log
             if fault is not None and fault.handled is not None:
                 fault.handled.set()
-
-        if fault is not None and fault.kind == "drop_after_accept":
-            self._record(method, path, route, params, kind, None)
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        if fault is not None and fault.kind == "reset_after_place":
-            self._record(method, path, route, params, kind, None)
-            self._reset(h)
-            return
-        if fault is not None and fault.kind in _ANSWER_AFTER:
-            resp = self.fault_response(replace(fault, kind=_ANSWER_AFTER[fault.kind]))  # type: ignore[arg-type]
-        self._record(method, path, route, params, kind, resp[0])
         self._write(h, resp)
 
     def _record(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError, model_validator
@@ -31,7 +31,6 @@ from basis_core.transit.routes import Route, build_routes
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]*:[a-z][a-z0-9_\-]*:[A-Za-z][A-Za-z0-9.\-]*$")]
 PENDING_TABLE = "transit.pending"
-_PLUGIN_NAME = "basis_core.transit"
 
 
 class Move(BaseModel):
@@ -92,23 +91,28 @@ class Pending:
     route: str
 
 
-class TransitDesk:
-    """The core plugin that runs moves and lands them (one per backtest manager, registered on first use)."""
+class DeskPlugin:
+    """What the backtest and the live transit desk share: one desk per manager, a pluggy plugin registered under
+    ``plugin_name`` on first use (:meth:`of`), and its routes (setting ``transit_routes``)."""
+
+    plugin_name: ClassVar[str]
 
     def __init__(self, manager: Any) -> None:
         self.m = manager
         self.routes: dict[str, Route] = build_routes(manager.settings.transit_routes)
-        self.pending = manager.ledger.table(PENDING_TABLE)
 
     @classmethod
-    def of(cls, manager: Any) -> TransitDesk:
-        desk = manager.pm.get_plugin(_PLUGIN_NAME)
+    def of(cls, manager: Any) -> Self:
+        """The manager's desk of this class, made and registered on first use."""
+        desk = manager.pm.get_plugin(cls.plugin_name)
         if desk is None:
             desk = cls(manager)
-            manager.pm.register(desk, name=_PLUGIN_NAME)
+            manager.pm.register(desk, name=cls.plugin_name)
         return desk  # type: ignore[no-any-return]
 
     def route(self, move: Move) -> Route:
+        """The route from the move's source venue and kind to its destination's; none: an
+        :class:`InstructionValidationError` on ``destination``."""
         sv, sk, _ = split_key(move.source)
         dv, dk, _ = split_key(move.destination)
         name = f"{sv}:{sk}->{dv}:{dk}"
@@ -118,6 +122,16 @@ class TransitDesk:
             raise InstructionValidationError("destination", f"no transfer route {name}; routes: {known} (setting "
                                                             "transit_routes)")
         return r
+
+
+class TransitDesk(DeskPlugin):
+    """The core plugin that runs moves and lands them (one per backtest manager, registered on first use)."""
+
+    plugin_name = "basis_core.transit"
+
+    def __init__(self, manager: Any) -> None:
+        super().__init__(manager)
+        self.pending = manager.ledger.table(PENDING_TABLE)
 
     def move(self, ts: pd.Timestamp, move: Move) -> ExecutionDeltas:
         from basis_core.data.prices import usd_price

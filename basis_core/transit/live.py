@@ -49,15 +49,13 @@ from basis_core.errors import (
 from basis_core.hookspecs import hookimpl
 from basis_core.live.journal import ExecutionJournal, dumps, fingerprint
 from basis_core.live.orders import deltas_from_json, deltas_to_json
-from basis_core.transit.desk import Move
+from basis_core.transit.desk import DeskPlugin, Move
 from basis_core.transit.legs import ArrivalState, TransferLeg, TransferState
-from basis_core.transit.routes import Route, build_routes
 from basis_core.transit.wallet import CHAIN, ChainWallet, is_wallet_key
 
 log = logging.getLogger(__name__)
 
 VENUE = "transit"
-_PLUGIN_NAME = "basis_core.transit.live"
 
 
 @dataclass
@@ -80,26 +78,19 @@ class LiveMove:
         return f"transit:{split_key(self.move.source)[0]}-{split_key(self.move.destination)[0]}:{self.move.asset}"
 
 
-class LiveTransitDesk:
+class LiveTransitDesk(DeskPlugin):
     """The core plugin that runs live moves and reports their arrivals (one per live manager)."""
 
+    plugin_name = "basis_core.transit.live"
+
     def __init__(self, manager: Any) -> None:
-        self.m = manager
-        self.routes: dict[str, Route] = build_routes(manager.settings.transit_routes)
+        super().__init__(manager)
         self.journal = ExecutionJournal.shared(manager.settings.journal_path)
         self.pending: dict[str, LiveMove] = {}
         self.unsent: dict[str, tuple[LiveMove, str]] = {}  # journaled moves whose withdrawal's outcome is unknown
         self._lock = threading.RLock()
         self._resumed = False
         self._wallet: ChainWallet | None = None
-
-    @classmethod
-    def of(cls, manager: Any) -> LiveTransitDesk:
-        desk = manager.pm.get_plugin(_PLUGIN_NAME)
-        if desk is None:
-            desk = cls(manager)
-            manager.pm.register(desk, name=_PLUGIN_NAME)
-        return desk  # type: ignore[no-any-return]
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def wallet(self) -> ChainWallet:
@@ -113,16 +104,6 @@ class LiveTransitDesk:
         if venue == CHAIN:  # the chain's own account, not a venue plugin
             return getattr(self.wallet(), hook)(ts, leg)
         return self.m._caller(venue, hook)(timestamp=ts, instruction=leg)
-
-    def route(self, move: Move) -> Route:
-        sv, sk, _ = split_key(move.source)
-        dv, dk, _ = split_key(move.destination)
-        name = f"{sv}:{sk}->{dv}:{dk}"
-        r = self.routes.get(name)
-        if r is None:
-            raise InstructionError("destination", f"no transfer route {name}; routes: {', '.join(sorted(self.routes))} "
-                                                  "(setting transit_routes)")
-        return r
 
     def _free(self, ts: Any, move: Move) -> Decimal:
         sv, sk, asset = split_key(move.source)

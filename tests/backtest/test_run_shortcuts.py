@@ -63,6 +63,22 @@ def test_summary_read_from_the_summary_columns_equals_the_full_frame_summary(res
     assert got["executions"] > 300 and got["pnl_by_strategy"]["alternate"] != 0
 
 
+def test_the_summary_scan_of_the_stored_records_equals_the_scan_of_the_records(result: Any) -> None:
+    """The summary columns, strategy events and accruals read from the log's stored form (its execution records
+    decoded in place) equal those of the same records read one by one as HistoryRecords."""
+    from basis_core.backtest.executions import scan_history
+
+    history = result.manager.execution_history
+    owners = {i: "alternate" for i, r in enumerate(history) if r.operation in ("spot_trade", "perp_trade")}
+    steps = [int(t) for t in result.equity.index.asi8]
+    fast = scan_history(history, owners, steps, full=False, end=len(history))
+    plain = scan_history(list(history), owners, steps, full=False)
+    assert {r.operation for r in history} >= {"spot_trade", "perp_trade", "funding"}
+    pd.testing.assert_frame_equal(fast[0], plain[0], check_exact=True)
+    assert fast[1] == plain[1] and len(fast[1]) == len(owners)
+    assert fast[2] == plain[2] and fast[2]
+
+
 def test_a_pickled_result_carries_the_executions_frame(result: Any) -> None:
     back = pickle.loads(pickle.dumps(result))
     assert back.manager is None

@@ -100,6 +100,33 @@ def test_bundles_failures_and_added_records_keep_every_field() -> None:
     assert (len(log), log.successes()) == (3, 2)
 
 
+def test_shapes_past_the_shared_table_live_and_go_with_their_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venue whose keys change on every record (a new position id each time): past MAX_SHAPES the table stops
+    growing, each new shape is kept by its record and dropped with it, and every record reads back whole."""
+    import basis_core.history as history
+
+    monkeypatch.setattr(history, "MAX_SHAPES", 3)
+
+    def lp(i: int) -> ExecutionDeltas:
+        return ExecutionDeltas("uniswap", "add_liquidity", TS, {f"uniswap:lp:ETH-USDC-{i}": D(1)}, status="filled",
+                               fees={"uniswap:wallet:ETH": D("-0.001")}, pnl={"gas": D(-i)})
+
+    log = HistoryLog(limit=2)
+    for i in range(10):
+        log.add_deltas(TS.value + i, lp(i), None)
+    log.add_deltas(TS.value, fill(1), None)  # a shape first seen past the limit: not shared either
+    log.add_accrual(TS.value, aave_interest(1))
+    assert len(log._shapes) == 3 and len(log._shape_ids) == 3
+    assert [as_dict(r) for r in log[8:10]] == [as_dict(HistoryRecord.from_deltas(TS.value + i, lp(i)))
+                                               for i in (8, 9)]
+    assert as_dict(log[10]) == as_dict(HistoryRecord.from_deltas(TS.value, fill(1)))
+    assert as_dict(log[11]) == as_dict(HistoryRecord.from_deltas(TS.value, aave_interest(1)))
+    assert len(VenueHistory(log, "uniswap")) == 10 and [r.venue for r in log[:]][-2:] == ["binance", "aave"]
+    assert [as_dict(r) for i, _, shape, r in log.scan() if shape is None and i >= 3] == [as_dict(r) for r in log[3:]]
+    assert log.trim() == 10 and len(log._shapes) == 3 and log.kept == 2  # the dropped records took their shapes
+    assert [r.venue for r in log] == ["binance", "aave"]
+
+
 def test_indices_stay_absolute_after_old_records_are_dropped() -> None:
     log = HistoryLog(limit=3)
     for i in range(10):
@@ -162,3 +189,66 @@ def test_the_manager_takes_history_limit_from_its_settings() -> None:
     assert ExecutionInterfaceManager(None, execution_mode="backtest", autoload=False).execution_history.limit is None
     with pytest.raises(ConfigError, match="history_limit"):
         ExecutionInterfaceManager({"history_limit": -1}, execution_mode="backtest", autoload=False)
+
+
+def test_sources_give_the_latest_records_as_their_deltas_and_the_rest_as_records() -> None:
+    """``sources`` (the PnL attribution's read): the deltas a recent success was made from, a HistoryRecord for a
+    failure and for a record past the tail, the same values as ``log[i]`` either way; dropped: the clear error."""
+    from basis_core.history import TAIL
+
+    log = HistoryLog()
+    made = []
+    for i in range(3 * TAIL):
+        d = [fill, funding, balance_move, bare_fill][i % 4](i + 1)
+        if i % 4 == 1:
+            log.add_accrual(TS.value + i, d)
+        else:
+            log.add_deltas(TS.value + i, d)
+        made.append(d)
+        if i == 5:
+            log.add(HistoryRecord.failure(TS.value + i, "binance", "spot_trade", "c", InstructionError("amount", "x")))
+            made.append(None)
+    got = log.sources(0, len(log))
+    assert len(got) == len(log)
+    fresh = 0
+    for i, ((ts_ns, src), d) in enumerate(zip(got, made, strict=True)):
+        rec = log[i]
+        assert ts_ns == rec.ts_ns
+        if isinstance(src, ExecutionDeltas):
+            fresh += 1
+            assert src is d and rec.success
+        else:
+            assert isinstance(src, HistoryRecord) and src.to_dict() == rec.to_dict()
+        for name in ("positions", "fees", "pnl"):
+            assert dict(getattr(src, name) or {}) == dict(getattr(rec, name))
+        assert (src.fill_price, src.operation, src.venue) == (rec.fill_price, rec.operation, rec.venue)
+    assert TAIL // 2 <= fresh <= TAIL  # the latest ones only: memory stays bounded
+    for i, (ts_ns, src) in enumerate(got):  # one at a time (the runner's common case) gives the same
+        [(one_ts, one)] = log.sources(i, i + 1)
+        assert one_ts == ts_ns and (one is src if isinstance(src, ExecutionDeltas) else one.to_dict() == src.to_dict())
+    assert isinstance(got[5 + 1][1], HistoryRecord) and not got[5 + 1][1].success
+    assert log.sources(len(log), len(log)) == []
+    log.trim(keep=3)
+    assert [s[0] for s in log.sources(len(log) - 3, len(log))] == [r.ts_ns for r in log[len(log) - 3:]]
+    with pytest.raises(HistoryTrimmedError):
+        log.sources(0, len(log))
+
+
+def test_scan_decodes_execution_records_and_materialises_the_others() -> None:
+    log = HistoryLog()
+    log.add_deltas(TS.value, fill(1), 4)
+    log.add_accrual(TS.value + 1, funding(2))
+    log.add_deltas(TS.value + 2, balance_move(3))
+    log.add(HistoryRecord.failure(TS.value + 3, "binance", "spot_trade", None, InstructionError("amount", "x")))
+    log.add_deltas(TS.value + 4, fill(5))
+    log.trim(keep=4)
+    got = list(log.scan())
+    assert [g[0] for g in got] == [1, 2, 3, 4] and [g[1] for g in got] == [TS.value + i for i in range(1, 5)]
+    assert [g[2] is None for g in got] == [True, True, True, False]
+    shape, rec = got[-1][2:]
+    assert shape is not None and (shape.venue, shape.operation, shape.success) == ("binance", "spot_trade", True)
+    assert dict(zip(shape.pnl_keys, rec[shape.c:], strict=True)) == dict(fill(5).pnl)
+    assert dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=True)) == dict(fill(5).positions)
+    assert rec[1:6] == ("c5", "5", D("3000.5"), D(5), None)
+    assert [r.to_dict() for _, _, s, r in got[:3]] == [r.to_dict() for r in log[1:4]]
+    assert [g[0] for g in log.scan(end=3)] == [1, 2]

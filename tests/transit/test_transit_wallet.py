@@ -76,7 +76,7 @@ class World:
         return {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": str(self.journal),
                 "venue_config": {
                     "binance": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": self.bn.base_url,
-                                "enable_rate_limit": False, "timeout_ms": 2000, "recv_window_ms": 400,
+                                "enable_rate_limit": False, "timeout_ms": 30_000, "recv_window_ms": 2000,
                                 "clock_margin_ms": 100},
                     "ethereum": {"rpc_url": self.node.url, "private_key": KEY}}}
 

@@ -76,6 +76,10 @@ from basis_core.timeutil import from_ns
 
 ZERO = Decimal(0)
 _UNSET: Any = object()
+#: the metric names of :meth:`CexSimulator.get_balances`, in the order of :meth:`CexSimulator._metric_keys`
+_METRICS = ("entry_price", "mark_price", "notional", "unrealised_pnl", "leverage", "initial_margin",
+            "maintenance_margin", "maintenance_rate", "realised_pnl", "trading_fees", "funding", "liquidation_fees",
+            "margin_balance", "unrealised_pnl", "initial_margin", "maintenance_margin", "available", "margin_ratio")
 _EMPTY: Mapping[str, Decimal] = {}
 
 
@@ -90,6 +94,7 @@ class CexSimulator:
         self.ledger = ledger
         self.data = data
         self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
+        self._metric_key_cache: dict[str, tuple[str, ...]] = {}
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self._orders = self.orders.data  # read-only view of the resting orders
@@ -106,7 +111,7 @@ class CexSimulator:
         self._provisional = self.provisional.data  # read-only view
         self._ids = itertools.count(1)
         self._series: dict[str, Series] = {}
-        self._px: dict[str, tuple[int, Decimal]] = {}
+        self._px: dict[str, tuple[int, Decimal, int]] = {}  # symbol -> (ts ns, as-of close, its row) of the last ask
         self._candles: dict[str, tuple[int, tuple[Decimal, Decimal] | None]] = {}  # symbol -> (candle, stats)
         self._sigmas: dict[str, dict[int, Decimal]] = {}  # symbol -> candle -> Parkinson sigma (window > 1)
         self._impact_memo: tuple[Any, float, float, Decimal, Decimal] | None = None  # the last candle's model inputs
@@ -146,7 +151,7 @@ class CexSimulator:
         if i < 0 or i == len(src[0]) - 1:
             i = src[2].index_at(ts_ns)  # the typed errors: before the first row, or stale past the last
         px = src[1][i]
-        self._px[sym] = (ts_ns, px)
+        self._px[sym] = (ts_ns, px, i)
         return px
 
     def slippage_rate(self, m: Market, notional: Decimal, ts_ns: int, ref: Decimal) -> Decimal:
@@ -607,7 +612,7 @@ class CexSimulator:
         prev_ns = previous.value
         ts_ns = timestamp.value
         events: list[tuple[int, int, int, str, int]] = []
-        perp_syms: Any = positions.keys()
+        perp_syms: Any = self._open
         if n_orders:
             for oid, o in orders.items():
                 s = self.series(self.markets[o.symbol])
@@ -626,8 +631,10 @@ class CexSimulator:
             perp_syms = set(perp_syms)
             perp_syms.update(o.symbol for o in orders.values() if o.perp)
         cursors = self._cursors
+        funding = self._funding
+        fund: list[tuple[int, str, int]] = []  # (settlement ns, symbol, funding row) in the step
         for sym in perp_syms:
-            fs = self._funding.get(sym, _UNSET)
+            fs = funding.get(sym, _UNSET)
             if fs is _UNSET:
                 fs = self.funding_series(self.markets[sym])
             if fs is None:
@@ -638,21 +645,25 @@ class CexSimulator:
             if i < len(times) and times[i] <= ts_ns:
                 j = bisect_right(times, ts_ns, i)
                 if j == i + 1:  # the usual case: one settlement in the step
-                    events.append((times[i], 1, 0, sym, i))
+                    fund.append((times[i], sym, i))
                 else:
-                    events.extend((times[k], 1, 0, sym, k) for k in range(i, j))
+                    fund.extend((times[k], sym, k) for k in range(i, j))
                 i = j
             cursors[sym] = (ts_ns, i)
-        if len(positions):
+        open_positions = self._open
+        if open_positions:
             # mark bars closing strictly inside the step are accrual points too (liquidation checks)
             checks: set[int] = set()
-            for sym in positions.keys():
-                src = self._src.get(sym)
+            src_of = self._src
+            px_of = self._px
+            for sym in open_positions:
+                src = src_of.get(sym)
                 if src is None:
                     self.price(self.markets[sym], ts_ns)
-                    src = self._src[sym]
+                    src = src_of[sym]
                 times = src[0]
-                lo = bisect_right(times, prev_ns)
+                asked = px_of.get(sym)  # the row asked at ``previous`` (the last step's final check): no bisect
+                lo = asked[2] + 1 if asked is not None and asked[0] == prev_ns else bisect_right(times, prev_ns)
                 if lo < len(times) and times[lo] < ts_ns:
                     checks.update(times[lo:bisect_left(times, ts_ns, lo)])
             if checks:
@@ -660,6 +671,18 @@ class CexSimulator:
         out: list[ExecutionDeltas] = []
         pending: dict[str, Decimal] = {}
         last_t = None
+        if fund:
+            if len(fund) > 1:
+                fund.sort()
+            t = fund[0][0]
+            if not events and fund[-1][0] == t:  # the usual step: every settlement at one time, nothing else
+                stamp = timestamp if t == ts_ns else from_ns(t)
+                self._settle_funding(stamp, t, fund, pending, out)
+                if len(positions):
+                    self._liquidate_if_needed(stamp, t, pending, out, prev_ns)
+                last_t = t
+            else:
+                events.extend((t, 1, 0, sym, i) for t, sym, i in fund)
         if events:
             if len(events) > 1:
                 events.sort()
@@ -668,7 +691,7 @@ class CexSimulator:
             while k < n:
                 t = events[k][0]
                 stamp = timestamp if t == ts_ns else from_ns(t)
-                batch: list[tuple[str, int]] = []
+                batch: list[tuple[int, str, int]] = []
                 while k < n and events[k][0] == t:
                     _t, kind, _seq, key, idx = events[k]
                     if kind == 0:
@@ -676,7 +699,7 @@ class CexSimulator:
                         if o is not None:
                             self._fill_resting(stamp, o, pending, out)
                     elif kind == 1:
-                        batch.append((key, idx))
+                        batch.append((t, key, idx))
                     k += 1
                 if batch:
                     self._settle_funding(stamp, t, batch, pending, out)
@@ -686,7 +709,7 @@ class CexSimulator:
         if self._provisional:
             self._correct_funding(timestamp, pending, out)
         if last_t != ts_ns and len(positions):
-            if events:
+            if events or fund:
                 self._liquidate_if_needed(timestamp, ts_ns, pending, out, prev_ns)
             else:
                 # the same ledger and the same mark rows as a check that passed: the same verdict. (A row is first
@@ -733,15 +756,19 @@ class CexSimulator:
             pending[k] = pending.get(k, ZERO) + v
         out.append(d)
 
-    def _settle_funding(self, stamp: Any, t_ns: int, batch: list[tuple[str, int]], pending: dict[str, Decimal],
-                        out: list[ExecutionDeltas]) -> None:
-        """Settle the funding rows ``batch`` ((symbol, row index), one settlement time): one deltas per wallet."""
+    def _settle_funding(self, stamp: Any, t_ns: int, batch: list[tuple[int, str, int]],
+                        pending: dict[str, Decimal], out: list[ExecutionDeltas]) -> None:
+        """Settle the funding rows ``batch`` ((``t_ns``, symbol, row index), in symbol order): one deltas per
+        wallet."""
         by_wallet: dict[str, tuple[list[Decimal], dict[str, dict[str, Decimal]]]] = {}
         open_positions = self._open
         markets = self.markets
         funding = self._funding
         totals = self.totals
-        for symbol, idx in batch:
+        totals_now = totals.data
+        px_of = self._px
+        src_of = self._src
+        for _t, symbol, idx in batch:
             pos = open_positions.get(symbol)
             if pos is None:
                 continue
@@ -749,17 +776,34 @@ class CexSimulator:
             fs = funding[symbol]
             assert fs is not None
             rate = fs.columns["rate"][idx]
-            mark = self.price(m, t_ns)
-            pay = funding_payment(pos.size, mark, rate)
-            if t_ns > getattr(fs, "final_ns", t_ns):  # a predicted rate: corrected once the venue settles it
-                self.provisional[f"{symbol}@{t_ns}"] = (symbol, t_ns, pos.size, mark, rate)
-            t = totals.get(symbol, EMPTY_TOTALS)
+            c = px_of.get(symbol)
+            if c is not None and c[0] == t_ns:
+                mark = c[1]
+            else:  # self.price(m, t_ns), inlined for a series already read and a row that is not its last
+                src = src_of.get(symbol)
+                if src is None:
+                    mark = self.price(m, t_ns)
+                else:
+                    times = src[0]
+                    i = bisect_right(times, t_ns) - 1
+                    if i < 0 or i == len(times) - 1:
+                        mark = self.price(m, t_ns)
+                    else:
+                        mark = src[1][i]
+                        px_of[symbol] = (t_ns, mark, i)
+            size = pos.size
+            pay = -(size * mark * rate)  # funding_payment(size, mark, rate), inlined (the hot path)
+            final = getattr(fs, "final_ns", None)
+            if final is not None and t_ns > final:  # a predicted rate: corrected once the venue settles it
+                self.provisional[f"{symbol}@{t_ns}"] = (symbol, t_ns, size, mark, rate)
+            t = totals_now.get(symbol, EMPTY_TOTALS)
             totals[symbol] = PerpTotals(t.realised, t.fees, t.funding + pay, t.liquidation)
-            entry = by_wallet.get(m.margin_key)
+            key = m.margin_key
+            entry = by_wallet.get(key)
             if entry is None:
-                entry = by_wallet[m.margin_key] = ([ZERO], {})
+                entry = by_wallet[key] = ([ZERO], {})
             entry[0][0] += pay
-            entry[1][symbol] = {"size": pos.size, "mark": mark, "rate": rate, "payment": pay}
+            entry[1][symbol] = {"size": size, "mark": mark, "rate": rate, "payment": pay}
         for key, (total, payments) in by_wallet.items():
             amount = total[0]
             details: dict[str, Any] = {"payments": payments}
@@ -861,7 +905,52 @@ class CexSimulator:
         position is closed at its liquidation price (where margin balance = maintenance margin; the bar's open
         when it gapped beyond), clamped into the bar; a wallet with several at their adverse extremes. Only bars
         that closed after ``since_ns`` (the accrual's start) count their extremes: a position is never liquidated
-        by a price from before the step it was checked in."""
+        by a price from before the step it was checked in.
+
+        The check itself (every step with open positions) is one pass over the positions at their adverse
+        extremes; only a wallet found liquidatable goes on to :meth:`_liquidate_wallets` (the same health, then
+        the liquidation prices)."""
+        markets = self.markets
+        src_of = self._src
+        px_of = self._px
+        balance = self.ledger.balance
+        acc_of: dict[str, list[Decimal]] = {}
+        for sym, p in self._open.items():
+            m = markets[sym]
+            c = px_of.get(sym)
+            if c is None or c[0] != t_ns:
+                self.price(m, t_ns)
+                c = px_of[sym]
+            i = c[2]
+            times, _closes, series = src_of[sym]
+            size = p.size
+            if times[i] <= since_ns:  # the bar was checked before this step: its close
+                mark = c[1]
+            else:  # the adverse extreme: a long at the bar's low, a short at its high (the close without them)
+                col = series.columns.get("low" if size > 0 else "high")
+                mark = c[1] if col is None else col[i]
+            key = m.margin_key
+            acc = acc_of.get(key)
+            if acc is None:
+                acc = acc_of[key] = [balance(key) + pending.get(key, ZERO), ZERO]
+            if size > 0:  # as _health
+                notional = size * mark
+                acc[0] += notional - p.cost
+            else:
+                notional = -size * mark
+                acc[0] += p.cost - notional
+            tier = m.tiers[0]
+            if tier.cap is not None and notional >= tier.cap:
+                tier = tier_for(m.tiers, notional)
+            acc[1] += notional * tier.mmr - tier.cum
+        for bal, mm in acc_of.values():
+            if is_liquidatable(bal, mm):
+                self._liquidate_wallets(stamp, t_ns, pending, out, since_ns)
+                return
+
+    def _liquidate_wallets(self, stamp: Any, t_ns: int, pending: dict[str, Decimal],
+                           out: list[ExecutionDeltas], since_ns: int) -> None:
+        """Liquidate every wallet :meth:`_liquidate_if_needed` describes as liquidatable (the same health)."""
         bars = {sym: self._bar(self.markets[sym], t_ns, since_ns) for sym in self._open}
         adverse = {sym: (bars[sym][1] if p.size > 0 else bars[sym][2]) for sym, p in self._open.items()}
         for key, (balance, mm) in self._health(t_ns, pending, adverse).items():
@@ -986,6 +1075,16 @@ class CexSimulator:
             rows.append(i)
         return tuple(rows)
 
+    def _metric_keys(self, name: str) -> tuple[str, ...]:
+        """The metric keys of one symbol or asset (built once): per position ``entry_price`` .. ``maintenance_rate``,
+        per symbol ``realised_pnl`` .. ``liquidation_fees``, per margin asset ``margin_balance`` .. ``margin_ratio``
+        (see :meth:`get_balances`)."""
+        keys = self._metric_key_cache.get(name)
+        if keys is None:
+            mk = f"{self.venue}:metric:"
+            keys = self._metric_key_cache[name] = tuple(f"{mk}{metric}:{name}" for metric in _METRICS)
+        return keys
+
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
         prefix = f"{v}:"
@@ -993,38 +1092,44 @@ class CexSimulator:
         if not metrics:
             return out
         mk = f"{v}:metric:"
-        for sym, p in self.positions.items():
+        positions = self._open
+        metric_keys = self._metric_keys
+        for sym, p in positions.items():
             m = self.markets[sym]
             mark = self.price(m, ts_ns)
             notional = abs(p.size) * mark
-            out[f"{mk}entry_price:{sym}"] = entry_price(p.size, p.cost)
-            out[f"{mk}mark_price:{sym}"] = mark
-            out[f"{mk}notional:{sym}"] = notional
-            out[f"{mk}unrealised_pnl:{sym}"] = unrealised_pnl(p.size, p.cost, mark)
-            out[f"{mk}leverage:{sym}"] = p.leverage
-            out[f"{mk}initial_margin:{sym}"] = notional / p.leverage
-            out[f"{mk}maintenance_margin:{sym}"] = maintenance_margin(m.tiers, notional)
-            out[f"{mk}maintenance_rate:{sym}"] = tier_for(m.tiers, notional).mmr
-        positions = self.positions
-        for sym in set(self.totals.keys()) | set(positions.keys()):
-            t = self.totals.get(sym, EMPTY_TOTALS)
+            tier = tier_for(m.tiers, notional)
+            (k_entry, k_mark, k_notional, k_upnl, k_lev, k_im, k_mm, k_rate, *_rest) = metric_keys(sym)
+            out[k_entry] = entry_price(p.size, p.cost)
+            out[k_mark] = mark
+            out[k_notional] = notional
+            out[k_upnl] = unrealised_pnl(p.size, p.cost, mark)
+            out[k_lev] = p.leverage
+            out[k_im] = notional / p.leverage
+            out[k_mm] = notional * tier.mmr - tier.cum if notional else ZERO  # maintenance_margin(m.tiers, notional)
+            out[k_rate] = tier.mmr
+        totals = self.totals.data
+        for sym in set(totals) | set(positions):
+            t = totals.get(sym, EMPTY_TOTALS)
             p = positions.get(sym)
-            out[f"{mk}realised_pnl:{sym}"] = t.realised + (p.realised if p is not None else ZERO)
-            out[f"{mk}trading_fees:{sym}"] = t.fees + (p.fees if p is not None else ZERO)
-            out[f"{mk}funding:{sym}"] = t.funding
-            out[f"{mk}liquidation_fees:{sym}"] = t.liquidation
+            keys = metric_keys(sym)
+            out[keys[8]] = t.realised + (p.realised if p is not None else ZERO)
+            out[keys[9]] = t.fees + (p.fees if p is not None else ZERO)
+            out[keys[10]] = t.funding
+            out[keys[11]] = t.liquidation
         for asset in self.spec.margin_assets:
             key = f"{v}:{self.spec.margin_kind}:{asset}"
-            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in self.positions):
+            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in positions):
                 continue
             wallet, upnl, im, mm = self._account(key, ts_ns, _EMPTY)
             balance = wallet + upnl
-            out[f"{mk}margin_balance:{asset}"] = balance
-            out[f"{mk}unrealised_pnl:{asset}"] = upnl
-            out[f"{mk}initial_margin:{asset}"] = im
-            out[f"{mk}maintenance_margin:{asset}"] = mm
-            out[f"{mk}available:{asset}"] = self.transferable(key, ts_ns)
-            out[f"{mk}margin_ratio:{asset}"] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
+            keys = metric_keys(asset)
+            out[keys[12]] = balance
+            out[keys[13]] = upnl
+            out[keys[14]] = im
+            out[keys[15]] = mm
+            out[keys[16]] = max(min(wallet, wallet + min(upnl, ZERO) - im), ZERO)  # transferable(key, ts_ns)
+            out[keys[17]] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
         for key, held in self.locks.items():
             if held and not key.startswith(f"{v}:{self.spec.margin_kind}:"):
                 out[f"{mk}locked:{key.rsplit(':', 1)[1]}"] = held

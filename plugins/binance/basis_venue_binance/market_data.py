@@ -70,7 +70,7 @@ def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = 
         answer = client.publicGetTickerPrice({"symbols": ids})
         now = time.time_ns()
         for row in _rows(answer):
-            sym = spots.get(row.get("symbol"))
+            sym = spots.get(row.get("symbol", ""))
             if sym is not None:
                 as_of = int(row["time"]) * _MS if row.get("time") else now
                 out[f"spot:binance:{sym.symbol}"] = LiveValue({"close": Decimal(row["price"])}, as_of)
@@ -78,7 +78,7 @@ def read_market_data(keys: frozenset[str] | None, context: Any, spec: CexSpec = 
         answer = client.fapiPublicGetPremiumIndex()
         now = time.time_ns()
         for row in _rows(answer):
-            sym = perps.get(row.get("symbol"))
+            sym = perps.get(row.get("symbol", ""))
             if sym is None:
                 continue
             as_of = int(row["time"]) * _MS if row.get("time") else now

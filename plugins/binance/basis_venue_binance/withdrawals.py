@@ -15,7 +15,7 @@ by its ``txId`` and has arrived once its status is 1 (success) or 6 (credited).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from basis_core.errors import InstructionError
 from basis_core.transit.legs import ArrivalState, TransferState
@@ -76,7 +76,8 @@ class BinanceWithdrawals:
                 continue
             status = int(info["status"])
             fee, amount = Decimal(str(info.get("transactionFee", "0"))), Decimal(str(info["amount"]))
-            state = "sent" if status == 6 else "failed" if status in _FAILED else "pending"
+            state: Literal["pending", "sent", "failed"] = (
+                "sent" if status == 6 else "failed" if status in _FAILED else "pending")
             return TransferState(state, str(info["id"]), fee, amount - fee, str(info.get("txId") or "") or None)
         return None
 

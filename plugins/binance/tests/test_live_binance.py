@@ -5,17 +5,22 @@ Expected deltas are closed forms from the emulator's configured prices and Binan
 order count is read from the emulator's own book (``orders_for_client_id``), never from the code
 under test. Fault tests assert the invariant of issue 5: after the instruction returns or raises, the
 venue holds exactly one order for the client id (none for a definitive rejection).
+
+No test depends on timing: the client's timeout (30 s) and the recvWindow (2 s) are generous, so an ordinary
+request never times out or arrives too late on a loaded machine (either would add a request to what the tests
+count); a timeout path times out one chosen request (``times_out``) that the emulator holds until an event orders
+its landing.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from basis_venue_binance.live import BinanceLiveBackend, binance_client_id
@@ -34,6 +39,7 @@ from basis_core.errors import (
     RiskLimitError,
 )
 from basis_core.live.journal import ExecutionJournal
+from basis_core.testing.client_timeout import time_out_next
 from basis_core.testing.http_emulator import Fault
 from basis_core.testing.orders import trade
 
@@ -43,7 +49,7 @@ API_SECRET = "live-test-SECRET-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 TS = "2025-06-01T00:00:00Z"
 SPOT, PERP = "ETH/USDT", "ETH/USDT:USDT"
 SPOT_FEE, PERP_TAKER, PERP_MAKER = D("0.001"), D("0.0005"), D("0.0002")
-RECV_MS, MARGIN_MS = 400, 100  # the landing window of a sent request: 0.5 s
+RECV_MS, MARGIN_MS = 2000, 100  # the landing window of a sent request: 2.1 s
 
 
 class Crash(BaseException):
@@ -59,7 +65,7 @@ def emu() -> Iterator[BinanceEmulator]:
 
 def config(emu: BinanceEmulator, journal: Path | None, **over: Any) -> dict[str, Any]:
     venue = {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": emu.base_url, "enable_rate_limit": False,
-             "timeout_ms": 300, "recv_window_ms": RECV_MS, "clock_margin_ms": MARGIN_MS}
+             "timeout_ms": 30_000, "recv_window_ms": RECV_MS, "clock_margin_ms": MARGIN_MS}
     venue.update(over.pop("venue", {}))
     return {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": str(journal) if journal else None,
             "venue_config": {"binance": venue}, **over}
@@ -90,12 +96,11 @@ def n_orders(emu: BinanceEmulator, cid: str) -> int:
     return len(emu.orders_for_client_id(cid))
 
 
-def wait_until(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    """Poll a late server-side effect (not a timing assertion)."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end and not cond():
-        time.sleep(0.01)
-    return bool(cond())
+def times_out(m: ExecutionInterfaceManager, method: str, path: str) -> None:
+    """The next ``method path`` request times out at the client (0.1 s): the emulator must hold it
+    (``Fault("delay", until=...)``), so the timeout is certain."""
+    time_out_next(m.venue("binance").backend.client,
+                  lambda verb, url, body: verb == method and urlsplit(url).path == path)
 
 
 # ------------------------------------------------------------------------------------------------ round trips
@@ -422,26 +427,35 @@ def test_dropped_answer_after_accept_is_adopted_not_resent(m: ExecutionInterface
         assert d.positions == {"binance:perp:ETH/USDT:USDT": D("0.5"), "binance:futures:USDT": -D("0.75")}
 
 
-def test_timeout_then_late_landing_within_recv_window_is_adopted(make: Callable[..., ExecutionInterfaceManager],
+def test_timeout_then_late_landing_within_recv_window_is_adopted(m: ExecutionInterfaceManager,
                                                                  emu: BinanceEmulator) -> None:
-    m = make(venue={"recv_window_ms": 1500})  # a second of margin: a loaded machine still lands it in the window
-    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.5))  # > timeout 0.3 s, < recvWindow
+    """The order request times out; the first lookup misses it; then it lands (within its recvWindow: 2 s); the
+    lookup once the window has passed finds it and adopts it. The order of the three is forced by events: lookup 1
+    handled -> the original taken -> lookup 2 answered."""
+    first_lookup, landed = threading.Event(), threading.Event()
+    emu.faults.inject("POST /api/v3/order", Fault("delay", until=first_lookup, handled=landed))
+    emu.faults.inject("GET /api/v3/order", Fault("delay", handled=first_lookup))
+    emu.faults.inject("GET /api/v3/order", Fault("delay", until=landed))
+    times_out(m, "POST", "/api/v3/order")
     d = m.execute(TS, spot("buy", "0.2", "late-1"))
     assert n_orders(emu, "late-1") == 1 and d.details["adopted"] is True and d.status == "filled"
-    assert len(emu.requests_for("POST", "/api/v3/order")) == 1
+    assert len(emu.requests_for("POST", "/api/v3/order")) == 1 and len(emu.requests_for("GET", "/api/v3/order")) >= 2
 
 
 def test_timeout_past_recv_window_is_rejected_by_venue_and_resent_once(m: ExecutionInterfaceManager,
                                                                         emu: BinanceEmulator) -> None:
-    emu.faults.inject("POST /api/v3/order", Fault("delay", delay_s=0.9))  # lands after recvWindow: -1021
+    """The order request times out and the venue holds it until the re-send has been handled (after recvWindow +
+    margin from its timestamp): it arrives too late, -1021, so the venue holds exactly one order."""
+    resend_handled, late_answered = threading.Event(), threading.Event()
+    emu.faults.inject("POST /api/v3/order", Fault("delay", until=resend_handled, handled=late_answered))
+    emu.faults.inject("POST /api/v3/order", Fault("delay", handled=resend_handled))
+    times_out(m, "POST", "/api/v3/order")
     d = m.execute(TS, spot("buy", "0.2", "late-2"))
     assert d.status == "filled" and d.details["adopted"] is False
-    # wait for the late original to be answered by the venue: refused, so still exactly one order
-    assert wait_until(lambda: len([r for r in emu.request_log if r.method == "POST" and r.path == "/api/v3/order"
-                                   and r.status]) == 2)
+    assert late_answered.wait(60)  # the held original, released by the re-send, has been answered
     assert n_orders(emu, "late-2") == 1
-    late = next(r for r in emu.request_log if r.fault == "delay")
-    assert late.status == 400
+    posts = [r for r in emu.request_log if r.route == "POST /api/v3/order"]
+    assert [r.status for r in posts] == [200, 400]  # the re-send, then the late original refused
 
 
 @pytest.mark.parametrize("fault", [

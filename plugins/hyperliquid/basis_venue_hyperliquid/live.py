@@ -202,7 +202,7 @@ class HyperliquidLiveBackend(HyperliquidWithdrawals, CexLiveBackend):
         out: list[FundingPayment] = []
         for r in rows:
             d = r.get("delta") or {}
-            sym = by_coin.get(d.get("coin"))
+            sym = by_coin.get(d.get("coin", ""))
             if sym is not None and d.get("type") == "funding":
                 out.append(FundingPayment(sym, int(r["time"]), dec(d["usdc"]), dec(d.get("fundingRate", "0")),
                                           f"{r.get('hash')}:{d.get('coin')}"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ from eth_account import Account
 
 from basis_core.errors import InstructionError
 from basis_core.live.ccxt_context import keep_decimal_context
+from basis_core.testing.client_timeout import time_out_next
 from basis_core.testing.http_emulator import Fault
 
 ETH_PERP = "ETH/USDC:USDC"
@@ -423,16 +425,25 @@ def test_http_429_and_418_and_5xx_place_nothing(emu: HyperliquidEmulator, client
     assert client.create_order(ETH_PERP, "limit", "buy", 0.1, 2900)["id"] is not None  # faults used up
 
 
-def test_delay_past_client_timeout_then_order_lands(emu: HyperliquidEmulator) -> None:
-    c = _client(emu, timeout_ms=250)
-    c.load_markets()
-    cloid = cloid_from_client_id("slow-1")
-    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=0.8))
+def _order_times_out(emu: HyperliquidEmulator, c: ccxt.hyperliquid,
+                     cloid: str) -> tuple[threading.Event, threading.Event]:
+    """A limit order the emulator holds until ``release`` is set (``landed``: then handled) and the client gives
+    up on after 0.1 s (every other request keeps the generous default timeout): the timeout is certain, however
+    loaded the machine."""
+    release, landed = threading.Event(), threading.Event()
+    emu.faults.inject("POST /exchange:order", Fault("delay", until=release, handled=landed))
+    time_out_next(c, lambda method, url, body: '"type":"order"' in body)
     with pytest.raises(ccxt.RequestTimeout):
         c.create_order(ETH_PERP, "limit", "buy", 0.1, 2900, {"clientOrderId": cloid})
-    deadline = time.monotonic() + 10
-    while not emu.orders_for_cloid(cloid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    return release, landed
+
+
+def test_delay_past_client_timeout_then_order_lands(emu: HyperliquidEmulator, client: ccxt.hyperliquid) -> None:
+    cloid = cloid_from_client_id("slow-1")
+    release, landed = _order_times_out(emu, client, cloid)
+    assert emu.orders_for_cloid(cloid) == []  # still held
+    release.set()
+    assert landed.wait(60)
     assert [o["status"] for o in emu.orders_for_cloid(cloid)] == ["open"]
 
 
@@ -512,15 +523,14 @@ def test_client_signs_and_sends_expires_after_on_every_l1_action(emu: Hyperliqui
 
 
 def test_a_request_delayed_past_its_expires_after_never_lands(emu: HyperliquidEmulator) -> None:
-    c = _client(emu, timeout_ms=250, expires_after_ms=300)
+    c = _client(emu, expires_after_ms=300)
     c.load_markets()
     cloid = cloid_from_client_id("late-exp")
-    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=0.8))
-    with pytest.raises(ccxt.RequestTimeout):
-        c.create_order(ETH_PERP, "limit", "buy", 0.1, 2900, {"clientOrderId": cloid})
-    deadline = time.monotonic() + 10
-    while not emu.exchange_log and time.monotonic() < deadline:  # the late request reaches the venue
-        time.sleep(0.02)
+    release, landed = _order_times_out(emu, c, cloid)
+    while time.time() * 1000 <= c.last_expires_after:  # released only once its expiresAfter has passed
+        time.sleep(0.01)
+    release.set()
+    assert landed.wait(60)
     (late,) = emu.exchange_log
     assert late.response["response"].startswith("Action expired") and emu.orders_for_cloid(cloid) == []
 

@@ -3,6 +3,11 @@
 Expected deltas are closed forms from the emulator's marks and Hyperliquid's base-tier fees (perp taker
 0.045 %, maker 0.015 % in USDC; spot taker 0.07 % in the received token); order counts are read from the
 emulator's book (``orders_for_cloid``), so "exactly one order per client id" is checked independently.
+
+No test depends on timing: the client's timeout (30 s) and the landing window (2 s, the plugin's default) are
+generous, so an ordinary request never times out or expires on a loaded machine (either would add a request to
+what the tests count); a timeout path times out one chosen request (``times_out``) that the emulator holds until
+an event orders its landing.
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +35,7 @@ from basis_core.errors import (
     MarginError,
     RetryableError,
 )
+from basis_core.testing.client_timeout import time_out_next
 from basis_core.testing.http_emulator import Fault
 from basis_core.testing.orders import trade
 
@@ -57,7 +62,7 @@ def emu() -> Iterator[HyperliquidEmulator]:
 
 def config(emu: HyperliquidEmulator, journal: Path | None, key: str = MASTER_KEY, **venue: Any) -> dict[str, Any]:
     v = {"private_key": key, "wallet_address": MASTER, "base_url": emu.base_url, "enable_rate_limit": False,
-         "timeout_ms": 300, "landing_window_ms": 500, "clock_margin_ms": 100, **venue}
+         "timeout_ms": 30_000, "landing_window_ms": 2000, "clock_margin_ms": 100, **venue}
     return {"venues": ["hyperliquid"], "retry_delay_seconds": 0, "journal_path": str(journal) if journal else None,
             "venue_config": {"hyperliquid": v}}
 
@@ -81,6 +86,13 @@ def perp(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
 
 def spot(side: str, amount: str, cid: str, **kw: Any) -> dict[str, Any]:
     return trade("hyperliquid", "spot_trade", SPOT, side, amount, client_id=cid, **kw)
+
+
+def times_out(m: ExecutionInterfaceManager, action: str) -> None:
+    """The next ``/exchange`` request of ``action`` type times out at the client (0.1 s): the emulator must hold it
+    (``Fault("delay", until=...)``), so the timeout is certain."""
+    time_out_next(m.venue("hyperliquid").backend.client,
+                  lambda method, url, body: url.endswith("/exchange") and f'"type":"{action}"' in body)
 
 
 def accepted(emu: HyperliquidEmulator, cid: str) -> list[dict[str, Any]]:
@@ -265,18 +277,22 @@ def test_dropped_answer_is_adopted_not_resent(m: ExecutionInterfaceManager, emu:
     assert [r.type for r in emu.exchange_log].count("order") == 1
 
 
-@pytest.mark.parametrize("delay", [0.4, 0.8], ids=["lands-in-window", "lands-after-resend"])
-def test_timeout_then_late_landing_makes_one_order(m: ExecutionInterfaceManager, emu: HyperliquidEmulator,
-                                                  delay: float) -> None:
-    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=delay))
+def test_timeout_then_landing_within_the_window_is_adopted_not_resent(m: ExecutionInterfaceManager,
+                                                                       emu: HyperliquidEmulator) -> None:
+    """The order request times out; the first lookup misses it; then it lands (before its expiresAfter: the
+    window is 2 s); the lookup once the window has passed finds it and adopts it. The order of the three is
+    forced by events: lookup 1 handled -> the original taken -> lookup 2 answered. (Landing after the window:
+    test_a_request_delayed_past_expires_after_is_refused_and_resent_once.)"""
+    first_lookup, landed = threading.Event(), threading.Event()
+    emu.faults.inject("POST /exchange:order", Fault("delay", until=first_lookup, handled=landed))
+    emu.faults.inject("POST /info:orderStatus", Fault("delay", handled=first_lookup))
+    emu.faults.inject("POST /info:orderStatus", Fault("delay", until=landed))
+    times_out(m, "order")
     d = m.execute(TS, perp("buy", "0.1", "hl-late"))
-    assert d.status == "filled"
-    end = time.monotonic() + 5  # let the late request reach the venue (not a timing assertion)
-    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "order"]) < (
-            1 if delay < 0.5 else 2):
-        time.sleep(0.01)
-    assert len(accepted(emu, "hl-late")) == 1  # a re-send and the late original: the venue kept one
-    assert emu.position("ETH")[0] == D("0.1")
+    (o,) = accepted(emu, "hl-late")
+    assert d.status == "filled" and d.details["adopted"] is True and d.order_id == str(o["oid"])
+    assert len(_order_requests(emu)) == 1 and emu.position("ETH")[0] == D("0.1")
+    assert [r.route for r in emu.request_log].count("POST /info:orderStatus") >= 2
 
 
 @pytest.mark.parametrize("fault", [
@@ -416,18 +432,19 @@ def test_fault_matrix_transfers_execute_exactly_once(m: ExecutionInterfaceManage
 def test_a_request_delayed_past_expires_after_is_refused_and_resent_once(m: ExecutionInterfaceManager,
                                                                          emu: HyperliquidEmulator,
                                                                          order_id: str) -> None:
-    """The first request arrives after its expiresAfter (signing + 500 ms): the venue refuses it. The plugin
-    found nothing by cloid after expiresAfter + margin, re-sent once, and the venue holds one order, though it
-    would accept a reused cloid."""
+    """The first request times out and is held by the venue until the re-send has been handled, so it arrives
+    after its expiresAfter (signing + 2 s): the venue refuses it. The plugin found nothing by cloid after
+    expiresAfter + margin, re-sent once, and the venue holds one order, though it would accept a reused cloid."""
     emu.unique_cloids = False
     ins, status = _MATRIX_ORDERS[order_id]
     cid = f"hexp-{order_id}"
-    emu.faults.inject("POST /exchange:order", Fault("delay", delay_s=1.2))
+    resend_handled, late_answered = threading.Event(), threading.Event()
+    emu.faults.inject("POST /exchange:order", Fault("delay", until=resend_handled, handled=late_answered))
+    emu.faults.inject("POST /exchange:order", Fault("delay", handled=resend_handled))
+    times_out(m, "order")
     d = m.execute(TS, {**ins, "client_id": cid})
     assert d.details["adopted"] is False and d.status == ("filled" if status == "filled" else "open")
-    end = time.monotonic() + 10  # wait for the late request's answer (not a timing assertion)
-    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "order"]) < 2:
-        time.sleep(0.01)
+    assert late_answered.wait(60)  # the held original, released by the re-send, has been answered
     late, resent = sorted((r for r in emu.exchange_log if r.type == "order"), key=lambda r: r.nonce or 0)
     assert late.response == {"status": "err", "response": late.response["response"]}
     assert late.response["response"].startswith("Action expired")
@@ -445,16 +462,16 @@ def _usd_transfer(cid: str) -> dict[str, Any]:
 def test_a_transfer_delayed_past_the_landing_window_is_resent_with_its_nonce_and_lands_once(
         m: ExecutionInterfaceManager, emu: HyperliquidEmulator) -> None:
     """Transfers are user-signed (no expiresAfter): the re-send reuses the first request's nonce, so when the
-    late original arrives the venue refuses it as a duplicate nonce. The original is held until the re-send has
-    been handled (an event, not a sleep: on a loaded machine a 1.2 s delay let the original land first)."""
-    resend_handled = threading.Event()
-    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", until=resend_handled))
+    late original arrives the venue refuses it as a duplicate nonce. The original times out and is held until the
+    re-send has been handled (an event, not a sleep: on a loaded machine a 1.2 s delay let the original land
+    first)."""
+    resend_handled, late_answered = threading.Event(), threading.Event()
+    emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", until=resend_handled, handled=late_answered))
     emu.faults.inject("POST /exchange:usdClassTransfer", Fault("delay", handled=resend_handled))
+    times_out(m, "usdClassTransfer")
     t = m.execute(TS, _usd_transfer("ht-late"))
     assert t.details["adopted"] is False
-    end = time.monotonic() + 60  # wait for the late request's answer (not a timing assertion)
-    while time.monotonic() < end and len([r for r in emu.exchange_log if r.type == "usdClassTransfer"]) < 2:
-        time.sleep(0.01)
+    assert late_answered.wait(60)  # the held original, released by the re-send, has been answered
     resent, late = [r for r in emu.exchange_log if r.type == "usdClassTransfer"]
     assert resent.nonce == late.nonce and resent.response["status"] == "ok"
     assert late.response == {"status": "err", "response": f"Invalid nonce: duplicate nonce {late.nonce}"}

@@ -39,6 +39,9 @@ LN_2_INT = 693147180559945309
 LN_WEI_INT = -41446531673892822312
 WEXP_UPPER_BOUND = 93859467695000404319
 _HALF_LN_2 = LN_2_INT // 2
+_TWO_WAD = 2 * WAD
+_MIN_RAT, _MAX_RAT = MIN_RATE_AT_TARGET, MAX_RATE_AT_TARGET
+_THREE_WAD = 3 * WAD
 WEXP_UPPER_VALUE = 57716089161558943949701069502944508345128422502756744429568
 
 # ErrorsLib reasons
@@ -288,6 +291,72 @@ def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
                           rate))
 
 
+def accrued_market(m: Market, now: int) -> Market:
+    """``accrue_interest(m, now).market``, the same integers: the per-step accrual of a backtest, with
+    ``_borrowRate``, ``_curve``, both ``wExp`` and ``wTaylorCompounded`` inlined for a market whose IRM is
+    initialised (``rate_at_target`` > 0; otherwise, and for a time before ``last_update``, it is
+    :func:`accrue_interest`). int256 divisions truncate toward zero, written out by sign; the divisors are
+    positive constants. ``wExp``: ``r * r / WAD / 2`` is ``r * r / (2 WAD)`` (floors of a non-negative number), and
+    for ``|x| < ln2 / 2`` the contract's ``q`` is 0, ``r`` is ``x``."""
+    tsa, tss, tba, tbs, last, fee, rat = m
+    elapsed = now - last
+    if elapsed <= 0 or rat <= 0:
+        return m if elapsed == 0 else accrue_interest(m, now).market
+    u = (tba * WAD) // tsa if tsa > 0 else 0
+    z = (u - TARGET_UTILIZATION) * WAD
+    err = z // _ERR_NORM_ABOVE if u > TARGET_UTILIZATION else -(-z // TARGET_UTILIZATION)  # z > 0 | z <= 0
+    z = ADJUSTMENT_SPEED * err
+    x = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed  # linearAdaptation
+    if x == 0:
+        avg = end = rat
+    else:
+        # end = _newRateAtTarget(rat, x): rat x wExp(x) (both non-negative: floor), clamped
+        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
+            e = WAD + x + x * x // _TWO_WAD
+        elif x < LN_WEI_INT:
+            e = 0
+        elif x >= WEXP_UPPER_BOUND:
+            e = WEXP_UPPER_VALUE
+        else:
+            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+            r = x - q * LN_2_INT
+            e = WAD + r + r * r // _TWO_WAD
+            e = e << q if q >= 0 else e >> -q
+        end = rat * e // WAD
+        end = _MIN_RAT if end < _MIN_RAT else _MAX_RAT if end > _MAX_RAT else end
+        # mid = _newRateAtTarget(rat, x / 2)
+        x = x >> 1 if x >= 0 else -(-x >> 1)
+        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
+            e = WAD + x + x * x // _TWO_WAD
+        elif x < LN_WEI_INT:
+            e = 0
+        elif x >= WEXP_UPPER_BOUND:
+            e = WEXP_UPPER_VALUE
+        else:
+            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+            r = x - q * LN_2_INT
+            e = WAD + r + r * r // _TWO_WAD
+            e = e << q if q >= 0 else e >> -q
+        mid = rat * e // WAD
+        mid = _MIN_RAT if mid < _MIN_RAT else _MAX_RAT if mid > _MAX_RAT else mid
+        avg = (rat + end + 2 * mid) >> 2  # all positive (clamped at MIN_RATE_AT_TARGET > 0)
+    z = (_COEFF_BELOW if err < 0 else _COEFF_ABOVE) * err
+    z = ((z // WAD if z >= 0 else -(-z // WAD)) + WAD) * avg
+    first = (z // WAD if z >= 0 else -(-z // WAD)) * elapsed  # borrow rate x elapsed
+    second = first * first // _TWO_WAD
+    interest = tba * (first + second + second * first // _THREE_WAD) // WAD
+    tba += interest
+    tsa += interest
+    if tba > UINT128_MAX or tsa > UINT128_MAX:
+        raise MorphoRevert(MAX_UINT128_EXCEEDED)
+    if fee != 0:
+        fee_amount = interest * fee // WAD
+        tss = u128(tss + fee_amount * (tss + VIRTUAL_SHARES) // (tsa - fee_amount + VIRTUAL_ASSETS))
+    return _new(Market, (tsa, tss, tba, tbs, now, fee, end))
+
+
 def _one_of(assets: int, shares: int) -> None:
     if (assets == 0) == (shares == 0):
         raise MorphoRevert(INCONSISTENT_INPUT)
@@ -352,28 +421,35 @@ def health_factor(m: Market, p: Position, price: int, lltv: int) -> int | None:
 
 def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
            ) -> tuple[Market, Position, int, int]:
-    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver.
-    (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot path: the same integers.)"""
+    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver."""
+    return borrow_and_debt(m, p, assets, shares, price, lltv)[:4]
+
+
+def borrow_and_debt(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
+                    ) -> tuple[Market, Position, int, int, int]:
+    """:func:`borrow`, and the position's debt after it as ``_isHealthy`` counted it (:func:`borrowed_assets` of
+    the new position in the new market). (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot
+    path, the values unpacked once: the same integers, the same checks in the same order.)"""
     if (assets == 0) == (shares == 0):
         raise MorphoRevert(INCONSISTENT_INPUT)
-    tba, tbs = m.total_borrow_assets, m.total_borrow_shares
+    tsa, tss, tba, tbs, last, fee, rat = m
+    ss, bs, coll = p
     if assets > 0:  # toSharesUp
         shares = (assets * (tbs + VIRTUAL_SHARES) + tba + VIRTUAL_ASSETS - 1) // (tba + VIRTUAL_ASSETS)
     else:  # toAssetsDown
         assets = (shares * (tba + VIRTUAL_ASSETS)) // (tbs + VIRTUAL_SHARES)
-    bs = p.borrow_shares + shares
+    bs += shares
     tba += assets
     tbs += shares
     if shares > UINT128_MAX or bs > UINT128_MAX or tba > UINT128_MAX or tbs > UINT128_MAX:
         raise MorphoRevert(MAX_UINT128_EXCEEDED)
-    if bs:  # _isHealthy: maxBorrow >= toAssetsUp(borrowShares)
-        d = tbs + VIRTUAL_SHARES
-        if ((p.collateral * price) // ORACLE_PRICE_SCALE * lltv) // WAD < (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d:
-            raise MorphoRevert(INSUFFICIENT_COLLATERAL)
-    if tba > m.total_supply_assets:
+    d = tbs + VIRTUAL_SHARES
+    debt = (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d  # toAssetsUp(borrowShares): 0 without shares
+    if bs and ((coll * price) // ORACLE_PRICE_SCALE * lltv) // WAD < debt:  # _isHealthy: maxBorrow >= debt
+        raise MorphoRevert(INSUFFICIENT_COLLATERAL)
+    if tba > tsa:
         raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
-    return (_new(Market, (m.total_supply_assets, m.total_supply_shares, tba, tbs, m.last_update, m.fee,
-                          m.rate_at_target)), _new(Position, (p.supply_shares, bs, p.collateral)), assets, shares)
+    return _new(Market, (tsa, tss, tba, tbs, last, fee, rat)), _new(Position, (ss, bs, coll)), assets, shares, debt
 
 
 def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:

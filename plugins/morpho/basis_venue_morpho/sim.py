@@ -26,9 +26,11 @@ As the liquidator (``liquidate``), this account repays another account's debt; b
 by the ``accounts`` option (``{name: {market, collateral, borrow}}``, token units), opened at their market's
 state the first time the market is used.
 
-State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns)), ``morpho.positions`` ((alias,
-account) -> Position) and ``morpho.booked`` (alias -> (supplied, collateral, debt) base units in the keys), so
-a failed instruction or bundle rolls back everything.
+State: ledger tables ``morpho.markets`` (alias -> (Market, anchor row ns, booked, position): booked is this
+account's (supplied, collateral, debt) in base units as the keys hold them, position its Position in the market or
+None before its first operation there; one value, so an operation writes the market, its position and what it
+booked at once) and ``morpho.positions`` ((alias, account) -> Position of the ``accounts`` option's borrowers), so a
+failed instruction or bundle rolls back everything.
 """
 
 from __future__ import annotations
@@ -59,11 +61,13 @@ GAS_UNITS = {"supply": DEFAULT_GAS_UNITS["supply"], "withdraw": DEFAULT_GAS_UNIT
              "supply_collateral": 120_000, "withdraw_collateral": 150_000, "liquidate": 350_000}
 _EMPTY = mm.Position()
 _NOTHING = (0, 0, 0)
+#: a ``morpho.markets`` value: (market, anchor row ns, booked (supplied, collateral, debt) base units, this
+#: account's position or None)
+Stored = tuple[mm.Market, int, tuple[int, int, int], "mm.Position | None"]
 _VS, _VA = mm.VIRTUAL_SHARES, mm.VIRTUAL_ASSETS
 _LST = frozenset({"wstETH", "weETH"})
 _ETH_LIKE = frozenset({"ETH", "WETH", "stETH", "eETH"})
-_USD_KEY = {t: "morpho-usd:" + t for t in ("ETH", "WETH", "stETH", "eETH", "wstETH", "weETH", "USDC", "USDT")}
-_GAS_MEMO_KEY = {op: "morpho-gas:" + op for op in GAS_UNITS}
+_PRICE_SCALE, _WAD = mm.ORACLE_PRICE_SCALE, mm.WAD
 _LST_KEY = {t: "lst:" + t for t in _LST}
 _FIELDS = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares", "fee",
            "rate_at_target")
@@ -165,25 +169,30 @@ class MorphoSim:
         self.memo = StepMemo(self.data, units)
         self.state = self.ledger.table("morpho.markets")
         self.positions = self.ledger.table("morpho.positions")
-        self.booked = self.ledger.table("morpho.booked")
         self._series: dict[str, Any] = {}
         # the tables' live dicts (read-only by contract; writes go through the tables, which undo-log them)
         self._state_get = self.state.data.get
-        self._positions_get = self.positions.data.get
-        self._booked_get = self.booked.data.get
         #: alias -> the ``morpho.markets`` value known accrued to ``_current_ns`` (identity memo of ``market``)
-        self._current: dict[str, tuple[mm.Market, int]] = {}
+        self._current: dict[str, Stored] = {}
         self._current_ns = -1
         self._resolved: dict[tuple[str | None, str, str], tuple[MarketSpec, ...]] = {}
         self._dec = {a: (DECIMALS[s.loan], DECIMALS[s.collateral]) for a, s in self.markets.items()}
         #: alias -> (supplied, collateral, debt, wallet loan, wallet collateral) keys
         self._keys = {a: (f"{VENUE}:supplied:{s.loan}", f"{VENUE}:collateral:{s.collateral}", f"{VENUE}:debt:{s.loan}",
                           WALLET + s.loan, WALLET + s.collateral) for a, s in self.markets.items()}
-        self._self_key = {a: (a, SELF) for a in self.markets}
-        #: alias -> what booking an operation reads: decimals, keys, the per-step USD memo keys
-        self._info = {a: (*self._dec[a], *self._keys[a], (a, SELF), "morpho-usd:" + s.loan,
-                          "morpho-usd:" + s.collateral) for a, s in self.markets.items()}
-        self._px_key = {a: "morpho-px:" + a for a in self.markets}
+        #: alias -> what booking an operation reads: decimals, keys, the loan and collateral tokens, the memos of
+        #: their amounts (:func:`amount_of`'s dicts, created here: only ever cleared, never replaced)
+        self._info = {a: (*self._dec[a], *self._keys[a], s.loan, s.collateral, _amounts(self._dec[a][0]),
+                          _amounts(self._dec[a][1])) for a, s in self.markets.items()}
+        #: the per-step memo (prices are pure functions of the market data at the step's time): its time (ns),
+        #: token -> USD price, alias -> oracle price, gas operation -> (-ETH, -USD)
+        self._step_ns = -1
+        self._usd: dict[str, Decimal] = {}
+        self._oracle: dict[str, int] = {}
+        self._gas_memo: dict[str, tuple[Decimal, Decimal]] = {}
+        #: (series, column) -> (Series, its column) of the as-of reads behind the USD prices, found once
+        self._sources: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._eth_oracle: tuple[Any] | None = None  # (the ``oracle:ETH/USD`` series or None,), found once
 
     # -- market state --------------------------------------------------------------------------------------
     def series(self, spec: MarketSpec) -> Any:
@@ -192,16 +201,18 @@ class MorphoSim:
             s = self._series[spec.alias] = self.data.series(spec.series)
         return s
 
-    def _anchor(self, spec: MarketSpec, series: Any, i: int) -> mm.Market:
-        """The row's market with every position of this backtest in the market added at the row's share prices."""
+    def _anchor(self, spec: MarketSpec, series: Any, i: int, me: mm.Position | None) -> mm.Market:
+        """The row's market with every position of this backtest in the market (this account's ``me`` and the
+        ``accounts`` option's) added at the row's share prices."""
         c = series.columns
         row = [int(c[f][i]) for f in _FIELDS]
         tsa, tss, tba, tbs, fee, rat = row
         base = mm.Market(tsa, tss, tba, tbs, series.times[i] // _NS, fee or spec.fee, rat)
         alias = spec.alias
-        for (a, _who), p in self.positions.items():
-            if a != alias:
-                continue
+        held = [p for (a, _who), p in self.positions.items() if a == alias]
+        if me is not None:
+            held.insert(0, me)
+        for p in held:
             tsa += mm.to_assets_down(p.supply_shares, base.total_supply_assets, base.total_supply_shares)
             tss += p.supply_shares
             tba += mm.to_assets_up(p.borrow_shares, base.total_borrow_assets, base.total_borrow_shares)
@@ -211,27 +222,49 @@ class MorphoSim:
 
     def market(self, spec: MarketSpec, ts: Any) -> mm.Market:
         """The market accrued to ``ts`` (stored: the contract accrues before every operation)."""
-        stored: tuple[mm.Market, int] | None = self._state_get(spec.alias)
-        if stored is not None and ts.value == self._current_ns and stored is self._current.get(spec.alias):
-            return stored[0]  # already current at ts (a pure function of the stored value and the time)
-        series = self.series(spec)
-        i = series.index_at(ts.value)
-        row_ns = series.times[i]
-        if stored is None or stored[1] != row_ns:
-            m = self._open_accounts(spec, self._anchor(spec, series, i))
-        else:
-            m = stored[0]
-        now = ts.value // _NS
-        if now > m.last_update:
-            m = mm.accrue_interest(m, now).market
-        elif stored is not None and stored[0] is m:
-            self._mark_current(spec.alias, stored, ts.value)
-            return m  # unchanged (same row, nothing elapsed): no write
-        stored = self.state[spec.alias] = (m, row_ns)
-        self._mark_current(spec.alias, stored, ts.value)
-        return m
+        return self._stored(spec, ts)[0]
 
-    def _mark_current(self, alias: str, stored: tuple[mm.Market, int], ts_ns: int) -> None:
+    def _stored(self, spec: MarketSpec, ts: Any) -> Stored:
+        """The ``morpho.markets`` value with the market accrued to ``ts`` (see :meth:`market`), stored."""
+        alias = spec.alias
+        stored: Stored | None = self._state_get(alias)
+        ts_ns = ts.value
+        if ts_ns == self._current_ns:
+            if stored is not None and stored is self._current.get(alias):
+                return stored  # already current at ts (a pure function of the stored value and the time)
+        else:
+            self._current_ns = ts_ns
+            self._current.clear()
+        new = self._advanced(spec, stored, ts_ns)
+        if stored is None or stored[0] is not new[0]:
+            stored = self.state[alias] = new
+        self._current[alias] = stored  # (unchanged: same row, nothing elapsed, no write)
+        return stored
+
+    def _advanced(self, spec: MarketSpec, stored: Stored | None, ts_ns: int) -> Stored:
+        """The ``morpho.markets`` value at ``ts_ns`` from the ``stored`` one (not written): re-anchored when a later
+        row of the series is visible (the accounts option's borrowers opened on the first), accrued to ``ts_ns``;
+        ``stored`` itself when nothing changed."""
+        series = self._series.get(spec.alias) or self.series(spec)
+        i = series.index_at(ts_ns)
+        row_ns = series.times[i]
+        if stored is None:
+            m = self._open_accounts(spec, self._anchor(spec, series, i, None))
+            booked, me = _NOTHING, None
+        elif stored[1] != row_ns:
+            me = stored[3]
+            m = self._open_accounts(spec, self._anchor(spec, series, i, me))
+            booked = stored[2]
+        else:
+            m, _, booked, me = stored
+        now = ts_ns // _NS
+        if now > m.last_update:
+            m = mm.accrued_market(m, now)
+        elif stored is not None and stored[0] is m:
+            return stored
+        return m, row_ns, booked, me
+
+    def _mark_current(self, alias: str, stored: Stored, ts_ns: int) -> None:
         """Remember that ``stored`` (the state table's value) is the market accrued to ``ts_ns``."""
         if ts_ns != self._current_ns:
             self._current_ns = ts_ns
@@ -250,45 +283,82 @@ class MorphoSim:
                            total_supply_assets=max(m.total_supply_assets, m.total_borrow_assets + debt))
         return m
 
+    def _step(self, ts_ns: int) -> None:
+        """Start the per-step memo of ``ts_ns`` (the dicts are emptied: no reference to them outlives a call)."""
+        self._step_ns = ts_ns
+        self._usd.clear()
+        self._oracle.clear()
+        self._gas_memo.clear()
+
     def price(self, spec: MarketSpec, ts: Any) -> int:
         """IOracle.price() of the market at ``ts`` (see the module docstring); memoised per step."""
-        c = self.memo.at(ts)
-        key = self._px_key.get(spec.alias) or "morpho-px:" + spec.alias
-        px: int | None = c.pools.get(key)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        px = self._oracle.get(spec.alias)
         if px is None:
-            series = self.series(spec)
+            series = self._series.get(spec.alias) or self.series(spec)
             if "oracle_price" in series.columns:
                 px = int(series.columns["oracle_price"][series.index_at(ts.value)])
             else:
                 loan_dec, coll_dec = self._dec[spec.alias]
                 ratio = self.usd(ts, spec.collateral) / self.usd(ts, spec.loan)
                 px = int(ratio.scaleb(36 + loan_dec - coll_dec, CTX))
-            c.pools[key] = px
+            self._oracle[spec.alias] = px
         return px
 
     def usd(self, ts: Any, token: str) -> Decimal:
         """The USD price of ``token`` at ``ts`` (:func:`usd_price`'s rules: WETH is ETH, wstETH / weETH are ETH x
         ``lst:<token>.rate``), memoised per step."""
-        pools = self.memo.at(ts).pools
-        v: Decimal | None = pools.get(_USD_KEY.get(token) or "morpho-usd:" + token)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        v = self._usd.get(token)
         return self._usd_miss(ts, token) if v is None else v
 
     def _usd_miss(self, ts: Any, token: str) -> Decimal:
-        c = self.memo.at(ts)
-        pools = c.pools
+        usd = self._usd
         if token in _LST or token in _ETH_LIKE:
-            eth: Decimal | None = pools.get("morpho-usd:ETH")
+            eth = usd.get("ETH")
             if eth is None:
-                eth = pools["morpho-usd:ETH"] = usd_price(c.snapshot, "ETH")
-            v = eth * c.snapshot.get(_LST_KEY.get(token) or "lst:" + token, "rate") if token in _LST else eth
+                eth = usd["ETH"] = self._eth_usd(ts)
+            v = eth * self._as_of(ts, _LST_KEY[token], "rate") if token in _LST else eth
         else:
-            v = usd_price(c.snapshot, token)
-        pools["morpho-usd:" + token] = v
+            v = usd_price(self.memo.at(ts).snapshot, token)
+        usd[token] = v
         return v
+
+    def _eth_usd(self, ts: Any) -> Decimal:
+        """``usd_price(snapshot, "ETH")``: ``oracle:ETH/USD.price`` when the data has it, else ``spot:ETH/USDT``."""
+        src = self._eth_oracle
+        if src is None:
+            src = self._eth_oracle = (self.data.find("oracle:ETH/USD"),)
+        if src[0] is not None and src[0].first_ns <= ts.value:  # MarketSnapshot.has: a row at or before ts
+            return self._as_of(ts, "oracle:ETH/USD", "price")
+        return self._as_of(ts, "spot:ETH/USDT", "close")
+
+    def _as_of(self, ts: Any, name: str, column: str) -> Decimal:
+        """``snapshot.get(name, column)`` at ``ts`` (the same value, the same errors), through the series and
+        column found once (the provider's series are fixed for a backtest, as :meth:`series` assumes)."""
+        src = self._sources.get((name, column))
+        if src is None:
+            s = self.data.find(name)
+            col = None if s is None else s.columns.get(column)
+            if col is None:  # the snapshot's own error
+                return self.memo.at(ts).snapshot.get(name, column)  # type: ignore[no-any-return]
+            src = self._sources[(name, column)] = (s, col)
+        s, col = src
+        return col[s.index_at(ts.value)]  # type: ignore[no-any-return]
 
     # -- helpers ----------------------------------------------------------------------------------------
     def position(self, alias: str, who: str = SELF) -> mm.Position:
-        return self._positions_get((alias, who)) or _EMPTY
+        """The position of ``who`` (this account by default) in market ``alias`` (empty when none)."""
+        if who == SELF:
+            stored = self._state_get(alias)
+            return (stored[3] if stored is not None else None) or _EMPTY
+        return self.positions.data.get((alias, who)) or _EMPTY
+
+    def _own(self) -> list[tuple[str, Stored, mm.Position]]:
+        """(alias, ``morpho.markets`` value, position) of each market where this account has a position."""
+        return [(a, st, st[3]) for a, st in self.state.data.items() if st[3] is not None]
 
     def _resolve(self, market: str | None, asset: str, role: str, holding_attr: str | None = None) -> MarketSpec:
         """:func:`resolve_market` (same answers and errors), memoised: the candidate markets of (market, asset,
@@ -308,10 +378,11 @@ class MorphoSim:
         if len(hit) == 1:
             return hit[0]
         if hit and holding_attr is not None:
-            get = self._positions_get
+            get = self._state_get
             held: MarketSpec | None = None
             for s in hit:
-                q = get((s.alias, SELF))
+                st = get(s.alias)
+                q = None if st is None else st[3]
                 if q is not None and getattr(q, holding_attr):
                     if held is not None:
                         break  # several: resolve_market says which (or why none)
@@ -322,7 +393,7 @@ class MorphoSim:
         return resolve_market(self.markets, market, asset, role, self._holding(holding_attr or "collateral"))
 
     def _holding(self, attr: str) -> dict[str, bool]:
-        return {a: bool(getattr(p, attr)) for (a, who), p in self.positions.items() if who == SELF}
+        return {a: bool(getattr(p, attr)) for a, _, p in self._own()}
 
     @staticmethod
     def _values(alias: str, m: mm.Market, p: mm.Position) -> tuple[int, int, int]:
@@ -342,12 +413,12 @@ class MorphoSim:
 
     def _gas_neg(self, ts: Any, op: str) -> tuple[Decimal, Decimal]:
         """(-ETH, -USD) gas of ``op`` at ``ts``, memoised per step."""
-        c = self.memo.at(ts)
-        key = _GAS_MEMO_KEY.get(op) or "morpho-gas:" + op
-        neg: tuple[Decimal, Decimal] | None = c.pools.get(key)
+        if ts.value != self._step_ns:
+            self._step(ts.value)
+        neg = self._gas_memo.get(op)
         if neg is None:
             g = self.memo.gas(ts, op)
-            neg = c.pools[key] = (-g.eth, -g.usd)
+            neg = self._gas_memo[op] = (-g.eth, -g.usd)
         return neg
 
     def _check_wallet(self, token: str, units: int, decimals: int) -> None:
@@ -358,61 +429,63 @@ class MorphoSim:
             raise InsufficientFundsError(key, need, have)
 
     def _book(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, op: str, gas_op: str, loan_side: bool,
-              units: int, client_id: str | None, details: dict[str, Any]) -> ExecutionDeltas:
+              units: int, client_id: str | None, details: dict[str, Any], debt: int | None = None) -> ExecutionDeltas:
         """Store the new market / position and return the deltas: the wallet transfer (``units`` signed base units
         of the loan token when ``loan_side``, else of the collateral token), the change of the market's booked
-        values, gas; ``details`` are the operation's (the market first)."""
+        values, gas; ``details`` are the operation's (the market first). ``debt``: the position's debt in ``m``
+        when the operation computed it (``borrowed_assets``)."""
         alias = spec.alias
-        loan_dec, coll_dec, ks, kc, kd, wl, wc, self_key, usd_loan, usd_coll = self._info[alias]
-        old = self._booked_get(alias) or _NOTHING
-        # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
-        tbs = m.total_borrow_shares + _VS
-        sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
-        debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
+        loan_dec, coll_dec, ks, kc, kd, wl, wc, loan, coll, loan_amt, coll_amt = self._info[alias]
         stored = self._state_get(alias)
-        if stored[0] is not m:
-            stored = self.state[alias] = (m, stored[1])
-            if ts.value == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
-                self._current[alias] = stored
-            else:
-                self._mark_current(alias, stored, ts.value)
-        self.positions[self_key] = p
-        self.booked[alias] = (sup, p.collateral, debt)
-        loan_amt, coll_amt = _AMOUNTS.get(loan_dec) or _amounts(loan_dec), _AMOUNTS.get(coll_dec) or _amounts(coll_dec)
-        pos: dict[str, Decimal] = {}
-        if units:
-            if loan_side:
-                pos[wl] = loan_amt.get(units) or amount_of(units, loan_dec)
-            else:
-                pos[wc] = coll_amt.get(units) or amount_of(units, coll_dec)
-        ds, dc, dd = sup - old[0], p.collateral - old[1], debt - old[2]
+        old = stored[2]
+        # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
+        tsa, tss, tba, tbs, _, _, _ = m
+        ss, bs, coll_now = p
+        sup = (ss * (tsa + _VA)) // (tss + _VS)
+        if debt is None:
+            tbs += _VS
+            debt = (bs * (tba + _VA) + tbs - 1) // tbs
+        stored = self.state[alias] = (m, stored[1], (sup, coll_now, debt), p)
+        ts_ns = ts.value
+        if ts_ns == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
+            self._current[alias] = stored
+        else:
+            self._mark_current(alias, stored, ts_ns)
+        ds, dc, dd = sup - old[0], coll_now - old[1], debt - old[2]
+        # the wallet transfer, then the booked keys that moved, then gas (the keys' order is the deltas')
+        if loan_side:
+            pos: dict[str, Decimal] = {wl: loan_amt.get(units) or amount_of(units, loan_dec)} if units else {}
+            loan_units, coll_units = units + ds - dd, dc
+        else:
+            pos = {wc: coll_amt.get(units) or amount_of(units, coll_dec)} if units else {}
+            loan_units, coll_units = ds - dd, units + dc
         if ds:
             pos[ks] = loan_amt.get(ds) or amount_of(ds, loan_dec)
         if dc:
             pos[kc] = coll_amt.get(dc) or amount_of(dc, coll_dec)
         if dd:
             pos[kd] = loan_amt.get(dd) or amount_of(dd, loan_dec)
-        pools = self.memo.at(ts).pools
-        gf: dict[str, Decimal] = {}
-        pnl: dict[str, Decimal] = {}
+        if ts_ns != self._step_ns:
+            self._step(ts_ns)
+        gf: dict[str, Decimal]
+        pnl: dict[str, Decimal]
         if self.charge_gas:
-            eth, usd = pools.get(_GAS_MEMO_KEY[gas_op]) or self._gas_neg(ts, gas_op)
-            gf[GAS_KEY] = eth
-            pnl["gas"] = usd
+            eth, usd = self._gas_memo.get(gas_op) or self._gas_neg(ts, gas_op)
+            gf = {GAS_KEY: eth}
+            pnl = {"gas": usd}
             pos[GAS_KEY] = pos[GAS_KEY] + eth if GAS_KEY in pos else eth
-        # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
-        if loan_side:
-            loan_units, coll_units = units + ds - dd, dc
         else:
-            loan_units, coll_units = ds - dd, units + dc
+            gf = {}
+            pnl = {}
+        # rounding of shares (a few wei): what the account's value moved beyond the transfers, in USD
         if loan_units or coll_units:
             rounding = _ZERO
             if loan_units:
                 rounding += (loan_amt.get(loan_units) or amount_of(loan_units, loan_dec)) * (
-                    pools.get(usd_loan) or self.usd(ts, spec.loan))
+                    self._usd.get(loan) or self.usd(ts, loan))
             if coll_units:
                 rounding += (coll_amt.get(coll_units) or amount_of(coll_units, coll_dec)) * (
-                    pools.get(usd_coll) or self.usd(ts, spec.collateral))
+                    self._usd.get(coll) or self.usd(ts, coll))
             if rounding:
                 pnl["trading_fees"] = rounding
         return ExecutionDeltas(VENUE, op, ts, pos, gf, "filled", client_id, None, None, details.get("amount"), pnl,
@@ -422,8 +495,8 @@ class MorphoSim:
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "either")
         alias = spec.alias
-        m = self.market(spec, ts)
-        p = self._positions_get(self._self_key[alias]) or _EMPTY
+        m, _, _, p = self._stored(spec, ts)
+        p = p or _EMPTY
         loan = ins.asset == spec.loan
         units = to_units(ins.amount, DECIMALS[ins.asset])
         key = self._keys[alias][3 if loan else 4]
@@ -481,15 +554,15 @@ class MorphoSim:
 
     def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
-        m = self.market(spec, ts)
-        p = self._positions_get(self._self_key[spec.alias]) or _EMPTY
+        m, _, _, p = self._stored(spec, ts)
+        p = p or _EMPTY
         units = to_units(ins.amount, DECIMALS[spec.loan])
         try:
-            m, p, assets, shares = mm.borrow(m, p, units, 0, self.price(spec, ts), spec.lltv)
+            m, p, assets, shares, debt = mm.borrow_and_debt(m, p, units, 0, self.price(spec, ts), spec.lltv)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
         return self._book(ts, spec, m, p, "borrow", "borrow", True, assets, ins.client_id,
-                          {"market": spec.alias, "assets": assets, "shares": shares, "amount": ins.amount})
+                          {"market": spec.alias, "assets": assets, "shares": shares, "amount": ins.amount}, debt)
 
     def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "borrow_shares")
@@ -533,7 +606,8 @@ class MorphoSim:
             raise revert_error(e, "borrower") from None
         self._check_wallet(spec.loan, liq.repaid_assets, loan_dec)
         self.positions[key] = liq.borrower
-        self.state[spec.alias] = (liq.market, self.state[spec.alias][1])
+        st = self.state[spec.alias]
+        self.state[spec.alias] = (liq.market, st[1], st[2], st[3])
         # the market moved (bad debt lowers supply assets): our own booked values follow at the next accrual
         pos = {WALLET + spec.loan: -from_units(liq.repaid_assets, loan_dec),
                WALLET + spec.collateral: from_units(liq.seized_assets, coll_dec)}
@@ -569,20 +643,31 @@ class MorphoSim:
     def accrue(self, previous: Any, ts: Any) -> list[ExecutionDeltas]:
         """Interest on this account's positions over (previous, ts], then liquidation of unhealthy ones."""
         out: list[ExecutionDeltas] = []
-        for (alias, who), p in list(self.positions.data.items()):
-            if who != SELF or (p.supply_shares == 0 and p.borrow_shares == 0):
+        ts_ns = ts.value
+        if ts_ns != self._current_ns:
+            self._current_ns = ts_ns
+            self._current.clear()
+        current = self._current
+        stored: Stored
+        for alias, stored in list(self.state.data.items()):  # (the markets where this account has a position)
+            p = stored[3]
+            if p is None:
+                continue
+            ss, bs, coll = p
+            if ss == 0 and bs == 0:
                 continue
             spec = self.markets[alias]
-            m = self.market(spec, ts)
-            old = self._booked_get(alias) or _NOTHING
+            # the market at ts (as ``market``), written once with what this step books
+            m, row_ns, old, _p = stored if stored is current.get(alias) else self._advanced(spec, stored, ts_ns)
             # (supplied, debt) as _values computes them (SharesMathLib inlined on this per-step path)
-            tbs = m.total_borrow_shares + _VS
-            sup = (p.supply_shares * (m.total_supply_assets + _VA)) // (m.total_supply_shares + _VS)
-            debt = (p.borrow_shares * (m.total_borrow_assets + _VA) + tbs - 1) // tbs
+            tsa, tss, tba, tbs, _, _, _ = m
+            tbs += _VS
+            sup = (ss * (tsa + _VA)) // (tss + _VS)
+            debt = (bs * (tba + _VA) + tbs - 1) // tbs
             ds, dd = sup - old[0], debt - old[2]
             if ds or dd:
-                loan_dec, _, ks, _, kd, _, _, _, usd_loan, _ = self._info[alias]
-                px = self.memo.at(ts).pools.get(usd_loan) or self.usd(ts, spec.loan)
+                loan_dec, _, ks, _, kd, _, _, loan, _, _, _ = self._info[alias]
+                px = self.usd(ts, loan)
                 pos: dict[str, Decimal] = {}
                 pnl: dict[str, Decimal] = {}
                 if ds:
@@ -593,12 +678,16 @@ class MorphoSim:
                     d = Decimal(dd).scaleb(-loan_dec, CTX)
                     pos[kd] = d
                     pnl["borrow_interest"] = -d * px
-                self.booked[alias] = (sup, p.collateral, debt)
+                stored = self.state[alias] = (m, row_ns, (sup, coll, debt), p)
                 out.append(ExecutionDeltas(VENUE, "accrue", ts, pos, {}, "accrued", None, None, None, None, pnl,
                                            {"market": alias}))
-            if self.liquidations and p.borrow_shares:
+            elif stored[0] is not m:
+                stored = self.state[alias] = (m, row_ns, old, p)
+            current[alias] = stored
+            if bs and self.liquidations:
                 price = self.price(spec, ts)
-                if not mm.is_healthy(m, p, price, spec.lltv):
+                # _isHealthy: maxBorrow >= toAssetsUp(borrowShares), the debt above (MathLib inlined)
+                if (coll * price) // _PRICE_SCALE * spec.lltv // _WAD < debt:
                     out.append(self._liquidate_self(ts, spec, m, p, price))
         return out
 
@@ -606,11 +695,10 @@ class MorphoSim:
         liq = self._liquidation(m, p, price, spec.lltv, "max", self._dec[spec.alias][0])
         alias = spec.alias
         loan_dec, coll_dec = self._dec[alias]
-        old = self.booked.get(alias, (0, 0, 0))
-        self.positions[(alias, SELF)] = liq.borrower
-        self.state[alias] = (liq.market, self.state[alias][1])
+        st = self.state[alias]
+        old = st[2]
         new = self._values(alias, liq.market, liq.borrower)
-        self.booked[alias] = new
+        self.state[alias] = (liq.market, st[1], new, liq.borrower)
         ks, kc, kd = self._keys[alias][:3]
         pos = {k: from_units(b - a, dec) for k, a, b, dec in ((ks, old[0], new[0], loan_dec),
                                                               (kc, old[1], new[1], coll_dec),
@@ -625,9 +713,7 @@ class MorphoSim:
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}
         lowest: Decimal | None = None
-        for (alias, who), p in self.positions.items():
-            if who != SELF:
-                continue
+        for alias, _, p in self._own():
             spec = self.markets[alias]
             hf = position_balances(out, spec, self._peek(spec, ts), p, self.price(spec, ts))
             if hf is not None:
@@ -644,8 +730,8 @@ class MorphoSim:
 
         shock = shock or NO_SHOCK
         out = []
-        for (alias, who), p in self.positions.items():
-            if who != SELF or not p.borrow_shares:
+        for alias, _, p in self._own():
+            if not p.borrow_shares:
                 continue
             spec = self.markets[alias]
             loan_dec, coll_dec = self._dec[alias]
@@ -659,9 +745,12 @@ class MorphoSim:
         stored = self.state.get(spec.alias)
         series = self.series(spec)
         i = series.index_at(ts.value)
-        m = stored[0] if stored is not None and stored[1] == series.times[i] else self._anchor(spec, series, i)
+        if stored is not None and stored[1] == series.times[i]:
+            m = stored[0]
+        else:
+            m = self._anchor(spec, series, i, None if stored is None else stored[3])
         now = ts.value // _NS
-        return mm.accrue_interest(m, now).market if now > m.last_update else m
+        return mm.accrued_market(m, now) if now > m.last_update else m
 
 
 def market_risk(spec: MarketSpec, m: mm.Market, p: mm.Position, price: int, loan_dec: int, coll_dec: int,

@@ -39,22 +39,22 @@ def test_collateral_borrow_accrue_repay_follow_the_contract_math() -> None:
     m.execute(T0, {"venue": "morpho", "operation": "supply", "asset": "wstETH", "amount": "10", "market": MARKET})
     d = m.execute(T0, {"venue": "morpho", "operation": "borrow", "asset": "WETH", "amount": "8"})
     s = sim(m)
-    mk, _ = s.state[MARKET]
-    pos = s.positions[(MARKET, "self")]
+    mk = s.state[MARKET][0]
+    pos = s.position(MARKET)
     assert pos.borrow_shares == mm.to_shares_up(8 * 10**18, mk.total_borrow_assets - 8 * 10**18,
                                                 mk.total_borrow_shares - pos.borrow_shares)
     assert d.positions["ethereum:wallet:WETH"] == Decimal(8)
     assert m.ledger.balance("morpho:debt:WETH") == Decimal(mm.borrowed_assets(mk, pos)) / 10**18
     later = T0 + pd.Timedelta(days=3)
     m.advance_to(later)
-    mk2, _ = s.state[MARKET]
+    mk2 = s.state[MARKET][0]
     assert mk2 == mm.accrue_interest(mk, later.value // 10**9).market
     assert m.ledger.balance("morpho:debt:WETH") == Decimal(mm.borrowed_assets(mk2, pos)) / 10**18 > 8
     hf = m.get_balances(later, "morpho")["morpho:metric:health_factor"]
     assert Decimal("1.3") < hf < Decimal("1.5")
     m.execute(later, {"venue": "morpho", "operation": "repay", "asset": "WETH", "amount": "max"})
     assert m.ledger.balance("morpho:debt:WETH") == 0
-    assert s.positions[(MARKET, "self")].borrow_shares == 0
+    assert s.position(MARKET).borrow_shares == 0
 
 
 def test_borrow_beyond_lltv_is_refused_and_changes_nothing() -> None:
@@ -136,7 +136,7 @@ def test_own_unhealthy_position_is_liquidated_at_accrual() -> None:
     mk = s.state[MARKET][0]
     price = s.price(spec, T0)
     # borrow right at the limit, then a year of interest makes it unhealthy
-    limit = mm.max_borrow(s.positions[(MARKET, "self")], price, spec.lltv)
+    limit = mm.max_borrow(s.position(MARKET), price, spec.lltv)
     m.execute(T0, {"venue": "morpho", "operation": "borrow", "asset": "WETH",
                    "amount": str(Decimal(limit - 10**12) / 10**18)})
     assert mk.total_borrow_assets > 0

@@ -74,23 +74,25 @@ class HyperliquidWallet:
         return self.accounts[a]  # type: ignore[attr-defined]
 
     @staticmethod
-    def _amount(action: dict[str, Any]) -> Decimal | None:
-        raw = action.get("amount")
-        if not isinstance(raw, str):
-            return None
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            return None
-        return amount if amount.is_finite() and amount > 0 else None
-
-    def _act_withdraw3(self, acct: Any, action: dict[str, Any]) -> Any:
-        dest = action.get("destination")
-        amount = self._amount(action)
+    def _destination_and_amount(action: dict[str, Any]) -> tuple[str, Decimal] | dict[str, Any]:
+        """A user-signed transfer's ``destination`` (0x + 40 characters) and positive ``amount`` (USDC), or the
+        venue's error answer when either is invalid."""
+        dest, raw = action.get("destination"), action.get("amount")
         if not isinstance(dest, str) or not (dest.startswith("0x") and len(dest) == 42):
             return _err("Invalid destination address.")
-        if amount is None:
+        try:
+            amount = Decimal(raw) if isinstance(raw, str) else None
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount <= 0:
             return _err("Invalid amount.")
+        return dest, amount
+
+    def _act_withdraw3(self, acct: Any, action: dict[str, Any]) -> Any:
+        got = self._destination_and_amount(action)
+        if isinstance(got, dict):
+            return got
+        dest, amount = got
         if amount <= self.withdraw_fee:
             return _err(f"Withdrawal amount must exceed the fee of {_fmt(self.withdraw_fee)} USDC.")
         if self._withdrawable(acct) < amount:  # type: ignore[attr-defined]
@@ -105,12 +107,10 @@ class HyperliquidWallet:
         return {"status": "ok", "response": {"type": "default"}}
 
     def _act_usd_send(self, acct: Any, action: dict[str, Any]) -> Any:
-        dest = action.get("destination")
-        amount = self._amount(action)
-        if not isinstance(dest, str) or not (dest.startswith("0x") and len(dest) == 42):
-            return _err("Invalid destination address.")
-        if amount is None:
-            return _err("Invalid amount.")
+        got = self._destination_and_amount(action)
+        if isinstance(got, dict):
+            return got
+        dest, amount = got
         if dest.lower() == acct.master:
             return _err("Cannot send to self.")
         if self._withdrawable(acct) < amount:  # type: ignore[attr-defined]
