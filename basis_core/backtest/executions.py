@@ -10,6 +10,7 @@ holding the venue's accruing positions.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -148,45 +149,100 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     own: list[OwnEvent] = []
     accruals: list[AccrualEvent] = []
     scan = getattr(history, "scan", None) if not full else None
-    if scan is not None:  # the manager's log: its execution records decoded from their stored form
-        shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
-        for i, ts_ns, shape, rec in scan(end):
-            if shape is None:
-                _scan_record(i, rec, owner, comp_index, zeros, memo, kinds, rows, own, accruals, step_ns, full)
-                continue
-            info = shapes.get(shape)
-            if info is None:  # per shape: (component, offset) of its pnl, offsets of accruing pnl, moves a perp
-                c = shape.c
-                info = shapes[shape] = (
-                    [(comp_index[k], c + n) for n, k in enumerate(shape.pnl_keys) if k in comp_index],
-                    [c + n for n, k in enumerate(shape.pnl_keys) if k in _ACCRUING],
-                    any("".join(k.split(":", 2)[1:2]) == "perp" for k in shape.pos_keys))
-            comp_at, accruing_at, has_perp = info
-            comps = zeros.copy()
-            for j, off in comp_at:
-                comps[j] = float(rec[off])
-            label = owner.get(i)
-            op = shape.operation
-            ok = shape.success
-            rows.append((ts_ns, shape.venue, op, label, ok, None, None, *comps))
-            if step_ns is None or not ok or op == "atomic":
-                continue
-            if label is not None:
-                if has_perp:
-                    deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)  # type: ignore[attr-defined]
-                else:  # an exchange within the strategy's book: its position changes, no prices of its own
-                    deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
-                own.append((bisect_left(step_ns, ts_ns), label, *deltas))
-            elif op not in OPERATIONS and shape.pnl_keys:
-                usd = float(sum((rec[off] for off in accruing_at), _ZERO))
-                if usd:
-                    accruals.append((bisect_left(step_ns, ts_ns), usd, list(shape.pos_keys)))
-        return _frame(rows, SUMMARY_COLUMNS), own, accruals
+    if scan is not None:  # the manager's log: its execution records decoded from their stored form, by column
+        return _scan_columns(history, scan, owner, step_ns, end, comp_index, zeros, memo, kinds)
     for i, r in _indexed(history):
         if end is not None and i >= end:
             break
         _scan_record(i, r, owner, comp_index, zeros, memo, kinds, rows, own, accruals, step_ns, full)
     return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
+
+
+def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: list[int] | None, end: int | None,
+                  comp_index: Mapping[str, int], zeros: list[float], memo: dict[str, tuple[int, str]],
+                  kinds: dict[str, str]) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
+    """:func:`scan_history` with ``full`` False over a :class:`~basis_core.history.HistoryLog` (``scan``: its
+    :meth:`~basis_core.history.HistoryLog.scan`): the summary columns filled column by column (the PnL columns are
+    zero-filled arrays, a record sets its components only), execution records read from their stored tuple."""
+    own: list[OwnEvent] = []
+    accruals: list[AccrualEvent] = []
+    ncomp = len(zeros)
+    size = max((len(history) if end is None else min(end, len(history))) - history.start, 0)
+    times: array[int] = array("q")
+    venues: list[Any] = []
+    ops: list[Any] = []
+    labels: list[Any] = []
+    oks = bytearray()
+    errors: list[Any] = []
+    fields: list[Any] = []
+    comp_cols = [array("d", bytes(8 * size)) for _ in range(ncomp)]
+    one: list[tuple[Any, ...]] = []
+    shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
+    k = 0
+    for i, ts_ns, shape, rec in scan(end):
+        if k == size:  # records added since the size was taken (a live log): room for more
+            for col in comp_cols:
+                col.extend(zeros)
+            size += 1
+        if shape is None:  # any other record: its row as the record-by-record scan makes it
+            _scan_record(i, rec, owner, comp_index, zeros, memo, kinds, one, own, accruals, step_ns, False)
+            row = one.pop()
+            times.append(row[0])
+            venues.append(row[1])
+            ops.append(row[2])
+            labels.append(row[3])
+            oks.append(1 if row[4] else 0)
+            errors.append(row[5])
+            fields.append(row[6])
+            for j in range(ncomp):
+                comp_cols[j][k] = row[7 + j]
+            k += 1
+            continue
+        info = shapes.get(shape)
+        if info is None:  # per shape: (component, offset) of its pnl, offsets of accruing pnl, moves a perp
+            c = shape.c
+            info = shapes[shape] = (
+                [(comp_index[name], c + n) for n, name in enumerate(shape.pnl_keys) if name in comp_index],
+                [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING],
+                any("".join(key.split(":", 2)[1:2]) == "perp" for key in shape.pos_keys))
+        comp_at, accruing_at, has_perp = info
+        for j, off in comp_at:
+            comp_cols[j][k] = float(rec[off])
+        label = owner.get(i)
+        op = shape.operation
+        ok = shape.success
+        times.append(ts_ns)
+        venues.append(shape.venue)
+        ops.append(op)
+        labels.append(label)
+        oks.append(1 if ok else 0)
+        errors.append(None)
+        fields.append(None)
+        k += 1
+        if step_ns is None or not ok or op == "atomic":
+            continue
+        if label is not None:
+            if has_perp:
+                deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)
+            else:  # an exchange within the strategy's book: its position changes, no prices of its own
+                deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
+            own.append((bisect_left(step_ns, ts_ns), label, *deltas))
+        elif op not in OPERATIONS and shape.pnl_keys:
+            usd = float(sum((rec[off] for off in accruing_at), _ZERO))
+            if usd:
+                accruals.append((bisect_left(step_ns, ts_ns), usd, list(shape.pos_keys)))
+    data: dict[str, Any] = {
+        "timestamp": pd.to_datetime(np.frombuffer(times, dtype=np.int64), unit="ns", utc=True),
+        "venue": venues, "operation": ops, "strategy": labels,
+        "success": np.frombuffer(bytes(oks), dtype=bool) if k else np.zeros(0, dtype=bool),
+        "error": errors, "error_field": fields,
+    }
+    for j, name in enumerate(PNL_COMPONENTS):
+        data[f"pnl_{name}"] = np.frombuffer(comp_cols[j], dtype=float)[:k].copy()
+    for name, dtype in SUMMARY_COLUMNS.items():
+        if dtype == "string":
+            data[name] = pd.Series(data[name], dtype=object).astype(dtype).array  # type: ignore[call-overload]
+    return pd.DataFrame(data, columns=list(SUMMARY_COLUMNS)), own, accruals
 
 
 def _scan_record(i: int, r: Any, owner: Mapping[int, str], comp_index: Mapping[str, int], zeros: list[float],

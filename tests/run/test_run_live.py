@@ -21,6 +21,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal as D
@@ -36,7 +37,6 @@ from basis_core.data.provider import DataProvider
 from basis_core.data.series import Series
 from basis_core.data.synthetic import synthetic_market
 from basis_core.run import ManualClock, Runner
-from basis_core.run.state import INSTRUCTIONS_FILE, InstructionLog
 from basis_core.testing.replay import ReplayClock, load_replay, write_market_csv
 from basis_core.timeutil import to_ns
 
@@ -224,19 +224,21 @@ def test_sigkill_mid_step_then_restart_opens_no_leg_twice(flat_file: Path, emu: 
                                                           tmp_path: Path) -> None:
     path_file = flat_file
     emu.attach_replay(load_replay(flat_file), clock=ReplayClock(START, speed=0))
-    # the perp order (the last leg) hangs past the landing window: the process is killed while it is in flight
+    # the perp order (the last leg) is held by the venue: the process is killed while it is in flight; the venue
+    # takes it only after the restarted run's re-send (events, not a delay: past its recvWindow, so it is refused)
     from basis_core.testing.http_emulator import Fault
 
-    emu.faults.inject("POST /fapi/v1/order", Fault("delay", delay_s=15.0))
+    resent, late_answered = threading.Event(), threading.Event()
+    emu.faults.inject("POST /fapi/v1/order", Fault("delay", until=resent, handled=late_answered, delay_s=600))
+    emu.faults.inject("POST /fapi/v1/order", Fault("delay", handled=resent))
     scenario_file = tmp_path / "scenario.json"
     scenario_file.write_text(json.dumps(SCENARIO))
     state = tmp_path / "state"
     proc = _basis_run(state, scenario_file, path_file, emu, 6, START)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:  # until the perp leg is on its way
-            rows = list(InstructionLog.read(state / INSTRUCTIONS_FILE))
-            if any(r["phase"] == "sending" and r["instruction"]["operation"] == "perp_trade" for r in rows):
+        while time.monotonic() < deadline and proc.poll() is None:  # until the venue holds the perp order
+            if len(emu.faults.pending().get("POST /fapi/v1/order", [])) < 2:
                 break
             time.sleep(0.02)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
@@ -252,6 +254,9 @@ def test_sigkill_mid_step_then_restart_opens_no_leg_twice(flat_file: Path, emu: 
     result = Runner(scenario(), mode="live", state_dir=state, data_provider=load_replay(flat_file), steps=5,
                     clock=ManualClock(to_ns("2025-01-01T01:00:00Z")), config=live_config(emu)).run()
     assert (result.status, result.steps, result.resumed, result.error) == ("finished", 5, True, None)
+    assert late_answered.wait(60)  # the killed process's order, released by the re-send: refused, past recvWindow
+    late = [r for r in emu.request_log if r.route == "POST /fapi/v1/order"]
+    assert [r.status for r in late] == [200, 400]
     orders = filled_orders(emu)
     assert len(emu.transfers) == 1  # the collateral moved once
     cids = [o.client_order_id for o in orders]

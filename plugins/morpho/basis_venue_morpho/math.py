@@ -421,9 +421,15 @@ def health_factor(m: Market, p: Position, price: int, lltv: int) -> int | None:
 
 def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
            ) -> tuple[Market, Position, int, int]:
-    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver.
-    (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot path, the values unpacked once: the same
-    integers, the same checks in the same order.)"""
+    """Morpho.borrow after accrual: ``(market, position, assets, shares)``; ``assets`` go to the receiver."""
+    return borrow_and_debt(m, p, assets, shares, price, lltv)[:4]
+
+
+def borrow_and_debt(m: Market, p: Position, assets: int, shares: int, price: int, lltv: int
+                    ) -> tuple[Market, Position, int, int, int]:
+    """:func:`borrow`, and the position's debt after it as ``_isHealthy`` counted it (:func:`borrowed_assets` of
+    the new position in the new market). (SharesMathLib, ``toUint128`` and ``_isHealthy`` inlined on this hot
+    path, the values unpacked once: the same integers, the same checks in the same order.)"""
     if (assets == 0) == (shares == 0):
         raise MorphoRevert(INCONSISTENT_INPUT)
     tsa, tss, tba, tbs, last, fee, rat = m
@@ -437,13 +443,13 @@ def borrow(m: Market, p: Position, assets: int, shares: int, price: int, lltv: i
     tbs += shares
     if shares > UINT128_MAX or bs > UINT128_MAX or tba > UINT128_MAX or tbs > UINT128_MAX:
         raise MorphoRevert(MAX_UINT128_EXCEEDED)
-    if bs:  # _isHealthy: maxBorrow >= toAssetsUp(borrowShares)
-        d = tbs + VIRTUAL_SHARES
-        if ((coll * price) // ORACLE_PRICE_SCALE * lltv) // WAD < (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d:
-            raise MorphoRevert(INSUFFICIENT_COLLATERAL)
+    d = tbs + VIRTUAL_SHARES
+    debt = (bs * (tba + VIRTUAL_ASSETS) + d - 1) // d  # toAssetsUp(borrowShares): 0 without shares
+    if bs and ((coll * price) // ORACLE_PRICE_SCALE * lltv) // WAD < debt:  # _isHealthy: maxBorrow >= debt
+        raise MorphoRevert(INSUFFICIENT_COLLATERAL)
     if tba > tsa:
         raise MorphoRevert(INSUFFICIENT_LIQUIDITY)
-    return _new(Market, (tsa, tss, tba, tbs, last, fee, rat)), _new(Position, (ss, bs, coll)), assets, shares
+    return _new(Market, (tsa, tss, tba, tbs, last, fee, rat)), _new(Position, (ss, bs, coll)), assets, shares, debt
 
 
 def repay(m: Market, p: Position, assets: int, shares: int) -> tuple[Market, Position, int, int]:

@@ -429,10 +429,11 @@ class MorphoSim:
             raise InsufficientFundsError(key, need, have)
 
     def _book(self, ts: Any, spec: MarketSpec, m: mm.Market, p: mm.Position, op: str, gas_op: str, loan_side: bool,
-              units: int, client_id: str | None, details: dict[str, Any]) -> ExecutionDeltas:
+              units: int, client_id: str | None, details: dict[str, Any], debt: int | None = None) -> ExecutionDeltas:
         """Store the new market / position and return the deltas: the wallet transfer (``units`` signed base units
         of the loan token when ``loan_side``, else of the collateral token), the change of the market's booked
-        values, gas; ``details`` are the operation's (the market first)."""
+        values, gas; ``details`` are the operation's (the market first). ``debt``: the position's debt in ``m``
+        when the operation computed it (``borrowed_assets``)."""
         alias = spec.alias
         loan_dec, coll_dec, ks, kc, kd, wl, wc, loan, coll, loan_amt, coll_amt = self._info[alias]
         stored = self._state_get(alias)
@@ -440,9 +441,10 @@ class MorphoSim:
         # (supplied, collateral, debt): SharesMathLib's toAssetsDown / toAssetsUp inlined (see _values)
         tsa, tss, tba, tbs, _, _, _ = m
         ss, bs, coll_now = p
-        tbs += _VS
         sup = (ss * (tsa + _VA)) // (tss + _VS)
-        debt = (bs * (tba + _VA) + tbs - 1) // tbs
+        if debt is None:
+            tbs += _VS
+            debt = (bs * (tba + _VA) + tbs - 1) // tbs
         stored = self.state[alias] = (m, stored[1], (sup, coll_now, debt), p)
         ts_ns = ts.value
         if ts_ns == self._current_ns:  # m is the market at ts after the operation (see _mark_current)
@@ -556,11 +558,11 @@ class MorphoSim:
         p = p or _EMPTY
         units = to_units(ins.amount, DECIMALS[spec.loan])
         try:
-            m, p, assets, shares = mm.borrow(m, p, units, 0, self.price(spec, ts), spec.lltv)
+            m, p, assets, shares, debt = mm.borrow_and_debt(m, p, units, 0, self.price(spec, ts), spec.lltv)
         except mm.MorphoRevert as e:
             raise revert_error(e) from None
         return self._book(ts, spec, m, p, "borrow", "borrow", True, assets, ins.client_id,
-                          {"market": spec.alias, "assets": assets, "shares": shares, "amount": ins.amount})
+                          {"market": spec.alias, "assets": assets, "shares": shares, "amount": ins.amount}, debt)
 
     def repay(self, ts: Any, ins: Any) -> ExecutionDeltas:
         spec = self._resolve(ins.market, ins.asset, "loan", "borrow_shares")
