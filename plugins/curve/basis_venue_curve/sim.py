@@ -205,7 +205,7 @@ class CurveSim:
     def state(self, ts: Any, spec: CurveSpec, prices: Mapping[str, Decimal]) -> CurveState:
         """The pool's state at ``ts``: stored, or (re-)anchored (not stored)."""
         st = self.pools.get(spec.id)
-        return self._memo.state(ts, spec.id, st, self.reanchor, lambda: self._anchor(spec, st, prices, ts.value))
+        return self._memo.state(ts, spec.id, st, self.reanchor, self._anchor, spec, st, prices, ts.value)
 
     def _anchor(self, spec: CurveSpec, st: CurveState | None, prices: Mapping[str, Decimal], ts_ns: int) -> CurveState:
         n = len(spec.coins)

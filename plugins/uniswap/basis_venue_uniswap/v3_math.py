@@ -256,51 +256,91 @@ def compute_swap_step(
 ) -> tuple[int, int, int, int]:
     """``SwapMath.computeSwapStep`` -> (sqrt_next, amount_in, amount_out, fee_amount).
 
-    ``amount_remaining`` > 0: exact input (fee included); < 0: exact output. ``fee_pips`` in 1e-6.
+    ``amount_remaining`` > 0: exact input (fee included; :func:`swap_step_exact_in`); < 0: exact output.
+    ``fee_pips`` in 1e-6.
     """
+    if amount_remaining >= 0:
+        return swap_step_exact_in(sqrt_current, sqrt_target, liquidity, amount_remaining, fee_pips)
     zero_for_one = sqrt_current >= sqrt_target
-    exact_in = amount_remaining >= 0
-    amount_in = amount_out = 0
-    if exact_in:
-        remaining_less_fee = amount_remaining * (1_000_000 - fee_pips) // 1_000_000
-        if zero_for_one:
-            amount_in = get_amount0_delta(sqrt_target, sqrt_current, liquidity, True)
-        else:
-            amount_in = get_amount1_delta(sqrt_current, sqrt_target, liquidity, True)
-        if remaining_less_fee >= amount_in:
-            sqrt_next = sqrt_target
-        else:
-            sqrt_next = get_next_sqrt_price_from_input(sqrt_current, liquidity, remaining_less_fee, zero_for_one)
+    wanted = -amount_remaining
+    if zero_for_one:
+        amount_out = get_amount1_delta(sqrt_target, sqrt_current, liquidity, False)
     else:
-        if zero_for_one:
-            amount_out = get_amount1_delta(sqrt_target, sqrt_current, liquidity, False)
-        else:
-            amount_out = get_amount0_delta(sqrt_current, sqrt_target, liquidity, False)
-        if -amount_remaining >= amount_out:
-            sqrt_next = sqrt_target
-        else:
-            sqrt_next = get_next_sqrt_price_from_output(sqrt_current, liquidity, -amount_remaining, zero_for_one)
-
+        amount_out = get_amount0_delta(sqrt_current, sqrt_target, liquidity, False)
+    if wanted >= amount_out:
+        sqrt_next = sqrt_target
+    else:
+        sqrt_next = get_next_sqrt_price_from_output(sqrt_current, liquidity, wanted, zero_for_one)
     reached = sqrt_target == sqrt_next
     if zero_for_one:
-        if not (reached and exact_in):
-            amount_in = get_amount0_delta(sqrt_next, sqrt_current, liquidity, True)
-        if not (reached and not exact_in):
+        amount_in = get_amount0_delta(sqrt_next, sqrt_current, liquidity, True)
+        if not reached:
             amount_out = get_amount1_delta(sqrt_next, sqrt_current, liquidity, False)
     else:
-        if not (reached and exact_in):
-            amount_in = get_amount1_delta(sqrt_current, sqrt_next, liquidity, True)
-        if not (reached and not exact_in):
+        amount_in = get_amount1_delta(sqrt_current, sqrt_next, liquidity, True)
+        if not reached:
             amount_out = get_amount0_delta(sqrt_current, sqrt_next, liquidity, False)
+    if amount_out > wanted:
+        amount_out = wanted
+    return sqrt_next, amount_in, amount_out, mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
 
-    if not exact_in and amount_out > -amount_remaining:
-        amount_out = -amount_remaining
 
-    if exact_in and sqrt_next != sqrt_target:
-        fee_amount = amount_remaining - amount_in
-    else:
-        fee_amount = mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
-    return sqrt_next, amount_in, amount_out, fee_amount
+def swap_step_exact_in(
+    sqrt_current: int, sqrt_target: int, liquidity: int, amount_remaining: int, fee_pips: int
+) -> tuple[int, int, int, int]:
+    """``SwapMath.computeSwapStep`` for an exact input (``amount_remaining`` >= 0, fee included) ->
+    (sqrt_next, amount_in, amount_out, fee_amount): the contract's exact-input branch, its SqrtPriceMath
+    calls inlined (same integer expressions, same rounding and the same reverts)."""
+    less_fee = amount_remaining * (1_000_000 - fee_pips) // 1_000_000
+    if sqrt_current >= sqrt_target:  # zero for one: token0 in, the price falls to the target
+        if sqrt_target <= 0:
+            raise ValueError("SqrtPriceMath: zero price")
+        # getAmount0Delta(target, current, L, roundUp): divRoundingUp(mulDivRoundingUp(L << 96, diff, current), target)
+        num = liquidity << 96
+        q, r = divmod(num * (sqrt_current - sqrt_target), sqrt_current)
+        if r:
+            q += 1
+        if q > MAX_UINT256:
+            raise ValueError("FullMath: overflow")
+        q, r = divmod(q, sqrt_target)
+        amount_in = q + 1 if r else q
+        if less_fee >= amount_in:
+            sqrt_next = sqrt_target
+        else:  # getNextSqrtPriceFromInput: amount0, rounding up (liquidity > 0 here: amount_in > 0)
+            product = less_fee * sqrt_current
+            if product <= MAX_UINT256 and num + product <= MAX_UINT256:  # mulDivRoundingUp: at most the price
+                q, r = divmod(num * sqrt_current, num + product)
+                sqrt_next = q + 1 if r else q
+            else:  # the contract's overflow fallback
+                sqrt_next = get_next_sqrt_price_from_amount0_rounding_up(sqrt_current, liquidity, less_fee, True)
+            q, r = divmod(num * (sqrt_current - sqrt_next), sqrt_current)
+            if r:
+                q += 1
+            if q > MAX_UINT256:
+                raise ValueError("FullMath: overflow")
+            q, r = divmod(q, sqrt_next)
+            amount_in = q + 1 if r else q
+        amount_out = (liquidity * (sqrt_current - sqrt_next)) >> 96  # getAmount1Delta, rounded down
+    else:  # one for zero: token1 in, the price rises to the target
+        q, r = divmod(liquidity * (sqrt_target - sqrt_current), Q96)  # getAmount1Delta, rounded up
+        amount_in = q + 1 if r else q
+        if amount_in > MAX_UINT256:
+            raise ValueError("FullMath: overflow")
+        if less_fee >= amount_in:
+            sqrt_next = sqrt_target
+        else:  # getNextSqrtPriceFromInput: amount1, rounding down (liquidity > 0 here: amount_in > 0)
+            sqrt_next = sqrt_current + (less_fee << 96) // liquidity
+            if sqrt_next > MAX_UINT160:
+                raise ValueError("SafeCast: uint160 overflow")
+            q, r = divmod(liquidity * (sqrt_next - sqrt_current), Q96)
+            amount_in = q + 1 if r else q
+            if amount_in > MAX_UINT256:
+                raise ValueError("FullMath: overflow")
+        # getAmount0Delta(current, next, L, roundDown)
+        amount_out = (liquidity << 96) * (sqrt_next - sqrt_current) // sqrt_next // sqrt_current
+    if sqrt_next != sqrt_target:
+        return sqrt_next, amount_in, amount_out, amount_remaining - amount_in
+    return sqrt_next, amount_in, amount_out, mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
 
 
 # -------------------------------------------------------------------------------------- LiquidityAmounts
@@ -564,7 +604,7 @@ class V3Pool:
                 if k == len(ladder):
                     grow()
                 target, liquidity, err = ladder[k]
-                sqrt, a_in, a_out, fee_amount = compute_swap_step(sqrt, target, liquidity, remaining, fee)
+                sqrt, a_in, a_out, fee_amount = swap_step_exact_in(sqrt, target, liquidity, remaining, fee)
                 remaining -= a_in + fee_amount
                 out += a_out
                 if sqrt != target:
@@ -618,6 +658,7 @@ class V3Pool:
         crossed: list[tuple[int, int]] = []  # (tick, fee growth global of the input token at crossing)
         ticks = self.ticks
         next_tick_fn = self.next_initialized_tick_within_one_word
+        step = swap_step_exact_in if exact_input else compute_swap_step
 
         while remaining != 0 and sqrt_price != limit:
             sqrt_start = sqrt_price
@@ -631,9 +672,7 @@ class V3Pool:
                 target = limit if sqrt_next < limit else sqrt_next
             else:
                 target = limit if sqrt_next > limit else sqrt_next
-            sqrt_price, amount_in, amount_out, fee_amount = compute_swap_step(
-                sqrt_price, target, liquidity, remaining, fee
-            )
+            sqrt_price, amount_in, amount_out, fee_amount = step(sqrt_price, target, liquidity, remaining, fee)
             if exact_input:
                 remaining -= amount_in + fee_amount
                 calculated -= amount_out
@@ -661,7 +700,10 @@ class V3Pool:
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif sqrt_price != sqrt_start:
                 if want_state or (remaining != 0 and sqrt_price != limit):
-                    tick = get_tick_at_sqrt_ratio(sqrt_price)
+                    # getTickAtSqrtRatio: the tick t with ratio(t) <= price < ratio(t + 1), often still ``tick``
+                    if not (MIN_TICK <= tick < MAX_TICK
+                            and get_sqrt_ratio_at_tick(tick) <= sqrt_price < get_sqrt_ratio_at_tick(tick + 1)):
+                        tick = get_tick_at_sqrt_ratio(sqrt_price)
 
         if zero_for_one == exact_input:
             amount0, amount1 = amount_specified - remaining, calculated
