@@ -31,7 +31,7 @@ class AmmVenue(DEXExecutionInterface):
 
     @hookimpl
     def execute_swap(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:
-        return self.dispatch("swap", timestamp, instruction)  # type: ignore[no-any-return]
+        return self.backend.swap(timestamp, instruction)  # type: ignore[no-any-return]
 
     @hookimpl
     def execute_add_liquidity(self, timestamp: Any, instruction: Any) -> ExecutionDeltas:

@@ -32,6 +32,7 @@ from basis_core.errors import ConfigError, InstructionError, SlippageError
 
 WALLET_PREFIX = "ethereum:wallet:"
 GAS_TOKEN = "ETH"
+_GAS_KEY = WALLET_PREFIX + GAS_TOKEN
 _EXACT = Context(prec=120)  # wide enough for any amount <= 1e15 with 36 decimals: scaleb never rounds
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
@@ -57,6 +58,7 @@ __all__ = [
     "ratio_units",
     "reserves_for_value",
     "resolve_swap_pool",
+    "settle_swap",
     "sim_decimals",
     "sim_gas_units",
     "sim_routes",
@@ -297,16 +299,16 @@ class StepMemo:
             g = c.gas[units] = GasCost(units, gas_cost_eth(c.snapshot, units), usd_price(c.snapshot, "ETH"))
         return g
 
-    def state(self, ts: Any, pool_id: str, stored: Any, reanchor: bool, anchor: Callable[[], S]) -> S:
+    def state(self, ts: Any, pool_id: str, stored: Any, reanchor: bool, anchor: Callable[..., S], *args: Any) -> S:
         """A pool's state for an operation at ``ts``: the stored one when it was anchored at ``ts`` (or
-        re-anchoring is off), else ``anchor()`` (not stored), memoised per (stored state, time)."""
+        re-anchoring is off), else ``anchor(*args)`` (not stored), memoised per (stored state, time)."""
         if stored is not None and (stored.anchored_ns == ts.value or not reanchor):
             return stored  # type: ignore[no-any-return]
         cache = self.at(ts).anchored
         hit = cache.get(pool_id)
         if hit is not None and hit[0] is stored:
             return hit[1]  # type: ignore[no-any-return]
-        new = anchor()
+        new = anchor(*args)
         cache[pool_id] = (stored, new)
         return new
 
@@ -334,23 +336,6 @@ class SwapFill(NamedTuple):
         return impact_bps(self.no_impact_out, self.amount_out)
 
 
-def _swap_details(fill: SwapFill, gas: GasCost | None, prices: Mapping[str, Decimal],
-                  extra: Mapping[str, Any] | None, impact: Decimal | None, price: Decimal) -> dict[str, Any]:
-    if impact is None:
-        impact = fill.impact_bps
-    details: dict[str, Any] = {
-        "pool": fill.pool, "token_in": fill.token_in, "token_out": fill.token_out,
-        "amount_in": fill.amount_in, "amount_out": fill.amount_out, "execution_price": price,
-        "no_impact_amount_out": fill.no_impact_out, "price_impact_bps": impact.quantize(_BPS_PLACES),
-        "fee": fill.fee, "fee_token": fill.fee_token,
-        "gas_units": gas.units if gas else 0, "gas_cost_eth": gas.eth if gas else _ZERO,
-        "reference_prices": dict(prices),
-    }
-    if extra:
-        details.update(extra)
-    return details
-
-
 def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],
                 gas: GasCost | None, client_id: str | None = None,
                 extra: Mapping[str, Any] | None = None, order_id: str | None = None,
@@ -361,27 +346,52 @@ def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping
     ``details['reference_prices']`` and the pnl is exact against them. ``order_id``: e.g. a transaction hash;
     ``impact``: the fill's price impact in bps when the caller has computed it already.
     """
-    k_in, k_out = WALLET_PREFIX + fill.token_in, WALLET_PREFIX + fill.token_out
-    positions: dict[str, Decimal] = {k_in: -fill.amount_in, k_out: fill.amount_out}
-    value = fill.amount_out * prices[fill.token_out] - fill.amount_in * prices[fill.token_in]
-    fee_usd = -(fill.fee * prices[fill.fee_token])
+    pool, t_in, t_out, a_in, a_out, fee, fee_token, no_impact = fill
+    positions: dict[str, Decimal] = {WALLET_PREFIX + t_in: -a_in, WALLET_PREFIX + t_out: a_out}
+    value = a_out * prices[t_out] - a_in * prices[t_in]
+    fee_usd = -(fee * prices[fee_token])
     fees: dict[str, Decimal] = {}
     pnl: dict[str, Decimal] = {"trading_fees": fee_usd}
-    if gas is not None and gas.eth:
-        gk = WALLET_PREFIX + GAS_TOKEN
-        positions[gk] = positions.get(gk, _ZERO) - gas.eth
-        fees[gk] = -gas.eth
-        gas_usd = -(gas.eth * prices[GAS_TOKEN])
+    gas_eth = _ZERO if gas is None else gas.eth
+    if gas_eth:
+        positions[_GAS_KEY] = positions.get(_GAS_KEY, _ZERO) - gas_eth
+        fees[_GAS_KEY] = -gas_eth
+        gas_usd = -(gas_eth * prices[GAS_TOKEN])
         value += gas_usd
         pnl["gas"] = gas_usd
     else:
         gas_usd = _ZERO
     pnl["price_impact"] = value - fee_usd - gas_usd
-    price = fill.amount_out / fill.amount_in
-    return ExecutionDeltas(
-        venue, "swap", timestamp, positions, fees, "filled", client_id, order_id,
-        price, fill.amount_in, pnl, _swap_details(fill, gas, prices, extra, impact, price),
-    )
+    price = a_out / a_in
+    if impact is None:
+        impact = impact_bps(no_impact, a_out)
+    details: dict[str, Any] = {
+        "pool": pool, "token_in": t_in, "token_out": t_out, "amount_in": a_in, "amount_out": a_out,
+        "execution_price": price, "no_impact_amount_out": no_impact, "price_impact_bps": impact.quantize(_BPS_PLACES),
+        "fee": fee, "fee_token": fee_token, "gas_units": 0 if gas is None else gas.units, "gas_cost_eth": gas_eth,
+        "reference_prices": dict(prices),
+    }
+    if extra:
+        details.update(extra)
+    return ExecutionDeltas(venue, "swap", timestamp, positions, fees, "filled", client_id, order_id, price, a_in, pnl,
+                           details)
+
+
+def settle_swap(venue: str, timestamp: datetime, instruction: Any, fill: SwapFill, prices: Mapping[str, Decimal],
+                gas: GasCost, ledger: Any, pools: Any, pool_id: str, new_state: Any, quote: bool) -> ExecutionDeltas:
+    """The end of an AMM simulator's swap ``instruction`` filled as ``fill``: with ``quote``, the quote's deltas
+    (nothing written); else the instruction's bounds (SlippageError naming ``min_amount_out`` /
+    ``max_slippage_bps``) and the wallet's funds for the input and the gas (InsufficientFundsError naming
+    ``amount_in``) are checked, ``pools[pool_id] = new_state`` is written (a ledger table) and the fill's deltas
+    are returned."""
+    if quote:
+        return quote_deltas(venue, timestamp, fill, prices, gas, instruction.client_id)
+    impact = impact_bps(fill.no_impact_out, fill.amount_out)
+    if instruction.min_amount_out is not None or instruction.max_slippage_bps is not None:
+        check_slippage(instruction, fill.amount_out, impact, fill.token_out)
+    ledger.check({WALLET_PREFIX + fill.token_in: -instruction.amount_in, _GAS_KEY: -gas.eth}, "amount_in")
+    pools[pool_id] = new_state
+    return swap_deltas(venue, timestamp, fill, prices, gas, instruction.client_id, impact=impact)
 
 
 def quote_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],

@@ -493,7 +493,8 @@ class MorphoSim:
 
     # -- operations -------------------------------------------------------------------------------------
     def supply(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        spec = self._resolve(ins.market, ins.asset, "either")
+        hit = self._resolved.get((ins.market, ins.asset, "either"))  # _resolve's memo, its one-market answer inline
+        spec = hit[0] if hit is not None and len(hit) == 1 else self._resolve(ins.market, ins.asset, "either")
         alias = spec.alias
         m, _, _, p = self._stored(spec, ts)
         p = p or _EMPTY
@@ -553,7 +554,9 @@ class MorphoSim:
                            "amount": from_units(units, DECIMALS[spec.collateral])})
 
     def borrow(self, ts: Any, ins: Any) -> ExecutionDeltas:
-        spec = self._resolve(ins.market, ins.asset, "loan", "collateral")
+        hit = self._resolved.get((ins.market, ins.asset, "loan"))  # _resolve's memo, its one-market answer inline
+        spec = hit[0] if hit is not None and len(hit) == 1 else self._resolve(ins.market, ins.asset, "loan",
+                                                                              "collateral")
         m, _, _, p = self._stored(spec, ts)
         p = p or _EMPTY
         units = to_units(ins.amount, DECIMALS[spec.loan])

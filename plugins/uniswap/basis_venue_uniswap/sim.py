@@ -35,16 +35,14 @@ from basis_core.backtest.dex import (
     SwapFill,
     amm_balances,
     check_deadline,
-    check_slippage,
     from_units,
     liquidity_deltas,
-    quote_deltas,
     resolve_swap_pool,
+    settle_swap,
     sim_decimals,
     sim_gas_units,
     sim_pool_options,
     sim_routes,
-    swap_deltas,
     swap_pool_entries,
     to_units,
     wallet_key,
@@ -85,7 +83,6 @@ _HUGE = 1 << 200  # an exact input no pool can absorb: the anchoring swap stops 
 _LOG_TICK = math.log(1.0001)
 _ZERO = Decimal(0)
 _MILLION = 1_000_000
-_GAS_KEY = "ethereum:wallet:ETH"
 _SCALE = 10**12  # no-impact outputs are kept to 1e-12 base units
 
 #: default virtual depth per pool: tvl_usd, range_pct (v3: the external position spans +/- range_pct)
@@ -290,8 +287,8 @@ class UniswapSim:
     def state(self, ts: Any, spec: PoolSpec, m: PoolMarket) -> V2State | V3State:
         """The pool's state for an operation at ``ts``: stored, or (re-)anchored to the market (not stored)."""
         st = self.pools.get(spec.id)
-        anchor = self._anchor_v2 if spec.kind == "v2" else self._anchor_v3
-        return self._memo.state(ts, spec.id, st, self.reanchor, lambda: anchor(spec, st, m, ts.value))
+        anchor: Callable[..., V2State | V3State] = self._anchor_v2 if spec.kind == "v2" else self._anchor_v3
+        return self._memo.state(ts, spec.id, st, self.reanchor, anchor, spec, st, m, ts.value)
 
     def _external_reserves(self, spec: PoolSpec, m: PoolMarket) -> tuple[int, int]:
         half = spec.tvl_usd / 2
@@ -349,19 +346,23 @@ class UniswapSim:
     # --------------------------------------------------------------------------------- swaps
     def _swap_math(self, spec: PoolSpec, st: V2State | V3State, token_in: str, amt: int, want_state: bool
                    ) -> tuple[int, Decimal, Decimal, V2State | V3State | None]:
-        """(amount_out, fee in token_in base units, no-impact output in token_out base units, new state).
+        """(amount_out in base units, fee in ``token_in``, no-impact output in the output token, new state);
+        the fee and the no-impact output in human units.
 
         The fee is the nominal rate on the input (v3's per-step fees round up by a few base units); the
         no-impact output is ``amt x (1 - fee) x mid`` to 1e-12 base units."""
-        zero_for_one = token_in == spec.token0
+        if token_in == spec.token0:
+            zero_for_one, d_in, d_out = True, spec.dec0, spec.dec1
+        else:
+            zero_for_one, d_in, d_out = False, spec.dec1, spec.dec0
         if type(st) is V2State:
             r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
             if amt > r_in:
                 raise _beyond(f"{amt} base units in exceed the pool's reserve of {r_in}")
             keep = 10_000 - spec.fee
             out = amt * keep * r_out // (r_in * 10_000 + amt * keep)
-            fee = Decimal(amt * spec.fee).scaleb(-4)
-            no_impact = Decimal(amt * keep * r_out * _SCALE // (r_in * 10_000)).scaleb(-12)
+            fee = Decimal(amt * spec.fee).scaleb(-4 - d_in)
+            no_impact = Decimal(amt * keep * r_out * _SCALE // (r_in * 10_000)).scaleb(-12 - d_out)
             new: V2State | V3State | None = None
             if want_state:
                 if zero_for_one:
@@ -382,10 +383,10 @@ class UniswapSim:
         keep = _MILLION - spec.fee
         s2 = pool.sqrt_price_x96 * pool.sqrt_price_x96
         if zero_for_one:
-            no_impact = Decimal(amt * keep * s2 * _SCALE // (_MILLION << 192)).scaleb(-12)
+            no_impact = Decimal(amt * keep * s2 * _SCALE // (_MILLION << 192)).scaleb(-12 - d_out)
         else:
-            no_impact = Decimal(((amt * keep * _SCALE) << 192) // (_MILLION * s2)).scaleb(-12)
-        fee = Decimal(amt * spec.fee).scaleb(-6)
+            no_impact = Decimal(((amt * keep * _SCALE) << 192) // (_MILLION * s2)).scaleb(-12 - d_out)
+        fee = Decimal(amt * spec.fee).scaleb(-6 - d_in)
         return out, fee, no_impact, (V3State(newpool, st.external, st.anchored_ns) if newpool is not None else None)
 
     def swap(self, ts: Any, ins: Any, quote: bool = False) -> ExecutionDeltas:
@@ -394,7 +395,7 @@ class UniswapSim:
         if ins.deadline is not None:
             check_deadline(ins.deadline, ts)
         t_in, t_out = ins.token_in, ins.token_out
-        d_in, d_out = spec.decimals(t_in), spec.decimals(t_out)
+        d_in, d_out = (spec.dec0, spec.dec1) if t_in == spec.token0 else (spec.dec1, spec.dec0)
         amt = to_units(ins.amount_in, d_in, "amount_in")
         m = self.market(ts, spec)
         st = self.state(ts, spec, m)
@@ -407,17 +408,9 @@ class UniswapSim:
             raise _beyond(str(e)) from None
         if out <= 0:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {spec.id}")
-        fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(out, d_out), fee.scaleb(-d_in), t_in,
-                        no_impact.scaleb(-d_out))
-        gas = self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
-        if quote:
-            return quote_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id)
-        impact = fill.impact_bps
-        if ins.min_amount_out is not None or ins.max_slippage_bps is not None:
-            check_slippage(ins, fill.amount_out, impact, t_out)
-        self.ledger.check({wallet_key(t_in): -ins.amount_in, _GAS_KEY: -gas.eth}, "amount_in")
-        self.pools[spec.id] = new
-        return swap_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id, impact=impact)
+        fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(out, d_out), fee, t_in, no_impact)
+        return settle_swap(VENUE, ts, ins, fill, m.prices, self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap"),
+                           self.ledger, self.pools, spec.id, new, quote)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, spec: PoolSpec, amounts: Mapping[str, Decimal]) -> tuple[int, int]:

@@ -28,6 +28,8 @@ MAX_UINT160 = (1 << 160) - 1
 MAX_UINT256 = (1 << 256) - 1
 _U256 = 1 << 256
 
+_STEP_MEMO_SIZE = 4096  # a pool's memo of swap step ends is cleared when it holds this many
+
 FEE_TIERS: dict[int, int] = {100: 1, 500: 10, 3000: 60, 10000: 200}
 """Fee (hundredths of a bip, i.e. 1e-6) -> tick spacing, as enabled in ``UniswapV3Factory`` (+ 100 / 1)."""
 
@@ -256,51 +258,91 @@ def compute_swap_step(
 ) -> tuple[int, int, int, int]:
     """``SwapMath.computeSwapStep`` -> (sqrt_next, amount_in, amount_out, fee_amount).
 
-    ``amount_remaining`` > 0: exact input (fee included); < 0: exact output. ``fee_pips`` in 1e-6.
+    ``amount_remaining`` > 0: exact input (fee included; :func:`swap_step_exact_in`); < 0: exact output.
+    ``fee_pips`` in 1e-6.
     """
+    if amount_remaining >= 0:
+        return swap_step_exact_in(sqrt_current, sqrt_target, liquidity, amount_remaining, fee_pips)
     zero_for_one = sqrt_current >= sqrt_target
-    exact_in = amount_remaining >= 0
-    amount_in = amount_out = 0
-    if exact_in:
-        remaining_less_fee = amount_remaining * (1_000_000 - fee_pips) // 1_000_000
-        if zero_for_one:
-            amount_in = get_amount0_delta(sqrt_target, sqrt_current, liquidity, True)
-        else:
-            amount_in = get_amount1_delta(sqrt_current, sqrt_target, liquidity, True)
-        if remaining_less_fee >= amount_in:
-            sqrt_next = sqrt_target
-        else:
-            sqrt_next = get_next_sqrt_price_from_input(sqrt_current, liquidity, remaining_less_fee, zero_for_one)
+    wanted = -amount_remaining
+    if zero_for_one:
+        amount_out = get_amount1_delta(sqrt_target, sqrt_current, liquidity, False)
     else:
-        if zero_for_one:
-            amount_out = get_amount1_delta(sqrt_target, sqrt_current, liquidity, False)
-        else:
-            amount_out = get_amount0_delta(sqrt_current, sqrt_target, liquidity, False)
-        if -amount_remaining >= amount_out:
-            sqrt_next = sqrt_target
-        else:
-            sqrt_next = get_next_sqrt_price_from_output(sqrt_current, liquidity, -amount_remaining, zero_for_one)
-
+        amount_out = get_amount0_delta(sqrt_current, sqrt_target, liquidity, False)
+    if wanted >= amount_out:
+        sqrt_next = sqrt_target
+    else:
+        sqrt_next = get_next_sqrt_price_from_output(sqrt_current, liquidity, wanted, zero_for_one)
     reached = sqrt_target == sqrt_next
     if zero_for_one:
-        if not (reached and exact_in):
-            amount_in = get_amount0_delta(sqrt_next, sqrt_current, liquidity, True)
-        if not (reached and not exact_in):
+        amount_in = get_amount0_delta(sqrt_next, sqrt_current, liquidity, True)
+        if not reached:
             amount_out = get_amount1_delta(sqrt_next, sqrt_current, liquidity, False)
     else:
-        if not (reached and exact_in):
-            amount_in = get_amount1_delta(sqrt_current, sqrt_next, liquidity, True)
-        if not (reached and not exact_in):
+        amount_in = get_amount1_delta(sqrt_current, sqrt_next, liquidity, True)
+        if not reached:
             amount_out = get_amount0_delta(sqrt_current, sqrt_next, liquidity, False)
+    if amount_out > wanted:
+        amount_out = wanted
+    return sqrt_next, amount_in, amount_out, mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
 
-    if not exact_in and amount_out > -amount_remaining:
-        amount_out = -amount_remaining
 
-    if exact_in and sqrt_next != sqrt_target:
-        fee_amount = amount_remaining - amount_in
-    else:
-        fee_amount = mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
-    return sqrt_next, amount_in, amount_out, fee_amount
+def swap_step_exact_in(
+    sqrt_current: int, sqrt_target: int, liquidity: int, amount_remaining: int, fee_pips: int
+) -> tuple[int, int, int, int]:
+    """``SwapMath.computeSwapStep`` for an exact input (``amount_remaining`` >= 0, fee included) ->
+    (sqrt_next, amount_in, amount_out, fee_amount): the contract's exact-input branch, its SqrtPriceMath
+    calls inlined (same integer expressions, same rounding and the same reverts)."""
+    less_fee = amount_remaining * (1_000_000 - fee_pips) // 1_000_000
+    if sqrt_current >= sqrt_target:  # zero for one: token0 in, the price falls to the target
+        if sqrt_target <= 0:
+            raise ValueError("SqrtPriceMath: zero price")
+        # getAmount0Delta(target, current, L, roundUp): divRoundingUp(mulDivRoundingUp(L << 96, diff, current), target)
+        num = liquidity << 96
+        q, r = divmod(num * (sqrt_current - sqrt_target), sqrt_current)
+        if r:
+            q += 1
+        if q > MAX_UINT256:
+            raise ValueError("FullMath: overflow")
+        q, r = divmod(q, sqrt_target)
+        amount_in = q + 1 if r else q
+        if less_fee >= amount_in:
+            sqrt_next = sqrt_target
+        else:  # getNextSqrtPriceFromInput: amount0, rounding up (liquidity > 0 here: amount_in > 0)
+            product = less_fee * sqrt_current
+            if product <= MAX_UINT256 and num + product <= MAX_UINT256:  # mulDivRoundingUp: at most the price
+                q, r = divmod(num * sqrt_current, num + product)
+                sqrt_next = q + 1 if r else q
+            else:  # the contract's overflow fallback
+                sqrt_next = get_next_sqrt_price_from_amount0_rounding_up(sqrt_current, liquidity, less_fee, True)
+            q, r = divmod(num * (sqrt_current - sqrt_next), sqrt_current)
+            if r:
+                q += 1
+            if q > MAX_UINT256:
+                raise ValueError("FullMath: overflow")
+            q, r = divmod(q, sqrt_next)
+            amount_in = q + 1 if r else q
+        amount_out = (liquidity * (sqrt_current - sqrt_next)) >> 96  # getAmount1Delta, rounded down
+    else:  # one for zero: token1 in, the price rises to the target
+        q, r = divmod(liquidity * (sqrt_target - sqrt_current), Q96)  # getAmount1Delta, rounded up
+        amount_in = q + 1 if r else q
+        if amount_in > MAX_UINT256:
+            raise ValueError("FullMath: overflow")
+        if less_fee >= amount_in:
+            sqrt_next = sqrt_target
+        else:  # getNextSqrtPriceFromInput: amount1, rounding down (liquidity > 0 here: amount_in > 0)
+            sqrt_next = sqrt_current + (less_fee << 96) // liquidity
+            if sqrt_next > MAX_UINT160:
+                raise ValueError("SafeCast: uint160 overflow")
+            q, r = divmod(liquidity * (sqrt_next - sqrt_current), Q96)
+            amount_in = q + 1 if r else q
+            if amount_in > MAX_UINT256:
+                raise ValueError("FullMath: overflow")
+        # getAmount0Delta(current, next, L, roundDown)
+        amount_out = (liquidity << 96) * (sqrt_next - sqrt_current) // sqrt_next // sqrt_current
+    if sqrt_next != sqrt_target:
+        return sqrt_next, amount_in, amount_out, amount_remaining - amount_in
+    return sqrt_next, amount_in, amount_out, mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
 
 
 # -------------------------------------------------------------------------------------- LiquidityAmounts
@@ -401,6 +443,7 @@ class V3Pool:
 
     __slots__ = (
         "_sorted_ticks",
+        "_steps",
         "fee",
         "fee_growth_global0_x128",
         "fee_growth_global1_x128",
@@ -446,6 +489,7 @@ class V3Pool:
             norm[t] = (abs(v), v, 0, 0) if isinstance(v, int) else tuple(v)  # type: ignore[assignment]
         self.ticks: dict[int, TickInfo] = norm
         self._sorted_ticks: list[int] = sorted(norm)
+        self._steps: dict[int, tuple[int, bool, int]] = {}  # memo of _next_step for this set of initialised ticks
         self.fee_growth_global0_x128 = fee_growth_global0_x128
         self.fee_growth_global1_x128 = fee_growth_global1_x128
         self.fee_protocol = fee_protocol
@@ -468,6 +512,7 @@ class V3Pool:
         new.tick_spacing = self.tick_spacing
         new.ticks = self.ticks
         new._sorted_ticks = self._sorted_ticks
+        new._steps = self._steps
         new.fee_growth_global0_x128 = self.fee_growth_global0_x128
         new.fee_growth_global1_x128 = self.fee_growth_global1_x128
         new.fee_protocol = self.fee_protocol
@@ -502,6 +547,20 @@ class V3Pool:
             return sorted_ticks[i], True
         return word_end * spacing, False
 
+    def _next_step(self, tick: int, zero_for_one: bool) -> tuple[int, bool, int]:
+        """A swap step's end from ``tick``: ``(tick_next, initialized, sqrt price at tick_next)`` with the next
+        initialised tick clamped to [MIN_TICK, MAX_TICK] as ``UniswapV3Pool.swap`` does; memoised per set of
+        initialised ticks (pools that share it share the memo: swaps never change it)."""
+        key = tick + tick + zero_for_one
+        hit = self._steps.get(key)
+        if hit is None:
+            tick_next, initialized = self.next_initialized_tick_within_one_word(tick, zero_for_one)
+            tick_next = MIN_TICK if tick_next < MIN_TICK else MAX_TICK if tick_next > MAX_TICK else tick_next
+            if len(self._steps) >= _STEP_MEMO_SIZE:
+                self._steps.clear()
+            hit = self._steps[key] = (tick_next, initialized, get_sqrt_ratio_at_tick(tick_next))
+        return hit
+
     # ------------------------------------------------------------------------------------------- swap
     def swap(
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
@@ -532,15 +591,13 @@ class V3Pool:
         ValueError where :meth:`quote` does. For many quotes of one state (the router's search)."""
         limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
         start, fee = self.sqrt_price_x96, self.fee
-        ticks, next_tick_fn = self.ticks, self.next_initialized_tick_within_one_word
+        ticks, next_step = self.ticks, self._next_step
         ladder: list[tuple[int, int, str | None]] = []  # per step: target price, liquidity, revert on crossing
         walk = [self.tick, self.liquidity, start]  # the state after the ladder's last step
 
         def grow() -> None:
             tick, liquidity, _ = walk
-            tick_next, initialized = next_tick_fn(tick, zero_for_one)
-            tick_next = MIN_TICK if tick_next < MIN_TICK else MAX_TICK if tick_next > MAX_TICK else tick_next
-            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+            tick_next, initialized, sqrt_next = next_step(tick, zero_for_one)
             beyond = sqrt_next < limit if zero_for_one else sqrt_next > limit
             target = limit if beyond else sqrt_next
             err = None
@@ -564,7 +621,7 @@ class V3Pool:
                 if k == len(ladder):
                     grow()
                 target, liquidity, err = ladder[k]
-                sqrt, a_in, a_out, fee_amount = compute_swap_step(sqrt, target, liquidity, remaining, fee)
+                sqrt, a_in, a_out, fee_amount = swap_step_exact_in(sqrt, target, liquidity, remaining, fee)
                 remaining -= a_in + fee_amount
                 out += a_out
                 if sqrt != target:
@@ -617,23 +674,17 @@ class V3Pool:
         protocol_fee = 0
         crossed: list[tuple[int, int]] = []  # (tick, fee growth global of the input token at crossing)
         ticks = self.ticks
-        next_tick_fn = self.next_initialized_tick_within_one_word
+        next_step = self._next_step
+        step = swap_step_exact_in if exact_input else compute_swap_step
 
         while remaining != 0 and sqrt_price != limit:
             sqrt_start = sqrt_price
-            tick_next, initialized = next_tick_fn(tick, zero_for_one)
-            if tick_next < MIN_TICK:
-                tick_next = MIN_TICK
-            elif tick_next > MAX_TICK:
-                tick_next = MAX_TICK
-            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+            tick_next, initialized, sqrt_next = next_step(tick, zero_for_one)
             if zero_for_one:
                 target = limit if sqrt_next < limit else sqrt_next
             else:
                 target = limit if sqrt_next > limit else sqrt_next
-            sqrt_price, amount_in, amount_out, fee_amount = compute_swap_step(
-                sqrt_price, target, liquidity, remaining, fee
-            )
+            sqrt_price, amount_in, amount_out, fee_amount = step(sqrt_price, target, liquidity, remaining, fee)
             if exact_input:
                 remaining -= amount_in + fee_amount
                 calculated -= amount_out
@@ -661,7 +712,10 @@ class V3Pool:
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif sqrt_price != sqrt_start:
                 if want_state or (remaining != 0 and sqrt_price != limit):
-                    tick = get_tick_at_sqrt_ratio(sqrt_price)
+                    # getTickAtSqrtRatio: the tick t with ratio(t) <= price < ratio(t + 1), often still ``tick``
+                    if not (MIN_TICK <= tick < MAX_TICK
+                            and get_sqrt_ratio_at_tick(tick) <= sqrt_price < get_sqrt_ratio_at_tick(tick + 1)):
+                        tick = get_tick_at_sqrt_ratio(sqrt_price)
 
         if zero_for_one == exact_input:
             amount0, amount1 = amount_specified - remaining, calculated
@@ -801,6 +855,7 @@ class V3Pool:
         new.positions = new_positions
         if flipped:
             new._sorted_ticks = sorted(new_ticks)
+            new._steps = {}
         return amount0, amount1, new
 
     def mint(self, owner: str, tick_lower: int, tick_upper: int, liquidity: int) -> tuple[int, int, V3Pool]:
