@@ -58,6 +58,7 @@ __all__ = [
     "ratio_units",
     "reserves_for_value",
     "resolve_swap_pool",
+    "settle_swap",
     "sim_decimals",
     "sim_gas_units",
     "sim_routes",
@@ -374,6 +375,23 @@ def swap_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping
         details.update(extra)
     return ExecutionDeltas(venue, "swap", timestamp, positions, fees, "filled", client_id, order_id, price, a_in, pnl,
                            details)
+
+
+def settle_swap(venue: str, timestamp: datetime, instruction: Any, fill: SwapFill, prices: Mapping[str, Decimal],
+                gas: GasCost, ledger: Any, pools: Any, pool_id: str, new_state: Any, quote: bool) -> ExecutionDeltas:
+    """The end of an AMM simulator's swap ``instruction`` filled as ``fill``: with ``quote``, the quote's deltas
+    (nothing written); else the instruction's bounds (SlippageError naming ``min_amount_out`` /
+    ``max_slippage_bps``) and the wallet's funds for the input and the gas (InsufficientFundsError naming
+    ``amount_in``) are checked, ``pools[pool_id] = new_state`` is written (a ledger table) and the fill's deltas
+    are returned."""
+    if quote:
+        return quote_deltas(venue, timestamp, fill, prices, gas, instruction.client_id)
+    impact = impact_bps(fill.no_impact_out, fill.amount_out)
+    if instruction.min_amount_out is not None or instruction.max_slippage_bps is not None:
+        check_slippage(instruction, fill.amount_out, impact, fill.token_out)
+    ledger.check({WALLET_PREFIX + fill.token_in: -instruction.amount_in, _GAS_KEY: -gas.eth}, "amount_in")
+    pools[pool_id] = new_state
+    return swap_deltas(venue, timestamp, fill, prices, gas, instruction.client_id, impact=impact)
 
 
 def quote_deltas(venue: str, timestamp: datetime, fill: SwapFill, prices: Mapping[str, Decimal],

@@ -26,16 +26,14 @@ from basis_core.backtest.dex import (
     SwapFill,
     amm_balances,
     check_deadline,
-    check_slippage,
     from_units,
     liquidity_deltas,
-    quote_deltas,
     resolve_swap_pool,
+    settle_swap,
     sim_decimals,
     sim_gas_units,
     sim_pool_options,
     sim_routes,
-    swap_deltas,
     swap_pool_entries,
     to_units,
     wallet_key,
@@ -267,16 +265,8 @@ class CurveSim:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {spec.id}")
         fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(dy, d_out), from_units(fee, d_out),
                         t_out, no_impact.scaleb(-d_out))
-        gas = self.gas(ts, "swap_curve")
-        if quote:
-            return quote_deltas(VENUE, ts, fill, prices, gas, ins.client_id)
-        impact = fill.impact_bps
-        if ins.min_amount_out is not None or ins.max_slippage_bps is not None:
-            check_slippage(ins, fill.amount_out, impact, t_out)
-        self.ledger.check({wallet_key(t_in): -ins.amount_in, wallet_key("ETH"): -gas.eth}, "amount_in")
-        assert new is not None
-        self.pools[spec.id] = CurveState(new, st.external_lp, st.anchored_ns)
-        return swap_deltas(VENUE, ts, fill, prices, gas, ins.client_id, impact=impact)
+        return settle_swap(VENUE, ts, ins, fill, prices, self.gas(ts, "swap_curve"), self.ledger, self.pools, spec.id,
+                           None if new is None else CurveState(new, st.external_lp, st.anchored_ns), quote)
 
     # --------------------------------------------------------------------------------- liquidity
     def _lp_price(self, pool: StableSwapPool, spec: CurveSpec, prices: Mapping[str, Decimal]) -> Decimal:

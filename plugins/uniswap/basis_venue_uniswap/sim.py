@@ -35,16 +35,14 @@ from basis_core.backtest.dex import (
     SwapFill,
     amm_balances,
     check_deadline,
-    check_slippage,
     from_units,
     liquidity_deltas,
-    quote_deltas,
     resolve_swap_pool,
+    settle_swap,
     sim_decimals,
     sim_gas_units,
     sim_pool_options,
     sim_routes,
-    swap_deltas,
     swap_pool_entries,
     to_units,
     wallet_key,
@@ -85,7 +83,6 @@ _HUGE = 1 << 200  # an exact input no pool can absorb: the anchoring swap stops 
 _LOG_TICK = math.log(1.0001)
 _ZERO = Decimal(0)
 _MILLION = 1_000_000
-_GAS_KEY = "ethereum:wallet:ETH"
 _SCALE = 10**12  # no-impact outputs are kept to 1e-12 base units
 
 #: default virtual depth per pool: tvl_usd, range_pct (v3: the external position spans +/- range_pct)
@@ -412,15 +409,8 @@ class UniswapSim:
         if out <= 0:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {spec.id}")
         fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(out, d_out), fee, t_in, no_impact)
-        gas = self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
-        if quote:
-            return quote_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id)
-        impact = fill.impact_bps
-        if ins.min_amount_out is not None or ins.max_slippage_bps is not None:
-            check_slippage(ins, fill.amount_out, impact, t_out)
-        self.ledger.check({wallet_key(t_in): -ins.amount_in, _GAS_KEY: -gas.eth}, "amount_in")
-        self.pools[spec.id] = new
-        return swap_deltas(VENUE, ts, fill, m.prices, gas, ins.client_id, impact=impact)
+        return settle_swap(VENUE, ts, ins, fill, m.prices, self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap"),
+                           self.ledger, self.pools, spec.id, new, quote)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, spec: PoolSpec, amounts: Mapping[str, Decimal]) -> tuple[int, int]:

@@ -28,6 +28,8 @@ MAX_UINT160 = (1 << 160) - 1
 MAX_UINT256 = (1 << 256) - 1
 _U256 = 1 << 256
 
+_STEP_MEMO_SIZE = 4096  # a pool's memo of swap step ends is cleared when it holds this many
+
 FEE_TIERS: dict[int, int] = {100: 1, 500: 10, 3000: 60, 10000: 200}
 """Fee (hundredths of a bip, i.e. 1e-6) -> tick spacing, as enabled in ``UniswapV3Factory`` (+ 100 / 1)."""
 
@@ -441,6 +443,7 @@ class V3Pool:
 
     __slots__ = (
         "_sorted_ticks",
+        "_steps",
         "fee",
         "fee_growth_global0_x128",
         "fee_growth_global1_x128",
@@ -486,6 +489,7 @@ class V3Pool:
             norm[t] = (abs(v), v, 0, 0) if isinstance(v, int) else tuple(v)  # type: ignore[assignment]
         self.ticks: dict[int, TickInfo] = norm
         self._sorted_ticks: list[int] = sorted(norm)
+        self._steps: dict[int, tuple[int, bool, int]] = {}  # memo of _next_step for this set of initialised ticks
         self.fee_growth_global0_x128 = fee_growth_global0_x128
         self.fee_growth_global1_x128 = fee_growth_global1_x128
         self.fee_protocol = fee_protocol
@@ -508,6 +512,7 @@ class V3Pool:
         new.tick_spacing = self.tick_spacing
         new.ticks = self.ticks
         new._sorted_ticks = self._sorted_ticks
+        new._steps = self._steps
         new.fee_growth_global0_x128 = self.fee_growth_global0_x128
         new.fee_growth_global1_x128 = self.fee_growth_global1_x128
         new.fee_protocol = self.fee_protocol
@@ -542,6 +547,20 @@ class V3Pool:
             return sorted_ticks[i], True
         return word_end * spacing, False
 
+    def _next_step(self, tick: int, zero_for_one: bool) -> tuple[int, bool, int]:
+        """A swap step's end from ``tick``: ``(tick_next, initialized, sqrt price at tick_next)`` with the next
+        initialised tick clamped to [MIN_TICK, MAX_TICK] as ``UniswapV3Pool.swap`` does; memoised per set of
+        initialised ticks (pools that share it share the memo: swaps never change it)."""
+        key = tick + tick + zero_for_one
+        hit = self._steps.get(key)
+        if hit is None:
+            tick_next, initialized = self.next_initialized_tick_within_one_word(tick, zero_for_one)
+            tick_next = MIN_TICK if tick_next < MIN_TICK else MAX_TICK if tick_next > MAX_TICK else tick_next
+            if len(self._steps) >= _STEP_MEMO_SIZE:
+                self._steps.clear()
+            hit = self._steps[key] = (tick_next, initialized, get_sqrt_ratio_at_tick(tick_next))
+        return hit
+
     # ------------------------------------------------------------------------------------------- swap
     def swap(
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
@@ -572,15 +591,13 @@ class V3Pool:
         ValueError where :meth:`quote` does. For many quotes of one state (the router's search)."""
         limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
         start, fee = self.sqrt_price_x96, self.fee
-        ticks, next_tick_fn = self.ticks, self.next_initialized_tick_within_one_word
+        ticks, next_step = self.ticks, self._next_step
         ladder: list[tuple[int, int, str | None]] = []  # per step: target price, liquidity, revert on crossing
         walk = [self.tick, self.liquidity, start]  # the state after the ladder's last step
 
         def grow() -> None:
             tick, liquidity, _ = walk
-            tick_next, initialized = next_tick_fn(tick, zero_for_one)
-            tick_next = MIN_TICK if tick_next < MIN_TICK else MAX_TICK if tick_next > MAX_TICK else tick_next
-            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+            tick_next, initialized, sqrt_next = next_step(tick, zero_for_one)
             beyond = sqrt_next < limit if zero_for_one else sqrt_next > limit
             target = limit if beyond else sqrt_next
             err = None
@@ -657,17 +674,12 @@ class V3Pool:
         protocol_fee = 0
         crossed: list[tuple[int, int]] = []  # (tick, fee growth global of the input token at crossing)
         ticks = self.ticks
-        next_tick_fn = self.next_initialized_tick_within_one_word
+        next_step = self._next_step
         step = swap_step_exact_in if exact_input else compute_swap_step
 
         while remaining != 0 and sqrt_price != limit:
             sqrt_start = sqrt_price
-            tick_next, initialized = next_tick_fn(tick, zero_for_one)
-            if tick_next < MIN_TICK:
-                tick_next = MIN_TICK
-            elif tick_next > MAX_TICK:
-                tick_next = MAX_TICK
-            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+            tick_next, initialized, sqrt_next = next_step(tick, zero_for_one)
             if zero_for_one:
                 target = limit if sqrt_next < limit else sqrt_next
             else:
@@ -843,6 +855,7 @@ class V3Pool:
         new.positions = new_positions
         if flipped:
             new._sorted_ticks = sorted(new_ticks)
+            new._steps = {}
         return amount0, amount1, new
 
     def mint(self, owner: str, tick_lower: int, tick_upper: int, liquidity: int) -> tuple[int, int, V3Pool]:
