@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,32 @@ def test_the_staking_kind_contributes_its_exchange_rate(tmp_path: Path) -> None:
     assert "def execute_stake" in venue and "def execute_unstake" in venue and "def synthetic_series" in venue
     assert 'Series("lst:zzstake"' in (pkg / "data.py").read_text()
     assert "def rebase(" in (pkg / "sim.py").read_text()
+
+
+@pytest.mark.parametrize(("kind", "option", "value", "attr", "expected"), [
+    ("amm", "depth_usd", "1234567", "depth", Decimal("1234567")),
+    ("lending", "supply_apr", "0.07", "apr", Decimal("0.07")),
+    ("staking", "withdrawal_delay_s", "3600", "delay_ns", 3600 * 10**9),
+])
+def test_the_options_a_generated_simulator_reads_are_accepted_settings(
+        kind: str, option: str, value: str, attr: str, expected: object, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each option a generated ``sim.py`` reads is declared in ``settings_options``: ``venue_config`` sets it
+    (an undeclared key is a ConfigError at configure) and the simulator uses it."""
+    import importlib
+
+    from basis_core import ExecutionInterfaceManager
+    from basis_core.data.synthetic import synthetic_market
+
+    name = f"zzopt{kind}"
+    out = generate_venue(name, kind, tmp_path / "gen")
+    monkeypatch.syspath_prepend(str(out))
+    try:
+        cls = getattr(importlib.import_module(f"basis_venue_{name}.venue"), f"{name.capitalize()}Venue")
+        assert option in cls.settings_options
+        m = ExecutionInterfaceManager({"venue_config": {name: {option: value}}}, data_provider=synthetic_market(),
+                                      autoload=False, plugins=[cls])
+        assert getattr(m.venue(name).make_backtest_backend(), attr) == expected
+    finally:
+        for mod in [k for k in sys.modules if k.startswith(f"basis_venue_{name}")]:
+            del sys.modules[mod]

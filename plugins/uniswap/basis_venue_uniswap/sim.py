@@ -287,6 +287,8 @@ class UniswapSim:
     def state(self, ts: Any, spec: PoolSpec, m: PoolMarket) -> V2State | V3State:
         """The pool's state for an operation at ``ts``: stored, or (re-)anchored to the market (not stored)."""
         st = self.pools.get(spec.id)
+        if st is not None and st.anchored_ns == ts.value:  # already anchored at ts (StepMemo.state's first case)
+            return st  # type: ignore[no-any-return]
         anchor: Callable[..., V2State | V3State] = self._anchor_v2 if spec.kind == "v2" else self._anchor_v3
         return self._memo.state(ts, spec.id, st, self.reanchor, anchor, spec, st, m, ts.value)
 
@@ -351,18 +353,19 @@ class UniswapSim:
 
         The fee is the nominal rate on the input (v3's per-step fees round up by a few base units); the
         no-impact output is ``amt x (1 - fee) x mid`` to 1e-12 base units."""
-        if token_in == spec.token0:
-            zero_for_one, d_in, d_out = True, spec.dec0, spec.dec1
-        else:
-            zero_for_one, d_in, d_out = False, spec.dec1, spec.dec0
+        zero_for_one = token_in == spec.token0
         if type(st) is V2State:
-            r_in, r_out = (st.reserve0, st.reserve1) if zero_for_one else (st.reserve1, st.reserve0)
+            if zero_for_one:
+                r_in, r_out, d_in, d_out = st.reserve0, st.reserve1, spec.dec0, spec.dec1
+            else:
+                r_in, r_out, d_in, d_out = st.reserve1, st.reserve0, spec.dec1, spec.dec0
             if amt > r_in:
                 raise _beyond(f"{amt} base units in exceed the pool's reserve of {r_in}")
-            keep = 10_000 - spec.fee
-            out = amt * keep * r_out // (r_in * 10_000 + amt * keep)
+            kept = amt * (10_000 - spec.fee)
+            kept_out, r_in_bps = kept * r_out, r_in * 10_000
+            out = kept_out // (r_in_bps + kept)  # getAmountOut
             fee = Decimal(amt * spec.fee).scaleb(-4 - d_in)
-            no_impact = Decimal(amt * keep * r_out * _SCALE // (r_in * 10_000)).scaleb(-12 - d_out)
+            no_impact = Decimal(kept_out * _SCALE // r_in_bps).scaleb(-12 - d_out)
             new: V2State | V3State | None = None
             if want_state:
                 if zero_for_one:
@@ -371,6 +374,7 @@ class UniswapSim:
                     new = V2State(st.reserve0 - out, st.reserve1 + amt, st.supply, st.external_lp, st.anchored_ns)
             return out, fee, no_impact, new
         assert type(st) is V3State
+        d_in, d_out = (spec.dec0, spec.dec1) if zero_for_one else (spec.dec1, spec.dec0)
         pool = st.pool
         if want_state:
             a0, a1, newpool = pool.swap(zero_for_one, amt)
@@ -409,8 +413,8 @@ class UniswapSim:
         if out <= 0:
             raise InstructionError("amount_in", f"too small: {ins.amount_in} {t_in} buys nothing in {spec.id}")
         fill = SwapFill(spec.id, t_in, t_out, ins.amount_in, from_units(out, d_out), fee, t_in, no_impact)
-        return settle_swap(VENUE, ts, ins, fill, m.prices, self.gas(ts, "swap_v2" if spec.kind == "v2" else "swap"),
-                           self.ledger, self.pools, spec.id, new, quote)
+        gas = self._memo.gas(ts, "swap_v2" if spec.kind == "v2" else "swap")
+        return settle_swap(VENUE, ts, ins, fill, m.prices, gas, self.ledger, self.pools, spec.id, new, quote)
 
     # --------------------------------------------------------------------------------- liquidity
     def _amounts(self, spec: PoolSpec, amounts: Mapping[str, Decimal]) -> tuple[int, int]:

@@ -23,6 +23,7 @@ MIN_SQRT_RATIO = 4295128739
 MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342
 Q96 = 1 << 96
 Q128 = 1 << 128
+_Q96_MASK = Q96 - 1
 MAX_UINT128 = (1 << 128) - 1
 MAX_UINT160 = (1 << 160) - 1
 MAX_UINT256 = (1 << 256) - 1
@@ -324,8 +325,8 @@ def swap_step_exact_in(
             amount_in = q + 1 if r else q
         amount_out = (liquidity * (sqrt_current - sqrt_next)) >> 96  # getAmount1Delta, rounded down
     else:  # one for zero: token1 in, the price rises to the target
-        q, r = divmod(liquidity * (sqrt_target - sqrt_current), Q96)  # getAmount1Delta, rounded up
-        amount_in = q + 1 if r else q
+        x = liquidity * (sqrt_target - sqrt_current)  # getAmount1Delta, rounded up (x >= 0: / 2**96 by shifts)
+        amount_in = (x >> 96) + 1 if x & _Q96_MASK else x >> 96
         if amount_in > MAX_UINT256:
             raise ValueError("FullMath: overflow")
         if less_fee >= amount_in:
@@ -334,8 +335,8 @@ def swap_step_exact_in(
             sqrt_next = sqrt_current + (less_fee << 96) // liquidity
             if sqrt_next > MAX_UINT160:
                 raise ValueError("SafeCast: uint160 overflow")
-            q, r = divmod(liquidity * (sqrt_next - sqrt_current), Q96)
-            amount_in = q + 1 if r else q
+            x = liquidity * (sqrt_next - sqrt_current)
+            amount_in = (x >> 96) + 1 if x & _Q96_MASK else x >> 96
             if amount_in > MAX_UINT256:
                 raise ValueError("FullMath: overflow")
         # getAmount0Delta(current, next, L, roundDown)
