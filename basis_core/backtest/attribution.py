@@ -113,6 +113,14 @@ class PnlAttribution:
         A step that raises (a price missing) changes nothing: the next step attributes everything since the last
         step that succeeded. ``same_market``: the caller knows the snapshot reads the same values as the previous
         step's (no series got a new row, none went stale): its prices are reused and no LST rate grew."""
+        equity, values, exposures, price, components = self.step_parts(snapshot, balances, same_market)
+        return StepPnl(Valuation(equity, values, exposures), price, components)
+
+    def step_parts(self, snapshot: Any, balances: Mapping[str, Decimal],
+                   same_market: bool = False) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal], Decimal,
+                                                       tuple[Decimal, ...] | None]:
+        """:meth:`step` as the plain tuple ``(equity, values, exposures, price, components)`` (no result objects
+        built: the backtest runner's per-step path)."""
         hist_i = self.hist_i
         try:
             return self._step(snapshot, balances, same_market)
@@ -124,7 +132,9 @@ class PnlAttribution:
         finally:
             self._saved_perps = None
 
-    def _step(self, snapshot: Any, balances: Mapping[str, Decimal], same_market: bool = False) -> StepPnl:
+    def _step(self, snapshot: Any, balances: Mapping[str, Decimal],
+              same_market: bool = False) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal], Decimal,
+                                                  tuple[Decimal, ...] | None]:
         comps: list[Decimal] | None = None
         touched: list[int] = []  # the components with records this step (the others stay exactly zero)
         n = len(self.history)
@@ -168,8 +178,7 @@ class PnlAttribution:
                 comps[_LST_J] += gain
                 if _LST_J not in touched:
                     touched.append(_LST_J)
-        val = valuer.value(snapshot, balances, same_market)
-        equity = val.equity
+        equity, values, exposures = valuer.value_parts(snapshot, balances, same_market)
         change = equity - self.prev_equity
         cum = self.cum
         if comps is None:
@@ -193,7 +202,7 @@ class PnlAttribution:
         self.prev_equity = equity
         self.prev_snapshot = snapshot
         self.prev_balances = balances
-        return StepPnl(val, price, out)
+        return equity, values, exposures, price, out
 
     @property
     def totals(self) -> dict[str, Decimal]:

@@ -151,7 +151,7 @@ def pnl_by_strategy(px: pd.DataFrame,
         return {"unattributed": float(total_pnl)}
     for seq, (step, usd, touched) in enumerate(accruals):
         events.append((min(step, n - 1), 0, seq, usd, touched))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    events.sort()  # by (step, kind, seq): unique per event, so the comparison never reaches the payloads
     # held and value as Python floats (the same IEEE arithmetic as numpy's, a tenth of its per-element cost);
     # numpy for the few vector steps (accrual shares, the final mark)
     held = [[0.0] * len(keys) for _ in names]
@@ -162,6 +162,12 @@ def pnl_by_strategy(px: pd.DataFrame,
         if kind == 1:
             positions, costs = b
             row = held[a]
+            if costs is not None and not costs:  # an exchange within the strategy's book: holdings only
+                for k, v in positions.items():
+                    j = col.get(k)
+                    if j is not None:
+                        row[j] += float(v)
+                continue
             for k, v in positions.items():
                 j = col.get(k)
                 if j is None:

@@ -364,6 +364,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     val_epoch, val_version = -1, -1
     eq_float_now = float(start_equity)
     advance = manager._advance_locked
+    step_parts = attribution.step_parts
     try:
         for n, (ts_ns, ts) in enumerate(zip(times, stamps, strict=True)):
             while si < n_sched and schedule[si].at.value <= ts_ns:
@@ -403,15 +404,16 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                     if new_bal != bal:
                         bal = new_bal
                         pos_rows.add(n, bal)
-                out = attribution.step(snap, bal, same_market)  # the same market: its prices are reused
-                if out.components is not None:
+                # the same market: its prices are reused; plain tuples, no result objects per step
+                step_eq, _, step_exp, step_price, step_comps = step_parts(snap, bal, same_market)
+                if step_comps is not None:
                     comp_steps.append(len(eq_rows))
-                    comp_vals.extend([float(x) if x else 0.0 for x in out.components])
-                price_rows.append(float(out.price))
-                exp_rows.add(out.valuation.exposures)
-                eq_float_now = float(out.valuation.equity)
+                    comp_vals.extend([float(x) if x else 0.0 for x in step_comps])
+                price_rows.append(float(step_price))
+                exp_rows.add(step_exp)
+                eq_float_now = float(step_eq)
                 eq_rows.append(eq_float_now)  # last: a step counts once everything of it is recorded
-                last_eq = out.valuation.equity
+                last_eq = step_eq
                 val_epoch, val_version = epoch, ledger.version
             if risk_venues and (n % risk_every == 0 or n == total - 1):
                 risk_rows.append(_risk_sample(manager, ts, risk_venues, provider.get_data(ts_ns) if corridor else None))

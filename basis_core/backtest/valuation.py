@@ -185,6 +185,12 @@ class Valuer:
         ``same_market``: the caller knows the snapshot reads the same values as the previous call's (no series got
         a new row since, none went stale): the market prices found then are reused (venue metrics are asked again).
         """
+        return Valuation(*self.value_parts(snapshot, balances, same_market))
+
+    def value_parts(self, snapshot: MarketSnapshot, balances: Mapping[str, Decimal],
+                    same_market: bool = False) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
+        """:meth:`value` as the plain tuple ``(equity, values, exposures)`` (no :class:`Valuation` built: the
+        backtest runner's per-step path)."""
         values: dict[str, Decimal] = {}
         exposures: dict[str, Decimal] = {}
         total = _ZERO
@@ -239,7 +245,7 @@ class Valuer:
             values[key] = value
             exposures[key] = exposure
             total += value
-        return Valuation(total, values, exposures)
+        return total, values, exposures
 
     def _exchange_price(self, snapshot: MarketSnapshot, asset: str) -> Decimal:
         """USD price of an exchange balance: the spot market's close against USDT / USDC when listed
