@@ -33,6 +33,21 @@ class HistoryFormat(StrEnum):
     csv = "csv"
 
 
+def check_venue_config(sc: Any) -> None:
+    """Raise :class:`~basis_core.errors.ConfigError` for a ``venue_config`` key an installed venue does not
+    declare (the check its manager makes at configure, made before any data is read); venues not installed are
+    left to the run, which reports them."""
+    from basis_core.discovery import discover_venues
+    from basis_core.interfaces import check_settings_keys
+
+    if not sc.venue_config:
+        return
+    for v in discover_venues(names=list(sc.venue_config)).loaded:
+        known = getattr(v.plugin_class, "settings_options", None)
+        if isinstance(known, frozenset):
+            check_settings_keys(v.name, sc.venue_config.get(v.name) or {}, known)
+
+
 def _err(msg: str) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -178,6 +193,7 @@ def backtest(
             sc = load_scenario(merged).model_copy(update={"source_path": sc.source_path})
         if data is not None and not data.is_dir():
             raise BasisError(f"--data: {data} is not a directory")
+        check_venue_config(sc)
     except BasisError as exc:
         _err(str(exc))
         raise typer.Exit(2) from None
@@ -299,6 +315,7 @@ def validate(file: Path = typer.Argument(..., help="scenario YAML file")) -> Non
 
     try:
         sc = load_scenario(file)
+        check_venue_config(sc)
     except BasisError as exc:
         _err(str(exc))
         raise typer.Exit(1) from None

@@ -42,9 +42,15 @@ def backtest_context(venue: Any) -> tuple[Any, Any, Mapping[str, Any]]:
 
 
 def load_backend(path: str) -> Any:
-    """The class named by ``"package.module:Class"``."""
-    module, _, cls = path.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    """The class named by ``"package.module:Class"``; :class:`ConfigError` naming the path when it is not of that
+    form or names nothing importable."""
+    module, sep, cls = path.partition(":")
+    if not (module and sep and cls):
+        raise ConfigError(f"backend: expected 'package.module:Class', got {path!r}")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"backend: cannot load {path!r}: {type(e).__name__}: {e}") from None
 
 
 def backend_hook(method: str, doc: str = "") -> Any:
@@ -71,6 +77,22 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
     #: how the tokens this venue issues are valued (the ``token_prices`` hook), e.g.
     #: ``{"wstETH": TokenPrice("ETH", "lst:wstETH")}``
     issued_tokens: ClassVar[Mapping[str, TokenPrice]] = {}
+    #: set on a class whose ``capabilities`` this base computed (not declared by the class)
+    _live_from_backend: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """``live`` is claimed only by a venue that names a live backend (or builds one itself); capabilities a
+        class declares itself stay as written."""
+        super().__init_subclass__(**kwargs)
+        if "capabilities" in cls.__dict__:
+            return
+        declared = next(k.__dict__["capabilities"] for k in cls.__mro__ if "capabilities" in k.__dict__
+                        and not k.__dict__.get("_live_from_backend"))
+        if "live" not in declared:
+            return
+        has_live = bool(cls.live_backend) or cls.make_live_backend is not OnChainVenue.make_live_backend
+        cls.capabilities = declared if has_live else declared - {"live"}
+        cls._live_from_backend = True
 
     @classmethod
     @hookimpl
@@ -86,9 +108,13 @@ class OnChainVenue(DataModuleHooks, OnChainExecutionInterface):
         """Validate the venue's own options (raise ConfigError naming ``venue_config.<venue>.<option>``)."""
 
     def make_backtest_backend(self) -> Any:
+        if not self.backtest_backend:
+            return super().make_backtest_backend()  # NotImplementedError naming the venue
         return load_backend(self.backtest_backend)(self)
 
     def make_live_backend(self) -> Any:
+        if not self.live_backend:
+            return super().make_live_backend()  # NotImplementedError naming the venue
         return load_backend(self.live_backend)(self)
 
     get_balances = backend_hook("balances")

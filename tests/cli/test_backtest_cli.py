@@ -109,6 +109,21 @@ def test_scenario_validate(tmp_path: Path) -> None:
     assert f"{bad}:5: strategies[0].params.capital:" in p.stderr
 
 
+def test_a_venue_config_typo_is_refused_before_the_run(tmp_path: Path) -> None:
+    """``scenario validate`` and ``backtest`` both name the unknown setting (and the closest known one) before any
+    data is read; the backtest exits 2 (a malformed scenario) and writes nothing."""
+    sc = tmp_path / "typo.yaml"
+    sc.write_text("name: typo\nvenue_config:\n  binance: {slipage: {model: bucket}}\n")
+    p = basis_inproc("scenario", "validate", str(sc))
+    assert p.returncode == 1
+    assert "venue_config.binance.slipage: unknown setting (did you mean 'slippage'?)" in p.stderr
+    out = tmp_path / "never"
+    p = basis_inproc("backtest", str(sc), "--out", str(out))
+    assert p.returncode == 2
+    assert "venue_config.binance.slipage: unknown setting" in p.stderr
+    assert not out.exists()
+
+
 def test_execute_prints_deltas_as_json() -> None:
     instr = json.dumps({"venue": "paper", "operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy",
                         "amount": "0.5"})
