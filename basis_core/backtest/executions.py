@@ -179,6 +179,8 @@ def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: li
     one: list[tuple[Any, ...]] = []
     shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
     k = 0
+    at_ts, at = -1, 0  # the last record's time and its step (see below)
+    n_steps = len(step_ns) if step_ns is not None else 0
     for i, ts_ns, shape, rec in scan(end):
         if k == size:  # records added since the size was taken (a live log): room for more
             for col in comp_cols:
@@ -221,16 +223,26 @@ def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: li
         k += 1
         if step_ns is None or not ok or op == "atomic":
             continue
+        if ts_ns != at_ts:  # the first step at or after the record (bisect_left), found from the last one's
+            if ts_ns < at_ts:
+                at = bisect_left(step_ns, ts_ns)
+            elif at < n_steps and step_ns[at] >= ts_ns:
+                pass  # every step before ``at`` is before the last record's time, so before this one's
+            elif at + 1 < n_steps and step_ns[at + 1] >= ts_ns:
+                at += 1
+            else:
+                at = bisect_left(step_ns, ts_ns, at)
+            at_ts = ts_ns
         if label is not None:
             if has_perp:
                 deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)
             else:  # an exchange within the strategy's book: its position changes, no prices of its own
                 deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
-            own.append((bisect_left(step_ns, ts_ns), label, *deltas))
+            own.append((at, label, *deltas))
         elif op not in OPERATIONS and shape.pnl_keys:
             usd = float(sum((rec[off] for off in accruing_at), _ZERO))
             if usd:
-                accruals.append((bisect_left(step_ns, ts_ns), usd, list(shape.pos_keys)))
+                accruals.append((at, usd, list(shape.pos_keys)))
     data: dict[str, Any] = {
         "timestamp": pd.to_datetime(np.frombuffer(times, dtype=np.int64), unit="ns", utc=True),
         "venue": venues, "operation": ops, "strategy": labels,
