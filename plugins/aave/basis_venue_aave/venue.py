@@ -112,6 +112,11 @@ class AaveVenue(AtomicHooks, LendingHooks, OnChainVenue):
             ],
         }
 
+    def conformance_live_target(self) -> Any:
+        """A real Aave v3 market on a local anvil (see :mod:`basis_venue_aave.testing.live_target`)."""
+        from basis_venue_aave.testing.live_target import live_target
+        return live_target(self.conformance_balances())
+
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "10", "ethereum:wallet:WETH": "100", "ethereum:wallet:wstETH": "100",
                 "ethereum:wallet:USDC": "1000000", "ethereum:wallet:USDT": "1000000"}

@@ -80,6 +80,11 @@ class CurveVenue(AmmVenue):
             ],
         }
 
+    def conformance_live_target(self) -> Any:
+        """Our StableSwap pools on a local anvil (see :mod:`basis_venue_curve.testing.live_target`)."""
+        from basis_venue_curve.testing.live_target import live_target
+        return live_target(self.conformance_balances())
+
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:USDC": "1000000", "ethereum:wallet:USDT": "1000000",
                 "ethereum:wallet:DAI": "1000000", "ethereum:wallet:ETH": "10"}

@@ -75,6 +75,11 @@ class LidoVenue(LiquidStakingVenue):
             ],
         }
 
+    def conformance_live_target(self) -> Any:
+        """Our Lido contracts and WETH9 on a local anvil (see :mod:`basis_venue_lido.testing.live_target`)."""
+        from basis_venue_lido.testing.live_target import live_target
+        return live_target(self.conformance_balances())
+
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:ETH": "50", "ethereum:wallet:WETH": "10", "ethereum:wallet:stETH": "20",
                 "ethereum:wallet:wstETH": "20"}

@@ -288,25 +288,30 @@ def compute_swap_step(
     return sqrt_next, amount_in, amount_out, mul_div_rounding_up(amount_in, fee_pips, 1_000_000 - fee_pips)
 
 
+def _amount0_up(num: int, sqrt_lo: int, sqrt_hi: int) -> int:
+    """``getAmount0Delta(lo, hi, L, roundUp)`` for ``num = L << 96`` and ``0 < lo <= hi``:
+    ``divRoundingUp(mulDivRoundingUp(num, hi - lo, hi), lo)``."""
+    q, r = divmod(num * (sqrt_hi - sqrt_lo), sqrt_hi)
+    if r:
+        q += 1
+    if q > MAX_UINT256:
+        raise ValueError("FullMath: overflow")
+    q, r = divmod(q, sqrt_lo)
+    return q + 1 if r else q
+
+
 def swap_step_exact_in(
     sqrt_current: int, sqrt_target: int, liquidity: int, amount_remaining: int, fee_pips: int
 ) -> tuple[int, int, int, int]:
     """``SwapMath.computeSwapStep`` for an exact input (``amount_remaining`` >= 0, fee included) ->
-    (sqrt_next, amount_in, amount_out, fee_amount): the contract's exact-input branch, its SqrtPriceMath
-    calls inlined (same integer expressions, same rounding and the same reverts)."""
+    (sqrt_next, amount_in, amount_out, fee_amount): the contract's exact-input branch with its SqrtPriceMath calls
+    specialised to the direction (same integer expressions, same rounding and the same reverts)."""
     less_fee = amount_remaining * (1_000_000 - fee_pips) // 1_000_000
     if sqrt_current >= sqrt_target:  # zero for one: token0 in, the price falls to the target
         if sqrt_target <= 0:
             raise ValueError("SqrtPriceMath: zero price")
-        # getAmount0Delta(target, current, L, roundUp): divRoundingUp(mulDivRoundingUp(L << 96, diff, current), target)
         num = liquidity << 96
-        q, r = divmod(num * (sqrt_current - sqrt_target), sqrt_current)
-        if r:
-            q += 1
-        if q > MAX_UINT256:
-            raise ValueError("FullMath: overflow")
-        q, r = divmod(q, sqrt_target)
-        amount_in = q + 1 if r else q
+        amount_in = _amount0_up(num, sqrt_target, sqrt_current)
         if less_fee >= amount_in:
             sqrt_next = sqrt_target
         else:  # getNextSqrtPriceFromInput: amount0, rounding up (liquidity > 0 here: amount_in > 0)
@@ -316,13 +321,7 @@ def swap_step_exact_in(
                 sqrt_next = q + 1 if r else q
             else:  # the contract's overflow fallback
                 sqrt_next = get_next_sqrt_price_from_amount0_rounding_up(sqrt_current, liquidity, less_fee, True)
-            q, r = divmod(num * (sqrt_current - sqrt_next), sqrt_current)
-            if r:
-                q += 1
-            if q > MAX_UINT256:
-                raise ValueError("FullMath: overflow")
-            q, r = divmod(q, sqrt_next)
-            amount_in = q + 1 if r else q
+            amount_in = _amount0_up(num, sqrt_next, sqrt_current)
         amount_out = (liquidity * (sqrt_current - sqrt_next)) >> 96  # getAmount1Delta, rounded down
     else:  # one for zero: token1 in, the price rises to the target
         x = liquidity * (sqrt_target - sqrt_current)  # getAmount1Delta, rounded up (x >= 0: / 2**96 by shifts)

@@ -97,6 +97,11 @@ class UniswapVenue(AmmVenue):
             ],
         }
 
+    def conformance_live_target(self) -> Any:
+        """The real Uniswap v2 / v3 on a local anvil (see :mod:`basis_venue_uniswap.testing.live_target`)."""
+        from basis_venue_uniswap.testing.live_target import live_target
+        return live_target(self.conformance_balances())
+
     def conformance_balances(self) -> dict[str, str]:
         return {"ethereum:wallet:WETH": "100", "ethereum:wallet:USDC": "1000000", "ethereum:wallet:USDT": "1000000",
                 "ethereum:wallet:DAI": "1000000", "ethereum:wallet:ETH": "10"}
