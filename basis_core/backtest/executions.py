@@ -178,6 +178,10 @@ def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: li
     comp_cols = [array("d", bytes(8 * size)) for _ in range(ncomp)]
     one: list[tuple[Any, ...]] = []
     shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
+    # float of a PnL value by value: a run repeats many (the same fee or slippage at the same price); a zero is
+    # converted anew (Decimal("-0") == Decimal("0"), their floats differ in sign)
+    floats: dict[Any, float] = {}
+    float_of = floats.get
     k = 0
     at_ts, at = -1, 0  # the last record's time and its step (see below)
     n_steps = len(step_ns) if step_ns is not None else 0
@@ -209,7 +213,11 @@ def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: li
                 any("".join(key.split(":", 2)[1:2]) == "perp" for key in shape.pos_keys))
         comp_at, accruing_at, has_perp = info
         for j, off in comp_at:
-            comp_cols[j][k] = float(rec[off])
+            v = rec[off]
+            f = float_of(v)
+            if not f:  # not seen yet (None), or zero
+                f = floats[v] = float(v)
+            comp_cols[j][k] = f
         label = owner.get(i)
         op = shape.operation
         ok = shape.success
@@ -236,6 +244,10 @@ def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: li
         if label is not None:
             if has_perp:
                 deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)
+            elif len(shape.pos_keys) == 2:  # an exchange within the strategy's book (a spot trade: two keys)
+                k0, k1 = shape.pos_keys
+                a = shape.a
+                deltas = ({k0: rec[a], k1: rec[a + 1]}, {})
             else:  # an exchange within the strategy's book: its position changes, no prices of its own
                 deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
             own.append((at, label, *deltas))

@@ -158,6 +158,10 @@ def pnl_by_strategy(px: pd.DataFrame,
     value = [0.0] * len(names)
     accruing = np.array([k.split(":")[1] in ("perp", "supplied", "debt") for k in keys])
     venue_of = np.array([_venue_of(k) for k in keys])
+    # float of a change by value: a run repeats many (the same amount, the same fill); a zero is converted anew
+    # (Decimal("-0") == Decimal("0"), their floats differ in sign)
+    floats: dict[Any, float] = {}
+    float_of = floats.get
     for step, kind, _, a, b in events:
         if kind == 1:
             positions, costs = b
@@ -166,7 +170,10 @@ def pnl_by_strategy(px: pd.DataFrame,
                 for k, v in positions.items():
                     j = col.get(k)
                     if j is not None:
-                        row[j] += float(v)
+                        f = float_of(v)
+                        if not f:  # not seen yet (None), or zero
+                            f = floats[v] = float(v)
+                        row[j] += f
                 continue
             for k, v in positions.items():
                 j = col.get(k)
