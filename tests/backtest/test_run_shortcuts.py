@@ -99,3 +99,32 @@ def test_frozen_heap_leaves_the_hosts_frozen_objects_as_they_were() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_the_summary_scan_converts_repeated_and_signed_zero_values_as_the_record_scan() -> None:
+    """The stored-form scan converts each PnL value once per value: repeated values, equal values of other
+    exponents and a negative zero after a zero come out as ``float`` of each record's own value."""
+    import math
+    from datetime import UTC, datetime
+
+    from basis_core.backtest.executions import scan_history
+    from basis_core.deltas import ExecutionDeltas
+    from basis_core.history import HistoryLog
+
+    log = HistoryLog()
+    fees = ["-0.5", "-0.5", "-0.50", "0", "-0", "-0", "0.1"]
+    for i, fee in enumerate(fees):
+        log.add_deltas(1_000 + i, ExecutionDeltas(
+            "binance", "spot_trade", datetime(2025, 1, 1, tzinfo=UTC),
+            {"binance:spot:ETH": Decimal("0.01"), "binance:spot:USDT": Decimal("-33")},
+            fees={"binance:spot:USDT": Decimal(fee)}, fill_price=Decimal(3300), fill_amount=Decimal("0.01"),
+            pnl={"trading_fees": Decimal(fee), "slippage": Decimal("-0.01")}))
+    owners = dict.fromkeys(range(len(fees)), "s")
+    steps = [1_000 + i for i in range(len(fees))]
+    fast = scan_history(log, owners, steps, full=False, end=len(log))
+    plain = scan_history(list(log), owners, steps, full=False)
+    pd.testing.assert_frame_equal(fast[0], plain[0], check_exact=True)
+    assert fast[1] == plain[1] and len(fast[1]) == len(fees)
+    got = fast[0]["pnl_trading_fees"].tolist()
+    assert got == [float(Decimal(f)) for f in fees]
+    assert [math.copysign(1, v) for v in got] == [math.copysign(1, float(Decimal(f))) for f in fees]
