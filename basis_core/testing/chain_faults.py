@@ -83,6 +83,20 @@ class StallingProxy:
         self.server.server_close()
 
 
+def _short_timeout_from_the_send(provider: Any, proxy: StallingProxy) -> None:
+    """Give ``provider`` (web3's HTTPProvider) a short timeout for ``eth_sendRawTransaction`` and every request
+    after it, which the proxy never answers, and a generous one for the reads before it, which it forwards: a
+    short timeout on those made a slow read on a loaded machine fail the instruction before anything was sent."""
+    make = provider._make_request
+
+    def timed(method: str, request_data: bytes) -> Any:
+        stalled = method == "eth_sendRawTransaction" or proxy.sent.is_set()
+        provider._request_kwargs["timeout"] = 0.3 if stalled else 30
+        return make(method, request_data)
+
+    provider._make_request = timed
+
+
 @contextmanager
 def crash_at(point: str) -> Iterator[None]:
     """Make :mod:`basis_core.live.chain_intents` 'die' at ``point`` (``after_sign`` / ``after_broadcast``)."""
@@ -146,8 +160,8 @@ def run_with_fault(fault: str, node_url: str, account: str, make_manager: Callab
         try:
             m = make_manager(proxy.url, {})
             provider = m.venue(instruction["venue"]).backend.client.w3.provider
-            provider._request_kwargs["timeout"] = 0.3
             provider.exception_retry_configuration = None  # web3's own retries only lengthen the stall
+            _short_timeout_from_the_send(provider, proxy)
             try:
                 m.execute(timestamp, instruction)
             except Exception as e:
