@@ -16,7 +16,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Container, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +210,34 @@ def start_anvil(*extra_args: str, timeout: float = 20.0) -> AnvilNode:
                 time.sleep(0.02)
         node.stop()
     raise RuntimeError(f"anvil did not start: {last_err}")
+
+
+@contextmanager
+def chain_target(prepare: Callable[[AnvilNode, Any, list[str]], Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A conformance kit live target (``conformance_live_target()``) on a fresh anvil node.
+
+    ``prepare(node, w3, accounts)`` deploys the venue's contracts and funds the venue's account (``accounts[1]``,
+    whose key is ``ANVIL_KEYS[1]``); it returns the venue settings beyond the connection's. Yields
+    ``{"rpc_url", "private_key", "receipt_poll_interval": 0.002, **those}``; the node is stopped (and its cache
+    deleted) when the context exits.
+    """
+    from web3 import Web3
+
+    node = start_anvil()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
+        extra = prepare(node, w3, list(w3.eth.accounts))
+        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "receipt_poll_interval": 0.002, **extra}
+    finally:
+        node.stop()
+
+
+def wallet_amounts(balances: Mapping[str, Any], tokens: Container[str]) -> dict[str, Decimal]:
+    """The human amounts of the ``ethereum:wallet:<TOKEN>`` keys of ``balances`` whose token is in ``tokens``
+    (other keys, ETH among them unless listed, are left out)."""
+    out: dict[str, Decimal] = {}
+    for key, amount in balances.items():
+        sym = key.rsplit(":", 1)[-1]
+        if sym in tokens:
+            out[sym] = Decimal(str(amount))
+    return out

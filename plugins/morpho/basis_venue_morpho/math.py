@@ -291,6 +291,22 @@ def accrue_interest(m: Market, now: int, irm: bool = True) -> Accrual:
                           rate))
 
 
+def _wexp(x: int) -> int:
+    """``ExpLib.wExp(x)`` as :func:`accrued_market` needs it, the same integers: for ``|x| < ln2 / 2`` (an hourly
+    step's adaptation) the contract's ``q`` is 0 and ``r`` is ``x``; ``r * r / WAD / 2`` is ``r * r / (2 WAD)``."""
+    if -_HALF_LN_2 < x < _HALF_LN_2:
+        return WAD + x + x * x // _TWO_WAD
+    if x < LN_WEI_INT:
+        return 0
+    if x >= WEXP_UPPER_BOUND:
+        return WEXP_UPPER_VALUE
+    a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
+    q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
+    r = x - q * LN_2_INT
+    e = WAD + r + r * r // _TWO_WAD
+    return e << q if q >= 0 else e >> -q
+
+
 def accrued_market(m: Market, now: int) -> Market:
     """``accrue_interest(m, now).market``, the same integers: the per-step accrual of a backtest, with
     ``_borrowRate``, ``_curve``, both ``wExp`` and ``wTaylorCompounded`` inlined for a market whose IRM is
@@ -311,35 +327,11 @@ def accrued_market(m: Market, now: int) -> Market:
         avg = end = rat
     else:
         # end = _newRateAtTarget(rat, x): rat x wExp(x) (both non-negative: floor), clamped
-        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
-            e = WAD + x + x * x // _TWO_WAD
-        elif x < LN_WEI_INT:
-            e = 0
-        elif x >= WEXP_UPPER_BOUND:
-            e = WEXP_UPPER_VALUE
-        else:
-            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
-            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
-            r = x - q * LN_2_INT
-            e = WAD + r + r * r // _TWO_WAD
-            e = e << q if q >= 0 else e >> -q
-        end = rat * e // WAD
+        end = rat * _wexp(x) // WAD
         end = _MIN_RAT if end < _MIN_RAT else _MAX_RAT if end > _MAX_RAT else end
         # mid = _newRateAtTarget(rat, x / 2)
         x = x >> 1 if x >= 0 else -(-x >> 1)
-        if -_HALF_LN_2 < x < _HALF_LN_2:  # q = 0, r = x (an hourly step's adaptation)
-            e = WAD + x + x * x // _TWO_WAD
-        elif x < LN_WEI_INT:
-            e = 0
-        elif x >= WEXP_UPPER_BOUND:
-            e = WEXP_UPPER_VALUE
-        else:
-            a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
-            q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
-            r = x - q * LN_2_INT
-            e = WAD + r + r * r // _TWO_WAD
-            e = e << q if q >= 0 else e >> -q
-        mid = rat * e // WAD
+        mid = rat * _wexp(x) // WAD
         mid = _MIN_RAT if mid < _MIN_RAT else _MAX_RAT if mid > _MAX_RAT else mid
         avg = (rat + end + 2 * mid) >> 2  # all positive (clamped at MIN_RATE_AT_TARGET > 0)
     z = (_COEFF_BELOW if err < 0 else _COEFF_ABOVE) * err

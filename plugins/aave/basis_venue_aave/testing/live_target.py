@@ -6,9 +6,8 @@ key 1) gets the market tokens' ``balances`` minted (ETH comes with anvil; tokens
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 ASSETS = ("WETH", "wstETH", "USDC", "USDT")  # the assets the venue's conformance examples use
@@ -16,28 +15,21 @@ ASSETS = ("WETH", "wstETH", "USDC", "USDT")  # the assets the venue's conformanc
 
 def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
     """Mint ``who`` the ``ethereum:wallet:<TOKEN>`` amounts of the market's tokens."""
-    for key, amount in balances.items():
-        sym = key.rsplit(":", 1)[-1]
-        if sym in world.tokens:
-            world.mint(sym, who, Decimal(str(amount)))
+    from basis_core.testing.anvil import wallet_amounts
+
+    for sym, amount in wallet_amounts(balances, world.tokens).items():
+        world.mint(sym, who, amount)
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy and seed the Aave v3 market, fund the account; yield the venue settings; stop the
     node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target
     from basis_venue_aave.testing.deploy import deploy_aave_market
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        deployer, user = list(w3.eth.accounts)[:2]
-        world = deploy_aave_market(w3, deployer, ASSETS)
-        fund(world, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": world.deployment_table(),
-               "receipt_poll_interval": 0.002}
-    finally:
-        node.stop()
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
+        world = deploy_aave_market(w3, accounts[0], ASSETS)
+        fund(world, accounts[1], balances)
+        return {"deployment_table": world.deployment_table()}
+
+    return chain_target(prepare)

@@ -8,6 +8,9 @@ DAI/USDC/USDT pool ("3pool"), and seeds both with balanced liquidity from the de
 from __future__ import annotations
 
 import decimal
+import hashlib
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,7 +44,8 @@ class CompiledPool:
 
 @lru_cache(maxsize=4)
 def compile_stableswap(n_coins: int) -> CompiledPool:
-    """Compile the pool template for 2 or 3 coins (vyper 0.4.3, ~1.7 s, cached per process).
+    """Compile the pool template for 2 or 3 coins (vyper 0.4.3, ~1.7 s; cached per process, and on disk under
+    ``node_modules/.cache/basis-venue-curve`` keyed by the source and vyper's version).
 
     Importing vyper installs its own 78-digit Decimal context in the importing thread (``vyper.utils``); the import
     and the compilation run inside a local context of vyper's precision, so the caller's context is as it was.
@@ -53,17 +57,31 @@ def compile_stableswap(n_coins: int) -> CompiledPool:
 
 
 def _compile(n_coins: int) -> CompiledPool:
-    from vyper.compiler import compile_code
+    from importlib.metadata import version
+
+    from basis_core.testing.anvil import node_modules
 
     src = CONTRACT.read_text()
     if N_COINS_LINE not in src:
         raise RuntimeError("StableSwap.vy template marker missing")
     src = src.replace(N_COINS_LINE, f"N_COINS: constant(uint256) = {n_coins}")
-    out = compile_code(src, output_formats=["abi", "bytecode", "layout"])
-    layout = out["layout"]["storage_layout"]
-    code = out["bytecode"]
-    art = Artifact(f"StableSwap{n_coins}", out["abi"], code[2:] if code.startswith("0x") else code, {})
-    return CompiledPool(n_coins, art, {k: int(v["slot"]) for k, v in layout.items()})
+    key = hashlib.sha256(f"{version('vyper')}\n{src}".encode()).hexdigest()[:32]
+    cache = node_modules() / ".cache" / "basis-venue-curve" / f"stableswap-{key}.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+    else:
+        from vyper.compiler import compile_code
+
+        out = compile_code(src, output_formats=["abi", "bytecode", "layout"])
+        code = out["bytecode"]
+        saved = {"abi": out["abi"], "bytecode": code[2:] if code.startswith("0x") else code,
+                 "slots": {k: int(v["slot"]) for k, v in out["layout"]["storage_layout"].items()}}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(saved))
+        os.replace(tmp, cache)  # atomic: a concurrent reader sees the whole file or none
+    art = Artifact(f"StableSwap{n_coins}", saved["abi"], saved["bytecode"], {})
+    return CompiledPool(n_coins, art, {k: int(v) for k, v in saved["slots"].items()})
 
 
 def deploy_token(w3: Any, deployer: str, symbol: str, decimals: int) -> Any:

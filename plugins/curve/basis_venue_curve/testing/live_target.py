@@ -6,9 +6,8 @@ the tokens' ``balances`` minted (no approvals: the venue grants its own; ETH com
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 ETH_USD = "2500"  # the ETH price the venue values gas at (option ``eth_usd``; no market data in the kit)
@@ -16,30 +15,22 @@ ETH_USD = "2500"  # the ETH price the venue values gas at (option ``eth_usd``; n
 
 def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
     """Mint ``who`` the ``ethereum:wallet:<TOKEN>`` amounts of the world's tokens."""
+    from basis_core.testing.anvil import wallet_amounts
     from basis_venue_curve.testing.deploy import mint
 
-    for key, amount in balances.items():
-        sym = key.rsplit(":", 1)[-1]
-        if sym in world.tokens:
-            mint(world.w3, world.tokens[sym], who, int(Decimal(str(amount)).scaleb(world.token_decimals[sym])))
+    for sym, amount in wallet_amounts(balances, world.tokens).items():
+        mint(world.w3, world.tokens[sym], who, int(amount.scaleb(world.token_decimals[sym])))
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy and seed the pools, fund the account; yield the venue settings; stop the node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target
     from basis_venue_curve.deployment import table_from_world
     from basis_venue_curve.testing.deploy import deploy_curve_pools
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        deployer, user = list(w3.eth.accounts)[:2]
-        world = deploy_curve_pools(w3, deployer)
-        fund(world, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": table_from_world(world),
-               "receipt_poll_interval": 0.002, "eth_usd": ETH_USD}
-    finally:
-        node.stop()
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
+        world = deploy_curve_pools(w3, accounts[0])
+        fund(world, accounts[1], balances)
+        return {"deployment_table": table_from_world(world), "eth_usd": ETH_USD}
+
+    return chain_target(prepare)

@@ -8,29 +8,22 @@ donation to the strategy first so the share rate is not 1:1. The venue's account
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 DELAY_BLOCKS = 10  # minWithdrawalDelayBlocks of the deployed DelegationManager
 MINTABLE_ERC20 = "@aave/core-v3/artifacts/contracts/mocks/tokens/MintableERC20.sol/MintableERC20.json"
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy the managers and a stETH strategy, fund the account; yield the venue settings (with
     ``operator``); stop the node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target, wallet_amounts
     from basis_core.testing.contracts import deploy, load_artifact, transact
     from basis_venue_eigenlayer.testing.deploy import deploy_eigenlayer
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        accounts = list(w3.eth.accounts)
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
         deployer, user, other, operator = accounts[0], accounts[1], accounts[6], accounts[5]
         steth = deploy(w3, load_artifact(MINTABLE_ERC20), "Liquid staked Ether 2.0", "stETH", 18, sender=deployer)
         world = deploy_eigenlayer(w3, deployer, {"stETH": steth}, operator, min_withdrawal_delay_blocks=DELAY_BLOCKS)
@@ -40,11 +33,8 @@ def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         transact(w3, world.strategy_manager.functions.depositIntoStrategy(strategy.address, steth.address,
                                                                            7 * 10**18), other)
         transact(w3, steth.functions.transfer(strategy.address, 1_234_567_890_123_456_789), other)
-        for key, amount in balances.items():
-            sym = key.rsplit(":", 1)[-1]
-            if sym in world.tokens:
-                transact(w3, world.tokens[sym].functions.mint(user, int(Decimal(str(amount)).scaleb(18))), deployer)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": world.deployment_table(),
-               "operator": operator, "receipt_poll_interval": 0.002}
-    finally:
-        node.stop()
+        for sym, amount in wallet_amounts(balances, world.tokens).items():
+            transact(w3, world.tokens[sym].functions.mint(user, int(amount.scaleb(18))), deployer)
+        return {"deployment_table": world.deployment_table(), "operator": operator}
+
+    return chain_target(prepare)

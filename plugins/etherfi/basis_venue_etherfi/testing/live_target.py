@@ -8,8 +8,8 @@ amount is held). ETH comes with anvil.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -36,26 +36,19 @@ def fund(world: Any, weth: Any, who: str, balances: Mapping[str, Any]) -> None:
         transact(world.w3, world.pool.functions.deposit(), who, value=eeth + 10**9)
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy and rebase EtherFi, deploy WETH9, fund the account; yield the venue settings; stop the
     node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target
     from basis_core.testing.contracts import deploy, load_artifact
     from basis_venue_etherfi.testing.deploy import deploy_etherfi
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        deployer, user = list(w3.eth.accounts)[:2]
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
+        deployer, user = accounts[:2]
         world = deploy_etherfi(w3, deployer, finalization_delay=FINALIZATION_DELAY)
         world.rebase(REBASE_WEI)
         weth = deploy(w3, load_artifact("@uniswap/v2-periphery/build/WETH9.json"), sender=deployer)
         fund(world, weth, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1],
-               "deployment_table": {**world.deployment_table(), "WETH": weth.address},
-               "receipt_poll_interval": 0.002}
-    finally:
-        node.stop()
+        return {"deployment_table": {**world.deployment_table(), "WETH": weth.address}}
+
+    return chain_target(prepare)

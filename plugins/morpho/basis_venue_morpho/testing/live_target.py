@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +49,10 @@ def seed_world(w3: Any, owner: str, lender: str, bob: str) -> Any:
 
 def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
     """Give ``who`` the ``ethereum:wallet:<TOKEN>`` balances of the world's tokens (ETH comes with anvil)."""
-    for key, amount in balances.items():
-        sym = key.rsplit(":", 1)[-1]
-        if sym in world.tokens:
-            world.set_balance(sym, who, int(Decimal(str(amount)).scaleb(world.decimals[sym])))
+    from basis_core.testing.anvil import wallet_amounts
+
+    for sym, amount in wallet_amounts(balances, world.tokens).items():
+        world.set_balance(sym, who, int(amount.scaleb(world.decimals[sym])))
 
 
 def deploy_executor(w3: Any, table: Mapping[str, Any], owner: str) -> str:
@@ -76,19 +75,14 @@ def _cache_file() -> Path:
     return node_modules() / ".cache" / "basis-venue-morpho" / f"live-target-{key}.json"
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy and seed (or load the cached seeded state), fund the account; yield the venue settings;
     stop the node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target
     from basis_venue_morpho.testing.deploy import MorphoDeployment, compile_morpho
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        owner, user, lender, bob = list(w3.eth.accounts)[:4]
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
+        owner, user, lender, bob = accounts[:4]
         cache = _cache_file()
         if cache.exists():
             saved = json.loads(cache.read_text())
@@ -105,7 +99,6 @@ def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             tmp.write_text(json.dumps({"state": node.rpc("anvil_dumpState"), "table": table}))
             tmp.replace(cache)
         fund(world, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": table,
-               "receipt_poll_interval": 0.002, "executor": deploy_executor(w3, table, user)}
-    finally:
-        node.stop()
+        return {"deployment_table": table, "executor": deploy_executor(w3, table, user)}
+
+    return chain_target(prepare)

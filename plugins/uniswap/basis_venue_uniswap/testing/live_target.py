@@ -7,39 +7,30 @@ with anvil).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 
 def fund(world: Any, who: str, balances: Mapping[str, Any]) -> None:
     """Transfer ``who`` the ``ethereum:wallet:<TOKEN>`` amounts of the world's tokens from the deployer."""
+    from basis_core.testing.anvil import wallet_amounts
     from basis_core.testing.contracts import transact
 
-    for key, amount in balances.items():
-        sym = key.rsplit(":", 1)[-1]
-        if sym in world.tokens:
-            units = int(Decimal(str(amount)).scaleb(world.decimals[sym]))
-            transact(world.w3, world.tokens[sym].functions.transfer(who, units), sender=world.deployer)
+    for sym, amount in wallet_amounts(balances, world.tokens).items():
+        units = int(amount.scaleb(world.decimals[sym]))
+        transact(world.w3, world.tokens[sym].functions.transfer(who, units), sender=world.deployer)
 
 
-@contextmanager
-def live_target(balances: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def live_target(balances: Mapping[str, Any]) -> AbstractContextManager[dict[str, Any]]:
     """Start anvil, deploy Uniswap v2 / v3 with funded pools, fund the account; yield the venue settings; stop the
     node."""
-    from web3 import Web3
-
-    from basis_core.testing.anvil import ANVIL_KEYS, start_anvil
+    from basis_core.testing.anvil import chain_target
     from basis_venue_uniswap.testing.deploy import deploy_uniswap
 
-    node = start_anvil()
-    try:
-        w3 = Web3(Web3.HTTPProvider(node.url, cache_allowed_requests=True))
-        deployer, user = list(w3.eth.accounts)[:2]
-        world = deploy_uniswap(w3, deployer)
-        fund(world, user, balances)
-        yield {"rpc_url": node.url, "private_key": ANVIL_KEYS[1], "deployment_table": world.deployment_table(),
-               "receipt_poll_interval": 0.002}
-    finally:
-        node.stop()
+    def prepare(node: Any, w3: Any, accounts: list[str]) -> dict[str, Any]:
+        world = deploy_uniswap(w3, accounts[0])
+        fund(world, accounts[1], balances)
+        return {"deployment_table": world.deployment_table()}
+
+    return chain_target(prepare)
