@@ -8,6 +8,8 @@ loads only the named venues (``NamedExtensionManager``) and reports the missing 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,8 +77,31 @@ def _dist_of(ep: Any) -> tuple[str, str]:
 
 
 def _dist_index() -> dict[tuple[str, str], Any]:
+    """(entry point name, value) -> its distribution, for this group. One scan of the installed metadata per state
+    of ``sys.path``: the scan is kept while the path entries and their modification times are unchanged (installing
+    or removing a distribution adds or removes a ``*.dist-info`` directory in an entry, changing its mtime)."""
+    global _DIST_INDEX
+    key = _path_state()
+    if _DIST_INDEX is not None and _DIST_INDEX[0] == key:
+        return _DIST_INDEX[1]
     from importlib.metadata import entry_points
-    return {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    index = {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    _DIST_INDEX = (key, index)
+    return index
+
+
+_DIST_INDEX: tuple[tuple[tuple[str, int], ...], dict[tuple[str, str], Any]] | None = None
+
+
+def _path_state() -> tuple[tuple[str, int], ...]:
+    """Each ``sys.path`` entry with its modification time (-1: missing)."""
+    out = []
+    for p in sys.path:
+        try:
+            out.append((p, os.stat(p or ".").st_mtime_ns))
+        except (OSError, TypeError, ValueError):
+            out.append((str(p), -1))
+    return tuple(out)
 
 
 def discover_venues(names: Iterable[str] | None = None, blocked: Iterable[str] = ()) -> DiscoveryReport:
