@@ -69,10 +69,18 @@ class DiscoveryReport:
 def _dist_of(ep: Any) -> tuple[str, str]:
     """(distribution name, version) of an entry point, via importlib.metadata when stevedore's cache lacks it."""
     dist = getattr(ep, "dist", None)
-    if dist is None:
-        dist = _dist_index().get((str(ep.name), str(getattr(ep, "value", ""))))
-    if dist is None:
-        return "unknown", "unknown"
+    if dist is not None:
+        return _name_version(dist)
+    key = (str(ep.name), str(getattr(ep, "value", "")))
+    index = _dist_index()  # first: a changed sys.path drops the names memoised below
+    known = _DIST_NAMES.get(key)
+    if known is None:
+        dist = index.get(key)
+        known = _DIST_NAMES[key] = ("unknown", "unknown") if dist is None else _name_version(dist)
+    return known
+
+
+def _name_version(dist: Any) -> tuple[str, str]:
     return str(dist.metadata["Name"] or dist.name), str(dist.version)
 
 
@@ -87,10 +95,13 @@ def _dist_index() -> dict[tuple[str, str], Any]:
     from importlib.metadata import entry_points
     index = {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
     _DIST_INDEX = (key, index)
+    _DIST_NAMES.clear()
     return index
 
 
 _DIST_INDEX: tuple[tuple[tuple[str, int], ...], dict[tuple[str, str], Any]] | None = None
+#: (entry point name, value) -> (distribution name, version), read from the metadata of ``_DIST_INDEX``'s scan
+_DIST_NAMES: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def _path_state() -> tuple[tuple[str, int], ...]:
