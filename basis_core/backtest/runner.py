@@ -385,7 +385,11 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 s.step(manager, ts)
                 h1 = len(history)
                 if h1 > h0:
-                    owners.append((h0, h1, label))
+                    last = owners[-1] if owners else None
+                    if last is not None and last[1] == h0 and last[2] == label:
+                        owners[-1] = (last[0], h1, label)  # one range per run of records of one strategy
+                    else:
+                        owners.append((h0, h1, label))
                     h0 = h1
             started = True
             epoch = row_epoch(ts_ns)
@@ -542,8 +546,7 @@ def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     """History index -> the strategy whose step made it."""
     out: dict[int, str] = {}
     for a, b, label in owners:
-        for i in range(a, min(b, n)):
-            out[i] = label
+        out.update(dict.fromkeys(range(a, min(b, n)), label))
     return out
 
 
