@@ -203,6 +203,8 @@ def risk_metrics(balances: Mapping[str, Any]) -> dict[str, float]:
     ``<venue>:margin_ratio:<asset>`` (maintenance margin / margin balance)."""
     out: dict[str, float] = {}
     for key, value in balances.items():
+        if "metric" not in key:  # not a metric key (most of a book): no split
+            continue
         venue, kind, name = key.partition(":")[0], *key.split(":", 2)[1:]
         if kind != "metric":
             continue

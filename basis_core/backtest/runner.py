@@ -34,6 +34,7 @@ import pandas as pd
 
 from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
 from basis_core.backtest.executions import EXECUTION_COLUMNS, AccrualEvent, OwnEvent, executions_frame, scan_history
+from basis_core.backtest.metrics import risk_metrics
 from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
@@ -514,8 +515,6 @@ def _risk_sample(manager: ExecutionInterfaceManager, ts: Any, venues: list[str],
                  corridor_snap: Any = None) -> dict[str, float]:
     """Health factor, LTV and margin ratio(s) the venues report (``<venue>:metric:...`` balances); with a
     ``corridor_snap`` (the step's market) also the risk corridor's columns (see :func:`run`)."""
-    from basis_core.backtest.metrics import risk_metrics
-
     out: dict[str, float] = {}
     if corridor_snap is not None:
         from basis_core.risk.corridor import corridor_columns
