@@ -8,6 +8,8 @@ loads only the named venues (``NamedExtensionManager``) and reports the missing 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,16 +69,50 @@ class DiscoveryReport:
 def _dist_of(ep: Any) -> tuple[str, str]:
     """(distribution name, version) of an entry point, via importlib.metadata when stevedore's cache lacks it."""
     dist = getattr(ep, "dist", None)
-    if dist is None:
-        dist = _dist_index().get((str(ep.name), str(getattr(ep, "value", ""))))
-    if dist is None:
-        return "unknown", "unknown"
+    if dist is not None:
+        return _name_version(dist)
+    key = (str(ep.name), str(getattr(ep, "value", "")))
+    index = _dist_index()  # first: a changed sys.path drops the names memoised below
+    known = _DIST_NAMES.get(key)
+    if known is None:
+        dist = index.get(key)
+        known = _DIST_NAMES[key] = ("unknown", "unknown") if dist is None else _name_version(dist)
+    return known
+
+
+def _name_version(dist: Any) -> tuple[str, str]:
     return str(dist.metadata["Name"] or dist.name), str(dist.version)
 
 
 def _dist_index() -> dict[tuple[str, str], Any]:
+    """(entry point name, value) -> its distribution, for this group. One scan of the installed metadata per state
+    of ``sys.path``: the scan is kept while the path entries and their modification times are unchanged (installing
+    or removing a distribution adds or removes a ``*.dist-info`` directory in an entry, changing its mtime)."""
+    global _DIST_INDEX
+    key = _path_state()
+    if _DIST_INDEX is not None and _DIST_INDEX[0] == key:
+        return _DIST_INDEX[1]
     from importlib.metadata import entry_points
-    return {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    index = {(ep.name, ep.value): ep.dist for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    _DIST_INDEX = (key, index)
+    _DIST_NAMES.clear()
+    return index
+
+
+_DIST_INDEX: tuple[tuple[tuple[str, int], ...], dict[tuple[str, str], Any]] | None = None
+#: (entry point name, value) -> (distribution name, version), read from the metadata of ``_DIST_INDEX``'s scan
+_DIST_NAMES: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _path_state() -> tuple[tuple[str, int], ...]:
+    """Each ``sys.path`` entry with its modification time (-1: missing)."""
+    out = []
+    for p in sys.path:
+        try:
+            out.append((p, os.stat(p or ".").st_mtime_ns))
+        except (OSError, TypeError, ValueError):
+            out.append((str(p), -1))
+    return tuple(out)
 
 
 def discover_venues(names: Iterable[str] | None = None, blocked: Iterable[str] = ()) -> DiscoveryReport:

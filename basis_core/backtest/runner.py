@@ -385,7 +385,11 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 s.step(manager, ts)
                 h1 = len(history)
                 if h1 > h0:
-                    owners.append((h0, h1, label))
+                    last = owners[-1] if owners else None
+                    if last is not None and last[1] == h0 and last[2] == label:
+                        owners[-1] = (last[0], h1, label)  # one range per run of records of one strategy
+                    else:
+                        owners.append((h0, h1, label))
                     h0 = h1
             started = True
             epoch = row_epoch(ts_ns)
@@ -406,10 +410,12 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         pos_rows.add(n, bal)
                 # the same market: its prices are reused; plain tuples, no result objects per step
                 step_eq, _, step_exp, step_price, step_comps = step_parts(snap, bal, same_market)
-                if step_comps is not None:
+                price_f = float(step_price)
+                if step_comps is not None:  # its first component is step_price: converted once
                     comp_steps.append(len(eq_rows))
-                    comp_vals.extend([float(x) if x else 0.0 for x in step_comps])
-                price_rows.append(float(step_price))
+                    comp_vals.append(price_f if step_price else 0.0)
+                    comp_vals.extend([float(x) if x else 0.0 for x in step_comps[1:]])
+                price_rows.append(price_f)
                 exp_rows.add(step_exp)
                 eq_float_now = float(step_eq)
                 eq_rows.append(eq_float_now)  # last: a step counts once everything of it is recorded
@@ -542,8 +548,7 @@ def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
     """History index -> the strategy whose step made it."""
     out: dict[int, str] = {}
     for a, b, label in owners:
-        for i in range(a, min(b, n)):
-            out[i] = label
+        out.update(dict.fromkeys(range(a, min(b, n)), label))
     return out
 
 
