@@ -68,6 +68,8 @@ __all__ = ["LIBRARY_CONTEXT", "PRECISION", "library_context"]
 def dec(x: object) -> decimal.Decimal:
     """Exact Decimal of a number a venue (or its emulator) gives as a string, int or float (floats go through
     ``repr``, so ``0.1`` is ``Decimal("0.1")``)."""
+    if type(x) is str:  # the common case: a venue's number string
+        return decimal.Decimal(x)
     if isinstance(x, decimal.Decimal):
         return x
     if isinstance(x, float):

@@ -830,10 +830,12 @@ class CexLiveBackend(CexWithdrawals):
     # -- orders ------------------------------------------------------------------------------------
     def _order(self, ts: Any, ins: Any, perp: bool) -> ExecutionDeltas:
         m = market_for(self.markets, self.name, ins.symbol, perp)
-        reduce_only = bool(getattr(ins, "reduce_only", False))
+        # the instruction's own fields (a spot order has neither: pydantic's __getattr__ miss raises inside)
+        fields = ins.__dict__
+        reduce_only = bool(fields.get("reduce_only", False))
         validate_order(m, ins.amount, ins.price, None, reduce_only)
         check_time_in_force(self.name, self.spec.time_in_force, ins)
-        lev = getattr(ins, "leverage", None)
+        lev = fields.get("leverage")
         if lev is not None:
             self._ensure_leverage(m, lev)
         if type(self).prepare_order is not CexLiveBackend.prepare_order:

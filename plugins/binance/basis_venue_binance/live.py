@@ -290,13 +290,18 @@ class BinanceLiveBackend(BinanceWithdrawals, CexLiveBackend):
                         for f in raw)
             if sum((f.qty for f in out), ZERO) == filled:
                 return out
-        trades = self._read(lambda: self.client.fetch_my_trades(m.symbol, None, None, {"orderId": order_id}),
-                            "fetch_my_trades")
+        # Binance's own trade rows (``GET /fapi/v1/userTrades`` / ``/api/v3/myTrades``, the endpoints ccxt's
+        # fetch_my_trades calls for a USD-M / spot market with these parameters): only the raw rows are read,
+        # so ccxt's unified trade parsing is skipped. Signing, rate limiting and error mapping are ccxt's.
+        client = self.client
+        get = client.fapiPrivateGetUserTrades if m.is_perp else client.privateGetMyTrades
+        req = {"symbol": self._market_id(m), "orderId": order_id}
+        trades = self._read(lambda: get(req), "fetch_my_trades")
         return tuple(
-            VenueFill(dec(t["info"]["price"]), dec(t["info"]["qty"]), dec(t["info"].get("commission", "0")),
-                      str(t["info"].get("commissionAsset") or m.quote), dec(t["info"].get("realizedPnl", "0")),
-                      bool(t["info"].get("maker", t["info"].get("isMaker", False))))
-            for t in trades if str(t["info"].get("orderId")) == order_id
+            VenueFill(dec(t["price"]), dec(t["qty"]), dec(t.get("commission", "0")),
+                      str(t.get("commissionAsset") or m.quote), dec(t.get("realizedPnl", "0")),
+                      bool(t.get("maker", t.get("isMaker", False))))
+            for t in trades if str(t.get("orderId")) == order_id
         )
 
     def cancel_request(self, target: Target) -> Any:
