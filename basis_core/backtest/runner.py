@@ -535,7 +535,7 @@ def _risk_frame(rows: list[dict[str, float]], index_ns: list[int], exposures: pd
     from basis_core.backtest.metrics import exposure_shares
 
     shares = exposure_shares(exposures, equity)
-    if not rows:
+    if not any(rows):  # no sample reported a metric (a spot-only book): no column to join
         return shares
     idx = pd.DatetimeIndex(pd.to_datetime(index_ns, unit="ns", utc=True), name="timestamp")
     sampled = pd.DataFrame(rows, index=idx)
