@@ -296,15 +296,7 @@ def _wexp(x: int) -> int:
     step's adaptation) the contract's ``q`` is 0 and ``r`` is ``x``; ``r * r / WAD / 2`` is ``r * r / (2 WAD)``."""
     if -_HALF_LN_2 < x < _HALF_LN_2:
         return WAD + x + x * x // _TWO_WAD
-    if x < LN_WEI_INT:
-        return 0
-    if x >= WEXP_UPPER_BOUND:
-        return WEXP_UPPER_VALUE
-    a = x - _HALF_LN_2 if x < 0 else x + _HALF_LN_2
-    q = a // LN_2_INT if a >= 0 else -(-a // LN_2_INT)
-    r = x - q * LN_2_INT
-    e = WAD + r + r * r // _TWO_WAD
-    return e << q if q >= 0 else e >> -q
+    return w_exp(x)
 
 
 def accrued_market(m: Market, now: int) -> Market:
