@@ -907,43 +907,26 @@ class CexSimulator:
         that closed after ``since_ns`` (the accrual's start) count their extremes: a position is never liquidated
         by a price from before the step it was checked in.
 
-        The check itself (every step with open positions) is one pass over the positions at their adverse
-        extremes; only a wallet found liquidatable goes on to :meth:`_liquidate_wallets` (the same health, then
-        the liquidation prices)."""
+        The check itself (every step with open positions) is :meth:`_health` at the positions' adverse extremes;
+        only a wallet found liquidatable goes on to :meth:`_liquidate_wallets` (the same health, then the
+        liquidation prices)."""
         markets = self.markets
         src_of = self._src
         px_of = self._px
-        balance = self.ledger.balance
-        acc_of: dict[str, list[Decimal]] = {}
+        adverse: dict[str, Decimal] = {}
         for sym, p in self._open.items():
-            m = markets[sym]
             c = px_of.get(sym)
             if c is None or c[0] != t_ns:
-                self.price(m, t_ns)
+                self.price(markets[sym], t_ns)
                 c = px_of[sym]
             i = c[2]
             times, _closes, series = src_of[sym]
-            size = p.size
             if times[i] <= since_ns:  # the bar was checked before this step: its close
-                mark = c[1]
+                adverse[sym] = c[1]
             else:  # the adverse extreme: a long at the bar's low, a short at its high (the close without them)
-                col = series.columns.get("low" if size > 0 else "high")
-                mark = c[1] if col is None else col[i]
-            key = m.margin_key
-            acc = acc_of.get(key)
-            if acc is None:
-                acc = acc_of[key] = [balance(key) + pending.get(key, ZERO), ZERO]
-            if size > 0:  # as _health
-                notional = size * mark
-                acc[0] += notional - p.cost
-            else:
-                notional = -size * mark
-                acc[0] += p.cost - notional
-            tier = m.tiers[0]
-            if tier.cap is not None and notional >= tier.cap:
-                tier = tier_for(m.tiers, notional)
-            acc[1] += notional * tier.mmr - tier.cum
-        for bal, mm in acc_of.values():
+                col = series.columns.get("low" if p.size > 0 else "high")
+                adverse[sym] = c[1] if col is None else col[i]
+        for bal, mm in self._health(t_ns, pending, adverse).values():
             if is_liquidatable(bal, mm):
                 self._liquidate_wallets(stamp, t_ns, pending, out, since_ns)
                 return
