@@ -436,13 +436,24 @@ def _error_from_validation(exc: ValidationError) -> InstructionError:
     return InstructionValidationError(field, reason, errs)  # type: ignore[arg-type]
 
 
-def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> InstructionModel:
-    """Return a validated instruction model from a model, a dict or a JSON text.
+def check_operation_tags(obj: dict[str, Any], nested: str = "steps") -> None:
+    """Refuse an ``operation`` (or, in the list ``nested``, an item's) that is not a string before pydantic sees it.
 
-    Raises :class:`InstructionValidationError` (or :class:`UnknownOperationError`) naming the field.
-    """
-    if isinstance(obj, InstructionBase):
-        return obj  # type: ignore[return-value]
+    pydantic names a bad union tag with ``str(tag)``, which recurses once per nesting level of a list or dict tag: a
+    deep one would run to the interpreter's recursion limit, where a garbage collection's finalizers fail."""
+    tags: list[tuple[str, Any]] = [("operation", obj.get("operation", ""))]
+    items = obj.get(nested)
+    if isinstance(items, list):
+        tags += [(f"{nested}.{i}.operation", item.get("operation", ""))
+                 for i, item in enumerate(items) if isinstance(item, dict)]
+    for field, tag in tags:
+        if type(tag) is not str:
+            raise UnknownOperationError(field, f"unknown operation {short_repr(tag)}; known: {', '.join(OPERATIONS)}")
+
+
+def load_json_object(obj: Any) -> dict[str, Any]:
+    """``obj`` itself if a dict; a JSON text (str or UTF-8 bytes) decoded to one. Too large, too deep, invalid or
+    not an object: :class:`InstructionValidationError` on ``instruction`` (the decoder never recurses to the limit)."""
     if isinstance(obj, str | bytes):
         if len(obj) > MAX_JSON_CHARS:
             raise InstructionValidationError(
@@ -462,6 +473,18 @@ def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> In
             raise InstructionValidationError("instruction", f"not valid JSON: {short_repr(str(e))}") from None
     if not isinstance(obj, dict):
         raise InstructionValidationError("instruction", f"expected an object, got {type(obj).__name__}")
+    return obj
+
+
+def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> InstructionModel:
+    """Return a validated instruction model from a model, a dict or a JSON text.
+
+    Raises :class:`InstructionValidationError` (or :class:`UnknownOperationError`) naming the field.
+    """
+    if isinstance(obj, InstructionBase):
+        return obj  # type: ignore[return-value]
+    obj = load_json_object(obj)
+    check_operation_tags(obj)
     try:
         return _ADAPTER.validate_python(obj)  # type: ignore[no-any-return]
     except ValidationError as e:

@@ -123,23 +123,18 @@ _ADAPTER: TypeAdapter[Paired] = TypeAdapter(Paired)
 def parse_paired(obj: Paired | dict[str, Any] | str | bytes) -> Paired:
     """A validated :class:`Paired` from a model, a dict or a JSON text; a bad one raises
     :class:`InstructionValidationError` naming the field (nothing is sent)."""
-    from basis_core.instructions import _error_from_validation
+    from basis_core.instructions import _error_from_validation, check_operation_tags, load_json_object
 
     if isinstance(obj, Paired):
         return obj
-    if isinstance(obj, str | bytes):
-        import json
-
-        try:
-            obj = json.loads(obj)
-        except ValueError as e:
-            raise InstructionValidationError("instruction", f"not valid JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise InstructionValidationError("instruction", f"expected an object, got {type(obj).__name__}")
+    obj = load_json_object(obj)
+    check_operation_tags(obj, "legs")
     try:
         return _ADAPTER.validate_python(obj)
     except ValidationError as e:
         raise _error_from_validation(e) from None
+    except RecursionError:
+        raise InstructionValidationError("instruction", "nested too deeply") from None
 
 
 __all__ = ["DEFAULT_RANK", "LEG_OPERATIONS", "LatencyModel", "LeggingBudget", "Paired", "leg_amount", "parse_paired"]

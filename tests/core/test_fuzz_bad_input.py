@@ -270,3 +270,62 @@ def test_a_deep_scenario_is_refused_before_it_is_composed(text: str) -> None:
             load_scenario("deep.yaml", text=text)
     finally:
         sys.setrecursionlimit(old)
+
+
+@pytest.fixture
+def unraisable_and_eager_gc() -> Any:
+    """Collected "exception ignored" events while a garbage collection runs at every allocation: a finalizer that
+    fails at the recursion limit shows here every time, not only when a collection happens to fall there."""
+    import gc
+    seen: list[Any] = []
+    old_hook, old_threshold = sys.unraisablehook, gc.get_threshold()
+    sys.unraisablehook = lambda u: seen.append((type(u.exc_value).__name__, u.err_msg))
+    gc.set_threshold(1, 1, 1)
+    try:
+        yield seen
+    finally:
+        gc.set_threshold(*old_threshold)
+        sys.unraisablehook = old_hook
+
+
+def _deep(kind: str, depth: int) -> Any:
+    v: Any = "1"
+    for _ in range(depth):
+        v = [v] if kind == "list" else {"a": v}
+    return v
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_a_deep_value_in_any_field_never_reaches_the_recursion_limit(make: Any, kind: str,
+                                                                    unraisable_and_eager_gc: list[Any]) -> None:
+    """The failure of record: pydantic names a bad union tag with ``str(tag)``, which recursed through a deep
+    ``operation`` to the limit. Every field, at the top and inside a bundle step, gives a typed error and no
+    "exception ignored"."""
+    m, deep = make(), _deep(kind, 3_000)
+    fields = sorted({f for model in MODELS.values() for f in model.model_fields} | {"operation", "nonsense"})
+    for field in fields:
+        for instruction in ({**GOOD, field: deep}, {"operation": "atomic", "steps": [{**GOOD, field: deep}]}):
+            with pytest.raises(BasisError):
+                m.execute("2025-02-01T00:00:00Z", instruction)
+    assert unraisable_and_eager_gc == []
+    assert m.ledger.balances == {"paper:spot:USDT": Decimal("100000")}  # type: ignore[union-attr]
+
+
+def test_a_non_string_operation_is_an_unknown_operation_naming_where(make: Any) -> None:
+    m = make()
+    with pytest.raises(BasisError, match=r"^operation: unknown operation \[{5}\.{3}\]{5}; known: spot_trade"):
+        m.execute("2025-02-01T00:00:00Z", {**GOOD, "operation": _deep("list", 3_000)})
+    with pytest.raises(BasisError, match=r"^steps\.1\.operation: unknown operation 7; known"):
+        m.execute("2025-02-01T00:00:00Z", {"operation": "atomic", "steps": [GOOD, {**GOOD, "operation": 7}]})
+
+
+@pytest.mark.parametrize("paired", [
+    {"operation": "paired", "legs": [GOOD, {**GOOD, "operation": _deep("dict", 3_000)}], "budget": {}},
+    "[" * 100_000 + "]" * 100_000, b"\xff\xfe", "[1]",
+])
+def test_a_paired_instruction_refuses_deep_tags_and_bad_json_like_any_other(
+        paired: Any, unraisable_and_eager_gc: list[Any]) -> None:
+    from basis_core.paired import parse_paired
+    with pytest.raises(BasisError, match=r"^(legs\.1\.operation: unknown operation|instruction: )"):
+        parse_paired(paired)
+    assert unraisable_and_eager_gc == []
