@@ -316,6 +316,17 @@ def _yaml_depth(text: str) -> int:
     return deepest
 
 
+def _value_depth(value: Any) -> int:
+    """Nesting depth of mappings and lists in ``value``, counted without recursion; stops past the limit."""
+    deepest, todo = 0, [(value, 1)]
+    while todo and deepest <= MAX_SCENARIO_DEPTH:
+        v, d = todo.pop()
+        if isinstance(v, Mapping | list | tuple):
+            deepest = max(deepest, d)
+            todo.extend((x, d + 1) for x in (v.values() if isinstance(v, Mapping) else v))
+    return deepest
+
+
 def load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: str | None = None) -> Scenario:
     """A validated :class:`Scenario` from a file path, a YAML text (``text=``) or a dict.
 
@@ -336,6 +347,8 @@ def _load_scenario(source: str | Path | Mapping[str, Any] | Scenario, *, text: s
     where = "scenario"
     path: Path | None = None
     if isinstance(source, Mapping):
+        if _value_depth(source) > MAX_SCENARIO_DEPTH:
+            raise ScenarioError(f"{where}: nested too deeply (limit {MAX_SCENARIO_DEPTH} levels)")
         data: Any = dict(source)
     else:
         if text is None:

@@ -329,3 +329,14 @@ def test_a_paired_instruction_refuses_deep_tags_and_bad_json_like_any_other(
     with pytest.raises(BasisError, match=r"^(legs\.1\.operation: unknown operation|instruction: )"):
         parse_paired(paired)
     assert unraisable_and_eager_gc == []
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_a_deep_value_anywhere_in_a_scenario_mapping_never_reaches_the_recursion_limit(
+        kind: str, unraisable_and_eager_gc: list[Any]) -> None:
+    deep = _deep(kind, 3_000)
+    for key in ["period", "market", "schedule", "strategies", "initial_balances", "venue_config", "nonsense"]:
+        for data in ({key: deep}, {key: {"start": deep, "kind": deep}}, {key: [{"at": deep, "instruction": deep}]}):
+            with pytest.raises(BasisError):
+                load_scenario(data)
+    assert unraisable_and_eager_gc == []
