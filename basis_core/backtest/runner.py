@@ -337,6 +337,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     every = max(1, total // 200)
     risk_every = max(1, total // 1000)
     ncomp = len(COMPONENTS)
+    zero_row = [0.0] * ncomp
 
     # start: value the initial balances at the first step, before anything happens
     t0 = times[0]
@@ -414,8 +415,13 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 price_f = float(step_price)
                 if step_comps is not None:  # its first component is step_price: converted once
                     comp_steps.append(len(eq_rows))
-                    comp_vals.append(price_f if step_price else 0.0)
-                    comp_vals.extend([float(x) if x else 0.0 for x in step_comps[1:]])
+                    comp_row = zero_row.copy()  # the components without records are exactly zero
+                    comp_row[0] = price_f if step_price else 0.0
+                    for j in attribution.touched:
+                        x = step_comps[j]
+                        if x and j:
+                            comp_row[j] = float(x)
+                    comp_vals.extend(comp_row)
                 price_rows.append(price_f)
                 exp_rows.add(step_exp)
                 eq_float_now = float(step_eq)
