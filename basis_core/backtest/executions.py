@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -219,30 +219,41 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
                     accruals.append((j, one_acc.pop()))
             continue
         shape = shapes[sid]
-        group = [recs[j] for j in js]
-        c = shape.c
-        for n, name in enumerate(shape.pnl_keys):
-            cj = comp_index.get(name)
-            if cj is not None:
-                comp_cols[cj, idx] = _floats(map(itemgetter(c + n), group), floats)
         op = shape.operation
         venues[idx] = shape.venue
         ops[idx] = op
         oks[idx] = shape.success
-        if ats is None or not shape.success or op == "atomic":
-            continue
         pos_keys = shape.pos_keys
-        if any("".join(key.split(":", 2)[1:2]) == "perp" for key in pos_keys):  # perps valued from the fill price
+        events = ats is not None and shape.success and op != "atomic"
+        perp = any("".join(key.split(":", 2)[1:2]) == "perp" for key in pos_keys)
+        flat = events and not perp and blocks is not None  # exchanges within the strategies' books, as columns
+        # every float of the group read in one pass, record by record (a record's values lie together in memory; a
+        # long run's records do not stay in the CPU's caches between passes)
+        c = shape.c
+        comp_at = [(cj, c + n) for n, name in enumerate(shape.pnl_keys) if (cj := comp_index.get(name)) is not None]
+        offsets = [off for _, off in comp_at] + (list(range(shape.a, shape.b)) if flat else [])
+        width = len(offsets)
+        cols: list[list[float]] = []
+        if width:
+            read = _floats(chain.from_iterable(map(_getter(offsets), map(recs.__getitem__, js))), floats)
+            cols = [read[t::width] for t in range(width)]
+            for t, (cj, _) in enumerate(comp_at):
+                comp_cols[cj, idx] = cols[t]
+        if not events or ats is None:
+            continue
+        group = [] if flat else [recs[j] for j in js]
+        if perp:  # perps valued from the fill price
             own.extend((j, (ats[j], labels[j], *trade_value_deltas(history._make(stamps[j], rec), kinds)))
                        for j, rec in zip(js, group, strict=True) if labels[j] is not None)
-        elif blocks is not None:  # exchanges within the strategies' books, as columns
+        elif flat:
             mine = [x for x, j in enumerate(js) if labels[j] is not None]
             if mine:
-                a0 = shape.a
-                rows = [group[x] for x in mine]
-                block_rows.append(([js[x] for x in mine], [ats[js[x]] for x in mine], [labels[js[x]] for x in mine],
-                                   pos_keys, [_floats(map(itemgetter(a0 + kk), rows), floats)
-                                              for kk in range(len(pos_keys))]))
+                pos_cols = cols[len(comp_at):]
+                if len(mine) < len(js):
+                    pos_cols = [[col[x] for x in mine] for col in pos_cols]
+                mine_js = [js[x] for x in mine]
+                block_rows.append((mine_js, [ats[j] for j in mine_js], [labels[j] for j in mine_js], pos_keys,
+                                   pos_cols))
         elif len(pos_keys) == 2:  # an exchange within the strategy's book (a spot trade: two keys)
             k0, k1 = pos_keys
             a0 = shape.a
@@ -255,7 +266,8 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
                        for j, rec in zip(js, group, strict=True) if labels[j] is not None)
         if op not in OPERATIONS and shape.pnl_keys:
             accruing = [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING]
-            for j, rec in zip(js, group, strict=True):
+            for j in js:
+                rec = recs[j]
                 if labels[j] is None:
                     usd = float(sum((rec[off] for off in accruing), _ZERO))
                     if usd:
@@ -281,6 +293,17 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
+
+
+def _getter(offsets: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The values of a stored tuple at ``offsets`` (one or more), as a tuple."""
+    if len(offsets) > 1:
+        return itemgetter(*offsets)
+    off = offsets[0]
+
+    def get(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (rec[off],)
+    return get
 
 
 def _floats(values: Iterable[Any], cache: dict[Any, float]) -> list[float]:
