@@ -808,15 +808,15 @@ class CexLiveBackend(CexWithdrawals):
         return Target(m, None, self.venue_client_id(ref))
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
-        if m.is_perp:
-            key, required = m.margin_key, None
-        elif ins is not None and getattr(ins, "side", None) == "buy":
-            key = m.quote_key
-            required = ins.amount * ins.price if ins.price is not None else None
-        else:
-            key, required = m.base_key, getattr(ins, "amount", None)
-
         def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
+            # the balance the order needed (worked out when an order fails: never on the hot path)
+            if m.is_perp:
+                key, required = m.margin_key, None
+            elif ins is not None and getattr(ins, "side", None) == "buy":
+                key = m.quote_key
+                required = ins.amount * ins.price if ins.price is not None else None
+            else:
+                key, required = m.base_key, getattr(ins, "amount", None)
             return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=key,
                                   required=required, perp=m.is_perp)
 

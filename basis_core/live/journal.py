@@ -155,9 +155,10 @@ class JournalRow:
              operation: str, status: str, fp: str, payload_text: str, owner: str) -> JournalRow:
         """The row of these values without the frozen dataclass's per-field ``__init__`` (a row per write)."""
         row = object.__new__(cls)
-        row.__dict__.update(seq=seq, written_ns=written_ns, venue=venue, kind=kind, intent_id=intent_id,
-                            venue_client_id=venue_client_id, operation=operation, status=status, fingerprint=fp,
-                            payload_text=payload_text, owner=owner)
+        object.__setattr__(row, "__dict__", {
+            "seq": seq, "written_ns": written_ns, "venue": venue, "kind": kind, "intent_id": intent_id,
+            "venue_client_id": venue_client_id, "operation": operation, "status": status, "fingerprint": fp,
+            "payload_text": payload_text, "owner": owner})
         return row
 
 
@@ -192,12 +193,19 @@ def _start_time(pid: int) -> str:
 _OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
 
 
-def this_owner() -> str:
-    """The ``owner`` written on this process's rows: ``pid:start``."""
+def _new_owner() -> None:
+    """A forked child is another process run: its own ``pid:start``."""
     global _OWNER
     pid = os.getpid()
-    if not _OWNER.startswith(f"{pid}:"):  # a forked child
-        _OWNER = f"{pid}:{_start_time(pid)}"
+    _OWNER = f"{pid}:{_start_time(pid)}"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_owner)
+
+
+def this_owner() -> str:
+    """The ``owner`` written on this process's rows: ``pid:start`` (a forked child's own, set when it forks)."""
     return _OWNER
 
 

@@ -228,6 +228,10 @@ _JSON_TYPES = frozenset({str, int, float, bool, list, dict})
 _iso = datetime.isoformat
 
 
+#: (a timestamp, its ISO text) of the latest outcome (timestamps are immutable; the tuple is replaced whole)
+_LAST_ISO: tuple[Any, Any] = (object(), None)
+
+
 def outcome_text(how: str, d: ExecutionDeltas) -> str:
     """The journal text of a ``done`` outcome: exactly ``dumps({"event": how, "deltas": deltas_to_json(d)})`` (the
     canonical JSON: sorted keys, no spaces, ASCII), written directly for the usual deltas (dict maps of str keys,
@@ -236,8 +240,14 @@ def outcome_text(how: str, d: ExecutionDeltas) -> str:
     fees = _amounts_text(d.fees)
     pnl = _amounts_text(d.pnl)
     details = _details_text(d.details)
+    global _LAST_ISO
     ts = d.timestamp
-    iso = _iso(ts) if type(ts) is timeutil._PD_TIMESTAMP and not ts.nanosecond else ts.isoformat()  # type: ignore[attr-defined]
+    last = _LAST_ISO
+    if ts is last[0]:  # the timestamp of the previous outcome again (one instruction timestamp, several orders)
+        iso = last[1]
+    else:
+        iso = _iso(ts) if type(ts) is timeutil._PD_TIMESTAMP and not ts.nanosecond else ts.isoformat()  # type: ignore[attr-defined]
+        _LAST_ISO = (ts, iso)
     cid, oid, price, amount = d.client_id, d.order_id, d.fill_price, d.fill_amount
     if (pos is None or fees is None or pnl is None or details is None or type(iso) is not str or type(how) is not str
             or type(d.venue) is not str or type(d.operation) is not str or type(d.status) is not str
