@@ -8,14 +8,24 @@ calling thread's context in place, which the live venues contain with basis_core
 test (module or session fixtures set up for it may have changed the context) and after it, the guard puts a copy
 of the session's context back (so later tests run as they would alone) and fails the test if what the context
 computes with had changed (its flags change with every inexact operation and are not compared).
+
+Property tests (hypothesis) draw the same examples on every run (profile ``ci``: derandomized, no example
+database), so a suite that passed passes again; ``HYPOTHESIS_PROFILE=explore`` draws new examples each run to look
+for new failures (with ``BASIS_FUZZ_EXAMPLES`` for more of them in the fuzz tests).
 """
 
 from __future__ import annotations
 
 import decimal
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _settings(ctx: decimal.Context) -> tuple[object, ...]:

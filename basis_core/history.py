@@ -48,6 +48,8 @@ MAX_SHAPES = 4096
 #: head lengths of a shaped record: an accrual (its Decimals packed in one string), an execution (ids, fill,
 #: bundle), any record (with the error and its field)
 _PACKED, _FULL, _FAILED = 0, 5, 7
+#: ``_Shape.head`` of an execution record (ids, fill, bundle at 1..5): what :meth:`HistoryLog.block` readers decode
+EXECUTION_HEAD = _FULL
 #: the latest records' sources (the deltas they were made from) kept for :meth:`HistoryLog.sources`: at least half
 #: this many, at most this many (a consumer reading every step reads its records without materialising them)
 TAIL = 16
@@ -476,13 +478,7 @@ class HistoryLog(Sequence[HistoryRecord]):
         record (a success with ids, fill and bundle at 1..5 and its values at ``shape.a`` / ``shape.b`` /
         ``shape.c``), ``(index, time in ns, None, HistoryRecord)`` for any other. The records are read as they were
         when the pass began."""
-        while True:
-            gen, start = self._gen, self._start
-            stop = start + len(self._recs) if end is None else min(end, start + len(self._recs))
-            recs, times = self._recs[:max(stop - start, 0)], self._ts[:max(stop - start, 0)]
-            if not gen & 1 and gen == self._gen:
-                break
-        shapes = self._shapes
+        start, recs, times, shapes = self.block(end)
         for j, rec in enumerate(recs):
             h = rec[0]
             if type(h) is int:
@@ -491,6 +487,21 @@ class HistoryLog(Sequence[HistoryRecord]):
                     yield start + j, times[j], shape, rec
                     continue
             yield start + j, times[j], None, self._make(times[j], rec)
+
+    def block(self, end: int | None = None) -> tuple[int, list[tuple[Any, ...]], array[int], list[_Shape]]:
+        """The records kept before absolute index ``end`` (None: all) as stored, for a reader that decodes them by
+        column (the run's executions scan): ``(absolute index of the first, stored tuples, their times in ns, the
+        shapes their int heads refer to)``, read as they were at one moment (consistent with a concurrent
+        :meth:`trim`). A stored tuple whose head is an int whose shape has ``head == 5`` is an execution: ids, fill
+        and bundle at 1..5, its values at ``shape.a`` / ``shape.b`` / ``shape.c``; decode any other with
+        :meth:`scan`'s rule (:meth:`_make`)."""
+        while True:
+            gen, start = self._gen, self._start
+            stop = start + len(self._recs) if end is None else min(end, start + len(self._recs))
+            recs, times = self._recs[:max(stop - start, 0)], self._ts[:max(stop - start, 0)]
+            if not gen & 1 and gen == self._gen:
+                break
+        return start, recs, times, list(self._shapes)  # shapes only grow: every id in recs is in the copy
 
     def sources(self, since: int, end: int) -> list[tuple[int, Any]]:
         """``(time in ns, record)`` of the records ``since`` to ``end`` (absolute indices) for a consumer that reads

@@ -443,14 +443,18 @@ def check_operation_tags(obj: dict[str, Any], nested: str = "steps") -> None:
 
     pydantic names a bad union tag with ``str(tag)``, which recurses once per nesting level of a list or dict tag: a
     deep one would run to the interpreter's recursion limit, where a garbage collection's finalizers fail."""
-    tags: list[tuple[str, Any]] = [("operation", obj.get("operation", ""))]
+    tag = obj.get("operation", "")
+    if type(tag) is not str:
+        _unknown_operation("operation", tag)
     items = obj.get(nested)
-    if isinstance(items, list):
-        tags += [(f"{nested}.{i}.operation", item.get("operation", ""))
-                 for i, item in enumerate(items) if isinstance(item, dict)]
-    for field, tag in tags:
-        if type(tag) is not str:
-            raise UnknownOperationError(field, f"unknown operation {short_repr(tag)}; known: {', '.join(OPERATIONS)}")
+    if type(items) is list:
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and type(tag := item.get("operation", "")) is not str:
+                _unknown_operation(f"{nested}.{i}.operation", tag)
+
+
+def _unknown_operation(field: str, tag: Any) -> None:
+    raise UnknownOperationError(field, f"unknown operation {short_repr(tag)}; known: {', '.join(OPERATIONS)}")
 
 
 def load_json_object(obj: Any) -> dict[str, Any]:

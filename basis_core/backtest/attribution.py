@@ -99,6 +99,9 @@ class PnlAttribution:
         self.prev_snapshot: Any = None
         self.prev_balances: Mapping[str, Decimal] = {}
         self._saved_perps: dict[str, _PerpBook] | None = None
+        #: the components (indices, ascending) the last step with components had records or LST yield in; the
+        #: others of its ``components`` are exactly zero
+        self.touched: list[int] = []
 
     def start(self, snapshot: Any, balances: Mapping[str, Decimal]) -> Decimal:
         """Value the initial book (nothing attributed); return the start equity. History so far is not attributed."""
@@ -194,6 +197,7 @@ class PnlAttribution:
                 if j:
                     explained += comps[j]
             price = comps[0] = change - explained
+            self.touched = touched
             cum[0] += price
             for j in touched:
                 if j:

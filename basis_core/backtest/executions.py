@@ -9,18 +9,22 @@ holding the venue's accruing positions.
 
 from __future__ import annotations
 
+import itertools
 import math
-from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from basis_core.backtest.attribution import items as _items
+from basis_core.backtest.metrics import ExchangeBlock
 from basis_core.deltas import PNL_COMPONENTS
+from basis_core.history import EXECUTION_HEAD
 from basis_core.instructions import OPERATIONS
 
 _ZERO = Decimal(0)
@@ -134,12 +138,17 @@ def trade_value_deltas(rec: Any, kinds: dict[str, str] | None = None) -> tuple[M
 
 
 def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None = None,
-                 step_ns: list[int] | None = None, *, full: bool = True,
-                 end: int | None = None) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
+                 step_ns: list[int] | None = None, *, full: bool = True, end: int | None = None,
+                 exchanges: list[ExchangeBlock] | None = None) -> tuple[pd.DataFrame, list[OwnEvent],
+                                                                        list[AccrualEvent]]:
     """One pass over ``history`` (its records before index ``end``; None: all): the executions frame
     (:func:`executions_frame`; with ``full`` False only its :data:`SUMMARY_COLUMNS`, a third of the work) and, with
     ``step_ns`` (the run's step times, UTC ns, ascending), the strategies' events and the accruals for
-    :func:`basis_core.backtest.metrics.pnl_by_strategy` (a record belongs to the first step at or after it)."""
+    :func:`basis_core.backtest.metrics.pnl_by_strategy` (a record belongs to the first step at or after it).
+    ``exchanges``: a list to take the strategies' exchanges within their book (spot trades: position changes with no
+    price of their own) as :class:`~basis_core.backtest.metrics.ExchangeBlock` columns instead of events, where the
+    history is a :class:`~basis_core.history.HistoryLog` and ``full`` False (``pnl_by_strategy(..., exchanges=)``
+    takes both: the same result)."""
     owner = strategy_of or {}
     comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
     zeros = [0.0] * len(PNL_COMPONENTS)
@@ -148,9 +157,8 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     rows: list[tuple[Any, ...]] = []
     own: list[OwnEvent] = []
     accruals: list[AccrualEvent] = []
-    scan = getattr(history, "scan", None) if not full else None
-    if scan is not None:  # the manager's log: its execution records decoded from their stored form, by column
-        return _scan_columns(history, scan, owner, step_ns, end, comp_index, zeros, memo, kinds)
+    if not full and callable(getattr(history, "block", None)):  # the manager's log: decoded from its stored records
+        return _scan_columns(history, owner, step_ns, end, comp_index, zeros, memo, kinds, exchanges)
     for i, r in _indexed(history):
         if end is not None and i >= end:
             break
@@ -158,115 +166,133 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
 
 
-def _scan_columns(history: Any, scan: Any, owner: Mapping[int, str], step_ns: list[int] | None, end: int | None,
+def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | None, end: int | None,
                   comp_index: Mapping[str, int], zeros: list[float], memo: dict[str, tuple[int, str]],
-                  kinds: dict[str, str]) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
-    """:func:`scan_history` with ``full`` False over a :class:`~basis_core.history.HistoryLog` (``scan``: its
-    :meth:`~basis_core.history.HistoryLog.scan`): the summary columns filled column by column (the PnL columns are
-    zero-filled arrays, a record sets its components only), execution records read from their stored tuple."""
-    own: list[OwnEvent] = []
-    accruals: list[AccrualEvent] = []
-    ncomp = len(zeros)
-    size = max((len(history) if end is None else min(end, len(history))) - history.start, 0)
-    times: array[int] = array("q")
-    venues: list[Any] = []
-    ops: list[Any] = []
-    labels: list[Any] = []
-    oks = bytearray()
-    errors: list[Any] = []
-    fields: list[Any] = []
-    comp_cols = [array("d", bytes(8 * size)) for _ in range(ncomp)]
+                  kinds: dict[str, str], blocks: list[ExchangeBlock] | None = None) -> tuple[
+                      pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
+    """:func:`scan_history` with ``full`` False over a :class:`~basis_core.history.HistoryLog`: its stored records
+    (:meth:`~basis_core.history.HistoryLog.block`) grouped by shape and decoded a shape at a time (the records of one
+    execution shape keep their values at the same offsets: a column is one comprehension over the group, not a pass
+    per record); any other record is decoded one by one as :func:`_scan_record` does. The same frame and events,
+    in record order, as the record-by-record scan."""
+    start, recs, stamps, shapes = history.block(end)
+    size = len(recs)
+    comp_cols = np.zeros((len(zeros), size))
+    venues = np.empty(size, dtype=object)
+    ops = np.empty(size, dtype=object)
+    oks = np.ones(size, dtype=bool)
+    errors = np.empty(size, dtype=object)  # None unless a record has one
+    fields = np.empty(size, dtype=object)
+    labels: list[Any] = [owner.get(i) for i in range(start, start + size)] if owner else [None] * size
+    times = np.frombuffer(stamps, dtype=np.int64) if size else np.zeros(0, dtype=np.int64)
+    # the step of each record: the first at or after its time
+    ats = np.searchsorted(np.asarray(step_ns, dtype=np.int64), times, side="left").tolist() \
+        if step_ns is not None else None
+    own: list[tuple[int, OwnEvent]] = []  # (position in the block, event): sorted into record order at the end
+    accruals: list[tuple[int, AccrualEvent]] = []
+    # executions by shape id (any other record: -1), grouped in record order
+    sid_of = {sid: sid for sid, shape in enumerate(shapes) if shape.head == EXECUTION_HEAD}
+    ids = np.fromiter(map(sid_of.get, [r[0] for r in recs], repeat(-1, size)), dtype=np.int64, count=size)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    bounds = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), size] if size else [0]
     one: list[tuple[Any, ...]] = []
-    shapes: dict[Any, tuple[list[tuple[int, int]], list[int], bool]] = {}
-    # float of a PnL value by value: a run repeats many (the same fee or slippage at the same price); a zero is
-    # converted anew (Decimal("-0") == Decimal("0"), their floats differ in sign)
-    floats: dict[Any, float] = {}
-    float_of = floats.get
-    k = 0
-    at_ts, at = -1, 0  # the last record's time and its step (see below)
-    n_steps = len(step_ns) if step_ns is not None else 0
-    for i, ts_ns, shape, rec in scan(end):
-        if k == size:  # records added since the size was taken (a live log): room for more
-            for col in comp_cols:
-                col.extend(zeros)
-            size += 1
-        if shape is None:  # any other record: its row as the record-by-record scan makes it
-            _scan_record(i, rec, owner, comp_index, zeros, memo, kinds, one, own, accruals, step_ns, False)
-            row = one.pop()
-            times.append(row[0])
-            venues.append(row[1])
-            ops.append(row[2])
-            labels.append(row[3])
-            oks.append(1 if row[4] else 0)
-            errors.append(row[5])
-            fields.append(row[6])
-            for j in range(ncomp):
-                comp_cols[j][k] = row[7 + j]
-            k += 1
+    one_own: list[OwnEvent] = []
+    one_acc: list[AccrualEvent] = []
+    floats: dict[Any, float] = {}  # float of a value by value: a run repeats many (the same fee at the same price)
+    # the exchange blocks' rows: (their positions in the block, block fields but the positions among all events)
+    block_rows: list[tuple[list[int], list[int], list[str], tuple[str, ...], list[list[float]]]] = []
+    for g0, g1 in itertools.pairwise(bounds):
+        idx = order[g0:g1]
+        js: list[int] = idx.tolist()
+        sid = int(sorted_ids[g0])
+        if sid < 0:  # any other record: its row as the record-by-record scan makes it
+            for j in js:
+                _scan_record(start + j, history._make(stamps[j], recs[j]), owner, comp_index, zeros, memo, kinds,
+                             one, one_own, one_acc, step_ns, False)
+                row = one.pop()
+                venues[j], ops[j], oks[j], errors[j], fields[j] = row[1], row[2], row[4], row[5], row[6]
+                comp_cols[:, j] = row[7:]
+                if one_own:
+                    own.append((j, one_own.pop()))
+                if one_acc:
+                    accruals.append((j, one_acc.pop()))
             continue
-        info = shapes.get(shape)
-        if info is None:  # per shape: (component, offset) of its pnl, offsets of accruing pnl, moves a perp
-            c = shape.c
-            info = shapes[shape] = (
-                [(comp_index[name], c + n) for n, name in enumerate(shape.pnl_keys) if name in comp_index],
-                [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING],
-                any("".join(key.split(":", 2)[1:2]) == "perp" for key in shape.pos_keys))
-        comp_at, accruing_at, has_perp = info
-        for j, off in comp_at:
-            v = rec[off]
-            f = float_of(v)
-            if not f:  # not seen yet (None), or zero
-                f = floats[v] = float(v)
-            comp_cols[j][k] = f
-        label = owner.get(i)
+        shape = shapes[sid]
+        group = [recs[j] for j in js]
+        c = shape.c
+        for n, name in enumerate(shape.pnl_keys):
+            cj = comp_index.get(name)
+            if cj is not None:
+                comp_cols[cj, idx] = _floats(map(itemgetter(c + n), group), floats)
         op = shape.operation
-        ok = shape.success
-        times.append(ts_ns)
-        venues.append(shape.venue)
-        ops.append(op)
-        labels.append(label)
-        oks.append(1 if ok else 0)
-        errors.append(None)
-        fields.append(None)
-        k += 1
-        if step_ns is None or not ok or op == "atomic":
+        venues[idx] = shape.venue
+        ops[idx] = op
+        oks[idx] = shape.success
+        if ats is None or not shape.success or op == "atomic":
             continue
-        if ts_ns != at_ts:  # the first step at or after the record (bisect_left), found from the last one's
-            if ts_ns < at_ts:
-                at = bisect_left(step_ns, ts_ns)
-            elif at < n_steps and step_ns[at] >= ts_ns:
-                pass  # every step before ``at`` is before the last record's time, so before this one's
-            elif at + 1 < n_steps and step_ns[at + 1] >= ts_ns:
-                at += 1
-            else:
-                at = bisect_left(step_ns, ts_ns, at)
-            at_ts = ts_ns
-        if label is not None:
-            if has_perp:
-                deltas = trade_value_deltas(history._make(ts_ns, rec), kinds)
-            elif len(shape.pos_keys) == 2:  # an exchange within the strategy's book (a spot trade: two keys)
-                k0, k1 = shape.pos_keys
-                a = shape.a
-                deltas = ({k0: rec[a], k1: rec[a + 1]}, {})
-            else:  # an exchange within the strategy's book: its position changes, no prices of its own
-                deltas = (dict(zip(shape.pos_keys, rec[shape.a:shape.b], strict=False)), {})
-            own.append((at, label, *deltas))
-        elif op not in OPERATIONS and shape.pnl_keys:
-            usd = float(sum((rec[off] for off in accruing_at), _ZERO))
-            if usd:
-                accruals.append((at, usd, list(shape.pos_keys)))
+        pos_keys = shape.pos_keys
+        if any("".join(key.split(":", 2)[1:2]) == "perp" for key in pos_keys):  # perps valued from the fill price
+            own.extend((j, (ats[j], labels[j], *trade_value_deltas(history._make(stamps[j], rec), kinds)))
+                       for j, rec in zip(js, group, strict=True) if labels[j] is not None)
+        elif blocks is not None:  # exchanges within the strategies' books, as columns
+            mine = [x for x, j in enumerate(js) if labels[j] is not None]
+            if mine:
+                a0 = shape.a
+                rows = [group[x] for x in mine]
+                block_rows.append(([js[x] for x in mine], [ats[js[x]] for x in mine], [labels[js[x]] for x in mine],
+                                   pos_keys, [_floats(map(itemgetter(a0 + kk), rows), floats)
+                                              for kk in range(len(pos_keys))]))
+        elif len(pos_keys) == 2:  # an exchange within the strategy's book (a spot trade: two keys)
+            k0, k1 = pos_keys
+            a0 = shape.a
+            a1 = a0 + 1
+            own.extend((j, (ats[j], labels[j], {k0: rec[a0], k1: rec[a1]}, {}))
+                       for j, rec in zip(js, group, strict=True) if labels[j] is not None)
+        else:  # an exchange within the strategy's book: its position changes, no prices of its own
+            a0, b0 = shape.a, shape.b
+            own.extend((j, (ats[j], labels[j], dict(zip(pos_keys, rec[a0:b0], strict=False)), {}))
+                       for j, rec in zip(js, group, strict=True) if labels[j] is not None)
+        if op not in OPERATIONS and shape.pnl_keys:
+            accruing = [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING]
+            for j, rec in zip(js, group, strict=True):
+                if labels[j] is None:
+                    usd = float(sum((rec[off] for off in accruing), _ZERO))
+                    if usd:
+                        accruals.append((j, (ats[j], usd, list(pos_keys))))
     data: dict[str, Any] = {
-        "timestamp": pd.to_datetime(np.frombuffer(times, dtype=np.int64), unit="ns", utc=True),
-        "venue": venues, "operation": ops, "strategy": labels,
-        "success": np.frombuffer(bytes(oks), dtype=bool) if k else np.zeros(0, dtype=bool),
-        "error": errors, "error_field": fields,
+        "timestamp": pd.to_datetime(times, unit="ns", utc=True),
+        "venue": venues, "operation": ops, "strategy": labels, "success": oks, "error": errors, "error_field": fields,
     }
     for j, name in enumerate(PNL_COMPONENTS):
-        data[f"pnl_{name}"] = np.frombuffer(comp_cols[j], dtype=float)[:k].copy()
+        data[f"pnl_{name}"] = comp_cols[j]
     for name, dtype in SUMMARY_COLUMNS.items():
         if dtype == "string":
             data[name] = pd.Series(data[name], dtype=object).astype(dtype).array  # type: ignore[call-overload]
-    return pd.DataFrame(data, columns=list(SUMMARY_COLUMNS)), own, accruals
+    own.sort(key=_first)
+    accruals.sort(key=_first)
+    if block_rows and blocks is not None:  # each row's position among all strategy events (record order)
+        every = np.sort(np.concatenate([np.array([j for j, _ in own], dtype=np.int64),
+                                        *(np.asarray(r[0], dtype=np.int64) for r in block_rows)]))
+        for at_j, steps, labs, keys, values in block_rows:
+            blocks.append(ExchangeBlock(steps, np.searchsorted(every, at_j).tolist(), labs, keys, values))
+    return (pd.DataFrame(data, columns=list(SUMMARY_COLUMNS)), [e for _, e in own], [e for _, e in accruals])
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+def _floats(values: Iterable[Any], cache: dict[Any, float]) -> list[float]:
+    """``float`` of each value, by value from ``cache`` (filled here); a zero is converted anew (``Decimal("-0") ==
+    Decimal("0")``, their floats differ in sign)."""
+    get = cache.get
+
+    def convert(v: Any) -> float:
+        f = cache[v] = float(v)
+        return f
+
+    return [f if (f := get(v)) else convert(v) for v in values]
 
 
 def _scan_record(i: int, r: Any, owner: Mapping[int, str], comp_index: Mapping[str, int], zeros: list[float],

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -122,15 +122,34 @@ def unit_prices(positions: pd.DataFrame, exposures: pd.DataFrame, extra: Iterabl
     return px
 
 
+class ExchangeBlock(NamedTuple):
+    """Exchanges within a strategy's book (trades with no price of their own, e.g. spot trades) of one kind, as
+    columns: for :func:`pnl_by_strategy`, the same as one ``(step, strategy, {key: change}, {})`` event per row, at
+    position ``seqs[r]`` of the sequence of all strategy events (``own`` fills the positions the blocks leave)."""
+
+    steps: Sequence[int]  # the step of each row
+    seqs: Sequence[int]  # each row's position among all strategy events (ascending)
+    labels: Sequence[str]  # each row's strategy
+    keys: tuple[str, ...]  # the position keys of every row
+    values: Sequence[Sequence[float]]  # per key, its change in each row (floats of the changes)
+
+
+#: a chunk of held-position changes applied in one pass (numpy, a running sum per strategy and key) rather than row
+#: by row
+_BULK = 32
+
+
 def pnl_by_strategy(px: pd.DataFrame,
                     own: Iterable[tuple[int, str, Mapping[str, Any], Mapping[str, float] | None]],
-                    accruals: Iterable[tuple[int, float, Iterable[str]]], total_pnl: float) -> dict[str, float]:
+                    accruals: Iterable[tuple[int, float, Iterable[str]]], total_pnl: float,
+                    exchanges: Iterable[ExchangeBlock] = ()) -> dict[str, float]:
     """Approximate PnL per strategy (USD).
 
     ``px``: unit prices per step (:func:`unit_prices`). ``own``: ``(step, strategy, position deltas, costs)``
     for a strategy's capital (``costs`` None: valued at ``px`` when added) and for every successful execution it
     made (``costs``: entry prices of its perp keys, NaN for ``px``; its other changes are exchanges within the
-    strategy's book). ``accruals``: ``(step, USD value, keys touched)`` of funding and interest.
+    strategy's book). ``accruals``: ``(step, USD value, keys touched)`` of funding and interest. ``exchanges``:
+    more exchanges within strategies' books as columns (:class:`ExchangeBlock`), interleaved with ``own``.
 
     A strategy's PnL = the value now of what its capital and executions left it holding (perps: size x (mark -
     entry)) - its capital's value when added + its share of each accrual, split by its share (in USD) of the
@@ -142,13 +161,29 @@ def pnl_by_strategy(px: pd.DataFrame,
     col = {k: j for j, k in enumerate(keys)}
     prices = px.to_numpy(dtype=float)
     n = len(prices)
-    names: dict[str, int] = {}
-    # events in time order; at one step the accruals (made while the clock advanced) come before the trades
-    events: list[tuple[int, int, int, Any, Any]] = []
-    for seq, (step, name, positions, fills) in enumerate(own):
-        events.append((min(step, n - 1), 1, seq, names.setdefault(name, len(names)), (positions, fills)))
+    own = list(own)
+    blocks = [b for b in exchanges if len(b.steps)]
+    own_seq: Sequence[int] = range(len(own))
+    first: dict[str, int] = {}  # each strategy's first event: the order of the result
+    if blocks:
+        taken = np.zeros(len(own) + sum(len(b.steps) for b in blocks), dtype=bool)
+        for b in blocks:
+            taken[np.asarray(b.seqs, dtype=np.int64)] = True
+            for label in set(b.labels):
+                at = b.seqs[list(b.labels).index(label)]
+                if at < first.get(label, at + 1):
+                    first[label] = at
+        own_seq = np.flatnonzero(~taken).tolist()
+    for i, (_, name, _, _) in enumerate(own):
+        if name not in first or own_seq[i] < first[name]:
+            first[name] = own_seq[i]
+    names = {name: a for a, name in enumerate(sorted(first, key=first.__getitem__))}
     if not names or n == 0:
         return {"unattributed": float(total_pnl)}
+    # events in time order; at one step the accruals (made while the clock advanced) come before the trades
+    events: list[tuple[int, int, int, Any, Any]] = [
+        (min(step, n - 1), 1, own_seq[i], names[name], (positions, fills))
+        for i, (step, name, positions, fills) in enumerate(own)]
     for seq, (step, usd, touched) in enumerate(accruals):
         events.append((min(step, n - 1), 0, seq, usd, touched))
     events.sort()  # by (step, kind, seq): unique per event, so the comparison never reaches the payloads
@@ -162,7 +197,20 @@ def pnl_by_strategy(px: pd.DataFrame,
     # (Decimal("-0") == Decimal("0"), their floats differ in sign)
     floats: dict[Any, float] = {}
     float_of = floats.get
-    for step, kind, _, a, b in events:
+    # the blocks' changes of held keys, in event order (step, then position): applied before each event they precede
+    # (every position and accrual number is below ``span``)
+    span = max(len(own) + sum(len(b.steps) for b in blocks), len(events)) + 1
+    ch_key, ch_a, ch_j, ch_v = _block_changes(blocks, names, col, n, span)
+    m = len(ch_key)
+    p = 0
+    if m:
+        upto = np.searchsorted(ch_key, [(step * 2 + kind) * span + seq for step, kind, seq, _, _ in events],
+                               side="left").tolist()
+    for e, (step, kind, _, a, b) in enumerate(events):
+        if m and upto[e] > p:
+            q = upto[e]
+            _apply_changes(held, ch_a, ch_j, ch_v, p, q)
+            p = q
         if kind == 1:
             positions, costs = b
             row = held[a]
@@ -191,10 +239,55 @@ def pnl_by_strategy(px: pd.DataFrame,
         tot = shares.sum()
         if tot > 0:
             value = (np.array(value) + a * shares / tot).tolist()
+    if p < m:
+        _apply_changes(held, ch_a, ch_j, ch_v, p, m)
     value = (np.array(value) + (np.array(held).reshape(len(names), len(keys)) * prices[-1]).sum(axis=1)).tolist()
     out = {name: float(value[i]) for name, i in names.items()}
     out["unattributed"] = float(total_pnl) - sum(out.values())
     return out
+
+
+def _block_changes(blocks: list[ExchangeBlock], names: Mapping[str, int], col: Mapping[str, int], n: int,
+                   span: int) -> tuple[Any, Any, Any, Any]:
+    """The held-key changes of ``blocks`` sorted by event order: ``(order key, strategy, key column, change)``
+    arrays; the order key of a change at step ``s``, position ``q`` is ``(2 s + 1) span + q``, below an event's
+    ``(2 s + kind) span + seq`` exactly when the change precedes the event (every ``q`` and ``seq`` below
+    ``span``)."""
+    parts: list[tuple[Any, Any, Any, Any]] = []
+    for b in blocks:
+        steps = np.minimum(np.asarray(b.steps, dtype=np.int64), n - 1)
+        order = (steps * 2 + 1) * span + np.asarray(b.seqs, dtype=np.int64)
+        who = np.array([names[label] for label in b.labels], dtype=np.int64)
+        for key, vals in zip(b.keys, b.values, strict=True):
+            jk = col.get(key)
+            if jk is not None:
+                parts.append((order, who, np.full(len(order), jk, dtype=np.int64), np.asarray(vals, dtype=float)))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, np.zeros(0)
+    okey, a, j, v = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    srt = np.argsort(okey, kind="stable")
+    return okey[srt], a[srt], j[srt], v[srt]
+
+
+def _apply_changes(held: list[list[float]], a: Any, j: Any, v: Any, p: int, q: int) -> None:
+    """Add the changes ``p`` to ``q`` to ``held`` in their order (per strategy and key a running sum, the same
+    float additions one by one or in a numpy accumulation)."""
+    if q - p < _BULK:
+        for aa, jj, vv in zip(a[p:q].tolist(), j[p:q].tolist(), v[p:q].tolist(), strict=True):
+            held[aa][jj] += vv
+        return
+    group = a[p:q] * (int(j.max()) + 1) + j[p:q]
+    srt = np.argsort(group, kind="stable")  # each strategy and key's changes, in their order
+    g = group[srt]
+    vals = v[p:q][srt]
+    cuts = [0, *(np.flatnonzero(np.diff(g)) + 1).tolist(), len(g)]
+    width = int(j.max()) + 1
+    for c0, c1 in itertools.pairwise(cuts):
+        aa, jj = divmod(int(g[c0]), width)
+        row = held[aa]
+        # a running sum from the current value: np.add.accumulate adds in order, as row[jj] += each would
+        row[jj] = float(np.add.accumulate(np.concatenate(([row[jj]], vals[c0:c1])))[-1])
 
 
 def risk_metrics(balances: Mapping[str, Any]) -> dict[str, float]:
@@ -263,5 +356,5 @@ def downsample_extremes(series: pd.Series, max_points: int = 2000) -> pd.Series:
     return series.iloc[keep]
 
 
-__all__ = ["STABLE_ASSETS", "downsample", "downsample_extremes", "exposure_shares", "performance",
+__all__ = ["STABLE_ASSETS", "ExchangeBlock", "downsample", "downsample_extremes", "exposure_shares", "performance",
            "periods_per_year", "pnl_by_strategy", "pnl_by_venue", "price_pnl_by_key", "risk_metrics", "unit_prices"]

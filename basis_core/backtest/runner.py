@@ -34,7 +34,7 @@ import pandas as pd
 
 from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
 from basis_core.backtest.executions import EXECUTION_COLUMNS, AccrualEvent, OwnEvent, executions_frame, scan_history
-from basis_core.backtest.metrics import risk_metrics
+from basis_core.backtest.metrics import ExchangeBlock, risk_metrics
 from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
 from basis_core.backtest.strategies import Strategy
@@ -337,6 +337,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     every = max(1, total // 200)
     risk_every = max(1, total // 1000)
     ncomp = len(COMPONENTS)
+    zero_row = [0.0] * ncomp
 
     # start: value the initial balances at the first step, before anything happens
     t0 = times[0]
@@ -414,8 +415,13 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                 price_f = float(step_price)
                 if step_comps is not None:  # its first component is step_price: converted once
                     comp_steps.append(len(eq_rows))
-                    comp_vals.append(price_f if step_price else 0.0)
-                    comp_vals.extend([float(x) if x else 0.0 for x in step_comps[1:]])
+                    comp_row = zero_row.copy()  # the components without records are exactly zero
+                    comp_row[0] = price_f if step_price else 0.0
+                    for j in attribution.touched:
+                        x = step_comps[j]
+                        if x and j:
+                            comp_row[j] = float(x)
+                    comp_vals.extend(comp_row)
                 price_rows.append(price_f)
                 exp_rows.add(step_exp)
                 eq_float_now = float(step_eq)
@@ -476,8 +482,9 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         by_strategy_wanted = not dropped and (bool(strategy_of) or any(capital_of.values()))
         # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
         n_records = len(history)
+        blocks: list[ExchangeBlock] = []
         light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,
-                                                   full=False, end=n_records)
+                                                   full=False, end=n_records, exchanges=blocks)
         risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
         result = BacktestResult(
             scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures,
@@ -485,7 +492,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
             totals=totals, start_equity=start_equity, end_equity=end_equity, strategies=status, summary={},
             unpriced=sorted(attribution.valuer.unpriced), manager=manager, risk=risk, interrupted=interrupted,
         )
-        by_strategy = _strategy_pnl(result, own_events, accruals, capital_of) if by_strategy_wanted else {}
+        by_strategy = _strategy_pnl(result, own_events, accruals, capital_of, blocks) if by_strategy_wanted else {}
         wall = time.perf_counter() - t_wall
         result.summary = summarize(result, provider_name=provider.name, failures=failures, wall_seconds=wall,
                                    venues=[v["name"] for v in manager.venues()], notes=notes,
@@ -552,16 +559,20 @@ def _owner_map(owners: list[tuple[int, int, str]], n: int) -> dict[int, str]:
 
 
 def _strategy_pnl(result: BacktestResult, own: list[OwnEvent], accruals: list[AccrualEvent],
-                  capital: Mapping[str, Mapping[str, Decimal]]) -> dict[str, float]:
-    """PnL by strategy (:func:`basis_core.backtest.metrics.pnl_by_strategy`) from the strategies' events and the
-    accruals (:func:`~basis_core.backtest.executions.scan_history`); a strategy's own ``balances`` count as held
-    from the first step."""
+                  capital: Mapping[str, Mapping[str, Decimal]],
+                  blocks: list[ExchangeBlock] | None = None) -> dict[str, float]:
+    """PnL by strategy (:func:`basis_core.backtest.metrics.pnl_by_strategy`) from the strategies' events, their
+    exchange blocks and the accruals (:func:`~basis_core.backtest.executions.scan_history`); a strategy's own
+    ``balances`` count as held from the first step (before every other event)."""
     from basis_core.backtest.metrics import pnl_by_strategy, unit_prices
 
     events: list[OwnEvent] = [(0, label, bal, None) for label, bal in capital.items() if bal]
+    first = len(events)
     events.extend(own)
-    px = unit_prices(result.positions, result.exposures, {k for o in events for k in o[2]})
-    return pnl_by_strategy(px, events, accruals, float(result.end_equity - result.start_equity))
+    blocks = [b._replace(seqs=[q + first for q in b.seqs]) for b in blocks or ()] if first else list(blocks or ())
+    px = unit_prices(result.positions, result.exposures, {k for o in events for k in o[2]} | {
+        k for b in blocks for k in b.keys})
+    return pnl_by_strategy(px, events, accruals, float(result.end_equity - result.start_equity), blocks)
 
 
 def _fmt_step(td: pd.Timedelta) -> str:

@@ -54,9 +54,7 @@ def manager(world: Any, bn: BinanceEmulator, journal: Path) -> ExecutionInterfac
            "venue_config": {
                "aave": {"rpc_url": url, "private_key": KEY, "receipt_poll_interval": 0.002,
                         "deployment_table": aave.deployment_table()},
-               "binance": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": bn.base_url,
-                           "enable_rate_limit": False, "timeout_ms": 30_000, "recv_window_ms": 2000,
-                           "clock_margin_ms": 100}}}
+               "binance": bn.venue_config()}}
     return ExecutionInterfaceManager(cfg, plugins=[AaveVenue, BinanceVenue])
 
 

@@ -55,9 +55,7 @@ def hl() -> Iterator[HyperliquidEmulator]:
 def config(bn: BinanceEmulator, hl: HyperliquidEmulator, journal: Path) -> dict[str, Any]:
     return {"venues": ["binance", "hyperliquid"], "retry_delay_seconds": 0, "journal_path": str(journal),
             "venue_config": {
-                "binance": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": bn.base_url,
-                            "enable_rate_limit": False, "timeout_ms": 30_000, "recv_window_ms": 2000,
-                            "clock_margin_ms": 100},
+                "binance": bn.venue_config(),
                 "hyperliquid": {"private_key": HL_KEY, "wallet_address": HL_ADDR, "base_url": hl.base_url,
                                 "enable_rate_limit": False, "timeout_ms": 30_000, "landing_window_ms": 2000,
                                 "clock_margin_ms": 100}}}

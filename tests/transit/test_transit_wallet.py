@@ -26,7 +26,7 @@ from eth_account import Account
 
 from basis_core import ExecutionInterfaceManager
 from basis_core.errors import InstructionError, InsufficientFundsError
-from basis_core.testing.anvil import AnvilNode, start_anvil
+from basis_core.testing.anvil import AnvilNode
 from basis_core.testing.anvil_link import AnvilLink
 from basis_core.testing.replay import ReplayClock
 from basis_core.testing.transfer_network import TransferNetwork
@@ -42,18 +42,6 @@ KEY = "0x" + hashlib.sha256(b"basis-transit-wallet").hexdigest()
 ADDR = Account.from_key(KEY).address
 CONFIRMED_S = 5 * 12  # Binance's 6 confirmations of 12 s ETH blocks: 60 s after the network sees it
 WITHDRAW_S = 600  # Binance's ETH processing
-
-
-@pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    try:
-        n = start_anvil()
-    except FileNotFoundError as e:  # pragma: no cover - depends on the machine
-        pytest.skip(f"anvil not installed: {e}")
-    try:
-        yield n
-    finally:
-        n.stop()
 
 
 class World:
@@ -75,9 +63,7 @@ class World:
     def config(self) -> dict[str, Any]:
         return {"venues": ["binance"], "retry_delay_seconds": 0, "journal_path": str(self.journal),
                 "venue_config": {
-                    "binance": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": self.bn.base_url,
-                                "enable_rate_limit": False, "timeout_ms": 30_000, "recv_window_ms": 2000,
-                                "clock_margin_ms": 100},
+                    "binance": self.bn.venue_config(),
                     "ethereum": {"rpc_url": self.node.url, "private_key": KEY}}}
 
     def manager(self) -> ExecutionInterfaceManager:
@@ -96,15 +82,14 @@ class World:
 
 
 @pytest.fixture
-def world(node: AnvilNode, tmp_path: Path) -> Iterator[World]:
-    snap = node.snapshot()
-    w = World(node, tmp_path)
+def world(chain: AnvilNode, tmp_path: Path) -> Iterator[World]:
+    """The session's anvil node (basis-core's pytest plugin: reverted after the test) and Binance joined to it."""
+    w = World(chain, tmp_path)
     w.bn.start()
     try:
         yield w
     finally:
         w.bn.stop()
-        node.revert(snap)
 
 
 def move(amount: str, source: str, destination: str, cid: str) -> dict[str, Any]:

@@ -397,6 +397,15 @@ class BinanceEmulator(BinanceWallet, EmulatorServer):
             port=port,
         )
 
+    def venue_config(self, **over: Any) -> dict[str, Any]:
+        """The manager's ``venue_config["binance"]`` for a client of this (started) emulator: its keys and
+        ``base_url``, no client-side rate limit, a 30 s timeout, a 2 s ``recvWindow`` (a loaded machine can deliver
+        a signed request late; the venue would rightly refuse it unplaced) and a 100 ms clock margin. ``over``
+        replaces or adds settings."""
+        return {"api_key": self.api_key, "api_secret": self._secret.decode(), "base_url": self.base_url,
+                "enable_rate_limit": False, "timeout_ms": 30_000, "recv_window_ms": 2000, "clock_margin_ms": 100,
+                **over}
+
     def __repr__(self) -> str:
         try:
             where = self.base_url
