@@ -395,6 +395,8 @@ for _model in (*MODELS.values(), FlashLoan):
     _make_final(_model)  # type: ignore[arg-type]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Instruction)
+#: the adapter's own validator's ``validate_python`` (``TypeAdapter.validate_python`` without its wrapper's frame)
+_VALIDATE: Any = getattr(getattr(_ADAPTER, "validator", None), "validate_python", None) or _ADAPTER.validate_python
 
 
 _PATTERN_HINTS = {
@@ -485,12 +487,15 @@ def parse_instruction(obj: InstructionBase | dict[str, Any] | str | bytes) -> In
 
     Raises :class:`InstructionValidationError` (or :class:`UnknownOperationError`) naming the field.
     """
-    if isinstance(obj, InstructionBase):
+    if type(obj) is dict and type(obj.get("operation")) is str and "steps" not in obj:
+        pass  # the common case, a dict of one operation: nothing for load_json_object / check_operation_tags to do
+    elif isinstance(obj, InstructionBase):
         return obj  # type: ignore[return-value]
-    obj = load_json_object(obj)
-    check_operation_tags(obj)
+    else:
+        obj = load_json_object(obj)
+        check_operation_tags(obj)
     try:
-        return _ADAPTER.validate_python(obj)  # type: ignore[no-any-return]
+        return _VALIDATE(obj)  # type: ignore[no-any-return]
     except ValidationError as e:
         raise _error_from_validation(e) from None
     except RecursionError:

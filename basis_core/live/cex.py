@@ -32,13 +32,13 @@ Settings (``venue_config.<venue>``): credentials (SecretStr), ``base_url``, ``ti
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
+from json.encoder import encode_basestring_ascii as _quote  # a str as dumps writes it
 from typing import Any
 
 import pandas as pd
@@ -56,7 +56,7 @@ from basis_core.backtest.cex.validation import (
     market_for,
     validate_order,
 )
-from basis_core.deltas import ExecutionDeltas, merge_positions
+from basis_core.deltas import ExecutionDeltas
 from basis_core.errors import (
     AmbiguousOutcomeError,
     BasisError,
@@ -105,10 +105,12 @@ def instruction_json(ins: Any) -> tuple[str, str]:
 
 
 def intent_payload(ins_json: str, **extra: Any) -> str:
-    """The JSON text of an intent payload: ``{"instruction": <ins_json>, **extra}``."""
-    parts = [f'"instruction":{ins_json}']
-    parts += [f"{json.dumps(k)}:{dumps(v)}" for k, v in extra.items()]
-    return "{" + ",".join(parts) + "}"
+    """The JSON text of an intent payload: ``{"instruction": <ins_json>, **extra}`` (extra values as :func:`dumps`
+    writes them)."""
+    text = '{"instruction":' + ins_json
+    for k, v in extra.items():
+        text += f",{_quote(k)}:{_quote(v) if type(v) is str else dumps(v)}"
+    return text + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -806,15 +808,15 @@ class CexLiveBackend(CexWithdrawals):
         return Target(m, None, self.venue_client_id(ref))
 
     def _map_order_error(self, m: Market, ins: Any) -> Callable[[BaseException, ErrorKind], BasisError]:
-        if m.is_perp:
-            key, required = m.margin_key, None
-        elif ins is not None and getattr(ins, "side", None) == "buy":
-            key = m.quote_key
-            required = ins.amount * ins.price if ins.price is not None else None
-        else:
-            key, required = m.base_key, getattr(ins, "amount", None)
-
         def map_error(exc: BaseException, kind: ErrorKind) -> BasisError:
+            # the balance the order needed (worked out when an order fails: never on the hot path)
+            if m.is_perp:
+                key, required = m.margin_key, None
+            elif ins is not None and getattr(ins, "side", None) == "buy":
+                key = m.quote_key
+                required = ins.amount * ins.price if ins.price is not None else None
+            else:
+                key, required = m.base_key, getattr(ins, "amount", None)
             return to_basis_error(exc, self.name, kind=kind, redactor=self.redactor, funds_key=key,
                                   required=required, perp=m.is_perp)
 
@@ -892,49 +894,68 @@ class CexLiveBackend(CexWithdrawals):
     def _fill_parts(self, m: Market, side: str, fills: tuple[VenueFill, ...]) -> tuple[dict[str, Decimal],
                                                                                         dict[str, Decimal],
                                                                                         dict[str, Decimal]]:
-        """Positions, fees and PnL of ``fills`` through the shared builders (one call per fill, summed)."""
+        """Positions, fees and PnL of ``fills`` through the shared builders (one call per fill, summed key by key in
+        the fills' order as :func:`~basis_core.deltas.merge_positions` sums them, exact zeros dropped)."""
         buy = side == "buy"
-        pos_parts: list[Mapping[str, Decimal]] = []
-        fee_parts: list[Mapping[str, Decimal]] = []
+        perp = m.is_perp
+        pos: dict[str, Decimal] = {}
+        fees: dict[str, Decimal] = {}
         pnl: dict[str, Decimal] = {}
         for f in fills:
-            if m.is_perp:
-                qty = f.qty if buy else -f.qty
-                p, fe, pn = perp_fill(m, qty, f.price, f.fee, f.realised)
+            if perp:
+                p, fe, pn = perp_fill(m, f.qty if buy else -f.qty, f.price, f.fee, f.realised)
             else:
                 p, fe, pn = spot_fill(m, buy, f.qty, f.price, f.fee, f.fee_asset)
-            pos_parts.append(p)
-            fee_parts.append(fe)
+            for k, v in p.items():
+                pos[k] = pos.get(k, ZERO) + v
+            for k, v in fe.items():
+                fees[k] = fees.get(k, ZERO) + v
             for k, v in pn.items():
                 pnl[k] = pnl.get(k, ZERO) + v
-        return merge_positions(*pos_parts), merge_positions(*fee_parts), pnl
+        return ({k: v for k, v in pos.items() if v != 0}, {k: v for k, v in fees.items() if v != 0}, pnl)
 
     def _order_deltas(self, ts: Any, ins: Any, m: Market, vcid: str, v: OrderView, adopted: bool,
                       operation: str | None = None) -> ExecutionDeltas:
-        filled = sum((f.qty for f in v.fills), ZERO)
+        fills = v.fills
+        perp = m.is_perp
+        # one pass over the fills: the sums in the fills' order (as sum() adds them), makers, fee assets
+        filled = realised = ZERO
+        makers: set[bool] = set()
+        assets: set[str] = set()
+        for f in fills:
+            filled += f.qty
+            if perp:
+                realised += f.realised
+            if f.maker is not None:
+                makers.add(f.maker)
+            if f.fee:
+                assets.add(f.fee_asset)
         if filled != v.filled:
             raise LiveExecutionError(f"{self.name}: order {v.order_id} reports {v.filled} filled but its fills sum "
                                      f"to {filled}")
-        positions, fees, pnl = self._fill_parts(m, v.side, v.fills)
+        positions, fees, pnl = self._fill_parts(m, v.side, fills)
         if filled == 0:
             status = "open" if v.status == "open" else "cancelled"
         elif filled < v.amount and (v.status == "open" or not v.reduce_only):
             status = "partially_filled"
         else:  # complete, or a reduce-only order the venue cut to the position size
             status = "filled"
-        avg = sum((f.qty * f.price for f in v.fills), ZERO) / filled if filled else None
-        makers = {f.maker for f in v.fills if f.maker is not None}
+        avg = None
+        if filled:
+            if len(fills) == 1:
+                avg = (ZERO + fills[0].qty * fills[0].price) / filled
+            else:
+                avg = sum((f.qty * f.price for f in fills), ZERO) / filled
         details: dict[str, Any] = {
             "symbol": m.symbol, "side": v.side, "venue_status": v.raw_status or v.status, "venue_client_id": vcid,
-            "live": True, "adopted": adopted, "fills": len(v.fills),
+            "live": True, "adopted": adopted, "fills": len(fills),
         }
         if makers:
             details["liquidity"] = "maker" if makers == {True} else "taker" if makers == {False} else "mixed"
-        assets = {f.fee_asset for f in v.fills if f.fee}
         if len(assets) == 1:
             details["fee_asset"] = assets.pop()
-        if m.is_perp:
-            details["realised_pnl"] = sum((f.realised for f in v.fills), ZERO)
+        if perp:
+            details["realised_pnl"] = realised
         if status == "open" or status == "partially_filled":
             details.update({"price": v.price, "amount": v.amount, "remaining": v.amount - filled})
         return ExecutionDeltas(self.name, operation or ins.operation, ts, positions, fees, status,

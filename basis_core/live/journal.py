@@ -155,9 +155,10 @@ class JournalRow:
              operation: str, status: str, fp: str, payload_text: str, owner: str) -> JournalRow:
         """The row of these values without the frozen dataclass's per-field ``__init__`` (a row per write)."""
         row = object.__new__(cls)
-        row.__dict__.update(seq=seq, written_ns=written_ns, venue=venue, kind=kind, intent_id=intent_id,
-                            venue_client_id=venue_client_id, operation=operation, status=status, fingerprint=fp,
-                            payload_text=payload_text, owner=owner)
+        object.__setattr__(row, "__dict__", {
+            "seq": seq, "written_ns": written_ns, "venue": venue, "kind": kind, "intent_id": intent_id,
+            "venue_client_id": venue_client_id, "operation": operation, "status": status, "fingerprint": fp,
+            "payload_text": payload_text, "owner": owner})
         return row
 
 
@@ -192,12 +193,19 @@ def _start_time(pid: int) -> str:
 _OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
 
 
-def this_owner() -> str:
-    """The ``owner`` written on this process's rows: ``pid:start``."""
+def _new_owner() -> None:
+    """A forked child is another process run: its own ``pid:start``."""
     global _OWNER
     pid = os.getpid()
-    if not _OWNER.startswith(f"{pid}:"):  # a forked child
-        _OWNER = f"{pid}:{_start_time(pid)}"
+    _OWNER = f"{pid}:{_start_time(pid)}"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_owner)
+
+
+def this_owner() -> str:
+    """The ``owner`` written on this process's rows: ``pid:start`` (a forked child's own, set when it forks)."""
     return _OWNER
 
 
@@ -254,16 +262,21 @@ class Claim:
         """Let other threads of this process claim the key again."""
         key, self._key = self._key, None
         if key is not None:
-            with _INFLIGHT_LOCK:
-                slot = _INFLIGHT.pop(key, None)
-            if slot is not None and slot.event is not None:
-                slot.event.set()
+            _release(key)
 
     def __enter__(self) -> Claim:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _release(key: tuple[str, str, str]) -> None:
+    """Let other threads of this process claim ``key`` again (wakes those waiting for it)."""
+    with _INFLIGHT_LOCK:
+        slot = _INFLIGHT.pop(key, None)
+    if slot is not None and slot.event is not None:
+        slot.event.set()
 
 
 _SHARED: weakref.WeakValueDictionary[str, ExecutionJournal] = weakref.WeakValueDictionary()
@@ -286,6 +299,8 @@ class _Flusher:
         self.thread: threading.Thread | None = None
 
     def schedule(self) -> None:
+        if self.due is not None:  # a commit is due (it is taken under the journal's lock after ``due`` is cleared, so
+            return                # it also commits what the caller wrote before this check): nothing to add
         with self.cond:
             if self.due is not None or self.stopped:
                 return
@@ -484,19 +499,18 @@ class ExecutionJournal:
                 if left <= 0 or not busy.wait(left):
                     return self._blocked(venue, intent_id, "another thread of this process", wait_s)
                 continue
-            slot = Claim(None, None, False, key)
             try:
                 result = self._claim_once(venue, intent_id, venue_client_id, operation, payload, fp, new_intent)
             except BaseException:
-                slot.release()
+                _release(key)
                 raise
             if isinstance(result, Claim):
                 if result.owned:
                     result._key = key
                 else:
-                    slot.release()
+                    _release(key)
                 return result
-            slot.release()
+            _release(key)
             left = deadline - time.monotonic()
             if left <= 0:
                 return self._blocked(venue, intent_id, f"process {result.partition(':')[0]}", wait_s)
@@ -522,9 +536,8 @@ class ExecutionJournal:
             if not db.in_transaction:  # (an open transaction holds a deferred outcome: it already has the lock)
                 db.execute("BEGIN IMMEDIATE")
             try:
-                rows = db.execute(f"SELECT {self._COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC",
-                                  (venue, intent_id)).fetchall()
-                prior = self._state_of(rows)
+                rows = db.execute(self._BY_KEY, (venue, intent_id)).fetchall()
+                prior = self._state_of(rows) if rows else None
                 if prior is not None and prior.intent.fingerprint != fp:
                     return Claim(None, prior, False)
                 if prior is not None and prior.status == "done":
@@ -576,6 +589,8 @@ class ExecutionJournal:
         return JournalRow._new(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
 
     _COLS = "seq, written_ns, venue, kind, intent_id, venue_client_id, operation, status, fingerprint, payload, owner"
+    #: the rows of one (venue, intent id), newest first (claims; a journal that claims has the owner column)
+    _BY_KEY = f"SELECT {_COLS} FROM journal WHERE venue=? AND intent_id=? ORDER BY seq DESC"
 
     def state(self, venue: str, intent_id: str) -> IntentState | None:
         """The latest intent of ``(venue, intent_id)`` and its last outcome, or None if never journaled."""

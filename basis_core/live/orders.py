@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _quote  # a str as dumps writes it
 from typing import Any, Literal
 
 from basis_core import timeutil
@@ -62,7 +63,7 @@ from basis_core.errors import (
     OrderNotFoundError,
     RetryableError,
 )
-from basis_core.live.journal import ExecutionJournal, IntentState, JournalRow
+from basis_core.live.journal import ExecutionJournal, IntentState, JournalRow, dumps
 from basis_core.live.retry import RetryPolicy
 from basis_core.live.secrets import Redactor
 
@@ -227,6 +228,85 @@ _JSON_TYPES = frozenset({str, int, float, bool, list, dict})
 _iso = datetime.isoformat
 
 
+#: (a timestamp, its ISO text) of the latest outcome (timestamps are immutable; the tuple is replaced whole)
+_LAST_ISO: tuple[Any, Any] = (object(), None)
+
+
+def outcome_text(how: str, d: ExecutionDeltas) -> str:
+    """The journal text of a ``done`` outcome: exactly ``dumps({"event": how, "deltas": deltas_to_json(d)})`` (the
+    canonical JSON: sorted keys, no spaces, ASCII), written directly for the usual deltas (dict maps of str keys,
+    str / None ids) without the intermediate dicts and the encoder's sorting; anything else goes through ``dumps``."""
+    pos = _amounts_text(d.positions)
+    fees = _amounts_text(d.fees)
+    pnl = _amounts_text(d.pnl)
+    details = _details_text(d.details)
+    global _LAST_ISO
+    ts = d.timestamp
+    last = _LAST_ISO
+    if ts is last[0]:  # the timestamp of the previous outcome again (one instruction timestamp, several orders)
+        iso = last[1]
+    else:
+        iso = _iso(ts) if type(ts) is timeutil._PD_TIMESTAMP and not ts.nanosecond else ts.isoformat()  # type: ignore[attr-defined]
+        _LAST_ISO = (ts, iso)
+    cid, oid, price, amount = d.client_id, d.order_id, d.fill_price, d.fill_amount
+    if (pos is None or fees is None or pnl is None or details is None or type(iso) is not str or type(how) is not str
+            or type(d.venue) is not str or type(d.operation) is not str or type(d.status) is not str
+            or (cid is not None and type(cid) is not str) or (oid is not None and type(oid) is not str)):
+        return dumps({"event": how, "deltas": deltas_to_json(d)})
+    return (f'{{"deltas":{{"client_id":{"null" if cid is None else _quote(cid)},"details":{details},"fees":{fees},'
+            f'"fill_amount":{"null" if amount is None else _quote(str(amount))},'
+            f'"fill_price":{"null" if price is None else _quote(str(price))},"operation":{_quote(d.operation)},'
+            f'"order_id":{"null" if oid is None else _quote(oid)},"pnl":{pnl},"positions":{pos},'
+            f'"status":{_quote(d.status)},"timestamp":{_quote(iso)},"venue":{_quote(d.venue)}}},"event":{_quote(how)}}}')
+
+
+def _amounts_text(m: Mapping[str, Any]) -> str | None:
+    """``{key: str(value)}`` of a dict of str keys as :func:`dumps` writes it; None for anything else."""
+    if type(m) is not dict:
+        return None
+    if not m:
+        return "{}"
+    parts = []
+    for k in sorted(m) if len(m) > 1 else m:
+        if type(k) is not str:
+            return None
+        parts.append(f"{_quote(k)}:{_quote(str(m[k]))}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _details_text(details: Mapping[str, Any]) -> str | None:
+    """The details :func:`deltas_to_json` keeps (JSON values; Decimals as strings) as :func:`dumps` writes them;
+    None for anything but a dict of str keys."""
+    if type(details) is not dict:
+        return None
+    try:
+        keys = sorted(details)
+    except TypeError:
+        return None
+    parts = []
+    for k in keys:
+        if type(k) is not str:
+            return None
+        v = details[k]
+        t = type(v)
+        if t is str:
+            text = _quote(v)
+        elif v is None:
+            text = "null"
+        elif t is bool:
+            text = "true" if v else "false"
+        elif t is Decimal:
+            text = _quote(str(v))
+        elif t is int:
+            text = int.__repr__(v)  # (the encoder's form of an int)
+        elif t is float or t is list or t is dict:
+            text = dumps(v)
+        else:  # not a JSON value: left out
+            continue
+        parts.append(f"{_quote(k)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 def deltas_from_json(obj: Mapping[str, Any]) -> ExecutionDeltas:
     """Deltas back from :func:`deltas_to_json` (amounts exact: they were stored as strings)."""
     from basis_core.timeutil import to_utc
@@ -288,7 +368,7 @@ class AdoptionMismatch(Exception):
     """The order found under the client id is not the one this call describes."""
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveCall:
     """One live operation of a venue (see the module docstring).
 
@@ -386,7 +466,7 @@ class IdempotentExecutor:
 
     def _done(self, call: LiveCall, intent: JournalRow, deltas: ExecutionDeltas, how: str) -> ExecutionDeltas:
         # deferred: committed with the next intent (a lost "done" is re-derived by reconciliation)
-        self.journal.record_outcome(intent, "done", {"event": how, "deltas": deltas_to_json(deltas)}, defer=True)
+        self.journal.record_outcome(intent, "done", outcome_text(how, deltas), defer=True)
         return deltas
 
     def _reject(self, call: LiveCall, intent: JournalRow, exc: BaseException, kind: ErrorKind) -> BasisError:

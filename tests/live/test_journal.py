@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -206,3 +207,35 @@ def test_a_readonly_journal_reads_without_creating_or_writing(tmp_path: Path) ->
     sqlite3.connect(other).close()
     with pytest.raises(ConfigError, match="not an execution journal"):
         ExecutionJournal(other, readonly=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_writes_its_own_owner() -> None:
+    """The owner on a row names the process run that wrote it: a forked child has its own pid:start (set when it
+    forks), never its parent's."""
+    parent = journal_mod.this_owner()
+    assert parent.startswith(f"{os.getpid()}:")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its owner and leave at once
+        try:
+            os.write(write, f"{os.getpid()}|{journal_mod.this_owner()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        child_pid, child_owner = f.read().decode().split("|")
+    os.waitpid(pid, 0)
+    assert child_owner.startswith(f"{child_pid}:") and child_owner != parent
+    assert journal_mod.this_owner() == parent
+
+
+def test_rows_are_plain_frozen_values(tmp_path: Path) -> None:
+    """A row written now equals the same row read back (its fields and its payload), and stays frozen."""
+    j = ExecutionJournal(tmp_path / "j.sqlite")
+    row = j.record_intent("v", "k", "k", "spot_trade", {"instruction": {"a": "1"}}, "fp")
+    (back,) = j.rows("v")
+    assert back == row and back.payload == row.payload == {"instruction": {"a": "1"}}
+    with pytest.raises(AttributeError):
+        row.status = "x"  # type: ignore[misc]
+    j.close()

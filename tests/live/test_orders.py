@@ -8,8 +8,10 @@ and the journal tells the same story.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import ccxt
@@ -27,7 +29,7 @@ from basis_core.errors import (
     MarginError,
     RetryableError,
 )
-from basis_core.live.journal import ExecutionJournal, fingerprint
+from basis_core.live.journal import ExecutionJournal, dumps, fingerprint
 from basis_core.live.orders import (
     ErrorKind,
     IdempotentExecutor,
@@ -36,6 +38,7 @@ from basis_core.live.orders import (
     deltas_from_json,
     deltas_to_json,
     guess_field,
+    outcome_text,
     to_basis_error,
 )
 from basis_core.live.retry import RetryPolicy
@@ -328,3 +331,50 @@ def test_deltas_json_round_trip_is_exact() -> None:
     back = deltas_from_json(deltas_to_json(d))
     assert back.positions == d.positions and back.fees == d.fees and back.pnl == d.pnl
     assert (back.fill_price, back.fill_amount, back.timestamp) == (d.fill_price, d.fill_amount, d.timestamp)
+
+
+def _outcome_cases() -> list[ExecutionDeltas]:
+    """Deltas of every shape a done outcome may carry: the usual ones (written directly) and odd ones (through the
+    encoder)."""
+    spot = ExecutionDeltas("binance", "spot_trade", TS, {"binance:spot:ETH": Decimal("0.00999000"),
+                                                         "binance:spot:USDT": Decimal("-30.0000000000000000")},
+                           {"binance:spot:ETH": Decimal("-0.00001000")}, "filled", "fw-4", "1000000000",
+                           Decimal("3000.00000000"), Decimal("0.01000000"), {"trading_fees": Decimal("-0.03")},
+                           {"symbol": "ETH/USDT", "side": "buy", "venue_status": "FILLED", "venue_client_id": "fw-4",
+                            "live": True, "adopted": False, "fills": 1, "fee_asset": "ETH"})
+    odd_details = {"price": Decimal("2000.0"), "none": None, "f": 1.5, "nan": float("nan"), "inf": float("-inf"),
+                   "nested": {"b": [1, Decimal("2.5"), {"z": None, "a": "x"}], "a": "\u00e9\n\"q\""},
+                   "list": [True, "s"], "object": object(), "big": 10**30, "zero": Decimal("0E-8"),
+                   "\u00fcnicode key \"quoted\"": "v\u2603\t", "": "empty key", "adopted": False}
+    return [
+        spot,
+        ExecutionDeltas("v", "cancel_order", TS, {}, {}, "cancelled", None, None),
+        ExecutionDeltas("v", "perp_trade", pd.Timestamp("2025-03-01T00:00:00.000000001Z"),
+                        {"v:perp:ETH/USDT:USDT": Decimal("-1E+2"), "v:futures:USDT": Decimal("0")},
+                        {"v:futures:USDT": Decimal("-0.0000001")}, "partially_filled", "c\u00e9", "7",
+                        Decimal("3000.01"), Decimal("1E-30"), {"trading_fees": Decimal("-1e-7"), "funding": Decimal(1)},
+                        odd_details),
+        ExecutionDeltas("v", "spot_trade", datetime(2025, 3, 1, 12, 30, tzinfo=UTC), {"b": Decimal(1), "a": Decimal(2)},
+                        details={"k": "v"}),
+        # not the usual types: written by the encoder
+        ExecutionDeltas("v", "spot_trade", TS, MappingProxyType({"v:spot:ETH": Decimal(1)})),
+        ExecutionDeltas("v", "spot_trade", TS, {"v:spot:ETH": Decimal(1)}, client_id=7, order_id=8),  # type: ignore[arg-type]
+        ExecutionDeltas("v", "spot_trade", TS, {"v:spot:ETH": Decimal(1)}, details={1: "int key", "a": "b"}),
+        ExecutionDeltas("v", "spot_trade", TS, {"v:spot:ETH": Decimal(1)}, details={None: "none key"}),
+        ExecutionDeltas("v", "spot_trade", TS, {"v:spot:ETH": Decimal(1)}, details=MappingProxyType({"a": 1})),
+    ]
+
+
+@pytest.mark.parametrize("i", range(9))
+def test_outcome_text_is_the_canonical_json_of_the_deltas(i: int) -> None:
+    """The done outcome written directly is byte for byte what dumps writes for deltas_to_json (sorted keys, ASCII
+    escapes, details that are no JSON value left out), so journals read and compare as before."""
+    d = _outcome_cases()[i]
+    for how in ("sent", "ambiguous", "r\u00e9"):
+        try:
+            expected = dumps({"event": how, "deltas": deltas_to_json(d)})
+        except TypeError:  # keys the encoder cannot sort: the same error either way
+            with pytest.raises(TypeError):
+                outcome_text(how, d)
+            continue
+        assert outcome_text(how, d) == expected

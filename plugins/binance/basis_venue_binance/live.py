@@ -264,31 +264,34 @@ class BinanceLiveBackend(BinanceWithdrawals, CexLiveBackend):
             page += 1
 
     def order_view(self, m: Market, answer: Any, ins: Any | None = None, fills: bool = True) -> OrderView:
-        info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer
-        if not isinstance(info, Mapping) or "orderId" not in info:
+        if type(answer) is dict:  # Binance's own answer (send_order), or ccxt's order with it in ``info``
+            info = answer.get("info", answer)
+        else:
+            info = answer["info"] if isinstance(answer, Mapping) and "info" in answer else answer
+        if not (type(info) is dict or isinstance(info, Mapping)) or "orderId" not in info:
             raise ValueError("not a Binance order")
-        raw = str(info.get("status", ""))
-        filled = dec(info.get("executedQty", "0"))
-        typ = str(info.get("type", ""))
-        price = dec(info.get("price", "0"))
+        get = info.get
+        raw = str(get("status", ""))
+        filled = dec(get("executedQty", "0"))
+        typ = str(get("type", ""))
+        price = dec(get("price", "0"))
         order_id = str(info["orderId"])
         got: tuple[VenueFill, ...] = ()
         if fills and filled > 0:
             got = self._fills(m, info, order_id, filled)
-        return OrderView(
-            order_id=order_id, client_id=info.get("clientOrderId"), symbol=m.symbol, side=str(info["side"]).lower(),
-            status=_STATUS.get(raw, "open"), amount=dec(info.get("origQty", "0")),
-            price=None if typ == "MARKET" or price == 0 else price, filled=filled, fills=got,
-            post_only=typ == "LIMIT_MAKER" or info.get("timeInForce") == "GTX",
-            reduce_only=bool(info.get("reduceOnly", False)), raw_status=raw,
-        )
+        return OrderView(order_id, get("clientOrderId"), m.symbol, str(info["side"]).lower(), _STATUS.get(raw, "open"),
+                         dec(get("origQty", "0")), None if typ == "MARKET" or price == 0 else price, filled, got,
+                         typ == "LIMIT_MAKER" or get("timeInForce") == "GTX", bool(get("reduceOnly", False)), raw)
 
     def _fills(self, m: Market, info: Mapping[str, Any], order_id: str, filled: Decimal) -> tuple[VenueFill, ...]:
         raw = info.get("fills")
         if raw:  # spot FULL answer
-            out = tuple(VenueFill(dec(f["price"]), dec(f["qty"]), dec(f["commission"]), str(f["commissionAsset"]))
-                        for f in raw)
-            if sum((f.qty for f in out), ZERO) == filled:
+            out = tuple([VenueFill(dec(f["price"]), dec(f["qty"]), dec(f["commission"]), str(f["commissionAsset"]))
+                         for f in raw])
+            total = ZERO
+            for f in out:
+                total += f.qty
+            if total == filled:
                 return out
         # Binance's own trade rows (``GET /fapi/v1/userTrades`` / ``/api/v3/myTrades``, the endpoints ccxt's
         # fetch_my_trades calls for a USD-M / spot market with these parameters): only the raw rows are read,
