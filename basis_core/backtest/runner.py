@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -370,7 +370,10 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     interrupted = False
     stamps = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True))  # boxed in chunks: cheaper than from_ns
     # a provider that can tell when no series got a new row lets unchanged steps reuse the last valuation
-    row_epoch: Callable[[int], int] = getattr(provider, "row_epoch", None) or (lambda t: t)
+    row_epoch = getattr(provider, "row_epoch", None)
+    row_epochs = getattr(provider, "row_epochs", None) if row_epoch is not None else None
+    epochs: Sequence[int] = (row_epochs(times) if row_epochs is not None
+                         else [row_epoch(t) for t in times] if row_epoch is not None else times)
     fresh_until: int = getattr(provider, "fresh_until_ns", -1)
     val_epoch, val_version = -1, -1
     eq_float_now = float(start_equity)
@@ -403,7 +406,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         owners.append((h0, h1, label))
                     h0 = h1
             started = True
-            epoch = row_epoch(ts_ns)
+            epoch = epochs[n]
             same_market = epoch == val_epoch and ts_ns <= fresh_until
             if same_market and attribution.hist_i == h0 and ledger.version == val_version:
                 # no new row in any series, no ledger write, no record: the book is worth what it was and nothing is

@@ -58,3 +58,16 @@ def test_row_epoch_changes_exactly_when_a_series_gets_a_new_row() -> None:
     assert [p.row_epoch(t) for t in (0, 4, 5, 9, 10, 19, 20, 99)] == [1, 1, 2, 2, 3, 3, 4, 4]
     p.add(Series("c", [7], {"close": [Decimal(1)]}))
     assert p.row_epoch(7) == 3
+
+
+def test_row_epochs_are_the_row_epoch_of_each_time() -> None:
+    from decimal import Decimal
+
+    from basis_core.data.series import Series
+
+    p = DataProvider([Series("a", [0, 10, 20], {"close": [Decimal(1)] * 3}),
+                      Series("b", [5, 20], {"close": [Decimal(1)] * 2})])
+    times = [-1, 0, 4, 5, 9, 10, 19, 20, 99]
+    assert list(p.row_epochs(times)) == [p.row_epoch(t) for t in times] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
+    p.add(Series("c", [7], {"close": [Decimal(1)]}))  # the row times are built again
+    assert list(p.row_epochs(times)) == [p.row_epoch(t) for t in times] == [0, 1, 1, 2, 3, 4, 4, 5, 5]
