@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -139,8 +139,8 @@ def trade_value_deltas(rec: Any, kinds: dict[str, str] | None = None) -> tuple[M
 
 def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None = None,
                  step_ns: list[int] | None = None, *, full: bool = True, end: int | None = None,
-                 exchanges: list[ExchangeBlock] | None = None) -> tuple[pd.DataFrame, list[OwnEvent],
-                                                                        list[AccrualEvent]]:
+                 exchanges: list[ExchangeBlock] | None = None,
+                 step_pnl: StepPnlFloats | None = None) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
     """One pass over ``history`` (its records before index ``end``; None: all): the executions frame
     (:func:`executions_frame`; with ``full`` False only its :data:`SUMMARY_COLUMNS`, a third of the work) and, with
     ``step_ns`` (the run's step times, UTC ns, ascending), the strategies' events and the accruals for
@@ -148,7 +148,8 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     ``exchanges``: a list to take the strategies' exchanges within their book (spot trades: position changes with no
     price of their own) as :class:`~basis_core.backtest.metrics.ExchangeBlock` columns instead of events, where the
     history is a :class:`~basis_core.history.HistoryLog` and ``full`` False (``pnl_by_strategy(..., exchanges=)``
-    takes both: the same result)."""
+    takes both: the same result). ``step_pnl``: the PnL floats of the run's steps that attributed one record each
+    (:class:`StepPnlFloats`), read for those records instead of their Decimals (the same values)."""
     owner = strategy_of or {}
     comp_index = {c: j for j, c in enumerate(PNL_COMPONENTS)}
     zeros = [0.0] * len(PNL_COMPONENTS)
@@ -158,7 +159,7 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     own: list[OwnEvent] = []
     accruals: list[AccrualEvent] = []
     if not full and callable(getattr(history, "block", None)):  # the manager's log: decoded from its stored records
-        return _scan_columns(history, owner, step_ns, end, comp_index, zeros, memo, kinds, exchanges)
+        return _scan_columns(history, owner, step_ns, end, comp_index, zeros, memo, kinds, exchanges, step_pnl)
     for i, r in _indexed(history):
         if end is not None and i >= end:
             break
@@ -166,10 +167,44 @@ def scan_history(history: Iterable[Any], strategy_of: Mapping[int, str] | None =
     return _frame(rows, EXECUTION_COLUMNS if full else SUMMARY_COLUMNS), own, accruals
 
 
+_STAKING = PNL_COMPONENTS.index("staking_yield")
+
+
+class StepPnlFloats:
+    """The PnL components (floats, :data:`~basis_core.deltas.PNL_COMPONENTS` order) of the run's steps that
+    attributed exactly one record: that record's own components (a step's component is ``0 + v`` of the record's
+    value ``v``: the same value, so the same float), for :func:`scan_history` to read instead of the record's
+    Decimals (a long run's Decimals are read from memory again at its end, a cache miss or more each). Not for
+    ``staking_yield`` (the step adds LST rate growth to it), an atomic bundle (only its flash-loan fee is a step
+    component) or a zero (``Decimal("-0")`` has its own float, the step's is ``0.0``): those are read from the record.
+
+    :param records: absolute index of each such step's record (ascending).
+    :param values: one row of component floats per record.
+    """
+
+    __slots__ = ("records", "values")
+
+    def __init__(self, records: Any, values: Any) -> None:
+        self.records = np.asarray(records, dtype=np.int64)
+        self.values = np.asarray(values, dtype=float).reshape(len(self.records), len(PNL_COMPONENTS))
+
+    def components(self, at: Any, comps: list[int]) -> dict[int, Any]:
+        """The components ``comps`` of the records ``at`` (absolute indices): each one the steps have, nonzero, for
+        every record of ``at``; the others are left out."""
+        records = self.records
+        if not len(records) or not comps or not len(at):
+            return {}
+        where = np.minimum(np.searchsorted(records, at), len(records) - 1)
+        if not (records[where] == at).all():
+            return {}
+        rows = self.values[where]
+        return {cj: col for cj in comps if (col := rows[:, cj]).all()}
+
+
 def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | None, end: int | None,
                   comp_index: Mapping[str, int], zeros: list[float], memo: dict[str, tuple[int, str]],
-                  kinds: dict[str, str], blocks: list[ExchangeBlock] | None = None) -> tuple[
-                      pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
+                  kinds: dict[str, str], blocks: list[ExchangeBlock] | None = None,
+                  step_pnl: StepPnlFloats | None = None) -> tuple[pd.DataFrame, list[OwnEvent], list[AccrualEvent]]:
     """:func:`scan_history` with ``full`` False over a :class:`~basis_core.history.HistoryLog`: its stored records
     (:meth:`~basis_core.history.HistoryLog.block`) grouped by shape and decoded a shape at a time (the records of one
     execution shape keep their values at the same offsets: a column is one comprehension over the group, not a pass
@@ -219,30 +254,46 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
                     accruals.append((j, one_acc.pop()))
             continue
         shape = shapes[sid]
-        group = [recs[j] for j in js]
-        c = shape.c
-        for n, name in enumerate(shape.pnl_keys):
-            cj = comp_index.get(name)
-            if cj is not None:
-                comp_cols[cj, idx] = _floats(map(itemgetter(c + n), group), floats)
         op = shape.operation
         venues[idx] = shape.venue
         ops[idx] = op
         oks[idx] = shape.success
-        if ats is None or not shape.success or op == "atomic":
-            continue
         pos_keys = shape.pos_keys
-        if any("".join(key.split(":", 2)[1:2]) == "perp" for key in pos_keys):  # perps valued from the fill price
+        events = ats is not None and shape.success and op != "atomic"
+        perp = any("".join(key.split(":", 2)[1:2]) == "perp" for key in pos_keys)
+        flat = events and not perp and blocks is not None  # exchanges within the strategies' books, as columns
+        # every float of the group read in one pass, record by record (a record's values lie together in memory; a
+        # long run's records do not stay in the CPU's caches between passes)
+        c = shape.c
+        comp_at = [(cj, c + n) for n, name in enumerate(shape.pnl_keys) if (cj := comp_index.get(name)) is not None]
+        if comp_at and step_pnl is not None and op != "atomic":  # components the run's steps converted already
+            got = step_pnl.components(start + idx, [cj for cj, _ in comp_at if cj != _STAKING])
+            for cj, vals in got.items():
+                comp_cols[cj, idx] = vals
+            comp_at = [(cj, off) for cj, off in comp_at if cj not in got]
+        offsets = [off for _, off in comp_at] + (list(range(shape.a, shape.b)) if flat else [])
+        width = len(offsets)
+        cols: list[list[float]] = []
+        if width:
+            read = _floats(chain.from_iterable(map(_getter(offsets), map(recs.__getitem__, js))), floats)
+            cols = [read[t::width] for t in range(width)]
+            for t, (cj, _) in enumerate(comp_at):
+                comp_cols[cj, idx] = cols[t]
+        if not events or ats is None:
+            continue
+        group = [] if flat else [recs[j] for j in js]
+        if perp:  # perps valued from the fill price
             own.extend((j, (ats[j], labels[j], *trade_value_deltas(history._make(stamps[j], rec), kinds)))
                        for j, rec in zip(js, group, strict=True) if labels[j] is not None)
-        elif blocks is not None:  # exchanges within the strategies' books, as columns
+        elif flat:
             mine = [x for x, j in enumerate(js) if labels[j] is not None]
             if mine:
-                a0 = shape.a
-                rows = [group[x] for x in mine]
-                block_rows.append(([js[x] for x in mine], [ats[js[x]] for x in mine], [labels[js[x]] for x in mine],
-                                   pos_keys, [_floats(map(itemgetter(a0 + kk), rows), floats)
-                                              for kk in range(len(pos_keys))]))
+                pos_cols = cols[len(comp_at):]
+                if len(mine) < len(js):
+                    pos_cols = [[col[x] for x in mine] for col in pos_cols]
+                mine_js = [js[x] for x in mine]
+                block_rows.append((mine_js, [ats[j] for j in mine_js], [labels[j] for j in mine_js], pos_keys,
+                                   pos_cols))
         elif len(pos_keys) == 2:  # an exchange within the strategy's book (a spot trade: two keys)
             k0, k1 = pos_keys
             a0 = shape.a
@@ -255,7 +306,8 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
                        for j, rec in zip(js, group, strict=True) if labels[j] is not None)
         if op not in OPERATIONS and shape.pnl_keys:
             accruing = [c + n for n, name in enumerate(shape.pnl_keys) if name in _ACCRUING]
-            for j, rec in zip(js, group, strict=True):
+            for j in js:
+                rec = recs[j]
                 if labels[j] is None:
                     usd = float(sum((rec[off] for off in accruing), _ZERO))
                     if usd:
@@ -281,6 +333,17 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
+
+
+def _getter(offsets: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The values of a stored tuple at ``offsets`` (one or more), as a tuple."""
+    if len(offsets) > 1:
+        return itemgetter(*offsets)
+    off = offsets[0]
+
+    def get(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (rec[off],)
+    return get
 
 
 def _floats(values: Iterable[Any], cache: dict[Any, float]) -> list[float]:

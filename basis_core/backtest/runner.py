@@ -33,7 +33,14 @@ import numpy as np
 import pandas as pd
 
 from basis_core.backtest.attribution import COMPONENTS, PnlAttribution
-from basis_core.backtest.executions import EXECUTION_COLUMNS, AccrualEvent, OwnEvent, executions_frame, scan_history
+from basis_core.backtest.executions import (
+    EXECUTION_COLUMNS,
+    AccrualEvent,
+    OwnEvent,
+    StepPnlFloats,
+    executions_frame,
+    scan_history,
+)
 from basis_core.backtest.metrics import ExchangeBlock, risk_metrics
 from basis_core.backtest.rows import ChangeRows, FloatColumns
 from basis_core.backtest.scenario import Scenario, load_scenario
@@ -351,6 +358,8 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
     price_rows: array[float] = array("d")
     comp_steps: array[int] = array("q")
     comp_vals: array[float] = array("d")
+    one_record: array[int] = array("q")  # the record of each step that attributed exactly one, and its comp row
+    one_row: array[int] = array("q")
     pos_rows = ChangeRows()
     exp_rows = FloatColumns()
     last_eq = start_equity
@@ -411,6 +420,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         bal = new_bal
                         pos_rows.add(n, bal)
                 # the same market: its prices are reused; plain tuples, no result objects per step
+                hist_from = attribution.hist_i
                 step_eq, _, step_exp, step_price, step_comps = step_parts(snap, bal, same_market)
                 price_f = float(step_price)
                 if step_comps is not None:  # its first component is step_price: converted once
@@ -422,6 +432,9 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         if x and j:
                             comp_row[j] = float(x)
                     comp_vals.extend(comp_row)
+                    if attribution.hist_i == hist_from + 1:  # one record: its own components (see StepPnlFloats)
+                        one_record.append(hist_from)
+                        one_row.append(len(comp_steps) - 1)
                 price_rows.append(price_f)
                 exp_rows.add(step_exp)
                 eq_float_now = float(step_eq)
@@ -483,8 +496,12 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
         # one pass now for the summary and the strategies' PnL; the full executions frame when first asked for
         n_records = len(history)
         blocks: list[ExchangeBlock] = []
+        comp_rows = np.frombuffer(comp_vals, dtype=float).reshape(-1, ncomp)
+        n_one = min(len(one_record), len(one_row))  # (an interrupted step may have appended one of them)
+        step_pnl = StepPnlFloats(np.frombuffer(one_record, dtype=np.int64)[:n_one],
+                                 comp_rows[np.frombuffer(one_row, dtype=np.int64)[:n_one], 1:])
         light, own_events, accruals = scan_history(history, strategy_of, times if by_strategy_wanted else None,
-                                                   full=False, end=n_records, exchanges=blocks)
+                                                   full=False, end=n_records, exchanges=blocks, step_pnl=step_pnl)
         risk = _risk_frame(risk_rows, risk_index, exposures, equity["equity"])
         result = BacktestResult(
             scenario=sc, equity=equity, pnl=pnl, positions=positions, exposures=exposures,

@@ -9,6 +9,7 @@ import pickle
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -128,3 +129,35 @@ def test_the_summary_scan_converts_repeated_and_signed_zero_values_as_the_record
     got = fast[0]["pnl_trading_fees"].tolist()
     assert got == [float(Decimal(f)) for f in fees]
     assert [math.copysign(1, v) for v in got] == [math.copysign(1, float(Decimal(f))) for f in fees]
+
+
+def test_the_scan_reads_the_steps_pnl_floats_only_where_every_record_of_a_kind_has_them() -> None:
+    """StepPnlFloats: a component is read from the steps when every record of the kind has it nonzero, else from
+    the records (a zero: its sign is the record's); staking yield always from the records."""
+    from datetime import UTC, datetime
+
+    from basis_core.backtest.executions import StepPnlFloats, scan_history
+    from basis_core.deltas import PNL_COMPONENTS, ExecutionDeltas
+    from basis_core.history import HistoryLog
+
+    log = HistoryLog()
+    for i in range(4):
+        for op in ("spot_trade", "perp_trade"):
+            log.add_deltas(1_000 + i, ExecutionDeltas(
+                "binance", op, datetime(2025, 1, 1, tzinfo=UTC), {"binance:spot:ETH": Decimal("0.01")},
+                fill_price=Decimal(3300), fill_amount=Decimal("0.01"),
+                pnl={"trading_fees": Decimal("-0") if i == 3 else Decimal("-0.5"), "slippage": Decimal("-0.01"),
+                     "staking_yield": Decimal("0.25")}))
+    fees, slip, lst = (PNL_COMPONENTS.index(c) for c in ("trading_fees", "slippage", "staking_yield"))
+    rows = np.zeros((7, len(PNL_COMPONENTS)))
+    rows[:, fees], rows[:, slip], rows[:, lst] = 7.0, 9.0, 5.0  # marks: where the scan read the steps
+    rows[6, fees] = 0.0  # the last spot trade's fee is Decimal("-0"): the step has 0.0
+    # every record but the last perp trade (index 7) came from a one-record step
+    got = scan_history(log, full=False, end=len(log), step_pnl=StepPnlFloats(range(7), rows))[0]
+    want = scan_history(list(log), full=False)[0]
+    spot, perp = got[got["operation"] == "spot_trade"], got[got["operation"] == "perp_trade"]
+    assert spot["pnl_slippage"].tolist() == [9.0] * 4  # every spot trade from the steps
+    assert spot["pnl_trading_fees"].tolist() == [-0.5, -0.5, -0.5, -0.0]  # a zero among them: from the records
+    assert str(spot["pnl_trading_fees"].iloc[-1]) == "-0.0"
+    assert got["pnl_staking_yield"].tolist() == want["pnl_staking_yield"].tolist() == [0.25] * 8
+    pd.testing.assert_frame_equal(perp, want[want["operation"] == "perp_trade"], check_exact=True)  # not all had it

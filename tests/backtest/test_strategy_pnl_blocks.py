@@ -73,3 +73,48 @@ def test_a_strategy_seen_only_in_blocks_comes_in_order_of_its_first_exchange() -
     want = pnl_by_strategy(px, events, [], total_pnl=0.0)
     got = pnl_by_strategy(px, events[1:], [], total_pnl=0.0, exchanges=[block])
     assert list(got.items()) == list(want.items()) and list(got) == ["late", "early", "unattributed"]
+
+
+def test_a_runs_scan_with_exchange_blocks_gives_the_pnl_of_the_record_by_record_scan() -> None:
+    """Spot trades (blocks), perp trades (events), funding (accruals), records of two strategies and of none."""
+    from basis_core.backtest.executions import scan_history
+    from basis_core.backtest.metrics import unit_prices
+    from basis_core.backtest.runner import run
+    from basis_core.backtest.strategies import Strategy
+    from basis_core.data.synthetic import synthetic_market
+
+    class SpotAndPerp(Strategy):
+        name = "spot_and_perp"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def step(self, manager: Any, ts: Any) -> None:
+            self.n += 1
+            manager.execute(ts, {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT",
+                                 "side": "buy" if self.n % 2 else "sell", "amount": "0.01"})
+            if self.n % 3 == 0:
+                manager.execute(ts, {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT",
+                                     "side": "sell", "amount": "0.02"})
+
+    scenario = {"name": "blocks", "venues": ["binance"],
+                "initial_balances": {"binance:spot:USDT": "100000", "binance:spot:ETH": "10",
+                                     "binance:futures:USDT": "50000"},
+                "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T17:00:00Z", "step": "1min"}}
+    result = run(scenario, data_provider=synthetic_market(seed=5, hours=60), strategies=[SpotAndPerp()])
+    history = result.manager.execution_history
+    # owners: two strategies and none, interleaved within the records of one kind
+    owners = {i: "a" if i % 5 else "b" for i, r in enumerate(history)
+              if r.operation in ("spot_trade", "perp_trade") and i % 7}
+    steps = [int(t) for t in result.equity.index.asi8]
+    blocks: list[ExchangeBlock] = []
+    fast = scan_history(history, owners, steps, full=False, end=len(history), exchanges=blocks)
+    plain = scan_history(list(history), owners, steps, full=False)
+    pd.testing.assert_frame_equal(fast[0], plain[0], check_exact=True)
+    assert blocks and fast[1] and fast[2] == plain[2] and fast[2]  # spot as blocks; perps and accruals as before
+    assert sum(len(b.steps) for b in blocks) + len(fast[1]) == len(plain[1])
+    px = unit_prices(result.positions, result.exposures, {k for o in plain[1] for k in o[2]})
+    want = pnl_by_strategy(px, plain[1], plain[2], 1.5)
+    got = pnl_by_strategy(px, fast[1], fast[2], 1.5, exchanges=blocks)
+    assert list(got.items()) == list(want.items()) and set(want) == {"a", "b", "unattributed"}
