@@ -100,8 +100,8 @@ for _name in ("ccxt", "ccxt.base.exchange"):
 def instruction_json(ins: Any) -> tuple[str, str]:
     """``(canonical JSON of the instruction, its sha256 fingerprint)`` (pydantic's serializer: fields in
     declaration order, Decimals as given, None left out)."""
-    text = ins.model_dump_json(exclude_none=True)
-    return text, hashlib.sha256(text.encode()).hexdigest()
+    raw = ins.__pydantic_serializer__.to_json(ins, exclude_none=True)  # model_dump_json's bytes, before decoding
+    return raw.decode(), hashlib.sha256(raw).hexdigest()
 
 
 def intent_payload(ins_json: str, **extra: Any) -> str:

@@ -8,6 +8,8 @@ and the journal tells the same story.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +31,8 @@ from basis_core.errors import (
     MarginError,
     RetryableError,
 )
+from basis_core.instructions import parse_instruction
+from basis_core.live.cex import instruction_json, intent_payload
 from basis_core.live.journal import ExecutionJournal, dumps, fingerprint
 from basis_core.live.orders import (
     ErrorKind,
@@ -378,3 +382,29 @@ def test_outcome_text_is_the_canonical_json_of_the_deltas(i: int) -> None:
                 outcome_text(how, d)
             continue
         assert outcome_text(how, d) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT", "side": "buy", "amount": "0.0100",
+     "client_id": "fw-1"},
+    {"venue": "binance", "operation": "spot_trade", "symbol": "ETH/USDT", "side": "sell", "amount": "1",
+     "order_type": "limit", "price": "3000.50", "post_only": True},
+    {"venue": "binance", "operation": "perp_trade", "symbol": "ETH/USDT:USDT", "side": "sell", "amount": "0.5",
+     "reduce_only": True, "leverage": "3", "order_type": "limit", "price": "2999", "time_in_force": "IOC"},
+    {"venue": "auto", "operation": "swap", "token_in": "WETH", "token_out": "USDC", "amount_in": "1.5",
+     "deadline": "2025-06-01T00:00:00Z", "allow_cex": ["binance"], "max_slippage_bps": "30"},
+    {"venue": "binance", "operation": "modify_order", "order_id": "x1", "price": "10", "client_id": "m.1"},
+    {"venue": "binance", "operation": "cancel_order", "order_id": "x1"},
+    {"venue": "binance", "operation": "transfer", "asset": "USDT", "amount": "10", "from_account": "spot",
+     "to_account": "futures", "client_id": "t1"},
+])
+def test_intent_json_and_fingerprint_are_the_model_dump(raw: dict[str, Any]) -> None:
+    """The journaled instruction text and its fingerprint are pydantic's model_dump_json (None left out) and the
+    sha256 of it: journals written before compare equal (a restart re-submitting the same order sends nothing)."""
+    ins = parse_instruction(raw)
+    text = ins.model_dump_json(exclude_none=True)
+    assert instruction_json(ins) == (text, hashlib.sha256(text.encode()).hexdigest())
+    assert intent_payload(text, venue_client_id="v\u00e9", resolved={"amount": "1", "price": "2"}) == (
+        '{"instruction":' + text + ',' + json.dumps("venue_client_id") + ':' + dumps("v\u00e9") + ','
+        + json.dumps("resolved") + ':' + dumps({"amount": "1", "price": "2"}) + '}')
+    assert json.loads(intent_payload(text))["instruction"] == json.loads(text)
