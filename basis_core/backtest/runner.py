@@ -326,6 +326,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
             active.append(strat)
             capital.append({})
     labels = _labels(active)
+    acting = list(zip(active, labels, strict=True))  # (strategy, label) pairs, not zipped again every step
     owners: list[tuple[int, int, str]] = []  # history [start, end) made by a strategy
     risk_venues = [v["name"] for v in manager.venues() if v.get("kind") == "cex" or "borrow" in v["operations"]]
     risk_rows: list[dict[str, float]] = []
@@ -393,7 +394,7 @@ def run(scenario: Scenario | str | Path | Mapping[str, Any], *, data_dir: str | 
                         raise
             advance(ts, ts_ns)  # manager.advance_to(ts): ts is UTC, we are in the library's context
             h0 = len(history)
-            for s, label in zip(active, labels, strict=True):
+            for s, label in acting:
                 if not started:
                     s.start(manager, ts)
                 s.step(manager, ts)
@@ -639,7 +640,7 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         annual = float("nan")
     max_dd = float(eq["drawdown"].max()) if len(eq) else 0.0
     hist = result.executions if executions is None else executions
-    instr = hist[hist["operation"].isin(OPERATIONS)] if len(hist) else hist
+    n_instr = int(hist["operation"].isin(OPERATIONS).sum()) if len(hist) else 0  # counted, not copied out
     steps = len(eq)
     perf = performance(eq["equity"], result.scenario.period.step, annual, max_dd)
     total_pnl = float(end - start)
@@ -686,8 +687,8 @@ def summarize(result: BacktestResult, *, provider_name: str = "", failures: int 
         "components_exact": {c: str(v) for c, v in result.totals.items()},
         "start_equity_exact": str(start),
         "end_equity_exact": str(end),
-        "executions": len(instr),
-        "accruals": int(len(hist) - len(instr)),
+        "executions": n_instr,
+        "accruals": int(len(hist) - n_instr),
         "failed": int((~hist["success"]).sum()) if len(hist) else 0,
         "failed_scheduled": failures,
         "failures": _failures(hist),
