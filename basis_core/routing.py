@@ -20,6 +20,9 @@ from basis_core.instructions import MODELS
 from basis_core.isolation import KeySpace
 from basis_core.wrappers import CoreWrapper, run_direct
 
+#: pluggy's own call loop (a plugin manager's ``_inner_hookexec`` until tracing or call monitoring replaces it)
+_PLAIN_HOOKEXEC = pluggy.PluginManager("basis_core.routing")._inner_hookexec
+
 
 class HookRegistry(pluggy.PluginManager):
     """A ``pluggy.PluginManager`` calling ``on_change()`` after every register, unregister and
@@ -58,7 +61,8 @@ class Route:
     implementation list changes length.
     """
 
-    __slots__ = ("_core", "_exec", "_fast", "_impls", "_keys", "_model", "_n", "_orig", "_subset", "name")
+    __slots__ = ("_core", "_exec", "_fast", "_impls", "_keys", "_model", "_n", "_orig", "_pm", "_single", "_subset",
+                 "name")
 
     def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[Any], core: CoreWrapper,
                  keys: KeySpace | None = None) -> None:
@@ -66,6 +70,7 @@ class Route:
         self._keys = keys  # the venue's key namespaces (checked on every result it returns)
         self._orig = getattr(pm.hook, hook)
         self._exec = pm._hookexec
+        self._pm = pm
         self._core = core
         op = next((o for o, h in OPERATION_HOOKS.items() if h == hook), None)
         self._model = MODELS.get(op) if op else None
@@ -77,6 +82,13 @@ class Route:
         self._n = len(self._orig.get_hookimpls())
         # fast path: exactly the core wrapper around one plain implementation taking (timestamp, instruction)
         self._fast = None
+        # queries: exactly one plain implementation taking (timestamp, instruction) and no wrapper at all
+        self._single = None
+        if len(self._impls) == 1:
+            impl = self._impls[0]
+            if (not impl.wrapper and not impl.hookwrapper and not impl.kwargnames
+                    and tuple(impl.argnames) == ("timestamp", "instruction")):
+                self._single = impl.function
         if self._model is not None and len(self._impls) == 2:
             wrap, impl = sorted(self._impls, key=lambda i: not i.wrapper)
             if (wrap.wrapper and wrap.plugin is self._core and not impl.wrapper and not impl.hookwrapper
@@ -87,6 +99,9 @@ class Route:
         """Call the hook (any hook: queries, estimates); no ledger transaction of its own."""
         if len(self._orig._hookimpls) != self._n:
             self._refresh()
+        single = self._single
+        if single is not None and self._pm._inner_hookexec is _PLAIN_HOOKEXEC:  # pluggy would call it alone: direct
+            return single(timestamp, instruction)
         return self._exec(self.name, self._impls, {"timestamp": timestamp, "instruction": instruction}, True)
 
     def runner(self) -> Callable[[Any, Any], ExecutionDeltas]:

@@ -18,6 +18,7 @@ from basis_core.errors import (
     UnsupportedOperationError,
     VenueContractError,
 )
+from basis_core.timeutil import to_utc
 
 T0 = "2025-02-01T00:00:00Z"
 
@@ -239,3 +240,58 @@ def test_core_wrapper_behaves_the_same_with_or_without_other_wrappers(market: Da
         return (tuple(map(str, out)), m.ledger.balances, [(r.success, r.error) for r in m.execution_history])  # type: ignore[union-attr]
 
     assert run(False) == run(True)
+
+
+class BalanceSpy(Spy):
+    """Answers ``get_balances`` with the options it was given."""
+
+    name = "bspy"
+
+    @hookimpl
+    def get_balances(self, timestamp: Any, instruction: Any) -> dict[str, Any]:
+        self.calls.append(f"balances {instruction}")
+        return {"bspy:spot:ETH": Decimal(1), "options": instruction}
+
+
+class HostBalances:
+    """A host app's wrapper around every venue's ``get_balances``."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def get_balances(self, timestamp: Any, instruction: Any) -> Any:
+        self.seen.append("before")
+        result = yield
+        self.seen.append("after")
+        return {**result, "host": True}
+
+
+def test_a_query_of_one_plain_implementation_answers_as_pluggy_does_and_wrappers_and_monitors_still_see_it(
+        market: DataProvider) -> None:
+    """A query route with one plain implementation calls it directly (no pluggy loop): the same answer, the
+    venue's exceptions unchanged; a host wrapper registered later, and pluggy's call monitoring, still see it."""
+    spy = BalanceSpy()
+    m = ExecutionInterfaceManager(data_provider=market, autoload=False, plugins=[spy])
+    direct = m.get_balances(T0, "bspy", {"include_metrics": False})
+    assert direct == {"bspy:spot:ETH": Decimal(1), "options": {"include_metrics": False}}
+    subset = m.pm.subset_hook_caller("get_balances", remove_plugins=[])
+    assert subset(timestamp=to_utc(T0), instruction={"include_metrics": False}) == direct  # pluggy's own call
+    assert spy.calls == ["balances {'include_metrics': False}"] * 2
+
+    monitored: list[str] = []
+    undo = m.pm.add_hookcall_monitoring(lambda name, impls, kwargs: monitored.append(name),
+                                        lambda outcome, name, impls, kwargs: monitored.append(f"done {name}"))
+    assert m.get_balances(T0, "bspy") == {"bspy:spot:ETH": Decimal(1), "options": None}
+    assert monitored == ["get_balances", "done get_balances"]
+    undo()
+    m.get_balances(T0, "bspy")
+    assert len(monitored) == 2  # monitoring off: the direct call again
+
+    host = HostBalances()
+    m.pm.register(host, name="host.balances")
+    assert m.get_balances(T0, "bspy") == {"bspy:spot:ETH": Decimal(1), "options": None, "host": True}
+    assert host.seen == ["before", "after"]
+    m.pm.unregister(host)
+    assert "host" not in m.get_balances(T0, "bspy")
+    assert len(host.seen) == 2

@@ -95,6 +95,8 @@ class CexSimulator:
         self.data = data
         self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
         self._metric_key_cache: dict[str, tuple[str, ...]] = {}
+        self._margin_prefix = f"{v}:{spec.margin_kind}:"
+        self._margin_keys = tuple((asset, f"{v}:{spec.margin_kind}:{asset}") for asset in spec.margin_assets)
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self._orders = self.orders.data  # read-only view of the resting orders
@@ -1029,7 +1031,7 @@ class CexSimulator:
         ``trading_fees``, ``liquidation_fees`` (cumulative); per margin asset ``margin_balance``,
         ``unrealised_pnl``, ``initial_margin``, ``maintenance_margin``, ``available``, ``margin_ratio``
         (maintenance / margin balance); per held spot asset ``locked``. Options: ``{"include_metrics": False}``."""
-        metrics = not (isinstance(options, Mapping) and not options.get("include_metrics", True))
+        metrics = options is None or not (isinstance(options, Mapping) and not options.get("include_metrics", True))
         ts_ns = ts.value
         key = (self._price_rows(ts_ns), self.ledger.version, metrics)
         cached = self._balances_cache
@@ -1071,7 +1073,7 @@ class CexSimulator:
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
         prefix = f"{v}:"
-        out = {k: b for k, b in self.ledger.balances.items() if k.startswith(prefix)}
+        out = {k: b for k, b in self.ledger._balances.items() if b and k.startswith(prefix)}  # the non-zero ones
         if not metrics:
             return out
         mk = f"{v}:metric:"
@@ -1092,7 +1094,7 @@ class CexSimulator:
             out[k_mm] = notional * tier.mmr - tier.cum if notional else ZERO  # maintenance_margin(m.tiers, notional)
             out[k_rate] = tier.mmr
         totals = self.totals.data
-        for sym in set(totals) | set(positions):
+        for sym in (set(totals) | set(positions)) if totals or positions else ():
             t = totals.get(sym, EMPTY_TOTALS)
             p = positions.get(sym)
             keys = metric_keys(sym)
@@ -1100,9 +1102,9 @@ class CexSimulator:
             out[keys[9]] = t.fees + (p.fees if p is not None else ZERO)
             out[keys[10]] = t.funding
             out[keys[11]] = t.liquidation
-        for asset in self.spec.margin_assets:
-            key = f"{v}:{self.spec.margin_kind}:{asset}"
-            if not self.ledger.balance(key) and not any(self.markets[s].margin_key == key for s in positions):
+        balance_of = self.ledger.balance
+        for asset, key in self._margin_keys:
+            if not balance_of(key) and not (positions and any(self.markets[s].margin_key == key for s in positions)):
                 continue
             wallet, upnl, im, mm = self._account(key, ts_ns, _EMPTY)
             balance = wallet + upnl
@@ -1113,7 +1115,8 @@ class CexSimulator:
             out[keys[15]] = mm
             out[keys[16]] = max(min(wallet, wallet + min(upnl, ZERO) - im), ZERO)  # transferable(key, ts_ns)
             out[keys[17]] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
-        for key, held in self.locks.items():
-            if held and not key.startswith(f"{v}:{self.spec.margin_kind}:"):
+        margin_prefix = self._margin_prefix
+        for key, held in self._held.items():  # read only: no write below
+            if held and not key.startswith(margin_prefix):
                 out[f"{mk}locked:{key.rsplit(':', 1)[1]}"] = held
         return out
