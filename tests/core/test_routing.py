@@ -239,3 +239,49 @@ def test_core_wrapper_behaves_the_same_with_or_without_other_wrappers(market: Da
         return (tuple(map(str, out)), m.ledger.balances, [(r.success, r.error) for r in m.execution_history])  # type: ignore[union-attr]
 
     assert run(False) == run(True)
+
+
+def test_the_registry_finds_the_same_implementations_as_pluggy_for_every_kind_of_plugin() -> None:
+    """HookRegistry remembers a class's hook implementations across managers; an instance's own attributes, a module
+    and a class registered as such are still looked up each time: the same implementations as pluggy's manager."""
+    import types
+
+    import pluggy
+
+    from basis_core import hookspecs
+    from basis_core.hookspecs import hookimpl
+    from basis_core.routing import HookRegistry
+
+    class Venue:
+        @hookimpl
+        def venue_info(self) -> dict[str, Any]:
+            return {"name": "v"}
+
+        def not_a_hook(self) -> None: ...
+
+    def own_get_balances(timestamp: Any, instruction: Any) -> dict[str, Any]:
+        return {}
+
+    def plain_get_balances(timestamp: Any, instruction: Any) -> dict[str, Any]:
+        return {}
+
+    with_own, with_plain = Venue(), Venue()
+    with_own.get_balances = hookimpl(own_get_balances)  # type: ignore[attr-defined]
+    with_plain.get_balances = plain_get_balances  # type: ignore[attr-defined]  # not marked: no implementation
+    module = types.ModuleType("host_module")
+    module.venue_info = hookimpl(lambda: {"name": "m"})  # type: ignore[attr-defined]
+
+    def impls(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
+        return sorted((name, impl.plugin_name) for name in ("venue_info", "get_balances")
+                      for impl in getattr(pm.hook, name).get_hookimpls())
+
+    for _ in range(2):  # the second round reads what the first remembered
+        plugins = [("a", Venue()), ("b", with_own), ("c", module), ("d", with_plain)]
+        ours, theirs = HookRegistry(hookspecs.PROJECT, on_change=lambda: None), pluggy.PluginManager(hookspecs.PROJECT)
+        for pm in (ours, theirs):
+            pm.add_hookspecs(hookspecs)
+            for name, plugin in plugins:
+                pm.register(plugin, name)
+        assert impls(ours) == impls(theirs) == [("get_balances", "b"), ("venue_info", "a"), ("venue_info", "b"),
+                                                ("venue_info", "c"), ("venue_info", "d")]
+    assert Venue().not_a_hook() is None
