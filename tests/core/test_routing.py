@@ -183,6 +183,26 @@ def test_same_client_id_for_a_different_instruction_is_refused(manager: Executio
     assert manager.ledger.balances == before  # type: ignore[union-attr]
 
 
+def test_client_ids_are_remembered_for_the_whole_backtest_and_the_latest_ones_with_a_history_limit(
+        market: DataProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a history limit every result stays answerable by its client id; with one (a long live or paper run)
+    the latest max(history_limit, DONE_KEPT_MIN) do, so memory stays flat (older ids: the venue's journal)."""
+    import basis_core.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "DONE_KEPT_MIN", 3)
+    cfg = {"initial_balances": {"paper:spot:USDT": "100000"}, "venues": ["paper"]}
+    whole = ExecutionInterfaceManager(config=cfg, data_provider=market, execution_mode="backtest")
+    bounded = ExecutionInterfaceManager(config={**cfg, "history_limit": 1}, data_provider=market,
+                                        execution_mode="backtest")
+    for m in (whole, bounded):
+        for i in range(6):
+            m.execute(T0, _trade("paper", client_id=f"o-{i}"))
+    assert sorted(c for _, c in whole._done) == [f"o-{i}" for i in range(6)]
+    assert sorted(c for _, c in bounded._done) == ["o-3", "o-4", "o-5"]
+    again = bounded.execute(T0, _trade("paper", client_id="o-5"))  # a remembered id: nothing executed again
+    assert again is bounded._done[("paper", "o-5")][1] and bounded.venue("paper").orders_executed == 6
+
+
 def test_instruction_accepted_as_model_dict_or_json(manager: ExecutionInterfaceManager) -> None:
     import json
 
