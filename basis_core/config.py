@@ -71,7 +71,10 @@ class BasisSettings(BaseSettings):
     history_limit: int | None = Field(
         default=None, ge=0, description="execution-history records kept in memory once their consumers took them "
                                         "(basis_core.history); None: the mode's default: all in a backtest, "
-                                        "basis_core.run.RUN_HISTORY_LIMIT in `basis run`")
+                                        "basis_core.run.RUN_HISTORY_LIMIT in `basis run`. With a limit, the "
+                                        "results remembered by client id are bounded too (the latest "
+                                        "max(limit, basis_core.manager.DONE_KEPT_MIN); older ids: the venue's "
+                                        "journal)")
 
     @field_validator("venues", "blocked_venues", mode="before")
     @classmethod

@@ -102,6 +102,11 @@ def _core_operation(instruction: Any) -> str | None:
     return None
 
 
+#: with a ``history_limit``, the manager remembers the results of at least this many latest client ids (the same id
+#: again returns its first result without calling the venue); older ones are answered by the venue (the live
+#: venues' journals: the same result, nothing sent again)
+DONE_KEPT_MIN = 10_000
+
 class ExecutionInterfaceManager:
     """Routes instructions to venue plugins; one instance per run (no global state).
 
@@ -151,6 +156,10 @@ class ExecutionInterfaceManager:
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._bundles = itertools.count(1)  # numbers of atomic bundles (history records carry them)
         self._done: dict[tuple[str, str], tuple[Any, ExecutionDeltas]] = {}
+        # with a history limit (a long live or paper run) the results remembered by client id are bounded too: the
+        # latest DONE_KEPT_MIN (or history_limit, if larger); older ids are the venue's journal's to answer
+        limit = self.settings.history_limit
+        self._done_limit: int | None = None if limit is None else max(limit, DONE_KEPT_MIN)
         self._callers: dict[tuple[str, str], Route] = {}
         self._runs: dict[tuple[str, str], Any] = {}  # (venue, operation) -> Route.runner()
         self._venues: dict[str, Any] = {}
@@ -592,7 +601,10 @@ class ExecutionInterfaceManager:
                 run = self._runs.get((instr.venue, op))
                 result = run(ts, instr) if run is not None else self._route(ts, instr)
             if cid is not None:
-                self._done[(instr.venue, cid)] = (instr, result)
+                done_by_id = self._done
+                done_by_id[(instr.venue, cid)] = (instr, result)
+                if self._done_limit is not None and len(done_by_id) > self._done_limit:
+                    del done_by_id[next(iter(done_by_id))]  # the oldest (dicts keep insertion order)
             return result
         finally:
             lock.release()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from types import ModuleType
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import pluggy
 
@@ -22,6 +24,9 @@ from basis_core.wrappers import CoreWrapper, run_direct
 
 #: pluggy's own call loop (a plugin manager's ``_inner_hookexec`` until tracing or call monitoring replaces it)
 _PLAIN_HOOKEXEC = pluggy.PluginManager("basis_core.routing")._inner_hookexec
+#: hook implementation options by plugin class and attribute name (None: not a hook implementation), shared by
+#: every registry: a class's attributes are looked up once, not for each manager that registers an instance of it
+_OPTS_BY_CLASS: WeakKeyDictionary[type, dict[str, Any]] = WeakKeyDictionary()
 
 
 class HookRegistry(pluggy.PluginManager):
@@ -31,6 +36,21 @@ class HookRegistry(pluggy.PluginManager):
     def __init__(self, project_name: str, on_change: Callable[[], None]) -> None:
         super().__init__(project_name)
         self._on_change = on_change
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        """pluggy's answer, remembered per class for an instance's class attributes (pluggy asks for every name in
+        ``dir(plugin)``, each a static attribute lookup: most of a manager's construction). Modules, classes and
+        instance attributes are looked up every time."""
+        cls = type(plugin)
+        if isinstance(plugin, type | ModuleType) or name in getattr(plugin, "__dict__", ()):
+            return super().parse_hookimpl_opts(plugin, name)
+        by_name = _OPTS_BY_CLASS.get(cls)
+        if by_name is None:
+            by_name = _OPTS_BY_CLASS[cls] = {}
+        if name not in by_name:
+            by_name[name] = super().parse_hookimpl_opts(plugin, name)
+        opts = by_name[name]
+        return None if opts is None else dict(opts)
 
     def register(self, plugin: Any, name: str | None = None) -> str | None:
         try:

@@ -184,6 +184,26 @@ def test_same_client_id_for_a_different_instruction_is_refused(manager: Executio
     assert manager.ledger.balances == before  # type: ignore[union-attr]
 
 
+def test_client_ids_are_remembered_for_the_whole_backtest_and_the_latest_ones_with_a_history_limit(
+        market: DataProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a history limit every result stays answerable by its client id; with one (a long live or paper run)
+    the latest max(history_limit, DONE_KEPT_MIN) do, so memory stays flat (older ids: the venue's journal)."""
+    import basis_core.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "DONE_KEPT_MIN", 3)
+    cfg = {"initial_balances": {"paper:spot:USDT": "100000"}, "venues": ["paper"]}
+    whole = ExecutionInterfaceManager(config=cfg, data_provider=market, execution_mode="backtest")
+    bounded = ExecutionInterfaceManager(config={**cfg, "history_limit": 1}, data_provider=market,
+                                        execution_mode="backtest")
+    for m in (whole, bounded):
+        for i in range(6):
+            m.execute(T0, _trade("paper", client_id=f"o-{i}"))
+    assert sorted(c for _, c in whole._done) == [f"o-{i}" for i in range(6)]
+    assert sorted(c for _, c in bounded._done) == ["o-3", "o-4", "o-5"]
+    again = bounded.execute(T0, _trade("paper", client_id="o-5"))  # a remembered id: nothing executed again
+    assert again is bounded._done[("paper", "o-5")][1] and bounded.venue("paper").orders_executed == 6
+
+
 def test_instruction_accepted_as_model_dict_or_json(manager: ExecutionInterfaceManager) -> None:
     import json
 
@@ -295,3 +315,49 @@ def test_a_query_of_one_plain_implementation_answers_as_pluggy_does_and_wrappers
     m.pm.unregister(host)
     assert "host" not in m.get_balances(T0, "bspy")
     assert len(host.seen) == 2
+
+
+def test_the_registry_finds_the_same_implementations_as_pluggy_for_every_kind_of_plugin() -> None:
+    """HookRegistry remembers a class's hook implementations across managers; an instance's own attributes, a module
+    and a class registered as such are still looked up each time: the same implementations as pluggy's manager."""
+    import types
+
+    import pluggy
+
+    from basis_core import hookspecs
+    from basis_core.hookspecs import hookimpl
+    from basis_core.routing import HookRegistry
+
+    class Venue:
+        @hookimpl
+        def venue_info(self) -> dict[str, Any]:
+            return {"name": "v"}
+
+        def not_a_hook(self) -> None: ...
+
+    def own_get_balances(timestamp: Any, instruction: Any) -> dict[str, Any]:
+        return {}
+
+    def plain_get_balances(timestamp: Any, instruction: Any) -> dict[str, Any]:
+        return {}
+
+    with_own, with_plain = Venue(), Venue()
+    with_own.get_balances = hookimpl(own_get_balances)  # type: ignore[attr-defined]
+    with_plain.get_balances = plain_get_balances  # type: ignore[attr-defined]  # not marked: no implementation
+    module = types.ModuleType("host_module")
+    module.venue_info = hookimpl(lambda: {"name": "m"})  # type: ignore[attr-defined]
+
+    def impls(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
+        return sorted((name, impl.plugin_name) for name in ("venue_info", "get_balances")
+                      for impl in getattr(pm.hook, name).get_hookimpls())
+
+    for _ in range(2):  # the second round reads what the first remembered
+        plugins = [("a", Venue()), ("b", with_own), ("c", module), ("d", with_plain)]
+        ours, theirs = HookRegistry(hookspecs.PROJECT, on_change=lambda: None), pluggy.PluginManager(hookspecs.PROJECT)
+        for pm in (ours, theirs):
+            pm.add_hookspecs(hookspecs)
+            for name, plugin in plugins:
+                pm.register(plugin, name)
+        assert impls(ours) == impls(theirs) == [("get_balances", "b"), ("venue_info", "a"), ("venue_info", "b"),
+                                                ("venue_info", "c"), ("venue_info", "d")]
+    assert Venue().not_a_hook() is None

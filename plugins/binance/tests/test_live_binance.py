@@ -31,6 +31,7 @@ from basis_core.errors import (
     AmbiguousOutcomeError,
     AuthenticationError,
     ConfigError,
+    DuplicateClientIdError,
     InstructionError,
     InsufficientFundsError,
     MarginError,
@@ -807,3 +808,22 @@ def test_one_client_id_from_two_processes_places_one_order(emu: BinanceEmulator,
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     assert n_orders(emu, "two-processes") == 1
     assert len({o[0].strip() for o in outs}) == 1
+
+
+def test_a_long_run_keeps_a_bounded_memory_of_client_ids_and_the_journal_answers_older_ones(
+        make: Callable[..., ExecutionInterfaceManager], emu: BinanceEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a ``history_limit`` (``basis run``) the manager remembers only the latest results by client id (memory
+    flat however many orders); an older id sent again is answered from the journal: its first deltas, no order."""
+    import basis_core.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "DONE_KEPT_MIN", 2)
+    m = make(history_limit=0)
+    first = m.execute(TS, spot("buy", "0.01", "bounded-1"))
+    for i in (2, 3, 4):
+        m.execute(TS, spot("buy", "0.01", f"bounded-{i}"))
+    assert len(m._done) == 2  # the latest two only
+    again = m.execute(TS, spot("buy", "0.01", "bounded-1"))
+    assert (again.positions, again.fees, again.order_id) == (first.positions, first.fees, first.order_id)
+    assert n_orders(emu, binance_client_id("bounded-1")) == 1
+    with pytest.raises(DuplicateClientIdError):  # and a different instruction on the old id is still refused
+        m.execute(TS, spot("sell", "0.01", "bounded-1"))
