@@ -234,7 +234,6 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
     one: list[tuple[Any, ...]] = []
     one_own: list[OwnEvent] = []
     one_acc: list[AccrualEvent] = []
-    floats: dict[Any, float] = {}  # float of a value by value: a run repeats many (the same fee at the same price)
     # the exchange blocks' rows: (their positions in the block, block fields but the positions among all events)
     block_rows: list[tuple[list[int], list[int], list[str], tuple[str, ...], list[list[float]]]] = []
     for g0, g1 in itertools.pairwise(bounds):
@@ -275,7 +274,9 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
         width = len(offsets)
         cols: list[list[float]] = []
         if width:
-            read = _floats(chain.from_iterable(map(_getter(offsets), map(recs.__getitem__, js))), floats)
+            # converted one by one: a memo by value costs more than it saves (hashing a Decimal and comparing it to
+            # an equal one cost about what float() does, and float() is a function of the value: the same floats)
+            read = list(map(float, chain.from_iterable(map(_getter(offsets), map(recs.__getitem__, js)))))
             cols = [read[t::width] for t in range(width)]
             for t, (cj, _) in enumerate(comp_at):
                 comp_cols[cj, idx] = cols[t]
@@ -344,18 +345,6 @@ def _getter(offsets: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     def get(rec: tuple[Any, ...]) -> tuple[Any, ...]:
         return (rec[off],)
     return get
-
-
-def _floats(values: Iterable[Any], cache: dict[Any, float]) -> list[float]:
-    """``float`` of each value, by value from ``cache`` (filled here); a zero is converted anew (``Decimal("-0") ==
-    Decimal("0")``, their floats differ in sign)."""
-    get = cache.get
-
-    def convert(v: Any) -> float:
-        f = cache[v] = float(v)
-        return f
-
-    return [f if (f := get(v)) else convert(v) for v in values]
 
 
 def _scan_record(i: int, r: Any, owner: Mapping[int, str], comp_index: Mapping[str, int], zeros: list[float],
