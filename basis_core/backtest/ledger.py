@@ -122,7 +122,7 @@ class Ledger:
     @property
     def balances(self) -> dict[str, Decimal]:
         """A copy of all non-zero balances."""
-        return {k: v for k, v in self._balances.items() if v != 0}
+        return {k: v for k, v in self._balances.items() if v}  # a Decimal is false exactly when it is zero
 
     def is_signed(self, key: str) -> bool:
         """Whether ``key``'s kind may go negative (memoised per key)."""

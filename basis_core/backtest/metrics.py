@@ -88,7 +88,8 @@ def pnl_by_venue(positions: pd.DataFrame, exposures: pd.DataFrame, executions: p
     for key, v in price_pnl_by_key(positions, exposures).items():
         out[_venue_of(str(key))] = out.get(_venue_of(str(key)), 0.0) + float(v)
     if len(executions):
-        ok = executions[executions["success"] & (executions["operation"] != "atomic")]
+        keep = (executions["success"] & (executions["operation"] != "atomic")).fillna(False).astype(bool)  # NA: out
+        ok = executions if keep.all() else executions[keep]  # every record kept: the same rows, no copy
         comp_cols = [c for c in ok.columns if c.startswith("pnl_")]
         if comp_cols:
             per = ok.groupby("venue")[comp_cols].sum().sum(axis=1)

@@ -606,9 +606,10 @@ def _fmt_step(td: pd.Timedelta) -> str:
 
 def _failures(hist: pd.DataFrame, limit: int = 5) -> dict[str, Any]:
     """Failed records: how many, counts by error type, and the first ``limit`` with their reasons."""
-    if not len(hist):
+    failed = ~hist["success"] if len(hist) else None
+    if failed is None or not failed.any():  # none failed (most runs): no frame of them to build
         return {"count": 0, "by_error": {}, "first": []}
-    bad = hist[~hist["success"]]
+    bad = hist[failed]
     kinds = pd.Series([str(e).partition(":")[0] for e in bad["error"].fillna("")], dtype=object)
     def text(v: Any) -> str | None:
         return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
