@@ -95,8 +95,6 @@ class CexSimulator:
         self.data = data
         self._balances_cache: tuple[tuple[Any, int, bool], dict[str, Decimal]] | None = None
         self._metric_key_cache: dict[str, tuple[str, ...]] = {}
-        self._margin_prefix = f"{v}:{spec.margin_kind}:"
-        self._margin_keys = tuple((asset, f"{v}:{spec.margin_kind}:{asset}") for asset in spec.margin_assets)
         self.markets: dict[str, Market] = build_markets(spec)
         self.orders = ledger.table(f"{v}.orders")
         self._orders = self.orders.data  # read-only view of the resting orders
@@ -1103,7 +1101,10 @@ class CexSimulator:
             out[keys[10]] = t.funding
             out[keys[11]] = t.liquidation
         balance_of = self.ledger.balance
-        for asset, key in self._margin_keys:
+        margin_prefix = f"{v}:{self.spec.margin_kind}:"  # (no attribute for it: the instance's dict has 29 keys, and
+        # an instance past 30 loses CPython's shared-key dict, making every attribute read of the engine slower)
+        for asset in self.spec.margin_assets:
+            key = margin_prefix + asset
             if not balance_of(key) and not (positions and any(self.markets[s].margin_key == key for s in positions)):
                 continue
             wallet, upnl, im, mm = self._account(key, ts_ns, _EMPTY)
@@ -1115,7 +1116,6 @@ class CexSimulator:
             out[keys[15]] = mm
             out[keys[16]] = max(min(wallet, wallet + min(upnl, ZERO) - im), ZERO)  # transferable(key, ts_ns)
             out[keys[17]] = mm / balance if balance > 0 else (Decimal(0) if not mm else Decimal(1))
-        margin_prefix = self._margin_prefix
         for key, held in self._held.items():  # read only: no write below
             if held and not key.startswith(margin_prefix):
                 out[f"{mk}locked:{key.rsplit(':', 1)[1]}"] = held
