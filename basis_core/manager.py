@@ -106,6 +106,7 @@ def _core_operation(instruction: Any) -> str | None:
 #: again returns its first result without calling the venue); older ones are answered by the venue (the live
 #: venues' journals: the same result, nothing sent again)
 DONE_KEPT_MIN = 10_000
+_NO_TIME: Any = object()  # the clock's timestamp object before its first step
 
 class ExecutionInterfaceManager:
     """Routes instructions to venue plugins; one instance per run (no global state).
@@ -147,8 +148,9 @@ class ExecutionInterfaceManager:
         else:
             self.ledger = None
         self.clock = Clock()
-        self._clock_ts: Any = None  # the timestamp object of the clock's time (reused as the next `previous`)
-        self._now: tuple[Any, int] = (object(), 0)  # (that timestamp object, its ns): skips `ts.value` (~0.1 us)
+        # (the timestamp object of the clock's time, its ns): skips `ts.value` (~0.1 us); the object is reused as the
+        # next step's `previous`
+        self._now: tuple[Any, int] = (_NO_TIME, 0)
         self._max_notional: Decimal | None = self.settings.max_notional
         self._min_corridor: Decimal | None = self.settings.min_corridor_move
         self.execution_history = HistoryLog(self.settings.history_limit)
@@ -156,10 +158,6 @@ class ExecutionInterfaceManager:
         self._pending_history: list[list[tuple[Any, ...]]] = []
         self._bundles = itertools.count(1)  # numbers of atomic bundles (history records carry them)
         self._done: dict[tuple[str, str], tuple[Any, ExecutionDeltas]] = {}
-        # with a history limit (a long live or paper run) the results remembered by client id are bounded too: the
-        # latest DONE_KEPT_MIN (or history_limit, if larger); older ids are the venue's journal's to answer
-        limit = self.settings.history_limit
-        self._done_limit: int | None = None if limit is None else max(limit, DONE_KEPT_MIN)
         self._callers: dict[tuple[str, str], Route] = {}
         self._runs: dict[tuple[str, str], Any] = {}  # (venue, operation) -> Route.runner()
         self._venues: dict[str, Any] = {}
@@ -410,15 +408,15 @@ class ExecutionInterfaceManager:
     def _step_clock(self, ts: Any, ts_ns: int, poll_live: bool = False) -> Any:
         """Move the clock to ``ts``; the ``previous`` time the venues accrue from, or None when nothing accrues."""
         prev = self.clock.advance(ts_ns)
-        last, self._clock_ts = self._clock_ts, ts
+        last = self._now[0]
         self._now = (ts, ts_ns)
         if self.execution_mode != "backtest":
             if not poll_live:
                 return None
-            return ts if prev is None else last if last is not None and last.value == prev else from_ns(prev)
+            return ts if prev is None else last if last is not _NO_TIME and last.value == prev else from_ns(prev)
         if prev is None or prev == ts_ns:
             return None
-        return last if last is not None and last.value == prev else from_ns(prev)
+        return last if last is not _NO_TIME and last.value == prev else from_ns(prev)
 
     def _advance_locked(self, ts: Any, ts_ns: int) -> list[ExecutionDeltas]:
         """:meth:`advance_to` of a backtest for a UTC ``pd.Timestamp`` ``ts`` of ``ts_ns``, called in the library's
@@ -603,7 +601,10 @@ class ExecutionInterfaceManager:
             if cid is not None:
                 done_by_id = self._done
                 done_by_id[(instr.venue, cid)] = (instr, result)
-                if self._done_limit is not None and len(done_by_id) > self._done_limit:
+                # with a history limit (a long live or paper run) the results remembered by client id are bounded
+                # too: the latest max(limit, DONE_KEPT_MIN); older ids are the venue's journal's to answer
+                limit = self.settings.history_limit
+                if limit is not None and len(done_by_id) > max(limit, DONE_KEPT_MIN):
                     del done_by_id[next(iter(done_by_id))]  # the oldest (dicts keep insertion order)
             return result
         finally:
