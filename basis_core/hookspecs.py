@@ -589,7 +589,9 @@ def token_prices() -> Any:
     """Declare how the tokens this venue issues are valued (the core names no venue's token): each is worth
     ``rate`` of a numeraire token, ``rate`` being the ``rate`` column of a series of the market data (the
     venue's exchange rate), or 1 for a 1:1 claim. :func:`basis_core.data.prices.usd_price`, the backtest
-    valuation, staking-yield attribution and the risk limits price the token through it.
+    valuation, staking-yield attribution and the risk limits price the token through it, and a risk shock moves
+    it with its numeraire, times the shock's ``lst`` factor for a token with a rate series
+    (:meth:`basis_core.risk.Shock.price_factor`; the manager hands a venue's ``risk_state`` the declarations).
 
     Implement as a ``@staticmethod`` (or classmethod) on the venue class, like the other data hooks: it runs on
     the installed classes before any manager exists, and a manager adds its venues' to its data provider.

@@ -762,8 +762,19 @@ class ExecutionInterfaceManager:
         """The venue's legs' liquidation risk under ``shock`` (``risk_state`` hook; a
         :class:`basis_core.risk.Shock`, None: now); UnsupportedOperationError when the venue does not report it."""
         ts = to_utc(timestamp)
+        if shock is not None and getattr(shock, "tokens", False) is None:  # the declarations in force travel along
+            shock = shock.with_(tokens=self._token_rules())
         with self._exec_lock:
             return self._caller(venue, "risk_state")(timestamp=ts, instruction=shock)  # type: ignore[no-any-return]
+
+    def _token_rules(self) -> Mapping[str, Any]:
+        """The token price declarations in force: the data provider's (its venues' and the installed ones), else
+        the installed venues' and this manager's plugins'."""
+        from basis_core.data.prices import collect_token_prices, installed_token_prices, token_prices_of
+
+        if self.data_provider is not None:
+            return token_prices_of(self.data_provider)
+        return {**installed_token_prices(), **collect_token_prices(self.pm)}
 
     @library_context
     def quote(self, timestamp: datetime | str, instruction: Any) -> ExecutionDeltas:

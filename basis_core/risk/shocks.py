@@ -9,7 +9,11 @@ A :class:`Shock` moves the market a venue values its legs with, all at once:
   perp, instead of the current one;
 - ``borrow_apr``: per borrowed asset (``"*"``: every asset), the variable borrow rate (annualised) accruing over
   ``hours``;
-- ``hours``: the horizon of the rate shocks (0: prices only).
+- ``hours``: the horizon of the rate shocks (0: prices only);
+- ``tokens``: the token price declarations in force (:class:`~basis_core.data.prices.TokenPrice` by token, the
+  ``token_prices`` hook): a declared token moves with its numeraire, times its ``lst`` factor when it has a rate
+  series, so an LST a third-party venue declares is shocked like the built-in ones. The manager attaches its
+  declarations to the shock it hands a venue's ``risk_state``; undeclared tokens fall back to the built-in families.
 
 A venue answers ``risk_state(timestamp, shock)`` (see :mod:`basis_core.hookspecs`) with one :class:`LegRisk` per
 liquidation unit it has (an Aave account, a margin wallet with its perps), computed with its own liquidation math:
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from basis_core.data.prices import STABLECOINS
+from basis_core.data.prices import STABLECOINS, TokenPrice
 
 _ONE = Decimal(1)
 ETH_FAMILY = frozenset({"ETH", "WETH", "stETH"})
@@ -45,17 +49,30 @@ class Shock:
     #: an instruction the venue adds to its state as if it filled now at the market (the live pre-trade check);
     #: a venue that cannot project it reports its state without it
     pending: Any = None
+    tokens: Mapping[str, TokenPrice] | None = field(default=None, compare=False, repr=False)
 
     def price_factor(self, asset: str) -> Decimal:
-        """The factor on ``asset``'s USD price: 1 for stablecoins, ``eth`` for the ETH family, ``eth x lst`` for a
-        rate LST, 1 for anything else (not moved by this shock)."""
-        if asset in STABLECOINS:
-            return _ONE
+        """The factor on ``asset``'s USD price: 1 for stablecoins; for a token declared in ``tokens``, its
+        numeraire's factor, times its ``lst`` factor when it has a rate series; else ``eth`` for the ETH family,
+        ``eth x lst`` for a built-in rate LST, 1 for anything else (not moved by this shock)."""
+        factor = _ONE
+        seen: set[str] = set()
+        tokens = self.tokens or {}
+        while asset not in seen:  # along the declarations (a cycle stops where it closes)
+            seen.add(asset)
+            if asset in STABLECOINS:
+                return factor
+            rule = tokens.get(asset)
+            if rule is None or rule.numeraire == asset:
+                break
+            if rule.rate_series is not None:
+                factor *= self.lst.get(asset, _ONE)
+            asset = rule.numeraire
         if asset in ETH_FAMILY:
-            return self.eth
+            return factor * self.eth
         if asset in RATE_LSTS:
-            return self.eth * self.lst.get(asset, _ONE)
-        return _ONE
+            return factor * self.eth * self.lst.get(asset, _ONE)
+        return factor
 
     def debt_growth(self, asset: str) -> Decimal:
         """Factor on the debt of ``asset`` after ``hours`` at the shocked borrow rate (simple interest; 1 when
