@@ -322,18 +322,14 @@ def _scan_columns(history: Any, owner: Mapping[int, str], step_ns: list[int] | N
     for name, dtype in SUMMARY_COLUMNS.items():
         if dtype == "string":
             data[name] = pd.Series(data[name], dtype=object).astype(dtype).array  # type: ignore[call-overload]
-    own.sort(key=_first)
-    accruals.sort(key=_first)
+    own.sort(key=itemgetter(0))
+    accruals.sort(key=itemgetter(0))
     if block_rows and blocks is not None:  # each row's position among all strategy events (record order)
         every = np.sort(np.concatenate([np.array([j for j, _ in own], dtype=np.int64),
                                         *(np.asarray(r[0], dtype=np.int64) for r in block_rows)]))
         for at_j, steps, labs, keys, values in block_rows:
             blocks.append(ExchangeBlock(steps, np.searchsorted(every, at_j).tolist(), labs, keys, values))
     return (pd.DataFrame(data, columns=list(SUMMARY_COLUMNS)), [e for _, e in own], [e for _, e in accruals])
-
-
-def _first(item: tuple[int, Any]) -> int:
-    return item[0]
 
 
 def _getter(offsets: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

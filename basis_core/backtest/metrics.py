@@ -194,10 +194,6 @@ def pnl_by_strategy(px: pd.DataFrame,
     value = [0.0] * len(names)
     accruing = np.array([k.split(":")[1] in ("perp", "supplied", "debt") for k in keys])
     venue_of = np.array([_venue_of(k) for k in keys])
-    # float of a change by value: a run repeats many (the same amount, the same fill); a zero is converted anew
-    # (Decimal("-0") == Decimal("0"), their floats differ in sign)
-    floats: dict[Any, float] = {}
-    float_of = floats.get
     # the blocks' changes of held keys, in event order (step, then position): applied before each event they precede
     # (every position and accrual number is below ``span``)
     span = max(len(own) + sum(len(b.steps) for b in blocks), len(events)) + 1
@@ -215,15 +211,6 @@ def pnl_by_strategy(px: pd.DataFrame,
         if kind == 1:
             positions, costs = b
             row = held[a]
-            if costs is not None and not costs:  # an exchange within the strategy's book: holdings only
-                for k, v in positions.items():
-                    j = col.get(k)
-                    if j is not None:
-                        f = float_of(v)
-                        if not f:  # not seen yet (None), or zero
-                            f = floats[v] = float(v)
-                        row[j] += f
-                continue
             for k, v in positions.items():
                 j = col.get(k)
                 if j is None:
