@@ -150,7 +150,7 @@ def amm_balances(ledger: Any, venue: str, lp_value_usd: Callable[[str, Decimal],
     """An AMM venue's ``get_balances``: wallet tokens and ``<venue>:`` keys from the ledger, plus
     ``<venue>:metric:value_usd:lp:<id>`` = ``lp_value_usd(key, amount)`` for each held LP key (the backtest
     report values LP positions by it)."""
-    out = {k: v for k, v in ledger.balances.items() if k.startswith((WALLET_PREFIX, f"{venue}:"))}
+    out = ledger.balances_with((WALLET_PREFIX, f"{venue}:"))
     prefix = f"{venue}:lp:"
     for key, amount in list(out.items()):
         if key.startswith(prefix) and amount > 0:

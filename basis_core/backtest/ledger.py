@@ -124,6 +124,11 @@ class Ledger:
         """A copy of all non-zero balances."""
         return {k: v for k, v in self._balances.items() if v}  # a Decimal is false exactly when it is zero
 
+    def balances_with(self, prefix: str | tuple[str, ...]) -> dict[str, Decimal]:
+        """A copy of the non-zero balances whose key starts with ``prefix`` (one, or a tuple of them): a venue's
+        own keys and the wallet's, without copying the whole book first."""
+        return {k: v for k, v in self._balances.items() if v and k.startswith(prefix)}
+
     def is_signed(self, key: str) -> bool:
         """Whether ``key``'s kind may go negative (memoised per key)."""
         signed = self._signed.get(key)

@@ -221,7 +221,7 @@ class StakingSim(UnstakeActions):
         """Wallet and venue balances with the queue's metrics: per request ``claimable:<id>`` (1 / 0),
         ``claimable_at:<id>`` (unix seconds) and, with a rate and an ETH price, ``value_usd:withdrawal:<id>``
         (``value_wei(request, ready, rate)`` wei of ETH); the rate as the metric ``rate_metric``."""
-        out = {k: v for k, v in self.ledger.balances.items() if k.startswith((WALLET, f"{self.venue_name}:"))}
+        out = self.ledger.balances_with((WALLET, f"{self.venue_name}:"))
         ts_ns = ts.value
         m = f"{self.venue_name}:metric:"
         for rid, req in self.requests.items():

@@ -112,3 +112,12 @@ def test_balances_always_equal_the_sum_of_successful_deltas(steps: list[dict[str
                 expected[k] = expected.get(k, D(0)) + v
     assert m.ledger.balances == {k: v for k, v in expected.items() if v != 0}  # type: ignore[union-attr]
     assert all(v >= 0 for v in m.ledger.balances.values())  # type: ignore[union-attr]
+
+
+def test_balances_with_a_prefix_are_the_non_zero_ones_of_those_keys_as_a_copy() -> None:
+    ledger = Ledger({"wallet:ETH": "1", "aave:supplied:WETH": "2", "aave:debt:USDC": "0", "binance:spot:ETH": "3"})
+    assert ledger.balances_with("aave:") == {"aave:supplied:WETH": Decimal(2)}
+    assert ledger.balances_with(("wallet:", "aave:")) == {"wallet:ETH": Decimal(1), "aave:supplied:WETH": Decimal(2)}
+    got = ledger.balances_with("binance:")
+    got["binance:spot:ETH"] = Decimal(0)
+    assert ledger.balance("binance:spot:ETH") == 3  # a copy: writing to it changes nothing

@@ -1071,7 +1071,7 @@ class CexSimulator:
     def _balances_now(self, ts_ns: int, metrics: bool) -> dict[str, Decimal]:
         v = self.venue
         prefix = f"{v}:"
-        out = {k: b for k, b in self.ledger._balances.items() if b and k.startswith(prefix)}  # the non-zero ones
+        out = self.ledger.balances_with(prefix)
         if not metrics:
             return out
         mk = f"{v}:metric:"

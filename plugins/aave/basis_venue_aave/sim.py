@@ -853,7 +853,7 @@ class AaveSim:
     def balances(self, ts: Any, options: Any = None) -> dict[str, Decimal]:
         """Wallet balances, supplied / debt balances at ``ts`` and the account metrics (see the venue doc)."""
         self._at(ts.value)
-        out = {k: v for k, v in self.ledger.balances.items() if k.startswith(WALLET)}
+        out = self.ledger.balances_with(WALLET)
         for asset in self.positions.keys():
             coll, debt = self.current(asset)
             dec = self.reserves[asset].decimals

@@ -229,7 +229,7 @@ class EigenLayerSim(StakingSim):
         """Wallet and venue balances, with metrics: ``underlying:<TOKEN>`` (tokens the shares are worth),
         ``value_usd:position:<TOKEN>``, ``delegated`` (1 / 0), and per queued withdrawal ``claimable:<nonce>``,
         ``claimable_at:<nonce>`` (unix seconds), ``value_usd:withdrawal:<nonce>``."""
-        out = {k: v for k, v in self.ledger.balances.items() if k.startswith((WALLET, f"{VENUE}:"))}
+        out = self.ledger.balances_with((WALLET, f"{VENUE}:"))
         m = f"{VENUE}:metric:"
         out[f"{m}delegated"] = Decimal(1 if self.meta.get("operator") else 0)
         ts_ns = ts.value
